@@ -1,0 +1,1 @@
+"""crmsync_demo plugin."""

@@ -1,0 +1,1 @@
+"""crmsync_files plugin."""

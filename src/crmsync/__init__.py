@@ -1,0 +1,71 @@
+"""crmsync: sync CRMs into one schema, compute sales KPIs on it, write them back.
+
+Plugin authors import only from this module and :mod:`crmsync.testing`.
+"""
+
+from __future__ import annotations
+
+from crmsync.connector import (
+    ApiCallCounter,
+    Batch,
+    Connector,
+    Deletion,
+    FieldInfo,
+    FieldSpec,
+    Quota,
+    Reject,
+    Setting,
+    WriteResult,
+    WriteUpdate,
+)
+from crmsync.errors import (
+    AuthError,
+    ConfigError,
+    ConnectorError,
+    CrmsyncError,
+    DuplicateNameError,
+    MetricError,
+    PluginError,
+    QuotaExhausted,
+    RateLimited,
+    RecordError,
+    StoreError,
+)
+from crmsync.metric import Metric, MetricContext
+from crmsync.plugins import hookimpl
+from crmsync.reports import EntityResult, RunReport
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "hookimpl",
+    # interfaces
+    "Connector",
+    "Setting",
+    "Batch",
+    "Deletion",
+    "Reject",
+    "FieldInfo",
+    "FieldSpec",
+    "WriteUpdate",
+    "WriteResult",
+    "ApiCallCounter",
+    "Quota",
+    "Metric",
+    "MetricContext",
+    "RunReport",
+    "EntityResult",
+    # errors
+    "CrmsyncError",
+    "ConfigError",
+    "PluginError",
+    "DuplicateNameError",
+    "ConnectorError",
+    "AuthError",
+    "RateLimited",
+    "QuotaExhausted",
+    "RecordError",
+    "StoreError",
+    "MetricError",
+]

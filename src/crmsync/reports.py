@@ -1,0 +1,58 @@
+"""Reports returned by :mod:`crmsync.api` and passed to ``crmsync_after_run``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["RunReport", "EntityResult"]
+
+
+@dataclass
+class EntityResult:
+    """What one sync of one connection and entity did."""
+
+    connection: str
+    entity: str
+    run_id: int | None = None
+    status: str = "running"
+    rows_read: int = 0
+    rows_upserted: int = 0
+    rows_deleted: int = 0
+    rejects: int = 0
+    batches: int = 0
+    api_calls: int = 0
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The result as plain JSON-able data."""
+        return dict(self.__dict__)
+
+
+@dataclass
+class RunReport:
+    """The outcome of a sync, metrics computation or write-back."""
+
+    kind: str
+    status: str = "running"
+    started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    ended_at: dt.datetime | None = None
+    details: list[Any] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the run finished without errors."""
+        return self.status == "success"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-able data."""
+        return {
+            "kind": self.kind,
+            "status": self.status,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+            "error": self.error,
+            "details": [d.as_dict() if hasattr(d, "as_dict") else d for d in self.details],
+        }

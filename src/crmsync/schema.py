@@ -1,0 +1,354 @@
+"""The unified schema (design.md §4): a public contract, documented column by column in
+``docs/schema.md``.
+
+All timestamps are stored as naive UTC. References between records (``owner_id``,
+``account_id``…) hold the referenced record's ``remote_id`` within the same connection, so
+records load in any order.
+
+Column ``info`` keys used by the engine's validation:
+
+* ``required``: the engine rejects a record without a value.
+* ``choices``: the allowed values.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+__all__ = [
+    "metadata",
+    "SYNCED_TABLES",
+    "ENTITIES",
+    "SYSTEM_COLUMNS",
+    "BOOK_KEEPING_COLUMNS",
+    "Json",
+    "sync_state",
+    "sync_runs",
+    "sync_rejects",
+    "metric_values",
+]
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+#: JSON on SQLite, JSONB on PostgreSQL.
+Json = JSON().with_variant(JSONB(), "postgresql")
+#: A surrogate key: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+ID = 255  # remote ids and references
+NAME = 255
+CODE = 64
+
+#: Columns every synced table has, in order. ``id`` and ``connection`` are set by the engine.
+SYSTEM_COLUMNS = ("id", "connection", "remote_id", "remote_created_at", "remote_updated_at",
+                  "is_deleted", "deleted_at", "custom", "synced_at", "raw")
+#: Columns the engine owns: a connector never sets them.
+BOOK_KEEPING_COLUMNS = ("id", "connection", "synced_at")
+
+
+def ref(name: str, **kw: object) -> Column:
+    """A reference column: the remote id of another record in the same connection."""
+    return Column(name, String(ID), nullable=True, **kw)
+
+
+def synced_table(name: str, *columns: Column, indexes: tuple[tuple[str, ...], ...] = ()) -> Table:
+    """A table with the common synced columns followed by ``columns``."""
+    table = Table(
+        name,
+        metadata,
+        Column("id", Id, primary_key=True, autoincrement=True),
+        Column("connection", String(NAME), nullable=False),
+        Column("remote_id", String(ID), nullable=False, info={"required": True}),
+        Column("remote_created_at", DateTime()),
+        Column("remote_updated_at", DateTime()),
+        Column("is_deleted", Boolean(), nullable=False, default=False, server_default=false()),
+        Column("deleted_at", DateTime()),
+        Column("custom", Json),
+        Column("synced_at", DateTime(), nullable=False),
+        Column("raw", Json),
+        *columns,
+        UniqueConstraint("connection", "remote_id"),
+        Index(None, "connection", "remote_updated_at"),
+    )
+    for cols in indexes:
+        Index(None, table.c.connection, *(table.c[c] for c in cols))
+    return table
+
+
+users = synced_table(
+    "users",
+    Column("name", String(NAME)),
+    Column("email", String(NAME)),
+    Column("is_active", Boolean()),
+    Column("team", String(NAME)),
+    Column("role", String(NAME)),
+    ref("manager_id"),
+)
+
+accounts = synced_table(
+    "accounts",
+    Column("name", String(NAME)),
+    Column("domain", String(NAME)),
+    Column("industry", String(NAME)),
+    Column("segment", String(NAME)),
+    Column("region", String(NAME)),
+    Column("territory", String(NAME)),
+    Column("employee_count", Integer()),
+    Column("annual_revenue", Float()),
+    ref("owner_id"),
+    ref("parent_id"),
+    indexes=(("owner_id",),),
+)
+
+contacts = synced_table(
+    "contacts",
+    Column("first_name", String(NAME)),
+    Column("last_name", String(NAME)),
+    Column("email", String(NAME)),
+    Column("phone", String(CODE)),
+    Column("title", String(NAME)),
+    ref("account_id"),
+    ref("owner_id"),
+    Column("lifecycle_stage", String(CODE)),
+    Column("lead_source", String(NAME)),
+    indexes=(("account_id",),),
+)
+
+leads = synced_table(
+    "leads",
+    Column("name", String(NAME)),
+    Column("company", String(NAME)),
+    Column("email", String(NAME)),
+    Column("status", String(CODE)),
+    Column("lead_source", String(NAME)),
+    ref("owner_id"),
+    Column("converted_at", DateTime()),
+    ref("converted_contact_id"),
+    ref("converted_account_id"),
+    ref("converted_opportunity_id"),
+    indexes=(("remote_created_at",),),
+)
+
+pipelines = synced_table(
+    "pipelines",
+    Column("label", String(NAME), info={"required": True}),
+    Column("display_order", Integer()),
+    Column("is_default", Boolean()),
+)
+
+stages = synced_table(
+    "stages",
+    ref("pipeline_id", info={"required": True}),
+    Column("label", String(NAME), info={"required": True}),
+    Column("display_order", Integer()),
+    Column("probability", Float()),
+    Column("is_closed", Boolean()),
+    Column("is_won", Boolean()),
+    Column("forecast_category", String(CODE)),
+)
+
+opportunities = synced_table(
+    "opportunities",
+    Column("name", String(NAME)),
+    Column("type", String(NAME)),
+    ref("pipeline_id"),
+    ref("stage_id"),
+    Column("status", String(8), info={"required": True, "choices": ("open", "won", "lost")}),
+    Column("amount", Float()),
+    Column("currency", String(8)),
+    Column("amount_base", Float()),
+    Column("probability", Float()),
+    Column("expected_close_date", Date()),
+    Column("closed_at", DateTime()),
+    ref("owner_id"),
+    ref("account_id"),
+    Column("lead_source", String(NAME)),
+    Column("won_reason", Text()),
+    Column("lost_reason", Text()),
+    indexes=(("closed_at",), ("owner_id",), ("account_id",)),
+)
+
+opportunity_stage_history = synced_table(
+    "opportunity_stage_history",
+    ref("opportunity_id", info={"required": True}),
+    ref("stage_id", info={"required": True}),
+    Column("entered_at", DateTime(), info={"required": True}),
+    Column("exited_at", DateTime()),
+    Column("amount", Float()),
+    ref("changed_by"),
+    indexes=(("opportunity_id",),),
+)
+
+opportunity_contacts = synced_table(
+    "opportunity_contacts",
+    ref("opportunity_id", info={"required": True}),
+    ref("contact_id", info={"required": True}),
+    Column("role", String(NAME)),
+    Column("is_primary", Boolean()),
+)
+
+activities = synced_table(
+    "activities",
+    Column("type", String(16), info={"required": True,
+                                     "choices": ("call", "email", "meeting", "task", "note")}),
+    Column("direction", String(16), info={"choices": ("inbound", "outbound")}),
+    Column("subject", Text()),
+    Column("occurred_at", DateTime(), info={"required": True}),
+    Column("status", String(CODE)),
+    Column("outcome", String(NAME)),
+    Column("duration_seconds", Integer()),
+    Column("is_automated", Boolean()),
+    ref("owner_id"),
+    ref("contact_id"),
+    ref("lead_id"),
+    ref("account_id"),
+    ref("opportunity_id"),
+    indexes=(("owner_id", "occurred_at"), ("lead_id",), ("opportunity_id",)),
+)
+
+currency_rates = synced_table(
+    "currency_rates",
+    Column("currency", String(8), info={"required": True}),
+    Column("base_currency", String(8)),
+    Column("rate_to_base", Float(), info={"required": True}),
+    Column("valid_from", Date(), info={"required": True}),
+    Column("valid_to", Date()),
+    indexes=(("currency", "valid_from"),),
+)
+
+quotas = synced_table(
+    "quotas",
+    ref("owner_id"),
+    Column("team", String(NAME)),
+    Column("period_start", Date(), info={"required": True}),
+    Column("period_end", Date(), info={"required": True}),
+    Column("amount", Float(), info={"required": True}),
+    Column("currency", String(8)),
+)
+
+spend = synced_table(
+    "spend",
+    Column("category", String(CODE), info={"required": True,
+                                           "choices": ("marketing", "sales", "other")}),
+    Column("channel", String(NAME)),
+    Column("segment", String(NAME)),
+    Column("period_start", Date(), info={"required": True}),
+    Column("period_end", Date(), info={"required": True}),
+    Column("amount", Float(), info={"required": True}),
+    Column("currency", String(8)),
+)
+
+feedback = synced_table(
+    "feedback",
+    Column("type", String(8), info={"required": True, "choices": ("nps", "csat", "ces")}),
+    Column("score", Float(), info={"required": True}),
+    ref("contact_id"),
+    ref("account_id"),
+    ref("owner_id"),
+    Column("responded_at", DateTime(), info={"required": True}),
+    Column("comment", Text()),
+)
+
+#: Synced tables by name, in a natural load order (parents first, though any order works).
+SYNCED_TABLES: dict[str, Table] = {
+    t.name: t for t in (
+        users, accounts, contacts, leads, pipelines, stages, opportunities,
+        opportunity_stage_history, opportunity_contacts, activities,
+        currency_rates, quotas, spend, feedback,
+    )
+}
+#: The entity names connectors read: the synced tables' names.
+ENTITIES: tuple[str, ...] = tuple(SYNCED_TABLES)
+
+# -- internal tables --------------------------------------------------------------------------
+
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("connection", String(NAME), primary_key=True),
+    Column("entity", String(CODE), primary_key=True),
+    Column("cursor", Json),
+    Column("updated_at", DateTime(), nullable=False),
+    Column("last_run_id", BigInteger()),
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("connection", String(NAME), nullable=False),
+    Column("entity", String(CODE), nullable=False),
+    Column("full_refresh", Boolean(), nullable=False, server_default=false()),
+    Column("started_at", DateTime(), nullable=False),
+    Column("ended_at", DateTime()),
+    Column("status", String(16), nullable=False),
+    Column("rows_read", Integer(), nullable=False, server_default="0"),
+    Column("rows_upserted", Integer(), nullable=False, server_default="0"),
+    Column("rows_deleted", Integer(), nullable=False, server_default="0"),
+    Column("rejects", Integer(), nullable=False, server_default="0"),
+    Column("batches", Integer(), nullable=False, server_default="0"),
+    Column("api_calls", Integer(), nullable=False, server_default="0"),
+    Column("api_calls_by_endpoint", Json),
+    Column("error", Text()),
+    Index(None, "connection", "entity", "started_at"),
+)
+
+sync_rejects = Table(
+    "sync_rejects",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", BigInteger(), nullable=False),
+    Column("connection", String(NAME), nullable=False),
+    Column("entity", String(CODE), nullable=False),
+    Column("remote_id", String(ID)),
+    Column("source", String(NAME)),
+    Column("field", String(NAME)),
+    Column("reason", Text(), nullable=False),
+    Column("payload", Json),
+    Column("created_at", DateTime(), nullable=False),
+    Index(None, "connection", "entity", "remote_id"),
+    Index(None, "run_id"),
+)
+
+metric_values = Table(
+    "metric_values",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", String(36), nullable=False),
+    Column("metric", String(CODE), nullable=False),
+    Column("version", Integer(), nullable=False, server_default="1"),
+    Column("period", String(16), nullable=False),
+    Column("period_start", Date()),
+    Column("period_end", Date()),
+    Column("dimension", String(CODE)),
+    Column("dimension_value", String(NAME)),
+    Column("subject_id", String(ID)),
+    Column("value", Float()),
+    Column("numerator", Float()),
+    Column("denominator", Float()),
+    Column("computed_at", DateTime(), nullable=False),
+    Index(None, "metric", "period", "dimension", "period_start"),
+    Index(None, "run_id"),
+)
