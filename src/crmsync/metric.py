@@ -1,15 +1,64 @@
-"""The metric interface (design.md §3): data plus SQL.
+"""The metric interface (design.md §3): data plus SQL, never code that opens connections.
 
-Placeholder replaced below.
+A :class:`Metric` returns, from :meth:`Metric.query`, a SQLAlchemy ``Select`` whose columns are
+the documented contract:
+
+===============  ===========================================================================
+``subject_id``   the dimension value (rep id, team, segment…) or the record's remote id for
+                 record-level metrics; ``NULL`` for the whole organisation
+``period_start`` the first day of the period (``NULL`` for period ``all``)
+``value``        the KPI
+``numerator``    for ratios and means: the summed top (so roll-ups are exact)
+``denominator``  the summed bottom, or the population size
+===============  ===========================================================================
+
+The host builds the :class:`MetricContext` (period, dimension, time zone, base currency,
+filters), runs the query on SQLite or PostgreSQL and stores the values in ``metric_values``.
 """
+
 from __future__ import annotations
 
-__all__ = ["Metric", "MetricContext"]
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select
+
+    from crmsync.metrics.context import MetricContext
+else:
+    from crmsync.metrics.context import MetricContext
+
+__all__ = ["Metric", "MetricContext", "UNITS", "DIRECTIONS"]
+
+UNITS = ("ratio", "currency", "days", "minutes", "count")
+DIRECTIONS = ("higher_is_better", "lower_is_better")
 
 
-class Metric:  # pragma: no cover - replaced
-    NAME = ""
+class Metric:
+    """Base class of metric definitions. Subclass it, set the attributes, implement
+    :meth:`query`, and return an instance from ``crmsync_register_metrics``."""
 
+    #: Unique name, e.g. ``win_rate``.
+    NAME: ClassVar[str] = ""
+    #: Human title for tables.
+    title: ClassVar[str] = ""
+    #: One or two sentences: formula and population.
+    description: ClassVar[str] = ""
+    #: One of :data:`UNITS`.
+    unit: ClassVar[str] = "count"
+    #: One of :data:`DIRECTIONS`.
+    direction: ClassVar[str] = "higher_is_better"
+    #: What one value is about: ``org`` for aggregates, or a record entity.
+    subject: ClassVar[str] = "org"
+    #: Dimensions the metric can be broken down by (see :data:`crmsync.metrics.DIMENSIONS`).
+    dimensions: ClassVar[tuple[str, ...]] = ("owner", "team")
+    #: Periods the metric supports.
+    periods: ClassVar[tuple[str, ...]] = ("day", "week", "month", "quarter", "year", "all")
+    #: Bump when the definition changes; stored with every value.
+    version: ClassVar[int] = 1
 
-class MetricContext:  # pragma: no cover - replaced
-    pass
+    def query(self, ctx: MetricContext) -> Select:
+        """Return the ``Select`` producing the column contract (module docstring)."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<Metric {self.NAME}>"

@@ -1,0 +1,296 @@
+"""The library functions the CLI and tests call: crmsync's product surface.
+
+Each function takes a :class:`~crmsync.config.Config` (see :func:`load_config`) and, where
+plugins matter, a :class:`~crmsync.registry.Registry`; each returns plain data or a report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from crmsync.config import Config, ConnectionConfig, load_config
+from crmsync.connector import Connector
+from crmsync.errors import ConfigError, ConnectorError, CrmsyncError
+from crmsync.metrics import engine as metric_engine
+from crmsync.metrics.engine import ComputeResult, MetricValue
+from crmsync.redact import Redactor
+from crmsync.registry import Registry
+from crmsync.reports import EntityResult, RunReport
+from crmsync.schema import sync_rejects, sync_runs, sync_state
+from crmsync.store import Store
+from crmsync.sync.engine import ProgressCallback, SyncEngine
+
+__all__ = [
+    "load_config", "open_store", "connect", "check", "sync", "compute_metrics", "metric_values",
+    "status", "export", "upgrade", "show_config", "init_config", "demo", "DemoResult",
+    "CheckResult",
+]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def open_store(config: Config) -> Store:
+    """Open the configured store, applying pending migrations."""
+    return Store(config.store_url)
+
+
+def _connection(config: Config, name: str) -> ConnectionConfig:
+    try:
+        return config.connections[name]
+    except KeyError:
+        known = ", ".join(config.connections) or "none configured"
+        raise ConfigError(f"no connection named '{name}' (configured: {known})",
+                          file=config.file, section="connections") from None
+
+
+def connect(config: Config, name: str, registry: Registry) -> tuple[Connector, Redactor]:
+    """Instantiate the connector of connection ``name`` with validated, resolved settings."""
+    conn_cfg = _connection(config, name)
+    cls = registry.connector(conn_cfg.type, file=conn_cfg.file, section=conn_cfg.section)
+    settings, secrets = conn_cfg.resolve(cls)
+    return cls(name, settings), Redactor(secrets)
+
+
+@dataclass
+class CheckResult:
+    """The outcome of ``check`` for one connection."""
+
+    connection: str
+    type: str
+    ok: bool
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return dict(self.__dict__)
+
+
+def check(config: Config, registry: Registry, names: Sequence[str] = ()) -> list[CheckResult]:
+    """Probe authentication and permissions of each connection (default: all)."""
+    results = []
+    for name in names or list(config.connections):
+        conn_cfg = _connection(config, name)
+        connector, redactor = connect(config, name, registry)
+        try:
+            results.append(CheckResult(name, conn_cfg.type, True, connector.check()))
+        except CrmsyncError as exc:
+            results.append(CheckResult(name, conn_cfg.type, False, redactor.text(str(exc))))
+        finally:
+            connector.close()
+    return results
+
+
+def sync(config: Config, registry: Registry, names: Sequence[str] = (), *,
+         entities: Sequence[str] = (), full: bool = False,
+         progress: ProgressCallback | None = None, store: Store | None = None) -> RunReport:
+    """Sync connections (default: all) into the store. Entities that fail are reported in
+    the returned report (status ``failed``) while the others still sync."""
+    report = RunReport(kind="sync")
+    names = list(names) or list(config.connections)
+    if not names:
+        raise ConfigError("no connections configured; add a [connections.NAME] table "
+                          "(crmsync init writes an example)", file=config.file)
+    own_store = store is None
+    store = store or open_store(config)
+    try:
+        for name in names:
+            connector, redactor = connect(config, name, registry)
+            try:
+                engine = SyncEngine(store, connector, redactor=redactor, progress=progress)
+                report.details.extend(engine.run(entities or None, full=full))
+            finally:
+                connector.close()
+        failed = [d for d in report.details if d.status != "success"]
+        report.status = "failed" if failed else "success"
+        if failed:
+            report.error = "; ".join(f"{d.connection}/{d.entity}: {d.error}" for d in failed)
+    except BaseException as exc:
+        report.status = "failed"
+        report.error = report.error or str(exc)
+        raise
+    finally:
+        report.ended_at = _now()
+        if own_store:
+            store.dispose()
+        registry.after_run(report)
+    return report
+
+
+def compute_metrics(config: Config, registry: Registry, metrics: Sequence[str] = (), *,
+                    period: str | None = None, dimensions: Sequence[str | None] = (None,),
+                    store: Store | None = None) -> ComputeResult:
+    """Compute metrics (default: every registered one) and store the values."""
+    chosen = ([registry.metric(m) for m in metrics] if metrics
+              else list(registry.metrics().values()))
+    report = RunReport(kind="metrics")
+    own_store = store is None
+    store = store or open_store(config)
+    try:
+        result = metric_engine.compute(store, chosen, config.metrics, period=period,
+                                       dimensions=dimensions)
+        report.status = "success"
+        report.details = [{"run_id": result.run_id, "values": len(result.values),
+                           "skipped": result.skipped}]
+        return result
+    except BaseException as exc:
+        report.status, report.error = "failed", str(exc)
+        raise
+    finally:
+        report.ended_at = _now()
+        if own_store:
+            store.dispose()
+        registry.after_run(report)
+
+
+def metric_values(config: Config, *, metric: str | None = None, period: str | None = None,
+                  dimension: str | None = None, store: Store | None = None
+                  ) -> list[MetricValue]:
+    """The latest stored values per metric, period and dimension."""
+    own = store is None
+    store = store or open_store(config)
+    try:
+        return metric_engine.latest_values(store, metric=metric, period=period,
+                                           dimension=dimension)
+    finally:
+        if own:
+            store.dispose()
+
+
+def status(config: Config, *, rejects_limit: int = 20) -> dict[str, Any]:
+    """Latest run per connection and entity, cursors, reject counts and recent rejects."""
+    store = open_store(config)
+    try:
+        with store.engine.connect() as conn:
+            last = (sa.select(sync_runs.c.connection, sync_runs.c.entity,
+                              sa.func.max(sync_runs.c.id).label("id"))
+                    .group_by(sync_runs.c.connection, sync_runs.c.entity).subquery())
+            runs = conn.execute(
+                sa.select(sync_runs, sync_state.c.cursor)
+                .join(last, last.c.id == sync_runs.c.id)
+                .outerjoin(sync_state, sa.and_(sync_state.c.connection == sync_runs.c.connection,
+                                               sync_state.c.entity == sync_runs.c.entity))
+                .order_by(sync_runs.c.connection, sync_runs.c.id)).mappings().all()
+            totals = dict(conn.execute(
+                sa.select((sync_rejects.c.connection + "/" + sync_rejects.c.entity),
+                          sa.func.count()).group_by(sync_rejects.c.connection,
+                                                    sync_rejects.c.entity)).all())
+            recent = conn.execute(
+                sa.select(sync_rejects).order_by(sync_rejects.c.id.desc()).limit(rejects_limit)
+            ).mappings().all()
+    finally:
+        store.dispose()
+
+    def iso(v: Any) -> Any:
+        return v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v
+
+    return {
+        "store": store.url.split("@")[-1] if "@" in store.url else store.url,
+        "runs": [{k: iso(v) for k, v in r.items()} for r in runs],
+        "reject_totals": totals,
+        "recent_rejects": [{k: iso(v) for k, v in r.items()} for r in recent],
+    }
+
+
+def export(config: Config, directory: str | Path, fmt: str = "csv", *,
+           connection: str | None = None) -> dict[str, int]:
+    """Write the store's tables as CSV or JSONL files the ``files`` connector reads back."""
+    from crmsync.export import export_store
+
+    store = open_store(config)
+    try:
+        return export_store(store.engine, directory, fmt, connection=connection)
+    finally:
+        store.dispose()
+
+
+def upgrade(config: Config) -> list[str]:
+    """Apply pending migrations; returns the revisions applied."""
+    store = Store(config.store_url, upgrade=False)
+    try:
+        return store.upgrade()
+    finally:
+        store.dispose()
+
+
+def show_config(config: Config, registry: Registry) -> dict[str, Any]:
+    """The effective configuration with secrets redacted."""
+    from crmsync.store.database import redact_url
+
+    conns = {}
+    for name, c in config.connections.items():
+        try:
+            cls: type[Connector] | None = registry.connector(c.type)
+        except ConfigError:
+            cls = None
+        shown = c.redacted(cls)
+        if cls is not None:
+            for key, spec in cls.SETTINGS.items():
+                if key not in shown and not spec.required:
+                    shown[key] = spec.default
+        conns[name] = shown
+    return {
+        "file": config.file,
+        "store": {"url": redact_url(config.store_url)},
+        "connections": conns,
+        "metrics": dict(config.metrics.__dict__),
+        "writeback": config.writeback,
+        "targets": config.targets,
+    }
+
+
+def init_config(path: str | Path = "crmsync.toml", *, force: bool = False) -> Path:
+    """Write a commented starter ``crmsync.toml``."""
+    from crmsync.config_template import TEMPLATE
+
+    target = Path(path)
+    if target.exists() and not force:
+        raise ConfigError(f"{target} already exists (use --force to overwrite)")
+    target.write_text(TEMPLATE, encoding="utf-8")
+    return target
+
+
+@dataclass
+class DemoResult:
+    """What ``crmsync demo`` did."""
+
+    store_url: str
+    kept: bool
+    sync: RunReport
+    metrics: ComputeResult
+    by_team: ComputeResult
+    period: str
+
+
+def demo(registry: Registry, *, store_url: str | None = None, size: str = "small",
+         period: str = "quarter", progress: ProgressCallback | None = None) -> DemoResult:
+    """Sync the demo CRM into a store (a throw-away one unless ``store_url``), compute every
+    registered metric by ``period`` for the organisation and per team, and return it all."""
+    tmp = None if store_url else tempfile.mkdtemp(prefix="crmsync-demo-")
+    url = store_url or f"sqlite:///{Path(tmp or '.') / 'crmsync-demo.db'}"
+    config = Config(store_url=url, connections={
+        "demo": ConnectionConfig(name="demo", type="demo", raw={"type": "demo", "size": size}),
+    })
+    store = open_store(config)
+    try:
+        report = sync(config, registry, ["demo"], progress=progress, store=store)
+        if not report.ok:
+            raise ConnectorError(f"demo sync failed: {report.error}", connection="demo")
+        org = compute_metrics(config, registry, period=period, store=store)
+        teams = compute_metrics(config, registry, period=period, dimensions=("team",),
+                                store=store)
+        return DemoResult(store_url=url, kept=tmp is None, sync=report, metrics=org,
+                          by_team=teams, period=period)
+    finally:
+        store.dispose()
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)

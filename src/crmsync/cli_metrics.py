@@ -1,0 +1,131 @@
+"""``crmsync metrics …`` and ``crmsync demo``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import click
+
+from crmsync import api, render
+from crmsync.cli_state import State, emit_json, pass_state, progress_bar
+from crmsync.config import PERIODS
+from crmsync.metrics import DIMENSIONS
+
+__all__ = ["metrics", "demo"]
+
+_PERIOD = click.Choice(PERIODS)
+_DIMENSION = click.Choice(sorted(DIMENSIONS))
+
+
+@click.group()
+def metrics() -> None:
+    """List, compute and show KPIs."""
+
+
+@metrics.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def metrics_list(state: State, as_json: bool) -> None:
+    """Every registered metric: name, title, unit, description."""
+    rows = [{"name": m.NAME, "title": m.title, "unit": m.unit, "direction": m.direction,
+             "dimensions": list(m.dimensions), "description": m.description}
+            for m in state.registry.metrics().values()]
+    if as_json:
+        emit_json(rows)
+    else:
+        render.console().print(render.rows_table(rows, ("name", "title", "unit",
+                                                        "description")))
+
+
+@metrics.command("compute")
+@click.option("--metric", "names", multiple=True, help="Only these metrics (repeatable).")
+@click.option("--period", type=_PERIOD, help="Default: [metrics] period.")
+@click.option("--by", "dimensions", multiple=True, type=_DIMENSION,
+              help="Also break down by this dimension (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def metrics_compute(state: State, names: Sequence[str], period: str | None,
+                    dimensions: Sequence[str], as_json: bool) -> None:
+    """Compute metrics over the store and save the values."""
+    result = api.compute_metrics(state.config, state.registry, names, period=period,
+                                 dimensions=(None, *dimensions))
+    if as_json:
+        emit_json({"run_id": result.run_id, "values": len(result.values),
+                   "skipped": result.skipped})
+    else:
+        click.echo(f"computed {len(result.values):,} values (run {result.run_id})")
+        for s in result.skipped:
+            click.echo(f"skipped {s}")
+
+
+@metrics.command("show")
+@click.option("--metric", help="Only this metric.")
+@click.option("--period", type=_PERIOD, help="Default: [metrics] period.")
+@click.option("--by", "dimension", type=_DIMENSION, help="A dimension computed with --by.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def metrics_show(state: State, metric: str | None, period: str | None, dimension: str | None,
+                 as_json: bool) -> None:
+    """Show the latest computed values with the change against the previous period."""
+    cfg = state.config
+    values = api.metric_values(cfg, metric=metric, period=period or cfg.metrics.period,
+                               dimension=dimension)
+    if as_json:
+        emit_json([{"metric": v.metric,
+                    "period_start": v.period_start.isoformat() if v.period_start else None,
+                    "period_end": v.period_end.isoformat() if v.period_end else None,
+                    "dimension": v.dimension, "dimension_value": v.dimension_value,
+                    "value": v.value, "numerator": v.numerator,
+                    "denominator": v.denominator} for v in values])
+        return
+    if not values:
+        click.echo("no values yet: run `crmsync metrics compute` first")
+        return
+    units = {m.NAME: m.unit for m in state.registry.metrics().values()}
+    render.console().print(render.values_table(values, units,
+                                               currency=cfg.metrics.base_currency))
+
+
+@click.command()
+@click.option("--store", "store_url", help="Keep the demo in this store URL instead of a "
+                                           "throw-away SQLite file.")
+@click.option("--size", type=click.Choice(["small", "medium", "large"]), default="small",
+              show_default=True)
+@click.option("--period", type=_PERIOD, default="quarter", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def demo(state: State, store_url: str | None, size: str, period: str, as_json: bool) -> None:
+    """Sync a realistic demo CRM, compute every KPI and print them."""
+    registry = state.registry
+    with progress_bar(not as_json and sys.stderr.isatty()) as progress:
+        result = api.demo(registry, store_url=store_url, size=size, period=period,
+                          progress=progress)
+    if as_json:
+        emit_json({"store": result.store_url if result.kept else None,
+                   "sync": result.sync.as_dict(),
+                   "values": [v.as_dict() for v in result.metrics.values + result.by_team.values]})
+        return
+    defs = registry.metrics()
+    units = {n: m.unit for n, m in defs.items()}
+    titles = {n: m.title for n, m in defs.items()}
+    rows = sum(d.rows_upserted for d in result.sync.details)
+    out = render.console()
+    out.print(f"Synced {rows:,} demo records "
+              f"({len(result.sync.details)} entities, "
+              f"{sum(d.rejects for d in result.sync.details)} rejected).")
+    out.print(render.kpi_table(f"KPIs by {period} (whole organisation)", result.metrics.values,
+                               units, titles))
+    latest = max((v.period_start for v in result.by_team.values if v.period_start), default=None)
+    team_rows = [v for v in result.by_team.values if v.period_start == latest]
+    if team_rows and latest is not None:
+        teams = sorted({v.dimension_value or "(none)" for v in team_rows})
+        table = render.rows_table([], ["KPI", *teams],
+                                  title=f"By team, {render.period_label(period, latest)}")
+        by = {(v.metric, v.dimension_value or "(none)"): v for v in team_rows}
+        for name in defs:
+            table.add_row(titles[name], *(render.format_value(
+                by[(name, t)].value if (name, t) in by else None, units[name]) for t in teams))
+        out.print(table)
+    if result.kept:
+        out.print(f"Store kept at {result.store_url}")

@@ -1,0 +1,36 @@
+"""The starter ``crmsync.toml`` written by ``crmsync init``."""
+
+from __future__ import annotations
+
+__all__ = ["TEMPLATE"]
+
+TEMPLATE = '''\
+# crmsync configuration. Reference: docs/configuration.md
+# Secrets are never written here: use ${ENV_VAR} references.
+
+[store]
+# SQLite by default (a file next to this one); PostgreSQL for production:
+#   url = "postgresql://crmsync@db.example.com/crmsync"
+url = "sqlite:///crmsync.db"
+
+# One table per CRM connection. "type" picks the connector plugin (crmsync plugins).
+[connections.demo]
+type = "demo"          # a deterministic demo CRM
+size = "small"         # small | medium | large
+
+# [connections.sheets]
+# type = "files"       # CSV/JSONL folder, one file per schema table
+# path = "exports/"
+
+# [connections.salesforce]
+# type = "salesforce"
+# username = "ops@example.com"
+# password = "${SF_PASSWORD}"
+# security_token = "${SF_TOKEN}"
+
+[metrics]
+period = "month"                # day | week | month | quarter | year | all
+timezone = "UTC"
+base_currency = "USD"
+fiscal_year_start_month = 1
+'''

@@ -1,0 +1,8 @@
+"""The metric engine: runs metric SQL per period and dimension and stores the values."""
+
+from __future__ import annotations
+
+from crmsync.metrics.context import DIMENSIONS, MetricContext
+from crmsync.metrics.engine import MetricValue, compute, latest_values
+
+__all__ = ["DIMENSIONS", "MetricContext", "MetricValue", "compute", "latest_values"]

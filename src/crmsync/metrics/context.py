@@ -1,0 +1,150 @@
+"""What a metric's ``query`` receives: the parameters and SQL building blocks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import FromClause
+
+from crmsync.errors import MetricError
+from crmsync.metrics.periods import period_start_sql
+from crmsync.schema import SYNCED_TABLES
+
+__all__ = ["MetricContext", "DIMENSIONS"]
+
+#: Dimension name → (table holding it, column, how it is reached from a fact table).
+#: ``direct`` columns live on the fact table; ``owner`` columns on its owner (``users``);
+#: ``account`` columns on its account.
+DIMENSIONS: dict[str, tuple[str, str]] = {
+    "owner": ("direct", "owner_id"),
+    "team": ("owner", "team"),
+    "pipeline": ("direct", "pipeline_id"),
+    "deal_type": ("direct", "type"),
+    "lead_source": ("direct", "lead_source"),
+    "segment": ("account", "segment"),
+    "region": ("account", "region"),
+    "industry": ("account", "industry"),
+}
+
+
+@dataclass
+class MetricContext:
+    """Parameters the host binds and helpers that keep metric SQL dialect-neutral.
+
+    :param dialect: ``sqlite`` or ``postgresql``.
+    :param period: ``day``, ``week``, ``month``, ``quarter``, ``year`` or ``all``.
+    :param dimension: a key of :data:`DIMENSIONS`, or ``None`` for the whole organisation.
+    """
+
+    dialect: str
+    period: str = "month"
+    dimension: str | None = None
+    base_currency: str = "USD"
+    timezone: str = "UTC"
+    fiscal_year_start_month: int = 1
+    connection: str | None = None
+    variant: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def table(self, name: str) -> sa.Table:
+        """A schema table by name (``opportunities``, ``activities``…)."""
+        return SYNCED_TABLES[name]
+
+    def live(self, table: FromClause) -> ColumnElement[bool]:
+        """Rows that count: not deleted, and of the selected connection if one is set."""
+        cond = table.c.is_deleted == sa.false()
+        if self.connection is not None:
+            cond = sa.and_(cond, table.c.connection == self.connection)
+        return cond
+
+    def period_start(self, column: Any) -> ColumnElement[Any]:
+        """The period bucket of a timestamp column (``NULL`` for period ``all``)."""
+        if self.timezone != "UTC":
+            raise MetricError("time zones other than UTC are not supported yet "
+                              f"([metrics] timezone = {self.timezone!r})")
+        return period_start_sql(self.dialect, self.period, column, self.fiscal_year_start_month)
+
+    def dimension_of(self, fact: FromClause) -> tuple[FromClause, ColumnElement[Any]]:
+        """Join what the dimension needs onto ``fact``; return the joined FROM and the
+        dimension's value expression (``NULL`` for the whole organisation)."""
+        if self.dimension is None:
+            return fact, sa.null()
+        try:
+            via, column = DIMENSIONS[self.dimension]
+        except KeyError:
+            raise MetricError(f"unknown dimension '{self.dimension}' "
+                              f"(known: {', '.join(DIMENSIONS)})") from None
+        if via == "direct":
+            if column not in fact.c:
+                raise MetricError(f"dimension '{self.dimension}' needs column {column}")
+            return fact, fact.c[column]
+        ref_col, target = ("owner_id", "users") if via == "owner" else ("account_id", "accounts")
+        other = SYNCED_TABLES[target].alias(f"dim_{target}")
+        joined = fact.outerjoin(other, sa.and_(other.c.connection == fact.c.connection,
+                                               other.c.remote_id == fact.c[ref_col]))
+        return joined, other.c[column]
+
+    def days_between(self, start: Any, end: Any) -> ColumnElement[float]:
+        """Fractional days from ``start`` to ``end`` (two timestamp columns)."""
+        if self.dialect == "sqlite":
+            return sa.func.julianday(end) - sa.func.julianday(start)
+        return sa.extract("epoch", end - start) / 86400.0
+
+    def amount_in_base(self, fact: FromClause, at: Any) -> ColumnElement[float]:
+        """A deal's amount in the base currency: ``amount_base`` when the CRM gave it, else
+        ``amount`` converted at the rate valid at ``at``; ``NULL`` when no rate is known
+        (never silently 1:1)."""
+        rates = SYNCED_TABLES["currency_rates"].alias("fx")
+        at_date = sa.func.date(at) if self.dialect == "sqlite" else sa.cast(at, sa.Date)
+        rate = (
+            sa.select(rates.c.rate_to_base)
+            .where(rates.c.connection == fact.c.connection,
+                   rates.c.currency == fact.c.currency,
+                   rates.c.is_deleted == sa.false(),
+                   sa.or_(rates.c.base_currency.is_(None),
+                          rates.c.base_currency == self.base_currency),
+                   rates.c.valid_from <= at_date,
+                   sa.or_(rates.c.valid_to.is_(None), rates.c.valid_to > at_date))
+            .order_by(rates.c.valid_from.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        return sa.case(
+            (fact.c.amount_base.is_not(None), fact.c.amount_base),
+            (sa.or_(fact.c.currency.is_(None), fact.c.currency == self.base_currency),
+             fact.c.amount),
+            else_=fact.c.amount * rate,
+        )
+
+    def median(self, facts: Select) -> Select:
+        """The contract columns for the median of ``x`` per (``subject_id``,
+        ``period_start``), computed in SQL with window functions (portable, exact).
+
+        :param facts: a select with columns ``subject_id``, ``period_start`` and ``x``,
+            one row per observation.
+        """
+        s = facts.subquery("facts")
+        keys = [s.c.subject_id, s.c.period_start]
+        ranked = sa.select(
+            s.c.subject_id, s.c.period_start, s.c.x,
+            sa.func.row_number().over(partition_by=keys, order_by=s.c.x).label("rn"),
+            sa.func.count().over(partition_by=keys).label("cnt"),
+        ).where(s.c.x.is_not(None)).subquery("ranked")
+        middle = sa.and_(ranked.c.rn >= (ranked.c.cnt + 1) / 2,
+                         ranked.c.rn <= (ranked.c.cnt + 2) / 2)
+        return (
+            sa.select(ranked.c.subject_id, ranked.c.period_start,
+                      sa.func.avg(ranked.c.x).label("value"),
+                      sa.null().label("numerator"),
+                      sa.func.max(ranked.c.cnt).label("denominator"))
+            .where(middle)
+            .group_by(ranked.c.subject_id, ranked.c.period_start)
+        )
+
+    def group_keys(self, *exprs: Any) -> list[Any]:
+        """The non-constant expressions among ``exprs`` (for ``GROUP BY``)."""
+        return [e for e in exprs if not isinstance(e, sa.sql.elements.Null)]

@@ -1,0 +1,161 @@
+"""Running metric SQL and storing the values in ``metric_values``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from crmsync.errors import MetricError
+from crmsync.metrics.context import DIMENSIONS, MetricContext
+from crmsync.metrics.periods import as_date, period_end
+from crmsync.schema import metric_values
+
+if TYPE_CHECKING:
+    from crmsync.config import MetricsConfig
+    from crmsync.metric import Metric
+    from crmsync.store import Store
+
+__all__ = ["MetricValue", "ComputeResult", "compute", "latest_values"]
+
+CONTRACT = ("subject_id", "period_start", "value", "numerator", "denominator")
+
+
+@dataclass
+class MetricValue:
+    """One computed value."""
+
+    metric: str
+    period: str
+    period_start: dt.date | None
+    period_end: dt.date | None
+    dimension: str | None
+    dimension_value: str | None
+    value: float | None
+    numerator: float | None
+    denominator: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        d = dict(self.__dict__)
+        for k in ("period_start", "period_end"):
+            d[k] = d[k].isoformat() if d[k] else None
+        return d
+
+
+@dataclass
+class ComputeResult:
+    """What one ``compute`` call stored."""
+
+    run_id: str
+    values: list[MetricValue]
+    skipped: list[str]
+
+
+def _float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def run_metric(store: Store, metric: Metric, ctx: MetricContext) -> list[MetricValue]:
+    """Run one metric's query for one period and dimension (no storing)."""
+    query = metric.query(ctx)
+    names = set(query.selected_columns.keys())
+    missing = [c for c in CONTRACT if c not in names]
+    if missing:
+        raise MetricError(f"metric '{metric.NAME}' query lacks contract column(s) "
+                          f"{', '.join(missing)}")
+    sub = query.subquery("m")
+    stmt = sa.select(*(sub.c[c] for c in CONTRACT))
+    with store.engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    out = []
+    for subject_id, start, value, num, den in rows:
+        start_d = as_date(start)
+        out.append(MetricValue(
+            metric=metric.NAME, period=ctx.period, period_start=start_d,
+            period_end=period_end(ctx.period, start_d) if ctx.period != "all" else None,
+            dimension=ctx.dimension,
+            dimension_value=None if ctx.dimension is None or subject_id is None
+            else str(subject_id),
+            value=_float(value), numerator=_float(num), denominator=_float(den)))
+    out.sort(key=lambda v: (v.period_start or dt.date.min, v.dimension_value or ""))
+    return out
+
+
+def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
+            period: str | None = None, dimensions: Sequence[str | None] = (None,),
+            connection: str | None = None) -> ComputeResult:
+    """Compute ``metrics`` for ``period`` (default: the configured one) and each dimension
+    (``None`` = the whole organisation), store them under a new run id and return them.
+
+    A metric that does not support the period or a dimension is skipped and named in
+    ``skipped``; an unknown dimension is an error.
+    """
+    period = period or config.period
+    for d in dimensions:
+        if d is not None and d not in DIMENSIONS:
+            raise MetricError(f"unknown dimension '{d}' (known: {', '.join(DIMENSIONS)})")
+    run_id = uuid.uuid4().hex
+    values: list[MetricValue] = []
+    skipped: list[str] = []
+    for metric in metrics:
+        if period not in metric.periods:
+            skipped.append(f"{metric.NAME}: no period '{period}'")
+            continue
+        for dim in dimensions:
+            if dim is not None and dim not in metric.dimensions:
+                skipped.append(f"{metric.NAME}: no dimension '{dim}'")
+                continue
+            ctx = MetricContext(
+                dialect=store.dialect, period=period, dimension=dim,
+                base_currency=config.base_currency, timezone=config.timezone,
+                fiscal_year_start_month=config.fiscal_year_start_month,
+                connection=connection, variant=config.definitions.get(metric.NAME))
+            values.extend(run_metric(store, metric, ctx))
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    versions = {m.NAME: m.version for m in metrics}
+    if values:
+        with store.engine.begin() as conn:
+            conn.execute(sa.insert(metric_values), [
+                {"run_id": run_id, "metric": v.metric, "version": versions[v.metric],
+                 "period": v.period, "period_start": v.period_start, "period_end": v.period_end,
+                 "dimension": v.dimension, "dimension_value": v.dimension_value,
+                 "subject_id": v.dimension_value, "value": v.value, "numerator": v.numerator,
+                 "denominator": v.denominator, "computed_at": now}
+                for v in values])
+    return ComputeResult(run_id=run_id, values=values, skipped=skipped)
+
+
+def latest_values(store: Store, *, metric: str | None = None, period: str | None = None,
+                  dimension: str | None = None) -> list[MetricValue]:
+    """The most recently computed values per (metric, period, dimension)."""
+    mv = metric_values
+    newest = sa.select(mv.c.metric, mv.c.period, mv.c.dimension,
+                       sa.func.max(mv.c.id).label("last_id"))
+    if metric:
+        newest = newest.where(mv.c.metric == metric)
+    if period:
+        newest = newest.where(mv.c.period == period)
+    newest = newest.where(mv.c.dimension == dimension if dimension else mv.c.dimension.is_(None))
+    newest_sq = newest.group_by(mv.c.metric, mv.c.period, mv.c.dimension).subquery()
+    last = mv.alias("last")
+    stmt = (
+        sa.select(mv)
+        .join(newest_sq, sa.and_(mv.c.metric == newest_sq.c.metric,
+                                 mv.c.period == newest_sq.c.period,
+                                 sa.func.coalesce(mv.c.dimension, "")
+                                 == sa.func.coalesce(newest_sq.c.dimension, "")))
+        .join(last, sa.and_(last.c.id == newest_sq.c.last_id, last.c.run_id == mv.c.run_id))
+        .order_by(mv.c.metric, mv.c.period_start, mv.c.dimension_value)
+    )
+    with store.engine.connect() as conn:
+        rows = conn.execute(stmt).mappings().all()
+    return [MetricValue(metric=r["metric"], period=r["period"],
+                        period_start=as_date(r["period_start"]),
+                        period_end=as_date(r["period_end"]), dimension=r["dimension"],
+                        dimension_value=r["dimension_value"], value=r["value"],
+                        numerator=r["numerator"], denominator=r["denominator"]) for r in rows]

@@ -1,0 +1,102 @@
+"""Human output for the CLI: rich tables and value formatting."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from crmsync.metrics.engine import MetricValue
+
+__all__ = ["format_value", "kpi_table", "values_table", "period_label", "rows_table"]
+
+
+def period_label(period: str, start: dt.date | None) -> str:
+    """``2026-Q3``, ``2026-09``, ``2026-W36``, ``2026`` or ``all time``."""
+    if start is None:
+        return "all time"
+    if period == "quarter":
+        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+    if period == "month":
+        return start.strftime("%Y-%m")
+    if period == "year":
+        return str(start.year)
+    if period == "week":
+        y, w, _ = start.isocalendar()
+        return f"{y}-W{w:02d}"
+    return start.isoformat()
+
+
+def format_value(value: float | None, unit: str, currency: str = "USD") -> str:
+    """A value formatted for its unit."""
+    if value is None:
+        return "–"
+    if unit == "ratio":
+        return f"{value:.1%}"
+    if unit == "currency":
+        return f"{value:,.0f} {currency}"
+    if unit == "days":
+        return f"{value:,.1f} d"
+    if unit == "minutes":
+        return f"{value:,.0f} min"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def kpi_table(title: str, values: Sequence[MetricValue], units: dict[str, str],
+              titles: dict[str, str], *, currency: str = "USD", last: int = 4) -> Table:
+    """Metrics as rows, the last ``last`` periods as columns."""
+    starts = sorted({v.period_start for v in values if v.period_start}, reverse=True)[:last]
+    starts.reverse()
+    period = values[0].period if values else "quarter"
+    table = Table(title=title, title_justify="left")
+    table.add_column("KPI")
+    for s in starts:
+        table.add_column(period_label(period, s), justify="right")
+    by_key = {(v.metric, v.period_start): v for v in values}
+    for name in sorted({v.metric for v in values}, key=list(units).index
+                       if set(units) >= {v.metric for v in values} else None):
+        cells = [format_value(by_key[(name, s)].value if (name, s) in by_key else None,
+                              units.get(name, "count"), currency) for s in starts]
+        table.add_row(titles.get(name, name), *cells)
+    return table
+
+
+def values_table(values: Sequence[MetricValue], units: dict[str, str], *,
+                 currency: str = "USD") -> Table:
+    """One row per value with the change against the previous period."""
+    table = Table()
+    for col in ("metric", "period", "dimension", "value", "vs previous", "n"):
+        table.add_column(col, justify="right" if col in ("value", "vs previous", "n") else "left")
+    previous: dict[tuple[str, str | None], MetricValue] = {}
+    for v in values:
+        key = (v.metric, v.dimension_value)
+        prev = previous.get(key)
+        change = "–"
+        if prev is not None and prev.value not in (None, 0) and v.value is not None:
+            change = f"{(v.value - prev.value) / abs(prev.value):+.1%}"
+        unit = units.get(v.metric, "count")
+        table.add_row(v.metric, period_label(v.period, v.period_start),
+                      v.dimension_value if v.dimension else "(all)",
+                      format_value(v.value, unit, currency), change,
+                      f"{v.denominator:,.0f}" if v.denominator is not None else "–")
+        previous[key] = v
+    return table
+
+
+def rows_table(rows: Sequence[dict[str, Any]], columns: Sequence[str],
+               title: str | None = None) -> Table:
+    """A plain table of dict rows."""
+    table = Table(title=title, title_justify="left")
+    for c in columns:
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in columns))
+    return table
+
+
+def console(stderr: bool = False) -> Console:
+    """A console for human output."""
+    return Console(stderr=stderr, highlight=False)

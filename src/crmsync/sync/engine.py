@@ -1,0 +1,219 @@
+"""The sync engine (design.md §5).
+
+Per connection and entity: read batches from the connector, validate every record, and commit
+the rows, the deletes, the rejects, the cursor and the run counters in ONE transaction per
+batch. A crash between batches loses nothing; a crash inside one loses that batch only, and
+the next run resumes from the last committed cursor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from crmsync.connector import Batch, Connector
+from crmsync.errors import ConnectorError, CrmsyncError
+from crmsync.redact import Redactor
+from crmsync.reports import EntityResult
+from crmsync.schema import SYNCED_TABLES, sync_rejects, sync_runs, sync_state
+from crmsync.store import Store, mark_deleted, upsert_rows
+from crmsync.store.upsert import upsert_statement
+from crmsync.sync.validate import validator_for
+
+__all__ = ["SyncEngine", "sync_entity", "describe_reject", "ProgressCallback"]
+
+log = logging.getLogger(__name__)
+
+#: ``progress(connection, entity, rows_read_so_far)``, called after every committed batch.
+ProgressCallback = Callable[[str, str, int], None]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class SyncEngine:
+    """Syncs one connector's entities into a store.
+
+    :param store: the open store.
+    :param connector: the connection's connector instance.
+    :param redactor: scrubs the connection's secrets from errors and reject payloads.
+    :param progress: called after each committed batch.
+    """
+
+    def __init__(self, store: Store, connector: Connector, *, redactor: Redactor | None = None,
+                 progress: ProgressCallback | None = None) -> None:
+        self.store = store
+        self.connector = connector
+        self.redactor = redactor or Redactor()
+        self.progress = progress
+
+    def run(self, entities: Sequence[str] | None = None, *, full: bool = False
+            ) -> list[EntityResult]:
+        """Sync ``entities`` (default: every entity the connector reads), in order.
+
+        A connector error on one entity is recorded and the next entity still syncs; a bug
+        (any other exception) is recorded and re-raised.
+        """
+        wanted = list(entities) if entities else list(self.connector.ENTITIES)
+        unknown = [e for e in wanted if e not in self.connector.ENTITIES]
+        if unknown:
+            raise ConnectorError(
+                f"connector type '{self.connector.NAME}' does not read {', '.join(unknown)} "
+                f"(it reads: {', '.join(self.connector.ENTITIES)})", connection=self.connector.name)
+        return [self.sync_entity(entity, full=full) for entity in wanted]
+
+    # -- one entity ---------------------------------------------------------------------------
+
+    def sync_entity(self, entity: str, *, full: bool = False) -> EntityResult:
+        """Sync one entity; returns its result (status ``success`` or ``failed``)."""
+        connection = self.connector.name
+        result = EntityResult(connection=connection, entity=entity)
+        engine = self.store.engine
+        calls_before = self.connector.api_calls.total
+        with engine.begin() as conn:
+            self._abandon_stale_runs(conn, connection, entity)
+            result.run_id = conn.execute(
+                sa.insert(sync_runs).values(connection=connection, entity=entity,
+                                            full_refresh=full, started_at=_now(),
+                                            status="running")
+                .returning(sync_runs.c.id)).scalar_one()
+            cursor = None if full else conn.execute(
+                sa.select(sync_state.c.cursor).where(sync_state.c.connection == connection,
+                                                    sync_state.c.entity == entity)
+            ).scalar_one_or_none()
+        try:
+            for batch in self.connector.read(entity, cursor):
+                self._commit_batch(entity, batch, result, calls_before)
+                if self.progress is not None:
+                    self.progress(connection, entity, result.rows_read)
+        except BaseException as exc:
+            result.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            result.error = self.redactor.text(f"{type(exc).__name__}: {exc}"
+                                              if not isinstance(exc, CrmsyncError) else str(exc))
+            result.api_calls = self.connector.api_calls.total - calls_before
+            self._finish(result)
+            if isinstance(exc, CrmsyncError):
+                log.error("%s/%s failed: %s", connection, entity, result.error)
+                return result
+            raise
+        result.status = "success"
+        result.api_calls = self.connector.api_calls.total - calls_before
+        self._finish(result)
+        return result
+
+    def _commit_batch(self, entity: str, batch: Batch, result: EntityResult,
+                      calls_before: int) -> None:
+        connection = self.connector.name
+        table = SYNCED_TABLES[entity]
+        validate = validator_for(entity)
+        now = _now()
+        rows: dict[str, dict[str, Any]] = {}
+        rejects: list[dict[str, Any]] = []
+        sources = batch.sources
+        rejected_records = 0
+        for i, record in enumerate(batch.records):
+            row, problems = validate(record)
+            if row is None:
+                rejected_records += 1
+                rid = record.get("remote_id")
+                source = sources[i] if sources is not None else None
+                payload = self.redactor.data(record)
+                for p in problems:
+                    rejects.append(self._reject_row(result, entity, rid, source, p.field,
+                                                    p.reason, payload, now))
+                continue
+            row["connection"] = connection
+            row["synced_at"] = now
+            rows[row["remote_id"]] = row  # the last version of a record in a page wins
+        for r in batch.rejects:
+            rejected_records += 1
+            rejects.append(self._reject_row(result, entity, r.remote_id, r.source, r.field,
+                                            r.reason, self.redactor.data(r.payload), now))
+        deletions = [(d.remote_id, d.deleted_at.astimezone(dt.timezone.utc).replace(tzinfo=None)
+                      if d.deleted_at is not None and d.deleted_at.tzinfo else d.deleted_at)
+                     for d in batch.deleted]
+        with self.store.engine.begin() as conn:
+            upserted = upsert_rows(conn, table, list(rows.values()))
+            deleted = mark_deleted(conn, table, connection, deletions, now)
+            if rejects:
+                conn.execute(sa.insert(sync_rejects), rejects)
+            if batch.cursor is not None:
+                self._save_cursor(conn, connection, entity, batch.cursor, result.run_id, now)
+            result.rows_read += len(batch.records)
+            result.rows_upserted += upserted
+            result.rows_deleted += deleted
+            result.rejects += rejected_records
+            result.batches += 1
+            result.api_calls = self.connector.api_calls.total - calls_before
+            conn.execute(
+                sa.update(sync_runs).where(sync_runs.c.id == result.run_id).values(
+                    rows_read=result.rows_read, rows_upserted=result.rows_upserted,
+                    rows_deleted=result.rows_deleted, rejects=result.rejects,
+                    batches=result.batches, api_calls=result.api_calls,
+                    api_calls_by_endpoint=self.connector.api_calls.snapshot() or None))
+        if rejects:
+            for r in rejects[:20]:
+                log.warning("%s", _describe_reject(r))
+
+    def _reject_row(self, result: EntityResult, entity: str, remote_id: Any, source: str | None,
+                    field: str | None, reason: str, payload: Any, now: dt.datetime
+                    ) -> dict[str, Any]:
+        return {
+            "run_id": result.run_id, "connection": self.connector.name, "entity": entity,
+            "remote_id": None if remote_id in (None, "") else str(remote_id)[:255],
+            "source": source, "field": field, "reason": self.redactor.text(reason),
+            "payload": payload if isinstance(payload, dict) else None, "created_at": now,
+        }
+
+    @staticmethod
+    def _save_cursor(conn: Connection, connection: str, entity: str, cursor: Any,
+                     run_id: int | None, now: dt.datetime) -> None:
+        stmt = upsert_statement(conn.dialect.name, sync_state,
+                                ("connection", "entity", "cursor", "updated_at", "last_run_id"),
+                                key=("connection", "entity"))
+        conn.execute(stmt, [{"connection": connection, "entity": entity, "cursor": cursor,
+                             "updated_at": now, "last_run_id": run_id}])
+
+    @staticmethod
+    def _abandon_stale_runs(conn: Connection, connection: str, entity: str) -> None:
+        conn.execute(
+            sa.update(sync_runs)
+            .where(sync_runs.c.connection == connection, sync_runs.c.entity == entity,
+                   sync_runs.c.status == "running")
+            .values(status="abandoned", ended_at=_now(),
+                    error="the process ended before the run finished (killed or crashed); "
+                          "committed batches were kept"))
+
+    def _finish(self, result: EntityResult) -> None:
+        with self.store.engine.begin() as conn:
+            conn.execute(
+                sa.update(sync_runs).where(sync_runs.c.id == result.run_id).values(
+                    status=result.status, ended_at=_now(), error=result.error,
+                    api_calls=result.api_calls,
+                    api_calls_by_endpoint=self.connector.api_calls.snapshot() or None))
+
+
+def _describe_reject(r: dict[str, Any]) -> str:
+    where = f"{r['connection']}/{r['entity']} record {r['remote_id'] or '?'}"
+    if r.get("source"):
+        where += f" ({r['source']})"
+    if r.get("field"):
+        where += f", field '{r['field']}'"
+    return f"rejected {where}: {r['reason']}"
+
+
+def sync_entity(store: Store, connector: Connector, entity: str, *, full: bool = False,
+                redactor: Redactor | None = None) -> EntityResult:
+    """Sync one entity of one connection (a convenience over :class:`SyncEngine`)."""
+    return SyncEngine(store, connector, redactor=redactor).sync_entity(entity, full=full)
+
+
+def describe_reject(r: dict[str, Any]) -> str:
+    """One line naming the connection, entity, record, source, field and reason."""
+    return _describe_reject(r)
