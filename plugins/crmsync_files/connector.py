@@ -1,0 +1,166 @@
+"""The ``files`` connector: a folder of CSV or JSON Lines files, one per schema table.
+
+Files are named ``<table>.csv`` or ``<table>.jsonl`` and their columns are the schema's
+(``docs/schema.md``) minus the ones the engine owns (``id``, ``connection``, ``synced_at``).
+Any subset of tables may be present. Reads are incremental by ``remote_updated_at`` and resume
+mid-file after a crash; see :mod:`crmsync_files.cursor`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from crmsync import Batch, ConfigError, Connector, ConnectorError, Reject, Setting
+from crmsync.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
+
+from crmsync_files.cursor import FileCursor, Resume, file_signature, parse_timestamp
+from crmsync_files.row_readers import ROW_READERS, SourceRow
+
+__all__ = ["FilesConnector", "ALLOWED_COLUMNS"]
+
+#: The columns a file may hold for each table, in schema order.
+ALLOWED_COLUMNS: dict[str, tuple[str, ...]] = {
+    name: tuple(c.name for c in table.columns if c.name not in BOOK_KEEPING_COLUMNS)
+    for name, table in SYNCED_TABLES.items()
+}
+_FORMATS = ("csv", "jsonl")
+
+
+class FilesConnector(Connector):
+    """Reads the unified schema from a folder of ``<table>.csv`` / ``<table>.jsonl`` files.
+
+    Values are passed on as read (strings from CSV, JSON values from JSONL) for the engine to
+    validate; empty CSV cells and JSON nulls become ``None``. Every record's source is given
+    as ``"<file> line <n>"``.
+    """
+
+    NAME = "files"
+    ENTITIES = tuple(SYNCED_TABLES)
+    SETTINGS = {
+        "path": Setting(str, "the folder holding one <table>.csv or <table>.jsonl per table"),
+        "batch_size": Setting(int, "records per batch (each batch is one transaction)",
+                              default=2000),
+        "format": Setting(str, "which files to read: 'csv', 'jsonl', or 'auto' for either "
+                               "(both for one table is an error)",
+                          default="auto", choices=("auto", *_FORMATS)),
+    }
+
+    def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
+        super().__init__(name, settings)
+        self.folder = Path(self.settings["path"]).expanduser()
+        self.batch_size: int = self.settings["batch_size"]
+        if self.batch_size < 1:
+            raise ConfigError(f"must be at least 1, got {self.batch_size}",
+                              section=self._section, key="batch_size")
+
+    @property
+    def _section(self) -> str:
+        return f"connections.{self.name}"
+
+    # -- files ------------------------------------------------------------------------------
+
+    def _check_folder(self) -> None:
+        """:raises ConfigError: when :attr:`folder` is missing or not a folder."""
+        if not self.folder.exists():
+            raise ConfigError(f"folder {self.folder} does not exist",
+                              section=self._section, key="path")
+        if not self.folder.is_dir():
+            raise ConfigError(f"{self.folder} is not a folder", section=self._section, key="path")
+
+    def table_file(self, table: str) -> Path | None:
+        """The file holding ``table``, or ``None`` when the folder has none.
+
+        :raises ConfigError: when the folder is missing, or when ``format = "auto"`` and both a
+            ``.csv`` and a ``.jsonl`` file exist for the table.
+        """
+        self._check_folder()
+        formats = _FORMATS if self.settings["format"] == "auto" else (self.settings["format"],)
+        found = [path for path in (self.folder / f"{table}.{ext}" for ext in formats)
+                 if path.is_file()]
+        if len(found) > 1:
+            raise ConfigError(f"both {found[0]} and {found[1]} exist for table {table}; "
+                              f"remove one or set format", section=self._section, key="path")
+        return found[0] if found else None
+
+    def check(self) -> str:
+        """Describe the folder: the table files found, and files that match no table."""
+        files = [path for table in self.ENTITIES if (path := self.table_file(table))]
+        known = {path.name for path in files}
+        ignored = sorted(p.name for p in self.folder.iterdir()
+                         if p.suffix.lstrip(".") in _FORMATS and p.name not in known)
+        noun = "table" if len(files) == 1 else "tables"
+        summary = f"folder {self.folder}: {len(files)} {noun}"
+        if files:
+            summary += f" ({', '.join(path.name for path in files)})"
+        if ignored:
+            summary += f"; ignored (no such table or format): {', '.join(ignored)}"
+        return summary
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def read(self, entity: str, cursor: Any) -> Iterator[Batch]:
+        """Yield the rows of ``entity``'s file changed since ``cursor``, in file order.
+
+        The folder is checked before the first batch is asked for. A table without a file
+        yields one empty batch that keeps ``since``.
+
+        :raises ConfigError: see :meth:`table_file`.
+        """
+        if entity not in self.ENTITIES:
+            raise ConnectorError(f"no such table (tables: {', '.join(self.ENTITIES)})",
+                                 connection=self.name, entity=entity)
+        path = self.table_file(entity)
+        state = FileCursor.from_json(cursor)
+        if path is None:
+            return iter([Batch(cursor=FileCursor(state.since).to_json())])
+        return self._read_file(entity, path, state)
+
+    def _read_file(self, entity: str, path: Path, state: FileCursor) -> Iterator[Batch]:
+        """One pass over ``path``, resumed from ``state.resume`` if the file is unchanged."""
+        signature = file_signature(path)
+        resume = state.resume if state.resume and state.resume.signature == signature else None
+        since = state.since
+        max_seen = resume.max_seen if resume else None
+        rows = ROW_READERS[path.suffix.lstrip(".")](
+            path, entity, ALLOWED_COLUMNS[entity], resume.line if resume else 0)
+
+        records: list[dict[str, Any]] = []
+        sources: list[str] = []
+        rejects: list[Reject] = []
+        for row in rows:
+            updated_at = parse_timestamp((row.raw or row.values).get("remote_updated_at"))
+            if since is not None and updated_at is not None and updated_at < since:
+                continue
+            source = f"{path.name} line {row.first_line}"
+            if row.problem is not None:
+                rejects.append(_reject(row, source))
+            else:
+                records.append(row.values)
+                sources.append(source)
+                if updated_at is not None and (max_seen is None or updated_at > max_seen):
+                    max_seen = updated_at
+            if len(records) + len(rejects) >= self.batch_size:
+                cursor = FileCursor(since, Resume(signature, row.last_line, max_seen))
+                yield Batch(records=records, sources=sources, rejects=rejects,
+                            cursor=cursor.to_json())
+                records, sources, rejects = [], [], []
+        yield Batch(records=records, sources=sources, rejects=rejects,
+                    cursor=FileCursor(_later(since, max_seen)).to_json())
+
+
+def _reject(row: SourceRow, source: str) -> Reject:
+    """The reject for a row a reader could not turn into a record."""
+    remote_id = (row.raw or {}).get("remote_id")
+    return Reject(reason=row.problem or "invalid row", field=row.field, source=source,
+                  remote_id=str(remote_id) if remote_id not in (None, "") else None,
+                  payload=row.raw)
+
+
+def _later(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
+    """The later of two optional timestamps."""
+    if a is None or b is None:
+        return a or b
+    return max(a, b)

@@ -1,0 +1,36 @@
+"""pytest fixtures for crmsync plugin authors (registered through the ``pytest11`` entry point)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from crmsync.connector import Connector
+from crmsync.reports import EntityResult
+from crmsync.store import Store
+from crmsync.sync import SyncEngine
+
+__all__ = ["crmsync_store", "crmsync_sync"]
+
+
+@pytest.fixture
+def crmsync_store(tmp_path: Path) -> Iterator[Store]:
+    """A migrated SQLite store in the test's temporary directory."""
+    store = Store(f"sqlite:///{tmp_path / 'crmsync-test.db'}")
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def crmsync_sync(crmsync_store: Store
+                 ) -> Callable[..., list[EntityResult]]:
+    """``crmsync_sync(connector, entities=None, full=False)`` runs the real engine into
+    ``crmsync_store`` and returns the per-entity results."""
+
+    def run(connector: Connector, entities: Sequence[str] | None = None,
+            full: bool = False) -> list[EntityResult]:
+        return SyncEngine(crmsync_store, connector).run(entities, full=full)
+
+    return run

@@ -1,0 +1,211 @@
+"""The sync engine: batches, cursors, rejects, deletes, failures (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from crmsync import Batch, Connector, ConnectorError, Deletion, Reject, Setting
+from crmsync.redact import Redactor
+from crmsync.schema import sync_rejects, sync_runs, sync_state
+from crmsync.sync import SyncEngine
+
+from conftest import table_rows
+
+T0 = dt.datetime(2026, 1, 1, 9, 0)
+
+
+def account(i: int, **extra: Any) -> dict[str, Any]:
+    return {"remote_id": f"A{i:03d}", "name": f"Account {i}",
+            "remote_updated_at": T0 + dt.timedelta(minutes=i), **extra}
+
+
+class PagedConnector(Connector):
+    """Serves ``pages`` (lists of Batch) per entity; the cursor is the page number."""
+
+    NAME = "paged"
+    ENTITIES = ("accounts", "opportunities")
+    SETTINGS = {"token": Setting(str, "API token", default="", secret=True)}
+
+    def __init__(self, name: str, settings: dict[str, Any],
+                 pages: dict[str, list[Batch]] | None = None, fail_after: int | None = None
+                 ) -> None:
+        super().__init__(name, settings)
+        self.pages = pages or {}
+        self.fail_after = fail_after
+        self.cursors_seen: list[Any] = []
+
+    def read(self, entity: str, cursor: Any) -> Iterator[Batch]:
+        self.cursors_seen.append(cursor)
+        start = cursor["page"] if cursor else 0
+        for n, page in enumerate(self.pages.get(entity, [])[start:], start=start):
+            if self.fail_after is not None and n >= self.fail_after:
+                raise ConnectorError("HTTP 503 from upstream", connection=self.name,
+                                     entity=entity)
+            self.api_calls.count("GET /accounts")
+            yield Batch(records=page.records, deleted=page.deleted, rejects=page.rejects,
+                        sources=page.sources, cursor={"page": n + 1})
+
+
+def three_pages() -> dict[str, list[Batch]]:
+    return {"accounts": [Batch(records=[account(i) for i in range(p * 10, p * 10 + 10)])
+                         for p in range(3)]}
+
+
+def engine_for(store, pages, **kw) -> tuple[SyncEngine, PagedConnector]:
+    conn = PagedConnector("crm", {"token": "s3cr3t-token-value"}, pages, **kw)
+    return SyncEngine(store, conn, redactor=Redactor(["s3cr3t-token-value"])), conn
+
+
+def test_every_batch_lands_with_its_cursor(store):
+    engine, _ = engine_for(store, three_pages())
+    [result] = engine.run(["accounts"])
+    assert (result.status, result.rows_upserted, result.batches) == ("success", 30, 3)
+    assert len(table_rows(store, "accounts", "remote_id")) == 30
+    with store.engine.connect() as c:
+        assert c.execute(sa.select(sync_state.c.cursor)).scalar_one() == {"page": 3}
+        run = c.execute(sa.select(sync_runs)).mappings().one()
+    assert (run["status"], run["rows_upserted"], run["api_calls"]) == ("success", 30, 3)
+    assert run["api_calls_by_endpoint"] == {"GET /accounts": 3}
+
+
+def test_rerun_resumes_from_the_committed_cursor(store):
+    engine, _ = engine_for(store, three_pages(), fail_after=2)
+    [first] = engine.run(["accounts"])
+    assert first.status == "failed" and "503" in first.error
+    assert len(table_rows(store, "accounts", "remote_id")) == 20  # two committed pages kept
+    engine, conn = engine_for(store, three_pages())
+    [second] = engine.run(["accounts"])
+    assert conn.cursors_seen == [{"page": 2}]
+    assert second.rows_read == 10
+    assert len(table_rows(store, "accounts", "remote_id")) == 30
+
+
+def test_full_refresh_ignores_the_cursor(store):
+    engine_for(store, three_pages())[0].run(["accounts"])
+    engine, conn = engine_for(store, three_pages())
+    engine.run(["accounts"], full=True)
+    assert conn.cursors_seen == [None]
+
+
+def test_upsert_updates_existing_rows_instead_of_duplicating(store):
+    engine_for(store, three_pages())[0].run(["accounts"])
+    changed = {"accounts": [Batch(records=[account(5, name="Renamed", industry="Retail")])]}
+    engine_for(store, changed)[0].run(["accounts"], full=True)
+    rows = dict(table_rows(store, "accounts", "remote_id", "name"))
+    assert len(rows) == 30 and rows["A005"] == "Renamed"
+
+
+def test_bad_records_are_rejected_and_good_ones_land(store):
+    page = Batch(
+        records=[account(1), {"remote_id": "A002", "employee_count": "many"},
+                 {"name": "no id"}, account(4, is_deleted="perhaps"), account(5)],
+        sources=["l1", "l2", "l3", "l4", "l5"])
+    engine, _ = engine_for(store, {"accounts": [page]})
+    [result] = engine.run(["accounts"])
+    assert result.status == "success" and result.rejects == 3
+    assert table_rows(store, "accounts", "remote_id") == [("A001",), ("A005",)]
+    with store.engine.connect() as c:
+        rejects = c.execute(sa.select(sync_rejects.c.remote_id, sync_rejects.c.source,
+                                      sync_rejects.c.field, sync_rejects.c.reason)
+                            .order_by(sync_rejects.c.source)).all()
+    assert [(r.remote_id, r.source, r.field) for r in rejects] == [
+        ("A002", "l2", "employee_count"), (None, "l3", "remote_id"), ("A004", "l4", "is_deleted")]
+    assert "not an integer: 'many'" in rejects[0].reason
+
+
+def test_connector_rejects_are_kept_with_secrets_removed(store):
+    raw = {"Id": "X1", "Name": "Bad", "Authorization": "Bearer abc", "note": "s3cr3t-token-value"}
+    page = Batch(records=[account(1)],
+                 rejects=[Reject("cannot map stage", remote_id="X1", field="StageName",
+                                 payload=raw)])
+    engine, _ = engine_for(store, {"accounts": [page]})
+    [result] = engine.run(["accounts"])
+    assert result.rejects == 1
+    with store.engine.connect() as c:
+        payload = c.execute(sa.select(sync_rejects.c.payload)).scalar_one()
+    assert payload == {"Id": "X1", "Name": "Bad", "Authorization": "***", "note": "***"}
+
+
+def test_deletions_mark_rows_deleted(store):
+    engine_for(store, three_pages())[0].run(["accounts"])
+    when = dt.datetime(2026, 2, 1, 12, 0, tzinfo=dt.timezone.utc)
+    page = Batch(deleted=[Deletion("A001", when), Deletion("A002"), Deletion("NEVER-SEEN")])
+    [result] = engine_for(store, {"accounts": [page]})[0].run(["accounts"], full=True)
+    assert result.rows_deleted == 2
+    rows = {r[0]: r[1:] for r in table_rows(store, "accounts", "remote_id", "is_deleted",
+                                            "deleted_at")}
+    assert rows["A001"] == (True, dt.datetime(2026, 2, 1, 12, 0))
+    assert rows["A002"][0] is True and rows["A002"][1] is not None
+    assert rows["A003"] == (False, None)
+    assert "NEVER-SEEN" not in rows
+
+
+def test_the_last_version_of_a_record_in_one_batch_wins(store):
+    page = Batch(records=[account(1, name="old"), account(1, name="new")])
+    engine_for(store, {"accounts": [page]})[0].run(["accounts"])
+    assert table_rows(store, "accounts", "remote_id", "name") == [("A001", "new")]
+
+
+def test_connector_error_fails_the_entity_but_later_entities_still_sync(store):
+    pages = three_pages()
+    pages["opportunities"] = [Batch(records=[{"remote_id": "O1", "status": "open"}])]
+    engine, _ = engine_for(store, pages, fail_after=1)
+    results = engine.run()
+    assert [(r.entity, r.status) for r in results] == [("accounts", "failed"),
+                                                       ("opportunities", "success")]
+
+
+def test_errors_never_carry_secrets(store):
+    class Leaky(PagedConnector):
+        def read(self, entity, cursor):
+            raise ConnectorError("login failed for token s3cr3t-token-value")
+            yield  # pragma: no cover
+
+    conn = Leaky("crm", {"token": "s3cr3t-token-value"})
+    [result] = SyncEngine(store, conn, redactor=Redactor(["s3cr3t-token-value"])).run(
+        ["accounts"])
+    assert "s3cr3t" not in result.error and "***" in result.error
+    with store.engine.connect() as c:
+        assert "s3cr3t" not in c.execute(sa.select(sync_runs.c.error)).scalar_one()
+
+
+def test_a_bug_in_a_connector_is_recorded_and_raised(store):
+    class Buggy(PagedConnector):
+        def read(self, entity, cursor):
+            raise ZeroDivisionError("oops")
+            yield  # pragma: no cover
+
+    with pytest.raises(ZeroDivisionError):
+        SyncEngine(store, Buggy("crm", {})).run(["accounts"])
+    with store.engine.connect() as c:
+        assert c.execute(sa.select(sync_runs.c.status)).scalar_one() == "failed"
+
+
+def test_a_run_left_running_by_a_killed_process_is_marked_abandoned(store):
+    with store.engine.begin() as c:
+        c.execute(sa.insert(sync_runs).values(connection="crm", entity="accounts",
+                                              started_at=T0, status="running"))
+    engine_for(store, three_pages())[0].run(["accounts"])
+    with store.engine.connect() as c:
+        statuses = c.execute(sa.select(sync_runs.c.status).order_by(sync_runs.c.id)).scalars()
+        assert list(statuses) == ["abandoned", "success"]
+
+
+def test_an_entity_the_connector_does_not_read_is_a_clear_error(store):
+    engine, _ = engine_for(store, {})
+    with pytest.raises(ConnectorError, match="does not read leads"):
+        engine.run(["leads"])
+
+
+def test_timezone_aware_timestamps_are_stored_as_utc(store):
+    aware = dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    page = Batch(records=[account(1, remote_created_at=aware,
+                                  remote_updated_at="2026-03-01T10:00:00Z")])
+    engine_for(store, {"accounts": [page]})[0].run(["accounts"])
+    assert table_rows(store, "accounts", "remote_created_at", "remote_updated_at") == [
+        (dt.datetime(2026, 3, 1, 8, 0), dt.datetime(2026, 3, 1, 10, 0))]
