@@ -129,3 +129,30 @@ def table_rows(store: Store, table: str, *columns: str) -> list[tuple]:
         c for c in tbl.c if c.name not in ("id", "synced_at")]
     with store.engine.connect() as conn:
         return sorted(tuple(r) for r in conn.execute(sa.select(*cols)).all())
+
+
+class RecordsConnector:
+    """Builds a connector class serving fixed records per entity (one batch each)."""
+
+    @staticmethod
+    def make(data: dict[str, list[dict]]):
+        from crmsync import Batch, Connector
+
+        class Records(Connector):
+            NAME = "records"
+            ENTITIES = tuple(data)
+
+            def read(self, entity, cursor):
+                yield Batch(records=data[entity], cursor={"done": True})
+
+        return Records
+
+
+def load_records(store: Store, data: dict[str, list[dict]], connection: str = "crm") -> None:
+    """Sync ``data`` (entity → records) into ``store`` through the real engine."""
+    from crmsync.sync import SyncEngine
+
+    cls = RecordsConnector.make(data)
+    results = SyncEngine(store, cls(connection, {})).run()
+    bad = [r for r in results if r.status != "success" or r.rejects]
+    assert not bad, bad

@@ -57,7 +57,7 @@ class Registry:
         """Call one registration hook plugin by plugin, in registration order."""
         hook = getattr(self.pm.hook, hook_name)
         out = []
-        for impl in reversed(hook.get_hookimpls()):  # pluggy keeps them last-registered first
+        for impl in hook.get_hookimpls():  # registration order
             try:
                 result = impl.function()
             except Exception as exc:
@@ -139,7 +139,7 @@ class Registry:
 
     def after_run(self, report: RunReport) -> None:
         """Tell plugins a run ended; a failing plugin is logged, never fatal."""
-        for impl in reversed(self.pm.hook.crmsync_after_run.get_hookimpls()):
+        for impl in self.pm.hook.crmsync_after_run.get_hookimpls():
             try:
                 impl.function(report=report)
             except Exception:

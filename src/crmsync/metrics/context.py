@@ -134,8 +134,8 @@ class MetricContext:
             sa.func.row_number().over(partition_by=keys, order_by=s.c.x).label("rn"),
             sa.func.count().over(partition_by=keys).label("cnt"),
         ).where(s.c.x.is_not(None)).subquery("ranked")
-        middle = sa.and_(ranked.c.rn >= (ranked.c.cnt + 1) / 2,
-                         ranked.c.rn <= (ranked.c.cnt + 2) / 2)
+        middle = sa.and_(ranked.c.rn >= (ranked.c.cnt + 1) // 2,
+                         ranked.c.rn <= (ranked.c.cnt + 2) // 2)
         return (
             sa.select(ranked.c.subject_id, ranked.c.period_start,
                       sa.func.avg(ranked.c.x).label("value"),

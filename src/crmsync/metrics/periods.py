@@ -37,7 +37,7 @@ def period_start_sql(dialect: str, period: str, column: Any,
         if period == "quarter":
             start = sa.func.printf("%04d-%02d-01", sa.func.strftime("%Y", shifted),
                                    (sa.cast(sa.func.strftime("%m", shifted), sa.Integer) - 1)
-                                   / 3 * 3 + 1)
+                                   // 3 * 3 + 1)
         elif period == "year":
             start = sa.func.date(shifted, "start of year")
         else:

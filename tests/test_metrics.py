@@ -1,0 +1,143 @@
+"""Built-in KPIs on a hand-computed dataset, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from crmsync import MetricError
+from crmsync.api import compute_metrics, metric_values
+from crmsync.cli import cli
+from crmsync.config import MetricsConfig
+from crmsync.metrics import compute
+
+from conftest import load_records, make_config
+
+Q1, Q2 = dt.date(2026, 1, 1), dt.date(2026, 4, 1)
+
+
+def opp(rid, owner, status, closed=None, amount=None, currency="USD", created="2026-01-01",
+        **kw):
+    return {"remote_id": rid, "owner_id": owner, "status": status, "closed_at": closed,
+            "amount": amount, "currency": currency, "remote_created_at": created,
+            "account_id": "A1", **kw}
+
+
+DATA = {
+    "users": [{"remote_id": "U1", "team": "East"}, {"remote_id": "U2", "team": "East"},
+              {"remote_id": "U3", "team": "West"}],
+    "accounts": [{"remote_id": "A1", "segment": "SMB"}],
+    "currency_rates": [
+        {"remote_id": "EUR-1", "currency": "EUR", "rate_to_base": 1.10,
+         "valid_from": "2026-01-01", "valid_to": "2026-04-01"},
+        {"remote_id": "EUR-2", "currency": "EUR", "rate_to_base": 1.20,
+         "valid_from": "2026-04-01"},
+    ],
+    "opportunities": [
+        opp("O1", "U1", "won", "2026-01-11T10:00:00", 1000),                     # 10 days
+        opp("O2", "U1", "lost", "2026-02-01T10:00:00", 500),
+        opp("O3", "U2", "won", "2026-03-02T00:00:00", 1000, "EUR"),              # 60 d, 1100
+        opp("O4", "U3", "won", "2026-04-10T00:00:00", 3000, created="2026-03-01"),  # 40 d
+        opp("O5", "U3", "lost", "2026-04-20T00:00:00", 100),
+        opp("O6", "U3", "lost", "2026-05-01T00:00:00", 100),
+        opp("O7", "U1", "won", "2026-05-15T00:00:00", 500, "EUR", created="2026-05-01"),  # 600
+        opp("O8", "U2", "won", "2026-01-05T00:00:00", 999999, is_deleted=True),
+        opp("O9", "U1", "open", None, 700),
+        opp("O10", "U2", "won", "2026-02-10T00:00:00", 100000, "JPY", created="2026-02-01"),
+    ],
+}
+
+
+@pytest.fixture
+def loaded(store):
+    load_records(store, DATA)
+    return store
+
+
+def values(store, metric, period="quarter", dimension=None, **cfg):
+    from crmsync.registry import Registry
+
+    m = Registry().metric(metric)
+    result = compute(store, [m], MetricsConfig(**cfg), period=period, dimensions=(dimension,))
+    return {(v.dimension_value, v.period_start): (v.value, v.numerator, v.denominator)
+            for v in result.values}
+
+
+def test_win_rate_is_won_over_closed_by_close_period(loaded):
+    assert values(loaded, "win_rate") == {(None, Q1): (0.75, 3, 4), (None, Q2): (0.5, 2, 4)}
+
+
+def test_win_rate_by_team_rolls_up_exactly(loaded):
+    by_team = values(loaded, "win_rate", dimension="team")
+    assert by_team == {("East", Q1): (0.75, 3, 4), ("East", Q2): (1.0, 1, 1),
+                       ("West", Q2): (pytest.approx(1 / 3), 1, 3)}
+    org = values(loaded, "win_rate")
+    for period in (Q1, Q2):
+        num = sum(v[1] for k, v in by_team.items() if k[1] == period)
+        den = sum(v[2] for k, v in by_team.items() if k[1] == period)
+        assert num / den == org[(None, period)][0]
+
+
+def test_avg_deal_size_converts_at_the_close_date_rate_and_skips_unknown_currencies(loaded):
+    got = values(loaded, "avg_deal_size")
+    assert got[(None, Q1)] == (pytest.approx(1050), pytest.approx(2100), 2)  # 1000 + 1000×1.10
+    assert got[(None, Q2)] == (pytest.approx(1800), pytest.approx(3600), 2)  # 3000 + 500×1.20
+
+
+def test_sales_cycle_days_is_the_median_of_won_deals(loaded):
+    got = values(loaded, "sales_cycle_days")
+    assert got[(None, Q1)][0] == pytest.approx(10 + 10 / 24)  # 9, 10.4, 60 days → middle one
+    assert got[(None, Q2)][0] == pytest.approx((40 + 14) / 2)  # even count → mean of middle two
+    assert got[(None, Q2)][2] == 2
+
+
+def test_deleted_and_open_deals_never_count(loaded):
+    assert values(loaded, "win_rate", period="all") == {(None, None): (0.625, 5, 8)}
+
+
+def test_fiscal_quarters_follow_the_fiscal_year_start(loaded):
+    got = values(loaded, "win_rate", fiscal_year_start_month=2)
+    assert set(got) == {(None, dt.date(2025, 11, 1)), (None, dt.date(2026, 2, 1)),
+                        (None, dt.date(2026, 5, 1))}
+    assert got[(None, dt.date(2026, 2, 1))] == (pytest.approx(3 / 5), 3, 5)
+
+
+@pytest.mark.parametrize("period, start", [("month", dt.date(2026, 1, 1)),
+                                           ("week", dt.date(2026, 1, 5)),
+                                           ("day", dt.date(2026, 1, 11)),
+                                           ("year", dt.date(2026, 1, 1))])
+def test_periods_bucket_a_sunday_close(store, period, start):
+    load_records(store, {"opportunities": [opp("O1", "U1", "won", "2026-01-11T23:00:00", 1)]})
+    assert list(values(store, "win_rate", period=period)) == [(None, start)]
+
+
+def test_unknown_dimension_is_an_error(loaded):
+    with pytest.raises(MetricError, match="unknown dimension 'colour'"):
+        values(loaded, "win_rate", dimension="colour")
+
+
+def test_values_are_stored_and_the_latest_run_is_shown(loaded, registry):
+    cfg = make_config(loaded.url)
+    compute_metrics(cfg, registry, ["win_rate"], period="quarter", store=loaded)
+    compute_metrics(cfg, registry, ["win_rate"], period="quarter", store=loaded)
+    shown = metric_values(cfg, metric="win_rate", period="quarter", store=loaded)
+    assert [(v.period_start, v.value) for v in shown] == [(Q1, 0.75), (Q2, 0.5)]
+
+
+def test_metrics_show_json_has_the_documented_keys(loaded, tmp_path):
+    cfg = tmp_path / "crmsync.toml"
+    cfg.write_text(f'[store]\nurl = "{loaded.url}"\n[metrics]\nperiod = "quarter"\n')
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(cfg), "metrics", "compute", "--by", "owner"]
+                         ).exit_code == 0
+    result = runner.invoke(cli, ["--config", str(cfg), "metrics", "show", "--metric",
+                                 "win_rate", "--by", "owner", "--json"])
+    rows = json.loads(result.output)
+    assert {"metric", "period_start", "period_end", "dimension", "dimension_value", "value",
+            "numerator", "denominator"} <= set(rows[0])
+    u3 = [r for r in rows if r["dimension_value"] == "U3"]
+    assert u3 == [{**u3[0], "period_start": "2026-04-01", "period_end": "2026-07-01",
+                   "dimension": "owner", "value": pytest.approx(1 / 3)}]
