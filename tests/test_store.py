@@ -62,11 +62,30 @@ def test_upsert_is_keyed_on_connection_and_remote_id(store):
     assert got == [("c", "1", "a2"), ("c", "2", "b"), ("other", "1", "x")]
 
 
-def test_upsert_sends_one_statement_per_batch(store):
-    statements = []
-    sa.event.listen(store.engine, "before_cursor_execute",
-                    lambda *a: statements.append(a[2]))
+def test_upserted_values_read_back_with_their_types(store):
+    r = row("1", "typed") | {"remote_created_at": dt.datetime(2026, 5, 1, 13, 45, 7, 120),
+                             "custom": {"tier": "gold"}, "is_deleted": True,
+                             "employee_count": 12, "annual_revenue": 0.1 + 0.2}
     with store.engine.begin() as conn:
-        upsert_rows(conn, accounts, [row(str(i), "n") for i in range(500)])
-    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
-    assert 1 <= len(inserts) <= 2  # executemany (psycopg may split into pages)
+        upsert_rows(conn, accounts, [r, row("2", "nulls")])
+    with store.engine.connect() as conn:
+        got = conn.execute(sa.select(accounts).order_by(accounts.c.remote_id)).mappings().all()
+        null_json = conn.execute(sa.select(sa.func.count()).where(accounts.c.custom.is_(None))
+                                 ).scalar_one()
+    assert got[0]["remote_created_at"] == dt.datetime(2026, 5, 1, 13, 45, 7, 120)
+    assert got[0]["custom"] == {"tier": "gold"} and got[0]["is_deleted"] is True
+    assert got[0]["annual_revenue"] == 0.1 + 0.2 and got[0]["employee_count"] == 12
+    assert null_json == 1  # a missing JSON value is SQL NULL, not the JSON text 'null'
+
+
+def test_upserted_timestamps_compare_correctly_in_sql(store):
+    early, late = dt.datetime(2026, 1, 1, 9, 0), dt.datetime(2026, 1, 1, 9, 0, 0, 5)
+    with store.engine.begin() as conn:
+        upsert_rows(conn, accounts, [row("1", "a") | {"remote_updated_at": early},
+                                     row("2", "b") | {"remote_updated_at": late}])
+    with store.engine.connect() as conn:
+        newer = conn.execute(sa.select(accounts.c.remote_id)
+                             .where(accounts.c.remote_updated_at > early)).scalars().all()
+        same = conn.execute(sa.select(accounts.c.remote_id)
+                            .where(accounts.c.remote_updated_at == early)).scalars().all()
+    assert (newer, same) == (["2"], ["1"])

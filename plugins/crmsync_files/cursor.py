@@ -41,6 +41,14 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
     if isinstance(value, dt.datetime):
         parsed = value
     elif isinstance(value, str):
+        try:  # the C parser handles the common forms; the regex below the tolerant rest
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            if parsed.tzinfo is not None:
+                parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            return parsed
         match = _TIMESTAMP.fullmatch(value)
         if match is None:
             return None

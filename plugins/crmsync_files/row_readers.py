@@ -128,24 +128,24 @@ def read_csv_rows(path: Path, table: str, allowed: Sequence[str],
             last = reader.line_num
             if last <= skip_through or all(_is_empty(cell) for cell in cells):
                 continue  # committed already, or a blank line
-            raw: dict[str, Any] = dict(zip(header, cells))
-            if len(cells) > len(header):
-                raw["_extra_cells"] = cells[len(header):]
-                yield SourceRow(first, last, raw=raw, problem=(
-                    f"{len(cells)} cells but the header has {len(header)} columns"))
-                continue
-            if lines.last_bad_line >= first:
-                yield SourceRow(first, last, raw=raw, problem="not valid UTF-8")
-                continue
             width = len(cells)
             bad = [name for i, name in unknown if i < width and not _is_empty(cells[i])]
-            if bad:
-                yield SourceRow(first, last, raw=raw, field=bad[0],
-                                problem=_unknown_column_problem(table, bad, allowed))
+            if width > len(header) or lines.last_bad_line >= first or bad:
+                raw: dict[str, Any] = dict(zip(header, cells))
+                if width > len(header):
+                    raw["_extra_cells"] = cells[len(header):]
+                    yield SourceRow(first, last, raw=raw, problem=(
+                        f"{len(cells)} cells but the header has {len(header)} columns"))
+                elif lines.last_bad_line >= first:
+                    yield SourceRow(first, last, raw=raw, problem="not valid UTF-8")
+                else:
+                    yield SourceRow(first, last, raw=raw, field=bad[0],
+                                    problem=_unknown_column_problem(table, bad, allowed))
                 continue
+            # good rows carry only their values (the raw row is kept for rejects alone)
             values = {name: (cells[i] if i < width and cells[i] != "" else None)
                       for i, name in known}
-            yield SourceRow(first, last, values=values, raw=raw)
+            yield SourceRow(first, last, values=values)
 
 
 def read_jsonl_rows(path: Path, table: str, allowed: Sequence[str],

@@ -53,7 +53,7 @@ NAMING = {
 metadata = MetaData(naming_convention=NAMING)
 
 #: JSON on SQLite, JSONB on PostgreSQL.
-Json = JSON().with_variant(JSONB(), "postgresql")
+Json = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 #: A surrogate key: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -90,7 +90,6 @@ def synced_table(name: str, *columns: Column, indexes: tuple[tuple[str, ...], ..
         Column("raw", Json),
         *columns,
         UniqueConstraint("connection", "remote_id"),
-        Index(None, "connection", "remote_updated_at"),
     )
     for cols in indexes:
         Index(None, table.c.connection, *(table.c[c] for c in cols))

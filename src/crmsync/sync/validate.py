@@ -41,6 +41,14 @@ class _Invalid(Exception):
 
 def parse_datetime(value: str) -> dt.datetime:
     """Parse ISO 8601 (``2024-05-01``, ``2024-05-01T13:45:00Z``, ``…+02:00``) to naive UTC."""
+    try:  # the common, well-formed case, in C
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        pass
+    else:
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(_UTC).replace(tzinfo=None)
+        return parsed
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -190,6 +198,15 @@ def _coercer(column: sa.Column) -> Callable[[Any], Any]:
     raise TypeError(f"no coercer for {column.table.name}.{column.name} of type {t!r}")
 
 
+def _text_limit(column: sa.Column) -> int:
+    """The maximum length of a text column (a large number for unbounded text), else 0."""
+    t = column.type
+    if isinstance(t, sa.String) and not isinstance(t, sa.JSON) and column.name not in (
+            "custom", "raw"):
+        return t.length or 1 << 30
+    return 0
+
+
 class RecordValidator:
     """Validates and coerces records of one synced table into complete rows."""
 
@@ -198,6 +215,9 @@ class RecordValidator:
         self.columns = tuple(c.name for c in table.columns if c.name not in BOOK_KEEPING_COLUMNS)
         self._coercers = {c.name: _coercer(c) for c in table.columns
                           if c.name not in BOOK_KEEPING_COLUMNS}
+        # (max length, coercer): text that already fits is taken without a function call
+        self._specs = {name: (_text_limit(table.c[name]), coerce)
+                       for name, coerce in self._coercers.items()}
         self._required = tuple(c.name for c in table.columns if c.info.get("required"))
         self._choices = {c.name: frozenset(c.info["choices"]) for c in table.columns
                          if c.info.get("choices")}
@@ -213,14 +233,18 @@ class RecordValidator:
         """
         row = self._template.copy()
         problems: list[FieldProblem] | None = None
-        coercers = self._coercers
+        specs = self._specs
         for key, value in record.items():
             if value is None or value == "":
                 continue
-            coerce = coercers.get(key)
-            if coerce is None:
+            spec = specs.get(key)
+            if spec is None:
                 problems = problems or []
                 problems.append(FieldProblem(key, f"not a column of table {self.table.name}"))
+                continue
+            limit, coerce = spec
+            if limit and type(value) is str and len(value) <= limit:
+                row[key] = value
                 continue
             try:
                 row[key] = coerce(value)

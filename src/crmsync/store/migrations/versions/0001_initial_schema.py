@@ -26,9 +26,9 @@ def upgrade() -> None:
     sa.Column('remote_updated_at', sa.DateTime(), nullable=True),
     sa.Column('is_deleted', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('deleted_at', sa.DateTime(), nullable=True),
-    sa.Column('custom', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('custom', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('synced_at', sa.DateTime(), nullable=False),
-    sa.Column('raw', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('raw', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('name', sa.String(length=255), nullable=True),
     sa.Column('domain', sa.String(length=255), nullable=True),
     sa.Column('industry', sa.String(length=255), nullable=True),
@@ -44,7 +44,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('accounts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_accounts_connection_owner_id'), ['connection', 'owner_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_accounts_connection_remote_updated_at'), ['connection', 'remote_updated_at'], unique=False)
 
     op.create_table('activities',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -54,9 +53,9 @@ def upgrade() -> None:
     sa.Column('remote_updated_at', sa.DateTime(), nullable=True),
     sa.Column('is_deleted', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('deleted_at', sa.DateTime(), nullable=True),
-    sa.Column('custom', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('custom', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('synced_at', sa.DateTime(), nullable=False),
-    sa.Column('raw', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('raw', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('type', sa.String(length=16), nullable=True),
     sa.Column('direction', sa.String(length=16), nullable=True),
     sa.Column('subject', sa.Text(), nullable=True),
@@ -77,7 +76,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_activities_connection_lead_id'), ['connection', 'lead_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_activities_connection_opportunity_id'), ['connection', 'opportunity_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_activities_connection_owner_id_occurred_at'), ['connection', 'owner_id', 'occurred_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_activities_connection_remote_updated_at'), ['connection', 'remote_updated_at'], unique=False)
 
     op.create_table('contacts',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -87,9 +85,9 @@ def upgrade() -> None:
     sa.Column('remote_updated_at', sa.DateTime(), nullable=True),
     sa.Column('is_deleted', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('deleted_at', sa.DateTime(), nullable=True),
-    sa.Column('custom', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('custom', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('synced_at', sa.DateTime(), nullable=False),
-    sa.Column('raw', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('raw', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('first_name', sa.String(length=255), nullable=True),
     sa.Column('last_name', sa.String(length=255), nullable=True),
     sa.Column('email', sa.String(length=255), nullable=True),
@@ -104,7 +102,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('contacts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_contacts_connection_account_id'), ['connection', 'account_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_contacts_connection_remote_updated_at'), ['connection', 'remote_updated_at'], unique=False)
 
     op.create_table('currency_rates',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -114,9 +111,9 @@ def upgrade() -> None:
     sa.Column('remote_updated_at', sa.DateTime(), nullable=True),
     sa.Column('is_deleted', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('deleted_at', sa.DateTime(), nullable=True),
-    sa.Column('custom', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('custom', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('synced_at', sa.DateTime(), nullable=False),
-    sa.Column('raw', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('raw', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('currency', sa.String(length=8), nullable=True),
     sa.Column('base_currency', sa.String(length=8), nullable=True),
     sa.Column('rate_to_base', sa.Float(), nullable=True),
@@ -127,7 +124,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('currency_rates', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_currency_rates_connection_currency_valid_from'), ['connection', 'currency', 'valid_from'], unique=False)
-        batch_op.create_index(batch_op.f('ix_currency_rates_connection_remote_updated_at'), ['connection', 'remote_updated_at'], unique=False)
 
     op.create_table('feedback',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -137,9 +133,9 @@ def upgrade() -> None:
     sa.Column('remote_updated_at', sa.DateTime(), nullable=True),
     sa.Column('is_deleted', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('deleted_at', sa.DateTime(), nullable=True),
-    sa.Column('custom', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('custom', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('synced_at', sa.DateTime(), nullable=False),
-    sa.Column('raw', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('raw', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('type', sa.String(length=8), nullable=True),
     sa.Column('score', sa.Float(), nullable=True),
     sa.Column('contact_id', sa.String(length=255), nullable=True),
@@ -150,9 +146,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_feedback')),
     sa.UniqueConstraint('connection', 'remote_id', name=op.f('uq_feedback_connection_remote_id'))
     )
-    with op.batch_alter_table('feedback', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_feedback_connection_remote_updated_at'), ['connection', 'remote_updated_at'], unique=False)
-
     op.create_table('leads',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('connection', sa.String(length=255), nullable=False),
@@ -161,9 +154,9 @@ def upgrade() -> None:
     sa.Column('remote_updated_at', sa.DateTime(), nullable=True),
     sa.Column('is_deleted', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('deleted_at', sa.DateTime(), nullable=True),
-    sa.Column('custom', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('custom', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('synced_at', sa.DateTime(), nullable=False),
-    sa.Column('raw', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('raw', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('name', sa.String(length=255), nullable=True),
     sa.Column('company', sa.String(length=255), nullable=True),
     sa.Column('email', sa.String(length=255), nullable=True),
@@ -179,7 +172,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('leads', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_leads_connection_remote_created_at'), ['connection', 'remote_created_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_leads_connection_remote_updated_at'), ['connection', 'remote_updated_at'], unique=False)
 
     op.create_table('metric_values',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -210,9 +202,9 @@ def upgrade() -> None:
     sa.Column('remote_updated_at', sa.DateTime(), nullable=True),
     sa.Column('is_deleted', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('deleted_at', sa.DateTime(), nullable=True),
-    sa.Column('custom', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('custom', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('synced_at', sa.DateTime(), nullable=False),
-    sa.Column('raw', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('raw', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('name', sa.String(length=255), nullable=True),
     sa.Column('type', sa.String(length=255), nullable=True),
     sa.Column('pipeline_id', sa.String(length=255), nullable=True),
@@ -236,7 +228,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_opportunities_connection_account_id'), ['connection', 'account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_opportunities_connection_closed_at'), ['connection', 'closed_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_opportunities_connection_owner_id'), ['connection', 'owner_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_opportunities_connection_remote_updated_at'), ['connection', 'remote_updated_at'], unique=False)
 
     op.create_table('opportunity_contacts',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -246,9 +237,9 @@ def upgrade() -> None:
     sa.Column('remote_updated_at', sa.DateTime(), nullable=True),
     sa.Column('is_deleted', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('deleted_at', sa.DateTime(), nullable=True),
-    sa.Column('custom', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('custom', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('synced_at', sa.DateTime(), nullable=False),
-    sa.Column('raw', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('raw', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('opportunity_id', sa.String(length=255), nullable=True),
     sa.Column('contact_id', sa.String(length=255), nullable=True),
     sa.Column('role', sa.String(length=255), nullable=True),
@@ -256,9 +247,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_opportunity_contacts')),
     sa.UniqueConstraint('connection', 'remote_id', name=op.f('uq_opportunity_contacts_connection_remote_id'))
     )
-    with op.batch_alter_table('opportunity_contacts', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_opportunity_contacts_connection_remote_updated_at'), ['connection', 'remote_updated_at'], unique=False)
-
     op.create_table('opportunity_stage_history',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('connection', sa.String(length=255), nullable=False),
@@ -267,9 +255,9 @@ def upgrade() -> None:
     sa.Column('remote_updated_at', sa.DateTime(), nullable=True),
     sa.Column('is_deleted', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('deleted_at', sa.DateTime(), nullable=True),
-    sa.Column('custom', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('custom', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('synced_at', sa.DateTime(), nullable=False),
-    sa.Column('raw', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('raw', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('opportunity_id', sa.String(length=255), nullable=True),
     sa.Column('stage_id', sa.String(length=255), nullable=True),
     sa.Column('entered_at', sa.DateTime(), nullable=True),
@@ -281,7 +269,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('opportunity_stage_history', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_opportunity_stage_history_connection_opportunity_id'), ['connection', 'opportunity_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_opportunity_stage_history_connection_remote_updated_at'), ['connection', 'remote_updated_at'], unique=False)
 
     op.create_table('pipelines',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -291,18 +278,15 @@ def upgrade() -> None:
     sa.Column('remote_updated_at', sa.DateTime(), nullable=True),
     sa.Column('is_deleted', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('deleted_at', sa.DateTime(), nullable=True),
-    sa.Column('custom', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('custom', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('synced_at', sa.DateTime(), nullable=False),
-    sa.Column('raw', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('raw', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('label', sa.String(length=255), nullable=True),
     sa.Column('display_order', sa.Integer(), nullable=True),
     sa.Column('is_default', sa.Boolean(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_pipelines')),
     sa.UniqueConstraint('connection', 'remote_id', name=op.f('uq_pipelines_connection_remote_id'))
     )
-    with op.batch_alter_table('pipelines', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_pipelines_connection_remote_updated_at'), ['connection', 'remote_updated_at'], unique=False)
-
     op.create_table('quotas',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('connection', sa.String(length=255), nullable=False),
@@ -311,9 +295,9 @@ def upgrade() -> None:
     sa.Column('remote_updated_at', sa.DateTime(), nullable=True),
     sa.Column('is_deleted', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('deleted_at', sa.DateTime(), nullable=True),
-    sa.Column('custom', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('custom', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('synced_at', sa.DateTime(), nullable=False),
-    sa.Column('raw', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('raw', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('owner_id', sa.String(length=255), nullable=True),
     sa.Column('team', sa.String(length=255), nullable=True),
     sa.Column('period_start', sa.Date(), nullable=True),
@@ -323,9 +307,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_quotas')),
     sa.UniqueConstraint('connection', 'remote_id', name=op.f('uq_quotas_connection_remote_id'))
     )
-    with op.batch_alter_table('quotas', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_quotas_connection_remote_updated_at'), ['connection', 'remote_updated_at'], unique=False)
-
     op.create_table('spend',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('connection', sa.String(length=255), nullable=False),
@@ -334,9 +315,9 @@ def upgrade() -> None:
     sa.Column('remote_updated_at', sa.DateTime(), nullable=True),
     sa.Column('is_deleted', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('deleted_at', sa.DateTime(), nullable=True),
-    sa.Column('custom', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('custom', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('synced_at', sa.DateTime(), nullable=False),
-    sa.Column('raw', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('raw', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('category', sa.String(length=64), nullable=True),
     sa.Column('channel', sa.String(length=255), nullable=True),
     sa.Column('segment', sa.String(length=255), nullable=True),
@@ -347,9 +328,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_spend')),
     sa.UniqueConstraint('connection', 'remote_id', name=op.f('uq_spend_connection_remote_id'))
     )
-    with op.batch_alter_table('spend', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_spend_connection_remote_updated_at'), ['connection', 'remote_updated_at'], unique=False)
-
     op.create_table('stages',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('connection', sa.String(length=255), nullable=False),
@@ -358,9 +336,9 @@ def upgrade() -> None:
     sa.Column('remote_updated_at', sa.DateTime(), nullable=True),
     sa.Column('is_deleted', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('deleted_at', sa.DateTime(), nullable=True),
-    sa.Column('custom', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('custom', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('synced_at', sa.DateTime(), nullable=False),
-    sa.Column('raw', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('raw', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('pipeline_id', sa.String(length=255), nullable=True),
     sa.Column('label', sa.String(length=255), nullable=True),
     sa.Column('display_order', sa.Integer(), nullable=True),
@@ -371,9 +349,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stages')),
     sa.UniqueConstraint('connection', 'remote_id', name=op.f('uq_stages_connection_remote_id'))
     )
-    with op.batch_alter_table('stages', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_stages_connection_remote_updated_at'), ['connection', 'remote_updated_at'], unique=False)
-
     op.create_table('sync_rejects',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('run_id', sa.BigInteger(), nullable=False),
@@ -383,7 +358,7 @@ def upgrade() -> None:
     sa.Column('source', sa.String(length=255), nullable=True),
     sa.Column('field', sa.String(length=255), nullable=True),
     sa.Column('reason', sa.Text(), nullable=False),
-    sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('payload', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sync_rejects'))
     )
@@ -405,7 +380,7 @@ def upgrade() -> None:
     sa.Column('rejects', sa.Integer(), server_default='0', nullable=False),
     sa.Column('batches', sa.Integer(), server_default='0', nullable=False),
     sa.Column('api_calls', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('api_calls_by_endpoint', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('api_calls_by_endpoint', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sync_runs'))
     )
@@ -415,7 +390,7 @@ def upgrade() -> None:
     op.create_table('sync_state',
     sa.Column('connection', sa.String(length=255), nullable=False),
     sa.Column('entity', sa.String(length=64), nullable=False),
-    sa.Column('cursor', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('cursor', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('updated_at', sa.DateTime(), nullable=False),
     sa.Column('last_run_id', sa.BigInteger(), nullable=True),
     sa.PrimaryKeyConstraint('connection', 'entity', name=op.f('pk_sync_state'))
@@ -428,9 +403,9 @@ def upgrade() -> None:
     sa.Column('remote_updated_at', sa.DateTime(), nullable=True),
     sa.Column('is_deleted', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('deleted_at', sa.DateTime(), nullable=True),
-    sa.Column('custom', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('custom', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('synced_at', sa.DateTime(), nullable=False),
-    sa.Column('raw', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('raw', sa.JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('name', sa.String(length=255), nullable=True),
     sa.Column('email', sa.String(length=255), nullable=True),
     sa.Column('is_active', sa.Boolean(), nullable=True),
@@ -440,16 +415,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('connection', 'remote_id', name=op.f('uq_users_connection_remote_id'))
     )
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_users_connection_remote_updated_at'), ['connection', 'remote_updated_at'], unique=False)
-
 
 
 
 def downgrade() -> None:
-
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_users_connection_remote_updated_at'))
 
     op.drop_table('users')
     op.drop_table('sync_state')
@@ -462,33 +431,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_sync_rejects_connection_entity_remote_id'))
 
     op.drop_table('sync_rejects')
-    with op.batch_alter_table('stages', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_stages_connection_remote_updated_at'))
-
     op.drop_table('stages')
-    with op.batch_alter_table('spend', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_spend_connection_remote_updated_at'))
-
     op.drop_table('spend')
-    with op.batch_alter_table('quotas', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_quotas_connection_remote_updated_at'))
-
     op.drop_table('quotas')
-    with op.batch_alter_table('pipelines', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_pipelines_connection_remote_updated_at'))
-
     op.drop_table('pipelines')
     with op.batch_alter_table('opportunity_stage_history', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_opportunity_stage_history_connection_remote_updated_at'))
         batch_op.drop_index(batch_op.f('ix_opportunity_stage_history_connection_opportunity_id'))
 
     op.drop_table('opportunity_stage_history')
-    with op.batch_alter_table('opportunity_contacts', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_opportunity_contacts_connection_remote_updated_at'))
-
     op.drop_table('opportunity_contacts')
     with op.batch_alter_table('opportunities', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_opportunities_connection_remote_updated_at'))
         batch_op.drop_index(batch_op.f('ix_opportunities_connection_owner_id'))
         batch_op.drop_index(batch_op.f('ix_opportunities_connection_closed_at'))
         batch_op.drop_index(batch_op.f('ix_opportunities_connection_account_id'))
@@ -500,33 +452,25 @@ def downgrade() -> None:
 
     op.drop_table('metric_values')
     with op.batch_alter_table('leads', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_leads_connection_remote_updated_at'))
         batch_op.drop_index(batch_op.f('ix_leads_connection_remote_created_at'))
 
     op.drop_table('leads')
-    with op.batch_alter_table('feedback', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_feedback_connection_remote_updated_at'))
-
     op.drop_table('feedback')
     with op.batch_alter_table('currency_rates', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_currency_rates_connection_remote_updated_at'))
         batch_op.drop_index(batch_op.f('ix_currency_rates_connection_currency_valid_from'))
 
     op.drop_table('currency_rates')
     with op.batch_alter_table('contacts', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_contacts_connection_remote_updated_at'))
         batch_op.drop_index(batch_op.f('ix_contacts_connection_account_id'))
 
     op.drop_table('contacts')
     with op.batch_alter_table('activities', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_activities_connection_remote_updated_at'))
         batch_op.drop_index(batch_op.f('ix_activities_connection_owner_id_occurred_at'))
         batch_op.drop_index(batch_op.f('ix_activities_connection_opportunity_id'))
         batch_op.drop_index(batch_op.f('ix_activities_connection_lead_id'))
 
     op.drop_table('activities')
     with op.batch_alter_table('accounts', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_accounts_connection_remote_updated_at'))
         batch_op.drop_index(batch_op.f('ix_accounts_connection_owner_id'))
 
     op.drop_table('accounts')

@@ -1,0 +1,89 @@
+"""The command line: output, exit codes, one-line user errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from click.testing import CliRunner
+
+from crmsync.cli import cli
+
+
+def run(*args: str, obj=None):
+    return CliRunner().invoke(cli, list(args), obj=obj)
+
+
+def test_init_writes_a_config_that_loads(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run("init").exit_code == 0
+    text = (tmp_path / "crmsync.toml").read_text()
+    assert "[connections.demo]" in text
+    result = run("config", "show", "--json")
+    assert json.loads(result.output)["connections"]["demo"]["type"] == "demo"
+
+
+def test_init_refuses_to_overwrite(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run("init")
+    result = run("init")
+    assert result.exit_code == 2 and "already exists" in result.output
+
+
+def test_sync_without_connections_is_a_one_line_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CRMSYNC_CONFIG", raising=False)
+    result = run("sync")
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and result.output.startswith("error: no connections")
+
+
+def test_syncing_an_unknown_connection_names_the_configured_ones(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[store]\nurl = "sqlite:///s.db"\n[connections.sheet]\ntype = "files"\n'
+                   f'path = "{tmp_path}"\n')
+    result = run("--config", str(cfg), "sync", "hubspot")
+    assert result.exit_code == 2
+    assert "no connection named 'hubspot' (configured: sheet)" in result.output
+
+
+def test_sync_json_reports_each_entity(tmp_path):
+    (tmp_path / "users.csv").write_text("remote_id,name\nU1,Ann\n")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[store]\nurl = "sqlite:///s.db"\n[connections.sheet]\ntype = "files"\n'
+                   f'path = "{tmp_path}"\n')
+    result = run("--config", str(cfg), "sync", "--entity", "users", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["status"] == "success"
+    assert [(d["entity"], d["rows_upserted"]) for d in report["details"]] == [("users", 1)]
+
+
+def test_a_failed_sync_exits_non_zero(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[store]\nurl = "sqlite:///s.db"\n[connections.sheet]\ntype = "files"\n'
+                   f'path = "{tmp_path / "missing"}"\n')
+    result = run("--config", str(cfg), "sync", "--entity", "users")
+    assert result.exit_code != 0
+    assert "does not exist" in result.output
+
+
+def test_metrics_list_names_the_builtin_kpis():
+    result = run("metrics", "list", "--json")
+    names = {m["name"] for m in json.loads(result.output)}
+    assert {"win_rate", "avg_deal_size", "sales_cycle_days"} <= names
+
+
+def test_the_console_script_runs_as_a_real_process():
+    out = subprocess.run([sys.executable, "-c", "from crmsync.cli import main; main()",
+                          "plugins", "--json"], capture_output=True, text=True, check=True)
+    assert {"files", "kpis"} <= {p["name"] for p in json.loads(out.stdout)}
+
+
+def test_a_bad_store_url_is_a_one_line_error(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[store]\nurl = "nonsense"\n')
+    result = run("--config", str(cfg), "status")
+    assert result.exit_code != 0 and result.output.startswith("error: ")
+    assert "Traceback" not in result.output
