@@ -60,7 +60,7 @@ def test_sync_json_reports_each_entity(tmp_path):
     assert [(d["entity"], d["rows_upserted"]) for d in report["details"]] == [("users", 1)]
 
 
-def test_a_failed_sync_exits_non_zero(tmp_path):
+def test_a_failed_sync_exits_non_zero(tmp_path):  # noqa: D103
     cfg = tmp_path / "c.toml"
     cfg.write_text('[store]\nurl = "sqlite:///s.db"\n[connections.sheet]\ntype = "files"\n'
                    f'path = "{tmp_path / "missing"}"\n')
@@ -87,3 +87,19 @@ def test_a_bad_store_url_is_a_one_line_error(tmp_path):
     result = run("--config", str(cfg), "status")
     assert result.exit_code != 0 and result.output.startswith("error: ")
     assert "Traceback" not in result.output
+
+
+def test_check_without_connections_is_a_one_line_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CRMSYNC_CONFIG", raising=False)
+    result = run("check")
+    assert result.exit_code == 2 and result.output.startswith("error: no connections")
+
+
+def test_a_missing_files_folder_is_one_error_for_the_connection(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[store]\nurl = "sqlite:///s.db"\n[connections.sheet]\ntype = "files"\n'
+                   'path = "missing"\n')
+    result = run("--config", str(cfg), "sync")
+    assert result.exit_code == 2
+    assert result.output.count("does not exist") == 1 and "Traceback" not in result.output

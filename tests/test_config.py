@@ -50,6 +50,7 @@ def test_relative_sqlite_paths_are_relative_to_the_config_file(tmp_path):
     ('[metrics]\nperiod = "fortnight"\n', "metrics", "period"),
     ('[metrics]\nfiscal_year_start_month = "april"\n', "metrics", "fiscal_year_start_month"),
     ('[metrics]\ntimezone = "Mars/Olympus"\n', "metrics", "timezone"),
+    ('[metrics]\ntimezone = "Europe/Paris"\n', "metrics", "timezone"),
     ('[connections.c]\nsize = "small"\n', "connections.c", "type"),
 ])
 def test_bad_config_names_file_section_and_key(tmp_path, text, section, key):
@@ -146,3 +147,13 @@ def test_invalid_toml_is_a_one_line_cli_error(tmp_path):
     assert result.exit_code == 2
     assert result.output.startswith("error: ") and "not valid TOML" in result.output
     assert "Traceback" not in result.output
+
+
+def test_relative_folder_settings_are_relative_to_the_config_file(tmp_path, registry,
+                                                                  monkeypatch):
+    conf_dir = tmp_path / "conf"
+    conf_dir.mkdir()
+    path = write(conf_dir, '[connections.f]\ntype = "files"\npath = "exports/crm"\n')
+    monkeypatch.chdir(tmp_path)
+    connector, _ = connect(load_config(path), "f", registry)
+    assert connector.settings["path"] == str(conf_dir / "exports" / "crm")

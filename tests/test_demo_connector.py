@@ -192,7 +192,14 @@ def test_batches_hold_batch_size_records_and_count_them_in_the_cursor() -> None:
     emitted = 0
     for batch in batches:
         emitted += len(batch.records)
-        assert batch.cursor == {"offset": emitted}
+        assert batch.cursor == {"offset": emitted, "dataset": "small:42:2026-09-30"}
+
+
+def test_a_cursor_from_another_dataset_starts_the_read_over() -> None:
+    first = list(make_connector(batch_size=700).read("contacts", None))
+    stale = {"offset": 700, "dataset": "medium:42:2026-09-30"}
+    again = list(make_connector(batch_size=700).read("contacts", stale))
+    assert [r for b in again for r in b.records] == [r for b in first for r in b.records]
 
 
 def _records_after(batches: list[Batch], k: int) -> list[Record]:

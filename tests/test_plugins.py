@@ -192,3 +192,25 @@ def test_after_run_receives_the_report_and_a_failing_plugin_is_not_fatal(caplog)
 def test_unknown_connector_type_names_what_is_available(registry):
     with pytest.raises(Exception, match="no connector of type 'nope'.*files"):
         registry.connector("nope")
+
+
+def test_an_installed_plugin_with_a_misspelled_hook_is_listed_broken_not_fatal(site):
+    fake_distribution(site, "thirdparty-typo", {"typo": "thirdparty_typo"}, {"thirdparty_typo": """
+        from crmsync import hookimpl
+        @hookimpl
+        def crmsync_register_conectors():
+            return []
+    """})
+    registry = Registry(get_plugin_manager())
+    broken = {i.name: i for i in registry.plugins() if i.status == "broken"}
+    assert "crmsync_register_conectors" in broken["typo"].reason
+    assert "files" in registry.connectors()
+
+
+def test_plugins_still_lists_everything_when_two_plugins_conflict():
+    pm = get_plugin_manager(load_entrypoints=False)
+    pm.register(ConnectorPlugin(ConnA), name="alpha")
+    pm.register(ConnectorPlugin(ConnB), name="beta")
+    infos = {i.name: i for i in Registry(pm).plugins()}
+    assert infos["alpha"].status == infos["beta"].status == "conflict"
+    assert "registered by two plugins" in infos["beta"].reason

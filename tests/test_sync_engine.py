@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from crmsync import Batch, Connector, ConnectorError, Deletion, Reject, Setting
+from crmsync import (Batch, ConfigError, Connector, ConnectorError, Deletion, RateLimited,
+                     Reject, Setting, TransientError)
 from crmsync.redact import Redactor
+from crmsync.retry import RetryPolicy
 from crmsync.schema import sync_rejects, sync_runs, sync_state
 from crmsync.sync import SyncEngine
 
@@ -209,3 +211,73 @@ def test_timezone_aware_timestamps_are_stored_as_utc(store):
     engine_for(store, {"accounts": [page]})[0].run(["accounts"])
     assert table_rows(store, "accounts", "remote_created_at", "remote_updated_at") == [
         (dt.datetime(2026, 3, 1, 8, 0), dt.datetime(2026, 3, 1, 10, 0))]
+
+
+class FlakyConnector(PagedConnector):
+    """Raises ``errors`` in turn, each just before the page it is keyed by."""
+
+    def __init__(self, pages, errors: dict[int, list[Exception]]) -> None:
+        super().__init__("crm", {}, pages)
+        self.errors = {k: list(v) for k, v in errors.items()}
+
+    def read(self, entity, cursor):
+        self.cursors_seen.append(cursor)
+        start = cursor["page"] if cursor else 0
+        for n, page in enumerate(self.pages[entity][start:], start=start):
+            if self.errors.get(n):
+                raise self.errors[n].pop(0)
+            yield Batch(records=page.records, cursor={"page": n + 1})
+
+
+def ten_pages() -> dict[str, list[Batch]]:
+    return {"accounts": [Batch(records=[account(p * 3 + i) for i in range(3)])
+                         for p in range(10)]}
+
+
+def test_a_rate_limit_waits_retry_after_then_resumes_from_the_committed_cursor(store):
+    conn = FlakyConnector(ten_pages(), {2: [RateLimited(retry_after=7)]})
+    sleeps: list[float] = []
+    [result] = SyncEngine(store, conn, sleep=sleeps.append).run(["accounts"])
+    assert result.status == "success" and sleeps == [7.0]
+    assert conn.cursors_seen == [None, {"page": 2}]
+    assert result.rows_read == 30 and len(table_rows(store, "accounts", "remote_id")) == 30
+
+
+def test_transient_errors_without_progress_give_up_after_the_policy_attempts(store):
+    conn = FlakyConnector(ten_pages(), {4: [TransientError("HTTP 503")] * 10})
+    sleeps: list[float] = []
+    [result] = SyncEngine(store, conn, sleep=sleeps.append,
+                          retry=RetryPolicy(attempts=3, initial_wait=1, max_wait=8)
+                          ).run(["accounts"])
+    assert result.status == "failed" and "503" in result.error
+    assert len(sleeps) == 2 and all(0 < s <= 8 for s in sleeps)
+    assert len(table_rows(store, "accounts", "remote_id")) == 12  # the four committed pages
+
+
+def test_progress_between_failures_resets_the_attempt_budget(store):
+    errors = {p: [TransientError("HTTP 502")] for p in range(1, 10)}  # one failure every page
+    conn = FlakyConnector(ten_pages(), errors)
+    [result] = SyncEngine(store, conn, sleep=lambda s: None,
+                          retry=RetryPolicy(attempts=2)).run(["accounts"])
+    assert result.status == "success" and result.rows_read == 30
+
+
+def test_a_retry_after_longer_than_the_policy_allows_fails_without_sleeping(store):
+    conn = FlakyConnector(ten_pages(), {0: [RateLimited(retry_after=86_400)]})
+    sleeps: list[float] = []
+    [result] = SyncEngine(store, conn, sleep=sleeps.append).run(["accounts"])
+    assert result.status == "failed" and sleeps == []
+
+
+def test_a_configuration_error_stops_the_connection_and_is_raised(store):
+    class Misconfigured(PagedConnector):
+        def read(self, entity, cursor):
+            raise ConfigError("folder /nope does not exist", section="connections.crm",
+                              key="path")
+            yield  # pragma: no cover
+
+    with pytest.raises(ConfigError, match="does not exist"):
+        SyncEngine(store, Misconfigured("crm", {})).run()
+    with store.engine.connect() as c:
+        runs = c.execute(sa.select(sync_runs.c.entity, sync_runs.c.status)).all()
+    assert [tuple(r) for r in runs] == [("accounts", "failed")]  # opportunities never started

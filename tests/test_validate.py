@@ -35,7 +35,7 @@ def test_strings_are_coerced_to_column_types():
 def test_missing_columns_are_null_and_is_deleted_defaults_false():
     row, _ = validator_for("accounts")({"remote_id": "A1"})
     assert row["name"] is None and row["is_deleted"] is False
-    assert set(row) == set(validator_for("accounts").columns)
+    assert set(row) == set(validator_for("accounts").data_columns)
 
 
 @pytest.mark.parametrize("record, field, reason", [
@@ -62,3 +62,18 @@ def test_every_bad_field_of_a_record_is_reported():
     _, problems = validator_for("activities")({"remote_id": "X", "type": "fax",
                                                "duration_seconds": "long"})
     assert {p.field for p in problems} == {"type", "duration_seconds", "occurred_at"}
+
+
+def test_sqlite_rows_hold_what_sqlalchemy_would_store():
+    v = validator_for("opportunities", "sqlite")
+    row, problems = v.validate({"remote_id": "O1", "status": "won",
+                                "closed_at": "2026-06-29T10:00:00", "remote_created_at":
+                                "2026-06-01T10:00:00+02:00", "expected_close_date": "2026-06-30",
+                                "custom": {"a": 1}}, v.template(connection="c", synced_at=None))
+    assert problems == []
+    got = dict(zip(v.columns, row))
+    assert got["closed_at"] == "2026-06-29 10:00:00.000000"
+    assert got["remote_created_at"] == "2026-06-01 08:00:00.000000"
+    assert got["expected_close_date"] == "2026-06-30"
+    assert got["is_deleted"] == 0 and got["custom"] == '{"a": 1}'
+    assert got["connection"] == "c"

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from crmsync import Batch, ConfigError, Connector, Setting
+from crmsync import Batch, ConfigError, Connector, ConnectorError, Setting
 
 from crmsync_demo.dataset import ENTITIES, SIZES, DemoDataset
 
@@ -17,7 +17,8 @@ class DemoConnector(Connector):
     """A seeded generator of a B2B sales CRM: the embedded default of ``crmsync demo``.
 
     The dataset is static for given settings, so the cursor of every entity is simply how
-    many of its records were already emitted: ``{"offset": n}``.
+    many of its records were already emitted, with the dataset it counts in:
+    ``{"offset": n, "dataset": "small:42:2026-09-30"}``.
     """
 
     NAME: ClassVar[str] = "demo"
@@ -72,8 +73,13 @@ class DemoConnector(Connector):
         :param cursor: ``None`` for a full read, else ``{"offset": n}`` from an earlier batch.
         """
         if entity not in ENTITIES:
-            raise ValueError(f"the demo connector has no entity {entity!r}")
-        offset = int(cursor["offset"]) if cursor else 0
+            raise ConnectorError(f"the demo connector has no entity {entity!r}",
+                                 connection=self.name, entity=entity)
+        # An offset only means something for the dataset it was taken from: after a change
+        # of size, seed or as_of the read starts over instead of mixing two datasets.
+        fingerprint = self.fingerprint
+        same = bool(cursor) and cursor.get("dataset", fingerprint) == fingerprint
+        offset = int(cursor["offset"]) if same else 0
         size = self.settings["batch_size"]
         batch: list[dict[str, Any]] = []
         emitted = offset
@@ -81,8 +87,14 @@ class DemoConnector(Connector):
             batch.append(record)
             if len(batch) == size:
                 emitted += size
-                yield Batch(records=batch, cursor={"offset": emitted})
+                yield Batch(records=batch, cursor={"offset": emitted, "dataset": fingerprint})
                 batch = []
         if batch:
             emitted += len(batch)
-            yield Batch(records=batch, cursor={"offset": emitted})
+            yield Batch(records=batch, cursor={"offset": emitted, "dataset": fingerprint})
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the generated dataset: ``size:seed:as_of``."""
+        s = self.settings
+        return f"{s['size']}:{s['seed']}:{s['as_of']}"

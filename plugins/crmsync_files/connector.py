@@ -9,9 +9,9 @@ mid-file after a crash; see :mod:`crmsync_files.cursor`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from crmsync import Batch, ConfigError, Connector, ConnectorError, Reject, Setting
 from crmsync.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
@@ -40,7 +40,8 @@ class FilesConnector(Connector):
     NAME = "files"
     ENTITIES = tuple(SYNCED_TABLES)
     SETTINGS = {
-        "path": Setting(str, "the folder holding one <table>.csv or <table>.jsonl per table"),
+        "path": Setting(str, "the folder holding one <table>.csv or <table>.jsonl per table "
+                             "(relative to the config file)", path=True),
         "batch_size": Setting(int, "records per batch (each batch is one transaction)",
                               default=2000),
         "format": Setting(str, "which files to read: 'csv', 'jsonl', or 'auto' for either "
@@ -128,27 +129,56 @@ class FilesConnector(Connector):
             path, entity, ALLOWED_COLUMNS[entity], resume.line if resume else 0)
 
         records: list[dict[str, Any]] = []
-        sources: list[str] = []
+        lines: list[int] = []
         rejects: list[Reject] = []
+        file_name = path.name
+        fromiso = dt.datetime.fromisoformat
         for row in rows:
-            updated_at = parse_timestamp((row.raw or row.values).get("remote_updated_at"))
+            value = (row.raw or row.values).get("remote_updated_at")
+            try:  # the common form in C; the tolerant parser for the rest
+                updated_at = fromiso(value) if type(value) is str else None
+                if updated_at is not None and updated_at.tzinfo is not None:
+                    updated_at = parse_timestamp(value)
+            except ValueError:
+                updated_at = parse_timestamp(value)
             if since is not None and updated_at is not None and updated_at < since:
                 continue
-            source = f"{path.name} line {row.first_line}"
             if row.problem is not None:
-                rejects.append(_reject(row, source))
+                rejects.append(_reject(row, f"{file_name} line {row.first_line}"))
             else:
                 records.append(row.values)
-                sources.append(source)
+                lines.append(row.first_line)
                 if updated_at is not None and (max_seen is None or updated_at > max_seen):
                     max_seen = updated_at
             if len(records) + len(rejects) >= self.batch_size:
                 cursor = FileCursor(since, Resume(signature, row.last_line, max_seen))
-                yield Batch(records=records, sources=sources, rejects=rejects,
-                            cursor=cursor.to_json())
-                records, sources, rejects = [], [], []
-        yield Batch(records=records, sources=sources, rejects=rejects,
+                yield Batch(records=records, sources=LineSources(file_name, lines),
+                            rejects=rejects, cursor=cursor.to_json())
+                records, lines, rejects = [], [], []
+        yield Batch(records=records, sources=LineSources(file_name, lines), rejects=rejects,
                     cursor=FileCursor(_later(since, max_seen)).to_json())
+
+
+class LineSources(Sequence[str]):
+    """``Batch.sources`` for one file, made on demand: the engine reads them only for the
+    records it rejects, so good rows never pay for a string."""
+
+    def __init__(self, file_name: str, lines: list[int]) -> None:
+        self.file_name = file_name
+        self.lines = lines
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [f"{self.file_name} line {n}" for n in self.lines[i]]
+        return f"{self.file_name} line {self.lines[i]}"
 
 
 def _reject(row: SourceRow, source: str) -> Reject:

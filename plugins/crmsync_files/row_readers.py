@@ -7,12 +7,13 @@ engine validates and coerces every field. They only find rows that cannot become
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from crmsync import ConnectorError
 
@@ -22,8 +23,7 @@ _BOM = b"\xef\xbb\xbf"
 _MAX_PAYLOAD_TEXT = 2000
 
 
-@dataclass(frozen=True)
-class SourceRow:
+class SourceRow(NamedTuple):
     """One row of a file, before incremental filtering.
 
     :param first_line: the physical line the row starts on (the CSV header is line 1).
@@ -37,7 +37,7 @@ class SourceRow:
 
     first_line: int
     last_line: int
-    values: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] = {}  # noqa: RUF012 - never mutated: readers pass their own
     raw: dict[str, Any] | None = None
     problem: str | None = None
     field: str | None = None
@@ -53,6 +53,25 @@ def _unknown_column_problem(table: str, unknown: list[str],
     noun = "column" if len(unknown) == 1 else "columns"
     return (f"unknown {noun} {names} for table {table} "
             f"(allowed: {', '.join(allowed)})")
+
+
+def _is_utf8(path: Path, chunk: int = 1 << 20) -> bool:
+    """True when the whole file is valid UTF-8 (checked in C, a megabyte at a time)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(path, "rb") as stream:
+            while data := stream.read(chunk):
+                decoder.decode(data)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+class _CleanLines:
+    """Stands in for :class:`_DecodedLines` when the file is valid UTF-8: no bad lines."""
+
+    last_bad_line = 0
 
 
 class _DecodedLines:
@@ -92,9 +111,12 @@ def read_csv_rows(path: Path, table: str, allowed: Sequence[str],
     :param skip_through: skip rows ending on or before this physical line (a resumed pass).
     :raises ConnectorError: when the header is not UTF-8 or names a column twice.
     """
-    with open(path, "rb") as stream:
-        lines = _DecodedLines(stream)
-        reader = csv.reader(lines)
+    clean = _is_utf8(path)
+    # A file that decodes cleanly is parsed by the C csv reader straight off a text stream;
+    # only a file with undecodable bytes takes the line-by-line path that pins them on rows.
+    with (open(path, encoding="utf-8-sig", newline="") if clean else open(path, "rb")) as stream:
+        lines = _CleanLines() if clean else _DecodedLines(stream)  # type: ignore[arg-type]
+        reader = csv.reader(stream if clean else lines)
         try:
             header = [name.strip() for name in next(reader)]
         except StopIteration:
@@ -126,7 +148,8 @@ def read_csv_rows(path: Path, table: str, allowed: Sequence[str],
                     yield SourceRow(first, last, problem=f"not valid CSV: {exc}")
                 continue
             last = reader.line_num
-            if last <= skip_through or all(_is_empty(cell) for cell in cells):
+            if last <= skip_through or not cells or (
+                    _is_empty(cells[0]) and all(_is_empty(cell) for cell in cells)):
                 continue  # committed already, or a blank line
             width = len(cells)
             bad = [name for i, name in unknown if i < width and not _is_empty(cells[i])]
@@ -143,8 +166,11 @@ def read_csv_rows(path: Path, table: str, allowed: Sequence[str],
                                     problem=_unknown_column_problem(table, bad, allowed))
                 continue
             # good rows carry only their values (the raw row is kept for rejects alone)
-            values = {name: (cells[i] if i < width and cells[i] != "" else None)
-                      for i, name in known}
+            if width == len(header) and not unknown:  # the common case, built in C
+                values = dict(zip(header, [cell or None for cell in cells]))
+            else:
+                values = {name: (cells[i] if i < width and cells[i] != "" else None)
+                          for i, name in known}
             yield SourceRow(first, last, values=values)
 
 
@@ -188,7 +214,7 @@ def read_jsonl_rows(path: Path, table: str, allowed: Sequence[str],
                                 problem=_unknown_column_problem(table, bad, allowed))
                 continue
             values = {key: value for key, value in row.items() if key in allowed_set}
-            yield SourceRow(number, number, values=values, raw=row)
+            yield SourceRow(number, number, values=values)
 
 
 #: The reader for each file extension.

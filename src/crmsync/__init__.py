@@ -28,6 +28,7 @@ from crmsync.errors import (
     PluginError,
     QuotaExhausted,
     RateLimited,
+    TransientError,
     RecordError,
     StoreError,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "ConnectorError",
     "AuthError",
     "RateLimited",
+    "TransientError",
     "QuotaExhausted",
     "RecordError",
     "StoreError",

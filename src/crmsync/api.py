@@ -77,6 +77,9 @@ class CheckResult:
 
 def check(config: Config, registry: Registry, names: Sequence[str] = ()) -> list[CheckResult]:
     """Probe authentication and permissions of each connection (default: all)."""
+    if not names and not config.connections:
+        raise ConfigError("no connections configured; add a [connections.NAME] table "
+                          "(crmsync init writes an example)", file=config.file)
     results = []
     for name in names or list(config.connections):
         conn_cfg = _connection(config, name)

@@ -29,8 +29,8 @@ __all__ = ["cli", "main"]
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     """Sync CRMs into one schema, compute sales KPIs, write them back."""
-    level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging()
+    logging.getLogger().setLevel(logging.WARNING - 10 * min(verbose, 2))
     registry = ctx.obj if isinstance(ctx.obj, Registry) else None
     ctx.obj = State(config_path, registry)
 
@@ -179,8 +179,13 @@ cli.add_command(metrics)
 cli.add_command(demo)
 
 
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: load plugins, let them add commands, run."""
+    _configure_logging()
     registry = Registry()
     registry.register_commands(cli)
     cli.main(args=list(argv) if argv is not None else None, prog_name="crmsync", obj=registry)

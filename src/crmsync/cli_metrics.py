@@ -120,8 +120,10 @@ def demo(state: State, store_url: str | None, size: str, period: str, as_json: b
     team_rows = [v for v in result.by_team.values if v.period_start == latest]
     if team_rows and latest is not None:
         teams = sorted({v.dimension_value or "(none)" for v in team_rows})
-        table = render.rows_table([], ["KPI", *teams],
+        table = render.rows_table([], ["KPI"],
                                   title=f"By team, {render.period_label(period, latest)}")
+        for team in teams:
+            table.add_column(team, justify="right")
         by = {(v.metric, v.dimension_value or "(none)"): v for v in team_rows}
         for name in defs:
             table.add_row(titles[name], *(render.format_value(

@@ -92,6 +92,13 @@ class ConnectionConfig:
                                     secrets=secrets if k in secret_keys else set())
                     for k, v in self.raw.items() if k != "type"}
         settings = cls.validate_settings(resolved, file=self.file, section=self.section)
+        if self.file:
+            base = Path(self.file).resolve().parent
+            for key, spec in cls.SETTINGS.items():
+                value = settings.get(key)
+                if spec.path and isinstance(value, str) and value and \
+                        not Path(value).expanduser().is_absolute():
+                    settings[key] = str(base / value)
         for key in secret_keys:
             if isinstance(settings.get(key), str):
                 secrets.add(settings[key])
@@ -188,9 +195,9 @@ def _metrics(raw: Mapping[str, Any], file: str | None) -> MetricsConfig:
     for key, value in raw.items():
         if key == "period":
             m.period = _expect(value, str, file=file, section="metrics", key=key)
-            if m.period not in PERIODS and not re.fullmatch(r"last_\d+d", m.period):
-                raise ConfigError(f"expected one of {', '.join(PERIODS)} or last_<N>d, "
-                                  f"got {value!r}", file=file, section="metrics", key=key)
+            if m.period not in PERIODS:
+                raise ConfigError(f"expected one of {', '.join(PERIODS)}, got {value!r}",
+                                  file=file, section="metrics", key=key)
         elif key == "timezone":
             m.timezone = _expect(value, str, file=file, section="metrics", key=key)
             try:
@@ -198,6 +205,10 @@ def _metrics(raw: Mapping[str, Any], file: str | None) -> MetricsConfig:
             except (ZoneInfoNotFoundError, ValueError):
                 raise ConfigError(f"unknown time zone {value!r}", file=file, section="metrics",
                                   key=key) from None
+            if m.timezone != "UTC":
+                raise ConfigError(f"periods are bucketed in UTC in this version; time zone "
+                                  f"{value!r} is not supported yet", file=file,
+                                  section="metrics", key=key)
         elif key == "base_currency":
             m.base_currency = _expect(value, str, file=file, section="metrics", key=key).upper()
             if not re.fullmatch(r"[A-Z]{3}", m.base_currency):

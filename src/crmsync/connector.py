@@ -43,6 +43,8 @@ class Setting:
     :param secret: the value must come from an ``${ENV_VAR}`` reference and is redacted
         everywhere (logs, errors, ``config show``, reject payloads).
     :param choices: the allowed values, when the setting is an enumeration.
+    :param path: the value is a file or folder; a relative path is taken relative to the
+        config file that names it (so scheduled runs from another directory agree).
     """
 
     type: type | tuple[type, ...]
@@ -50,6 +52,7 @@ class Setting:
     default: Any = _MISSING
     secret: bool = False
     choices: tuple[Any, ...] | None = None
+    path: bool = False
 
     @property
     def required(self) -> bool:

@@ -15,6 +15,7 @@ __all__ = [
     "ConnectorError",
     "AuthError",
     "RateLimited",
+    "TransientError",
     "QuotaExhausted",
     "RecordError",
     "StoreError",
@@ -92,6 +93,10 @@ class RateLimited(ConnectorError):
                  connection: str | None = None, entity: str | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message, connection=connection, entity=entity)
+
+
+class TransientError(ConnectorError):
+    """A failure worth retrying: HTTP 5xx, a timeout, a dropped connection."""
 
 
 class QuotaExhausted(ConnectorError):

@@ -103,6 +103,24 @@ class CrmsyncPluginManager(pluggy.PluginManager):
             count += 1
         return count
 
+    def quarantine_invalid(self) -> None:
+        """Unregister entry-point plugins that implement hooks crmsync does not define (a
+        misspelled hook) and list them in :attr:`broken`, so one bad plugin cannot stop every
+        command; plugins registered by hand still fail loudly in ``check_pending``."""
+        while True:
+            try:
+                self.check_pending()
+                return
+            except pluggy.PluginValidationError as exc:
+                name = self.get_name(exc.plugin) or repr(exc.plugin)
+                self.unregister(exc.plugin)
+                source = self.sources.pop(name, None)
+                self.broken.append(BrokenPlugin(
+                    name=name, distribution=source.distribution if source else None,
+                    version=source.version if source else None,
+                    reason=f"invalid hook: {exc}", traceback=""))
+                log.warning("crmsync plugin '%s' disabled: %s", name, exc)
+
 
 def get_plugin_manager(*, load_entrypoints: bool = True) -> CrmsyncPluginManager:
     """Create a plugin manager with crmsync's hookspecs and, by default, every installed plugin.
@@ -115,5 +133,6 @@ def get_plugin_manager(*, load_entrypoints: bool = True) -> CrmsyncPluginManager
     pm = CrmsyncPluginManager()
     if load_entrypoints:
         pm.load_entrypoints()
+        pm.quarantine_invalid()
     pm.check_pending()
     return pm

@@ -26,7 +26,7 @@ class PluginInfo:
     """One row of ``crmsync plugins``."""
 
     name: str
-    status: str  # "ok", "broken" or "disabled"
+    status: str  # "ok", "conflict", "broken" or "disabled"
     source: str | None = None
     distribution: str | None = None
     version: str | None = None
@@ -151,10 +151,17 @@ class Registry:
         """Every plugin: loaded, broken (with the reason) or disabled."""
         connectors: dict[str, list[str]] = {}
         metrics: dict[str, list[str]] = {}
-        for name, (plugin, _) in self._connector_map().items():
-            connectors.setdefault(plugin, []).append(name)
-        for name, (plugin, _) in self._metric_map().items():
-            metrics.setdefault(plugin, []).append(name)
+        problems: dict[str, str] = {}
+        for kind, mapping, found in (("connector", self._connector_map, connectors),
+                                     ("metric", self._metric_map, metrics)):
+            try:
+                for name, (plugin, _) in mapping().items():
+                    found.setdefault(plugin, []).append(name)
+            except PluginError as exc:  # still list everything; flag the plugins at fault
+                blamed = exc.plugins if isinstance(exc, DuplicateNameError) else (exc.plugin,)
+                for plugin in blamed:
+                    if plugin:
+                        problems[plugin] = str(exc)
         infos = []
         for name, plugin in self.pm.list_name_plugin():
             if plugin is None:
@@ -162,7 +169,8 @@ class Registry:
             src = self.pm.sources.get(name)
             hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
             infos.append(PluginInfo(
-                name=name, status="ok",
+                name=name, status="conflict" if name in problems else "ok",
+                reason=problems.get(name),
                 source=src.entry_point if src else getattr(plugin, "__name__", repr(plugin)),
                 distribution=src.distribution if src else None,
                 version=src.version if src else None,

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crmsync.metrics.engine import MetricValue
+from crmsync.metrics.periods import previous_period_start
 
 __all__ = ["format_value", "kpi_table", "values_table", "period_label", "rows_table"]
 
@@ -70,10 +71,11 @@ def values_table(values: Sequence[MetricValue], units: dict[str, str], *,
     table = Table()
     for col in ("metric", "period", "dimension", "value", "vs previous", "n"):
         table.add_column(col, justify="right" if col in ("value", "vs previous", "n") else "left")
-    previous: dict[tuple[str, str | None], MetricValue] = {}
+    by_key = {(v.metric, v.dimension_value, v.period_start): v for v in values}
     for v in values:
-        key = (v.metric, v.dimension_value)
-        prev = previous.get(key)
+        prev = (by_key.get((v.metric, v.dimension_value,
+                            previous_period_start(v.period, v.period_start)))
+                if v.period_start is not None else None)
         change = "–"
         if prev is not None and prev.value not in (None, 0) and v.value is not None:
             change = f"{(v.value - prev.value) / abs(prev.value):+.1%}"
@@ -82,7 +84,6 @@ def values_table(values: Sequence[MetricValue], units: dict[str, str], *,
                       v.dimension_value if v.dimension else "(all)",
                       format_value(v.value, unit, currency), change,
                       f"{v.denominator:,.0f}" if v.denominator is not None else "–")
-        previous[key] = v
     return table
 
 

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from crmsync.store.database import DEFAULT_URL, Store, open_store
-from crmsync.store.upsert import mark_deleted, upsert_rows
+from crmsync.store.upsert import mark_deleted, upsert_prepared, upsert_rows
 
-__all__ = ["DEFAULT_URL", "Store", "open_store", "upsert_rows", "mark_deleted"]
+__all__ = ["DEFAULT_URL", "Store", "open_store", "upsert_rows", "upsert_prepared", "mark_deleted"]

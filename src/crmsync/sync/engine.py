@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,11 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crmsync.connector import Batch, Connector
-from crmsync.errors import ConnectorError, CrmsyncError
+from crmsync.errors import AuthError, ConfigError, ConnectorError, CrmsyncError
 from crmsync.redact import Redactor
+from crmsync.retry import RetryPolicy, retrying
 from crmsync.reports import EntityResult
 from crmsync.schema import SYNCED_TABLES, sync_rejects, sync_runs, sync_state
-from crmsync.store import Store, mark_deleted, upsert_rows
+from crmsync.store import Store, mark_deleted, upsert_prepared
 from crmsync.store.upsert import upsert_statement
 from crmsync.sync.validate import validator_for
 
@@ -44,21 +46,27 @@ class SyncEngine:
     :param connector: the connection's connector instance.
     :param redactor: scrubs the connection's secrets from errors and reject payloads.
     :param progress: called after each committed batch.
+    :param retry: how rate limits and transient errors are retried (:mod:`crmsync.retry`).
+    :param sleep: how to wait between attempts (tests pass a recorder).
     """
 
     def __init__(self, store: Store, connector: Connector, *, redactor: Redactor | None = None,
-                 progress: ProgressCallback | None = None) -> None:
+                 progress: ProgressCallback | None = None, retry: RetryPolicy | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.store = store
         self.connector = connector
         self.redactor = redactor or Redactor()
         self.progress = progress
+        self.retry = retry or RetryPolicy()
+        self.sleep = sleep
 
     def run(self, entities: Sequence[str] | None = None, *, full: bool = False
             ) -> list[EntityResult]:
         """Sync ``entities`` (default: every entity the connector reads), in order.
 
-        A connector error on one entity is recorded and the next entity still syncs; a bug
-        (any other exception) is recorded and re-raised.
+        A connector error on one entity is recorded and the next entity still syncs. A
+        configuration or authentication error concerns the whole connection: it is recorded
+        and re-raised, as is a bug (any non-crmsync exception).
         """
         wanted = list(entities) if entities else list(self.connector.ENTITIES)
         unknown = [e for e in wanted if e not in self.connector.ENTITIES]
@@ -87,17 +95,25 @@ class SyncEngine:
                 sa.select(sync_state.c.cursor).where(sync_state.c.connection == connection,
                                                     sync_state.c.entity == entity)
             ).scalar_one_or_none()
+        state = {"cursor": cursor}
         try:
-            for batch in self.connector.read(entity, cursor):
-                self._commit_batch(entity, batch, result, calls_before)
-                if self.progress is not None:
-                    self.progress(connection, entity, result.rows_read)
+            for attempt in retrying(self.retry, lambda: result.batches, sleep=self.sleep,
+                                    describe=f"{connection}/{entity}"):
+                with attempt:  # a retry reads again from the last committed cursor
+                    for batch in self.connector.read(entity, state["cursor"]):
+                        self._commit_batch(entity, batch, result, calls_before)
+                        if batch.cursor is not None:
+                            state["cursor"] = batch.cursor
+                        if self.progress is not None:
+                            self.progress(connection, entity, result.rows_read)
         except BaseException as exc:
             result.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             result.error = self.redactor.text(f"{type(exc).__name__}: {exc}"
                                               if not isinstance(exc, CrmsyncError) else str(exc))
             result.api_calls = self.connector.api_calls.total - calls_before
             self._finish(result)
+            if isinstance(exc, (ConfigError, AuthError)):
+                raise  # about the whole connection: the other entities would fail the same way
             if isinstance(exc, CrmsyncError):
                 log.error("%s/%s failed: %s", connection, entity, result.error)
                 return result
@@ -111,14 +127,17 @@ class SyncEngine:
                       calls_before: int) -> None:
         connection = self.connector.name
         table = SYNCED_TABLES[entity]
-        validate = validator_for(entity)
+        validator = validator_for(entity, self.store.dialect)
+        validate = validator.validate
         now = _now()
-        rows: dict[str, dict[str, Any]] = {}
+        template = validator.template(connection=connection, synced_at=now)
+        key = validator.remote_id_index
+        rows: dict[str, list[Any]] = {}
         rejects: list[dict[str, Any]] = []
         sources = batch.sources
         rejected_records = 0
         for i, record in enumerate(batch.records):
-            row, problems = validate(record)
+            row, problems = validate(record, template)
             if row is None:
                 rejected_records += 1
                 rid = record.get("remote_id")
@@ -128,9 +147,7 @@ class SyncEngine:
                     rejects.append(self._reject_row(result, entity, rid, source, p.field,
                                                     p.reason, payload, now))
                 continue
-            row["connection"] = connection
-            row["synced_at"] = now
-            rows[row["remote_id"]] = row  # the last version of a record in a page wins
+            rows[row[key]] = row  # the last version of a record in a page wins
         for r in batch.rejects:
             rejected_records += 1
             rejects.append(self._reject_row(result, entity, r.remote_id, r.source, r.field,
@@ -139,10 +156,10 @@ class SyncEngine:
                       if d.deleted_at is not None and d.deleted_at.tzinfo else d.deleted_at)
                      for d in batch.deleted]
         with self.store.engine.begin() as conn:
-            upserted = upsert_rows(conn, table, list(rows.values()))
+            upserted = upsert_prepared(conn, table, validator.columns, list(rows.values()))
             deleted = mark_deleted(conn, table, connection, deletions, now)
             if rejects:
-                conn.execute(sa.insert(sync_rejects), rejects)
+                self._replace_rejects(conn, entity, rejects)
             if batch.cursor is not None:
                 self._save_cursor(conn, connection, entity, batch.cursor, result.run_id, now)
             result.rows_read += len(batch.records)
@@ -171,6 +188,19 @@ class SyncEngine:
             "payload": payload if isinstance(payload, dict) else None, "created_at": now,
         }
 
+    def _replace_rejects(self, conn: Connection, entity: str,
+                         rejects: list[dict[str, Any]]) -> None:
+        """Store rejects; a record rejected again replaces its earlier rejects, so re-reading
+        the same bad row on every sync never piles up duplicates."""
+        ids = {r["remote_id"] for r in rejects if r["remote_id"] is not None}
+        sources = {r["source"] for r in rejects if r["remote_id"] is None and r["source"]}
+        for column, keys in ((sync_rejects.c.remote_id, ids), (sync_rejects.c.source, sources)):
+            for chunk in _chunks(sorted(keys), 500):
+                conn.execute(sa.delete(sync_rejects).where(
+                    sync_rejects.c.connection == self.connector.name,
+                    sync_rejects.c.entity == entity, column.in_(chunk)))
+        conn.execute(sa.insert(sync_rejects), rejects)
+
     @staticmethod
     def _save_cursor(conn: Connection, connection: str, entity: str, cursor: Any,
                      run_id: int | None, now: dt.datetime) -> None:
@@ -197,6 +227,10 @@ class SyncEngine:
                     status=result.status, ended_at=_now(), error=result.error,
                     api_calls=result.api_calls,
                     api_calls_by_endpoint=self.connector.api_calls.snapshot() or None))
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def _describe_reject(r: dict[str, Any]) -> str:

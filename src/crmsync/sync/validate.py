@@ -198,81 +198,156 @@ def _coercer(column: sa.Column) -> Callable[[Any], Any]:
     raise TypeError(f"no coercer for {column.table.name}.{column.name} of type {t!r}")
 
 
+_STR, _DATETIME, _OTHER = 0, 1, 2
+
+
 def _text_limit(column: sa.Column) -> int:
-    """The maximum length of a text column (a large number for unbounded text), else 0."""
+    """The maximum length of a text column (a large number for unbounded text)."""
+    return column.type.length or 1 << 30
+
+
+def _kind(column: sa.Column) -> int:
     t = column.type
-    if isinstance(t, sa.String) and not isinstance(t, sa.JSON) and column.name not in (
-            "custom", "raw"):
-        return t.length or 1 << 30
-    return 0
+    if isinstance(t, sa.JSON) or column.name in ("custom", "raw"):
+        return _OTHER
+    if isinstance(t, sa.DateTime):
+        return _DATETIME
+    if isinstance(t, sa.String):
+        return _STR
+    return _OTHER
 
 
 class RecordValidator:
-    """Validates and coerces records of one synced table into complete rows."""
+    """Validates and coerces records of one synced table into complete, storage-ready rows.
 
-    def __init__(self, table: sa.Table) -> None:
+    :param table: the synced table.
+    :param dialect: ``"sqlite"`` or ``"postgresql"`` to produce values in the form that
+        dialect's driver stores (what SQLAlchemy's bind processing would make of them), or
+        ``None`` for plain Python values.
+
+    Rows are lists in :attr:`columns` order: every column of the table but ``id``.
+    """
+
+    def __init__(self, table: sa.Table, dialect: str | None = None) -> None:
+        from crmsync.store.adapt import value_adapter
+
         self.table = table
-        self.columns = tuple(c.name for c in table.columns if c.name not in BOOK_KEEPING_COLUMNS)
-        self._coercers = {c.name: _coercer(c) for c in table.columns
-                          if c.name not in BOOK_KEEPING_COLUMNS}
-        # (max length, coercer): text that already fits is taken without a function call
-        self._specs = {name: (_text_limit(table.c[name]), coerce)
-                       for name, coerce in self._coercers.items()}
-        self._required = tuple(c.name for c in table.columns if c.info.get("required"))
-        self._choices = {c.name: frozenset(c.info["choices"]) for c in table.columns
-                         if c.info.get("choices")}
-        self._template: dict[str, Any] = dict.fromkeys(self.columns)
-        self._template["is_deleted"] = False
+        self.dialect = dialect
+        self.columns = tuple(c.name for c in table.columns if c.name != "id")
+        self.data_columns = tuple(c for c in self.columns if c not in BOOK_KEEPING_COLUMNS)
+        index = {name: i for i, name in enumerate(self.columns)}
+        self.remote_id_index = index["remote_id"]
+        self._adapters = {c.name: value_adapter(dialect, c) for c in table.columns
+                          if c.name != "id"}
+        specs: dict[str, tuple[int, int, int, Callable[[Any], Any]]] = {}
+        for column in table.columns:
+            if column.name in BOOK_KEEPING_COLUMNS:
+                continue
+            coerce = _coercer(column)
+            adapt = self._adapters[column.name]
+            if adapt is not None:
+                coerce = _then(coerce, adapt)
+            kind = _kind(column)
+            specs[column.name] = (index[column.name], kind,
+                                  _text_limit(column) if kind == _STR else 0, coerce)
+        self._specs = specs
+        self._sqlite_times = dialect == "sqlite"
+        self._required = tuple((index[c.name], c.name) for c in table.columns
+                               if c.info.get("required"))
+        self._choices = tuple((index[c.name], c.name, frozenset(c.info["choices"]))
+                              for c in table.columns if c.info.get("choices"))
+        self._defaults = self.template()
 
-    def __call__(self, record: Mapping[str, Any]) -> tuple[dict[str, Any] | None,
-                                                             list[FieldProblem]]:
+    def template(self, **fixed: Any) -> list[Any]:
+        """A row of defaults (``is_deleted`` false) with bookkeeping values such as
+        ``connection`` and ``synced_at`` filled in, adapted for the dialect."""
+        values = dict.fromkeys(self.columns)
+        values["is_deleted"] = False
+        values.update(fixed)
+        return [v if v is None or self._adapters[k] is None else self._adapters[k](v)
+                for k, v in values.items()]
+
+    def validate(self, record: Mapping[str, Any], template: list[Any] | None = None
+                 ) -> tuple[list[Any] | None, list[FieldProblem]]:
         """Return ``(row, [])`` for a valid record, ``(None, problems)`` otherwise.
 
-        ``row`` has every column of the table except ``id``, ``connection`` and ``synced_at``;
-        a column missing from the record is ``None`` (``is_deleted`` defaults to false).
+        :param template: from :meth:`template`; a column missing from the record keeps the
+            template's value (``None``, or ``False`` for ``is_deleted``).
         """
-        row = self._template.copy()
+        row = (template or self._defaults).copy()
         problems: list[FieldProblem] | None = None
         specs = self._specs
+        fromiso = dt.datetime.fromisoformat
+        sqlite_times = self._sqlite_times
         for key, value in record.items():
-            if value is None or value == "":
+            if value is None:
                 continue
             spec = specs.get(key)
             if spec is None:
-                problems = problems or []
-                problems.append(FieldProblem(key, f"not a column of table {self.table.name}"))
+                if value != "":
+                    problems = problems or []
+                    problems.append(FieldProblem(key,
+                                                 f"not a column of table {self.table.name}"))
                 continue
-            limit, coerce = spec
-            if limit and type(value) is str and len(value) <= limit:
-                row[key] = value
-                continue
+            i, kind, limit, coerce = spec
+            if type(value) is str:  # the common cases inline, no function calls
+                if not value:
+                    continue  # empty means missing
+                if kind == _STR:
+                    if len(value) <= limit:
+                        row[i] = value
+                        continue
+                elif kind == _DATETIME:
+                    try:
+                        parsed = fromiso(value)
+                    except ValueError:
+                        parsed = None
+                    if parsed is not None and parsed.tzinfo is None:
+                        row[i] = parsed.isoformat(" ", "microseconds") if sqlite_times else parsed
+                        continue
             try:
-                row[key] = coerce(value)
+                row[i] = coerce(value)
             except _Invalid as exc:
                 problems = problems or []
                 problems.append(FieldProblem(key, exc.reason))
-        for key in self._required:
-            if row[key] is None and not (problems and any(p.field == key for p in problems)):
+        for i, name in self._required:
+            if row[i] is None and not (problems and any(p.field == name for p in problems)):
                 problems = problems or []
-                problems.append(FieldProblem(key, "required, but missing or empty"))
-        for key, allowed in self._choices.items():
-            value = row[key]
+                problems.append(FieldProblem(name, "required, but missing or empty"))
+        for i, name, allowed in self._choices:
+            value = row[i]
             if value is not None and value not in allowed:
                 problems = problems or []
                 problems.append(FieldProblem(
-                    key, f"{value!r} is not one of {', '.join(sorted(allowed))}"))
+                    name, f"{value!r} is not one of {', '.join(sorted(allowed))}"))
         if problems:
             return None, problems
         return row, []
 
+    def __call__(self, record: Mapping[str, Any]) -> tuple[dict[str, Any] | None,
+                                                             list[FieldProblem]]:
+        """Validate one record into a mapping of its data columns (everything but ``id``,
+        ``connection`` and ``synced_at``), or ``(None, problems)``."""
+        row, problems = self.validate(record)
+        if row is None:
+            return None, problems
+        values = dict(zip(self.columns, row))
+        return {c: values[c] for c in self.data_columns}, []
 
-_VALIDATORS: dict[str, RecordValidator] = {}
+
+def _then(first: Callable[[Any], Any], second: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def both(v: Any) -> Any:
+        return second(first(v))
+    return both
 
 
-def validator_for(entity: str) -> RecordValidator:
-    """The (cached) validator of a synced table."""
+_VALIDATORS: dict[tuple[str, str | None], RecordValidator] = {}
+
+
+def validator_for(entity: str, dialect: str | None = None) -> RecordValidator:
+    """The (cached) validator of a synced table, producing values for ``dialect``."""
     try:
-        return _VALIDATORS[entity]
+        return _VALIDATORS[(entity, dialect)]
     except KeyError:
-        v = _VALIDATORS[entity] = RecordValidator(SYNCED_TABLES[entity])
+        v = _VALIDATORS[(entity, dialect)] = RecordValidator(SYNCED_TABLES[entity], dialect)
         return v

@@ -3,6 +3,7 @@
 * A pytest plugin (loaded automatically once crmsync is installed) with the fixtures
   ``crmsync_store`` (a migrated SQLite store in ``tmp_path``) and ``crmsync_sync`` (run the
   real sync engine on a connector instance).
+* :func:`compute_metric`: run one metric through the real engine and get its values.
 * :class:`ConnectorContract`: subclass it in your test module, provide the ``connector``
   fixture, and pytest runs the contract every connector must honour.
 """
@@ -10,5 +11,6 @@
 from __future__ import annotations
 
 from crmsync.testing.contract import ConnectorContract
+from crmsync.testing.metrics import compute_metric
 
-__all__ = ["ConnectorContract"]
+__all__ = ["ConnectorContract", "compute_metric"]

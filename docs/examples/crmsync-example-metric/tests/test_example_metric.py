@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from crmsync import Batch, Connector, Deletion
-from crmsync.config import MetricsConfig
-from crmsync.metrics import compute
+from crmsync.testing import compute_metric
 from crmsync_example_metric import OpenPipelineCount
 
 
@@ -44,9 +43,8 @@ def store(crmsync_store, crmsync_sync):
 
 
 def values(store, **kw):
-    result = compute(store, [OpenPipelineCount()], MetricsConfig(), **kw)
     return [(v.period_start and v.period_start.isoformat(), v.dimension_value, v.value)
-            for v in result.values]
+            for v in compute_metric(store, OpenPipelineCount(), **kw)]
 
 
 def test_counts_open_live_deals_over_all_time(store) -> None:
@@ -59,5 +57,5 @@ def test_attributes_deals_to_the_month_they_were_created(store) -> None:
 
 
 def test_breaks_down_by_the_owners_team(store) -> None:
-    assert values(store, period="all", dimensions=("team",)) == [(None, "East", 1.0),
+    assert values(store, period="all", dimension="team") == [(None, "East", 1.0),
                                                                  (None, "West", 1.0)]
