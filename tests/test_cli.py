@@ -103,3 +103,15 @@ def test_a_missing_files_folder_is_one_error_for_the_connection(tmp_path):
     result = run("--config", str(cfg), "sync")
     assert result.exit_code == 2
     assert result.output.count("does not exist") == 1 and "Traceback" not in result.output
+
+
+def test_export_json_reports_rows_per_table(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "users.csv").write_text("remote_id,name\nU1,Ann\nU2,Bo\n")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[store]\nurl = "sqlite:///s.db"\n[connections.sheet]\ntype = "files"\n'
+                   'path = "in"\n')
+    assert run("--config", str(cfg), "sync").exit_code == 0
+    result = run("--config", str(cfg), "export", str(tmp_path / "out"), "--json")
+    data = json.loads(result.output)
+    assert data["rows"]["users"] == 2 and data["rows"]["accounts"] == 0

@@ -26,6 +26,7 @@ from crmsync.registry import Registry
 from crmsync.reports import EntityResult, RunReport
 from crmsync.schema import sync_rejects, sync_runs, sync_state
 from crmsync.store import Store
+from crmsync.store.database import redact_url
 from crmsync.sync.engine import ProgressCallback, SyncEngine
 
 __all__ = [
@@ -197,7 +198,7 @@ def status(config: Config, *, rejects_limit: int = 20) -> dict[str, Any]:
         return v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v
 
     return {
-        "store": store.url.split("@")[-1] if "@" in store.url else store.url,
+        "store": redact_url(store.url),
         "runs": [{k: iso(v) for k, v in r.items()} for r in runs],
         "reject_totals": totals,
         "recent_rejects": [{k: iso(v) for k, v in r.items()} for r in recent],
@@ -227,8 +228,6 @@ def upgrade(config: Config) -> list[str]:
 
 def show_config(config: Config, registry: Registry) -> dict[str, Any]:
     """The effective configuration with secrets redacted."""
-    from crmsync.store.database import redact_url
-
     conns = {}
     for name, c in config.connections.items():
         try:

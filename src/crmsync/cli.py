@@ -128,10 +128,15 @@ def plugins(state: State, as_json: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default="csv",
               show_default=True)
 @click.option("--connection", help="Export only this connection's records.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-def export(state: State, directory: str, fmt: str, connection: str | None) -> None:
+def export(state: State, directory: str, fmt: str, connection: str | None,
+           as_json: bool) -> None:
     """Write the store as CSV/JSONL files (readable by the files connector)."""
     counts = api.export(state.config, directory, fmt, connection=connection)
+    if as_json:
+        emit_json({"directory": directory, "format": fmt, "rows": counts})
+        return
     total = sum(counts.values())
     click.echo(f"exported {total:,} rows in {len(counts)} tables to {directory}")
 
