@@ -17,8 +17,8 @@ from crmsync import hookspecs
 from crmsync.cli import cli
 from crmsync.plugins import get_plugin_manager
 from crmsync.registry import Registry
+from crmsync_kpis import BUILTIN_METRICS, FAMILIES
 from crmsync.schema import metadata
-from crmsync_kpis import BUILTIN_METRICS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 BUILTIN_CONNECTORS = ("files", "demo")
@@ -123,9 +123,26 @@ def test_schema_doc_lists_no_column_the_table_lacks(table: str) -> None:
 
 @pytest.mark.parametrize("metric", [cls.NAME for cls in BUILTIN_METRICS])
 def test_builtin_metric_has_a_section(metric: str) -> None:
-    titles = headings(read_doc("metrics.md"), levels=(2, 3))
+    family = next(f.__name__.rsplit(".", 1)[1] for f in FAMILIES
+                  if any(cls.NAME == metric for cls in f.METRICS))
+    titles = headings(read_doc(f"metrics/{family}.md"), levels=(2, 3))
 
-    assert metric in titles, f"docs/metrics.md needs a heading: ## {metric}"
+    assert metric in titles, f"docs/metrics/{family}.md needs a heading: ## {metric}"
+
+
+@pytest.mark.parametrize("metric", [m.NAME for m in BUILTIN_METRICS])
+def test_builtin_metric_has_a_test(metric: str) -> None:
+    tests = [p for p in Path(__file__).parent.glob("test_*.py")
+             if p.name not in ("test_docs.py",)]
+    assert any(f'"{metric}"' in p.read_text() for p in tests), \
+        f"no test module names the built-in metric {metric!r}"
+
+
+def test_every_metric_family_has_a_page_linked_from_the_index() -> None:
+    index = read_doc("metrics.md")
+    for family in FAMILIES:
+        name = family.__name__.rsplit(".", 1)[1]
+        assert f"(metrics/{name}.md)" in index
 
 
 # -- CLI ------------------------------------------------------------------------------------------

@@ -1,13 +1,28 @@
-"""crmsync's built-in KPIs (registered through the ``crmsync`` entry point like any plugin)."""
+"""crmsync's built-in KPIs (registered through the ``crmsync`` entry point like any plugin).
+
+One module per family of metrics, each with a ``METRICS`` tuple; docs/metrics/<family>.md
+documents each metric (formula, population, period attribution, variants, pitfalls).
+"""
 
 from __future__ import annotations
 
 from crmsync import Metric, hookimpl
-from crmsync_kpis.deals import AvgDealSize, SalesCycleDays, WinRate
+from crmsync_kpis import (
+    activity,
+    customers,
+    data_quality,
+    deals,
+    leads,
+    pipeline,
+    records,
+    stages,
+)
 
-__all__ = ["BUILTIN_METRICS", "crmsync_register_metrics"]
+__all__ = ["BUILTIN_METRICS", "FAMILIES", "crmsync_register_metrics"]
 
-BUILTIN_METRICS: tuple[type[Metric], ...] = (WinRate, AvgDealSize, SalesCycleDays)
+#: The metric families, in catalogue order.
+FAMILIES = (deals, pipeline, stages, leads, activity, customers, data_quality, records)
+BUILTIN_METRICS: tuple[type[Metric], ...] = tuple(cls for f in FAMILIES for cls in f.METRICS)
 
 
 @hookimpl

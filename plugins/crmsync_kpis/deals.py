@@ -12,7 +12,7 @@ from sqlalchemy import Select
 
 from crmsync import Metric, MetricContext
 
-__all__ = ["WinRate", "AvgDealSize", "SalesCycleDays"]
+__all__ = ["WinRate", "AvgDealSize", "SalesCycleDays", "METRICS"]
 
 _DEAL_DIMENSIONS = ("owner", "team", "pipeline", "deal_type", "lead_source", "segment",
                     "region", "industry")
@@ -35,7 +35,8 @@ class WinRate(Metric):
         won = sa.func.sum(sa.case((o.c.status == "won", 1), else_=0))
         closed = sa.func.count()
         return (
-            sa.select(dim.label("subject_id"), period.label("period_start"),
+            sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
+                      period.label("period_start"),
                       (won * 1.0 / closed).label("value"), won.label("numerator"),
                       closed.label("denominator"))
             .select_from(frm)
@@ -63,7 +64,8 @@ class AvgDealSize(Metric):
         total = sa.func.sum(amount)
         count = sa.func.count(amount)
         return (
-            sa.select(dim.label("subject_id"), period.label("period_start"),
+            sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
+                      period.label("period_start"),
                       (total / sa.func.nullif(count, 0)).label("value"),
                       total.label("numerator"), count.label("denominator"))
             .select_from(frm)
@@ -88,10 +90,15 @@ class SalesCycleDays(Metric):
         frm, dim = ctx.dimension_of(o)
         period = ctx.period_start(o.c.closed_at)
         facts = (
-            sa.select(dim.label("subject_id"), period.label("period_start"),
+            sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
+                      period.label("period_start"),
                       ctx.days_between(o.c.remote_created_at, o.c.closed_at).label("x"))
             .select_from(frm)
             .where(ctx.live(o), o.c.status == "won", o.c.closed_at.is_not(None),
                    o.c.remote_created_at.is_not(None))
         )
         return ctx.median(facts)
+
+
+#: The metrics this module defines, in catalogue order.
+METRICS: tuple[type[Metric], ...] = (WinRate, AvgDealSize, SalesCycleDays)

@@ -25,6 +25,7 @@ else:  # pragma: no cover
 
 from crmsync.connector import Connector
 from crmsync.errors import ConfigError
+from crmsync.metrics.context import METRIC_OPTIONS
 from crmsync.redact import REDACTED
 
 __all__ = ["Config", "ConnectionConfig", "MetricsConfig", "load_config", "find_config_file",
@@ -124,6 +125,8 @@ class MetricsConfig:
     base_currency: str = "USD"
     fiscal_year_start_month: int = 1
     definitions: dict[str, str] = field(default_factory=dict)
+    #: Settings individual metrics read (``crmsync.metrics.context.METRIC_OPTIONS``).
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -224,9 +227,13 @@ def _metrics(raw: Mapping[str, Any], file: str | None) -> MetricsConfig:
             for name, variant in defs.items():
                 _expect(variant, str, file=file, section="metrics.definitions", key=name)
             m.definitions = dict(defs)
+        elif key in METRIC_OPTIONS:
+            expected = (int, float) if key == "margin" else int
+            m.options[key] = _expect(value, expected, file=file, section="metrics", key=key)
         else:
-            raise ConfigError("unknown key (known: period, timezone, base_currency, "
-                              "fiscal_year_start_month, definitions)", file=file,
+            known = ", ".join(["period", "timezone", "base_currency", "fiscal_year_start_month",
+                               "definitions", *METRIC_OPTIONS])
+            raise ConfigError(f"unknown key (known: {known})", file=file,
                               section="metrics", key=key)
     return m
 

@@ -3,14 +3,17 @@
 A :class:`Metric` returns, from :meth:`Metric.query`, a SQLAlchemy ``Select`` whose columns are
 the documented contract:
 
-===============  ===========================================================================
-``subject_id``   the dimension value (rep id, team, segment…) or the record's remote id for
-                 record-level metrics; ``NULL`` for the whole organisation
-``period_start`` the first day of the period (``NULL`` for period ``all``)
-``value``        the KPI
-``numerator``    for ratios and means: the summed top (so roll-ups are exact)
-``denominator``  the summed bottom, or the population size
-===============  ===========================================================================
+===================  =======================================================================
+``subject_id``       what one value is about when it is not the whole population: the
+                     record's remote id for record-level metrics (``subject = "opportunity"``…),
+                     the stage id for per-stage metrics; ``NULL`` for aggregates
+``dimension_value``  the value of the dimension the engine asked for (``ctx.dimension``: rep
+                     id, team, segment…); ``NULL`` for the whole organisation
+``period_start``     the first day of the period (``NULL`` for period ``all``)
+``value``            the KPI (``NULL`` when undefined, e.g. a ratio over an empty population)
+``numerator``        for ratios and means: the summed top (so roll-ups are exact)
+``denominator``      the summed bottom, or the population size
+===================  =======================================================================
 
 The host builds the :class:`MetricContext` (period, dimension, time zone, base currency,
 filters), runs the query on SQLite or PostgreSQL and stores the values in ``metric_values``.
@@ -55,6 +58,8 @@ class Metric:
     periods: ClassVar[tuple[str, ...]] = ("day", "week", "month", "quarter", "year", "all")
     #: Bump when the definition changes; stored with every value.
     version: ClassVar[int] = 1
+    #: Alternative definitions selectable in ``[metrics.definitions]`` (``ctx.variant``).
+    variants: ClassVar[tuple[str, ...]] = ()
 
     def query(self, ctx: MetricContext) -> Select:
         """Return the ``Select`` producing the column contract (module docstring)."""

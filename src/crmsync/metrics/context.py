@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,17 @@ from crmsync.errors import MetricError
 from crmsync.metrics.periods import period_start_sql
 from crmsync.schema import SYNCED_TABLES
 
-__all__ = ["MetricContext", "DIMENSIONS"]
+__all__ = ["MetricContext", "DIMENSIONS", "METRIC_OPTIONS"]
+
+#: ``[metrics]`` settings metrics read through :meth:`MetricContext.option`, with defaults.
+METRIC_OPTIONS: dict[str, Any] = {
+    "response_sla_minutes": 60,
+    "follow_up_touches": 2,
+    "follow_up_days": 7,
+    "stale_days": 30,
+    "velocity_window_days": 90,
+    "margin": None,
+}
 
 #: Dimension name → (table holding it, column, how it is reached from a fact table).
 #: ``direct`` columns live on the fact table; ``owner`` columns on its owner (``users``);
@@ -38,6 +49,9 @@ class MetricContext:
     :param dialect: ``sqlite`` or ``postgresql``.
     :param period: ``day``, ``week``, ``month``, ``quarter``, ``year`` or ``all``.
     :param dimension: a key of :data:`DIMENSIONS`, or ``None`` for the whole organisation.
+    :param variant: the definition chosen in ``[metrics.definitions]`` for this metric.
+    :param options: ``[metrics]`` settings; read them with :meth:`option`.
+    :param as_of: "now" for the metrics (naive UTC); tests pin it.
     """
 
     dialect: str
@@ -49,6 +63,17 @@ class MetricContext:
     connection: str | None = None
     variant: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    as_of: dt.datetime = field(
+        default_factory=lambda: dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+
+    def option(self, name: str) -> Any:
+        """A ``[metrics]`` setting (e.g. ``response_sla_minutes``), with its default."""
+        return self.options.get(name, METRIC_OPTIONS[name])
+
+    def now(self) -> ColumnElement[dt.datetime]:
+        """The moment the metrics describe (naive UTC) as a SQL literal; record-level and
+        "days since" metrics measure up to it."""
+        return sa.literal(self.as_of, sa.DateTime())
 
     def table(self, name: str) -> sa.Table:
         """A schema table by name (``opportunities``, ``activities``…)."""
@@ -88,27 +113,33 @@ class MetricContext:
                                                other.c.remote_id == fact.c[ref_col]))
         return joined, other.c[column]
 
+    def minutes_between(self, start: Any, end: Any) -> ColumnElement[float]:
+        """Fractional minutes from ``start`` to ``end`` (two timestamp columns)."""
+        return self.days_between(start, end) * 1440.0
+
     def days_between(self, start: Any, end: Any) -> ColumnElement[float]:
         """Fractional days from ``start`` to ``end`` (two timestamp columns)."""
         if self.dialect == "sqlite":
             return sa.func.julianday(end) - sa.func.julianday(start)
         return sa.extract("epoch", end - start) / 86400.0
 
-    def amount_in_base(self, fact: FromClause, at: Any) -> ColumnElement[float]:
+    def amount_in_base(self, fact: FromClause, at: Any = None) -> ColumnElement[float]:
         """A deal's amount in the base currency: ``amount_base`` when the CRM gave it, else
-        ``amount`` converted at the rate valid at ``at``; ``NULL`` when no rate is known
-        (never silently 1:1)."""
+        ``amount`` converted at the rate valid at ``at`` (a timestamp column; ``None`` = the
+        latest rate, for open deals); ``NULL`` when no rate is known (never silently 1:1)."""
         rates = SYNCED_TABLES["currency_rates"].alias("fx")
-        at_date = sa.func.date(at) if self.dialect == "sqlite" else sa.cast(at, sa.Date)
+        conditions = [rates.c.connection == fact.c.connection,
+                      rates.c.currency == fact.c.currency,
+                      rates.c.is_deleted == sa.false(),
+                      sa.or_(rates.c.base_currency.is_(None),
+                             rates.c.base_currency == self.base_currency)]
+        if at is not None:
+            at_date = sa.func.date(at) if self.dialect == "sqlite" else sa.cast(at, sa.Date)
+            conditions += [rates.c.valid_from <= at_date,
+                           sa.or_(rates.c.valid_to.is_(None), rates.c.valid_to > at_date)]
         rate = (
             sa.select(rates.c.rate_to_base)
-            .where(rates.c.connection == fact.c.connection,
-                   rates.c.currency == fact.c.currency,
-                   rates.c.is_deleted == sa.false(),
-                   sa.or_(rates.c.base_currency.is_(None),
-                          rates.c.base_currency == self.base_currency),
-                   rates.c.valid_from <= at_date,
-                   sa.or_(rates.c.valid_to.is_(None), rates.c.valid_to > at_date))
+            .where(*conditions)
             .order_by(rates.c.valid_from.desc())
             .limit(1)
             .scalar_subquery()
@@ -124,25 +155,25 @@ class MetricContext:
         """The contract columns for the median of ``x`` per (``subject_id``,
         ``period_start``), computed in SQL with window functions (portable, exact).
 
-        :param facts: a select with columns ``subject_id``, ``period_start`` and ``x``,
-            one row per observation.
+        :param facts: a select with columns ``subject_id``, ``dimension_value``,
+            ``period_start`` and ``x``, one row per observation.
         """
         s = facts.subquery("facts")
-        keys = [s.c.subject_id, s.c.period_start]
+        keys = [s.c.subject_id, s.c.dimension_value, s.c.period_start]
         ranked = sa.select(
-            s.c.subject_id, s.c.period_start, s.c.x,
+            s.c.subject_id, s.c.dimension_value, s.c.period_start, s.c.x,
             sa.func.row_number().over(partition_by=keys, order_by=s.c.x).label("rn"),
             sa.func.count().over(partition_by=keys).label("cnt"),
         ).where(s.c.x.is_not(None)).subquery("ranked")
         middle = sa.and_(ranked.c.rn >= (ranked.c.cnt + 1) // 2,
                          ranked.c.rn <= (ranked.c.cnt + 2) // 2)
         return (
-            sa.select(ranked.c.subject_id, ranked.c.period_start,
+            sa.select(ranked.c.subject_id, ranked.c.dimension_value, ranked.c.period_start,
                       sa.func.avg(ranked.c.x).label("value"),
                       sa.null().label("numerator"),
                       sa.func.max(ranked.c.cnt).label("denominator"))
             .where(middle)
-            .group_by(ranked.c.subject_id, ranked.c.period_start)
+            .group_by(ranked.c.subject_id, ranked.c.dimension_value, ranked.c.period_start)
         )
 
     def group_keys(self, *exprs: Any) -> list[Any]:

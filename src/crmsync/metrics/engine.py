@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["MetricValue", "ComputeResult", "compute", "latest_values"]
 
-CONTRACT = ("subject_id", "period_start", "value", "numerator", "denominator")
+CONTRACT = ("subject_id", "dimension_value", "period_start", "value", "numerator",
+            "denominator")
 
 
 @dataclass
@@ -38,6 +39,7 @@ class MetricValue:
     value: float | None
     numerator: float | None
     denominator: float | None
+    subject_id: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -73,22 +75,25 @@ def run_metric(store: Store, metric: Metric, ctx: MetricContext) -> list[MetricV
     with store.engine.connect() as conn:
         rows = conn.execute(stmt).all()
     out = []
-    for subject_id, start, value, num, den in rows:
+    for subject_id, dim_value, start, value, num, den in rows:
         start_d = as_date(start)
         out.append(MetricValue(
             metric=metric.NAME, period=ctx.period, period_start=start_d,
             period_end=period_end(ctx.period, start_d) if ctx.period != "all" else None,
             dimension=ctx.dimension,
-            dimension_value=None if ctx.dimension is None or subject_id is None
-            else str(subject_id),
-            value=_float(value), numerator=_float(num), denominator=_float(den)))
-    out.sort(key=lambda v: (v.period_start or dt.date.min, v.dimension_value or ""))
+            dimension_value=None if ctx.dimension is None or dim_value is None
+            else str(dim_value),
+            value=_float(value), numerator=_float(num), denominator=_float(den),
+            subject_id=None if subject_id is None else str(subject_id)))
+    out.sort(key=lambda v: (v.period_start or dt.date.min, v.dimension_value or "",
+                            v.subject_id or ""))
     return out
 
 
 def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
             period: str | None = None, dimensions: Sequence[str | None] = (None,),
-            connection: str | None = None) -> ComputeResult:
+            connection: str | None = None, as_of: dt.datetime | None = None
+            ) -> ComputeResult:
     """Compute ``metrics`` for ``period`` (default: the configured one) and each dimension
     (``None`` = the whole organisation), store them under a new run id and return them.
 
@@ -114,7 +119,11 @@ def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
                 dialect=store.dialect, period=period, dimension=dim,
                 base_currency=config.base_currency, timezone=config.timezone,
                 fiscal_year_start_month=config.fiscal_year_start_month,
-                connection=connection, variant=config.definitions.get(metric.NAME))
+                connection=connection, variant=config.definitions.get(metric.NAME),
+                options=dict(config.options), **({"as_of": as_of} if as_of else {}))
+            if ctx.variant is not None and ctx.variant not in metric.variants:
+                raise MetricError(f"metric '{metric.NAME}' has no variant '{ctx.variant}' "
+                                  f"(variants: {', '.join(metric.variants) or 'none'})")
             values.extend(run_metric(store, metric, ctx))
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     versions = {m.NAME: m.version for m in metrics}
@@ -124,7 +133,7 @@ def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
                 {"run_id": run_id, "metric": v.metric, "version": versions[v.metric],
                  "period": v.period, "period_start": v.period_start, "period_end": v.period_end,
                  "dimension": v.dimension, "dimension_value": v.dimension_value,
-                 "subject_id": v.dimension_value, "value": v.value, "numerator": v.numerator,
+                 "subject_id": v.subject_id, "value": v.value, "numerator": v.numerator,
                  "denominator": v.denominator, "computed_at": now}
                 for v in values])
     return ComputeResult(run_id=run_id, values=values, skipped=skipped)
@@ -150,7 +159,7 @@ def latest_values(store: Store, *, metric: str | None = None, period: str | None
                                  sa.func.coalesce(mv.c.dimension, "")
                                  == sa.func.coalesce(newest_sq.c.dimension, "")))
         .join(last, sa.and_(last.c.id == newest_sq.c.last_id, last.c.run_id == mv.c.run_id))
-        .order_by(mv.c.metric, mv.c.period_start, mv.c.dimension_value)
+        .order_by(mv.c.metric, mv.c.period_start, mv.c.dimension_value, mv.c.subject_id)
     )
     with store.engine.connect() as conn:
         rows = conn.execute(stmt).mappings().all()
@@ -158,4 +167,5 @@ def latest_values(store: Store, *, metric: str | None = None, period: str | None
                         period_start=as_date(r["period_start"]),
                         period_end=as_date(r["period_end"]), dimension=r["dimension"],
                         dimension_value=r["dimension_value"], value=r["value"],
-                        numerator=r["numerator"], denominator=r["denominator"]) for r in rows]
+                        numerator=r["numerator"], denominator=r["denominator"],
+                        subject_id=r["subject_id"]) for r in rows]

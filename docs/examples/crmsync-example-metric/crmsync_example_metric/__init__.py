@@ -2,7 +2,7 @@
 
 The number of open opportunities (not deleted), attributed to the period in which each was
 created. It is data plus SQL: :meth:`OpenPipelineCount.query` returns a ``Select`` with the
-column contract ``subject_id, period_start, value, numerator, denominator``; the host binds the
+column contract ``subject_id, dimension_value, period_start, value, numerator, denominator``; the host binds the
 period, dimension and connection, runs it on SQLite or PostgreSQL and stores the values.
 """
 
@@ -34,7 +34,8 @@ class OpenPipelineCount(Metric):
         period = ctx.period_start(o.c.remote_created_at)  # NULL for period "all"
         count = sa.func.count()
         return (
-            sa.select(dim.label("subject_id"), period.label("period_start"),
+            sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
+                      period.label("period_start"),
                       count.label("value"), sa.null().label("numerator"),
                       count.label("denominator"))
             .select_from(frm)
