@@ -21,6 +21,8 @@ from crmsync.connector import Connector
 from crmsync.errors import ConfigError, ConnectorError, CrmsyncError
 from crmsync.metrics import engine as metric_engine
 from crmsync.metrics.engine import ComputeResult, MetricValue
+from crmsync.metrics.periods import previous_period_start
+from crmsync.metrics.targets import is_below, target_for
 from crmsync.redact import Redactor
 from crmsync.registry import Registry
 from crmsync.reports import EntityResult, RunReport
@@ -31,6 +33,7 @@ from crmsync.sync.engine import ProgressCallback, SyncEngine
 
 __all__ = [
     "load_config", "open_store", "connect", "check", "sync", "compute_metrics", "metric_values",
+    "metric_report",
     "status", "export", "upgrade", "show_config", "init_config", "demo", "DemoResult",
     "CheckResult",
 ]
@@ -170,6 +173,43 @@ def metric_values(config: Config, *, metric: str | None = None, period: str | No
             store.dispose()
 
 
+def metric_report(config: Config, registry: Registry, *, metric: str | None = None,
+                  period: str | None = None, dimension: str | None = None,
+                  below_target: bool = False, store: Store | None = None
+                  ) -> list[dict[str, Any]]:
+    """The latest values with their targets (``[targets]``) and below-target flags, as the
+    rows ``crmsync metrics show --json`` prints."""
+    definitions = registry.metrics()
+    values = metric_values(config, metric=metric, period=period, dimension=dimension,
+                           store=store)
+    by_key = {(v.metric, v.dimension_value, v.subject_id, v.period_start): v for v in values}
+    rows = []
+    for v in values:
+        prev = (by_key.get((v.metric, v.dimension_value, v.subject_id,
+                            previous_period_start(v.period, v.period_start)))
+                if v.period_start is not None else None)
+        change = ((v.value - prev.value) / abs(prev.value)
+                  if prev is not None and prev.value and v.value is not None else None)
+        target = target_for(config.targets, v.metric, v.period, v.dimension)
+        defined = definitions.get(v.metric)
+        below = (is_below(v.value, target, defined.direction)
+                 if target is not None and defined is not None else None)
+        if below_target and not below:
+            continue
+        rows.append({
+            "metric": v.metric,
+            "period_start": v.period_start.isoformat() if v.period_start else None,
+            "period_end": v.period_end.isoformat() if v.period_end else None,
+            "dimension": v.dimension, "dimension_value": v.dimension_value,
+            "subject_id": v.subject_id, "value": v.value, "numerator": v.numerator,
+            "denominator": v.denominator,
+            "target": target.value if target is not None else None,
+            "below_target": below,
+            "change_vs_previous": change,
+        })
+    return rows
+
+
 def status(config: Config, *, rejects_limit: int = 20) -> dict[str, Any]:
     """Latest run per connection and entity, cursors, reject counts and recent rejects."""
     store = open_store(config)
@@ -246,7 +286,7 @@ def show_config(config: Config, registry: Registry) -> dict[str, Any]:
         "connections": conns,
         "metrics": dict(config.metrics.__dict__),
         "writeback": config.writeback,
-        "targets": config.targets,
+        "targets": [dict(t.__dict__) for t in config.targets],
     }
 
 

@@ -63,27 +63,26 @@ def metrics_compute(state: State, names: Sequence[str], period: str | None,
 @click.option("--metric", help="Only this metric.")
 @click.option("--period", type=_PERIOD, help="Default: [metrics] period.")
 @click.option("--by", "dimension", type=_DIMENSION, help="A dimension computed with --by.")
+@click.option("--below-target", is_flag=True, help="Only values that miss their [targets].")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def metrics_show(state: State, metric: str | None, period: str | None, dimension: str | None,
-                 as_json: bool) -> None:
-    """Show the latest computed values with the change against the previous period."""
+                 below_target: bool, as_json: bool) -> None:
+    """Show the latest computed values with the change against the previous period and the
+    target, if one is set."""
     cfg = state.config
-    values = api.metric_values(cfg, metric=metric, period=period or cfg.metrics.period,
-                               dimension=dimension)
+    rows = api.metric_report(cfg, state.registry, metric=metric,
+                             period=period or cfg.metrics.period, dimension=dimension,
+                             below_target=below_target)
     if as_json:
-        emit_json([{"metric": v.metric,
-                    "period_start": v.period_start.isoformat() if v.period_start else None,
-                    "period_end": v.period_end.isoformat() if v.period_end else None,
-                    "dimension": v.dimension, "dimension_value": v.dimension_value,
-                    "value": v.value, "numerator": v.numerator,
-                    "denominator": v.denominator} for v in values])
+        emit_json(rows)
         return
-    if not values:
-        click.echo("no values yet: run `crmsync metrics compute` first")
+    if not rows:
+        click.echo("nothing below target" if below_target
+                   else "no values yet: run `crmsync metrics compute` first")
         return
     units = {m.NAME: m.unit for m in state.registry.metrics().values()}
-    render.console().print(render.values_table(values, units,
+    render.console().print(render.report_table(rows, units, period or cfg.metrics.period,
                                                currency=cfg.metrics.base_currency))
 
 

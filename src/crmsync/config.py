@@ -26,6 +26,7 @@ else:  # pragma: no cover
 from crmsync.connector import Connector
 from crmsync.errors import ConfigError
 from crmsync.metrics.context import METRIC_OPTIONS
+from crmsync.metrics.targets import Target, parse_targets
 from crmsync.redact import REDACTED
 
 __all__ = ["Config", "ConnectionConfig", "MetricsConfig", "load_config", "find_config_file",
@@ -138,7 +139,7 @@ class Config:
     connections: dict[str, ConnectionConfig] = field(default_factory=dict)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     writeback: list[dict[str, Any]] = field(default_factory=list)
-    targets: dict[str, Any] = field(default_factory=dict)
+    targets: list[Target] = field(default_factory=list)
 
     @property
     def file(self) -> str | None:
@@ -277,6 +278,6 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     cfg.writeback = [dict(_expect(w, dict, file=file, section="writeback", key=str(i)))
                      for i, w in enumerate(_expect(writeback, list, file=file,
                                                    section="writeback", key="writeback"))]
-    cfg.targets = dict(_expect(data.get("targets", {}), dict, file=file, section="targets",
-                               key="targets"))
+    cfg.targets = parse_targets(_expect(data.get("targets", {}), dict, file=file,
+                                        section="targets", key="targets"), file=file)
     return cfg

@@ -10,9 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from crmsync.metrics.engine import MetricValue
-from crmsync.metrics.periods import previous_period_start
 
-__all__ = ["format_value", "kpi_table", "values_table", "period_label", "rows_table"]
+__all__ = ["format_value", "kpi_table", "report_table", "period_label", "rows_table"]
 
 
 def period_label(period: str, start: dt.date | None) -> str:
@@ -65,25 +64,32 @@ def kpi_table(title: str, values: Sequence[MetricValue], units: dict[str, str],
     return table
 
 
-def values_table(values: Sequence[MetricValue], units: dict[str, str], *,
+def report_table(rows: Sequence[dict[str, Any]], units: dict[str, str], period: str, *,
                  currency: str = "USD") -> Table:
-    """One row per value with the change against the previous period."""
+    """``metrics show``: one row per value, with the change against the previous period, the
+    target, attainment (value ÷ target) and a flag for values below target."""
     table = Table()
-    for col in ("metric", "period", "dimension", "value", "vs previous", "n"):
-        table.add_column(col, justify="right" if col in ("value", "vs previous", "n") else "left")
-    by_key = {(v.metric, v.dimension_value, v.period_start): v for v in values}
-    for v in values:
-        prev = (by_key.get((v.metric, v.dimension_value,
-                            previous_period_start(v.period, v.period_start)))
-                if v.period_start is not None else None)
-        change = "–"
-        if prev is not None and prev.value not in (None, 0) and v.value is not None:
-            change = f"{(v.value - prev.value) / abs(prev.value):+.1%}"
-        unit = units.get(v.metric, "count")
-        table.add_row(v.metric, period_label(v.period, v.period_start),
-                      v.dimension_value if v.dimension else "(all)",
-                      format_value(v.value, unit, currency), change,
-                      f"{v.denominator:,.0f}" if v.denominator is not None else "–")
+    for col in ("metric", "period", "dimension", "value", "vs previous", "target", "attainment",
+                "n"):
+        table.add_column(col, justify="left" if col in ("metric", "period", "dimension")
+                         else "right")
+    for r in rows:
+        start = dt.date.fromisoformat(r["period_start"]) if r["period_start"] else None
+        change = ("–" if r["change_vs_previous"] is None
+                  else f"{r['change_vs_previous']:+.1%}")
+        unit = units.get(r["metric"], "count")
+        target = r["target"]
+        attainment = (f"{r['value'] / target:.0%}" if target and r["value"] is not None
+                      else "–")
+        flag = " ▼" if r["below_target"] else ""
+        who = r["dimension_value"] if r["dimension"] else "(all)"
+        if r["subject_id"]:
+            who = f"{who} {r['subject_id']}" if r["dimension"] else r["subject_id"]
+        table.add_row(r["metric"], period_label(period, start), who,
+                      format_value(r["value"], unit, currency) + flag, change,
+                      format_value(target, unit, currency) if target is not None else "–",
+                      attainment,
+                      f"{r['denominator']:,.0f}" if r["denominator"] is not None else "–")
     return table
 
 

@@ -1,0 +1,97 @@
+"""Targets (``[targets]`` in crmsync.toml): what "good" is for a metric, and who falls short.
+
+A target is a value for one metric, optionally restricted to a period (``week``…) and to a
+dimension (``by = "owner"``: it applies to each rep's value, not to the organisation's)::
+
+    [targets]
+    win_rate = 0.25                                          # every period and dimension
+    calls = { value = 10, period = "week", by = "owner" }    # 10 calls per rep per week
+    sales_cycle_days = { value = 45, direction = "lower_is_better" }
+
+The direction defaults to the metric's own (``higher_is_better`` / ``lower_is_better``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from crmsync.errors import ConfigError
+
+__all__ = ["Target", "parse_targets", "target_for", "is_below"]
+
+_KEYS = ("value", "direction", "period", "by")
+_DIRECTIONS = ("higher_is_better", "lower_is_better")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One metric's target."""
+
+    metric: str
+    value: float
+    direction: str | None = None
+    period: str | None = None
+    by: str | None = None
+
+
+def parse_targets(raw: Mapping[str, Any], *, file: str | None = None) -> list[Target]:
+    """Validate the ``[targets]`` table; errors name the file, section and key."""
+    from crmsync.config import PERIODS
+    from crmsync.metrics.context import DIMENSIONS
+
+    out = []
+    for metric, spec in raw.items():
+        section = "targets"
+        if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+            out.append(Target(metric, float(spec)))
+            continue
+        if not isinstance(spec, Mapping):
+            raise ConfigError("expected a number or a table such as "
+                              "{ value = 10, period = \"week\", by = \"owner\" }",
+                              file=file, section=section, key=metric)
+        for key in spec:
+            if key not in _KEYS:
+                raise ConfigError(f"unknown key '{key}' (known: {', '.join(_KEYS)})",
+                                  file=file, section=section, key=metric)
+        value = spec.get("value")
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ConfigError("needs a numeric value", file=file, section=section, key=metric)
+        direction, period, by = spec.get("direction"), spec.get("period"), spec.get("by")
+        if direction is not None and direction not in _DIRECTIONS:
+            raise ConfigError(f"direction must be one of {', '.join(_DIRECTIONS)}",
+                              file=file, section=section, key=metric)
+        if period is not None and period not in PERIODS:
+            raise ConfigError(f"period must be one of {', '.join(PERIODS)}",
+                              file=file, section=section, key=metric)
+        if by is not None and by not in DIMENSIONS:
+            raise ConfigError(f"by must be one of {', '.join(DIMENSIONS)}",
+                              file=file, section=section, key=metric)
+        out.append(Target(metric, float(value), direction, period, by))
+    return out
+
+
+def target_for(targets: Sequence[Target], metric: str, period: str,
+               dimension: str | None) -> Target | None:
+    """The most specific target for a metric value: one naming the period and dimension
+    beats one naming either, which beats a plain one. A target with ``by`` applies only to
+    values of that dimension."""
+    best: tuple[int, Target] | None = None
+    for t in targets:
+        if t.metric != metric or (t.period is not None and t.period != period):
+            continue
+        if t.by is not None and t.by != dimension:
+            continue
+        score = (t.period is not None) + (t.by is not None)
+        if best is None or score > best[0]:
+            best = (score, t)
+    return best[1] if best else None
+
+
+def is_below(value: float | None, target: Target, metric_direction: str) -> bool | None:
+    """Whether ``value`` misses ``target`` (``None`` when there is no value)."""
+    if value is None:
+        return None
+    direction = target.direction or metric_direction
+    return value < target.value if direction == "higher_is_better" else value > target.value
