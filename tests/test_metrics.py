@@ -141,3 +141,60 @@ def test_metrics_show_json_has_the_documented_keys(loaded, tmp_path):
     u3 = [r for r in rows if r["dimension_value"] == "U3"]
     assert u3 == [{**u3[0], "period_start": "2026-04-01", "period_end": "2026-07-01",
                    "dimension": "owner", "value": pytest.approx(1 / 3)}]
+
+
+@pytest.mark.parametrize("zone, quarter", [("UTC", Q1), ("Europe/Paris", Q2),
+                                           ("America/New_York", Q1)])
+def test_time_zones_move_deals_across_period_edges(store, zone, quarter):
+    # 23:30 UTC on 31 March is already 1 April in Paris (UTC+2 in summer time)
+    load_records(store, {"opportunities": [opp("O1", "U1", "won", "2026-03-31T23:30:00Z", 1)]})
+    assert list(values(store, "win_rate", timezone=zone)) == [(None, quarter)]
+
+
+def test_a_new_york_evening_stays_on_its_local_day(store):
+    load_records(store, {"opportunities": [opp("O1", "U1", "won", "2026-04-01T02:00:00Z", 1)]})
+    assert list(values(store, "win_rate", period="day", timezone="America/New_York")) == [
+        (None, dt.date(2026, 3, 31))]
+
+
+def test_a_rolling_window_counts_only_deals_inside_it(loaded):
+    from crmsync.registry import Registry
+
+    result = compute(loaded, [Registry().metric("win_rate")], MetricsConfig(),
+                     period="last_30d", as_of=dt.datetime(2026, 5, 20))
+    # window [2026-04-20, 2026-05-20): O5 lost (the first instant counts), O6 lost, O7 won
+    assert [(v.period_start, v.period_end, v.value, v.numerator, v.denominator)
+            for v in result.values] == [
+        (dt.date(2026, 4, 20), dt.date(2026, 5, 20), pytest.approx(1 / 3), 1, 3)]
+
+
+def test_custom_fields_are_dimensions_for_metrics_that_opt_in(store):
+    import sqlalchemy as sa
+
+    from crmsync import Metric
+
+    class OpenDeals(Metric):
+        NAME = "open_deals_test"
+        dimensions = ("owner", "custom")
+
+        def query(self, ctx):
+            o = ctx.table("opportunities")
+            frm, dim = ctx.dimension_of(o)
+            n = sa.func.count()
+            return (sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
+                              sa.null().label("period_start"), n.label("value"),
+                              n.label("numerator"), sa.null().label("denominator"))
+                    .select_from(frm).where(ctx.live(o)).group_by(dim))
+
+    load_records(store, {"opportunities": [
+        opp("O1", "U1", "open", custom={"product_line": "Analytics"}),
+        opp("O2", "U1", "open", custom={"product_line": "Analytics"}),
+        opp("O3", "U2", "open", custom={"product_line": "Core"}),
+        opp("O4", "U2", "open")]})
+    result = compute(store, [OpenDeals()], MetricsConfig(), period="all",
+                     dimensions=("custom.product_line",))
+    assert sorted((v.dimension_value or "", v.value) for v in result.values) == [
+        ("", 1), ("Analytics", 2), ("Core", 1)]
+    with pytest.raises(MetricError, match="unknown dimension 'custom.bad-name'"):
+        compute(store, [OpenDeals()], MetricsConfig(), period="all",
+                dimensions=("custom.bad-name",))

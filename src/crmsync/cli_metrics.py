@@ -11,11 +11,35 @@ from crmsync import api, render
 from crmsync.cli_state import State, emit_json, pass_state, progress_bar
 from crmsync.config import PERIODS
 from crmsync.metrics import DIMENSIONS
+from crmsync.metrics.context import is_dimension
+from crmsync.metrics.periods import is_period
 
 __all__ = ["metrics", "demo"]
 
-_PERIOD = click.Choice(PERIODS)
-_DIMENSION = click.Choice(sorted(DIMENSIONS))
+class _Period(click.ParamType):
+    name = "|".join(PERIODS) + "|last_<N>d"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None
+                ) -> str:
+        if not is_period(value):
+            self.fail(f"{value!r} is not a period ({', '.join(PERIODS)} or last_<N>d)",
+                      param, ctx)
+        return value
+
+
+class _Dimension(click.ParamType):
+    name = "|".join(sorted(DIMENSIONS)) + "|custom.<field>"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None
+                ) -> str:
+        if not is_dimension(value):
+            self.fail(f"{value!r} is not a dimension ({', '.join(sorted(DIMENSIONS))} or "
+                      "custom.<field>)", param, ctx)
+        return value
+
+
+_PERIOD = _Period()
+_DIMENSION = _Dimension()
 
 
 @click.group()

@@ -26,6 +26,7 @@ else:  # pragma: no cover
 from crmsync.connector import Connector
 from crmsync.errors import ConfigError
 from crmsync.metrics.context import METRIC_OPTIONS
+from crmsync.metrics.periods import is_period
 from crmsync.metrics.targets import Target, parse_targets
 from crmsync.redact import REDACTED
 
@@ -199,9 +200,9 @@ def _metrics(raw: Mapping[str, Any], file: str | None) -> MetricsConfig:
     for key, value in raw.items():
         if key == "period":
             m.period = _expect(value, str, file=file, section="metrics", key=key)
-            if m.period not in PERIODS:
-                raise ConfigError(f"expected one of {', '.join(PERIODS)}, got {value!r}",
-                                  file=file, section="metrics", key=key)
+            if not is_period(m.period):
+                raise ConfigError(f"expected one of {', '.join(PERIODS)} or last_<N>d, "
+                                  f"got {value!r}", file=file, section="metrics", key=key)
         elif key == "timezone":
             m.timezone = _expect(value, str, file=file, section="metrics", key=key)
             try:
@@ -209,10 +210,6 @@ def _metrics(raw: Mapping[str, Any], file: str | None) -> MetricsConfig:
             except (ZoneInfoNotFoundError, ValueError):
                 raise ConfigError(f"unknown time zone {value!r}", file=file, section="metrics",
                                   key=key) from None
-            if m.timezone != "UTC":
-                raise ConfigError(f"periods are bucketed in UTC in this version; time zone "
-                                  f"{value!r} is not supported yet", file=file,
-                                  section="metrics", key=key)
         elif key == "base_currency":
             m.base_currency = _expect(value, str, file=file, section="metrics", key=key).upper()
             if not re.fullmatch(r"[A-Z]{3}", m.base_currency):

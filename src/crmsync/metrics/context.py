@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,10 +13,21 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
 from crmsync.errors import MetricError
-from crmsync.metrics.periods import period_start_sql
+from crmsync.metrics.periods import period_start_sql, rolling_days
 from crmsync.schema import SYNCED_TABLES
 
-__all__ = ["MetricContext", "DIMENSIONS", "METRIC_OPTIONS"]
+__all__ = ["MetricContext", "DIMENSIONS", "METRIC_OPTIONS", "CUSTOM_PREFIX", "is_dimension"]
+
+#: ``--by custom.product_line`` breaks down by a custom field of the fact table (what a
+#: connector's ``field_map`` puts in ``custom``); metrics opt in by listing ``"custom"``.
+CUSTOM_PREFIX = "custom."
+_CUSTOM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def is_dimension(name: str) -> bool:
+    """A known dimension or ``custom.<field>``."""
+    return name in DIMENSIONS or (name.startswith(CUSTOM_PREFIX) and bool(
+        _CUSTOM_NAME.fullmatch(name[len(CUSTOM_PREFIX):])))
 
 #: ``[metrics]`` settings metrics read through :meth:`MetricContext.option`, with defaults.
 METRIC_OPTIONS: dict[str, Any] = {
@@ -86,18 +98,39 @@ class MetricContext:
             cond = sa.and_(cond, table.c.connection == self.connection)
         return cond
 
+    def local(self, column: Any) -> ColumnElement[Any]:
+        """A naive-UTC timestamp column as wall-clock time in ``timezone`` (dates and UTC are
+        returned unchanged)."""
+        if self.timezone == "UTC" or isinstance(getattr(column, "type", None), sa.Date) and \
+                not isinstance(column.type, sa.DateTime):
+            return column
+        if self.dialect == "postgresql":
+            return sa.func.timezone(self.timezone, sa.func.timezone("UTC", column))
+        return sa.func.crmsync_local_time(column, self.timezone)  # registered on SQLite
+
     def period_start(self, column: Any) -> ColumnElement[Any]:
-        """The period bucket of a timestamp column (``NULL`` for period ``all``)."""
-        if self.timezone != "UTC":
-            raise MetricError("time zones other than UTC are not supported yet "
-                              f"([metrics] timezone = {self.timezone!r})")
-        return period_start_sql(self.dialect, self.period, column, self.fiscal_year_start_month)
+        """The period bucket of a timestamp or date column, in ``timezone``: ``NULL`` for
+        period ``all``; for a rolling ``last_Nd`` period the window's first day for rows
+        inside ``[as_of − N days, as_of)`` and ``NULL`` outside (the engine drops those)."""
+        days = rolling_days(self.period)
+        if days is not None:
+            start = self.as_of - dt.timedelta(days=days)
+            return sa.case((sa.and_(column >= sa.literal(start, sa.DateTime()),
+                                    column < sa.literal(self.as_of, sa.DateTime())),
+                            sa.literal(start.date(), sa.Date())), else_=sa.null())
+        return period_start_sql(self.dialect, self.period, self.local(column),
+                                self.fiscal_year_start_month)
 
     def dimension_of(self, fact: FromClause) -> tuple[FromClause, ColumnElement[Any]]:
         """Join what the dimension needs onto ``fact``; return the joined FROM and the
         dimension's value expression (``NULL`` for the whole organisation)."""
         if self.dimension is None:
             return fact, sa.null()
+        if self.dimension.startswith(CUSTOM_PREFIX):
+            name = self.dimension[len(CUSTOM_PREFIX):]
+            if "custom" not in fact.c:
+                raise MetricError(f"dimension '{self.dimension}' needs a custom column")
+            return fact, fact.c.custom[name].as_string()
         try:
             via, column = DIMENSIONS[self.dimension]
         except KeyError:

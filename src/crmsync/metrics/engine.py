@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from crmsync.errors import MetricError
-from crmsync.metrics.context import DIMENSIONS, MetricContext
-from crmsync.metrics.periods import as_date, period_end
+from crmsync.metrics.context import CUSTOM_PREFIX, DIMENSIONS, MetricContext, is_dimension
+from crmsync.metrics.periods import as_date, is_period, period_end, rolling_days
 from crmsync.schema import metric_values
 
 if TYPE_CHECKING:
@@ -72,6 +72,8 @@ def run_metric(store: Store, metric: Metric, ctx: MetricContext) -> list[MetricV
                           f"{', '.join(missing)}")
     sub = query.subquery("m")
     stmt = sa.select(*(sub.c[c] for c in CONTRACT))
+    if rolling_days(ctx.period) is not None:  # rows outside the window have no period
+        stmt = stmt.where(sub.c.period_start.is_not(None))
     with store.engine.connect() as conn:
         rows = conn.execute(stmt).all()
     out = []
@@ -90,6 +92,18 @@ def run_metric(store: Store, metric: Metric, ctx: MetricContext) -> list[MetricV
     return out
 
 
+def _supports_period(metric: Metric, period: str) -> bool:
+    # a rolling window works for any metric that buckets facts by time
+    return period in metric.periods or (rolling_days(period) is not None
+                                        and "day" in metric.periods)
+
+
+def _supports_dimension(metric: Metric, dimension: str) -> bool:
+    if dimension.startswith(CUSTOM_PREFIX):
+        return "custom" in metric.dimensions
+    return dimension in metric.dimensions
+
+
 def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
             period: str | None = None, dimensions: Sequence[str | None] = (None,),
             connection: str | None = None, as_of: dt.datetime | None = None
@@ -101,18 +115,22 @@ def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
     ``skipped``; an unknown dimension is an error.
     """
     period = period or config.period
+    if not is_period(period):
+        raise MetricError(f"unknown period '{period}' (day, week, month, quarter, year, all "
+                          "or last_<N>d)")
     for d in dimensions:
-        if d is not None and d not in DIMENSIONS:
-            raise MetricError(f"unknown dimension '{d}' (known: {', '.join(DIMENSIONS)})")
+        if d is not None and not is_dimension(d):
+            raise MetricError(f"unknown dimension '{d}' (known: {', '.join(DIMENSIONS)}, "
+                              "or custom.<field>)")
     run_id = uuid.uuid4().hex
     values: list[MetricValue] = []
     skipped: list[str] = []
     for metric in metrics:
-        if period not in metric.periods:
+        if not _supports_period(metric, period):
             skipped.append(f"{metric.NAME}: no period '{period}'")
             continue
         for dim in dimensions:
-            if dim is not None and dim not in metric.dimensions:
+            if dim is not None and not _supports_dimension(metric, dim):
                 skipped.append(f"{metric.NAME}: no dimension '{dim}'")
                 continue
             ctx = MetricContext(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,7 +11,22 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from crmsync.errors import MetricError
 
-__all__ = ["period_start_sql", "period_end", "previous_period_start", "as_date"]
+__all__ = ["period_start_sql", "period_end", "previous_period_start", "as_date",
+           "rolling_days", "is_period"]
+
+_ROLLING = re.compile(r"last_(\d{1,4})d")
+CALENDAR = ("day", "week", "month", "quarter", "year", "all")
+
+
+def rolling_days(period: str) -> int | None:
+    """``N`` for a rolling ``last_Nd`` period, else ``None``."""
+    m = _ROLLING.fullmatch(period)
+    return int(m.group(1)) if m and int(m.group(1)) > 0 else None
+
+
+def is_period(period: str) -> bool:
+    """A calendar period name or a rolling ``last_Nd`` window."""
+    return period in CALENDAR or rolling_days(period) is not None
 
 
 def _months(n: int) -> str:
@@ -75,6 +91,9 @@ def period_end(period: str, start: dt.date | None) -> dt.date | None:
     """The first day after the period starting at ``start``."""
     if start is None:
         return None
+    days = rolling_days(period)
+    if days is not None:
+        return start + dt.timedelta(days=days)
     if period == "day":
         return start + dt.timedelta(days=1)
     if period == "week":
@@ -90,6 +109,9 @@ def period_end(period: str, start: dt.date | None) -> dt.date | None:
 
 def previous_period_start(period: str, start: dt.date) -> dt.date:
     """The start of the period before the one starting at ``start``."""
+    days = rolling_days(period)
+    if days is not None:
+        return start - dt.timedelta(days=days)
     if period == "day":
         return start - dt.timedelta(days=1)
     if period == "week":

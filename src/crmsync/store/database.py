@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -26,7 +29,22 @@ def redact_url(url: str) -> str:
         return "<invalid url>"
 
 
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _local_time(value: str | None, zone: str) -> str | None:
+    """SQL function ``crmsync_local_time(ts, zone)``: a stored naive-UTC timestamp as wall-clock
+    time in ``zone`` (SQLite has no time-zone database; PostgreSQL uses its own)."""
+    if value is None:
+        return None
+    utc = dt.datetime.fromisoformat(value).replace(tzinfo=dt.timezone.utc)
+    return utc.astimezone(_zone(zone)).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.create_function("crmsync_local_time", 2, _local_time, deterministic=True)
     cur = dbapi_conn.cursor()
     # WAL lets readers (status, metrics) work while a sync writes; NORMAL is durable in WAL
     # for everything but a power cut, and a power cut loses at most the batch in flight.
