@@ -101,3 +101,34 @@ def test_show_prints_target_and_attainment(configured):
                                       "--metric", "win_rate"])
     assert result.exit_code == 0
     assert "60.0%" in result.output and "83%" in result.output and "▼" in result.output
+
+
+def test_a_target_for_one_rep_beats_the_general_one():
+    general = Target("win_rate", 0.3, by="owner")
+    for_u3 = Target("win_rate", 0.2, by="owner", dimension_value="U3")
+    assert target_for([general, for_u3], "win_rate", "quarter", "owner", "U3") == for_u3
+    assert target_for([general, for_u3], "win_rate", "quarter", "owner", "U1") == general
+
+
+def test_targets_csv_synced_by_the_files_connector_sets_per_rep_targets(store, tmp_path):
+    folder = tmp_path / "targets"
+    folder.mkdir()
+    (folder / "targets.csv").write_text(
+        "remote_id,metric,value,period,dimension,dimension_value\n"
+        "T1,win_rate,0.4,quarter,owner,U3\n"
+        "T2,win_rate,0.2,quarter,owner,\n")
+    load_records(store, DATA)
+    path = tmp_path / "crmsync.toml"
+    path.write_text(f'[store]\nurl = "{store.url}"\n[metrics]\nperiod = "quarter"\n'
+                    f'[connections.plan]\ntype = "files"\npath = "{folder}"\n')
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(path), "sync", "plan"]).exit_code == 0
+    assert runner.invoke(cli, ["--config", str(path), "metrics", "compute", "--metric",
+                               "win_rate", "--by", "owner"]).exit_code == 0
+    rows = json.loads(runner.invoke(cli, ["--config", str(path), "metrics", "show", "--by",
+                                          "owner", "--json"]).output)
+    got = {(r["dimension_value"], r["period_start"]): (r["value"], r["target"], r["below_target"])
+           for r in rows}
+    # by hand: U3 won 1 of 3 in Q2 (target 0.4 for U3 alone); U1 won 1 of 2 in Q1, 1 of 1 in Q2
+    assert got[("U3", "2026-04-01")] == (pytest.approx(1 / 3), 0.4, True)
+    assert got[("U1", "2026-01-01")] == (0.5, 0.2, False)

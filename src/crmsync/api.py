@@ -22,7 +22,7 @@ from crmsync.errors import ConfigError, ConnectorError, CrmsyncError
 from crmsync.metrics import engine as metric_engine
 from crmsync.metrics.engine import ComputeResult, MetricValue
 from crmsync.metrics.periods import previous_period_start
-from crmsync.metrics.targets import is_below, target_for
+from crmsync.metrics.targets import is_below, stored_targets, target_for
 from crmsync.redact import Redactor
 from crmsync.registry import Registry
 from crmsync.reports import EntityResult, RunReport
@@ -177,11 +177,18 @@ def metric_report(config: Config, registry: Registry, *, metric: str | None = No
                   period: str | None = None, dimension: str | None = None,
                   below_target: bool = False, store: Store | None = None
                   ) -> list[dict[str, Any]]:
-    """The latest values with their targets (``[targets]``) and below-target flags, as the
-    rows ``crmsync metrics show --json`` prints."""
+    """The latest values with their targets (``[targets]`` and the synced ``targets`` table)
+    and below-target flags, as the rows ``crmsync metrics show --json`` prints."""
     definitions = registry.metrics()
-    values = metric_values(config, metric=metric, period=period, dimension=dimension,
-                           store=store)
+    own = store is None
+    store = store or open_store(config)
+    try:
+        values = metric_values(config, metric=metric, period=period, dimension=dimension,
+                               store=store)
+        targets = [*config.targets, *stored_targets(store)]
+    finally:
+        if own:
+            store.dispose()
     by_key = {(v.metric, v.dimension_value, v.subject_id, v.period_start): v for v in values}
     rows = []
     for v in values:
@@ -190,7 +197,7 @@ def metric_report(config: Config, registry: Registry, *, metric: str | None = No
                 if v.period_start is not None else None)
         change = ((v.value - prev.value) / abs(prev.value)
                   if prev is not None and prev.value and v.value is not None else None)
-        target = target_for(config.targets, v.metric, v.period, v.dimension)
+        target = target_for(targets, v.metric, v.period, v.dimension, v.dimension_value)
         defined = definitions.get(v.metric)
         below = (is_below(v.value, target, defined.direction)
                  if target is not None and defined is not None else None)

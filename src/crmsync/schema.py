@@ -270,12 +270,22 @@ feedback = synced_table(
     Column("comment", Text()),
 )
 
+targets = synced_table(
+    "targets",
+    Column("metric", String(CODE), info={"required": True}),
+    Column("value", Float(), info={"required": True}),
+    Column("direction", String(32), info={"choices": ("higher_is_better", "lower_is_better")}),
+    Column("period", String(16)),
+    Column("dimension", String(CODE)),
+    Column("dimension_value", String(NAME)),
+)
+
 #: Synced tables by name, in a natural load order (parents first, though any order works).
 SYNCED_TABLES: dict[str, Table] = {
     t.name: t for t in (
         users, accounts, contacts, leads, pipelines, stages, opportunities,
         opportunity_stage_history, opportunity_contacts, activities,
-        currency_rates, quotas, spend, feedback,
+        currency_rates, quotas, spend, feedback, targets,
     )
 }
 #: The entity names connectors read: the synced tables' names.

@@ -9,17 +9,25 @@ dimension (``by = "owner"``: it applies to each rep's value, not to the organisa
     sales_cycle_days = { value = 45, direction = "lower_is_better" }
 
 The direction defaults to the metric's own (``higher_is_better`` / ``lower_is_better``).
+Targets also come from the synced ``targets`` table (a ``targets.csv`` in a files connection),
+where a row may name one rep or team (``dimension = owner``, ``dimension_value = U042``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
 
 from crmsync.errors import ConfigError
+from crmsync.schema import SYNCED_TABLES
 
-__all__ = ["Target", "parse_targets", "target_for", "is_below"]
+if TYPE_CHECKING:
+    from crmsync.store import Store
+
+__all__ = ["Target", "parse_targets", "target_for", "is_below", "stored_targets"]
 
 _KEYS = ("value", "direction", "period", "by")
 _DIRECTIONS = ("higher_is_better", "lower_is_better")
@@ -34,6 +42,8 @@ class Target:
     direction: str | None = None
     period: str | None = None
     by: str | None = None
+    #: With ``by``: the one rep, team… the target is for (only from the ``targets`` table).
+    dimension_value: str | None = None
 
 
 def parse_targets(raw: Mapping[str, Any], *, file: str | None = None) -> list[Target]:
@@ -73,17 +83,19 @@ def parse_targets(raw: Mapping[str, Any], *, file: str | None = None) -> list[Ta
 
 
 def target_for(targets: Sequence[Target], metric: str, period: str,
-               dimension: str | None) -> Target | None:
-    """The most specific target for a metric value: one naming the period and dimension
-    beats one naming either, which beats a plain one. A target with ``by`` applies only to
-    values of that dimension."""
+               dimension: str | None, dimension_value: str | None = None) -> Target | None:
+    """The most specific target for a metric value: one for this very rep/team beats one
+    naming the period and dimension, which beats one naming either, which beats a plain one.
+    A target with ``by`` applies only to values of that dimension."""
     best: tuple[int, Target] | None = None
     for t in targets:
         if t.metric != metric or (t.period is not None and t.period != period):
             continue
         if t.by is not None and t.by != dimension:
             continue
-        score = (t.period is not None) + (t.by is not None)
+        if t.dimension_value is not None and t.dimension_value != dimension_value:
+            continue
+        score = (t.period is not None) + (t.by is not None) + 2 * (t.dimension_value is not None)
         if best is None or score > best[0]:
             best = (score, t)
     return best[1] if best else None
@@ -95,3 +107,17 @@ def is_below(value: float | None, target: Target, metric_direction: str) -> bool
         return None
     direction = target.direction or metric_direction
     return value < target.value if direction == "higher_is_better" else value > target.value
+
+
+def stored_targets(store: Store) -> list[Target]:
+    """Targets synced into the ``targets`` table (e.g. a ``targets.csv`` read by the files
+    connector): per metric, optionally per period, dimension and dimension value."""
+    t = SYNCED_TABLES["targets"]
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(t.c.metric, t.c.value, t.c.direction, t.c.period,
+                                      t.c.dimension, t.c.dimension_value)
+                            .where(t.c.is_deleted == sa.false())
+                            .order_by(t.c.id)).all()
+    return [Target(metric=r.metric, value=float(r.value), direction=r.direction,
+                   period=r.period, by=r.dimension,
+                   dimension_value=r.dimension_value if r.dimension else None) for r in rows]
