@@ -198,3 +198,20 @@ def test_custom_fields_are_dimensions_for_metrics_that_opt_in(store):
     with pytest.raises(MetricError, match="unknown dimension 'custom.bad-name'"):
         compute(store, [OpenDeals()], MetricsConfig(), period="all",
                 dimensions=("custom.bad-name",))
+
+
+def test_deals_without_a_rate_are_named_as_findings(loaded):
+    from crmsync.registry import Registry
+
+    result = compute(loaded, [Registry().metric("avg_deal_size")], MetricsConfig(),
+                     period="quarter")
+    assert [(f.remote_id, f.problem) for f in result.findings] == [
+        ("O10", "no JPY→USD rate for the rate on 2026-02-10; left out of money metrics")]
+
+
+def test_metrics_compute_warns_about_left_out_deals(loaded, tmp_path):
+    cfg = tmp_path / "crmsync.toml"
+    cfg.write_text(f'[store]\nurl = "{loaded.url}"\n')
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "metrics", "compute", "--metric",
+                                      "avg_deal_size"])
+    assert "warning: crm/opportunities record O10: no JPY→USD rate" in result.output

@@ -76,11 +76,17 @@ def metrics_compute(state: State, names: Sequence[str], period: str | None,
                                  dimensions=(None, *dimensions))
     if as_json:
         emit_json({"run_id": result.run_id, "values": len(result.values),
-                   "skipped": result.skipped})
+                   "skipped": result.skipped,
+                   "findings": [f.__dict__ for f in result.findings]})
     else:
         click.echo(f"computed {len(result.values):,} values (run {result.run_id})")
         for s in result.skipped:
             click.echo(f"skipped {s}")
+        for f in result.findings[:20]:
+            click.echo(f"warning: {f}", err=True)
+        if len(result.findings) > 20:
+            click.echo(f"warning: … and {len(result.findings) - 20} more records left out of "
+                       "money metrics (see --json)", err=True)
 
 
 @metrics.command("show")

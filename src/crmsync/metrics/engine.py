@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from crmsync.errors import MetricError
+from crmsync.metrics.findings import Finding, unconverted_deals
 from crmsync.metrics.context import CUSTOM_PREFIX, DIMENSIONS, MetricContext, is_dimension
 from crmsync.metrics.periods import as_date, is_period, period_end, rolling_days
 from crmsync.schema import metric_values
@@ -56,6 +57,7 @@ class ComputeResult:
     run_id: str
     values: list[MetricValue]
     skipped: list[str]
+    findings: list[Finding] = field(default_factory=list)
 
 
 def _float(v: Any) -> float | None:
@@ -154,7 +156,9 @@ def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
                  "subject_id": v.subject_id, "value": v.value, "numerator": v.numerator,
                  "denominator": v.denominator, "computed_at": now}
                 for v in values])
-    return ComputeResult(run_id=run_id, values=values, skipped=skipped)
+    money = any(m.unit == "currency" for m in metrics)
+    findings = unconverted_deals(store, config) if money else []
+    return ComputeResult(run_id=run_id, values=values, skipped=skipped, findings=findings)
 
 
 def latest_values(store: Store, *, metric: str | None = None, period: str | None = None,
