@@ -1,10 +1,193 @@
-"""Built-in KPIs: activity (see docs/metrics/activity.md)."""
+"""Built-in KPIs: activity (see docs/metrics/activity.md).
+
+Only activities a person did count: automated ones (``is_automated``, e.g. sequence emails) and
+deleted ones never do. An activity belongs to the period of its ``occurred_at`` and to its
+``owner_id`` (dimensions ``owner`` and ``team``).
+"""
 
 from __future__ import annotations
 
-from crmsync import Metric
+from typing import ClassVar
 
-__all__ = ["METRICS"]
+import sqlalchemy as sa
+from sqlalchemy import Select
+from sqlalchemy.sql.elements import ColumnElement
+
+from crmsync import Metric, MetricContext
+
+__all__ = ["Calls", "Emails", "Meetings", "Tasks", "CallConnectRate",
+           "ActivitiesPerOpportunity", "DaysSinceLastActivity", "METRICS"]
+
+_ACTIVITY_DIMENSIONS = ("owner", "team")
+_DEAL_DIMENSIONS = ("owner", "team", "pipeline", "deal_type", "lead_source", "segment",
+                    "region", "industry")
+
+
+def _manual(ctx: MetricContext, a: sa.Table) -> ColumnElement[bool]:
+    """Live activities done by a person (``is_automated`` false or unknown)."""
+    return sa.and_(ctx.live(a), sa.func.coalesce(a.c.is_automated, sa.false()) == sa.false())
+
+
+class _ActivityCount(Metric):
+    """Count of non-automated activities of one type, by ``occurred_at`` period."""
+
+    unit = "count"
+    direction = "higher_is_better"
+    dimensions = _ACTIVITY_DIMENSIONS
+    #: The activity ``type`` counted.
+    activity_type: ClassVar[str] = ""
+    #: When set, only activities with this ``direction`` count.
+    only_direction: ClassVar[str | None] = None
+
+    def query(self, ctx: MetricContext) -> Select:
+        a = ctx.table("activities")
+        frm, dim = ctx.dimension_of(a)
+        period = ctx.period_start(a.c.occurred_at)
+        count = sa.func.count()
+        conditions = [_manual(ctx, a), a.c.type == self.activity_type,
+                      a.c.occurred_at.is_not(None)]
+        if self.only_direction is not None:
+            conditions.append(a.c.direction == self.only_direction)
+        return (
+            sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
+                      period.label("period_start"), count.label("value"),
+                      count.label("numerator"), sa.null().label("denominator"))
+            .select_from(frm)
+            .where(*conditions)
+            .group_by(*ctx.group_keys(dim, period))
+        )
+
+
+class Calls(_ActivityCount):
+    """Non-automated calls (either direction)."""
+
+    NAME = "calls"
+    title = "Calls"
+    description = "Number of non-automated calls (inbound and outbound), by occurred_at period."
+    activity_type = "call"
+
+
+class Emails(_ActivityCount):
+    """Non-automated outbound emails."""
+
+    NAME = "emails"
+    title = "Emails sent"
+    description = "Number of non-automated outbound emails, by occurred_at period."
+    activity_type = "email"
+    only_direction = "outbound"
+
+
+class Meetings(_ActivityCount):
+    """Non-automated meetings."""
+
+    NAME = "meetings"
+    title = "Meetings"
+    description = "Number of non-automated meetings, by occurred_at period."
+    activity_type = "meeting"
+
+
+class Tasks(_ActivityCount):
+    """Non-automated tasks."""
+
+    NAME = "tasks"
+    title = "Tasks"
+    description = "Number of non-automated tasks, by occurred_at period."
+    activity_type = "task"
+
+
+class CallConnectRate(Metric):
+    """Connected calls ÷ calls; connected = outcome ``connected`` (any case)."""
+
+    NAME = "call_connect_rate"
+    title = "Call connect rate"
+    description = ("Non-automated calls whose outcome is 'connected' (case-insensitive) ÷ "
+                   "non-automated calls, by occurred_at period.")
+    unit = "ratio"
+    direction = "higher_is_better"
+    dimensions = _ACTIVITY_DIMENSIONS
+
+    def query(self, ctx: MetricContext) -> Select:
+        a = ctx.table("activities")
+        frm, dim = ctx.dimension_of(a)
+        period = ctx.period_start(a.c.occurred_at)
+        connected = sa.func.sum(sa.case(
+            (sa.func.lower(sa.func.trim(a.c.outcome)) == "connected", 1), else_=0))
+        calls = sa.func.count()
+        return (
+            sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
+                      period.label("period_start"),
+                      (connected * 1.0 / sa.func.nullif(calls, 0)).label("value"),
+                      connected.label("numerator"), calls.label("denominator"))
+            .select_from(frm)
+            .where(_manual(ctx, a), a.c.type == "call", a.c.occurred_at.is_not(None))
+            .group_by(*ctx.group_keys(dim, period))
+        )
+
+
+class ActivitiesPerOpportunity(Metric):
+    """Activities logged on deals closed in the period ÷ those deals."""
+
+    NAME = "activities_per_opportunity"
+    title = "Activities per closed deal"
+    description = ("Non-automated activities linked to a deal and done up to its close, over "
+                   "deals closed (won or lost) in the period ÷ those deals.")
+    unit = "count"
+    direction = "lower_is_better"
+    dimensions = _DEAL_DIMENSIONS
+
+    def query(self, ctx: MetricContext) -> Select:
+        o = ctx.table("opportunities")
+        a = ctx.table("activities").alias("act")
+        frm, dim = ctx.dimension_of(o)
+        period = ctx.period_start(o.c.closed_at)
+        per_deal = (
+            sa.select(sa.func.count())
+            .select_from(a)
+            .where(_manual(ctx, a), a.c.connection == o.c.connection,
+                   a.c.opportunity_id == o.c.remote_id, a.c.occurred_at <= o.c.closed_at)
+            .scalar_subquery()
+        )
+        total = sa.func.sum(per_deal)
+        deals = sa.func.count()
+        return (
+            sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
+                      period.label("period_start"),
+                      (total * 1.0 / sa.func.nullif(deals, 0)).label("value"),
+                      total.label("numerator"), deals.label("denominator"))
+            .select_from(frm)
+            .where(ctx.live(o), o.c.status.in_(("won", "lost")), o.c.closed_at.is_not(None))
+            .group_by(*ctx.group_keys(dim, period))
+        )
+
+
+class DaysSinceLastActivity(Metric):
+    """Days from the latest non-automated activity (up to ``as_of``) to ``as_of``."""
+
+    NAME = "days_since_last_activity"
+    title = "Days since last activity"
+    description = ("Days from the most recent non-automated activity that has happened (up to "
+                   "now) to now, per owner or team; period 'all' only.")
+    unit = "days"
+    direction = "lower_is_better"
+    dimensions = _ACTIVITY_DIMENSIONS
+    periods = ("all",)
+
+    def query(self, ctx: MetricContext) -> Select:
+        a = ctx.table("activities")
+        frm, dim = ctx.dimension_of(a)
+        last = sa.func.max(a.c.occurred_at)
+        return (
+            sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
+                      sa.null().label("period_start"),
+                      ctx.days_between(last, ctx.now()).label("value"),
+                      sa.null().label("numerator"), sa.func.count().label("denominator"))
+            .select_from(frm)
+            .where(_manual(ctx, a), a.c.occurred_at.is_not(None),
+                   a.c.occurred_at <= ctx.now())
+            .group_by(*ctx.group_keys(dim))
+        )
+
 
 #: The metrics this module defines, in catalogue order.
-METRICS: tuple[type[Metric], ...] = ()
+METRICS: tuple[type[Metric], ...] = (Calls, Emails, Meetings, Tasks, CallConnectRate,
+                                     ActivitiesPerOpportunity, DaysSinceLastActivity)

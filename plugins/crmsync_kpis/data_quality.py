@@ -1,10 +1,130 @@
-"""Built-in KPIs: data quality (see docs/metrics/data_quality.md)."""
+"""Built-in KPIs: data quality (see docs/metrics/data_quality.md).
+
+Each metric is a current snapshot (period ``all`` only): ``value`` = ``numerator`` = the number
+of offending deals, ``denominator`` = the population checked. "Today" is ``ctx.as_of``.
+"""
 
 from __future__ import annotations
 
-from crmsync import Metric
+import datetime as dt
+from typing import Any
 
-__all__ = ["METRICS"]
+import sqlalchemy as sa
+from sqlalchemy import Select
+from sqlalchemy.sql.elements import ColumnElement
+
+from crmsync import Metric, MetricContext
+
+__all__ = ["PastCloseDateOpen", "MissingAmount", "MissingOwner", "StaleOpportunities",
+           "UnconvertedCurrency", "METRICS"]
+
+_DQ_DIMENSIONS = ("owner", "team", "pipeline", "deal_type", "lead_source", "segment",
+                  "region", "industry")
+
+
+def _snapshot(ctx: MetricContext, population: ColumnElement[bool],
+              offending: ColumnElement[bool]) -> Select:
+    """Contract columns counting ``offending`` live deals among ``population``."""
+    o = ctx.table("opportunities")
+    frm, dim = ctx.dimension_of(o)
+    bad = sa.func.sum(sa.case((offending, 1), else_=0))  # NULL over an empty population
+    return (
+        sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
+                  sa.null().label("period_start"), bad.label("value"), bad.label("numerator"),
+                  sa.func.count().label("denominator"))
+        .select_from(frm)
+        .where(ctx.live(o), population)
+        .group_by(*ctx.group_keys(dim))
+    )
+
+
+class _DataQuality(Metric):
+    """Shared attributes: counts, lower is better, snapshot only."""
+
+    unit = "count"
+    direction = "lower_is_better"
+    periods = ("all",)
+    dimensions = _DQ_DIMENSIONS
+
+
+class PastCloseDateOpen(_DataQuality):
+    """Open deals whose expected close date has passed."""
+
+    NAME = "dq_past_close_date_open"
+    title = "Open deals past their close date"
+    description = "Open deals whose expected_close_date is before today (as_of), of open deals."
+
+    def query(self, ctx: MetricContext) -> Select:
+        o = ctx.table("opportunities")
+        today = sa.literal(ctx.as_of.date(), sa.Date())
+        return _snapshot(ctx, o.c.status == "open", o.c.expected_close_date < today)
+
+
+class MissingAmount(_DataQuality):
+    """Open or won deals without an amount."""
+
+    NAME = "dq_missing_amount"
+    title = "Deals without an amount"
+    description = "Open or won deals whose amount is empty, of open and won deals."
+
+    def query(self, ctx: MetricContext) -> Select:
+        o = ctx.table("opportunities")
+        return _snapshot(ctx, o.c.status.in_(("open", "won")), o.c.amount.is_(None))
+
+
+class MissingOwner(_DataQuality):
+    """Deals without an owner, or whose owner is not a live synced user."""
+
+    NAME = "dq_missing_owner"
+    title = "Deals without a known owner"
+    description = ("Deals whose owner_id is empty or names no live user of the same "
+                   "connection, of all deals.")
+    dimensions = ("pipeline", "deal_type", "lead_source", "segment", "region", "industry")
+
+    def query(self, ctx: MetricContext) -> Select:
+        o = ctx.table("opportunities")
+        u = ctx.table("users").alias("owner_user")
+        known = sa.exists().where(ctx.live(u), u.c.connection == o.c.connection,
+                                  u.c.remote_id == o.c.owner_id)
+        return _snapshot(ctx, sa.true(), sa.or_(o.c.owner_id.is_(None), ~known))
+
+
+class StaleOpportunities(_DataQuality):
+    """Open deals without a non-automated activity in the last ``stale_days`` days."""
+
+    NAME = "dq_stale_opportunities"
+    title = "Stale open deals"
+    description = ("Open deals with no non-automated activity linked to them in the "
+                   "[metrics] stale_days days up to now, of open deals.")
+
+    def query(self, ctx: MetricContext) -> Select:
+        o = ctx.table("opportunities")
+        a = ctx.table("activities").alias("act")
+        since = sa.literal(ctx.as_of - dt.timedelta(days=ctx.option("stale_days")),
+                           sa.DateTime())
+        recent = sa.exists().where(
+            ctx.live(a), sa.func.coalesce(a.c.is_automated, sa.false()) == sa.false(),
+            a.c.connection == o.c.connection, a.c.opportunity_id == o.c.remote_id,
+            a.c.occurred_at >= since, a.c.occurred_at <= ctx.now())
+        return _snapshot(ctx, o.c.status == "open", ~recent)
+
+
+class UnconvertedCurrency(_DataQuality):
+    """Deals with an amount that cannot be converted to the base currency."""
+
+    NAME = "dq_unconverted_currency"
+    title = "Deals with an unconvertible amount"
+    description = ("Deals with an amount but no base-currency value (no amount_base and no "
+                   "rate valid at the close, or latest rate for open deals), of deals with an "
+                   "amount.")
+
+    def query(self, ctx: MetricContext) -> Select:
+        o = ctx.table("opportunities")
+        base: Any = sa.case((o.c.closed_at.is_(None), ctx.amount_in_base(o)),
+                            else_=ctx.amount_in_base(o, o.c.closed_at))
+        return _snapshot(ctx, o.c.amount.is_not(None), base.is_(None))
+
 
 #: The metrics this module defines, in catalogue order.
-METRICS: tuple[type[Metric], ...] = ()
+METRICS: tuple[type[Metric], ...] = (PastCloseDateOpen, MissingAmount, MissingOwner,
+                                     StaleOpportunities, UnconvertedCurrency)

@@ -32,7 +32,7 @@ else:
 
 __all__ = ["Metric", "MetricContext", "UNITS", "DIRECTIONS"]
 
-UNITS = ("ratio", "currency", "days", "minutes", "count")
+UNITS = ("ratio", "currency", "days", "minutes", "count", "score")
 DIRECTIONS = ("higher_is_better", "lower_is_better")
 
 
