@@ -1,8 +1,9 @@
-"""Deal outcome KPIs: win rate, average deal size, sales cycle length.
+"""Deal outcome KPIs: win and close rates, deal size, revenue and its growth, sales cycle.
 
-Definitions (docs/metrics.md): deals count in the period of their ``closed_at`` (taken from
-stage history, not the editable close date); deleted deals never count; money is in the base
-currency, converted at the rate valid at the close.
+Definitions (docs/metrics/deals.md): deals count in the period of their ``closed_at`` (taken
+from stage history, not the editable close date) unless a metric says otherwise (close rate
+and the ``won_over_created`` win rate use the creation period); deleted deals never count;
+money is in the base currency, converted at the rate valid at the close.
 """
 
 from __future__ import annotations
@@ -12,14 +13,18 @@ from sqlalchemy import Select
 
 from crmsync import Metric, MetricContext
 
-__all__ = ["WinRate", "AvgDealSize", "SalesCycleDays", "METRICS"]
+__all__ = ["WinRate", "CloseRate", "AvgDealSize", "MedianDealSize", "Revenue", "RevenueGrowth",
+           "SalesCycleDays", "SalesCycleDaysMean", "METRICS"]
 
 _DEAL_DIMENSIONS = ("owner", "team", "pipeline", "deal_type", "lead_source", "segment",
                     "region", "industry")
 
 
 class WinRate(Metric):
-    """won ÷ (won + lost), deals attributed to the period of ``closed_at``."""
+    """won ÷ (won + lost), deals attributed to the period of ``closed_at``.
+
+    Variants: ``won_over_created`` (won ÷ deals created, by creation period) and
+    ``amount_weighted`` (won base amount ÷ closed base amount, by close period)."""
 
     NAME = "win_rate"
     title = "Win rate"
@@ -27,22 +32,64 @@ class WinRate(Metric):
     unit = "ratio"
     direction = "higher_is_better"
     dimensions = _DEAL_DIMENSIONS
+    variants = ("won_over_created", "amount_weighted")
 
     def query(self, ctx: MetricContext) -> Select:
+        if ctx.variant == "won_over_created":
+            return _share_of_created(ctx, statuses=("won",))
         o = ctx.table("opportunities")
         frm, dim = ctx.dimension_of(o)
         period = ctx.period_start(o.c.closed_at)
-        won = sa.func.sum(sa.case((o.c.status == "won", 1), else_=0))
-        closed = sa.func.count()
+        if ctx.variant == "amount_weighted":
+            amount = ctx.amount_in_base(o, o.c.closed_at)
+            won = sa.func.sum(sa.case((o.c.status == "won", amount), else_=None))
+            closed = sa.func.sum(amount)
+        else:
+            won = sa.func.sum(sa.case((o.c.status == "won", 1), else_=0))
+            closed = sa.func.count()
         return (
             sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
                       period.label("period_start"),
-                      (won * 1.0 / closed).label("value"), won.label("numerator"),
-                      closed.label("denominator"))
+                      (won * 1.0 / sa.func.nullif(closed, 0)).label("value"),
+                      won.label("numerator"), closed.label("denominator"))
             .select_from(frm)
             .where(ctx.live(o), o.c.status.in_(("won", "lost")), o.c.closed_at.is_not(None))
             .group_by(*ctx.group_keys(dim, period))
         )
+
+
+def _share_of_created(ctx: MetricContext, statuses: tuple[str, ...]) -> Select:
+    """Deals created in the period (``remote_created_at``) whose status is now one of
+    ``statuses`` ÷ all deals created in the period."""
+    o = ctx.table("opportunities")
+    frm, dim = ctx.dimension_of(o)
+    period = ctx.period_start(o.c.remote_created_at)
+    hits = sa.func.sum(sa.case((o.c.status.in_(statuses), 1), else_=0))
+    created = sa.func.count()
+    return (
+        sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
+                  period.label("period_start"),
+                  (hits * 1.0 / sa.func.nullif(created, 0)).label("value"),
+                  hits.label("numerator"), created.label("denominator"))
+        .select_from(frm)
+        .where(ctx.live(o), o.c.remote_created_at.is_not(None))
+        .group_by(*ctx.group_keys(dim, period))
+    )
+
+
+class CloseRate(Metric):
+    """Deals created in the period that are now closed (won or lost) ÷ deals created."""
+
+    NAME = "close_rate"
+    title = "Close rate"
+    description = ("Deals created in the period that are now closed (won or lost) ÷ all deals "
+                   "created in the period, by creation period.")
+    unit = "ratio"
+    direction = "higher_is_better"
+    dimensions = _DEAL_DIMENSIONS
+
+    def query(self, ctx: MetricContext) -> Select:
+        return _share_of_created(ctx, statuses=("won", "lost"))
 
 
 class AvgDealSize(Metric):
@@ -100,5 +147,125 @@ class SalesCycleDays(Metric):
         return ctx.median(facts)
 
 
+def _won_amounts(ctx: MetricContext) -> Select:
+    """One row per won deal: dimension, ``closed_at`` period and base amount ``x`` (rate at
+    the close), with the contract's ``subject_id`` (``NULL``)."""
+    o = ctx.table("opportunities")
+    frm, dim = ctx.dimension_of(o)
+    return (
+        sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
+                  ctx.period_start(o.c.closed_at).label("period_start"),
+                  ctx.amount_in_base(o, o.c.closed_at).label("x"))
+        .select_from(frm)
+        .where(ctx.live(o), o.c.status == "won", o.c.closed_at.is_not(None))
+    )
+
+
+class MedianDealSize(Metric):
+    """Median base-currency amount of won deals, by ``closed_at`` period."""
+
+    NAME = "median_deal_size"
+    title = "Median deal size"
+    description = ("Median amount (base currency, converted at the close-date rate) of deals "
+                   "won in the period; deals without a known rate are left out.")
+    unit = "currency"
+    direction = "higher_is_better"
+    dimensions = _DEAL_DIMENSIONS
+
+    def query(self, ctx: MetricContext) -> Select:
+        return ctx.median(_won_amounts(ctx))
+
+
+class Revenue(Metric):
+    """Sum of won base-currency amounts, by ``closed_at`` period."""
+
+    NAME = "revenue"
+    title = "Revenue (won)"
+    description = ("Sum of the amounts (base currency, close-date rate) of deals won in the "
+                   "period; the denominator is the number of deals summed.")
+    unit = "currency"
+    direction = "higher_is_better"
+    dimensions = _DEAL_DIMENSIONS
+
+    def query(self, ctx: MetricContext) -> Select:
+        won = _won_amounts(ctx).subquery("won")
+        total = sa.func.sum(won.c.x)
+        return (
+            sa.select(sa.null().label("subject_id"), won.c.dimension_value,
+                      won.c.period_start, total.label("value"), total.label("numerator"),
+                      sa.func.count(won.c.x).label("denominator"))
+            .where(won.c.x.is_not(None))
+            .group_by(won.c.dimension_value, won.c.period_start)
+        )
+
+
+class RevenueGrowth(Metric):
+    """(revenue − previous period's revenue) ÷ previous period's revenue."""
+
+    NAME = "revenue_growth"
+    title = "Revenue growth"
+    description = ("Change of won revenue against the immediately preceding period, as a "
+                   "share of that period's revenue.")
+    unit = "ratio"
+    direction = "higher_is_better"
+    dimensions = _DEAL_DIMENSIONS
+    periods = ("day", "week", "month", "quarter", "year")
+
+    def query(self, ctx: MetricContext) -> Select:
+        revenue = Revenue().query(ctx).subquery("revenue")
+        window = {"partition_by": revenue.c.dimension_value,
+                  "order_by": revenue.c.period_start}
+        lagged = sa.select(
+            revenue.c.dimension_value, revenue.c.period_start, revenue.c.value,
+            sa.func.lag(revenue.c.period_start).over(**window).label("prev_start"),
+            sa.func.lag(revenue.c.value).over(**window).label("prev_value"),
+        ).subquery("lagged")
+        # the lagged row only counts when it is the immediately preceding period: the
+        # period containing the day before this period's start
+        if ctx.dialect == "sqlite":
+            day_before = sa.func.date(lagged.c.period_start, "-1 day")
+        else:
+            day_before = lagged.c.period_start - sa.literal(1)
+        previous = sa.case((lagged.c.prev_start == ctx.period_start(day_before),
+                            lagged.c.prev_value), else_=None)
+        change = lagged.c.value - previous
+        return (
+            sa.select(sa.null().label("subject_id"), lagged.c.dimension_value,
+                      lagged.c.period_start,
+                      (change / sa.func.nullif(previous, 0)).label("value"),
+                      change.label("numerator"), previous.label("denominator"))
+        )
+
+
+class SalesCycleDaysMean(Metric):
+    """Mean days from creation to close over deals won in the period."""
+
+    NAME = "sales_cycle_days_mean"
+    title = "Sales cycle (mean days)"
+    description = ("Mean days from a won deal's creation to its close, over deals won in the "
+                   "period.")
+    unit = "days"
+    direction = "lower_is_better"
+    dimensions = _DEAL_DIMENSIONS
+
+    def query(self, ctx: MetricContext) -> Select:
+        o = ctx.table("opportunities")
+        frm, dim = ctx.dimension_of(o)
+        period = ctx.period_start(o.c.closed_at)
+        days = sa.func.sum(ctx.days_between(o.c.remote_created_at, o.c.closed_at))
+        count = sa.func.count()
+        return (
+            sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
+                      period.label("period_start"),
+                      (days / sa.func.nullif(count, 0)).label("value"),
+                      days.label("numerator"), count.label("denominator"))
+            .select_from(frm)
+            .where(ctx.live(o), o.c.status == "won", o.c.closed_at.is_not(None),
+                   o.c.remote_created_at.is_not(None))
+            .group_by(*ctx.group_keys(dim, period))
+        )
+
+
 #: The metrics this module defines, in catalogue order.
-METRICS: tuple[type[Metric], ...] = (WinRate, AvgDealSize, SalesCycleDays)
+METRICS: tuple[type[Metric], ...] = (WinRate, CloseRate, AvgDealSize, MedianDealSize, Revenue,
+                                     RevenueGrowth, SalesCycleDays, SalesCycleDaysMean)

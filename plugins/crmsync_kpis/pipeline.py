@@ -1,10 +1,224 @@
-"""Built-in KPIs: pipeline (see docs/metrics/pipeline.md)."""
+"""Built-in KPIs: pipeline (see docs/metrics/pipeline.md).
+
+Open pipeline is bucketed by ``expected_close_date`` and valued at the latest exchange rate;
+quotas are bucketed by their ``period_start`` and compared with won revenue by ``closed_at``.
+"""
 
 from __future__ import annotations
 
-from crmsync import Metric
+import datetime as dt
 
-__all__ = ["METRICS"]
+import sqlalchemy as sa
+from sqlalchemy import Select
+from sqlalchemy.sql.selectable import Subquery
+
+from crmsync import Metric, MetricContext
+
+__all__ = ["PipelineValue", "WeightedPipelineValue", "QuotaAttainment", "PipelineCoverage",
+           "SalesVelocity", "METRICS"]
+
+_DEAL_DIMENSIONS = ("owner", "team", "pipeline", "deal_type", "lead_source", "segment",
+                    "region", "industry")
+_QUOTA_DIMENSIONS = ("owner", "team")
+
+
+def _open_pipeline(ctx: MetricContext, weighted: bool) -> Select:
+    """Open deals by ``expected_close_date`` period: value = numerator = Σ base amount
+    (× stage probability when ``weighted``), denominator = deals summed."""
+    o = ctx.table("opportunities")
+    frm, dim = ctx.dimension_of(o)
+    amount = ctx.amount_in_base(o)
+    if weighted:
+        stage = ctx.table("stages").alias("stage")
+        frm = frm.outerjoin(stage, sa.and_(stage.c.connection == o.c.connection,
+                                           stage.c.remote_id == o.c.stage_id,
+                                           ctx.live(stage)))
+        amount = amount * sa.func.coalesce(stage.c.probability, o.c.probability)
+    period = ctx.period_start(o.c.expected_close_date)
+    total = sa.func.sum(amount)
+    return (
+        sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
+                  period.label("period_start"), total.label("value"),
+                  total.label("numerator"), sa.func.count(amount).label("denominator"))
+        .select_from(frm)
+        .where(ctx.live(o), o.c.status == "open", o.c.expected_close_date.is_not(None))
+        .group_by(*ctx.group_keys(dim, period))
+    )
+
+
+class PipelineValue(Metric):
+    """Σ base amount (latest rate) of open deals expected to close in the period."""
+
+    NAME = "pipeline_value"
+    title = "Pipeline value"
+    description = ("Sum of the amounts (base currency, latest rate) of open deals whose "
+                   "expected close date lies in the period.")
+    unit = "currency"
+    direction = "higher_is_better"
+    dimensions = _DEAL_DIMENSIONS
+
+    def query(self, ctx: MetricContext) -> Select:
+        return _open_pipeline(ctx, weighted=False)
+
+
+class WeightedPipelineValue(Metric):
+    """Σ base amount × win probability of open deals expected to close in the period."""
+
+    NAME = "weighted_pipeline_value"
+    title = "Weighted pipeline value"
+    description = ("Sum of amount × win probability (the stage's, else the deal's) of open "
+                   "deals whose expected close date lies in the period.")
+    unit = "currency"
+    direction = "higher_is_better"
+    dimensions = _DEAL_DIMENSIONS
+
+    def query(self, ctx: MetricContext) -> Select:
+        return _open_pipeline(ctx, weighted=True)
+
+
+def _won_revenue(ctx: MetricContext) -> Subquery:
+    """Won revenue (base currency, close-date rate) per (dimension, ``closed_at`` period)."""
+    o = ctx.table("opportunities")
+    frm, dim = ctx.dimension_of(o)
+    period = ctx.period_start(o.c.closed_at)
+    return (
+        sa.select(dim.label("dimension_value"), period.label("period_start"),
+                  sa.func.sum(ctx.amount_in_base(o, o.c.closed_at)).label("revenue"))
+        .select_from(frm)
+        .where(ctx.live(o), o.c.status == "won", o.c.closed_at.is_not(None))
+        .group_by(*ctx.group_keys(dim, period))
+        .subquery("revenue")
+    )
+
+
+def _quota_totals(ctx: MetricContext) -> Subquery:
+    """Rep quotas (``owner_id`` set, in the base currency) per (dimension, period of the
+    quota's ``period_start``); a team's quota is the sum of its reps' quotas."""
+    q = ctx.table("quotas")
+    frm, dim = ctx.dimension_of(q)
+    period = ctx.period_start(q.c.period_start)
+    return (
+        sa.select(dim.label("dimension_value"), period.label("period_start"),
+                  sa.func.sum(q.c.amount).label("quota"))
+        .select_from(frm)
+        .where(ctx.live(q), q.c.owner_id.is_not(None),
+               sa.or_(q.c.currency.is_(None), q.c.currency == ctx.base_currency))
+        .group_by(*ctx.group_keys(dim, period))
+        .subquery("quota")
+    )
+
+
+def _same_key(a: Subquery, b: Subquery) -> sa.ColumnElement[bool]:
+    """Join condition on (dimension_value, period_start), NULL matching NULL (org, ``all``)."""
+    return sa.and_(a.c.dimension_value.is_not_distinct_from(b.c.dimension_value),
+                   a.c.period_start.is_not_distinct_from(b.c.period_start))
+
+
+class QuotaAttainment(Metric):
+    """Won revenue in the period ÷ quota for the period."""
+
+    NAME = "quota_attainment"
+    title = "Quota attainment"
+    description = ("Won revenue (base currency) in the period ÷ the sum of the rep quotas "
+                   "starting in the period.")
+    unit = "ratio"
+    direction = "higher_is_better"
+    dimensions = _QUOTA_DIMENSIONS
+
+    def query(self, ctx: MetricContext) -> Select:
+        quota, revenue = _quota_totals(ctx), _won_revenue(ctx)
+        won = sa.func.coalesce(revenue.c.revenue, 0.0)
+        return (
+            sa.select(sa.null().label("subject_id"), quota.c.dimension_value,
+                      quota.c.period_start,
+                      (won / sa.func.nullif(quota.c.quota, 0)).label("value"),
+                      won.label("numerator"), quota.c.quota.label("denominator"))
+            .select_from(quota.outerjoin(revenue, _same_key(quota, revenue)))
+        )
+
+
+class PipelineCoverage(Metric):
+    """Pipeline value ÷ quota still to win (quota − won revenue) in the period."""
+
+    NAME = "pipeline_coverage"
+    title = "Pipeline coverage"
+    description = ("Open pipeline expected to close in the period ÷ (quota − revenue already "
+                   "won in the period); NULL once the quota is met.")
+    unit = "ratio"
+    direction = "higher_is_better"
+    dimensions = _QUOTA_DIMENSIONS
+
+    def query(self, ctx: MetricContext) -> Select:
+        quota, revenue = _quota_totals(ctx), _won_revenue(ctx)
+        pipeline = _open_pipeline(ctx, weighted=False).subquery("pipeline")
+        open_value = sa.func.coalesce(pipeline.c.value, 0.0)
+        remaining = quota.c.quota - sa.func.coalesce(revenue.c.revenue, 0.0)
+        return (
+            sa.select(sa.null().label("subject_id"), quota.c.dimension_value,
+                      quota.c.period_start,
+                      sa.case((remaining > 0, open_value / remaining), else_=None)
+                      .label("value"),
+                      open_value.label("numerator"), remaining.label("denominator"))
+            .select_from(quota.outerjoin(revenue, _same_key(quota, revenue))
+                         .outerjoin(pipeline, _same_key(quota, pipeline)))
+        )
+
+
+class SalesVelocity(Metric):
+    """open deals × average won deal size × win rate ÷ mean sales cycle days, per day."""
+
+    NAME = "sales_velocity"
+    title = "Sales velocity (per day)"
+    description = ("Open deals × average won deal size × win rate ÷ mean sales cycle (days), "
+                   "the rates over deals closed in the trailing velocity window.")
+    unit = "currency"
+    direction = "higher_is_better"
+    dimensions = ("owner", "team")
+    periods = ("all",)
+
+    def query(self, ctx: MetricContext) -> Select:
+        o = ctx.table("opportunities")
+        frm, dim = ctx.dimension_of(o)
+        since = ctx.as_of - dt.timedelta(days=ctx.option("velocity_window_days"))
+        is_won = o.c.status == "won"
+        won_amount = sa.case((is_won, ctx.amount_in_base(o, o.c.closed_at)), else_=None)
+        cycle = sa.case((is_won, ctx.days_between(o.c.remote_created_at, o.c.closed_at)),
+                        else_=None)
+        closed = (
+            sa.select(dim.label("dimension_value"),
+                      sa.func.sum(sa.case((is_won, 1), else_=0)).label("won"),
+                      sa.func.count().label("closed"),
+                      sa.func.avg(won_amount).label("deal_size"),
+                      sa.func.avg(cycle).label("cycle_days"))
+            .select_from(frm)
+            .where(ctx.live(o), o.c.status.in_(("won", "lost")),
+                   o.c.closed_at >= sa.literal(since, sa.DateTime()),
+                   o.c.closed_at <= ctx.now())
+            .group_by(*ctx.group_keys(dim))
+            .subquery("closed")
+        )
+        frm_open, dim_open = ctx.dimension_of(o)
+        open_deals = (
+            sa.select(dim_open.label("dimension_value"), sa.func.count().label("n"))
+            .select_from(frm_open)
+            .where(ctx.live(o), o.c.status == "open")
+            .group_by(*ctx.group_keys(dim_open))
+            .subquery("open_deals")
+        )
+        n_open = sa.func.coalesce(open_deals.c.n, 0)
+        velocity = (n_open * closed.c.deal_size * closed.c.won
+                    / sa.func.nullif(closed.c.closed, 0)
+                    / sa.func.nullif(closed.c.cycle_days, 0))
+        return (
+            sa.select(sa.null().label("subject_id"), closed.c.dimension_value,
+                      sa.null().label("period_start"), velocity.label("value"),
+                      sa.null().label("numerator"), closed.c.closed.label("denominator"))
+            .select_from(closed.outerjoin(
+                open_deals, closed.c.dimension_value.is_not_distinct_from(
+                    open_deals.c.dimension_value)))
+        )
+
 
 #: The metrics this module defines, in catalogue order.
-METRICS: tuple[type[Metric], ...] = ()
+METRICS: tuple[type[Metric], ...] = (PipelineValue, WeightedPipelineValue, QuotaAttainment,
+                                     PipelineCoverage, SalesVelocity)
