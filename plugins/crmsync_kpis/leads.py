@@ -11,8 +11,6 @@ without a direction count too) and not automated.
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from sqlalchemy import Select
 from sqlalchemy.sql.elements import ColumnElement
@@ -20,21 +18,10 @@ from sqlalchemy.sql.selectable import Subquery
 
 from crmsync import Metric, MetricContext
 
-__all__ = ["LeadResponseMinutes", "LeadResponseSlaRate", "LeadToOpportunityRate",
+__all__ = ["lead_activities", "LeadResponseMinutes", "LeadResponseSlaRate", "LeadToOpportunityRate",
            "LeadConversionRate", "FollowUpRate", "AppointmentRate", "METRICS"]
 
 _LEAD_DIMENSIONS = ("owner", "team", "lead_source")
-
-
-def _linked(ctx: MetricContext, a: sa.FromClause, lead: sa.FromClause) -> ColumnElement[bool]:
-    """Live activities of ``lead`` (directly or through its converted contact), not before
-    the lead's creation."""
-    return sa.and_(
-        ctx.live(a), a.c.connection == lead.c.connection,
-        sa.or_(a.c.lead_id == lead.c.remote_id,
-               sa.and_(lead.c.converted_contact_id.is_not(None),
-                       a.c.contact_id == lead.c.converted_contact_id)),
-        a.c.occurred_at >= lead.c.remote_created_at)
 
 
 def _touch(a: sa.FromClause) -> ColumnElement[bool]:
@@ -46,26 +33,77 @@ def _touch(a: sa.FromClause) -> ColumnElement[bool]:
         sa.func.coalesce(a.c.is_automated, sa.false()) == sa.false())
 
 
-def _leads(ctx: MetricContext, **extra: Any) -> Subquery:
-    """Live leads with a creation time, with the dimension columns and ``extra`` columns
-    (each built from the ``leads`` table and an ``activities`` alias: ``f(ctx, lead, a)``)."""
+def lead_activities(ctx: MetricContext) -> Subquery:
+    """One row per live lead and live activity linked to it, directly (``lead_id``) or
+    through its converted contact; keep ``occurred_at >= created_at`` for activities at or
+    after the lead's creation.
+
+    Two joins glued with ``UNION ALL`` rather than one ``lead_id = … OR contact_id = …``
+    condition: each side uses its index, where the ``OR`` made every lead scan the activities
+    table. An activity linked both ways counts once (the contact side skips it).
+    """
+    lead = ctx.table("leads").alias("l")
+    a = ctx.table("activities").alias("act")
+    cols = (lead.c.connection, lead.c.remote_id.label("lead_id"),
+            lead.c.remote_created_at.label("created_at"), a.c.occurred_at, a.c.type,
+            a.c.direction, a.c.is_automated)
+    # "not before the lead's creation" is applied by the callers on the union's columns: as a
+    # join condition it made SQLite range-scan leads by creation time instead of using the
+    # equality index on converted_contact_id.
+    common = sa.and_(ctx.live(lead), ctx.live(a))
+    direct = (sa.select(*cols)
+              .select_from(lead.join(a, sa.and_(a.c.connection == lead.c.connection,
+                                                a.c.lead_id == lead.c.remote_id)))
+              .where(common))
+    via_contact = (sa.select(*cols)
+                   .select_from(lead.join(a, sa.and_(
+                       a.c.connection == lead.c.connection,
+                       a.c.contact_id == lead.c.converted_contact_id)))
+                   .where(common, lead.c.converted_contact_id.is_not(None),
+                          sa.or_(a.c.lead_id.is_(None), a.c.lead_id != lead.c.remote_id)))
+    return sa.union_all(direct, via_contact).subquery("lead_activity")
+
+
+def _leads(ctx: MetricContext) -> Subquery:
+    """Live leads with a creation time, their dimension columns and, from one pass over their
+    activities: ``first_touch``, ``early_touches`` (touches within ``follow_up_days``),
+    ``touched`` and ``met`` (1 when any touch / any meeting), and ``won`` (the converted
+    opportunity is live and won)."""
     lead = ctx.table("leads")
-    cols = []
-    for name, build in extra.items():
-        a = ctx.table("activities").alias(f"a_{name}")
-        cols.append(build(ctx, lead, a).label(name))
+    la = lead_activities(ctx)
+    touch = _touch(la)
+    days = float(ctx.option("follow_up_days"))
+    per_lead = (
+        sa.select(
+            la.c.connection, la.c.lead_id,
+            sa.func.min(sa.case((touch, la.c.occurred_at))).label("first_touch"),
+            sa.func.sum(sa.case((sa.and_(touch, ctx.days_between(la.c.created_at,
+                                                                 la.c.occurred_at) <= days),
+                                 1), else_=0)).label("early_touches"),
+            sa.func.max(sa.case((touch, 1), else_=0)).label("touched"),
+            sa.func.max(sa.case((la.c.type == "meeting", 1), else_=0)).label("met"))
+        .where(la.c.occurred_at >= la.c.created_at)
+        .group_by(la.c.connection, la.c.lead_id)
+        .subquery("per_lead"))
+    o = ctx.table("opportunities")
+    won = (sa.select(o.c.id)
+           .where(ctx.live(o), o.c.connection == lead.c.connection,
+                  o.c.remote_id == lead.c.converted_opportunity_id, o.c.status == "won")
+           .exists())
     return (
         sa.select(lead.c.connection, lead.c.remote_id, lead.c.owner_id, lead.c.lead_source,
                   lead.c.converted_opportunity_id, lead.c.remote_created_at.label("created_at"),
-                  *cols)
+                  per_lead.c.first_touch,
+                  sa.func.coalesce(per_lead.c.early_touches, 0).label("early_touches"),
+                  sa.func.coalesce(per_lead.c.touched, 0).label("touched"),
+                  sa.func.coalesce(per_lead.c.met, 0).label("met"),
+                  won.label("won"))
+        .select_from(lead.outerjoin(per_lead, sa.and_(
+            per_lead.c.connection == lead.c.connection,
+            per_lead.c.lead_id == lead.c.remote_id)))
         .where(ctx.live(lead), lead.c.remote_created_at.is_not(None))
         .subquery("lead_facts")
     )
-
-
-def _first_touch(ctx: MetricContext, lead: sa.FromClause, a: sa.FromClause) -> ColumnElement:
-    return (sa.select(sa.func.min(a.c.occurred_at)).where(_linked(ctx, a, lead), _touch(a))
-            .scalar_subquery())
 
 
 def _ratio(ctx: MetricContext, facts: Subquery, hit: ColumnElement[bool],
@@ -97,7 +135,7 @@ class LeadResponseMinutes(Metric):
     dimensions = _LEAD_DIMENSIONS
 
     def query(self, ctx: MetricContext) -> Select:
-        f = _leads(ctx, first_touch=_first_touch)
+        f = _leads(ctx)
         frm, dim = ctx.dimension_of(f)
         facts = (
             sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
@@ -122,7 +160,7 @@ class LeadResponseSlaRate(Metric):
     dimensions = _LEAD_DIMENSIONS
 
     def query(self, ctx: MetricContext) -> Select:
-        f = _leads(ctx, first_touch=_first_touch)
+        f = _leads(ctx)
         sla = float(ctx.option("response_sla_minutes"))
         hit = sa.and_(f.c.first_touch.is_not(None),
                       ctx.minutes_between(f.c.created_at, f.c.first_touch) <= sla)
@@ -145,14 +183,6 @@ class LeadToOpportunityRate(Metric):
         return _ratio(ctx, f, f.c.converted_opportunity_id.is_not(None))
 
 
-def _won_opportunity(ctx: MetricContext, lead: sa.FromClause, a: sa.FromClause) -> ColumnElement:
-    o = ctx.table("opportunities")
-    return (sa.select(o.c.id)
-            .where(ctx.live(o), o.c.connection == lead.c.connection,
-                   o.c.remote_id == lead.c.converted_opportunity_id, o.c.status == "won")
-            .exists())
-
-
 class LeadConversionRate(Metric):
     """Leads whose converted opportunity is won ÷ leads created."""
 
@@ -165,7 +195,7 @@ class LeadConversionRate(Metric):
     dimensions = _LEAD_DIMENSIONS
 
     def query(self, ctx: MetricContext) -> Select:
-        f = _leads(ctx, won=_won_opportunity)
+        f = _leads(ctx)
         return _ratio(ctx, f, f.c.won)
 
 
@@ -182,24 +212,8 @@ class FollowUpRate(Metric):
     dimensions = _LEAD_DIMENSIONS
 
     def query(self, ctx: MetricContext) -> Select:
-        days = float(ctx.option("follow_up_days"))
-
-        def touches(ctx: MetricContext, lead: sa.FromClause, a: sa.FromClause) -> ColumnElement:
-            return (sa.select(sa.func.count())
-                    .where(_linked(ctx, a, lead), _touch(a),
-                           ctx.days_between(lead.c.remote_created_at, a.c.occurred_at) <= days)
-                    .scalar_subquery())
-
-        f = _leads(ctx, touches=touches)
-        return _ratio(ctx, f, f.c.touches >= int(ctx.option("follow_up_touches")))
-
-
-def _any_touch(ctx: MetricContext, lead: sa.FromClause, a: sa.FromClause) -> ColumnElement:
-    return sa.select(a.c.id).where(_linked(ctx, a, lead), _touch(a)).exists()
-
-
-def _any_meeting(ctx: MetricContext, lead: sa.FromClause, a: sa.FromClause) -> ColumnElement:
-    return sa.select(a.c.id).where(_linked(ctx, a, lead), a.c.type == "meeting").exists()
+        f = _leads(ctx)
+        return _ratio(ctx, f, f.c.early_touches >= int(ctx.option("follow_up_touches")))
 
 
 class AppointmentRate(Metric):
@@ -215,8 +229,8 @@ class AppointmentRate(Metric):
     dimensions = _LEAD_DIMENSIONS
 
     def query(self, ctx: MetricContext) -> Select:
-        f = _leads(ctx, touched=_any_touch, met=_any_meeting)
-        return _ratio(ctx, f, sa.and_(f.c.touched, f.c.met), among=f.c.touched)
+        f = _leads(ctx)
+        return _ratio(ctx, f, sa.and_(f.c.touched == 1, f.c.met == 1), among=f.c.touched == 1)
 
 
 #: The metrics this module defines, in catalogue order.

@@ -117,6 +117,8 @@ def sync(config: Config, registry: Registry, names: Sequence[str] = (), *,
                 report.details.extend(engine.run(entities or None, full=full))
             finally:
                 connector.close()
+        changed = sorted({d.entity for d in report.details if d.rows_upserted or d.rows_deleted})
+        store.analyze(changed)
         failed = [d for d in report.details if d.status != "success"]
         report.status = "failed" if failed else "success"
         if failed:
@@ -135,8 +137,12 @@ def sync(config: Config, registry: Registry, names: Sequence[str] = (), *,
 
 def compute_metrics(config: Config, registry: Registry, metrics: Sequence[str] = (), *,
                     period: str | None = None, dimensions: Sequence[str | None] = (None,),
-                    store: Store | None = None) -> ComputeResult:
-    """Compute metrics (default: every registered one) and store the values."""
+                    store: Store | None = None, as_of: dt.datetime | None = None
+                    ) -> ComputeResult:
+    """Compute metrics (default: every registered one) and store the values.
+
+    :param as_of: "now" for the metrics (naive UTC); default the current time.
+    """
     chosen = ([registry.metric(m) for m in metrics] if metrics
               else list(registry.metrics().values()))
     report = RunReport(kind="metrics")
@@ -144,7 +150,7 @@ def compute_metrics(config: Config, registry: Registry, metrics: Sequence[str] =
     store = store or open_store(config)
     try:
         result = metric_engine.compute(store, chosen, config.metrics, period=period,
-                                       dimensions=dimensions)
+                                       dimensions=dimensions, as_of=as_of)
         report.status = "success"
         report.details = [{"run_id": result.run_id, "values": len(result.values),
                            "skipped": result.skipped}]
@@ -317,13 +323,16 @@ class DemoResult:
     sync: RunReport
     metrics: ComputeResult
     by_team: ComputeResult
+    snapshot: ComputeResult
     period: str
+    as_of: dt.datetime
 
 
 def demo(registry: Registry, *, store_url: str | None = None, size: str = "small",
          period: str = "quarter", progress: ProgressCallback | None = None) -> DemoResult:
     """Sync the demo CRM into a store (a throw-away one unless ``store_url``), compute every
-    registered metric by ``period`` for the organisation and per team, and return it all."""
+    registered metric by ``period`` for the organisation and per team, and the snapshot
+    metrics (period ``all``), all as of the demo dataset's own "today"; return it all."""
     tmp = None if store_url else tempfile.mkdtemp(prefix="crmsync-demo-")
     url = store_url or f"sqlite:///{Path(tmp or '.') / 'crmsync-demo.db'}"
     config = Config(store_url=url, connections={
@@ -334,11 +343,18 @@ def demo(registry: Registry, *, store_url: str | None = None, size: str = "small
         report = sync(config, registry, ["demo"], progress=progress, store=store)
         if not report.ok:
             raise ConnectorError(f"demo sync failed: {report.error}", connection="demo")
-        org = compute_metrics(config, registry, period=period, store=store)
+        connector = registry.connector("demo")
+        as_of = dt.datetime.fromisoformat(connector.SETTINGS["as_of"].default)
+        org = compute_metrics(config, registry, period=period, store=store, as_of=as_of)
         teams = compute_metrics(config, registry, period=period, dimensions=("team",),
-                                store=store)
+                                store=store, as_of=as_of)
+        snapshot_names = [n for n, m in registry.metrics().items()
+                          if m.subject == "org" and period not in m.periods
+                          and "all" in m.periods]
+        snapshot = compute_metrics(config, registry, snapshot_names, period="all", store=store,
+                                   as_of=as_of)
         return DemoResult(store_url=url, kept=tmp is None, sync=report, metrics=org,
-                          by_team=teams, period=period)
+                          by_team=teams, snapshot=snapshot, period=period, as_of=as_of)
     finally:
         store.dispose()
         if tmp:

@@ -147,7 +147,7 @@ leads = synced_table(
     ref("converted_contact_id"),
     ref("converted_account_id"),
     ref("converted_opportunity_id"),
-    indexes=(("remote_created_at",),),
+    indexes=(("remote_created_at",), ("converted_contact_id",)),
 )
 
 pipelines = synced_table(
@@ -224,7 +224,8 @@ activities = synced_table(
     ref("lead_id"),
     ref("account_id"),
     ref("opportunity_id"),
-    indexes=(("owner_id", "occurred_at"), ("lead_id",), ("opportunity_id",)),
+    indexes=(("owner_id", "occurred_at"), ("lead_id",), ("opportunity_id",), ("contact_id",),
+             ("account_id",)),
 )
 
 currency_rates = synced_table(
