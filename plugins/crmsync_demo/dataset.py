@@ -20,7 +20,7 @@ from crmsync_demo.activities import ActivityRecords
 from crmsync_demo.deal_plan import DealBook, DealPlan
 from crmsync_demo.deals import DealRecords
 from crmsync_demo.feedback import FeedbackRecords
-from crmsync_demo.finance import currency_rate_records, spend_records
+from crmsync_demo.finance import currency_rate_records, spend_records, target_records
 from crmsync_demo.leads import LeadBook, LeadPlan
 from crmsync_demo.pipelines import pipeline_records, stage_records
 from crmsync_demo.sales_team import SalesTeam
@@ -35,7 +35,7 @@ Record = dict[str, Any]
 ENTITIES = (
     "users", "accounts", "contacts", "leads", "pipelines", "stages", "opportunities",
     "opportunity_stage_history", "opportunity_contacts", "activities", "currency_rates",
-    "quotas", "spend", "feedback",
+    "quotas", "spend", "feedback", "targets",
 )
 
 
@@ -111,6 +111,7 @@ class DemoDataset:
             "spend": lambda o: itertools.islice(
                 spend_records(seed, self.timeline, self.team), o, None),
             "feedback": self.feedback.records_from,
+            "targets": lambda o: iter(target_records(self.timeline)[o:]),
         }
 
     @property
@@ -142,6 +143,7 @@ class DemoDataset:
             "stages": len(stage_records(self._configured_at)),
             "opportunities": self.deals.count,
             "quotas": len(self._quota_rows),
+            "targets": len(target_records(self.timeline)),
         }
         return counts.get(entity)
 

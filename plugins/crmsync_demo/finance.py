@@ -84,3 +84,26 @@ def spend_records(seed: int, timeline: Timeline, team: SalesTeam) -> Iterator[di
                 "amount": round(amount, 2),
                 "currency": "USD",
             }
+
+
+#: The sales plan's targets: (metric, value, period, dimension). A RevOps team would keep these
+#: in a spreadsheet; ``crmsync metrics show`` flags values that miss them.
+TARGETS: tuple[tuple[str, float, str | None, str | None], ...] = (
+    ("win_rate", 0.30, None, None),
+    ("win_rate", 0.32, "quarter", "team"),
+    ("sales_cycle_days", 60.0, None, None),
+    ("lead_response_minutes", 60.0, None, None),
+    ("lead_response_sla_rate", 0.5, None, None),
+    ("quota_attainment", 1.0, "quarter", "owner"),
+    ("calls", 40.0, "month", "owner"),
+    ("nps", 30.0, None, None),
+)
+
+
+def target_records(timeline: Timeline) -> list[dict[str, Any]]:
+    """The demo company's targets, set when its plan was written (the start of the history)."""
+    written = to_datetime(timeline.start)
+    return [{"remote_id": f"TG{n:02d}", "remote_created_at": written,
+             "remote_updated_at": written, "metric": metric, "value": value,
+             "period": period, "dimension": dimension}
+            for n, (metric, value, period, dimension) in enumerate(TARGETS, start=1)]

@@ -143,10 +143,13 @@ def demo(state: State, store_url: str | None, size: str, period: str, as_json: b
     out.print(f"Synced {rows:,} demo records "
               f"({len(result.sync.details)} entities, "
               f"{sum(d.rejects for d in result.sync.details)} rejected).")
-    out.print(render.kpi_table(f"KPIs by {period} (whole organisation)", result.metrics.values,
-                               units, titles))
-    latest = max((v.period_start for v in result.by_team.values if v.period_start), default=None)
-    team_rows = [v for v in result.by_team.values if v.period_start == latest]
+    today = result.as_of.date()
+    out.print(render.kpi_table(f"KPIs by {period} (whole organisation, as of {today})",
+                               result.metrics.values, units, titles, until=today))
+    team_values = [v for v in result.by_team.values if v.subject_id is None]
+    latest = max((v.period_start for v in team_values
+                  if v.period_start and v.period_start <= today), default=None)
+    team_rows = [v for v in team_values if v.period_start == latest]
     if team_rows and latest is not None:
         teams = sorted({v.dimension_value or "(none)" for v in team_rows})
         table = render.rows_table([], ["KPI"],
@@ -154,9 +157,16 @@ def demo(state: State, store_url: str | None, size: str, period: str, as_json: b
         for team in teams:
             table.add_column(team, justify="right")
         by = {(v.metric, v.dimension_value or "(none)"): v for v in team_rows}
-        for name in defs:
+        for name in [n for n in defs if any(m == n for m, _ in by)]:
             table.add_row(titles[name], *(render.format_value(
                 by[(name, t)].value if (name, t) in by else None, units[name]) for t in teams))
+        out.print(table)
+    snapshot = [v for v in result.snapshot.values if v.subject_id is None]
+    if snapshot:
+        table = render.rows_table([], ["Snapshot", "value", "of"], title=f"Now ({today})")
+        for v in snapshot:
+            table.add_row(titles[v.metric], render.format_value(v.value, units[v.metric]),
+                          f"{v.denominator:,.0f}" if v.denominator is not None else "")
         out.print(table)
     if result.kept:
         out.print(f"Store kept at {result.store_url}")

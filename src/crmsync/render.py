@@ -48,9 +48,13 @@ def format_value(value: float | None, unit: str, currency: str = "USD") -> str:
 
 
 def kpi_table(title: str, values: Sequence[MetricValue], units: dict[str, str],
-              titles: dict[str, str], *, currency: str = "USD", last: int = 4) -> Table:
-    """Metrics as rows, the last ``last`` periods as columns."""
-    starts = sorted({v.period_start for v in values if v.period_start}, reverse=True)[:last]
+              titles: dict[str, str], *, currency: str = "USD", last: int = 4,
+              until: dt.date | None = None) -> Table:
+    """Organisation-level metrics as rows, the last ``last`` periods (starting on or before
+    ``until``) as columns; per-record and per-stage values are left out."""
+    values = [v for v in values if v.subject_id is None]
+    starts = sorted({v.period_start for v in values if v.period_start
+                     and (until is None or v.period_start <= until)}, reverse=True)[:last]
     starts.reverse()
     period = values[0].period if values else "quarter"
     table = Table(title=title, title_justify="left")
@@ -58,8 +62,8 @@ def kpi_table(title: str, values: Sequence[MetricValue], units: dict[str, str],
     for s in starts:
         table.add_column(period_label(period, s), justify="right")
     by_key = {(v.metric, v.period_start): v for v in values}
-    for name in sorted({v.metric for v in values}, key=list(units).index
-                       if set(units) >= {v.metric for v in values} else None):
+    shown = {v.metric for v in values if v.period_start in starts or v.period_start is None}
+    for name in sorted(shown, key=list(units).index if set(units) >= shown else None):
         cells = [format_value(by_key[(name, s)].value if (name, s) in by_key else None,
                               units.get(name, "count"), currency) for s in starts]
         table.add_row(titles.get(name, name), *cells)
