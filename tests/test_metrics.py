@@ -215,3 +215,35 @@ def test_metrics_compute_warns_about_left_out_deals(loaded, tmp_path):
     result = CliRunner().invoke(cli, ["--config", str(cfg), "metrics", "compute", "--metric",
                                       "avg_deal_size"])
     assert "warning: crm/opportunities record O10: no JPY→USD rate" in result.output
+
+
+def test_filters_keep_only_deals_of_the_chosen_pipeline_and_type(store):
+    from crmsync.registry import Registry
+
+    load_records(store, {"opportunities": [
+        opp("N1", "U1", "won", "2026-02-01T00:00:00", 1, pipeline_id="new", type="New"),
+        opp("N2", "U1", "lost", "2026-02-02T00:00:00", 1, pipeline_id="new", type="New"),
+        opp("N3", "U1", "lost", "2026-02-03T00:00:00", 1, pipeline_id="new", type="Upsell"),
+        opp("R1", "U1", "won", "2026-02-04T00:00:00", 1, pipeline_id="renew", type="New")]})
+    win_rate = Registry().metric("win_rate")
+
+    def rate(**filters):
+        [v] = compute(store, [win_rate], MetricsConfig(), period="all", **filters).values
+        return v.numerator, v.denominator
+
+    assert rate() == (2, 4)
+    assert rate(pipelines=["new"]) == (1, 3)
+    assert rate(deal_types=["New"]) == (2, 3)
+    assert rate(pipelines=["new"], deal_types=["New"]) == (1, 2)
+
+
+def test_deal_metrics_break_down_by_a_custom_field(store):
+    from crmsync.registry import Registry
+
+    load_records(store, {"opportunities": [
+        opp("A", "U1", "won", "2026-02-01T00:00:00", 1, custom={"product_line": "Analytics"}),
+        opp("B", "U1", "lost", "2026-02-02T00:00:00", 1, custom={"product_line": "Analytics"}),
+        opp("C", "U1", "won", "2026-02-03T00:00:00", 1, custom={"product_line": "Core"})]})
+    result = compute(store, [Registry().metric("win_rate")], MetricsConfig(), period="all",
+                     dimensions=("custom.product_line",))
+    assert {v.dimension_value: v.value for v in result.values} == {"Analytics": 0.5, "Core": 1.0}

@@ -17,7 +17,7 @@ __all__ = ["WinRate", "CloseRate", "AvgDealSize", "MedianDealSize", "Revenue", "
            "SalesCycleDays", "SalesCycleDaysMean", "METRICS"]
 
 _DEAL_DIMENSIONS = ("owner", "team", "pipeline", "deal_type", "lead_source", "segment",
-                    "region", "industry")
+                    "region", "industry", "custom")
 
 
 class WinRate(Metric):

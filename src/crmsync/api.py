@@ -137,11 +137,14 @@ def sync(config: Config, registry: Registry, names: Sequence[str] = (), *,
 
 def compute_metrics(config: Config, registry: Registry, metrics: Sequence[str] = (), *,
                     period: str | None = None, dimensions: Sequence[str | None] = (None,),
-                    store: Store | None = None, as_of: dt.datetime | None = None
+                    store: Store | None = None, as_of: dt.datetime | None = None,
+                    pipelines: Sequence[str] = (), deal_types: Sequence[str] = ()
                     ) -> ComputeResult:
     """Compute metrics (default: every registered one) and store the values.
 
     :param as_of: "now" for the metrics (naive UTC); default the current time.
+    :param pipelines: only deals of these pipelines (remote ids).
+    :param deal_types: only deals of these types.
     """
     chosen = ([registry.metric(m) for m in metrics] if metrics
               else list(registry.metrics().values()))
@@ -150,7 +153,8 @@ def compute_metrics(config: Config, registry: Registry, metrics: Sequence[str] =
     store = store or open_store(config)
     try:
         result = metric_engine.compute(store, chosen, config.metrics, period=period,
-                                       dimensions=dimensions, as_of=as_of)
+                                       dimensions=dimensions, as_of=as_of,
+                                       pipelines=pipelines, deal_types=deal_types)
         report.status = "success"
         report.details = [{"run_id": result.run_id, "values": len(result.values),
                            "skipped": result.skipped}]

@@ -67,13 +67,19 @@ def metrics_list(state: State, as_json: bool) -> None:
 @click.option("--period", type=_PERIOD, help="Default: [metrics] period.")
 @click.option("--by", "dimensions", multiple=True, type=_DIMENSION,
               help="Also break down by this dimension (repeatable).")
+@click.option("--pipeline", "pipelines", multiple=True,
+              help="Only deals of this pipeline (remote id; repeatable).")
+@click.option("--deal-type", "deal_types", multiple=True,
+              help="Only deals of this type (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def metrics_compute(state: State, names: Sequence[str], period: str | None,
-                    dimensions: Sequence[str], as_json: bool) -> None:
+                    dimensions: Sequence[str], pipelines: Sequence[str],
+                    deal_types: Sequence[str], as_json: bool) -> None:
     """Compute metrics over the store and save the values."""
     result = api.compute_metrics(state.config, state.registry, names, period=period,
-                                 dimensions=(None, *dimensions))
+                                 dimensions=(None, *dimensions), pipelines=pipelines,
+                                 deal_types=deal_types)
     if as_json:
         emit_json({"run_id": result.run_id, "values": len(result.values),
                    "skipped": result.skipped,

@@ -63,6 +63,8 @@ class MetricContext:
     :param dimension: a key of :data:`DIMENSIONS`, or ``None`` for the whole organisation.
     :param variant: the definition chosen in ``[metrics.definitions]`` for this metric.
     :param options: ``[metrics]`` settings; read them with :meth:`option`.
+    :param pipelines: only deals of these pipelines (remote ids); empty = all.
+    :param deal_types: only deals of these types; empty = all.
     :param as_of: "now" for the metrics (naive UTC); tests pin it.
     """
 
@@ -75,6 +77,8 @@ class MetricContext:
     connection: str | None = None
     variant: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    pipelines: tuple[str, ...] = ()
+    deal_types: tuple[str, ...] = ()
     as_of: dt.datetime = field(
         default_factory=lambda: dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
 
@@ -92,10 +96,15 @@ class MetricContext:
         return SYNCED_TABLES[name]
 
     def live(self, table: FromClause) -> ColumnElement[bool]:
-        """Rows that count: not deleted, and of the selected connection if one is set."""
+        """Rows that count: not deleted, of the selected connection if one is set, and — for
+        tables with those columns (deals) — of the ``pipelines`` and ``deal_types`` filters."""
         cond = table.c.is_deleted == sa.false()
         if self.connection is not None:
             cond = sa.and_(cond, table.c.connection == self.connection)
+        if self.pipelines and "pipeline_id" in table.c and "status" in table.c:
+            cond = sa.and_(cond, table.c.pipeline_id.in_(self.pipelines))
+        if self.deal_types and "type" in table.c and "status" in table.c:
+            cond = sa.and_(cond, table.c.type.in_(self.deal_types))
         return cond
 
     def local(self, column: Any) -> ColumnElement[Any]:

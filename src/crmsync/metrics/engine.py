@@ -108,7 +108,8 @@ def _supports_dimension(metric: Metric, dimension: str) -> bool:
 
 def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
             period: str | None = None, dimensions: Sequence[str | None] = (None,),
-            connection: str | None = None, as_of: dt.datetime | None = None
+            connection: str | None = None, as_of: dt.datetime | None = None,
+            pipelines: Sequence[str] = (), deal_types: Sequence[str] = ()
             ) -> ComputeResult:
     """Compute ``metrics`` for ``period`` (default: the configured one) and each dimension
     (``None`` = the whole organisation), store them under a new run id and return them.
@@ -140,7 +141,8 @@ def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
                 base_currency=config.base_currency, timezone=config.timezone,
                 fiscal_year_start_month=config.fiscal_year_start_month,
                 connection=connection, variant=config.definitions.get(metric.NAME),
-                options=dict(config.options), **({"as_of": as_of} if as_of else {}))
+                options=dict(config.options), pipelines=tuple(pipelines),
+                deal_types=tuple(deal_types), **({"as_of": as_of} if as_of else {}))
             if ctx.variant is not None and ctx.variant not in metric.variants:
                 raise MetricError(f"metric '{metric.NAME}' has no variant '{ctx.variant}' "
                                   f"(variants: {', '.join(metric.variants) or 'none'})")
