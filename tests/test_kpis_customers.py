@@ -148,3 +148,23 @@ def test_nps_csat_ces(loaded):
 
 def test_feedback_scores_are_null_without_responses(store):
     assert values(store, "nps", period="all") == {(None, None): (None, None, None)}
+
+
+def test_customer_lifetime_value_estimate_is_arpa_times_margin_over_churn(loaded):
+    # ARPA by quarter (won revenue ÷ accounts won in it): Q4'25 2000/1; Q1'26 (1100 + 500)/2
+    # = 800 (W5 has no rate, W10 no account); Q2'26 200/1. Churn (above): 1.0, 0.5, 0.75.
+    # With margin 0.5: 2000×0.5/1 = 1000; 800×0.5/0.5 = 800; 200×0.5/0.75 = 133.3.
+    got = values(loaded, "customer_lifetime_value",
+                 definitions={"customer_lifetime_value": "estimate"}, options={"margin": 0.5})
+    assert got == {(None, Q425): (pytest.approx(1000), pytest.approx(1000), pytest.approx(1.0)),
+                   (None, Q126): (pytest.approx(800), pytest.approx(400), pytest.approx(0.5)),
+                   (None, Q226): (pytest.approx(400 / 3), pytest.approx(100),
+                                  pytest.approx(0.75))}
+
+
+def test_customer_lifetime_value_estimate_needs_a_margin(loaded):
+    from crmsync import MetricError
+
+    with pytest.raises(MetricError, match=r"needs \[metrics\] margin"):
+        values(loaded, "customer_lifetime_value",
+               definitions={"customer_lifetime_value": "estimate"})

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from crmsync import Metric, MetricContext
+from crmsync import Metric, MetricContext, MetricError
 
 __all__ = ["RetentionRate", "ChurnRate", "CustomerLifetimeValue", "Cac", "LtvToCac", "Nps",
            "Csat", "Ces", "METRICS"]
@@ -135,6 +135,38 @@ def _clv(ctx: MetricContext) -> Select:
     )
 
 
+def _clv_estimate(ctx: MetricContext) -> Select:
+    """Contract columns of the ``estimate`` variant: ARPA × margin ÷ churn, per period."""
+    margin = ctx.option("margin")
+    if margin is None:
+        raise MetricError("customer_lifetime_value variant 'estimate' needs [metrics] margin "
+                          "(the gross margin, e.g. 0.7)")
+    if ctx.period == "all":
+        raise MetricError("customer_lifetime_value variant 'estimate' needs a period with a "
+                          "churn rate (month, quarter or year)")
+    o = ctx.table("opportunities")
+    amount = ctx.amount_in_base(o, o.c.closed_at)
+    frm, dim = ctx.dimension_of(o)
+    period = ctx.period_start(o.c.closed_at)
+    customer = o.c.connection + sa.literal("\x1f") + o.c.account_id
+    accounts = sa.func.count(sa.distinct(sa.case((amount.is_not(None), customer))))
+    arpa = (sa.select(dim.label("dv"), period.label("p"),
+                      (sa.func.sum(amount) / sa.func.nullif(accounts, 0)).label("arpa"))
+            .select_from(frm).where(_won(ctx, o))
+            .group_by(*ctx.group_keys(dim, period)).subquery("arpa"))
+    r = _retention(ctx).subquery("r")
+    churn = (r.c.cohort - r.c.retained) * 1.0 / sa.func.nullif(r.c.cohort, 0)
+    joined = arpa.join(r, sa.and_(sa.func.coalesce(arpa.c.dv, "") ==
+                                  sa.func.coalesce(r.c.dimension_value, ""),
+                                  arpa.c.p == r.c.period_start))
+    top = arpa.c.arpa * float(margin)
+    return (sa.select(sa.null().label("subject_id"), arpa.c.dv.label("dimension_value"),
+                      arpa.c.p.label("period_start"),
+                      (top / sa.func.nullif(churn, 0)).label("value"),
+                      top.label("numerator"), churn.label("denominator"))
+            .select_from(joined))
+
+
 class CustomerLifetimeValue(Metric):
     """Won revenue to date ÷ customers to date, per period end."""
 
@@ -146,8 +178,10 @@ class CustomerLifetimeValue(Metric):
     direction = "higher_is_better"
     dimensions = _ACCOUNT_DIMENSIONS
 
+    variants = ("estimate",)
+
     def query(self, ctx: MetricContext) -> Select:
-        return _clv(ctx)
+        return _clv_estimate(ctx) if ctx.variant == "estimate" else _clv(ctx)
 
 
 def _cac(ctx: MetricContext) -> Select:
