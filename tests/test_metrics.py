@@ -247,3 +247,16 @@ def test_deal_metrics_break_down_by_a_custom_field(store):
     result = compute(store, [Registry().metric("win_rate")], MetricsConfig(), period="all",
                      dimensions=("custom.product_line",))
     assert {v.dimension_value: v.value for v in result.values} == {"Analytics": 0.5, "Core": 1.0}
+
+
+def test_stored_values_record_the_definition_variant(loaded):
+    import sqlalchemy as sa
+
+    from crmsync.registry import Registry
+    from crmsync.schema import metric_values as mv
+
+    cfg = MetricsConfig(definitions={"win_rate": "won_over_created"})
+    compute(loaded, [Registry().metric("win_rate")], cfg, period="all")
+    with loaded.engine.connect() as conn:
+        assert conn.execute(sa.select(mv.c.metric, mv.c.variant, mv.c.version)).all() == [
+            ("win_rate", "won_over_created", 1)]

@@ -349,6 +349,7 @@ metric_values = Table(
     Column("run_id", String(36), nullable=False),
     Column("metric", String(CODE), nullable=False),
     Column("version", Integer(), nullable=False, server_default="1"),
+    Column("variant", String(CODE)),
     Column("period", String(16), nullable=False),
     Column("period_start", Date()),
     Column("period_end", Date()),

@@ -149,10 +149,12 @@ def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
             values.extend(run_metric(store, metric, ctx))
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     versions = {m.NAME: m.version for m in metrics}
+    variants = {m.NAME: config.definitions.get(m.NAME) for m in metrics}
     if values:
         with store.engine.begin() as conn:
             conn.execute(sa.insert(metric_values), [
                 {"run_id": run_id, "metric": v.metric, "version": versions[v.metric],
+                 "variant": variants[v.metric],
                  "period": v.period, "period_start": v.period_start, "period_end": v.period_end,
                  "dimension": v.dimension, "dimension_value": v.dimension_value,
                  "subject_id": v.subject_id, "value": v.value, "numerator": v.numerator,
