@@ -140,7 +140,7 @@ class LeadResponseMinutes(Metric):
         facts = (
             sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
                       ctx.period_start(f.c.created_at).label("period_start"),
-                      ctx.minutes_between(f.c.created_at, f.c.first_touch).label("x"))
+                      ctx.response_minutes(f.c.created_at, f.c.first_touch).label("x"))
             .select_from(frm)
             .where(f.c.first_touch.is_not(None))
         )
@@ -163,7 +163,7 @@ class LeadResponseSlaRate(Metric):
         f = _leads(ctx)
         sla = float(ctx.option("response_sla_minutes"))
         hit = sa.and_(f.c.first_touch.is_not(None),
-                      ctx.minutes_between(f.c.created_at, f.c.first_touch) <= sla)
+                      ctx.response_minutes(f.c.created_at, f.c.first_touch) <= sla)
         return _ratio(ctx, f, hit)
 
 

@@ -321,7 +321,7 @@ class ResponseMinutes(_RecordMetric):
         ld = ctx.table("leads")
         t = _lead_touches(ctx)
         return (sa.select(*_row(ld.c.remote_id,
-                                ctx.minutes_between(ld.c.remote_created_at, t.c.first_at)))
+                                ctx.response_minutes(ld.c.remote_created_at, t.c.first_at)))
                 .select_from(ld.outerjoin(t, t.c.lead_pk == ld.c.id)).where(ctx.live(ld)))
 
 

@@ -25,6 +25,7 @@ else:  # pragma: no cover
 
 from crmsync.connector import Connector
 from crmsync.errors import ConfigError
+from crmsync.metrics.business_hours import parse_hours
 from crmsync.metrics.context import METRIC_OPTIONS
 from crmsync.metrics.periods import is_period
 from crmsync.metrics.targets import Target, parse_targets
@@ -225,6 +226,20 @@ def _metrics(raw: Mapping[str, Any], file: str | None) -> MetricsConfig:
             for name, variant in defs.items():
                 _expect(variant, str, file=file, section="metrics.definitions", key=name)
             m.definitions = dict(defs)
+        elif key == "business_hours":
+            _expect(value, str, file=file, section="metrics", key=key)
+            try:
+                parse_hours(value)
+            except ValueError as exc:
+                raise ConfigError(str(exc), file=file, section="metrics", key=key) from None
+            m.options[key] = value
+        elif key == "business_days":
+            days = _expect(value, list, file=file, section="metrics", key=key)
+            if not days or not all(isinstance(d, int) and not isinstance(d, bool)
+                                   and 1 <= d <= 7 for d in days):
+                raise ConfigError("expected ISO weekdays 1 (Monday) to 7 (Sunday), e.g. "
+                                  "[1, 2, 3, 4, 5]", file=file, section="metrics", key=key)
+            m.options[key] = tuple(sorted(set(days)))
         elif key in METRIC_OPTIONS:
             expected = (int, float) if key == "margin" else int
             m.options[key] = _expect(value, expected, file=file, section="metrics", key=key)

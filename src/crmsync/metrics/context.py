@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
 from crmsync.errors import MetricError
+from crmsync.metrics.business_hours import parse_hours
 from crmsync.metrics.periods import period_start_sql, rolling_days
 from crmsync.schema import SYNCED_TABLES
 
@@ -37,6 +38,8 @@ METRIC_OPTIONS: dict[str, Any] = {
     "stale_days": 30,
     "velocity_window_days": 90,
     "margin": None,
+    "business_hours": None,
+    "business_days": (1, 2, 3, 4, 5),
 }
 
 #: Dimension name → (table holding it, column, how it is reached from a fact table).
@@ -158,6 +161,18 @@ class MetricContext:
     def minutes_between(self, start: Any, end: Any) -> ColumnElement[float]:
         """Fractional minutes from ``start`` to ``end`` (two timestamp columns)."""
         return self.days_between(start, end) * 1440.0
+
+    def response_minutes(self, start: Any, end: Any) -> ColumnElement[float]:
+        """Minutes from ``start`` to ``end`` as response times count them: every minute, or —
+        with ``[metrics] business_hours`` set — only the working minutes (``business_days``,
+        in ``timezone``)."""
+        hours = self.option("business_hours")
+        if hours is None:
+            return self.minutes_between(start, end)
+        day_start, day_end = parse_hours(hours)
+        days = ",".join(str(d) for d in self.option("business_days"))
+        return sa.func.crmsync_business_minutes(start, end, self.timezone, day_start, day_end,
+                                                days, type_=sa.Float())
 
     def days_between(self, start: Any, end: Any) -> ColumnElement[float]:
         """Fractional days from ``start`` to ``end`` (two timestamp columns)."""

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from crmsync.errors import StoreError
+from crmsync.metrics.business_hours import business_minutes
 from crmsync.store import migrate
 
 __all__ = ["DEFAULT_URL", "Store", "open_store", "redact_url"]
@@ -46,6 +47,8 @@ def _local_time(value: str | None, zone: str) -> str | None:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.create_function("crmsync_local_time", 2, _local_time, deterministic=True)
+    dbapi_conn.create_function("crmsync_business_minutes", 6, business_minutes,
+                               deterministic=True)
     cur = dbapi_conn.cursor()
     # WAL lets readers (status, metrics) work while a sync writes; NORMAL is durable in WAL
     # for everything but a power cut, and a power cut loses at most the batch in flight.
