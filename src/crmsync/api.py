@@ -138,13 +138,14 @@ def sync(config: Config, registry: Registry, names: Sequence[str] = (), *,
 def compute_metrics(config: Config, registry: Registry, metrics: Sequence[str] = (), *,
                     period: str | None = None, dimensions: Sequence[str | None] = (None,),
                     store: Store | None = None, as_of: dt.datetime | None = None,
-                    pipelines: Sequence[str] = (), deal_types: Sequence[str] = ()
-                    ) -> ComputeResult:
+                    pipelines: Sequence[str] = (), deal_types: Sequence[str] = (),
+                    keep_values: bool = True) -> ComputeResult:
     """Compute metrics (default: every registered one) and store the values.
 
     :param as_of: "now" for the metrics (naive UTC); default the current time.
     :param pipelines: only deals of these pipelines (remote ids).
     :param deal_types: only deals of these types.
+    :param keep_values: return the values (else only their count, ``result.stored``).
     """
     chosen = ([registry.metric(m) for m in metrics] if metrics
               else list(registry.metrics().values()))
@@ -154,9 +155,10 @@ def compute_metrics(config: Config, registry: Registry, metrics: Sequence[str] =
     try:
         result = metric_engine.compute(store, chosen, config.metrics, period=period,
                                        dimensions=dimensions, as_of=as_of,
-                                       pipelines=pipelines, deal_types=deal_types)
+                                       pipelines=pipelines, deal_types=deal_types,
+                                       keep_values=keep_values)
         report.status = "success"
-        report.details = [{"run_id": result.run_id, "values": len(result.values),
+        report.details = [{"run_id": result.run_id, "values": result.stored,
                            "skipped": result.skipped}]
         return result
     except BaseException as exc:

@@ -79,13 +79,13 @@ def metrics_compute(state: State, names: Sequence[str], period: str | None,
     """Compute metrics over the store and save the values."""
     result = api.compute_metrics(state.config, state.registry, names, period=period,
                                  dimensions=(None, *dimensions), pipelines=pipelines,
-                                 deal_types=deal_types)
+                                 deal_types=deal_types, keep_values=False)
     if as_json:
-        emit_json({"run_id": result.run_id, "values": len(result.values),
+        emit_json({"run_id": result.run_id, "values": result.stored,
                    "skipped": result.skipped,
                    "findings": [f.__dict__ for f in result.findings]})
     else:
-        click.echo(f"computed {len(result.values):,} values (run {result.run_id})")
+        click.echo(f"computed {result.stored:,} values (run {result.run_id})")
         for s in result.skipped:
             click.echo(f"skipped {s}")
         for f in result.findings[:20]:

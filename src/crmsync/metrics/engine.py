@@ -8,12 +8,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Select
+
 import sqlalchemy as sa
 
 from crmsync.errors import MetricError
 from crmsync.metrics.findings import Finding, unconverted_deals
 from crmsync.metrics.context import CUSTOM_PREFIX, DIMENSIONS, MetricContext, is_dimension
-from crmsync.metrics.periods import as_date, is_period, period_end, rolling_days
+from crmsync.metrics.periods import (
+    as_date,
+    is_period,
+    period_end,
+    period_end_sql,
+    rolling_days,
+)
 from crmsync.schema import metric_values
 
 if TYPE_CHECKING:
@@ -58,14 +66,17 @@ class ComputeResult:
     values: list[MetricValue]
     skipped: list[str]
     findings: list[Finding] = field(default_factory=list)
+    #: How many values the run stored (also when ``values`` was not kept).
+    stored: int = 0
 
 
 def _float(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
-def run_metric(store: Store, metric: Metric, ctx: MetricContext) -> list[MetricValue]:
-    """Run one metric's query for one period and dimension (no storing)."""
+def metric_select(metric: Metric, ctx: MetricContext) -> Select:
+    """The metric's query, checked against the column contract and reduced to it (rows
+    outside a rolling window dropped)."""
     query = metric.query(ctx)
     names = set(query.selected_columns.keys())
     missing = [c for c in CONTRACT if c not in names]
@@ -76,22 +87,62 @@ def run_metric(store: Store, metric: Metric, ctx: MetricContext) -> list[MetricV
     stmt = sa.select(*(sub.c[c] for c in CONTRACT))
     if rolling_days(ctx.period) is not None:  # rows outside the window have no period
         stmt = stmt.where(sub.c.period_start.is_not(None))
+    return stmt
+
+
+def _value(row: Any, period: str) -> MetricValue:
+    start = as_date(row.period_start)
+    return MetricValue(
+        metric=row.metric, period=period, period_start=start,
+        period_end=period_end(period, start) if period != "all" else None,
+        dimension=row.dimension,
+        dimension_value=None if row.dimension is None or row.dimension_value is None
+        else str(row.dimension_value),
+        value=_float(row.value), numerator=_float(row.numerator),
+        denominator=_float(row.denominator),
+        subject_id=None if row.subject_id is None else str(row.subject_id))
+
+
+def run_metric(store: Store, metric: Metric, ctx: MetricContext) -> list[MetricValue]:
+    """Run one metric's query for one period and dimension and return its values (nothing is
+    stored; :func:`compute` stores without passing values through Python)."""
+    stmt = metric_select(metric, ctx).subquery("q")
     with store.engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-    out = []
-    for subject_id, dim_value, start, value, num, den in rows:
-        start_d = as_date(start)
-        out.append(MetricValue(
-            metric=metric.NAME, period=ctx.period, period_start=start_d,
-            period_end=period_end(ctx.period, start_d) if ctx.period != "all" else None,
-            dimension=ctx.dimension,
-            dimension_value=None if ctx.dimension is None or dim_value is None
-            else str(dim_value),
-            value=_float(value), numerator=_float(num), denominator=_float(den),
-            subject_id=None if subject_id is None else str(subject_id)))
+        rows = conn.execute(sa.select(
+            sa.literal(metric.NAME).label("metric"), sa.literal(ctx.dimension).label("dimension"),
+            *stmt.c)).all()
+    out = [_value(r, ctx.period) for r in rows]
     out.sort(key=lambda v: (v.period_start or dt.date.min, v.dimension_value or "",
                             v.subject_id or ""))
     return out
+
+
+def _store(conn: Any, metric: Metric, ctx: MetricContext, run_id: str, variant: str | None,
+           now: dt.datetime) -> int:
+    """``INSERT INTO metric_values … SELECT`` the metric's rows: values never pass through
+    Python, so memory stays flat however many subjects a metric has."""
+    m = metric_select(metric, ctx).subquery("q")
+    dim_value = m.c.dimension_value if ctx.dimension is not None else sa.null()
+
+    def typed(column: Any, type_: Any) -> Any:
+        # PostgreSQL types a bare NULL in a subquery as text; SQLite's column affinity does
+        # the right thing (and CAST(… AS DATE) there would turn '2026-01-01' into 2026).
+        return sa.cast(column, type_) if ctx.dialect == "postgresql" else column
+
+    start = typed(m.c.period_start, sa.Date())
+    source = sa.select(
+        sa.literal(run_id), sa.literal(metric.NAME), sa.literal(metric.version),
+        sa.literal(variant, sa.String()), sa.literal(ctx.period), start,
+        typed(period_end_sql(ctx.dialect, ctx.period, start), sa.Date()),
+        sa.literal(ctx.dimension, sa.String()), sa.cast(dim_value, sa.String()),
+        sa.cast(m.c.subject_id, sa.String()), typed(m.c.value, sa.Float()),
+        typed(m.c.numerator, sa.Float()), typed(m.c.denominator, sa.Float()),
+        sa.literal(now, sa.DateTime()))
+    columns = ["run_id", "metric", "version", "variant", "period", "period_start", "period_end",
+               "dimension", "dimension_value", "subject_id", "value", "numerator",
+               "denominator", "computed_at"]
+    result = conn.execute(sa.insert(metric_values).from_select(columns, source))
+    return max(result.rowcount or 0, 0)
 
 
 def _supports_period(metric: Metric, period: str) -> bool:
@@ -109,10 +160,11 @@ def _supports_dimension(metric: Metric, dimension: str) -> bool:
 def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
             period: str | None = None, dimensions: Sequence[str | None] = (None,),
             connection: str | None = None, as_of: dt.datetime | None = None,
-            pipelines: Sequence[str] = (), deal_types: Sequence[str] = ()
-            ) -> ComputeResult:
+            pipelines: Sequence[str] = (), deal_types: Sequence[str] = (),
+            keep_values: bool = True) -> ComputeResult:
     """Compute ``metrics`` for ``period`` (default: the configured one) and each dimension
-    (``None`` = the whole organisation), store them under a new run id and return them.
+    (``None`` = the whole organisation), store them under a new run id and return them
+    (``keep_values=False`` returns only the count, for runs too large to hold in memory).
 
     A metric that does not support the period or a dimension is skipped and named in
     ``skipped``; an unknown dimension is an error.
@@ -126,43 +178,45 @@ def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
             raise MetricError(f"unknown dimension '{d}' (known: {', '.join(DIMENSIONS)}, "
                               "or custom.<field>)")
     run_id = uuid.uuid4().hex
-    values: list[MetricValue] = []
     skipped: list[str] = []
-    for metric in metrics:
-        if not _supports_period(metric, period):
-            skipped.append(f"{metric.NAME}: no period '{period}'")
-            continue
-        for dim in dimensions:
-            if dim is not None and not _supports_dimension(metric, dim):
-                skipped.append(f"{metric.NAME}: no dimension '{dim}'")
-                continue
-            ctx = MetricContext(
-                dialect=store.dialect, period=period, dimension=dim,
-                base_currency=config.base_currency, timezone=config.timezone,
-                fiscal_year_start_month=config.fiscal_year_start_month,
-                connection=connection, variant=config.definitions.get(metric.NAME),
-                options=dict(config.options), pipelines=tuple(pipelines),
-                deal_types=tuple(deal_types), **({"as_of": as_of} if as_of else {}))
-            if ctx.variant is not None and ctx.variant not in metric.variants:
-                raise MetricError(f"metric '{metric.NAME}' has no variant '{ctx.variant}' "
-                                  f"(variants: {', '.join(metric.variants) or 'none'})")
-            values.extend(run_metric(store, metric, ctx))
+    stored = 0
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    versions = {m.NAME: m.version for m in metrics}
-    variants = {m.NAME: config.definitions.get(m.NAME) for m in metrics}
-    if values:
-        with store.engine.begin() as conn:
-            conn.execute(sa.insert(metric_values), [
-                {"run_id": run_id, "metric": v.metric, "version": versions[v.metric],
-                 "variant": variants[v.metric],
-                 "period": v.period, "period_start": v.period_start, "period_end": v.period_end,
-                 "dimension": v.dimension, "dimension_value": v.dimension_value,
-                 "subject_id": v.subject_id, "value": v.value, "numerator": v.numerator,
-                 "denominator": v.denominator, "computed_at": now}
-                for v in values])
+    with store.engine.begin() as conn:  # one run: all of its values or none
+        for metric in metrics:
+            if not _supports_period(metric, period):
+                skipped.append(f"{metric.NAME}: no period '{period}'")
+                continue
+            variant = config.definitions.get(metric.NAME)
+            if variant is not None and variant not in metric.variants:
+                raise MetricError(f"metric '{metric.NAME}' has no variant '{variant}' "
+                                  f"(variants: {', '.join(metric.variants) or 'none'})")
+            for dim in dimensions:
+                if dim is not None and not _supports_dimension(metric, dim):
+                    skipped.append(f"{metric.NAME}: no dimension '{dim}'")
+                    continue
+                ctx = MetricContext(
+                    dialect=store.dialect, period=period, dimension=dim,
+                    base_currency=config.base_currency, timezone=config.timezone,
+                    fiscal_year_start_month=config.fiscal_year_start_month,
+                    connection=connection, variant=variant, options=dict(config.options),
+                    pipelines=tuple(pipelines), deal_types=tuple(deal_types),
+                    **({"as_of": as_of} if as_of else {}))
+                stored += _store(conn, metric, ctx, run_id, variant, now)
     money = any(m.unit == "currency" for m in metrics)
     findings = unconverted_deals(store, config) if money else []
-    return ComputeResult(run_id=run_id, values=values, skipped=skipped, findings=findings)
+    values = run_values(store, run_id) if keep_values else []
+    return ComputeResult(run_id=run_id, values=values, skipped=skipped, findings=findings,
+                         stored=stored)
+
+
+def run_values(store: Store, run_id: str) -> list[MetricValue]:
+    """The values one :func:`compute` run stored."""
+    mv = metric_values
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(mv).where(mv.c.run_id == run_id)
+                            .order_by(mv.c.metric, mv.c.dimension, mv.c.period_start,
+                                      mv.c.dimension_value, mv.c.subject_id)).all()
+    return [_value(r, r.period) for r in rows]
 
 
 def latest_values(store: Store, *, metric: str | None = None, period: str | None = None,

@@ -11,7 +11,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from crmsync.errors import MetricError
 
-__all__ = ["period_start_sql", "period_end", "previous_period_start", "as_date",
+__all__ = ["period_start_sql", "period_end_sql", "period_end", "previous_period_start", "as_date",
            "rolling_days", "is_period"]
 
 _ROLLING = re.compile(r"last_(\d{1,4})d")
@@ -69,6 +69,24 @@ def period_start_sql(dialect: str, period: str, column: Any,
         interval = sa.text(f"interval '{shift} months'")
         return sa.cast(sa.func.date_trunc(period, column - interval) + interval, sa.Date)
     raise MetricError(f"metrics do not support the {dialect} dialect")
+
+
+def period_end_sql(dialect: str, period: str, start: Any) -> ColumnElement[Any]:
+    """An expression for the first day after the period starting at ``start`` (the SQL twin
+    of :func:`period_end`); ``NULL`` for period ``all``."""
+    if period == "all":
+        return sa.null()
+    days = rolling_days(period)
+    step = {"day": (1, "day"), "week": (7, "day"), "month": (1, "month"),
+            "quarter": (3, "month"), "year": (12, "month")}.get(period)
+    if days is not None:
+        step = (days, "day")
+    if step is None:
+        raise MetricError(f"unknown period '{period}'")
+    n, unit = step
+    if dialect == "sqlite":
+        return sa.func.date(start, f"+{n} {unit}s")
+    return sa.cast(sa.cast(start, sa.Date) + sa.text(f"interval '{n} {unit}s'"), sa.Date)
 
 
 def as_date(value: Any) -> dt.date | None:
