@@ -260,3 +260,46 @@ def test_stored_values_record_the_definition_variant(loaded):
     with loaded.engine.connect() as conn:
         assert conn.execute(sa.select(mv.c.metric, mv.c.variant, mv.c.version)).all() == [
             ("win_rate", "won_over_created", 1)]
+
+
+def test_shared_fact_sets_are_built_once_per_run_and_dropped(store):
+    import sqlalchemy as sa
+
+    from crmsync import Metric
+
+    built = []
+    sa.event.listen(store.engine, "before_cursor_execute",
+                    lambda conn, cur, stmt, *a: built.append(stmt)
+                    if stmt.startswith("CREATE TEMPORARY TABLE") else None)
+
+    class CountsFromShared(Metric):
+        dimensions = ("owner",)
+
+        def query(self, ctx):
+            o = ctx.table("opportunities")
+            facts = ctx.shared("open_deals", sa.select(o.c.connection, o.c.owner_id)
+                               .where(ctx.live(o), o.c.status == "open")).alias("f")
+            frm, dim = ctx.dimension_of(facts)
+            n = sa.func.count()
+            return (sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
+                              sa.null().label("period_start"), n.label("value"),
+                              n.label("numerator"), sa.null().label("denominator"))
+                    .select_from(frm).group_by(*ctx.group_keys(dim)))
+
+    class A(CountsFromShared):
+        NAME = "a_test"
+
+    class B(CountsFromShared):
+        NAME = "b_test"
+
+    load_records(store, {"opportunities": [opp("O1", "U1", "open"), opp("O2", "U2", "open"),
+                                           opp("O3", "U2", "won", "2026-01-01T00:00:00")]})
+    result = compute(store, [A(), B()], MetricsConfig(), period="all",
+                     dimensions=(None, "owner"))
+    assert sorted((v.metric, v.dimension_value or "", v.value) for v in result.values) == [
+        ("a_test", "", 2), ("a_test", "U1", 1), ("a_test", "U2", 1),
+        ("b_test", "", 2), ("b_test", "U1", 1), ("b_test", "U2", 1)]
+    assert len(built) == 1  # four queries, one shared table
+    with store.engine.connect() as conn:
+        names = sa.inspect(conn).get_table_names()
+    assert not [n for n in names if n.startswith("crmsync_tmp_")]

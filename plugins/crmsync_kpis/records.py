@@ -300,9 +300,11 @@ def _lead_touches(ctx: MetricContext) -> Any:
         pairs(sa.and_(ld.c.converted_contact_id.is_not(None),
                       a.c.contact_id == ld.c.converted_contact_id)),
     ).subquery("touch_pairs")
-    return (sa.select(both.c.lead_pk, sa.func.min(both.c.occurred_at).label("first_at"),
-                      sa.func.count().label("touches"))
-            .group_by(both.c.lead_pk).subquery("lead_touches"))
+    per_lead = (sa.select(both.c.lead_pk, sa.func.min(both.c.occurred_at).label("first_at"),
+                          sa.func.count().label("touches"))
+                .group_by(both.c.lead_pk))
+    # response_minutes and touches of one run build this once (a temporary table)
+    return ctx.shared("lead_touches", per_lead).alias("lead_touches")
 
 
 class ResponseMinutes(_RecordMetric):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,20 @@ from crmsync.errors import MetricError
 from crmsync.metrics.business_hours import parse_hours
 from crmsync.metrics.periods import period_start_sql, rolling_days
 from crmsync.schema import SYNCED_TABLES
+
+def _sqlite_dialect() -> Any:
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.dialect()
+
+
+def _postgresql_dialect() -> Any:
+    from sqlalchemy.dialects import postgresql
+
+    return postgresql.dialect()
+
+
+_DIALECTS = {"sqlite": _sqlite_dialect, "postgresql": _postgresql_dialect}
 
 __all__ = ["MetricContext", "DIMENSIONS", "METRIC_OPTIONS", "CUSTOM_PREFIX", "is_dimension"]
 
@@ -84,6 +99,26 @@ class MetricContext:
     deal_types: tuple[str, ...] = ()
     as_of: dt.datetime = field(
         default_factory=lambda: dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    #: Shared fact sets this context's queries use: temp table name → defining select. The
+    #: engine materialises each once per run (see :meth:`shared`).
+    shared_facts: dict[str, Select] = field(default_factory=dict)
+
+    def shared(self, name: str, facts: Select) -> sa.TableClause:
+        """A fact set several metrics of one run need (e.g. per-lead activity facts), as a
+        table: the engine creates it once per ``compute`` run as a temporary table and drops
+        it at the end, so six lead metrics scan the activities once instead of six times.
+
+        :param name: a label for the fact set (letters, digits, ``_``).
+        :param facts: the select defining it; its labelled columns become the table's.
+        """
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,40}", name):
+            raise MetricError(f"shared fact set names use letters, digits and _: {name!r}")
+        compiled = facts.compile(dialect=_DIALECTS[self.dialect]())
+        key = f"{compiled}|{sorted(compiled.params.items(), key=lambda kv: kv[0])!r}"
+        digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+        table_name = f"crmsync_tmp_{name}_{digest}"
+        self.shared_facts[table_name] = facts
+        return sa.table(table_name, *(sa.column(c.key, c.type) for c in facts.selected_columns))
 
     def option(self, name: str) -> Any:
         """A ``[metrics]`` setting (e.g. ``response_sla_minutes``), with its default."""

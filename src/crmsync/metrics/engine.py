@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ClauseElement
 
 import sqlalchemy as sa
 
@@ -106,22 +109,58 @@ def _value(row: Any, period: str) -> MetricValue:
 def run_metric(store: Store, metric: Metric, ctx: MetricContext) -> list[MetricValue]:
     """Run one metric's query for one period and dimension and return its values (nothing is
     stored; :func:`compute` stores without passing values through Python)."""
-    stmt = metric_select(metric, ctx).subquery("q")
+    select = metric_select(metric, ctx)
+    stmt = select.subquery("q")
+    created: set[str] = set()
     with store.engine.connect() as conn:
+        _materialise(conn, ctx, created)
         rows = conn.execute(sa.select(
             sa.literal(metric.NAME).label("metric"), sa.literal(ctx.dimension).label("dimension"),
             *stmt.c)).all()
+        _drop_shared(conn, created)
     out = [_value(r, ctx.period) for r in rows]
     out.sort(key=lambda v: (v.period_start or dt.date.min, v.dimension_value or "",
                             v.subject_id or ""))
     return out
 
 
+class _CreateTempTableAs(Executable, ClauseElement):
+    """``CREATE TEMPORARY TABLE name AS <select>`` (same syntax on SQLite and PostgreSQL)."""
+
+    inherit_cache = False
+
+    def __init__(self, name: str, select: Select) -> None:
+        self.name = name
+        self.select = select
+
+
+@compiles(_CreateTempTableAs)
+def _compile_create_temp(element: _CreateTempTableAs, compiler: Any, **kw: Any) -> str:
+    return (f"CREATE TEMPORARY TABLE {compiler.preparer.quote(element.name)} AS "
+            f"{compiler.process(element.select, **kw)}")
+
+
+def _materialise(conn: Any, ctx: MetricContext, created: set[str]) -> None:
+    """Create the temporary tables for the shared fact sets ``ctx`` asked for (once a run)."""
+    for name, facts in ctx.shared_facts.items():
+        if name not in created:
+            conn.execute(_CreateTempTableAs(name, facts))
+            created.add(name)
+
+
+def _drop_shared(conn: Any, created: set[str]) -> None:
+    for name in created:
+        conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
+    created.clear()
+
+
 def _store(conn: Any, metric: Metric, ctx: MetricContext, run_id: str, variant: str | None,
-           now: dt.datetime) -> int:
+           now: dt.datetime, created: set[str]) -> int:
     """``INSERT INTO metric_values … SELECT`` the metric's rows: values never pass through
     Python, so memory stays flat however many subjects a metric has."""
-    m = metric_select(metric, ctx).subquery("q")
+    select = metric_select(metric, ctx)
+    _materialise(conn, ctx, created)
+    m = select.subquery("q")
     dim_value = m.c.dimension_value if ctx.dimension is not None else sa.null()
 
     def typed(column: Any, type_: Any) -> Any:
@@ -181,27 +220,31 @@ def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
     skipped: list[str] = []
     stored = 0
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    created: set[str] = set()
     with store.engine.begin() as conn:  # one run: all of its values or none
-        for metric in metrics:
-            if not _supports_period(metric, period):
-                skipped.append(f"{metric.NAME}: no period '{period}'")
-                continue
-            variant = config.definitions.get(metric.NAME)
-            if variant is not None and variant not in metric.variants:
-                raise MetricError(f"metric '{metric.NAME}' has no variant '{variant}' "
-                                  f"(variants: {', '.join(metric.variants) or 'none'})")
-            for dim in dimensions:
-                if dim is not None and not _supports_dimension(metric, dim):
-                    skipped.append(f"{metric.NAME}: no dimension '{dim}'")
+        try:
+            for metric in metrics:
+                if not _supports_period(metric, period):
+                    skipped.append(f"{metric.NAME}: no period '{period}'")
                     continue
-                ctx = MetricContext(
-                    dialect=store.dialect, period=period, dimension=dim,
-                    base_currency=config.base_currency, timezone=config.timezone,
-                    fiscal_year_start_month=config.fiscal_year_start_month,
-                    connection=connection, variant=variant, options=dict(config.options),
-                    pipelines=tuple(pipelines), deal_types=tuple(deal_types),
-                    **({"as_of": as_of} if as_of else {}))
-                stored += _store(conn, metric, ctx, run_id, variant, now)
+                variant = config.definitions.get(metric.NAME)
+                if variant is not None and variant not in metric.variants:
+                    raise MetricError(f"metric '{metric.NAME}' has no variant '{variant}' "
+                                      f"(variants: {', '.join(metric.variants) or 'none'})")
+                for dim in dimensions:
+                    if dim is not None and not _supports_dimension(metric, dim):
+                        skipped.append(f"{metric.NAME}: no dimension '{dim}'")
+                        continue
+                    ctx = MetricContext(
+                        dialect=store.dialect, period=period, dimension=dim,
+                        base_currency=config.base_currency, timezone=config.timezone,
+                        fiscal_year_start_month=config.fiscal_year_start_month,
+                        connection=connection, variant=variant, options=dict(config.options),
+                        pipelines=tuple(pipelines), deal_types=tuple(deal_types),
+                        **({"as_of": as_of} if as_of else {}))
+                    stored += _store(conn, metric, ctx, run_id, variant, now, created)
+        finally:
+            _drop_shared(conn, created)
     money = any(m.unit == "currency" for m in metrics)
     findings = unconverted_deals(store, config) if money else []
     values = run_values(store, run_id) if keep_values else []
