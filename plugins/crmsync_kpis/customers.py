@@ -69,6 +69,16 @@ def _retention(ctx: MetricContext) -> Select:
     )
 
 
+def _cohorts(ctx: MetricContext) -> Any:
+    """:func:`_retention` as a fact set shared by retention, churn and the CLV estimate."""
+    return ctx.shared("retention_cohorts", _retention(ctx)).alias("r")
+
+
+def _lifetime_values(ctx: MetricContext) -> Any:
+    """:func:`_clv` as a fact set shared by customer_lifetime_value and ltv_to_cac."""
+    return ctx.shared("lifetime_values", _clv(ctx)).alias("ltv")
+
+
 class RetentionRate(Metric):
     """Accounts that won in the 12 months before the period and won again in it ÷ the former."""
 
@@ -82,7 +92,7 @@ class RetentionRate(Metric):
     periods = ("month", "quarter", "year")
 
     def query(self, ctx: MetricContext) -> Select:
-        r = _retention(ctx).subquery("r")
+        r = _cohorts(ctx)
         return sa.select(sa.null().label("subject_id"), r.c.dimension_value, r.c.period_start,
                          (r.c.retained * 1.0 / sa.func.nullif(r.c.cohort, 0)).label("value"),
                          r.c.retained.label("numerator"), r.c.cohort.label("denominator"))
@@ -101,7 +111,7 @@ class ChurnRate(Metric):
     periods = ("month", "quarter", "year")
 
     def query(self, ctx: MetricContext) -> Select:
-        r = _retention(ctx).subquery("r")
+        r = _cohorts(ctx)
         lost = r.c.cohort - r.c.retained
         return sa.select(sa.null().label("subject_id"), r.c.dimension_value, r.c.period_start,
                          (lost * 1.0 / sa.func.nullif(r.c.cohort, 0)).label("value"),
@@ -154,7 +164,7 @@ def _clv_estimate(ctx: MetricContext) -> Select:
                       (sa.func.sum(amount) / sa.func.nullif(accounts, 0)).label("arpa"))
             .select_from(frm).where(_won(ctx, o))
             .group_by(*ctx.group_keys(dim, period)).subquery("arpa"))
-    r = _retention(ctx).subquery("r")
+    r = _cohorts(ctx)
     churn = (r.c.cohort - r.c.retained) * 1.0 / sa.func.nullif(r.c.cohort, 0)
     joined = arpa.join(r, sa.and_(sa.func.coalesce(arpa.c.dv, "") ==
                                   sa.func.coalesce(r.c.dimension_value, ""),
@@ -181,7 +191,9 @@ class CustomerLifetimeValue(Metric):
     variants = ("estimate",)
 
     def query(self, ctx: MetricContext) -> Select:
-        return _clv_estimate(ctx) if ctx.variant == "estimate" else _clv(ctx)
+        if ctx.variant == "estimate":
+            return _clv_estimate(ctx)
+        return sa.select(*_lifetime_values(ctx).c)
 
 
 def _cac(ctx: MetricContext) -> Select:
@@ -237,7 +249,7 @@ class LtvToCac(Metric):
 
     def query(self, ctx: MetricContext) -> Select:
         org = MetricContext(**{**ctx.__dict__, "dimension": None})
-        ltv = _clv(org).subquery("ltv")
+        ltv = _lifetime_values(org)
         cac = _cac(org).subquery("cac")
         on = sa.true() if ctx.period == "all" else ltv.c.period_start == cac.c.period_start
         return (
