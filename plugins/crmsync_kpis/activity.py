@@ -28,6 +28,23 @@ def _manual(ctx: MetricContext, a: sa.Table) -> ColumnElement[bool]:
     return sa.and_(ctx.live(a), sa.func.coalesce(a.c.is_automated, sa.false()) == sa.false())
 
 
+def _activity_counts(ctx: MetricContext) -> sa.FromClause:
+    """Manual activities counted per connection, owner, period, type, direction and
+    connected flag: one scan of the activities that the count metrics and the connect rate
+    of a run share (``ctx.shared``)."""
+    a = ctx.table("activities")
+    period = ctx.period_start(a.c.occurred_at)
+    connected = sa.case((sa.func.lower(sa.func.trim(a.c.outcome)) == "connected", 1), else_=0)
+    facts = (
+        sa.select(a.c.connection, a.c.owner_id, period.label("period_start"), a.c.type,
+                  a.c.direction, connected.label("connected"), sa.func.count().label("n"))
+        .where(_manual(ctx, a), a.c.occurred_at.is_not(None))
+        .group_by(a.c.connection, a.c.owner_id, *ctx.group_keys(period), a.c.type,
+                  a.c.direction, connected)
+    )
+    return ctx.shared("activity_counts", facts).alias("counts")
+
+
 class _ActivityCount(Metric):
     """Count of non-automated activities of one type, by ``occurred_at`` period."""
 
@@ -40,21 +57,19 @@ class _ActivityCount(Metric):
     only_direction: ClassVar[str | None] = None
 
     def query(self, ctx: MetricContext) -> Select:
-        a = ctx.table("activities")
-        frm, dim = ctx.dimension_of(a)
-        period = ctx.period_start(a.c.occurred_at)
-        count = sa.func.count()
-        conditions = [_manual(ctx, a), a.c.type == self.activity_type,
-                      a.c.occurred_at.is_not(None)]
+        c = _activity_counts(ctx)
+        frm, dim = ctx.dimension_of(c)
+        count = sa.func.sum(c.c.n)
+        conditions = [c.c.type == self.activity_type]
         if self.only_direction is not None:
-            conditions.append(a.c.direction == self.only_direction)
+            conditions.append(c.c.direction == self.only_direction)
         return (
             sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
-                      period.label("period_start"), count.label("value"),
+                      c.c.period_start, count.label("value"),
                       count.label("numerator"), sa.null().label("denominator"))
             .select_from(frm)
             .where(*conditions)
-            .group_by(*ctx.group_keys(dim, period))
+            .group_by(*ctx.group_keys(dim), c.c.period_start)
         )
 
 
@@ -107,20 +122,18 @@ class CallConnectRate(Metric):
     dimensions = _ACTIVITY_DIMENSIONS
 
     def query(self, ctx: MetricContext) -> Select:
-        a = ctx.table("activities")
-        frm, dim = ctx.dimension_of(a)
-        period = ctx.period_start(a.c.occurred_at)
-        connected = sa.func.sum(sa.case(
-            (sa.func.lower(sa.func.trim(a.c.outcome)) == "connected", 1), else_=0))
-        calls = sa.func.count()
+        c = _activity_counts(ctx)
+        frm, dim = ctx.dimension_of(c)
+        connected = sa.func.sum(c.c.n * c.c.connected)
+        calls = sa.func.sum(c.c.n)
         return (
             sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
-                      period.label("period_start"),
+                      c.c.period_start,
                       (connected * 1.0 / sa.func.nullif(calls, 0)).label("value"),
                       connected.label("numerator"), calls.label("denominator"))
             .select_from(frm)
-            .where(_manual(ctx, a), a.c.type == "call", a.c.occurred_at.is_not(None))
-            .group_by(*ctx.group_keys(dim, period))
+            .where(c.c.type == "call")
+            .group_by(*ctx.group_keys(dim), c.c.period_start)
         )
 
 
