@@ -105,8 +105,9 @@ class MetricContext:
 
     def shared(self, name: str, facts: Select) -> sa.TableClause:
         """A fact set several metrics of one run need (e.g. per-lead activity facts), as a
-        table: the engine creates it once per ``compute`` run as a temporary table and drops
-        it at the end, so six lead metrics scan the activities once instead of six times.
+        table: when several metrics of a ``compute`` run use it, the engine creates it once as
+        a temporary table (six lead metrics scan the activities once, not six times); when
+        only one does, on SQLite, as a temporary view (no extra cost). Dropped after the run.
 
         :param name: a label for the fact set (letters, digits, ``_``).
         :param facts: the select defining it; its labelled columns become the table's.

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select
+from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
@@ -111,7 +112,7 @@ def run_metric(store: Store, metric: Metric, ctx: MetricContext) -> list[MetricV
     stored; :func:`compute` stores without passing values through Python)."""
     select = metric_select(metric, ctx)
     stmt = select.subquery("q")
-    created: set[str] = set()
+    created: dict[str, str] = {}
     with store.engine.connect() as conn:
         _materialise(conn, ctx, created)
         rows = conn.execute(sa.select(
@@ -124,42 +125,56 @@ def run_metric(store: Store, metric: Metric, ctx: MetricContext) -> list[MetricV
     return out
 
 
-class _CreateTempTableAs(Executable, ClauseElement):
-    """``CREATE TEMPORARY TABLE name AS <select>`` (same syntax on SQLite and PostgreSQL)."""
+class _CreateTempAs(Executable, ClauseElement):
+    """``CREATE TEMPORARY TABLE|VIEW name AS <select>`` (same on SQLite and PostgreSQL)."""
 
     inherit_cache = False
 
-    def __init__(self, name: str, select: Select) -> None:
+    def __init__(self, kind: str, name: str, select: Select) -> None:
+        self.kind = kind
         self.name = name
         self.select = select
 
 
-@compiles(_CreateTempTableAs)
-def _compile_create_temp(element: _CreateTempTableAs, compiler: Any, **kw: Any) -> str:
-    return (f"CREATE TEMPORARY TABLE {compiler.preparer.quote(element.name)} AS "
+@compiles(_CreateTempAs)
+def _compile_create_temp(element: _CreateTempAs, compiler: Any, **kw: Any) -> str:
+    if element.kind == "VIEW":  # views take no bound parameters: values are written inline
+        kw["literal_binds"] = True
+    return (f"CREATE TEMPORARY {element.kind} {compiler.preparer.quote(element.name)} AS "
             f"{compiler.process(element.select, **kw)}")
 
 
-def _materialise(conn: Any, ctx: MetricContext, created: set[str]) -> None:
-    """Create the temporary tables for the shared fact sets ``ctx`` asked for (once a run)."""
+def _materialise(conn: Any, ctx: MetricContext, created: dict[str, str],
+                 uses: dict[str, int] | None = None) -> None:
+    """Create the shared fact sets ``ctx`` asked for, once a run: a temporary TABLE when
+    several metrics of the run read it, else (on SQLite) a temporary VIEW (inlined: no
+    cost)."""
     for name, facts in ctx.shared_facts.items():
         if name not in created:
-            conn.execute(_CreateTempTableAs(name, facts))
-            created.add(name)
+            # PostgreSQL: always a table — a view's inlined literals lose their types there
+            # (date_trunc(unknown, unknown)); SQLite compares timestamps as text, so a view is
+            # exact and free.
+            single = uses is None or uses.get(name, 0) <= 1
+            kind = "VIEW" if single and conn.dialect.name == "sqlite" else "TABLE"
+            try:
+                statement = _CreateTempAs(kind, name, facts)
+                statement.compile(dialect=conn.dialect)
+            except CompileError:  # a value with no literal form: a table takes parameters
+                kind, statement = "TABLE", _CreateTempAs("TABLE", name, facts)
+            conn.execute(statement)
+            created[name] = kind
 
 
-def _drop_shared(conn: Any, created: set[str]) -> None:
-    for name in created:
-        conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
+def _drop_shared(conn: Any, created: dict[str, str]) -> None:
+    for name, kind in created.items():
+        conn.exec_driver_sql(f'DROP {kind} IF EXISTS "{name}"')
     created.clear()
 
 
-def _store(conn: Any, metric: Metric, ctx: MetricContext, run_id: str, variant: str | None,
-           now: dt.datetime, created: set[str]) -> int:
+def _store(conn: Any, metric: Metric, ctx: MetricContext, select: Select, run_id: str,
+           variant: str | None, now: dt.datetime) -> int:
     """``INSERT INTO metric_values … SELECT`` the metric's rows: values never pass through
     Python, so memory stays flat however many subjects a metric has."""
-    select = metric_select(metric, ctx)
-    _materialise(conn, ctx, created)
     m = select.subquery("q")
     dim_value = m.c.dimension_value if ctx.dimension is not None else sa.null()
 
@@ -220,29 +235,38 @@ def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
     skipped: list[str] = []
     stored = 0
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    created: set[str] = set()
+    # Plan first: build every query, so the run knows which fact sets several metrics share.
+    plan: list[tuple[Metric, MetricContext, Select, str | None]] = []
+    for metric in metrics:
+        if not _supports_period(metric, period):
+            skipped.append(f"{metric.NAME}: no period '{period}'")
+            continue
+        variant = config.definitions.get(metric.NAME)
+        if variant is not None and variant not in metric.variants:
+            raise MetricError(f"metric '{metric.NAME}' has no variant '{variant}' "
+                              f"(variants: {', '.join(metric.variants) or 'none'})")
+        for dim in dimensions:
+            if dim is not None and not _supports_dimension(metric, dim):
+                skipped.append(f"{metric.NAME}: no dimension '{dim}'")
+                continue
+            ctx = MetricContext(
+                dialect=store.dialect, period=period, dimension=dim,
+                base_currency=config.base_currency, timezone=config.timezone,
+                fiscal_year_start_month=config.fiscal_year_start_month,
+                connection=connection, variant=variant, options=dict(config.options),
+                pipelines=tuple(pipelines), deal_types=tuple(deal_types),
+                **({"as_of": as_of} if as_of else {}))
+            plan.append((metric, ctx, metric_select(metric, ctx), variant))
+    uses: dict[str, int] = {}
+    for _, ctx, _, _ in plan:
+        for name in ctx.shared_facts:
+            uses[name] = uses.get(name, 0) + 1
+    created: dict[str, str] = {}
     with store.engine.begin() as conn:  # one run: all of its values or none
         try:
-            for metric in metrics:
-                if not _supports_period(metric, period):
-                    skipped.append(f"{metric.NAME}: no period '{period}'")
-                    continue
-                variant = config.definitions.get(metric.NAME)
-                if variant is not None and variant not in metric.variants:
-                    raise MetricError(f"metric '{metric.NAME}' has no variant '{variant}' "
-                                      f"(variants: {', '.join(metric.variants) or 'none'})")
-                for dim in dimensions:
-                    if dim is not None and not _supports_dimension(metric, dim):
-                        skipped.append(f"{metric.NAME}: no dimension '{dim}'")
-                        continue
-                    ctx = MetricContext(
-                        dialect=store.dialect, period=period, dimension=dim,
-                        base_currency=config.base_currency, timezone=config.timezone,
-                        fiscal_year_start_month=config.fiscal_year_start_month,
-                        connection=connection, variant=variant, options=dict(config.options),
-                        pipelines=tuple(pipelines), deal_types=tuple(deal_types),
-                        **({"as_of": as_of} if as_of else {}))
-                    stored += _store(conn, metric, ctx, run_id, variant, now, created)
+            for metric, ctx, select, variant in plan:
+                _materialise(conn, ctx, created, uses)
+                stored += _store(conn, metric, ctx, select, run_id, variant, now)
         finally:
             _drop_shared(conn, created)
     money = any(m.unit == "currency" for m in metrics)
