@@ -115,3 +115,54 @@ def test_export_json_reports_rows_per_table(tmp_path):
     result = run("--config", str(cfg), "export", str(tmp_path / "out"), "--json")
     data = json.loads(result.output)
     assert data["rows"]["users"] == 2 and data["rows"]["accounts"] == 0
+
+
+class _QuotaPlugin:
+    """Registers a connector whose second page hits the API quota budget."""
+
+    @staticmethod
+    def connector_class():
+        from crmsync import Batch, Connector, QuotaExhausted
+
+        class QuotaConnector(Connector):
+            NAME = "quota_test"
+            ENTITIES = ("users",)
+
+            def read(self, entity, cursor):
+                yield Batch(records=[{"remote_id": "U1", "name": "Ann"}], cursor={"page": 1})
+                raise QuotaExhausted("quota_run_percent reached: 50% of the remaining daily "
+                                     "requests used", connection=self.name, entity=entity)
+
+        return QuotaConnector
+
+    @staticmethod
+    def plugin():
+        from crmsync import hookimpl
+
+        cls = _QuotaPlugin.connector_class()
+
+        class Plugin:
+            @hookimpl
+            def crmsync_register_connectors(self):
+                return [cls]
+
+        return Plugin()
+
+
+def test_a_sync_stopped_on_the_api_quota_exits_3_and_says_the_state_is_kept(tmp_path):
+    from crmsync.plugins import get_plugin_manager
+    from crmsync.registry import Registry
+
+    pm = get_plugin_manager()
+    pm.register(_QuotaPlugin.plugin(), name="quota-test")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[store]\nurl = "sqlite:///s.db"\n[connections.crm]\ntype = "quota_test"\n')
+    result = run("--config", str(cfg), "sync", obj=Registry(pm))
+    assert result.exit_code == 3, result.output
+    assert "stopped on the API quota (state kept; the next sync resumes)" in result.output
+    assert "crm/users: quota_run_percent reached" in result.output
+    result = run("--config", str(cfg), "sync", "--json", obj=Registry(pm))
+    assert result.exit_code == 3
+    report = json.loads(result.output)
+    assert report["status"] == "stopped: api quota"
+    assert [d["status"] for d in report["details"]] == ["stopped: api quota"]

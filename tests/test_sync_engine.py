@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from crmsync import (Batch, ConfigError, Connector, ConnectorError, Deletion, RateLimited,
-                     Reject, Setting, TransientError)
+from crmsync import (Batch, ConfigError, Connector, ConnectorError, Deletion, QuotaExhausted,
+                     RateLimited, Reject, Setting, TransientError)
 from crmsync.redact import Redactor
 from crmsync.retry import RetryPolicy
 from crmsync.schema import sync_rejects, sync_runs, sync_state
@@ -281,3 +281,29 @@ def test_a_configuration_error_stops_the_connection_and_is_raised(store):
     with store.engine.connect() as c:
         runs = c.execute(sa.select(sync_runs.c.entity, sync_runs.c.status)).all()
     assert [tuple(r) for r in runs] == [("accounts", "failed")]  # opportunities never started
+
+
+def test_a_quota_stop_keeps_committed_pages_and_is_not_a_failure(store):
+    pages = {**ten_pages(), "opportunities": []}
+    conn = FlakyConnector(pages, {4: [QuotaExhausted("the run has used its 50% of the "
+                                                     "remaining daily API requests")]})
+    sleeps: list[float] = []
+    first, second = SyncEngine(store, conn, sleep=sleeps.append).run()
+    assert (first.status, first.rows_read) == ("stopped: api quota", 12)
+    assert "50%" in first.error and sleeps == []  # never waited out
+    assert second.status == "stopped: api quota" and "not started" in second.error
+    with store.engine.connect() as c:
+        runs = c.execute(sa.select(sync_runs.c.entity, sync_runs.c.status)).all()
+        cursor = c.execute(sa.select(sync_state.c.cursor)).scalar_one()
+    assert [tuple(r) for r in runs] == [("accounts", "stopped: api quota")]
+    assert cursor == {"page": 4}
+    assert len(table_rows(store, "accounts", "remote_id")) == 12
+
+
+def test_the_sync_after_a_quota_stop_resumes_from_the_saved_cursor(store):
+    conn = FlakyConnector(ten_pages(), {4: [QuotaExhausted("daily API budget spent")]})
+    SyncEngine(store, conn).run(["accounts"])
+    conn = FlakyConnector(ten_pages(), {})
+    [result] = SyncEngine(store, conn).run(["accounts"])
+    assert result.status == "success" and conn.cursors_seen == [{"page": 4}]
+    assert len(table_rows(store, "accounts", "remote_id")) == 30

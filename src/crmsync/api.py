@@ -25,7 +25,7 @@ from crmsync.metrics.periods import previous_period_start
 from crmsync.metrics.targets import is_below, stored_targets, target_for
 from crmsync.redact import Redactor
 from crmsync.registry import Registry
-from crmsync.reports import EntityResult, RunReport
+from crmsync.reports import STOPPED_QUOTA, EntityResult, RunReport
 from crmsync.schema import sync_rejects, sync_runs, sync_state
 from crmsync.store import Store
 from crmsync.store.database import redact_url
@@ -119,10 +119,13 @@ def sync(config: Config, registry: Registry, names: Sequence[str] = (), *,
                 connector.close()
         changed = sorted({d.entity for d in report.details if d.rows_upserted or d.rows_deleted})
         store.analyze(changed)
-        failed = [d for d in report.details if d.status != "success"]
-        report.status = "failed" if failed else "success"
-        if failed:
-            report.error = "; ".join(f"{d.connection}/{d.entity}: {d.error}" for d in failed)
+        failed = [d for d in report.details if d.status not in ("success", STOPPED_QUOTA)]
+        stopped = [d for d in report.details if d.status == STOPPED_QUOTA]
+        report.status = "failed" if failed else STOPPED_QUOTA if stopped else "success"
+        if failed or stopped:
+            report.error = "; ".join(
+                d.error if (d.error or "").startswith(f"{d.connection}/{d.entity}:")
+                else f"{d.connection}/{d.entity}: {d.error}" for d in failed + stopped)
     except BaseException as exc:
         report.status = "failed"
         report.error = report.error or str(exc)

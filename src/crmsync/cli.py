@@ -15,7 +15,8 @@ import click
 
 from crmsync import api, render
 from crmsync.cli_metrics import demo, metrics
-from crmsync.cli_state import CrmsyncGroup, State, emit_json, pass_state, progress_bar
+from crmsync.cli_state import (EXIT_QUOTA, CrmsyncGroup, State, emit_json, pass_state,
+                               progress_bar)
 from crmsync.registry import Registry
 
 __all__ = ["cli", "main"]
@@ -81,8 +82,13 @@ def sync(state: State, names: Sequence[str], entities: Sequence[str], full: bool
         render.console().print(render.rows_table([d.as_dict() for d in report.details], cols))
         if any(d.rejects for d in report.details):
             click.echo("some records were rejected: see `crmsync status` (table sync_rejects)")
-        if report.error:
+        if report.stopped_on_quota:
+            click.echo(f"stopped on the API quota (state kept; the next sync resumes): "
+                       f"{report.error}", err=True)
+        elif report.error:
             click.echo(f"error: {report.error}", err=True)
+    if report.stopped_on_quota:
+        sys.exit(EXIT_QUOTA)
     if not report.ok:
         sys.exit(1)
 

@@ -15,7 +15,11 @@ from crmsync.config import Config
 from crmsync.errors import CrmsyncError
 from crmsync.registry import Registry
 
-__all__ = ["UserError", "CrmsyncGroup", "State", "pass_state", "emit_json", "progress_bar"]
+__all__ = ["UserError", "CrmsyncGroup", "State", "pass_state", "emit_json", "progress_bar",
+           "EXIT_QUOTA"]
+
+#: Exit code of a sync the API quota budget stopped cleanly (docs/cli.md, "Exit codes").
+EXIT_QUOTA = 3
 
 
 class UserError(click.ClickException):

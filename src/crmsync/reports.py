@@ -6,7 +6,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RunReport", "EntityResult"]
+__all__ = ["RunReport", "EntityResult", "STOPPED_QUOTA"]
+
+#: Status of a sync that the API quota budget stopped cleanly (state kept; the next run
+#: resumes). Not a failure.
+STOPPED_QUOTA = "stopped: api quota"
 
 
 @dataclass
@@ -45,6 +49,11 @@ class RunReport:
     def ok(self) -> bool:
         """True when the run finished without errors."""
         return self.status == "success"
+
+    @property
+    def stopped_on_quota(self) -> bool:
+        """True when the API quota budget stopped the run cleanly (nothing failed)."""
+        return self.status == STOPPED_QUOTA
 
     def as_dict(self) -> dict[str, Any]:
         """The report as plain JSON-able data."""

@@ -41,6 +41,7 @@ __all__ = [
     "Json",
     "sync_state",
     "sync_runs",
+    "run_locks",
     "sync_rejects",
     "metric_values",
 ]
@@ -313,7 +314,7 @@ sync_runs = Table(
     Column("full_refresh", Boolean(), nullable=False, server_default=false()),
     Column("started_at", DateTime(), nullable=False),
     Column("ended_at", DateTime()),
-    Column("status", String(16), nullable=False),
+    Column("status", String(32), nullable=False),
     Column("rows_read", Integer(), nullable=False, server_default="0"),
     Column("rows_upserted", Integer(), nullable=False, server_default="0"),
     Column("rows_deleted", Integer(), nullable=False, server_default="0"),
@@ -323,6 +324,20 @@ sync_runs = Table(
     Column("api_calls_by_endpoint", Json),
     Column("error", Text()),
     Index(None, "connection", "entity", "started_at"),
+)
+
+#: One row per held run lock on SQLite (PostgreSQL uses advisory locks instead): ``name`` is
+#: the locked target (e.g. ``sync:CONNECTION:ENTITY``); a holder refreshes ``heartbeat_at`` and
+#: ``expires_at``; a lock whose ``expires_at`` has passed belongs to a crashed holder and may be
+#: taken over.
+run_locks = Table(
+    "run_locks",
+    metadata,
+    Column("name", String(ID), primary_key=True),
+    Column("owner", String(ID), nullable=False),
+    Column("acquired_at", DateTime(), nullable=False),
+    Column("heartbeat_at", DateTime(), nullable=False),
+    Column("expires_at", DateTime(), nullable=False),
 )
 
 sync_rejects = Table(

@@ -18,10 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crmsync.connector import Batch, Connector
-from crmsync.errors import AuthError, ConfigError, ConnectorError, CrmsyncError
+from crmsync.errors import AuthError, ConfigError, ConnectorError, CrmsyncError, QuotaExhausted
 from crmsync.redact import Redactor
 from crmsync.retry import RetryPolicy, retrying
-from crmsync.reports import EntityResult
+from crmsync.reports import STOPPED_QUOTA, EntityResult
 from crmsync.schema import SYNCED_TABLES, sync_rejects, sync_runs, sync_state
 from crmsync.store import Store, mark_deleted, upsert_prepared
 from crmsync.store.upsert import upsert_statement
@@ -74,7 +74,18 @@ class SyncEngine:
             raise ConnectorError(
                 f"connector type '{self.connector.NAME}' does not read {', '.join(unknown)} "
                 f"(it reads: {', '.join(self.connector.ENTITIES)})", connection=self.connector.name)
-        return [self.sync_entity(entity, full=full) for entity in wanted]
+        results: list[EntityResult] = []
+        for entity in wanted:
+            if results and results[-1].status == STOPPED_QUOTA:
+                # The budget is the connection's: the next entities would stop at once. They
+                # are reported, not run; the next sync starts them from their saved cursors.
+                results.append(EntityResult(
+                    connection=self.connector.name, entity=entity, status=STOPPED_QUOTA,
+                    error="not started: the API quota budget was spent by "
+                          f"{results[-1].entity}"))
+                continue
+            results.append(self.sync_entity(entity, full=full))
+        return results
 
     # -- one entity ---------------------------------------------------------------------------
 
@@ -106,6 +117,16 @@ class SyncEngine:
                             state["cursor"] = batch.cursor
                         if self.progress is not None:
                             self.progress(connection, entity, result.rows_read)
+        except QuotaExhausted as exc:
+            # Not a failure: the budget stops the run cleanly; committed batches and their
+            # cursor are kept and the next run resumes from them.
+            result.status = STOPPED_QUOTA
+            result.error = self.redactor.text(str(exc))
+            result.api_calls = self.connector.api_calls.total - calls_before
+            self._finish(result)
+            log.warning("%s/%s stopped on the API quota after %d rows: %s", connection, entity,
+                        result.rows_read, result.error)
+            return result
         except BaseException as exc:
             result.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             result.error = self.redactor.text(f"{type(exc).__name__}: {exc}"
