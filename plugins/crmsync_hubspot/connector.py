@@ -1,0 +1,387 @@
+"""The ``hubspot`` connector: reads a HubSpot portal into the unified schema, writes back.
+
+Objects are read incrementally through the search API (:mod:`crmsync_hubspot.search`), with
+associations from the v4 batch endpoint (search returns none), custom properties into
+``custom``, an ``archived=true`` pass for deletions and ``hs_merged_object_ids`` for merges.
+Owners and pipelines are small and re-read whole. See docs/connectors/hubspot.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from crmsync import (
+    Batch,
+    ConfigError,
+    Connector,
+    Deletion,
+    FieldInfo,
+    FieldSpec,
+    Quota,
+    Reject,
+    Setting,
+    WriteResult,
+    WriteUpdate,
+)
+
+from crmsync_hubspot import mapping as m
+from crmsync_hubspot.client import HubSpotClient, OAuthCredentials
+from crmsync_hubspot.search import SearchCursor, anchored_search, epoch_ms
+from crmsync_hubspot.stage_history import fallback_history, history_records, read_histories
+from crmsync_hubspot.throttle import Throttle
+from crmsync_hubspot.write import PropertyWriter
+
+__all__ = ["HubSpotConnector"]
+
+#: Object types each schema table is read from.
+OBJECT_OF = {"accounts": "companies", "contacts": "contacts", "opportunities": "deals",
+             "opportunity_contacts": "deals", "opportunity_stage_history": "deals"}
+#: Object types crmsync can write back to, by schema table.
+WRITABLE = {"accounts": "companies", "contacts": "contacts", "opportunities": "deals",
+            "leads": "contacts", "users": None}
+#: Associations each object type is read with (engagements: all three).
+ASSOCIATIONS = {"contacts": ("companies",), "deals": ("companies",),
+                "leads": ("contacts",), **{t: ("contacts", "companies", "deals")
+                                           for t in m.ENGAGEMENT_TYPES}}
+_V4_BATCH = 1000  # inputs per v4 association batch read
+_LIST_LIMIT = 100
+
+
+class HubSpotConnector(Connector):
+    """Reads owners, pipelines, companies, contacts, leads, deals (with contacts and stage
+    history) and engagements from HubSpot; writes values into deal/company/contact properties.
+    """
+
+    NAME = "hubspot"
+    ENTITIES = ("users", "pipelines", "stages", "accounts", "contacts", "leads",
+                "opportunities", "opportunity_stage_history", "opportunity_contacts",
+                "activities")
+    SETTINGS = {
+        "access_token": Setting(str, "a private app's access token", default="", secret=True),
+        "client_id": Setting(str, "OAuth app client id (with client_secret and refresh_token)",
+                             default=""),
+        "client_secret": Setting(str, "OAuth app client secret", default="", secret=True),
+        "refresh_token": Setting(str, "OAuth refresh token of the portal", default="",
+                                 secret=True),
+        "base_url": Setting(str, "the API's base URL", default="https://api.hubapi.com"),
+        "rate_limit": Setting(int, "requests per 10 seconds (100 Free/Starter, 190 "
+                                   "Professional/Enterprise)", default=100),
+        "search_rate_limit": Setting(int, "search requests per second", default=4),
+        "daily_budget_percent": Setting(float, "stop once this share of the portal's daily "
+                                               "API allowance is used", default=100.0),
+        "objects": Setting(list, "the tables to read (default: all the connector reads)",
+                           default=[]),
+        "lookback_seconds": Setting(int, "re-read records modified this long before the "
+                                         "cursor (search index lag)", default=60),
+        "field_map": Setting(dict, "per object type, property → schema column", default={}),
+        "lead_definition": Setting(str, "what a lead is: contacts by lifecycle stage, or the "
+                                        "Leads object", default="lifecycle",
+                                   choices=("lifecycle", "leads_object")),
+    }
+
+    def __init__(self, name: str, settings: Mapping[str, Any], *,
+                 throttle: Throttle | None = None) -> None:
+        super().__init__(name, settings)
+        s = self.settings
+        section = f"connections.{name}"
+        oauth = None
+        if not s["access_token"]:
+            missing = [k for k in ("client_id", "client_secret", "refresh_token") if not s[k]]
+            if missing:
+                raise ConfigError("set access_token (private app) or client_id, client_secret "
+                                  "and refresh_token (OAuth)", section=section,
+                                  key=missing[0])
+            oauth = OAuthCredentials(s["client_id"], s["client_secret"], s["refresh_token"])
+        unknown = set(s["objects"]) - set(self.ENTITIES)
+        if unknown:
+            raise ConfigError(f"not read by the hubspot connector: {', '.join(sorted(unknown))}",
+                              section=section, key="objects")
+        if not 0 < s["daily_budget_percent"] <= 100:
+            raise ConfigError("must be more than 0 and at most 100", section=section,
+                              key="daily_budget_percent")
+        if s["objects"]:  # narrow what `crmsync sync` reads
+            self.ENTITIES = tuple(e for e in type(self).ENTITIES if e in s["objects"])
+        self.client = HubSpotClient(
+            base_url=s["base_url"], counter=self.api_calls, access_token=s["access_token"] or None,
+            oauth=oauth, daily_budget_percent=s["daily_budget_percent"], connection=name,
+            throttle=throttle or Throttle(s["rate_limit"], s["search_rate_limit"]))
+        self.writer = PropertyWriter(self.client)
+        self._stages: m.StageIndex | None = None
+        self._custom: dict[str, list[str]] = {}
+
+    # -- probes -----------------------------------------------------------------------------
+
+    def check(self) -> str:
+        """Read one owner page and the deal pipelines."""
+        owners = self.client.call("GET /crm/v3/owners", self.client.owners.get_page, limit=1)
+        pipelines = self._pipelines()
+        return (f"HubSpot at {self.settings['base_url']}: {len(pipelines)} deal pipelines, "
+                f"owners readable ({len(owners.data.get('results', []))} on the first page)")
+
+    def quota(self) -> Quota | None:
+        """The daily allowance, from the last response's rate-limit headers."""
+        return self.client.quota
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.client.close()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def read(self, entity: str, cursor: Any) -> Iterator[Batch]:
+        """Yield pages of ``entity`` changed after ``cursor`` (see the module docstring)."""
+        readers: dict[str, Callable[[Any], Iterator[Batch]]] = {
+            "users": self._read_users, "pipelines": self._read_pipelines,
+            "stages": self._read_stages, "activities": self._read_activities,
+            "leads": self._read_leads, "opportunity_contacts": self._read_deal_contacts,
+            "opportunity_stage_history": self._read_stage_history,
+        }
+        if entity in readers:
+            return readers[entity](cursor)
+        if entity == "accounts":
+            return self._read_objects("companies", cursor, m.company_to_account)
+        if entity == "contacts":
+            return self._read_objects("contacts", cursor, m.contact_to_contact)
+        if entity == "opportunities":
+            stages = self._stage_index()
+            return self._read_objects("deals", cursor,
+                                      lambda r: m.deal_to_opportunity(r, stages))
+        raise ConfigError(f"the hubspot connector does not read {entity!r}")
+
+    def _read_users(self, cursor: Any) -> Iterator[Batch]:
+        """Owners, active then archived (archived owners become inactive users)."""
+        for archived in (False, True):
+            after = None
+            while True:
+                res = self.client.call(f"GET /crm/v3/owners?archived={str(archived).lower()}",
+                                       self.client.owners.get_page, limit=_LIST_LIMIT,
+                                       after=after, archived=archived, entity="users").data
+                records = [{**m.owner_to_user(o), "is_active": not archived}
+                           for o in res.get("results", ())]
+                yield Batch(records=records)
+                after = ((res.get("paging") or {}).get("next") or {}).get("after")
+                if not after:
+                    break
+
+    def _pipelines(self) -> list[dict[str, Any]]:
+        res = self.client.call("GET /crm/v3/pipelines/deals", self.client.pipelines.get_all,
+                               "deals")
+        return list(res.data.get("results", ()))
+
+    def _stage_index(self) -> m.StageIndex:
+        if self._stages is None:
+            self._stages = m.StageIndex.from_pipelines(self._pipelines())
+        return self._stages
+
+    def _read_pipelines(self, cursor: Any) -> Iterator[Batch]:
+        pipelines = self._pipelines()
+        self._stages = m.StageIndex.from_pipelines(pipelines)
+        yield Batch(records=m.pipelines_to_records(pipelines)[0])
+
+    def _read_stages(self, cursor: Any) -> Iterator[Batch]:
+        pipelines = self._pipelines()
+        self._stages = m.StageIndex.from_pipelines(pipelines)
+        yield Batch(records=[stage for _, stage in m.pipelines_to_records(pipelines)[1]])
+
+    # -- objects ------------------------------------------------------------------------------
+
+    def _custom_properties(self, object_type: str) -> list[str]:
+        """Names of the portal's custom properties on ``object_type`` (→ ``custom``)."""
+        if object_type not in self._custom:
+            props = self.writer.properties(object_type)
+            self._custom[object_type] = [p["name"] for p in props
+                                         if not p.get("hubspotDefined")
+                                         and not str(p["name"]).startswith("hs_")]
+        return self._custom[object_type]
+
+    def _field_map(self, object_type: str) -> dict[str, str]:
+        return dict(self.settings["field_map"].get(object_type) or {})
+
+    def _search(self, object_type: str, cursor: Any, properties: Iterable[str],
+                entity: str) -> Iterator[tuple[list[dict[str, Any]], SearchCursor]]:
+        """Anchored search pages of ``object_type`` after ``cursor`` (lookback applied)."""
+        start = SearchCursor.from_json(cursor)
+        if start.id is None:  # a finished position: look back for late-indexed records
+            start = start.minus(self.settings["lookback_seconds"] * 1000)
+        endpoint = f"POST /crm/v3/objects/{object_type}/search"
+
+        def run(body: dict[str, Any]) -> list[dict[str, Any]]:
+            res = self.client.call(endpoint, self.client.objects_search.do_search, object_type,
+                                   body, search=True, entity=entity)
+            return list(res.data.get("results", ()))
+
+        return anchored_search(run, ts_property=m.MODIFIED_PROPERTY.get(object_type,
+                                                                         "hs_lastmodifieddate"),
+                               properties=list(properties), start=start)
+
+    def _associate(self, object_type: str, records: list[dict[str, Any]],
+                   to_types: Iterable[str], entity: str) -> None:
+        """Attach associations to search results in the inline list shape, via v4 batch
+        reads (the search API returns no associations)."""
+        ids = [str(r["id"]) for r in records]
+        if not ids:
+            return
+        for to_type in to_types:
+            found: dict[str, list[dict[str, str]]] = {}
+            for start in range(0, len(ids), _V4_BATCH):
+                body = {"inputs": [{"id": i} for i in ids[start:start + _V4_BATCH]]}
+                res = self.client.call(
+                    f"POST /crm/v4/associations/{object_type}/{to_type}/batch/read",
+                    self.client.associations.get_page, object_type, to_type, body,
+                    entity=entity)
+                for row in res.data.get("results", ()):
+                    found.setdefault(str(row["from"]["id"]), []).extend(
+                        {"id": str(t["toObjectId"])} for t in row.get("to", ()))
+            for r in records:
+                r.setdefault("associations", {})[to_type] = {"results": found.get(str(r["id"]),
+                                                                                  [])}
+
+    def _read_objects(self, object_type: str, cursor: Any,
+                      to_record: Callable[[dict[str, Any]], dict[str, Any] | None],
+                      *, entity: str | None = None) -> Iterator[Batch]:
+        """Search pages → mapped batches, then the archived pass; cursor
+        ``{"ts", "id", "archived_at"}``."""
+        entity = entity or next(k for k, v in OBJECT_OF.items() if v == object_type)
+        custom = self._custom_properties(object_type)
+        fmap = self._field_map(object_type)
+        props = [*m.OBJECT_PROPERTIES[object_type], *custom, *fmap]
+        archived_at = (cursor or {}).get("archived_at")
+        last = SearchCursor.from_json(cursor)
+        for page, position in self._search(object_type, cursor, props, entity):
+            self._associate(object_type, page, ASSOCIATIONS.get(object_type, ()), entity)
+            last = position
+            yield self._batch(object_type, page, to_record, custom, fmap,
+                              {**position.to_json(), "archived_at": archived_at})
+        yield from self._archived(object_type, entity, last, archived_at)
+
+    def _batch(self, object_type: str, page: list[dict[str, Any]],
+               to_record: Callable[[dict[str, Any]], dict[str, Any] | None],
+               custom: list[str], fmap: Mapping[str, str], cursor: Any) -> Batch:
+        records: list[dict[str, Any]] = []
+        rejects: list[Reject] = []
+        deleted: list[Deletion] = []
+        for raw in page:
+            props = raw.get("properties") or {}
+            try:
+                record = to_record(raw)
+            except m.Unmappable as exc:
+                rejects.append(Reject(str(exc), remote_id=str(raw.get("id")), field=exc.field,
+                                      source=f"HubSpot {object_type}", payload=raw))
+                continue
+            deleted.extend(Deletion(i) for i in m.merged_ids(props))
+            if record is None:
+                continue
+            record["custom"] = m.custom_values(props, custom)
+            for prop, column in fmap.items():
+                record[column] = props.get(prop)
+            records.append(record)
+        return Batch(records=records, rejects=rejects, deleted=deleted, cursor=cursor)
+
+    def _archived(self, object_type: str, entity: str, position: SearchCursor,
+                  since: int | None) -> Iterator[Batch]:
+        """The ``archived=true`` list pass: archived since the last pass → deleted."""
+        newest = since
+        after = None
+        deleted: list[Deletion] = []
+        while True:
+            res = self.client.call(f"GET /crm/v3/objects/{object_type}?archived=true",
+                                   self.client.objects.get_page, object_type,
+                                   limit=_LIST_LIMIT, after=after, archived=True,
+                                   properties=["hs_object_id"], entity=entity).data
+            for r in res.get("results", ()):
+                at = r.get("archivedAt") or r.get("updatedAt")
+                ms = epoch_ms(at) if at else None
+                if since is None or ms is None or ms > since:
+                    deleted.append(Deletion(str(r["id"]), _aware(at)))
+                if ms is not None and (newest is None or ms > newest):
+                    newest = ms
+            after = ((res.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                break
+        yield Batch(deleted=deleted, cursor={**position.to_json(), "archived_at": newest})
+
+    # -- derived entities -------------------------------------------------------------------------
+
+    def _read_leads(self, cursor: Any) -> Iterator[Batch]:
+        if self.settings["lead_definition"] == "leads_object":
+            return self._read_objects("leads", cursor, m.lead_object_to_lead, entity="leads")
+        return self._read_objects("contacts", cursor, m.contact_to_lead, entity="leads")
+
+    def _read_deal_contacts(self, cursor: Any) -> Iterator[Batch]:
+        """Deal↔contact associations of deals changed since the cursor."""
+        for page, position in self._search("deals", cursor, ("hs_lastmodifieddate",),
+                                           "opportunity_contacts"):
+            self._associate("deals", page, ("contacts",), "opportunity_contacts")
+            records = []
+            for deal in page:
+                updated = (deal.get("properties") or {}).get("hs_lastmodifieddate")
+                for i, contact in enumerate(m.associated_ids(deal, "contacts")):
+                    records.append({"remote_id": f"{deal['id']}:{contact}",
+                                    "opportunity_id": str(deal["id"]), "contact_id": contact,
+                                    "is_primary": i == 0, "remote_updated_at": updated})
+            yield Batch(records=records, cursor=position.to_json())
+
+    def _read_stage_history(self, cursor: Any) -> Iterator[Batch]:
+        """Stage history of the deals changed since the cursor (batch read, 50 a call)."""
+        stages = self._stage_index()
+        entered = [f"hs_v2_date_entered_{s}" for s in stages.stages]
+        endpoint = "POST /crm/v3/objects/deals/batch/read"
+
+        def batch_read(ids: list[str]) -> list[dict[str, Any]]:
+            body = {"inputs": [{"id": i} for i in ids], "properties": ["hs_merged_object_ids"],
+                    "propertiesWithHistory": ["dealstage"]}
+            return list(self.client.call(endpoint, self.client.objects_batch.read, "deals", body,
+                                         archived=False, entity="opportunity_stage_history"
+                                         ).data.get("results", ()))
+
+        for page, position in self._search("deals", cursor, ("dealstage", *entered),
+                                           "opportunity_stage_history"):
+            histories = read_histories(batch_read, [str(d["id"]) for d in page])
+            records: list[dict[str, Any]] = []
+            for deal in page:
+                answered, entries = histories.get(str(deal["id"]), (str(deal["id"]), []))
+                rows = history_records(answered, entries) if entries else \
+                    fallback_history(deal, stages)
+                records.extend(rows)
+            yield Batch(records=records, cursor=position.to_json())
+
+    def _read_activities(self, cursor: Any) -> Iterator[Batch]:
+        """Calls, emails, meetings, tasks and notes; one cursor per engagement type."""
+        state = dict(cursor or {})
+        for object_type in m.ENGAGEMENT_TYPES:
+            def to_record(raw: dict[str, Any], t: str = object_type) -> dict[str, Any]:
+                return m.engagement_to_activity(t, raw)
+            for batch in self._read_objects(object_type, state.get(object_type), to_record,
+                                            entity="activities"):
+                state[object_type] = batch.cursor
+                batch.cursor = dict(state)
+                yield batch
+
+    # -- write-back ---------------------------------------------------------------------------
+
+    def _writable(self, entity: str) -> str:
+        object_type = WRITABLE.get(entity)
+        if not object_type:
+            raise ConfigError(f"the hubspot connector cannot write to {entity!r} "
+                              f"(it writes: accounts, contacts, opportunities)")
+        return object_type
+
+    def fields(self, entity: str) -> list[FieldInfo]:
+        """The properties of ``entity``'s object type (calculated and read-only flagged)."""
+        return self.writer.fields(self._writable(entity))
+
+    def ensure_field(self, entity: str, spec: FieldSpec) -> FieldInfo:
+        """Create property ``spec`` in the ``crmsync`` group unless it exists."""
+        return self.writer.ensure_field(self._writable(entity), spec)
+
+    def write(self, entity: str, updates: Iterable[WriteUpdate]) -> Iterator[WriteResult]:
+        """Batch-update properties, 100 records a call; one result per record."""
+        return self.writer.write(self._writable(entity), updates)
+
+
+def _aware(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))

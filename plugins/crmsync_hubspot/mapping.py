@@ -1,0 +1,414 @@
+"""HubSpot records → unified-schema records (the mapping table of docs/connectors/hubspot.md).
+
+Quirks handled here (vendor-notes §2.2, design.md §4):
+
+* **Every property value is a string or null**: numbers (``"0.9000000000000000222…"``),
+  booleans (``"true"``), dates (``"2024-08-10T23:13:12.293Z"``, date-only properties such as
+  ``closedate`` as midnight-UTC datetimes). :func:`number`, :func:`flag` and :func:`when` parse
+  them and raise :class:`Unmappable` naming the property.
+* **dealstage is an id**, resolved through the pipelines API (:class:`StageIndex`); stage
+  ``metadata.probability``/``isClosed`` are strings too. Won = closed with probability 1.
+* **Inline associations repeat ids** (``deal_to_company`` and ``deal_to_company_unlabeled``):
+  :func:`associated_ids` de-duplicates them, keeping HubSpot's order.
+* Contacts use ``lastmodifieddate``; every other object ``hs_lastmodifieddate``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Unmappable",
+    "number",
+    "flag",
+    "when",
+    "associated_ids",
+    "StageIndex",
+    "MODIFIED_PROPERTY",
+    "OBJECT_PROPERTIES",
+    "ENGAGEMENT_TYPES",
+    "owner_to_user",
+    "pipelines_to_records",
+    "company_to_account",
+    "contact_to_contact",
+    "contact_to_lead",
+    "lead_object_to_lead",
+    "deal_to_opportunity",
+    "engagement_to_activity",
+    "merged_ids",
+    "custom_values",
+]
+
+
+class Unmappable(ValueError):
+    """A HubSpot value that cannot be mapped: names the property."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        super().__init__(reason)
+
+
+#: The property holding the last modification time (contacts differ).
+MODIFIED_PROPERTY = {"contacts": "lastmodifieddate"}
+
+ENGAGEMENT_TYPES = {"calls": "call", "emails": "email", "meetings": "meeting", "tasks": "task",
+                    "notes": "note"}
+
+#: The standard properties each object type is read with (custom ones are added at run time).
+OBJECT_PROPERTIES: dict[str, tuple[str, ...]] = {
+    "companies": ("name", "domain", "industry", "numberofemployees", "annualrevenue", "country",
+                  "hubspot_owner_id", "hs_parent_company_id", "createdate",
+                  "hs_lastmodifieddate", "hs_merged_object_ids", "type"),
+    "contacts": ("firstname", "lastname", "email", "phone", "jobtitle", "associatedcompanyid",
+                 "hubspot_owner_id", "lifecyclestage", "hs_analytics_source", "company",
+                 "createdate", "lastmodifieddate", "hs_merged_object_ids",
+                 "hs_lifecyclestage_lead_date", "hs_lifecyclestage_marketingqualifiedlead_date",
+                 "hs_lifecyclestage_salesqualifiedlead_date",
+                 "hs_lifecyclestage_opportunity_date", "hs_lifecyclestage_customer_date",
+                 "hs_lead_status"),
+    "deals": ("dealname", "dealtype", "pipeline", "dealstage", "amount", "deal_currency_code",
+              "amount_in_home_currency", "closedate", "hubspot_owner_id", "closed_won_reason",
+              "closed_lost_reason", "hs_is_closed_won", "hs_is_closed",
+              "hs_deal_stage_probability", "hs_analytics_source", "createdate",
+              "hs_lastmodifieddate", "hs_merged_object_ids", "hs_v2_date_entered_current_stage"),
+    "leads": ("hs_lead_name", "hs_pipeline_stage", "hubspot_owner_id", "hs_lead_source",
+              "createdate", "hs_lastmodifieddate"),
+    "calls": ("hs_timestamp", "hubspot_owner_id", "hs_call_direction", "hs_call_duration",
+              "hs_call_disposition", "hs_call_status", "hs_call_title", "hs_lastmodifieddate",
+              "hs_createdate"),
+    "emails": ("hs_timestamp", "hubspot_owner_id", "hs_email_direction", "hs_email_subject",
+               "hs_email_status", "hs_sequence_id", "hs_email_sent_via", "hs_lastmodifieddate",
+               "hs_createdate"),
+    "meetings": ("hs_timestamp", "hubspot_owner_id", "hs_meeting_title", "hs_meeting_outcome",
+                 "hs_meeting_start_time", "hs_meeting_end_time", "hs_lastmodifieddate",
+                 "hs_createdate"),
+    "tasks": ("hs_timestamp", "hubspot_owner_id", "hs_task_subject", "hs_task_status",
+              "hs_task_type", "hs_lastmodifieddate", "hs_createdate"),
+    "notes": ("hs_timestamp", "hubspot_owner_id", "hs_note_body", "hs_lastmodifieddate",
+              "hs_createdate"),
+}
+
+# -- values ------------------------------------------------------------------------------------
+
+
+def number(props: Mapping[str, Any], name: str) -> float | None:
+    """A numeric property (sent as a string) or ``None`` when empty."""
+    value = props.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise Unmappable(name, f"expected a number, got {value!r}") from None
+
+
+def flag(props: Mapping[str, Any], name: str) -> bool | None:
+    """A boolean property (``"true"``/``"false"``) or ``None`` when empty."""
+    value = props.get(name)
+    if value is None or value == "":
+        return None
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise Unmappable(name, f"expected true or false, got {value!r}")
+
+
+def when(props: Mapping[str, Any], name: str) -> dt.datetime | None:
+    """A datetime property (ISO 8601 with ``Z``, or epoch milliseconds) as aware UTC."""
+    value = props.get(name)
+    if value is None or value == "":
+        return None
+    text = str(value)
+    try:
+        if text.lstrip("-").isdigit():
+            return dt.datetime.fromtimestamp(int(text) / 1000, tz=dt.timezone.utc)
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
+        raise Unmappable(name, f"expected an ISO 8601 timestamp, got {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _text(props: Mapping[str, Any], name: str) -> str | None:
+    value = props.get(name)
+    return None if value is None or value == "" else str(value)
+
+
+def associated_ids(record: Mapping[str, Any], to_type: str) -> list[str]:
+    """Ids of ``to_type`` records associated inline, each once (HubSpot lists the labelled and
+    the unlabelled association of one pair as two entries)."""
+    block = (record.get("associations") or {}).get(to_type) or {}
+    return list(dict.fromkeys(str(a["id"]) for a in block.get("results", ())))
+
+
+def merged_ids(props: Mapping[str, Any]) -> list[str]:
+    """Ids merged into this record (``hs_merged_object_ids``, ``;``-separated)."""
+    value = props.get("hs_merged_object_ids") or ""
+    return [v.strip() for v in str(value).split(";") if v.strip()]
+
+
+def custom_values(props: Mapping[str, Any], custom: Iterable[str]) -> dict[str, Any] | None:
+    """The record's custom properties (``custom`` column), or ``None`` when it has none."""
+    out = {name: props[name] for name in custom if props.get(name) not in (None, "")}
+    return out or None
+
+
+def _base(record: Mapping[str, Any], modified: str = "hs_lastmodifieddate") -> dict[str, Any]:
+    props = record.get("properties") or {}
+    return {
+        "remote_id": str(record["id"]),
+        "remote_created_at": when(props, "createdate") or record.get("createdAt"),
+        "remote_updated_at": when(props, modified) or record.get("updatedAt"),
+    }
+
+
+# -- owners and pipelines ---------------------------------------------------------------------------
+
+
+def owner_to_user(owner: Mapping[str, Any]) -> dict[str, Any]:
+    """An owner (``/crm/v3/owners``) → ``users``; the primary team (else the first) → team."""
+    teams = owner.get("teams") or []
+    primary = next((t for t in teams if t.get("primary")), teams[0] if teams else None)
+    name = " ".join(p for p in (owner.get("firstName"), owner.get("lastName")) if p) or None
+    return {
+        "remote_id": str(owner["id"]),
+        "remote_created_at": owner.get("createdAt"),
+        "remote_updated_at": owner.get("updatedAt"),
+        "name": name or owner.get("email"),
+        "email": owner.get("email"),
+        "is_active": not owner.get("archived", False),
+        "team": primary.get("name") if primary else None,
+    }
+
+
+@dataclass
+class StageIndex:
+    """Deal stages by id, from the pipelines API."""
+
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_pipelines(cls, pipelines: Iterable[Mapping[str, Any]]) -> StageIndex:
+        """Index every stage of every pipeline."""
+        index = cls()
+        for _, stage in pipelines_to_records(pipelines)[1]:
+            index.stages[stage["remote_id"]] = stage
+        return index
+
+    def get(self, stage_id: str | None) -> dict[str, Any] | None:
+        """The ``stages`` record of ``stage_id``."""
+        return self.stages.get(stage_id) if stage_id else None
+
+
+def pipelines_to_records(pipelines: Iterable[Mapping[str, Any]]
+                         ) -> tuple[list[dict[str, Any]], list[tuple[str, dict[str, Any]]]]:
+    """Deal pipelines → (``pipelines`` records, ``[(pipeline id, stages record)]``).
+
+    Stage ``metadata.probability`` and ``isClosed`` are strings; a stage is won when it is
+    closed with probability 1 (or HubSpot marks it won).
+    """
+    out_pipelines: list[dict[str, Any]] = []
+    out_stages: list[tuple[str, dict[str, Any]]] = []
+    for p in pipelines:
+        pid = str(p["id"])
+        out_pipelines.append({
+            "remote_id": pid, "label": p.get("label") or pid,
+            "display_order": p.get("displayOrder"), "is_default": pid == "default",
+            "remote_created_at": p.get("createdAt"), "remote_updated_at": p.get("updatedAt"),
+            "is_deleted": bool(p.get("archived")),
+        })
+        for s in p.get("stages") or ():
+            meta = s.get("metadata") or {}
+            probability = number(meta, "probability")
+            closed = bool(flag(meta, "isClosed"))
+            won = closed and (probability == 1.0 or bool(flag(meta, "isWon")))
+            out_stages.append((pid, {
+                "remote_id": str(s["id"]), "pipeline_id": pid, "label": s.get("label") or s["id"],
+                "display_order": s.get("displayOrder"), "probability": probability,
+                "is_closed": closed, "is_won": won,
+                "remote_created_at": s.get("createdAt"), "remote_updated_at": s.get("updatedAt"),
+                "is_deleted": bool(s.get("archived")),
+            }))
+    return out_pipelines, out_stages
+
+
+# -- CRM objects -------------------------------------------------------------------------------
+
+
+def company_to_account(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A company → ``accounts``."""
+    props = record.get("properties") or {}
+    employees = number(props, "numberofemployees")
+    return {
+        **_base(record),
+        "name": _text(props, "name"), "domain": _text(props, "domain"),
+        "industry": _text(props, "industry"), "segment": _text(props, "type"),
+        "region": _text(props, "country"),
+        "employee_count": int(employees) if employees is not None else None,
+        "annual_revenue": number(props, "annualrevenue"),
+        "owner_id": _text(props, "hubspot_owner_id"),
+        "parent_id": _text(props, "hs_parent_company_id"),
+    }
+
+
+def _account_of(record: Mapping[str, Any], props: Mapping[str, Any]) -> str | None:
+    companies = associated_ids(record, "companies")
+    return companies[0] if companies else _text(props, "associatedcompanyid")
+
+
+def contact_to_contact(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A contact → ``contacts`` (its primary company → ``account_id``)."""
+    props = record.get("properties") or {}
+    return {
+        **_base(record, "lastmodifieddate"),
+        "first_name": _text(props, "firstname"), "last_name": _text(props, "lastname"),
+        "email": _text(props, "email"), "phone": _text(props, "phone"),
+        "title": _text(props, "jobtitle"), "account_id": _account_of(record, props),
+        "owner_id": _text(props, "hubspot_owner_id"),
+        "lifecycle_stage": _text(props, "lifecyclestage"),
+        "lead_source": _text(props, "hs_analytics_source"),
+    }
+
+
+_LEAD_DATES = ("hs_lifecyclestage_lead_date", "hs_lifecyclestage_marketingqualifiedlead_date",
+               "hs_lifecyclestage_salesqualifiedlead_date")
+_CONVERTED_DATES = ("hs_lifecyclestage_opportunity_date", "hs_lifecyclestage_customer_date")
+_LEAD_STAGES = ("lead", "marketingqualifiedlead", "salesqualifiedlead")
+
+
+def contact_to_lead(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``lead_definition = "lifecycle"``: a contact that reached the lead, MQL or SQL lifecycle
+    stage → ``leads`` (``None`` for one that never did). It is converted when it became an
+    opportunity or customer."""
+    props = record.get("properties") or {}
+    entered = [d for d in (when(props, n) for n in _LEAD_DATES) if d]
+    stage = _text(props, "lifecyclestage")
+    if not entered and stage not in _LEAD_STAGES:
+        return None
+    converted = [d for d in (when(props, n) for n in _CONVERTED_DATES) if d]
+    name = " ".join(p for p in (props.get("firstname"), props.get("lastname")) if p) or None
+    base = _base(record, "lastmodifieddate")
+    return {
+        **base,
+        "remote_created_at": min(entered) if entered else base["remote_created_at"],
+        "name": name, "company": _text(props, "company"), "email": _text(props, "email"),
+        "status": _text(props, "hs_lead_status") or stage,
+        "lead_source": _text(props, "hs_analytics_source"),
+        "owner_id": _text(props, "hubspot_owner_id"),
+        "converted_at": min(converted) if converted else None,
+        "converted_contact_id": str(record["id"]) if converted else None,
+        "converted_account_id": _account_of(record, props) if converted else None,
+    }
+
+
+def lead_object_to_lead(record: Mapping[str, Any]) -> dict[str, Any]:
+    """``lead_definition = "leads_object"``: a record of HubSpot's Leads object → ``leads``."""
+    props = record.get("properties") or {}
+    contacts = associated_ids(record, "contacts")
+    return {
+        **_base(record),
+        "name": _text(props, "hs_lead_name"), "status": _text(props, "hs_pipeline_stage"),
+        "lead_source": _text(props, "hs_lead_source"),
+        "owner_id": _text(props, "hubspot_owner_id"),
+        "converted_contact_id": contacts[0] if contacts else None,
+    }
+
+
+def deal_to_opportunity(record: Mapping[str, Any], stages: StageIndex) -> dict[str, Any]:
+    """A deal → ``opportunities``.
+
+    Status: ``hs_is_closed_won``/``hs_is_closed`` (strings) when HubSpot computed them, else
+    the stage's ``isClosed``/probability from the pipelines API. ``amount_base`` is
+    ``amount_in_home_currency`` (HubSpot converts at the portal's rates). ``closed_at`` of a
+    closed deal is when it entered its current (closed) stage, else ``closedate``;
+    ``opportunity_stage_history`` has the full history.
+    """
+    props = record.get("properties") or {}
+    stage_id = _text(props, "dealstage")
+    stage = stages.get(stage_id)
+    won, closed = flag(props, "hs_is_closed_won"), flag(props, "hs_is_closed")
+    if won is None and closed is None and stage is not None:
+        won, closed = stage["is_won"], stage["is_closed"]
+    status = "won" if won else "lost" if closed else "open"
+    closedate = when(props, "closedate")
+    closed_at = None
+    if status != "open":
+        closed_at = when(props, "hs_v2_date_entered_current_stage") or closedate
+    probability = number(props, "hs_deal_stage_probability")
+    if probability is None and stage is not None:
+        probability = stage["probability"]
+    amount = number(props, "amount")
+    return {
+        **_base(record),
+        "name": _text(props, "dealname"), "type": _text(props, "dealtype"),
+        "pipeline_id": _text(props, "pipeline") or (stage or {}).get("pipeline_id"),
+        "stage_id": stage_id, "status": status, "amount": amount,
+        "currency": _text(props, "deal_currency_code"),
+        "amount_base": number(props, "amount_in_home_currency"),
+        "probability": probability,
+        "expected_close_date": closedate.date() if closedate else None,
+        "closed_at": closed_at,
+        "owner_id": _text(props, "hubspot_owner_id"),
+        "account_id": next(iter(associated_ids(record, "companies")), None),
+        "lead_source": _text(props, "hs_analytics_source"),
+        "won_reason": _text(props, "closed_won_reason"),
+        "lost_reason": _text(props, "closed_lost_reason"),
+    }
+
+
+_DIRECTIONS = {"INBOUND": "inbound", "OUTBOUND": "outbound", "INCOMING_EMAIL": "inbound",
+               "EMAIL": "outbound", "FORWARDED_EMAIL": "outbound"}
+#: hs_email_sent_via values of emails no person typed.
+_AUTOMATED_VIA = ("SEQUENCES", "AUTOMATION", "WORKFLOWS")
+
+
+def engagement_to_activity(object_type: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """A call, email, meeting, task or note → ``activities``.
+
+    ``occurred_at`` is ``hs_timestamp`` (required). Call durations are milliseconds; meeting
+    durations come from start and end times. Emails sent by a sequence or automation are
+    ``is_automated``.
+    """
+    props = record.get("properties") or {}
+    kind = ENGAGEMENT_TYPES[object_type]
+    occurred = when(props, "hs_timestamp")
+    if occurred is None:
+        raise Unmappable("hs_timestamp", f"{object_type} record has no hs_timestamp")
+    out: dict[str, Any] = {
+        **_base(record), "type": kind, "occurred_at": occurred,
+        "owner_id": _text(props, "hubspot_owner_id"),
+        "contact_id": next(iter(associated_ids(record, "contacts")), None),
+        "account_id": next(iter(associated_ids(record, "companies")), None),
+        "opportunity_id": next(iter(associated_ids(record, "deals")), None),
+    }
+    out["remote_created_at"] = when(props, "hs_createdate") or record.get("createdAt")
+    if kind == "call":
+        duration = number(props, "hs_call_duration")
+        out.update(direction=_DIRECTIONS.get(str(props.get("hs_call_direction") or "")),
+                   subject=_text(props, "hs_call_title"), status=_text(props, "hs_call_status"),
+                   outcome=_text(props, "hs_call_disposition"),
+                   duration_seconds=int(duration / 1000) if duration is not None else None,
+                   is_automated=False)
+    elif kind == "email":
+        via = str(props.get("hs_email_sent_via") or "").upper()
+        out.update(direction=_DIRECTIONS.get(str(props.get("hs_email_direction") or "")),
+                   subject=_text(props, "hs_email_subject"),
+                   status=_text(props, "hs_email_status"),
+                   is_automated=bool(_text(props, "hs_sequence_id")) or via in _AUTOMATED_VIA)
+    elif kind == "meeting":
+        start, end = when(props, "hs_meeting_start_time"), when(props, "hs_meeting_end_time")
+        out.update(subject=_text(props, "hs_meeting_title"),
+                   outcome=_text(props, "hs_meeting_outcome"),
+                   duration_seconds=int((end - start).total_seconds()) if start and end else None,
+                   is_automated=False)
+    elif kind == "task":
+        out.update(subject=_text(props, "hs_task_subject"),
+                   status=_text(props, "hs_task_status"), is_automated=False)
+    else:
+        body = _text(props, "hs_note_body")
+        out.update(subject=body[:200] if body else None, is_automated=False)
+    return out

@@ -1,0 +1,82 @@
+"""Deal stage history: ``propertiesWithHistory=dealstage`` through batch read.
+
+HubSpot returns a property's history newest first, as ``{value, timestamp, sourceType,
+sourceId, updatedByUserId}``; with ``propertiesWithHistory`` a batch read takes at most 50
+inputs (vendor-notes §2.2). History is read only for the deals the search returned, i.e. those
+changed since the entity's cursor. A deal whose history is empty falls back to
+``hs_v2_date_entered_<stage id>`` (the time it last entered each stage). A batch read may
+answer a requested id with *another* record: the requested deal was merged into it, and its
+history is the survivor's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from crmsync_hubspot.mapping import StageIndex, when
+
+__all__ = ["HISTORY_BATCH", "history_records", "fallback_history", "read_histories"]
+
+#: Batch read's input limit when propertiesWithHistory is asked for.
+HISTORY_BATCH = 50
+
+
+def history_records(deal_id: str, entries: Iterable[Mapping[str, Any]]
+                    ) -> list[dict[str, Any]]:
+    """One ``opportunity_stage_history`` record per stage change, oldest first.
+
+    ``exited_at`` is the next change's time; consecutive entries with the same stage (a
+    re-save) are merged into one stay.
+    """
+    ordered = sorted((e for e in entries if e.get("value") and e.get("timestamp")),
+                     key=lambda e: when(e, "timestamp") or 0)
+    stays: list[dict[str, Any]] = []
+    for entry in ordered:
+        if stays and stays[-1]["stage_id"] == str(entry["value"]):
+            continue
+        entered = when(entry, "timestamp")
+        if stays:
+            stays[-1]["exited_at"] = entered
+        assert entered is not None
+        stays.append({
+            "remote_id": f"{deal_id}:{int(entered.timestamp() * 1000)}",
+            "opportunity_id": deal_id, "stage_id": str(entry["value"]),
+            "entered_at": entered, "exited_at": None,
+            "changed_by": str(entry["updatedByUserId"]) if entry.get("updatedByUserId")
+            else None,
+            "remote_created_at": entered, "remote_updated_at": entered,
+        })
+    return stays
+
+
+def fallback_history(deal: Mapping[str, Any], stages: StageIndex) -> list[dict[str, Any]]:
+    """History from ``hs_v2_date_entered_<stage>`` properties when no history came back."""
+    props = deal.get("properties") or {}
+    entries = [{"value": stage_id, "timestamp": props[f"hs_v2_date_entered_{stage_id}"]}
+               for stage_id in stages.stages
+               if props.get(f"hs_v2_date_entered_{stage_id}")]
+    return history_records(str(deal["id"]), entries)
+
+
+def read_histories(batch_read: Callable[[list[str]], list[dict[str, Any]]],
+                   deal_ids: Sequence[str]
+                   ) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    """``{requested id: (id answered, dealstage history entries)}``, 50 ids per call; the id
+    answered differs from the requested one when the deal was merged into another.
+
+    :param batch_read: one batch-read call with ``propertiesWithHistory=["dealstage"]``,
+        returning its ``results``.
+    """
+    out: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+    for start in range(0, len(deal_ids), HISTORY_BATCH):
+        chunk = list(deal_ids[start:start + HISTORY_BATCH])
+        for result in batch_read(chunk):
+            rid = str(result["id"])
+            entries = (result.get("propertiesWithHistory") or {}).get("dealstage") or []
+            props = result.get("properties") or {}
+            merged = {m.strip() for m in str(props.get("hs_merged_object_ids") or "").split(";")}
+            for wanted in chunk:  # a merged id is answered by its survivor
+                if wanted == rid or wanted in merged:
+                    out[wanted] = (rid, entries)
+    return out

@@ -1,0 +1,182 @@
+"""Write-back into HubSpot properties: discovery, creation and batch update.
+
+* ``fields()`` reads ``GET /crm/v3/properties/{type}``: a property is writable unless HubSpot
+  marks it calculated, read-only (``modificationMetadata.readOnlyValue``) or unique
+  (``hasUniqueValue``, which crmsync must not overwrite).
+* ``ensure_field()`` creates a property in the ``crmsync`` property group (created first when
+  missing); its ``type``/``fieldType`` follow the metric unit (:data:`PROPERTY_TYPES`). A 409
+  means it already exists.
+* ``write()`` sends ``POST /crm/v3/objects/{type}/batch/update`` with at most 100 inputs.
+  HubSpot answers 207 with ``errors[{category, message, context: {ids}}]`` for per-record
+  failures; a batch failing as a whole (400) is split in halves until the bad records are
+  isolated, so one bad record never fails the others. Dates are sent as midnight UTC (what
+  HubSpot stores for date properties).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from crmsync import (
+    ConnectorError,
+    FieldInfo,
+    FieldSpec,
+    QuotaExhausted,
+    RateLimited,
+    TransientError,
+    WriteResult,
+    WriteUpdate,
+)
+
+if TYPE_CHECKING:
+    from crmsync_hubspot.client import HubSpotClient
+
+__all__ = ["PropertyWriter", "PROPERTY_TYPES", "GROUP", "WRITE_BATCH", "property_value"]
+
+#: The property group crmsync's properties are created in.
+GROUP = "crmsync"
+#: Batch update's input limit.
+WRITE_BATCH = 100
+#: HubSpot (type, fieldType) for each metric unit / FieldSpec type.
+PROPERTY_TYPES: dict[str, tuple[str, str]] = {
+    "count": ("number", "number"), "currency": ("number", "number"),
+    "ratio": ("number", "number"), "days": ("number", "number"),
+    "minutes": ("number", "number"), "score": ("number", "number"),
+    "number": ("number", "number"), "date": ("date", "date"),
+    "datetime": ("datetime", "date"), "text": ("string", "text"),
+    "string": ("string", "text"), "bool": ("bool", "booleancheckbox"),
+    "boolean": ("bool", "booleancheckbox"),
+}
+
+
+def property_value(value: Any) -> str:
+    """A Python value as the string HubSpot expects: dates as midnight UTC epoch ms,
+    datetimes as epoch ms, booleans as ``true``/``false``, ``None`` as empty (clears)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return str(int(aware.timestamp() * 1000))
+    if isinstance(value, dt.date):
+        midnight = dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
+        return str(int(midnight.timestamp() * 1000))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class PropertyWriter:
+    """Properties API and batch update on one client."""
+
+    def __init__(self, client: HubSpotClient) -> None:
+        self.client = client
+        self._properties: dict[str, list[dict[str, Any]]] = {}
+
+    def properties(self, object_type: str, *, refresh: bool = False) -> list[dict[str, Any]]:
+        """The raw property definitions of ``object_type`` (cached)."""
+        if refresh or object_type not in self._properties:
+            res = self.client.call(f"GET /crm/v3/properties/{object_type}",
+                                   self.client.properties.get_all, object_type, archived=False)
+            self._properties[object_type] = list(res.data.get("results", ()))
+        return self._properties[object_type]
+
+    def fields(self, object_type: str) -> list[FieldInfo]:
+        """``FieldInfo`` per property."""
+        return [_field_info(p) for p in self.properties(object_type)]
+
+    def _ensure_group(self, object_type: str) -> None:
+        res = self.client.call(f"GET /crm/v3/properties/{object_type}/groups",
+                               self.client.property_groups.get_all, object_type)
+        if any(g.get("name") == GROUP for g in res.data.get("results", ())):
+            return
+        try:
+            self.client.call(f"POST /crm/v3/properties/{object_type}/groups",
+                             self.client.property_groups.create, object_type,
+                             {"name": GROUP, "label": "crmsync", "displayOrder": -1})
+        except ConnectorError as exc:
+            if "HTTP 409" not in str(exc):
+                raise
+
+    def ensure_field(self, object_type: str, spec: FieldSpec) -> FieldInfo:
+        """Create ``spec`` as a property of ``object_type`` unless one of that name exists."""
+        existing = {p["name"]: p for p in self.properties(object_type)}
+        if spec.name in existing:
+            return _field_info(existing[spec.name])
+        if spec.type not in PROPERTY_TYPES:
+            raise ConnectorError(f"cannot create property {spec.name!r}: unknown type "
+                                 f"{spec.type!r} (known: {', '.join(sorted(PROPERTY_TYPES))})")
+        kind, field_type = PROPERTY_TYPES[spec.type]
+        self._ensure_group(object_type)
+        body = {"name": spec.name, "label": spec.label, "type": kind, "fieldType": field_type,
+                "groupName": GROUP, "description": spec.description}
+        try:
+            res = self.client.call(f"POST /crm/v3/properties/{object_type}",
+                                   self.client.properties.create, object_type, body)
+            created = res.data
+        except ConnectorError as exc:
+            if "HTTP 409" not in str(exc):
+                raise
+            created = next(p for p in self.properties(object_type, refresh=True)
+                           if p["name"] == spec.name)
+        self._properties.setdefault(object_type, []).append(created)
+        return _field_info(created)
+
+    def write(self, object_type: str, updates: Iterable[WriteUpdate]) -> Iterator[WriteResult]:
+        """Batch-update ``updates``, 100 a call; yield one result per record."""
+        chunk: list[WriteUpdate] = []
+        for update in updates:
+            chunk.append(update)
+            if len(chunk) == WRITE_BATCH:
+                yield from self._send(object_type, chunk)
+                chunk = []
+        if chunk:
+            yield from self._send(object_type, chunk)
+
+    def _send(self, object_type: str, chunk: Sequence[WriteUpdate]) -> Iterator[WriteResult]:
+        body = {"inputs": [{"id": u.remote_id,
+                            "properties": {k: property_value(v) for k, v in u.values.items()}}
+                           for u in chunk]}
+        try:
+            res = self.client.call(f"POST /crm/v3/objects/{object_type}/batch/update",
+                                   self.client.objects_batch.update, object_type, body)
+        except (RateLimited, TransientError, QuotaExhausted):
+            raise  # the caller's retry policy decides
+        except ConnectorError as exc:
+            if len(chunk) > 1:  # the whole batch was refused: isolate the bad record(s)
+                half = len(chunk) // 2
+                yield from self._send(object_type, chunk[:half])
+                yield from self._send(object_type, chunk[half:])
+                return
+            yield WriteResult(chunk[0].remote_id, ok=False, error=str(exc),
+                              error_code=_code(str(exc)))
+            return
+        failed: dict[str, tuple[str, str]] = {}
+        for err in res.data.get("errors", ()) or ():
+            for rid in (err.get("context") or {}).get("ids", ()) or ():
+                failed[str(rid)] = (str(err.get("message") or "failed"),
+                                    str(err.get("category") or "ERROR"))
+        for u in chunk:
+            if u.remote_id in failed:
+                message, category = failed[u.remote_id]
+                yield WriteResult(u.remote_id, ok=False, error=message, error_code=category)
+            else:
+                yield WriteResult(u.remote_id, ok=True)
+
+
+def _code(message: str) -> str | None:
+    parts = message.split("HTTP ", 1)
+    return parts[1].split(":", 1)[0].replace(" ", "_") if len(parts) == 2 else None
+
+
+def _field_info(p: dict[str, Any]) -> FieldInfo:
+    meta = p.get("modificationMetadata") or {}
+    calculated = bool(p.get("calculated"))
+    read_only = bool(meta.get("readOnlyValue"))
+    return FieldInfo(name=str(p["name"]), type=str(p.get("type") or "string"),
+                     label=p.get("label"),
+                     writable=not (calculated or read_only or p.get("hasUniqueValue")),
+                     calculated=calculated, custom=not p.get("hubspotDefined", False))
