@@ -25,7 +25,8 @@ from crmsync.metrics.periods import previous_period_start
 from crmsync.metrics.targets import is_below, stored_targets, target_for
 from crmsync.redact import Redactor
 from crmsync.registry import Registry
-from crmsync.reports import STOPPED_QUOTA, EntityResult, RunReport
+from crmsync.locks import DEFAULT_TTL, run_lock, sync_lock_name
+from crmsync.reports import LOCKED, STOPPED_QUOTA, EntityResult, RunReport
 from crmsync.schema import sync_rejects, sync_runs, sync_state
 from crmsync.store import Store
 from crmsync.store.database import redact_url
@@ -99,9 +100,15 @@ def check(config: Config, registry: Registry, names: Sequence[str] = ()) -> list
 
 def sync(config: Config, registry: Registry, names: Sequence[str] = (), *,
          entities: Sequence[str] = (), full: bool = False,
-         progress: ProgressCallback | None = None, store: Store | None = None) -> RunReport:
+         progress: ProgressCallback | None = None, store: Store | None = None,
+         wait: float = 0.0, lock_ttl: float = DEFAULT_TTL) -> RunReport:
     """Sync connections (default: all) into the store. Entities that fail are reported in
-    the returned report (status ``failed``) while the others still sync."""
+    the returned report (status ``failed``) while the others still sync.
+
+    Each connection/entity holds its run lock (:mod:`crmsync.locks`) while it syncs; one
+    another process holds for longer than ``wait`` seconds is reported with status
+    ``locked`` (and so is the run, unless something failed) and the others still sync.
+    """
     report = RunReport(kind="sync")
     names = list(names) or list(config.connections)
     if not names:
@@ -113,19 +120,28 @@ def sync(config: Config, registry: Registry, names: Sequence[str] = (), *,
         for name in names:
             connector, redactor = connect(config, name, registry)
             try:
-                engine = SyncEngine(store, connector, redactor=redactor, progress=progress)
+                def lock(entity: str, name: str = name, store: Store = store) -> Any:
+                    return run_lock(store, sync_lock_name(name, entity), wait=wait,
+                                    ttl=lock_ttl)
+
+                engine = SyncEngine(store, connector, redactor=redactor, progress=progress,
+                                    lock=lock)
                 report.details.extend(engine.run(entities or None, full=full))
             finally:
                 connector.close()
         changed = sorted({d.entity for d in report.details if d.rows_upserted or d.rows_deleted})
         store.analyze(changed)
-        failed = [d for d in report.details if d.status not in ("success", STOPPED_QUOTA)]
+        failed = [d for d in report.details
+                  if d.status not in ("success", STOPPED_QUOTA, LOCKED)]
         stopped = [d for d in report.details if d.status == STOPPED_QUOTA]
-        report.status = "failed" if failed else STOPPED_QUOTA if stopped else "success"
-        if failed or stopped:
+        locked = [d for d in report.details if d.status == LOCKED]
+        report.status = ("failed" if failed else LOCKED if locked
+                         else STOPPED_QUOTA if stopped else "success")
+        if failed or stopped or locked:
             report.error = "; ".join(
-                d.error if (d.error or "").startswith(f"{d.connection}/{d.entity}:")
-                else f"{d.connection}/{d.entity}: {d.error}" for d in failed + stopped)
+                d.error if (d.error or "").startswith((f"{d.connection}/{d.entity}:",
+                                                       sync_lock_name(d.connection, d.entity)))
+                else f"{d.connection}/{d.entity}: {d.error}" for d in failed + locked + stopped)
     except BaseException as exc:
         report.status = "failed"
         report.error = report.error or str(exc)

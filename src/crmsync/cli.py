@@ -15,9 +15,10 @@ import click
 
 from crmsync import api, render
 from crmsync.cli_metrics import demo, metrics
-from crmsync.cli_state import (EXIT_QUOTA, CrmsyncGroup, State, emit_json, pass_state,
-                               progress_bar)
+from crmsync.cli_state import (EXIT_LOCKED, EXIT_QUOTA, CrmsyncGroup, State, emit_json,
+                               pass_state, progress_bar)
 from crmsync.registry import Registry
+from crmsync.reports import LOCKED
 
 __all__ = ["cli", "main"]
 
@@ -65,15 +66,17 @@ def check(state: State, names: Sequence[str], as_json: bool) -> None:
 @click.argument("names", nargs=-1)
 @click.option("--entity", "entities", multiple=True, help="Only these entities (repeatable).")
 @click.option("--full", is_flag=True, help="Ignore saved cursors and read everything.")
+@click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Seconds to wait for a target another process is syncing (run lock).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-def sync(state: State, names: Sequence[str], entities: Sequence[str], full: bool,
+def sync(state: State, names: Sequence[str], entities: Sequence[str], full: bool, wait: float,
          as_json: bool) -> None:
     """Sync connections (default: all) into the store."""
     show_bar = not as_json and sys.stderr.isatty()
     with progress_bar(show_bar) as progress:
         report = api.sync(state.config, state.registry, names, entities=entities, full=full,
-                          progress=progress)
+                          progress=progress, wait=wait)
     if as_json:
         emit_json(report.as_dict())
     else:
@@ -82,11 +85,15 @@ def sync(state: State, names: Sequence[str], entities: Sequence[str], full: bool
         render.console().print(render.rows_table([d.as_dict() for d in report.details], cols))
         if any(d.rejects for d in report.details):
             click.echo("some records were rejected: see `crmsync status` (table sync_rejects)")
-        if report.stopped_on_quota:
+        if report.status == LOCKED:
+            click.echo(f"locked: {report.error}", err=True)
+        elif report.stopped_on_quota:
             click.echo(f"stopped on the API quota (state kept; the next sync resumes): "
                        f"{report.error}", err=True)
         elif report.error:
             click.echo(f"error: {report.error}", err=True)
+    if report.status == LOCKED:
+        sys.exit(EXIT_LOCKED)
     if report.stopped_on_quota:
         sys.exit(EXIT_QUOTA)
     if not report.ok:

@@ -16,10 +16,12 @@ from crmsync.errors import CrmsyncError
 from crmsync.registry import Registry
 
 __all__ = ["UserError", "CrmsyncGroup", "State", "pass_state", "emit_json", "progress_bar",
-           "EXIT_QUOTA"]
+           "EXIT_QUOTA", "EXIT_LOCKED"]
 
 #: Exit code of a sync the API quota budget stopped cleanly (docs/cli.md, "Exit codes").
 EXIT_QUOTA = 3
+#: Exit code of a sync that found a target locked by another process (docs/cli.md).
+EXIT_LOCKED = 4
 
 
 class UserError(click.ClickException):

@@ -6,11 +6,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RunReport", "EntityResult", "STOPPED_QUOTA"]
+__all__ = ["RunReport", "EntityResult", "STOPPED_QUOTA", "LOCKED"]
 
 #: Status of a sync that the API quota budget stopped cleanly (state kept; the next run
 #: resumes). Not a failure.
 STOPPED_QUOTA = "stopped: api quota"
+#: Status of an entity (and of a run) not synced because another process holds its run lock
+#: (:mod:`crmsync.locks`). Not a failure; nothing was written.
+LOCKED = "locked"
 
 
 @dataclass

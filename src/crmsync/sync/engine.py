@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,9 +20,10 @@ from sqlalchemy.engine import Connection
 
 from crmsync.connector import Batch, Connector
 from crmsync.errors import AuthError, ConfigError, ConnectorError, CrmsyncError, QuotaExhausted
+from crmsync.locks import RunLocked
 from crmsync.redact import Redactor
 from crmsync.retry import RetryPolicy, retrying
-from crmsync.reports import STOPPED_QUOTA, EntityResult
+from crmsync.reports import LOCKED, STOPPED_QUOTA, EntityResult
 from crmsync.schema import SYNCED_TABLES, sync_rejects, sync_runs, sync_state
 from crmsync.store import Store, mark_deleted, upsert_prepared
 from crmsync.store.upsert import upsert_statement
@@ -48,17 +50,22 @@ class SyncEngine:
     :param progress: called after each committed batch.
     :param retry: how rate limits and transient errors are retried (:mod:`crmsync.retry`).
     :param sleep: how to wait between attempts (tests pass a recorder).
+    :param lock: ``lock(entity)`` returns a context manager held while the entity syncs
+        (:func:`crmsync.locks.run_lock`); raising :class:`crmsync.locks.RunLocked` reports the
+        entity as ``locked`` and the next entity still syncs.
     """
 
     def __init__(self, store: Store, connector: Connector, *, redactor: Redactor | None = None,
                  progress: ProgressCallback | None = None, retry: RetryPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 lock: Callable[[str], AbstractContextManager[Any]] | None = None) -> None:
         self.store = store
         self.connector = connector
         self.redactor = redactor or Redactor()
         self.progress = progress
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
+        self.lock = lock
 
     def run(self, entities: Sequence[str] | None = None, *, full: bool = False
             ) -> list[EntityResult]:
@@ -84,8 +91,17 @@ class SyncEngine:
                     error="not started: the API quota budget was spent by "
                           f"{results[-1].entity}"))
                 continue
-            results.append(self.sync_entity(entity, full=full))
+            results.append(self._locked_sync(entity, full))
         return results
+
+    def _locked_sync(self, entity: str, full: bool) -> EntityResult:
+        try:
+            with self.lock(entity) if self.lock is not None else nullcontext():
+                return self.sync_entity(entity, full=full)
+        except RunLocked as exc:
+            log.warning("%s", exc)
+            return EntityResult(connection=self.connector.name, entity=entity, status=LOCKED,
+                                error=str(exc))
 
     # -- one entity ---------------------------------------------------------------------------
 

@@ -1,0 +1,201 @@
+"""Run locks across real processes, on SQLite and PostgreSQL (crmsync.locks)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from crmsync import api
+from crmsync.cli import cli
+from crmsync.cli_state import EXIT_LOCKED
+from crmsync.locks import RunLocked, advisory_key, run_lock, sync_lock_name
+from crmsync.reports import LOCKED
+from crmsync.store import Store
+
+from conftest import make_config
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    from crmsync.locks import run_lock
+    from crmsync.store import Store
+    url, name, ttl, hold = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+    store = Store(url)
+    with run_lock(store, name, ttl=ttl, owner="holder-proc"):
+        print("held", flush=True)
+        time.sleep(hold)
+    print("released", flush=True)
+""")
+
+
+class Holder:
+    """A child process holding a run lock."""
+
+    def __init__(self, url: str, name: str, *, ttl: float = 60, hold: float = 600) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", HOLDER, url, name, str(ttl),
+                                      str(hold)], stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        assert line == "held", f"holder did not take the lock: {line!r}"
+
+    def kill(self) -> None:
+        """Crash the holder: no release, no cleanup."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+    def finish(self) -> str:
+        """Wait for the holder to release and exit; its last line."""
+        assert self.proc.stdout is not None
+        out = self.proc.stdout.read().strip()
+        self.proc.wait(timeout=60)
+        return out
+
+
+@pytest.fixture
+def holder(store: Store) -> Iterator[list[Holder]]:
+    started: list[Holder] = []
+    yield started
+    for h in started:
+        if h.proc.poll() is None:
+            h.kill()
+
+
+def test_advisory_key_is_stable_and_signed_64_bit() -> None:
+    key = advisory_key("public", "sync:crm:deals")
+
+    assert key == advisory_key("public", "sync:crm:deals")
+    assert -2**63 <= key < 2**63
+    assert key != advisory_key("other_schema", "sync:crm:deals")
+
+
+def test_a_held_lock_is_refused_naming_its_holder(store: Store, holder: list[Holder]) -> None:
+    holder.append(Holder(store.url, "sync:crm:deals"))
+
+    with pytest.raises(RunLocked) as caught:
+        with run_lock(store, "sync:crm:deals"):
+            pass
+
+    assert "sync:crm:deals" in str(caught.value)
+    assert "holder-proc" in caught.value.holder
+
+
+def test_other_names_are_not_blocked(store: Store, holder: list[Holder]) -> None:
+    holder.append(Holder(store.url, "sync:crm:deals"))
+
+    with run_lock(store, "sync:crm:contacts") as info:
+        assert info.name == "sync:crm:contacts"
+
+
+def test_a_waiting_taker_gets_the_lock_once_the_holder_releases(
+        store: Store, holder: list[Holder]) -> None:
+    h = Holder(store.url, "sync:crm:deals", hold=1.0)
+    holder.append(h)
+
+    with run_lock(store, "sync:crm:deals", wait=60) as info:
+        assert info.owner != "holder-proc"
+    assert h.finish() == "released"
+
+
+def test_a_crashed_holders_lock_is_taken_over(store: Store, holder: list[Holder]) -> None:
+    h = Holder(store.url, "sync:crm:deals", ttl=1.0)
+    holder.append(h)
+    h.kill()
+
+    # PostgreSQL frees it when the dead session ends; SQLite once the heartbeat-less row expires.
+    with run_lock(store, "sync:crm:deals", wait=60) as info:
+        assert info.name == "sync:crm:deals"
+
+
+def test_a_released_lock_can_be_taken_again(store: Store) -> None:
+    with run_lock(store, "job:nightly"):
+        pass
+
+    with run_lock(store, "job:nightly") as info:
+        assert info.name == "job:nightly"
+
+
+def test_the_heartbeat_keeps_a_long_run_locked_past_its_ttl(sqlite_store: Store,
+                                                          holder: list[Holder]) -> None:
+    holder.append(Holder(sqlite_store.url, "sync:crm:deals", ttl=0.6))
+
+    # Wait well past the TTL: without heartbeats the lock would have expired and been taken.
+    with pytest.raises(RunLocked):
+        with run_lock(sqlite_store, "sync:crm:deals", wait=2.0):
+            pass
+
+
+# -- wired into sync ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def files_config(store: Store, tmp_path: Path) -> object:
+    folder = tmp_path / "crm"
+    folder.mkdir()
+    (folder / "accounts.csv").write_text("remote_id,name\na1,Acme\n", encoding="utf-8")
+    (folder / "opportunities.csv").write_text("remote_id,name,amount\nd1,Big,10\n", encoding="utf-8")
+    return make_config(store.url, crm={"type": "files", "path": str(folder)})
+
+
+def test_sync_reports_a_locked_entity_and_syncs_the_others(store: Store, files_config: object,
+                                                           registry: object,
+                                                           holder: list[Holder]) -> None:
+    holder.append(Holder(store.url, sync_lock_name("crm", "opportunities")))
+
+    report = api.sync(files_config, registry, ["crm"], entities=["accounts", "opportunities"],
+                      store=store)
+
+    by_entity = {d.entity: d.status for d in report.details}
+    assert by_entity == {"accounts": "success", "opportunities": LOCKED}
+    assert report.status == LOCKED
+    assert "holder-proc" in report.error
+
+
+def test_cli_sync_of_a_locked_target_exits_4_naming_target_and_holder(
+        store: Store, tmp_path: Path, holder: list[Holder]) -> None:
+    folder = tmp_path / "crm"
+    folder.mkdir()
+    (folder / "opportunities.csv").write_text("remote_id,name\nd1,Big\n", encoding="utf-8")
+    toml = tmp_path / "crmsync.toml"
+    toml.write_text(f'[store]\nurl = "{store.url}"\n[connections.crm]\ntype = "files"\n'
+                    f'path = "{folder}"\n', encoding="utf-8")
+    holder.append(Holder(store.url, sync_lock_name("crm", "opportunities")))
+
+    result = CliRunner().invoke(cli, ["--config", str(toml), "sync", "crm", "--entity",
+                                      "opportunities", "--wait", "0.5"])
+
+    assert result.exit_code == EXIT_LOCKED, result.output
+    assert "sync:crm:opportunities is locked by holder-proc" in result.output
+
+
+def test_sync_waits_for_a_lock_released_within_wait(store: Store, files_config: object,
+                                                    registry: object,
+                                                    holder: list[Holder]) -> None:
+    holder.append(Holder(store.url, sync_lock_name("crm", "opportunities"), hold=1.0))
+
+    report = api.sync(files_config, registry, ["crm"], entities=["opportunities"], store=store,
+                      wait=60)
+
+    assert report.status == "success"
+
+
+def test_no_lock_row_is_left_behind_after_a_sync(sqlite_store: Store, tmp_path: Path,
+                                                 registry: object) -> None:
+    from conftest import table_rows
+
+    folder = tmp_path / "crm"
+    folder.mkdir()
+    (folder / "opportunities.csv").write_text("remote_id,name\nd1,Big\n", encoding="utf-8")
+    config = make_config(sqlite_store.url, crm={"type": "files", "path": str(folder)})
+
+    api.sync(config, registry, ["crm"], entities=["opportunities"], store=sqlite_store)
+
+    assert table_rows(sqlite_store, "run_locks") == []
+
+
+
