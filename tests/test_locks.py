@@ -27,7 +27,7 @@ HOLDER = textwrap.dedent("""
     from crmsync.store import Store
     url, name, ttl, hold = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
     store = Store(url)
-    with run_lock(store, name, ttl=ttl, owner="holder-proc"):
+    with run_lock(store, name, ttl=ttl, owner=sys.argv[5] or None):
         print("held", flush=True)
         time.sleep(hold)
     print("released", flush=True)
@@ -37,9 +37,10 @@ HOLDER = textwrap.dedent("""
 class Holder:
     """A child process holding a run lock."""
 
-    def __init__(self, url: str, name: str, *, ttl: float = 60, hold: float = 600) -> None:
+    def __init__(self, url: str, name: str, *, ttl: float = 60, hold: float = 600,
+                 owner: str = "holder-proc") -> None:
         self.proc = subprocess.Popen([sys.executable, "-c", HOLDER, url, name, str(ttl),
-                                      str(hold)], stdout=subprocess.PIPE, text=True)
+                                      str(hold), owner], stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().strip()
         assert line == "held", f"holder did not take the lock: {line!r}"
@@ -109,6 +110,16 @@ def test_a_crashed_holders_lock_is_taken_over(store: Store, holder: list[Holder]
 
     # PostgreSQL frees it when the dead session ends; SQLite once the heartbeat-less row expires.
     with run_lock(store, "sync:crm:deals", wait=60) as info:
+        assert info.name == "sync:crm:deals"
+
+
+def test_a_dead_local_holders_lock_is_taken_over_before_it_expires(
+        sqlite_store: Store, holder: list[Holder]) -> None:
+    h = Holder(sqlite_store.url, "sync:crm:deals", ttl=3600, owner="")  # host:pid:random
+    holder.append(h)
+    h.kill()
+
+    with run_lock(sqlite_store, "sync:crm:deals", wait=0) as info:
         assert info.name == "sync:crm:deals"
 
 

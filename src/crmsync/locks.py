@@ -185,6 +185,23 @@ def _advisory_holder(conn: Connection, key: int) -> str:
 # -- SQLite -------------------------------------------------------------------------------------
 
 
+def _holder_is_dead_here(owner: str) -> bool:
+    """True when ``owner`` (``host:pid:random``) is a process of this host that no longer
+    exists: its lock is taken over at once instead of after the expiry. (A recycled pid only
+    delays the takeover until the expiry.)"""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 @contextmanager
 def _table_lock(store: Store, name: str, owner: str, wait: float, ttl: float,
                 clock: Callable[[], float]) -> Iterator[LockInfo]:
@@ -211,6 +228,13 @@ def _table_lock(store: Store, name: str, owner: str, wait: float, ttl: float,
                 row = conn.execute(sa.select(run_locks).where(run_locks.c.name == name)).first()
             if row is None:
                 return "another process (just released)"
+            if _holder_is_dead_here(row.owner):
+                with engine.begin() as conn:
+                    conn.execute(sa.delete(run_locks).where(run_locks.c.name == name,
+                                                            run_locks.c.owner == row.owner))
+                log.warning("lock %s: took over from %s, a process on this host that is "
+                            "gone (crashed)", name, row.owner)
+                return attempt()
             return (f"{row.owner} (since {row.acquired_at:%Y-%m-%d %H:%M:%S} UTC, "
                     f"expires {row.expires_at:%H:%M:%S} UTC without a heartbeat)")
 
