@@ -1,0 +1,381 @@
+"""The Salesforce connector: entities → objects, cursors, rejects, write-back.
+
+Each schema table is read from one or more Salesforce objects (``settings.ENTITY_OBJECTS``);
+an entity's cursor is ``{Object: object cursor}`` (see :mod:`crmsync_salesforce.reader`), so
+``activities`` resumes Task and Event independently. Every page becomes one :class:`Batch`.
+Behaviour the integration tests rely on:
+
+* a batch's cursor covers exactly its page, so a crash loses at most the page being stored;
+* an incremental read starts ``lookback_seconds`` before the cursor (rows changed during the
+  previous sync are read again, never missed);
+* ``IsDeleted = true`` rows (queryAll) become records with ``is_deleted``; getDeleted's ids
+  become ``Batch.deleted`` in a last batch per object;
+* :class:`crmsync.QuotaExhausted` (budget spent or ``REQUEST_LIMIT_EXCEEDED``) stops the read
+  between requests; committed batches stay and the next run resumes from their cursors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, ClassVar
+
+from crmsync.connector import (
+    Batch,
+    Connector,
+    Deletion,
+    FieldInfo,
+    FieldSpec,
+    Quota,
+    Reject,
+    WriteResult,
+    WriteUpdate,
+)
+from crmsync.errors import ConfigError, ConnectorError
+from crmsync.schema import SYNCED_TABLES
+
+from crmsync_salesforce import mapping, soql, write as writing
+from crmsync_salesforce.client import SalesforceClient, auth_mode
+from crmsync_salesforce.describe import ObjectDescription
+from crmsync_salesforce.quota import QuotaBudget
+from crmsync_salesforce.reader import ObjectReader, Page
+from crmsync_salesforce.settings import ENTITY_OBJECTS, SETTINGS, check_field_map
+from crmsync_salesforce.stage_history import StageTracker, closed_at_from_history
+
+__all__ = ["SalesforceConnector"]
+
+log = logging.getLogger(__name__)
+
+_HISTORY_FIELDS = ["Id", "OpportunityId", "StageName", "Amount", "CreatedById", "CreatedDate",
+                   "SystemModstamp", "IsDeleted"]
+_IDS_PER_QUERY = 200
+
+
+class SalesforceConnector(Connector):
+    """Reads a Salesforce org into the unified schema and writes KPI fields back."""
+
+    NAME: ClassVar[str] = "salesforce"
+    ENTITIES: ClassVar[tuple[str, ...]] = tuple(ENTITY_OBJECTS)
+    SETTINGS = SETTINGS
+
+    def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
+        super().__init__(name, settings)
+        self.budget = QuotaBudget(run_percent=float(self.settings["quota_run_percent"]),
+                                  total_percent=float(self.settings["quota_total_percent"]))
+        self.field_map = check_field_map(
+            self.settings.get("field_map") or {},
+            {t: {c.name for c in table.columns} for t, table in SYNCED_TABLES.items()})
+        self._client: SalesforceClient | None = None
+        self._describes: dict[str, ObjectDescription | None] = {}
+        self._stage_ids: dict[str, str] | None = None
+        self._closed_stages: set[str] = set()
+        self._rates: _Rates | None = None
+
+    @classmethod
+    def validate_settings(cls, raw: Mapping[str, Any], *, file: str | None = None,
+                          section: str | None = None) -> dict[str, Any]:
+        """Check the settings, then that one auth mode is complete and the objects known."""
+        out = super().validate_settings(raw, file=file, section=section)
+        try:
+            auth_mode(out)
+        except ConfigError as exc:
+            raise ConfigError(str(exc), file=file, section=section, key=exc.key) from None
+        unknown = set(out["objects"]) - set(cls.ENTITIES)
+        if unknown:
+            raise ConfigError(f"unknown entities {sorted(unknown)} (known: "
+                              f"{', '.join(cls.ENTITIES)})", file=file, section=section,
+                              key="objects")
+        for key in ("quota_run_percent", "quota_total_percent"):
+            if not 0 < float(out[key]) <= 100:
+                raise ConfigError("expected a percentage in (0, 100]", file=file,
+                                  section=section, key=key)
+        return out
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    @property
+    def client(self) -> SalesforceClient:
+        """The logged-in client; the run's quota budget is set on first use from ``/limits``."""
+        if self._client is None:
+            self._client = SalesforceClient(self.settings, connection=self.name,
+                                            counter=self.api_calls, budget=self.budget)
+        if not self.budget.started:
+            limits = self._client.call("read limits", lambda sf: sf.limits())
+            daily = limits.get("DailyApiRequests") or {}
+            if daily.get("Max"):
+                self.budget.start(used=int(daily["Max"]) - int(daily.get("Remaining", 0)),
+                                  limit=int(daily["Max"]))
+        return self._client
+
+    def describe(self, obj: str) -> ObjectDescription | None:
+        """The object's describe (cached per run); ``None`` when the org lacks it."""
+        if obj not in self._describes:
+            client = self.client
+            try:
+                body = client.call(f"describe {obj}", lambda sf: getattr(sf, obj).describe())
+            except ConnectorError as exc:
+                if getattr(exc, "code", None) in ("NOT_FOUND", "INVALID_TYPE"):
+                    self._describes[obj] = None
+                    return None
+                raise
+            self._describes[obj] = ObjectDescription.from_describe(body)
+        return self._describes[obj]
+
+    def _enabled(self, entity: str) -> bool:
+        return bool((self.settings.get("objects") or {}).get(entity, True))
+
+    def check(self) -> str:
+        """Log in and read ``/limits``."""
+        client = self.client
+        quota = self.budget.quota()
+        left = f"; {quota.remaining} of {quota.limit} daily API requests left" if quota else ""
+        return f"Salesforce org at {client.sf.sf_instance} (API v{client.version}){left}"
+
+    def quota(self) -> Quota | None:
+        """The org's daily API usage as last seen (``/limits`` or ``Sforce-Limit-Info``)."""
+        return self.budget.quota()
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        if self._client is not None:
+            self._client.close()
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def read(self, entity: str, cursor: Any) -> Iterator[Batch]:
+        """Yield one batch per page of every object ``entity`` is read from."""
+        if entity not in ENTITY_OBJECTS:
+            raise ConnectorError(f"connector type 'salesforce' does not read {entity}",
+                                 connection=self.name, entity=entity)
+        if not self._enabled(entity):
+            return
+        self.client.entity = entity
+        if entity == "pipelines":
+            yield Batch(records=[{"remote_id": mapping.DEFAULT_PIPELINE_ID,
+                                  "label": "Opportunities", "display_order": 0,
+                                  "is_default": True}])
+            return
+        state: dict[str, Any] = dict(cursor or {})
+        objects = ENTITY_OBJECTS[entity]
+        if entity == "currency_rates":
+            objects = self._rate_objects()
+        for obj in objects:
+            describe = self.describe(obj)
+            if describe is None:
+                log.info("%s: this org has no %s; skipping", self.name, obj)
+                continue
+            yield from self._read_object(entity, describe, state)
+
+    def _rate_objects(self) -> tuple[str, ...]:
+        if self.describe("CurrencyType") is None:
+            return ()  # a single-currency org
+        dated = self.describe("DatedConversionRate")
+        return ("DatedConversionRate",) if dated is not None else ("CurrencyType",)
+
+    def _read_object(self, entity: str, describe: ObjectDescription, state: dict[str, Any]
+                     ) -> Iterator[Batch]:
+        obj = describe.name
+        field_map = self.field_map.get(obj, {})
+        fields = describe.select_list(
+            [f for f in mapping.SYSTEM_FIELDS if describe.has(f)] +
+            list(mapping.STANDARD_FIELDS.get(obj, ())), extra=list(field_map))
+        ctx = self._context(obj, describe, field_map)
+        reader = ObjectReader(self.client, bulk_threshold=int(self.settings["bulk_threshold"]),
+                              lookback_seconds=int(self.settings["lookback_seconds"]))
+        tracker = StageTracker(self._stages()) if obj == "OpportunityHistory" else None
+        incremental = bool(state.get(obj))
+        for page in reader.pages(describe, fields, state.get(obj)):
+            state[obj] = page.cursor
+            if tracker is not None:
+                yield self._history_batch(page, tracker, incremental, dict(state))
+            else:
+                yield self._batch(obj, page, ctx, dict(state))
+
+    def _context(self, obj: str, describe: ObjectDescription, field_map: Mapping[str, str]
+                 ) -> mapping.MappingContext:
+        ctx = mapping.MappingContext(field_map=field_map,
+                                     custom_fields=tuple(describe.custom_fields))
+        if obj == "Opportunity":
+            ctx.stage_ids = self._stages()
+            ctx.multi_currency = describe.multi_currency
+            if ctx.multi_currency:
+                rates = self._load_rates()
+                ctx.to_base = rates.rate
+                ctx.corporate_currency = rates.corporate
+        if obj in ("DatedConversionRate", "CurrencyType"):
+            ctx.corporate_currency = self._load_rates().corporate
+        return ctx
+
+    def _batch(self, obj: str, page: Page, ctx: mapping.MappingContext,
+               cursor: dict[str, Any]) -> Batch:
+        mapper = mapping.MAPPERS[obj]
+        if obj == "Opportunity" and not self.describe("Opportunity").has("LastStageChangeDate"):
+            ctx.closed_at = self._closed_at([r for r in page.rows if r.get("IsClosed")])
+        records, rejects = [], []
+        for raw in page.rows:
+            try:
+                records.append(mapper(raw, ctx))
+            except (mapping.Unmappable, ValueError, TypeError) as exc:
+                field_name = getattr(exc, "field", None) or None
+                rejects.append(Reject(f"{obj}: {exc}", remote_id=raw.get("Id"),
+                                      field=field_name, source=page.source, payload=raw))
+        return Batch(records=records, rejects=rejects, cursor=cursor, deleted=page.deleted,
+                     sources=[page.source] * len(records))
+
+    # -- lookups loaded once per run --------------------------------------------------------
+
+    def _stages(self) -> dict[str, str]:
+        """Opportunity ``StageName`` → OpportunityStage Id (by ApiName and MasterLabel)."""
+        if self._stage_ids is None:
+            self._stage_ids = {}
+            describe = self.describe("OpportunityStage")
+            if describe is not None:
+                fields = [f for f in ("Id", "ApiName", "MasterLabel", "IsClosed")
+                          if describe.has(f)]
+                text = soql.select("OpportunityStage", fields, order_by=("Id",))
+                for rows in self.client.query_pages(text, what="query OpportunityStage",
+                                                    include_deleted=False):
+                    for row in rows:
+                        for key in ("MasterLabel", "ApiName"):  # ApiName wins
+                            if row.get(key):
+                                self._stage_ids[row[key]] = row["Id"]
+                                if row.get("IsClosed"):
+                                    self._closed_stages.add(row[key])
+        return self._stage_ids
+
+    def _closed_at(self, closed: list[dict[str, Any]]) -> dict[str, dt.datetime]:
+        """closed_at of a page's closed deals from their OpportunityHistory (fallback)."""
+        self._stages()
+        rows: list[dict[str, Any]] = []
+        ids = [r["Id"] for r in closed]
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            rows.extend(self._history_of(ids[start:start + _IDS_PER_QUERY]))
+        return closed_at_from_history(rows, self._closed_stages)
+
+    def _history_of(self, opportunity_ids: list[str]) -> list[dict[str, Any]]:
+        text = soql.select("OpportunityHistory", _HISTORY_FIELDS,
+                           where=soql.in_ids("OpportunityId", opportunity_ids),
+                           order_by=("OpportunityId", "CreatedDate", "Id"))
+        out: list[dict[str, Any]] = []
+        for rows in self.client.query_pages(text, what="query OpportunityHistory",
+                                            include_deleted=False):
+            out.extend(rows)
+        return out
+
+    def _history_batch(self, page: Page, tracker: StageTracker, incremental: bool,
+                       cursor: dict[str, Any]) -> Batch:
+        """Stage entries from a page of OpportunityHistory rows (see stage_history.py)."""
+        live = [r for r in page.rows if not r.get("IsDeleted")]
+        deleted = list(page.deleted) + [
+            _deletion(r) for r in page.rows if r.get("IsDeleted")]
+        out: dict[str, dict[str, Any]] = {}
+        if incremental:
+            unknown = sorted({str(r["OpportunityId"]) for r in live
+                              if not tracker.knows(str(r["OpportunityId"]))})
+            for start in range(0, len(unknown), _IDS_PER_QUERY):
+                history = self._history_of(unknown[start:start + _IDS_PER_QUERY])
+                by_opp: dict[str, list[dict[str, Any]]] = {}
+                for row in history:
+                    by_opp.setdefault(str(row["OpportunityId"]), []).append(row)
+                for rows in by_opp.values():
+                    for record in tracker.start_from(rows):
+                        out[record["remote_id"]] = record
+        rejects = []
+        for row in live:
+            try:
+                for record in tracker.add(row):
+                    out[record["remote_id"]] = record
+            except (KeyError, ValueError, AssertionError) as exc:
+                rejects.append(Reject(f"OpportunityHistory: {exc}", remote_id=row.get("Id"),
+                                      source=page.source, payload=row))
+        records = list(out.values())
+        return Batch(records=records, rejects=rejects, cursor=cursor, deleted=deleted,
+                     sources=[page.source] * len(records))
+
+    def _load_rates(self) -> _Rates:
+        if self._rates is None:
+            self._rates = _Rates.load(self)
+        return self._rates
+
+    # -- write-back -----------------------------------------------------------------------------
+
+    def fields(self, entity: str) -> list[FieldInfo]:
+        """The object's fields from describe (fresh: the cache is dropped first)."""
+        obj = writing.sobject(entity)
+        self._describes.pop(obj, None)
+        describe = self.describe(obj)
+        return writing.fields(describe) if describe is not None else []
+
+    def ensure_field(self, entity: str, spec: FieldSpec) -> FieldInfo:
+        """Create the custom field ``crmsync_<name>__c`` unless it exists (Metadata API)."""
+        obj = writing.sobject(entity)
+        self.client.entity = entity
+        self._describes.pop(obj, None)
+        describe = self.describe(obj)
+        if describe is None:
+            raise ConnectorError(f"this org has no {obj} object", connection=self.name,
+                                 entity=entity)
+        info = writing.ensure_field(self.client, describe, spec)
+        self._describes.pop(obj, None)
+        return info
+
+    def write(self, entity: str, updates: Iterable[WriteUpdate]) -> Iterator[WriteResult]:
+        """sObject Collections PATCH (200 a call), Bulk API 2.0 above ``bulk_threshold``."""
+        obj = writing.sobject(entity)
+        self.client.entity = entity
+        yield from writing.write(self.client, obj, updates,
+                                 bulk_threshold=int(self.settings["bulk_threshold"]))
+
+
+def _deletion(row: Mapping[str, Any]) -> Deletion:
+    stamp = row.get("SystemModstamp")
+    return Deletion(remote_id=str(row["Id"]),
+                    deleted_at=soql.parse_datetime(str(stamp)) if stamp else None)
+
+
+class _Rates:
+    """Conversion rates (units per 1 corporate currency) for ``amount_base``."""
+
+    def __init__(self, corporate: str | None, current: dict[str, float],
+                 dated: dict[str, list[tuple[str, str | None, float]]]) -> None:
+        self.corporate = corporate
+        self.current = current
+        self.dated = dated
+
+    @classmethod
+    def load(cls, connector: SalesforceConnector) -> _Rates:
+        """Read CurrencyType and, with Advanced Currency Management, DatedConversionRate."""
+        client = connector.client
+        corporate, current = None, {}
+        dated: dict[str, list[tuple[str, str | None, float]]] = {}
+        if connector.describe("CurrencyType") is not None:
+            text = soql.select("CurrencyType", ["IsoCode", "ConversionRate", "IsCorporate"],
+                               order_by=("IsoCode",))
+            for rows in client.query_pages(text, what="query CurrencyType",
+                                           include_deleted=False):
+                for r in rows:
+                    current[r["IsoCode"]] = float(r["ConversionRate"])
+                    if r.get("IsCorporate"):
+                        corporate = r["IsoCode"]
+        if connector.describe("DatedConversionRate") is not None:
+            text = soql.select("DatedConversionRate",
+                               ["IsoCode", "ConversionRate", "StartDate", "NextStartDate"],
+                               order_by=("IsoCode", "StartDate"))
+            for rows in client.query_pages(text, what="query DatedConversionRate",
+                                           include_deleted=False):
+                for r in rows:
+                    dated.setdefault(r["IsoCode"], []).append(
+                        (r["StartDate"], r.get("NextStartDate"), float(r["ConversionRate"])))
+        return cls(corporate, current, dated)
+
+    def rate(self, currency: str | None, on: dt.date | None) -> float | None:
+        """The rate valid on ``on`` (dated rates), else today's rate."""
+        if currency is None:
+            return None
+        if on is not None:
+            day = on.isoformat()
+            for start, end, value in self.dated.get(currency, ()):
+                if start <= day and (not end or day < end):
+                    return value
+        return self.current.get(currency)

@@ -1,0 +1,92 @@
+"""SOQL text for incremental reads.
+
+Vendor quirk: SOQL datetime literals are **unquoted** (``SystemModstamp > 2024-01-02T03:04:05Z``);
+a quoted one fails with ``INVALID_FIELD`` (reference/salesforce/error_400_invalid_field_soql_caret.json).
+Ids and strings are single-quoted with backslash escapes.
+
+The incremental query pages on the compound cursor ``(SystemModstamp, Id)`` so that many rows
+sharing one timestamp never make a page boundary skip or repeat records::
+
+    SELECT … FROM Opportunity
+    WHERE (SystemModstamp > :since OR (SystemModstamp = :since AND Id > ':id'))
+      AND SystemModstamp <= :until
+    ORDER BY SystemModstamp, Id
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+__all__ = ["datetime_literal", "quote", "incremental_where", "select", "count", "parse_datetime"]
+
+
+def parse_datetime(value: str) -> dt.datetime:
+    """An aware datetime from Salesforce's ``2024-01-02T03:04:05.000+0000`` (or ``…Z``)."""
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    elif len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
+        text = f"{text[:-2]}:{text[-2:]}"  # +0000 -> +00:00 (no colon in Salesforce offsets)
+    parsed = dt.datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def datetime_literal(value: dt.datetime) -> str:
+    """An unquoted SOQL datetime literal in UTC, to the second: ``2024-01-02T03:04:05Z``.
+
+    Salesforce stores SystemModstamp to the millisecond but filters literals to the second; the
+    reader compensates with its lookback window and the compound cursor.
+    """
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def quote(value: str) -> str:
+    """A single-quoted SOQL string literal."""
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
+
+
+def incremental_where(*, since: dt.datetime | None, after_id: str | None,
+                      until: dt.datetime | None, field: str = "SystemModstamp") -> str:
+    """The WHERE condition of one window of the compound cursor (empty when unbounded).
+
+    :param since: rows changed after this time (or at it with an Id after ``after_id``).
+    :param after_id: the Id of the last row read at ``since``; ``None`` reads from ``since``
+        inclusive.
+    :param until: rows changed at or before this time (the window's end), or unbounded.
+    """
+    parts = []
+    if since is not None:
+        lit = datetime_literal(since)
+        if after_id:
+            parts.append(f"({field} > {lit} OR ({field} = {lit} AND Id > {quote(after_id)}))")
+        else:
+            parts.append(f"{field} >= {lit}")
+    if until is not None:
+        parts.append(f"{field} <= {datetime_literal(until)}")
+    return " AND ".join(parts)
+
+
+def select(obj: str, fields: Sequence[str], *, where: str = "",
+           order_by: Iterable[str] = ("SystemModstamp", "Id")) -> str:
+    """``SELECT fields FROM obj [WHERE …] ORDER BY …``."""
+    text = f"SELECT {', '.join(fields)} FROM {obj}"
+    if where:
+        text += f" WHERE {where}"
+    order = ", ".join(order_by)
+    if order:
+        text += f" ORDER BY {order}"
+    return text
+
+
+def count(obj: str, *, where: str = "") -> str:
+    """``SELECT COUNT() FROM obj [WHERE …]``."""
+    return f"SELECT COUNT() FROM {obj}" + (f" WHERE {where}" if where else "")
+
+
+def in_ids(field: str, ids: Sequence[str]) -> str:
+    """``field IN ('a', 'b')``."""
+    return f"{field} IN ({', '.join(quote(i) for i in ids)})"

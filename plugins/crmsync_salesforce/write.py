@@ -1,0 +1,192 @@
+"""Write-back: field discovery, custom-field creation and record updates.
+
+* :func:`fields` reads describe (``updateable``, ``calculated``, ``type``).
+* :func:`ensure_field` creates a custom field through the Metadata API (``createMetadata``),
+  typed from the metric's unit. simple-salesforce's ``sf.mdapi`` talks SOAP through zeep, which
+  builds its *own* requests session (vendor-notes §1.1); the connector hands zeep its session
+  so the CA bundle, the call counter and the quota check apply. Metadata failures come back as a
+  bare ``Exception`` listing ``(statusCode, message)`` pairs; the status code is read from it.
+* :func:`write` sends sObject Collections ``PATCH composite/sobjects`` (200 records a call,
+  ``allOrNone: false``). HTTP 200 does **not** mean success: each SaveResult, in request order,
+  says whether its record was saved; its errors carry ``statusCode`` (not ``errorCode``).
+  ``UNABLE_TO_LOCK_ROW`` records are sent again (twice at most) in a later call. Above
+  ``bulk_threshold`` records go through a Bulk API 2.0 ingest job instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from crmsync.connector import FieldInfo, FieldSpec, WriteResult, WriteUpdate
+from crmsync.errors import AuthError, ConnectorError
+
+from crmsync_salesforce import bulk
+from crmsync_salesforce.client import SalesforceClient
+from crmsync_salesforce.describe import ObjectDescription
+from crmsync_salesforce.errors import RETRYABLE_RECORD_CODES
+
+__all__ = ["WRITABLE_OBJECTS", "fields", "field_api_name", "ensure_field", "write",
+           "COLLECTION_SIZE", "LOCK_RETRIES"]
+
+#: Schema tables write-back can target, and their Salesforce objects.
+WRITABLE_OBJECTS: Mapping[str, str] = {
+    "opportunities": "Opportunity", "accounts": "Account", "contacts": "Contact",
+    "leads": "Lead", "users": "User",
+}
+#: sObject Collections accept at most 200 records a call.
+COLLECTION_SIZE = 200
+#: How many more times a record that hit UNABLE_TO_LOCK_ROW is sent.
+LOCK_RETRIES = 2
+#: Prefix of the custom fields crmsync creates (its "namespace").
+FIELD_PREFIX = "crmsync_"
+
+#: Metadata API field definitions by metric unit / FieldSpec type.
+_FIELD_TYPES: Mapping[str, dict[str, Any]] = {
+    "currency": {"type": "Currency", "precision": 18, "scale": 2},
+    "count": {"type": "Number", "precision": 18, "scale": 0},
+    "days": {"type": "Number", "precision": 18, "scale": 2},
+    "minutes": {"type": "Number", "precision": 18, "scale": 2},
+    "ratio": {"type": "Number", "precision": 18, "scale": 4},
+    "score": {"type": "Number", "precision": 18, "scale": 2},
+    "number": {"type": "Number", "precision": 18, "scale": 4},
+    "percent": {"type": "Percent", "precision": 5, "scale": 2},
+    "date": {"type": "Date"},
+    "datetime": {"type": "DateTime"},
+    "text": {"type": "Text", "length": 255},
+    "string": {"type": "Text", "length": 255},
+}
+_STATUS_CODE = re.compile(r"\(([A-Z_]+), ")
+
+
+def sobject(entity: str) -> str:
+    """The Salesforce object write-back targets for ``entity``."""
+    try:
+        return WRITABLE_OBJECTS[entity]
+    except KeyError:
+        raise ConnectorError(f"write-back to {entity} is not supported (supported: "
+                             f"{', '.join(WRITABLE_OBJECTS)})", entity=entity) from None
+
+
+def fields(description: ObjectDescription) -> list[FieldInfo]:
+    """The object's fields as :class:`FieldInfo` (describe's ``updateable`` → ``writable``)."""
+    return [FieldInfo(name=name, type=str(f.get("type")), label=f.get("label"),
+                      writable=bool(f.get("updateable")), calculated=bool(f.get("calculated")),
+                      custom=bool(f.get("custom")))
+            for name, f in description.fields.items()]
+
+
+def field_api_name(spec_name: str) -> str:
+    """The API name crmsync gives a field: ``crmsync_<name>__c`` (kept if already ``__c``)."""
+    if spec_name.endswith("__c"):
+        return spec_name
+    base = re.sub(r"[^A-Za-z0-9]+", "_", spec_name).strip("_")
+    base = re.sub(r"_+", "_", base)
+    if not base.startswith(FIELD_PREFIX):
+        base = FIELD_PREFIX + base
+    return base[:40].rstrip("_") + "__c"
+
+
+def ensure_field(client: SalesforceClient, description: ObjectDescription, spec: FieldSpec
+                 ) -> FieldInfo:
+    """Create ``spec`` on the object unless describe already lists it.
+
+    :raises ConnectorError: naming the field and Salesforce's status code (e.g.
+        ``INSUFFICIENT_ACCESS`` when the user may not customise the application).
+    """
+    name = field_api_name(spec.name)
+    existing = description.fields.get(name)
+    if existing is not None:
+        return FieldInfo(name=name, type=str(existing.get("type")), label=existing.get("label"),
+                         writable=bool(existing.get("updateable")), custom=True)
+    kind = _FIELD_TYPES.get(spec.type.lower())
+    if kind is None:
+        raise ConnectorError(f"cannot create {description.name}.{name}: unknown field type "
+                             f"{spec.type!r} (known: {', '.join(_FIELD_TYPES)})")
+    full_name = f"{description.name}.{name}"
+
+    def create(sf: Any) -> None:
+        md = sf.mdapi
+        # zeep's own session would skip our CA bundle, counter and quota check.
+        md._client.transport.session = client.session  # noqa: SLF001 - vendor quirk
+        params = {k: v for k, v in kind.items() if k != "type"}
+        md.CustomField.create([md.CustomField(
+            fullName=full_name, label=spec.label[:40], description=spec.description[:255],
+            type=md.FieldType(kind["type"]), **params)])
+
+    try:
+        client.call(f"create field {full_name}", create)
+    except (ConnectorError, AuthError):
+        raise
+    except Exception as exc:  # simple-salesforce raises a bare Exception with status codes
+        codes = _STATUS_CODE.findall(str(exc)) or ["UNKNOWN"]
+        hint = (" (the user needs the Customize Application permission)"
+                if "INSUFFICIENT_ACCESS" in codes else "")
+        raise ConnectorError(f"cannot create custom field {full_name}: "
+                             f"{', '.join(codes)}{hint}", connection=client.connection,
+                             entity=client.entity) from None
+    return FieldInfo(name=name, type=kind["type"].lower(), label=spec.label, writable=True,
+                     custom=True)
+
+
+def _collection_call(client: SalesforceClient, obj: str, chunk: Sequence[WriteUpdate]
+                     ) -> list[Mapping[str, Any]]:
+    body = {"allOrNone": False, "records": [
+        {"attributes": {"type": obj}, "Id": u.remote_id, **u.values} for u in chunk]}
+    results = client.restful(f"update {obj}", "composite/sobjects", method="PATCH", json=body)
+    if not isinstance(results, list) or len(results) != len(chunk):
+        raise ConnectorError(f"update {obj}: Salesforce returned {len(results or [])} "
+                             f"results for {len(chunk)} records", connection=client.connection,
+                             entity=client.entity)
+    return results
+
+
+def _result(update: WriteUpdate, save: Mapping[str, Any]) -> WriteResult:
+    if save.get("success"):
+        return WriteResult(remote_id=update.remote_id, ok=True)
+    errors = save.get("errors") or [{}]
+    first = errors[0]
+    code = first.get("statusCode") or first.get("errorCode")
+    fields_ = ", ".join(first.get("fields") or [])
+    message = " ".join(str(first.get("message") or "").split())
+    return WriteResult(remote_id=update.remote_id, ok=False, error_code=code,
+                       error=f"{code}: {message}" + (f" (fields: {fields_})" if fields_ else ""),
+                       retryable=code in RETRYABLE_RECORD_CODES)
+
+
+def write(client: SalesforceClient, obj: str, updates: Iterable[WriteUpdate], *,
+          bulk_threshold: int) -> Iterator[WriteResult]:
+    """Update records; one :class:`WriteResult` per update, in no particular order."""
+    pending = list(updates)
+    if len(pending) > bulk_threshold:
+        yield from _write_bulk(client, obj, pending)
+        return
+    for attempt in range(LOCK_RETRIES + 1):
+        locked: list[WriteUpdate] = []
+        for start in range(0, len(pending), COLLECTION_SIZE):
+            chunk = pending[start:start + COLLECTION_SIZE]
+            for update, save in zip(chunk, _collection_call(client, obj, chunk)):
+                result = _result(update, save)
+                if result.retryable and attempt < LOCK_RETRIES:
+                    locked.append(update)
+                else:
+                    yield result
+        if not locked:
+            return
+        pending = locked
+
+
+def _write_bulk(client: SalesforceClient, obj: str, updates: Sequence[WriteUpdate]
+                ) -> Iterator[WriteResult]:
+    rows = [{"Id": u.remote_id, **u.values} for u in updates]
+    _, failures = bulk.ingest_update(client, obj, rows)
+    failed = {rid: (code, message) for rid, code, message in failures}
+    for update in updates:
+        if update.remote_id in failed:
+            code, message = failed[update.remote_id]
+            yield WriteResult(remote_id=update.remote_id, ok=False, error_code=code,
+                              error=f"{code}: {message}",
+                              retryable=code in RETRYABLE_RECORD_CODES)
+        else:
+            yield WriteResult(remote_id=update.remote_id, ok=True)
