@@ -29,6 +29,20 @@ PG_URL = os.environ.get("CRMSYNC_TEST_PG", "postgresql+psycopg://postgres@127.0.
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--record-cassettes``: connector tests re-record their vcrpy cassettes against a real
+    CRM (credentials from environment variables named in docs/connectors/<type>.md) instead
+    of replaying them with ``record_mode="none"``. Shared by every connector's tests."""
+    parser.addoption("--record-cassettes", action="store_true", default=False,
+                     help="re-record connector cassettes against the real CRM APIs")
+
+
+@pytest.fixture(scope="session")
+def record_cassettes(pytestconfig: pytest.Config) -> bool:
+    """True when the run was asked to re-record cassettes (``--record-cassettes``)."""
+    return bool(pytestconfig.getoption("--record-cassettes"))
+
+
 def _pg_reachable(url: str) -> str | None:
     engine = sa.create_engine(url)
     try:
