@@ -103,14 +103,26 @@ class StageConversionRate(Metric):
     def query(self, ctx: MetricContext) -> Select:
         if ctx.variant == "cumulative":
             return self._cumulative(ctx)
-        v = _visits(ctx, first=True, name="first_visit")
+        # One pass over the visits instead of a lookup per visit: walking each deal's visits
+        # of a pipeline from the newest back, ``reach`` is the highest non-lost stage entered
+        # at or after this visit (RANGE framing includes visits at the same instant); the
+        # deal's first visit of a stage counts, and it converted when ``reach`` is higher.
+        a = _visits(ctx, first=False, name="visit")
+        deal = (a.c.connection, a.c.opportunity_id)
+        reach = sa.func.max(sa.case((_not_lost(a), a.c.display_order))).over(
+            partition_by=(*deal, a.c.pipeline_id), order_by=a.c.entered_at.desc())
+        nth = sa.func.row_number().over(partition_by=(*deal, a.c.stage_id),
+                                        order_by=a.c.entered_at)
+        v = (sa.select(*[c for c in a.c if c.name != "exited_at"], reach.label("reach"),
+                       nth.label("nth"))
+             .subquery("first_visit"))
         frm, dim = ctx.dimension_of(v)
         period = ctx.period_start(v.c.entered_at)
-        hit = _reached(ctx, v, v.c.display_order, inclusive=False)
+        hit = sa.func.coalesce(v.c.reach, -1) > v.c.display_order
         return (
             sa.select(*_ratio(v.c.stage_id, dim, period, hit))
             .select_from(frm)
-            .where(sa.func.coalesce(v.c.is_closed, sa.false()) == sa.false())
+            .where(v.c.nth == 1, sa.func.coalesce(v.c.is_closed, sa.false()) == sa.false())
             .group_by(*ctx.group_keys(v.c.stage_id, dim, period))
         )
 

@@ -246,13 +246,23 @@ class MetricContext:
 
     def median(self, facts: Select) -> Select:
         """The contract columns for the median of ``x`` per (``subject_id``,
-        ``period_start``), computed in SQL with window functions (portable, exact).
+        ``dimension_value``, ``period_start``), computed in SQL: PostgreSQL's ordered-set
+        aggregate ``percentile_cont(0.5)``; on SQLite, which has none, window functions
+        (the middle one or two values of each group, averaged). Both are exact.
 
         :param facts: a select with columns ``subject_id``, ``dimension_value``,
             ``period_start`` and ``x``, one row per observation.
         """
         s = facts.subquery("facts")
         keys = [s.c.subject_id, s.c.dimension_value, s.c.period_start]
+        if self.dialect == "postgresql":
+            return (
+                sa.select(*keys,
+                          sa.func.percentile_cont(0.5).within_group(s.c.x).label("value"),
+                          sa.null().label("numerator"), sa.func.count(s.c.x).label("denominator"))
+                .where(s.c.x.is_not(None))
+                .group_by(*keys)
+            )
         ranked = sa.select(
             s.c.subject_id, s.c.dimension_value, s.c.period_start, s.c.x,
             sa.func.row_number().over(partition_by=keys, order_by=s.c.x).label("rn"),
