@@ -9,7 +9,7 @@ Owners and pipelines are small and re-read whole. See docs/connectors/hubspot.md
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from crmsync import (
@@ -379,6 +379,11 @@ class HubSpotConnector(Connector):
     def write(self, entity: str, updates: Iterable[WriteUpdate]) -> Iterator[WriteResult]:
         """Batch-update properties, 100 records a call; one result per record."""
         return self.writer.write(self._writable(entity), updates)
+
+    def read_values(self, entity: str, remote_ids: Sequence[str],
+                    fields: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Current values of ``fields`` on ``remote_ids`` (batch read, 100 a call)."""
+        return self.writer.read_values(self._writable(entity), remote_ids, fields)
 
 
 def _aware(value: str | None) -> dt.datetime | None:

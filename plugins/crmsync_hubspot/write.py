@@ -4,13 +4,16 @@
   marks it calculated, read-only (``modificationMetadata.readOnlyValue``) or unique
   (``hasUniqueValue``, which crmsync must not overwrite).
 * ``ensure_field()`` creates a property in the ``crmsync`` property group (created first when
-  missing); its ``type``/``fieldType`` follow the metric unit (:data:`PROPERTY_TYPES`). A 409
-  means it already exists.
+  missing); its ``type``/``fieldType`` follow the spec's kind (:data:`PROPERTY_TYPES`). A 409
+  means it already exists; 403 ``MISSING_SCOPES`` is a ConnectorError naming the category.
 * ``write()`` sends ``POST /crm/v3/objects/{type}/batch/update`` with at most 100 inputs.
   HubSpot answers 207 with ``errors[{category, message, context: {ids}}]`` for per-record
-  failures; a batch failing as a whole (400) is split in halves until the bad records are
-  isolated, so one bad record never fails the others. Dates are sent as midnight UTC (what
-  HubSpot stores for date properties).
+  failures: ``OBJECT_NOT_FOUND`` (archived or merged-away ids) → ``missing``; rate-limit and
+  server-side categories → ``retryable``. A batch refused as a whole (HTTP 400) raises
+  :class:`~crmsync.ConnectorError`: write-back splits the batch to isolate the bad records
+  (the interface's contract), so one bad record never fails the others. Dates are sent as
+  midnight UTC epoch milliseconds (what HubSpot stores for date properties).
+* ``read_values()`` batch-reads current values, 100 ids a call.
 """
 
 from __future__ import annotations
@@ -19,16 +22,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from crmsync import (
-    ConnectorError,
-    FieldInfo,
-    FieldSpec,
-    QuotaExhausted,
-    RateLimited,
-    TransientError,
-    WriteResult,
-    WriteUpdate,
-)
+from crmsync import ConnectorError, FieldInfo, FieldSpec, WriteResult, WriteUpdate
 
 if TYPE_CHECKING:
     from crmsync_hubspot.client import HubSpotClient
@@ -39,16 +33,19 @@ __all__ = ["PropertyWriter", "PROPERTY_TYPES", "GROUP", "WRITE_BATCH", "property
 GROUP = "crmsync"
 #: Batch update's input limit.
 WRITE_BATCH = 100
-#: HubSpot (type, fieldType) for each metric unit / FieldSpec type.
+#: HubSpot (type, fieldType) for each FieldSpec kind (crmsync.FIELD_TYPES).
 PROPERTY_TYPES: dict[str, tuple[str, str]] = {
-    "count": ("number", "number"), "currency": ("number", "number"),
-    "ratio": ("number", "number"), "days": ("number", "number"),
-    "minutes": ("number", "number"), "score": ("number", "number"),
-    "number": ("number", "number"), "date": ("date", "date"),
-    "datetime": ("datetime", "date"), "text": ("string", "text"),
-    "string": ("string", "text"), "bool": ("bool", "booleancheckbox"),
+    "number": ("number", "number"), "currency": ("number", "number"),
+    "percent": ("number", "number"), "date": ("date", "date"),
+    "datetime": ("datetime", "date"), "string": ("string", "text"),
     "boolean": ("bool", "booleancheckbox"),
 }
+#: Extra property attributes per kind: how HubSpot displays the number.
+_DISPLAY = {"currency": {"showCurrencySymbol": True},
+            "percent": {"numberDisplayHint": "percentage"}}
+#: 207 error categories worth retrying later (rate limits, HubSpot-side failures).
+RETRYABLE_CATEGORIES = frozenset({"RATE_LIMITS", "RATE_LIMIT", "INTERNAL_ERROR", "TIMEOUT",
+                                  "LOCKED", "CONFLICT", "SERVICE_UNAVAILABLE"})
 
 
 def property_value(value: Any) -> str:
@@ -112,7 +109,8 @@ class PropertyWriter:
         kind, field_type = PROPERTY_TYPES[spec.type]
         self._ensure_group(object_type)
         body = {"name": spec.name, "label": spec.label, "type": kind, "fieldType": field_type,
-                "groupName": GROUP, "description": spec.description}
+                "groupName": GROUP, "description": spec.description,
+                **_DISPLAY.get(spec.type, {})}
         try:
             res = self.client.call(f"POST /crm/v3/properties/{object_type}",
                                    self.client.properties.create, object_type, body)
@@ -140,20 +138,9 @@ class PropertyWriter:
         body = {"inputs": [{"id": u.remote_id,
                             "properties": {k: property_value(v) for k, v in u.values.items()}}
                            for u in chunk]}
-        try:
-            res = self.client.call(f"POST /crm/v3/objects/{object_type}/batch/update",
-                                   self.client.objects_batch.update, object_type, body)
-        except (RateLimited, TransientError, QuotaExhausted):
-            raise  # the caller's retry policy decides
-        except ConnectorError as exc:
-            if len(chunk) > 1:  # the whole batch was refused: isolate the bad record(s)
-                half = len(chunk) // 2
-                yield from self._send(object_type, chunk[:half])
-                yield from self._send(object_type, chunk[half:])
-                return
-            yield WriteResult(chunk[0].remote_id, ok=False, error=str(exc),
-                              error_code=_code(str(exc)))
-            return
+        # A batch refused as a whole raises; write-back splits it (Connector.write contract).
+        res = self.client.call(f"POST /crm/v3/objects/{object_type}/batch/update",
+                               self.client.objects_batch.update, object_type, body)
         failed: dict[str, tuple[str, str]] = {}
         for err in res.data.get("errors", ()) or ():
             for rid in (err.get("context") or {}).get("ids", ()) or ():
@@ -162,21 +149,55 @@ class PropertyWriter:
         for u in chunk:
             if u.remote_id in failed:
                 message, category = failed[u.remote_id]
-                yield WriteResult(u.remote_id, ok=False, error=message, error_code=category)
+                yield WriteResult(u.remote_id, ok=False, error=message, error_code=category,
+                                  retryable=category in RETRYABLE_CATEGORIES,
+                                  missing=category == "OBJECT_NOT_FOUND")
             else:
                 yield WriteResult(u.remote_id, ok=True)
 
 
-def _code(message: str) -> str | None:
-    parts = message.split("HTTP ", 1)
-    return parts[1].split(":", 1)[0].replace(" ", "_") if len(parts) == 2 else None
+    def read_values(self, object_type: str, remote_ids: Sequence[str],
+                    fields: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Current values of ``fields`` on ``remote_ids`` (batch read, 100 a call); ids that
+        no longer exist, or now answer as another (merged) record, are left out."""
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(remote_ids), WRITE_BATCH):
+            chunk = [str(i) for i in remote_ids[start:start + WRITE_BATCH]]
+            body = {"inputs": [{"id": i} for i in chunk], "properties": list(fields)}
+            res = self.client.call(f"POST /crm/v3/objects/{object_type}/batch/read",
+                                   self.client.objects_batch.read, object_type, body,
+                                   archived=False)
+            wanted = set(chunk)
+            for r in res.data.get("results", ()):
+                if str(r["id"]) in wanted:
+                    props = r.get("properties") or {}
+                    out[str(r["id"])] = {f: props.get(f) for f in fields}
+        return out
+
+
+def _kind(p: dict[str, Any]) -> str:
+    """The write-back kind (crmsync.FIELD_TYPES) of a property definition."""
+    kind, field_type = str(p.get("type") or ""), str(p.get("fieldType") or "")
+    if kind == "number":
+        hint = str(p.get("numberDisplayHint") or "").lower()
+        if hint == "percentage":
+            return "percent"
+        if hint == "currency" or p.get("showCurrencySymbol"):
+            return "currency"
+        return "number"
+    if kind == "bool" or field_type == "booleancheckbox":
+        return "boolean"
+    if kind in ("date", "datetime", "string"):
+        return kind
+    return kind or "string"
 
 
 def _field_info(p: dict[str, Any]) -> FieldInfo:
+    """A property definition → FieldInfo. ``hasUniqueValue`` properties are ids crmsync
+    must never overwrite, so they count as not writable, like read-only ones."""
     meta = p.get("modificationMetadata") or {}
     calculated = bool(p.get("calculated"))
     read_only = bool(meta.get("readOnlyValue"))
-    return FieldInfo(name=str(p["name"]), type=str(p.get("type") or "string"),
-                     label=p.get("label"),
-                     writable=not (calculated or read_only or p.get("hasUniqueValue")),
+    return FieldInfo(name=str(p["name"]), type=_kind(p), label=p.get("label"),
+                     writable=not (read_only or p.get("hasUniqueValue")),
                      calculated=calculated, custom=not p.get("hubspotDefined", False))
