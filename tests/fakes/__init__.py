@@ -1,0 +1,1 @@
+"""Local fake CRM servers for tests and benchmarks (HubSpot portal, Salesforce org)."""
