@@ -157,7 +157,8 @@ class HubSpotConnector(Connector):
             while True:
                 res = self.client.call(f"GET /crm/v3/owners?archived={str(archived).lower()}",
                                        self.client.owners.get_page, limit=_LIST_LIMIT,
-                                       after=after, archived=archived, entity="users").data
+                                       after=after, archived=_flag(archived),
+                                       entity="users").data
                 records = [{**m.owner_to_user(o), "is_active": not archived}
                            for o in res.get("results", ())]
                 yield Batch(records=records)
@@ -288,9 +289,11 @@ class HubSpotConnector(Connector):
         while True:
             res = self.client.call(f"GET /crm/v3/objects/{object_type}?archived=true",
                                    self.client.objects.get_page, object_type,
-                                   limit=_LIST_LIMIT, after=after, archived=True,
+                                   limit=_LIST_LIMIT, after=after, archived=_flag(True),
                                    properties=["hs_object_id"], entity=entity).data
             for r in res.get("results", ()):
+                if r.get("archived") is False:  # only archived records are deletions
+                    continue
                 at = r.get("archivedAt") or r.get("updatedAt")
                 ms = epoch_ms(at) if at else None
                 if since is None or ms is None or ms > since:
@@ -333,7 +336,8 @@ class HubSpotConnector(Connector):
             body = {"inputs": [{"id": i} for i in ids], "properties": ["hs_merged_object_ids"],
                     "propertiesWithHistory": ["dealstage"]}
             return list(self.client.call(endpoint, self.client.objects_batch.read, "deals", body,
-                                         archived=False, entity="opportunity_stage_history"
+                                         archived=_flag(False),
+                                         entity="opportunity_stage_history"
                                          ).data.get("results", ()))
 
         for page, position in self._search("deals", cursor, ("dealstage", *entered),
@@ -384,6 +388,12 @@ class HubSpotConnector(Connector):
                     fields: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Current values of ``fields`` on ``remote_ids`` (batch read, 100 a call)."""
         return self.writer.read_values(self._writable(entity), remote_ids, fields)
+
+
+def _flag(value: bool) -> str:
+    """A boolean query parameter as HubSpot documents it. hubspot-api-client would send
+    Python's ``True``/``False``; the documented spelling is ``true``/``false``."""
+    return "true" if value else "false"
 
 
 def _aware(value: str | None) -> dt.datetime | None:

@@ -77,7 +77,7 @@ class PropertyWriter:
         """The raw property definitions of ``object_type`` (cached)."""
         if refresh or object_type not in self._properties:
             res = self.client.call(f"GET /crm/v3/properties/{object_type}",
-                                   self.client.properties.get_all, object_type, archived=False)
+                                   self.client.properties.get_all, object_type, archived="false")
             self._properties[object_type] = list(res.data.get("results", ()))
         return self._properties[object_type]
 
@@ -166,7 +166,7 @@ class PropertyWriter:
             body = {"inputs": [{"id": i} for i in chunk], "properties": list(fields)}
             res = self.client.call(f"POST /crm/v3/objects/{object_type}/batch/read",
                                    self.client.objects_batch.read, object_type, body,
-                                   archived=False)
+                                   archived="false")
             wanted = set(chunk)
             for r in res.data.get("results", ()):
                 if str(r["id"]) in wanted:
