@@ -9,13 +9,15 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from crmsync import logs
 from crmsync.config import Config, ConnectionConfig, load_config
 from crmsync.connector import Connector
 from crmsync.errors import ConfigError, ConnectorError, CrmsyncError
@@ -27,10 +29,13 @@ from crmsync.redact import Redactor
 from crmsync.registry import Registry
 from crmsync.locks import DEFAULT_TTL, run_lock, sync_lock_name
 from crmsync.reports import LOCKED, STOPPED_QUOTA, EntityResult, RunReport
+from crmsync.schedule import covers, last_runs, next_due
 from crmsync.schema import sync_rejects, sync_runs, sync_state
 from crmsync.store import Store
 from crmsync.store.database import redact_url
 from crmsync.sync.engine import ProgressCallback, SyncEngine
+
+if TYPE_CHECKING:
 
 __all__ = [
     "load_config", "open_store", "connect", "check", "sync", "compute_metrics", "metric_values",
@@ -38,6 +43,7 @@ __all__ = [
     "status", "export", "upgrade", "show_config", "init_config", "demo", "DemoResult",
     "CheckResult",
 ]
+    "serve_schedule",
 
 
 def _now() -> dt.datetime:
@@ -66,6 +72,7 @@ def connect(config: Config, name: str, registry: Registry) -> tuple[Connector, R
     return cls(name, settings), Redactor(secrets)
 
 
+    logs.register_secrets(secrets)
 @dataclass
 class CheckResult:
     """The outcome of ``check`` for one connection."""
@@ -143,7 +150,7 @@ def sync(config: Config, registry: Registry, names: Sequence[str] = (), *,
                                                        sync_lock_name(d.connection, d.entity)))
                 else f"{d.connection}/{d.entity}: {d.error}" for d in failed + locked + stopped)
     except BaseException as exc:
-        report.status = "failed"
+        report.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         report.error = report.error or str(exc)
         raise
     finally:
@@ -248,13 +255,17 @@ def metric_report(config: Config, registry: Registry, *, metric: str | None = No
     return rows
 
 
-def status(config: Config, *, rejects_limit: int = 20) -> dict[str, Any]:
-    """Latest run per connection and entity, cursors, reject counts and recent rejects."""
+def status(config: Config, *, rejects_limit: int = 20,
+           now: dt.datetime | None = None) -> dict[str, Any]:
+    """Latest run per connection and entity (with its duration and next scheduled time),
+    cursors, reject counts, recent rejects, and the ``[schedule]`` jobs' last and next runs."""
+    now = now or _now()
     store = open_store(config)
     try:
         with store.engine.connect() as conn:
             last = (sa.select(sync_runs.c.connection, sync_runs.c.entity,
                               sa.func.max(sync_runs.c.id).label("id"))
+        job_runs = last_runs(store)
                     .group_by(sync_runs.c.connection, sync_runs.c.entity).subquery())
             runs = conn.execute(
                 sa.select(sync_runs, sync_state.c.cursor)
@@ -277,8 +288,24 @@ def status(config: Config, *, rejects_limit: int = 20) -> dict[str, Any]:
 
     return {
         "store": redact_url(store.url),
-        "runs": [{k: iso(v) for k, v in r.items()} for r in runs],
+        "runs": [run_row(r) for r in runs],
+        "jobs": [dict(job.as_dict(), last_run=iso(job_runs.get(name)),
+                      next_run=next_by_job[name].isoformat())
+                 for name, job in config.schedule.items()],
         "reject_totals": totals,
+    next_by_job = {name: next_due(job, job_runs.get(name), now)
+                   for name, job in config.schedule.items()}
+
+    def run_row(r: Any) -> dict[str, Any]:
+        row = {k: iso(v) for k, v in r.items()}
+        row["duration_s"] = (round((r["ended_at"] - r["started_at"]).total_seconds(), 3)
+                             if r["ended_at"] and r["started_at"] else None)
+        row["quota_left"] = None  # not recorded by the sync engine yet
+        times = [t for name, t in next_by_job.items()
+                 if covers(config.schedule[name], r["connection"], r["entity"])]
+        row["next_scheduled"] = min(times).isoformat() if times else None
+        return row
+
         "recent_rejects": [{k: iso(v) for k, v in r.items()} for r in recent],
     }
 
@@ -287,6 +314,62 @@ def export(config: Config, directory: str | Path, fmt: str = "csv", *,
            connection: str | None = None) -> dict[str, int]:
     """Write the store's tables as CSV or JSONL files the ``files`` connector reads back."""
     from crmsync.export import export_store
+
+def serve_schedule(config: Config, registry: Registry, *, poll: float = 30.0) -> int:
+    """Run the ``[schedule]`` jobs when due until SIGTERM/SIGINT (:mod:`crmsync.scheduler`);
+    returns the exit status."""
+    from crmsync.scheduler import Scheduler
+
+    if not config.schedule:
+        raise ConfigError("no jobs to run; add a [schedule.NAME] table with a cron "
+                          "expression (docs/configuration.md)", file=config.file,
+                          section="schedule")
+    store = open_store(config)
+    try:
+        return Scheduler(config, registry, store=store, poll=poll).serve()
+    finally:
+        store.dispose()
+
+
+                   store: Store | None = None, now: dt.datetime | None = None) -> WritebackPlan:
+    of ``connections``, default all); validates every mapping and writes nothing.
+
+    :param now: naive UTC "now" (which failed records are due for a retry).
+    """
+
+    return operations.plan(config, registry, connections=connections, store=store, now=now)
+
+
+                    store: Store | None = None, now: dt.datetime | None = None,
+                    confirm: Callable[[WritebackPlan], bool] | None = None,
+                    progress: Callable[[str, int, int], None] | None = None,
+                    sleep: Callable[[float], None] = time.sleep) -> RunReport:
+    """Plan, then (if ``confirm(plan)`` returns true, or without ``confirm``) create the
+    report's ``details`` hold one row per mapping; status ``failed`` when values failed.
+
+    :param progress: ``progress(label, done, total)`` per connection/object while sending.
+    """
+
+    return operations.apply(config, registry, connections=connections, store=store, now=now,
+                            confirm=confirm, progress=progress, sleep=sleep)
+
+
+def run(config: Config, registry: Registry, *, dry_run: bool = False,
+        store: Store | None = None, now: dt.datetime | None = None,
+        sync_progress: ProgressCallback | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+        confirm: Callable[[WritebackPlan], bool] | None = None) -> RunResult:
+    """Sync every connection, compute the metrics (the catalogue for the configured period,
+    and the mapped record-level metrics per connection), then plan and apply write-back;
+    ``dry_run`` stops at the plan."""
+
+    return operations.run(config, registry, dry_run=dry_run, store=store, now=now,
+                          sync_progress=sync_progress, progress=progress, confirm=confirm)
+
+
+    """Write-back state per field: sent, pending, parked, missing, recent failures, last
+
+
 
     store = open_store(config)
     try:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import click
 
-from crmsync import api, render
+from crmsync import api, logs, render
 from crmsync.cli_metrics import demo, metrics
 from crmsync.cli_state import (EXIT_LOCKED, EXIT_QUOTA, CrmsyncGroup, State, emit_json,
                                pass_state, progress_bar)
@@ -27,12 +27,14 @@ __all__ = ["cli", "main"]
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               envvar="CRMSYNC_CONFIG", help="crmsync.toml to use (default: ./crmsync.toml).")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.option("--log-format", type=click.Choice(logs.FORMATS), default="human",
+              envvar="CRMSYNC_LOG_FORMAT", show_default=True,
+              help="Log lines for people, or one JSON object per line for machines.")
 @click.version_option(package_name="crmsync")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
+def cli(ctx: click.Context, config_path: str | None, verbose: int, log_format: str) -> None:
     """Sync CRMs into one schema, compute sales KPIs, write them back."""
-    _configure_logging()
-    logging.getLogger().setLevel(logging.WARNING - 10 * min(verbose, 2))
+    logs.configure(log_format, logging.WARNING - 10 * min(verbose, 2))
     registry = ctx.obj if isinstance(ctx.obj, Registry) else None
     ctx.obj = State(config_path, registry)
 
@@ -113,8 +115,13 @@ def status(state: State, as_json: bool) -> None:
     runs = [dict(r, cursor=json.dumps(r["cursor"])[:40] if r.get("cursor") else "")
             for r in data["runs"]]
     out.print(render.rows_table(runs, ("connection", "entity", "status", "started_at",
-                                       "rows_upserted", "rejects", "api_calls", "cursor"),
+                                       "duration_s", "rows_upserted", "rejects", "api_calls",
+                                       "error", "next_scheduled", "cursor"),
                                 title=f"store: {data['store']}"))
+    if data["jobs"]:
+        out.print(render.rows_table(data["jobs"], ("name", "task", "cron", "timezone",
+                                                   "last_run", "next_run"),
+                                    title="scheduled jobs"))
     if data["recent_rejects"]:
         out.print(render.rows_table(data["recent_rejects"],
                                     ("connection", "entity", "remote_id", "source", "field",
@@ -193,12 +200,22 @@ def db_upgrade(state: State) -> None:
 
 
 
+@cli.command()
+@click.option("--poll", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              help="Longest sleep between two checks for due jobs, in seconds.")
+@pass_state
+def scheduler(state: State, poll: float) -> None:
+    """Run the [schedule] jobs when due until SIGTERM/SIGINT."""
+    code = api.serve_schedule(state.config, state.registry, poll=poll)
+    sys.exit(code)
+
+
 cli.add_command(metrics)
 cli.add_command(demo)
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logs.configure("human", logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

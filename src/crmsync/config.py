@@ -29,7 +29,10 @@ from crmsync.metrics.business_hours import parse_hours
 from crmsync.metrics.context import METRIC_OPTIONS
 from crmsync.metrics.periods import is_period
 from crmsync.metrics.targets import Target, parse_targets
+from crmsync.distributed.settings import CelerySettings, parse_celery
+from crmsync.notify import NotifyConfig, parse_notify
 from crmsync.redact import REDACTED
+from crmsync.schedule import Job, parse_schedule
 
 __all__ = ["Config", "ConnectionConfig", "MetricsConfig", "load_config", "find_config_file",
            "CONFIG_ENV", "DEFAULT_STORE_URL", "PERIODS"]
@@ -144,6 +147,12 @@ class Config:
     targets: list[Target] = field(default_factory=list)
 
     @property
+    #: ``[schedule]``: jobs by name (:mod:`crmsync.schedule`).
+    schedule: dict[str, Job] = field(default_factory=dict)
+    #: ``[notify]`` (:mod:`crmsync.notify`), None when absent.
+    notify: NotifyConfig | None = None
+    #: ``[celery]`` (:mod:`crmsync.distributed.settings`).
+    celery: CelerySettings = field(default_factory=CelerySettings)
     def file(self) -> str | None:
         """The config file's path as a string, for messages."""
         return str(self.path) if self.path else None
@@ -292,4 +301,14 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
                                                    section="writeback", key="writeback"))]
     cfg.targets = parse_targets(_expect(data.get("targets", {}), dict, file=file,
                                         section="targets", key="targets"), file=file)
+    cfg.schedule = parse_schedule(_expect(data.get("schedule", {}), dict, file=file,
+                                          section="schedule", key="schedule"), file)
+    cfg.notify = parse_notify(
+        _expect(data.get("notify", {}), dict, file=file, section="notify", key="notify"), file,
+        lambda value, key: _interpolate(value, file=file, section="notify", key=key,
+                                        secrets=set()))
+    cfg.celery = parse_celery(
+        _expect(data.get("celery", {}), dict, file=file, section="celery", key="celery"), file,
+        lambda value, key: _interpolate(value, file=file, section="celery", key=key,
+                                        secrets=set()))
     return cfg
