@@ -21,7 +21,7 @@ from crmsync_kpis import BUILTIN_METRICS, FAMILIES
 from crmsync.schema import metadata
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-BUILTIN_CONNECTORS = ("files", "demo", "hubspot")
+BUILTIN_CONNECTORS = ("files", "demo", "hubspot", "salesforce")
 
 _FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$", re.MULTILINE)

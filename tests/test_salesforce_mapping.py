@@ -63,13 +63,13 @@ def test_custom_fields_land_in_custom() -> None:
     assert mapping.account(raw, ctx)["custom"] == {"Tier__c": "Gold"}
 
 
-def test_field_map_sets_a_schema_column_instead_of_custom() -> None:
+def test_field_map_sets_a_schema_column_and_custom_keeps_the_field() -> None:
     raw = _sf("Account", "001A", Segment__c="Enterprise")
     ctx = MappingContext(custom_fields=("Segment__c",), field_map={"Segment__c": "segment"})
 
     record = _valid("accounts", mapping.account(raw, ctx))
 
-    assert (record["segment"], record.get("custom")) == ("Enterprise", None)
+    assert (record["segment"], record["custom"]) == ("Enterprise", {"Segment__c": "Enterprise"})
 
 
 def test_field_map_can_rename_a_custom_field_in_custom() -> None:
@@ -77,7 +77,8 @@ def test_field_map_can_rename_a_custom_field_in_custom() -> None:
     ctx = MappingContext(custom_fields=("Product_Line__c",),
                          field_map={"Product_Line__c": "custom.product_line"})
 
-    assert mapping.opportunity(raw, ctx)["custom"] == {"product_line": "Cloud"}
+    assert mapping.opportunity(raw, ctx)["custom"] == {"Product_Line__c": "Cloud",
+                                                       "product_line": "Cloud"}
 
 
 def test_deleted_rows_are_marked_deleted_at_their_modstamp() -> None:

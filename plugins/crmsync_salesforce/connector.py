@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from crmsync.connector import (
@@ -39,7 +39,7 @@ from crmsync_salesforce import mapping, soql, write as writing
 from crmsync_salesforce.client import SalesforceClient, auth_mode
 from crmsync_salesforce.describe import ObjectDescription
 from crmsync_salesforce.quota import QuotaBudget
-from crmsync_salesforce.reader import ObjectReader, Page
+from crmsync_salesforce.reader import ObjectReader, Page, utcnow
 from crmsync_salesforce.settings import ENTITY_OBJECTS, SETTINGS, check_field_map
 from crmsync_salesforce.stage_history import StageTracker, closed_at_from_history
 
@@ -71,6 +71,8 @@ class SalesforceConnector(Connector):
         self._stage_ids: dict[str, str] | None = None
         self._closed_stages: set[str] = set()
         self._rates: _Rates | None = None
+        #: The clock windows and getDeleted ranges end at (tests pin it).
+        self.clock: Callable[[], dt.datetime] = utcnow
 
     @classmethod
     def validate_settings(cls, raw: Mapping[str, Any], *, file: str | None = None,
@@ -123,7 +125,10 @@ class SalesforceConnector(Connector):
         return self._describes[obj]
 
     def _enabled(self, entity: str) -> bool:
-        return bool((self.settings.get("objects") or {}).get(entity, True))
+        objects = self.settings.get("objects") or {}
+        if isinstance(objects, list):
+            return entity in objects
+        return bool(objects.get(entity, True))
 
     def check(self) -> str:
         """Log in and read ``/limits``."""
@@ -182,7 +187,8 @@ class SalesforceConnector(Connector):
             list(mapping.STANDARD_FIELDS.get(obj, ())), extra=list(field_map))
         ctx = self._context(obj, describe, field_map)
         reader = ObjectReader(self.client, bulk_threshold=int(self.settings["bulk_threshold"]),
-                              lookback_seconds=int(self.settings["lookback_seconds"]))
+                              lookback_seconds=int(self.settings["lookback_seconds"]),
+                              now=self.clock)
         tracker = StageTracker(self._stages()) if obj == "OpportunityHistory" else None
         incremental = bool(state.get(obj))
         for page in reader.pages(describe, fields, state.get(obj)):
@@ -319,6 +325,18 @@ class SalesforceConnector(Connector):
         info = writing.ensure_field(self.client, describe, spec)
         self._describes.pop(obj, None)
         return info
+
+    @classmethod
+    def default_field_name(cls, metric: str) -> str:
+        """``crmsync_<metric>__c``: Salesforce custom fields end in ``__c``."""
+        return writing.field_api_name(metric)
+
+    def read_values(self, entity: str, remote_ids: Sequence[str],
+                    fields: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Current values of ``fields`` (one SOQL query per 200 ids)."""
+        obj = writing.sobject(entity)
+        self.client.entity = entity
+        return writing.read_values(self.client, obj, remote_ids, fields)
 
     def write(self, entity: str, updates: Iterable[WriteUpdate]) -> Iterator[WriteResult]:
         """sObject Collections PATCH (200 a call), Bulk API 2.0 above ``bulk_threshold``."""

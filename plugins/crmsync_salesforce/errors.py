@@ -34,8 +34,8 @@ __all__ = [
 #: Codes worth another attempt: the server or a row lock, not the request, was at fault.
 TRANSIENT_CODES = frozenset({"SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW", "REQUEST_RUNNING_TOO_LONG",
                              "API_CURRENTLY_DISABLED_TEMPORARILY"})
-#: Per-record write failures the connector retries (SaveResult ``statusCode``).
-RETRYABLE_RECORD_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
+#: Per-record write failures worth sending again later (SaveResult ``statusCode``).
+RETRYABLE_RECORD_CODES = TRANSIENT_CODES
 
 
 class QueryTimeout(ConnectorError):

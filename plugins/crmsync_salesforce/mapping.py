@@ -140,8 +140,8 @@ def base_record(raw: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
         record["is_deleted"] = True
         record["deleted_at"] = updated
     custom: dict[str, Any] = {}
-    for name in ctx.custom_fields:
-        if name in raw and name not in ctx.field_map:
+    for name in ctx.custom_fields:  # all of them, by API name (write-back reads them here)
+        if name in raw:
             custom[name] = raw[name]
     for source, target in ctx.field_map.items():
         if source not in raw:

@@ -32,7 +32,7 @@ from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.describe import ObjectDescription
 from crmsync_salesforce.errors import QueryTimeout
 
-__all__ = ["ObjectReader", "Page", "REST_BATCH_SIZE", "GET_DELETED_DAYS", "MIN_WINDOW"]
+__all__ = ["ObjectReader", "Page", "utcnow", "REST_BATCH_SIZE", "GET_DELETED_DAYS", "MIN_WINDOW"]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ GET_DELETED_DAYS = 29
 MIN_WINDOW = dt.timedelta(minutes=1)
 
 
-def _utcnow() -> dt.datetime:
+def utcnow() -> dt.datetime:
+    """Now, UTC, to the second (SOQL literals carry seconds)."""
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
 
@@ -73,7 +74,7 @@ class ObjectReader:
     """
 
     def __init__(self, client: SalesforceClient, *, bulk_threshold: int, lookback_seconds: int,
-                 now: Callable[[], dt.datetime] = _utcnow) -> None:
+                 now: Callable[[], dt.datetime] = utcnow) -> None:
         self.client = client
         self.bulk_threshold = bulk_threshold
         self.lookback = dt.timedelta(seconds=lookback_seconds)

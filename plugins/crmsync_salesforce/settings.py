@@ -43,7 +43,8 @@ SETTINGS: Mapping[str, Setting] = {
     "login_url": Setting(str, "send login requests (https://DOMAIN.salesforce.com) to this URL "
                               "instead; for tests and proxies", default=""),
     "api_version": Setting(str, "REST API version", default="61.0"),
-    "objects": Setting(dict, "enable/disable entities, e.g. {activities = false}", default={}),
+    "objects": Setting((dict, list), "the entities to read: a list, or a table enabling and "
+                                     "disabling some, e.g. {activities = false}", default={}),
     "bulk_threshold": Setting(int, "rows above which Bulk API 2.0 reads and writes",
                               default=10000),
     "lookback_seconds": Setting(int, "how far before the cursor each incremental read starts",

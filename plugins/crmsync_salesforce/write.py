@@ -15,20 +15,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
-from crmsync.connector import FieldInfo, FieldSpec, WriteResult, WriteUpdate
+from crmsync.connector import FIELD_TYPES, FieldInfo, FieldSpec, WriteResult, WriteUpdate
 from crmsync.errors import AuthError, ConnectorError
 
-from crmsync_salesforce import bulk
+from crmsync_salesforce import bulk, soql
 from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.describe import ObjectDescription
 from crmsync_salesforce.errors import RETRYABLE_RECORD_CODES
 
 __all__ = ["WRITABLE_OBJECTS", "fields", "field_api_name", "ensure_field", "write",
-           "COLLECTION_SIZE", "LOCK_RETRIES"]
+           "read_values", "wire_value", "COLLECTION_SIZE", "LOCK_RETRIES"]
 
 #: Schema tables write-back can target, and their Salesforce objects.
 WRITABLE_OBJECTS: Mapping[str, str] = {
@@ -41,22 +43,35 @@ COLLECTION_SIZE = 200
 LOCK_RETRIES = 2
 #: Prefix of the custom fields crmsync creates (its "namespace").
 FIELD_PREFIX = "crmsync_"
+#: Ids per ``read_values`` query (keeps the GET URL well under Salesforce's 16 KB).
+IDS_PER_QUERY = 200
 
-#: Metadata API field definitions by metric unit / FieldSpec type.
-_FIELD_TYPES: Mapping[str, dict[str, Any]] = {
-    "currency": {"type": "Currency", "precision": 18, "scale": 2},
-    "count": {"type": "Number", "precision": 18, "scale": 0},
-    "days": {"type": "Number", "precision": 18, "scale": 2},
-    "minutes": {"type": "Number", "precision": 18, "scale": 2},
-    "ratio": {"type": "Number", "precision": 18, "scale": 4},
-    "score": {"type": "Number", "precision": 18, "scale": 2},
-    "number": {"type": "Number", "precision": 18, "scale": 4},
-    "percent": {"type": "Percent", "precision": 5, "scale": 2},
-    "date": {"type": "Date"},
-    "datetime": {"type": "DateTime"},
-    "text": {"type": "Text", "length": 255},
-    "string": {"type": "Text", "length": 255},
+#: Salesforce field types → write-back kinds (``crmsync.FIELD_TYPES``).
+_KINDS: Mapping[str, str] = {
+    "double": "number", "int": "number", "long": "number", "currency": "currency",
+    "percent": "percent", "date": "date", "datetime": "datetime", "boolean": "boolean",
+    "string": "string", "textarea": "string", "picklist": "string", "email": "string",
+    "phone": "string", "url": "string",
 }
+#: Save errors that mean the record is not there to write (deleted, merged, wrong id).
+_MISSING_CODES = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "MALFORMED_ID",
+                            "NOT_FOUND"})
+
+
+def _metadata_field(kind: str, scale: int | None) -> dict[str, Any] | None:
+    """The Metadata API ``CustomField`` type and sizes for a write-back kind."""
+    digits = 2 if scale is None else max(0, min(scale, 8))
+    return {
+        "number": {"type": "Number", "precision": 18, "scale": digits},
+        "currency": {"type": "Currency", "precision": 18, "scale": digits},
+        "percent": {"type": "Percent", "precision": 18, "scale": digits},
+        "date": {"type": "Date"},
+        "datetime": {"type": "DateTime"},
+        "string": {"type": "Text", "length": 255},
+        "boolean": {"type": "Checkbox", "defaultValue": "false"},
+    }.get(kind)
+
+
 _STATUS_CODE = re.compile(r"\(([A-Z_]+), ")
 
 
@@ -71,10 +86,15 @@ def sobject(entity: str) -> str:
 
 def fields(description: ObjectDescription) -> list[FieldInfo]:
     """The object's fields as :class:`FieldInfo` (describe's ``updateable`` → ``writable``)."""
-    return [FieldInfo(name=name, type=str(f.get("type")), label=f.get("label"),
-                      writable=bool(f.get("updateable")), calculated=bool(f.get("calculated")),
-                      custom=bool(f.get("custom")))
-            for name, f in description.fields.items()]
+    return [_info(name, f) for name, f in description.fields.items()]
+
+
+def _info(name: str, f: Mapping[str, Any]) -> FieldInfo:
+    kind = _KINDS.get(str(f.get("type")), str(f.get("type")))
+    scale = f.get("scale") if kind in ("number", "currency", "percent") else None
+    return FieldInfo(name=name, type=kind, label=f.get("label"),
+                     writable=bool(f.get("updateable")), calculated=bool(f.get("calculated")),
+                     custom=bool(f.get("custom")), scale=scale)
 
 
 def field_api_name(spec_name: str) -> str:
@@ -98,12 +118,11 @@ def ensure_field(client: SalesforceClient, description: ObjectDescription, spec:
     name = field_api_name(spec.name)
     existing = description.fields.get(name)
     if existing is not None:
-        return FieldInfo(name=name, type=str(existing.get("type")), label=existing.get("label"),
-                         writable=bool(existing.get("updateable")), custom=True)
-    kind = _FIELD_TYPES.get(spec.type.lower())
+        return _info(name, existing)
+    kind = _metadata_field(spec.type.lower(), spec.scale)
     if kind is None:
         raise ConnectorError(f"cannot create {description.name}.{name}: unknown field type "
-                             f"{spec.type!r} (known: {', '.join(_FIELD_TYPES)})")
+                             f"{spec.type!r} (known: {', '.join(FIELD_TYPES)})")
     full_name = f"{description.name}.{name}"
 
     def create(sf: Any) -> None:
@@ -126,14 +145,15 @@ def ensure_field(client: SalesforceClient, description: ObjectDescription, spec:
         raise ConnectorError(f"cannot create custom field {full_name}: "
                              f"{', '.join(codes)}{hint}", connection=client.connection,
                              entity=client.entity) from None
-    return FieldInfo(name=name, type=kind["type"].lower(), label=spec.label, writable=True,
-                     custom=True)
+    return FieldInfo(name=name, type=spec.type.lower(), label=spec.label, writable=True,
+                     custom=True, scale=kind.get("scale"))
 
 
 def _collection_call(client: SalesforceClient, obj: str, chunk: Sequence[WriteUpdate]
                      ) -> list[Mapping[str, Any]]:
     body = {"allOrNone": False, "records": [
-        {"attributes": {"type": obj}, "Id": u.remote_id, **u.values} for u in chunk]}
+        {"attributes": {"type": obj}, "Id": u.remote_id,
+         **{k: wire_value(v) for k, v in u.values.items()}} for u in chunk]}
     results = client.restful(f"update {obj}", "composite/sobjects", method="PATCH", json=body)
     if not isinstance(results, list) or len(results) != len(chunk):
         raise ConnectorError(f"update {obj}: Salesforce returned {len(results or [])} "
@@ -152,7 +172,20 @@ def _result(update: WriteUpdate, save: Mapping[str, Any]) -> WriteResult:
     message = " ".join(str(first.get("message") or "").split())
     return WriteResult(remote_id=update.remote_id, ok=False, error_code=code,
                        error=f"{code}: {message}" + (f" (fields: {fields_})" if fields_ else ""),
-                       retryable=code in RETRYABLE_RECORD_CODES)
+                       retryable=code in RETRYABLE_RECORD_CODES, missing=code in _MISSING_CODES)
+
+
+def wire_value(value: Any) -> Any:
+    """A Python value as Salesforce's JSON wants it (dates ISO, datetimes UTC ``Z``)."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.isoformat(timespec="seconds") + "Z"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
 
 
 def write(client: SalesforceClient, obj: str, updates: Iterable[WriteUpdate], *,
@@ -168,7 +201,7 @@ def write(client: SalesforceClient, obj: str, updates: Iterable[WriteUpdate], *,
             chunk = pending[start:start + COLLECTION_SIZE]
             for update, save in zip(chunk, _collection_call(client, obj, chunk)):
                 result = _result(update, save)
-                if result.retryable and attempt < LOCK_RETRIES:
+                if result.error_code == "UNABLE_TO_LOCK_ROW" and attempt < LOCK_RETRIES:
                     locked.append(update)
                 else:
                     yield result
@@ -179,7 +212,8 @@ def write(client: SalesforceClient, obj: str, updates: Iterable[WriteUpdate], *,
 
 def _write_bulk(client: SalesforceClient, obj: str, updates: Sequence[WriteUpdate]
                 ) -> Iterator[WriteResult]:
-    rows = [{"Id": u.remote_id, **u.values} for u in updates]
+    rows = [{"Id": u.remote_id, **{k: wire_value(v) for k, v in u.values.items()}}
+            for u in updates]
     _, failures = bulk.ingest_update(client, obj, rows)
     failed = {rid: (code, message) for rid, code, message in failures}
     for update in updates:
@@ -187,6 +221,21 @@ def _write_bulk(client: SalesforceClient, obj: str, updates: Sequence[WriteUpdat
             code, message = failed[update.remote_id]
             yield WriteResult(remote_id=update.remote_id, ok=False, error_code=code,
                               error=f"{code}: {message}",
-                              retryable=code in RETRYABLE_RECORD_CODES)
+                              retryable=code in RETRYABLE_RECORD_CODES,
+                              missing=code in _MISSING_CODES)
         else:
             yield WriteResult(remote_id=update.remote_id, ok=True)
+
+
+def read_values(client: SalesforceClient, obj: str, remote_ids: Sequence[str],
+                names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Current values of ``names`` on the records ``remote_ids`` (missing records left out)."""
+    out: dict[str, dict[str, Any]] = {}
+    ids = list(dict.fromkeys(remote_ids))
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        text = soql.select(obj, ["Id", *names], where=soql.in_ids("Id", ids[start:start + IDS_PER_QUERY]),
+                           order_by=("Id",))
+        for rows in client.query_pages(text, what=f"read {obj} values", include_deleted=False):
+            for row in rows:
+                out[row["Id"]] = {n: row.get(n) for n in names}
+    return out
