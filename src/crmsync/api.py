@@ -9,11 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -35,15 +34,13 @@ from crmsync.store import Store
 from crmsync.store.database import redact_url
 from crmsync.sync.engine import ProgressCallback, SyncEngine
 
-if TYPE_CHECKING:
-
 __all__ = [
     "load_config", "open_store", "connect", "check", "sync", "compute_metrics", "metric_values",
     "metric_report",
     "status", "export", "upgrade", "show_config", "init_config", "demo", "DemoResult",
+    "serve_schedule",
     "CheckResult",
 ]
-    "serve_schedule",
 
 
 def _now() -> dt.datetime:
@@ -69,10 +66,10 @@ def connect(config: Config, name: str, registry: Registry) -> tuple[Connector, R
     conn_cfg = _connection(config, name)
     cls = registry.connector(conn_cfg.type, file=conn_cfg.file, section=conn_cfg.section)
     settings, secrets = conn_cfg.resolve(cls)
+    logs.register_secrets(secrets)
     return cls(name, settings), Redactor(secrets)
 
 
-    logs.register_secrets(secrets)
 @dataclass
 class CheckResult:
     """The outcome of ``check`` for one connection."""
@@ -262,10 +259,10 @@ def status(config: Config, *, rejects_limit: int = 20,
     now = now or _now()
     store = open_store(config)
     try:
+        job_runs = last_runs(store)
         with store.engine.connect() as conn:
             last = (sa.select(sync_runs.c.connection, sync_runs.c.entity,
                               sa.func.max(sync_runs.c.id).label("id"))
-        job_runs = last_runs(store)
                     .group_by(sync_runs.c.connection, sync_runs.c.entity).subquery())
             runs = conn.execute(
                 sa.select(sync_runs, sync_state.c.cursor)
@@ -286,13 +283,6 @@ def status(config: Config, *, rejects_limit: int = 20,
     def iso(v: Any) -> Any:
         return v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v
 
-    return {
-        "store": redact_url(store.url),
-        "runs": [run_row(r) for r in runs],
-        "jobs": [dict(job.as_dict(), last_run=iso(job_runs.get(name)),
-                      next_run=next_by_job[name].isoformat())
-                 for name, job in config.schedule.items()],
-        "reject_totals": totals,
     next_by_job = {name: next_due(job, job_runs.get(name), now)
                    for name, job in config.schedule.items()}
 
@@ -306,14 +296,16 @@ def status(config: Config, *, rejects_limit: int = 20,
         row["next_scheduled"] = min(times).isoformat() if times else None
         return row
 
+    return {
+        "store": redact_url(store.url),
+        "runs": [run_row(r) for r in runs],
+        "jobs": [dict(job.as_dict(), last_run=iso(job_runs.get(name)),
+                      next_run=next_by_job[name].isoformat())
+                 for name, job in config.schedule.items()],
+        "reject_totals": totals,
         "recent_rejects": [{k: iso(v) for k, v in r.items()} for r in recent],
     }
 
-
-def export(config: Config, directory: str | Path, fmt: str = "csv", *,
-           connection: str | None = None) -> dict[str, int]:
-    """Write the store's tables as CSV or JSONL files the ``files`` connector reads back."""
-    from crmsync.export import export_store
 
 def serve_schedule(config: Config, registry: Registry, *, poll: float = 30.0) -> int:
     """Run the ``[schedule]`` jobs when due until SIGTERM/SIGINT (:mod:`crmsync.scheduler`);
@@ -331,45 +323,10 @@ def serve_schedule(config: Config, registry: Registry, *, poll: float = 30.0) ->
         store.dispose()
 
 
-                   store: Store | None = None, now: dt.datetime | None = None) -> WritebackPlan:
-    of ``connections``, default all); validates every mapping and writes nothing.
-
-    :param now: naive UTC "now" (which failed records are due for a retry).
-    """
-
-    return operations.plan(config, registry, connections=connections, store=store, now=now)
-
-
-                    store: Store | None = None, now: dt.datetime | None = None,
-                    confirm: Callable[[WritebackPlan], bool] | None = None,
-                    progress: Callable[[str, int, int], None] | None = None,
-                    sleep: Callable[[float], None] = time.sleep) -> RunReport:
-    """Plan, then (if ``confirm(plan)`` returns true, or without ``confirm``) create the
-    report's ``details`` hold one row per mapping; status ``failed`` when values failed.
-
-    :param progress: ``progress(label, done, total)`` per connection/object while sending.
-    """
-
-    return operations.apply(config, registry, connections=connections, store=store, now=now,
-                            confirm=confirm, progress=progress, sleep=sleep)
-
-
-def run(config: Config, registry: Registry, *, dry_run: bool = False,
-        store: Store | None = None, now: dt.datetime | None = None,
-        sync_progress: ProgressCallback | None = None,
-        progress: Callable[[str, int, int], None] | None = None,
-        confirm: Callable[[WritebackPlan], bool] | None = None) -> RunResult:
-    """Sync every connection, compute the metrics (the catalogue for the configured period,
-    and the mapped record-level metrics per connection), then plan and apply write-back;
-    ``dry_run`` stops at the plan."""
-
-    return operations.run(config, registry, dry_run=dry_run, store=store, now=now,
-                          sync_progress=sync_progress, progress=progress, confirm=confirm)
-
-
-    """Write-back state per field: sent, pending, parked, missing, recent failures, last
-
-
+def export(config: Config, directory: str | Path, fmt: str = "csv", *,
+           connection: str | None = None) -> dict[str, int]:
+    """Write the store's tables as CSV or JSONL files the ``files`` connector reads back."""
+    from crmsync.export import export_store
 
     store = open_store(config)
     try:

@@ -42,7 +42,8 @@ DEFAULT_FILE = "crmsync.toml"
 DEFAULT_STORE_URL = "sqlite:///crmsync.db"
 PERIODS = ("day", "week", "month", "quarter", "year", "all")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SECTIONS = ("store", "connections", "metrics", "writeback", "targets")
+_SECTIONS = ("store", "connections", "metrics", "writeback", "targets", "schedule", "notify",
+             "celery")
 
 
 def _interpolate(value: Any, *, file: str | None, section: str, key: str,
@@ -145,14 +146,14 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     writeback: list[dict[str, Any]] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
-
-    @property
     #: ``[schedule]``: jobs by name (:mod:`crmsync.schedule`).
     schedule: dict[str, Job] = field(default_factory=dict)
     #: ``[notify]`` (:mod:`crmsync.notify`), None when absent.
     notify: NotifyConfig | None = None
     #: ``[celery]`` (:mod:`crmsync.distributed.settings`).
     celery: CelerySettings = field(default_factory=CelerySettings)
+
+    @property
     def file(self) -> str | None:
         """The config file's path as a string, for messages."""
         return str(self.path) if self.path else None
