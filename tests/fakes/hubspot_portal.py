@@ -199,6 +199,15 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeHubSpotPortal
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients closing pooled connections (or timing out) are normal; other errors
+        are bugs of the fake and keep their traceback."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
 
 class FakeHubSpotPortal:
     """The running server: :attr:`base_url`, :attr:`access_token`, :attr:`portal`, :attr:`calls`.
