@@ -26,6 +26,8 @@ from crmsync import (
     WriteUpdate,
 )
 
+from crmsync.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
+
 from crmsync_hubspot import mapping as m
 from crmsync_hubspot.client import HubSpotClient, OAuthCredentials
 from crmsync_hubspot.search import SearchCursor, anchored_search, epoch_ms
@@ -101,6 +103,7 @@ class HubSpotConnector(Connector):
         if not 0 < s["daily_budget_percent"] <= 100:
             raise ConfigError("must be more than 0 and at most 100", section=section,
                               key="daily_budget_percent")
+        self._check_field_map(section)
         if s["objects"]:  # narrow what `crmsync sync` reads
             self.ENTITIES = tuple(e for e in type(self).ENTITIES if e in s["objects"])
         self.client = HubSpotClient(
@@ -110,6 +113,23 @@ class HubSpotConnector(Connector):
         self.writer = PropertyWriter(self.client)
         self._stages: m.StageIndex | None = None
         self._custom: dict[str, list[str]] = {}
+
+    def _check_field_map(self, section: str) -> None:
+        """``field_map`` names known object types and existing schema columns."""
+        tables = {"companies": ("accounts",), "contacts": ("contacts", "leads"),
+                  "deals": ("opportunities",), "leads": ("leads",),
+                  **{t: ("activities",) for t in m.ENGAGEMENT_TYPES}}
+        for object_type, mapping in self.settings["field_map"].items():
+            if object_type not in tables or not isinstance(mapping, dict):
+                raise ConfigError(f"field_map: expected {{object type = {{property = column}}}} "
+                                  f"with object types {', '.join(sorted(tables))}; got "
+                                  f"{object_type!r}", section=section, key="field_map")
+            columns = {c.name for t in tables[object_type] for c in SYNCED_TABLES[t].columns}
+            for prop, column in mapping.items():
+                if column not in columns or column in BOOK_KEEPING_COLUMNS:
+                    raise ConfigError(f"field_map.{object_type}.{prop}: {column!r} is not a "
+                                      f"column of {' or '.join(tables[object_type])}",
+                                      section=section, key="field_map")
 
     # -- probes -----------------------------------------------------------------------------
 
@@ -367,6 +387,8 @@ class HubSpotConnector(Connector):
 
     def _writable(self, entity: str) -> str:
         object_type = WRITABLE.get(entity)
+        if entity == "leads" and self.settings["lead_definition"] == "leads_object":
+            object_type = "leads"
         if not object_type:
             raise ConfigError(f"the hubspot connector cannot write to {entity!r} "
                               f"(it writes: accounts, contacts, opportunities)")

@@ -1,0 +1,72 @@
+"""Settings checks and client construction of the HubSpot connector (no network)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from crmsync import ConfigError
+from crmsync_hubspot import HubSpotConnector
+
+
+def make(**settings: Any) -> HubSpotConnector:
+    return HubSpotConnector("hs", HubSpotConnector.validate_settings(settings))
+
+
+def test_credentials_are_required() -> None:
+    with pytest.raises(ConfigError, match="access_token"):
+        make()
+
+
+def test_oauth_needs_all_three_settings() -> None:
+    with pytest.raises(ConfigError) as err:
+        make(client_id="id", client_secret="secret")
+    assert err.value.key == "refresh_token"
+
+
+def test_unknown_objects_are_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="quotes"):
+        make(access_token="x", objects=["opportunities", "quotes"])
+
+
+def test_objects_narrow_the_entities_read() -> None:
+    assert make(access_token="x", objects=["opportunities", "users"]).ENTITIES == \
+        ("users", "opportunities")
+
+
+def test_daily_budget_percent_must_be_a_share() -> None:
+    with pytest.raises(ConfigError) as err:
+        make(access_token="x", daily_budget_percent=0)
+    assert err.value.key == "daily_budget_percent"
+
+
+def test_field_map_column_must_exist() -> None:
+    with pytest.raises(ConfigError, match="not a column of opportunities"):
+        make(access_token="x", field_map={"deals": {"source_channel": "channel"}})
+
+
+def test_field_map_accepts_a_schema_column() -> None:
+    make(access_token="x", field_map={"deals": {"source_channel": "lead_source"}})
+
+
+def test_lead_definition_choices_are_checked() -> None:
+    with pytest.raises(ConfigError):
+        make(access_token="x", lead_definition="forms")
+
+
+def test_one_api_client_per_sub_package() -> None:
+    client = make(access_token="x").client
+    assert client.objects.api_client is client.objects_search.api_client
+    assert client.objects.api_client is client.objects_batch.api_client
+    assert client.sdk.crm.objects.basic_api.api_client is client.objects.api_client
+
+
+def test_the_sdk_retry_is_off() -> None:
+    client = make(access_token="x").client
+    assert client.objects.api_client.configuration.retries is False
+
+
+def test_base_url_points_the_sdk_elsewhere() -> None:
+    client = make(access_token="x", base_url="http://127.0.0.1:9/").client
+    assert client.objects.api_client.configuration.host == "http://127.0.0.1:9"
