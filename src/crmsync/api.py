@@ -154,7 +154,7 @@ def sync(config: Config, registry: Registry, names: Sequence[str] = (), *,
         report.ended_at = _now()
         if own_store:
             store.dispose()
-        registry.after_run(report)
+        registry.after_run(report, config)
     return report
 
 
@@ -191,7 +191,7 @@ def compute_metrics(config: Config, registry: Registry, metrics: Sequence[str] =
         report.ended_at = _now()
         if own_store:
             store.dispose()
-        registry.after_run(report)
+        registry.after_run(report, config)
 
 
 def metric_values(config: Config, *, metric: str | None = None, period: str | None = None,

@@ -20,6 +20,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
+    from crmsync.config import Config
     from crmsync.connector import Connector
     from crmsync.metric import Metric
     from crmsync.reports import RunReport
@@ -81,7 +82,7 @@ def crmsync_register_commands(cli: click.Group) -> None:
 
 
 @hookspec
-def crmsync_after_run(report: RunReport) -> Any:
+def crmsync_after_run(report: RunReport, config: Config | None) -> Any:
     """Called after a sync, a metrics computation or a write-back finishes (or fails).
 
     Use it for notifications and audit trails. An exception raised here is logged and does
@@ -90,7 +91,11 @@ def crmsync_after_run(report: RunReport) -> Any:
     :param report: a :class:`crmsync.RunReport`: ``kind`` (``"sync"``, ``"metrics"``,
         ``"writeback"``), ``status``, ``started_at``, ``ended_at``, ``details`` (per
         connection/entity counts) and ``error``.
+    :param config: the run's configuration (e.g. ``config.notify``), or None when the
+        caller had none to give.
     :return: ignored.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.1 ``config`` added (implementations that do not ask for it are
+        unaffected).
     """

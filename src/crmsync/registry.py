@@ -14,6 +14,7 @@ from crmsync.plugins import CrmsyncPluginManager, get_plugin_manager
 if TYPE_CHECKING:
     import click
 
+    from crmsync.config import Config
     from crmsync.reports import RunReport
 
 __all__ = ["Registry", "PluginInfo"]
@@ -137,11 +138,12 @@ class Registry:
         """Let plugins add CLI commands."""
         self.pm.hook.crmsync_register_commands(cli=cli)
 
-    def after_run(self, report: RunReport) -> None:
+    def after_run(self, report: RunReport, config: Config | None = None) -> None:
         """Tell plugins a run ended; a failing plugin is logged, never fatal."""
+        offered = {"report": report, "config": config}
         for impl in self.pm.hook.crmsync_after_run.get_hookimpls():
             try:
-                impl.function(report=report)
+                impl.function(**{name: offered[name] for name in impl.argnames})
             except Exception:
                 log.exception("plugin '%s' failed in crmsync_after_run", impl.plugin_name)
 

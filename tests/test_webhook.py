@@ -1,0 +1,218 @@
+"""The crmsync_webhook notifier against a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import crmsync_webhook.payload
+from crmsync import Batch, Connector, Setting, api, hookimpl
+from crmsync.config import Config, load_config
+from crmsync.errors import ConfigError, ConnectorError, QuotaExhausted
+from crmsync.notify import NotifyConfig
+from crmsync.plugins import get_plugin_manager
+from crmsync.registry import Registry
+from crmsync.reports import RunReport
+
+from conftest import make_config
+
+TOKEN = "tok-s3cr3t-value-123"
+HOOK_PATH = "/services/T000/B000/hook-credential-xyz"
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """Records every POST body; answers 200 (or the server's ``status``)."""
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's spelling)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.received.append((self.path, self.headers["Content-Type"],  # type: ignore
+                                     json.loads(body)))
+        self.send_response(self.server.status)  # type: ignore[attr-defined]
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[ThreadingHTTPServer]:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    srv.received = []  # type: ignore[attr-defined]
+    srv.status = 200  # type: ignore[attr-defined]
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def hook_url(srv: ThreadingHTTPServer) -> str:
+    return f"http://127.0.0.1:{srv.server_address[1]}{HOOK_PATH}"
+
+
+class Scripted(Connector):
+    """Fails, stops on the quota or succeeds as its ``mode`` says; its error quotes its token."""
+
+    NAME = "scripted"
+    ENTITIES = ("accounts",)
+    SETTINGS = {"token": Setting(str, "API token", secret=True),
+                "mode": Setting(str, "ok, fail or quota", default="ok")}
+
+    def read(self, entity: str, cursor: Any) -> Iterator[Batch]:
+        mode = self.settings["mode"]
+        if mode == "fail":
+            raise ConnectorError(f"token {self.settings['token']} was rejected",
+                                 connection=self.name, entity=entity)
+        if mode == "quota":
+            raise QuotaExhausted("daily API budget spent", connection=self.name, entity=entity)
+        yield Batch(records=[{"remote_id": "a1", "name": "Acme"}], cursor={"done": True})
+
+
+class ScriptedPlugin:
+    @hookimpl
+    def crmsync_register_connectors(self) -> list[type[Connector]]:
+        return [Scripted]
+
+
+@pytest.fixture
+def notifying(monkeypatch: pytest.MonkeyPatch) -> Registry:
+    """A registry of the built-in plugins (the webhook included) plus the scripted CRM."""
+    monkeypatch.setenv("CRM_TOKEN", TOKEN)
+    pm = get_plugin_manager()
+    pm.register(ScriptedPlugin(), name="scripted")
+    return Registry(pm)
+
+
+def config_for(store_url: str, srv: ThreadingHTTPServer, mode: str,
+               on: tuple[str, ...] = ("failure", "quota", "below_target")) -> Config:
+    cfg = make_config(store_url, crm={"type": "scripted", "token": "${CRM_TOKEN}",
+                                      "mode": mode})
+    cfg.notify = NotifyConfig(webhook_url=hook_url(srv), on=on)
+    return cfg
+
+
+def test_a_failed_sync_posts_a_slack_style_payload(sqlite_store: Any, server: Any,
+                                                   notifying: Registry) -> None:
+    api.sync(config_for(sqlite_store.url, server, "fail"), notifying, store=sqlite_store)
+
+    [(path, ctype, payload)] = server.received
+    assert path == HOOK_PATH
+    assert ctype == "application/json"
+    assert payload["events"] == ["failure"]
+    assert payload["text"].startswith(":x: crmsync sync: failed")
+    assert "crm/accounts: failed" in payload["text"]
+
+
+def test_the_payload_never_holds_a_secret_or_the_webhook_url(sqlite_store: Any, server: Any,
+                                                            notifying: Registry) -> None:
+    api.sync(config_for(sqlite_store.url, server, "fail"), notifying, store=sqlite_store)
+
+    raw = json.dumps(server.received[0][2])
+    assert TOKEN not in raw
+    assert "hook-credential-xyz" not in raw
+    assert "token *** was rejected" in raw
+
+
+def test_a_quota_stop_posts_a_quota_event(sqlite_store: Any, server: Any,
+                                          notifying: Registry) -> None:
+    api.sync(config_for(sqlite_store.url, server, "quota"), notifying, store=sqlite_store)
+
+    [(_, _, payload)] = server.received
+    assert payload["events"] == ["quota"]
+    assert payload["status"] == "stopped: api quota"
+
+
+def test_a_successful_sync_posts_nothing_by_default(sqlite_store: Any, server: Any,
+                                                   notifying: Registry) -> None:
+    api.sync(config_for(sqlite_store.url, server, "ok"), notifying, store=sqlite_store)
+
+    assert server.received == []
+
+
+def test_success_is_posted_when_asked_for(sqlite_store: Any, server: Any,
+                                          notifying: Registry) -> None:
+    api.sync(config_for(sqlite_store.url, server, "ok", on=("success",)), notifying,
+             store=sqlite_store)
+
+    assert [p["events"] for _, _, p in server.received] == [["success"]]
+
+
+def test_below_target_values_are_posted_after_a_metrics_run(
+        sqlite_store: Any, server: Any, notifying: Registry,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [{"metric": "win_rate", "dimension": "team", "dimension_value": "East",
+             "value": 0.18, "target": 0.25}]
+    monkeypatch.setattr(crmsync_webhook.payload, "below_target_rows", lambda config: rows)
+    report = RunReport(kind="metrics", status="success")
+
+    notifying.after_run(report, config_for(sqlite_store.url, server, "ok"))
+
+    [(_, _, payload)] = server.received
+    assert payload["events"] == ["below_target"]
+    assert "1 values below target:" in payload["text"]
+    assert "• win_rate (team=East): 0.18 vs target 0.25" in payload["text"]
+
+
+def test_an_unreachable_webhook_is_logged_without_its_url_and_the_run_goes_on(
+        sqlite_store: Any, notifying: Registry, caplog: pytest.LogCaptureFixture) -> None:
+    cfg = make_config(sqlite_store.url, crm={"type": "scripted", "token": "${CRM_TOKEN}",
+                                             "mode": "fail"})
+    cfg.notify = NotifyConfig(webhook_url=f"http://127.0.0.1:9{HOOK_PATH}", timeout=2)
+
+    report = api.sync(cfg, notifying, store=sqlite_store)
+
+    assert report.status == "failed"
+    assert "notification webhook unreachable" in caplog.text
+    assert "hook-credential-xyz" not in caplog.text
+
+
+def test_an_http_error_answer_is_logged(sqlite_store: Any, server: Any, notifying: Registry,
+                                        caplog: pytest.LogCaptureFixture) -> None:
+    server.status = 500
+
+    api.sync(config_for(sqlite_store.url, server, "fail"), notifying, store=sqlite_store)
+
+    assert "notification webhook answered HTTP 500" in caplog.text
+
+
+# -- [notify] ---------------------------------------------------------------------------------
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "crmsync.toml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_notify_reads_the_url_from_the_environment(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.example.com/x")
+    path = write(tmp_path, '[notify]\nwebhook_url = "${SLACK_WEBHOOK_URL}"\non = ["failure"]\n')
+
+    notify = load_config(path).notify
+
+    assert notify == NotifyConfig(webhook_url="https://hooks.example.com/x", on=("failure",))
+    assert "hooks.example.com" not in repr(notify)
+
+
+@pytest.mark.parametrize(("body", "key"), [
+    ('[notify]\nwebhook_url = "https://hooks.example.com/x"\n', "webhook_url"),
+    ('[notify]\nwebhook_url = "${SLACK_WEBHOOK_URL}"\non = ["fire"]\n', "on"),
+    ('[notify]\nwebhook_url = "${SLACK_WEBHOOK_URL}"\ntimeout = 0\n', "timeout"),
+    ('[notify]\nwebhook_url = "${SLACK_WEBHOOK_URL}"\nchannel = "#x"\n', "channel"),
+])
+def test_a_bad_notify_table_is_an_error_naming_the_key(tmp_path: Path, body: str, key: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.example.com/x")
+    path = write(tmp_path, body)
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+
+    assert str(caught.value).startswith(f"{path}, [notify], key '{key}'")
