@@ -9,7 +9,12 @@ import pytest
 
 from crmsync.sync.validate import validator_for
 from crmsync_hubspot import mapping as m
-from crmsync_hubspot.stage_history import fallback_history, history_records, read_histories
+from crmsync_hubspot.stage_history import (
+    dated_history,
+    fallback_history,
+    history_records,
+    read_histories,
+)
 
 UTC = dt.timezone.utc
 PIPELINES = [{
@@ -210,3 +215,42 @@ def test_history_reads_50_ids_a_call_and_follow_merges() -> None:
     out = read_histories(batch_read, [str(i) for i in range(1, 121)])
     assert [len(c) for c in calls] == [50, 50, 20]
     assert out["3"][0] == "999"
+
+
+def dated(**props: Any) -> dict[str, Any]:
+    return deal(createdate="2024-01-01T00:00:00.000Z", **props)
+
+
+def test_contiguous_date_entered_and_exited_stays_are_the_history() -> None:
+    rows = dated_history(dated(
+        dealstage="closedwon",
+        hs_v2_date_entered_appointmentscheduled="2024-01-01T00:00:00.000Z",
+        hs_v2_date_exited_appointmentscheduled="2024-01-05T00:00:00.000Z",
+        hs_v2_date_entered_closedwon="2024-01-05T00:00:00.000Z"), STAGES)
+    assert rows is not None
+    assert [(r["stage_id"], r["exited_at"]) for r in rows] == [
+        ("appointmentscheduled", dt.datetime(2024, 1, 5, tzinfo=UTC)), ("closedwon", None)]
+
+
+def test_a_revisited_stage_leaves_a_hole_so_the_full_history_is_needed() -> None:
+    # appointment (1st) -> lost -> appointment (2nd): only the 2nd appointment stay is dated
+    assert dated_history(dated(
+        dealstage="appointmentscheduled",
+        hs_v2_date_entered_closedlost="2024-01-03T00:00:00.000Z",
+        hs_v2_date_exited_closedlost="2024-01-04T00:00:00.000Z",
+        hs_v2_date_entered_appointmentscheduled="2024-01-04T00:00:00.000Z"), STAGES) is None
+
+
+def test_a_missing_exit_date_means_the_full_history_is_needed() -> None:
+    assert dated_history(dated(
+        dealstage="closedwon",
+        hs_v2_date_entered_appointmentscheduled="2024-01-01T00:00:00.000Z",
+        hs_v2_date_entered_closedwon="2024-01-05T00:00:00.000Z"), STAGES) is None
+
+
+def test_closed_at_prefers_the_date_the_current_stage_was_entered() -> None:
+    record = m.deal_to_opportunity(deal(
+        dealstage="closedlost", hs_is_closed="true", hs_is_closed_won="false",
+        closedate="2024-03-01T00:00:00.000Z",
+        hs_v2_date_entered_closedlost="2024-03-01T16:20:00.000Z"), STAGES)
+    assert record["closed_at"] == dt.datetime(2024, 3, 1, 16, 20, tzinfo=UTC)

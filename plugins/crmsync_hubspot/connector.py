@@ -31,7 +31,12 @@ from crmsync.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
 from crmsync_hubspot import mapping as m
 from crmsync_hubspot.client import HubSpotClient, OAuthCredentials
 from crmsync_hubspot.search import SearchCursor, anchored_search, epoch_ms
-from crmsync_hubspot.stage_history import fallback_history, history_records, read_histories
+from crmsync_hubspot.stage_history import (
+    dated_history,
+    fallback_history,
+    history_records,
+    read_histories,
+)
 from crmsync_hubspot.throttle import Throttle
 from crmsync_hubspot.write import PropertyWriter
 
@@ -48,6 +53,8 @@ ASSOCIATIONS = {"contacts": ("companies",), "deals": ("companies",),
                 "leads": ("contacts",), **{t: ("contacts", "companies", "deals")
                                            for t in m.ENGAGEMENT_TYPES}}
 _V4_BATCH = 1000  # inputs per v4 association batch read
+#: Records per batch (one transaction): five search pages, one v4 association call.
+BATCH_RECORDS = 1000
 _LIST_LIMIT = 100
 
 
@@ -233,9 +240,10 @@ class HubSpotConnector(Connector):
                                    body, search=True, entity=entity)
             return list(res.data.get("results", ()))
 
-        return anchored_search(run, ts_property=m.MODIFIED_PROPERTY.get(object_type,
-                                                                         "hs_lastmodifieddate"),
-                               properties=list(properties), start=start)
+        pages = anchored_search(run, ts_property=m.MODIFIED_PROPERTY.get(object_type,
+                                                                          "hs_lastmodifieddate"),
+                                properties=list(properties), start=start)
+        return _grouped(pages, BATCH_RECORDS)
 
     def _associate(self, object_type: str, records: list[dict[str, Any]],
                    to_types: Iterable[str], entity: str) -> None:
@@ -268,6 +276,8 @@ class HubSpotConnector(Connector):
         custom = self._custom_properties(object_type)
         fmap = self._field_map(object_type)
         props = [*m.OBJECT_PROPERTIES[object_type], *custom, *fmap]
+        if object_type == "deals":  # closed_at: when the deal entered its current stage
+            props += [f"hs_v2_date_entered_{s}" for s in self._stage_index().stages]
         archived_at = (cursor or {}).get("archived_at")
         last = SearchCursor.from_json(cursor)
         for page, position in self._search(object_type, cursor, props, entity):
@@ -349,7 +359,7 @@ class HubSpotConnector(Connector):
     def _read_stage_history(self, cursor: Any) -> Iterator[Batch]:
         """Stage history of the deals changed since the cursor (batch read, 50 a call)."""
         stages = self._stage_index()
-        entered = [f"hs_v2_date_entered_{s}" for s in stages.stages]
+        dated = [f"hs_v2_date_{edge}_{s}" for s in stages.stages for edge in ("entered", "exited")]
         endpoint = "POST /crm/v3/objects/deals/batch/read"
 
         def batch_read(ids: list[str]) -> list[dict[str, Any]]:
@@ -360,15 +370,21 @@ class HubSpotConnector(Connector):
                                          entity="opportunity_stage_history"
                                          ).data.get("results", ()))
 
-        for page, position in self._search("deals", cursor, ("dealstage", *entered),
+        for page, position in self._search("deals", cursor, ("dealstage", "createdate", *dated),
                                            "opportunity_stage_history"):
-            histories = read_histories(batch_read, [str(d["id"]) for d in page])
+            exact = {str(d["id"]): rows for d in page
+                     if (rows := dated_history(d, stages)) is not None}
+            histories = read_histories(batch_read, [str(d["id"]) for d in page
+                                                    if str(d["id"]) not in exact])
             records: list[dict[str, Any]] = []
             for deal in page:
-                answered, entries = histories.get(str(deal["id"]), (str(deal["id"]), []))
-                rows = history_records(answered, entries) if entries else \
-                    fallback_history(deal, stages)
-                records.extend(rows)
+                rid = str(deal["id"])
+                if rid in exact:
+                    records.extend(exact[rid])
+                    continue
+                answered, entries = histories.get(rid, (rid, []))
+                records.extend(history_records(answered, entries) if entries
+                               else fallback_history(deal, stages))
             yield Batch(records=records, cursor=position.to_json())
 
     def _read_activities(self, cursor: Any) -> Iterator[Batch]:
@@ -410,6 +426,22 @@ class HubSpotConnector(Connector):
                     fields: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Current values of ``fields`` on ``remote_ids`` (batch read, 100 a call)."""
         return self.writer.read_values(self._writable(entity), remote_ids, fields)
+
+
+def _grouped(pages: Iterator[tuple[list[dict[str, Any]], SearchCursor]], size: int
+             ) -> Iterator[tuple[list[dict[str, Any]], SearchCursor]]:
+    """Search pages joined into batches of about ``size`` records (the last page's cursor
+    covers them all), so that one v4 association call serves five search pages."""
+    group: list[dict[str, Any]] = []
+    position: SearchCursor | None = None
+    for page, position in pages:
+        group.extend(page)
+        if len(group) >= size:
+            yield group, position
+            group = []
+            position = None
+    if position is not None:
+        yield group, position
 
 
 def _flag(value: bool) -> str:

@@ -324,7 +324,8 @@ def deal_to_opportunity(record: Mapping[str, Any], stages: StageIndex) -> dict[s
     Status: ``hs_is_closed_won``/``hs_is_closed`` (strings) when HubSpot computed them, else
     the stage's ``isClosed``/probability from the pipelines API. ``amount_base`` is
     ``amount_in_home_currency`` (HubSpot converts at the portal's rates). ``closed_at`` of a
-    closed deal is when it entered its current (closed) stage, else ``closedate``;
+    closed deal is when it entered its current (closed) stage (``hs_v2_date_entered_<stage>``,
+    else ``hs_v2_date_entered_current_stage``), else ``closedate`` (a date only);
     ``opportunity_stage_history`` has the full history.
     """
     props = record.get("properties") or {}
@@ -337,7 +338,8 @@ def deal_to_opportunity(record: Mapping[str, Any], stages: StageIndex) -> dict[s
     closedate = when(props, "closedate")
     closed_at = None
     if status != "open":
-        closed_at = when(props, "hs_v2_date_entered_current_stage") or closedate
+        closed_at = (when(props, f"hs_v2_date_entered_{stage_id}") if stage_id else None) \
+            or when(props, "hs_v2_date_entered_current_stage") or closedate
     probability = number(props, "hs_deal_stage_probability")
     if probability is None and stage is not None:
         probability = stage["probability"]

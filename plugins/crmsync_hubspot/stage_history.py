@@ -1,4 +1,11 @@
-"""Deal stage history: ``propertiesWithHistory=dealstage`` through batch read.
+"""Deal stage history: from ``hs_v2_date_entered/exited_*`` when exact, else batch read.
+
+**Exact without a call.** HubSpot keeps, per stage, when a deal last entered
+(``hs_v2_date_entered_<stage>``) and last left it (``hs_v2_date_exited_<stage>``). When these
+stays tile the deal's life without a hole — the first begins at ``createdate`` and each ends
+when the next begins — they *are* its history (:func:`dated_history`). A stage visited twice
+keeps only its latest stay, and the earlier stay leaves a hole in the tiling, so such deals (and
+any with missing dates) are read with ``propertiesWithHistory=dealstage`` instead.
 
 HubSpot returns a property's history newest first, as ``{value, timestamp, sourceType,
 sourceId, updatedByUserId}``; with ``propertiesWithHistory`` a batch read takes at most 50
@@ -16,7 +23,8 @@ from typing import Any
 
 from crmsync_hubspot.mapping import StageIndex, when
 
-__all__ = ["HISTORY_BATCH", "history_records", "fallback_history", "read_histories"]
+__all__ = ["HISTORY_BATCH", "history_records", "fallback_history", "dated_history",
+           "read_histories"]
 
 #: Batch read's input limit when propertiesWithHistory is asked for.
 HISTORY_BATCH = 50
@@ -48,6 +56,39 @@ def history_records(deal_id: str, entries: Iterable[Mapping[str, Any]]
             "remote_created_at": entered, "remote_updated_at": entered,
         })
     return stays
+
+
+#: Tolerance between createdate and the first stage's entry, and between one stay's exit and the
+#: next entry (HubSpot writes them in one update, a few milliseconds apart at most).
+TILE_TOLERANCE_MS = 1000
+
+
+def dated_history(deal: Mapping[str, Any], stages: StageIndex) -> list[dict[str, Any]] | None:
+    """The history from the date entered/exited properties, or ``None`` when they cannot be
+    trusted (a hole, a missing date) and the full history must be read."""
+    props = deal.get("properties") or {}
+    created = when(props, "createdate")
+    current = props.get("dealstage")
+    stays = []
+    for stage_id in stages.stages:
+        entered = when(props, f"hs_v2_date_entered_{stage_id}")
+        if entered is not None:
+            stays.append((entered, when(props, f"hs_v2_date_exited_{stage_id}"), stage_id))
+    if created is None or not stays or not current:
+        return None
+    stays.sort(key=lambda s: s[0])
+    tolerance = TILE_TOLERANCE_MS / 1000
+    if abs((stays[0][0] - created).total_seconds()) > tolerance or stays[-1][2] != current:
+        return None
+    for (_, exited, _), (next_entered, _, _) in zip(stays, stays[1:]):
+        if exited is None or abs((next_entered - exited).total_seconds()) > tolerance:
+            return None
+    deal_id = str(deal["id"])
+    return [{"remote_id": f"{deal_id}:{int(entered.timestamp() * 1000)}",
+             "opportunity_id": deal_id, "stage_id": stage_id, "entered_at": entered,
+             "exited_at": stays[k + 1][0] if k + 1 < len(stays) else None, "changed_by": None,
+             "remote_created_at": entered, "remote_updated_at": entered}
+            for k, (entered, _, stage_id) in enumerate(stays)]
 
 
 def fallback_history(deal: Mapping[str, Any], stages: StageIndex) -> list[dict[str, Any]]:
