@@ -30,7 +30,7 @@ from crmsync.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
 
 from crmsync_hubspot import mapping as m
 from crmsync_hubspot.client import HubSpotClient, OAuthCredentials
-from crmsync_hubspot.search import SearchCursor, anchored_search, epoch_ms
+from crmsync_hubspot.search import SEARCH_LIMIT, SearchCursor, anchored_search, epoch_ms
 from crmsync_hubspot.stage_history import (
     dated_history,
     fallback_history,
@@ -436,7 +436,7 @@ def _grouped(pages: Iterator[tuple[list[dict[str, Any]], SearchCursor]], size: i
     position: SearchCursor | None = None
     for page, position in pages:
         group.extend(page)
-        if len(group) >= size:
+        if len(group) + SEARCH_LIMIT > size:  # another page would need a second v4 call
             yield group, position
             group = []
             position = None
