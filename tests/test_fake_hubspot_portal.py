@@ -153,6 +153,13 @@ def test_an_archived_record_leaves_lists_and_search_for_the_archived_list(api):
     assert archived[0]["archivedAt"]
 
 
+def test_archived_flag_is_read_case_insensitively_as_the_sdk_sends_true(api):
+    victim = api.fake.portal.ids("deals")[4]
+    api.fake.portal.archive("deals", victim)
+    archived = api.get("/crm/v3/objects/deals", archived="True").json()["results"]
+    assert [r["id"] for r in archived] == [victim]
+
+
 def test_batch_read_of_a_merged_id_returns_the_survivor(api):
     portal = api.fake.portal
     survivor, merged = portal.ids("contacts")[:2]

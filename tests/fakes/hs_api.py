@@ -88,7 +88,7 @@ def list_objects(portal: Portal, req: Request, object_type: str) -> tuple[int, d
     limit = min(limit, 50) if history else limit
     after = req.q("after")
     start = t.index_bound(int(after), upper=False) if after else 0
-    status = ARCHIVED if req.q("archived") == "true" else LIVE
+    status = ARCHIVED if (req.q("archived") or "").lower() == "true" else LIVE
     found = []
     for i in t.scan(start, status):
         found.append(i)
@@ -113,7 +113,7 @@ def get_object(portal: Portal, req: Request, object_type: str, record_id: str
     i = t.index_of(record_id)
     if i is not None:
         i = t.resolve(i)
-    archived = req.q("archived") == "true"
+    archived = (req.q("archived") or "").lower() == "true"
     if i is None or t.status[i] != (ARCHIVED if archived else LIVE):
         return error(404, "OBJECT_NOT_FOUND", "resource not found")
     return 200, portal.render(object_type, i, req.qlist("properties"),
@@ -154,7 +154,7 @@ def batch_read(portal: Portal, req: Request, object_type: str) -> tuple[int, dic
         return error(400, "VALIDATION_ERROR", f"Too many inputs: {len(inputs)} (max {cap}"
                      f"{' with propertiesWithHistory' if history else ''})")
     id_property = req.body.get("idProperty")
-    wanted_status = ARCHIVED if req.q("archived") == "true" else LIVE
+    wanted_status = ARCHIVED if (req.q("archived") or "").lower() == "true" else LIVE
     seen: list[int] = []
     missing: list[str] = []
     for item in inputs:

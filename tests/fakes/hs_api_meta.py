@@ -79,7 +79,7 @@ def list_owners(portal: Portal, req: Request) -> tuple[int, dict[str, Any]]:
     limit = int(req.q("limit", "100") or 100)
     if not 0 < limit <= 500:
         return error(400, "VALIDATION_ERROR", f"limit must be between 1 and 500, got {limit}")
-    archived = req.q("archived") == "true"
+    archived = (req.q("archived") or "").lower() == "true"
     email = req.q("email")
     rows = [o for o in portal.owners if o["archived"] == archived
             and (email is None or o["email"] == email)]
