@@ -25,6 +25,7 @@ from crmsync.registry import Registry
 from crmsync.schema import metadata
 from crmsync.store import Store
 from fakes.hubspot_fixtures import fake_hubspot, fake_hubspot_factory  # noqa: F401 - fixtures
+from fakes.pytest_fixtures import fake_sf_org, sf_jwt_key  # noqa: F401 - fixtures
 
 PG_URL = os.environ.get("CRMSYNC_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REPO = Path(__file__).resolve().parent.parent

@@ -1,0 +1,525 @@
+"""The fake Salesforce org answers like Salesforce (shapes from reference/salesforce/).
+
+Driven with plain ``requests`` and with simple-salesforce, the library the connector uses.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+import requests
+from simple_salesforce import Salesforce
+from simple_salesforce.login import soap_login, token_login
+
+from fakes.pytest_fixtures import register_jwt_app
+from fakes.salesforce_org import FakeSalesforceOrg
+from fakes.sf_data import Dataset, PREFIXES, make_id, parse_id
+
+V = "61.0"
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSalesforceOrg]:
+    """An org big enough to page (600 history rows) and trusting clients via the env var."""
+    org = FakeSalesforceOrg.start(dataset=Dataset(opportunities=150, activities=60))
+    # simple-salesforce and zeep send no per-request ``verify``; requests then uses the env var
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", org.ca_bundle or "")
+    try:
+        yield org
+    finally:
+        org.stop()
+
+
+@pytest.fixture
+def jwt_key(fake: FakeSalesforceOrg, tmp_path: Path) -> Path:
+    """A private key the org trusts as connected app ``fake-consumer-key``."""
+    return register_jwt_app(fake.org, tmp_path)
+
+
+@pytest.fixture
+def http(fake: FakeSalesforceOrg) -> requests.Session:
+    """A plain requests session carrying the org's session id."""
+    s = requests.Session()
+    s.headers["Authorization"] = f"Bearer {fake.session_id}"
+    return s
+
+
+@pytest.fixture
+def sf(fake: FakeSalesforceOrg, http: requests.Session) -> Salesforce:
+    """simple-salesforce against the fake (session-id auth, as the connector's tests use)."""
+    return Salesforce(instance_url=fake.instance_url, session_id=fake.session_id, version=V)
+
+
+def get(fake: FakeSalesforceOrg, http: requests.Session, path: str, **kw: Any
+        ) -> requests.Response:
+    return http.get(f"{fake.instance_url}/services/data/v{V}{path}", **kw)
+
+
+def soql_pages(fake: FakeSalesforceOrg, http: requests.Session, soql: str, *,
+               endpoint: str = "query", batch: int = 2000) -> list[dict[str, Any]]:
+    headers = {"Sforce-Query-Options": f"batchSize={batch}"}
+    page = get(fake, http, f"/{endpoint}", params={"q": soql}, headers=headers).json()
+    pages = [page]
+    while not page["done"]:
+        page = http.get(fake.instance_url + page["nextRecordsUrl"], headers=headers).json()
+        pages.append(page)
+    return pages
+
+
+ALL_HISTORY = "SELECT Id, SystemModstamp FROM OpportunityHistory ORDER BY SystemModstamp, Id"
+
+
+# -- the daily API allowance -----------------------------------------------------------------
+
+def test_every_rest_response_carries_the_api_usage_it_counts(fake, http):
+    first = get(fake, http, "/limits")
+    second = get(fake, http, "/sobjects/")
+    assert first.headers["Sforce-Limit-Info"] == "api-usage=1/15000"
+    assert second.headers["Sforce-Limit-Info"] == "api-usage=2/15000"
+
+
+def test_limits_report_the_remaining_daily_requests(fake, http):
+    fake.org.api_used = 100
+    limits = get(fake, http, "/limits").json()
+    assert limits["DailyApiRequests"] == {"Max": 15000, "Remaining": 15000 - 101}
+
+
+def test_exhausted_allowance_is_a_403_request_limit_exceeded_without_retry_after(fake, http):
+    fake.org.api_used = fake.org.api_max
+    resp = get(fake, http, "/limits")
+    assert resp.status_code == 403
+    assert resp.json() == [{"message": "TotalRequests Limit exceeded.",
+                            "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
+    assert "Retry-After" not in resp.headers
+
+
+# -- authentication --------------------------------------------------------------------------
+
+def test_an_unknown_session_is_a_401_invalid_session_id(fake):
+    resp = requests.get(f"{fake.instance_url}/services/data/v{V}/limits",
+                        headers={"Authorization": "Bearer nope"})
+    assert resp.status_code == 401
+    assert resp.json() == [{"message": "Session expired or invalid",
+                            "errorCode": "INVALID_SESSION_ID"}]
+
+
+def test_expired_sessions_are_refused(fake, http):
+    fake.org.expire_sessions()
+    assert get(fake, http, "/limits").status_code == 401
+
+
+def test_soap_login_returns_a_session_the_rest_api_accepts(fake):
+    body = ('<?xml version="1.0" encoding="utf-8" ?><soapenv:Envelope '
+            'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+            'xmlns:urn="urn:partner.soap.sforce.com"><soapenv:Body><urn:login>'
+            '<urn:username>integration@example.com</urn:username>'
+            '<urn:password>s3cretTOKEN123</urn:password></urn:login></soapenv:Body>'
+            '</soapenv:Envelope>')
+    session_id, instance = soap_login(f"{fake.instance_url}/services/Soap/u/{V}", body,
+                                      {"content-type": "text/xml", "SOAPAction": "login"}, None)
+    sf = Salesforce(instance=instance, session_id=session_id, version=V)
+    assert sf.limits()["DailyApiRequests"]["Max"] == 15000
+
+
+def test_soap_login_with_a_wrong_password_is_invalid_login(fake):
+    from simple_salesforce.exceptions import SalesforceAuthenticationFailed
+
+    body = ('<?xml version="1.0"?><e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/'
+            'envelope/"><e:Body><login><username>integration@example.com</username>'
+            '<password>wrong</password></login></e:Body></e:Envelope>')
+    with pytest.raises(SalesforceAuthenticationFailed, match="INVALID_LOGIN"):
+        soap_login(f"{fake.instance_url}/services/Soap/u/{V}", body, {}, None)
+
+
+def test_jwt_bearer_flow_issues_a_token_for_a_registered_app(fake, jwt_key):
+    assertion = jwt.encode({"iss": "fake-consumer-key", "sub": "integration@example.com",
+                            "aud": "https://login.salesforce.com",
+                            "exp": int(time.time()) + 180}, jwt_key.read_bytes(),
+                           algorithm="RS256")
+    session_id, instance = token_login(
+        f"{fake.instance_url}/services/oauth2/token",
+        {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion},
+        "login", "fake-consumer-key", None, None)
+    assert session_id in fake.org.sessions
+    assert fake.instance_url.endswith(instance)
+
+
+def test_jwt_signed_by_another_key_is_invalid_grant(fake, jwt_key, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption())
+    assertion = jwt.encode({"iss": "fake-consumer-key", "sub": "integration@example.com",
+                            "aud": "https://login.salesforce.com",
+                            "exp": int(time.time()) + 180}, other, algorithm="RS256")
+    resp = requests.post(f"{fake.instance_url}/services/oauth2/token", data={
+        "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": assertion})
+    assert resp.status_code == 400
+    assert resp.json()["error"] == "invalid_grant"
+
+
+# -- query, paging, COUNT() ------------------------------------------------------------------
+
+def test_pages_honour_batch_size_and_chain_through_next_records_url(fake, http):
+    pages = soql_pages(fake, http, ALL_HISTORY, batch=200)
+    assert [len(p["records"]) for p in pages] == [200, 200, 200]
+    assert pages[0]["nextRecordsUrl"].startswith(f"/services/data/v{V}/query/0r8")
+    assert pages[0]["nextRecordsUrl"].endswith("-200")
+    assert "nextRecordsUrl" not in pages[-1]
+    assert all(p["totalSize"] == 600 for p in pages)
+
+
+def test_batch_size_is_clamped_to_salesforces_minimum(fake, http):
+    pages = soql_pages(fake, http, ALL_HISTORY, batch=50)
+    assert len(pages[0]["records"]) == 200
+
+
+def test_pages_return_every_row_once_in_cursor_order(fake, http):
+    rows = [r for p in soql_pages(fake, http, ALL_HISTORY, batch=200) for r in p["records"]]
+    keys = [(r["SystemModstamp"], r["Id"]) for r in rows]
+    assert keys == sorted(set(keys))
+    assert len(keys) == 600
+
+
+def test_records_carry_attributes_like_salesforce(fake, http):
+    rec = soql_pages(fake, http, "SELECT Id FROM Opportunity LIMIT 1")[0]["records"][0]
+    assert rec["attributes"] == {
+        "type": "Opportunity", "url": f"/services/data/v{V}/sobjects/Opportunity/{rec['Id']}"}
+
+
+def test_relationship_fields_come_back_nested(fake, http):
+    rec = soql_pages(fake, http, "SELECT Id, UserRole.Name FROM User LIMIT 1")[0]["records"][0]
+    assert rec["UserRole"]["attributes"]["type"] == "UserRole"
+    assert rec["UserRole"]["Name"] == "CEO"
+
+
+def test_field_names_are_case_insensitive_and_answered_canonically(fake, http):
+    rec = soql_pages(fake, http, "select id, stagename from opportunity limit 1")[0]["records"][0]
+    assert set(rec) == {"attributes", "Id", "StageName"}
+
+
+def test_compound_cursor_resumes_inside_a_run_of_equal_timestamps(fake, http):
+    ids = [make_id("006", i) for i in range(10)]
+    stamp = fake.org.now() - 100  # after every generated record
+    for rid in ids:
+        fake.org.update("Opportunity", rid, stamp=stamp, Name="tie")
+    ordered = sorted(ids)
+    lit = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
+    soql = (f"SELECT Id FROM Opportunity WHERE SystemModstamp > {lit} OR "
+            f"(SystemModstamp = {lit} AND Id > '{ordered[3]}') ORDER BY SystemModstamp, Id")
+    rows = [r["Id"] for p in soql_pages(fake, http, soql) for r in p["records"]]
+    assert rows == ordered[4:]
+
+
+def test_count_answers_total_size_without_records(fake, http):
+    page = get(fake, http, "/query", params={
+        "q": "SELECT COUNT() FROM OpportunityHistory WHERE SystemModstamp > "
+             "2000-01-01T00:00:00Z"}).json()
+    assert page == {"totalSize": 600, "done": True, "records": []}
+
+
+def test_in_list_reads_the_children_of_given_parents(fake, http):
+    parents = [make_id("006", 3), make_id("006", 7)]
+    soql = ("SELECT Id, OpportunityId FROM OpportunityHistory WHERE OpportunityId IN ('"
+            + "','".join(parents) + "')")
+    rows = soql_pages(fake, http, soql)[0]["records"]
+    assert sorted({r["OpportunityId"] for r in rows}) == parents
+    assert len(rows) == 8
+
+
+def test_soft_deleted_rows_come_back_only_through_query_all(fake, http):
+    rid = make_id("006", 5)
+    fake.org.delete("Opportunity", rid)
+    soql = f"SELECT Id, IsDeleted FROM Opportunity WHERE Id = '{rid}'"
+    assert soql_pages(fake, http, soql)[0]["records"] == []
+    rows = soql_pages(fake, http, soql, endpoint="queryAll")[0]["records"]
+    assert [(r["Id"], r["IsDeleted"]) for r in rows] == [(rid, True)]
+
+
+def test_hard_deleted_rows_are_gone_from_query_all_but_listed_by_get_deleted(fake, http):
+    rid = make_id("003", 2)
+    fake.org.delete("Contact", rid, hard=True)
+    rows = soql_pages(fake, http, "SELECT Id FROM Contact", endpoint="queryAll")
+    assert rid not in {r["Id"] for p in rows for r in p["records"]}
+    now = time.time()
+    deleted = get(fake, http, "/sobjects/Contact/deleted/", params={
+        "start": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(now - 3600)),
+        "end": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(now + 60))}).json()
+    assert [d["id"] for d in deleted["deletedRecords"]] == [rid]
+    assert set(deleted) == {"deletedRecords", "earliestDateAvailable", "latestDateCovered"}
+
+
+def test_get_deleted_refuses_a_start_older_than_30_days(fake, http):
+    resp = get(fake, http, "/sobjects/Contact/deleted/", params={
+        "start": "2020-01-01T00:00:00+00:00", "end": "2020-01-02T00:00:00+00:00"})
+    assert resp.status_code == 400
+    assert resp.json()[0]["errorCode"] == "INVALID_REPLICATION_DATE"
+
+
+def test_get_updated_lists_records_changed_in_the_window(sf, fake):
+    import datetime as dt
+
+    rid = make_id("001", 1)
+    fake.org.update("Account", rid, Name="Renamed")
+    now = dt.datetime.now(dt.timezone.utc)
+    result = sf.Account.updated(now - dt.timedelta(minutes=5), now + dt.timedelta(minutes=1))
+    assert result["ids"] == [rid]
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+def test_a_quoted_datetime_is_invalid_field_with_a_caret_message(fake, http):
+    resp = get(fake, http, "/query", params={
+        "q": "SELECT Id FROM Opportunity WHERE CreatedDate >= '2017-01-01'"})
+    assert resp.status_code == 400
+    [error] = resp.json()
+    assert set(error) == {"message", "errorCode"}
+    assert error["errorCode"] == "INVALID_FIELD"
+    assert "ERROR at Row:1:Column:49" in error["message"]
+    assert error["message"].endswith("value of filter criterion for field 'CreatedDate' must "
+                                     "be of type dateTime and should not be enclosed in quotes")
+
+
+def test_a_syntax_error_is_malformed_query(fake, http):
+    resp = get(fake, http, "/query", params={"q": "SELECT Id FROM"})
+    assert resp.status_code == 400
+    assert resp.json()[0]["errorCode"] == "MALFORMED_QUERY"
+
+
+def test_an_unknown_object_is_invalid_type(fake, http):
+    resp = get(fake, http, "/query", params={"q": "SELECT Id FROM Widget__c"})
+    assert resp.json()[0]["errorCode"] == "INVALID_TYPE"
+
+
+def test_a_field_hidden_by_field_level_security_is_gone_from_describe_and_soql(fake, http):
+    fake.org.hide_field("Opportunity", "Amount")
+    names = {f["name"] for f in get(fake, http, "/sobjects/Opportunity/describe/").json()[
+        "fields"]}
+    resp = get(fake, http, "/query", params={"q": "SELECT Id, Amount FROM Opportunity"})
+    assert "Amount" not in names
+    assert resp.status_code == 400
+    assert resp.json()[0]["errorCode"] == "INVALID_FIELD"
+    assert "No such column 'Amount' on entity 'Opportunity'" in resp.json()[0]["message"]
+
+
+def test_user_has_no_is_deleted_field_as_in_a_real_org(fake, http):
+    resp = get(fake, http, "/query", params={"q": "SELECT Id, IsDeleted FROM User"})
+    assert resp.json()[0]["errorCode"] == "INVALID_FIELD"
+
+
+@pytest.mark.parametrize(("error", "status"), [
+    ("SERVER_UNAVAILABLE", 503), ("UNKNOWN_EXCEPTION", 500), ("QUERY_TIMEOUT", 400),
+    ("INVALID_SESSION_ID", 401), ("REQUEST_LIMIT_EXCEEDED", 403)])
+def test_scripted_errors_use_salesforces_status_and_shape(fake, http, error, status):
+    fake.org.faults.add("/query", error=error)
+    resp = get(fake, http, "/query", params={"q": "SELECT Id FROM Account"})
+    assert resp.status_code == status
+    assert [set(e) for e in resp.json()] == [{"message", "errorCode"}]
+    assert resp.json()[0]["errorCode"] == error
+
+
+def test_a_scripted_fault_fires_once_then_the_call_succeeds(fake, http):
+    fake.org.faults.add("/limits", status=503)
+    assert get(fake, http, "/limits").status_code == 503
+    assert get(fake, http, "/limits").status_code == 200
+
+
+def test_a_fault_can_let_the_first_calls_through(fake, http):
+    fake.org.faults.add("/limits", status=500, after=2)
+    codes = [get(fake, http, "/limits").status_code for _ in range(4)]
+    assert codes == [200, 200, 500, 200]
+
+
+def test_a_429_carries_retry_after(fake, http):
+    fake.org.faults.add("/limits", status=429, retry_after=7)
+    resp = get(fake, http, "/limits")
+    assert (resp.status_code, resp.headers["Retry-After"]) == (429, "7")
+
+
+def test_a_delayed_answer_times_the_client_out(fake, http):
+    fake.org.faults.add("/limits", delay=2.0)
+    with pytest.raises(requests.Timeout):
+        get(fake, http, "/limits", timeout=0.3)
+
+
+def test_a_dropped_connection_is_a_connection_error(fake, http):
+    fake.org.faults.add("/limits", drop=True)
+    with pytest.raises(requests.ConnectionError):
+        get(fake, http, "/limits")
+
+
+# -- describe --------------------------------------------------------------------------------
+
+def test_describe_lists_fields_with_the_attributes_the_connector_reads(sf):
+    fields = {f["name"]: f for f in sf.Opportunity.describe()["fields"]}
+    amount = fields["Amount"]
+    assert (amount["type"], amount["updateable"], amount["calculated"], amount["custom"],
+            amount["precision"], amount["scale"]) == ("currency", True, False, False, 18, 2)
+    assert fields["Product_Line__c"]["custom"] is True
+    assert fields["SystemModstamp"]["updateable"] is False
+
+
+def test_global_describe_lists_objects_with_key_prefixes(sf):
+    prefixes = {o["name"]: o["keyPrefix"] for o in sf.describe()["sobjects"]}
+    assert prefixes["Opportunity"] == "006"
+    assert prefixes["OpportunityHistory"] == "008"
+
+
+def test_a_multi_currency_org_has_currency_iso_code_and_currency_type(sf):
+    names = {f["name"] for f in sf.Opportunity.describe()["fields"]}
+    objects = {o["name"] for o in sf.describe()["sobjects"]}
+    assert "CurrencyIsoCode" in names
+    assert {"CurrencyType", "DatedConversionRate"} <= objects
+
+
+def test_a_single_currency_org_has_neither(monkeypatch):
+    with FakeSalesforceOrg.start(dataset=Dataset(multi_currency=False)) as fake:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", fake.ca_bundle or "")
+        sf = Salesforce(instance_url=fake.instance_url, session_id=fake.session_id, version=V)
+        names = {f["name"] for f in sf.Opportunity.describe()["fields"]}
+        objects = {o["name"] for o in sf.describe()["sobjects"]}
+    assert "CurrencyIsoCode" not in names
+    assert "CurrencyType" not in objects
+
+
+# -- writes ----------------------------------------------------------------------------------
+
+def test_collections_update_answers_save_results_in_input_order(sf, fake):
+    good, locked = make_id("006", 1), make_id("006", 2)
+    fake.org.record_faults.add(locked, "UNABLE_TO_LOCK_ROW")
+    results = sf.restful("composite/sobjects", method="PATCH", json={
+        "allOrNone": False, "records": [
+            {"attributes": {"type": "Opportunity"}, "Id": good, "Name": "Won it"},
+            {"attributes": {"type": "Opportunity"}, "Id": locked, "Name": "Locked"},
+            {"attributes": {"type": "Opportunity"}, "Id": make_id("006", 3), "IsWon": True},
+            {"attributes": {"type": "Opportunity"}, "Name": "no id"}]})
+    assert results[0] == {"id": good, "success": True, "errors": []}
+    assert [r["success"] for r in results] == [True, False, False, False]
+    assert [r["errors"][0]["statusCode"] for r in results[1:]] == [
+        "UNABLE_TO_LOCK_ROW", "INVALID_FIELD_FOR_INSERT_UPDATE", "MISSING_ARGUMENT"]
+    assert fake.org.get("Opportunity", good)["Name"] == "Won it"
+    assert fake.org.get("Opportunity", locked)["Name"] != "Locked"
+
+
+def test_a_write_moves_the_record_forward_in_the_cursor(sf, fake):
+    rid = make_id("006", 1)
+    before = fake.org.get("Opportunity", rid)["SystemModstamp"]
+    sf.restful("composite/sobjects", method="PATCH", json={"allOrNone": False, "records": [
+        {"attributes": {"type": "Opportunity"}, "Id": rid, "Name": "x"}]})
+    assert fake.org.get("Opportunity", rid)["SystemModstamp"] > before
+
+
+def test_collections_refuse_more_than_200_records(fake, http):
+    records = [{"attributes": {"type": "Opportunity"}, "Id": make_id("006", 0)}] * 201
+    resp = http.patch(f"{fake.instance_url}/services/data/v{V}/composite/sobjects",
+                      json={"allOrNone": False, "records": records})
+    assert resp.status_code == 400
+    assert resp.json()[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
+
+
+def test_bulk_ingest_reports_failed_records_one_by_one(sf, fake):
+    locked = make_id("006", 4)
+    fake.org.record_faults.add(locked, "UNABLE_TO_LOCK_ROW")
+    [job] = sf.bulk2.Opportunity.update(records=[
+        {"Id": make_id("006", 3), "Probability": "42"}, {"Id": locked, "Probability": "43"}],
+        wait=0)
+    failed = list(csv.DictReader(io.StringIO(sf.bulk2.Opportunity.get_failed_records(
+        job["job_id"]))))
+    ok = list(csv.DictReader(io.StringIO(sf.bulk2.Opportunity.get_successful_records(
+        job["job_id"]))))
+    assert (job["numberRecordsProcessed"], job["numberRecordsFailed"]) == (2, 1)
+    assert [(r["sf__Id"], r["sf__Error"].split(":")[0]) for r in failed] == [
+        (locked, "UNABLE_TO_LOCK_ROW")]
+    assert [r["sf__Id"] for r in ok] == [make_id("006", 3)]
+    assert fake.org.get("Opportunity", make_id("006", 3))["Probability"] == 42.0
+
+
+def test_metadata_create_adds_a_custom_field_to_describe(sf):
+    md = sf.mdapi
+    md.CustomField.create([md.CustomField(fullName="Opportunity.Crm_Win_Rate__c",
+                                          label="Win rate", type=md.FieldType("Percent"),
+                                          precision=5, scale=2)])
+    fields = {f["name"]: f for f in sf.Opportunity.describe()["fields"]}
+    assert fields["Crm_Win_Rate__c"]["type"] == "percent"
+    assert fields["Crm_Win_Rate__c"]["custom"] is True
+
+
+def test_metadata_create_without_permission_is_insufficient_access(sf, fake):
+    fake.org.metadata_access = False
+    md = sf.mdapi
+    with pytest.raises(Exception, match="INSUFFICIENT_ACCESS"):
+        md.CustomField.create([md.CustomField(fullName="Opportunity.X__c", label="X",
+                                              type=md.FieldType("Number"), precision=10,
+                                              scale=0)])
+
+
+# -- Bulk API 2.0 query ----------------------------------------------------------------------
+
+def test_bulk_query_pages_csv_through_sforce_locator(sf, fake):
+    pages = list(sf.bulk2.OpportunityHistory.query_all(ALL_HISTORY, max_records=250, wait=0))
+    rows = [r for page in pages for r in csv.DictReader(io.StringIO(page))]
+    assert [len(list(csv.DictReader(io.StringIO(p)))) for p in pages] == [250, 250, 100]
+    assert len({r["Id"] for r in rows}) == 600
+
+
+def test_bulk_query_rows_equal_rest_rows(sf, fake, http):
+    soql = ("SELECT Id, Name, Amount, IsWon, CloseDate, SystemModstamp, Owner.Name "
+            "FROM Opportunity ORDER BY SystemModstamp, Id")
+    rest = [r for p in soql_pages(fake, http, soql) for r in p["records"]]
+    bulk = [r for page in sf.bulk2.Opportunity.query(soql, max_records=100, wait=0)
+            for r in csv.DictReader(io.StringIO(page))]
+    assert [r["Id"] for r in bulk] == [r["Id"] for r in rest]
+    assert bulk[0]["Owner.Name"] == rest[0]["Owner"]["Name"]
+    assert bulk[0]["IsWon"] == str(rest[0]["IsWon"]).lower()
+    assert bulk[0]["SystemModstamp"] == rest[0]["SystemModstamp"]
+
+
+def test_bulk_results_headers_chain_pages_and_count_records(fake, http):
+    base = f"{fake.instance_url}/services/data/v{V}/jobs/query"
+    job = http.post(base, json={"operation": "queryAll", "query": ALL_HISTORY}).json()
+    while http.get(f"{base}/{job['id']}").json()["state"] != "JobComplete":
+        pass
+    first = http.get(f"{base}/{job['id']}/results", params={"maxRecords": 500})
+    last = http.get(f"{base}/{job['id']}/results", params={
+        "maxRecords": 500, "locator": first.headers["Sforce-Locator"]})
+    assert first.headers["Sforce-NumberOfRecords"] == "500"
+    assert (last.headers["Sforce-Locator"], last.headers["Sforce-NumberOfRecords"]) == (
+        "null", "100")
+    assert first.text.splitlines()[0] == '"Id","SystemModstamp"'
+
+
+def test_bulk_query_refuses_count(fake, http):
+    resp = http.post(f"{fake.instance_url}/services/data/v{V}/jobs/query", json={
+        "operation": "query", "query": "SELECT COUNT() FROM Account"})
+    assert resp.status_code == 400
+
+
+# -- the dataset -----------------------------------------------------------------------------
+
+def test_ids_are_18_characters_with_salesforces_key_prefixes():
+    rid = make_id(PREFIXES["Opportunity"], 12345)
+    assert len(rid) == 18 and rid.startswith("006")
+    assert parse_id(rid) == ("006", 12345)
+
+
+def test_the_dataset_is_deterministic():
+    a = Dataset(opportunities=20).build()
+    b = Dataset(opportunities=20).build()
+    assert [s.make(s.count - 1) for s in a] == [s.make(s.count - 1) for s in b]
+
+
+def test_bench_dataset_has_the_issue_sizes():
+    specs = {s.name: s.count for s in Dataset.bench().build()}
+    assert specs["Opportunity"] == 100_000
+    assert specs["OpportunityHistory"] == 400_000
+    assert specs["Task"] + specs["Event"] == 300_000
+    assert (specs["Contact"], specs["Lead"]) == (50_000, 50_000)
