@@ -11,7 +11,8 @@ Every request simple-salesforce sends (REST, Bulk 2.0, SOAP login, OAuth) goes t
 * applies a default timeout (simple-salesforce sends none) and, when ``login_url`` is set,
   sends requests for ``https://{domain}.salesforce.com`` there instead (tests and proxies).
 
-``ca_bundle`` becomes ``session.verify``; without it requests honours ``REQUESTS_CA_BUNDLE``.
+``ca_bundle`` verifies every request (set on each send: requests would otherwise let
+``REQUESTS_CA_BUNDLE`` override ``session.verify``); without it ``REQUESTS_CA_BUNDLE`` applies.
 
 Logging in is done here, not by simple-salesforce: its built-in refresh retries a rejected
 session up to three times and can loop (vendor-notes §1.9). :meth:`SalesforceClient.call`
@@ -105,6 +106,9 @@ class _Transport(HTTPAdapter):
         client.counter.count(label)
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = DEFAULT_TIMEOUT
+        if client.ca_bundle:
+            # requests lets REQUESTS_CA_BUNDLE override session.verify; the setting must win.
+            kwargs["verify"] = client.ca_bundle
         response = super().send(request, **kwargs)
         usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
         if usage is not None:
@@ -137,8 +141,9 @@ class SalesforceClient:
         adapter = _Transport(self)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
-        if settings.get("ca_bundle"):
-            self.session.verify = str(settings["ca_bundle"])
+        self.ca_bundle = str(settings.get("ca_bundle") or "")
+        if self.ca_bundle:
+            self.session.verify = self.ca_bundle
         self._sf: Salesforce | None = None
 
     # -- authentication -----------------------------------------------------------------------

@@ -121,8 +121,14 @@ class ObjectReader:
             if until is None or until >= started:
                 break
             pos_time, pos_id = until, None  # the next window; rows at `until` are re-read
-        if cursor and describe.replicateable and describe.has("IsDeleted"):
+        if not (describe.replicateable and describe.has("IsDeleted")):
+            return
+        if cursor:
             yield self._deleted(describe, state, started)
+        elif not state.get("deleted_since"):
+            # a full queryAll saw every soft delete until now: getDeleted starts here next time
+            state["deleted_since"] = soql.datetime_literal(started)
+            yield Page(cursor=dict(state), source=f"queryAll {obj}")
 
     # -- one window -------------------------------------------------------------------------
 
