@@ -210,6 +210,25 @@ def scheduler(state: State, poll: float) -> None:
     sys.exit(code)
 
 
+@cli.command()
+@click.option("--concurrency", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes (each runs one task at a time).")
+@click.option("--beat", is_flag=True, help="Also run Celery beat with the [schedule] jobs "
+              "(run it in exactly one worker).")
+@click.option("--queue", "queues", multiple=True,
+              help="Queues to read (default: [celery] queue).")
+@click.option("--hostname", help="The worker's node name (default: celery@HOST).")
+@click.option("--loglevel", default="INFO", show_default=True, help="Celery's log level.")
+@pass_state
+def worker(state: State, concurrency: int, beat: bool, queues: Sequence[str],
+           hostname: str | None, loglevel: str) -> None:
+    """Start a Celery worker for sync, compute and write-back tasks (crmsync[celery])."""
+    from crmsync.distributed.app import start_worker
+
+    start_worker(state.config, state.registry, concurrency=concurrency, beat=beat,
+                 queues=queues, hostname=hostname, loglevel=loglevel)
+
+
 cli.add_command(metrics)
 cli.add_command(demo)
 
