@@ -6,6 +6,8 @@ Plugin authors import only from this module and :mod:`crmsync.testing`.
 from __future__ import annotations
 
 from crmsync.connector import (
+    FIELD_PREFIX,
+    FIELD_TYPES,
     ApiCallCounter,
     Batch,
     Connector,
@@ -31,6 +33,7 @@ from crmsync.errors import (
     TransientError,
     RecordError,
     StoreError,
+    WritebackError,
 )
 from crmsync.metric import Metric, MetricContext
 from crmsync.plugins import hookimpl
@@ -53,6 +56,8 @@ __all__ = [
     "WriteResult",
     "ApiCallCounter",
     "Quota",
+    "FIELD_TYPES",
+    "FIELD_PREFIX",
     "Metric",
     "MetricContext",
     "RunReport",
@@ -70,4 +75,5 @@ __all__ = [
     "RecordError",
     "StoreError",
     "MetricError",
+    "WritebackError",
 ]

@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -34,12 +35,17 @@ from crmsync.store import Store
 from crmsync.store.database import redact_url
 from crmsync.sync.engine import ProgressCallback, SyncEngine
 
+if TYPE_CHECKING:
+    from crmsync.writeback.operations import RunResult
+    from crmsync.writeback.plan import WritebackPlan
+
 __all__ = [
     "load_config", "open_store", "connect", "check", "sync", "compute_metrics", "metric_values",
     "metric_report",
     "status", "export", "upgrade", "show_config", "init_config", "demo", "DemoResult",
     "serve_schedule",
     "CheckResult",
+    "writeback_plan", "writeback_apply", "run",
 ]
 
 
@@ -260,6 +266,7 @@ def status(config: Config, *, rejects_limit: int = 20,
     store = open_store(config)
     try:
         job_runs = last_runs(store)
+        writeback = _writeback_summary(store)
         with store.engine.connect() as conn:
             last = (sa.select(sync_runs.c.connection, sync_runs.c.entity,
                               sa.func.max(sync_runs.c.id).label("id"))
@@ -304,6 +311,7 @@ def status(config: Config, *, rejects_limit: int = 20,
                  for name, job in config.schedule.items()],
         "reject_totals": totals,
         "recent_rejects": [{k: iso(v) for k, v in r.items()} for r in recent],
+        "writeback": writeback,
     }
 
 
@@ -321,6 +329,57 @@ def serve_schedule(config: Config, registry: Registry, *, poll: float = 30.0) ->
         return Scheduler(config, registry, store=store, poll=poll).serve()
     finally:
         store.dispose()
+
+
+def writeback_plan(config: Config, registry: Registry, *, connections: Sequence[str] = (),
+                   store: Store | None = None, now: dt.datetime | None = None) -> WritebackPlan:
+    """What write-back would create, send and skip per ``[[writeback]]`` mapping (only those
+    of ``connections``, default all); validates every mapping and writes nothing.
+
+    :param now: naive UTC "now" (which failed records are due for a retry).
+    """
+    from crmsync.writeback import operations
+
+    return operations.plan(config, registry, connections=connections, store=store, now=now)
+
+
+def writeback_apply(config: Config, registry: Registry, *, connections: Sequence[str] = (),
+                    store: Store | None = None, now: dt.datetime | None = None,
+                    confirm: Callable[[WritebackPlan], bool] | None = None,
+                    progress: Callable[[str, int, int], None] | None = None,
+                    sleep: Callable[[float], None] = time.sleep) -> RunReport:
+    """Plan, then (if ``confirm(plan)`` returns true, or without ``confirm``) create the
+    fields, send the changed values and record every outcome in ``writeback_state``. The
+    report's ``details`` hold one row per mapping; status ``failed`` when values failed.
+
+    :param progress: ``progress(label, done, total)`` per connection/object while sending.
+    """
+    from crmsync.writeback import operations
+
+    return operations.apply(config, registry, connections=connections, store=store, now=now,
+                            confirm=confirm, progress=progress, sleep=sleep)
+
+
+def run(config: Config, registry: Registry, *, dry_run: bool = False,
+        store: Store | None = None, now: dt.datetime | None = None,
+        sync_progress: ProgressCallback | None = None,
+        progress: Callable[[str, int, int], None] | None = None,
+        confirm: Callable[[WritebackPlan], bool] | None = None) -> RunResult:
+    """Sync every connection, compute the metrics (the catalogue for the configured period,
+    and the mapped record-level metrics per connection), then plan and apply write-back;
+    ``dry_run`` stops at the plan."""
+    from crmsync.writeback import operations
+
+    return operations.run(config, registry, dry_run=dry_run, store=store, now=now,
+                          sync_progress=sync_progress, progress=progress, confirm=confirm)
+
+
+def _writeback_summary(store: Store) -> dict[str, Any]:
+    """Write-back state per field: sent, pending, parked, missing, recent failures, last
+    apply (:func:`crmsync.writeback.status.writeback_status`); part of :func:`status`."""
+    from crmsync.writeback.status import writeback_status
+
+    return writeback_status(store)
 
 
 def export(config: Config, directory: str | Path, fmt: str = "csv", *,
@@ -363,7 +422,7 @@ def show_config(config: Config, registry: Registry) -> dict[str, Any]:
         "store": {"url": redact_url(config.store_url)},
         "connections": conns,
         "metrics": dict(config.metrics.__dict__),
-        "writeback": config.writeback,
+        "writeback": [m.as_dict() for m in config.writeback],
         "targets": [dict(t.__dict__) for t in config.targets],
     }
 

@@ -15,6 +15,8 @@ import click
 
 from crmsync import api, logs, render
 from crmsync.cli_metrics import demo, metrics
+from crmsync.cli_writeback import print_status as print_writeback_status
+from crmsync.cli_writeback import run, writeback
 from crmsync.cli_state import (EXIT_LOCKED, EXIT_QUOTA, CrmsyncGroup, State, emit_json,
                                pass_state, progress_bar)
 from crmsync.registry import Registry
@@ -126,6 +128,7 @@ def status(state: State, as_json: bool) -> None:
         out.print(render.rows_table(data["recent_rejects"],
                                     ("connection", "entity", "remote_id", "source", "field",
                                      "reason"), title="recent rejects"))
+    print_writeback_status(out, data["writeback"])
 
 
 @cli.command()
@@ -231,6 +234,8 @@ def worker(state: State, concurrency: int, beat: bool, queues: Sequence[str],
 
 cli.add_command(metrics)
 cli.add_command(demo)
+cli.add_command(writeback)
+cli.add_command(run)
 
 
 def _configure_logging() -> None:

@@ -33,6 +33,7 @@ from crmsync.distributed.settings import CelerySettings, parse_celery
 from crmsync.notify import NotifyConfig, parse_notify
 from crmsync.redact import REDACTED
 from crmsync.schedule import Job, parse_schedule
+from crmsync.writeback.mapping import WritebackMapping, parse_writeback
 
 __all__ = ["Config", "ConnectionConfig", "MetricsConfig", "load_config", "find_config_file",
            "CONFIG_ENV", "DEFAULT_STORE_URL", "PERIODS"]
@@ -144,7 +145,7 @@ class Config:
     store_url: str = DEFAULT_STORE_URL
     connections: dict[str, ConnectionConfig] = field(default_factory=dict)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
-    writeback: list[dict[str, Any]] = field(default_factory=list)
+    writeback: list[WritebackMapping] = field(default_factory=list)
     targets: list[Target] = field(default_factory=list)
     #: ``[schedule]``: jobs by name (:mod:`crmsync.schedule`).
     schedule: dict[str, Job] = field(default_factory=dict)
@@ -296,10 +297,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         cfg.connections[name] = ConnectionConfig(name=name, type=ctype, raw=dict(table), file=file)
     cfg.metrics = _metrics(_expect(data.get("metrics", {}), dict, file=file, section="metrics",
                                    key="metrics"), file)
-    writeback = data.get("writeback", [])
-    cfg.writeback = [dict(_expect(w, dict, file=file, section="writeback", key=str(i)))
-                     for i, w in enumerate(_expect(writeback, list, file=file,
-                                                   section="writeback", key="writeback"))]
+    cfg.writeback = parse_writeback(data.get("writeback", []), file=file,
+                                    connections=cfg.connections)
     cfg.targets = parse_targets(_expect(data.get("targets", {}), dict, file=file,
                                         section="targets", key="targets"), file=file)
     cfg.schedule = parse_schedule(_expect(data.get("schedule", {}), dict, file=file,

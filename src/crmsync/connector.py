@@ -28,7 +28,15 @@ __all__ = [
     "ApiCallCounter",
     "Quota",
     "Connector",
+    "FIELD_TYPES",
+    "FIELD_PREFIX",
 ]
+
+#: Field kinds write-back understands (``FieldInfo.type``, ``FieldSpec.type``). ``percent``
+#: fields hold 0–100 (a ratio of 0.25 is written as 25).
+FIELD_TYPES = ("number", "currency", "percent", "date", "datetime", "string", "boolean")
+#: Fields whose name starts with this (case-insensitively, then ``_``) belong to crmsync.
+FIELD_PREFIX = "crmsync"
 
 _MISSING = object()
 
@@ -107,7 +115,16 @@ class Batch:
 
 @dataclass(frozen=True)
 class FieldInfo:
-    """A field (or property) the CRM has on an entity."""
+    """A field (or property) the CRM has on an entity.
+
+    :param type: the field's kind as write-back understands it (:data:`FIELD_TYPES`:
+        ``number``, ``currency``, ``percent``, ``date``, ``datetime``, ``string``,
+        ``boolean``); any other vendor type is given verbatim and is not written to.
+    :param writable: the API accepts values for it (not read-only).
+    :param calculated: a formula or rollup field (never written to).
+    :param custom: a custom field rather than a standard one.
+    :param scale: digits after the decimal point the field keeps, when the CRM says.
+    """
 
     name: str
     type: str
@@ -115,6 +132,7 @@ class FieldInfo:
     writable: bool = False
     calculated: bool = False
     custom: bool = False
+    scale: int | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +143,8 @@ class FieldSpec:
     type: str
     label: str
     description: str = ""
+    #: Digits after the decimal point for ``number``/``currency``/``percent`` fields.
+    scale: int | None = None
 
 
 @dataclass(frozen=True)
@@ -137,13 +157,20 @@ class WriteUpdate:
 
 @dataclass(frozen=True)
 class WriteResult:
-    """The outcome of writing one record."""
+    """The outcome of writing one record.
+
+    :param error_code: the vendor's code for the failure (e.g. ``UNABLE_TO_LOCK_ROW``).
+    :param retryable: the same value may succeed later (a lock, a timeout); a validation
+        failure is not retryable.
+    :param missing: the record does not exist in the CRM (deleted, merged away).
+    """
 
     remote_id: str
     ok: bool
     error: str | None = None
     error_code: str | None = None
     retryable: bool = False
+    missing: bool = False
 
 
 @dataclass
@@ -280,8 +307,30 @@ class Connector:
         raise NotImplementedError(f"connector type '{self.NAME}' cannot create fields")
 
     def write(self, entity: str, updates: Iterable[WriteUpdate]) -> Iterator[WriteResult]:
-        """Write field values, batched as the API allows; yield one result per record."""
+        """Write field values, batched as the API allows; yield one result per record.
+
+        Values are Python values already formatted for the field's type (``None`` clears
+        the field); converting them to the wire format is the connector's job. When the API
+        rejects a whole batch because of some of its records, raise: write-back splits the
+        batch to isolate them.
+        """
         raise NotImplementedError(f"connector type '{self.NAME}' cannot write")
+
+    def read_values(self, entity: str, remote_ids: Sequence[str],
+                    fields: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The CRM's current values of ``fields`` on the records ``remote_ids``.
+
+        Write-back asks for them (``overwrite = "if_empty"`` or ``"never"``) only for records
+        whose synced ``custom`` column does not hold the field. Records that do not exist
+        are left out of the result.
+        """
+        raise NotImplementedError(f"connector type '{self.NAME}' cannot read field values")
+
+    @classmethod
+    def default_field_name(cls, metric: str) -> str:
+        """The CRM field write-back uses for ``metric`` when a mapping names none, following
+        the CRM's naming convention; the default is ``crmsync_<metric>``."""
+        return f"{FIELD_PREFIX}_{metric}"
 
     def quota(self) -> Quota | None:
         """The vendor's API quota, where it is exposed."""

@@ -20,6 +20,7 @@ __all__ = [
     "RecordError",
     "StoreError",
     "MetricError",
+    "WritebackError",
 ]
 
 
@@ -128,3 +129,17 @@ class StoreError(CrmsyncError):
 
 class MetricError(CrmsyncError):
     """A metric is misconfigured or was asked for something it does not support."""
+
+
+class WritebackError(CrmsyncError):
+    """A write-back mapping cannot be planned or applied: names the mapping, connection,
+    object and field."""
+
+    def __init__(self, message: str, *, mapping: str | None = None,
+                 connection: str | None = None, object: str | None = None,
+                 field: str | None = None) -> None:
+        self.mapping = mapping
+        self.connection = connection
+        self.object = object
+        self.field = field
+        super().__init__(f"{mapping}: {message}" if mapping else message)

@@ -44,6 +44,7 @@ __all__ = [
     "run_locks",
     "sync_rejects",
     "metric_values",
+    "writeback_state",
 ]
 
 NAMING = {
@@ -377,4 +378,32 @@ metric_values = Table(
     Column("computed_at", DateTime(), nullable=False),
     Index(None, "metric", "period", "dimension", "period_start"),
     Index(None, "run_id"),
+)
+
+#: Write-back bookkeeping: one row per CRM record and field crmsync has tried to write. The last
+#: value a write succeeded with (``sent_value``/``sent_hash``) decides what is unchanged; a
+#: failed attempt keeps its value in ``pending_value``/``pending_hash`` with the vendor's error
+#: and the time of the next attempt.
+writeback_state = Table(
+    "writeback_state",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("connection", String(NAME), nullable=False),
+    Column("object", String(CODE), nullable=False),
+    Column("field", String(NAME), nullable=False),
+    Column("remote_id", String(ID), nullable=False),
+    Column("metric", String(CODE), nullable=False),
+    Column("sent_value", Json),
+    Column("sent_hash", String(64)),
+    Column("pending_value", Json),
+    Column("pending_hash", String(64)),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer(), nullable=False, server_default="0"),
+    Column("error_code", String(NAME)),
+    Column("error", Text()),
+    Column("next_attempt_at", DateTime()),
+    Column("sent_at", DateTime()),
+    Column("updated_at", DateTime(), nullable=False),
+    UniqueConstraint("connection", "object", "field", "remote_id"),
+    Index(None, "status", "updated_at"),
 )

@@ -1,0 +1,16 @@
+"""Write-back (design.md §6): computed KPIs into CRM custom fields, only what changed.
+
+* :mod:`~crmsync.writeback.mapping`: the ``[[writeback]]`` configuration.
+* :mod:`~crmsync.writeback.formatting`: metric values as field values (kinds, rounding, hashes).
+* :mod:`~crmsync.writeback.plan`: what would be created, sent and skipped; all validation.
+* :mod:`~crmsync.writeback.apply`: creating fields, sending, splitting failed batches, recording.
+* :mod:`~crmsync.writeback.state`: the ``writeback_state`` table and the retry schedule.
+* :mod:`~crmsync.writeback.operations`: plan/apply/run as :mod:`crmsync.api` offers them.
+* :mod:`~crmsync.writeback.status`: the write-back part of ``crmsync status``.
+"""
+
+from __future__ import annotations
+
+from crmsync.writeback.mapping import WritebackMapping
+
+__all__ = ["WritebackMapping"]

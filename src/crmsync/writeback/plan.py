@@ -1,0 +1,379 @@
+"""Planning write-back: what each ``[[writeback]]`` mapping would create, send and skip.
+
+A plan reads the store (metric values, records, ``writeback_state``) and asks each connector
+for its fields; it writes nothing. Everything that would make a mapping fail is found here:
+an unknown or non-record-level metric, a missing field without ``create_field``, a calculated,
+read-only or type-incompatible field, a connector that cannot write.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from crmsync.connector import Connector, FieldInfo, FieldSpec
+from crmsync.errors import ConfigError, WritebackError
+from crmsync.metric import Metric
+from crmsync.schema import SYNCED_TABLES, metric_values
+from crmsync.store import Store
+from crmsync.writeback.formatting import (compatible_kinds, decimals_for, field_kind,
+                                          format_value, is_empty, kind_for_unit, same_value,
+                                          value_hash)
+from crmsync.writeback.mapping import OBJECTS, WritebackMapping
+from crmsync.writeback.state import FAILED, MISSING, PARKED, SENT, StateRow, load_state
+
+__all__ = ["Change", "MappingPlan", "WritebackPlan", "make_plan", "SKIP_REASONS"]
+
+#: Why a record's value is not sent (the plan counts them).
+SKIP_REASONS = {
+    "policy": "the overwrite policy keeps the CRM's value",
+    "null": "no value, and nulls = \"skip\"",
+    "deleted": "the record is deleted in the store",
+    "missing": "the record does not exist in the CRM (found on an earlier apply)",
+    "retry_later": "an earlier attempt failed; retried from its next attempt time",
+    "parked": "failed too often or not retryable; retried when the value changes",
+    "ambiguous": "two connections share the record id in the metric run",
+}
+SAMPLE = 10
+#: Newest metric runs searched for one that covers the mapping's connection.
+_RUNS_SEARCHED = 20
+
+
+@dataclass
+class Change:
+    """One value to send: ``old`` is the CRM's current value when known, else the value
+    crmsync last sent."""
+
+    remote_id: str
+    raw: float | None
+    new: Any
+    hash: str
+    old: Any = None
+    attempts: int = 0
+
+    @property
+    def retry(self) -> bool:
+        """True when this value failed before."""
+        return self.attempts > 0
+
+
+@dataclass
+class MappingPlan:
+    """The plan of one mapping."""
+
+    mapping: WritebackMapping
+    field: str
+    unit: str
+    kind: str
+    decimals: int
+    create: FieldSpec | None = None
+    changes: list[Change] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: collections.Counter[str] = field(default_factory=collections.Counter)
+    #: Records whose failed value went back to the one last sent: nothing to send, the
+    #: failure is settled.
+    resolved: list[str] = field(default_factory=list)
+
+    @property
+    def retries(self) -> int:
+        """Changes that retry an earlier failure."""
+        return sum(1 for c in self.changes if c.retry)
+
+    def reformat(self, info: FieldInfo) -> None:
+        """Format the changes again for the field the connector actually created."""
+        self.kind = field_kind(info)
+        self.decimals = decimals_for(self.unit, self.kind, self.mapping.decimals, info.scale)
+        for c in self.changes:
+            c.new = format_value(c.raw, self.unit, self.kind, self.decimals)
+            c.hash = value_hash(c.new)
+
+    def as_dict(self, sample: int = SAMPLE) -> dict[str, Any]:
+        """JSON-able summary (``crmsync writeback plan --json``)."""
+        m = self.mapping
+        return {
+            "mapping": m.number, "metric": m.metric, "connection": m.connection,
+            "object": m.object, "field": self.field, "type": self.kind,
+            "overwrite": m.overwrite, "nulls": m.nulls,
+            "create_field": ({"name": self.create.name, "type": self.create.type,
+                              "label": self.create.label} if self.create else None),
+            "update": len(self.changes), "retries": self.retries, "unchanged": self.unchanged,
+            "skipped": dict(sorted(self.skipped.items())),
+            "sample": [{"record": c.remote_id, "old": c.old, "new": c.new}
+                       for c in self.changes[:sample]],
+        }
+
+
+@dataclass
+class WritebackPlan:
+    """Every mapping's plan; :func:`crmsync.api.writeback_apply` executes it."""
+
+    mappings: list[MappingPlan]
+    created_at: dt.datetime
+
+    @property
+    def fields_to_create(self) -> list[MappingPlan]:
+        """Mappings whose field will be created."""
+        return [p for p in self.mappings if p.create is not None]
+
+    @property
+    def updates(self) -> int:
+        """Values to send, all mappings together."""
+        return sum(len(p.changes) for p in self.mappings)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to create, send or settle."""
+        return not (self.updates or self.fields_to_create or
+                    any(p.resolved for p in self.mappings))
+
+    def as_dict(self, sample: int = SAMPLE) -> dict[str, Any]:
+        """JSON-able summary."""
+        return {"created_at": self.created_at.isoformat(), "updates": self.updates,
+                "fields_to_create": len(self.fields_to_create),
+                "mappings": [p.as_dict(sample) for p in self.mappings]}
+
+
+# -- validation ------------------------------------------------------------------------------
+
+def _metric(m: WritebackMapping, metrics: Mapping[str, Metric]) -> Metric:
+    metric = metrics.get(m.metric)
+    if metric is None:
+        raise ConfigError(f"unknown metric {m.metric!r} (see `crmsync metrics list`)",
+                          file=m.file, section=m.section, key="metric")
+    if metric.subject not in OBJECTS or "all" not in metric.periods:
+        raise ConfigError(f"metric {m.metric!r} is not a record-level metric (it is computed "
+                          f"per {metric.subject}); only metrics with one value per record "
+                          "can be written to CRM fields", file=m.file, section=m.section,
+                          key="metric")
+    if metric.subject != m.object:
+        raise ConfigError(f"metric {m.metric!r} has one value per {metric.subject}, not per "
+                          f"{m.object}: set object = {metric.subject!r}", file=m.file,
+                          section=m.section, key="object")
+    return metric
+
+
+def _error(m: WritebackMapping, name: str, message: str) -> WritebackError:
+    return WritebackError(message, mapping=m.describe(name), connection=m.connection,
+                          object=m.object, field=name)
+
+
+def _check_field(m: WritebackMapping, name: str, info: FieldInfo | None, unit: str) -> None:
+    if info is None:
+        if not m.create_field:
+            raise _error(m, name, "the field does not exist in the CRM; create it there, or "
+                                  "set create_field = true in this mapping")
+        return
+    if info.calculated:
+        raise _error(m, name, "the field is calculated (a formula or rollup) and cannot be "
+                              "written")
+    if not info.writable:
+        raise _error(m, name, "the field is read-only for this connection's user")
+    kind = field_kind(info)
+    if kind not in compatible_kinds(unit):
+        raise _error(m, name, f"the field's type {info.type!r} cannot hold a {unit} value "
+                              f"(needs {' or '.join(compatible_kinds(unit))})")
+
+
+def _supports(connector: Connector, method: str) -> bool:
+    return getattr(type(connector), method) is not getattr(Connector, method)
+
+
+# -- reading the store -----------------------------------------------------------------------
+
+@dataclass
+class _Subject:
+    remote_id: str
+    value: float | None
+    deleted: bool
+    #: the CRM's last change of the record (a record found missing that changed since exists
+    #: again, e.g. restored from the recycle bin)
+    updated_at: dt.datetime | None
+    custom: Any
+
+
+def _values(conn: sa.Connection, m: WritebackMapping, with_custom: bool) -> list[_Subject]:
+    """The metric's values from its newest run that covers this connection's records."""
+    mv, t = metric_values, SYNCED_TABLES[m.entity]
+    base = sa.and_(mv.c.metric == m.metric, mv.c.period == "all", mv.c.dimension.is_(None),
+                   mv.c.subject_id.is_not(None))
+    runs = conn.execute(sa.select(mv.c.run_id).where(base).group_by(mv.c.run_id)
+                        .order_by(sa.func.max(mv.c.id).desc()).limit(_RUNS_SEARCHED)).scalars()
+    joined = mv.join(t, sa.and_(t.c.connection == m.connection,
+                                t.c.remote_id == mv.c.subject_id))
+    for run_id in runs:
+        cols = [mv.c.subject_id, mv.c.value, t.c.is_deleted, t.c.remote_updated_at]
+        cols.append(t.c.custom if with_custom else sa.null())
+        rows = conn.execute(sa.select(*cols).select_from(joined)
+                            .where(base, mv.c.run_id == run_id)).all()
+        if rows:
+            return [_Subject(*r) for r in rows]
+    return []
+
+
+def _custom_value(custom: Any, name: str) -> tuple[bool, Any]:
+    """(found, value) of field ``name`` in a record's ``custom`` JSON."""
+    if not isinstance(custom, dict):
+        return False, None
+    if name in custom:
+        return True, custom[name]
+    lowered = name.lower()
+    for key, value in custom.items():
+        if key.lower() == lowered:
+            return True, value
+    return False, None
+
+
+# -- planning --------------------------------------------------------------------------------
+
+def _plan_mapping(conn: sa.Connection, m: WritebackMapping, metric: Metric, name: str,
+                  info: FieldInfo | None, connector: Connector,
+                  now: dt.datetime) -> MappingPlan:
+    unit = metric.unit
+    kind = field_kind(info) if info is not None else kind_for_unit(unit)
+    decimals = decimals_for(unit, kind, m.decimals, info.scale if info else None)
+    plan = MappingPlan(mapping=m, field=name, unit=unit, kind=kind, decimals=decimals)
+    if info is None:
+        plan.create = FieldSpec(name=name, type=kind, label=metric.title or metric.NAME,
+                                description=f"crmsync: {metric.description}".strip(),
+                                scale=decimals)
+    needs_crm = info is not None and (m.overwrite != "always" or m.nulls == "clear")
+    state = load_state(conn, m.connection, m.object, name)
+    subjects = _values(conn, m, with_custom=needs_crm)
+    counts = collections.Counter(s.remote_id for s in subjects)
+    # records whose current CRM value decides, with what crmsync last sent
+    undecided: list[tuple[Change, StateRow | None]] = []
+    for s in subjects:
+        row = state.get(s.remote_id)
+        if counts[s.remote_id] > 1:
+            plan.skipped["ambiguous"] += 1
+            continue
+        if s.deleted:
+            plan.skipped["deleted"] += 1
+            continue
+        if row is not None and row.status == MISSING and not (
+                s.updated_at is not None and s.updated_at > row.updated_at):
+            plan.skipped["missing"] += 1
+            continue
+        new = format_value(s.value, unit, kind, decimals)
+        if new is None and m.nulls == "skip":
+            plan.skipped["null"] += 1
+            continue
+        digest = value_hash(new)
+        if row is not None and row.sent_hash == digest:
+            plan.unchanged += 1
+            if row.status != SENT:
+                plan.resolved.append(s.remote_id)
+            continue
+        attempts = 0
+        if row is not None and row.pending_hash == digest:
+            if row.status == PARKED:
+                plan.skipped["parked"] += 1
+                continue
+            if row.status == FAILED:
+                if row.next_attempt_at is not None and row.next_attempt_at > now:
+                    plan.skipped["retry_later"] += 1
+                    continue
+                attempts = row.attempts
+        change = Change(s.remote_id, s.value, new, digest,
+                        old=row.sent_value if row is not None and row.sent_hash else None,
+                        attempts=attempts)
+        if info is None:  # a field crmsync creates is empty everywhere
+            plan.changes.append(change)
+            continue
+        # "always" needs the CRM's value only to skip clearing a field that is empty anyway
+        decides = m.overwrite != "always" or (new is None and row is None)
+        found, current = _custom_value(s.custom, name) if needs_crm else (False, None)
+        if found:
+            change.old = current
+        if not decides:
+            plan.changes.append(change)
+        elif found:
+            _decide(plan, change, row, current)
+        else:
+            undecided.append((change, row))
+    if undecided:
+        current = _read_current(connector, m, name, [c.remote_id for c, _ in undecided])
+        for change, row in undecided:
+            if change.remote_id not in current:  # not in the CRM any more
+                plan.skipped["missing"] += 1
+                continue
+            change.old = current[change.remote_id]
+            _decide(plan, change, row, change.old)
+    return plan
+
+
+def _decide(plan: MappingPlan, change: Change, row: StateRow | None, current: Any) -> None:
+    """Apply the overwrite policy and ``nulls`` given the CRM's current value."""
+    m = plan.mapping
+    if change.new is None and is_empty(current):
+        plan.unchanged += 1
+        return
+    if m.overwrite == "never":
+        ok = is_empty(current) and (row is None or row.sent_hash is None)
+    elif m.overwrite == "if_empty":
+        ok = is_empty(current) or (row is not None and row.sent_hash is not None
+                                   and same_value(current, row.sent_value))
+    else:
+        ok = True
+    if ok:
+        plan.changes.append(change)
+    else:
+        plan.skipped["policy"] += 1
+
+
+def _read_current(connector: Connector, m: WritebackMapping, name: str,
+                  remote_ids: Sequence[str]) -> dict[str, Any]:
+    try:
+        values = connector.read_values(m.entity, list(remote_ids), [name])
+    except NotImplementedError:
+        raise _error(m, name, f"overwrite = {m.overwrite!r} needs the CRM's current values, "
+                              f"but the synced records do not carry the field in `custom` and "
+                              f"connector type '{connector.NAME}' cannot read field values; "
+                              "sync the connection first") from None
+    return {rid: _custom_value(v, name)[1] for rid, v in values.items()}
+
+
+def make_plan(store: Store, mappings: Sequence[WritebackMapping],
+              connectors: Mapping[str, Connector], metrics: Mapping[str, Metric], *,
+              now: dt.datetime) -> WritebackPlan:
+    """Plan every mapping; raises on the first mapping that cannot be written.
+
+    :param connectors: an open connector per connection the mappings name.
+    :param now: naive UTC "now" (decides which failed records are due for a retry).
+    """
+    fields: dict[tuple[str, str], dict[str, FieldInfo]] = {}
+    resolved: list[tuple[WritebackMapping, Metric, str, FieldInfo | None]] = []
+    targets: dict[tuple[str, str, str], int] = {}
+    for m in mappings:
+        metric = _metric(m, metrics)
+        connector = connectors[m.connection]
+        name = m.field or connector.default_field_name(m.metric)
+        if not _supports(connector, "write"):
+            raise _error(m, name, f"connector type '{connector.NAME}' cannot write back")
+        key = (m.connection, m.entity)
+        if key not in fields:
+            try:
+                listed = connector.fields(m.entity)
+            except NotImplementedError:
+                raise _error(m, name, f"connector type '{connector.NAME}' cannot list "
+                                      "fields") from None
+            fields[key] = {f.name.lower(): f for f in listed}
+        info = fields[key].get(name.lower())
+        if info is not None:
+            name = info.name  # the CRM's spelling
+        _check_field(m, name, info, metric.unit)
+        target = (m.connection, m.object, name.lower())
+        if target in targets:
+            raise _error(m, name, f"the field is already written by [writeback "
+                                  f"#{targets[target]}]")
+        targets[target] = m.number
+        resolved.append((m, metric, name, info))
+    with store.engine.connect() as conn:
+        plans = [_plan_mapping(conn, m, metric, name, info, connectors[m.connection], now)
+                 for m, metric, name, info in resolved]
+    return WritebackPlan(mappings=plans, created_at=now)
