@@ -59,7 +59,7 @@ def run_job(config: Config, registry: Registry, job: Job, *, store: Store | None
         if apply is None:
             raise CrmsyncError(f"job {job.name}: write-back is not available in this crmsync "
                                "(crmsync.api.writeback_apply is missing)")
-        result = apply(config, registry, store=store)
+        result = apply(config, registry, connections=list(job.connections), store=store)
         wb_status = getattr(result, "status", "success")
         if wb_status != "success" and status == "success":
             status = wb_status
