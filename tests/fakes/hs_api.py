@@ -17,7 +17,7 @@ from fakes.hs_objects import ARCHIVED, LIVE, SINGULAR
 from fakes.hs_search import SearchError, search
 from fakes.hs_state import Portal
 
-__all__ = ["Request", "error", "list_objects", "get_object", "search_objects", "batch_read",
+__all__ = ["Request", "error", "batch_envelope", "not_found", "list_objects", "get_object", "search_objects", "batch_read",
            "batch_update", "merge_objects"]
 
 #: objectTypeIds and singular names HubSpot accepts in place of the plural names
@@ -58,7 +58,7 @@ def _type(portal: Portal, name: str) -> str | None:
     return name if name in portal.tables else None
 
 
-def _batch_envelope(results: list[Any], errors: list[dict[str, Any]], started: str
+def batch_envelope(results: list[Any], errors: list[dict[str, Any]], started: str
                     ) -> tuple[int, dict[str, Any]]:
     body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": started,
                             "completedAt": iso(int(time.time() * 1000))}
@@ -69,7 +69,7 @@ def _batch_envelope(results: list[Any], errors: list[dict[str, Any]], started: s
     return 200, body
 
 
-def _not_found(object_type: str, ids: list[str]) -> dict[str, Any]:
+def not_found(object_type: str, ids: list[str]) -> dict[str, Any]:
     return {"status": "error", "category": "OBJECT_NOT_FOUND",
             "message": f"Could not get some {SINGULAR[object_type].upper()} objects, they may be "
                        f"deleted or not exist. Check that ids are valid.",
@@ -171,7 +171,7 @@ def batch_read(portal: Portal, req: Request, object_type: str) -> tuple[int, dic
             seen.append(i)
     results = [portal.render(object_type, i, req.body.get("properties"), history=history)
                for i in seen]
-    return _batch_envelope(results, [_not_found(object_type, missing)] if missing else [],
+    return batch_envelope(results, [not_found(object_type, missing)] if missing else [],
                            started)
 
 
@@ -244,8 +244,8 @@ def batch_update(portal: Portal, req: Request, object_type: str) -> tuple[int, d
         t.update(i, props, portal.now_ms(), "INTEGRATION")
         results.append(portal.render(object_type, i, list(props)))
     if missing:
-        errors.insert(0, _not_found(object_type, missing))
-    return _batch_envelope(results, errors, started)
+        errors.insert(0, not_found(object_type, missing))
+    return batch_envelope(results, errors, started)
 
 
 def merge_objects(portal: Portal, req: Request, object_type: str) -> tuple[int, dict[str, Any]]:

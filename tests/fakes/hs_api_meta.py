@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fakes.hs_api import Request, _batch_envelope, _not_found, error
+from fakes.hs_api import Request, batch_envelope, error, not_found
 from fakes.hs_data import iso
 from fakes.hs_objects import LIVE
-from fakes.hs_schema import _definition, pipelines_json
+from fakes.hs_schema import definition, pipelines_json
 from fakes.hs_state import ASSOCIATION_TYPES, Portal
 
 __all__ = ["properties", "groups", "pipelines", "list_owners", "associations_batch_read",
@@ -44,14 +44,14 @@ def properties(portal: Portal, req: Request, object_type: str, name: str | None
                      f"group {body['groupName']} does not exist for {object_type}")
     if body["type"] not in ("string", "number", "date", "datetime", "enumeration", "bool"):
         return error(400, "VALIDATION_ERROR", f"Unknown property type {body['type']}")
-    definition = _definition(body["name"], body["type"], body["groupName"], custom=True,
+    created = definition(body["name"], body["type"], body["groupName"], custom=True,
                              label=body["label"], field_type=body["fieldType"],
                              description=body.get("description", ""),
                              options=tuple(o["value"] for o in body.get("options") or []),
                              unique=bool(body.get("hasUniqueValue")))
-    definition["createdAt"] = definition["updatedAt"] = iso(portal.now_ms())
-    catalogue[body["name"]] = definition
-    return 201, definition
+    created["createdAt"] = created["updatedAt"] = iso(portal.now_ms())
+    catalogue[body["name"]] = created
+    return 201, created
 
 
 def groups(portal: Portal, req: Request, object_type: str) -> tuple[int, dict[str, Any]]:
@@ -123,7 +123,7 @@ def associations_batch_read(portal: Portal, req: Request, from_type: str, to_typ
             results.append({"from": {"id": rid},
                             "to": [{"toObjectId": int(to.id_of(j)), "associationTypes": types}
                                    for j in links]})
-    return _batch_envelope(results, [_not_found(from_type, missing)] if missing else [], started)
+    return batch_envelope(results, [not_found(from_type, missing)] if missing else [], started)
 
 
 def associations_page(portal: Portal, req: Request, from_type: str, record_id: str,

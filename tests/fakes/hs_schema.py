@@ -7,7 +7,7 @@ from typing import Any
 
 from fakes.hs_data import FIRST, LAST, LIFECYCLE, PIPELINES, START_MS, Dataset, iso
 
-__all__ = ["property_catalogue", "default_groups", "pipelines_json", "owners",
+__all__ = ["definition", "property_catalogue", "default_groups", "pipelines_json", "owners",
            "DEFAULT_PROPERTIES"]
 
 #: What a list/read returns when no ``properties`` are asked for (HubSpot's defaults).
@@ -84,7 +84,7 @@ ENUM_OPTIONS = {"deal_currency_code": ("USD", "EUR", "GBP"), "dealtype": ("newbu
                 "hs_priority": ("low", "medium", "high"), "lifecyclestage": LIFECYCLE}
 
 
-def _definition(name: str, ptype: str, group: str, *, calculated: bool = False,
+def definition(name: str, ptype: str, group: str, *, calculated: bool = False,
                 custom: bool = False, options: tuple[str, ...] = (), unique: bool = False,
                 label: str | None = None, field_type: str | None = None,
                 description: str = "") -> dict[str, Any]:
@@ -114,21 +114,21 @@ def property_catalogue(object_type: str) -> dict[str, dict[str, Any]]:
     if object_type == "contacts":
         common.pop("hs_lastmodifieddate")
     for name, (ptype, group, ro) in {**common, **SPECIFIC.get(object_type, {})}.items():
-        out[name] = _definition(name, ptype, group, calculated=ro,
+        out[name] = definition(name, ptype, group, calculated=ro,
                                 options=ENUM_OPTIONS.get(name, ()))
     for name, (ptype, group, options, unique) in CUSTOM.get(object_type, {}).items():
-        out[name] = _definition(name, ptype, group, custom=True, options=options, unique=unique)
+        out[name] = definition(name, ptype, group, custom=True, options=options, unique=unique)
     if object_type == "deals":
         for _, _, stages in PIPELINES:
             for sid, label, _, _ in stages:
                 for kind in ("entered", "exited"):
                     name = f"hs_v2_date_{kind}_{sid}"
-                    out[name] = _definition(name, DT, "dealstages", calculated=True,
+                    out[name] = definition(name, DT, "dealstages", calculated=True,
                                             label=f"Date {kind} \"{label}\"")
     if object_type == "contacts":
         for stage in LIFECYCLE:
             name = f"hs_lifecyclestage_{stage}_date"
-            out[name] = _definition(name, DT, "contactinformation", calculated=True)
+            out[name] = definition(name, DT, "contactinformation", calculated=True)
     return out
 
 
