@@ -8,7 +8,13 @@ in the store.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -127,6 +133,52 @@ def test_a_crash_mid_sync_then_resume_loses_nothing_and_duplicates_nothing(
     # the resumed run started from the committed cursor, not from the beginning
     first = fake.calls_to("deals/search")[0].body["filterGroups"][0]["filters"][0]
     assert int(first["value"]) > 0
+
+
+def _committed(db: Path) -> int:
+    """Rows the killed process committed so far (0 before the store exists)."""
+    try:
+        store = Store(f"sqlite:///{db}", upgrade=False)
+    except Exception:  # the child has not created the store yet
+        return 0
+    try:
+        return count(store, "opportunities")
+    except sa.exc.OperationalError:
+        return 0
+    finally:
+        store.dispose()
+
+
+@pytest.mark.slow
+def test_sigkill_of_crmsync_sync_mid_sync_then_rerun_loses_nothing(tmp_path, fake_hubspot_factory):
+    fake = fake_hubspot_factory(Dataset(deals=3000, contacts=50, companies=20, engagements=0))
+    fake.slow_next(0.1, times=10_000, pattern="deals/search")  # keep the sync busy for a while
+    db = tmp_path / "hub.db"
+    config = tmp_path / "crmsync.toml"
+    config.write_text(f'[store]\nurl = "sqlite:///{db}"\n[connections.hub]\ntype = "hubspot"\n'
+                      f'access_token = "${{HS_TOKEN}}"\nbase_url = "{fake.base_url}"\n'
+                      f'objects = ["opportunities"]\nsearch_rate_limit = 1000\n')
+    env = {**os.environ, "HS_TOKEN": fake.access_token}
+    command = [sys.executable, "-c", "from crmsync.cli import main; main()", "--config",
+               str(config), "sync"]
+    victim = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while _committed(db) < 400:
+        assert victim.poll() is None, victim.stderr.read() if victim.stderr else ""
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    assert 0 < _committed(db) < 3000
+    fake.portal.faults.clear()
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    store = Store(f"sqlite:///{db}")
+    try:
+        ids = remote_ids(store, "opportunities")
+    finally:
+        store.dispose()
+    assert sorted(ids) == sorted(fake.portal.ids("deals"))
 
 
 def test_more_than_ten_thousand_deals_on_one_timestamp_are_all_read(
