@@ -475,3 +475,29 @@ def test_read_values_returns_current_values(make_connector: Factory,
     values = connector.read_values("opportunities", ids + ["006000000000000AAA"], [days_field])
 
     assert values == {ids[0]: {days_field: 9}, ids[1]: {days_field: None}}
+
+
+def test_without_last_stage_change_date_closed_at_comes_from_opportunity_history(
+        make_connector: Factory, fake_sf_org: FakeSalesforceOrg) -> None:
+    expected = {d["remote_id"]: d["closed_at"] for d in _records(make_connector(),
+                                                                 "opportunities")}
+    fake_sf_org.org.hide_field("Opportunity", "LastStageChangeDate")
+    connector = make_connector()
+
+    deals = _records(connector, "opportunities")
+
+    assert {d["remote_id"]: d["closed_at"] for d in deals} == expected
+    assert connector.api_calls.by_endpoint["GET /query"] >= 2  # stages and the history
+
+
+def test_a_single_currency_org_has_no_currency_or_rates() -> None:
+    with FakeSalesforceOrg.start(dataset=Dataset(multi_currency=False)) as fake:
+        settings = SalesforceConnector.validate_settings(
+            {"instance_url": fake.instance_url, "session_id": fake.session_id,
+             "ca_bundle": fake.ca_bundle})
+        connector = SalesforceConnector("sf", settings)
+        deals = _records(connector, "opportunities")
+        rates = _records(connector, "currency_rates")
+
+    assert deals and all(d["currency"] is None and d["amount_base"] is None for d in deals)
+    assert rates == []

@@ -282,3 +282,17 @@ def test_opportunity_contact_role() -> None:
     record = _valid("opportunity_contacts", mapping.opportunity_contact(raw, MappingContext()))
 
     assert (record["role"], record["is_primary"]) == ("Decision Maker", True)
+
+
+def test_all_day_events_happen_at_midnight_utc_of_their_date() -> None:
+    raw = _sf("Event", "00UA", IsAllDayEvent=True, ActivityDateTime=None,
+              ActivityDate="2024-06-03")
+
+    assert mapping.event(raw, MappingContext())["occurred_at"] == dt.datetime(
+        2024, 6, 3, tzinfo=UTC)
+
+
+def test_list_emails_are_automated_emails() -> None:
+    record = mapping.task(_sf("Task", "00TA", TaskSubtype="ListEmail"), MappingContext())
+
+    assert (record["type"], record["is_automated"]) == ("email", True)

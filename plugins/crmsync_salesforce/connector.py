@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 _HISTORY_FIELDS = ["Id", "OpportunityId", "StageName", "Amount", "CreatedById", "CreatedDate",
                    "SystemModstamp", "IsDeleted"]
 _IDS_PER_QUERY = 200
+_COLUMNS = {t: {c.name for c in table.columns} for t, table in SYNCED_TABLES.items()}
 
 
 class SalesforceConnector(Connector):
@@ -63,9 +64,7 @@ class SalesforceConnector(Connector):
         super().__init__(name, settings)
         self.budget = QuotaBudget(run_percent=float(self.settings["quota_run_percent"]),
                                   total_percent=float(self.settings["quota_total_percent"]))
-        self.field_map = check_field_map(
-            self.settings.get("field_map") or {},
-            {t: {c.name for c in table.columns} for t, table in SYNCED_TABLES.items()})
+        self.field_map = check_field_map(self.settings.get("field_map") or {}, _COLUMNS)
         self._client: SalesforceClient | None = None
         self._describes: dict[str, ObjectDescription | None] = {}
         self._stage_ids: dict[str, str] | None = None
@@ -88,6 +87,11 @@ class SalesforceConnector(Connector):
             raise ConfigError(f"unknown entities {sorted(unknown)} (known: "
                               f"{', '.join(cls.ENTITIES)})", file=file, section=section,
                               key="objects")
+        try:
+            check_field_map(out["field_map"], _COLUMNS)
+        except ConfigError as exc:
+            raise ConfigError(str(exc).split(": ", 1)[-1], file=file, section=section,
+                              key="field_map") from None
         for key in ("quota_run_percent", "quota_total_percent"):
             if not 0 < float(out[key]) <= 100:
                 raise ConfigError("expected a percentage in (0, 100]", file=file,

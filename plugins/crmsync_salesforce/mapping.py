@@ -56,8 +56,8 @@ STANDARD_FIELDS: Mapping[str, tuple[str, ...]] = {
     "Task": ("Subject", "Status", "TaskSubtype", "CallType", "CallDisposition",
              "CallDurationInSeconds", "CompletedDateTime", "OwnerId", "WhoId", "WhatId",
              "AccountId"),
-    "Event": ("Subject", "ActivityDateTime", "DurationInMinutes", "OwnerId", "WhoId", "WhatId",
-              "AccountId"),
+    "Event": ("Subject", "ActivityDateTime", "ActivityDate", "IsAllDayEvent", "DurationInMinutes",
+              "OwnerId", "WhoId", "WhatId", "AccountId"),
     "DatedConversionRate": ("IsoCode", "ConversionRate", "StartDate", "NextStartDate"),
     "CurrencyType": ("IsoCode", "ConversionRate", "IsCorporate", "IsActive"),
 }
@@ -268,6 +268,8 @@ def opportunity_contact(raw: Mapping[str, Any], ctx: MappingContext) -> dict[str
 
 
 _TASK_TYPES = {"Call": "call", "Email": "email", "ListEmail": "email", "Task": "task"}
+#: Subtypes logged by automation: list e-mails and Sales Engagement cadence steps.
+_AUTOMATED = frozenset({"ListEmail", "Cadence"})
 _DIRECTIONS = {"Inbound": "inbound", "Outbound": "outbound"}
 
 
@@ -292,14 +294,17 @@ def task(raw: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
         "direction": _DIRECTIONS.get(raw.get("CallType") or ""),
         "subject": raw.get("Subject"), "occurred_at": occurred, "status": raw.get("Status"),
         "outcome": raw.get("CallDisposition"), "duration_seconds": duration,
-        "owner_id": raw.get("OwnerId"), **_who_what(raw),
+        "is_automated": subtype in _AUTOMATED, "owner_id": raw.get("OwnerId"), **_who_what(raw),
     })
 
 
 def event(raw: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
-    """Event → activities (meetings at ``ActivityDateTime``)."""
+    """Event → activities (meetings at ``ActivityDateTime``; all-day events at midnight UTC of
+    ``ActivityDate``)."""
     minutes = _int(raw.get("DurationInMinutes"))
-    occurred = to_datetime(raw.get("ActivityDateTime")) or to_datetime(raw.get("CreatedDate"))
+    day = raw.get("ActivityDate")
+    occurred = to_datetime(raw.get("ActivityDateTime")) or \
+        (to_datetime(f"{day}T00:00:00Z") if day else None) or to_datetime(raw.get("CreatedDate"))
     return _with(raw, ctx, {
         "type": "meeting", "subject": raw.get("Subject"), "occurred_at": occurred,
         "duration_seconds": minutes * 60 if minutes is not None else None,

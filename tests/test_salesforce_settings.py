@@ -1,0 +1,81 @@
+"""Connector settings: auth modes, field_map, objects and the quota percentages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from crmsync.errors import ConfigError
+from crmsync_salesforce import SalesforceConnector
+from crmsync_salesforce.client import auth_mode, endpoint_label
+
+SESSION = {"instance_url": "https://example.my.salesforce.com", "session_id": "00D!x"}
+
+
+def _validate(**raw: Any) -> dict[str, Any]:
+    return SalesforceConnector.validate_settings(raw, file="crmsync.toml",
+                                                 section="connections.sf")
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    s = _validate(**SESSION)
+
+    assert (s["bulk_threshold"], s["lookback_seconds"], s["quota_run_percent"],
+            s["quota_total_percent"], s["api_version"]) == (10000, 600, 50, 90, "61.0")
+
+
+def test_incomplete_credentials_are_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="no complete credentials"):
+        _validate(username="someone@example.com")
+
+
+@pytest.mark.parametrize(("raw", "mode"), [
+    (SESSION, "session"),
+    ({"username": "u", "password": "p"}, "password"),
+    ({"username": "u", "consumer_key": "k", "private_key_file": "key.pem"}, "jwt"),
+])
+def test_the_auth_mode_follows_the_settings(raw: dict[str, str], mode: str) -> None:
+    assert auth_mode(raw) == mode
+
+
+def test_secrets_are_secret_settings() -> None:
+    assert {"session_id", "password", "security_token"} <= SalesforceConnector.secret_settings()
+
+
+def test_field_map_must_name_a_column_of_the_objects_table() -> None:
+    with pytest.raises(ConfigError, match="Account is read into accounts"):
+        _validate(**SESSION, field_map={"Account.Segment__c": "contacts.segment"})
+
+
+def test_field_map_accepts_custom_keys() -> None:
+    s = _validate(**SESSION, field_map={"Opportunity.Product_Line__c":
+                                        "opportunities.custom.product_line"})
+
+    assert SalesforceConnector("sf", s).field_map == {
+        "Opportunity": {"Product_Line__c": "custom.product_line"}}
+
+
+def test_unknown_entities_in_objects_are_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="unknown entities"):
+        _validate(**SESSION, objects={"deals": False})
+
+
+@pytest.mark.parametrize("key", ["quota_run_percent", "quota_total_percent"])
+def test_quota_percentages_must_be_percentages(key: str) -> None:
+    with pytest.raises(ConfigError, match="percentage"):
+        _validate(**SESSION, **{key: 150})
+
+
+@pytest.mark.parametrize(("method", "url", "label"), [
+    ("GET", "https://x/services/data/v61.0/queryAll/?q=SELECT", "GET /queryAll"),
+    ("GET", "https://x/services/data/v61.0/query/0r8xx5R2yRjYJoUASW-2000", "GET /query (next page)"),
+    ("GET", "https://x/services/data/v61.0/sobjects/Opportunity/describe/",
+     "GET /sobjects/Opportunity/describe"),
+    ("GET", "https://x/services/data/v61.0/jobs/query/750R0000000zlh9IAA/results",
+     "GET /jobs/query/{id}/results"),
+    ("POST", "https://login.salesforce.com/services/Soap/u/61.0", "POST /Soap/u (login)"),
+    ("POST", "https://x/services/oauth2/token", "POST /oauth2/token"),
+])
+def test_endpoint_labels(method: str, url: str, label: str) -> None:
+    assert endpoint_label(method, url) == label
