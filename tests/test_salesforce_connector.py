@@ -501,3 +501,16 @@ def test_a_single_currency_org_has_no_currency_or_rates() -> None:
 
     assert deals and all(d["currency"] is None and d["amount_base"] is None for d in deals)
     assert rates == []
+
+
+def test_a_session_expiring_during_a_bulk_job_resumes_from_the_last_page(
+        make_connector: Factory, fake_sf_org: FakeSalesforceOrg, sqlite_store: Store) -> None:
+    connector = make_connector(**_password_settings(fake_sf_org), bulk_threshold=0)
+    expected = len(_records(make_connector(), "leads"))
+    fake_sf_org.org.faults.add(lambda req: req.path.endswith("/results"),
+                               error="INVALID_SESSION_ID")
+
+    (result,) = SyncEngine(sqlite_store, connector, sleep=lambda s: None).run(["leads"])
+
+    assert (result.status, result.rows_read) == ("success", expected)
+    assert connector.api_calls.by_endpoint["POST /Soap/u (login)"] == 2

@@ -8,8 +8,8 @@ Quirks (vendor-notes §1.5):
 * simple-salesforce yields one CSV string per result page (``Sforce-Locator`` chains them);
   only one page is held in memory at a time.
 * The Bulk 2.0 handler captures the session id when ``sf.bulk2`` is first touched and never
-  refreshes it: a 401 mid-job surfaces as ``INVALID_SESSION_ID`` and the reader's retry starts
-  a new job from the last committed cursor.
+  refreshes it: a 401 mid-job becomes a :class:`crmsync.TransientError` (the client logs in
+  again on its next call) and the engine's retry starts a new job from the last committed page.
 * Ingest results are not per record: failures are fetched afterwards (``sf__Id``,
   ``sf__Error`` = ``CODE:message``).
 """
@@ -71,7 +71,7 @@ def query_pages(client: SalesforceClient, obj: str, soql: str, describe: ObjectD
     pages = client.call(f"bulk query {obj}", lambda sf: iter(
         getattr(sf.bulk2, obj).query_all(soql, max_records=page_size, wait=POLL_SECONDS)))
     while True:
-        text = client.call(f"bulk query {obj}", lambda sf: next(pages, None))
+        text = client.call(f"bulk query {obj}", lambda sf: next(pages, None), resumable=False)
         if text is None:
             return
         yield parse_rows(text, describe)

@@ -40,7 +40,7 @@ from simple_salesforce.exceptions import (
 from simple_salesforce.login import SalesforceLogin
 
 from crmsync.connector import ApiCallCounter
-from crmsync.errors import AuthError, ConfigError, ConnectorError
+from crmsync.errors import AuthError, ConfigError, ConnectorError, TransientError
 
 from crmsync_salesforce.errors import error_code, translate
 from crmsync_salesforce.quota import QuotaBudget, parse_limit_info
@@ -189,15 +189,25 @@ class SalesforceClient:
 
     # -- calls --------------------------------------------------------------------------------
 
-    def call(self, what: str, fn: Callable[[Salesforce], T]) -> T:
+    def call(self, what: str, fn: Callable[[Salesforce], T], *, resumable: bool = True) -> T:
         """Run ``fn(sf)``; map failures to crmsync errors; log in again once if expired.
 
         :param what: named in error messages (``query Opportunity``).
+        :param resumable: ``False`` when ``fn`` cannot simply run again after a new login (the
+            next page of a Bulk API job fetched through a generator bound to the old session):
+            an expired session then raises :class:`crmsync.TransientError`, the next call logs
+            in again, and the engine's retry restarts the read from the last committed page.
         """
         for attempt in (1, 2):
             try:
                 return fn(self.sf)
             except SalesforceExpiredSession as exc:
+                if not resumable and self.can_reauthenticate:
+                    self._sf = None
+                    raise TransientError(f"{what}: the session expired during a Bulk API job; "
+                                         "logging in again and resuming from the last "
+                                         "committed page", connection=self.connection,
+                                         entity=self.entity) from None
                 if attempt == 1 and self.can_reauthenticate and \
                         error_code(exc) in (None, "INVALID_SESSION_ID"):
                     log.info("%s: session expired; logging in again", self.connection)
