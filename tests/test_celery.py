@@ -102,6 +102,8 @@ def cluster(redis_broker: str, pg_schema_url: str,
                     'batch_size = 100\n')
     write_accounts(base / "big", BIG_ROWS)
     toml.append(f'[connections.big]\ntype = "files"\npath = "{base / "big"}"\nbatch_size = 100\n')
+    toml.append('[schedule.refresh]\ncron = "0 3 * * *"\ntask = "sync"\nconnections = ["c1", "c2"]\n'
+                'entities = ["accounts", "users"]\n')
     path = base / "crmsync.toml"
     path.write_text("\n".join(toml), encoding="utf-8")
     config = load_config(path)
@@ -199,3 +201,22 @@ def test_a_worker_killed_mid_task_loses_nothing(cluster: Cluster) -> None:
     assert 0 < killed["rows_read"] < BIG_ROWS
     assert resumed["status"] == "success"
     assert killed["rows_read"] + resumed["rows_read"] == BIG_ROWS  # resumed from the cursor
+
+
+def test_a_scheduled_job_sent_as_beat_does_runs_its_syncs_on_the_workers(
+        cluster: Cluster) -> None:
+    from celery.result import GroupResult
+
+    from crmsync.distributed.tasks import job
+
+    before = {name: len(runs_of(cluster.store_url, name)) for name in ("c1", "c2")}
+
+    group_id = job.delay("refresh").get(timeout=120)
+    results = GroupResult.restore(group_id, app=cluster.app)
+
+    assert results is not None
+    outcomes = results.get(timeout=600)
+    assert sorted((r["details"][0]["connection"], r["details"][0]["entity"]) for r in outcomes) \
+        == [("c1", "accounts"), ("c1", "users"), ("c2", "accounts"), ("c2", "users")]
+    for name in ("c1", "c2"):
+        assert len(runs_of(cluster.store_url, name)) == before[name] + 2

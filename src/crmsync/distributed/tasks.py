@@ -101,4 +101,7 @@ def job_signature(config: Config, registry: Registry, name: str) -> Signature:
 def job(name: str) -> str:
     """Dispatch ``[schedule.NAME]`` (what beat sends); returns the dispatched canvas's id."""
     ctx = context()
-    return str(job_signature(ctx.config, ctx.registry, name).apply_async().id)
+    result = job_signature(ctx.config, ctx.registry, name).apply_async()
+    if hasattr(result, "save"):  # a GroupResult: keep it so GroupResult.restore(id) finds it
+        result.save()
+    return str(result.id)
