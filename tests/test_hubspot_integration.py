@@ -29,7 +29,9 @@ from conftest import make_config, table_rows
 from fakes.hs_data import TIED_TS, Dataset
 from fakes.hubspot_portal import FakeHubSpotPortal
 
-SMALL = Dataset(deals=1000, contacts=60, companies=20, engagements=50, owners=6)
+#: several batches of deals (the connector commits 1,000 records a batch)
+SMALL = Dataset(deals=3000, contacts=60, companies=20, engagements=50, owners=6)
+DEALS = SMALL.deals
 
 
 @pytest.fixture
@@ -124,7 +126,7 @@ def test_a_crash_mid_sync_then_resume_loses_nothing_and_duplicates_nothing(
     with pytest.raises(KeyboardInterrupt):
         sync(("opportunities",), progress=StopAfter("opportunities", 200))
     stored_at_crash = count(store, "opportunities")
-    assert 0 < stored_at_crash < 1000
+    assert 0 < stored_at_crash < DEALS
     fake.reset_calls()
     report = sync(("opportunities",))
     ids = remote_ids(store, "opportunities")
@@ -210,7 +212,7 @@ def test_records_modified_during_the_sync_are_stored_with_their_new_values(
     assert report.status == "success"
     assert names[early] == "changed while syncing (read)"
     assert names[late] == "changed while syncing (unread)"
-    assert len(names) == 1000
+    assert len(names) == DEALS
 
 
 def _lag_change(fake: FakeHubSpotPortal) -> str:
@@ -274,16 +276,43 @@ def test_a_ten_secondly_429_is_waited_out_and_the_sync_finishes(sqlite_store, fa
     assert count(sqlite_store, "opportunities") == 120
 
 
+@pytest.mark.xfail(reason="Throttle's token bucket bursts past a rolling one-second window "
+                          "(reported to the connector's author)", strict=False)
+def test_the_connector_throttle_keeps_under_the_portals_search_limit(
+        sqlite_store, fake_hubspot_factory, hub):
+    fake = fake_hubspot_factory(SMALL)
+    limits = fake.portal.limits
+    limits.enforce_search, limits.search_per_second = True, 5
+    report = hub(sqlite_store, fake, search_rate_limit=4)(("opportunities",))
+    assert report.status == "success"
+    assert len(fake.calls_to("search")) >= 5
+    assert limits.refused == {}
+
+
+def test_a_portal_enforcing_a_lower_burst_limit_is_waited_out(
+        sqlite_store, fake_hubspot_factory, hub):
+    fake = fake_hubspot_factory(SMALL)
+    limits = fake.portal.limits
+    # 10 calls a rolling second: one batch (5 searches, 2 association reads) fits, more not
+    limits.enforce_interval, limits.max_per_interval, limits.interval_ms = True, 10, 1000
+    report = hub(sqlite_store, fake, rate_limit=1000)(("opportunities",))
+    assert limits.refused.get("TEN_SECONDLY_ROLLING", 0) > 0
+    assert report.status == "success"
+    assert count(sqlite_store, "opportunities") == DEALS
+
+
 def test_a_daily_429_stops_the_run_cleanly_and_the_next_run_resumes(
         store, fake_hubspot_factory, hub):
     fake = fake_hubspot_factory(SMALL)
-    fake.throttle_next("DAILY", times=1, pattern="deals/search", after=2, retry_after=None)
     sync = hub(store, fake)
-    stopped = sync(("opportunities", "activities"))
+    spend = StopAfter("opportunities", 1, fake.portal.limits.exhaust_daily)
+    stopped = sync(("opportunities", "activities"), progress=spend)
     kept = count(store, "opportunities")
+    assert fake.portal.limits.refused.get("DAILY") == 1
     assert stopped.status == STOPPED_QUOTA
     assert [d.status for d in stopped.details] == [STOPPED_QUOTA, STOPPED_QUOTA]
-    assert 0 < kept < 1000  # committed pages are kept
+    assert 0 < kept < DEALS  # committed pages are kept
+    fake.portal.limits.new_day()
     fake.reset_calls()
     resumed = sync(("opportunities", "activities"))
     assert resumed.status == "success"
@@ -298,7 +327,7 @@ def test_the_daily_allowance_counted_by_the_portal_stops_the_run_at_the_budget(
     fake.portal.limits.daily_used = 1_000 - 12  # 12 calls left today
     report = hub(sqlite_store, fake)(("opportunities",))
     assert report.status == STOPPED_QUOTA
-    assert 0 < count(sqlite_store, "opportunities") < 1000
+    assert 0 < count(sqlite_store, "opportunities") < DEALS
     assert "daily" in report.details[0].error
 
 
@@ -317,7 +346,7 @@ def test_an_expired_oauth_token_is_refreshed_once_and_the_sync_continues(
     report = sync(("opportunities",), progress=StopAfter("opportunities", 200,
                                                          fake.portal.expire_tokens))
     assert report.status == "success", report.error
-    assert count(sqlite_store, "opportunities") == 1000
+    assert count(sqlite_store, "opportunities") == DEALS
     assert len(fake.calls_to("POST /oauth/v1/token")) == 2  # first token, then one refresh
 
 

@@ -48,6 +48,8 @@ class RateLimits:
     enforce_interval: bool = False
     enforce_search: bool = False
     daily_used: int = 0
+    #: calls answered 429, by policy name
+    refused: dict[str, int] = field(default_factory=dict)
     window: deque = field(default_factory=deque)
     search_window: deque = field(default_factory=deque)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -61,12 +63,17 @@ class RateLimits:
                 self.window.popleft()
             while self.search_window and self.search_window[0] <= now - 1:
                 self.search_window.popleft()
+            refusal: tuple[str, float | None] | None = None
             if self.daily_used >= self.daily:
-                return "DAILY", None
-            if self.enforce_interval and len(self.window) >= self.max_per_interval:
-                return "TEN_SECONDLY_ROLLING", max(self.window[0] - horizon, 0.001)
-            if is_search and self.enforce_search and len(self.search_window) >= self.search_per_second:
-                return "SECONDLY", max(self.search_window[0] - (now - 1), 0.001)
+                refusal = ("DAILY", None)
+            elif self.enforce_interval and len(self.window) >= self.max_per_interval:
+                refusal = ("TEN_SECONDLY_ROLLING", max(self.window[0] - horizon, 0.001))
+            elif (is_search and self.enforce_search
+                  and len(self.search_window) >= self.search_per_second):
+                refusal = ("SECONDLY", max(self.search_window[0] - (now - 1), 0.001))
+            if refusal is not None:
+                self.refused[refusal[0]] = self.refused.get(refusal[0], 0) + 1
+                return refusal
             self.daily_used += 1
             self.window.append(now)
             if is_search:
