@@ -209,6 +209,12 @@ def test_calls_are_counted_per_endpoint(synced: FullSync) -> None:
     assert counted["GET /crm/v3/pipelines/deals"] >= 1
 
 
+def test_deal_tables_replay_the_opportunities_read_without_a_call(synced: FullSync) -> None:
+    # the recorded deals' stage dates tile their lives, so no history needs reading either
+    calls = {r.entity: r.api_calls for r in synced.results}
+    assert (calls["opportunity_contacts"], calls["opportunity_stage_history"]) == (0, 0)
+
+
 def test_second_sync_reads_only_what_changed(synced: FullSync) -> None:
     assert synced.second[0].status == "success" and synced.second[0].rows_read <= 1
 

@@ -128,3 +128,15 @@ def test_lookback_moves_a_finished_cursor_back() -> None:
                                             ("1723331592293", 1723331592293)])
 def test_epoch_ms_reads_iso_and_epoch_values(value: str, expected: int) -> None:
     assert epoch_ms(value) == expected
+
+
+def test_a_deal_spool_serves_only_the_cursor_it_started_from() -> None:
+    from crmsync_hubspot.deal_spool import DealSpool
+
+    spool = DealSpool({"ts": 5, "id": None, "archived_at": 9})
+    spool.add([{"id": "1"}], [], {"ts": 7, "id": None})
+    assert not spool.covers({"ts": 5, "id": None})  # the read has not finished
+    spool.finish()
+    assert spool.covers({"ts": 5, "id": None}) and not spool.covers({"ts": 4, "id": None})
+    assert list(spool.pages()) == [([{"id": "1"}], [], {"ts": 7, "id": None})]
+    spool.close()

@@ -1,10 +1,10 @@
-"""Token buckets pacing HubSpot calls (crmsync_hubspot.throttle)."""
+"""Rolling-window pacing of HubSpot calls (crmsync_hubspot.throttle)."""
 
 from __future__ import annotations
 
 import pytest
 
-from crmsync_hubspot.throttle import Throttle, TokenBucket
+from crmsync_hubspot.throttle import RollingWindow, Throttle
 
 
 class Clock:
@@ -25,34 +25,46 @@ def clock() -> Clock:
     return Clock()
 
 
-def test_a_full_bucket_does_not_wait(clock: Clock) -> None:
-    bucket = TokenBucket(100, 10, clock=clock, sleep=clock.sleep)
+def calls_in_any_window(times: list[float], period: float) -> int:
+    return max(sum(1 for u in times if t <= u < t + period) for t in times)
+
+
+def test_calls_within_the_limit_do_not_wait(clock: Clock) -> None:
+    window = RollingWindow(100, 10, clock=clock, sleep=clock.sleep)
     for _ in range(100):
-        bucket.take()
+        window.take()
     assert clock.slept == []
 
 
-def test_an_empty_bucket_waits_one_token_refill(clock: Clock) -> None:
-    bucket = TokenBucket(100, 10, clock=clock, sleep=clock.sleep)
-    for _ in range(101):
-        bucket.take()
-    assert clock.slept == [pytest.approx(0.1)]
+def test_the_call_past_the_limit_waits_for_the_oldest_to_leave(clock: Clock) -> None:
+    window = RollingWindow(100, 10, clock=clock, sleep=clock.sleep)
+    for _ in range(100):
+        window.take()
+    clock.now = 4.0
+    window.take()
+    assert clock.slept == [pytest.approx(6.0)]
 
 
-def test_tokens_refill_with_time(clock: Clock) -> None:
-    bucket = TokenBucket(4, 1, clock=clock, sleep=clock.sleep)
-    for _ in range(4):
-        bucket.take()
-    clock.now += 1.0
-    for _ in range(4):
-        bucket.take()
-    assert clock.slept == []
+def test_no_rolling_window_ever_holds_more_than_the_limit(clock: Clock) -> None:
+    window = RollingWindow(5, 1, clock=clock, sleep=clock.sleep)
+    times = []
+    for i in range(40):
+        clock.now += 0.07 * (i % 3)
+        window.take()
+        times.append(clock.now)
+    assert calls_in_any_window(times, 1.0) == 5
 
 
 def test_search_spends_from_both_budgets(clock: Clock) -> None:
     throttle = Throttle(100, 4, clock=clock, sleep=clock.sleep)
     throttle.acquire(search=True)
-    assert throttle.search.tokens == 3 and throttle.general.tokens == 99
+    assert (len(throttle.search.calls), len(throttle.general.calls)) == (1, 1)
+
+
+def test_other_calls_do_not_spend_the_search_budget(clock: Clock) -> None:
+    throttle = Throttle(100, 4, clock=clock, sleep=clock.sleep)
+    throttle.acquire()
+    assert len(throttle.search.calls) == 0
 
 
 def test_search_is_paced_at_its_own_rate(clock: Clock) -> None:
@@ -62,8 +74,8 @@ def test_search_is_paced_at_its_own_rate(clock: Clock) -> None:
     assert sum(clock.slept) == pytest.approx(1.0)
 
 
-def test_drain_empties_the_bucket_after_a_429(clock: Clock) -> None:
-    bucket = TokenBucket(10, 10, clock=clock, sleep=clock.sleep)
-    bucket.drain()
-    bucket.take()
-    assert clock.slept == [pytest.approx(1.0)]
+def test_a_429_fills_the_window(clock: Clock) -> None:
+    window = RollingWindow(10, 10, clock=clock, sleep=clock.sleep)
+    window.drain()
+    window.take()
+    assert clock.slept == [pytest.approx(10.0)]

@@ -30,6 +30,7 @@ from crmsync.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
 
 from crmsync_hubspot import mapping as m
 from crmsync_hubspot.client import HubSpotClient, OAuthCredentials
+from crmsync_hubspot.deal_spool import DealSpool
 from crmsync_hubspot.search import SEARCH_LIMIT, SearchCursor, anchored_search, epoch_ms
 from crmsync_hubspot.stage_history import (
     dated_history,
@@ -119,6 +120,7 @@ class HubSpotConnector(Connector):
             throttle=throttle or Throttle(s["rate_limit"], s["search_rate_limit"]))
         self.writer = PropertyWriter(self.client)
         self._stages: m.StageIndex | None = None
+        self._spool: DealSpool | None = None
         self._custom: dict[str, list[str]] = {}
 
     def _check_field_map(self, section: str) -> None:
@@ -152,7 +154,10 @@ class HubSpotConnector(Connector):
         return self.client.quota
 
     def close(self) -> None:
-        """Close pooled connections."""
+        """Close pooled connections; delete the deal spool."""
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
         self.client.close()
 
     # -- reading ----------------------------------------------------------------------------
@@ -278,14 +283,32 @@ class HubSpotConnector(Connector):
         props = [*m.OBJECT_PROPERTIES[object_type], *custom, *fmap]
         if object_type == "deals":  # closed_at: when the deal entered its current stage
             props += [f"hs_v2_date_entered_{s}" for s in self._stage_index().stages]
+        spool = self._start_spool(cursor) if entity == "opportunities" else None
+        associations = ASSOCIATIONS.get(object_type, ())
+        if spool is not None:
+            props += [p for p in self._dated_properties() if p not in props]
+            associations = (*associations, "contacts")
         archived_at = (cursor or {}).get("archived_at")
         last = SearchCursor.from_json(cursor)
         for page, position in self._search(object_type, cursor, props, entity):
-            self._associate(object_type, page, ASSOCIATIONS.get(object_type, ()), entity)
+            self._associate(object_type, page, associations, entity)
             last = position
+            if spool is not None:
+                spool.add(_spooled_deals(page), self._deal_contacts(page), position.to_json())
             yield self._batch(object_type, page, to_record, custom, fmap,
                               {**position.to_json(), "archived_at": archived_at})
+        if spool is not None:
+            spool.finish()
         yield from self._archived(object_type, entity, last, archived_at)
+
+    def _start_spool(self, cursor: Any) -> DealSpool | None:
+        """A new spool for the derived deal tables this connection reads, if any."""
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+        if {"opportunity_stage_history", "opportunity_contacts"} & set(self.ENTITIES):
+            self._spool = DealSpool(cursor)
+        return self._spool
 
     def _batch(self, object_type: str, page: list[dict[str, Any]],
                to_record: Callable[[dict[str, Any]], dict[str, Any] | None],
@@ -342,24 +365,36 @@ class HubSpotConnector(Connector):
             return self._read_objects("leads", cursor, m.lead_object_to_lead, entity="leads")
         return self._read_objects("contacts", cursor, m.contact_to_lead, entity="leads")
 
+    def _deal_contacts(self, deals: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``opportunity_contacts`` records of deals with their contacts attached."""
+        records = []
+        for deal in deals:
+            updated = (deal.get("properties") or {}).get("hs_lastmodifieddate")
+            for i, contact in enumerate(m.associated_ids(deal, "contacts")):
+                records.append({"remote_id": f"{deal['id']}:{contact}",
+                                "opportunity_id": str(deal["id"]), "contact_id": contact,
+                                "is_primary": i == 0, "remote_updated_at": updated})
+        return records
+
     def _read_deal_contacts(self, cursor: Any) -> Iterator[Batch]:
         """Deal↔contact associations of deals changed since the cursor."""
+        if self._spool is not None and self._spool.covers(cursor):
+            for _, contacts, position in self._spool.pages():
+                yield Batch(records=contacts, cursor=position)
+            return
         for page, position in self._search("deals", cursor, ("hs_lastmodifieddate",),
                                            "opportunity_contacts"):
             self._associate("deals", page, ("contacts",), "opportunity_contacts")
-            records = []
-            for deal in page:
-                updated = (deal.get("properties") or {}).get("hs_lastmodifieddate")
-                for i, contact in enumerate(m.associated_ids(deal, "contacts")):
-                    records.append({"remote_id": f"{deal['id']}:{contact}",
-                                    "opportunity_id": str(deal["id"]), "contact_id": contact,
-                                    "is_primary": i == 0, "remote_updated_at": updated})
-            yield Batch(records=records, cursor=position.to_json())
+            yield Batch(records=self._deal_contacts(page), cursor=position.to_json())
 
-    def _read_stage_history(self, cursor: Any) -> Iterator[Batch]:
-        """Stage history of the deals changed since the cursor (batch read, 50 a call)."""
+    def _dated_properties(self) -> list[str]:
+        return [f"hs_v2_date_{edge}_{s}" for s in self._stage_index().stages
+                for edge in ("entered", "exited")]
+
+    def _deal_histories(self, deals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Stage history rows of ``deals``: from their stage dates when exact, else read with
+        ``propertiesWithHistory`` (50 deals a call)."""
         stages = self._stage_index()
-        dated = [f"hs_v2_date_{edge}_{s}" for s in stages.stages for edge in ("entered", "exited")]
         endpoint = "POST /crm/v3/objects/deals/batch/read"
 
         def batch_read(ids: list[str]) -> list[dict[str, Any]]:
@@ -370,22 +405,31 @@ class HubSpotConnector(Connector):
                                          entity="opportunity_stage_history"
                                          ).data.get("results", ()))
 
-        for page, position in self._search("deals", cursor, ("dealstage", "createdate", *dated),
+        exact = {str(d["id"]): rows for d in deals
+                 if (rows := dated_history(d, stages)) is not None}
+        histories = read_histories(batch_read, [str(d["id"]) for d in deals
+                                                if str(d["id"]) not in exact])
+        records: list[dict[str, Any]] = []
+        for deal in deals:
+            rid = str(deal["id"])
+            if rid in exact:
+                records.extend(exact[rid])
+                continue
+            answered, entries = histories.get(rid, (rid, []))
+            records.extend(history_records(answered, entries) if entries
+                           else fallback_history(deal, stages))
+        return records
+
+    def _read_stage_history(self, cursor: Any) -> Iterator[Batch]:
+        """Stage history of the deals changed since the cursor."""
+        if self._spool is not None and self._spool.covers(cursor):
+            for deals, _, position in self._spool.pages():
+                yield Batch(records=self._deal_histories(deals), cursor=position)
+            return
+        for page, position in self._search("deals", cursor,
+                                           ("dealstage", "createdate", *self._dated_properties()),
                                            "opportunity_stage_history"):
-            exact = {str(d["id"]): rows for d in page
-                     if (rows := dated_history(d, stages)) is not None}
-            histories = read_histories(batch_read, [str(d["id"]) for d in page
-                                                    if str(d["id"]) not in exact])
-            records: list[dict[str, Any]] = []
-            for deal in page:
-                rid = str(deal["id"])
-                if rid in exact:
-                    records.extend(exact[rid])
-                    continue
-                answered, entries = histories.get(rid, (rid, []))
-                records.extend(history_records(answered, entries) if entries
-                               else fallback_history(deal, stages))
-            yield Batch(records=records, cursor=position.to_json())
+            yield Batch(records=self._deal_histories(page), cursor=position.to_json())
 
     def _read_activities(self, cursor: Any) -> Iterator[Batch]:
         """Calls, emails, meetings, tasks and notes; one cursor per engagement type."""
@@ -426,6 +470,14 @@ class HubSpotConnector(Connector):
                     fields: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Current values of ``fields`` on ``remote_ids`` (batch read, 100 a call)."""
         return self.writer.read_values(self._writable(entity), remote_ids, fields)
+
+
+def _spooled_deals(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the stage history needs of each deal: id, stage, creation and stage dates."""
+    keep = ("dealstage", "createdate", "hs_lastmodifieddate")
+    return [{"id": d["id"], "properties": {k: v for k, v in (d.get("properties") or {}).items()
+                                           if k in keep or k.startswith("hs_v2_date_")}}
+            for d in page]
 
 
 def _grouped(pages: Iterator[tuple[list[dict[str, Any]], SearchCursor]], size: int
