@@ -117,6 +117,16 @@ def test_full_sync_maps_deal_strings_to_typed_columns(sqlite_store, fake_hubspot
     assert row.status == "won"
 
 
+def test_leads_come_from_the_leads_object_when_the_portal_has_one(
+        sqlite_store, fake_hubspot_factory, hub):
+    fake = fake_hubspot_factory(Dataset(leads=40))
+    report = hub(sqlite_store, fake, lead_definition="leads_object")(("leads",))
+    rows = table_rows(sqlite_store, "leads", "remote_id", "converted_contact_id")
+    assert report.status == "success"
+    assert sorted(r[0] for r in rows) == sorted(fake.portal.ids("leads"))
+    assert all(r[1] in set(fake.portal.ids("contacts")) for r in rows)
+
+
 # -- resume, ties, changes during the sync --------------------------------------------------------
 
 def test_a_crash_mid_sync_then_resume_loses_nothing_and_duplicates_nothing(

@@ -270,6 +270,7 @@ class Generator:
         return {"hs_lead_name": f"Lead {i}", "hs_pipeline": "lead-pipeline-id",
                 "hs_pipeline_stage": ("new-stage-id", "attempting-stage-id",
                                       "connected-stage-id", "qualified-stage-id")[h % 4],
+                "hs_lead_source": SOURCES[(h >> 8) % len(SOURCES)],
                 "hubspot_owner_id": self.owner_id(i, 51)}
 
     # -- engagements -------------------------------------------------------------------------------

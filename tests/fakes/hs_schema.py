@@ -72,7 +72,8 @@ SPECIFIC: dict[str, dict[str, tuple[str, str, bool]]] = {
               "hs_task_priority": (E, "task", False)},
     "notes": {"hs_timestamp": (DT, "note", False), "hs_note_body": (S, "note", False)},
     "leads": {"hs_lead_name": (S, "leadinformation", False), "hs_pipeline": (E, "leadinformation", False),
-              "hs_pipeline_stage": (E, "leadinformation", False)},
+              "hs_pipeline_stage": (E, "leadinformation", False),
+              "hs_lead_source": (E, "leadinformation", False)},
 }
 #: Custom (portal-defined) properties: name → (type, group, options, hasUniqueValue).
 CUSTOM: dict[str, dict[str, tuple[str, str, tuple[str, ...], bool]]] = {
