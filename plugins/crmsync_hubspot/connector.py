@@ -121,6 +121,7 @@ class HubSpotConnector(Connector):
         self.writer = PropertyWriter(self.client)
         self._stages: m.StageIndex | None = None
         self._spool: DealSpool | None = None
+        self._pipeline_list: list[dict[str, Any]] | None = None
         self._custom: dict[str, list[str]] = {}
 
     def _check_field_map(self, section: str) -> None:
@@ -199,9 +200,12 @@ class HubSpotConnector(Connector):
                     break
 
     def _pipelines(self) -> list[dict[str, Any]]:
-        res = self.client.call("GET /crm/v3/pipelines/deals", self.client.pipelines.get_all,
-                               "deals")
-        return list(res.data.get("results", ()))
+        """The deal pipelines, read once per connector instance (one sync run)."""
+        if self._pipeline_list is None:
+            res = self.client.call("GET /crm/v3/pipelines/deals", self.client.pipelines.get_all,
+                                   "deals")
+            self._pipeline_list = list(res.data.get("results", ()))
+        return self._pipeline_list
 
     def _stage_index(self) -> m.StageIndex:
         if self._stages is None:
