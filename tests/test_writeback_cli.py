@@ -126,3 +126,12 @@ def test_run_syncs_computes_and_writes_back(setup, crm):
     assert result.exit_code == 0, result.output
     assert (data["sync"]["status"], data["writeback"]["status"]) == ("success", "success")
     assert data["computed"] > 0
+
+
+def test_without_mappings_plan_says_so(setup):
+    path, _ = setup
+    path.write_text(path.read_text().split("[[writeback]]")[0])
+
+    result = invoke(setup, "writeback", "plan")
+    assert (result.exit_code, result.output.strip()) == (
+        0, "no [[writeback]] mappings configured (see docs/writeback.md)")

@@ -34,6 +34,9 @@ def _value(v: Any) -> str:
 
 def print_plan(out: Console, plan: WritebackPlan) -> None:
     """The plan as tables: one row per mapping, then a sample of changes per mapping."""
+    if not plan.mappings:
+        out.print("no [[writeback]] mappings configured (see docs/writeback.md)", markup=False)
+        return
     rows = []
     for p in plan.mappings:
         d = p.as_dict()
@@ -57,7 +60,7 @@ def print_plan(out: Console, plan: WritebackPlan) -> None:
     if any(p.skipped for p in plan.mappings):
         seen = sorted({r for p in plan.mappings for r in p.skipped})
         out.print("skipped: " + "; ".join(f"{r}: {SKIP_REASONS[r]}" for r in seen
-                                          if r in SKIP_REASONS))
+                                          if r in SKIP_REASONS), markup=False)
     if plan.empty:
         out.print("nothing to write")
 

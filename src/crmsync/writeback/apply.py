@@ -20,6 +20,7 @@ from typing import Any
 from crmsync.connector import Connector, WriteResult, WriteUpdate
 from crmsync.errors import (AuthError, ConfigError, CrmsyncError, QuotaExhausted, RateLimited,
                             TransientError, WritebackError)
+from crmsync.reports import STOPPED_QUOTA
 from crmsync.retry import RetryPolicy, retrying
 from crmsync.store import Store
 from crmsync.writeback.plan import Change, MappingPlan, WritebackPlan
@@ -216,8 +217,9 @@ def apply_plan(store: Store, plan: WritebackPlan, connectors: Mapping[str, Conne
     """Execute ``plan`` (see the module docstring).
 
     :raises WritebackError: a field could not be created (nothing was written).
-    :raises AuthError, QuotaExhausted, ConfigError: the connection failed as a whole; the
-        outcomes recorded up to then are kept.
+    :raises AuthError, ConfigError: the connection failed as a whole; the outcomes recorded
+        up to then are kept. An exhausted API quota stops the apply cleanly instead (status
+        ``stopped: api quota``).
     """
     results = {p.mapping.number: MappingResult(p) for p in plan.mappings}
     before = {name: c.api_calls.total for name, c in connectors.items()}
@@ -236,6 +238,8 @@ def apply_plan(store: Store, plan: WritebackPlan, connectors: Mapping[str, Conne
         for (connection, entity), group in groups.items():
             _send(store, connectors[connection], entity, group, recorder, retry or RetryPolicy(),
                   sleep, progress)
+    except QuotaExhausted as exc:  # a clean stop: what was sent is recorded, the rest waits
+        out.status, out.error = STOPPED_QUOTA, str(exc)
     finally:
         recorder.flush()
         out.write_calls = {name: c.api_calls.total - before[name]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from crmsync import api
 from crmsync.config import Config
 from crmsync.connector import Connector
-from crmsync.errors import ConfigError, QuotaExhausted
+from crmsync.errors import ConfigError
 from crmsync.locks import run_lock, writeback_lock_name
 from crmsync.metrics import engine as metric_engine
 from crmsync.registry import Registry
@@ -31,9 +31,11 @@ def _utcnow() -> dt.datetime:
 
 
 def _mappings(config: Config, connections: Sequence[str]) -> list[WritebackMapping]:
-    if not config.writeback:
-        raise ConfigError("no write-back mappings; add a [[writeback]] table "
-                          "(docs/writeback.md)", file=config.file, section="writeback")
+    unknown = [c for c in connections if c not in config.connections]
+    if unknown:
+        raise ConfigError(f"no connection named {unknown[0]!r} (configured: "
+                          f"{', '.join(config.connections) or 'none'})", file=config.file,
+                          section="connections")
     return [m for m in config.writeback if not connections or m.connection in connections]
 
 
@@ -112,12 +114,7 @@ def apply(config: Config, registry: Registry, *, connections: Sequence[str] = ()
                 if confirm is not None and not confirm(plan_):
                     report = _report(None, plan_, now)
                     return report
-                result = ApplyResult(mappings=[])
-                try:
-                    result = apply_plan(st, plan_, conns, now=now, sleep=sleep,
-                                        progress=progress)
-                except QuotaExhausted as exc:
-                    result.status, result.error = STOPPED_QUOTA, str(exc)
+                result = apply_plan(st, plan_, conns, now=now, sleep=sleep, progress=progress)
                 report = _report(result, plan_, now)
                 return report
     except BaseException as exc:
