@@ -21,23 +21,17 @@ from crmsync import (
     FieldSpec,
     Quota,
     Reject,
-    Setting,
     WriteResult,
     WriteUpdate,
 )
 
-from crmsync.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
-
 from crmsync_hubspot import mapping as m
-from crmsync_hubspot.client import HubSpotClient, OAuthCredentials
+from crmsync_hubspot.client import HubSpotClient
 from crmsync_hubspot.deal_spool import DealSpool
 from crmsync_hubspot.search import SEARCH_LIMIT, SearchCursor, anchored_search, epoch_ms
-from crmsync_hubspot.stage_history import (
-    dated_history,
-    fallback_history,
-    history_records,
-    read_histories,
-)
+from crmsync_hubspot.deal_tables import DealTables, spooled_deals
+from crmsync_hubspot.properties import ENGAGEMENT_TYPES, MODIFIED_PROPERTY, OBJECT_PROPERTIES
+from crmsync_hubspot.settings import SETTINGS, check_settings
 from crmsync_hubspot.throttle import Throttle
 from crmsync_hubspot.write import PropertyWriter
 
@@ -52,7 +46,7 @@ WRITABLE = {"accounts": "companies", "contacts": "contacts", "opportunities": "d
 #: Associations each object type is read with (engagements: all three).
 ASSOCIATIONS = {"contacts": ("companies",), "deals": ("companies",),
                 "leads": ("contacts",), **{t: ("contacts", "companies", "deals")
-                                           for t in m.ENGAGEMENT_TYPES}}
+                                           for t in ENGAGEMENT_TYPES}}
 _V4_BATCH = 1000  # inputs per v4 association batch read
 #: Records per batch (one transaction): five search pages, one v4 association call.
 BATCH_RECORDS = 1000
@@ -68,50 +62,13 @@ class HubSpotConnector(Connector):
     ENTITIES = ("users", "pipelines", "stages", "accounts", "contacts", "leads",
                 "opportunities", "opportunity_stage_history", "opportunity_contacts",
                 "activities")
-    SETTINGS = {
-        "access_token": Setting(str, "a private app's access token", default="", secret=True),
-        "client_id": Setting(str, "OAuth app client id (with client_secret and refresh_token)",
-                             default=""),
-        "client_secret": Setting(str, "OAuth app client secret", default="", secret=True),
-        "refresh_token": Setting(str, "OAuth refresh token of the portal", default="",
-                                 secret=True),
-        "base_url": Setting(str, "the API's base URL", default="https://api.hubapi.com"),
-        "rate_limit": Setting(int, "requests per 10 seconds (100 Free/Starter, 190 "
-                                   "Professional/Enterprise)", default=100),
-        "search_rate_limit": Setting(int, "search requests per second", default=4),
-        "daily_budget_percent": Setting(float, "stop once this share of the portal's daily "
-                                               "API allowance is used", default=100.0),
-        "objects": Setting(list, "the tables to read (default: all the connector reads)",
-                           default=[]),
-        "lookback_seconds": Setting(int, "re-read records modified this long before the "
-                                         "cursor (search index lag)", default=60),
-        "field_map": Setting(dict, "per object type, property → schema column", default={}),
-        "lead_definition": Setting(str, "what a lead is: contacts by lifecycle stage, or the "
-                                        "Leads object", default="lifecycle",
-                                   choices=("lifecycle", "leads_object")),
-    }
+    SETTINGS = SETTINGS
 
     def __init__(self, name: str, settings: Mapping[str, Any], *,
                  throttle: Throttle | None = None) -> None:
         super().__init__(name, settings)
         s = self.settings
-        section = f"connections.{name}"
-        oauth = None
-        if not s["access_token"]:
-            missing = [k for k in ("client_id", "client_secret", "refresh_token") if not s[k]]
-            if missing:
-                raise ConfigError("set access_token (private app) or client_id, client_secret "
-                                  "and refresh_token (OAuth)", section=section,
-                                  key=missing[0])
-            oauth = OAuthCredentials(s["client_id"], s["client_secret"], s["refresh_token"])
-        unknown = set(s["objects"]) - set(self.ENTITIES)
-        if unknown:
-            raise ConfigError(f"not read by the hubspot connector: {', '.join(sorted(unknown))}",
-                              section=section, key="objects")
-        if not 0 < s["daily_budget_percent"] <= 100:
-            raise ConfigError("must be more than 0 and at most 100", section=section,
-                              key="daily_budget_percent")
-        self._check_field_map(section)
+        oauth = check_settings(s, type(self).ENTITIES, f"connections.{name}")
         if s["objects"]:  # narrow what `crmsync sync` reads
             self.ENTITIES = tuple(e for e in type(self).ENTITIES if e in s["objects"])
         self.client = HubSpotClient(
@@ -120,26 +77,10 @@ class HubSpotConnector(Connector):
             throttle=throttle or Throttle(s["rate_limit"], s["search_rate_limit"]))
         self.writer = PropertyWriter(self.client)
         self._stages: m.StageIndex | None = None
-        self._spool: DealSpool | None = None
+        self.spool: DealSpool | None = None
+        self.deal_tables = DealTables(self)
         self._pipeline_list: list[dict[str, Any]] | None = None
         self._custom: dict[str, list[str]] = {}
-
-    def _check_field_map(self, section: str) -> None:
-        """``field_map`` names known object types and existing schema columns."""
-        tables = {"companies": ("accounts",), "contacts": ("contacts", "leads"),
-                  "deals": ("opportunities",), "leads": ("leads",),
-                  **{t: ("activities",) for t in m.ENGAGEMENT_TYPES}}
-        for object_type, mapping in self.settings["field_map"].items():
-            if object_type not in tables or not isinstance(mapping, dict):
-                raise ConfigError(f"field_map: expected {{object type = {{property = column}}}} "
-                                  f"with object types {', '.join(sorted(tables))}; got "
-                                  f"{object_type!r}", section=section, key="field_map")
-            columns = {c.name for t in tables[object_type] for c in SYNCED_TABLES[t].columns}
-            for prop, column in mapping.items():
-                if column not in columns or column in BOOK_KEEPING_COLUMNS:
-                    raise ConfigError(f"field_map.{object_type}.{prop}: {column!r} is not a "
-                                      f"column of {' or '.join(tables[object_type])}",
-                                      section=section, key="field_map")
 
     # -- probes -----------------------------------------------------------------------------
 
@@ -156,9 +97,9 @@ class HubSpotConnector(Connector):
 
     def close(self) -> None:
         """Close pooled connections; delete the deal spool."""
-        if self._spool is not None:
-            self._spool.close()
-            self._spool = None
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None
         self.client.close()
 
     # -- reading ----------------------------------------------------------------------------
@@ -168,8 +109,8 @@ class HubSpotConnector(Connector):
         readers: dict[str, Callable[[Any], Iterator[Batch]]] = {
             "users": self._read_users, "pipelines": self._read_pipelines,
             "stages": self._read_stages, "activities": self._read_activities,
-            "leads": self._read_leads, "opportunity_contacts": self._read_deal_contacts,
-            "opportunity_stage_history": self._read_stage_history,
+            "leads": self._read_leads, "opportunity_contacts": self.deal_tables.read_contacts,
+            "opportunity_stage_history": self.deal_tables.read_history,
         }
         if entity in readers:
             return readers[entity](cursor)
@@ -178,7 +119,7 @@ class HubSpotConnector(Connector):
         if entity == "contacts":
             return self._read_objects("contacts", cursor, m.contact_to_contact)
         if entity == "opportunities":
-            stages = self._stage_index()
+            stages = self.stage_index()
             return self._read_objects("deals", cursor,
                                       lambda r: m.deal_to_opportunity(r, stages))
         raise ConfigError(f"the hubspot connector does not read {entity!r}")
@@ -207,7 +148,7 @@ class HubSpotConnector(Connector):
             self._pipeline_list = list(res.data.get("results", ()))
         return self._pipeline_list
 
-    def _stage_index(self) -> m.StageIndex:
+    def stage_index(self) -> m.StageIndex:
         if self._stages is None:
             self._stages = m.StageIndex.from_pipelines(self._pipelines())
         return self._stages
@@ -236,7 +177,7 @@ class HubSpotConnector(Connector):
     def _field_map(self, object_type: str) -> dict[str, str]:
         return dict(self.settings["field_map"].get(object_type) or {})
 
-    def _search(self, object_type: str, cursor: Any, properties: Iterable[str],
+    def search_pages(self, object_type: str, cursor: Any, properties: Iterable[str],
                 entity: str) -> Iterator[tuple[list[dict[str, Any]], SearchCursor]]:
         """Anchored search pages of ``object_type`` after ``cursor`` (lookback applied)."""
         start = SearchCursor.from_json(cursor)
@@ -249,12 +190,12 @@ class HubSpotConnector(Connector):
                                    body, search=True, entity=entity)
             return list(res.data.get("results", ()))
 
-        pages = anchored_search(run, ts_property=m.MODIFIED_PROPERTY.get(object_type,
+        pages = anchored_search(run, ts_property=MODIFIED_PROPERTY.get(object_type,
                                                                           "hs_lastmodifieddate"),
                                 properties=list(properties), start=start)
         return _grouped(pages, BATCH_RECORDS)
 
-    def _associate(self, object_type: str, records: list[dict[str, Any]],
+    def associate(self, object_type: str, records: list[dict[str, Any]],
                    to_types: Iterable[str], entity: str) -> None:
         """Attach associations to search results in the inline list shape, via v4 batch
         reads (the search API returns no associations)."""
@@ -284,21 +225,22 @@ class HubSpotConnector(Connector):
         entity = entity or next(k for k, v in OBJECT_OF.items() if v == object_type)
         custom = self._custom_properties(object_type)
         fmap = self._field_map(object_type)
-        props = [*m.OBJECT_PROPERTIES[object_type], *custom, *fmap]
+        props = [*OBJECT_PROPERTIES[object_type], *custom, *fmap]
         if object_type == "deals":  # closed_at: when the deal entered its current stage
-            props += [f"hs_v2_date_entered_{s}" for s in self._stage_index().stages]
+            props += [f"hs_v2_date_entered_{s}" for s in self.stage_index().stages]
         spool = self._start_spool(cursor) if entity == "opportunities" else None
         associations = ASSOCIATIONS.get(object_type, ())
         if spool is not None:
-            props += [p for p in self._dated_properties() if p not in props]
+            props += [p for p in self.deal_tables.dated_properties() if p not in props]
             associations = (*associations, "contacts")
         archived_at = (cursor or {}).get("archived_at")
         last = SearchCursor.from_json(cursor)
-        for page, position in self._search(object_type, cursor, props, entity):
-            self._associate(object_type, page, associations, entity)
+        for page, position in self.search_pages(object_type, cursor, props, entity):
+            self.associate(object_type, page, associations, entity)
             last = position
             if spool is not None:
-                spool.add(_spooled_deals(page), self._deal_contacts(page), position.to_json())
+                spool.add(spooled_deals(page), self.deal_tables.contacts_of(page),
+                          position.to_json())
             yield self._batch(object_type, page, to_record, custom, fmap,
                               {**position.to_json(), "archived_at": archived_at})
         if spool is not None:
@@ -307,12 +249,12 @@ class HubSpotConnector(Connector):
 
     def _start_spool(self, cursor: Any) -> DealSpool | None:
         """A new spool for the derived deal tables this connection reads, if any."""
-        if self._spool is not None:
-            self._spool.close()
-            self._spool = None
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None
         if {"opportunity_stage_history", "opportunity_contacts"} & set(self.ENTITIES):
-            self._spool = DealSpool(cursor)
-        return self._spool
+            self.spool = DealSpool(cursor)
+        return self.spool
 
     def _batch(self, object_type: str, page: list[dict[str, Any]],
                to_record: Callable[[dict[str, Any]], dict[str, Any] | None],
@@ -369,76 +311,10 @@ class HubSpotConnector(Connector):
             return self._read_objects("leads", cursor, m.lead_object_to_lead, entity="leads")
         return self._read_objects("contacts", cursor, m.contact_to_lead, entity="leads")
 
-    def _deal_contacts(self, deals: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-        """``opportunity_contacts`` records of deals with their contacts attached."""
-        records = []
-        for deal in deals:
-            updated = (deal.get("properties") or {}).get("hs_lastmodifieddate")
-            for i, contact in enumerate(m.associated_ids(deal, "contacts")):
-                records.append({"remote_id": f"{deal['id']}:{contact}",
-                                "opportunity_id": str(deal["id"]), "contact_id": contact,
-                                "is_primary": i == 0, "remote_updated_at": updated})
-        return records
-
-    def _read_deal_contacts(self, cursor: Any) -> Iterator[Batch]:
-        """Deal↔contact associations of deals changed since the cursor."""
-        if self._spool is not None and self._spool.covers(cursor):
-            for _, contacts, position in self._spool.pages():
-                yield Batch(records=contacts, cursor=position)
-            return
-        for page, position in self._search("deals", cursor, ("hs_lastmodifieddate",),
-                                           "opportunity_contacts"):
-            self._associate("deals", page, ("contacts",), "opportunity_contacts")
-            yield Batch(records=self._deal_contacts(page), cursor=position.to_json())
-
-    def _dated_properties(self) -> list[str]:
-        return [f"hs_v2_date_{edge}_{s}" for s in self._stage_index().stages
-                for edge in ("entered", "exited")]
-
-    def _deal_histories(self, deals: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Stage history rows of ``deals``: from their stage dates when exact, else read with
-        ``propertiesWithHistory`` (50 deals a call)."""
-        stages = self._stage_index()
-        endpoint = "POST /crm/v3/objects/deals/batch/read"
-
-        def batch_read(ids: list[str]) -> list[dict[str, Any]]:
-            body = {"inputs": [{"id": i} for i in ids], "properties": ["hs_merged_object_ids"],
-                    "propertiesWithHistory": ["dealstage"]}
-            return list(self.client.call(endpoint, self.client.objects_batch.read, "deals", body,
-                                         archived=_flag(False),
-                                         entity="opportunity_stage_history"
-                                         ).data.get("results", ()))
-
-        exact = {str(d["id"]): rows for d in deals
-                 if (rows := dated_history(d, stages)) is not None}
-        histories = read_histories(batch_read, [str(d["id"]) for d in deals
-                                                if str(d["id"]) not in exact])
-        records: list[dict[str, Any]] = []
-        for deal in deals:
-            rid = str(deal["id"])
-            if rid in exact:
-                records.extend(exact[rid])
-                continue
-            answered, entries = histories.get(rid, (rid, []))
-            records.extend(history_records(answered, entries) if entries
-                           else fallback_history(deal, stages))
-        return records
-
-    def _read_stage_history(self, cursor: Any) -> Iterator[Batch]:
-        """Stage history of the deals changed since the cursor."""
-        if self._spool is not None and self._spool.covers(cursor):
-            for deals, _, position in self._spool.pages():
-                yield Batch(records=self._deal_histories(deals), cursor=position)
-            return
-        for page, position in self._search("deals", cursor,
-                                           ("dealstage", "createdate", *self._dated_properties()),
-                                           "opportunity_stage_history"):
-            yield Batch(records=self._deal_histories(page), cursor=position.to_json())
-
     def _read_activities(self, cursor: Any) -> Iterator[Batch]:
         """Calls, emails, meetings, tasks and notes; one cursor per engagement type."""
         state = dict(cursor or {})
-        for object_type in m.ENGAGEMENT_TYPES:
+        for object_type in ENGAGEMENT_TYPES:
             def to_record(raw: dict[str, Any], t: str = object_type) -> dict[str, Any]:
                 return m.engagement_to_activity(t, raw)
             for batch in self._read_objects(object_type, state.get(object_type), to_record,
@@ -474,14 +350,6 @@ class HubSpotConnector(Connector):
                     fields: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Current values of ``fields`` on ``remote_ids`` (batch read, 100 a call)."""
         return self.writer.read_values(self._writable(entity), remote_ids, fields)
-
-
-def _spooled_deals(page: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """What the stage history needs of each deal: id, stage, creation and stage dates."""
-    keep = ("dealstage", "createdate", "hs_lastmodifieddate")
-    return [{"id": d["id"], "properties": {k: v for k, v in (d.get("properties") or {}).items()
-                                           if k in keep or k.startswith("hs_v2_date_")}}
-            for d in page]
 
 
 def _grouped(pages: Iterator[tuple[list[dict[str, Any]], SearchCursor]], size: int

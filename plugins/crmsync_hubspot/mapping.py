@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from crmsync_hubspot.properties import ENGAGEMENT_TYPES
+
 __all__ = [
     "Unmappable",
     "number",
@@ -27,9 +29,6 @@ __all__ = [
     "when",
     "associated_ids",
     "StageIndex",
-    "MODIFIED_PROPERTY",
-    "OBJECT_PROPERTIES",
-    "ENGAGEMENT_TYPES",
     "owner_to_user",
     "pipelines_to_records",
     "company_to_account",
@@ -50,46 +49,6 @@ class Unmappable(ValueError):
         self.field = field
         super().__init__(reason)
 
-
-#: The property holding the last modification time (contacts differ).
-MODIFIED_PROPERTY = {"contacts": "lastmodifieddate"}
-
-ENGAGEMENT_TYPES = {"calls": "call", "emails": "email", "meetings": "meeting", "tasks": "task",
-                    "notes": "note"}
-
-#: The standard properties each object type is read with (custom ones are added at run time).
-OBJECT_PROPERTIES: dict[str, tuple[str, ...]] = {
-    "companies": ("name", "domain", "industry", "numberofemployees", "annualrevenue", "country",
-                  "hubspot_owner_id", "hs_parent_company_id", "createdate",
-                  "hs_lastmodifieddate", "hs_merged_object_ids", "type"),
-    "contacts": ("firstname", "lastname", "email", "phone", "jobtitle", "associatedcompanyid",
-                 "hubspot_owner_id", "lifecyclestage", "hs_analytics_source", "company",
-                 "createdate", "lastmodifieddate", "hs_merged_object_ids",
-                 "hs_lifecyclestage_lead_date", "hs_lifecyclestage_marketingqualifiedlead_date",
-                 "hs_lifecyclestage_salesqualifiedlead_date",
-                 "hs_lifecyclestage_opportunity_date", "hs_lifecyclestage_customer_date",
-                 "hs_lead_status"),
-    "deals": ("dealname", "dealtype", "pipeline", "dealstage", "amount", "deal_currency_code",
-              "amount_in_home_currency", "closedate", "hubspot_owner_id", "closed_won_reason",
-              "closed_lost_reason", "hs_is_closed_won", "hs_is_closed",
-              "hs_deal_stage_probability", "hs_analytics_source", "createdate",
-              "hs_lastmodifieddate", "hs_merged_object_ids", "hs_v2_date_entered_current_stage"),
-    "leads": ("hs_lead_name", "hs_pipeline_stage", "hubspot_owner_id", "hs_lead_source",
-              "createdate", "hs_lastmodifieddate"),
-    "calls": ("hs_timestamp", "hubspot_owner_id", "hs_call_direction", "hs_call_duration",
-              "hs_call_disposition", "hs_call_status", "hs_call_title", "hs_lastmodifieddate",
-              "hs_createdate"),
-    "emails": ("hs_timestamp", "hubspot_owner_id", "hs_email_direction", "hs_email_subject",
-               "hs_email_status", "hs_sequence_id", "hs_email_sent_via", "hs_lastmodifieddate",
-               "hs_createdate"),
-    "meetings": ("hs_timestamp", "hubspot_owner_id", "hs_meeting_title", "hs_meeting_outcome",
-                 "hs_meeting_start_time", "hs_meeting_end_time", "hs_lastmodifieddate",
-                 "hs_createdate"),
-    "tasks": ("hs_timestamp", "hubspot_owner_id", "hs_task_subject", "hs_task_status",
-              "hs_task_type", "hs_lastmodifieddate", "hs_createdate"),
-    "notes": ("hs_timestamp", "hubspot_owner_id", "hs_note_body", "hs_lastmodifieddate",
-              "hs_createdate"),
-}
 
 # -- values ------------------------------------------------------------------------------------
 

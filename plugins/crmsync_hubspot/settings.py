@@ -1,0 +1,84 @@
+"""The ``hubspot`` connector's settings and the checks a type cannot express."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from crmsync import ConfigError, Setting
+from crmsync.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
+
+from crmsync_hubspot.client import OAuthCredentials
+from crmsync_hubspot.properties import ENGAGEMENT_TYPES
+
+__all__ = ["SETTINGS", "check_settings"]
+
+#: Every setting, documented in docs/connectors/hubspot.md.
+SETTINGS: dict[str, Setting] = {
+    "access_token": Setting(str, "a private app's access token", default="", secret=True),
+    "client_id": Setting(str, "OAuth app client id (with client_secret and refresh_token)",
+                         default=""),
+    "client_secret": Setting(str, "OAuth app client secret", default="", secret=True),
+    "refresh_token": Setting(str, "OAuth refresh token of the portal", default="",
+                             secret=True),
+    "base_url": Setting(str, "the API's base URL", default="https://api.hubapi.com"),
+    "rate_limit": Setting(int, "requests per 10 seconds (100 Free/Starter, 190 "
+                               "Professional/Enterprise)", default=100),
+    "search_rate_limit": Setting(int, "search requests per second", default=4),
+    "daily_budget_percent": Setting(float, "stop once this share of the portal's daily "
+                                           "API allowance is used", default=100.0),
+    "objects": Setting(list, "the tables to read (default: all the connector reads)",
+                       default=[]),
+    "lookback_seconds": Setting(int, "re-read records modified this long before the "
+                                     "cursor (search index lag)", default=60),
+    "field_map": Setting(dict, "per object type, property → schema column", default={}),
+    "lead_definition": Setting(str, "what a lead is: contacts by lifecycle stage, or the "
+                                    "Leads object", default="lifecycle",
+                               choices=("lifecycle", "leads_object")),
+}
+
+#: The schema tables each object type's properties may be mapped into (``field_map``).
+FIELD_MAP_TABLES = {"companies": ("accounts",), "contacts": ("contacts", "leads"),
+                    "deals": ("opportunities",), "leads": ("leads",),
+                    **{t: ("activities",) for t in ENGAGEMENT_TYPES}}
+
+
+def check_settings(s: Mapping[str, Any], entities: Sequence[str], section: str
+                   ) -> OAuthCredentials | None:
+    """Check what a type cannot: credentials, ``objects``, the budget, ``field_map``.
+
+    :return: the OAuth credentials, or ``None`` for a private-app token.
+    :raises ConfigError: naming the section and key.
+    """
+    oauth = None
+    if not s["access_token"]:
+        missing = [k for k in ("client_id", "client_secret", "refresh_token") if not s[k]]
+        if missing:
+            raise ConfigError("set access_token (private app) or client_id, client_secret "
+                              "and refresh_token (OAuth)", section=section, key=missing[0])
+        oauth = OAuthCredentials(s["client_id"], s["client_secret"], s["refresh_token"])
+    unknown = set(s["objects"]) - set(entities)
+    if unknown:
+        raise ConfigError(f"not read by the hubspot connector: {', '.join(sorted(unknown))}",
+                          section=section, key="objects")
+    if not 0 < s["daily_budget_percent"] <= 100:
+        raise ConfigError("must be more than 0 and at most 100", section=section,
+                          key="daily_budget_percent")
+    _check_field_map(s["field_map"], section)
+    return oauth
+
+
+def _check_field_map(field_map: Mapping[str, Any], section: str) -> None:
+    """``field_map`` names known object types and existing schema columns."""
+    for object_type, mapping in field_map.items():
+        if object_type not in FIELD_MAP_TABLES or not isinstance(mapping, dict):
+            raise ConfigError(f"field_map: expected {{object type = {{property = column}}}} "
+                              f"with object types {', '.join(sorted(FIELD_MAP_TABLES))}; got "
+                              f"{object_type!r}", section=section, key="field_map")
+        tables = FIELD_MAP_TABLES[object_type]
+        columns = {c.name for t in tables for c in SYNCED_TABLES[t].columns}
+        for prop, column in mapping.items():
+            if column not in columns or column in BOOK_KEEPING_COLUMNS:
+                raise ConfigError(f"field_map.{object_type}.{prop}: {column!r} is not a "
+                                  f"column of {' or '.join(tables)}",
+                                  section=section, key="field_map")
