@@ -311,3 +311,112 @@ def test_status_shows_pending_failures_and_the_last_apply(opps, registry, crm):
     assert [(f["remote_id"], f["error_code"]) for f in data["failures"]] == [
         ("O2", "UNABLE_TO_LOCK_ROW")]
     assert data["last_apply"] == NOW.isoformat()
+
+
+def test_values_follow_the_kind_of_field_the_connector_created(store, registry, crm,
+                                                               monkeypatch):
+    crm.records["accounts"] = {"A1": {}}
+    put_records(store, "accounts", ["A1"])
+    put_values(store, "account_win_rate", {"A1": 0.25})
+    cls = registry.connector("memcrm")
+    original = cls.ensure_field
+
+    def as_number(self, entity, spec):  # a CRM without percent fields
+        return original(self, entity, type(spec)(spec.name, "number", spec.label))
+
+    monkeypatch.setattr(cls, "ensure_field", as_number)
+    apply(store, registry, {"metric": "account_win_rate", "object": "account",
+                            "create_field": True})
+    assert crm.records["accounts"]["A1"] == {"crmsync_account_win_rate": 0.25}
+
+
+def test_nulls_clear_empties_a_value_a_person_left_when_nothing_was_sent(store, registry, crm):
+    crm.add_field("opportunities", FIELD)
+    crm.records["opportunities"]["O1"][FIELD] = 7
+    put_records(store, "opportunities", ["O1", "O2"],
+                custom={"O1": {FIELD: 7}, "O2": {FIELD: None}})
+    put_values(store, "days_in_current_stage", {"O1": None, "O2": None})
+
+    report = apply(store, registry, dict(OPP, nulls="clear"))
+    assert (crm.sent, crm.value("opportunities", "O1", FIELD)) == (["O1"], None)
+    assert report.details[0]["unchanged"] == 1
+
+
+def test_a_failed_value_that_returns_to_the_sent_one_is_settled(opps, registry, crm):
+    apply(opps, registry, dict(OPP, create_field=True))
+    crm.fail["O2"] = ("UNABLE_TO_LOCK_ROW", True)
+    put_values(opps, "days_in_current_stage", {"O1": 1.2, "O2": 9.0, "O3": 3.9, "O4": 4.0,
+                                               "O5": 5.0})
+    apply(opps, registry, OPP)
+    assert state(opps, "status")["O2"] == "failed"
+    put_values(opps, "days_in_current_stage", {"O1": 1.2, "O2": 2.5, "O3": 3.9, "O4": 4.0,
+                                               "O5": 5.0})
+    crm.writes.clear()
+
+    apply(opps, registry, OPP)
+    assert (crm.writes, state(opps, "status", "pending_value")["O2"]) == ([], ("sent", None))
+
+
+def test_an_exhausted_quota_stops_cleanly_keeping_what_was_sent(opps, registry, crm,
+                                                                monkeypatch):
+    from crmsync import QuotaExhausted
+
+    cls = registry.connector("memcrm")
+    original = cls.write
+
+    def write(self, entity, updates):
+        for n, result in enumerate(original(self, entity, updates)):
+            if n == 2:
+                raise QuotaExhausted("daily API requests used up")
+            yield result
+
+    monkeypatch.setattr(cls, "write", write)
+    report = apply(opps, registry, dict(OPP, create_field=True))
+    assert (report.status, report.details[0]["sent"]) == ("stopped: api quota", 2)
+    assert sorted(state(opps, "status").values()) == ["sent", "sent"]
+
+
+def test_values_shared_by_two_connections_are_skipped_as_ambiguous(store, registry, crm):
+    crm.add_field("opportunities", FIELD)
+    put_records(store, "opportunities", ["O1"])
+    put_records(store, "opportunities", ["O1"], connection="other")
+    put_values(store, "days_in_current_stage", {"O1": 1.0})
+    from crmsync.schema import metric_values
+    with store.engine.begin() as conn:  # a run over both connections: O1 twice
+        row = conn.execute(sa.select(metric_values)).mappings().one()
+        conn.execute(sa.insert(metric_values),
+                     [{k: v for k, v in row.items() if k != "id"} | {"value": 2.0}])
+
+    report = apply(store, registry, OPP)
+    assert (crm.writes, report.details[0]["skipped"]) == ([], {"ambiguous": 1})
+
+
+def test_the_after_run_hook_gets_the_write_back_report(opps, crm):
+    from crmsync import hookimpl
+    from crmsync.plugins import get_plugin_manager
+    from crmsync.registry import Registry
+
+    seen = []
+
+    class Plugin:
+        @hookimpl
+        def crmsync_register_connectors(self):
+            return [connector_class(crm)]
+
+        @hookimpl
+        def crmsync_after_run(self, report):
+            seen.append((report.kind, report.status, report.details[0]["sent"]))
+
+    pm = get_plugin_manager()
+    pm.register(Plugin(), name="memcrm-hook-test")
+    apply(opps, Registry(pm), dict(OPP, create_field=True))
+    assert seen == [("writeback", "success", 5)]
+
+
+def test_a_mapping_being_applied_elsewhere_is_locked(opps, registry, crm):
+    from crmsync.locks import RunLocked, run_lock, writeback_lock_name
+
+    with run_lock(opps, writeback_lock_name(f"crm:opportunity:{OPP['metric']}")):
+        with pytest.raises(RunLocked):
+            apply(opps, registry, dict(OPP, create_field=True))
+    assert crm.writes == []

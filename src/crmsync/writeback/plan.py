@@ -245,12 +245,15 @@ def _plan_mapping(conn: sa.Connection, m: WritebackMapping, metric: Metric, name
     state = load_state(conn, m.connection, m.object, name)
     subjects = _values(conn, m, with_custom=needs_crm)
     counts = collections.Counter(s.remote_id for s in subjects)
+    ambiguous: set[str] = set()
     # records whose current CRM value decides, with what crmsync last sent
     undecided: list[tuple[Change, StateRow | None]] = []
     for s in subjects:
         row = state.get(s.remote_id)
         if counts[s.remote_id] > 1:
-            plan.skipped["ambiguous"] += 1
+            if s.remote_id not in ambiguous:  # count the record once, not once per value
+                plan.skipped["ambiguous"] += 1
+                ambiguous.add(s.remote_id)
             continue
         if s.deleted:
             plan.skipped["deleted"] += 1
