@@ -198,6 +198,13 @@ def test_stage_history_is_ordered_and_belongs_to_synced_deals(synced: FullSync) 
                        "where exited_at < entered_at") == [(0,)]
 
 
+def test_custom_properties_land_in_custom(synced: FullSync) -> None:
+    customs = [json.loads(c) if isinstance(c, str) else c
+               for (c,) in synced.rows("select custom from opportunities")]
+    assert all(c and "deal_region" in c for c in customs)
+    assert not any(k.startswith("hs_") for c in customs for k in c)
+
+
 def test_every_activity_has_a_type_and_time(synced: FullSync) -> None:
     kinds = {k for (k,) in synced.rows("select distinct type from activities")}
     assert kinds <= {"call", "email", "meeting", "task", "note"} and len(kinds) == 5
@@ -305,6 +312,17 @@ def test_scripted_503_is_transient(connector: HubSpotConnector) -> None:
 def test_scripted_oauth_token_is_refreshed_once_on_401(
         oauth_connector: HubSpotConnector, cassette: Any) -> None:
     assert owners(oauth_connector).status == 200
+    assert [r.path for r in cassette.requests] == [
+        "/oauth/v1/token", "/crm/v3/owners/", "/oauth/v1/token", "/crm/v3/owners/"]
+
+
+def test_scripted_oauth_token_is_refreshed_before_it_expires(
+        oauth_connector: HubSpotConnector, cassette: Any) -> None:
+    now = [1_000_000.0]
+    oauth_connector.client.clock = lambda: now[0]
+    owners(oauth_connector)
+    now[0] += 1800 - 30  # the token (expires_in 1800) is 30 s from expiry
+    owners(oauth_connector)
     assert [r.path for r in cassette.requests] == [
         "/oauth/v1/token", "/crm/v3/owners/", "/oauth/v1/token", "/crm/v3/owners/"]
 
