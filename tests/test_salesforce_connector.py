@@ -514,3 +514,10 @@ def test_a_session_expiring_during_a_bulk_job_resumes_from_the_last_page(
 
     assert (result.status, result.rows_read) == ("success", expected)
     assert connector.api_calls.by_endpoint["POST /Soap/u (login)"] == 2
+
+
+def test_ensure_field_accepts_a_metric_unit_as_the_type(make_connector: Factory) -> None:
+    info = make_connector().ensure_field("opportunities", FieldSpec(
+        name="crmsync_touches__c", type="count", label="Touches"))
+
+    assert (info.type, info.scale) == ("number", 0)

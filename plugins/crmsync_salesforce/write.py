@@ -52,14 +52,26 @@ _KINDS: Mapping[str, str] = {
     "percent": "percent", "date": "date", "datetime": "datetime", "boolean": "boolean",
     "string": "string", "textarea": "string", "picklist": "string", "email": "string",
     "phone": "string", "url": "string",
+    # Metadata API type names (of fields ensure_field creates)
+    "number": "number", "text": "string", "checkbox": "boolean",
 }
 #: Save errors that mean the record is not there to write (deleted, merged, wrong id).
 _MISSING_CODES = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "MALFORMED_ID",
                             "NOT_FOUND"})
 
 
+#: Metric units accepted as field types too (write-back sends kinds; other callers may not).
+_UNIT_KINDS: Mapping[str, tuple[str, int]] = {
+    "count": ("number", 0), "days": ("number", 2), "minutes": ("number", 2),
+    "score": ("number", 2), "ratio": ("number", 4),
+}
+
+
 def _metadata_field(kind: str, scale: int | None) -> dict[str, Any] | None:
-    """The Metadata API ``CustomField`` type and sizes for a write-back kind."""
+    """The Metadata API ``CustomField`` type and sizes for a write-back kind (or a unit)."""
+    if kind in _UNIT_KINDS:
+        kind, default_scale = _UNIT_KINDS[kind]
+        scale = default_scale if scale is None else scale
     digits = 2 if scale is None else max(0, min(scale, 8))
     return {
         "number": {"type": "Number", "precision": 18, "scale": digits},
@@ -145,8 +157,8 @@ def ensure_field(client: SalesforceClient, description: ObjectDescription, spec:
         raise ConnectorError(f"cannot create custom field {full_name}: "
                              f"{', '.join(codes)}{hint}", connection=client.connection,
                              entity=client.entity) from None
-    return FieldInfo(name=name, type=spec.type.lower(), label=spec.label, writable=True,
-                     custom=True, scale=kind.get("scale"))
+    return FieldInfo(name=name, type=_KINDS.get(kind["type"].lower(), spec.type.lower()),
+                     label=spec.label, writable=True, custom=True, scale=kind.get("scale"))
 
 
 def _collection_call(client: SalesforceClient, obj: str, chunk: Sequence[WriteUpdate]
