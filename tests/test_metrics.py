@@ -13,6 +13,7 @@ from crmsync.api import compute_metrics, metric_values
 from crmsync.cli import cli
 from crmsync.config import MetricsConfig
 from crmsync.metrics import compute
+from crmsync.registry import Registry
 
 from conftest import load_records, make_config
 
@@ -125,6 +126,12 @@ def test_values_are_stored_and_the_latest_run_is_shown(loaded, registry):
     compute_metrics(cfg, registry, ["win_rate"], period="quarter", store=loaded)
     shown = metric_values(cfg, metric="win_rate", period="quarter", store=loaded)
     assert [(v.period_start, v.value) for v in shown] == [(Q1, 0.75), (Q2, 0.5)]
+
+
+def test_the_run_reports_how_many_values_it_stored(loaded):
+    result = compute(loaded, [Registry().metric("win_rate")], MetricsConfig(), period="quarter",
+                     keep_values=False)
+    assert result.values == [] and result.stored == 2  # Q1 and Q2, as in the test above
 
 
 def test_metrics_show_json_has_the_documented_keys(loaded, tmp_path):

@@ -195,7 +195,9 @@ def _store(conn: Any, metric: Metric, ctx: MetricContext, select: Select, run_id
     columns = ["run_id", "metric", "version", "variant", "period", "period_start", "period_end",
                "dimension", "dimension_value", "subject_id", "value", "numerator",
                "denominator", "computed_at"]
-    result = conn.execute(sa.insert(metric_values).from_select(columns, source))
+    # SQLAlchemy keeps an INSERT's row count only when asked (psycopg would report -1)
+    result = conn.execute(sa.insert(metric_values).from_select(columns, source)
+                          .execution_options(preserve_rowcount=True))
     return max(result.rowcount or 0, 0)
 
 
