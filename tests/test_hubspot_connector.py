@@ -231,6 +231,14 @@ def test_quota_comes_from_rate_limit_headers(synced: FullSync) -> None:
     assert quota is not None and quota.limit > 0
 
 
+def test_field_map_puts_a_property_into_a_schema_column(cassette: Any) -> None:
+    conn = HubSpotConnector("hs", settings(objects=["opportunities"],
+                                           field_map={"deals": {"deal_region": "lead_source"}}),
+                            throttle=NoWait())
+    records = [r for b in conn.read("opportunities", None) for r in b.records]
+    assert records and all(r["lead_source"] == r["custom"]["deal_region"] for r in records)
+
+
 # -- recorded: write-back ---------------------------------------------------------------------
 
 def test_fields_flag_calculated_and_read_only_properties(connector: HubSpotConnector) -> None:

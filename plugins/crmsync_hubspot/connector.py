@@ -25,12 +25,14 @@ from crmsync import (
     WriteUpdate,
 )
 
+from crmsync.schema import SYNCED_TABLES
+
 from crmsync_hubspot import mapping as m
 from crmsync_hubspot.client import HubSpotClient
 from crmsync_hubspot.deal_spool import DealSpool
-from crmsync_hubspot.search import SEARCH_LIMIT, SearchCursor, anchored_search, epoch_ms
 from crmsync_hubspot.deal_tables import DealTables, spooled_deals
 from crmsync_hubspot.properties import ENGAGEMENT_TYPES, MODIFIED_PROPERTY, OBJECT_PROPERTIES
+from crmsync_hubspot.search import SEARCH_LIMIT, SearchCursor, anchored_search, epoch_ms
 from crmsync_hubspot.settings import SETTINGS, check_settings
 from crmsync_hubspot.throttle import Throttle
 from crmsync_hubspot.write import PropertyWriter
@@ -149,18 +151,17 @@ class HubSpotConnector(Connector):
         return self._pipeline_list
 
     def stage_index(self) -> m.StageIndex:
+        """The deal stages by id (from the pipelines read once per run)."""
         if self._stages is None:
             self._stages = m.StageIndex.from_pipelines(self._pipelines())
         return self._stages
 
     def _read_pipelines(self, cursor: Any) -> Iterator[Batch]:
         pipelines = self._pipelines()
-        self._stages = m.StageIndex.from_pipelines(pipelines)
         yield Batch(records=m.pipelines_to_records(pipelines)[0])
 
     def _read_stages(self, cursor: Any) -> Iterator[Batch]:
         pipelines = self._pipelines()
-        self._stages = m.StageIndex.from_pipelines(pipelines)
         yield Batch(records=[stage for _, stage in m.pipelines_to_records(pipelines)[1]])
 
     # -- objects ------------------------------------------------------------------------------
@@ -174,12 +175,18 @@ class HubSpotConnector(Connector):
                                          and not str(p["name"]).startswith("hs_")]
         return self._custom[object_type]
 
-    def _field_map(self, object_type: str) -> dict[str, str]:
-        return dict(self.settings["field_map"].get(object_type) or {})
+    def _field_map(self, object_type: str, entity: str) -> dict[str, str]:
+        """``field_map`` entries of ``object_type`` that ``entity``'s table has a column for
+        (contacts feed both ``contacts`` and ``leads``)."""
+        columns = {c.name for c in SYNCED_TABLES[entity].columns}
+        return {prop: column for prop, column
+                in (self.settings["field_map"].get(object_type) or {}).items()
+                if column in columns}
 
     def search_pages(self, object_type: str, cursor: Any, properties: Iterable[str],
-                entity: str) -> Iterator[tuple[list[dict[str, Any]], SearchCursor]]:
-        """Anchored search pages of ``object_type`` after ``cursor`` (lookback applied)."""
+                     entity: str) -> Iterator[tuple[list[dict[str, Any]], SearchCursor]]:
+        """Anchored search pages of ``object_type`` after ``cursor`` (lookback applied),
+        grouped about 1,000 records at a time."""
         start = SearchCursor.from_json(cursor)
         if start.id is None:  # a finished position: look back for late-indexed records
             start = start.minus(self.settings["lookback_seconds"] * 1000)
@@ -190,13 +197,13 @@ class HubSpotConnector(Connector):
                                    body, search=True, entity=entity)
             return list(res.data.get("results", ()))
 
-        pages = anchored_search(run, ts_property=MODIFIED_PROPERTY.get(object_type,
-                                                                          "hs_lastmodifieddate"),
-                                properties=list(properties), start=start)
+        ts_property = MODIFIED_PROPERTY.get(object_type, "hs_lastmodifieddate")
+        pages = anchored_search(run, ts_property=ts_property, properties=list(properties),
+                                start=start)
         return _grouped(pages, BATCH_RECORDS)
 
     def associate(self, object_type: str, records: list[dict[str, Any]],
-                   to_types: Iterable[str], entity: str) -> None:
+                  to_types: Iterable[str], entity: str) -> None:
         """Attach associations to search results in the inline list shape, via v4 batch
         reads (the search API returns no associations)."""
         ids = [str(r["id"]) for r in records]
@@ -224,7 +231,7 @@ class HubSpotConnector(Connector):
         ``{"ts", "id", "archived_at"}``."""
         entity = entity or next(k for k, v in OBJECT_OF.items() if v == object_type)
         custom = self._custom_properties(object_type)
-        fmap = self._field_map(object_type)
+        fmap = self._field_map(object_type, entity)
         props = [*OBJECT_PROPERTIES[object_type], *custom, *fmap]
         if object_type == "deals":  # closed_at: when the deal entered its current stage
             props += [f"hs_v2_date_entered_{s}" for s in self.stage_index().stages]
