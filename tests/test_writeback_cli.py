@@ -135,3 +135,33 @@ def test_without_mappings_plan_says_so(setup):
     result = invoke(setup, "writeback", "plan")
     assert (result.exit_code, result.output.strip()) == (
         0, "no [[writeback]] mappings configured (see docs/writeback.md)")
+
+
+def test_run_computes_the_mapped_metric_for_the_synced_records(tmp_path, crm):
+    from crmsync import api
+    from crmsync.config import load_config
+
+    path = tmp_path / "crmsync.toml"
+    path.write_text(f'[store]\nurl = "sqlite:///{tmp_path / "run.db"}"\n\n'
+                    '[connections.crm]\ntype = "memcrm"\n\n'
+                    '[[writeback]]\nmetric = "opportunity_age_days"\nconnection = "crm"\n'
+                    'object = "opportunity"\ncreate_field = true\n')
+    result = api.run(load_config(path), registry_with(connector_class(crm)))
+
+    assert (result.sync.ok, result.writeback.details[0]["sent"]) == (True, 2)
+    assert crm.value("opportunities", "O1", "crmsync_opportunity_age_days") >= 300
+
+
+def test_run_skips_write_back_for_a_connection_whose_sync_failed(tmp_path, crm):
+    from crmsync import api
+    from crmsync.config import load_config
+
+    crm.broken = True
+    path = tmp_path / "crmsync.toml"
+    path.write_text(f'[store]\nurl = "sqlite:///{tmp_path / "run.db"}"\n\n'
+                    '[connections.crm]\ntype = "memcrm"\n\n'
+                    '[[writeback]]\nmetric = "opportunity_age_days"\nconnection = "crm"\n'
+                    'object = "opportunity"\ncreate_field = true\n')
+    result = api.run(load_config(path), registry_with(connector_class(crm)))
+
+    assert (result.skipped_connections, result.writeback, crm.writes) == (["crm"], None, [])

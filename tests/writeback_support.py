@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crmsync import (Connector, ConnectorError, FieldInfo, FieldSpec, WriteResult, WriteUpdate,
+from crmsync import (Batch, Connector, ConnectorError, FieldInfo, FieldSpec, WriteResult, WriteUpdate,
                      hookimpl)
 from crmsync.config import Config, ConnectionConfig
 from crmsync.plugins import get_plugin_manager
@@ -37,6 +37,10 @@ class Crm:
     poison: set[str] = field(default_factory=set)
     deny_create: bool = False
     can_read_values: bool = True
+    #: every record's creation time (what ``read`` reports)
+    created: dt.datetime = dt.datetime(2026, 1, 1)
+    #: ``read`` fails (a connection whose sync fails)
+    broken: bool = False
     writes: list[list[WriteUpdate]] = field(default_factory=list)
     reads: list[list[str]] = field(default_factory=list)
 
@@ -63,8 +67,12 @@ def connector_class(crm: Crm) -> type[Connector]:
         NAME = "memcrm"
         ENTITIES = ("opportunities", "accounts", "leads")
 
-        def read(self, entity: str, cursor: Any) -> Iterator[Any]:
-            return iter(())
+        def read(self, entity: str, cursor: Any) -> Iterator[Batch]:
+            if crm.broken:
+                raise ConnectorError("the CRM is down", connection=self.name, entity=entity)
+            extra = {"opportunities": {"status": "open"}}.get(entity, {})
+            yield Batch(records=[dict(extra, remote_id=rid, remote_created_at=crm.created)
+                                 for rid in crm.records.get(entity, {})], cursor={"done": 1})
 
         def fields(self, entity: str) -> list[FieldInfo]:
             self.api_calls.count("GET fields")
