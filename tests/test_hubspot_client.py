@@ -70,3 +70,22 @@ def test_the_sdk_retry_is_off() -> None:
 def test_base_url_points_the_sdk_elsewhere() -> None:
     client = make(access_token="x", base_url="http://127.0.0.1:9/").client
     assert client.objects.api_client.configuration.host == "http://127.0.0.1:9"
+
+
+def test_a_window_with_nothing_left_makes_the_next_call_wait() -> None:
+    from crmsync_hubspot.errors import normalise_headers
+
+    client = make(access_token="x").client
+    client.read_limits(normalise_headers([("X-HubSpot-RateLimit-Remaining", "0")]), None)
+    assert client.throttle.general.delay() > 9.0
+
+
+def test_daily_headers_give_the_quota() -> None:
+    from crmsync_hubspot.errors import normalise_headers
+
+    client = make(access_token="x").client
+    client.read_limits(normalise_headers({"X-HubSpot-RateLimit-Daily": "250000",
+                                           "X-HubSpot-RateLimit-Daily-Remaining": "249000"}),
+                        None)
+    assert client.quota is not None and (client.quota.used, client.quota.limit) == \
+        (1000, 250000)

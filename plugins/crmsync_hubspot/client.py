@@ -200,14 +200,18 @@ class HubSpotClient:
                 raise map_api_exception(exc, endpoint=endpoint, connection=self.connection,
                                         entity=entity) from None
             headers = normalise_headers(raw.headers)
-            self._read_limits(headers, entity)
+            self.read_limits(headers, entity)
             payload = raw.data
             data = json.loads(payload) if payload else {}
             return Response(status=raw.status, data=data if isinstance(data, dict) else
                             {"results": data}, headers=headers)
 
-    def _read_limits(self, headers: CIHeaders, entity: str | None) -> None:
-        """Track the daily allowance; stop once ``daily_budget_percent`` of it is used."""
+    def read_limits(self, headers: CIHeaders, entity: str | None) -> None:
+        """Honour the rate-limit headers: a rolling window with nothing left fills ours (the
+        next call waits instead of drawing a 429); track the daily allowance and stop once
+        ``daily_budget_percent`` of it is used."""
+        if headers.get_ci("x-hubspot-ratelimit-remaining") == "0":
+            self.throttle.general.drain()
         daily, remaining = (headers.get_ci("x-hubspot-ratelimit-daily"),
                             headers.get_ci("x-hubspot-ratelimit-daily-remaining"))
         if not daily or remaining is None:
