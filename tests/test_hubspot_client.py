@@ -76,8 +76,10 @@ def test_a_window_with_nothing_left_makes_the_next_call_wait() -> None:
     from crmsync_hubspot.errors import normalise_headers
 
     client = make(access_token="x").client
-    client.read_limits(normalise_headers([("X-HubSpot-RateLimit-Remaining", "0")]), None)
-    assert client.throttle.general.delay() > 9.0
+    client.read_limits(normalise_headers([("X-HubSpot-RateLimit-Remaining", "0"),
+                                          ("X-HubSpot-RateLimit-Interval-Milliseconds", "2000")]),
+                       None)
+    assert 1.5 < client.throttle.general.delay() <= 2.0
 
 
 def test_daily_headers_give_the_quota() -> None:

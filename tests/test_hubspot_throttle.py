@@ -74,8 +74,8 @@ def test_search_is_paced_at_its_own_rate(clock: Clock) -> None:
     assert sum(clock.slept) == pytest.approx(1.0)
 
 
-def test_a_429_fills_the_window(clock: Clock) -> None:
+def test_a_hold_delays_the_next_call(clock: Clock) -> None:
     window = RollingWindow(10, 10, clock=clock, sleep=clock.sleep)
-    window.drain()
+    window.hold(1.5)
     window.take()
-    assert clock.slept == [pytest.approx(10.0)]
+    assert clock.slept == [pytest.approx(1.5)]

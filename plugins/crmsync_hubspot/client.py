@@ -37,6 +37,7 @@ from crmsync_hubspot.errors import (
     map_api_exception,
     map_transport_error,
     normalise_headers,
+    retry_after_seconds,
 )
 from crmsync_hubspot.throttle import Throttle
 
@@ -195,8 +196,6 @@ class HubSpotClient:
                     refreshed = True
                     self._refresh()
                     continue
-                if getattr(exc, "status", 0) == 429:
-                    (self.throttle.search if search else self.throttle.general).drain()
                 raise map_api_exception(exc, endpoint=endpoint, connection=self.connection,
                                         entity=entity) from None
             headers = normalise_headers(raw.headers)
@@ -207,11 +206,12 @@ class HubSpotClient:
                             {"results": data}, headers=headers)
 
     def read_limits(self, headers: CIHeaders, entity: str | None) -> None:
-        """Honour the rate-limit headers: a rolling window with nothing left fills ours (the
-        next call waits instead of drawing a 429); track the daily allowance and stop once
+        """Honour the rate-limit headers: when the rolling window has nothing left, the next
+        call waits ``X-HubSpot-RateLimit-Interval-Milliseconds`` instead of drawing a 429 (a
+        429 itself raises RateLimited and the engine waits); track the daily allowance and stop once
         ``daily_budget_percent`` of it is used."""
         if headers.get_ci("x-hubspot-ratelimit-remaining") == "0":
-            self.throttle.general.drain()
+            self.throttle.general.hold(retry_after_seconds(headers) or 10.0)
         daily, remaining = (headers.get_ci("x-hubspot-ratelimit-daily"),
                             headers.get_ci("x-hubspot-ratelimit-daily-remaining"))
         if not daily or remaining is None:

@@ -47,14 +47,18 @@ class RollingWindow:
         self.clock = clock
         self.sleep = sleep
         self.calls: collections.deque[float] = collections.deque(maxlen=self.limit)
+        #: No call before this time (see :meth:`hold`).
+        self.not_before = float("-inf")
         #: Seconds spent waiting (reported by benchmarks).
         self.waited = 0.0
 
     def delay(self) -> float:
         """Seconds until one more call fits in the window (0 when it fits now)."""
+        now = self.clock()
+        held = max(self.not_before - now, 0.0)
         if len(self.calls) < self.limit:
-            return 0.0
-        return max(self.calls[0] + self.period - self.clock(), 0.0)
+            return held
+        return max(self.calls[0] + self.period - now, held)
 
     def take(self) -> float:
         """Record one call, first waiting until it fits; return the seconds waited."""
@@ -65,10 +69,9 @@ class RollingWindow:
         self.calls.append(self.clock())
         return wait
 
-    def drain(self) -> None:
-        """HubSpot answered 429: whatever we counted, the window is full now."""
-        now = self.clock()
-        self.calls.extend(now for _ in range(self.limit))
+    def hold(self, seconds: float) -> None:
+        """Make no call for ``seconds`` from now (HubSpot said the window is spent)."""
+        self.not_before = max(self.not_before, self.clock() + seconds)
 
 
 class Throttle:
