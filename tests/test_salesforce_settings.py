@@ -69,7 +69,8 @@ def test_quota_percentages_must_be_percentages(key: str) -> None:
 
 @pytest.mark.parametrize(("method", "url", "label"), [
     ("GET", "https://x/services/data/v61.0/queryAll/?q=SELECT", "GET /queryAll"),
-    ("GET", "https://x/services/data/v61.0/query/0r8xx5R2yRjYJoUASW-2000", "GET /query (next page)"),
+    ("GET", "https://x/services/data/v61.0/query/0r8xx5R2yRjYJoUASW-2000",
+     "GET /query (next page)"),
     ("GET", "https://x/services/data/v61.0/sobjects/Opportunity/describe/",
      "GET /sobjects/Opportunity/describe"),
     ("GET", "https://x/services/data/v61.0/jobs/query/750R0000000zlh9IAA/results",

@@ -60,7 +60,8 @@ def parse_rows(text: str, describe: ObjectDescription) -> list[dict[str, Any]]:
     for cells in reader:
         if not cells:
             continue
-        flat = {name: parse(name, cell) for (name, parse), cell in zip(parsers, cells)}
+        flat = {name: parse(name, cell)
+                for (name, parse), cell in zip(parsers, cells, strict=False)}
         rows.append(_nest(flat))
     return rows
 
@@ -108,7 +109,11 @@ def ingest_update(client: SalesforceClient, obj: str, records: Sequence[Mapping[
     for job in results:
         processed += int(job.get("numberRecordsProcessed", 0))
         if int(job.get("numberRecordsFailed", 0)):
-            text = client.call(f"bulk update {obj} results", lambda sf, j=job["job_id"]:
-                               getattr(sf.bulk2, obj).get_failed_records(j))
-            failures.extend(parse_failed_results(text))
+            job_id = str(job["job_id"])
+
+            def failed(sf: Any, job_id: str = job_id) -> str:
+                return str(getattr(sf.bulk2, obj).get_failed_records(job_id))
+
+            failures.extend(parse_failed_results(
+                client.call(f"bulk update {obj} results", failed)))
     return processed, failures

@@ -22,6 +22,7 @@ and otherwise raises :class:`crmsync.AuthError`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -90,6 +91,10 @@ def auth_mode(settings: Mapping[str, Any]) -> str:
                       "private_key_file (JWT bearer)", key="session_id")
 
 
+def _query_more(sf: Salesforce, *, url: str, headers: Mapping[str, str]) -> Any:
+    return sf.query_more(url, identifier_is_url=True, headers=headers)
+
+
 class _Transport(HTTPAdapter):
     """The session's adapter: quota check, counting, limit header, timeout, login redirect."""
 
@@ -97,19 +102,21 @@ class _Transport(HTTPAdapter):
         super().__init__(pool_connections=4, pool_maxsize=4)
         self.client = client
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+    def send(self, request: requests.PreparedRequest, stream: bool = False,
+             timeout: Any = None, verify: bool | str = True, cert: Any = None,
+             proxies: dict[str, str] | None = None) -> requests.Response:
         client = self.client
         if client.login_base and request.url and request.url.startswith(client.login_base):
             request.url = client.login_url + request.url[len(client.login_base):]
         label = endpoint_label(request.method or "GET", request.url or "")
         client.budget.before_call(connection=client.connection, entity=client.entity)
         client.counter.count(label)
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = DEFAULT_TIMEOUT
         if client.ca_bundle:
             # requests lets REQUESTS_CA_BUNDLE override session.verify; the setting must win.
-            kwargs["verify"] = client.ca_bundle
-        response = super().send(request, **kwargs)
+            verify = client.ca_bundle
+        response = super().send(request, stream=stream,
+                                timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+                                verify=verify, cert=cert, proxies=proxies)
         usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
         if usage is not None:
             client.budget.observe(*usage)
@@ -242,8 +249,8 @@ class SalesforceClient:
             next_url = page.get("nextRecordsUrl")
             if page.get("done", True) or not next_url:
                 return
-            page = self.call(what, lambda sf: sf.query_more(next_url, identifier_is_url=True,
-                                                            headers=headers))
+            page = self.call(what, functools.partial(_query_more, url=next_url,
+                                                     headers=headers))
 
     def count(self, soql: str, *, what: str) -> int:
         """``totalSize`` of a ``SELECT COUNT() …`` query (via queryAll, so deletes count)."""

@@ -220,7 +220,9 @@ class SalesforceConnector(Connector):
     def _batch(self, obj: str, page: Page, ctx: mapping.MappingContext,
                cursor: dict[str, Any]) -> Batch:
         mapper = mapping.MAPPERS[obj]
-        if obj == "Opportunity" and not self.describe("Opportunity").has("LastStageChangeDate"):
+        describe = self.describe(obj)
+        if obj == "Opportunity" and describe is not None and \
+                not describe.has("LastStageChangeDate"):
             ctx.closed_at = self._closed_at([r for r in page.rows if r.get("IsClosed")])
         records, rejects = [], []
         for raw in page.rows:

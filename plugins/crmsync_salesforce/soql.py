@@ -1,7 +1,8 @@
 """SOQL text for incremental reads.
 
 Vendor quirk: SOQL datetime literals are **unquoted** (``SystemModstamp > 2024-01-02T03:04:05Z``);
-a quoted one fails with ``INVALID_FIELD`` (reference/salesforce/error_400_invalid_field_soql_caret.json).
+a quoted one fails with ``INVALID_FIELD`` (see the recorded answer in
+``reference/salesforce/error_400_invalid_field_soql_caret.json``).
 Ids and strings are single-quoted with backslash escapes.
 
 The incremental query pages on the compound cursor ``(SystemModstamp, Id)`` so that many rows

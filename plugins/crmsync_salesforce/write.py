@@ -73,7 +73,7 @@ def _metadata_field(kind: str, scale: int | None) -> dict[str, Any] | None:
         kind, default_scale = _UNIT_KINDS[kind]
         scale = default_scale if scale is None else scale
     digits = 2 if scale is None else max(0, min(scale, 8))
-    return {
+    types: dict[str, dict[str, Any]] = {
         "number": {"type": "Number", "precision": 18, "scale": digits},
         "currency": {"type": "Currency", "precision": 18, "scale": digits},
         "percent": {"type": "Percent", "precision": 18, "scale": digits},
@@ -81,7 +81,8 @@ def _metadata_field(kind: str, scale: int | None) -> dict[str, Any] | None:
         "datetime": {"type": "DateTime"},
         "string": {"type": "Text", "length": 255},
         "boolean": {"type": "Checkbox", "defaultValue": "false"},
-    }.get(kind)
+    }
+    return types.get(kind)
 
 
 _STATUS_CODE = re.compile(r"\(([A-Z_]+), ")
@@ -211,7 +212,7 @@ def write(client: SalesforceClient, obj: str, updates: Iterable[WriteUpdate], *,
         locked: list[WriteUpdate] = []
         for start in range(0, len(pending), COLLECTION_SIZE):
             chunk = pending[start:start + COLLECTION_SIZE]
-            for update, save in zip(chunk, _collection_call(client, obj, chunk)):
+            for update, save in zip(chunk, _collection_call(client, obj, chunk), strict=True):
                 result = _result(update, save)
                 if result.error_code == "UNABLE_TO_LOCK_ROW" and attempt < LOCK_RETRIES:
                     locked.append(update)
@@ -245,8 +246,8 @@ def read_values(client: SalesforceClient, obj: str, remote_ids: Sequence[str],
     out: dict[str, dict[str, Any]] = {}
     ids = list(dict.fromkeys(remote_ids))
     for start in range(0, len(ids), IDS_PER_QUERY):
-        text = soql.select(obj, ["Id", *names], where=soql.in_ids("Id", ids[start:start + IDS_PER_QUERY]),
-                           order_by=("Id",))
+        chunk = ids[start:start + IDS_PER_QUERY]
+        text = soql.select(obj, ["Id", *names], where=soql.in_ids("Id", chunk), order_by=("Id",))
         for rows in client.query_pages(text, what=f"read {obj} values", include_deleted=False):
             for row in rows:
                 out[row["Id"]] = {n: row.get(n) for n in names}
