@@ -20,10 +20,6 @@ from crmsync.writeback.plan import SKIP_REASONS, WritebackPlan
 
 __all__ = ["writeback", "run", "print_plan", "print_status"]
 
-_RESULT_COLUMNS = ("mapping", "metric", "connection", "object", "field", "created", "sent",
-                   "unchanged", "failed", "parked", "missing", "skipped", "write_calls")
-
-
 def _skipped(counts: dict[str, int]) -> str:
     return ", ".join(f"{reason} {n:,}" for reason, n in sorted(counts.items())) or "–"
 
@@ -33,45 +29,52 @@ def _value(v: Any) -> str:
 
 
 def print_plan(out: Console, plan: WritebackPlan) -> None:
-    """The plan as tables: one row per mapping, then a sample of changes per mapping."""
+    """The plan, mapping by mapping: target field, field to create, counts, sample changes."""
     if not plan.mappings:
         out.print("no [[writeback]] mappings configured (see docs/writeback.md)", markup=False)
         return
-    rows = []
+    lines = [f"write-back plan: {plan.updates:,} value(s) to send, "
+             f"{len(plan.fields_to_create)} field(s) to create"]
     for p in plan.mappings:
         d = p.as_dict()
-        create = d["create_field"]
-        rows.append(dict(d, create=f"{create['name']} ({create['type']})" if create else "",
-                         skipped=_skipped(d["skipped"]),
-                         update=f"{d['update']:,}" + (f" ({d['retries']:,} retries)"
-                                                       if d["retries"] else "")))
-    out.print(render.rows_table(rows, ("mapping", "metric", "connection", "object", "field",
-                                       "type", "create", "update", "unchanged", "skipped"),
-                                title="write-back plan"))
-    for p in plan.mappings:
-        d = p.as_dict()
-        if d["sample"]:
-            sample = [{"record": s["record"], "change": f"{_value(s['old'])} → {_value(s['new'])}"}
-                      for s in d["sample"]]
-            more = d["update"] - len(sample)
-            title = f"#{d['mapping']} {d['connection']}/{d['object']}.{d['field']}" + (
-                f" (and {more:,} more)" if more > 0 else "")
-            out.print(render.rows_table(sample, ("record", "change"), title=title))
-    if any(p.skipped for p in plan.mappings):
-        seen = sorted({r for p in plan.mappings for r in p.skipped})
-        out.print("skipped: " + "; ".join(f"{r}: {SKIP_REASONS[r]}" for r in seen
-                                          if r in SKIP_REASONS), markup=False)
+        lines.append(f"\n#{d['mapping']} {d['metric']} → {d['connection']}/{d['object']}."
+                     f"{d['field']}")
+        create = " (to create)" if d["create_field"] else ""
+        lines.append(f"   {d['type']} field{create} · overwrite {d['overwrite']} · "
+                     f"nulls {d['nulls']}")
+        retries = f" ({d['retries']:,} retries)" if d["retries"] else ""
+        lines.append(f"   update {d['update']:,}{retries} · unchanged {d['unchanged']:,} · "
+                     f"skipped {_skipped(d['skipped'])}")
+        for change in d["sample"]:
+            lines.append(f"     {change['record']}  {_value(change['old'])} → "
+                         f"{_value(change['new'])}")
+        if d["update"] > len(d["sample"]):
+            lines.append(f"     … and {d['update'] - len(d['sample']):,} more")
+    seen = sorted({r for p in plan.mappings for r in p.skipped})
+    if seen:
+        lines.append("\nskipped: " + "; ".join(f"{r}: {SKIP_REASONS[r]}" for r in seen
+                                               if r in SKIP_REASONS))
     if plan.empty:
-        out.print("nothing to write")
+        lines.append("nothing to write")
+    out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 
 
 def _print_report(out: Console, report: RunReport) -> None:
-    rows = [dict(d, skipped=_skipped(d.get("skipped", {}))) for d in report.details]
-    out.print(render.rows_table(rows, _RESULT_COLUMNS, title=f"write-back: {report.status}"))
+    lines = [f"write-back: {report.status}"]
+    calls: dict[str, int] = {}
     for d in report.details:
+        created = "field created · " if d.get("created") else ""
+        lines.append(f"#{d['mapping']} {d['connection']}/{d['object']}.{d['field']}")
+        lines.append(f"   {created}sent {d['sent']:,} · unchanged {d['unchanged']:,} · "
+                     f"failed {d['failed']:,} · parked {d['parked']:,} · "
+                     f"missing {d['missing']:,} · skipped {_skipped(d.get('skipped', {}))}")
         for code, n in d.get("errors", {}).items():
-            click.echo(f"#{d['mapping']} {d['connection']}/{d['object']}.{d['field']}: "
-                       f"{n:,} × {code}", err=True)
+            lines.append(f"   {n:,} × {code}")
+        calls[d["connection"]] = d.get("write_calls", 0)
+    if calls:
+        lines.append("API calls while writing: " + ", ".join(f"{c} {n:,}"
+                                                          for c, n in calls.items()))
+    out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
     if report.error:
         click.echo(f"error: {report.error}", err=True)
 
