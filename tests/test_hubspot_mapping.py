@@ -254,3 +254,16 @@ def test_closed_at_prefers_the_date_the_current_stage_was_entered() -> None:
         closedate="2024-03-01T00:00:00.000Z",
         hs_v2_date_entered_closedlost="2024-03-01T16:20:00.000Z"), STAGES)
     assert record["closed_at"] == dt.datetime(2024, 3, 1, 16, 20, tzinfo=UTC)
+
+
+def test_a_qualified_leads_object_record_is_converted_into_its_contact() -> None:
+    raw = {"id": "12", "properties": {"hs_lead_name": "Lead", "hs_pipeline_stage":
+                                      "qualified-stage-id"},
+           "associations": {"contacts": {"results": [{"id": "9", "type": "lead_to_contact"}]}}}
+    assert valid("leads", m.lead_object_to_lead(raw))["converted_contact_id"] == "9"
+
+
+def test_an_open_leads_object_record_is_not_converted() -> None:
+    raw = {"id": "12", "properties": {"hs_pipeline_stage": "new-stage-id"},
+           "associations": {"contacts": {"results": [{"id": "9", "type": "lead_to_contact"}]}}}
+    assert m.lead_object_to_lead(raw)["converted_contact_id"] is None

@@ -264,16 +264,26 @@ def contact_to_lead(record: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
+#: The Leads object's default pipeline stage of a lead that was qualified (converted).
+QUALIFIED_LEAD_STAGE = "qualified-stage-id"
+
+
 def lead_object_to_lead(record: Mapping[str, Any]) -> dict[str, Any]:
-    """``lead_definition = "leads_object"``: a record of HubSpot's Leads object → ``leads``."""
+    """``lead_definition = "leads_object"``: a record of HubSpot's Leads object → ``leads``.
+
+    A lead in the qualified stage is converted, into its associated contact; HubSpot exposes
+    no conversion time on the Leads object, so ``converted_at`` stays empty.
+    """
     props = record.get("properties") or {}
     contacts = associated_ids(record, "contacts")
+    stage = _text(props, "hs_pipeline_stage")
+    converted = stage == QUALIFIED_LEAD_STAGE
     return {
         **_base(record),
-        "name": _text(props, "hs_lead_name"), "status": _text(props, "hs_pipeline_stage"),
+        "name": _text(props, "hs_lead_name"), "status": stage,
         "lead_source": _text(props, "hs_lead_source"),
         "owner_id": _text(props, "hubspot_owner_id"),
-        "converted_contact_id": contacts[0] if contacts else None,
+        "converted_contact_id": contacts[0] if converted and contacts else None,
     }
 
 
