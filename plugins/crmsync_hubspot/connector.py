@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from crmsync import (
     Batch,
@@ -61,9 +61,9 @@ class HubSpotConnector(Connector):
     """
 
     NAME = "hubspot"
-    ENTITIES = ("users", "pipelines", "stages", "accounts", "contacts", "leads",
-                "opportunities", "opportunity_stage_history", "opportunity_contacts",
-                "activities")
+    ENTITIES: ClassVar[tuple[str, ...]] = (
+        "users", "pipelines", "stages", "accounts", "contacts", "leads", "opportunities",
+        "opportunity_stage_history", "opportunity_contacts", "activities")
     SETTINGS = SETTINGS
 
     def __init__(self, name: str, settings: Mapping[str, Any], *,
@@ -71,8 +71,9 @@ class HubSpotConnector(Connector):
         super().__init__(name, settings)
         s = self.settings
         oauth = check_settings(s, type(self).ENTITIES, f"connections.{name}")
-        if s["objects"]:  # narrow what `crmsync sync` reads
-            self.ENTITIES = tuple(e for e in type(self).ENTITIES if e in s["objects"])
+        if s["objects"]:  # narrow what `crmsync sync` reads, for this connection only
+            self.ENTITIES = tuple(  # type: ignore[misc]
+                e for e in type(self).ENTITIES if e in s["objects"])
         self.client = HubSpotClient(
             base_url=s["base_url"], counter=self.api_calls, access_token=s["access_token"] or None,
             oauth=oauth, daily_budget_percent=s["daily_budget_percent"], connection=name,

@@ -41,7 +41,7 @@ PROPERTY_TYPES: dict[str, tuple[str, str]] = {
     "boolean": ("bool", "booleancheckbox"),
 }
 #: Extra property attributes per kind: how HubSpot displays the number.
-_DISPLAY = {"currency": {"showCurrencySymbol": True},
+_DISPLAY: dict[str, dict[str, Any]] = {"currency": {"showCurrencySymbol": True},
             "percent": {"numberDisplayHint": "percentage"}}
 #: 207 error categories worth retrying later (rate limits, HubSpot-side failures).
 RETRYABLE_CATEGORIES = frozenset({"RATE_LIMITS", "RATE_LIMIT", "INTERNAL_ERROR", "TIMEOUT",
