@@ -99,10 +99,13 @@ class HubSpotConnector(Connector):
         return self.client.quota
 
     def close(self) -> None:
-        """Close pooled connections; delete the deal spool."""
+        """Close pooled connections; delete the deal spool; forget the per-run caches
+        (pipelines, custom properties) so a reused instance reads them afresh."""
         if self.spool is not None:
             self.spool.close()
             self.spool = None
+        self._pipeline_list, self._stages, self._custom = None, None, {}
+        self.writer.forget()
         self.client.close()
 
     # -- reading ----------------------------------------------------------------------------

@@ -81,6 +81,10 @@ class PropertyWriter:
             self._properties[object_type] = list(res.data.get("results", ()))
         return self._properties[object_type]
 
+    def forget(self) -> None:
+        """Drop the cached property definitions."""
+        self._properties.clear()
+
     def fields(self, object_type: str) -> list[FieldInfo]:
         """``FieldInfo`` per property."""
         return [_field_info(p) for p in self.properties(object_type)]
