@@ -34,13 +34,13 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from crmsync import WriteUpdate, api  # noqa: E402
-from crmsync.config import Config, ConnectionConfig  # noqa: E402
-from crmsync.connector import FieldSpec  # noqa: E402
-from crmsync.metrics import engine as metric_engine  # noqa: E402
-from crmsync.registry import Registry  # noqa: E402
-from crmsync.store import Store  # noqa: E402
-from crmsync.writeback.mapping import parse_writeback  # noqa: E402
+from crmsync import WriteUpdate, api
+from crmsync.config import Config, ConnectionConfig
+from crmsync.connector import FieldSpec
+from crmsync.metrics import engine as metric_engine
+from crmsync.registry import Registry
+from crmsync.store import Store
+from crmsync.writeback.mapping import parse_writeback
 
 METRIC = "opportunity_age_days"
 AS_OF = dt.datetime(2027, 1, 1)

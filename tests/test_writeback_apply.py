@@ -8,11 +8,18 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
+from writeback_support import (
+    NOW,
+    Crm,
+    config_with,
+    connector_class,
+    put_records,
+    put_values,
+    registry_with,
+)
 
 from crmsync import RateLimited, WritebackError, api
 from crmsync.schema import writeback_state
-from writeback_support import (NOW, Crm, config_with, connector_class, put_records, put_values,
-                               registry_with)
 
 OPP = {"metric": "days_in_current_stage", "object": "opportunity"}
 FIELD = "crmsync_days_in_current_stage"
@@ -416,7 +423,7 @@ def test_the_after_run_hook_gets_the_write_back_report(opps, crm):
 def test_a_mapping_being_applied_elsewhere_is_locked(opps, registry, crm):
     from crmsync.locks import RunLocked, run_lock, writeback_lock_name
 
-    with run_lock(opps, writeback_lock_name(f"crm:opportunity:{OPP['metric']}")):
-        with pytest.raises(RunLocked):
-            apply(opps, registry, dict(OPP, create_field=True))
+    name = writeback_lock_name(f"crm:opportunity:{OPP['metric']}")
+    with run_lock(opps, name), pytest.raises(RunLocked):
+        apply(opps, registry, dict(OPP, create_field=True))
     assert crm.writes == []

@@ -7,10 +7,16 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from writeback_support import (
+    Crm,
+    connector_class,
+    put_records,
+    put_values,
+    registry_with,
+)
 
 from crmsync.cli import cli
 from crmsync.store import Store
-from writeback_support import Crm, connector_class, put_records, put_values, registry_with
 
 FIELD = "crmsync_days_in_current_stage"
 

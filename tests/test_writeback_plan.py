@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from writeback_support import (
+    NOW,
+    Crm,
+    config_with,
+    connector_class,
+    put_records,
+    put_values,
+    registry_with,
+)
 
 from crmsync import ConfigError, WritebackError, api
 from crmsync.schema import writeback_state
-from writeback_support import (NOW, Crm, config_with, connector_class, put_records, put_values,
-                               registry_with)
 
 OPP = {"metric": "days_in_current_stage", "object": "opportunity"}
 

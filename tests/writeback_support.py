@@ -12,8 +12,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crmsync import (Batch, Connector, ConnectorError, FieldInfo, FieldSpec, WriteResult, WriteUpdate,
-                     hookimpl)
+from crmsync import (
+    Batch,
+    Connector,
+    ConnectorError,
+    FieldInfo,
+    FieldSpec,
+    WriteResult,
+    WriteUpdate,
+    hookimpl,
+)
 from crmsync.config import Config, ConnectionConfig
 from crmsync.plugins import get_plugin_manager
 from crmsync.registry import Registry

@@ -10,8 +10,13 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                           TimeElapsedColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from crmsync import api, render
 from crmsync.cli_state import EXIT_QUOTA, State, emit_json, pass_state
@@ -33,8 +38,8 @@ def print_plan(out: Console, plan: WritebackPlan) -> None:
     if not plan.mappings:
         out.print("no [[writeback]] mappings configured (see docs/writeback.md)", markup=False)
         return
-    lines = [f"write-back plan: {plan.updates:,} value(s) to send, "
-             f"{len(plan.fields_to_create)} field(s) to create"]
+    lines = [(f"write-back plan: {plan.updates:,} value(s) to send, "
+              f"{len(plan.fields_to_create)} field(s) to create")]
     for p in plan.mappings:
         d = p.as_dict()
         lines.append(f"\n#{d['mapping']} {d['metric']} → {d['connection']}/{d['object']}."

@@ -18,14 +18,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crmsync.connector import Connector, WriteResult, WriteUpdate
-from crmsync.errors import (AuthError, ConfigError, CrmsyncError, QuotaExhausted, RateLimited,
-                            TransientError, WritebackError)
+from crmsync.errors import (
+    AuthError,
+    ConfigError,
+    CrmsyncError,
+    QuotaExhausted,
+    RateLimited,
+    TransientError,
+    WritebackError,
+)
 from crmsync.reports import STOPPED_QUOTA
 from crmsync.retry import RetryPolicy, retrying
 from crmsync.store import Store
 from crmsync.writeback.plan import Change, MappingPlan, WritebackPlan
-from crmsync.writeback.state import (FAILED, MISSING, PARKED, SENT, Outcome, RetrySchedule,
-                                     resolve, save_rows)
+from crmsync.writeback.state import (
+    FAILED,
+    MISSING,
+    PARKED,
+    SENT,
+    Outcome,
+    RetrySchedule,
+    resolve,
+    save_rows,
+)
 
 __all__ = ["MappingResult", "ApplyResult", "apply_plan", "ProgressCallback"]
 
@@ -103,9 +118,9 @@ class _Recorder:
         for slot in slots:
             plan, change = slot.result.plan, slot.change
             m = plan.mapping
-            base = dict(connection=m.connection, object=m.object, field=plan.field,
-                        remote_id=change.remote_id, metric=m.metric, value=change.new,
-                        hash=change.hash)
+            base = {"connection": m.connection, "object": m.object, "field": plan.field,
+                    "remote_id": change.remote_id, "metric": m.metric, "value": change.new,
+                    "hash": change.hash}
             if result.ok:
                 slot.result.sent += 1
                 self.buffer.append(Outcome(status=SENT, **base))

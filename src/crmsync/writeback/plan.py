@@ -11,7 +11,8 @@ from __future__ import annotations
 import collections
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,9 +22,16 @@ from crmsync.errors import ConfigError, WritebackError
 from crmsync.metric import Metric
 from crmsync.schema import SYNCED_TABLES, metric_values
 from crmsync.store import Store
-from crmsync.writeback.formatting import (compatible_kinds, decimals_for, field_kind,
-                                          format_value, is_empty, kind_for_unit, same_value,
-                                          value_hash)
+from crmsync.writeback.formatting import (
+    compatible_kinds,
+    decimals_for,
+    field_kind,
+    format_value,
+    is_empty,
+    kind_for_unit,
+    same_value,
+    value_hash,
+)
 from crmsync.writeback.mapping import OBJECTS, WritebackMapping
 from crmsync.writeback.state import FAILED, MISSING, PARKED, SENT, StateRow, load_state
 
@@ -72,12 +80,12 @@ class MappingPlan:
     kind: str
     decimals: int
     create: FieldSpec | None = None
-    changes: list[Change] = field(default_factory=list)
+    changes: list[Change] = dataclasses.field(default_factory=list)
     unchanged: int = 0
-    skipped: collections.Counter[str] = field(default_factory=collections.Counter)
+    skipped: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     #: Records whose failed value went back to the one last sent: nothing to send, the
     #: failure is settled.
-    resolved: list[str] = field(default_factory=list)
+    resolved: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def retries(self) -> int:
@@ -206,7 +214,8 @@ def _values(conn: sa.Connection, m: WritebackMapping, with_custom: bool) -> list
     joined = mv.join(t, sa.and_(t.c.connection == m.connection,
                                 t.c.remote_id == mv.c.subject_id))
     for run_id in runs:
-        cols = [mv.c.subject_id, mv.c.value, t.c.is_deleted, t.c.remote_updated_at]
+        cols: list[Any] = [mv.c.subject_id, mv.c.value, t.c.is_deleted,
+                           t.c.remote_updated_at]
         cols.append(t.c.custom if with_custom else sa.null())
         rows = conn.execute(sa.select(*cols).select_from(joined)
                             .where(base, mv.c.run_id == run_id)).all()

@@ -114,7 +114,7 @@ def save_rows(conn: Connection, outcomes: Iterable[Outcome], now: dt.datetime) -
     """Upsert the outcomes (a success replaces the sent value; a failure keeps it)."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for o in outcomes:
-        columns = _SENT_COLUMNS if o.status == SENT else _FAILED_COLUMNS
+        columns: tuple[str, ...] = _SENT_COLUMNS if o.status == SENT else _FAILED_COLUMNS
         groups.setdefault(columns, []).append(_row(o, now))
     for columns, rows in groups.items():
         stmt = upsert_statement(conn.dialect.name, writeback_state, columns, _KEY)
