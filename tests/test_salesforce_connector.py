@@ -521,3 +521,27 @@ def test_ensure_field_accepts_a_metric_unit_as_the_type(make_connector: Factory)
         name="crmsync_touches__c", type="count", label="Touches"))
 
     assert (info.type, info.scale) == ("number", 0)
+
+
+def _final_entries(batches: list[Batch]) -> dict[str, dict[str, Any]]:
+    """Stage entries as the store ends up with them (a re-sent entry replaces the earlier)."""
+    return {r["remote_id"]: r for b in batches for r in b.records}
+
+
+def test_a_resumed_full_read_of_stage_history_derives_the_same_entries(
+        make_connector: Factory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("crmsync_salesforce.reader.REST_BATCH_SIZE", 50)
+    full = list(make_connector().read("opportunity_stage_history", None))
+    first = full[0]
+
+    resumed = [first, *make_connector().read("opportunity_stage_history", first.cursor)]
+
+    assert first.cursor["OpportunityHistory"]["after_opportunity"]
+    assert _final_entries(resumed) == _final_entries(full)
+
+
+def test_a_full_read_of_stage_history_ends_with_an_incremental_cursor(
+        make_connector: Factory) -> None:
+    batches = list(make_connector().read("opportunity_stage_history", None))
+
+    assert set(batches[-1].cursor["OpportunityHistory"]) == {"ts", "id", "deleted_since"}

@@ -193,6 +193,9 @@ class SalesforceConnector(Connector):
         reader = ObjectReader(self.client, bulk_threshold=int(self.settings["bulk_threshold"]),
                               lookback_seconds=int(self.settings["lookback_seconds"]),
                               now=self.clock)
+        if obj == "OpportunityHistory" and not (state.get(obj) or {}).get("ts"):
+            yield from self._history_full(describe, fields, reader, state)
+            return
         tracker = StageTracker(self._stages()) if obj == "OpportunityHistory" else None
         incremental = bool(state.get(obj))
         for page in reader.pages(describe, fields, state.get(obj)):
@@ -304,6 +307,40 @@ class SalesforceConnector(Connector):
         records = list(out.values())
         return Batch(records=records, rejects=rejects, cursor=cursor, deleted=deleted,
                      sources=[page.source] * len(records))
+
+    def _history_full(self, describe: ObjectDescription, fields: list[str],
+                      reader: ObjectReader, state: dict[str, Any]) -> Iterator[Batch]:
+        """A full read of OpportunityHistory, one opportunity's history at a time.
+
+        The cursor ``{"started": …, "after_opportunity": Id}`` names the last opportunity whose
+        history is stored complete; when the read ends it becomes an ordinary
+        ``{"ts": started, …}`` cursor, so the next run reads what changed since this one began.
+        """
+        obj = describe.name
+        cur = dict(state.get(obj) or {})
+        started = cur.get("started") or soql.datetime_literal(self.clock())
+        after = cur.get("after_opportunity")
+        where = f"OpportunityId > {soql.quote(after)}" if after else ""
+        tracker = StageTracker(self._stages())
+        current: str | None = None
+        for rows, source in reader.rows(describe, fields, where,
+                                        ("OpportunityId", "CreatedDate", "Id")):
+            seen: set[str] = set()
+            for row in rows:
+                opp = str(row["OpportunityId"])
+                seen.add(opp)
+                if opp != current:
+                    after = current if current is not None else after
+                    current = opp
+            page = Page(rows=rows, source=source,
+                        cursor={"started": started, "after_opportunity": after})
+            state[obj] = page.cursor
+            batch = self._history_batch(page, tracker, False, dict(state))
+            for opp in seen - {current}:
+                tracker.forget(opp)  # complete: only the last one may continue on the next page
+            yield batch
+        state[obj] = {"ts": started, "id": "", "deleted_since": started}
+        yield Batch(cursor=dict(state))
 
     def _load_rates(self) -> _Rates:
         if self._rates is None:

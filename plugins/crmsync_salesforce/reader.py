@@ -132,10 +132,16 @@ class ObjectReader:
 
     # -- one window -------------------------------------------------------------------------
 
-    def _query(self, describe: ObjectDescription, fields: list[str], where: str
+    def rows(self, describe: ObjectDescription, fields: list[str], where: str,
+             order_by: tuple[str, ...]) -> Iterator[tuple[list[dict[str, Any]], str]]:
+        """``(rows, source)`` pages of one query in another order (REST or Bulk by count)."""
+        return self._query(describe, fields, where, order_by)
+
+    def _query(self, describe: ObjectDescription, fields: list[str], where: str,
+               order_by: tuple[str, ...] = ("SystemModstamp", "Id")
                ) -> Iterator[tuple[list[dict[str, Any]], str]]:
         obj = describe.name
-        text = soql.select(obj, fields, where=where)
+        text = soql.select(obj, fields, where=where, order_by=order_by)
         total = self.client.count(soql.count(obj, where=where), what=f"count {obj}")
         if total > self.bulk_threshold:
             log.info("%s: %d %s rows to read: Bulk API 2.0", self.client.connection, total, obj)

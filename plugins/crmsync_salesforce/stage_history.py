@@ -6,12 +6,13 @@ date of an opportunity changes; each row is a snapshot (``StageName``, ``Amount`
 of the same opportunity; it is exited at the ``CreatedDate`` of the next entry. The entry's
 ``remote_id`` is the Id of the row that entered the stage, so re-deriving it is idempotent.
 
-Rows arrive in ``(SystemModstamp, Id)`` order, which for this insert-only object follows
-``CreatedDate``. :class:`StageTracker` remembers the current entry of every opportunity seen
-in this run: a new entry re-emits the previous one with ``exited_at`` set (the engine upserts
-it). An opportunity whose earlier rows were synced by an *earlier* run (or before a resume) is
-unknown to the tracker; the reader then fetches that opportunity's whole history and
-:func:`entries_from_history` derives its entries from scratch.
+A **full read** asks for the rows ordered by ``OpportunityId, CreatedDate, Id``: each
+opportunity's history arrives in one piece, so :class:`StageTracker` holds one opportunity at a
+time (memory stays flat however large the org) and a new entry re-emits the previous one with
+``exited_at`` set (the engine upserts it). Its cursor is the last opportunity whose history is
+complete; a resume starts after it. An **incremental read** goes by ``(SystemModstamp, Id)``;
+the opportunities with new rows are unknown to the tracker, so the connector fetches each one's
+whole history (``OpportunityId IN (…)``) and derives its entries from scratch.
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ class StageTracker:
     def __init__(self, stage_ids: Mapping[str, str]) -> None:
         self.stage_ids = stage_ids
         self._current: dict[str, _Entry] = {}
+
+    def forget(self, opportunity_id: str) -> None:
+        """Drop an opportunity whose history is complete (keeps memory flat on full reads)."""
+        self._current.pop(opportunity_id, None)
 
     def knows(self, opportunity_id: str) -> bool:
         """Whether this run has seen the opportunity's history (from its first row)."""
