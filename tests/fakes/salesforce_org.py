@@ -253,6 +253,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _jobs(self, req: Request, version: str, kind: str, parts: list[str],
               bulk: BulkJobs) -> None:
         method = req.method
+        if kind == "query" and method == "GET" and parts[1:] == ["results"]:
+            max_records = req.query.get("maxRecords")  # pages lock the org themselves
+            data, headers = bulk.results(parts[0], req.query.get("locator"),
+                                         int(max_records) if max_records else None)
+            return self._send(200, data, "text/csv", headers)
         with self.fake.org.lock:
             if method == "POST" and not parts:
                 create = bulk.create_query if kind == "query" else bulk.create_ingest
@@ -265,11 +270,6 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "DELETE" and len(parts) == 1:
                 bulk.delete(kind, parts[0])
                 return self._json(204, None)
-            if kind == "query" and method == "GET" and parts[1:] == ["results"]:
-                max_records = req.query.get("maxRecords")
-                data, headers = bulk.results(parts[0], req.query.get("locator"),
-                                             int(max_records) if max_records else None)
-                return self._send(200, data, "text/csv", headers)
             if kind == "ingest" and method == "PUT" and parts[1:] == ["batches"]:
                 bulk.upload(parts[0], req.body)
                 return self._send(201, b"", "text/plain")

@@ -139,11 +139,19 @@ class BulkJobs:
                 offset = int(base64.b64decode(locator + "=" * (-len(locator) % 4)).decode())
             except ValueError:
                 raise ApiError(400, "INVALIDLOCATOR", f"Invalid locator: {locator}") from None
-        with self.org.lock:
-            records, nxt = job.plan.page(offset, max_records or 100_000)
-            rows = [job.plan.columns] + [self._row(job.plan, r) for r in records]
+        size = max_records or 100_000
+        body, count, nxt = self.org.ahead.take((job_id, offset, size)) or \
+            self._page(job.plan, offset, size)
+        if nxt is not None:
+            self.org.ahead.start((job_id, nxt, size), self._page, job.plan, nxt, size)
         token = "null" if nxt is None else base64.b64encode(str(nxt).encode()).decode().rstrip("=")
-        return _csv(rows), {"Sforce-Locator": token, "Sforce-NumberOfRecords": str(len(records))}
+        return body, {"Sforce-Locator": token, "Sforce-NumberOfRecords": str(count)}
+
+    def _page(self, plan: Plan, offset: int, size: int) -> tuple[bytes, int, int | None]:
+        with self.org.lock:
+            records, nxt = plan.page(offset, size)
+            rows = [plan.columns] + [self._row(plan, r) for r in records]
+        return _csv(rows), len(records), nxt
 
     def _row(self, p: Plan, rec: dict[str, Any]) -> list[str]:
         out = []

@@ -67,22 +67,28 @@ def _mix(x: int) -> int:
     return x ^ (x >> 31)
 
 
+_PAIRS = [a + b for a in _B62 for b in _B62]  # every two-digit base-62 string, in order
+_UP0 = [p[0].isupper() for p in _PAIRS]
+_UP1 = [p[1].isupper() for p in _PAIRS]
+
+
+@functools.lru_cache(maxsize=64)
+def _head(prefix: str) -> tuple[str, str]:
+    """(the Id's first 9 characters, the checksum character of its first 5)."""
+    head = f"{prefix}8d0000"
+    return head, _CHECK[sum(1 << j for j, ch in enumerate(head[:5]) if "A" <= ch <= "Z")]
+
+
 def make_id(prefix: str, index: int) -> str:
-    """The 18-character Id of record ``index`` of the object with key ``prefix``."""
-    seq = ""
-    n = index
-    for _ in range(6):
-        n, r = divmod(n, 62)
-        seq = _B62[r] + seq
-    base = f"{prefix}8d0000{seq}"
-    suffix = ""
-    for chunk in range(3):
-        bits = 0
-        for j, ch in enumerate(base[chunk * 5:chunk * 5 + 5]):
-            if "A" <= ch <= "Z":
-                bits |= 1 << j
-        suffix += _CHECK[bits]
-    return base + suffix
+    """The 18-character Id of record ``index`` of the object with key ``prefix``: prefix, pod
+    ``8d``, ``0000``, six base-62 digits, then the case-safe checksum (one character per five,
+    bit j set when character j is upper case)."""
+    a, rest = divmod(index, 14_776_336)  # 62 ** 4
+    b, c = divmod(rest, 3844)  # 62 ** 2
+    head, check0 = _head(prefix)
+    check1 = _CHECK[16 if _UP0[a] else 0]  # "0000" + first digit
+    bits = _UP1[a] | _UP0[b] << 1 | _UP1[b] << 2 | _UP0[c] << 3 | _UP1[c] << 4
+    return f"{head}{_PAIRS[a]}{_PAIRS[b]}{_PAIRS[c]}{check0}{check1}{_CHECK[bits]}"
 
 
 def parse_id(value: str) -> tuple[str, int] | None:
@@ -98,14 +104,22 @@ def parse_id(value: str) -> tuple[str, int] | None:
     return value[:3], n
 
 
+@functools.lru_cache(maxsize=4096)
+def _day(day: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(day * DAY))
+
+
 def fmt_datetime(epoch: float) -> str:
     """Salesforce's JSON datetime: ``2024-01-02T03:04:05.000+0000``."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime(int(epoch)))
+    day, sec = divmod(int(epoch), DAY)
+    hour, sec = divmod(sec, 3600)
+    minute, sec = divmod(sec, 60)
+    return f"{_day(day)}T{hour:02d}:{minute:02d}:{sec:02d}.000+0000"
 
 
 def fmt_date(epoch: float) -> str:
     """``YYYY-MM-DD``."""
-    return time.strftime("%Y-%m-%d", time.gmtime(int(epoch)))
+    return _day(int(epoch) // DAY)
 
 
 def _std(*extra: Field, deleted: bool = True, created: bool = True,
@@ -162,6 +176,8 @@ class _Builder:
         self.start = ds.end - 730 * DAY
         self.h = max(1, ds.history_per_opportunity)
         self.opp_plan = functools.lru_cache(maxsize=8192)(self._opp_plan)
+        self.user_ids = [make_id("005", i) for i in range(self.n_users)]
+        self.admin = self.user_ids[0]
 
     def rnd(self, salt: int, i: int) -> int:
         return _mix((self.ds.seed << 48) ^ (salt << 40) ^ i)
@@ -170,15 +186,16 @@ class _Builder:
         return make_id(PREFIXES[obj], i)
 
     def owner(self, h: int) -> str:
-        return self.ref("User", 1 + h % (self.n_users - 1))
+        return self.user_ids[1 + h % (self.n_users - 1)]
 
     def cur(self, h: int) -> str:
         return ("USD", "USD", "EUR", "GBP")[h % 4]
 
     def dates(self, created: int, stamp: int) -> dict[str, Any]:
-        return {"CreatedDate": fmt_datetime(created), "LastModifiedDate": fmt_datetime(stamp),
-                "SystemModstamp": fmt_datetime(stamp), "CreatedById": self.ref("User", 0),
-                "LastModifiedById": self.ref("User", 0)}
+        modified = fmt_datetime(stamp)
+        return {"CreatedDate": fmt_datetime(created), "LastModifiedDate": modified,
+                "SystemModstamp": modified, "CreatedById": self.admin,
+                "LastModifiedById": self.admin}
 
     def mc(self, fields: list[Field]) -> list[Field]:
         if self.ds.multi_currency:

@@ -10,6 +10,8 @@ faults (:attr:`Org.faults`, :attr:`Org.record_faults`), hide fields from the int
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 import secrets
 import threading
 import time
@@ -25,6 +27,33 @@ from .sf_tables import Table, stamp_of
 __all__ = ["Org", "ApiError"]
 
 _MAX_COLLECTION = 200
+
+
+class Prefetcher:
+    """Computes the next result page while the client digests this one (off by default).
+
+    The benchmark turns it on (``org.ahead.enabled = True``) so that the fake's own work
+    overlaps the client's, as a real org prepares pages server-side: the client under test,
+    not the fake, should be what the figures measure.
+    """
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self._pool: ThreadPoolExecutor | None = None
+        self._futures: dict[Any, Future[Any]] = {}
+
+    def start(self, key: Any, fn: Callable[..., Any], *args: Any) -> None:
+        """Begin computing ``fn(*args)`` for ``key`` (when enabled)."""
+        if not self.enabled:
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fake-sf-ahead")
+        self._futures[key] = self._pool.submit(fn, *args)
+
+    def take(self, key: Any) -> Any:
+        """The precomputed result for ``key``, or None."""
+        future = self._futures.pop(key, None)
+        return future.result() if future is not None else None
 
 
 class Org:
@@ -50,6 +79,7 @@ class Org:
         self.record_faults = RecordFaults()
         self.clock = time.time
         self._cursors: dict[str, Plan] = {}
+        self.ahead = Prefetcher()
         self._ids = itertools.count(1)
 
     # -- time, sessions and the API allowance --------------------------------------------------
@@ -198,6 +228,16 @@ class Org:
 
     def _page(self, p: Plan, locator: str, offset: int, size: int,
               version: str) -> dict[str, Any]:
+        page = self.ahead.take((locator, offset, size, version)) or \
+            self._make_page(p, locator, offset, size, version)
+        if not page["done"]:
+            nxt = int(page["nextRecordsUrl"].rsplit("-", 1)[1])
+            self.ahead.start((locator, nxt, size, version), self._make_page, p, locator, nxt,
+                             size, version)
+        return page
+
+    def _make_page(self, p: Plan, locator: str, offset: int, size: int,
+                   version: str) -> dict[str, Any]:
         with self.lock:
             records, nxt = p.page(offset, size)
             out = [shape(p, r, version, self.tables, self.by_prefix) for r in records]
