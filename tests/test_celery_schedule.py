@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from celery.canvas import Signature, _chain, chord, group
+from celery.canvas import Signature, chord, group
 
 from crmsync.config import Config
 from crmsync.distributed.app import beat_schedule, create_app, cron_fields
@@ -76,18 +76,17 @@ def test_a_sync_job_fans_out_per_connection_and_entity(config: Config,
     assert [tuple(s.args) for s in canvas.tasks] == [("crm", "accounts"), ("crm", "users")]
 
 
-def test_a_run_job_syncs_everything_then_computes_then_writes_back(
+def test_a_run_job_syncs_everything_then_runs_compute_and_write_back(
         config: Config, registry: Registry) -> None:
     create_app(config, registry)
 
     canvas = job_signature(config, registry, "nightly")
 
-    # Celery turns "a group, then tasks" into a chord: the body runs once every sync ended.
+    # Celery turns "a group, then a task" into a chord: the body runs once every sync ended.
     assert isinstance(canvas, chord)
     assert {s.args[0] for s in canvas.tasks} == {"crm", "other"}
-    assert isinstance(canvas.body, _chain)
-    assert [t.task for t in canvas.body.tasks] == ["crmsync.compute", "crmsync.writeback"]
-    assert all(t.immutable for t in canvas.body.tasks)  # the sync results are not arguments
+    assert canvas.body.task == "crmsync.run"
+    assert canvas.body.immutable  # the sync results are not its arguments
 
 
 def test_a_compute_job_is_one_compute_task(config: Config, registry: Registry) -> None:
@@ -97,6 +96,16 @@ def test_a_compute_job_is_one_compute_task(config: Config, registry: Registry) -
 
     assert isinstance(canvas, Signature)
     assert (canvas.task, tuple(canvas.args)) == ("crmsync.compute", (["win_rate"], "month"))
+
+
+def test_a_writeback_job_is_one_writeback_task(config: Config, registry: Registry) -> None:
+    config.schedule["wb"] = Job(name="wb", cron="@daily", task="writeback",
+                                connections=("crm",))
+    create_app(config, registry)
+
+    canvas = job_signature(config, registry, "wb")
+
+    assert (canvas.task, tuple(canvas.args)) == ("crmsync.writeback", (["crm"],))
 
 
 def test_an_unknown_job_is_a_config_error(config: Config, registry: Registry) -> None:

@@ -61,9 +61,17 @@ def test_a_job_runs_everything_by_default(tmp_path: Path) -> None:
     ('[schedule.x]\ncron = "* * * * *"\ntask = "dance"\n', "[schedule.x], key 'task'"),
     ('[schedule.x]\ncron = "* * * * *"\ntimezone = "Mars/Base"\n', "[schedule.x], key 'timezone'"),
     ('[schedule.x]\ncron = "* * * * *"\nconnections = "crm"\n', "[schedule.x], key 'connections'"),
-    ('[schedule.x]\ncron = "* * * * *"\nperiod = "fortnight"\n', "[schedule.x], key 'period'"),
+    ('[schedule.x]\ncron = "* * * * *"\ntask = "compute"\nperiod = "fortnight"\n',
+     "[schedule.x], key 'period'"),
     ('[schedule.x]\ncron = "* * * * *"\nwhen = 1\n', "[schedule.x], key 'when'"),
     ('[schedule]\nx = 1\n', "[schedule.x]"),
+    ('[schedule.x]\ncron = "* * * * *"\nconnections = ["crm"]\n', "[schedule.x], key 'connections'"),
+    ('[schedule.x]\ncron = "* * * * *"\ntask = "compute"\nentities = ["a"]\n',
+     "[schedule.x], key 'entities'"),
+    ('[schedule.x]\ncron = "* * * * *"\ntask = "sync"\nperiod = "month"\n',
+     "[schedule.x], key 'period'"),
+    ('[schedule.x]\ncron = "* * * * *"\ntask = "writeback"\nentities = ["a"]\n',
+     "[schedule.x], key 'entities'"),
 ])
 def test_a_bad_job_is_an_error_naming_file_section_and_key(tmp_path: Path, body: str,
                                                            where: str) -> None:

@@ -228,3 +228,31 @@ def _rows_read(store: Store) -> int:
     with store.engine.connect() as conn:
         return conn.execute(sa.select(sa.func.coalesce(sa.func.sum(sync_runs.c.rows_read), 0))
                             ).scalar_one()
+
+
+@pytest.mark.parametrize("task", ["run", "compute"])
+def test_run_and_compute_jobs_finish(config: Config, registry: Registry, store: Store,
+                                     clock: Clock, caplog: pytest.LogCaptureFixture,
+                                     task: str) -> None:
+    caplog.set_level(logging.INFO, logger="crmsync.scheduler")
+    config.schedule = {"nightly": Job(name="nightly", cron="0 2 * * *", task=task)}
+    record_run(store, "nightly", START - dt.timedelta(days=1), "success")
+    sched = make_scheduler(config, registry, store, clock)
+
+    sched.tick()
+    sched.join()
+
+    assert "job nightly finished: success" in caplog.text
+    assert last_runs(store)["nightly"] == START
+
+
+def test_a_run_job_syncs_every_entity(config: Config, registry: Registry, store: Store,
+                                      clock: Clock) -> None:
+    config.schedule = {"nightly": Job(name="nightly", cron="0 2 * * *")}
+    record_run(store, "nightly", START - dt.timedelta(days=1), "success")
+    sched = make_scheduler(config, registry, store, clock)
+
+    sched.tick()
+    sched.join()
+
+    assert table_rows(store, "accounts", "remote_id") == [("a1",), ("a2",)]

@@ -103,6 +103,23 @@ def parse_schedule(raw: Mapping[str, Any], file: str | None) -> dict[str, Job]:
                               file=file, section=section, key="period")
         lists = {key: _strings(table[key], file=file, section=section, key=key)
                  for key in ("connections", "entities", "metrics") if key in table}
+        narrowing = [k for k in ("connections", "entities", "metrics", "period") if k in table]
+        if task == "run" and narrowing:
+            raise ConfigError("a run job syncs, computes and writes back everything, as "
+                              "`crmsync run` does; for a subset use jobs with task = \"sync\", "
+                              "\"compute\" or \"writeback\"", file=file, section=section,
+                              key=narrowing[0])
+        if task == "compute" and ("connections" in table or "entities" in table):
+            raise ConfigError("a compute job reads the whole store; connections and entities "
+                              "are for sync and writeback jobs", file=file, section=section,
+                              key="connections" if "connections" in table else "entities")
+        if task in ("sync", "writeback") and ("metrics" in table or "period" in table):
+            raise ConfigError(f"metrics and period are for compute jobs, not {task} jobs",
+                              file=file, section=section,
+                              key="metrics" if "metrics" in table else "period")
+        if task == "writeback" and "entities" in table:
+            raise ConfigError("entities are for sync jobs; a writeback job takes connections",
+                              file=file, section=section, key="entities")
         jobs[name] = Job(name=name, cron=cron, task=task, period=period, timezone=zone,
                          **lists)
     return jobs

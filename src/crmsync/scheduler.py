@@ -25,6 +25,7 @@ from crmsync.config import Config
 from crmsync.errors import CrmsyncError
 from crmsync.locks import RunLocked, job_lock_name, run_lock
 from crmsync.registry import Registry
+from crmsync.reports import LOCKED, STOPPED_QUOTA
 from crmsync.schedule import Job, is_due, last_runs, next_due, record_run
 from crmsync.store import Store
 
@@ -42,28 +43,34 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def _worst(*statuses: str) -> str:
+    """The status that matters most: failed, then locked, then a quota stop, then success."""
+    for status in statuses:
+        if status not in ("success", LOCKED, STOPPED_QUOTA):
+            return status
+    for status in (LOCKED, STOPPED_QUOTA):
+        if status in statuses:
+            return status
+    return "success"
+
+
 def run_job(config: Config, registry: Registry, job: Job, *, store: Store | None = None,
             progress: Callable[[str, str, int], None] | None = None) -> str:
     """Run one job's task now; returns its status (``success``, ``failed``, ``locked``,
     ``stopped: api quota``)."""
-    status = "success"
-    if job.syncs:
-        report = api.sync(config, registry, job.connections, entities=job.entities,
-                          progress=progress, store=store)
-        status = report.status
-    if job.task in ("compute", "run"):
+    if job.task == "run":
+        result = api.run(config, registry, store=store, sync_progress=progress)
+        return _worst(result.sync.status,
+                      result.writeback.status if result.writeback is not None else "success")
+    if job.task == "sync":
+        return api.sync(config, registry, job.connections, entities=job.entities,
+                        progress=progress, store=store).status
+    if job.task == "compute":
         api.compute_metrics(config, registry, job.metrics, period=job.period, store=store,
                             keep_values=False)
-    if job.task in ("writeback", "run"):
-        apply = getattr(api, "writeback_apply", None)
-        if apply is None:
-            raise CrmsyncError(f"job {job.name}: write-back is not available in this crmsync "
-                               "(crmsync.api.writeback_apply is missing)")
-        result = apply(config, registry, connections=list(job.connections), store=store)
-        wb_status = getattr(result, "status", "success")
-        if wb_status != "success" and status == "success":
-            status = wb_status
-    return status
+        return "success"
+    return api.writeback_apply(config, registry, connections=list(job.connections),
+                               store=store).status
 
 
 class Scheduler:

@@ -18,7 +18,8 @@ from crmsync.errors import ConfigError
 from crmsync.registry import Registry
 from crmsync.reports import LOCKED
 
-__all__ = ["sync_entity", "compute", "writeback", "job", "job_signature", "sync_signatures"]
+__all__ = ["sync_entity", "compute", "writeback", "run", "job", "job_signature",
+           "sync_signatures"]
 
 log = logging.getLogger(__name__)
 _OPTIONS: dict[str, Any] = {"acks_late": True, "reject_on_worker_lost": True}
@@ -53,14 +54,22 @@ def compute(metrics: Sequence[str] = (), period: str | None = None) -> dict[str,
 
 @shared_task(name="crmsync.writeback", **_OPTIONS)
 def writeback(connections: Sequence[str] = ()) -> dict[str, Any]:
-    """Apply write-back (each mapping under its own run lock)."""
+    """Apply write-back (each mapping under its own run lock) from the stored values."""
     ctx = context()
-    apply = getattr(api, "writeback_apply", None)
-    if apply is None:
-        raise ConfigError("write-back is not available in this crmsync "
-                          "(crmsync.api.writeback_apply is missing)")
-    report = apply(ctx.config, ctx.registry, connections=list(connections), store=ctx.store)
-    return report.as_dict() if hasattr(report, "as_dict") else {"status": "success"}
+    report = api.writeback_apply(ctx.config, ctx.registry, connections=list(connections),
+                                 store=ctx.store)
+    return report.as_dict()
+
+
+@shared_task(name="crmsync.run", **_OPTIONS)
+def run() -> dict[str, Any]:
+    """``crmsync run``: sync (incremental: after the fanned-out syncs of a ``run`` job there is
+    little left), compute, write back."""
+    ctx = context()
+    result = api.run(ctx.config, ctx.registry, store=ctx.store)
+    return {"sync": result.sync.as_dict(), "computed": result.computed,
+            "writeback": result.writeback.as_dict() if result.writeback else None,
+            "skipped_connections": result.skipped_connections}
 
 
 def sync_signatures(config: Config, registry: Registry, connections: Sequence[str] = (),
@@ -79,22 +88,21 @@ def sync_signatures(config: Config, registry: Registry, connections: Sequence[st
 
 
 def job_signature(config: Config, registry: Registry, name: str) -> Signature:
-    """The Celery canvas of ``[schedule.NAME]``: a group of entity syncs, then compute, then
-    write-back, as the job's task asks."""
+    """The Celery canvas of ``[schedule.NAME]``: a ``sync`` job is a group of entity syncs
+    spread over the workers; a ``run`` job is that group for every connection, then
+    :func:`run` (compute and write-back after a catch-up sync) once they all ended."""
     try:
         spec = config.schedule[name]
     except KeyError:
         raise ConfigError(f"no job named '{name}'", file=config.file,
                           section="schedule") from None
-    steps: list[Signature] = []
-    if spec.syncs:
-        steps.append(group(sync_signatures(config, registry, spec.connections,
-                                           spec.entities)))
-    if spec.task in ("compute", "run"):
-        steps.append(compute.si(list(spec.metrics), spec.period))
-    if spec.task in ("writeback", "run"):
-        steps.append(writeback.si(list(spec.connections)))
-    return steps[0] if len(steps) == 1 else chain(*steps)
+    if spec.task == "sync":
+        return group(sync_signatures(config, registry, spec.connections, spec.entities))
+    if spec.task == "compute":
+        return compute.si(list(spec.metrics), spec.period)
+    if spec.task == "writeback":
+        return writeback.si(list(spec.connections))
+    return chain(group(sync_signatures(config, registry)), run.si())
 
 
 @shared_task(name="crmsync.job", **_OPTIONS)
