@@ -205,22 +205,31 @@ class _Subject:
 
 
 def _values(conn: sa.Connection, m: WritebackMapping, with_custom: bool) -> list[_Subject]:
-    """The metric's values from its newest run that covers this connection's records."""
+    """The metric's values from its newest run that covers this connection's records.
+
+    Runs are visited newest first by walking ``metric_values.id`` down (the primary key and
+    the ``run_id`` index), never by grouping the metric's whole history."""
     mv, t = metric_values, SYNCED_TABLES[m.entity]
     base = sa.and_(mv.c.metric == m.metric, mv.c.period == "all", mv.c.dimension.is_(None),
                    mv.c.subject_id.is_not(None))
-    runs = conn.execute(sa.select(mv.c.run_id).where(base).group_by(mv.c.run_id)
-                        .order_by(sa.func.max(mv.c.id).desc()).limit(_RUNS_SEARCHED)).scalars()
     joined = mv.join(t, sa.and_(t.c.connection == m.connection,
                                 t.c.remote_id == mv.c.subject_id))
-    for run_id in runs:
-        cols: list[Any] = [mv.c.subject_id, mv.c.value, t.c.is_deleted,
-                           t.c.remote_updated_at]
-        cols.append(t.c.custom if with_custom else sa.null())
+    cols: list[Any] = [mv.c.subject_id, mv.c.value, t.c.is_deleted, t.c.remote_updated_at,
+                       t.c.custom if with_custom else sa.null()]
+    below: int | None = None
+    for _ in range(_RUNS_SEARCHED):
+        newest = sa.select(mv.c.run_id).where(base).order_by(mv.c.id.desc()).limit(1)
+        if below is not None:
+            newest = newest.where(mv.c.id < below)
+        run_id = conn.execute(newest).scalar()
+        if run_id is None:
+            break
         rows = conn.execute(sa.select(*cols).select_from(joined)
                             .where(base, mv.c.run_id == run_id)).all()
         if rows:
             return [_Subject(*r) for r in rows]
+        below = conn.execute(sa.select(sa.func.min(mv.c.id))
+                             .where(mv.c.run_id == run_id)).scalar()
     return []
 
 
