@@ -148,9 +148,11 @@ def test_every_start_and_finish_is_logged(config: Config, registry: Registry, st
     sched.tick()
     sched.join()
 
-    messages = [r.getMessage() for r in caplog.records if r.name == "crmsync.scheduler"]
-    assert messages[0] == "job hourly started (task sync)"
-    assert messages[1].startswith("job hourly finished: success in ")
+    records = [r for r in caplog.records if r.name == "crmsync.scheduler"]
+    assert records[0].getMessage() == "job hourly started (task sync)"
+    assert records[1].getMessage().startswith("job hourly finished: success in ")
+    # structured fields for --log-format json
+    assert (records[1].job, records[1].task, records[1].status) == ("hourly", "sync", "success")
 
 
 def test_a_failing_job_is_logged_and_recorded_as_failed(config: Config, registry: Registry,

@@ -178,14 +178,15 @@ class Scheduler:
         started = self.clock()
         self.attempted[job.name] = started
         begun = time.monotonic()
-        log.info("job %s started (task %s)", job.name, job.task)
+        fields = {"job": job.name, "task": job.task}
+        log.info("job %s started (task %s)", job.name, job.task, extra=fields)
         status = "failed"
         try:
             with run_lock(self.store, job_lock_name(job.name)):
                 try:
                     status = self.execute(job)
                 except CrmsyncError as exc:
-                    log.error("job %s failed: %s", job.name, exc)
+                    log.error("job %s failed: %s", job.name, exc, extra=fields)
                 except ShutdownRequested:
                     log.info("job %s interrupted by shutdown after %.1fs; it runs again at the "
                              "next start and resumes from the saved cursors", job.name,
@@ -197,7 +198,9 @@ class Scheduler:
         except RunLocked as exc:
             log.warning("job %s skipped: %s", job.name, exc)
             return
-        log.info("job %s finished: %s in %.1fs", job.name, status, time.monotonic() - begun)
+        took = time.monotonic() - begun
+        log.info("job %s finished: %s in %.1fs", job.name, status, took,
+                 extra={**fields, "status": status, "duration_s": round(took, 3)})
 
     def __repr__(self) -> str:
         return f"Scheduler(jobs={list(self.jobs)!r})"
