@@ -16,8 +16,8 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-from .sf_data import fmt_datetime, make_id
-from .sf_query import ApiError, Plan, _related
+from .sf_ids import fmt_datetime, make_id
+from .sf_query import ApiError, Plan, related
 
 __all__ = ["BulkJobs"]
 
@@ -161,7 +161,7 @@ class BulkJobs:
                 continue
             rel, _, rest = col.partition(".")
             ref = next(f for f in p.table.fields if f.relationship == rel)
-            value: Any = _related(rec.get(ref.name), [rest], "0", self.org.by_prefix)
+            value: Any = related(rec.get(ref.name), [rest], "0", self.org.by_prefix)
             for part in rest.split("."):
                 value = value.get(part) if isinstance(value, dict) else None
             out.append(_cell(value))

@@ -18,7 +18,8 @@ import time
 from typing import Any
 
 from . import soql
-from .sf_data import Dataset, fmt_datetime, make_id
+from .sf_data import Dataset
+from .sf_ids import fmt_datetime, make_id
 from .sf_faults import Faults, RecordFaults
 from .sf_query import ApiError, Plan, plan, shape
 from .sf_schema import F, Field, describe_object, global_entry

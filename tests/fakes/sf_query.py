@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import soql
-from .sf_data import parse_id
+from .sf_ids import parse_id
 from .sf_schema import Field
 from .sf_tables import MAXID, Bound, Key, Table
 
-__all__ = ["ApiError", "Plan", "plan", "shape"]
+__all__ = ["ApiError", "Plan", "plan", "shape", "related"]
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge, "<": operator.lt,
@@ -343,12 +343,14 @@ def shape(plan_: Plan, rec: dict[str, Any], version: str, tables: dict[str, Tabl
             out[name] = rec.get(name)
             continue
         rel, ref_field, paths = item
-        out[rel] = _related(rec.get(ref_field), paths, version, by_prefix)
+        out[rel] = related(rec.get(ref_field), paths, version, by_prefix)
     return out
 
 
-def _related(rid: Any, paths: list[str], version: str,
-             by_prefix: dict[str, Table]) -> dict[str, Any] | None:
+def related(rid: Any, paths: list[str], version: str,
+            by_prefix: dict[str, Table]) -> dict[str, Any] | None:
+    """The record ``rid`` refers to, as a nested relationship object with ``paths`` (dotted
+    field names, e.g. ``Name`` or ``Owner.Name``), or None when the reference is empty."""
     if not rid:
         return None
     table = by_prefix.get(str(rid)[:3])
@@ -370,6 +372,6 @@ def _related(rid: Any, paths: list[str], version: str,
     for head, rests in nested.items():
         f = next((x for x in table.fields if x.relationship and
                   x.relationship.lower() == head.lower()), None)
-        out[f.relationship if f else head] = _related(
+        out[f.relationship if f else head] = related(
             target.get(f.name) if f else None, rests, version, by_prefix)
     return out

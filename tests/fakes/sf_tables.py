@@ -14,7 +14,7 @@ from array import array
 from collections.abc import Iterator
 from typing import Any, Union
 
-from .sf_data import make_id, parse_id
+from .sf_ids import make_id, parse_id
 from .sf_schema import Field, ObjectSpec
 
 __all__ = ["Table", "Key", "Bound", "MAXID", "stamp_of"]
