@@ -140,18 +140,18 @@ def _waiting(name: str, wait: float, clock: Callable[[], float],
 @contextmanager
 def _advisory_lock(store: Store, name: str, owner: str, wait: float,
                    clock: Callable[[], float]) -> Iterator[LockInfo]:
-    conn = store.engine.connect()
+    # Autocommit: session-level advisory locks need no transaction, and none is left open.
+    conn = store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
     try:
-        # Stores in different schemas of one database must not block each other.
-        schema = conn.execute(sa.text("select current_schema()")).scalar_one() or ""
+        # Stores in different schemas of one database must not block each other; the
+        # application name shows the holder to other sessions (pg_stat_activity).
+        schema = conn.execute(sa.text(
+            "select current_schema(), set_config('application_name', :owner, false)"),
+            {"owner": f"crmsync {owner}"[:63]}).first()[0] or ""
         key = advisory_key(schema, name)
-        conn.execute(sa.text("select set_config('application_name', :owner, false)"),
-                     {"owner": f"crmsync {owner}"[:63]})
-        conn.commit()
 
         def attempt() -> str | None:
             got = conn.execute(sa.text("select pg_try_advisory_lock(:k)"), {"k": key}).scalar()
-            conn.commit()
             return None if got else _advisory_holder(conn, key)
 
         _waiting(name, wait, clock, attempt)
@@ -161,7 +161,6 @@ def _advisory_lock(store: Store, name: str, owner: str, wait: float,
             yield info
         finally:
             conn.execute(sa.text("select pg_advisory_unlock(:k)"), {"k": key})
-            conn.commit()
             log.debug("lock %s released by %s", name, owner)
     finally:
         conn.close()
@@ -175,7 +174,6 @@ def _advisory_holder(conn: Connection, key: int) -> str:
         "join pg_stat_activity a on a.pid = l.pid "
         "where l.locktype = 'advisory' and l.granted and l.classid = :hi and l.objid = :lo "
         "and l.objsubid = 1"), {"hi": unsigned >> 32, "lo": unsigned & 0xFFFFFFFF}).first()
-    conn.commit()
     if row is None:
         return "another process (just released)"
     app = (row.application_name or "").removeprefix("crmsync ") or "a database session"
