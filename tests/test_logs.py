@@ -61,6 +61,16 @@ def test_secret_key_value_pairs_are_redacted() -> None:
     assert line == "retrying with access_token=*** and page=3"
 
 
+def test_an_authorization_header_loses_its_scheme_and_token() -> None:
+    line = logs.redact("sent Authorization: Bearer eyJhbGciOi.payload.sig to /query")
+
+    assert line == "sent Authorization: *** to /query"
+
+
+def test_prose_about_passing_is_left_alone() -> None:
+    assert logs.redact("3 checks passed: ok") == "3 checks passed: ok"
+
+
 def test_secret_extras_are_redacted_in_json() -> None:
     data = json.loads(logs.JsonFormatter().format(record("auth", api_key="k-123456")))
 

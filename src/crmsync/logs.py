@@ -27,9 +27,12 @@ FORMATS = ("human", "json")
 HUMAN_FORMAT = "%(levelname)s %(name)s: %(message)s"
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/\s:@]*:)(?P<pw>[^@\s/]+)(?=@)",
                            re.IGNORECASE)
+# ``key=value`` / ``key: value`` in free text, for keys that name a secret (not a bare "pass",
+# which prose uses: "3 passed: ok"); an HTTP auth scheme word is kept with its token.
 _SECRET_PAIR = re.compile(
-    rf"(?P<key>[\w.-]*{SECRET_KEY_PATTERN.pattern}[\w.-]*)(?P<sep>\s*[=:]\s*)"
-    r"(?P<q>['\"]?)(?P<value>[^\s'\",;&]+)", re.IGNORECASE)
+    r"(?P<key>\b[\w.-]*(?:password|passwd|secret|token|api[_-]?key|authorization|"
+    r"session[_-]?id|private[_-]?key|credential|cookie)[\w.-]*)(?P<sep>\s*[=:]\s*)"
+    r"(?P<q>['\"]?)(?P<value>(?:(?:bearer|basic|token)\s+)?[^\s'\",;&]+)", re.IGNORECASE)
 # Built-in LogRecord attributes; anything else on a record came from ``extra=``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
