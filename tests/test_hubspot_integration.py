@@ -124,7 +124,8 @@ def test_leads_come_from_the_leads_object_when_the_portal_has_one(
     rows = table_rows(sqlite_store, "leads", "remote_id", "converted_contact_id")
     assert report.status == "success"
     assert sorted(r[0] for r in rows) == sorted(fake.portal.ids("leads"))
-    assert all(r[1] in set(fake.portal.ids("contacts")) for r in rows)
+    converted = {r[1] for r in rows} - {None}  # qualified leads point to their contact
+    assert converted and converted <= set(fake.portal.ids("contacts"))
 
 
 # -- resume, ties, changes during the sync --------------------------------------------------------
@@ -286,8 +287,6 @@ def test_a_ten_secondly_429_is_waited_out_and_the_sync_finishes(sqlite_store, fa
     assert count(sqlite_store, "opportunities") == 120
 
 
-@pytest.mark.xfail(reason="Throttle's token bucket bursts past a rolling one-second window "
-                          "(reported to the connector's author)", strict=False)
 def test_the_connector_throttle_keeps_under_the_portals_search_limit(
         sqlite_store, fake_hubspot_factory, hub):
     fake = fake_hubspot_factory(SMALL)
@@ -299,16 +298,17 @@ def test_the_connector_throttle_keeps_under_the_portals_search_limit(
     assert limits.refused == {}
 
 
-def test_a_portal_enforcing_a_lower_burst_limit_is_waited_out(
+def test_the_connector_paces_itself_by_the_portals_rate_limit_headers(
         sqlite_store, fake_hubspot_factory, hub):
     fake = fake_hubspot_factory(SMALL)
     limits = fake.portal.limits
-    # 10 calls a rolling second: one batch (5 searches, 2 association reads) fits, more not
+    # 10 calls a rolling second, far below the connector's own rate_limit setting: only the
+    # X-HubSpot-RateLimit-Remaining/-Interval-Milliseconds headers can keep it from 429s
     limits.enforce_interval, limits.max_per_interval, limits.interval_ms = True, 10, 1000
     report = hub(sqlite_store, fake, rate_limit=1000)(("opportunities",))
-    assert limits.refused.get("TEN_SECONDLY_ROLLING", 0) > 0
     assert report.status == "success"
     assert count(sqlite_store, "opportunities") == DEALS
+    assert limits.refused == {}
 
 
 def test_a_daily_429_stops_the_run_cleanly_and_the_next_run_resumes(
