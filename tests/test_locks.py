@@ -123,6 +123,17 @@ def test_a_dead_local_holders_lock_is_taken_over_before_it_expires(
         assert info.name == "sync:crm:deals"
 
 
+def test_an_in_memory_store_needs_no_lock_rows() -> None:
+    memory = Store("sqlite://")
+    try:
+        with run_lock(memory, "sync:crm:deals") as info:
+            assert info.name == "sync:crm:deals"
+            with memory.engine.connect() as conn:
+                assert conn.exec_driver_sql("select count(*) from run_locks").scalar() == 0
+    finally:
+        memory.dispose()
+
+
 def test_a_released_lock_can_be_taken_again(store: Store) -> None:
     with run_lock(store, "job:nightly"):
         pass

@@ -111,6 +111,10 @@ def run_lock(store: Store, name: str, *, wait: float = 0.0, ttl: float = DEFAULT
     :raises RunLocked: the lock is still held by another process after ``wait`` seconds.
     """
     owner = owner or process_owner()
+    if store.dialect == "sqlite" and store.engine.url.database in (None, "", ":memory:"):
+        # An in-memory store lives in this process only: nothing else can run against it.
+        yield LockInfo(name, owner, _utcnow())
+        return
     if store.dialect == "postgresql":
         with _advisory_lock(store, name, owner, wait, clock) as info:
             yield info
