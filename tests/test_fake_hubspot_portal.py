@@ -124,6 +124,24 @@ def test_search_without_index_filters_evaluates_other_properties(api):
     assert res["total"] > 0 and {r["properties"]["dealstage"] for r in res["results"]} == {"closedwon"}
 
 
+def test_search_sorted_descending_returns_the_newest_first(api):
+    body = search_body(limit=5)
+    body["sorts"] = [{"propertyName": "hs_lastmodifieddate", "direction": "DESCENDING"}]
+    page = api.post("/crm/v3/objects/deals/search", body).json()["results"]
+    stamps = [r["properties"]["hs_lastmodifieddate"] for r in page]
+    newest = max(api.fake.portal.record("deals", i)["hs_lastmodifieddate"]
+                 for i in api.fake.portal.ids("deals"))
+    assert stamps == sorted(stamps, reverse=True) and stamps[0] == newest
+
+
+def test_search_in_filter_matches_any_listed_value(api):
+    body = search_body(filters=[{"propertyName": "deal_currency_code", "operator": "IN",
+                                 "values": ["EUR", "GBP"]}], limit=200)
+    body["properties"] = ["deal_currency_code"]
+    res = api.post("/crm/v3/objects/deals/search", body).json()
+    assert {r["properties"]["deal_currency_code"] for r in res["results"]} == {"EUR", "GBP"}
+
+
 def test_a_modified_record_moves_to_the_end_of_the_search_order(api):
     portal = api.fake.portal
     victim = portal.ids("deals")[0]
