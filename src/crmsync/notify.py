@@ -7,11 +7,12 @@ must be an ``${ENV}`` reference and is redacted wherever it could appear.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from crmsync.errors import ConfigError
+from crmsync.reports import LOCKED, STOPPED_QUOTA
 
 __all__ = ["NotifyConfig", "EVENTS", "DEFAULT_EVENTS", "parse_notify", "report_events"]
 
@@ -35,7 +36,7 @@ class NotifyConfig:
 
 
 def parse_notify(raw: Mapping[str, Any], file: str | None,
-                 interpolate: Any) -> NotifyConfig | None:
+                 interpolate: Callable[..., Any]) -> NotifyConfig | None:
     """The ``[notify]`` table, or None when empty.
 
     :param interpolate: ``interpolate(value, key=...)`` resolving ``${ENV}`` references.
@@ -68,8 +69,6 @@ def parse_notify(raw: Mapping[str, Any], file: str | None,
 
 def report_events(status: str) -> set[str]:
     """The events a run with ``status`` raises (below-target values are checked apart)."""
-    from crmsync.reports import LOCKED, STOPPED_QUOTA
-
     if status == "success":
         return {"success"}
     if status == STOPPED_QUOTA:
