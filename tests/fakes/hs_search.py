@@ -140,7 +140,8 @@ def _sort_spec(body: dict[str, Any]) -> tuple[str | None, bool]:
     first = sorts[0]  # HubSpot honours one sort only
     if isinstance(first, str):
         return first.lstrip("-"), first.startswith("-")
-    return first.get("propertyName"), str(first.get("direction", "ASCENDING")).upper().startswith("DESC")
+    descending = str(first.get("direction", "ASCENDING")).upper().startswith("DESC")
+    return first.get("propertyName"), descending
 
 
 def search(table: ObjectTable, body: dict[str, Any], ptype: Callable[[str], str]
@@ -191,8 +192,8 @@ def search(table: ObjectTable, body: dict[str, Any], ptype: Callable[[str], str]
             for p in range(lo, hi):
                 i = keys[p] & IDX_MASK
                 props = table.properties(i)
-                if any(all(_matches(f, props.get(f.get("propertyName")),
-                                    ptype(f.get("propertyName", "")))
+                if any(all(_matches(f, props.get(str(f.get("propertyName"))),
+                                    ptype(str(f.get("propertyName", ""))))
                            for f in g.filters) for g in groups):
                     matched.append(i)
         if sort_prop not in (None, table.ts_prop) or not key_order:

@@ -242,7 +242,7 @@ class FakeHubSpotPortal:
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT``."""
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def reset_calls(self) -> None:
         """Forget the calls logged so far."""
