@@ -108,6 +108,7 @@ def child_raw(base_url: str, db: str, calls_file: str) -> None:
             data = json.loads(res.data)
             parts = path.split("?")[0].split("/")
             results = data.get("results") or []
+            rows: list[tuple[Any, ...]]
             if parts[1:4] == ["crm", "v3", "objects"] and parts[4] in RAW_TABLES and results:
                 table, columns = RAW_TABLES[parts[4]]
                 if "propertiesWithHistory" in results[0]:
@@ -177,7 +178,9 @@ def stored_rows(db: Path) -> int:
 
 def deal_calls(rows: list[dict[str, Any]]) -> tuple[int, dict[str, int]]:
     """Calls of the deal entities, in total and per endpoint (from cumulative snapshots)."""
-    total, before, by_endpoint = 0, {}, {}
+    total = 0
+    before: dict[str, int] = {}
+    by_endpoint: dict[str, int] = {}
     for r in rows:
         snap = json.loads(r["api_calls_by_endpoint"] or "{}")
         if r["entity"] in DEAL_ENTITIES:
