@@ -102,8 +102,8 @@ def cluster(redis_broker: str, pg_schema_url: str,
                     'batch_size = 100\n')
     write_accounts(base / "big", BIG_ROWS)
     toml.append(f'[connections.big]\ntype = "files"\npath = "{base / "big"}"\nbatch_size = 100\n')
-    toml.append('[schedule.refresh]\ncron = "0 3 * * *"\ntask = "sync"\nconnections = ["c1", "c2"]\n'
-                'entities = ["accounts", "users"]\n')
+    toml.append('[schedule.refresh]\ncron = "0 3 * * *"\ntask = "sync"\n'
+                'connections = ["c1", "c2"]\nentities = ["accounts", "users"]\n')
     path = base / "crmsync.toml"
     path.write_text("\n".join(toml), encoding="utf-8")
     config = load_config(path)
@@ -174,7 +174,7 @@ def test_two_workers_never_sync_one_target_at_once(cluster: Cluster) -> None:
     for name in CONNECTIONS:
         assert account_count(cluster.store_url, name) == SMALL_ROWS
         runs = runs_of(cluster.store_url, name)
-        for earlier, later in zip(runs, runs[1:]):
+        for earlier, later in zip(runs, runs[1:], strict=False):
             assert earlier["ended_at"] <= later["started_at"], f"{name}: overlapping runs"
 
 

@@ -27,9 +27,9 @@ __all__ = ["crmsync_after_run", "build_payload", "post_json"]
 @hookimpl
 def crmsync_after_run(report: RunReport, config: Config | None) -> None:
     """Post the report to ``[notify] webhook_url`` when it raises a configured event."""
-    notify = config.notify if config is not None else None
-    if notify is None:
+    if config is None or config.notify is None:
         return
+    notify = config.notify
     events = events_of(report, config, notify.on)
     if not events:
         return

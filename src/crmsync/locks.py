@@ -151,7 +151,7 @@ def _advisory_lock(store: Store, name: str, owner: str, wait: float,
         # application name shows the holder to other sessions (pg_stat_activity).
         schema = conn.execute(sa.text(
             "select current_schema(), set_config('application_name', :owner, false)"),
-            {"owner": f"crmsync {owner}"[:63]}).first()[0] or ""
+            {"owner": f"crmsync {owner}"[:63]}).one()[0] or ""
         key = advisory_key(schema, name)
 
         def attempt() -> str | None:

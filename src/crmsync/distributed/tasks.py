@@ -76,7 +76,7 @@ def sync_signatures(config: Config, registry: Registry, connections: Sequence[st
                     entities: Sequence[str] = ()) -> list[Signature]:
     """One :func:`sync_entity` signature per connection and entity (default: all)."""
     names = list(connections) or list(config.connections)
-    out = []
+    out: list[Signature] = []
     for name in names:
         conn = config.connections.get(name)
         if conn is None:
