@@ -48,34 +48,39 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def parse_rows(text: str, describe: ObjectDescription) -> list[dict[str, Any]]:
-    """One Bulk API CSV page as REST-shaped records (typed values, nested relationships)."""
+def parse_rows(text: str, describe: ObjectDescription, *, chunk: int = 2000
+               ) -> Iterator[list[dict[str, Any]]]:
+    """One Bulk API CSV page as REST-shaped records (typed values, nested relationships), in
+    lists of at most ``chunk`` rows (a 10,000-row page is never held parsed all at once)."""
     reader = csv.reader(io.StringIO(text))
-    try:
-        header = next(reader)
-    except StopIteration:
-        return []
-    parsers = [(name, describe.parse_csv_value) for name in header]
-    rows = []
+    header = next(reader, None)
+    if header is None:
+        return
+    parse = describe.parse_csv_value
+    rows: list[dict[str, Any]] = []
     for cells in reader:
         if not cells:
             continue
-        flat = {name: parse(name, cell)
-                for (name, parse), cell in zip(parsers, cells, strict=False)}
-        rows.append(_nest(flat))
-    return rows
+        rows.append(_nest({name: parse(name, cell)
+                           for name, cell in zip(header, cells, strict=False)}))
+        if len(rows) == chunk:
+            yield rows
+            rows = []
+    if rows:
+        yield rows
 
 
 def query_pages(client: SalesforceClient, obj: str, soql: str, describe: ObjectDescription,
-                *, page_size: int) -> Iterator[list[dict[str, Any]]]:
-    """Run ``soql`` as a Bulk API 2.0 ``queryAll`` job and yield its result pages, parsed."""
+                *, page_size: int, chunk: int = 2000) -> Iterator[list[dict[str, Any]]]:
+    """Run ``soql`` as a Bulk API 2.0 ``queryAll`` job; yield its rows parsed, ``chunk`` at a
+    time (a result page of ``page_size`` rows is fetched when the previous one is used up)."""
     pages = client.call(f"bulk query {obj}", lambda sf: iter(
         getattr(sf.bulk2, obj).query_all(soql, max_records=page_size, wait=POLL_SECONDS)))
     while True:
         text = client.call(f"bulk query {obj}", lambda sf: next(pages, None), resumable=False)
         if text is None:
             return
-        yield parse_rows(text, describe)
+        yield from parse_rows(text, describe, chunk=chunk)
 
 
 def _cell(value: Any) -> str:

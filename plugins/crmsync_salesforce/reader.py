@@ -146,9 +146,8 @@ class ObjectReader:
         if total > self.bulk_threshold:
             log.info("%s: %d %s rows to read: Bulk API 2.0", self.client.connection, total, obj)
             for rows in bulk.query_pages(self.client, obj, text, describe,
-                                         page_size=BULK_PAGE_SIZE):
-                for start in range(0, len(rows), REST_BATCH_SIZE):
-                    yield rows[start:start + REST_BATCH_SIZE], f"Bulk API query {obj}"
+                                         page_size=BULK_PAGE_SIZE, chunk=REST_BATCH_SIZE):
+                yield rows, f"Bulk API query {obj}"
             return
         for rows in self.client.query_pages(text, what=f"query {obj}",
                                             batch_size=REST_BATCH_SIZE):
