@@ -41,6 +41,10 @@ SESSION = "00D000000000000!SESSION"
 _SESSION_ID = re.compile(r"00D[A-Za-z0-9]{12,15}![A-Za-z0-9._\-]+")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 _CLOCK_PARAMS = {"start", "end"}
+#: Credentials in login bodies: SOAP <username>/<password>, OAuth form fields and tokens.
+_SOAP_SECRET = re.compile(r"<(?P<tag>(?:\w+:)?(?:username|password))>[^<]*</(?P=tag)>")
+_FORM_SECRET = re.compile(r"\b(assertion|client_secret|password|refresh_token)=[^&]*")
+_JSON_TOKEN = re.compile(r'"(access_token|refresh_token|id_token)"\s*:\s*"[^"]*"')
 
 
 def _recording_host() -> str:
@@ -48,6 +52,9 @@ def _recording_host() -> str:
 
 
 def _scrub(text: str) -> str:
+    text = _SOAP_SECRET.sub(lambda m: f"<{m['tag']}>SCRUBBED</{m['tag']}>", text)
+    text = _FORM_SECRET.sub(lambda m: f"{m[1]}=SCRUBBED", text)
+    text = _JSON_TOKEN.sub(lambda m: f'"{m[1]}": "SCRUBBED"', text)
     text = _SESSION_ID.sub(SESSION, text)
     text = _EMAIL.sub("someone@example.com", text)
     host = _recording_host()
@@ -174,3 +181,33 @@ def test_write_back_creates_a_field_writes_and_reads_it_back(make_connector: Any
 
     assert result.ok
     assert connector.read_values("opportunities", [deal], [info.name]) == {deal: {info.name: 42}}
+
+
+# -- what the scrubbers keep out of cassettes -----------------------------------------------------
+
+def test_login_credentials_never_reach_a_cassette() -> None:
+    body = ('<n1:login><n1:username>ann@acme.example</n1:username>'
+            '<n1:password>hunter2TOKEN123</n1:password></n1:login>')
+    request = _scrub_request(VcrRequest("POST", "https://login.salesforce.com/services/Soap/u/61.0",
+                                        body.encode(), {}))
+
+    assert b"hunter2" not in request.body and b"ann@acme" not in request.body
+
+
+def test_jwt_assertions_and_access_tokens_never_reach_a_cassette() -> None:
+    request = _scrub_request(VcrRequest(
+        "POST", "https://login.salesforce.com/services/oauth2/token",
+        b"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=eyJhbGc.x.y",
+        {}))
+    response = _scrub_response({"body": {"string": b'{"access_token": "00Dx!abc", "x": 1}'},
+                                "headers": {}})
+
+    assert b"eyJhbGc" not in request.body
+    assert b"00Dx!abc" not in response["body"]["string"]
+
+
+def test_session_ids_in_bodies_are_replaced() -> None:
+    response = _scrub_response({"body": {"string": b"<sessionId>00D8d0000000001!AQ.abc-_x"
+                                                   b"</sessionId>"}, "headers": {}})
+
+    assert response["body"]["string"] == f"<sessionId>{SESSION}</sessionId>".encode()

@@ -545,3 +545,13 @@ def test_a_full_read_of_stage_history_ends_with_an_incremental_cursor(
     batches = list(make_connector().read("opportunity_stage_history", None))
 
     assert set(batches[-1].cursor["OpportunityHistory"]) == {"ts", "id", "deleted_since"}
+
+
+def test_a_failed_login_never_shows_the_password_or_token(make_connector: Factory,
+                                                          fake_sf_org: FakeSalesforceOrg) -> None:
+    connector = make_connector(**{**_password_settings(fake_sf_org), "password": "wrongpass"})
+
+    with pytest.raises(AuthError) as info:
+        connector.check()
+
+    assert "wrongpass" not in str(info.value) and "TOKEN123" not in str(info.value)
