@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 from celery.canvas import Signature, chord, group
 
@@ -48,6 +50,13 @@ def test_beat_entries_follow_the_cron_fields(config: Config) -> None:
 
 def test_beat_reads_time_in_the_jobs_zone(config: Config) -> None:
     entry = beat_schedule(config)["crmsync:nightly"]["schedule"]
+
+    assert str(entry.nowfun().tzinfo) == "Europe/Paris"
+
+
+def test_the_beat_schedule_pickles(config: Config) -> None:
+    # beat keeps its schedule in a shelve file: every entry must survive pickling.
+    entry = pickle.loads(pickle.dumps(beat_schedule(config)["crmsync:nightly"]["schedule"]))
 
     assert str(entry.nowfun().tzinfo) == "Europe/Paris"
 

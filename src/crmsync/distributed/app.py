@@ -30,7 +30,7 @@ from crmsync.schedule import Job
 from crmsync.store import Store
 
 __all__ = ["create_app", "beat_schedule", "start_worker", "WorkerContext", "context",
-           "cron_fields"]
+           "cron_fields", "ZoneNow"]
 
 _ALIASES = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
             "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
@@ -83,12 +83,22 @@ def cron_fields(cron: str) -> list[str]:
     return fields
 
 
+@dataclass(frozen=True)
+class ZoneNow:
+    """The current time in one zone: a crontab's ``nowfun`` that beat can pickle (its
+    persistent schedule is a shelve file)."""
+
+    zone: str
+
+    def __call__(self) -> dt.datetime:
+        return dt.datetime.now(ZoneInfo(self.zone))
+
+
 def _crontab(job: Job) -> crontab:
     minute, hour, day_of_month, month_of_year, day_of_week = cron_fields(job.cron)
-    zone = ZoneInfo(job.timezone)
     return crontab(minute=minute, hour=hour, day_of_month=day_of_month,
                    month_of_year=month_of_year, day_of_week=day_of_week,
-                   nowfun=lambda: dt.datetime.now(zone))
+                   nowfun=ZoneNow(job.timezone))
 
 
 def beat_schedule(config: Config) -> dict[str, dict[str, Any]]:
