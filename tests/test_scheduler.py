@@ -258,3 +258,17 @@ def test_a_run_job_syncs_every_entity(config: Config, registry: Registry, store:
     sched.join()
 
     assert table_rows(store, "accounts", "remote_id") == [("a1",), ("a2",)]
+
+
+def test_the_scheduler_without_jobs_is_a_config_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from crmsync.cli import cli
+
+    toml = tmp_path / "crmsync.toml"
+    toml.write_text(f'[store]\nurl = "sqlite:///{tmp_path / "s.db"}"\n', encoding="utf-8")
+
+    result = CliRunner().invoke(cli, ["--config", str(toml), "scheduler"])
+
+    assert result.exit_code == 2
+    assert "[schedule]: no jobs to run" in result.output
