@@ -61,9 +61,16 @@ RAW_TABLES: dict[str, tuple[str, dict[str, str]]] = {
 # -- children ----------------------------------------------------------------------------------
 
 def _report_rss() -> None:
+    """Print this process's own peak RSS. ``ru_maxrss`` survives ``execve``, so a child forked
+    from this (large) parent would report the parent's size; ``VmHWM`` is per address space."""
     import resource
 
-    print(f"PEAK_RSS_KIB={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            kib = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"PEAK_RSS_KIB={kib}")
 
 
 def child_crmsync(base_url: str, db: str) -> None:
