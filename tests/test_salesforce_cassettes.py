@@ -8,7 +8,8 @@ Cassettes live in ``cassettes/salesforce/test_salesforce_cassettes/<test>.yaml``
     export SF_CA_BUNDLE=...             # optional: a CA bundle for the org's TLS
     pytest tests/test_salesforce_cassettes.py --record-cassettes
 
-The org needs accounts, contacts, leads and opportunities with stage history, and — for the
+The org needs accounts, contacts, more than 200 leads and opportunities with stage history,
+and — for the
 write-back test — the right to create a custom field on Opportunity. The assertions hold for
 any such data. Before anything is written: the ``Authorization`` header is dropped, session ids
 become ``00D000000000000!SESSION``, e-mail addresses ``someone@example.com`` and the org's host
@@ -130,8 +131,7 @@ def _records(connector: SalesforceConnector, entity: str, cursor: Any = None
     return [r for b in connector.read(entity, cursor) for r in b.records]
 
 
-def test_accounts_are_read_with_one_describe_one_count_and_query_pages(make_connector: Any
-                                                                       ) -> None:
+def test_accounts_are_read_with_one_describe_and_the_query_pages(make_connector: Any) -> None:
     connector = make_connector()
     accounts = _records(connector, "accounts")
     validator = validator_for("accounts")
@@ -139,7 +139,7 @@ def test_accounts_are_read_with_one_describe_one_count_and_query_pages(make_conn
     assert accounts and all(not validator.validate(a)[1] for a in accounts)
     calls = connector.api_calls.by_endpoint
     assert (calls["GET /limits"], calls["GET /sobjects/Account/describe"]) == (1, 1)
-    assert calls["GET /queryAll"] == 2  # the COUNT() probe and the first page
+    assert calls["GET /queryAll"] == 1  # the first page; its totalSize is the count probe
 
 
 def test_an_incremental_read_asks_get_deleted_for_hard_deletes(make_connector: Any) -> None:
@@ -161,7 +161,10 @@ def test_closed_deals_take_closed_at_from_the_stage_history(make_connector: Any)
     assert all((d["closed_at"] is None) == (d["status"] == "open") for d in deals)
 
 
-def test_rest_and_bulk_reads_yield_identical_leads(make_connector: Any) -> None:
+def test_rest_and_bulk_reads_yield_identical_leads(make_connector: Any,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Needs more than 200 leads: the Bulk read takes the rows after the first REST page."""
+    monkeypatch.setattr("crmsync_salesforce.reader.REST_BATCH_SIZE", 200)
     by_rest = sorted(_records(make_connector(), "leads"), key=lambda r: r["remote_id"])
     bulk = make_connector(bulk_threshold=0)
     by_bulk = sorted(_records(bulk, "leads"), key=lambda r: r["remote_id"])

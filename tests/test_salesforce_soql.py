@@ -58,9 +58,12 @@ def test_select_orders_by_modstamp_and_id() -> None:
         "SELECT Id, Name FROM Account WHERE IsDeleted = false ORDER BY SystemModstamp, Id"
 
 
-def test_count_probe() -> None:
-    assert soql.count("Task", where="SystemModstamp >= 2024-01-02T03:04:05Z") == \
-        "SELECT COUNT() FROM Task WHERE SystemModstamp >= 2024-01-02T03:04:05Z"
+def test_rows_after_a_position_in_a_compound_order() -> None:
+    assert soql.after(["OpportunityId", "CreatedDate", "Id"],
+                      ["006A", "2024-01-02T03:04:05.000+0000", "008B"],
+                      ["reference", "datetime", "id"]) == (
+        "(OpportunityId > '006A' OR (OpportunityId = '006A' AND (CreatedDate > "
+        "2024-01-02T03:04:05Z OR (CreatedDate = 2024-01-02T03:04:05Z AND Id > '008B'))))")
 
 
 def test_in_ids() -> None:

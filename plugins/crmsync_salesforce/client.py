@@ -25,7 +25,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -241,21 +241,26 @@ class SalesforceClient:
         Pages follow ``nextRecordsUrl``; every request carries
         ``Sforce-Query-Options: batchSize=N`` (Salesforce may send fewer).
         """
+        for records, _ in self.query_pages_with_total(soql, what=what,
+                                                      include_deleted=include_deleted,
+                                                      batch_size=batch_size):
+            yield records
+
+    def query_pages_with_total(self, soql: str, *, what: str, include_deleted: bool = True,
+                               batch_size: int = 2000
+                               ) -> Generator[tuple[list[dict[str, Any]], int], None, None]:
+        """Like :meth:`query_pages`, with each page the query's ``totalSize`` (its row count,
+        which Salesforce computes for the whole query with the first page)."""
         headers = {"Sforce-Query-Options": f"batchSize={batch_size}"}
         page = self.call(what, lambda sf: sf.query(soql, include_deleted=include_deleted,
                                                    headers=headers))
         while True:
-            yield page.get("records", [])
+            yield page.get("records", []), int(page.get("totalSize") or 0)
             next_url = page.get("nextRecordsUrl")
             if page.get("done", True) or not next_url:
                 return
             page = self.call(what, functools.partial(_query_more, url=next_url,
                                                      headers=headers))
-
-    def count(self, soql: str, *, what: str) -> int:
-        """``totalSize`` of a ``SELECT COUNT() …`` query (via queryAll, so deletes count)."""
-        result = self.call(what, lambda sf: sf.query(soql, include_deleted=True))
-        return int(result.get("totalSize", 0))
 
     def close(self) -> None:
         """Close the HTTP session."""

@@ -6,10 +6,12 @@ The per-object cursor is ``{"ts": SystemModstamp, "id": Id}`` of the last row re
 1. starts ``lookback_seconds`` before ``ts`` (inclusive), because rows committed late in
    Salesforce can carry a SystemModstamp older than rows already read; re-read rows are
    upserted again, harmlessly;
-2. probes ``SELECT COUNT() … WHERE <window>`` and reads with REST ``queryAll`` pages
-   (``Sforce-Query-Options: batchSize``, ``nextRecordsUrl``) or, above ``bulk_threshold``, a
-   Bulk API 2.0 ``queryAll`` job — both ordered by ``SystemModstamp, Id``, so the cursor after
-   every page is safe to commit;
+2. reads with REST ``queryAll`` pages (``Sforce-Query-Options: batchSize``,
+   ``nextRecordsUrl``), ordered by ``SystemModstamp, Id`` so the cursor after every page is
+   safe to commit. The first page's ``totalSize`` is the count probe (Salesforce counts the
+   whole query with it, so no separate ``SELECT COUNT()`` request is spent): when more than
+   ``bulk_threshold`` rows remain, the rest — the rows after the first page's last one — is
+   read by a Bulk API 2.0 ``queryAll`` job in the same order;
 3. on ``QUERY_TIMEOUT`` continues from the last row read in time windows, halving the window
    after every timeout (down to one minute, then the error is raised);
 4. on an incremental read, asks getDeleted for records hard-deleted (purged from the recycle bin
@@ -142,18 +144,26 @@ class ObjectReader:
                ) -> Iterator[tuple[list[dict[str, Any]], str]]:
         obj = describe.name
         text = soql.select(obj, fields, where=where, order_by=order_by)
-        total = self.client.count(soql.count(obj, where=where), what=f"count {obj}")
-        if total > self.bulk_threshold:
-            log.info("%s: %d %s rows to read: Bulk API 2.0", self.client.connection, total, obj)
-            for rows in bulk.query_pages(self.client, obj, text, describe,
-                                         page_size=BULK_PAGE_SIZE, chunk=REST_BATCH_SIZE):
-                yield rows, f"Bulk API query {obj}"
-            return
-        for rows in self.client.query_pages(text, what=f"query {obj}",
-                                            batch_size=REST_BATCH_SIZE):
+        pages = self.client.query_pages_with_total(text, what=f"query {obj}",
+                                                   batch_size=REST_BATCH_SIZE)
+        for n, (rows, total) in enumerate(pages):
             for row in rows:
                 row.pop("attributes", None)
             yield rows, f"queryAll {obj}"
+            if n == 0 and rows and total - len(rows) > self.bulk_threshold:
+                pages.close()  # the rest is large: a Bulk API job from the first page's end
+                break
+        else:
+            return
+        last = rows[-1]
+        rest = soql.after(order_by, [str(last[f]) for f in order_by],
+                          [describe.type_of(f) for f in order_by])
+        text = soql.select(obj, fields, where=f"({where}) AND {rest}" if where else rest,
+                           order_by=order_by)
+        log.info("%s: %d %s rows to read: Bulk API 2.0", self.client.connection, total, obj)
+        for rows in bulk.query_pages(self.client, obj, text, describe,
+                                     page_size=BULK_PAGE_SIZE, chunk=REST_BATCH_SIZE):
+            yield rows, f"Bulk API query {obj}"
 
     def _earliest(self, obj: str) -> dt.datetime | None:
         text = soql.select(obj, ["SystemModstamp"], order_by=("SystemModstamp",)) + " LIMIT 1"

@@ -19,7 +19,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-__all__ = ["datetime_literal", "quote", "incremental_where", "select", "count", "parse_datetime"]
+__all__ = ["datetime_literal", "quote", "incremental_where", "select", "after", "in_ids",
+           "parse_datetime"]
 
 
 def parse_datetime(value: str) -> dt.datetime:
@@ -83,9 +84,24 @@ def select(obj: str, fields: Sequence[str], *, where: str = "",
     return text
 
 
-def count(obj: str, *, where: str = "") -> str:
-    """``SELECT COUNT() FROM obj [WHERE …]``."""
-    return f"SELECT COUNT() FROM {obj}" + (f" WHERE {where}" if where else "")
+def after(fields: Sequence[str], values: Sequence[str], kinds: Sequence[str | None]) -> str:
+    """Rows ordered after ``values`` in the order ``fields`` (a lexicographic condition):
+    ``(f1 > v1 OR (f1 = v1 AND (f2 > v2 OR (f2 = v2 AND …))))``.
+
+    :param kinds: describe's type of each field: ``datetime`` values become unquoted literals,
+        others quoted strings. A literal is cut to the second, which can only make rows of
+        that second be read again, never skipped.
+    """
+    def literal(value: str, kind: str | None) -> str:
+        return datetime_literal(parse_datetime(value)) if kind == "datetime" else quote(value)
+
+    parts = list(zip(fields, values, kinds, strict=True))
+    field, value, kind = parts[-1]
+    text = f"{field} > {literal(value, kind)}"
+    for field, value, kind in reversed(parts[:-1]):
+        lit = literal(value, kind)
+        text = f"({field} > {lit} OR ({field} = {lit} AND {text}))"
+    return text
 
 
 def in_ids(field: str, ids: Sequence[str]) -> str:
