@@ -35,7 +35,7 @@ from crmsync.connector import (
 from crmsync.errors import ConfigError, ConnectorError
 from crmsync.schema import SYNCED_TABLES
 
-from crmsync_salesforce import mapping, soql, write as writing
+from crmsync_salesforce import lookups, mapping, soql, write as writing
 from crmsync_salesforce.client import SalesforceClient, auth_mode
 from crmsync_salesforce.describe import ObjectDescription
 from crmsync_salesforce.quota import QuotaBudget
@@ -69,7 +69,7 @@ class SalesforceConnector(Connector):
         self._describes: dict[str, ObjectDescription | None] = {}
         self._stage_ids: dict[str, str] | None = None
         self._closed_stages: set[str] = set()
-        self._rates: _Rates | None = None
+        self._rates: lookups.Rates | None = None
         #: The clock windows and getDeleted ranges end at (tests pin it).
         self.clock: Callable[[], dt.datetime] = utcnow
 
@@ -241,22 +241,10 @@ class SalesforceConnector(Connector):
     # -- lookups loaded once per run --------------------------------------------------------
 
     def _stages(self) -> dict[str, str]:
-        """Opportunity ``StageName`` → OpportunityStage Id (by ApiName and MasterLabel)."""
+        """Opportunity ``StageName`` → OpportunityStage Id, read once per run."""
         if self._stage_ids is None:
-            self._stage_ids = {}
-            describe = self.describe("OpportunityStage")
-            if describe is not None:
-                fields = [f for f in ("Id", "ApiName", "MasterLabel", "IsClosed")
-                          if describe.has(f)]
-                text = soql.select("OpportunityStage", fields, order_by=("Id",))
-                for rows in self.client.query_pages(text, what="query OpportunityStage",
-                                                    include_deleted=False):
-                    for row in rows:
-                        for key in ("MasterLabel", "ApiName"):  # ApiName wins
-                            if row.get(key):
-                                self._stage_ids[row[key]] = row["Id"]
-                                if row.get("IsClosed"):
-                                    self._closed_stages.add(row[key])
+            self._stage_ids, self._closed_stages = lookups.stage_ids(
+                self.client, self.describe("OpportunityStage"))
         return self._stage_ids
 
     def _closed_at(self, closed: list[dict[str, Any]]) -> dict[str, dt.datetime]:
@@ -342,9 +330,10 @@ class SalesforceConnector(Connector):
         state[obj] = {"ts": started, "id": "", "deleted_since": started}
         yield Batch(cursor=dict(state))
 
-    def _load_rates(self) -> _Rates:
+    def _load_rates(self) -> lookups.Rates:
         if self._rates is None:
-            self._rates = _Rates.load(self)
+            self._rates = lookups.Rates.load(self.client, self.describe("CurrencyType"),
+                                             self.describe("DatedConversionRate"))
         return self._rates
 
     # -- write-back -----------------------------------------------------------------------------
@@ -393,50 +382,3 @@ def _deletion(row: Mapping[str, Any]) -> Deletion:
     stamp = row.get("SystemModstamp")
     return Deletion(remote_id=str(row["Id"]),
                     deleted_at=soql.parse_datetime(str(stamp)) if stamp else None)
-
-
-class _Rates:
-    """Conversion rates (units per 1 corporate currency) for ``amount_base``."""
-
-    def __init__(self, corporate: str | None, current: dict[str, float],
-                 dated: dict[str, list[tuple[str, str | None, float]]]) -> None:
-        self.corporate = corporate
-        self.current = current
-        self.dated = dated
-
-    @classmethod
-    def load(cls, connector: SalesforceConnector) -> _Rates:
-        """Read CurrencyType and, with Advanced Currency Management, DatedConversionRate."""
-        client = connector.client
-        corporate, current = None, {}
-        dated: dict[str, list[tuple[str, str | None, float]]] = {}
-        if connector.describe("CurrencyType") is not None:
-            text = soql.select("CurrencyType", ["IsoCode", "ConversionRate", "IsCorporate"],
-                               order_by=("IsoCode",))
-            for rows in client.query_pages(text, what="query CurrencyType",
-                                           include_deleted=False):
-                for r in rows:
-                    current[r["IsoCode"]] = float(r["ConversionRate"])
-                    if r.get("IsCorporate"):
-                        corporate = r["IsoCode"]
-        if connector.describe("DatedConversionRate") is not None:
-            text = soql.select("DatedConversionRate",
-                               ["IsoCode", "ConversionRate", "StartDate", "NextStartDate"],
-                               order_by=("IsoCode", "StartDate"))
-            for rows in client.query_pages(text, what="query DatedConversionRate",
-                                           include_deleted=False):
-                for r in rows:
-                    dated.setdefault(r["IsoCode"], []).append(
-                        (r["StartDate"], r.get("NextStartDate"), float(r["ConversionRate"])))
-        return cls(corporate, current, dated)
-
-    def rate(self, currency: str | None, on: dt.date | None) -> float | None:
-        """The rate valid on ``on`` (dated rates), else today's rate."""
-        if currency is None:
-            return None
-        if on is not None:
-            day = on.isoformat()
-            for start, end, value in self.dated.get(currency, ()):
-                if start <= day and (not end or day < end):
-                    return value
-        return self.current.get(currency)
