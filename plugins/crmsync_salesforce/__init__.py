@@ -5,7 +5,8 @@ Modules, one job each: :mod:`.client` (auth, session, call counting, quota check
 :mod:`.describe` (readable fields, key prefixes), :mod:`.mapping` (objects → schema),
 :mod:`.stage_history` (OpportunityHistory → stage entries), :mod:`.reader` (cursors, REST vs
 Bulk, QUERY_TIMEOUT windows, getDeleted), :mod:`.bulk` (Bulk API 2.0), :mod:`.write`
-(write-back), :mod:`.lookups` (stage ids, currency rates), :mod:`.quota` (the run's API budget). See docs/connectors/salesforce.md.
+(write-back), :mod:`.lookups` (stage ids, currency rates), :mod:`.quota` (the run's API
+budget). See docs/connectors/salesforce.md.
 """
 
 from __future__ import annotations
