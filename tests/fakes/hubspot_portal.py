@@ -123,7 +123,7 @@ class _Handler(BaseHTTPRequestHandler):
                     self._send(*error(400, "VALIDATION_ERROR", "Invalid input JSON"), {})
                     return
         if fake.record_calls:
-            fake.calls.append(Call(self.command, self.path, body))
+            fake.log_call(Call(self.command, self.path, body))
         fault = portal.faults.take(f"{self.command} {self.path}")
         if fault is not None:
             if fault.delay:
@@ -214,14 +214,18 @@ class FakeHubSpotPortal:
     """The running server: :attr:`base_url`, :attr:`access_token`, :attr:`portal`, :attr:`calls`.
 
     :param portal: the data (a fresh :class:`Portal` of ``Dataset()`` when omitted).
-    :param record_calls: keep :attr:`calls` (benchmarks turn it off).
+    :param record_calls: log every call (benchmarks turn it off).
+    :param call_log: where calls go (default: appended to :attr:`calls`); a benchmark
+        streams them to a file instead of holding thousands of request bodies in memory.
     """
 
     def __init__(self, portal: Portal | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 record_calls: bool = True) -> None:
+                 record_calls: bool = True,
+                 call_log: Callable[[Call], None] | None = None) -> None:
         self.portal = portal or Portal()
         self.record_calls = record_calls
         self.calls: list[Call] = []
+        self.log_call: Callable[[Call], None] = call_log or self.calls.append
         self.access_token = self.portal.issue_token(lifetime=7 * 86_400)
         self._server = _Server((host, port), _Handler)
         self._server.fake = self
