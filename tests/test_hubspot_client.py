@@ -91,3 +91,23 @@ def test_daily_headers_give_the_quota() -> None:
                         None)
     assert client.quota is not None and (client.quota.used, client.quota.limit) == \
         (1000, 250000)
+
+
+def test_associations_beyond_one_batch_row_are_paged_per_record() -> None:
+    from crmsync_hubspot.client import Response
+    from crmsync_hubspot.errors import CIHeaders
+
+    conn = make(access_token="x")
+    answers = {
+        "POST /crm/v4/associations/deals/contacts/batch/read": {"results": [
+            {"from": {"id": "1"}, "to": [{"toObjectId": 10}, {"toObjectId": 10}],
+             "paging": {"next": {"after": "p2"}}}]},
+        "GET /crm/v4/objects/deals/{id}/associations/contacts": {"results": [
+            {"toObjectId": 11}]},
+    }
+    conn.client.call = lambda endpoint, *a, **kw: Response(  # type: ignore[method-assign]
+        200, answers[endpoint], CIHeaders())
+    deals = [{"id": "1", "properties": {}}]
+    conn.associate("deals", deals, ("contacts",), "opportunity_contacts")
+    assert conn.deal_tables.contacts_of(deals)[-1]["contact_id"] == "11"
+    assert [r["contact_id"] for r in conn.deal_tables.contacts_of(deals)] == ["10", "11"]

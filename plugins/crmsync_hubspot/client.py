@@ -133,6 +133,7 @@ class HubSpotClient:
         self.properties = crm.properties.core_api
         self.property_groups = crm.properties.groups_api
         self.associations = crm.associations.v4.batch_api
+        self.associations_basic = crm.associations.v4.basic_api
         self.tokens = self.sdk.oauth.tokens_api
 
     # -- auth -------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from crmsync import (
 from crmsync.schema import SYNCED_TABLES
 
 from crmsync_hubspot import mapping as m
+from crmsync_hubspot.associations import attach
 from crmsync_hubspot.client import HubSpotClient
 from crmsync_hubspot.deal_spool import DealSpool
 from crmsync_hubspot.deal_tables import DealTables, spooled_deals
@@ -49,7 +50,6 @@ WRITABLE = {"accounts": "companies", "contacts": "contacts", "opportunities": "d
 ASSOCIATIONS = {"contacts": ("companies",), "deals": ("companies",),
                 "leads": ("contacts",), **{t: ("contacts", "companies", "deals")
                                            for t in ENGAGEMENT_TYPES}}
-_V4_BATCH = 1000  # inputs per v4 association batch read
 #: Records per batch (one transaction): five search pages, one v4 association call.
 BATCH_RECORDS = 1000
 _LIST_LIMIT = 100
@@ -208,25 +208,8 @@ class HubSpotConnector(Connector):
 
     def associate(self, object_type: str, records: list[dict[str, Any]],
                   to_types: Iterable[str], entity: str) -> None:
-        """Attach associations to search results in the inline list shape, via v4 batch
-        reads (the search API returns no associations)."""
-        ids = [str(r["id"]) for r in records]
-        if not ids:
-            return
-        for to_type in to_types:
-            found: dict[str, list[dict[str, str]]] = {}
-            for start in range(0, len(ids), _V4_BATCH):
-                body = {"inputs": [{"id": i} for i in ids[start:start + _V4_BATCH]]}
-                res = self.client.call(
-                    f"POST /crm/v4/associations/{object_type}/{to_type}/batch/read",
-                    self.client.associations.get_page, object_type, to_type, body,
-                    entity=entity)
-                for row in res.data.get("results", ()):
-                    found.setdefault(str(row["from"]["id"]), []).extend(
-                        {"id": str(t["toObjectId"])} for t in row.get("to", ()))
-            for r in records:
-                r.setdefault("associations", {})[to_type] = {"results": found.get(str(r["id"]),
-                                                                                  [])}
+        """Attach associations to search results (:func:`~crmsync_hubspot.associations.attach`)."""
+        attach(self.client, object_type, records, to_types, entity)
 
     def _read_objects(self, object_type: str, cursor: Any,
                       to_record: Callable[[dict[str, Any]], dict[str, Any] | None],
