@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 import pytest
 from hubspot.crm.deals.exceptions import ApiException as DealsApiException
 from hubspot.crm.objects.exceptions import ApiException as ObjectsApiException
@@ -16,7 +17,8 @@ TEN_SECONDLY = {"status": "error", "message": "You have reached your ten_secondl
                 "policyName": "TEN_SECONDLY_ROLLING", "groupName": "publicapi:x"}
 
 
-def api_error(cls: type, status: int, body: dict | bytes | None, headers=None):  # type: ignore[no-untyped-def]
+def api_error(cls: type, status: int, body: dict[str, Any] | bytes | None,
+              headers: Any = None) -> Any:
     exc = cls(status=status, reason="reason")
     exc.body = json.dumps(body).encode() if isinstance(body, dict) else body
     exc.headers = headers
@@ -38,7 +40,8 @@ def test_ten_secondly_429_is_rate_limited_with_retry_after() -> None:
 def test_429_without_retry_after_waits_the_rolling_interval() -> None:
     exc = api_error(ObjectsApiException, 429, TEN_SECONDLY,
                     [("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")])
-    assert map_api_exception(exc, endpoint="GET /x").retry_after == 10.0  # type: ignore[attr-defined]
+    err = map_api_exception(exc, endpoint="GET /x")
+    assert isinstance(err, RateLimited) and err.retry_after == 10.0
 
 
 def test_daily_429_is_quota_exhausted() -> None:

@@ -175,7 +175,8 @@ class HubSpotClient:
              entity: str | None = None, **kwargs: Any) -> Response:
         """Call one SDK ``method`` on the raw-response path and parse its JSON.
 
-        :param endpoint: the label calls are counted under, e.g. ``POST /crm/v3/objects/deals/search``.
+        :param endpoint: the label calls are counted under, e.g.
+            ``POST /crm/v3/objects/deals/search``.
         :param search: spend from the search budget too.
         :raises crmsync.ConnectorError: mapped by :func:`~crmsync_hubspot.errors.map_api_exception`;
             a 401 refreshes an OAuth token once and repeats the call before giving up.

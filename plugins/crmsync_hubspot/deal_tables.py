@@ -67,10 +67,10 @@ class DealTables:
         def batch_read(ids: list[str]) -> list[dict[str, Any]]:
             body = {"inputs": [{"id": i} for i in ids], "properties": ["hs_merged_object_ids"],
                     "propertiesWithHistory": ["dealstage"]}
-            return list(self.connector.client.call(endpoint, self.connector.client.objects_batch.read, "deals", body,
-                                         archived="false",
-                                         entity="opportunity_stage_history"
-                                         ).data.get("results", ()))
+            client = self.connector.client
+            res = client.call(endpoint, client.objects_batch.read, "deals", body,
+                              archived="false", entity="opportunity_stage_history")
+            return list(res.data.get("results", ()))
 
         exact = {str(d["id"]): rows for d in deals
                  if (rows := dated_history(d, stages)) is not None}

@@ -125,7 +125,7 @@ def _base(record: Mapping[str, Any], modified: str = "hs_lastmodifieddate") -> d
     }
 
 
-# -- owners and pipelines ---------------------------------------------------------------------------
+# -- owners and pipelines ------------------------------------------------------------------
 
 
 def owner_to_user(owner: Mapping[str, Any]) -> dict[str, Any]:
