@@ -14,6 +14,7 @@ from writeback_support import (
     config_with,
     connector_class,
     put_records,
+    put_rep_values,
     put_values,
     registry_with,
 )
@@ -427,3 +428,24 @@ def test_a_mapping_being_applied_elsewhere_is_locked(opps, registry, crm):
     with run_lock(opps, name), pytest.raises(RunLocked):
         apply(opps, registry, dict(OPP, create_field=True))
     assert crm.writes == []
+
+
+def test_a_per_rep_metric_goes_to_the_reps_user_records(store, registry, crm):
+    crm.records["users"] = {"U1": {}, "U2": {}}
+    put_records(store, "users", ["U1", "U2"])
+    put_rep_values(store, "win_rate", "month", {
+        dt.date(2026, 5, 1): {"U1": 0.1, "U2": 0.2},
+        dt.date(2026, 6, 1): {"U1": 0.5, "U2": 0.25},  # the current month (NOW: June 1st)
+        dt.date(2026, 7, 1): {"U1": 0.9}})  # a period not started yet
+
+    apply(store, registry, {"metric": "win_rate", "object": "user", "period": "month",
+                            "create_field": True})
+    assert crm.records["users"] == {"U1": {"crmsync_win_rate": 50.0},
+                                    "U2": {"crmsync_win_rate": 25.0}}
+
+
+def test_a_record_level_metric_takes_no_other_period(opps, registry):
+    from crmsync import ConfigError
+
+    with pytest.raises(ConfigError, match="key 'period': a record-level metric has only"):
+        apply(opps, registry, dict(OPP, period="month", create_field=True))

@@ -73,7 +73,7 @@ class Crm:
 def connector_class(crm: Crm) -> type[Connector]:
     class MemCrm(Connector):
         NAME = "memcrm"
-        ENTITIES = ("opportunities", "accounts", "leads")
+        ENTITIES = ("opportunities", "accounts", "leads", "users")
 
         def read(self, entity: str, cursor: Any) -> Iterator[Batch]:
             if crm.broken:
@@ -171,4 +171,17 @@ def put_values(store: Store, metric: str, values: dict[str, float | None]) -> st
             {"run_id": run_id, "metric": metric, "version": 1, "period": "all",
              "subject_id": rid, "value": v, "computed_at": NOW}
             for rid, v in values.items()])
+    return run_id
+
+
+def put_rep_values(store: Store, metric: str, period: str,
+                   values: dict[dt.date | None, dict[str, float | None]]) -> str:
+    """One metric run broken down by owner: ``{period_start: {user id: value}}``."""
+    run_id = uuid.uuid4().hex
+    with store.engine.begin() as conn:
+        conn.execute(sa.insert(metric_values), [
+            {"run_id": run_id, "metric": metric, "version": 1, "period": period,
+             "period_start": start, "dimension": "owner", "dimension_value": user,
+             "value": v, "computed_at": NOW}
+            for start, by_user in values.items() for user, v in by_user.items()])
     return run_id

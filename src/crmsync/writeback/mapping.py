@@ -14,6 +14,7 @@ from typing import Any
 
 from crmsync.connector import FIELD_PREFIX
 from crmsync.errors import ConfigError
+from crmsync.metrics.periods import is_period
 
 __all__ = ["WritebackMapping", "parse_writeback", "OBJECTS", "OVERWRITE", "NULLS", "MODES",
            "is_owned_field"]
@@ -25,7 +26,7 @@ OVERWRITE = ("always", "if_empty", "never")
 NULLS = ("skip", "clear")
 MODES = ("update_only",)
 _KEYS = ("metric", "connection", "object", "field", "create_field", "overwrite", "nulls", "mode",
-         "owned", "decimals")
+         "owned", "decimals", "period")
 
 
 def is_owned_field(name: str) -> bool:
@@ -42,6 +43,8 @@ class WritebackMapping:
         ``crmsync_<metric>`` (:meth:`crmsync.Connector.default_field_name`).
     :param owned: the field is crmsync's (within its prefix) rather than a person's.
     :param decimals: digits kept after the decimal point (default: per metric unit).
+    :param period: for a per-rep metric mapped to ``user``: the period whose latest value is
+        written (default ``all``); record-level metrics are always period ``all``.
     """
 
     number: int
@@ -55,6 +58,7 @@ class WritebackMapping:
     mode: str = "update_only"
     owned: bool = True
     decimals: int | None = None
+    period: str | None = None
     file: str | None = None
 
     @property
@@ -126,7 +130,12 @@ def _mapping(number: int, table: Any, *, file: str | None,
     if decimals is not None and not 0 <= decimals <= 10:
         raise ConfigError(f"expected 0 to 10 digits, got {decimals!r}", file=file,
                           section=section, key="decimals")
+    period = _get(table, "period", str, None, file=file, section=section)
+    if period is not None and not is_period(period):
+        raise ConfigError(f"expected day, week, month, quarter, year, all or last_<N>d, got "
+                          f"{period!r}", file=file, section=section, key="period")
     return WritebackMapping(
+        period=period,
         number=number, metric=metric, connection=connection, object=obj, field=field,
         create_field=_get(table, "create_field", bool, False, file=file, section=section),
         overwrite=_get(table, "overwrite", str, "always" if owned else "if_empty", file=file,

@@ -21,7 +21,7 @@ from crmsync.store import Store
 from crmsync.sync.engine import ProgressCallback as SyncProgress
 from crmsync.writeback.apply import ApplyResult, ProgressCallback, apply_plan
 from crmsync.writeback.mapping import WritebackMapping
-from crmsync.writeback.plan import WritebackPlan, make_plan
+from crmsync.writeback.plan import WritebackPlan, is_per_rep, make_plan, mapping_period
 
 __all__ = ["plan", "apply", "run", "RunResult"]
 
@@ -158,13 +158,19 @@ def run(config: Config, registry: Registry, *, dry_run: bool = False,
                          if d.status not in ("success", STOPPED_QUOTA)})
         computed = api.compute_metrics(config, registry, store=st, keep_values=False).stored
         wanted = [m.connection for m in config.writeback if m.connection not in failed]
+        known = registry.metrics()
         for connection in dict.fromkeys(wanted):
-            names = dict.fromkeys(m.metric for m in config.writeback
-                                  if m.connection == connection)
-            metrics = [registry.metric(n) for n in names if n in registry.metrics()]
-            computed += metric_engine.compute(st, metrics, config.metrics, period="all",
-                                              connection=connection, as_of=None,
-                                              keep_values=False).stored
+            # record-level metrics: period all; per-rep ones: by owner, for their period
+            runs: dict[tuple[str, str | None], dict[str, None]] = {}
+            for m in config.writeback:
+                if m.connection == connection and m.metric in known:
+                    key = ((mapping_period(m), "owner") if is_per_rep(m, known[m.metric])
+                           else ("all", None))
+                    runs.setdefault(key, {})[m.metric] = None
+            for (period, dimension), names in runs.items():
+                computed += metric_engine.compute(
+                    st, [known[n] for n in names], config.metrics, period=period,
+                    dimensions=(dimension,), connection=connection, keep_values=False).stored
         if not wanted:
             return RunResult(synced, computed, None, None, failed)
         if dry_run:

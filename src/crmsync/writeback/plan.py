@@ -9,21 +9,18 @@ read-only or type-incompatible field, a connector that cannot write.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from crmsync.connector import Connector, FieldInfo, FieldSpec
-from crmsync.errors import ConfigError, WritebackError
 from crmsync.metric import Metric
-from crmsync.schema import SYNCED_TABLES, metric_values
 from crmsync.store import Store
 from crmsync.writeback.formatting import (
-    compatible_kinds,
     decimals_for,
     field_kind,
     format_value,
@@ -32,10 +29,20 @@ from crmsync.writeback.formatting import (
     same_value,
     value_hash,
 )
-from crmsync.writeback.mapping import OBJECTS, WritebackMapping
+from crmsync.writeback.mapping import WritebackMapping
 from crmsync.writeback.state import FAILED, MISSING, PARKED, SENT, StateRow, load_state
+from crmsync.writeback.validate import (
+    check_field,
+    check_metric,
+    is_per_rep,
+    mapping_error,
+    mapping_period,
+    supports,
+)
+from crmsync.writeback.values import custom_value, load_values
 
-__all__ = ["Change", "MappingPlan", "WritebackPlan", "make_plan", "SKIP_REASONS"]
+__all__ = ["Change", "MappingPlan", "WritebackPlan", "make_plan", "SKIP_REASONS",
+           "is_per_rep", "mapping_period"]
 
 #: Why a record's value is not sent (the plan counts them).
 SKIP_REASONS = {
@@ -48,8 +55,6 @@ SKIP_REASONS = {
     "ambiguous": "two connections share the record id in the metric run",
 }
 SAMPLE = 10
-#: Newest metric runs searched for one that covers the mapping's connection.
-_RUNS_SEARCHED = 20
 
 
 @dataclass
@@ -146,106 +151,6 @@ class WritebackPlan:
                 "mappings": [p.as_dict(sample) for p in self.mappings]}
 
 
-# -- validation ------------------------------------------------------------------------------
-
-def _metric(m: WritebackMapping, metrics: Mapping[str, Metric]) -> Metric:
-    metric = metrics.get(m.metric)
-    if metric is None:
-        raise ConfigError(f"unknown metric {m.metric!r} (see `crmsync metrics list`)",
-                          file=m.file, section=m.section, key="metric")
-    if metric.subject not in OBJECTS or "all" not in metric.periods:
-        raise ConfigError(f"metric {m.metric!r} is not a record-level metric (it is computed "
-                          f"per {metric.subject}); only metrics with one value per record "
-                          "can be written to CRM fields", file=m.file, section=m.section,
-                          key="metric")
-    if metric.subject != m.object:
-        raise ConfigError(f"metric {m.metric!r} has one value per {metric.subject}, not per "
-                          f"{m.object}: set object = {metric.subject!r}", file=m.file,
-                          section=m.section, key="object")
-    return metric
-
-
-def _error(m: WritebackMapping, name: str, message: str) -> WritebackError:
-    return WritebackError(message, mapping=m.describe(name), connection=m.connection,
-                          object=m.object, field=name)
-
-
-def _check_field(m: WritebackMapping, name: str, info: FieldInfo | None, unit: str) -> None:
-    if info is None:
-        if not m.create_field:
-            raise _error(m, name, "the field does not exist in the CRM; create it there, or "
-                                  "set create_field = true in this mapping")
-        return
-    if info.calculated:
-        raise _error(m, name, "the field is calculated (a formula or rollup) and cannot be "
-                              "written")
-    if not info.writable:
-        raise _error(m, name, "the field is read-only for this connection's user")
-    kind = field_kind(info)
-    if kind not in compatible_kinds(unit):
-        raise _error(m, name, f"the field's type {info.type!r} cannot hold a {unit} value "
-                              f"(needs {' or '.join(compatible_kinds(unit))})")
-
-
-def _supports(connector: Connector, method: str) -> bool:
-    return getattr(type(connector), method) is not getattr(Connector, method)
-
-
-# -- reading the store -----------------------------------------------------------------------
-
-@dataclass
-class _Subject:
-    remote_id: str
-    value: float | None
-    deleted: bool
-    #: the CRM's last change of the record (a record found missing that changed since exists
-    #: again, e.g. restored from the recycle bin)
-    updated_at: dt.datetime | None
-    custom: Any
-
-
-def _values(conn: sa.Connection, m: WritebackMapping, with_custom: bool) -> list[_Subject]:
-    """The metric's values from its newest run that covers this connection's records.
-
-    Runs are visited newest first by walking ``metric_values.id`` down (the primary key and
-    the ``run_id`` index), never by grouping the metric's whole history."""
-    mv, t = metric_values, SYNCED_TABLES[m.entity]
-    base = sa.and_(mv.c.metric == m.metric, mv.c.period == "all", mv.c.dimension.is_(None),
-                   mv.c.subject_id.is_not(None))
-    joined = mv.join(t, sa.and_(t.c.connection == m.connection,
-                                t.c.remote_id == mv.c.subject_id))
-    cols: list[Any] = [mv.c.subject_id, mv.c.value, t.c.is_deleted, t.c.remote_updated_at,
-                       t.c.custom if with_custom else sa.null()]
-    below: int | None = None
-    for _ in range(_RUNS_SEARCHED):
-        newest = sa.select(mv.c.run_id).where(base).order_by(mv.c.id.desc()).limit(1)
-        if below is not None:
-            newest = newest.where(mv.c.id < below)
-        run_id = conn.execute(newest).scalar()
-        if run_id is None:
-            break
-        rows = conn.execute(sa.select(*cols).select_from(joined)
-                            .where(base, mv.c.run_id == run_id)).all()
-        if rows:
-            return [_Subject(*r) for r in rows]
-        below = conn.execute(sa.select(sa.func.min(mv.c.id))
-                             .where(mv.c.run_id == run_id)).scalar()
-    return []
-
-
-def _custom_value(custom: Any, name: str) -> tuple[bool, Any]:
-    """(found, value) of field ``name`` in a record's ``custom`` JSON."""
-    if not isinstance(custom, dict):
-        return False, None
-    if name in custom:
-        return True, custom[name]
-    lowered = name.lower()
-    for key, value in custom.items():
-        if key.lower() == lowered:
-            return True, value
-    return False, None
-
-
 # -- planning --------------------------------------------------------------------------------
 
 def _plan_mapping(conn: sa.Connection, m: WritebackMapping, metric: Metric, name: str,
@@ -261,7 +166,8 @@ def _plan_mapping(conn: sa.Connection, m: WritebackMapping, metric: Metric, name
                                 scale=decimals)
     needs_crm = info is not None and (m.overwrite != "always" or m.nulls == "clear")
     state = load_state(conn, m.connection, m.object, name)
-    subjects = _values(conn, m, with_custom=needs_crm)
+    subjects = load_values(conn, m, with_custom=needs_crm, per_rep=is_per_rep(m, metric),
+                       today=now.date())
     counts = collections.Counter(s.remote_id for s in subjects)
     ambiguous: set[str] = set()
     # records whose current CRM value decides, with what crmsync last sent
@@ -308,7 +214,7 @@ def _plan_mapping(conn: sa.Connection, m: WritebackMapping, metric: Metric, name
             continue
         # "always" needs the CRM's value only to skip clearing a field that is empty anyway
         decides = m.overwrite != "always" or (new is None and row is None)
-        found, current = _custom_value(s.custom, name) if needs_crm else (False, None)
+        found, current = custom_value(s.custom, name) if needs_crm else (False, None)
         if found:
             change.old = current
         if not decides:
@@ -352,11 +258,12 @@ def _read_current(connector: Connector, m: WritebackMapping, name: str,
     try:
         values = connector.read_values(m.entity, list(remote_ids), [name])
     except NotImplementedError:
-        raise _error(m, name, f"overwrite = {m.overwrite!r} needs the CRM's current values, "
-                              f"but the synced records do not carry the field in `custom` and "
-                              f"connector type '{connector.NAME}' cannot read field values; "
-                              "sync the connection first") from None
-    return {rid: _custom_value(v, name)[1] for rid, v in values.items()}
+        raise mapping_error(m, name, f"overwrite = {m.overwrite!r} needs the CRM's current "
+                                     "values, but the synced records do not carry the field "
+                                     f"in `custom` and connector type '{connector.NAME}' "
+                                     "cannot read field values; sync the connection "
+                                     "first") from None
+    return {rid: custom_value(v, name)[1] for rid, v in values.items()}
 
 
 def make_plan(store: Store, mappings: Sequence[WritebackMapping],
@@ -371,27 +278,27 @@ def make_plan(store: Store, mappings: Sequence[WritebackMapping],
     resolved: list[tuple[WritebackMapping, Metric, str, FieldInfo | None]] = []
     targets: dict[tuple[str, str, str], int] = {}
     for m in mappings:
-        metric = _metric(m, metrics)
+        metric = check_metric(m, metrics)
         connector = connectors[m.connection]
         name = m.field or connector.default_field_name(m.metric)
-        if not _supports(connector, "write"):
-            raise _error(m, name, f"connector type '{connector.NAME}' cannot write back")
+        if not supports(connector, "write"):
+            raise mapping_error(m, name, f"connector type '{connector.NAME}' cannot write back")
         key = (m.connection, m.entity)
         if key not in fields:
             try:
                 listed = connector.fields(m.entity)
             except NotImplementedError:
-                raise _error(m, name, f"connector type '{connector.NAME}' cannot list "
-                                      "fields") from None
+                raise mapping_error(m, name, f"connector type '{connector.NAME}' cannot "
+                                             "list fields") from None
             fields[key] = {f.name.lower(): f for f in listed}
         info = fields[key].get(name.lower())
         if info is not None:
             name = info.name  # the CRM's spelling
-        _check_field(m, name, info, metric.unit)
+        check_field(m, name, info, metric.unit)
         target = (m.connection, m.object, name.lower())
         if target in targets:
-            raise _error(m, name, f"the field is already written by [writeback "
-                                  f"#{targets[target]}]")
+            raise mapping_error(m, name, "the field is already written by [writeback "
+                                         f"#{targets[target]}]")
         targets[target] = m.number
         resolved.append((m, metric, name, info))
     with store.engine.connect() as conn:
