@@ -84,3 +84,21 @@ def test_two_mappings_to_one_field_are_refused(tmp_path):
         load(tmp_path, '[[writeback]]\nmetric = "touches"\nconnection = "sf"\nobject = "lead"\n'
                        'field = "crmsync_x"\n\n[[writeback]]\nmetric = "response_minutes"\n'
                        'connection = "sf"\nobject = "lead"\nfield = "CRMSYNC_X"\n')
+
+
+def test_a_bad_period_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"\[writeback #1\], key 'period': expected day"):
+        load(tmp_path, '[[writeback]]\nmetric = "win_rate"\nconnection = "sf"\nobject = "user"\n'
+                       'period = "fortnight"\n')
+
+
+def test_the_starter_config_has_a_commented_writeback_example(tmp_path):
+    from crmsync.config_template import TEMPLATE
+
+    enabled = TEMPLATE.replace("# [[writeback]]", "[[writeback]]").replace(
+        '# metric = "days', 'metric = "days').replace('# connection = "salesforce"',
+                                                       'connection = "demo"').replace(
+        '# object = "opportunity"', 'object = "opportunity"')
+    path = tmp_path / "crmsync.toml"
+    path.write_text(enabled)
+    assert [m.metric for m in load_config(path).writeback] == ["days_in_current_stage"]

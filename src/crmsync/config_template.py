@@ -33,4 +33,11 @@ period = "month"                # day | week | month | quarter | year | all
 timezone = "UTC"
 base_currency = "USD"
 fiscal_year_start_month = 1
+
+# Write computed KPIs into CRM custom fields (docs/writeback.md):
+# [[writeback]]
+# metric = "days_in_current_stage"   # a per-record KPI (crmsync metrics list)
+# connection = "salesforce"
+# object = "opportunity"
+# create_field = true                # creates Crmsync_... / crmsync_... if missing
 '''
