@@ -25,7 +25,15 @@ import pytest
 import sqlalchemy as sa
 import vcr
 
-from crmsync import AuthError, FieldSpec, QuotaExhausted, RateLimited, TransientError, WriteUpdate
+from crmsync import (
+    AuthError,
+    ConnectorError,
+    FieldSpec,
+    QuotaExhausted,
+    RateLimited,
+    TransientError,
+    WriteUpdate,
+)
 from crmsync.store import Store
 from crmsync.sync import SyncEngine
 from crmsync.testing import ConnectorContract
@@ -262,6 +270,16 @@ def test_write_reports_each_record(connector: HubSpotConnector) -> None:
         WriteUpdate("1", {"dealname": "No such deal"})]))
     assert [(r.remote_id, r.ok, r.missing) for r in results] == \
         [(deal, True, False), ("1", False, True)]
+
+
+def test_a_batch_refused_as_a_whole_raises_for_write_back_to_split(
+        connector: HubSpotConnector) -> None:
+    page = connector.client.call("GET /crm/v3/objects/deals", connector.client.objects.get_page,
+                                 "deals", limit=1)
+    deal = page.data["results"][0]["id"]
+    with pytest.raises(ConnectorError, match="HTTP 400 VALIDATION_ERROR"):
+        list(connector.write("opportunities", [
+            WriteUpdate(deal, {"crmsync_no_such_property": 1})]))
 
 
 # -- the contract suite, recorded --------------------------------------------------------------
