@@ -188,3 +188,18 @@ def test_a_deal_deleted_and_synced_is_skipped_as_deleted(sf, ages):
 
     [m] = sf.plan(dict(AGE, create_field=True)).mappings
     assert m.skipped == {"deleted": 1}
+
+
+def test_a_per_rep_win_rate_goes_to_the_reps_user_records(sf):
+    report = api.sync(sf.config(), sf.registry, entities=["users", "opportunities"],
+                      store=sf.store)
+    assert report.ok, report.error
+    values = metric_engine.compute(sf.store, [sf.registry.metric("win_rate")],
+                                   sf.config().metrics, period="all", dimensions=("owner",),
+                                   connection="sf", as_of=AS_OF).values
+    rates = {v.dimension_value: v.value for v in values if v.value is not None}
+
+    sf.apply({"metric": "win_rate", "connection": "sf", "object": "user",
+              "create_field": True})
+    assert rates and {u: sf.org.get("User", u)["crmsync_win_rate__c"] for u in rates} == {
+        u: round(r * 100, 2) for u, r in rates.items()}
