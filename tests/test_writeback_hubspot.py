@@ -197,3 +197,12 @@ def test_a_deal_archived_in_hubspot_is_skipped_and_reported(hs, ages):
     report = hs.apply(AGE)
     assert (report.details[0]["missing"], report.status) == (1, "success")
     assert hs.plan(AGE).mappings[0].skipped == {"missing": 1}
+
+
+def test_a_batch_answered_503_is_sent_again_and_nothing_is_lost(hs, ages):
+    hs.fake.fail_next(503, pattern="/batch/update")
+
+    report = hs.apply(dict(AGE, create_field=True))
+    sent = sum(v is not None for v in ages.values())
+    assert (report.status, report.details[0]["sent"]) == ("success", sent)
+    assert len(hs.updates()) == math.ceil(sent / 100) + 1
