@@ -10,6 +10,7 @@ faults (:attr:`Org.faults`, :attr:`Org.record_faults`), hide fields from the int
 from __future__ import annotations
 
 import itertools
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 import secrets
@@ -28,6 +29,8 @@ from .sf_tables import Table, stamp_of
 __all__ = ["Org", "ApiError"]
 
 _MAX_COLLECTION = 200
+#: Open query cursors per user; opening another releases the oldest (as Salesforce does).
+MAX_CURSORS = 10
 
 
 class Prefetcher:
@@ -79,7 +82,7 @@ class Org:
         self.faults = Faults()
         self.record_faults = RecordFaults()
         self.clock = time.time
-        self._cursors: dict[str, Plan] = {}
+        self._cursors: OrderedDict[str, Plan] = OrderedDict()
         self.ahead = Prefetcher()
         self._ids = itertools.count(1)
 
@@ -216,7 +219,10 @@ class Org:
         if p.query.count:
             return {"totalSize": p.total, "done": True, "records": []}
         locator = f"0r8xx{next(self._ids):010d}"
-        self._cursors[locator] = p
+        with self.lock:
+            self._cursors[locator] = p
+            while len(self._cursors) > MAX_CURSORS:  # Salesforce releases the oldest cursor
+                self._cursors.popitem(last=False)
         return self._page(p, locator, 0, batch_size, version)
 
     def query_more(self, locator: str, offset: int, batch_size: int,

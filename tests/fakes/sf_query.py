@@ -60,7 +60,7 @@ class Plan:
     lo: Bound | None = None
     hi: Bound | None = None
     tight: bool = False
-    refs: list[Any] | None = None  # materialised result (non-index order or lookups)
+    refs: list[Any] | None = None  # materialised order: base indexes or changed Ids
     total: int = 0
     positions: dict[int, Any] = field(default_factory=dict)  # offset → resume point
 
@@ -71,8 +71,8 @@ class Plan:
         out: list[dict[str, Any]] = []
         if self.refs is not None:
             end = min(offset + want, self.total)
-            for rid in self.refs[offset:end]:
-                rec = self.table.get(rid)
+            for ref in self.refs[offset:end]:
+                rec = self.table.current(ref)
                 if rec is not None:
                     out.append(rec)
             return out, end if end < self.total else None
@@ -154,19 +154,22 @@ def plan(q: soql.Query, tables: dict[str, Table], hidden: set[tuple[str, str]],
             refs = table.candidates(lookup)
         else:
             refs = [ref for _, ref in table.scan(p.lo, p.hi)]
-        matching = []
+        order_fields = [f.name for f, _ in ((table.field(n), d) for n, d in q.order_by) if f]
+        desc = [d for n, d in q.order_by if table.field(n)]
+        if not order_fields:
+            order_fields, desc = ["SystemModstamp", "Id"], [False, False]
+        matching: list[tuple[tuple[Any, ...], Any]] = []  # (sort key, ref): records not kept
         for ref in refs:
             rec = table.record(ref) if isinstance(ref, int) else table.get(ref)
             if rec is not None and (include_deleted or not rec.get("IsDeleted")) and \
                     predicate(rec):
-                matching.append((rec, ref))
-        keys = [(f.name, d) for f, d in ((table.field(n), d) for n, d in q.order_by) if f] or \
-            [("SystemModstamp", False), ("Id", False)]
-        for fname, desc in reversed(keys):  # nulls first, as Salesforce sorts ascending
-            matching.sort(key=lambda m, f=fname: (m[0].get(f) is not None,
-                                                  m[0].get(f) if m[0].get(f) is not None else 0),
-                          reverse=desc)
-        p.refs = [rec["Id"] for rec, _ in matching]
+                # nulls first, as Salesforce sorts ascending
+                matching.append((tuple((rec.get(f) is not None, rec.get(f) if rec.get(f)
+                                        is not None else 0) for f in order_fields), ref))
+        for k in reversed(range(len(order_fields))):
+            matching.sort(key=lambda m, k=k: m[0][k], reverse=desc[k])
+        p.refs = [ref for _, ref in matching]
+        del matching
         p.total = min(len(p.refs), q.limit) if q.limit is not None else len(p.refs)
         return p
     p.hi = min([b for b in (p.hi, (table.last_key() or (0, ""), True)) if b],

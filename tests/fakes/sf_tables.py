@@ -109,6 +109,12 @@ class Table:
             rec.setdefault(f.name, None)  # fields created through the Metadata API
         return rec
 
+    def current(self, ref: Ref) -> dict[str, Any] | None:
+        """The record ``ref`` points at as it is now (changed, deleted or still generated)."""
+        if isinstance(ref, int) and ref in self.shadowed:
+            return self.get(make_id(self.spec.prefix, ref))
+        return self.record(ref) if isinstance(ref, int) else self.get(ref)
+
     def record(self, ref: Ref) -> dict[str, Any]:
         """The record a scan yielded."""
         if isinstance(ref, int):
