@@ -574,3 +574,12 @@ def test_a_failed_login_never_shows_the_password_or_token(make_connector: Factor
         connector.check()
 
     assert "wrongpass" not in str(info.value) and "TOKEN123" not in str(info.value)
+
+
+def test_a_field_map_source_the_user_cannot_read_is_named_in_the_warning(
+        make_connector: Factory, caplog: pytest.LogCaptureFixture) -> None:
+    connector = make_connector(field_map={"Account.Region__c": "accounts.region"})
+    with caplog.at_level(logging.WARNING):
+        accounts = _records(connector, "accounts")
+
+    assert accounts and "Account.Region__c" in caplog.text

@@ -93,8 +93,12 @@ class ObjectDescription:
             else:
                 ok = self.has(name)
             (out if ok else skipped).append(name)
-        for name in (*extra, *self.custom_fields):
-            if name not in out and (self.has(name) or "." in name):
+        for name in extra:  # field_map sources
+            if name in out:
+                continue
+            (out if self.has(name) else skipped).append(name)
+        for name in self.custom_fields:
+            if name not in out:
                 out.append(name)
         if skipped:
             log.warning("%s: skipping fields this user cannot read (or the org lacks): %s",
