@@ -184,9 +184,9 @@ def child_raw(queries_file: str, instance_url: str, ca_bundle: str, db: str) -> 
         headers = {"Sforce-Query-Options": f"batchSize={REST_PAGE}"}
         page = http.get(f"{base}/{query['endpoint']}/", params={"q": soql}, headers=headers,
                         verify=ca_bundle).json()
-        while True:
+        for fetched in range(1, query["pages"] + 1):  # as many pages as the connector read
             store([[rec[n] for n in names] for rec in page["records"]])
-            if page["done"]:
+            if page["done"] or fetched == query["pages"]:
                 break
             page = http.get(instance_url + page["nextRecordsUrl"], headers=headers,
                             verify=ca_bundle).json()
@@ -197,13 +197,16 @@ def child_raw(queries_file: str, instance_url: str, ca_bundle: str, db: str) -> 
 def data_queries(requests: list[Any]) -> list[dict[str, Any]]:
     """The reads the connector sent (REST first pages and Bulk jobs), COUNT() probes aside."""
     out: list[dict[str, Any]] = []
-    for r in requests:
+    for i, r in enumerate(requests):
         path = r.path.rstrip("/")
         if r.method == "GET" and path.endswith(("/query", "/queryAll")) and \
                 not r.query.get("q", "").upper().startswith("SELECT COUNT()"):
             endpoint = path.rsplit("/", 1)[1]
+            locator = r.next_url.rsplit("/", 1)[1].split("-")[0] if r.next_url else None
+            pages = 1 + sum(1 for later in requests[i + 1:]
+                            if locator and f"/{locator}-" in later.path)
             out.append({"kind": "rest", "endpoint": endpoint, "q": r.query["q"],
-                        "store": endpoint == "queryAll"})
+                        "store": endpoint == "queryAll", "pages": pages})
         elif r.method == "POST" and path.endswith("/jobs/query"):
             body = json.loads(r.body)
             out.append({"kind": "bulk", "operation": body["operation"], "q": body["query"],

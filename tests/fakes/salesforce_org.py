@@ -207,8 +207,10 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "GET" and rest in ("/query", "/queryAll"):
             if "q" not in req.query:
                 raise ApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
-            return self._json(200, org.query(req.query["q"], include_deleted=rest == "/queryAll",
-                                             batch_size=self._batch_size(req), version=version))
+            page = org.query(req.query["q"], include_deleted=rest == "/queryAll",
+                             batch_size=self._batch_size(req), version=version)
+            req.next_url = page.get("nextRecordsUrl", "")
+            return self._json(200, page)
         nxt = _NEXT.match(rest)
         if method == "GET" and nxt:
             return self._json(200, org.query_more(nxt.group(2), int(nxt.group(3)),

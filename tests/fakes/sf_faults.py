@@ -41,6 +41,8 @@ class Request:
     query: Mapping[str, str]
     headers: Mapping[str, str]
     body: bytes = b""
+    #: The ``nextRecordsUrl`` a query's first page answered with (empty when it had one page).
+    next_url: str = ""
 
 
 Match = Union[None, str, Callable[[Request], bool]]

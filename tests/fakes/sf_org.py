@@ -223,7 +223,11 @@ class Org:
             self._cursors[locator] = p
             while len(self._cursors) > MAX_CURSORS:  # Salesforce releases the oldest cursor
                 self._cursors.popitem(last=False)
-        return self._page(p, locator, 0, batch_size, version)
+        page = self._page(p, locator, 0, batch_size, version)
+        if page["done"]:  # one page: no cursor stays open
+            with self.lock:
+                self._cursors.pop(locator, None)
+        return page
 
     def query_more(self, locator: str, offset: int, batch_size: int,
                    version: str) -> dict[str, Any]:
