@@ -221,11 +221,13 @@ def test_a_hard_delete_is_read_through_get_deleted(run_sync, store, fake):
 
 # -- the API quota ---------------------------------------------------------------------------
 
-def test_a_spent_run_budget_stops_cleanly_and_the_next_run_resumes(run_sync, store, fake):
-    fake.org.api_max = 56  # a 50 % run budget (28 calls) runs out inside the stage history
+def test_a_spent_quota_stops_cleanly_and_the_next_run_resumes(run_sync, store, fake):
+    def others_use_the_quota(connection: str, entity: str, read: int) -> None:
+        if entity == "opportunity_stage_history" and read == 200:
+            fake.org.api_used = int(fake.org.api_max * 0.95)  # past quota_total_percent (90)
 
-    stopped = run_sync()
-    fake.org.api_max, fake.org.api_used = 100_000, 0  # the next day, a bigger allowance
+    stopped = run_sync(progress=others_use_the_quota)
+    fake.org.api_used = 0  # the next day
     resumed = run_sync()
 
     assert stopped.status == STOPPED_QUOTA
