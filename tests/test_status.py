@@ -50,7 +50,19 @@ def test_each_run_has_its_duration_counts_and_status(synced: Config) -> None:
     assert run["duration_s"] >= 0
     assert (run["rows_read"], run["rows_upserted"], run["api_calls"]) == (2, 2, 0)
     assert run["error"] is None
-    assert "quota_left" in run
+    assert run["quota_left"] is None  # the files connector has no API quota
+
+
+def test_quota_left_is_the_limit_minus_what_the_run_saw_used(synced: Config,
+                                                             store: Store) -> None:
+    import sqlalchemy as sa
+
+    from crmsync.schema import sync_runs
+
+    with store.engine.begin() as conn:
+        conn.execute(sa.update(sync_runs).where(sync_runs.c.entity == "accounts")
+                     .values(quota_used=14_250, quota_limit=15_000))
+    assert run_of(api.status(synced, now=NOW), "accounts")["quota_left"] == 750
 
 
 def test_the_next_scheduled_time_is_the_earliest_job_covering_the_entity(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from crmsync import (Batch, ConfigError, Connector, ConnectorError, Deletion, QuotaExhausted,
+from crmsync import (Batch, Quota, ConfigError, Connector, ConnectorError, Deletion, QuotaExhausted,
                      RateLimited, Reject, Setting, TransientError)
 from crmsync.redact import Redactor
 from crmsync.retry import RetryPolicy
@@ -307,3 +307,23 @@ def test_the_sync_after_a_quota_stop_resumes_from_the_saved_cursor(store):
     [result] = SyncEngine(store, conn).run(["accounts"])
     assert result.status == "success" and conn.cursors_seen == [{"page": 4}]
     assert len(table_rows(store, "accounts", "remote_id")) == 30
+
+
+def test_each_run_records_the_crms_quota_as_the_connector_last_saw_it(store):
+    class Metered(PagedConnector):
+        def quota(self):
+            return Quota(used=1200 + self.api_calls.total, limit=15000)
+
+    conn = Metered("crm", {}, three_pages())
+    SyncEngine(store, conn).run(["accounts"])
+    with store.engine.connect() as c:
+        run = c.execute(sa.select(sync_runs.c.quota_used, sync_runs.c.quota_limit)).one()
+    assert tuple(run) == (1203, 15000)
+
+
+def test_a_connector_without_a_quota_leaves_it_null(store):
+    engine, _ = engine_for(store, three_pages())
+    engine.run(["accounts"])
+    with store.engine.connect() as c:
+        run = c.execute(sa.select(sync_runs.c.quota_used, sync_runs.c.quota_limit)).one()
+    assert tuple(run) == (None, None)

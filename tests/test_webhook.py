@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import crmsync_webhook.payload
-from crmsync import Batch, Connector, Setting, api, hookimpl
+from crmsync import Batch, Connector, CrmsyncError, Setting, api, hookimpl
 from crmsync.config import Config, load_config
 from crmsync.errors import ConfigError, ConnectorError, QuotaExhausted
 from crmsync.notify import NotifyConfig
@@ -216,3 +216,19 @@ def test_a_bad_notify_table_is_an_error_naming_the_key(tmp_path: Path, body: str
         load_config(path)
 
     assert str(caught.value).startswith(f"{path}, [notify], key '{key}'")
+
+
+def test_a_failed_write_back_posts_a_failure(sqlite_store: Any, server: Any,
+                                             notifying: Registry) -> None:
+    from crmsync.writeback.mapping import WritebackMapping
+
+    cfg = config_for(sqlite_store.url, server, "ok")
+    cfg.writeback = [WritebackMapping(number=1, metric="no_such_metric", connection="crm",
+                                      object="opportunity")]
+    with pytest.raises(CrmsyncError):
+        api.writeback_apply(cfg, notifying, store=sqlite_store)
+
+    [(_, _, payload)] = server.received
+    assert payload["events"] == ["failure"]
+    assert payload["text"].startswith(":x: crmsync write-back: failed")
+    assert "unknown metric 'no_such_metric'" in payload["text"]

@@ -297,7 +297,9 @@ def status(config: Config, *, rejects_limit: int = 20,
         row = {k: iso(v) for k, v in r.items()}
         row["duration_s"] = (round((r["ended_at"] - r["started_at"]).total_seconds(), 3)
                              if r["ended_at"] and r["started_at"] else None)
-        row["quota_left"] = None  # not recorded by the sync engine yet
+        row["quota_left"] = (max(r["quota_limit"] - r["quota_used"], 0)
+                             if r.get("quota_limit") is not None
+                             and r.get("quota_used") is not None else None)
         times = [t for name, t in next_by_job.items()
                  if covers(config.schedule[name], r["connection"], r["entity"])]
         row["next_scheduled"] = min(times).isoformat() if times else None

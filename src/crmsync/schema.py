@@ -323,6 +323,8 @@ sync_runs = Table(
     Column("batches", Integer(), nullable=False, server_default="0"),
     Column("api_calls", Integer(), nullable=False, server_default="0"),
     Column("api_calls_by_endpoint", Json),
+    Column("quota_used", BigInteger()),
+    Column("quota_limit", BigInteger()),
     Column("error", Text()),
     Index(None, "connection", "entity", "started_at"),
 )

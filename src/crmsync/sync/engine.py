@@ -263,7 +263,20 @@ class SyncEngine:
                 sa.update(sync_runs).where(sync_runs.c.id == result.run_id).values(
                     status=result.status, ended_at=_now(), error=result.error,
                     api_calls=result.api_calls,
-                    api_calls_by_endpoint=self.connector.api_calls.snapshot() or None))
+                    api_calls_by_endpoint=self.connector.api_calls.snapshot() or None,
+                    **self._quota()))
+
+    def _quota(self) -> dict[str, int | None]:
+        """The connector's view of the CRM's API quota, for ``sync_runs`` (cached by the
+        connector from response headers: asking costs no API call)."""
+        try:
+            quota = self.connector.quota()
+        except CrmsyncError as exc:  # an unknown quota must never fail a finished run
+            log.debug("%s: quota unknown: %s", self.connector.name, exc)
+            quota = None
+        if quota is None:
+            return {"quota_used": None, "quota_limit": None}
+        return {"quota_used": quota.used, "quota_limit": quota.limit}
 
 
 def _chunks(items: list[Any], size: int) -> list[list[Any]]:

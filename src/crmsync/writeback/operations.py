@@ -123,7 +123,7 @@ def apply(config: Config, registry: Registry, *, connections: Sequence[str] = ()
         raise
     finally:
         report.ended_at = dt.datetime.now(dt.timezone.utc)
-        registry.after_run(report)
+        registry.after_run(report, config)
 
 
 @dataclass
