@@ -7,6 +7,7 @@ write-back. The fake answers like Salesforce's documented REST API.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from crmsync.sync import SyncEngine
 from crmsync.sync.validate import validator_for
 from crmsync.testing import ConnectorContract
 from crmsync_salesforce import SalesforceConnector
+from crmsync_salesforce import soql
 from fakes.salesforce_org import FakeSalesforceOrg
 from fakes.sf_data import Dataset
 
@@ -257,6 +259,19 @@ def test_hard_deletes_come_from_get_deleted(make_connector: Factory,
 
     assert deleted == [contact]
     assert connector.api_calls.by_endpoint["GET /sobjects/Contact/deleted"] == 1
+
+
+def test_get_deleted_windows_are_at_least_a_minute_long(
+        make_connector: Factory, fake_sf_org: FakeSalesforceOrg) -> None:
+    cursor = _last_cursor(list(make_connector().read("contacts", None)))
+    asked: list[Any] = []
+    fake_sf_org.org.faults.add(lambda req: "/deleted" in req.path and asked.append(req.query))
+
+    list(make_connector().read("contacts", cursor))  # seconds after the full read
+
+    (query,) = asked
+    assert soql.parse_datetime(query["end"]) - soql.parse_datetime(query["start"]) >= \
+        dt.timedelta(minutes=1)
 
 
 def test_activities_keep_one_cursor_per_object(make_connector: Factory) -> None:

@@ -44,6 +44,8 @@ REST_BATCH_SIZE = 2000
 BULK_PAGE_SIZE = 10000
 #: getDeleted only reaches this many days back.
 GET_DELETED_DAYS = 29
+#: getDeleted refuses windows shorter than this.
+GET_DELETED_MIN_WINDOW = dt.timedelta(minutes=1)
 #: The smallest time window tried after QUERY_TIMEOUT.
 MIN_WINDOW = dt.timedelta(minutes=1)
 
@@ -175,6 +177,9 @@ class ObjectReader:
 
     def _deleted(self, describe: ObjectDescription, state: dict[str, Any],
                  started: dt.datetime) -> Page:
+        """getDeleted since ``deleted_since``. Salesforce refuses a window shorter than one
+        minute (INVALID_REPLICATION_DATE), so a shorter one starts a minute back instead:
+        deletions reported twice are harmless."""
         obj = describe.name
         floor = started - dt.timedelta(days=GET_DELETED_DAYS)
         since = soql.parse_datetime(state["deleted_since"]) if state.get("deleted_since") else \
@@ -184,6 +189,7 @@ class ObjectReader:
                         "days); run a full sync to catch them", self.client.connection, obj,
                         since, GET_DELETED_DAYS)
             since = floor
+        since = min(since, started - GET_DELETED_MIN_WINDOW)
         result = self.client.call(f"getDeleted {obj}",
                                   lambda sf: getattr(sf, obj).deleted(since, started))
         deletions = [Deletion(remote_id=d["id"],
