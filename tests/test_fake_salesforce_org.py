@@ -265,6 +265,14 @@ def test_get_deleted_refuses_a_start_older_than_30_days(fake, http):
     assert resp.json()[0]["errorCode"] == "INVALID_REPLICATION_DATE"
 
 
+def test_get_deleted_refuses_a_window_under_a_minute(fake, http):
+    now = time.time()
+    resp = get(fake, http, "/sobjects/Contact/deleted/", params={
+        "start": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(now - 30)),
+        "end": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(now))})
+    assert resp.json()[0]["errorCode"] == "INVALID_REPLICATION_DATE"
+
+
 def test_get_updated_lists_records_changed_in_the_window(sf, fake):
     import datetime as dt
 

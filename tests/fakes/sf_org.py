@@ -277,10 +277,11 @@ class Org:
     # -- replication: getUpdated / getDeleted --------------------------------------------------
 
     def deleted(self, obj: str, start: int, end: int) -> dict[str, Any]:
-        """``/sobjects/{obj}/deleted/``: records deleted within [start, end] (30 days back)."""
+        """``/sobjects/{obj}/deleted/``: records deleted within [start, end] (at most 30 days
+        back; a window shorter than a minute is refused, as Salesforce does)."""
         table = self.table(obj)
         earliest = self.now() - 30 * 86400
-        if start < earliest:
+        if start < earliest or end - start < 60:
             raise ApiError(400, "INVALID_REPLICATION_DATE",
                            "startDate must chronologically precede endDate by at least one "
                            "minute and be no more than 30 days in the past")
