@@ -427,7 +427,10 @@ def test_ensure_field_without_permission_names_the_status_code(
 
 def test_default_field_names_follow_salesforce_rules() -> None:
     assert SalesforceConnector.default_field_name("days_in_current_stage") == \
-        "crmsync_days_in_current_stage__c"
+        "Crmsync_Days_In_Current_Stage__c"
+    # at most 40 characters before __c, never ending in an underscore
+    assert SalesforceConnector.default_field_name(
+        "opportunity_days_since_last_activity") == "Crmsync_Opportunity_Days_Since_Last_Acti__c"
 
 
 def test_write_maps_save_results_back_by_position(make_connector: Factory,

@@ -300,7 +300,7 @@ def test_rest_and_bulk_paths_store_identical_rows(fake, registry, tmp_path):
 
 # -- write-back ------------------------------------------------------------------------------
 
-FIELD = "crmsync_days_in_current_stage__c"  # Salesforce matches API names in any case
+FIELD = "Crmsync_Days_In_Current_Stage__c"  # Salesforce matches API names in any case
 
 
 def writeback_config(tmp_path: Path, store_url: str, fake: FakeSalesforceOrg,

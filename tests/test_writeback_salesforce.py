@@ -20,7 +20,7 @@ from crmsync.writeback.mapping import parse_writeback
 
 AS_OF = dt.datetime(2026, 11, 1)
 METRIC = "opportunity_age_days"
-FIELD = "crmsync_opportunity_age_days__c"
+FIELD = "Crmsync_Opportunity_Age_Days__c"
 AGE = {"metric": METRIC, "connection": "sf", "object": "opportunity"}
 
 
@@ -141,7 +141,7 @@ def test_nulls_skip_never_clears_a_field(sf):
                "object": "opportunity", "create_field": True}
     sf.apply(mapping)
     empty = next(d for d, v in values.items() if v is None)
-    field = "crmsync_opportunity_days_since_last_activity__c"
+    field = "Crmsync_Opportunity_Days_Since_Last_Acti__c"
     sf.org.update("Opportunity", empty, **{field: 5})
 
     report = sf.apply(mapping)
@@ -201,5 +201,5 @@ def test_a_per_rep_win_rate_goes_to_the_reps_user_records(sf):
 
     sf.apply({"metric": "win_rate", "connection": "sf", "object": "user",
               "create_field": True})
-    assert rates and {u: sf.org.get("User", u)["crmsync_win_rate__c"] for u in rates} == {
+    assert rates and {u: sf.org.get("User", u)["Crmsync_Win_Rate__c"] for u in rates} == {
         u: round(r * 100, 2) for u, r in rates.items()}

@@ -112,14 +112,18 @@ def _info(name: str, f: Mapping[str, Any]) -> FieldInfo:
 
 
 def field_api_name(spec_name: str) -> str:
-    """The API name crmsync gives a field: ``crmsync_<name>__c`` (kept if already ``__c``)."""
+    """The API name crmsync gives a field, in Salesforce's own style for custom fields:
+    ``Crmsync_Days_In_Stage__c`` for ``days_in_stage`` (kept as given if already ``__c``).
+    Salesforce matches API names in any case, so ``crmsync_days_in_stage__c`` names the
+    same field."""
     if spec_name.endswith("__c"):
         return spec_name
     base = re.sub(r"[^A-Za-z0-9]+", "_", spec_name).strip("_")
     base = re.sub(r"_+", "_", base)
-    if not base.startswith(FIELD_PREFIX):
+    if not base.lower().startswith(FIELD_PREFIX):
         base = FIELD_PREFIX + base
-    return base[:40].rstrip("_") + "__c"
+    words = [w[:1].upper() + w[1:] for w in base.split("_")]
+    return "_".join(words)[:40].rstrip("_") + "__c"
 
 
 def ensure_field(client: SalesforceClient, description: ObjectDescription, spec: FieldSpec
