@@ -327,3 +327,24 @@ def test_a_connector_without_a_quota_leaves_it_null(store):
     with store.engine.connect() as c:
         run = c.execute(sa.select(sync_runs.c.quota_used, sync_runs.c.quota_limit)).one()
     assert tuple(run) == (None, None)
+
+
+def test_entities_a_quota_stop_left_behind_start_the_next_run(store):
+    def both():
+        return {**ten_pages(), "opportunities": [Batch(records=[], cursor=None)]}
+
+    SyncEngine(store, FlakyConnector(both(), {})).run()  # accounts, then opportunities
+    stopped = FlakyConnector({"accounts": [], "opportunities": [Batch(records=[])] * 3},
+                             {1: [QuotaExhausted("daily API budget spent")]})  # 1: the cursor
+    first = SyncEngine(store, stopped).run()
+    assert [(r.entity, r.status) for r in first] == [("accounts", "success"),
+                                                     ("opportunities", "stopped: api quota")]
+    second = SyncEngine(store, FlakyConnector(both(), {})).run()
+    assert [r.entity for r in second] == ["opportunities", "accounts"]
+
+
+def test_when_everything_succeeds_the_order_stays_the_connectors(store):
+    pages = {**ten_pages(), "opportunities": []}
+    for _ in range(3):
+        results = SyncEngine(store, FlakyConnector(pages, {})).run()
+        assert [r.entity for r in results] == ["accounts", "opportunities"]

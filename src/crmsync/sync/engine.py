@@ -69,7 +69,13 @@ class SyncEngine:
 
     def run(self, entities: Sequence[str] | None = None, *, full: bool = False
             ) -> list[EntityResult]:
-        """Sync ``entities`` (default: every entity the connector reads), in order.
+        """Sync ``entities`` (default: every entity the connector reads).
+
+        Entities that have waited longest since their last successful sync go first (never
+        synced first of all; ties keep the given order). When everything succeeds that is the
+        given order, run after run; when an API quota stopped the last run part-way, the
+        entities it never reached start the next one, so a small daily allowance still moves
+        every entity forward instead of spending itself on the same first ones each day.
 
         A connector error on one entity is recorded and the next entity still syncs. A
         configuration or authentication error concerns the whole connection: it is recorded
@@ -81,6 +87,7 @@ class SyncEngine:
             raise ConnectorError(
                 f"connector type '{self.connector.NAME}' does not read {', '.join(unknown)} "
                 f"(it reads: {', '.join(self.connector.ENTITIES)})", connection=self.connector.name)
+        wanted = self._longest_waiting_first(wanted)
         results: list[EntityResult] = []
         for entity in wanted:
             if results and results[-1].status == STOPPED_QUOTA:
@@ -93,6 +100,16 @@ class SyncEngine:
                 continue
             results.append(self._locked_sync(entity, full))
         return results
+
+    def _longest_waiting_first(self, entities: list[str]) -> list[str]:
+        with self.store.engine.connect() as conn:
+            last = dict(conn.execute(
+                sa.select(sync_runs.c.entity, sa.func.max(sync_runs.c.started_at))
+                .where(sync_runs.c.connection == self.connector.name,
+                       sync_runs.c.status == "success", sync_runs.c.entity.in_(entities))
+                .group_by(sync_runs.c.entity)).all())
+        never = dt.datetime.min
+        return sorted(entities, key=lambda e: last.get(e) or never)  # stable: ties keep order
 
     def _locked_sync(self, entity: str, full: bool) -> EntityResult:
         try:
