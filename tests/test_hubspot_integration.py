@@ -276,6 +276,22 @@ def test_a_merged_contact_is_marked_deleted_and_its_survivor_kept(store, fake_hu
     assert count(store, "contacts", remote_id=survivor, is_deleted=False) == 1
 
 
+def test_references_to_a_merged_contact_point_at_the_survivor(store, fake_hubspot, hub):
+    sync = hub(store, fake_hubspot)
+    sync(("contacts", "activities"))
+    activities = metadata.tables["activities"]
+    with store.engine.connect() as conn:
+        merged = conn.execute(sa.select(activities.c.contact_id)
+                              .where(activities.c.contact_id.is_not(None)).limit(1)).scalar_one()
+    survivor = next(i for i in fake_hubspot.portal.ids("contacts") if i != merged)
+    before = count(store, "activities", contact_id=merged)
+    already = count(store, "activities", contact_id=survivor)
+    fake_hubspot.portal.merge("contacts", survivor, merged)
+    sync(("contacts",))  # only the contacts: the activities are not read again
+    assert before > 0 and count(store, "activities", contact_id=merged) == 0
+    assert count(store, "activities", contact_id=survivor) == already + before
+
+
 # -- rate limits, faults, auth --------------------------------------------------------------------
 
 def test_a_ten_secondly_429_is_waited_out_and_the_sync_finishes(sqlite_store, fake_hubspot, hub):

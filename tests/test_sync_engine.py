@@ -348,3 +348,35 @@ def test_when_everything_succeeds_the_order_stays_the_connectors(store):
     for _ in range(3):
         results = SyncEngine(store, FlakyConnector(pages, {})).run()
         assert [r.entity for r in results] == ["accounts", "opportunities"]
+
+
+def test_a_merge_points_every_reference_at_the_survivor(store):
+    from conftest import load_records
+
+    load_records(store, {
+        "accounts": [{"remote_id": "A1", "name": "Acme"}, {"remote_id": "A2", "name": "ACME Inc"},
+                     {"remote_id": "A3", "name": "Acme EU", "parent_id": "A2"}],
+        "opportunities": [{"remote_id": "D1", "status": "open", "account_id": "A2"},
+                          {"remote_id": "D2", "status": "won", "account_id": "A3"}],
+        "activities": [{"remote_id": "T1", "type": "call", "account_id": "A2",
+                        "occurred_at": "2026-01-02T10:00:00"}],
+    })
+    merged = {"accounts": [Batch(records=[], deleted=[Deletion("A2", merged_into="A1")])]}
+    [result] = engine_for(store, merged)[0].run(["accounts"], full=True)
+
+    assert result.rows_deleted == 1
+    assert table_rows(store, "accounts", "remote_id", "parent_id", "is_deleted") == [
+        ("A1", None, False), ("A2", None, True), ("A3", "A1", False)]
+    assert table_rows(store, "opportunities", "remote_id", "account_id") == [
+        ("D1", "A1"), ("D2", "A3")]
+    assert table_rows(store, "activities", "account_id") == [("A1",)]
+
+
+def test_a_merge_touches_only_its_own_connection(store):
+    from conftest import load_records
+
+    load_records(store, {"opportunities": [{"remote_id": "D1", "status": "open",
+                                            "account_id": "A2"}]}, connection="other")
+    merged = {"accounts": [Batch(records=[], deleted=[Deletion("A2", merged_into="A1")])]}
+    engine_for(store, merged)[0].run(["accounts"], full=True)
+    assert table_rows(store, "opportunities", "connection", "account_id") == [("other", "A2")]

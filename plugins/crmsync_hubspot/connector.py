@@ -264,7 +264,8 @@ class HubSpotConnector(Connector):
                 rejects.append(Reject(str(exc), remote_id=str(raw.get("id")), field=exc.field,
                                       source=f"HubSpot {object_type}", payload=raw))
                 continue
-            deleted.extend(Deletion(i) for i in m.merged_ids(props))
+            survivor = str(raw.get("id"))  # the merged-away ids now answer as this record
+            deleted.extend(Deletion(i, merged_into=survivor) for i in m.merged_ids(props))
             if record is None:
                 continue
             record["custom"] = m.custom_values(props, custom)

@@ -70,10 +70,16 @@ class Setting:
 
 @dataclass(frozen=True)
 class Deletion:
-    """A record the CRM reports as deleted (hard delete, archive or merge)."""
+    """A record the CRM reports as deleted (hard delete, archive or merge).
+
+    :param merged_into: for a merge, the surviving record's remote id: the engine then also
+        points every stored reference to ``remote_id`` (in any table of the connection) at
+        the survivor.
+    """
 
     remote_id: str
     deleted_at: dt.datetime | None = None
+    merged_into: str | None = None
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from crmsync.reports import LOCKED, STOPPED_QUOTA, EntityResult
 from crmsync.schema import SYNCED_TABLES, sync_rejects, sync_runs, sync_state
 from crmsync.store import Store, mark_deleted, upsert_prepared
 from crmsync.store.upsert import upsert_statement
+from crmsync.sync.merges import repoint_references
 from crmsync.sync.validate import validator_for
 
 __all__ = ["SyncEngine", "sync_entity", "describe_reject", "ProgressCallback"]
@@ -209,9 +210,14 @@ class SyncEngine:
         deletions = [(d.remote_id, d.deleted_at.astimezone(dt.timezone.utc).replace(tzinfo=None)
                       if d.deleted_at is not None and d.deleted_at.tzinfo else d.deleted_at)
                      for d in batch.deleted]
+        merges = [(d.remote_id, d.merged_into) for d in batch.deleted if d.merged_into]
         with self.store.engine.begin() as conn:
             upserted = upsert_prepared(conn, table, validator.columns, list(rows.values()))
             deleted = mark_deleted(conn, table, connection, deletions, now)
+            if merges:
+                repointed = repoint_references(conn, entity, connection, merges, now)
+                log.info("%s/%s: %d merged records; %d references now name their survivors",
+                         connection, entity, len(merges), repointed)
             if rejects:
                 self._replace_rejects(conn, entity, rejects)
             if batch.cursor is not None:
