@@ -8,6 +8,8 @@ under CI (``CI`` set) and are skipped loudly elsewhere.
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 import shutil
 import subprocess
@@ -85,9 +87,9 @@ def pg_server() -> str:
     return PG_URL
 
 
-@pytest.fixture
-def pg_url(pg_server: str) -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test."""
+@contextlib.contextmanager
+def fresh_pg_schema(pg_server: str) -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped on exit."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(pg_server)
     with admin.begin() as conn:
@@ -99,6 +101,13 @@ def pg_url(pg_server: str) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test."""
+    with fresh_pg_schema(pg_server) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

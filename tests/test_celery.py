@@ -24,6 +24,8 @@ from crmsync.config import Config, load_config
 from crmsync.registry import Registry
 from crmsync.schema import sync_runs
 
+from conftest import fresh_pg_schema
+
 pytestmark = pytest.mark.slow
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -58,17 +60,8 @@ def redis_broker() -> str:
 @pytest.fixture(scope="module")
 def pg_schema_url(pg_server: str) -> Iterator[str]:
     """A PostgreSQL URL on a fresh schema for the whole module."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(pg_server)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    url = sa.make_url(pg_server).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with fresh_pg_schema(pg_server) as url:
+        yield url
 
 
 def write_accounts(folder: Path, rows: int) -> None:
