@@ -108,19 +108,22 @@ def _quota_totals(ctx: MetricContext) -> Subquery:
     )
 
 
-def _same(a: sa.ColumnElement, b: sa.ColumnElement, filler: sa.ColumnElement
-          ) -> sa.ColumnElement[bool]:
-    """``a`` equals ``b``, NULL matching NULL, written as two equalities: PostgreSQL can hash
-    join on them, while ``IS NOT DISTINCT FROM`` forces a nested loop (quota attainment by
-    owner × month: 18.8 s → 0.2 s)."""
+def _same(ctx: MetricContext, a: sa.ColumnElement, b: sa.ColumnElement,
+          filler: sa.ColumnElement) -> sa.ColumnElement[bool]:
+    """``a`` equals ``b``, NULL matching NULL, in the form each planner joins fast: PostgreSQL
+    hash-joins two plain equalities (``IS NOT DISTINCT FROM`` forces a nested loop: quota
+    attainment by owner × month took 18.8 s, now 0.3 s), while SQLite indexes ``a IS b`` for
+    the join but not the ``coalesce`` form (0.1 s against 10 s)."""
+    if ctx.dialect != "postgresql":
+        return a.is_not_distinct_from(b)
     return sa.and_(sa.func.coalesce(a, filler) == sa.func.coalesce(b, filler),
                    a.is_(None) == b.is_(None))
 
 
-def _same_key(a: Subquery, b: Subquery) -> sa.ColumnElement[bool]:
+def _same_key(ctx: MetricContext, a: Subquery, b: Subquery) -> sa.ColumnElement[bool]:
     """Join condition on (dimension_value, period_start), NULL matching NULL (org, ``all``)."""
-    return sa.and_(_same(a.c.dimension_value, b.c.dimension_value, sa.literal("")),
-                   _same(a.c.period_start, b.c.period_start,
+    return sa.and_(_same(ctx, a.c.dimension_value, b.c.dimension_value, sa.literal("")),
+                   _same(ctx, a.c.period_start, b.c.period_start,
                          sa.literal(dt.date(1900, 1, 1), sa.Date())))
 
 
@@ -143,7 +146,7 @@ class QuotaAttainment(Metric):
                       quota.c.period_start,
                       (won / sa.func.nullif(quota.c.quota, 0)).label("value"),
                       won.label("numerator"), quota.c.quota.label("denominator"))
-            .select_from(quota.outerjoin(revenue, _same_key(quota, revenue)))
+            .select_from(quota.outerjoin(revenue, _same_key(ctx, quota, revenue)))
         )
 
 
@@ -169,8 +172,8 @@ class PipelineCoverage(Metric):
                       sa.case((remaining > 0, open_value / remaining), else_=None)
                       .label("value"),
                       open_value.label("numerator"), remaining.label("denominator"))
-            .select_from(quota.outerjoin(revenue, _same_key(quota, revenue))
-                         .outerjoin(pipeline, _same_key(quota, pipeline)))
+            .select_from(quota.outerjoin(revenue, _same_key(ctx, quota, revenue))
+                         .outerjoin(pipeline, _same_key(ctx, quota, pipeline)))
         )
 
 
@@ -224,7 +227,7 @@ class SalesVelocity(Metric):
                       sa.null().label("period_start"), velocity.label("value"),
                       sa.null().label("numerator"), closed.c.closed.label("denominator"))
             .select_from(closed.outerjoin(
-                open_deals, _same(closed.c.dimension_value, open_deals.c.dimension_value,
+                open_deals, _same(ctx, closed.c.dimension_value, open_deals.c.dimension_value,
                                   sa.literal(""))))
         )
 
