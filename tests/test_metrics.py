@@ -314,3 +314,13 @@ def test_shared_fact_sets_are_built_once_per_run_and_dropped(store):
     with store.engine.connect() as conn:
         names = sa.inspect(conn).get_table_names()
     assert not [n for n in names if n.startswith("crmsync_tmp_")]
+
+
+def test_a_metrics_run_gives_the_sqlite_connection_back_with_its_page_cache(sqlite_store):
+    load_records(sqlite_store, {"opportunities": [opp("O1", "U1", "won",
+                                                      "2026-01-11T23:00:00", 1)]})
+    with sqlite_store.engine.connect() as conn:
+        before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    compute(sqlite_store, [Registry().metric("win_rate")], MetricsConfig(), period="month")
+    with sqlite_store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == before == -32768
