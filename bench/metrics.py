@@ -8,7 +8,7 @@ mismatches are printed.
 
 A metric that has no period ``month`` is computed for its own period (record-level metrics:
 ``all``); one without dimension ``owner`` for the whole organisation. Both computations run in
-child processes so that each peak RSS (``ru_maxrss``) is its own.
+child processes so that each peak RSS (``VmHWM``, see ``childproc``) is its own.
 
 The demo dataset is synced once into ``<workdir>/demo-<size>.db`` and reused. With ``--pg`` it
 is also synced into a fresh PostgreSQL schema (created and dropped by the run) and measured there.
@@ -36,6 +36,7 @@ from typing import Any
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
+from childproc import peak_rss_kib  # noqa: E402 (bench/ is the script dir)
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CORE = ("win_rate", "avg_deal_size", "sales_cycle_days", "lead_response_minutes", "calls")
 PERIOD, DIMENSION = "month", "owner"
@@ -73,12 +74,6 @@ def sqlite_store(workdir: Path, size: str) -> str:
 
 
 # -- children ----------------------------------------------------------------------------------
-
-def _peak_rss_kib() -> int:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
 
 def child_crmsync(url: str, out: str) -> None:
     """Compute every registered metric, timing each; write timings and the core values."""
@@ -122,7 +117,7 @@ def child_crmsync(url: str, out: str) -> None:
     catalogue = {"seconds": time.perf_counter() - start, "runs": len(groups), "rows": stored}
     store.dispose()
     Path(out).write_text(json.dumps({"timings": timings, "core": core, "catalogue": catalogue,
-                                     "peak_rss_kib": _peak_rss_kib()}))
+                                     "peak_rss_kib": peak_rss_kib()}))
 
 
 def _month(series):
@@ -271,7 +266,7 @@ def child_pandas(url: str, out: str, names: list[str]) -> None:
 
     engine.dispose()
     Path(out).write_text(json.dumps({"timings": timings, "core": core,
-                                     "peak_rss_kib": _peak_rss_kib()}))
+                                     "peak_rss_kib": peak_rss_kib()}))
 
 
 def run_child(*args: str) -> tuple[float, dict]:

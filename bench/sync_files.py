@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve()
+from childproc import report_rss, run_cli_sync  # noqa: E402 (bench/ is the script dir)
 
 
 def export_demo(size: str, folder: Path) -> int:
@@ -62,15 +63,9 @@ def run_measured(args: list[str]) -> tuple[float, int, str]:
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{args[:4]} failed ({proc.returncode}):\n{err[-3000:]}")
-    # the child's own peak, read from /proc by the child itself (see `_report_rss`)
+    # the child's own peak, read from /proc by the child itself (see `childproc.report_rss`)
     rss = int(out.strip().splitlines()[-1].split("=")[1])
     return elapsed, rss, out
-
-
-def _report_rss() -> None:
-    import resource
-
-    print(f"PEAK_RSS_KIB={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
 
 
 def child_crmsync(folder: str, db: str, batch_size: int) -> None:
@@ -78,15 +73,10 @@ def child_crmsync(folder: str, db: str, batch_size: int) -> None:
     config = Path(db).with_suffix(".toml")
     config.write_text(f'[store]\nurl = "sqlite:///{db}"\n[connections.bench]\n'
                       f'type = "files"\npath = "{folder}"\nbatch_size = {batch_size}\n')
-    from crmsync.cli import main
-
     try:
-        main(["--config", str(config), "sync", "--json"])
-    except SystemExit as exc:
-        if exc.code not in (0, None):
-            raise
+        run_cli_sync(str(config))
     finally:
-        _report_rss()
+        report_rss()
 
 
 def child_raw(folder: str, db: str, batch_size: int, indexes: bool) -> None:
@@ -128,7 +118,7 @@ def child_raw(folder: str, db: str, batch_size: int, indexes: bool) -> None:
             con.executemany(sql, batch)
             con.commit()
     con.close()
-    _report_rss()
+    report_rss()
 
 
 def count_rows(db: str) -> int:

@@ -37,6 +37,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent.parent / "tests"))
+from childproc import peak_rss_kib, report_rss, run_cli_sync  # noqa: E402
 
 DEAL_ENTITIES = ("opportunities", "opportunity_stage_history", "opportunity_contacts")
 #: object type → (table, {property: column}) for the raw ceiling's rows
@@ -61,34 +62,16 @@ RAW_TABLES: dict[str, tuple[str, dict[str, str]]] = {
 
 # -- children ----------------------------------------------------------------------------------
 
-def _report_rss() -> None:
-    """Print this process's own peak RSS. ``ru_maxrss`` survives ``execve``, so a child forked
-    from this (large) parent would report the parent's size; ``VmHWM`` is per address space."""
-    import resource
-
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            kib = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
-    except (OSError, StopIteration):
-        kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"PEAK_RSS_KIB={kib}")
-
-
 def child_crmsync(base_url: str, db: str) -> None:
     """In a child process: the real CLI, ``crmsync sync``, fake portal → SQLite."""
     config = Path(db).with_suffix(".toml")
     config.write_text(f'[store]\nurl = "sqlite:///{db}"\n[connections.hub]\ntype = "hubspot"\n'
                       f'access_token = "${{HS_BENCH_TOKEN}}"\nbase_url = "{base_url}"\n'
                       f'rate_limit = 1000000\nsearch_rate_limit = 100000\n')
-    from crmsync.cli import main
-
     try:
-        main(["--config", str(config), "sync", "--json"])
-    except SystemExit as exc:
-        if exc.code not in (0, None):
-            raise
+        run_cli_sync(str(config))
     finally:
-        _report_rss()
+        report_rss()
 
 
 def child_raw(base_url: str, db: str, calls_file: str) -> None:
@@ -144,7 +127,7 @@ def child_raw(base_url: str, db: str, calls_file: str) -> None:
             con.executemany(sql[key], [("hub", now, 0, *row) for row in rows])
             con.commit()
     con.close()
-    _report_rss()
+    report_rss()
 
 
 # -- parent --------------------------------------------------------------------------------------
@@ -254,7 +237,7 @@ def main() -> None:
         else:  # the fixed cost of a sync process: interpreter, imports, plugins
             import crmsync.cli  # noqa: F401
             import crmsync_hubspot  # noqa: F401
-            _report_rss()
+            report_rss()
         return
 
     from fakes.hs_data import Dataset
@@ -327,8 +310,7 @@ def main() -> None:
     print(f"\n== peak RSS of crmsync sync: {other['rss']:.0f} MB at {other['stored']:,} rows, "
           f"{full['rss']:.0f} MB at {full['stored']:,} rows "
           f"(x{full['stored'] / max(other['stored'], 1):.1f} rows; target < 200 MB, flat)")
-    with open("/proc/self/status", encoding="ascii") as f:
-        hwm = next((int(x.split()[1]) for x in f if x.startswith("VmHWM:")), 0)
+    hwm = peak_rss_kib()
     print(f"   (the fake portal's own process, serving both: peak RSS {hwm / 1024:.0f} MB)")
     print(json.dumps({"rows_per_s": round(rate), "ceiling_rows_per_s": round(ceiling),
                       "ratio": round(rate / ceiling, 2), "calls_per_1000_deals": round(per_k, 1),

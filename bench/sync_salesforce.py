@@ -41,6 +41,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent.parent / "tests"))  # the fake org lives with the tests
+from childproc import report_rss, run_cli_sync, status_kib  # noqa: E402
 
 SESSION_ENV = "SF_BENCH_SESSION_ID"
 REST_PAGE = 2000
@@ -87,34 +88,19 @@ RAW_MAP: dict[str, list[tuple[str, dict[str, str]]]] = {
 }
 
 
-def _status_kib(key: str) -> int:
-    """A ``/proc/self/status`` figure in KiB (VmHWM: this process's own peak RSS — unlike
-    ``ru_maxrss``, which on Linux inherits the parent's peak across fork and exec)."""
-    with open("/proc/self/status", encoding="ascii") as f:
-        for row in f:
-            if row.startswith(key + ":"):
-                return int(row.split()[1])
-    return 0
-
-
 def _report(started: float) -> None:
     """The child's last two lines: seconds of work (imports excluded) and peak RSS."""
     print(f"SECONDS={time.perf_counter() - started}")
-    print(f"PEAK_RSS_KIB={_status_kib('VmHWM')}")
+    report_rss()
 
 
 # -- children ---------------------------------------------------------------------------------
 
 def child_crmsync(config: str) -> None:
     """In a child process: the real CLI, ``crmsync sync``."""
-    from crmsync.cli import main
-
     started = time.perf_counter()
     try:
-        main(["--config", config, "sync", "--json"])
-    except SystemExit as exc:
-        if exc.code not in (0, None):
-            raise
+        run_cli_sync(config)
     finally:
         _report(started)
 
@@ -231,7 +217,7 @@ def run_child(args: list[str], fake: Any) -> dict[str, float]:
     seconds_line, rss_line = proc.stdout.strip().splitlines()[-2:]
     return {"seconds": float(seconds_line.split("=")[1]), "wall": wall,
             "rss": int(rss_line.split("=")[1]) / 1024, "calls": len(fake.calls) - calls_before,
-            "fake_cpu": time.process_time() - cpu_before, "fake_rss": _status_kib("VmRSS") / 1024}
+            "fake_cpu": time.process_time() - cpu_before, "fake_rss": status_kib("VmRSS") / 1024}
 
 
 def config_file(work: Path, name: str, fake: Any, **settings: Any) -> str:
