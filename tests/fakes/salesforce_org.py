@@ -19,8 +19,6 @@ dependency; a thread per connection, so a delayed answer never blocks other clie
 from __future__ import annotations
 
 import functools
-import json
-import re
 import ssl
 import tempfile
 import threading
@@ -32,14 +30,13 @@ from urllib.parse import parse_qs, urlsplit
 from .sf_bulk import BulkJobs
 from .sf_data import Dataset
 from .sf_faults import Request
-from .sf_org import ApiError, Org, parse_when
+from .sf_org import ApiError, Org
+from .sf_rest import Reply, Rest
 from .sf_soap import jwt_token, metadata_call, soap_login
 
 __all__ = ["FakeSalesforceOrg", "Dataset", "Org"]
 
-_DATA = re.compile(r"^/services/data/v(\d+\.\d)(/.*)?$")
-_NEXT = re.compile(r"^/(query|queryAll)/([A-Za-z0-9]+)-(\d+)/?$")
-_BATCH = re.compile(r"batchSize\s*=\s*(\d+)", re.I)
+_XML = "text/xml; charset=utf-8"
 
 
 @functools.lru_cache(maxsize=1)
@@ -70,8 +67,11 @@ class FakeSalesforceOrg:
         self.instance_url = f"{'https' if tls else 'http'}://{host}:{port}"
         self.calls: list[tuple[str, str]] = []
         self.requests: list[Request] = []
+        #: Each composite subrequest (method, path, query, body), as a request of its own.
+        self.subrequests: list[Request] = []
         self.stopping = threading.Event()
         self.bulk = BulkJobs(org)
+        self.rest = Rest(org, self.bulk, self.subrequests)
         self._thread = threading.Thread(target=server.serve_forever, args=(0.05,),
                                         name="fake-salesforce", daemon=True)
 
@@ -97,9 +97,10 @@ class FakeSalesforceOrg:
         return self.org.session_id
 
     def reset_calls(self) -> None:
-        """Forget the recorded calls."""
+        """Forget the recorded calls (and composite subrequests)."""
         self.calls.clear()
         self.requests.clear()
+        self.subrequests.clear()
 
     def stop(self) -> None:
         """Stop serving (delayed answers are cut short)."""
@@ -146,153 +147,45 @@ class _Handler(BaseHTTPRequestHandler):
             if fault.status or fault.error:
                 status, payload = fault.body()
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
-                return self._json(status, payload, headers)
+                return self._send(Reply(status, payload, headers=headers))
         try:
-            self._route(req)
+            reply = self._route(req)
         except ApiError as exc:
-            extra = {"WWW-Authenticate": "Token"} if exc.status == 401 else {}
-            self._json(exc.status, exc.body(), extra)
+            reply = Reply.error(exc)
+        self._send(reply)
 
-    # -- responses ---------------------------------------------------------------------------
-
-    def _send(self, status: int, body: bytes, content_type: str,
-              headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
+    def _send(self, reply: Reply) -> None:
+        body = reply.body()
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(body)))
         if self.path.startswith("/services/data/v") or self.path.startswith("/services/Soap/m"):
             org = self.fake.org
             self.send_header("Sforce-Limit-Info", f"api-usage={org.api_used}/{org.api_max}")
-        for k, v in (headers or {}).items():
+        for k, v in reply.headers.items():
             self.send_header(k, v)
         self.end_headers()
         if body:
             self.wfile.write(body)
 
-    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        body = b"" if payload is None else json.dumps(payload).encode()
-        self._send(status, body, "application/json;charset=UTF-8", headers)
-
-    # -- routing -----------------------------------------------------------------------------
-
-    def _route(self, req: Request) -> None:
+    def _route(self, req: Request) -> Reply:
         fake, path = self.fake, req.path
         if path == "/services/oauth2/token" and req.method == "POST":
             status, payload = jwt_token(fake.org, req.body, fake.instance_url)
-            return self._json(status, payload)
+            return Reply(status, payload)
         if path.startswith("/services/Soap/u/") and req.method == "POST":
             status, xml = soap_login(fake.org, req.body, fake.instance_url, path.split("/")[4])
-            return self._send(status, xml, "text/xml; charset=utf-8")
+            return Reply(status, raw=xml, content_type=_XML)
         if path.startswith("/services/Soap/m/") and req.method == "POST":
             status, xml = metadata_call(fake.org, req.body)
-            return self._send(status, xml, "text/xml; charset=utf-8")
+            return Reply(status, raw=xml, content_type=_XML)
         if path.rstrip("/") == "/services/data":
-            return self._json(200, [{"label": "Summer '24", "url": "/services/data/v61.0",
-                                     "version": "61.0"}])
-        m = _DATA.match(path)
-        if not m or not 20.0 <= float(m.group(1)) <= 66.0:
-            raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
+            return Reply(200, [{"label": "Summer '24", "url": "/services/data/v61.0",
+                                "version": "61.0"}])
+        version, rest = Rest.match(path)
         auth = req.headers.get("Authorization") or ""
         token = auth.split(" ", 1)[1] if " " in auth else ""
         if token not in fake.org.sessions:
             raise ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
         fake.org.count_call()
-        self._rest(req, m.group(1), (m.group(2) or "/").rstrip("/") or "/")
-
-    def _rest(self, req: Request, version: str, rest: str) -> None:
-        org, bulk, method = self.fake.org, self.fake.bulk, req.method
-        parts = rest.strip("/").split("/")
-        if method == "GET" and rest == "/limits":
-            return self._json(200, org.limits())
-        if method == "GET" and rest in ("/query", "/queryAll"):
-            if "q" not in req.query:
-                raise ApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
-            page = org.query(req.query["q"], include_deleted=rest == "/queryAll",
-                             batch_size=self._batch_size(req), version=version)
-            req.next_url = page.get("nextRecordsUrl", "")
-            return self._json(200, page)
-        nxt = _NEXT.match(rest)
-        if method == "GET" and nxt:
-            return self._json(200, org.query_more(nxt.group(2), int(nxt.group(3)),
-                                                  self._batch_size(req), version))
-        if method == "GET" and rest == "/sobjects":
-            return self._json(200, org.describe_global(version))
-        if parts[0] == "sobjects" and len(parts) >= 2:
-            return self._sobjects(req, version, parts[1:])
-        if method == "PATCH" and rest == "/composite/sobjects":
-            return self._json(200, org.collections_update(self._body(req)))
-        if parts[0] == "jobs" and len(parts) >= 2 and parts[1] in ("query", "ingest"):
-            return self._jobs(req, version, parts[1], parts[2:], bulk)
-        raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
-
-    def _sobjects(self, req: Request, version: str, parts: list[str]) -> None:
-        org, method = self.fake.org, req.method
-        obj = parts[0]
-        if method == "GET" and parts[1:] == ["describe"]:
-            with org.lock:
-                return self._json(200, org.describe(obj, version))
-        if method == "GET" and len(parts) == 2 and parts[1] in ("deleted", "updated"):
-            start, end = (parse_when(req.query.get(k, "")) for k in ("start", "end"))
-            call = org.deleted if parts[1] == "deleted" else org.updated
-            return self._json(200, call(obj, start, end))
-        if method == "GET" and len(parts) == 1:
-            from .sf_schema import global_entry
-
-            return self._json(200, {"objectDescribe": global_entry(org.table(obj).spec, version),
-                                    "recentItems": []})
-        if method == "GET" and len(parts) == 2:
-            with org.lock:
-                return self._json(200, org.record_json(obj, parts[1], version))
-        if method == "PATCH" and len(parts) == 2:
-            result = org.save(org.table(obj).spec.name, parts[1], self._body(req))
-            if result["success"]:
-                return self._json(204, None)
-            e = result["errors"][0]
-            return self._json(400, [{"message": e["message"], "errorCode": e["statusCode"],
-                                     "fields": e["fields"]}])
-        raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
-
-    def _jobs(self, req: Request, version: str, kind: str, parts: list[str],
-              bulk: BulkJobs) -> None:
-        method = req.method
-        if kind == "query" and method == "GET" and parts[1:] == ["results"]:
-            max_records = req.query.get("maxRecords")  # pages lock the org themselves
-            data, headers = bulk.results(parts[0], req.query.get("locator"),
-                                         int(max_records) if max_records else None)
-            return self._send(200, data, "text/csv", headers)
-        with self.fake.org.lock:
-            if method == "POST" and not parts:
-                create = bulk.create_query if kind == "query" else bulk.create_ingest
-                return self._json(200, create(self._body(req), version))
-            if method == "GET" and len(parts) == 1:
-                return self._json(200, bulk.get(kind, parts[0]))
-            if method == "PATCH" and len(parts) == 1:
-                return self._json(200, bulk.set_state(kind, parts[0],
-                                                      str(self._body(req).get("state"))))
-            if method == "DELETE" and len(parts) == 1:
-                bulk.delete(kind, parts[0])
-                return self._json(204, None)
-            if kind == "ingest" and method == "PUT" and parts[1:] == ["batches"]:
-                bulk.upload(parts[0], req.body)
-                return self._send(201, b"", "text/plain")
-            if kind == "ingest" and method == "GET" and len(parts) == 2 and parts[1] in (
-                    "successfulResults", "failedResults", "unprocessedrecords"):
-                return self._send(200, bulk.ingest_results(parts[0], parts[1]), "text/csv")
-        raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
-
-    @staticmethod
-    def _batch_size(req: Request) -> int:
-        options = req.headers.get("Sforce-Query-Options") or ""
-        m = _BATCH.search(options)
-        return max(200, min(2000, int(m.group(1)))) if m else 2000
-
-    @staticmethod
-    def _body(req: Request) -> dict[str, Any]:
-        try:
-            value = json.loads(req.body or b"{}")
-        except ValueError:
-            raise ApiError(400, "JSON_PARSER_ERROR", "Unexpected character: was expecting "
-                                                     "JSON") from None
-        if not isinstance(value, dict):
-            raise ApiError(400, "JSON_PARSER_ERROR", "Expected a JSON object")
-        return value
+        return fake.rest.route(req, version, rest)
