@@ -531,3 +531,130 @@ def test_bench_dataset_has_the_issue_sizes():
     assert specs["OpportunityHistory"] == 400_000
     assert specs["Task"] + specs["Event"] == 300_000
     assert (specs["Contact"], specs["Lead"]) == (50_000, 50_000)
+
+
+# -- composite -------------------------------------------------------------------------------
+
+def composite(fake: FakeSalesforceOrg, http: requests.Session, subrequests: list[dict[str, Any]],
+              all_or_none: bool = False) -> requests.Response:
+    return http.post(f"{fake.instance_url}/services/data/v{V}/composite",
+                     json={"allOrNone": all_or_none, "compositeRequest": subrequests})
+
+
+def sub(url: str, ref: str, method: str = "GET", **extra: Any) -> dict[str, Any]:
+    return {"method": method, "url": f"/services/data/v{V}{url}", "referenceId": ref, **extra}
+
+
+HISTORY_Q = "/query?q=" + requests.utils.quote(ALL_HISTORY)
+
+
+def test_composite_answers_each_subrequest_as_the_same_request_alone(fake, http):
+    rid = make_id("006", 3)
+    urls = ["/sobjects/Account/describe", HISTORY_Q, f"/sobjects/Opportunity/{rid}",
+            "/queryAll?q=" + requests.utils.quote("SELECT Id FROM Lead LIMIT 3")]
+    resp = composite(fake, http, [sub(u, f"r{k}") for k, u in enumerate(urls)])
+    alone = [http.get(f"{fake.instance_url}/services/data/v{V}{u}").json() for u in urls]
+    answers = resp.json()["compositeResponse"]
+    assert resp.status_code == 200
+    assert [a["referenceId"] for a in answers] == ["r0", "r1", "r2", "r3"]
+    assert [(a["httpStatusCode"], a["httpHeaders"]) for a in answers] == [(200, {})] * 4
+    assert answers[0]["body"] == alone[0]
+    assert answers[1]["body"]["records"] == alone[1]["records"]
+    assert answers[1]["body"]["totalSize"] == 600
+    assert answers[2]["body"] == alone[2]
+    assert answers[3]["body"]["records"] == alone[3]["records"]
+
+
+def test_a_composite_is_one_api_call_and_records_each_subrequest(fake, http):
+    fake.reset_calls()
+    before = fake.org.api_used
+    resp = composite(fake, http, [sub("/sobjects/Account/describe", "a"),
+                                  sub("/query?q=SELECT+Id+FROM+Account", "q")])
+    assert fake.org.api_used == before + 1
+    assert resp.headers["Sforce-Limit-Info"] == f"api-usage={before + 1}/15000"
+    assert fake.calls == [("POST", f"/services/data/v{V}/composite")]
+    assert [(s.method, s.path, dict(s.query)) for s in fake.subrequests] == [
+        ("GET", f"/services/data/v{V}/sobjects/Account/describe", {}),
+        ("GET", f"/services/data/v{V}/query", {"q": "SELECT Id FROM Account"})]
+    fake.reset_calls()
+    assert fake.subrequests == []
+
+
+def test_a_failing_subrequest_leaves_the_others_alone_without_all_or_none(fake, http):
+    answers = composite(fake, http, [
+        sub("/sobjects/Widget__c/describe", "bad"), sub("/sobjects/Contact/describe", "ok"),
+        sub("/query?q=SELECT+Nope+FROM+Account", "soql")]).json()["compositeResponse"]
+    assert answers[0]["httpStatusCode"] == 404
+    assert answers[0]["body"][0]["errorCode"] == "NOT_FOUND"
+    assert (answers[1]["httpStatusCode"], answers[1]["body"]["name"]) == (200, "Contact")
+    assert answers[2]["httpStatusCode"] == 400
+    assert answers[2]["body"][0]["errorCode"] == "INVALID_FIELD"
+
+
+def test_all_or_none_halts_the_composite_after_a_failure(fake, http):
+    rid = make_id("006", 1)
+    answers = composite(fake, http, [
+        sub("/sobjects/Account/describe", "first"), sub("/sobjects/Widget__c/describe", "bad"),
+        sub(f"/sobjects/Opportunity/{rid}", "later", method="PATCH", body={"Name": "x"})],
+        all_or_none=True).json()["compositeResponse"]
+    assert [a["httpStatusCode"] for a in answers] == [400, 404, 400]
+    assert [answers[0]["body"][0]["errorCode"], answers[2]["body"][0]["errorCode"]] == [
+        "PROCESSING_HALTED"] * 2
+    assert len(fake.subrequests) == 2  # the later one never ran
+    assert fake.org.get("Opportunity", rid)["Name"] != "x"
+
+
+def test_composite_writes_and_pages_like_the_rest_api(fake, http):
+    rid = make_id("006", 2)
+    answers = composite(fake, http, [
+        sub(f"/sobjects/Opportunity/{rid}", "patch", method="PATCH", body={"Name": "Won"}),
+        sub("/composite/sobjects", "coll", method="PATCH", body={"allOrNone": False, "records": [
+            {"attributes": {"type": "Opportunity"}, "Id": rid, "Amount": 5.0}]}),
+        sub(HISTORY_Q, "page1", httpHeaders={"Sforce-Query-Options": "batchSize=200"})]).json()[
+        "compositeResponse"]
+    assert (answers[0]["httpStatusCode"], answers[0]["body"]) == (204, None)
+    assert answers[1]["body"] == [{"id": rid, "success": True, "errors": []}]
+    assert fake.org.get("Opportunity", rid)["Name"] == "Won"
+    first = answers[2]["body"]
+    assert len(first["records"]) == 200
+    nxt = composite(fake, http, [{"method": "GET", "url": first["nextRecordsUrl"],
+                                  "referenceId": "page2"}]).json()["compositeResponse"][0]
+    assert nxt["httpStatusCode"] == 200
+    assert len(nxt["body"]["records"]) == 600 - 200  # default batch: the rest
+
+
+def test_composite_refuses_more_than_25_subrequests_or_5_queries(fake, http):
+    before = fake.org.api_used
+    many = composite(fake, http, [sub("/limits", f"l{k}") for k in range(26)])
+    queries = composite(fake, http, [sub("/query?q=SELECT+Id+FROM+Account", f"q{k}")
+                                     for k in range(6)])
+    assert many.status_code == 400
+    assert many.json() == {"compositeResponse": [{
+        "body": [{"errorCode": "LIMIT_EXCEEDED",
+                  "message": "The request can’t contain more than 25 operations."}],
+        "httpHeaders": {}, "httpStatusCode": 400, "referenceId": None}]}
+    assert queries.status_code == 400
+    assert queries.json()["compositeResponse"][0]["body"][0]["errorCode"] == "LIMIT_EXCEEDED"
+    assert fake.subrequests == []
+    assert fake.org.api_used == before + 2
+    assert composite(fake, http, [sub("/limits", f"l{k}") for k in range(25)]).status_code == 200
+
+
+def test_a_subrequest_url_outside_the_data_api_is_not_found(fake, http):
+    answers = composite(fake, http, [{"method": "GET", "url": "/services/oauth2/token",
+                                      "referenceId": "x"}, sub("/limits", "ok")]).json()[
+        "compositeResponse"]
+    assert [a["httpStatusCode"] for a in answers] == [404, 200]
+    assert answers[0]["body"][0]["errorCode"] == "NOT_FOUND"
+
+
+def test_a_scripted_error_fault_answers_the_subrequest_it_matches(fake, http):
+    fake.org.faults.add("/query", status=503)
+    delay = fake.org.faults.add("/sobjects/", delay=5.0)
+    answers = composite(fake, http, [sub("/sobjects/Account/describe", "d"),
+                                     sub("/query?q=SELECT+Id+FROM+Account", "q"),
+                                     sub("/query?q=SELECT+Id+FROM+Account", "q2")]).json()[
+        "compositeResponse"]
+    assert [a["httpStatusCode"] for a in answers] == [200, 503, 200]
+    assert answers[1]["body"][0]["errorCode"] == "SERVER_UNAVAILABLE"
+    assert delay.fired == 0  # delays and drops act on real HTTP requests only

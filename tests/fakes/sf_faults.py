@@ -103,11 +103,15 @@ class Faults:
             self._items.append(fault)
         return fault
 
-    def pick(self, req: Request) -> Fault | None:
-        """The fault to apply to ``req`` (counting it), or None."""
+    def pick(self, req: Request, *, answers_only: bool = False) -> Fault | None:
+        """The fault to apply to ``req`` (counting it), or None; ``answers_only`` considers
+        only faults that answer with an error (a composite subrequest cannot be delayed or
+        dropped on its own)."""
         with self._lock:
             for fault in self._items:
                 if fault.times is not None and fault.fired >= fault.times:
+                    continue
+                if answers_only and not (fault.status or fault.error):
                     continue
                 if not fault.matches(req):
                     continue

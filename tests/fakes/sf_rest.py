@@ -95,6 +95,10 @@ class Rest:
             return self._sobjects(req, version, parts[1:])
         if method == "PATCH" and rest == "/composite/sobjects":
             return Reply(200, org.collections_update(self.body(req)))
+        if method == "POST" and rest == "/composite":
+            from .sf_composite import composite
+
+            return composite(self, req, version)
         if parts[0] == "jobs" and len(parts) >= 2 and parts[1] in ("query", "ingest"):
             return self._jobs(req, version, parts[1], parts[2:])
         raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
