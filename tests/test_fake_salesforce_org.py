@@ -658,3 +658,80 @@ def test_a_scripted_error_fault_answers_the_subrequest_it_matches(fake, http):
     assert [a["httpStatusCode"] for a in answers] == [200, 503, 200]
     assert answers[1]["body"][0]["errorCode"] == "SERVER_UNAVAILABLE"
     assert delay.fired == 0  # delays and drops act on real HTTP requests only
+
+
+# -- record counts ---------------------------------------------------------------------------
+
+def test_record_count_lists_the_named_objects_in_the_orgs_order(fake, http):
+    before = fake.org.api_used
+    body = get(fake, http, "/limits/recordCount",
+               params={"sObjects": "Contact,Account,Widget__c"}).json()
+    assert body == {"sObjects": [{"count": 30, "name": "Account"},
+                                 {"count": 30, "name": "Contact"}]}
+    assert fake.org.api_used == before + 1
+
+
+def test_record_count_without_a_list_counts_every_object(fake, http):
+    body = get(fake, http, "/limits/recordCount").json()
+    assert [o["name"] for o in body["sObjects"]] == list(fake.org.tables)
+    counts = {o["name"]: o["count"] for o in body["sObjects"]}
+    assert counts["OpportunityHistory"] == 600
+
+
+def test_record_count_leaves_out_deleted_records_and_counts_inserts(fake, http):
+    fake.org.delete("Contact", make_id("003", 1))
+    fake.org.delete("Contact", make_id("003", 2), hard=True)
+    fake.org.update("Contact", make_id("003", 3), Title="moved")
+    fake.org.insert("Contact", LastName="New")
+    body = get(fake, http, "/limits/recordCount", params={"sObjects": "Contact"}).json()
+    assert body == {"sObjects": [{"count": 30 - 2 + 1, "name": "Contact"}]}
+
+
+def test_record_count_needs_view_setup(fake, http):
+    fake.org.record_count_access = False
+    resp = get(fake, http, "/limits/recordCount", params={"sObjects": "Account"})
+    assert resp.status_code == 403
+    assert resp.json() == [{"message": "insufficient access rights on object id",
+                            "errorCode": "INSUFFICIENT_ACCESS"}]
+
+
+# -- merges ----------------------------------------------------------------------------------
+
+def test_accounts_contacts_and_leads_describe_master_record_id(sf):
+    for describe in (sf.Account.describe(), sf.Contact.describe(), sf.Lead.describe()):
+        field = {f["name"]: f for f in describe["fields"]}["MasterRecordId"]
+        assert (field["type"], field["referenceTo"], field["relationshipName"],
+                field["updateable"]) == ("reference", [describe["name"]], "MasterRecord", False)
+    children = sf.Account.describe()["childRelationships"]
+    assert {"childSObject": "Account", "field": "MasterRecordId", "relationshipName": None} \
+        .items() <= next(c for c in children if c["field"] == "MasterRecordId").items()
+
+
+def test_a_merge_sends_the_losers_to_the_recycle_bin_pointing_at_the_survivor(fake, http):
+    survivor, losers = make_id("001", 1), [make_id("001", 2), make_id("001", 3)]
+    before = fake.org.get("Account", survivor)["SystemModstamp"]
+    fake.org.merge("Account", survivor, losers)
+    ids = "','".join([survivor, *losers])
+    soql = f"SELECT Id, IsDeleted, MasterRecordId FROM Account WHERE Id IN ('{ids}') ORDER BY Id"
+    alive = soql_pages(fake, http, soql)[0]["records"]
+    every = soql_pages(fake, http, soql, endpoint="queryAll")[0]["records"]
+    assert [(r["Id"], r["MasterRecordId"]) for r in alive] == [(survivor, None)]
+    assert [(r["Id"], r["IsDeleted"], r["MasterRecordId"]) for r in every] == [
+        (survivor, False, None), (losers[0], True, survivor), (losers[1], True, survivor)]
+    assert fake.org.get("Account", survivor)["SystemModstamp"] > before
+    now = time.time()
+    deleted = get(fake, http, "/sobjects/Account/deleted/", params={
+        "start": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(now - 3600)),
+        "end": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(now + 60))}).json()
+    assert sorted(d["id"] for d in deleted["deletedRecords"]) == losers
+
+
+def test_a_merge_takes_at_most_three_records(fake):
+    with pytest.raises(ValueError):
+        fake.org.merge("Lead", make_id("00Q", 0), [make_id("00Q", k) for k in (1, 2, 3)])
+    with pytest.raises(ValueError):
+        fake.org.merge("Opportunity", make_id("006", 0), [make_id("006", 1)])
+    fake.org.merge("Contact", make_id("003", 0), [make_id("003", 1)])
+    with pytest.raises(KeyError):  # already merged away
+        fake.org.merge("Contact", make_id("003", 0), [make_id("003", 1)])
+    assert fake.org.get("Lead", make_id("00Q", 1))["IsDeleted"] is False

@@ -64,6 +64,12 @@ class Dataset:
         return _Builder(self).specs()
 
 
+def master_record(obj: str) -> Field:
+    """``MasterRecordId``: the record this one was merged into (set by a merge, read-only)."""
+    return F("MasterRecordId", "reference", reference_to=(obj,), relationship="MasterRecord",
+             updateable=False)
+
+
 class _Builder(SalesObjects):
     def __init__(self, ds: Dataset) -> None:
         self.ds = ds
@@ -154,7 +160,7 @@ class _Builder(SalesObjects):
         def make(i: int) -> dict[str, Any]:
             h, created, stamp = self.born(1, i)
             word = WORDS[h % 16]
-            rec = {"Id": self.ref("Account", i), "IsDeleted": False,
+            rec = {"Id": self.ref("Account", i), "IsDeleted": False, "MasterRecordId": None,
                    "Name": f"{word} {_INDUSTRIES[(h >> 8) % 6]} {i}",
                    "Type": ("Customer - Direct", "Prospect", "Customer - Channel")[(h >> 12) % 3],
                    "ParentId": self.ref("Account", (h >> 16) % i) if i and h % 10 == 0 else None,
@@ -169,7 +175,7 @@ class _Builder(SalesObjects):
                 rec["CurrencyIsoCode"] = self.cur(h >> 50)
             return rec
         fields = self.mc(standard_fields(
-            F("Name", "string"), F("Type", "picklist"),
+            master_record("Account"), F("Name", "string"), F("Type", "picklist"),
             F("ParentId", "reference", reference_to=("Account",), relationship="Parent"),
             F("Industry", "picklist", picklist=_INDUSTRIES), F("BillingCountry", "string"),
             F("Website", "url"), F("NumberOfEmployees", "int"), F("AnnualRevenue", "currency"),
@@ -182,7 +188,7 @@ class _Builder(SalesObjects):
         def make(i: int) -> dict[str, Any]:
             h, created, stamp = self.born(2, i)
             first, last = _FIRST[h % 20], _LAST[(h >> 8) % 20]
-            rec = {"Id": self.ref("Contact", i), "IsDeleted": False,
+            rec = {"Id": self.ref("Contact", i), "IsDeleted": False, "MasterRecordId": None,
                    "AccountId": self.ref("Account", (h >> 16) % self.n_acc),
                    "FirstName": first, "LastName": last, "Name": f"{first} {last}",
                    "Email": f"{first}.{last}.{i}@example.org".lower(),
@@ -190,7 +196,8 @@ class _Builder(SalesObjects):
                    "LeadSource": SOURCES[(h >> 24) % 5], "OwnerId": self.owner(h >> 32),
                    **self.dates(created, stamp)}
             return rec
-        fields = standard_fields(F("AccountId", "reference", reference_to=("Account",)),
+        fields = standard_fields(master_record("Contact"),
+                      F("AccountId", "reference", reference_to=("Account",)),
                       F("FirstName", "string"), F("LastName", "string"),
                       F("Name", "string", updateable=False), F("Email", "email"),
                       F("Phone", "phone"), F("Title", "string"),
@@ -205,7 +212,8 @@ class _Builder(SalesObjects):
             first, last = _FIRST[h % 20], _LAST[(h >> 8) % 20]
             status = _LEAD_STATUS[(h >> 16) % 4]
             converted = status == "Closed - Converted"
-            return {"Id": self.ref("Lead", i), "IsDeleted": False, "FirstName": first,
+            return {"Id": self.ref("Lead", i), "IsDeleted": False, "MasterRecordId": None,
+                    "FirstName": first,
                     "LastName": last, "Name": f"{first} {last}",
                     "Company": f"{WORDS[(h >> 20) % 16]} {i}",
                     "Email": f"{first}.{last}.{i}@example.net".lower(), "Status": status,
@@ -220,7 +228,8 @@ class _Builder(SalesObjects):
                                                        (h >> 40) % self.ds.opportunities)
                     if converted and self.ds.opportunities and h % 2 else None,
                     **self.dates(created, stamp)}
-        fields = standard_fields(F("FirstName", "string"), F("LastName", "string"),
+        fields = standard_fields(master_record("Lead"), F("FirstName", "string"),
+                      F("LastName", "string"),
                       F("Name", "string", updateable=False), F("Company", "string"),
                       F("Email", "email"), F("Status", "picklist", picklist=_LEAD_STATUS),
                       F("LeadSource", "picklist", picklist=SOURCES),

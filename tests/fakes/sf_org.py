@@ -1,18 +1,17 @@
 """The fake Salesforce org's state and REST operations (no HTTP here; see salesforce_org.py).
 
-Tests change the org through :meth:`Org.update`, :meth:`Org.insert` and :meth:`Org.delete`
-(changes get a new SystemModstamp, or the one given: a late-committing transaction), script
-faults (:attr:`Org.faults`, :attr:`Org.record_faults`), hide fields from the integration user
-(:meth:`Org.hide_field`) and set the daily API allowance (:attr:`Org.api_max`,
-:attr:`Org.api_used`).
+Tests change the org through :meth:`Org.update`, :meth:`Org.insert`, :meth:`Org.delete` and
+:meth:`Org.merge` (changes get a new SystemModstamp, or the one given: a late-committing
+transaction), script faults (:attr:`Org.faults`, :attr:`Org.record_faults`), hide fields from
+the integration user (:meth:`Org.hide_field`) and set the daily API allowance
+(:attr:`Org.api_max`, :attr:`Org.api_used`). Merges and record counts live in ``sf_merge.py``
+and ``sf_record_counts.py``, record types and describe layouts in ``sf_record_types.py``.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import OrderedDict
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 import secrets
 import threading
 import time
@@ -22,7 +21,10 @@ from . import soql
 from .sf_data import Dataset
 from .sf_ids import fmt_datetime, make_id
 from .sf_faults import Faults, RecordFaults
+from .sf_merge import Merges
+from .sf_prefetch import Prefetcher
 from .sf_query import ApiError, Plan, plan, shape
+from .sf_record_counts import RecordCounts
 from .sf_schema import F, Field, describe_object, global_entry
 from .sf_tables import Table, stamp_of
 
@@ -33,34 +35,7 @@ _MAX_COLLECTION = 200
 MAX_CURSORS = 10
 
 
-class Prefetcher:
-    """Computes the next result page while the client digests this one (off by default).
-
-    The benchmark turns it on (``org.ahead.enabled = True``) so that the fake's own work
-    overlaps the client's, as a real org prepares pages server-side: the client under test,
-    not the fake, should be what the figures measure.
-    """
-
-    def __init__(self) -> None:
-        self.enabled = False
-        self._pool: ThreadPoolExecutor | None = None
-        self._futures: dict[Any, Future[Any]] = {}
-
-    def start(self, key: Any, fn: Callable[..., Any], *args: Any) -> None:
-        """Begin computing ``fn(*args)`` for ``key`` (when enabled)."""
-        if not self.enabled:
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fake-sf-ahead")
-        self._futures[key] = self._pool.submit(fn, *args)
-
-    def take(self, key: Any) -> Any:
-        """The precomputed result for ``key``, or None."""
-        future = self._futures.pop(key, None)
-        return future.result() if future is not None else None
-
-
-class Org:
+class Org(Merges, RecordCounts):
     """An in-memory org built from a :class:`~fakes.sf_data.Dataset`."""
 
     def __init__(self, dataset: Dataset | None = None, *, api_max: int = 15_000) -> None:
@@ -165,9 +140,9 @@ class Org:
                 raise KeyError(f"{obj} {rid} does not exist")
             rec = {**old, **values}
             when = fmt_datetime(self.now() if stamp is None else stamp)
-            rec["SystemModstamp"] = when
-            if "LastModifiedDate" in rec:
-                rec["LastModifiedDate"] = when
+            for name in ("SystemModstamp", "LastModifiedDate"):  # history objects have none
+                if name in rec:
+                    rec[name] = when
             table.put(rec, rid, old)
 
     def insert(self, obj: str, *, stamp: int | None = None, **values: Any) -> str:
@@ -177,7 +152,9 @@ class Org:
             rid = table.new_id()
             when = fmt_datetime(self.now() if stamp is None else stamp)
             rec: dict[str, Any] = {f.name: None for f in table.fields}
-            rec.update(values, Id=rid, SystemModstamp=when)
+            rec.update(values, Id=rid)
+            if table.has("SystemModstamp"):
+                rec["SystemModstamp"] = when
             for name, value in (("CreatedDate", when), ("LastModifiedDate", when),
                                 ("IsDeleted", False)):
                 if table.has(name):
@@ -268,7 +245,8 @@ class Org:
     def describe(self, obj: str, version: str) -> dict[str, Any]:
         """``/sobjects/{obj}/describe/``."""
         table = self.table(obj)
-        children = [(t.spec.name, f.name, t.spec.plural.replace(" ", ""))
+        children = [(t.spec.name, f.name, None if f.name == "MasterRecordId" else
+                     t.spec.plural.replace(" ", ""))
                     for t in self.tables.values() for f in t.fields
                     if table.spec.name in f.reference_to and f.name not in (
                         "CreatedById", "LastModifiedById")]

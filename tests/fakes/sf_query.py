@@ -1,7 +1,8 @@
 """Running parsed SOQL against the fake org's tables: validation, planning, paging, shaping.
 
-A query on the ``(SystemModstamp, Id)`` order walks the table's sorted index from the bound
-its WHERE implies (``SystemModstamp > t OR (SystemModstamp = t AND Id > 'x')`` is a bisect);
+A query on the ``(SystemModstamp, Id)`` order (``(CreatedDate, Id)`` for an object without
+SystemModstamp) walks the table's sorted index from the bound its WHERE implies
+(``SystemModstamp > t OR (SystemModstamp = t AND Id > 'x')`` is a bisect);
 ``IN``/``=`` on Id or an indexed reference field reads just those records; anything else is a
 scan. Errors are the org's (INVALID_FIELD, INVALID_TYPE, MALFORMED_QUERY) with caret messages.
 """
@@ -146,8 +147,8 @@ def plan(q: soql.Query, tables: dict[str, Table], hidden: set[tuple[str, str]],
     for fname, _ in q.order_by:
         resolve(table, fname, 0)
     order = [(f.lower(), d) for f, d in q.order_by]
-    by_index = not any(d for _, d in order) and [f for f, _ in order] in (
-        [], ["systemmodstamp"], ["systemmodstamp", "id"])
+    key = table.key_field.lower()
+    by_index = not any(d for _, d in order) and [f for f, _ in order] in ([], [key], [key, "id"])
     lookup = _lookup(q.where, table) if q.where is not None else None
     if lookup is not None or not by_index:
         if lookup is not None:
@@ -157,7 +158,7 @@ def plan(q: soql.Query, tables: dict[str, Table], hidden: set[tuple[str, str]],
         order_fields = [f.name for f, _ in ((table.field(n), d) for n, d in q.order_by) if f]
         desc = [d for n, d in q.order_by if table.field(n)]
         if not order_fields:
-            order_fields, desc = ["SystemModstamp", "Id"], [False, False]
+            order_fields, desc = [table.key_field, "Id"], [False, False]
         matching: list[tuple[tuple[Any, ...], Any]] = []  # (sort key, ref): records not kept
         for ref in refs:
             rec = table.record(ref) if isinstance(ref, int) else table.get(ref)
@@ -258,7 +259,7 @@ def _looser(a: Bound | None, b: Bound | None, upper: bool) -> Bound | None:
 
 def _range(cond: soql.Condition, table: Table) -> tuple[Bound | None, Bound | None, bool]:
     """(lower bound, upper bound, whether the condition IS that key range)."""
-    if isinstance(cond, soql.Compare) and cond.field.lower() == "systemmodstamp" and \
+    if isinstance(cond, soql.Compare) and cond.field.lower() == table.key_field.lower() and \
             isinstance(cond.value, soql.DatetimeLiteral):
         t = cond.value.epoch
         lo_key: Key = (t, "")

@@ -78,6 +78,8 @@ class Rest:
         parts = rest.strip("/").split("/")
         if method == "GET" and rest == "/limits":
             return Reply(200, org.limits())
+        if method == "GET" and rest == "/limits/recordCount":
+            return Reply(200, org.record_counts(req.query.get("sObjects")))
         if method == "GET" and rest in ("/query", "/queryAll"):
             if "q" not in req.query:
                 raise ApiError(400, "MALFORMED_QUERY", "A query string has to be specified")

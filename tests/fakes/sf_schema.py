@@ -149,7 +149,7 @@ def global_entry(spec: ObjectSpec, version: str) -> dict[str, Any]:
 
 
 def describe_object(spec: ObjectSpec, fields: list[Field], version: str,
-                    children: list[tuple[str, str, str]]) -> dict[str, Any]:
+                    children: list[tuple[str, str, str | None]]) -> dict[str, Any]:
     """``/sobjects/{name}/describe/``: the global entry plus fields, record types and child
     relationships (``children``: (child object, field, relationship name))."""
     out = global_entry(spec, version)

@@ -1,9 +1,10 @@
 """One sObject's records in the fake org: lazily generated base records plus changes.
 
-Records are kept in ``(SystemModstamp, Id)`` order: the base records through a sorted index
-(two compact arrays), changed and new records in a small sorted list of keys. A cursor
-condition is a bisect on both, so a page costs O(page), never O(table), and counting the rows
-of a pure cursor condition is O(log n).
+Records are kept in ``(SystemModstamp, Id)`` order — ``(CreatedDate, Id)`` for an object
+without SystemModstamp, such as OpportunityFieldHistory (:attr:`Table.key_field`): the base
+records through a sorted index (two compact arrays), changed and new records in a small sorted
+list of keys. A cursor condition is a bisect on both, so a page costs O(page), never O(table),
+and counting the rows of a pure cursor condition is O(log n); so is :meth:`Table.live_count`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .sf_schema import Field, ObjectSpec
 __all__ = ["Table", "Key", "Bound", "MAXID", "stamp_of"]
 
 MAXID = "\uffff"  # sorts after every Id
-Key = tuple[float, str]  # (SystemModstamp epoch seconds, Id)
+Key = tuple[float, str]  # (SystemModstamp — or CreatedDate — epoch seconds, Id)
 Bound = tuple[Key, bool]  # (key, inclusive)
 Ref = Union[int, str]  # a base record index, or the Id of a changed/new record
 
@@ -68,6 +69,10 @@ class Table:
         self.stamps = array("q", (spec.stamp(i) for i in order))
         del order
         self.fields: list[Field] = list(spec.fields)
+        #: The datetime field of the index order: SystemModstamp, else CreatedDate.
+        self.key_field = "SystemModstamp" if any(f.name == "SystemModstamp" for f in
+                                                 spec.fields) else "CreatedDate"
+        self.soft_deleted = 0  # records in the recycle bin (all of them changed records)
         self.changed: dict[str, dict[str, Any] | None] = {}  # None: hard-deleted
         self.shadowed: set[int] = set()
         self.shadowed_pos: list[int] = []
@@ -125,8 +130,10 @@ class Table:
 
     def put(self, rec: dict[str, Any] | None, rid: str, old: dict[str, Any] | None) -> None:
         """Store the new version ``rec`` of record ``rid`` (None: hard delete)."""
+        self.soft_deleted += bool(rec and rec.get("IsDeleted")) - \
+            bool(old and old.get("IsDeleted"))
         if old is not None:
-            key = (stamp_of(old["SystemModstamp"]), rid)
+            key = (stamp_of(old[self.key_field]), rid)
             if rid in self.changed:
                 self.extra.pop(bisect.bisect_left(self.extra, key))
             else:
@@ -136,7 +143,7 @@ class Table:
                 bisect.insort(self.shadowed_pos, bisect.bisect_left(_BaseKeys(self), key))
         self.changed[rid] = rec
         if rec is not None:
-            bisect.insort(self.extra, (stamp_of(rec["SystemModstamp"]), rid))
+            bisect.insort(self.extra, (stamp_of(rec[self.key_field]), rid))
 
     def new_id(self) -> str:
         """The Id of a record about to be inserted."""
@@ -180,6 +187,10 @@ class Table:
         p, pe = _start(base, lo), _end(base, hi)
         gone = bisect.bisect_left(self.shadowed_pos, pe) - bisect.bisect_left(self.shadowed_pos, p)
         return (pe - p) - gone + _end(self.extra, hi) - _start(self.extra, lo)
+
+    def live_count(self) -> int:
+        """How many records exist outside the recycle bin, in O(log n)."""
+        return self.count(None, None) - self.soft_deleted
 
     def changed_records(self, lo: Bound | None, hi: Bound | None) -> Iterator[dict[str, Any]]:
         """The changed/new records in the range (where soft deletes live)."""
