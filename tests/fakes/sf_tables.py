@@ -64,10 +64,11 @@ class Table:
 
     def __init__(self, spec: ObjectSpec) -> None:
         self.spec = spec
-        order = sorted(range(spec.count), key=spec.stamp)  # stable: ties stay in Id order
+        keys = array("q", map(spec.stamp, range(spec.count)))  # in index order: generators
+        order = sorted(range(spec.count), key=keys.__getitem__)  # cache by parent; stable
         self.order = array("I", order)
-        self.stamps = array("q", (spec.stamp(i) for i in order))
-        del order
+        self.stamps = array("q", (keys[i] for i in order))
+        del order, keys
         self.fields: list[Field] = list(spec.fields)
         #: The datetime field of the index order: SystemModstamp, else CreatedDate.
         self.key_field = "SystemModstamp" if any(f.name == "SystemModstamp" for f in
