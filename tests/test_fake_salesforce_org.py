@@ -735,3 +735,275 @@ def test_a_merge_takes_at_most_three_records(fake):
     with pytest.raises(KeyError):  # already merged away
         fake.org.merge("Contact", make_id("003", 0), [make_id("003", 1)])
     assert fake.org.get("Lead", make_id("00Q", 1))["IsDeleted"] is False
+
+
+# -- record types and business processes -----------------------------------------------------
+
+@pytest.fixture
+def rich(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSalesforceOrg]:
+    """An org with record types, sales processes and OpportunityFieldHistory."""
+    org = FakeSalesforceOrg.start(dataset=Dataset(opportunities=100, activities=30,
+                                                  record_types=True, field_history=True))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", org.ca_bundle or "")
+    try:
+        yield org
+    finally:
+        org.stop()
+
+
+@pytest.fixture
+def rich_http(rich: FakeSalesforceOrg) -> requests.Session:
+    s = requests.Session()
+    s.headers["Authorization"] = f"Bearer {rich.session_id}"
+    return s
+
+
+RT_SOQL = ("SELECT Id, Name, DeveloperName, BusinessProcessId, IsActive, SystemModstamp "
+           "FROM RecordType WHERE SobjectType = 'Opportunity' ORDER BY Id")
+BP_SOQL = ("SELECT Id, Name, IsActive, SystemModstamp FROM BusinessProcess "
+           "WHERE TableEnumOrId = 'Opportunity' ORDER BY Id")
+RENEWAL_STAGES = ["Qualification", "Proposal/Price Quote", "Negotiation/Review", "Closed Won",
+                  "Closed Lost"]
+
+
+def test_record_types_and_processes_answer_the_connectors_soql(rich, rich_http):
+    types = soql_pages(rich, rich_http, RT_SOQL)[0]["records"]
+    processes = soql_pages(rich, rich_http, BP_SOQL)[0]["records"]
+    assert [p["Name"] for p in processes] == ["Enterprise Sales", "Renewals"]
+    assert [p["Id"][:3] for p in processes] == ["019", "019"]
+    assert [(t["Name"], t["DeveloperName"], t["BusinessProcessId"]) for t in types] == [
+        ("New Business", "New_Business", processes[0]["Id"]),
+        ("Upsell", "Upsell", processes[0]["Id"]), ("Renewal", "Renewal", processes[1]["Id"])]
+    assert all(t["IsActive"] and t["Id"].startswith("012") for t in types)
+    partner = soql_pages(rich, rich_http, "SELECT Name, BusinessProcessId FROM RecordType "
+                                          "WHERE SobjectType = 'Account'")[0]["records"]
+    assert [(p["Name"], p["BusinessProcessId"]) for p in partner] == [("Partner", None)]
+
+
+def test_without_the_option_record_types_are_empty_and_opportunity_unchanged(fake, http, sf):
+    assert soql_pages(fake, http, RT_SOQL)[0] == {"totalSize": 0, "done": True, "records": []}
+    assert soql_pages(fake, http, BP_SOQL)[0]["totalSize"] == 0
+    describe = sf.Opportunity.describe()
+    assert "RecordTypeId" not in {f["name"] for f in describe["fields"]}
+    assert describe["recordTypeInfos"] == [{
+        "active": True, "available": True, "defaultRecordTypeMapping": True,
+        "developerName": "Master", "master": True, "name": "Master",
+        "recordTypeId": "012000000000000AAA", "urls": {
+            "layout": f"/services/data/v{V}/sobjects/Opportunity/describe/layouts/"
+                      "012000000000000AAA"}}]
+
+
+def test_opportunities_keep_to_the_stages_of_their_record_types_process(rich, rich_http):
+    types = {t["Id"]: t["Name"] for t in soql_pages(rich, rich_http, RT_SOQL)[0]["records"]}
+    opps = soql_pages(rich, rich_http, "SELECT Id, RecordTypeId, StageName FROM Opportunity "
+                                       "ORDER BY Id")[0]["records"]
+    history = soql_pages(rich, rich_http, "SELECT OpportunityId, StageName FROM "
+                                          "OpportunityHistory")[0]["records"]
+    assert [o["RecordTypeId"] is None for o in opps] == [j % 10 == 0 for j in range(100)]
+    assert {types[o["RecordTypeId"]] for o in opps if o["RecordTypeId"]} == {
+        "New Business", "Upsell", "Renewal"}
+    renewals = {o["Id"] for o in opps if types.get(o["RecordTypeId"]) == "Renewal"}
+    stages = {o["StageName"] for o in opps if o["Id"] in renewals} | {
+        h["StageName"] for h in history if h["OpportunityId"] in renewals}
+    assert stages <= set(RENEWAL_STAGES) and "Negotiation/Review" in stages
+    others = {h["StageName"] for h in history if h["OpportunityId"] not in renewals}
+    assert "Prospecting" in others
+
+
+def test_opportunity_describe_lists_its_record_types_and_master(rich):
+    sf = Salesforce(instance_url=rich.instance_url, session_id=rich.session_id, version=V)
+    describe = sf.Opportunity.describe()
+    infos = describe["recordTypeInfos"]
+    field = {f["name"]: f for f in describe["fields"]}["RecordTypeId"]
+    assert (field["referenceTo"], field["relationshipName"]) == (["RecordType"], "RecordType")
+    assert [i["name"] for i in infos] == ["New Business", "Renewal", "Upsell", "Master"]
+    assert [i["defaultRecordTypeMapping"] for i in infos] == [True, False, False, False]
+    assert [i["master"] for i in infos] == [False, False, False, True]
+    assert infos[-1]["recordTypeId"] == "012000000000000AAA"
+    assert all(set(i) == {"active", "available", "defaultRecordTypeMapping", "developerName",
+                          "master", "name", "recordTypeId", "urls"} for i in infos)
+    assert infos[1]["urls"]["layout"] == (f"/services/data/v{V}/sobjects/Opportunity/describe/"
+                                          f"layouts/{infos[1]['recordTypeId']}")
+
+
+def test_describe_layouts_map_each_record_type_to_its_picklist_values(rich, rich_http):
+    body = get(rich, rich_http, "/sobjects/Opportunity/describe/layouts/").json()
+    assert set(body) == {"layouts", "recordTypeMappings", "recordTypeSelectorRequired"}
+    assert body["recordTypeSelectorRequired"] == [True]
+    [layout] = body["layouts"]
+    assert layout["id"].startswith("00h")
+    assert {"detailLayoutSections", "editLayoutSections", "relatedLists", "buttonLayoutSection",
+            "quickActionList", "saveOptions"} <= set(layout)
+    mappings = {m["name"]: m for m in body["recordTypeMappings"]}
+    assert list(mappings) == ["New Business", "Renewal", "Upsell", "Master"]
+    assert set(mappings["Renewal"]) == {
+        "active", "available", "defaultRecordTypeMapping", "developerName", "layoutId",
+        "master", "name", "picklistsForRecordType", "recordTypeId", "urls"}
+    assert all(m["layoutId"] == layout["id"] for m in mappings.values())
+
+    def values(name: str, picklist: str) -> list[str]:
+        lists = {p["picklistName"]: p["picklistValues"]
+                 for p in mappings[name]["picklistsForRecordType"]}
+        return [v["value"] for v in lists[picklist]]
+    assert values("Renewal", "StageName") == RENEWAL_STAGES
+    assert len(values("New Business", "StageName")) == len(values("Master", "StageName")) == 10
+    assert values("Renewal", "LeadSource") == values("Master", "LeadSource") != []
+    one = mappings["Renewal"]["picklistsForRecordType"][0]["picklistValues"][0]
+    assert set(one) == {"active", "defaultValue", "label", "validFor", "value"}
+    single = get(rich, rich_http, mappings["Renewal"]["urls"]["layout"][len(f"/services/data/"
+                                                                             f"v{V}"):])
+    assert single.json()["id"] == layout["id"]
+
+
+def test_an_object_without_record_types_describes_master_layouts_also_in_composite(fake, http):
+    alone = get(fake, http, "/sobjects/Contact/describe/layouts/").json()
+    [mapping] = alone["recordTypeMappings"]
+    assert (mapping["master"], mapping["recordTypeId"], mapping["name"]) == (
+        True, "012000000000000AAA", "Master")
+    assert alone["recordTypeSelectorRequired"] == [False]
+    [answer] = composite(fake, http, [sub("/sobjects/Contact/describe/layouts", "l")]).json()[
+        "compositeResponse"]
+    assert (answer["httpStatusCode"], answer["body"]) == (200, alone)
+    missing = get(fake, http, f"/sobjects/Contact/describe/layouts/{make_id('012', 0)}")
+    assert missing.status_code == 404
+
+
+def test_history_rows_select_their_opportunitys_record_type_in_rest_and_bulk(rich, rich_http):
+    soql = ("SELECT Id, Opportunity.RecordTypeId FROM OpportunityHistory "
+            "ORDER BY SystemModstamp, Id")
+    rest = soql_pages(rich, rich_http, soql)[0]["records"]
+    opp_types = {o["Id"]: o["RecordTypeId"] for o in soql_pages(
+        rich, rich_http, "SELECT Id, RecordTypeId FROM Opportunity")[0]["records"]}
+    sf = Salesforce(instance_url=rich.instance_url, session_id=rich.session_id, version=V)
+    bulk = [r for page in sf.bulk2.OpportunityHistory.query(soql, wait=0)
+            for r in csv.DictReader(io.StringIO(page))]
+    assert rest[0]["Opportunity"]["attributes"]["type"] == "Opportunity"
+    assert {r["Opportunity"]["RecordTypeId"] for r in rest} == set(opp_types.values())
+    assert [r["Opportunity.RecordTypeId"] or None for r in bulk] == [
+        r["Opportunity"]["RecordTypeId"] for r in rest]
+
+
+# -- OpportunityFieldHistory -----------------------------------------------------------------
+
+FH_FIELDS = "Id, OpportunityId, Field, DataType, OldValue, NewValue, CreatedById, CreatedDate"
+
+
+def test_field_history_exists_only_with_its_option(fake, http, rich):
+    sf = Salesforce(instance_url=rich.instance_url, session_id=rich.session_id, version=V)
+    fields = {f["name"]: f for f in sf.OpportunityFieldHistory.describe()["fields"]}
+    assert set(fields) == {"Id", "IsDeleted", "OpportunityId", "CreatedById", "CreatedDate",
+                           "Field", "DataType", "OldValue", "NewValue"}
+    assert (fields["NewValue"]["type"], fields["NewValue"]["filterable"]) == ("anyType", False)
+    assert (fields["OpportunityId"]["relationshipName"], fields["Field"]["type"]) == (
+        "Opportunity", "picklist")
+    assert {o["name"]: o["keyPrefix"] for o in sf.describe()["sobjects"]}[
+        "OpportunityFieldHistory"] == "017"
+    resp = get(fake, http, "/query", params={"q": "SELECT Id FROM OpportunityFieldHistory"})
+    assert resp.json()[0]["errorCode"] == "INVALID_TYPE"
+
+
+def test_stage_rows_sit_at_the_stage_history_where_the_stage_changed(rich, rich_http):
+    opp = make_id("006", 7)
+    rows = soql_pages(rich, rich_http, f"SELECT {FH_FIELDS} FROM OpportunityFieldHistory "
+                                       f"WHERE OpportunityId = '{opp}' ORDER BY CreatedDate, Id"
+                      )[0]["records"]
+    history = soql_pages(rich, rich_http, "SELECT StageName, CreatedDate FROM OpportunityHistory"
+                                          f" WHERE OpportunityId = '{opp}' ORDER BY "
+                                          "CreatedDate")[0]["records"]
+    created = rich.org.get("Opportunity", opp)["CreatedDate"]
+    assert (rows[0]["Field"], rows[0]["CreatedDate"], rows[0]["OldValue"],
+            rows[0]["NewValue"]) == ("created", created, None, None)
+    changes = [(b["CreatedDate"], a["StageName"], b["StageName"])
+               for a, b in zip(history, history[1:]) if a["StageName"] != b["StageName"]]
+    assert [(r["CreatedDate"], r["OldValue"], r["NewValue"]) for r in rows
+            if r["Field"] == "StageName"] == changes != []
+    assert {r["DataType"] for r in rows if r["Field"] == "StageName"} == {"Text"}
+
+
+def test_an_owner_change_is_two_rows_ids_then_names(rich, rich_http):
+    rows = [r for p in soql_pages(rich, rich_http, f"SELECT {FH_FIELDS} FROM "
+                                  "OpportunityFieldHistory WHERE Field = 'Owner' ORDER BY "
+                                  "OpportunityId, CreatedDate, Id") for r in p["records"]]
+    assert rows and len(rows) % 2 == 0
+    for ids, names in zip(rows[::2], rows[1::2]):
+        assert (ids["DataType"], names["DataType"]) == ("EntityId", "Text")
+        assert ids["CreatedDate"] == names["CreatedDate"]
+        assert ids["OldValue"].startswith("005") and ids["NewValue"] != ids["OldValue"]
+        users = {u: rich.org.get("User", u)["Name"] for u in (ids["OldValue"], ids["NewValue"])}
+        assert (names["OldValue"], names["NewValue"]) == (users[ids["OldValue"]],
+                                                          users[ids["NewValue"]])
+    last = {}
+    for r in rows:
+        if r["DataType"] == "EntityId":
+            last[r["OpportunityId"]] = r["NewValue"]
+    assert all(rich.org.get("Opportunity", o)["OwnerId"] == u for o, u in last.items())
+
+
+def test_field_history_is_read_in_created_date_id_order_with_cursor_conditions(rich, rich_http):
+    soql = f"SELECT {FH_FIELDS} FROM OpportunityFieldHistory ORDER BY CreatedDate, Id"
+    rows = [r for p in soql_pages(rich, rich_http, soql, batch=200) for r in p["records"]]
+    keys = [(r["CreatedDate"], r["Id"]) for r in rows]
+    assert keys == sorted(keys) and len(rows) == rich.org.tables[
+        "OpportunityFieldHistory"].spec.count > 400
+    mid = rows[len(rows) // 2]
+    lit = mid["CreatedDate"].replace(".000+0000", "Z")
+    cursor = (f"SELECT Id FROM OpportunityFieldHistory WHERE CreatedDate > {lit} OR "
+              f"(CreatedDate = {lit} AND Id > '{mid['Id']}') ORDER BY CreatedDate, Id")
+    assert [r["Id"] for p in soql_pages(rich, rich_http, cursor) for r in p["records"]] == [
+        r["Id"] for r in rows[len(rows) // 2 + 1:]]
+    count = get(rich, rich_http, "/query", params={
+        "q": "SELECT COUNT() FROM OpportunityFieldHistory WHERE CreatedDate > "
+             "2026-01-01T00:00:00Z"}).json()["totalSize"]
+    assert count == sum(1 for r in rows if r["CreatedDate"] > "2026-01-01T00:00:00")
+    stage = [r["Id"] for r in rows if r["Field"] == "StageName"]
+    for where in ("Field = 'StageName'", "Field IN ('StageName')"):
+        got = soql_pages(rich, rich_http, f"SELECT Id FROM OpportunityFieldHistory WHERE {where}"
+                                          " ORDER BY CreatedDate, Id")[0]["records"]
+        assert [r["Id"] for r in got] == stage
+    opps = [make_id("006", 3), make_id("006", 4)]
+    by_opp = soql_pages(rich, rich_http, f"SELECT {FH_FIELDS} FROM OpportunityFieldHistory "
+                                         f"WHERE OpportunityId IN ('{opps[0]}', '{opps[1]}') "
+                                         "ORDER BY OpportunityId, CreatedDate, Id"
+                        )[0]["records"]
+    assert by_opp == sorted((r for r in rows if r["OpportunityId"] in opps),
+                            key=lambda r: (r["OpportunityId"], r["CreatedDate"], r["Id"]))
+    after = soql_pages(rich, rich_http, "SELECT Id, OpportunityId FROM OpportunityFieldHistory "
+                                        f"WHERE OpportunityId > '{make_id('006', 97)}'"
+                       )[0]["records"]
+    assert {r["OpportunityId"] for r in after} == {make_id("006", 98), make_id("006", 99)}
+
+
+def test_field_history_through_bulk_equals_rest(rich, rich_http):
+    soql = (f"SELECT {FH_FIELDS}, Opportunity.RecordTypeId FROM OpportunityFieldHistory "
+            "WHERE CreatedDate > 2025-06-01T00:00:00Z ORDER BY OpportunityId, CreatedDate, Id")
+    rest = [r for p in soql_pages(rich, rich_http, soql) for r in p["records"]]
+    sf = Salesforce(instance_url=rich.instance_url, session_id=rich.session_id, version=V)
+    bulk = [r for page in sf.bulk2.OpportunityFieldHistory.query(soql, max_records=100, wait=0)
+            for r in csv.DictReader(io.StringIO(page))]
+    assert [r["Id"] for r in bulk] == [r["Id"] for r in rest] != []
+    assert [(r["Field"], r["NewValue"], r["Opportunity.RecordTypeId"]) for r in bulk] == [
+        (r["Field"], r["NewValue"] or "", r["Opportunity"]["RecordTypeId"] or "") for r in rest]
+    assert "SystemModstamp" not in rest[0]
+
+
+def test_field_history_rows_can_be_inserted_and_deleted(rich, rich_http):
+    opp = make_id("006", 5)
+    rid = rich.org.insert("OpportunityFieldHistory", OpportunityId=opp, Field="Amount",
+                          DataType="Currency", OldValue=1000.0, NewValue=2500.0)
+    soql = ("SELECT Id, Field, OldValue, NewValue, IsDeleted FROM OpportunityFieldHistory "
+            f"WHERE OpportunityId = '{opp}' AND Field = 'Amount'")
+    [row] = soql_pages(rich, rich_http, soql)[0]["records"]
+    assert (row["Id"], row["OldValue"], row["NewValue"]) == (rid, 1000.0, 2500.0)
+    lit = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
+    recent = soql_pages(rich, rich_http, "SELECT Id FROM OpportunityFieldHistory WHERE "
+                                         f"CreatedDate > {lit}")[0]["records"]
+    assert [r["Id"] for r in recent] == [rid]
+    rich.org.delete("OpportunityFieldHistory", rid)
+    assert soql_pages(rich, rich_http, soql)[0]["records"] == []
+    [gone] = soql_pages(rich, rich_http, soql, endpoint="queryAll")[0]["records"]
+    assert gone["IsDeleted"] is True
+    now = time.time()
+    deleted = get(rich, rich_http, "/sobjects/OpportunityFieldHistory/deleted/", params={
+        "start": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(now - 3600)),
+        "end": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(now + 60))}).json()
+    assert [d["id"] for d in deleted["deletedRecords"]] == [rid]

@@ -1,9 +1,11 @@
 """A local fake Salesforce org: a real HTTPS server on loopback with a throwaway CA.
 
-It speaks the REST API the way a real org does (``/services/data/vXX.X/...``): query, queryAll
-and next pages with ``Sforce-Query-Options: batchSize``, ``COUNT()``, describe, ``/limits`` and
+It speaks the REST API the way a real org does (``/services/data/vXX.X/...``, routed in
+sf_rest.py): query, queryAll and next pages with ``Sforce-Query-Options: batchSize``,
+``COUNT()``, describe and describe layouts, ``/limits``, ``/limits/recordCount`` and
 ``Sforce-Limit-Info`` on every response (a daily request counter that really counts),
-getDeleted/getUpdated, sObject Collections, Bulk API 2.0 query and ingest; plus SOAP login,
+getDeleted/getUpdated, sObject Collections, composite (sf_composite.py: one call, each
+subrequest in :attr:`FakeSalesforceOrg.subrequests`), Bulk API 2.0 query and ingest; plus SOAP login,
 the OAuth JWT bearer token endpoint and Metadata API ``createMetadata`` of custom fields.
 Faults are scripted on :attr:`FakeSalesforceOrg.org`.
 

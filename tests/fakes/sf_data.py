@@ -18,7 +18,9 @@ from typing import Any
 
 from .sf_data_sales import (CURRENCIES, SOURCES, STAGES, WORDS, SalesObjects,
                             standard_fields)
+from .sf_field_history import FieldHistoryObjects
 from .sf_ids import DAY, PREFIXES, fmt_date, fmt_datetime, make_id, mix, parse_id
+from .sf_record_types import RecordTypeObjects
 from .sf_schema import F, Field, ObjectSpec
 
 __all__ = ["Dataset", "make_id", "parse_id", "fmt_datetime", "fmt_date", "STAGES", "PREFIXES"]
@@ -38,7 +40,9 @@ _ROLES = ("CEO", "VP Sales", "Sales Manager East", "Sales Manager West", "Accoun
 @dataclass(frozen=True)
 class Dataset:
     """Sizes and switches of a generated org (``multi_currency``: CurrencyIsoCode fields and
-    the CurrencyType/DatedConversionRate objects exist)."""
+    the CurrencyType/DatedConversionRate objects exist; ``record_types``: record types and
+    sales processes, see sf_record_types.py; ``field_history``: OpportunityFieldHistory
+    exists, see sf_field_history.py)."""
 
     opportunities: int = 40
     history_per_opportunity: int = 4
@@ -49,6 +53,8 @@ class Dataset:
     users: int = 0  # 0: opportunities // 500, at least 6
     contact_roles: int = 0  # 0: opportunities // 4, at least 1
     multi_currency: bool = True
+    record_types: bool = False
+    field_history: bool = False
     end: int = int(dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc).timestamp())
     seed: int = 7
 
@@ -70,7 +76,7 @@ def master_record(obj: str) -> Field:
              updateable=False)
 
 
-class _Builder(SalesObjects):
+class _Builder(SalesObjects, RecordTypeObjects, FieldHistoryObjects):
     def __init__(self, ds: Dataset) -> None:
         self.ds = ds
         self.n_acc = ds.accounts or max(5, ds.opportunities // 5)
@@ -119,7 +125,14 @@ class _Builder(SalesObjects):
                  self.task(), self.event()]
         if self.ds.multi_currency:
             specs += [self.currency(), self.dated_rate()]
+        specs += [self.business_process(), self.record_type()]
+        if self.ds.field_history:
+            specs.append(self.field_history())
         return specs
+
+    def user_name(self, i: int) -> str:
+        """The Name of user ``i``."""
+        return f"{_FIRST[i % 20]} {_LAST[(i // 20) % 20]}"
 
     def user(self) -> ObjectSpec:
         def make(i: int) -> dict[str, Any]:
@@ -173,9 +186,12 @@ class _Builder(SalesObjects):
                    **self.dates(created, stamp)}
             if self.ds.multi_currency:
                 rec["CurrencyIsoCode"] = self.cur(h >> 50)
+            if self.ds.record_types:
+                rec["RecordTypeId"] = None  # the Master record type
             return rec
         fields = self.mc(standard_fields(
-            master_record("Account"), F("Name", "string"), F("Type", "picklist"),
+            master_record("Account"), *self.record_type_field(), F("Name", "string"),
+            F("Type", "picklist"),
             F("ParentId", "reference", reference_to=("Account",), relationship="Parent"),
             F("Industry", "picklist", picklist=_INDUSTRIES), F("BillingCountry", "string"),
             F("Website", "url"), F("NumberOfEmployees", "int"), F("AnnualRevenue", "currency"),

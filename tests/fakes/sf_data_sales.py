@@ -57,6 +57,9 @@ class SalesObjects:
     h: int
     start: int
     opp_plan: Any
+    process_stages: Any
+    opp_record_type: Any
+    record_type_field: Any
 
     def _opp_plan(self, j: int) -> tuple[int, list[int], list[int], int]:
         """(hash, step times, stage indexes, amount) of opportunity ``j``."""
@@ -71,7 +74,7 @@ class SalesObjects:
             stages = [min(k, 7) for k in range(self.h - 1)] + [8 if outcome <= 5 else 9]
         else:
             stages = [min(k, 7) for k in range(self.h)]
-        return h, times, stages, 1000 + ((h >> 40) % 2000) * 100
+        return h, times, self.process_stages(j, stages), 1000 + ((h >> 40) % 2000) * 100
 
     def opportunity(self) -> ObjectSpec:
         def stamp(j: int) -> int:
@@ -96,9 +99,13 @@ class SalesObjects:
                    **self.dates(times[0], stamp(j))}
             if self.ds.multi_currency:
                 rec["CurrencyIsoCode"] = self.cur(h >> 58)
+            if self.ds.record_types:
+                rt = self.opp_record_type(j)
+                rec["RecordTypeId"] = None if rt is None else self.ref("RecordType", rt)
             return rec
         fields = self.mc(standard_fields(
-            F("AccountId", "reference", reference_to=("Account",)), F("Name", "string"),
+            F("AccountId", "reference", reference_to=("Account",)), *self.record_type_field(),
+            F("Name", "string"),
             F("StageName", "picklist", picklist=tuple(s[0] for s in STAGES)),
             F("Amount", "currency"), F("Probability", "percent"), F("CloseDate", "date"),
             F("Type", "picklist"), F("LeadSource", "picklist", picklist=SOURCES),

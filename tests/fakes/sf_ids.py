@@ -20,7 +20,8 @@ DAY = 86400
 PREFIXES = {"User": "005", "UserRole": "00E", "Account": "001", "Contact": "003", "Lead": "00Q",
             "Opportunity": "006", "OpportunityHistory": "008", "OpportunityContactRole": "00K",
             "Task": "00T", "Event": "00U", "OpportunityStage": "01J", "CurrencyType": "02c",
-            "DatedConversionRate": "04w"}
+            "DatedConversionRate": "04w", "RecordType": "012", "BusinessProcess": "019",
+            "OpportunityFieldHistory": "017"}
 
 def mix(x: int) -> int:
     """splitmix64: a cheap, well-spread hash of an integer."""

@@ -25,6 +25,7 @@ from .sf_merge import Merges
 from .sf_prefetch import Prefetcher
 from .sf_query import ApiError, Plan, plan, shape
 from .sf_record_counts import RecordCounts
+from .sf_record_types import RecordTypeDescribe, record_type_infos
 from .sf_schema import F, Field, describe_object, global_entry
 from .sf_tables import Table, stamp_of
 
@@ -35,7 +36,7 @@ _MAX_COLLECTION = 200
 MAX_CURSORS = 10
 
 
-class Org(Merges, RecordCounts):
+class Org(Merges, RecordCounts, RecordTypeDescribe):
     """An in-memory org built from a :class:`~fakes.sf_data.Dataset`."""
 
     def __init__(self, dataset: Dataset | None = None, *, api_max: int = 15_000) -> None:
@@ -250,7 +251,8 @@ class Org(Merges, RecordCounts):
                     for t in self.tables.values() for f in t.fields
                     if table.spec.name in f.reference_to and f.name not in (
                         "CreatedById", "LastModifiedById")]
-        return describe_object(table.spec, self.visible_fields(table), version, children)
+        return describe_object(table.spec, self.visible_fields(table), version, children,
+                               record_type_infos(self, table.spec.name, version))
 
     # -- replication: getUpdated / getDeleted --------------------------------------------------
 

@@ -111,6 +111,9 @@ class Rest:
         if method == "GET" and parts[1:] == ["describe"]:
             with org.lock:
                 return Reply(200, org.describe(obj, version))
+        if method == "GET" and parts[1:3] == ["describe", "layouts"] and len(parts) <= 4:
+            with org.lock:
+                return Reply(200, org.describe_layouts(obj, version, (parts[3:] or [None])[0]))
         if method == "GET" and len(parts) == 2 and parts[1] in ("deleted", "updated"):
             start, end = (parse_when(req.query.get(k, "")) for k in ("start", "end"))
             call = org.deleted if parts[1] == "deleted" else org.updated

@@ -17,7 +17,7 @@ _SOAP = {"id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "strin
          "textarea": "xsd:string", "picklist": "xsd:string", "email": "xsd:string",
          "phone": "xsd:string", "url": "xsd:string", "currency": "xsd:double",
          "percent": "xsd:double", "double": "xsd:double", "int": "xsd:int", "date": "xsd:date",
-         "datetime": "xsd:dateTime"}
+         "datetime": "xsd:dateTime", "anyType": "xsd:anyType"}
 
 
 @dataclass
@@ -50,7 +50,7 @@ def F(name: str, type_: str, **kw: Any) -> Field:  # noqa: N802 - a short constr
     kw.setdefault("label", name.replace("__c", "").replace("_", " "))
     if type_ in ("id", "reference"):
         kw.setdefault("length", 18)
-    elif type_ in ("string", "picklist", "email", "phone", "url"):
+    elif type_ in ("string", "picklist", "email", "phone", "url", "anyType"):
         kw.setdefault("length", 255)
     elif type_ == "textarea":
         kw.setdefault("length", 32000)
@@ -93,8 +93,9 @@ class ObjectSpec:
 def describe_field(f: Field) -> dict[str, Any]:
     """A field as describe returns it."""
     numeric = f.type in ("currency", "double", "percent", "int")
+    opaque = f.type in ("textarea", "anyType")  # neither filtered nor grouped on
     return {
-        "aggregatable": f.type not in ("textarea",), "aiPredictionField": False,
+        "aggregatable": not opaque, "aiPredictionField": False,
         "autoNumber": False, "byteLength": f.length * 3 if f.length and f.type != "id" else
         f.length, "calculated": f.calculated, "calculatedFormula": None, "cascadeDelete": False,
         "caseSensitive": False, "compoundFieldName": None, "controllerName": None,
@@ -104,8 +105,8 @@ def describe_field(f: Field) -> dict[str, Any]:
         "dependentPicklist": False, "deprecatedAndHidden": False,
         "digits": f.precision if f.type == "int" else 0, "displayLocationInDecimal": False,
         "encrypted": False, "externalId": False, "extraTypeInfo": None,
-        "filterable": f.type != "textarea", "filteredLookupInfo": None,
-        "formulaTreatNullNumberAsZero": False, "groupable": not numeric and f.type != "textarea",
+        "filterable": not opaque, "filteredLookupInfo": None,
+        "formulaTreatNullNumberAsZero": False, "groupable": not numeric and not opaque,
         "highScaleNumber": False, "htmlFormatted": False, "idLookup": f.type == "id",
         "inlineHelpText": None, "label": f.label, "length": 0 if numeric else f.length,
         "mask": None, "maskType": None, "name": f.name, "nameField": f.name == "Name",
@@ -149,9 +150,11 @@ def global_entry(spec: ObjectSpec, version: str) -> dict[str, Any]:
 
 
 def describe_object(spec: ObjectSpec, fields: list[Field], version: str,
-                    children: list[tuple[str, str, str | None]]) -> dict[str, Any]:
-    """``/sobjects/{name}/describe/``: the global entry plus fields, record types and child
-    relationships (``children``: (child object, field, relationship name))."""
+                    children: list[tuple[str, str, str | None]],
+                    record_types: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """``/sobjects/{name}/describe/``: the global entry plus fields, record types (the Master
+    one unless ``record_types`` lists them) and child relationships (``children``: (child
+    object, field, relationship name))."""
     out = global_entry(spec, version)
     out.update({
         "actionOverrides": [], "compactLayoutable": True, "defaultImplementation": None,
@@ -166,7 +169,7 @@ def describe_object(spec: ObjectSpec, fields: list[Field], version: str,
              "relationshipName": rel, "restrictedDelete": False}
             for child, fld, rel in children],
         "fields": [describe_field(f) for f in fields],
-        "recordTypeInfos": [{
+        "recordTypeInfos": record_types or [{
             "active": True, "available": True, "defaultRecordTypeMapping": True,
             "developerName": "Master", "master": True, "name": "Master",
             "recordTypeId": "012000000000000AAA",
