@@ -132,21 +132,22 @@ def _records(connector: SalesforceConnector, entity: str, cursor: Any = None
 
 
 def test_accounts_are_read_with_one_describe_and_the_query_pages(make_connector: Any) -> None:
-    connector = make_connector()
+    connector = make_connector(objects=["accounts"])
     accounts = _records(connector, "accounts")
     validator = validator_for("accounts")
 
     assert accounts and all(not validator.validate(a)[1] for a in accounts)
     calls = connector.api_calls.by_endpoint
-    assert (calls["GET /limits"], calls["GET /sobjects/Account/describe"]) == (1, 1)
-    assert calls["GET /queryAll"] == 1  # the first page; its totalSize is the count probe
+    # one object read: one describe; the record counts size the full read
+    assert (calls["GET /sobjects/Account/describe"], calls["GET /limits/recordCount"]) == (1, 1)
+    assert calls["GET /queryAll"] == 1 and "GET /limits" not in calls
 
 
 def test_an_incremental_read_asks_get_deleted_for_hard_deletes(make_connector: Any) -> None:
-    batches = list(make_connector().read("contacts", None))
+    batches = list(make_connector(objects=["contacts"]).read("contacts", None))
     cursor = batches[-1].cursor
 
-    connector = make_connector()
+    connector = make_connector(objects=["contacts"])
     again = list(connector.read("contacts", cursor))
 
     assert connector.api_calls.by_endpoint["GET /sobjects/Contact/deleted"] == 1
@@ -154,7 +155,7 @@ def test_an_incremental_read_asks_get_deleted_for_hard_deletes(make_connector: A
 
 
 def test_closed_deals_take_closed_at_from_the_stage_history(make_connector: Any) -> None:
-    connector = make_connector()
+    connector = make_connector(objects=["opportunities"])
     deals = _records(connector, "opportunities")
 
     assert any(d["status"] != "open" for d in deals)
@@ -163,10 +164,11 @@ def test_closed_deals_take_closed_at_from_the_stage_history(make_connector: Any)
 
 def test_rest_and_bulk_reads_yield_identical_leads(make_connector: Any,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    """Needs more than 200 leads: the Bulk read takes the rows after the first REST page."""
+    """Needs more than 200 leads (REST reads them in pages of 200, the Bulk job at once)."""
     monkeypatch.setattr("crmsync_salesforce.reader.REST_BATCH_SIZE", 200)
-    by_rest = sorted(_records(make_connector(), "leads"), key=lambda r: r["remote_id"])
-    bulk = make_connector(bulk_threshold=0)
+    by_rest = sorted(_records(make_connector(objects=["leads"]), "leads"),
+                     key=lambda r: r["remote_id"])
+    bulk = make_connector(objects=["leads"], bulk_threshold=0)
     by_bulk = sorted(_records(bulk, "leads"), key=lambda r: r["remote_id"])
 
     assert by_rest and by_rest == by_bulk
@@ -174,7 +176,7 @@ def test_rest_and_bulk_reads_yield_identical_leads(make_connector: Any,
 
 
 def test_write_back_creates_a_field_writes_and_reads_it_back(make_connector: Any) -> None:
-    connector = make_connector()
+    connector = make_connector(objects=["opportunities"])
     info = connector.ensure_field("opportunities", FieldSpec(
         name="crmsync_cassette_score__c", type="number", label="Cassette score", scale=0))
     deal = next(d["remote_id"] for d in _records(connector, "opportunities")

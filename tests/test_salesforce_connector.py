@@ -25,6 +25,7 @@ from crmsync.sync.validate import validator_for
 from crmsync.testing import ConnectorContract
 from crmsync_salesforce import SalesforceConnector
 from crmsync_salesforce import soql
+from crmsync_salesforce.settings import ENTITY_OBJECTS
 from fakes.salesforce_org import FakeSalesforceOrg
 from fakes.sf_data import Dataset
 
@@ -78,7 +79,23 @@ def test_every_request_is_counted_per_endpoint(make_connector: Factory,
     _records(connector, "opportunities")
 
     assert connector.api_calls.total == len(fake_sf_org.calls)
-    assert connector.api_calls.by_endpoint["GET /sobjects/Opportunity/describe"] == 1
+    assert connector.api_calls.by_endpoint["POST /composite"] == 2  # describes, lookups
+    assert "GET /limits" not in connector.api_calls.by_endpoint  # Sforce-Limit-Info suffices
+
+
+def test_one_composite_call_describes_every_object_the_run_reads(
+        make_connector: Factory, fake_sf_org: FakeSalesforceOrg) -> None:
+    connector = make_connector(objects=["users", "opportunities", "activities"])
+    fake_sf_org.reset_calls()
+    _records(connector, "users")
+    _records(connector, "activities")
+
+    described = {r.path.split("/")[-2] for r in fake_sf_org.subrequests
+                 if r.path.endswith("/describe")}
+    assert described == {"User", "Opportunity", "Task", "Event", "OpportunityStage",
+                         "CurrencyType", "DatedConversionRate"}
+    assert not any(path.endswith("/describe") for _, path in fake_sf_org.calls)
+    assert connector.api_calls.by_endpoint["POST /composite"] == 1
 
 
 def test_rest_pages_follow_next_records_url() -> None:
@@ -101,15 +118,36 @@ def test_rest_and_bulk_paths_yield_identical_records(monkeypatch: pytest.MonkeyP
             return SalesforceConnector("sf", SalesforceConnector.validate_settings(
                 {"instance_url": fake.instance_url, "session_id": fake.session_id,
                  "ca_bundle": fake.ca_bundle, **settings}))
-        rest, bulk = make(), make(bulk_threshold=0)  # bulk: all rows after the first page
+        rest, bulk = make(), make(bulk_threshold=0)  # bulk: every object with records
         for entity in SalesforceConnector.ENTITIES:
             by_rest = sorted(_records(rest, entity), key=lambda r: r["remote_id"])
             by_bulk = sorted(_records(bulk, entity), key=lambda r: r["remote_id"])
 
             assert by_rest == by_bulk, entity
-    # contacts, leads, OpportunityHistory and Task have more than one page of 200
-    assert bulk.api_calls.by_endpoint["POST /jobs/query"] == 4
+        read = {obj for entity in SalesforceConnector.ENTITIES if entity != "pipelines"
+                for obj in ENTITY_OBJECTS[entity] if obj != "CurrencyType"}
+    # full reads sized by the record counts: a Bulk job for every object read, no REST page
+    assert bulk.api_calls.by_endpoint["POST /jobs/query"] == len(read)
+    assert "GET /queryAll" not in bulk.api_calls.by_endpoint
     assert "POST /jobs/query" not in rest.api_calls.by_endpoint
+
+
+def test_without_record_counts_the_first_page_sizes_a_full_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("crmsync_salesforce.reader.REST_BATCH_SIZE", 200)
+    dataset = Dataset(opportunities=100, activities=500, contacts=300, leads=300)
+    with FakeSalesforceOrg.start(dataset=dataset) as fake:
+        fake.org.record_count_access = False  # no "View Setup and Configuration"
+        connector = SalesforceConnector("sf", SalesforceConnector.validate_settings(
+            {"instance_url": fake.instance_url, "session_id": fake.session_id,
+             "ca_bundle": fake.ca_bundle, "bulk_threshold": 0}))
+        by_bulk = {e: _records(connector, e) for e in ("contacts", "leads", "users")}
+
+    assert {e: len(r) for e, r in by_bulk.items()} == {"contacts": 300, "leads": 300,
+                                                       "users": 6}
+    # contacts and leads have more than one page of 200: the rest went through a Bulk job
+    assert connector.api_calls.by_endpoint["POST /jobs/query"] == 2
+    assert connector.api_calls.by_endpoint["GET /queryAll"] == 3
 
 
 def test_the_first_pages_total_size_is_the_count_probe(make_connector: Factory) -> None:
@@ -520,7 +558,8 @@ def test_without_last_stage_change_date_closed_at_comes_from_opportunity_history
     deals = _records(connector, "opportunities")
 
     assert {d["remote_id"]: d["closed_at"] for d in deals} == expected
-    assert connector.api_calls.by_endpoint["GET /query"] >= 2  # stages and the history
+    assert any("FROM OpportunityHistory WHERE OpportunityId IN" in r.query.get("q", "")
+               for r in fake_sf_org.requests)
 
 
 def test_a_single_currency_org_has_no_currency_or_rates() -> None:

@@ -241,12 +241,12 @@ def test_a_spent_quota_stops_cleanly_and_the_next_run_resumes(run_sync, store, f
 
 
 def test_request_limit_exceeded_stops_the_run_with_committed_pages_kept(run_sync, store, fake):
-    fake.org.api_max = 25  # the org itself refuses the 26th request with a 403
+    fake.org.api_max = 10  # the org itself refuses the 11th request with a 403
 
     stopped = run_sync(quota_run_percent=100, quota_total_percent=100)
 
     assert stopped.status == STOPPED_QUOTA
-    assert fake.org.api_used == 25
+    assert fake.org.api_used == 10
     assert any(d.rows_upserted for d in stopped.details)
 
 

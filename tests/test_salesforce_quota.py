@@ -67,3 +67,14 @@ def test_quota_reports_the_org_usage() -> None:
     quota = budget.quota()
 
     assert quota is not None and (quota.used, quota.remaining) == (100, 900)
+
+
+def test_requests_sent_before_the_first_answer_stay_counted() -> None:
+    budget = QuotaBudget(run_percent=50)
+    _spend(budget, 1)  # the run's first request; its answer says 81 of 100 are used
+    budget.start(used=81, limit=100)
+
+    assert (budget.remaining_at_start, budget.allowance, budget.spent) == (20, 10, 1)
+    _spend(budget, 9)
+    with pytest.raises(QuotaExhausted, match="quota_run_percent"):
+        _spend(budget, 1)

@@ -63,8 +63,10 @@ class SalesforceWriteback:
                                    sleep=lambda s: None)
 
     def writes(self) -> list[tuple[str, str]]:
-        """The write calls the org received since the last apply started."""
-        return [(c[0], c[1]) for c in self.fake.calls if c[0] in ("PATCH", "POST", "PUT")]
+        """The write calls the org received since the last apply started (a composite of
+        GET subrequests — the describes — reads)."""
+        return [(c[0], c[1]) for c in self.fake.calls if c[0] in ("PATCH", "POST", "PUT")
+                and not c[1].endswith("/composite")]
 
     def open_deals(self) -> list[str]:
         with self.store.engine.connect() as conn:

@@ -119,7 +119,10 @@ class _Transport(HTTPAdapter):
                                 verify=verify, cert=cert, proxies=proxies)
         usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
         if usage is not None:
-            client.budget.observe(*usage)
+            if client.budget.started:
+                client.budget.observe(*usage)
+            else:  # the run's first answer sets its budget: no /limits request is needed
+                client.budget.start(*usage)
         return response
 
 
@@ -259,8 +262,12 @@ class SalesforceClient:
             next_url = page.get("nextRecordsUrl")
             if page.get("done", True) or not next_url:
                 return
-            page = self.call(what, functools.partial(_query_more, url=next_url,
-                                                     headers=headers))
+            page = self.query_more(next_url, what=what, batch_size=batch_size)
+
+    def query_more(self, next_url: str, *, what: str, batch_size: int = 2000) -> Any:
+        """The page at a query's ``nextRecordsUrl``."""
+        headers = {"Sforce-Query-Options": f"batchSize={batch_size}"}
+        return self.call(what, functools.partial(_query_more, url=next_url, headers=headers))
 
     def close(self) -> None:
         """Close the HTTP session."""

@@ -36,11 +36,17 @@ from crmsync.errors import ConfigError, ConnectorError
 from crmsync.schema import SYNCED_TABLES
 
 from crmsync_salesforce import lookups, mapping, soql, write as writing
+from crmsync_salesforce.catalog import Catalog
 from crmsync_salesforce.client import SalesforceClient, auth_mode
 from crmsync_salesforce.describe import ObjectDescription
 from crmsync_salesforce.quota import QuotaBudget
 from crmsync_salesforce.reader import ObjectReader, Page, utcnow
-from crmsync_salesforce.settings import ENTITY_OBJECTS, SETTINGS, check_field_map
+from crmsync_salesforce.settings import (
+    ENTITY_LOOKUPS,
+    ENTITY_OBJECTS,
+    SETTINGS,
+    check_field_map,
+)
 from crmsync_salesforce.stage_history import StageTracker, closed_at_from_history
 
 __all__ = ["SalesforceConnector"]
@@ -68,10 +74,8 @@ class SalesforceConnector(Connector):
                                   total_percent=float(self.settings["quota_total_percent"]))
         self.field_map = check_field_map(self.settings.get("field_map") or {}, _COLUMNS)
         self._client: SalesforceClient | None = None
-        self._describes: dict[str, ObjectDescription | None] = {}
-        self._stage_ids: dict[str, str] | None = None
-        self._closed_stages: set[str] = set()
-        self._rates: lookups.Rates | None = None
+        self.catalog = Catalog(lambda: self.client, self._objects_to_read)
+        self._lookups: lookups.Lookups | None = None
         #: The clock windows and getDeleted ranges end at (tests pin it).
         self.clock: Callable[[], dt.datetime] = utcnow
 
@@ -104,31 +108,25 @@ class SalesforceConnector(Connector):
 
     @property
     def client(self) -> SalesforceClient:
-        """The logged-in client; the run's quota budget is set on first use from ``/limits``."""
+        """The logged-in client. The run's quota budget starts from the first answer's
+        ``Sforce-Limit-Info`` (see :mod:`crmsync_salesforce.client`)."""
         if self._client is None:
             self._client = SalesforceClient(self.settings, connection=self.name,
                                             counter=self.api_calls, budget=self.budget)
-        if not self.budget.started:
-            limits = self._client.call("read limits", lambda sf: sf.limits())
-            daily = limits.get("DailyApiRequests") or {}
-            if daily.get("Max"):
-                self.budget.start(used=int(daily["Max"]) - int(daily.get("Remaining", 0)),
-                                  limit=int(daily["Max"]))
         return self._client
 
     def describe(self, obj: str) -> ObjectDescription | None:
-        """The object's describe (cached per run); ``None`` when the org lacks it."""
-        if obj not in self._describes:
-            client = self.client
-            try:
-                body = client.call(f"describe {obj}", lambda sf: getattr(sf, obj).describe())
-            except ConnectorError as exc:
-                if getattr(exc, "code", None) in ("NOT_FOUND", "INVALID_TYPE"):
-                    self._describes[obj] = None
-                    return None
-                raise
-            self._describes[obj] = ObjectDescription.from_describe(body)
-        return self._describes[obj]
+        """The object's describe (cached per run, see :mod:`crmsync_salesforce.catalog`);
+        ``None`` when the org lacks it."""
+        return self.catalog.describe(obj)
+
+    def _objects_to_read(self) -> list[str]:
+        """Every object the enabled entities read or look up."""
+        out: list[str] = []
+        for entity, objects in ENTITY_OBJECTS.items():
+            if self._enabled(entity):
+                out.extend(o for o in objects + ENTITY_LOOKUPS.get(entity, ()) if o not in out)
+        return out
 
     def _enabled(self, entity: str) -> bool:
         objects = self.settings.get("objects") or {}
@@ -139,6 +137,11 @@ class SalesforceConnector(Connector):
     def check(self) -> str:
         """Log in and read ``/limits``."""
         client = self.client
+        limits = client.call("read limits", lambda sf: sf.limits())
+        daily = limits.get("DailyApiRequests") or {}
+        if daily.get("Max"):
+            self.budget.observe(used=int(daily["Max"]) - int(daily.get("Remaining", 0)),
+                                limit=int(daily["Max"]))
         quota = self.budget.quota()
         left = f"; {quota.remaining} of {quota.limit} daily API requests left" if quota else ""
         return f"Salesforce org at {client.sf.sf_instance} (API v{client.version}){left}"
@@ -200,7 +203,8 @@ class SalesforceConnector(Connector):
             return
         tracker = StageTracker(self._stages()) if obj == "OpportunityHistory" else None
         incremental = bool(state.get(obj))
-        for page in reader.pages(describe, fields, state.get(obj)):
+        expected = None if incremental else self.catalog.record_count(obj)
+        for page in reader.pages(describe, fields, state.get(obj), expected=expected):
             state[obj] = page.cursor
             if tracker is not None:
                 yield self._history_batch(page, tracker, incremental, dict(state))
@@ -215,11 +219,11 @@ class SalesforceConnector(Connector):
             ctx.stage_ids = self._stages()
             ctx.multi_currency = describe.multi_currency
             if ctx.multi_currency:
-                rates = self._load_rates()
+                rates = self._run_lookups().rates
                 ctx.to_base = rates.rate
                 ctx.corporate_currency = rates.corporate
         if obj in ("DatedConversionRate", "CurrencyType"):
-            ctx.corporate_currency = self._load_rates().corporate
+            ctx.corporate_currency = self._run_lookups().rates.corporate
         return ctx
 
     def _batch(self, obj: str, page: Page, ctx: mapping.MappingContext,
@@ -242,12 +246,16 @@ class SalesforceConnector(Connector):
 
     # -- lookups loaded once per run --------------------------------------------------------
 
+    def _run_lookups(self) -> lookups.Lookups:
+        """Stage ids and conversion rates, read once per run (one composite call)."""
+        if self._lookups is None:
+            self._lookups = lookups.load(self.client, {
+                o: self.describe(o) for o in lookups.OBJECTS})
+        return self._lookups
+
     def _stages(self) -> dict[str, str]:
-        """Opportunity ``StageName`` → OpportunityStage Id, read once per run."""
-        if self._stage_ids is None:
-            self._stage_ids, self._closed_stages = lookups.stage_ids(
-                self.client, self.describe("OpportunityStage"))
-        return self._stage_ids
+        """Opportunity ``StageName`` → OpportunityStage Id."""
+        return self._run_lookups().stage_ids
 
     def _closed_at(self, closed: list[dict[str, Any]]) -> dict[str, dt.datetime]:
         """closed_at of a page's closed deals from their OpportunityHistory (fallback)."""
@@ -256,7 +264,7 @@ class SalesforceConnector(Connector):
         ids = [r["Id"] for r in closed]
         for start in range(0, len(ids), _IDS_PER_QUERY):
             rows.extend(self._history_of(ids[start:start + _IDS_PER_QUERY]))
-        return closed_at_from_history(rows, self._closed_stages)
+        return closed_at_from_history(rows, self._run_lookups().closed_stages)
 
     def _history_of(self, opportunity_ids: list[str]) -> list[dict[str, Any]]:
         text = soql.select("OpportunityHistory", _HISTORY_FIELDS,
@@ -314,7 +322,9 @@ class SalesforceConnector(Connector):
         tracker = StageTracker(self._stages())
         current: str | None = None
         for rows, source in reader.rows(describe, fields, where,
-                                        ("OpportunityId", "CreatedDate", "Id")):
+                                        ("OpportunityId", "CreatedDate", "Id"),
+                                        expected=None if after else
+                                        self.catalog.record_count(obj)):
             seen: set[str] = set()
             for row in rows:
                 opp = str(row["OpportunityId"])
@@ -332,18 +342,12 @@ class SalesforceConnector(Connector):
         state[obj] = {"ts": started, "id": "", "deleted_since": started}
         yield Batch(cursor=dict(state))
 
-    def _load_rates(self) -> lookups.Rates:
-        if self._rates is None:
-            self._rates = lookups.Rates.load(self.client, self.describe("CurrencyType"),
-                                             self.describe("DatedConversionRate"))
-        return self._rates
-
     # -- write-back -----------------------------------------------------------------------------
 
     def fields(self, entity: str) -> list[FieldInfo]:
         """The object's fields from describe (fresh: the cache is dropped first)."""
         obj = writing.sobject(entity)
-        self._describes.pop(obj, None)
+        self.catalog.forget(obj)
         describe = self.describe(obj)
         return writing.fields(describe) if describe is not None else []
 
@@ -351,13 +355,13 @@ class SalesforceConnector(Connector):
         """Create the custom field ``crmsync_<name>__c`` unless it exists (Metadata API)."""
         obj = writing.sobject(entity)
         self.client.entity = entity
-        self._describes.pop(obj, None)
+        self.catalog.forget(obj)
         describe = self.describe(obj)
         if describe is None:
             raise ConnectorError(f"this org has no {obj} object", connection=self.name,
                                  entity=entity)
         info = writing.ensure_field(self.client, describe, spec)
-        self._describes.pop(obj, None)
+        self.catalog.forget(obj)
         return info
 
     @classmethod

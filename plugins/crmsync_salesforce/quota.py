@@ -56,11 +56,12 @@ class QuotaBudget:
         return self.allowance is not None
 
     def start(self, used: int, limit: int) -> None:
-        """Set the run's allowance from the org's usage at the start of the run."""
+        """Set the run's allowance from the org's usage as the run starts: the first answer's
+        ``Sforce-Limit-Info``, which already counts the requests this run sent before it
+        (they stay spent, and are added back to what remained at the start)."""
         self.used, self.limit = used, limit
-        self.remaining_at_start = max(limit - used, 0)
+        self.remaining_at_start = max(limit - used + self.spent, 0)
         self.allowance = math.floor(self.remaining_at_start * self.run_percent / 100)
-        self.spent = 0
 
     def observe(self, used: int, limit: int) -> None:
         """Take the org's usage from a ``Sforce-Limit-Info`` header."""

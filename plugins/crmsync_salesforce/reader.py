@@ -8,10 +8,13 @@ The per-object cursor is ``{"ts": SystemModstamp, "id": Id}`` of the last row re
    upserted again, harmlessly;
 2. reads with REST ``queryAll`` pages (``Sforce-Query-Options: batchSize``,
    ``nextRecordsUrl``), ordered by ``SystemModstamp, Id`` so the cursor after every page is
-   safe to commit. The first page's ``totalSize`` is the count probe (Salesforce counts the
-   whole query with it, so no separate ``SELECT COUNT()`` request is spent): when more than
-   ``bulk_threshold`` rows remain, the rest — the rows after the first page's last one — is
-   read by a Bulk API 2.0 ``queryAll`` job in the same order;
+   safe to commit, or with a Bulk API 2.0 ``queryAll`` job in the same order when the read
+   is large. A full read knows its size beforehand (``expected``: the org's record count,
+   see :mod:`crmsync_salesforce.connector`) and goes straight to Bulk above
+   ``bulk_threshold``. Otherwise the first REST page's ``totalSize`` is the count probe
+   (Salesforce counts the whole query with it, so no separate ``SELECT COUNT()`` request is
+   spent): when more than ``bulk_threshold`` rows remain, the rest — the rows after the first
+   page's last one — is read by a Bulk job;
 3. on ``QUERY_TIMEOUT`` continues from the last row read in time windows, halving the window
    after every timeout (down to one minute, then the error is raised);
 4. on an incremental read, asks getDeleted for records hard-deleted (purged from the recycle bin
@@ -85,8 +88,12 @@ class ObjectReader:
         self.now = now
 
     def pages(self, describe: ObjectDescription, fields: list[str],
-              cursor: Mapping[str, Any] | None) -> Iterator[Page]:
-        """Pages of rows changed since ``cursor`` (everything when ``None``), then deletions."""
+              cursor: Mapping[str, Any] | None, *, expected: int | None = None
+              ) -> Iterator[Page]:
+        """Pages of rows changed since ``cursor`` (everything when ``None``), then deletions.
+
+        :param expected: about how many rows a full read (no cursor) will return, if known.
+        """
         obj = describe.name
         state = dict(cursor or {})
         started = self.now()
@@ -101,7 +108,8 @@ class ObjectReader:
             until = None if window is None or pos_time is None else pos_time + window
             where = soql.incremental_where(since=pos_time, after_id=pos_id, until=until)
             try:
-                for rows, source in self._query(describe, fields, where):
+                for rows, source in self._query(describe, fields, where,
+                                                expected=None if where else expected):
                     if rows:
                         last = _position(rows[-1])
                         pos_time, pos_id = last
@@ -137,15 +145,23 @@ class ObjectReader:
     # -- one window -------------------------------------------------------------------------
 
     def rows(self, describe: ObjectDescription, fields: list[str], where: str,
-             order_by: tuple[str, ...]) -> Iterator[tuple[list[dict[str, Any]], str]]:
-        """``(rows, source)`` pages of one query in another order (REST or Bulk by count)."""
-        return self._query(describe, fields, where, order_by)
+             order_by: tuple[str, ...], *, expected: int | None = None
+             ) -> Iterator[tuple[list[dict[str, Any]], str]]:
+        """``(rows, source)`` pages of one query in another order (REST or Bulk by count;
+        ``expected``: the row count of a query without ``where``, if known)."""
+        return self._query(describe, fields, where, order_by,
+                           expected=None if where else expected)
 
     def _query(self, describe: ObjectDescription, fields: list[str], where: str,
-               order_by: tuple[str, ...] = ("SystemModstamp", "Id")
-               ) -> Iterator[tuple[list[dict[str, Any]], str]]:
+               order_by: tuple[str, ...] = ("SystemModstamp", "Id"), *,
+               expected: int | None = None) -> Iterator[tuple[list[dict[str, Any]], str]]:
         obj = describe.name
         text = soql.select(obj, fields, where=where, order_by=order_by)
+        if expected is not None and expected > self.bulk_threshold:
+            log.info("%s: about %d %s rows to read: Bulk API 2.0", self.client.connection,
+                     expected, obj)
+            yield from self._bulk(describe, text)
+            return
         pages = self.client.query_pages_with_total(text, what=f"query {obj}",
                                                    batch_size=REST_BATCH_SIZE)
         for n, (rows, total) in enumerate(pages):
@@ -163,9 +179,13 @@ class ObjectReader:
         text = soql.select(obj, fields, where=f"({where}) AND {rest}" if where else rest,
                            order_by=order_by)
         log.info("%s: %d %s rows to read: Bulk API 2.0", self.client.connection, total, obj)
-        for rows in bulk.query_pages(self.client, obj, text, describe,
+        yield from self._bulk(describe, text)
+
+    def _bulk(self, describe: ObjectDescription, text: str
+              ) -> Iterator[tuple[list[dict[str, Any]], str]]:
+        for rows in bulk.query_pages(self.client, describe.name, text, describe,
                                      page_size=BULK_PAGE_SIZE, chunk=REST_BATCH_SIZE):
-            yield rows, f"Bulk API query {obj}"
+            yield rows, f"Bulk API query {describe.name}"
 
     def _earliest(self, obj: str) -> dt.datetime | None:
         text = soql.select(obj, ["SystemModstamp"], order_by=("SystemModstamp",)) + " LIMIT 1"

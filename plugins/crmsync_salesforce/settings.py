@@ -8,7 +8,7 @@ from typing import Any
 from crmsync.connector import Setting
 from crmsync.errors import ConfigError
 
-__all__ = ["SETTINGS", "ENTITY_OBJECTS", "check_field_map"]
+__all__ = ["SETTINGS", "ENTITY_OBJECTS", "ENTITY_LOOKUPS", "check_field_map"]
 
 #: Schema table → the Salesforce objects read for it, in order.
 ENTITY_OBJECTS: Mapping[str, tuple[str, ...]] = {
@@ -23,6 +23,13 @@ ENTITY_OBJECTS: Mapping[str, tuple[str, ...]] = {
     "opportunity_contacts": ("OpportunityContactRole",),
     "activities": ("Task", "Event"),
     "currency_rates": ("DatedConversionRate", "CurrencyType"),
+}
+
+#: Schema table → the objects its mapping looks up once per run (stage ids, conversion rates).
+ENTITY_LOOKUPS: Mapping[str, tuple[str, ...]] = {
+    "opportunities": ("OpportunityStage", "CurrencyType", "DatedConversionRate"),
+    "opportunity_stage_history": ("OpportunityStage",),
+    "currency_rates": ("CurrencyType",),
 }
 
 SETTINGS: Mapping[str, Setting] = {
