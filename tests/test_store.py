@@ -89,3 +89,23 @@ def test_upserted_timestamps_compare_correctly_in_sql(store):
         same = conn.execute(sa.select(accounts.c.remote_id)
                             .where(accounts.c.remote_updated_at == early)).scalars().all()
     assert (newer, same) == (["2"], ["1"])
+
+
+def _add_accounts(store, n, start=0):
+    with store.engine.begin() as conn:
+        upsert_rows(conn, accounts, [row(str(i), f"a{i}") for i in range(start, start + n)])
+
+
+def test_a_table_without_statistics_is_analysed_after_a_sync_changed_it(store):
+    _add_accounts(store, 100)
+
+    assert store.analyze({"accounts": 100, "contacts": 0}) == ["accounts"]
+
+
+def test_a_small_change_keeps_the_statistics_and_a_large_one_refreshes_them(store):
+    _add_accounts(store, 100)
+    store.analyze({"accounts": 100})
+
+    assert store.analyze({"accounts": 9}) == []  # under a tenth of the 100 analysed rows
+    _add_accounts(store, 50, start=100)
+    assert store.analyze({"accounts": 50}) == ["accounts"]

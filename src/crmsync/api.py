@@ -139,7 +139,9 @@ def sync(config: Config, registry: Registry, names: Sequence[str] = (), *,
                 report.details.extend(engine.run(entities or None, full=full))
             finally:
                 connector.close()
-        changed = sorted({d.entity for d in report.details if d.rows_upserted or d.rows_deleted})
+        changed: dict[str, int] = {}
+        for d in report.details:
+            changed[d.entity] = changed.get(d.entity, 0) + d.rows_upserted + d.rows_deleted
         store.analyze(changed)
         failed = [d for d in report.details
                   if d.status not in ("success", STOPPED_QUOTA, LOCKED)]
