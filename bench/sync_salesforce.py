@@ -11,8 +11,9 @@ Prints, each measured in the same run:
 * API calls against the minimum (``ceil(rows / 2000)`` per object on REST; on Bulk the job
   calls: create, one status poll and ``ceil(rows / 10000)`` result pages per object);
 * peak RSS of the sync process at two dataset sizes (is it flat in row count?);
-* an incremental sync after 1 % of every object's records changed: calls, seconds, ratio to
-  the full sync.
+* an incremental sync after 1 % of every object's records changed (edited; OpportunityHistory,
+  which Salesforce only appends to, gains 1 % new rows: see :func:`change_one_percent`):
+  calls, seconds, ratio to the full sync.
 
 The fake runs in this process (its CPU time during each run and its RSS after it are
 printed: when the raw ceiling's seconds come close to the fake's CPU time, the ceiling is
@@ -264,15 +265,38 @@ def line(label: str, rows: int, r: dict[str, float]) -> None:
           f"RSS {r['fake_rss']:4.0f} MB")
 
 
+#: The stages a touched opportunity moves through (one OpportunityHistory row each).
+NEW_STAGES = ("Value Proposition", "Id. Decision Makers", "Proposal/Price Quote",
+              "Negotiation/Review")
+
+
 def change_one_percent(fake: Any, counts: dict[str, int]) -> int:
-    """Touch 1 % of every object's records (as users editing them would)."""
+    """Change 1 % of every object's records, as users working in the org would.
+
+    Records are edited (a new SystemModstamp), except OpportunityHistory: Salesforce never
+    edits those rows, it appends one for every stage, amount or close-date change. Its 1 % are
+    new rows — each touched opportunity moves through four more stages (4 × 1 % of the
+    opportunities = 1 % of the history rows) and ends in the last of them.
+    """
     from fakes.sf_data import PREFIXES, make_id
 
     changed = 0
     for obj, n in counts.items():
-        step = 100
-        for i in range(0, n, step):
-            fake.org.update(obj, make_id(PREFIXES[obj], i))
+        if obj == "OpportunityHistory":
+            continue
+        for i in range(0, n, 100):
+            rid = make_id(PREFIXES[obj], i)
+            if obj == "Opportunity":
+                deal = fake.org.get(obj, rid)
+                for stage in NEW_STAGES:
+                    fake.org.insert("OpportunityHistory", OpportunityId=rid, StageName=stage,
+                                    Amount=deal["Amount"], CloseDate=deal["CloseDate"],
+                                    CreatedById=deal["OwnerId"])
+                    changed += 1
+                fake.org.update(obj, rid, StageName=NEW_STAGES[-1], IsClosed=False,
+                                IsWon=False, Probability=90.0)
+            else:
+                fake.org.update(obj, rid)
             changed += 1
     return changed
 
