@@ -5,8 +5,8 @@ sf_rest.py): query, queryAll and next pages with ``Sforce-Query-Options: batchSi
 ``COUNT()``, describe and describe layouts, ``/limits``, ``/limits/recordCount`` and
 ``Sforce-Limit-Info`` on every response (a daily request counter that really counts),
 getDeleted/getUpdated, sObject Collections, composite (sf_composite.py: one call, each
-subrequest in :attr:`FakeSalesforceOrg.subrequests`), Bulk API 2.0 query and ingest; plus SOAP login,
-the OAuth JWT bearer token endpoint and Metadata API ``createMetadata`` of custom fields.
+subrequest in :attr:`FakeSalesforceOrg.subrequests`), Bulk API 2.0 query and ingest; plus SOAP
+login, the OAuth JWT bearer token endpoint and Metadata API ``createMetadata`` of custom fields.
 Faults are scripted on :attr:`FakeSalesforceOrg.org`.
 
 The server is the standard library's ``ThreadingHTTPServer`` wrapped in TLS (no extra
