@@ -120,22 +120,25 @@ def test_every_api_call_is_counted_in_the_run_log(run_sync, store, fake):
 
 # -- crash and resume ------------------------------------------------------------------------
 
-def _interrupt_after(entity: str, rows: int) -> Callable[[str, str, int], None]:
+def _interrupt_after(entity: str, rows: int, committed: list[int]
+                     ) -> Callable[[str, str, int], None]:
     def progress(connection: str, name: str, read: int) -> None:
         if name == entity and read >= rows:
+            committed.append(read)
             raise KeyboardInterrupt
     return progress
 
 
 def test_a_sync_killed_mid_read_resumes_without_loss_or_duplicates(run_sync, store, fake):
+    committed: list[int] = []
     with pytest.raises(KeyboardInterrupt):
-        run_sync(progress=_interrupt_after("opportunity_stage_history", 400))
+        run_sync(progress=_interrupt_after("opportunity_stage_history", 400, committed))
     kept = stored_ids(store, "opportunity_stage_history")
 
     report = run_sync()
 
     assert report.status == "success"
-    assert len(kept) == 400  # the two committed pages survived the crash
+    assert len(kept) == committed[0] < 600  # the committed batches survived the crash
     ids = stored_ids(store, "opportunity_stage_history")
     assert sorted(ids) == sorted(org_ids(fake, "OpportunityHistory"))
     (first, _), (_, reread) = entity_runs(store, "opportunity_stage_history")
@@ -219,11 +222,35 @@ def test_a_hard_delete_is_read_through_get_deleted(run_sync, store, fake):
                for _, path in fake.calls)
 
 
+def test_a_merge_points_every_stored_reference_at_the_survivor(run_sync, store, fake):
+    run_sync()
+    loser = min(i for i in _contact_ids(store, "opportunity_contacts") if i)
+    survivor = min(set(stored_ids(store, "contacts")) - {loser})
+    fake.org.merge("Contact", survivor, [loser])  # the loser: recycle bin, MasterRecordId
+
+    run_sync()
+
+    assert deleted_flag(store, "contacts", loser) and not deleted_flag(store, "contacts",
+                                                                       survivor)
+    for table in ("opportunity_contacts", "activities"):
+        assert loser not in _contact_ids(store, table), table
+    assert survivor in _contact_ids(store, "opportunity_contacts")
+
+
+def _contact_ids(store: Store, table: str) -> set[str | None]:
+    tbl = metadata.tables[table]
+    with store.engine.connect() as conn:
+        return set(conn.execute(sa.select(tbl.c.contact_id)).scalars())
+
+
 # -- the API quota ---------------------------------------------------------------------------
 
 def test_a_spent_quota_stops_cleanly_and_the_next_run_resumes(run_sync, store, fake):
+    spent: list[int] = []
+
     def others_use_the_quota(connection: str, entity: str, read: int) -> None:
-        if entity == "opportunity_stage_history" and read == 200:
+        if entity == "opportunity_stage_history" and read and not spent:
+            spent.append(read)
             fake.org.api_used = int(fake.org.api_max * 0.95)  # past quota_total_percent (90)
 
     stopped = run_sync(progress=others_use_the_quota)

@@ -9,6 +9,7 @@ import pytest
 from crmsync.sync.validate import validator_for
 from crmsync_salesforce import mapping
 from crmsync_salesforce.mapping import MappingContext
+from crmsync_salesforce.pipelines import Pipelines
 
 UTC = dt.timezone.utc
 
@@ -129,7 +130,7 @@ def test_probability_percent_becomes_a_fraction() -> None:
 
 def test_stage_name_resolves_to_the_stage_id() -> None:
     raw = _sf("Opportunity", "006A", IsClosed=False, StageName="Prospecting")
-    ctx = MappingContext(stage_ids={"Prospecting": "01JA"})
+    ctx = MappingContext(pipelines=Pipelines(stage_ids={"Prospecting": "01JA"}))
 
     assert mapping.opportunity(raw, ctx)["stage_id"] == "01JA"
 

@@ -2,10 +2,13 @@
 
 Modules, one job each: :mod:`.client` (auth, session, call counting, quota check),
 :mod:`.errors` (errorCode → crmsync errors), :mod:`.soql` (incremental queries),
-:mod:`.describe` (readable fields, key prefixes), :mod:`.mapping` (objects → schema),
-:mod:`.stage_history` (OpportunityHistory → stage entries), :mod:`.reader` (cursors, REST vs
-Bulk, QUERY_TIMEOUT windows, getDeleted), :mod:`.bulk` (Bulk API 2.0), :mod:`.write`
-(write-back), :mod:`.lookups` (stage ids, currency rates), :mod:`.quota` (the run's API
+:mod:`.describe` (readable fields, key prefixes), :mod:`.catalog` (the run's describes and
+record counts), :mod:`.composite` (many GETs in one API call), :mod:`.mapping` (objects →
+schema), :mod:`.pipelines` (record types and sales processes → pipelines and stages),
+:mod:`.stage_history` (history rows → stage entries), :mod:`.history_reader` (reading
+OpportunityHistory and OpportunityFieldHistory), :mod:`.reader` (cursors, REST vs Bulk,
+QUERY_TIMEOUT windows, getDeleted), :mod:`.bulk` (Bulk API 2.0), :mod:`.write` (write-back),
+:mod:`.lookups` (stages, currency rates, sales processes), :mod:`.quota` (the run's API
 budget). See docs/connectors/salesforce.md.
 """
 

@@ -12,7 +12,7 @@ not fail the others.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -24,7 +24,7 @@ from crmsync.errors import CrmsyncError
 from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.errors import translate
 
-__all__ = ["Get", "Answer", "get_all", "query_all", "MAX_SUBREQUESTS", "MAX_QUERIES"]
+__all__ = ["Get", "Answer", "get_all", "query_path", "rows", "MAX_SUBREQUESTS", "MAX_QUERIES"]
 
 #: Subrequests per composite call, and query operations among them (Salesforce's limits).
 MAX_SUBREQUESTS = 25
@@ -104,28 +104,25 @@ def get_all(client: SalesforceClient, requests: Sequence[Get], *, what: str
     return out
 
 
-def query_all(client: SalesforceClient, queries: Mapping[str, str], *, what: str,
-              batch_size: int = 2000) -> dict[str, list[dict[str, Any]]]:
-    """The rows of several small SOQL queries, their first pages in one composite call; a
-    result longer than one page goes on with ordinary next-page requests.
+def query_path(text: str) -> str:
+    """The subrequest path of a SOQL query."""
+    return f"query/?q={quote(text)}"
 
-    :param queries: ``{ref: soql}``.
-    :raises CrmsyncError: the first failed query's error, named by its ref.
+
+def rows(client: SalesforceClient, answer: Answer | None, *, what: str,
+         batch_size: int = 2000) -> list[dict[str, Any]]:
+    """Every row of a query subrequest's answer: its first page, then the rest through
+    ordinary next-page requests.
+
+    :raises CrmsyncError: the query failed (``what`` names it).
     """
-    answers = get_all(client, [Get(ref, f"query/?q={quote(text)}")
-                               for ref, text in queries.items()], what=what)
-    out: dict[str, list[dict[str, Any]]] = {}
-    for ref in queries:
-        answer = answers.get(ref)
-        if answer is None or not answer.ok:
-            raise (answer or Answer(500, None)).error(client, f"query {ref}")
-        page = answer.body
-        rows: list[dict[str, Any]] = list(page.get("records") or [])
-        while not page.get("done", True) and page.get("nextRecordsUrl"):
-            page = client.query_more(page["nextRecordsUrl"], what=f"query {ref}",
-                                     batch_size=batch_size)
-            rows.extend(page.get("records") or [])
-        for row in rows:
-            row.pop("attributes", None)
-        out[ref] = rows
+    if answer is None or not answer.ok:
+        raise (answer or Answer(500, None)).error(client, what)
+    page = answer.body
+    out: list[dict[str, Any]] = list(page.get("records") or [])
+    while not page.get("done", True) and page.get("nextRecordsUrl"):
+        page = client.query_more(page["nextRecordsUrl"], what=what, batch_size=batch_size)
+        out.extend(page.get("records") or [])
+    for row in out:
+        row.pop("attributes", None)
     return out

@@ -35,7 +35,7 @@ from crmsync.connector import (
 from crmsync.errors import ConfigError, ConnectorError
 from crmsync.schema import SYNCED_TABLES
 
-from crmsync_salesforce import lookups, mapping, soql, write as writing
+from crmsync_salesforce import lookups, mapping, write as writing
 from crmsync_salesforce.catalog import Catalog
 from crmsync_salesforce.client import SalesforceClient, auth_mode
 from crmsync_salesforce.describe import ObjectDescription
@@ -47,17 +47,12 @@ from crmsync_salesforce.settings import (
     SETTINGS,
     check_field_map,
 )
-from crmsync_salesforce.stage_history import StageTracker, closed_at_from_history
+from crmsync_salesforce.history_reader import HistoryReader
 
 __all__ = ["SalesforceConnector"]
 
 log = logging.getLogger(__name__)
 
-_HISTORY_FIELDS = ["Id", "OpportunityId", "StageName", "Amount", "CreatedById", "CreatedDate",
-                   "SystemModstamp", "IsDeleted"]
-#: Ids per ``IN (…)`` list: Salesforce caps a string in a WHERE clause at 4,000 characters;
-#: 150 quoted 18-character ids take about 3,300.
-_IDS_PER_QUERY = 150
 _COLUMNS = {t: {c.name for c in table.columns} for t, table in SYNCED_TABLES.items()}
 
 
@@ -75,6 +70,10 @@ class SalesforceConnector(Connector):
         self.field_map = check_field_map(self.settings.get("field_map") or {}, _COLUMNS)
         self._client: SalesforceClient | None = None
         self.catalog = Catalog(lambda: self.client, self._objects_to_read)
+        self.history = HistoryReader(
+            client=lambda: self.client, describe=self.describe,
+            record_count=self.catalog.record_count, reader=self._object_reader,
+            pipelines=lambda: self._run_lookups().pipelines, clock=lambda: self.clock())
         self._lookups: lookups.Lookups | None = None
         #: The clock windows and getDeleted ranges end at (tests pin it).
         self.clock: Callable[[], dt.datetime] = utcnow
@@ -166,9 +165,13 @@ class SalesforceConnector(Connector):
             return
         self.client.entity = entity
         if entity == "pipelines":
-            yield Batch(records=[{"remote_id": mapping.DEFAULT_PIPELINE_ID,
-                                  "label": "Opportunities", "display_order": 0,
-                                  "is_default": True}])
+            yield _whole(self._run_lookups().pipelines.pipeline_records(), [], cursor)
+            return
+        if entity == "stages":
+            yield self._stages_batch(cursor)
+            return
+        if entity == "opportunity_stage_history":
+            yield from self.history.read(cursor)
             return
         state: dict[str, Any] = dict(cursor or {})
         objects = ENTITY_OBJECTS[entity]
@@ -187,36 +190,37 @@ class SalesforceConnector(Connector):
         dated = self.describe("DatedConversionRate")
         return ("DatedConversionRate",) if dated is not None else ("CurrencyType",)
 
+    def _select_fields(self, describe: ObjectDescription) -> list[str]:
+        """What a read of ``describe``'s object selects: the fields its mapping uses that this
+        user can read, optional ones the org has, ``field_map`` sources and custom fields."""
+        obj = describe.name
+        standard = [f for f in mapping.SYSTEM_FIELDS if describe.has(f)] + \
+            list(mapping.STANDARD_FIELDS.get(obj, ())) + \
+            [f for f in mapping.OPTIONAL_FIELDS.get(obj, ()) if describe.has(f)]
+        return describe.select_list(standard, extra=list(self.field_map.get(obj, {})))
+
+    def _object_reader(self) -> ObjectReader:
+        return ObjectReader(self.client, bulk_threshold=int(self.settings["bulk_threshold"]),
+                            lookback_seconds=int(self.settings["lookback_seconds"]),
+                            now=self.clock)
+
     def _read_object(self, entity: str, describe: ObjectDescription, state: dict[str, Any]
                      ) -> Iterator[Batch]:
         obj = describe.name
-        field_map = self.field_map.get(obj, {})
-        fields = describe.select_list(
-            [f for f in mapping.SYSTEM_FIELDS if describe.has(f)] +
-            list(mapping.STANDARD_FIELDS.get(obj, ())), extra=list(field_map))
-        ctx = self._context(obj, describe, field_map)
-        reader = ObjectReader(self.client, bulk_threshold=int(self.settings["bulk_threshold"]),
-                              lookback_seconds=int(self.settings["lookback_seconds"]),
-                              now=self.clock)
-        if obj == "OpportunityHistory" and not (state.get(obj) or {}).get("ts"):
-            yield from self._history_full(describe, fields, reader, state)
-            return
-        tracker = StageTracker(self._stages()) if obj == "OpportunityHistory" else None
-        incremental = bool(state.get(obj))
-        expected = None if incremental else self.catalog.record_count(obj)
-        for page in reader.pages(describe, fields, state.get(obj), expected=expected):
+        fields = self._select_fields(describe)
+        ctx = self._context(obj, describe, self.field_map.get(obj, {}))
+        expected = None if state.get(obj) else self.catalog.record_count(obj)
+        for page in self._object_reader().pages(describe, fields, state.get(obj),
+                                                expected=expected):
             state[obj] = page.cursor
-            if tracker is not None:
-                yield self._history_batch(page, tracker, incremental, dict(state))
-            else:
-                yield self._batch(obj, page, ctx, dict(state))
+            yield self._batch(obj, page, ctx, dict(state))
 
     def _context(self, obj: str, describe: ObjectDescription, field_map: Mapping[str, str]
                  ) -> mapping.MappingContext:
         ctx = mapping.MappingContext(field_map=field_map,
                                      custom_fields=tuple(describe.custom_fields))
         if obj == "Opportunity":
-            ctx.stage_ids = self._stages()
+            ctx.pipelines = self._run_lookups().pipelines
             ctx.multi_currency = describe.multi_currency
             if ctx.multi_currency:
                 rates = self._run_lookups().rates
@@ -241,106 +245,53 @@ class SalesforceConnector(Connector):
                 field_name = getattr(exc, "field", None) or None
                 rejects.append(Reject(f"{obj}: {exc}", remote_id=raw.get("Id"),
                                       field=field_name, source=page.source, payload=raw))
-        return Batch(records=records, rejects=rejects, cursor=cursor, deleted=page.deleted,
-                     sources=[page.source] * len(records))
+        # A merge deletes the losers with MasterRecordId = the survivor: the engine then points
+        # every stored reference to them at the survivor.
+        merged = [Deletion(remote_id=str(r["Id"]), deleted_at=mapping.to_datetime(
+            r.get("SystemModstamp")), merged_into=str(r["MasterRecordId"]))
+            for r in page.rows if r.get("IsDeleted") and r.get("MasterRecordId")]
+        return Batch(records=records, rejects=rejects, cursor=cursor,
+                     deleted=[*page.deleted, *merged], sources=[page.source] * len(records))
 
-    # -- lookups loaded once per run --------------------------------------------------------
+    # -- lookups loaded once per run, and the small entities built from them ------------------
 
     def _run_lookups(self) -> lookups.Lookups:
-        """Stage ids and conversion rates, read once per run (one composite call)."""
+        """Stages, conversion rates and sales processes, read once per run (one composite
+        call)."""
         if self._lookups is None:
-            self._lookups = lookups.load(self.client, {
-                o: self.describe(o) for o in lookups.OBJECTS})
+            wanted = set(self._objects_to_read())
+            describes = {o: self.describe(o) if o in wanted else None for o in lookups.OBJECTS}
+            stage = describes["OpportunityStage"]
+            self._lookups = lookups.load(
+                self.client, describes,
+                stage_fields=self._select_fields(stage) if stage is not None else [])
         return self._lookups
 
-    def _stages(self) -> dict[str, str]:
-        """Opportunity ``StageName`` → OpportunityStage Id."""
-        return self._run_lookups().stage_ids
+    def _stages_batch(self, cursor: Any) -> Batch:
+        """Every stage of every pipeline (a small entity, read whole every run)."""
+        stage = self.describe("OpportunityStage")
+        if stage is None:
+            return Batch(cursor=cursor)
+        ctx = mapping.MappingContext(field_map=self.field_map.get("OpportunityStage", {}),
+                                     custom_fields=tuple(stage.custom_fields))
+        rejects: list[Reject] = []
+
+        def mapper(raw: Mapping[str, Any]) -> dict[str, Any] | None:
+            try:
+                return mapping.stage(raw, ctx)
+            except (mapping.Unmappable, ValueError, TypeError) as exc:
+                rejects.append(Reject(f"OpportunityStage: {exc}", remote_id=raw.get("Id"),
+                                      field=getattr(exc, "field", None) or None,
+                                      source="query OpportunityStage", payload=dict(raw)))
+                return None
+
+        run = self._run_lookups()
+        return _whole(run.pipelines.stage_records(run.stages, mapper), rejects, cursor)
 
     def _closed_at(self, closed: list[dict[str, Any]]) -> dict[str, dt.datetime]:
-        """closed_at of a page's closed deals from their OpportunityHistory (fallback)."""
-        self._stages()
-        rows: list[dict[str, Any]] = []
-        ids = [r["Id"] for r in closed]
-        for start in range(0, len(ids), _IDS_PER_QUERY):
-            rows.extend(self._history_of(ids[start:start + _IDS_PER_QUERY]))
-        return closed_at_from_history(rows, self._run_lookups().closed_stages)
-
-    def _history_of(self, opportunity_ids: list[str]) -> list[dict[str, Any]]:
-        text = soql.select("OpportunityHistory", _HISTORY_FIELDS,
-                           where=soql.in_ids("OpportunityId", opportunity_ids),
-                           order_by=("OpportunityId", "CreatedDate", "Id"))
-        out: list[dict[str, Any]] = []
-        for rows in self.client.query_pages(text, what="query OpportunityHistory",
-                                            include_deleted=False):
-            out.extend(rows)
-        return out
-
-    def _history_batch(self, page: Page, tracker: StageTracker, incremental: bool,
-                       cursor: dict[str, Any]) -> Batch:
-        """Stage entries from a page of OpportunityHistory rows (see stage_history.py)."""
-        live = [r for r in page.rows if not r.get("IsDeleted")]
-        deleted = list(page.deleted) + [
-            _deletion(r) for r in page.rows if r.get("IsDeleted")]
-        out: dict[str, dict[str, Any]] = {}
-        if incremental:
-            unknown = sorted({str(r["OpportunityId"]) for r in live
-                              if not tracker.knows(str(r["OpportunityId"]))})
-            for start in range(0, len(unknown), _IDS_PER_QUERY):
-                history = self._history_of(unknown[start:start + _IDS_PER_QUERY])
-                by_opp: dict[str, list[dict[str, Any]]] = {}
-                for row in history:
-                    by_opp.setdefault(str(row["OpportunityId"]), []).append(row)
-                for rows in by_opp.values():
-                    for record in tracker.start_from(rows):
-                        out[record["remote_id"]] = record
-        rejects = []
-        for row in live:
-            try:
-                for record in tracker.add(row):
-                    out[record["remote_id"]] = record
-            except (KeyError, ValueError, AssertionError) as exc:
-                rejects.append(Reject(f"OpportunityHistory: {exc}", remote_id=row.get("Id"),
-                                      source=page.source, payload=row))
-        records = list(out.values())
-        return Batch(records=records, rejects=rejects, cursor=cursor, deleted=deleted,
-                     sources=[page.source] * len(records))
-
-    def _history_full(self, describe: ObjectDescription, fields: list[str],
-                      reader: ObjectReader, state: dict[str, Any]) -> Iterator[Batch]:
-        """A full read of OpportunityHistory, one opportunity's history at a time.
-
-        The cursor ``{"started": …, "after_opportunity": Id}`` names the last opportunity whose
-        history is stored complete; when the read ends it becomes an ordinary
-        ``{"ts": started, …}`` cursor, so the next run reads what changed since this one began.
-        """
-        obj = describe.name
-        cur = dict(state.get(obj) or {})
-        started = cur.get("started") or soql.datetime_literal(self.clock())
-        after = cur.get("after_opportunity")
-        where = f"OpportunityId > {soql.quote(after)}" if after else ""
-        tracker = StageTracker(self._stages())
-        current: str | None = None
-        for rows, source in reader.rows(describe, fields, where,
-                                        ("OpportunityId", "CreatedDate", "Id"),
-                                        expected=None if after else
-                                        self.catalog.record_count(obj)):
-            seen: set[str] = set()
-            for row in rows:
-                opp = str(row["OpportunityId"])
-                seen.add(opp)
-                if opp != current:
-                    after = current if current is not None else after
-                    current = opp
-            page = Page(rows=rows, source=source,
-                        cursor={"started": started, "after_opportunity": after})
-            state[obj] = page.cursor
-            batch = self._history_batch(page, tracker, False, dict(state))
-            for opp in seen - {current}:
-                tracker.forget(opp)  # complete: only the last one may continue on the next page
-            yield batch
-        state[obj] = {"ts": started, "id": "", "deleted_since": started}
-        yield Batch(cursor=dict(state))
+        """closed_at of a page's closed deals from their stage history (fallback)."""
+        return self.history.closed_at([r["Id"] for r in closed],
+                                      self._run_lookups().closed_stages)
 
     # -- write-back -----------------------------------------------------------------------------
 
@@ -384,7 +335,10 @@ class SalesforceConnector(Connector):
                                  bulk_threshold=int(self.settings["bulk_threshold"]))
 
 
-def _deletion(row: Mapping[str, Any]) -> Deletion:
-    stamp = row.get("SystemModstamp")
-    return Deletion(remote_id=str(row["Id"]),
-                    deleted_at=soql.parse_datetime(str(stamp)) if stamp else None)
+def _whole(records: list[dict[str, Any]], rejects: list[Reject], cursor: Any) -> Batch:
+    """A small entity read whole: its records, and a deletion for each record the previous
+    run stored that is gone now (the cursor keeps the ids stored)."""
+    ids = sorted(str(r["remote_id"]) for r in records)
+    gone = sorted(set((cursor or {}).get("ids") or ()) - set(ids))
+    return Batch(records=records, rejects=rejects, cursor={"ids": ids},
+                 deleted=[Deletion(remote_id=i) for i in gone])

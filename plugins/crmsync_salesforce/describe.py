@@ -69,6 +69,18 @@ class ObjectDescription:
         return str(f["type"]) if f else None
 
     @property
+    def stamp_field(self) -> str:
+        """The field an incremental read goes by: ``SystemModstamp``, or ``CreatedDate`` on
+        objects whose rows are never edited and have no SystemModstamp (field history)."""
+        return "SystemModstamp" if self.has("SystemModstamp") or not self.has("CreatedDate") \
+            else "CreatedDate"
+
+    @property
+    def has_record_types(self) -> bool:
+        """Whether the object has record types besides the master one."""
+        return any(not info.get("master") for info in self.record_types)
+
+    @property
     def multi_currency(self) -> bool:
         """True in multi-currency orgs: only they have ``CurrencyIsoCode`` on records."""
         return "CurrencyIsoCode" in self.fields

@@ -1,23 +1,29 @@
-"""Small lookups read once per run: stage names → stage ids, currency conversion rates.
+"""Small lookups read once per run: stages (names → ids), currency conversion rates, and record
+types with their sales processes (see :mod:`crmsync_salesforce.pipelines`).
 
-Their queries go together in one composite call (:func:`load`), one API request for all.
+Their queries (and describe layouts) go together in one composite call (:func:`load`): one API
+request for all of them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crmsync_salesforce import composite, soql
+from crmsync_salesforce import composite, pipelines, soql
 from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.describe import ObjectDescription
+from crmsync_salesforce.pipelines import Pipelines
 
 __all__ = ["Lookups", "Rates", "load", "stage_ids", "OBJECTS"]
 
-#: The objects the lookups are read from.
-OBJECTS = ("OpportunityStage", "CurrencyType", "DatedConversionRate")
+log = logging.getLogger(__name__)
+
+#: The objects the lookups are read from (whose describes :func:`load` needs).
+OBJECTS = ("OpportunityStage", "CurrencyType", "DatedConversionRate", "Opportunity")
 
 
 def stage_ids(rows: Sequence[Mapping[str, Any]]) -> tuple[dict[str, str], set[str]]:
@@ -76,25 +82,35 @@ class Rates:
 
 @dataclass
 class Lookups:
-    """What the mappers look up, read once per run."""
+    """What the mappers look up, read once per run.
 
-    stage_ids: dict[str, str]
+    :param stages: the OpportunityStage rows (every field the ``stages`` table maps).
+    """
+
+    stages: list[dict[str, Any]]
     closed_stages: set[str]
     rates: Rates
+    pipelines: Pipelines
+
+    @property
+    def stage_ids(self) -> Mapping[str, str]:
+        """``StageName`` → OpportunityStage Id."""
+        return self.pipelines.stage_ids
 
 
-def load(client: SalesforceClient, describes: Mapping[str, ObjectDescription | None]
-         ) -> Lookups:
-    """Read the lookups (one composite call) from the objects this org has.
+def load(client: SalesforceClient, describes: Mapping[str, ObjectDescription | None], *,
+         stage_fields: Sequence[str]) -> Lookups:
+    """Read the lookups from the objects this org has, in one composite call.
 
-    :param describes: OpportunityStage, CurrencyType and DatedConversionRate (``None``: the
-        org lacks it — a single-currency org has neither currency object).
+    :param describes: OpportunityStage, CurrencyType, DatedConversionRate and Opportunity
+        (``None``: the org lacks it — a single-currency org has neither currency object).
+        Record types and sales processes are read when Opportunity has record types.
+    :param stage_fields: the OpportunityStage fields to select.
     """
     queries: dict[str, str] = {}
-    stage = describes.get("OpportunityStage")
-    if stage is not None:
-        fields = [f for f in ("Id", "ApiName", "MasterLabel", "IsClosed") if stage.has(f)]
-        queries["OpportunityStage"] = soql.select("OpportunityStage", fields, order_by=("Id",))
+    if describes.get("OpportunityStage") is not None:
+        queries["OpportunityStage"] = soql.select("OpportunityStage", stage_fields,
+                                                  order_by=("SortOrder", "Id"))
     if describes.get("CurrencyType") is not None:
         queries["CurrencyType"] = soql.select(
             "CurrencyType", ["IsoCode", "ConversionRate", "IsCorporate"], order_by=("IsoCode",))
@@ -102,7 +118,27 @@ def load(client: SalesforceClient, describes: Mapping[str, ObjectDescription | N
         queries["DatedConversionRate"] = soql.select(
             "DatedConversionRate", ["IsoCode", "ConversionRate", "StartDate", "NextStartDate"],
             order_by=("IsoCode", "StartDate"))
-    rows = composite.query_all(client, queries, what="read lookups") if queries else {}
-    ids, closed = stage_ids(rows.get("OpportunityStage", ()))
-    rates = Rates.from_rows(rows.get("CurrencyType", ()), rows.get("DatedConversionRate", ()))
-    return Lookups(stage_ids=ids, closed_stages=closed, rates=rates)
+    opportunity = describes.get("Opportunity")
+    record_types = opportunity is not None and opportunity.has_record_types
+    gets = []
+    if record_types:
+        queries["RecordType"] = pipelines.RECORD_TYPE_QUERY
+        queries["BusinessProcess"] = pipelines.PROCESS_QUERY
+        gets.append(composite.Get("layouts", pipelines.LAYOUTS_PATH))
+    answers = composite.get_all(client, [composite.Get(ref, composite.query_path(text))
+                                         for ref, text in queries.items()] + gets,
+                                what="read lookups") if queries or gets else {}
+    rows = {ref: composite.rows(client, answers.get(ref), what=f"query {ref}")
+            for ref in queries}
+    stages = rows.get("OpportunityStage", [])
+    ids, closed = stage_ids(stages)
+    layouts = answers.get("layouts")
+    if layouts is not None and not layouts.ok:
+        log.warning("%s: cannot read Opportunity describe layouts (%s): each sales process "
+                    "gets every stage", client.connection, layouts.code or layouts.status)
+    return Lookups(
+        stages=stages, closed_stages=closed,
+        rates=Rates.from_rows(rows.get("CurrencyType", ()), rows.get("DatedConversionRate", ())),
+        pipelines=Pipelines.from_org(
+            ids, rows.get("RecordType", ()), rows.get("BusinessProcess", ()),
+            layouts.body if layouts is not None and layouts.ok else None))

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crmsync_salesforce.describe import object_for_id
+from crmsync_salesforce.pipelines import DEFAULT_PIPELINE_ID, Pipelines
 from crmsync_salesforce.soql import parse_datetime
 
 __all__ = [
@@ -31,6 +32,9 @@ __all__ = [
     "Unmappable",
     "to_datetime",
     "base_record",
+    "related",
+    "DEFAULT_PIPELINE_ID",
+    "OPTIONAL_FIELDS",
 ]
 
 #: Fields every incremental object is read with, when it has them.
@@ -60,6 +64,15 @@ STANDARD_FIELDS: Mapping[str, tuple[str, ...]] = {
               "OwnerId", "WhoId", "WhatId", "AccountId"),
     "DatedConversionRate": ("IsoCode", "ConversionRate", "StartDate", "NextStartDate"),
     "CurrencyType": ("IsoCode", "ConversionRate", "IsCorporate", "IsActive"),
+}
+
+
+#: Fields selected only where the org has them, without a warning when it does not (an org
+#: without Opportunity record types has no RecordTypeId).
+OPTIONAL_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "Opportunity": ("RecordTypeId",),
+    # Merged-away accounts, contacts and leads sit in the recycle bin pointing at the survivor.
+    "Account": ("MasterRecordId",), "Contact": ("MasterRecordId",), "Lead": ("MasterRecordId",),
 }
 
 
@@ -95,7 +108,7 @@ def _int(value: Any) -> int | None:
     return None if value in (None, "") else int(float(value))
 
 
-def _related(raw: Mapping[str, Any], path: str) -> Any:
+def related(raw: Mapping[str, Any], path: str) -> Any:
     """``UserRole.Name`` from a nested relationship object (``None`` if the lookup is empty)."""
     value: Any = raw
     for part in path.split("."):
@@ -112,7 +125,8 @@ class MappingContext:
     :param field_map: ``{SalesforceField: target}`` for this object, where the target is a
         schema column (``segment``) or ``custom.<key>``.
     :param custom_fields: the object's readable custom fields (from describe).
-    :param stage_ids: Opportunity ``StageName`` → OpportunityStage Id.
+    :param pipelines: the org's pipelines: an opportunity's pipeline and stage id from its
+        record type and ``StageName`` (see :mod:`crmsync_salesforce.pipelines`).
     :param multi_currency: whether records carry ``CurrencyIsoCode``.
     :param to_base: ``(currency, date|None) → rate`` dividing an amount into the base currency.
     :param closed_at: Opportunity Id → when it was closed (from OpportunityHistory), used
@@ -121,7 +135,7 @@ class MappingContext:
 
     field_map: Mapping[str, str] = field(default_factory=dict)
     custom_fields: tuple[str, ...] = ()
-    stage_ids: Mapping[str, str] = field(default_factory=dict)
+    pipelines: Pipelines = field(default_factory=lambda: Pipelines(stage_ids={}))
     multi_currency: bool = False
     to_base: Callable[[str | None, dt.date | None], float | None] = lambda c, d: None
     closed_at: Mapping[str, dt.datetime] = field(default_factory=dict)
@@ -167,7 +181,7 @@ def user(raw: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
     """User → users; the role (UserRole) is the team."""
     return _with(raw, ctx, {
         "name": raw.get("Name"), "email": raw.get("Email"), "is_active": raw.get("IsActive"),
-        "team": _related(raw, "UserRole.Name"), "role": raw.get("Title"),
+        "team": related(raw, "UserRole.Name"), "role": raw.get("Title"),
         "manager_id": raw.get("ManagerId"),
     })
 
@@ -210,12 +224,9 @@ def lead(raw: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
     })
 
 
-#: The one pipeline of an org read without record types / business processes.
-DEFAULT_PIPELINE_ID = "default"
-
-
 def stage(raw: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
-    """OpportunityStage → stages (all in the default pipeline)."""
+    """OpportunityStage → stages, in the default pipeline (the copies in each sales process
+    are made by :meth:`~crmsync_salesforce.pipelines.Pipelines.stage_records`)."""
     return _with(raw, ctx, {
         "pipeline_id": DEFAULT_PIPELINE_ID, "label": raw.get("MasterLabel") or raw.get("ApiName"),
         "display_order": _int(raw.get("SortOrder")),
@@ -247,10 +258,11 @@ def opportunity(raw: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
         on = dt.date.fromisoformat(raw["CloseDate"]) if closed and raw.get("CloseDate") else None
         rate = ctx.to_base(currency, on)
         amount_base = amount / rate if rate else None
-    stage_name = raw.get("StageName")
+    record_type = raw.get("RecordTypeId")
     return _with(raw, ctx, {
-        "name": raw.get("Name"), "type": raw.get("Type"), "pipeline_id": DEFAULT_PIPELINE_ID,
-        "stage_id": ctx.stage_ids.get(stage_name, stage_name) if stage_name else None,
+        "name": raw.get("Name"), "type": raw.get("Type"),
+        "pipeline_id": ctx.pipelines.pipeline_id(record_type),
+        "stage_id": ctx.pipelines.stage_id(record_type, raw.get("StageName")),
         "status": status, "amount": amount, "currency": currency, "amount_base": amount_base,
         "probability": _percent(raw.get("Probability")),
         "expected_close_date": raw.get("CloseDate"), "closed_at": closed_at,

@@ -1,7 +1,8 @@
 """Incremental reads of one object: windows, REST vs Bulk, getDeleted.
 
-The per-object cursor is ``{"ts": SystemModstamp, "id": Id}`` of the last row read, plus
-``"deleted_since"`` (getDeleted's ``latestDateCovered``). A read
+The per-object cursor is ``{"ts": SystemModstamp, "id": Id}`` of the last row read (history
+objects without SystemModstamp go by ``CreatedDate``), plus ``"deleted_since"`` (getDeleted's
+``latestDateCovered``). A read
 
 1. starts ``lookback_seconds`` before ``ts`` (inclusive), because rows committed late in
    Salesforce can carry a SystemModstamp older than rows already read; re-read rows are
@@ -68,8 +69,8 @@ class Page:
     source: str = ""
 
 
-def _position(row: Mapping[str, Any]) -> tuple[dt.datetime, str]:
-    return soql.parse_datetime(str(row["SystemModstamp"])), str(row["Id"])
+def _position(row: Mapping[str, Any], stamp: str) -> tuple[dt.datetime, str]:
+    return soql.parse_datetime(str(row[stamp])), str(row["Id"])
 
 
 class ObjectReader:
@@ -88,13 +89,15 @@ class ObjectReader:
         self.now = now
 
     def pages(self, describe: ObjectDescription, fields: list[str],
-              cursor: Mapping[str, Any] | None, *, expected: int | None = None
-              ) -> Iterator[Page]:
+              cursor: Mapping[str, Any] | None, *, expected: int | None = None,
+              condition: str = "") -> Iterator[Page]:
         """Pages of rows changed since ``cursor`` (everything when ``None``), then deletions.
 
         :param expected: about how many rows a full read (no cursor) will return, if known.
+        :param condition: SOQL every row must also meet (``Field = 'StageName'``).
         """
         obj = describe.name
+        stamp = describe.stamp_field
         state = dict(cursor or {})
         started = self.now()
         pos_time: dt.datetime | None = None
@@ -106,21 +109,24 @@ class ObjectReader:
         window: dt.timedelta | None = None
         while True:
             until = None if window is None or pos_time is None else pos_time + window
-            where = soql.incremental_where(since=pos_time, after_id=pos_id, until=until)
+            window_where = soql.incremental_where(since=pos_time, after_id=pos_id,
+                                                  until=until, field=stamp)
+            where = f"({window_where}) AND ({condition})" if window_where and condition \
+                else window_where or condition
             try:
-                for rows, source in self._query(describe, fields, where,
-                                                expected=None if where else expected):
+                for rows, source in self._query(describe, fields, where, (stamp, "Id"),
+                                                expected=None if window_where else expected):
                     if rows:
-                        last = _position(rows[-1])
+                        last = _position(rows[-1], stamp)
                         pos_time, pos_id = last
                         if best is None or last > best:
                             best = last
-                            state["ts"] = str(rows[-1]["SystemModstamp"])
+                            state["ts"] = str(rows[-1][stamp])
                             state["id"] = last[1]
                     yield Page(rows=rows, cursor=dict(state), source=source)
             except QueryTimeout:
                 if pos_time is None:
-                    pos_time = self._earliest(obj)
+                    pos_time = self._earliest(obj, stamp)
                     if pos_time is None:
                         raise
                 span = (window or (started - pos_time)) / 2
@@ -187,12 +193,11 @@ class ObjectReader:
                                      page_size=BULK_PAGE_SIZE, chunk=REST_BATCH_SIZE):
             yield rows, f"Bulk API query {describe.name}"
 
-    def _earliest(self, obj: str) -> dt.datetime | None:
-        text = soql.select(obj, ["SystemModstamp"], order_by=("SystemModstamp",)) + " LIMIT 1"
+    def _earliest(self, obj: str, stamp: str) -> dt.datetime | None:
+        text = soql.select(obj, [stamp], order_by=(stamp,)) + " LIMIT 1"
         for rows in self.client.query_pages(text, what=f"query {obj}"):
             if rows:
-                return soql.parse_datetime(str(rows[0]["SystemModstamp"])).replace(
-                    microsecond=0)
+                return soql.parse_datetime(str(rows[0][stamp])).replace(microsecond=0)
         return None
 
     def _deleted(self, describe: ObjectDescription, state: dict[str, Any],

@@ -19,7 +19,7 @@ ENTITY_OBJECTS: Mapping[str, tuple[str, ...]] = {
     "pipelines": (),
     "stages": ("OpportunityStage",),
     "opportunities": ("Opportunity",),
-    "opportunity_stage_history": ("OpportunityHistory",),
+    "opportunity_stage_history": ("OpportunityHistory", "OpportunityFieldHistory"),
     "opportunity_contacts": ("OpportunityContactRole",),
     "activities": ("Task", "Event"),
     "currency_rates": ("DatedConversionRate", "CurrencyType"),
@@ -27,8 +27,10 @@ ENTITY_OBJECTS: Mapping[str, tuple[str, ...]] = {
 
 #: Schema table → the objects its mapping looks up once per run (stage ids, conversion rates).
 ENTITY_LOOKUPS: Mapping[str, tuple[str, ...]] = {
+    "pipelines": ("OpportunityStage", "Opportunity"),
+    "stages": ("Opportunity",),
     "opportunities": ("OpportunityStage", "CurrencyType", "DatedConversionRate"),
-    "opportunity_stage_history": ("OpportunityStage",),
+    "opportunity_stage_history": ("OpportunityStage", "Opportunity"),
     "currency_rates": ("CurrencyType",),
 }
 

@@ -1,18 +1,17 @@
-"""OpportunityHistory → opportunity_stage_history (entered/exited) and ``closed_at``.
+"""History rows → opportunity_stage_history entries (entered/exited) and ``closed_at``.
 
 Salesforce writes one OpportunityHistory row whenever the stage, amount, probability or close
 date of an opportunity changes; each row is a snapshot (``StageName``, ``Amount``) taken at
-``CreatedDate``. A *stage entry* is a row whose ``StageName`` differs from the previous row's
-of the same opportunity; it is exited at the ``CreatedDate`` of the next entry. The entry's
-``remote_id`` is the Id of the row that entered the stage, so re-deriving it is idempotent.
+``CreatedDate``. Stage changes from OpportunityFieldHistory arrive shaped the same way (see
+:mod:`crmsync_salesforce.history_reader`). A *stage entry* is a row whose ``StageName``
+differs from the previous row's of the same opportunity; it is exited at the ``CreatedDate`` of
+the next entry. The entry's ``remote_id`` is the Id of the row that entered the stage, so
+re-deriving it is idempotent, and its ``stage_id`` is the stage in the pipeline of the
+opportunity's record type (``Opportunity.RecordTypeId`` selected with each row).
 
-A **full read** asks for the rows ordered by ``OpportunityId, CreatedDate, Id``: each
-opportunity's history arrives in one piece, so :class:`StageTracker` holds one opportunity at a
-time (memory stays flat however large the org) and a new entry re-emits the previous one with
-``exited_at`` set (the engine upserts it). Its cursor is the last opportunity whose history is
-complete; a resume starts after it. An **incremental read** goes by ``(SystemModstamp, Id)``;
-the opportunities with new rows are unknown to the tracker, so the connector fetches each one's
-whole history (``OpportunityId IN (…)``) and derives its entries from scratch.
+:class:`StageTracker` holds each opportunity's current entry while its rows arrive in order;
+a new entry re-emits the previous one with ``exited_at`` set (the engine upserts it), and an
+opportunity whose history is complete is forgotten, so memory stays flat however large the org.
 """
 
 from __future__ import annotations
@@ -22,16 +21,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crmsync_salesforce.mapping import to_datetime
+from crmsync_salesforce.mapping import related, to_datetime
+from crmsync_salesforce.pipelines import Pipelines
 
-__all__ = ["StageTracker", "entries_from_history", "closed_at_from_history", "history_key"]
+__all__ = ["StageTracker", "entries_from_history", "closed_at_from_history", "history_key",
+           "FROM_FIELD_HISTORY"]
+
+#: Set on a stage change read from OpportunityFieldHistory (shaped like an OpportunityHistory
+#: row): at the same instant an OpportunityHistory row goes first and makes the entry.
+FROM_FIELD_HISTORY = "_from_field_history"
+
+HistoryKey = tuple[dt.datetime, int, str]
 
 
-def history_key(row: Mapping[str, Any]) -> tuple[dt.datetime, str]:
-    """The chronological order of history rows: ``(CreatedDate, Id)``."""
+def history_key(row: Mapping[str, Any]) -> HistoryKey:
+    """The chronological order of history rows: ``(CreatedDate, source, Id)``."""
     created = to_datetime(row.get("CreatedDate"))
-    assert created is not None, "OpportunityHistory rows always have CreatedDate"
-    return created, str(row["Id"])
+    assert created is not None, "history rows always have CreatedDate"
+    return created, 1 if row.get(FROM_FIELD_HISTORY) else 0, str(row["Id"])
 
 
 @dataclass
@@ -43,14 +50,15 @@ class _Entry:
     amount: float | None
     changed_by: str | None
     updated_at: dt.datetime | None
-    last_key: tuple[dt.datetime, str]
+    last_key: HistoryKey
+    record_type: str | None = None
 
-    def record(self, stage_ids: Mapping[str, str], exited_at: dt.datetime | None
-               ) -> dict[str, Any]:
+    def record(self, pipelines: Pipelines, exited_at: dt.datetime | None) -> dict[str, Any]:
         return {
             "remote_id": self.remote_id, "remote_created_at": self.entered_at,
             "remote_updated_at": self.updated_at, "opportunity_id": self.opportunity_id,
-            "stage_id": stage_ids.get(self.stage, self.stage), "entered_at": self.entered_at,
+            "stage_id": pipelines.stage_id(self.record_type, self.stage),
+            "entered_at": self.entered_at,
             "exited_at": exited_at, "amount": self.amount, "changed_by": self.changed_by,
         }
 
@@ -62,17 +70,19 @@ def _entry(row: Mapping[str, Any]) -> _Entry:
                   stage=str(row.get("StageName")), entered_at=key[0],
                   amount=None if amount in (None, "") else float(amount),
                   changed_by=row.get("CreatedById"),
-                  updated_at=to_datetime(row.get("SystemModstamp")), last_key=key)
+                  updated_at=to_datetime(row.get("SystemModstamp")), last_key=key,
+                  record_type=related(row, "Opportunity.RecordTypeId"))
 
 
 class StageTracker:
     """Turns history rows into stage entries, remembering each opportunity's current entry.
 
-    :param stage_ids: ``StageName`` → OpportunityStage Id (the stages' ``remote_id``).
+    :param stages: the org's pipelines (a row's stage id in its opportunity's pipeline), or
+        for an org without record types just ``StageName`` → OpportunityStage Id.
     """
 
-    def __init__(self, stage_ids: Mapping[str, str]) -> None:
-        self.stage_ids = stage_ids
+    def __init__(self, stages: Pipelines | Mapping[str, str]) -> None:
+        self.pipelines = stages if isinstance(stages, Pipelines) else Pipelines(stage_ids=stages)
         self._current: dict[str, _Entry] = {}
 
     def forget(self, opportunity_id: str) -> None:
@@ -102,15 +112,17 @@ class StageTracker:
             current.last_key = key
             return []
         new = _entry(row)
+        if new.amount is None and current is not None:
+            new.amount = current.amount  # a field-history change carries no amount snapshot
         self._current[opp] = new
-        out = [new.record(self.stage_ids, None)]
+        out = [new.record(self.pipelines, None)]
         if current is not None:
-            out.insert(0, current.record(self.stage_ids, new.entered_at))
+            out.insert(0, current.record(self.pipelines, new.entered_at))
         return out
 
 
-def entries_from_history(rows: Sequence[Mapping[str, Any]], stage_ids: Mapping[str, str]
-                         ) -> list[dict[str, Any]]:
+def entries_from_history(rows: Sequence[Mapping[str, Any]],
+                         stage_ids: Pipelines | Mapping[str, str]) -> list[dict[str, Any]]:
     """Every stage entry of the given history rows (any opportunities, any order).
 
     An entry re-emitted with its ``exited_at`` replaces the earlier emission, so the result
