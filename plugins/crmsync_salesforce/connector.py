@@ -3,6 +3,9 @@
 Each schema table is read from one or more Salesforce objects (``settings.ENTITY_OBJECTS``);
 an entity's cursor is ``{Object: object cursor}`` (see :mod:`crmsync_salesforce.reader`), so
 ``activities`` resumes Task and Event independently. Every page becomes one :class:`Batch`.
+``opportunity_stage_history`` has its own reader (:mod:`crmsync_salesforce.history_reader`);
+``pipelines`` and ``stages`` are built from the run's lookups (:mod:`crmsync_salesforce.lookups`)
+and read whole every run, their cursor keeping the ids stored so vanished ones are deleted.
 Behaviour the integration tests rely on:
 
 * a batch's cursor covers exactly its page, so a crash loses at most the page being stored;
@@ -39,6 +42,7 @@ from crmsync_salesforce import lookups, mapping, write as writing
 from crmsync_salesforce.catalog import Catalog
 from crmsync_salesforce.client import SalesforceClient, auth_mode
 from crmsync_salesforce.describe import ObjectDescription
+from crmsync_salesforce.history_reader import HistoryReader
 from crmsync_salesforce.quota import QuotaBudget
 from crmsync_salesforce.reader import ObjectReader, Page, utcnow
 from crmsync_salesforce.settings import (
@@ -47,7 +51,6 @@ from crmsync_salesforce.settings import (
     SETTINGS,
     check_field_map,
 )
-from crmsync_salesforce.history_reader import HistoryReader
 
 __all__ = ["SalesforceConnector"]
 

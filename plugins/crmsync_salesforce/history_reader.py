@@ -279,9 +279,9 @@ class HistoryReader:
             except _ROW_ERRORS as exc:
                 rejects.append(_reject(row, exc, source))
         out: dict[str, dict[str, Any]] = {}
-        for _, _, row in sorted(keyed, key=lambda k: (k[0], k[1])):
+        for _, key, row in sorted(keyed, key=lambda k: (k[0], k[1])):
             try:
-                for record in tracker.add(row):
+                for record in tracker.add(row, key):
                     out[record["remote_id"]] = record
             except _ROW_ERRORS as exc:
                 rejects.append(_reject(row, exc, source))

@@ -25,6 +25,11 @@ __all__ = ["datetime_literal", "quote", "incremental_where", "select", "after", 
 
 def parse_datetime(value: str) -> dt.datetime:
     """An aware datetime from Salesforce's ``2024-01-02T03:04:05.000+0000`` (or ``…Z``)."""
+    try:  # Python 3.11+ reads Salesforce's form as it is (every record has several)
+        parsed = dt.datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        pass
     text = value.strip()
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"

@@ -63,14 +63,15 @@ class _Entry:
         }
 
 
-def _entry(row: Mapping[str, Any]) -> _Entry:
-    key = history_key(row)
+def _entry(row: Mapping[str, Any], key: HistoryKey) -> _Entry:
     amount = row.get("Amount")
+    stamp = row.get("SystemModstamp")
     return _Entry(remote_id=str(row["Id"]), opportunity_id=str(row["OpportunityId"]),
                   stage=str(row.get("StageName")), entered_at=key[0],
                   amount=None if amount in (None, "") else float(amount),
                   changed_by=row.get("CreatedById"),
-                  updated_at=to_datetime(row.get("SystemModstamp")), last_key=key,
+                  updated_at=key[0] if stamp == row.get("CreatedDate") else to_datetime(stamp),
+                  last_key=key,
                   record_type=related(row, "Opportunity.RecordTypeId"))
 
 
@@ -101,17 +102,19 @@ class StageTracker:
             out.extend(self.add(row))
         return out
 
-    def add(self, row: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """The entries one new row creates or closes (0, 1 or 2 records)."""
+    def add(self, row: Mapping[str, Any], key: HistoryKey | None = None
+            ) -> list[dict[str, Any]]:
+        """The entries one new row creates or closes (0, 1 or 2 records); ``key`` is the
+        row's :func:`history_key`, when the caller has it already."""
         opp = str(row["OpportunityId"])
-        key = history_key(row)
+        key = key or history_key(row)
         current = self._current.get(opp)
         if current is not None and key <= current.last_key:
             return []  # already derived (a lookback re-read or the complete history fetch)
         if current is not None and str(row.get("StageName")) == current.stage:
             current.last_key = key
             return []
-        new = _entry(row)
+        new = _entry(row, key)
         if new.amount is None and current is not None:
             new.amount = current.amount  # a field-history change carries no amount snapshot
         self._current[opp] = new
