@@ -80,3 +80,9 @@ def test_quota_percentages_must_be_percentages(key: str) -> None:
 ])
 def test_endpoint_labels(method: str, url: str, label: str) -> None:
     assert endpoint_label(method, url) == label
+
+
+def test_field_map_refuses_history_objects_whose_rows_are_not_mapped_field_by_field() -> None:
+    with pytest.raises(ConfigError, match="OpportunityHistory.Amount"):
+        _validate(**SESSION, field_map={"OpportunityHistory.Amount":
+                                        "opportunity_stage_history.amount"})

@@ -77,7 +77,9 @@ def check_field_map(field_map: Mapping[str, Any], columns: Mapping[str, set[str]
     :raises ConfigError: naming the bad key.
     """
     out: dict[str, dict[str, str]] = {}
-    objects = {o: e for e, objs in ENTITY_OBJECTS.items() for o in objs}
+    # stage-history entries are derived from history rows, not mapped field by field
+    objects = {o: e for e, objs in ENTITY_OBJECTS.items() for o in objs
+               if e != "opportunity_stage_history"}
     for source, target in field_map.items():
         obj, _, fld = str(source).partition(".")
         if obj not in objects or not fld:
