@@ -100,11 +100,6 @@ class Pipelines:
                    stages_of={p: known.get(p) for p in process_of.values()},
                    default_process=default)
 
-    @property
-    def by_record_type(self) -> bool:
-        """Whether the org has Opportunity record types with sales processes."""
-        return bool(self.process_of)
-
     def pipeline_id(self, record_type_id: str | None) -> str:
         """The pipeline of an opportunity with this record type."""
         if record_type_id:
