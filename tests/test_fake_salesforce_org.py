@@ -25,16 +25,18 @@ from fakes.sf_data import Dataset, PREFIXES, make_id, parse_id
 V = "61.0"
 
 
+def _trusted(monkeypatch: pytest.MonkeyPatch, dataset: Dataset) -> Iterator[FakeSalesforceOrg]:
+    """A running org of ``dataset`` whose CA clients trust through the env var."""
+    with FakeSalesforceOrg.start(dataset=dataset) as org:
+        # simple-salesforce and zeep send no per-request ``verify``; requests uses the env var
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", org.ca_bundle or "")
+        yield org
+
+
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSalesforceOrg]:
     """An org big enough to page (600 history rows) and trusting clients via the env var."""
-    org = FakeSalesforceOrg.start(dataset=Dataset(opportunities=150, activities=60))
-    # simple-salesforce and zeep send no per-request ``verify``; requests then uses the env var
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", org.ca_bundle or "")
-    try:
-        yield org
-    finally:
-        org.stop()
+    yield from _trusted(monkeypatch, Dataset(opportunities=150, activities=60))
 
 
 @pytest.fixture
@@ -742,13 +744,8 @@ def test_a_merge_takes_at_most_three_records(fake):
 @pytest.fixture
 def rich(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSalesforceOrg]:
     """An org with record types, sales processes and OpportunityFieldHistory."""
-    org = FakeSalesforceOrg.start(dataset=Dataset(opportunities=100, activities=30,
-                                                  record_types=True, field_history=True))
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", org.ca_bundle or "")
-    try:
-        yield org
-    finally:
-        org.stop()
+    yield from _trusted(monkeypatch, Dataset(opportunities=100, activities=30,
+                                             record_types=True, field_history=True))
 
 
 @pytest.fixture

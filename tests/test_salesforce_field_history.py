@@ -26,11 +26,8 @@ def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def org() -> Iterator[FakeSalesforceOrg]:
-    fake = FakeSalesforceOrg.start(dataset=Dataset(**DATASET, field_history=True))
-    try:
+    with FakeSalesforceOrg.start(dataset=Dataset(**DATASET, field_history=True)) as fake:
         yield fake
-    finally:
-        fake.stop()
 
 
 def connector_on(fake: FakeSalesforceOrg, **settings: Any) -> SalesforceConnector:

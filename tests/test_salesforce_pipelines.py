@@ -24,11 +24,8 @@ Factory = Callable[..., SalesforceConnector]
 
 @pytest.fixture
 def org() -> Iterator[FakeSalesforceOrg]:
-    fake = FakeSalesforceOrg.start(dataset=Dataset(opportunities=60, record_types=True))
-    try:
+    with FakeSalesforceOrg.start(dataset=Dataset(opportunities=60, record_types=True)) as fake:
         yield fake
-    finally:
-        fake.stop()
 
 
 @pytest.fixture

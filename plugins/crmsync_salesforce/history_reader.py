@@ -48,16 +48,12 @@ from crmsync_salesforce.stage_history import (
     history_key,
 )
 
-__all__ = ["HistoryReader", "HistorySource", "merge_by_opportunity", "OBJECTS",
-           "IDS_PER_QUERY"]
+__all__ = ["HistoryReader", "HistorySource", "merge_by_opportunity", "OBJECTS"]
 
 HISTORY = "OpportunityHistory"
 FIELD_HISTORY = "OpportunityFieldHistory"
 #: The objects read, in this order (the first one present keeps a full read's progress).
 OBJECTS = (HISTORY, FIELD_HISTORY)
-#: Ids per ``IN (…)`` list: Salesforce caps a string in a WHERE clause at 4,000 characters;
-#: 150 quoted 18-character ids take about 3,300.
-IDS_PER_QUERY = 150
 _ORDER = ("OpportunityId", "CreatedDate", "Id")
 _FIELD_HISTORY_FIELDS = ("OpportunityId", "Field", "NewValue", "CreatedById")
 _STAGE_CHANGES = "Field = 'StageName'"
@@ -252,9 +248,9 @@ class HistoryReader:
         client = self._client()
         out: list[dict[str, Any]] = []
         for src in sources:
-            for start in range(0, len(opportunity_ids), IDS_PER_QUERY):
+            for start in range(0, len(opportunity_ids), soql.IDS_PER_QUERY):
                 where = soql.in_ids("OpportunityId",
-                                    opportunity_ids[start:start + IDS_PER_QUERY])
+                                    opportunity_ids[start:start + soql.IDS_PER_QUERY])
                 text = soql.select(src.name, src.fields, order_by=_ORDER, where=f"{where} AND "
                                    f"{src.condition}" if src.condition else where)
                 for rows in client.query_pages(text, what=f"query {src.name}",

@@ -92,11 +92,6 @@ class Lookups:
     rates: Rates
     pipelines: Pipelines
 
-    @property
-    def stage_ids(self) -> Mapping[str, str]:
-        """``StageName`` → OpportunityStage Id."""
-        return self.pipelines.stage_ids
-
 
 def load(client: SalesforceClient, describes: Mapping[str, ObjectDescription | None], *,
          stage_fields: Sequence[str]) -> Lookups:

@@ -33,7 +33,6 @@ __all__ = [
     "to_datetime",
     "base_record",
     "related",
-    "DEFAULT_PIPELINE_ID",
     "OPTIONAL_FIELDS",
 ]
 

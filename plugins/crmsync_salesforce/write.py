@@ -43,9 +43,6 @@ COLLECTION_SIZE = 200
 LOCK_RETRIES = 2
 #: Prefix of the custom fields crmsync creates (its "namespace").
 FIELD_PREFIX = "crmsync_"
-#: Ids per ``read_values`` query: a WHERE clause string stays under Salesforce's 4,000
-#: characters (150 quoted 18-character ids take about 3,300).
-IDS_PER_QUERY = 150
 
 #: Salesforce field types → write-back kinds (``crmsync.FIELD_TYPES``).
 _KINDS: Mapping[str, str] = {
@@ -250,8 +247,8 @@ def read_values(client: SalesforceClient, obj: str, remote_ids: Sequence[str],
     """Current values of ``names`` on the records ``remote_ids`` (missing records left out)."""
     out: dict[str, dict[str, Any]] = {}
     ids = list(dict.fromkeys(remote_ids))
-    for start in range(0, len(ids), IDS_PER_QUERY):
-        chunk = ids[start:start + IDS_PER_QUERY]
+    for start in range(0, len(ids), soql.IDS_PER_QUERY):
+        chunk = ids[start:start + soql.IDS_PER_QUERY]
         text = soql.select(obj, ["Id", *names], where=soql.in_ids("Id", chunk), order_by=("Id",))
         for rows in client.query_pages(text, what=f"read {obj} values", include_deleted=False):
             for row in rows:
