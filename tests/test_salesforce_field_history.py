@@ -147,3 +147,19 @@ def _stage_id(fake: FakeSalesforceOrg, name: str) -> str:
     return next(make_id(PREFIXES["OpportunityStage"], i) for i in range(table.spec.count)
                 if fake.org.get("OpportunityStage", make_id(PREFIXES["OpportunityStage"], i))
                 ["ApiName"] == name)
+
+
+def test_a_bad_history_row_is_rejected_by_name_and_the_rest_are_stored(
+        org: FakeSalesforceOrg) -> None:
+    deal = _deal(org, 9)
+    bad = org.org.insert("OpportunityHistory", OpportunityId=deal["Id"], StageName="Closed Won",
+                         Amount="lots", CreatedById=deal["OwnerId"])
+    with FakeSalesforceOrg.start(dataset=Dataset(**DATASET, field_history=True)) as clean:
+        expected = entries(read(clean))
+
+    batches = read(org)
+
+    (reject,) = [r for b in batches for r in b.rejects]
+    assert (reject.remote_id, reject.field) == (bad, "Amount")
+    assert "OpportunityHistory" in reject.reason and "lots" in reject.reason
+    assert entries(batches) == expected  # every other entry stored, as without the bad row

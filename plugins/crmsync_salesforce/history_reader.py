@@ -289,4 +289,5 @@ class HistoryReader:
 def _reject(row: Mapping[str, Any], exc: Exception, source: str) -> Reject:
     obj = FIELD_HISTORY if row.get(FROM_FIELD_HISTORY) else HISTORY
     payload = {k: v for k, v in row.items() if k != FROM_FIELD_HISTORY}
-    return Reject(f"{obj}: {exc}", remote_id=row.get("Id"), source=source, payload=payload)
+    return Reject(f"{obj}: {exc}", remote_id=row.get("Id"), field=getattr(exc, "field", None)
+                  or None, source=source, payload=payload)

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crmsync_salesforce.mapping import related, to_datetime
+from crmsync_salesforce.mapping import Unmappable, related, to_datetime
 from crmsync_salesforce.pipelines import Pipelines
 
 __all__ = ["StageTracker", "entries_from_history", "closed_at_from_history", "history_key",
@@ -63,12 +63,20 @@ class _Entry:
         }
 
 
+def _amount(value: Any) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise Unmappable("Amount", f"Amount is not a number: {value!r}") from None
+
+
 def _entry(row: Mapping[str, Any], key: HistoryKey) -> _Entry:
-    amount = row.get("Amount")
     stamp = row.get("SystemModstamp")
     return _Entry(remote_id=str(row["Id"]), opportunity_id=str(row["OpportunityId"]),
                   stage=str(row.get("StageName")), entered_at=key[0],
-                  amount=None if amount in (None, "") else float(amount),
+                  amount=_amount(row.get("Amount")),
                   changed_by=row.get("CreatedById"),
                   updated_at=key[0] if stamp == row.get("CreatedDate") else to_datetime(stamp),
                   last_key=key,
