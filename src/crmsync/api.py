@@ -23,8 +23,8 @@ from crmsync.connector import Connector
 from crmsync.errors import ConfigError, ConnectorError, CrmsyncError
 from crmsync.metrics import engine as metric_engine
 from crmsync.metrics.engine import ComputeResult, MetricValue
-from crmsync.metrics.periods import previous_period_start
-from crmsync.metrics.targets import is_below, stored_targets, target_for
+from crmsync.metrics.report import report_rows
+from crmsync.metrics.targets import stored_targets
 from crmsync.redact import Redactor
 from crmsync.registry import Registry
 from crmsync.locks import DEFAULT_TTL, run_lock, sync_lock_name
@@ -229,35 +229,11 @@ def metric_report(config: Config, registry: Registry, *, metric: str | None = No
         values = metric_values(config, metric=metric, period=period, dimension=dimension,
                                store=store)
         targets = [*config.targets, *stored_targets(store)]
+        return report_rows(store, values, targets, definitions,
+                           timezone=config.metrics.timezone, below_target=below_target)
     finally:
         if own:
             store.dispose()
-    by_key = {(v.metric, v.dimension_value, v.subject_id, v.period_start): v for v in values}
-    rows = []
-    for v in values:
-        prev = (by_key.get((v.metric, v.dimension_value, v.subject_id,
-                            previous_period_start(v.period, v.period_start)))
-                if v.period_start is not None else None)
-        change = ((v.value - prev.value) / abs(prev.value)
-                  if prev is not None and prev.value and v.value is not None else None)
-        target = target_for(targets, v.metric, v.period, v.dimension, v.dimension_value)
-        defined = definitions.get(v.metric)
-        below = (is_below(v.value, target, defined.direction)
-                 if target is not None and defined is not None else None)
-        if below_target and not below:
-            continue
-        rows.append({
-            "metric": v.metric,
-            "period_start": v.period_start.isoformat() if v.period_start else None,
-            "period_end": v.period_end.isoformat() if v.period_end else None,
-            "dimension": v.dimension, "dimension_value": v.dimension_value,
-            "subject_id": v.subject_id, "value": v.value, "numerator": v.numerator,
-            "denominator": v.denominator,
-            "target": target.value if target is not None else None,
-            "below_target": below,
-            "change_vs_previous": change,
-        })
-    return rows
 
 
 def status(config: Config, *, rejects_limit: int = 20,

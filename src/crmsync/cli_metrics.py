@@ -120,6 +120,8 @@ def metrics_show(state: State, metric: str | None, period: str | None, dimension
     units = {m.NAME: m.unit for m in state.registry.metrics().values()}
     render.console().print(render.report_table(rows, units, period or cfg.metrics.period,
                                                currency=cfg.metrics.base_currency))
+    render.console().print("* period not ended · pts: percentage points · ▼ below target · "
+                           "n: population", style="dim")
 
 
 @click.command()

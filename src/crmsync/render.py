@@ -70,10 +70,19 @@ def kpi_table(title: str, values: Sequence[MetricValue], units: dict[str, str],
     return table
 
 
+def format_change(change: float | None, kind: str) -> str:
+    """A change against the previous period: ``+3.1 pts`` for ratios (a change in percentage
+    points), ``+12.0%`` otherwise (a relative change)."""
+    if change is None:
+        return "–"
+    return f"{change * 100:+.1f} pts" if kind == "points" else f"{change:+.1%}"
+
+
 def report_table(rows: Sequence[dict[str, Any]], units: dict[str, str], period: str, *,
                  currency: str = "USD") -> Table:
     """``metrics show``: one row per value, with the change against the previous period, the
-    target, attainment (value ÷ target) and a flag for values below target."""
+    target, direction-aware attainment and a flag for values below target. People, pipelines
+    and records show by name; a period that has not ended is marked ``*``."""
     table = Table()
     for col in ("metric", "period", "dimension", "value", "vs previous", "target", "attainment",
                 "n"):
@@ -81,18 +90,18 @@ def report_table(rows: Sequence[dict[str, Any]], units: dict[str, str], period: 
                          else "right")
     for r in rows:
         start = dt.date.fromisoformat(r["period_start"]) if r["period_start"] else None
-        change = ("–" if r["change_vs_previous"] is None
-                  else f"{r['change_vs_previous']:+.1%}")
-        unit = units.get(r["metric"], "count")
+        unit = units.get(r["metric"], r.get("unit", "count"))
         target = r["target"]
-        attainment = (f"{r['value'] / target:.0%}" if target and r["value"] is not None
-                      else "–")
+        attainment = f"{r['attainment']:.0%}" if r.get("attainment") is not None else "–"
         flag = " ▼" if r["below_target"] else ""
-        who = r["dimension_value"] if r["dimension"] else "(all)"
+        who = (r.get("label") or r["dimension_value"]) if r["dimension"] else "(all)"
         if r["subject_id"]:
-            who = f"{who} {r['subject_id']}" if r["dimension"] else r["subject_id"]
-        table.add_row(r["metric"], period_label(period, start), who,
-                      format_value(r["value"], unit, currency) + flag, change,
+            subject = r.get("subject") or r["subject_id"]
+            who = f"{who} {subject}" if r["dimension"] else subject
+        label = period_label(period, start) + (" *" if r.get("partial") else "")
+        table.add_row(r["metric"], label, who,
+                      format_value(r["value"], unit, currency) + flag,
+                      format_change(r["change_vs_previous"], r.get("change_kind", "relative")),
                       format_value(target, unit, currency) if target is not None else "–",
                       attainment,
                       f"{r['denominator']:,.0f}" if r["denominator"] is not None else "–")

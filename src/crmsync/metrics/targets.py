@@ -27,7 +27,7 @@ from crmsync.schema import SYNCED_TABLES
 if TYPE_CHECKING:
     from crmsync.store import Store
 
-__all__ = ["Target", "parse_targets", "target_for", "is_below", "stored_targets"]
+__all__ = ["attainment", "Target", "parse_targets", "target_for", "is_below", "stored_targets"]
 
 _KEYS = ("value", "direction", "period", "by")
 _DIRECTIONS = ("higher_is_better", "lower_is_better")
@@ -107,6 +107,22 @@ def is_below(value: float | None, target: Target, metric_direction: str) -> bool
         return None
     direction = target.direction or metric_direction
     return value < target.value if direction == "higher_is_better" else value > target.value
+
+
+def attainment(value: float | None, target: float | None, direction: str) -> float | None:
+    """How far ``value`` has come towards ``target``, 1.0 meaning "on target", whatever the
+    direction (docs/metrics.md, "Targets and attainment").
+
+    Higher is better: ``value ÷ target``. Lower is better: ``target ÷ value``, so a response
+    time of 30 minutes against a 60-minute target reads 200% and 120 minutes reads 50%, never
+    a figure that grows as the value gets worse. ``None`` when either side is missing or the
+    divisor is not positive (a zero target, or a lower-is-better value of zero).
+    """
+    if value is None or target is None:
+        return None
+    if direction == "lower_is_better":
+        return target / value if value > 0 else None
+    return value / target if target > 0 else None
 
 
 def stored_targets(store: Store) -> list[Target]:

@@ -1,0 +1,105 @@
+"""Stored metric values as people read them (docs/metrics.md, "Reading values").
+
+:func:`report_rows` turns the latest stored values into the rows ``crmsync metrics show
+--json`` prints and every human view (CLI tables, dashboard, report) is built from: each value
+with its target and direction-aware attainment, the change against the previous period (in
+points for ratios, relative otherwise), ``n``, whether the period has ended, and the names of
+the rep, pipeline or record it is about.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from crmsync.metric import Metric
+from crmsync.metrics.engine import MetricValue
+from crmsync.metrics.labels import Labels, load_labels, subject_table
+from crmsync.metrics.periods import previous_period_start
+from crmsync.metrics.targets import Target, attainment, is_below, target_for
+from crmsync.store import Store
+
+__all__ = ["report_rows", "change_between", "today_in"]
+
+
+def today_in(timezone: str, now: dt.datetime | None = None) -> dt.date:
+    """Today's date in ``timezone`` (``now`` is naive UTC; tests pin it)."""
+    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return now.replace(tzinfo=dt.timezone.utc).astimezone(ZoneInfo(timezone)).date()
+
+
+def change_between(value: float | None, previous: float | None, unit: str
+                   ) -> tuple[float | None, str]:
+    """The change from ``previous`` to ``value`` and its kind: ``points`` for ratios (0.05 is
+    five percentage points), ``relative`` otherwise (0.05 is +5 %)."""
+    if unit == "ratio":
+        if value is None or previous is None:
+            return None, "points"
+        return value - previous, "points"
+    if value is None or previous is None or not previous:
+        return None, "relative"
+    return (value - previous) / abs(previous), "relative"
+
+
+def _labels(store: Store, values: Sequence[MetricValue],
+            definitions: Mapping[str, Metric]) -> Labels:
+    wanted: dict[str, set[str]] = {}
+    for v in values:
+        defined = definitions.get(v.metric)
+        table = subject_table(defined.subject if defined is not None else None)
+        if table and v.subject_id is not None:
+            wanted.setdefault(table, set()).add(v.subject_id)
+    with store.engine.connect() as conn:
+        base = load_labels(conn, ("users", "pipelines"))
+        extra = load_labels(conn, wanted, ids=wanted) if wanted else Labels()
+    return Labels({**base.names, **{k: {**base.names.get(k, {}), **v}
+                                    for k, v in extra.names.items()}})
+
+
+def report_rows(store: Store, values: Sequence[MetricValue], targets: Sequence[Target],
+                definitions: Mapping[str, Metric], *, timezone: str = "UTC",
+                now: dt.datetime | None = None, below_target: bool = False
+                ) -> list[dict[str, Any]]:
+    """One row per value (see the module docstring); ``below_target`` keeps only misses."""
+    labels = _labels(store, values, definitions)
+    today = today_in(timezone, now)
+    by_key = {(v.metric, v.dimension_value, v.subject_id, v.period_start): v for v in values}
+    rows = []
+    for v in values:
+        defined = definitions.get(v.metric)
+        unit = defined.unit if defined is not None else "count"
+        prev = (by_key.get((v.metric, v.dimension_value, v.subject_id,
+                            previous_period_start(v.period, v.period_start)))
+                if v.period_start is not None else None)
+        change, change_kind = change_between(v.value, prev.value if prev else None, unit)
+        target = target_for(targets, v.metric, v.period, v.dimension, v.dimension_value)
+        direction = ((target.direction if target is not None else None)
+                     or (defined.direction if defined is not None else "higher_is_better"))
+        below = is_below(v.value, target, direction) if target is not None else None
+        if below_target and not below:
+            continue
+        rows.append({
+            "metric": v.metric,
+            "title": defined.title if defined is not None else v.metric,
+            "unit": unit, "direction": direction,
+            "period": v.period,
+            "period_start": v.period_start.isoformat() if v.period_start else None,
+            "period_end": v.period_end.isoformat() if v.period_end else None,
+            "partial": v.period_end is not None and v.period_end > today,
+            "dimension": v.dimension, "dimension_value": v.dimension_value,
+            "label": labels.dimension(v.dimension, v.dimension_value),
+            "subject_id": v.subject_id,
+            "subject": labels.subject(defined.subject if defined is not None else None,
+                                      v.subject_id),
+            "value": v.value, "numerator": v.numerator, "denominator": v.denominator,
+            "n": v.denominator,
+            "target": target.value if target is not None else None,
+            "attainment": attainment(v.value, target.value if target is not None else None,
+                                     direction),
+            "below_target": below,
+            "change_vs_previous": change, "change_kind": change_kind,
+            "previous_value": prev.value if prev is not None else None,
+        })
+    return rows
