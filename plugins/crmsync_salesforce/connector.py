@@ -52,6 +52,7 @@ from crmsync_salesforce.settings import (
     check_api_version,
     check_field_map,
     check_login_domain,
+    check_timeouts,
 )
 
 __all__ = ["SalesforceConnector"]
@@ -106,6 +107,7 @@ class SalesforceConnector(Connector):
             out["domain"] = check_login_domain(
                 out["domain"], allow_custom=bool(out["allow_custom_login_host"]))
             out["api_version"] = check_api_version(out["api_version"])
+            check_timeouts(out)
         except ConfigError as exc:
             raise ConfigError(str(exc).split(": ", 1)[-1], file=file, section=section,
                               key=exc.key) from None

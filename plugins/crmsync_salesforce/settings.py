@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -9,8 +10,10 @@ from typing import Any
 from crmsync.connector import Setting
 from crmsync.errors import ConfigError
 
+from crmsync_salesforce.client import DEFAULT_TIMEOUT
+
 __all__ = ["SETTINGS", "ENTITY_OBJECTS", "ENTITY_LOOKUPS", "check_field_map",
-           "check_login_domain", "check_api_version"]
+           "check_login_domain", "check_api_version", "check_timeouts"]
 
 #: Schema table → the Salesforce objects read for it, in order.
 ENTITY_OBJECTS: Mapping[str, tuple[str, ...]] = {
@@ -68,6 +71,10 @@ SETTINGS: Mapping[str, Setting] = {
                                                  "this share (%)", default=90),
     "field_map": Setting(dict, "custom field → schema column, e.g. "
                                "{\"Account.Segment__c\" = \"accounts.segment\"}", default={}),
+    "connect_timeout": Setting(float, "seconds to wait for a connection to Salesforce",
+                               default=DEFAULT_TIMEOUT[0]),
+    "read_timeout": Setting(float, "seconds to wait for each answer (Salesforce runs a query "
+                                   "for up to 120 s)", default=DEFAULT_TIMEOUT[1]),
     "ca_bundle": Setting(str, "CA bundle (PEM) to verify TLS with, e.g. behind a corporate "
                               "proxy; REQUESTS_CA_BUNDLE is honoured too", default="", path=True),
 }
@@ -152,3 +159,14 @@ def check_api_version(version: str) -> str:
         raise ConfigError(f"expected a Salesforce API version such as '61.0', got {version!r}",
                           key="api_version")
     return match.group(1)
+
+
+def check_timeouts(settings: Mapping[str, Any]) -> None:
+    """``connect_timeout`` and ``read_timeout`` are positive numbers of seconds.
+
+    :raises ConfigError: naming the key.
+    """
+    for key in ("connect_timeout", "read_timeout"):
+        if not 0 < float(settings[key]) < math.inf:
+            raise ConfigError(f"expected a positive number of seconds, got {settings[key]!r}",
+                              key=key)
