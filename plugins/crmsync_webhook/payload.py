@@ -84,8 +84,7 @@ def _writeback_lines(rows: list[dict[str, Any]]) -> tuple[dict[str, int], list[s
              f"{totals['failed']} failed, {totals['parked']} parked, "
              f"{totals['missing']} missing in the CRM"]
     for r in rows:
-        bad = [f"{r[k]} {k}" for k in ("failed", "parked", "missing")
-               if r.get(k)]
+        bad = [f"{r[k]} {k}" for k in ("failed", "parked", "missing") if r.get(k)]
         if bad:
             codes = ", ".join(f"{code} ×{n}" for code, n in (r.get("errors") or {}).items())
             lines.append(f"• {r.get('connection')}/{r.get('object')}.{r.get('field')} "
