@@ -86,3 +86,77 @@ def test_field_map_refuses_history_objects_whose_rows_are_not_mapped_field_by_fi
     with pytest.raises(ConfigError, match="OpportunityHistory.Amount"):
         _validate(**SESSION, field_map={"OpportunityHistory.Amount":
                                         "opportunity_stage_history.amount"})
+
+
+# -- domain and api_version: where the login (password or signed JWT) is sent -----------------
+
+
+@pytest.mark.parametrize(("domain", "stored"), [
+    ("login", "login"),
+    ("test", "test"),
+    ("MyCompany.my", "mycompany.my"),
+    ("mycompany--uat.sandbox.my", "mycompany--uat.sandbox.my"),
+    ("mycompany-dev-ed.develop.my", "mycompany-dev-ed.develop.my"),
+    ("mycompany.scratch.my", "mycompany.scratch.my"),
+])
+def test_login_test_and_my_domains_are_accepted(domain: str, stored: str) -> None:
+    assert _validate(**SESSION, domain=domain)["domain"] == stored
+
+
+@pytest.mark.parametrize("domain", [
+    "evil.example/steal?x=",             # https://evil.example/steal?x=.salesforce.com/…
+    "evil.example#",
+    "evil.example:8443/x?",
+    "user@evil.example/x?",
+    "login.salesforce.com@evil.example/x?",
+    "mycompany.my:443",
+    "mycompany.my/services",
+    "mycompany..my",
+    "-mycompany.my",
+])
+def test_a_domain_that_is_not_a_host_name_is_refused_naming_connection_and_key(
+        domain: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _validate(**SESSION, domain=domain)
+
+    assert str(caught.value).startswith("crmsync.toml, [connections.sf], key 'domain': ")
+
+
+def test_a_domain_with_characters_outside_host_names_is_refused_even_when_custom_hosts_are_allowed(
+        ) -> None:
+    with pytest.raises(ConfigError, match="key 'domain'"):
+        _validate(**SESSION, domain="evil.example/x?", allow_custom_login_host=True)
+
+
+@pytest.mark.parametrize("domain", ["na1", "welcome", "mycompany.lightning.force",
+                                    "a.b.c.my", "evil"])
+def test_another_salesforce_host_needs_allow_custom_login_host(domain: str) -> None:
+    with pytest.raises(ConfigError, match="needs allow_custom_login_host = true"):
+        _validate(**SESSION, domain=domain)
+
+    assert _validate(**SESSION, domain=domain, allow_custom_login_host=True)["domain"] == domain
+
+
+@pytest.mark.parametrize(("domain", "hint"), [
+    ("mycompany.my.salesforce.com", "'mycompany.my'"),
+    ("https://mycompany.my.salesforce.com/", "'mycompany.my'"),
+    ("test.salesforce.com", "'test'"),
+])
+def test_a_full_login_host_is_refused_with_the_domain_to_write(domain: str, hint: str) -> None:
+    with pytest.raises(ConfigError, match=f"without .salesforce.com .*e.g. {hint}"):
+        _validate(**SESSION, domain=domain)
+
+
+@pytest.mark.parametrize(("version", "stored"), [("61.0", "61.0"), ("v58.0", "58.0"),
+                                                 ("100.0", "100.0")])
+def test_api_versions_are_accepted_without_their_v(version: str, stored: str) -> None:
+    assert _validate(**SESSION, api_version=version)["api_version"] == stored
+
+
+@pytest.mark.parametrize("version", ["61", "61.1", "1.0", "1000.0", "61.0/../../x", "latest",
+                                     " 61.0?"])
+def test_a_bad_api_version_is_refused_naming_connection_and_key(version: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _validate(**SESSION, api_version=version)
+
+    assert str(caught.value).startswith("crmsync.toml, [connections.sf], key 'api_version': ")

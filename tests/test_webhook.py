@@ -232,3 +232,117 @@ def test_a_failed_write_back_posts_a_failure(sqlite_store: Any, server: Any,
     assert payload["events"] == ["failure"]
     assert payload["text"].startswith(":x: crmsync write-back: failed")
     assert "unknown metric 'no_such_metric'" in payload["text"]
+
+
+# -- every kind of report: sync, metrics, write-back and the three of ``crmsync run`` ---------
+
+
+@pytest.fixture
+def memcrm() -> Any:
+    """The in-memory write-back CRM (tests/writeback_support.py) with five opportunities."""
+    from writeback_support import Crm
+
+    crm = Crm()
+    crm.records["opportunities"] = {rid: {} for rid in ("O1", "O2", "O3", "O4", "O5")}
+    return crm
+
+
+@pytest.fixture
+def wb_registry(memcrm: Any) -> Registry:
+    """The built-in plugins (the webhook included) plus the in-memory write-back CRM."""
+    from writeback_support import connector_class, registry_with
+
+    return registry_with(connector_class(memcrm))
+
+
+def writeback_config(store: Any, srv: ThreadingHTTPServer, on: tuple[str, ...]) -> Config:
+    from writeback_support import config_with
+
+    cfg = config_with(store, {"metric": "days_in_current_stage", "object": "opportunity",
+                              "create_field": True})
+    cfg.notify = NotifyConfig(webhook_url=hook_url(srv), on=on)
+    return cfg
+
+
+@pytest.fixture
+def opps(sqlite_store: Any) -> Any:
+    from writeback_support import put_records, put_values
+
+    put_records(sqlite_store, "opportunities", ["O1", "O2", "O3", "O4", "O5"])
+    put_values(sqlite_store, "days_in_current_stage",
+               {"O1": 1.0, "O2": 2.0, "O3": 3.0, "O4": 4.0, "O5": 5.0})
+    return sqlite_store
+
+
+def test_a_successful_write_back_posts_what_it_sent(opps: Any, server: Any,
+                                                    wb_registry: Registry) -> None:
+    from writeback_support import NOW
+
+    api.writeback_apply(writeback_config(opps, server, ("success",)), wb_registry,
+                        store=opps, now=NOW, sleep=lambda s: None)
+
+    [(_, _, payload)] = server.received
+    assert payload["events"] == ["success"]
+    assert payload["text"].splitlines() == [
+        ":white_check_mark: crmsync write-back: success",
+        "1 mappings: 5 values sent, 0 failed, 0 parked, 0 missing in the CRM"]
+    assert payload["summary"] == {"writeback": {"mappings": 1, "sent": 5, "failed": 0,
+                                                "parked": 0, "missing": 0}}
+
+
+def test_a_write_back_with_failed_values_posts_each_mapping_and_error_code(
+        opps: Any, server: Any, wb_registry: Registry, memcrm: Any) -> None:
+    from writeback_support import NOW
+
+    memcrm.fail["O2"] = ("UNABLE_TO_LOCK_ROW", True)
+    del memcrm.records["opportunities"]["O3"]
+
+    report = api.writeback_apply(writeback_config(opps, server, ("failure",)), wb_registry,
+                                 store=opps, now=NOW, sleep=lambda s: None)
+
+    assert report.status == "failed"
+    [(_, _, payload)] = server.received
+    assert payload["events"] == ["failure"]
+    assert payload["text"].splitlines()[2:] == [
+        "1 mappings: 3 values sent, 1 failed, 0 parked, 1 missing in the CRM",
+        "• crm/opportunity.crmsync_days_in_current_stage (days_in_current_stage): "
+        "1 failed, 1 missing — ENTITY_IS_DELETED ×1, UNABLE_TO_LOCK_ROW ×1"]
+
+
+def test_a_metrics_run_posts_the_values_it_stored(sqlite_store: Any, server: Any,
+                                                  notifying: Registry) -> None:
+    api.compute_metrics(config_for(sqlite_store.url, server, "ok", on=("success",)), notifying,
+                        ["win_rate"], store=sqlite_store)
+
+    [(_, _, payload)] = server.received
+    assert payload["kind"] == "metrics"
+    assert payload["text"].splitlines()[0] == ":white_check_mark: crmsync metrics computation: " \
+        "success"
+    stored = payload["details"][0]["values"]
+    assert payload["summary"] == {"metrics": {"values": stored, "skipped": 0}}
+    assert payload["text"].splitlines()[1] == f"{stored} metric values stored"
+
+
+def test_a_sync_payload_sums_what_every_entity_did(sqlite_store: Any, server: Any,
+                                                   notifying: Registry) -> None:
+    api.sync(config_for(sqlite_store.url, server, "ok", on=("success",)), notifying,
+             store=sqlite_store)
+
+    [(_, _, payload)] = server.received
+    assert payload["summary"] == {"sync": {"entities": 1, "rows_read": 1, "rows_upserted": 1,
+                                           "rows_deleted": 0, "rejects": 0}}
+    assert "1 entities: 1 rows read, 1 stored, 0 deleted, 0 rejected" in payload["text"]
+
+
+def test_crmsync_run_posts_its_sync_metrics_and_write_back_reports(
+        opps: Any, server: Any, wb_registry: Registry) -> None:
+    from writeback_support import NOW
+
+    result = api.run(writeback_config(opps, server, ("success",)), wb_registry, store=opps,
+                     now=NOW)
+
+    assert result.ok
+    kinds = [p["kind"] for _, _, p in server.received]
+    assert kinds == ["sync", "metrics", "writeback"]
+    assert all(p["events"] == ["success"] for _, _, p in server.received)
+    assert "1 mappings: " in server.received[2][2]["text"]

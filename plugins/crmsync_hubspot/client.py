@@ -45,7 +45,8 @@ __all__ = ["HubSpotClient", "Response", "OAuthCredentials"]
 
 #: Seconds before an OAuth access token's expiry at which it is refreshed.
 REFRESH_MARGIN = 60.0
-#: (connect, read) timeouts of every call.
+#: (connect, read) timeouts of every call: the defaults of ``connect_timeout`` and
+#: ``read_timeout``.
 TIMEOUT = (10.0, 120.0)
 
 
@@ -100,12 +101,14 @@ class HubSpotClient:
     :param counter: where calls are counted per endpoint (the connector's ``api_calls``).
     :param daily_budget_percent: stop (``QuotaExhausted``) once the portal's daily allowance
         used, per ``X-HubSpot-RateLimit-Daily(-Remaining)``, passes this percentage.
+    :param timeout: (connect, read) seconds of every call.
     """
 
     def __init__(self, *, base_url: str, counter: ApiCallCounter, throttle: Throttle,
                  access_token: str | None = None, oauth: OAuthCredentials | None = None,
                  daily_budget_percent: float = 100.0, connection: str | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 timeout: tuple[float, float] = TIMEOUT) -> None:
         if not access_token and oauth is None:
             raise ConfigError("set access_token (private app) or client_id, client_secret "
                               "and refresh_token (OAuth)",
@@ -117,6 +120,7 @@ class HubSpotClient:
         self.connection = connection
         self.daily_budget_percent = daily_budget_percent
         self.clock = clock
+        self.timeout = timeout
         self.quota: Quota | None = None
         self._token = access_token or ""
         self._expires_at = float("inf") if access_token else 0.0
@@ -149,7 +153,7 @@ class HubSpotClient:
                                      client_id=self.oauth.client_id,
                                      client_secret=self.oauth.client_secret,
                                      refresh_token=self.oauth.refresh_token,
-                                     _preload_content=False, _request_timeout=TIMEOUT)
+                                     _preload_content=False, _request_timeout=self.timeout)
         except urllib3.exceptions.HTTPError as exc:
             raise map_transport_error(exc, endpoint=endpoint, connection=self.connection) from None
         except Exception as exc:
@@ -187,7 +191,8 @@ class HubSpotClient:
             self.throttle.acquire(search=search)
             self.counter.count(endpoint)
             try:
-                raw = method(*args, _preload_content=False, _request_timeout=TIMEOUT, **kwargs)
+                raw = method(*args, _preload_content=False, _request_timeout=self.timeout,
+                             **kwargs)
             except urllib3.exceptions.HTTPError as exc:
                 raise map_transport_error(exc, endpoint=endpoint, connection=self.connection,
                                           entity=entity) from None

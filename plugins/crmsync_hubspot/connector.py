@@ -77,6 +77,7 @@ class HubSpotConnector(Connector):
         self.client = HubSpotClient(
             base_url=s["base_url"], counter=self.api_calls, access_token=s["access_token"] or None,
             oauth=oauth, daily_budget_percent=s["daily_budget_percent"], connection=name,
+            timeout=(s["connect_timeout"], s["read_timeout"]),
             throttle=throttle or Throttle(s["rate_limit"], s["search_rate_limit"]))
         self.writer = PropertyWriter(self.client)
         self._stages: m.StageIndex | None = None

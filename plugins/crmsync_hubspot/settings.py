@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from crmsync import ConfigError, Setting
 from crmsync.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
 
-from crmsync_hubspot.client import OAuthCredentials
+from crmsync_hubspot.client import TIMEOUT, OAuthCredentials
 from crmsync_hubspot.properties import ENGAGEMENT_TYPES
 
 __all__ = ["SETTINGS", "check_settings"]
@@ -32,6 +33,9 @@ SETTINGS: dict[str, Setting] = {
     "lookback_seconds": Setting(int, "re-read records modified this long before the "
                                      "cursor (search index lag)", default=60),
     "field_map": Setting(dict, "per object type, property → schema column", default={}),
+    "connect_timeout": Setting(float, "seconds to wait for a connection to HubSpot",
+                               default=TIMEOUT[0]),
+    "read_timeout": Setting(float, "seconds to wait for each answer", default=TIMEOUT[1]),
     "lead_definition": Setting(str, "what a lead is: contacts by lifecycle stage, or the "
                                     "Leads object", default="lifecycle",
                                choices=("lifecycle", "leads_object")),
@@ -45,7 +49,8 @@ FIELD_MAP_TABLES = {"companies": ("accounts",), "contacts": ("contacts", "leads"
 
 def check_settings(s: Mapping[str, Any], entities: Sequence[str], section: str
                    ) -> OAuthCredentials | None:
-    """Check what a type cannot: credentials, ``objects``, the budget, ``field_map``.
+    """Check what a type cannot: credentials, ``objects``, the budget, the timeouts,
+    ``field_map``.
 
     :return: the OAuth credentials, or ``None`` for a private-app token.
     :raises ConfigError: naming the section and key.
@@ -64,6 +69,10 @@ def check_settings(s: Mapping[str, Any], entities: Sequence[str], section: str
     if not 0 < s["daily_budget_percent"] <= 100:
         raise ConfigError("must be more than 0 and at most 100", section=section,
                           key="daily_budget_percent")
+    for key in ("connect_timeout", "read_timeout"):
+        if not 0 < float(s[key]) < math.inf:
+            raise ConfigError(f"expected a positive number of seconds, got {s[key]!r}",
+                              section=section, key=key)
     _check_field_map(s["field_map"], section)
     return oauth
 

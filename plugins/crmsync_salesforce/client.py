@@ -8,7 +8,8 @@ Every request simple-salesforce sends (REST, Bulk 2.0, SOAP login, OAuth) goes t
   :class:`crmsync.QuotaExhausted` before a request the budget cannot afford),
 * reads ``Sforce-Limit-Info`` from every response (simple-salesforce only reads it on some
   calls, and never on Bulk 2.0 — vendor-notes §1.10),
-* applies a default timeout (simple-salesforce sends none) and, when ``login_url`` is set,
+* applies the connection's ``connect_timeout``/``read_timeout`` (simple-salesforce sends
+  none) and, when ``login_url`` is set,
   sends requests for ``https://{domain}.salesforce.com`` there instead (tests and proxies).
 
 ``ca_bundle`` verifies every request (set on each send: requests would otherwise let
@@ -51,7 +52,8 @@ __all__ = ["SalesforceClient", "endpoint_label", "auth_mode"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: (connect, read) seconds; Salesforce lets a query run for up to 120 s before QUERY_TIMEOUT.
+#: (connect, read) seconds, the defaults of ``connect_timeout`` and ``read_timeout``;
+#: Salesforce lets a query run for up to 120 s before QUERY_TIMEOUT.
 DEFAULT_TIMEOUT = (30.0, 300.0)
 
 _VERSION_PREFIX = re.compile(r"^/services/data/v\d+\.\d+")
@@ -115,7 +117,7 @@ class _Transport(HTTPAdapter):
             # requests lets REQUESTS_CA_BUNDLE override session.verify; the setting must win.
             verify = client.ca_bundle
         response = super().send(request, stream=stream,
-                                timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+                                timeout=client.timeout if timeout is None else timeout,
                                 verify=verify, cert=cert, proxies=proxies)
         usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
         if usage is not None:
@@ -143,6 +145,8 @@ class SalesforceClient:
         self.budget = budget
         self.entity: str | None = None
         self.version = str(settings["api_version"]).lstrip("v")
+        self.timeout = (float(settings.get("connect_timeout") or DEFAULT_TIMEOUT[0]),
+                        float(settings.get("read_timeout") or DEFAULT_TIMEOUT[1]))
         self.mode = auth_mode(settings)
         domain = settings.get("domain") or "login"
         self.login_url = (settings.get("login_url") or "").rstrip("/")

@@ -49,7 +49,10 @@ from crmsync_salesforce.settings import (
     ENTITY_LOOKUPS,
     ENTITY_OBJECTS,
     SETTINGS,
+    check_api_version,
     check_field_map,
+    check_login_domain,
+    check_timeouts,
 )
 
 __all__ = ["SalesforceConnector"]
@@ -100,6 +103,14 @@ class SalesforceConnector(Connector):
         except ConfigError as exc:
             raise ConfigError(str(exc).split(": ", 1)[-1], file=file, section=section,
                               key="field_map") from None
+        try:
+            out["domain"] = check_login_domain(
+                out["domain"], allow_custom=bool(out["allow_custom_login_host"]))
+            out["api_version"] = check_api_version(out["api_version"])
+            check_timeouts(out)
+        except ConfigError as exc:
+            raise ConfigError(str(exc).split(": ", 1)[-1], file=file, section=section,
+                              key=exc.key) from None
         for key in ("quota_run_percent", "quota_total_percent"):
             if not 0 < float(out[key]) <= 100:
                 raise ConfigError("expected a percentage in (0, 100]", file=file,

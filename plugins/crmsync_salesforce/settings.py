@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from crmsync.connector import Setting
 from crmsync.errors import ConfigError
 
-__all__ = ["SETTINGS", "ENTITY_OBJECTS", "ENTITY_LOOKUPS", "check_field_map"]
+from crmsync_salesforce.client import DEFAULT_TIMEOUT
+
+__all__ = ["SETTINGS", "ENTITY_OBJECTS", "ENTITY_LOOKUPS", "check_field_map",
+           "check_login_domain", "check_api_version", "check_timeouts"]
 
 #: Schema table → the Salesforce objects read for it, in order.
 ENTITY_OBJECTS: Mapping[str, tuple[str, ...]] = {
@@ -44,14 +49,16 @@ SETTINGS: Mapping[str, Setting] = {
     "security_token": Setting(str, "the user's security token (username/password auth from "
                                    "outside trusted IP ranges)", default="", secret=True),
     "domain": Setting(str, "login domain: login, test (sandboxes) or a My Domain such as "
-                           "mycompany.my", default="login"),
+                           "mycompany.my (https://DOMAIN.salesforce.com)", default="login"),
+    "allow_custom_login_host": Setting(bool, "DANGEROUS: accept a domain other than login, "
+                                             "test or a My Domain (*.my)", default=False),
     "consumer_key": Setting(str, "connected app consumer key for OAuth JWT bearer auth",
                             default=""),
     "private_key_file": Setting(str, "PEM private key of the connected app's certificate "
                                      "(JWT bearer auth)", default="", path=True),
     "login_url": Setting(str, "send login requests (https://DOMAIN.salesforce.com) to this URL "
                               "instead; for tests and proxies", default=""),
-    "api_version": Setting(str, "REST API version", default="61.0"),
+    "api_version": Setting(str, "REST API version, e.g. 61.0", default="61.0"),
     "objects": Setting((dict, list), "the entities to read: a list, or a table enabling and "
                                      "disabling some, e.g. {activities = false}", default={}),
     "bulk_threshold": Setting(int, "rows above which Bulk API 2.0 reads and writes",
@@ -64,6 +71,10 @@ SETTINGS: Mapping[str, Setting] = {
                                                  "this share (%)", default=90),
     "field_map": Setting(dict, "custom field → schema column, e.g. "
                                "{\"Account.Segment__c\" = \"accounts.segment\"}", default={}),
+    "connect_timeout": Setting(float, "seconds to wait for a connection to Salesforce",
+                               default=DEFAULT_TIMEOUT[0]),
+    "read_timeout": Setting(float, "seconds to wait for each answer (Salesforce runs a query "
+                                   "for up to 120 s)", default=DEFAULT_TIMEOUT[1]),
     "ca_bundle": Setting(str, "CA bundle (PEM) to verify TLS with, e.g. behind a corporate "
                               "proxy; REQUESTS_CA_BUNDLE is honoured too", default="", path=True),
 }
@@ -95,3 +106,67 @@ def check_field_map(field_map: Mapping[str, Any], columns: Mapping[str, set[str]
                               f"(or custom.<name>)", key="field_map")
         out.setdefault(obj, {})[fld] = column
     return out
+
+
+#: Where simple-salesforce logs in: ``https://{domain}.salesforce.com`` (its ``domain``
+#: argument is the host name without ``.salesforce.com``).
+LOGIN_HOST = "https://DOMAIN.salesforce.com"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+#: Host name labels only: nothing that could add a path, port, user info or scheme.
+_HOST_LABELS = re.compile(rf"{_LABEL}(?:\.{_LABEL})*", re.IGNORECASE)
+#: A My Domain login host, ``NAME.my.salesforce.com`` and its enhanced-domain forms for other
+#: org types (``NAME--SANDBOX.sandbox.my``, ``NAME-dev-ed.develop.my``, ``NAME.scratch.my``…);
+#: see docs/connectors/salesforce.md.
+_MY_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})?\.my", re.IGNORECASE)
+_API_VERSION = re.compile(r"v?(\d{2,3}\.0)")
+
+
+def check_login_domain(domain: str, *, allow_custom: bool = False) -> str:
+    """The ``domain`` setting, checked: ``login``, ``test`` or a My Domain (``mycompany.my``).
+
+    The login request carries the password or the signed JWT, so it must go to a Salesforce
+    login host: anything that is not host-name labels (a ``/``, ``:``, ``@``, ``?``, ``#``) is
+    always refused, and another host under ``salesforce.com`` only with ``allow_custom``
+    (``allow_custom_login_host = true``).
+
+    :raises ConfigError: naming the ``domain`` key.
+    """
+    value = domain.strip()
+    host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", value, flags=re.IGNORECASE).split("/")[0]
+    hint = host[:-len(".salesforce.com")]
+    if host.lower().endswith(".salesforce.com") and _HOST_LABELS.fullmatch(hint):
+        raise ConfigError(f"expected the login host without .salesforce.com (crmsync logs in at "
+                          f"{LOGIN_HOST}), e.g. {hint!r}, got {domain!r}", key="domain")
+    if not _HOST_LABELS.fullmatch(value):
+        raise ConfigError(f"expected login, test or a My Domain such as 'mycompany.my' (host "
+                          f"name letters, digits, '-' and '.' only), got {domain!r}",
+                          key="domain")
+    if not allow_custom and value.lower() not in ("login", "test") and \
+            not _MY_DOMAIN.fullmatch(value):
+        raise ConfigError(f"expected login, test or a My Domain such as 'mycompany.my' or "
+                          f"'mycompany--uat.sandbox.my', got {domain!r} (another login host "
+                          f"needs allow_custom_login_host = true)", key="domain")
+    return value.lower()
+
+
+def check_api_version(version: str) -> str:
+    """The ``api_version`` setting, checked and without a leading ``v``: ``61.0``.
+
+    :raises ConfigError: naming the ``api_version`` key.
+    """
+    match = _API_VERSION.fullmatch(version.strip())
+    if match is None:
+        raise ConfigError(f"expected a Salesforce API version such as '61.0', got {version!r}",
+                          key="api_version")
+    return match.group(1)
+
+
+def check_timeouts(settings: Mapping[str, Any]) -> None:
+    """``connect_timeout`` and ``read_timeout`` are positive numbers of seconds.
+
+    :raises ConfigError: naming the key.
+    """
+    for key in ("connect_timeout", "read_timeout"):
+        if not 0 < float(settings[key]) < math.inf:
+            raise ConfigError(f"expected a positive number of seconds, got {settings[key]!r}",
+                              key=key)

@@ -17,6 +17,9 @@ __all__ = ["build_payload", "events_of", "below_target_rows"]
 log = logging.getLogger(__name__)
 #: At most this many below-target values are listed.
 BELOW_TARGET_LIMIT = 20
+#: How the headline names each kind of report.
+_WHAT = {"sync": "sync", "metrics": "metrics computation", "writeback": "write-back",
+         "run": "run"}
 _ICONS = {"failure": ":x:", "quota": ":hourglass:", "locked": ":lock:",
           "below_target": ":chart_with_downwards_trend:", "success": ":white_check_mark:"}
 
@@ -55,26 +58,86 @@ def _clean(value: Any) -> Any:
 
 def _headline(report: RunReport, events: Sequence[str]) -> str:
     icon = _ICONS.get(events[0], "") if events else ""
-    what = {"sync": "sync", "metrics": "metrics computation", "writeback": "write-back"}.get(
-        report.kind, report.kind)
-    return f"{icon} crmsync {what}: {report.status}".strip()
+    return f"{icon} crmsync {_WHAT.get(report.kind, report.kind)}: {report.status}".strip()
+
+
+def _sync_lines(rows: list[dict[str, Any]]) -> tuple[dict[str, int], list[str]]:
+    """Totals of a sync's entity rows, and one line per entity that did not succeed."""
+    keys = ("rows_read", "rows_upserted", "rows_deleted", "rejects")
+    totals = {"entities": len(rows), **{k: sum(int(r.get(k) or 0) for r in rows) for k in keys}}
+    lines = [f"{totals['entities']} entities: {totals['rows_read']} rows read, "
+             f"{totals['rows_upserted']} stored, {totals['rows_deleted']} deleted, "
+             f"{totals['rejects']} rejected"]
+    for r in rows:
+        if r.get("status") != "success":
+            lines.append(f"• {r.get('connection')}/{r.get('entity')}: {r.get('status')}"
+                         + (f" — {r['error']}" if r.get("error") else ""))
+    return totals, lines
+
+
+def _writeback_lines(rows: list[dict[str, Any]]) -> tuple[dict[str, int], list[str]]:
+    """Totals of a write-back's mapping rows, and one line per mapping that left values
+    unwritten (failed, parked or missing in the CRM), with its vendor error codes."""
+    keys = ("sent", "failed", "parked", "missing")
+    totals = {"mappings": len(rows), **{k: sum(int(r.get(k) or 0) for r in rows) for k in keys}}
+    lines = [f"{totals['mappings']} mappings: {totals['sent']} values sent, "
+             f"{totals['failed']} failed, {totals['parked']} parked, "
+             f"{totals['missing']} missing in the CRM"]
+    for r in rows:
+        bad = [f"{r[k]} {k}" for k in ("failed", "parked", "missing") if r.get(k)]
+        if bad:
+            codes = ", ".join(f"{code} ×{n}" for code, n in (r.get("errors") or {}).items())
+            lines.append(f"• {r.get('connection')}/{r.get('object')}.{r.get('field')} "
+                         f"({r.get('metric')}): {', '.join(bad)}"
+                         + (f" — {codes}" if codes else ""))
+    return totals, lines
+
+
+def _metrics_lines(rows: list[dict[str, Any]]) -> tuple[dict[str, int], list[str]]:
+    """Values stored and metrics skipped by a metrics computation."""
+    totals = {"values": sum(int(r.get("values") or 0) for r in rows),
+              "skipped": sum(len(r.get("skipped") or ()) for r in rows)}
+    line = f"{totals['values']} metric values stored"
+    if totals["skipped"]:
+        line += f", {totals['skipped']} metrics skipped"
+    return totals, [line]
+
+
+def _below_target_lines(d: dict[str, Any]) -> list[str]:
+    lines = [f"{d['below_target_total']} values below target:"]
+    for row in d["below_target"]:
+        where = f" ({row['dimension']}={row['dimension_value']})" if row.get("dimension") else ""
+        lines.append(f"• {row['metric']}{where}: {row['value']:.4g} vs target {row['target']:.4g}")
+    return lines
+
+
+def _describe(details: list[Any]) -> tuple[dict[str, Any], list[str]]:
+    """The summary and text lines of a report's details, by the shape of each row (a run's
+    details may mix sync entities, metric runs and write-back mappings)."""
+    rows = [d for d in details if isinstance(d, dict)]
+    summary: dict[str, Any] = {}
+    lines: list[str] = []
+    for name, is_kind, describe in (
+            ("sync", lambda d: "entity" in d and "connection" in d, _sync_lines),
+            ("metrics", lambda d: "values" in d and "run_id" in d, _metrics_lines),
+            ("writeback", lambda d: "mapping" in d and "object" in d, _writeback_lines)):
+        picked = [d for d in rows if is_kind(d)]
+        if picked:
+            summary[name], more = describe(picked)
+            lines.extend(more)
+    for d in rows:
+        if d.get("below_target"):
+            lines.extend(_below_target_lines(d))
+    return summary, lines
 
 
 def build_payload(report: RunReport, events: Sequence[str]) -> dict[str, Any]:
-    """The JSON body: ``text`` (what Slack shows) and the report's facts, secrets redacted."""
+    """The JSON body: ``text`` (what Slack shows), ``summary`` (totals per part of the run:
+    ``sync``, ``metrics``, ``writeback``) and the report's facts, secrets redacted."""
     data = report.as_dict()
-    lines = [_headline(report, events)]
+    summary, lines = _describe(data["details"])
+    text = [_headline(report, events)]
     if report.error:
-        lines.append(report.error)
-    for d in data["details"]:
-        if isinstance(d, dict) and d.get("connection") and d.get("status") != "success":
-            lines.append(f"• {d['connection']}/{d['entity']}: {d['status']}"
-                         + (f" — {d['error']}" if d.get("error") else ""))
-        if isinstance(d, dict) and d.get("below_target"):
-            lines.append(f"{d['below_target_total']} values below target:")
-            for row in d["below_target"]:
-                where = f" ({row['dimension']}={row['dimension_value']})" \
-                    if row.get("dimension") else ""
-                lines.append(f"• {row['metric']}{where}: {row['value']:.4g} "
-                             f"vs target {row['target']:.4g}")
-    return _clean({"text": "\n".join(lines), "events": list(events), **data})
+        text.append(report.error)
+    return _clean({"text": "\n".join(text + lines), "events": list(events),
+                   "summary": summary, **data})

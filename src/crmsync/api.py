@@ -10,7 +10,7 @@ import datetime as dt
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +40,8 @@ if TYPE_CHECKING:
     from crmsync.writeback.plan import WritebackPlan
 
 __all__ = [
-    "load_config", "open_store", "connect", "check", "sync", "compute_metrics", "metric_values",
+    "load_config", "open_store", "connect", "redactor_for", "check", "sync", "compute_metrics",
+    "metric_values",
     "metric_report",
     "status", "export", "upgrade", "show_config", "init_config", "demo", "DemoResult",
     "serve_schedule",
@@ -67,13 +68,39 @@ def _connection(config: Config, name: str) -> ConnectionConfig:
                           file=config.file, section="connections") from None
 
 
+def redactor_for(config: Config, registry: Registry, extra: Iterable[str] = ()) -> Redactor:
+    """One redactor for every secret the configuration holds: the secret settings of every
+    configured connection (an error of one CRM may echo another's token), the notification
+    webhook URL, the store URL's password, and ``extra``. They are registered with logging
+    too (:func:`crmsync.logs.register_secrets`). Connections whose type no plugin provides
+    are skipped (their error is reported where they are used)."""
+    secrets = set(extra)
+    for conn_cfg in config.connections.values():
+        try:
+            cls = registry.connector(conn_cfg.type)
+        except ConfigError:
+            continue
+        secrets |= conn_cfg.secret_values(cls)
+    if config.notify is not None:
+        secrets.add(config.notify.webhook_url)
+    try:
+        password = sa.engine.make_url(config.store_url).password
+    except sa.exc.ArgumentError:  # the store reports a malformed URL itself
+        password = None
+    if password:
+        secrets.add(str(password))
+    logs.register_secrets(secrets)
+    return Redactor(secrets)
+
+
 def connect(config: Config, name: str, registry: Registry) -> tuple[Connector, Redactor]:
-    """Instantiate the connector of connection ``name`` with validated, resolved settings."""
+    """Instantiate the connector of connection ``name`` with validated, resolved settings;
+    with it, the redactor of every configured secret (:func:`redactor_for`), to apply to all
+    that is stored, logged or reported."""
     conn_cfg = _connection(config, name)
     cls = registry.connector(conn_cfg.type, file=conn_cfg.file, section=conn_cfg.section)
     settings, secrets = conn_cfg.resolve(cls)
-    logs.register_secrets(secrets)
-    return cls(name, settings), Redactor(secrets)
+    return cls(name, settings), redactor_for(config, registry, secrets)
 
 
 @dataclass
@@ -156,7 +183,7 @@ def sync(config: Config, registry: Registry, names: Sequence[str] = (), *,
                 else f"{d.connection}/{d.entity}: {d.error}" for d in failed + locked + stopped)
     except BaseException as exc:
         report.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        report.error = report.error or str(exc)
+        report.error = report.error or redactor_for(config, registry).text(str(exc))
         raise
     finally:
         report.ended_at = _now()
@@ -193,7 +220,7 @@ def compute_metrics(config: Config, registry: Registry, metrics: Sequence[str] =
                            "skipped": result.skipped}]
         return result
     except BaseException as exc:
-        report.status, report.error = "failed", str(exc)
+        report.status, report.error = "failed", redactor_for(config, registry).text(str(exc))
         raise
     finally:
         report.ended_at = _now()
@@ -236,11 +263,16 @@ def metric_report(config: Config, registry: Registry, *, metric: str | None = No
             store.dispose()
 
 
-def status(config: Config, *, rejects_limit: int = 20,
-           now: dt.datetime | None = None) -> dict[str, Any]:
+def status(config: Config, *, rejects_limit: int = 20, now: dt.datetime | None = None,
+           registry: Registry | None = None) -> dict[str, Any]:
     """Latest run per connection and entity (with its duration and next scheduled time),
-    cursors, reject counts, recent rejects, and the ``[schedule]`` jobs' last and next runs."""
+    cursors, reject counts, recent rejects, and the ``[schedule]`` jobs' last and next runs.
+
+    Every configured secret (:func:`redactor_for`, the connectors of ``registry``, default the
+    installed plugins) is scrubbed from what is shown, rows stored before it was known
+    included."""
     now = now or _now()
+    scrub = redactor_for(config, registry or Registry())
     store = open_store(config)
     try:
         job_runs = last_runs(store)
@@ -283,7 +315,7 @@ def status(config: Config, *, rejects_limit: int = 20,
         row["next_scheduled"] = min(times).isoformat() if times else None
         return row
 
-    return {
+    return scrub.data({
         "store": redact_url(store.url),
         "runs": [run_row(r) for r in runs],
         "jobs": [dict(job.as_dict(), last_run=iso(job_runs.get(name)),
@@ -292,7 +324,7 @@ def status(config: Config, *, rejects_limit: int = 20,
         "reject_totals": totals,
         "recent_rejects": [{k: iso(v) for k, v in r.items()} for r in recent],
         "writeback": writeback,
-    }
+    })
 
 
 def serve_schedule(config: Config, registry: Registry, *, poll: float = 30.0) -> int:

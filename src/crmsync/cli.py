@@ -109,7 +109,7 @@ def sync(state: State, names: Sequence[str], entities: Sequence[str], full: bool
 @pass_state
 def status(state: State, as_json: bool) -> None:
     """Latest runs, cursors and rejects."""
-    data = api.status(state.config)
+    data = api.status(state.config, registry=state.registry)
     if as_json:
         emit_json(data)
         return

@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from crmsync import api, render
+from crmsync import api, logs, render
 from crmsync.config import Config
 from crmsync.errors import CrmsyncError
 from crmsync.registry import Registry
@@ -28,7 +28,8 @@ class UserError(click.ClickException):
     """A :class:`CrmsyncError` shown as one line."""
 
     def __init__(self, exc: CrmsyncError) -> None:
-        super().__init__(str(exc))
+        # every secret known to the process (crmsync.api.redactor_for registers them) is hidden
+        super().__init__(logs.redact(str(exc)))
         self.exit_code = exc.exit_code
 
     def show(self, file: Any = None) -> None:

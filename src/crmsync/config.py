@@ -113,6 +113,20 @@ class ConnectionConfig:
                 secrets.add(settings[key])
         return settings, secrets
 
+    def secret_values(self, cls: type[Connector]) -> set[str]:
+        """The resolved values of the connector's secret settings, for redaction; never
+        raises (a secret written literally or a variable not set is reported by
+        :meth:`resolve` when the connection is used, not here)."""
+        values: set[str] = set()
+        for key in cls.secret_settings():
+            value = self.raw.get(key)
+            if isinstance(value, str):
+                names = _ENV_REF.findall(value)
+                values.update(os.environ[name] for name in names if os.environ.get(name))
+                if not names:  # written literally (refused on use): still a secret
+                    values.add(value)
+        return values
+
     def redacted(self, cls: type[Connector] | None) -> dict[str, Any]:
         """The settings as written, with secrets hidden, for ``config show``."""
         secret_keys = cls.secret_settings() if cls else frozenset()

@@ -27,6 +27,7 @@ from crmsync.errors import (
     TransientError,
     WritebackError,
 )
+from crmsync.redact import Redactor
 from crmsync.reports import STOPPED_QUOTA
 from crmsync.retry import RetryPolicy, retrying
 from crmsync.store import Store
@@ -107,10 +108,12 @@ class _Slot:
 class _Recorder:
     """Turns write results into outcomes and saves them in small transactions."""
 
-    def __init__(self, store: Store, schedule: RetrySchedule, now: dt.datetime) -> None:
+    def __init__(self, store: Store, schedule: RetrySchedule, now: dt.datetime,
+                 redactor: Redactor) -> None:
         self.store = store
         self.schedule = schedule
         self.now = now
+        self.redactor = redactor
         self.buffer: list[Outcome] = []
         self.done = 0
 
@@ -125,7 +128,7 @@ class _Recorder:
                 slot.result.sent += 1
                 self.buffer.append(Outcome(status=SENT, **base))
                 continue
-            code = result.error_code or "ERROR"
+            code = self.redactor.text(result.error_code or "ERROR")
             slot.result.errors[code] = slot.result.errors.get(code, 0) + 1
             attempts = change.attempts + 1
             if result.missing:
@@ -140,7 +143,8 @@ class _Recorder:
                 else:
                     slot.result.parked += 1
             self.buffer.append(Outcome(status=status, attempts=attempts, error_code=code,
-                                       error=result.error, next_attempt_at=when, **base))
+                                       error=self.redactor.text(result.error or "") or None,
+                                       next_attempt_at=when, **base))
         self.done += 1
         if len(self.buffer) >= COMMIT_EVERY:
             self.flush()
@@ -228,8 +232,12 @@ def _send(store: Store, connector: Connector, entity: str, group: list[MappingRe
 def apply_plan(store: Store, plan: WritebackPlan, connectors: Mapping[str, Connector], *,
                now: dt.datetime, schedule: RetrySchedule | None = None,
                retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep,
-               progress: ProgressCallback | None = None) -> ApplyResult:
+               progress: ProgressCallback | None = None,
+               redactor: Redactor | None = None) -> ApplyResult:
     """Execute ``plan`` (see the module docstring).
+
+    :param redactor: scrubs secrets from the CRM's errors before they are stored in
+        ``writeback_state`` or reported (:func:`crmsync.api.redactor_for`).
 
     :raises WritebackError: a field could not be created (nothing was written).
     :raises AuthError, ConfigError: the connection failed as a whole; the outcomes recorded
@@ -239,7 +247,8 @@ def apply_plan(store: Store, plan: WritebackPlan, connectors: Mapping[str, Conne
     results = {p.mapping.number: MappingResult(p) for p in plan.mappings}
     before = {name: c.api_calls.total for name, c in connectors.items()}
     out = ApplyResult(mappings=list(results.values()))
-    recorder = _Recorder(store, schedule or RetrySchedule(), now)
+    redactor = redactor or Redactor()
+    recorder = _Recorder(store, schedule or RetrySchedule(), now, redactor)
     try:
         _create_fields(plan, connectors, results)
         with store.engine.begin() as conn:
@@ -254,7 +263,7 @@ def apply_plan(store: Store, plan: WritebackPlan, connectors: Mapping[str, Conne
             _send(store, connectors[connection], entity, group, recorder, retry or RetryPolicy(),
                   sleep, progress)
     except QuotaExhausted as exc:  # a clean stop: what was sent is recorded, the rest waits
-        out.status, out.error = STOPPED_QUOTA, str(exc)
+        out.status, out.error = STOPPED_QUOTA, redactor.text(str(exc))
     finally:
         recorder.flush()
         out.write_calls = {name: c.api_calls.total - before[name]

@@ -103,6 +103,7 @@ def apply(config: Config, registry: Registry, *, connections: Sequence[str] = ()
     now = now or _utcnow()
     mappings = _mappings(config, connections)
     report = RunReport(kind="writeback")
+    redactor = api.redactor_for(config, registry)
     plan_ = None
     try:
         with _store(config, store) as st, ExitStack() as locks:
@@ -114,7 +115,8 @@ def apply(config: Config, registry: Registry, *, connections: Sequence[str] = ()
                 if confirm is not None and not confirm(plan_):
                     report = _report(None, plan_, now)
                     return report
-                result = apply_plan(st, plan_, conns, now=now, sleep=sleep, progress=progress)
+                result = apply_plan(st, plan_, conns, now=now, sleep=sleep, progress=progress,
+                                    redactor=redactor)
                 report = _report(result, plan_, now)
                 return report
     except BaseException as exc:
@@ -123,6 +125,7 @@ def apply(config: Config, registry: Registry, *, connections: Sequence[str] = ()
         raise
     finally:
         report.ended_at = dt.datetime.now(dt.timezone.utc)
+        report.error = redactor.text(report.error) if report.error else report.error
         registry.after_run(report, config)
 
 
