@@ -255,14 +255,30 @@ class SalesforceClient:
         """Like :meth:`query_pages`, with each page the query's ``totalSize`` (its row count,
         which Salesforce computes for the whole query with the first page)."""
         headers = {"Sforce-Query-Options": f"batchSize={batch_size}"}
-        page = self.call(what, lambda sf: sf.query(soql, include_deleted=include_deleted,
-                                                   headers=headers))
-        while True:
+        first = self.call(what, lambda sf: sf.query(soql, include_deleted=include_deleted,
+                                                    headers=headers))
+        for page in self.follow(first, what=what, batch_size=batch_size):
             yield page.get("records", []), int(page.get("totalSize") or 0)
-            next_url = page.get("nextRecordsUrl")
-            if page.get("done", True) or not next_url:
+
+    def follow(self, page: Mapping[str, Any], *, what: str, batch_size: int = 2000
+               ) -> Iterator[Mapping[str, Any]]:
+        """``page`` and every page after it. Only Salesforce's own signal decides: ``done``
+        false means another page waits at ``nextRecordsUrl``; a page's length never does
+        (Salesforce may send fewer rows than ``batchSize`` on any page).
+
+        :raises crmsync.ConnectorError: an answer with ``done`` false and no
+            ``nextRecordsUrl`` (the rest could not be read; stopping would lose it silently).
+        """
+        while True:
+            yield page
+            if page.get("done", True) is not False:
                 return
-            page = self.query_more(next_url, what=what, batch_size=batch_size)
+            next_url = page.get("nextRecordsUrl")
+            if not next_url:
+                raise ConnectorError(f"{what}: Salesforce answered done=false without a "
+                                     "nextRecordsUrl; the rest of the query cannot be read",
+                                     connection=self.connection, entity=self.entity)
+            page = self.query_more(str(next_url), what=what, batch_size=batch_size)
 
     def query_more(self, next_url: str, *, what: str, batch_size: int = 2000) -> Any:
         """The page at a query's ``nextRecordsUrl``."""
