@@ -9,7 +9,10 @@ Every request simple-salesforce sends (REST, Bulk 2.0, SOAP login, OAuth) goes t
 * reads ``Sforce-Limit-Info`` from every response (simple-salesforce only reads it on some
   calls, and never on Bulk 2.0 — vendor-notes §1.10),
 * applies a default timeout (simple-salesforce sends none) and, when ``login_url`` is set,
-  sends requests for ``https://{domain}.salesforce.com`` there instead (tests and proxies).
+  sends requests for ``https://{domain}.salesforce.com`` there instead (tests and proxies),
+* raises :class:`crmsync.RateLimited` on HTTP 429 with the seconds of its ``Retry-After``
+  (seconds or an HTTP-date): simple-salesforce drops response headers from its errors, and
+  crmsync's retry (not the connector) waits.
 
 ``ca_bundle`` verifies every request (set on each send: requests would otherwise let
 ``REQUESTS_CA_BUNDLE`` override ``session.verify``); without it ``REQUESTS_CA_BUNDLE`` applies.
@@ -41,7 +44,8 @@ from simple_salesforce.exceptions import (
 from simple_salesforce.login import SalesforceLogin
 
 from crmsync.connector import ApiCallCounter
-from crmsync.errors import AuthError, ConfigError, ConnectorError, TransientError
+from crmsync.errors import AuthError, ConfigError, ConnectorError, RateLimited, TransientError
+from crmsync import parse_retry_after
 
 from crmsync_salesforce.errors import error_code, translate
 from crmsync_salesforce.quota import QuotaBudget, parse_limit_info
@@ -123,6 +127,14 @@ class _Transport(HTTPAdapter):
                 client.budget.observe(*usage)
             else:  # the run's first answer sets its budget: no /limits request is needed
                 client.budget.start(*usage)
+        if response.status_code == 429:
+            # simple-salesforce turns a 429 into a generic error and drops its headers; the
+            # Retry-After it carries is read here, and crmsync's retry waits it out.
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            response.close()
+            raise RateLimited(f"{label}: HTTP 429 Too Many Requests",
+                              retry_after=retry_after, connection=client.connection,
+                              entity=client.entity)
         return response
 
 
@@ -191,7 +203,7 @@ class SalesforceClient:
             # exc.code is INVALID_LOGIN, invalid_grant…; the message may echo the username only.
             raise AuthError(f"login failed ({self.mode} auth): {exc.code}",
                             connection=self.connection) from None
-        except (requests.Timeout, requests.ConnectionError) as exc:
+        except requests.RequestException as exc:  # timeouts, resets, a body cut short
             raise translate(exc, connection=self.connection, entity=self.entity,
                             what="login") from None
         return Salesforce(instance=instance, session_id=session_id, session=self.session,

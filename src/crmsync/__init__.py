@@ -38,6 +38,7 @@ from crmsync.errors import (
 from crmsync.metric import Metric, MetricContext
 from crmsync.plugins import hookimpl
 from crmsync.reports import EntityResult, RunReport
+from crmsync.retry import parse_retry_after
 
 __version__ = "0.1.0"
 
@@ -62,6 +63,7 @@ __all__ = [
     "MetricContext",
     "RunReport",
     "EntityResult",
+    "parse_retry_after",
     # errors
     "CrmsyncError",
     "ConfigError",
