@@ -264,7 +264,8 @@ class HubSpotConnector(Connector):
             deleted.extend(Deletion(i, merged_into=survivor) for i in m.merged_ids(props))
             if record is None:
                 continue
-            record["custom"] = m.custom_values(props, custom)
+            record["custom"] = {**(m.custom_values(props, custom) or {}),
+                                **(record.get("custom") or {})} or None
             for prop, column in fmap.items():
                 record[column] = props.get(prop)
             records.append(record)

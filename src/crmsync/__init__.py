@@ -8,6 +8,7 @@ from __future__ import annotations
 from crmsync.connector import (
     FIELD_PREFIX,
     FIELD_TYPES,
+    FLAGS_KEY,
     ApiCallCounter,
     Batch,
     Connector,
@@ -59,6 +60,7 @@ __all__ = [
     "Quota",
     "FIELD_TYPES",
     "FIELD_PREFIX",
+    "FLAGS_KEY",
     "Metric",
     "MetricContext",
     "RunReport",
