@@ -109,3 +109,22 @@ def test_associations_on_short_pages_are_all_attached(portal, stores, registry, 
     assert portal.calls_to(r"GET /crm/v4/objects/deals/\d+/associations/contacts")
     assert table_rows(short, "opportunity_contacts")
     assert contents(short) == contents(full)
+
+
+def test_follow_asks_for_each_named_page_and_stops_without_one():
+    from crmsync_hubspot.paging import follow
+
+    answers = {None: {"results": [1], "paging": {"next": {"after": "a"}}},
+               "a": {"results": [], "paging": {"next": {"after": "b"}}},  # empty, not last
+               "b": {"results": [2]}}
+    asked: list[str | None] = []
+    pages = list(follow(lambda after: asked.append(after) or answers[after]))
+    assert asked == [None, "a", "b"] and [p["results"] for p in pages] == [[1], [], [2]]
+
+
+def test_follow_refuses_an_answer_naming_the_page_it_answers():
+    from crmsync import ConnectorError
+    from crmsync_hubspot.paging import follow
+
+    with pytest.raises(ConnectorError, match="paging.next.after='x'"):
+        list(follow(lambda after: {"results": [], "paging": {"next": {"after": "x"}}}))
