@@ -37,6 +37,16 @@ def test_ten_secondly_429_is_rate_limited_with_retry_after() -> None:
     assert isinstance(err, RateLimited) and err.retry_after == 3.0
 
 
+def test_a_retry_after_http_date_is_read_as_the_seconds_until_it() -> None:
+    import email.utils
+    import time
+
+    at = email.utils.formatdate(time.time() + 3600, usegmt=True)
+    exc = api_error(ObjectsApiException, 429, TEN_SECONDLY, {"Retry-After": at})
+    err = map_api_exception(exc, endpoint="POST /search")
+    assert isinstance(err, RateLimited) and 3500 < (err.retry_after or 0) <= 3600
+
+
 def test_429_without_retry_after_waits_the_rolling_interval() -> None:
     exc = api_error(ObjectsApiException, 429, TEN_SECONDLY,
                     [("X-HubSpot-RateLimit-Interval-Milliseconds", "10000")])

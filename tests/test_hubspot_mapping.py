@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from crmsync import FLAGS_KEY
 from crmsync.sync.validate import validator_for
 from crmsync_hubspot import mapping as m
 from crmsync_hubspot.stage_history import (
@@ -170,7 +171,28 @@ def test_sequence_emails_are_automated() -> None:
     assert activity["is_automated"] is True and activity["direction"] == "outbound"
 
 
-def test_an_engagement_without_hs_timestamp_names_the_property() -> None:
+def test_a_task_without_hs_timestamp_happened_when_it_was_created_and_is_flagged() -> None:
+    activity = valid("activities", m.engagement_to_activity("tasks", {
+        "id": "4", "createdAt": "2024-03-01T08:00:00Z",
+        "properties": {"hs_createdate": "2024-03-01T08:00:00.120Z", "hs_task_subject": "Call back"}}))
+    assert activity["occurred_at"] == dt.datetime(2024, 3, 1, 8, 0, 0, 120_000, tzinfo=UTC)
+    assert activity["custom"] == {FLAGS_KEY: {"occurred_at": "remote_created_at"}}
+
+
+def test_without_hs_createdate_the_records_created_at_stands_in() -> None:
+    activity = m.engagement_to_activity("notes", {"id": "4", "createdAt": "2024-03-01T08:00:00Z",
+                                                  "properties": {}})
+    assert activity["occurred_at"] == dt.datetime(2024, 3, 1, 8, tzinfo=UTC)
+    assert activity["custom"] == {FLAGS_KEY: {"occurred_at": "remote_created_at"}}
+
+
+def test_an_engagement_with_hs_timestamp_is_not_flagged() -> None:
+    activity = m.engagement_to_activity("tasks", {"id": "4", "createdAt": "2024-03-01T08:00:00Z",
+                                                  "properties": {"hs_timestamp": "1709280000000"}})
+    assert "custom" not in activity
+
+
+def test_an_engagement_without_any_time_names_the_property() -> None:
     with pytest.raises(m.Unmappable) as err:
         m.engagement_to_activity("notes", {"id": "4", "properties": {}})
     assert err.value.field == "hs_timestamp"

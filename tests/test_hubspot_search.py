@@ -16,13 +16,16 @@ class FakeSearch:
 
     Only one sort is honoured, as on HubSpot; ties on the sorted property come back in an
     arbitrary (here: reversed id) order, so tests catch code relying on a second sort key.
+    ``page_cap`` answers at most that many records a page, whatever the ``limit`` asked
+    (``paging.next`` still says more follows), as an endpoint with a smaller cap does.
     """
 
-    def __init__(self, records: dict[int, int]) -> None:
+    def __init__(self, records: dict[int, int], page_cap: int | None = None) -> None:
         self.records = dict(records)  # id -> ts (epoch ms)
+        self.page_cap = page_cap
         self.bodies: list[dict[str, Any]] = []
 
-    def __call__(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+    def __call__(self, body: dict[str, Any]) -> dict[str, Any]:
         self.bodies.append(body)
         assert int(body.get("after", 0)) + body["limit"] <= 10_000, "10k cap"
         rows = [(rid, ts) for rid, ts in self.records.items()
@@ -31,8 +34,13 @@ class FakeSearch:
         key = body["sorts"][0]["propertyName"]
         rows.sort(key=lambda r: -r[0])  # arbitrary tie order
         rows.sort(key=lambda r: r[1] if key == TS else r[0])
-        return [{"id": str(rid), "properties": {TS: str(ts), "hs_object_id": str(rid)}}
-                for rid, ts in rows[:body["limit"]]]
+        size = min(body["limit"], self.page_cap or body["limit"])
+        answer: dict[str, Any] = {"total": len(rows), "results": [
+            {"id": str(rid), "properties": {TS: str(ts), "hs_object_id": str(rid)}}
+            for rid, ts in rows[:size]]}
+        if len(rows) > size:
+            answer["paging"] = {"next": {"after": str(size)}}
+        return answer
 
     @staticmethod
     def _match(rid: int, ts: int, f: dict[str, str]) -> bool:
@@ -79,6 +87,26 @@ def test_ties_straddling_a_page_boundary_are_not_lost() -> None:
     assert sorted(map(int, seen)) == sorted(search.records)
 
 
+def test_a_short_page_that_is_not_the_last_does_not_end_the_read() -> None:
+    # the endpoint answers 37 records where 200 were asked, with paging.next: more follows
+    search = FakeSearch({i: 1000 + i for i in range(1, 301)}, page_cap=37)
+    seen, cursor = read_all(search)
+    assert sorted(map(int, seen)) == list(range(1, 301))
+    assert cursor == SearchCursor(1300, None)
+
+
+def test_short_pages_of_one_timestamp_walk_the_whole_tie_group() -> None:
+    search = FakeSearch({i: 5000 for i in range(1, 121)} | {500: 6000}, page_cap=25)
+    seen, _ = read_all(search)
+    assert sorted(map(int, seen)) == [*range(1, 121), 500]
+
+
+def test_a_full_page_without_paging_next_is_the_last() -> None:
+    search = FakeSearch({i: 1000 + i for i in range(1, 201)})
+    read_all(search)
+    assert len(search.bodies) == 1
+
+
 def test_page_cursor_covers_only_complete_timestamps() -> None:
     search = FakeSearch({i: i for i in range(1, 151)} | {1000 + i: 200 for i in range(100)})
     first_page, cursor = next(anchored_search(search, ts_property=TS, properties=[],
@@ -114,7 +142,7 @@ def test_starting_from_a_cursor_skips_what_it_covers() -> None:
 
 def test_contacts_sort_and_filter_on_their_own_timestamp_property() -> None:
     bodies: list[dict[str, Any]] = []
-    list(anchored_search(lambda b: bodies.append(b) or [], ts_property="lastmodifieddate",
+    list(anchored_search(lambda b: bodies.append(b) or {}, ts_property="lastmodifieddate",
                          properties=[], start=SearchCursor(5, None)))
     assert bodies[0]["sorts"][0]["propertyName"] == "lastmodifieddate"
     assert bodies[0]["filterGroups"][0]["filters"][0]["propertyName"] == "lastmodifieddate"

@@ -100,6 +100,18 @@ def test_timeouts_and_resets_are_transient(exc: Exception) -> None:
     assert isinstance(_translate(exc), TransientError)
 
 
+@pytest.mark.parametrize("exc", [
+    requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead(10 bytes read, "
+                                             "90 more expected)"),
+    requests.exceptions.ContentDecodingError("Received response with content-encoding: gzip, "
+                                             "but failed to decode it"),
+    requests.exceptions.JSONDecodeError("Unterminated string", '{"records": [{"Id": "00', 14)])
+def test_a_body_cut_short_is_transient(exc: Exception) -> None:
+    err = _translate(exc)
+    assert isinstance(err, TransientError)
+    assert "cut short" in str(err) and type(exc).__name__ in str(err)
+
+
 def test_the_message_never_decides_the_class() -> None:
     exc = SalesforceMalformedRequest(URL, 400, "query", [
         {"message": "QUERY_TIMEOUT REQUEST_LIMIT_EXCEEDED", "errorCode": "MALFORMED_QUERY"}])

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from crmsync import FLAGS_KEY
 from crmsync.sync.validate import validator_for
 from crmsync_salesforce import mapping
 from crmsync_salesforce.mapping import MappingContext
@@ -206,6 +207,30 @@ def test_an_open_task_happened_when_created() -> None:
 
     assert mapping.task(raw, MappingContext())["occurred_at"] == dt.datetime(
         2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def test_an_open_task_is_flagged_as_timed_by_its_creation_and_keeps_its_custom_fields() -> None:
+    raw = _sf("Task", "00TA", TaskSubtype="Task", CompletedDateTime=None, Region__c="EMEA")
+
+    record = _valid("activities", mapping.task(raw, MappingContext(custom_fields=("Region__c",))))
+
+    assert record["custom"] == {"Region__c": "EMEA",
+                                FLAGS_KEY: {"occurred_at": "remote_created_at"}}
+
+
+def test_a_completed_task_is_not_flagged() -> None:
+    raw = _sf("Task", "00TA", CompletedDateTime="2024-01-09T15:30:00.000+0000")
+
+    assert "custom" not in mapping.task(raw, MappingContext())
+
+
+def test_an_event_without_its_own_time_happened_when_created_flagged() -> None:
+    raw = _sf("Event", "00UA", ActivityDateTime=None, ActivityDate=None)
+
+    record = _valid("activities", mapping.event(raw, MappingContext()))
+
+    assert record["occurred_at"] == dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert record["custom"] == {FLAGS_KEY: {"occurred_at": "remote_created_at"}}
 
 
 def test_call_fields_map_to_direction_outcome_and_duration() -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from crmsync_hubspot.paging import follow, next_after
+
 if TYPE_CHECKING:
     from crmsync_hubspot.client import HubSpotClient
 
@@ -38,8 +40,8 @@ def attach(client: HubSpotClient, object_type: str, records: list[dict[str, Any]
                 from_id = str(row["from"]["id"])
                 found.setdefault(from_id, []).extend(
                     {"id": str(t["toObjectId"])} for t in row.get("to", ()))
-                after = ((row.get("paging") or {}).get("next") or {}).get("after")
-                if after:  # more associations than one row holds
+                after = next_after(row)
+                if after is not None:  # more associations than one row holds
                     found[from_id].extend(_more(client, object_type, from_id, to_type, after,
                                                 entity))
         for r in records:
@@ -49,12 +51,10 @@ def attach(client: HubSpotClient, object_type: str, records: list[dict[str, Any]
 def _more(client: HubSpotClient, object_type: str, record_id: str, to_type: str, after: str,
           entity: str) -> list[dict[str, str]]:
     """The rest of one record's associations, from the v4 per-record endpoint."""
-    out: list[dict[str, str]] = []
-    cursor: str | None = after
-    while cursor:
-        res = client.call(f"GET /crm/v4/objects/{object_type}/{{id}}/associations/{to_type}",
-                          client.associations_basic.get_page, object_type, record_id, to_type,
-                          after=cursor, limit=500, entity=entity).data
-        out.extend({"id": str(t["toObjectId"])} for t in res.get("results", ()))
-        cursor = ((res.get("paging") or {}).get("next") or {}).get("after")
-    return out
+    def page(cursor: str | None) -> dict[str, Any]:
+        return client.call(f"GET /crm/v4/objects/{object_type}/{{id}}/associations/{to_type}",
+                           client.associations_basic.get_page, object_type, record_id, to_type,
+                           after=cursor, limit=500, entity=entity).data
+
+    return [{"id": str(t["toObjectId"])}
+            for res in follow(page, after) for t in res.get("results", ())]

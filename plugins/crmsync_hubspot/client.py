@@ -36,6 +36,7 @@ from crmsync_hubspot.errors import (
     is_api_exception,
     map_api_exception,
     map_transport_error,
+    map_unreadable_body,
     normalise_headers,
     retry_after_seconds,
 )
@@ -154,6 +155,7 @@ class HubSpotClient:
                                      client_secret=self.oauth.client_secret,
                                      refresh_token=self.oauth.refresh_token,
                                      _preload_content=False, _request_timeout=self.timeout)
+            payload = raw.data
         except urllib3.exceptions.HTTPError as exc:
             raise map_transport_error(exc, endpoint=endpoint, connection=self.connection) from None
         except Exception as exc:
@@ -164,7 +166,11 @@ class HubSpotClient:
                 raise AuthError(f"OAuth token refresh failed: {err}",
                                 connection=self.connection) from None
             raise err from None
-        body = json.loads(raw.data or b"{}")
+        try:
+            body = json.loads(payload or b"{}")
+        except ValueError as exc:
+            raise map_unreadable_body(exc, endpoint=endpoint, status=raw.status,
+                                      connection=self.connection) from None
         self._token = body["access_token"]
         self._expires_at = self.clock() + float(body.get("expires_in", 1800))
         self._apis.set_token(self._token)
@@ -193,6 +199,7 @@ class HubSpotClient:
             try:
                 raw = method(*args, _preload_content=False, _request_timeout=self.timeout,
                              **kwargs)
+                payload = raw.data  # a body cut short raises ProtocolError here
             except urllib3.exceptions.HTTPError as exc:
                 raise map_transport_error(exc, endpoint=endpoint, connection=self.connection,
                                           entity=entity) from None
@@ -207,8 +214,11 @@ class HubSpotClient:
                                         entity=entity) from None
             headers = normalise_headers(raw.headers)
             self.read_limits(headers, entity)
-            payload = raw.data
-            data = json.loads(payload) if payload else {}
+            try:
+                data = json.loads(payload) if payload else {}
+            except ValueError as exc:
+                raise map_unreadable_body(exc, endpoint=endpoint, status=raw.status,
+                                          connection=self.connection, entity=entity) from None
             return Response(status=raw.status, data=data if isinstance(data, dict) else
                             {"results": data}, headers=headers)
 

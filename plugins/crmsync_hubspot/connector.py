@@ -32,6 +32,7 @@ from crmsync_hubspot.associations import attach
 from crmsync_hubspot.client import HubSpotClient
 from crmsync_hubspot.deal_spool import DealSpool
 from crmsync_hubspot.deal_tables import DealTables, spooled_deals
+from crmsync_hubspot.paging import follow
 from crmsync_hubspot.properties import ENGAGEMENT_TYPES, MODIFIED_PROPERTY, OBJECT_PROPERTIES
 from crmsync_hubspot.search import SEARCH_LIMIT, SearchCursor, anchored_search, epoch_ms
 from crmsync_hubspot.settings import SETTINGS, check_settings
@@ -134,18 +135,14 @@ class HubSpotConnector(Connector):
     def _read_users(self, cursor: Any) -> Iterator[Batch]:
         """Owners, active then archived (archived owners become inactive users)."""
         for archived in (False, True):
-            after = None
-            while True:
-                res = self.client.call(f"GET /crm/v3/owners?archived={str(archived).lower()}",
-                                       self.client.owners.get_page, limit=_LIST_LIMIT,
-                                       after=after, archived=_flag(archived),
-                                       entity="users").data
-                records = [{**m.owner_to_user(o), "is_active": not archived}
-                           for o in res.get("results", ())]
-                yield Batch(records=records)
-                after = ((res.get("paging") or {}).get("next") or {}).get("after")
-                if not after:
-                    break
+            def owners(after: str | None, archived: bool = archived) -> dict[str, Any]:
+                return self.client.call(f"GET /crm/v3/owners?archived={_flag(archived)}",
+                                        self.client.owners.get_page, limit=_LIST_LIMIT,
+                                        after=after, archived=_flag(archived),
+                                        entity="users").data
+            for res in follow(owners):
+                yield Batch(records=[{**m.owner_to_user(o), "is_active": not archived}
+                                     for o in res.get("results", ())])
 
     def _pipelines(self) -> list[dict[str, Any]]:
         """The deal pipelines, read once per connector instance (one sync run)."""
@@ -197,10 +194,9 @@ class HubSpotConnector(Connector):
             start = start.minus(self.settings["lookback_seconds"] * 1000)
         endpoint = f"POST /crm/v3/objects/{object_type}/search"
 
-        def run(body: dict[str, Any]) -> list[dict[str, Any]]:
-            res = self.client.call(endpoint, self.client.objects_search.do_search, object_type,
-                                   body, search=True, entity=entity)
-            return list(res.data.get("results", ()))
+        def run(body: dict[str, Any]) -> dict[str, Any]:
+            return self.client.call(endpoint, self.client.objects_search.do_search,
+                                    object_type, body, search=True, entity=entity).data
 
         ts_property = MODIFIED_PROPERTY.get(object_type, "hs_lastmodifieddate")
         pages = anchored_search(run, ts_property=ts_property, properties=list(properties),
@@ -269,7 +265,8 @@ class HubSpotConnector(Connector):
             deleted.extend(Deletion(i, merged_into=survivor) for i in m.merged_ids(props))
             if record is None:
                 continue
-            record["custom"] = m.custom_values(props, custom)
+            record["custom"] = {**(m.custom_values(props, custom) or {}),
+                                **(record.get("custom") or {})} or None
             for prop, column in fmap.items():
                 record[column] = props.get(prop)
             records.append(record)
@@ -279,13 +276,15 @@ class HubSpotConnector(Connector):
                   since: int | None) -> Iterator[Batch]:
         """The ``archived=true`` list pass: archived since the last pass → deleted."""
         newest = since
-        after = None
         deleted: list[Deletion] = []
-        while True:
-            res = self.client.call(f"GET /crm/v3/objects/{object_type}?archived=true",
-                                   self.client.objects.get_page, object_type,
-                                   limit=_LIST_LIMIT, after=after, archived=_flag(True),
-                                   properties=["hs_object_id"], entity=entity).data
+
+        def archived_page(after: str | None) -> dict[str, Any]:
+            return self.client.call(f"GET /crm/v3/objects/{object_type}?archived=true",
+                                    self.client.objects.get_page, object_type,
+                                    limit=_LIST_LIMIT, after=after, archived=_flag(True),
+                                    properties=["hs_object_id"], entity=entity).data
+
+        for res in follow(archived_page):
             for r in res.get("results", ()):
                 if r.get("archived") is False:  # only archived records are deletions
                     continue
@@ -295,9 +294,6 @@ class HubSpotConnector(Connector):
                     deleted.append(Deletion(str(r["id"]), _aware(at)))
                 if ms is not None and (newest is None or ms > newest):
                     newest = ms
-            after = ((res.get("paging") or {}).get("next") or {}).get("after")
-            if not after:
-                break
         yield Batch(deleted=deleted, cursor={**position.to_json(), "archived_at": newest})
 
     # -- derived entities -------------------------------------------------------------------------

@@ -12,7 +12,10 @@ hubspot-api-client quirks handled here (../shared/vendor-notes.md §2.6, §3):
   :func:`normalise_headers` gives one case-insensitive mapping for both.
 * On the raw-response path ``ApiException.body`` is ``bytes``, on the model path ``str``.
 * Transport failures (timeouts, refused connections) surface as urllib3 exceptions because the
-  client's own urllib3 ``Retry`` is disabled (:mod:`crmsync_hubspot.client`).
+  client's own urllib3 ``Retry`` is disabled (:mod:`crmsync_hubspot.client`). So does a body cut
+  short (``ProtocolError``/``IncompleteRead`` while reading it); a body that arrived whole by
+  its headers but is not JSON (a proxy's truncation, a gateway's page) fails to parse. Both are
+  transient, like a 5xx (:func:`map_transport_error`, :func:`map_unreadable_body`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ from typing import Any
 
 import urllib3
 
-from crmsync import AuthError, ConnectorError, QuotaExhausted, RateLimited, TransientError
+from crmsync import (
+    AuthError,
+    ConnectorError,
+    QuotaExhausted,
+    RateLimited,
+    TransientError,
+    parse_retry_after,
+)
 
 __all__ = [
     "CIHeaders",
@@ -32,6 +42,7 @@ __all__ = [
     "error_body",
     "map_api_exception",
     "map_transport_error",
+    "map_unreadable_body",
     "retry_after_seconds",
 ]
 
@@ -80,14 +91,12 @@ def error_body(exc: Any) -> dict[str, Any]:
 
 
 def retry_after_seconds(headers: CIHeaders) -> float | None:
-    """How long HubSpot asks us to wait: ``Retry-After`` (seconds), else the rolling window
+    """How long HubSpot asks us to wait: ``Retry-After`` (seconds or an HTTP-date, read by
+    :func:`crmsync.parse_retry_after`), else the rolling window
     ``X-HubSpot-RateLimit-Interval-Milliseconds``; ``None`` when neither is sent."""
-    value = headers.get_ci("retry-after")
-    if value:
-        try:
-            return max(float(value), 0.0)
-        except ValueError:
-            pass
+    wait = parse_retry_after(headers.get_ci("retry-after"))
+    if wait is not None:
+        return wait
     interval = headers.get_ci("x-hubspot-ratelimit-interval-milliseconds")
     if interval:
         try:
@@ -134,3 +143,14 @@ def map_transport_error(exc: urllib3.exceptions.HTTPError, *, endpoint: str,
     off) → :class:`TransientError`, retried by crmsync's retry module."""
     return TransientError(f"{endpoint}: {type(exc).__name__}: {exc}", connection=connection,
                           entity=entity)
+
+
+def map_unreadable_body(exc: ValueError, *, endpoint: str, status: int,
+                        connection: str | None = None, entity: str | None = None
+                        ) -> TransientError:
+    """A successful answer whose body is not the JSON HubSpot sends (cut short on the way,
+    or replaced by a proxy or gateway) → :class:`TransientError`: the call is worth another
+    attempt, as after a 5xx. The body itself is never quoted (it may hold record data)."""
+    return TransientError(f"{endpoint}: HTTP {status} answer's body is not complete JSON "
+                          f"({type(exc).__name__} at char {getattr(exc, 'pos', '?')})",
+                          connection=connection, entity=entity)

@@ -11,6 +11,8 @@ Quirks handled here (vendor-notes §2.2, design.md §4):
 * **Inline associations repeat ids** (``deal_to_company`` and ``deal_to_company_unlabeled``):
   :func:`associated_ids` de-duplicates them, keeping HubSpot's order.
 * Contacts use ``lastmodifieddate``; every other object ``hs_lastmodifieddate``.
+* **An engagement may lack ``hs_timestamp``**: its creation time stands in, flagged
+  (:func:`engagement_to_activity`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from crmsync import FLAGS_KEY
 
 from crmsync_hubspot.properties import ENGAGEMENT_TYPES
 
@@ -340,15 +344,23 @@ _AUTOMATED_VIA = ("SEQUENCES", "AUTOMATION", "WORKFLOWS")
 def engagement_to_activity(object_type: str, record: Mapping[str, Any]) -> dict[str, Any]:
     """A call, email, meeting, task or note → ``activities``.
 
-    ``occurred_at`` is ``hs_timestamp`` (required). Call durations are milliseconds; meeting
-    durations come from start and end times. Emails sent by a sequence or automation are
-    ``is_automated``.
+    ``occurred_at`` is ``hs_timestamp``. An engagement without one (a task created through the
+    API without a due time, an imported note) is kept, not rejected: ``occurred_at`` falls back
+    to its creation time (``hs_createdate``, else ``createdAt``) and is flagged in ``custom``
+    (:data:`crmsync.FLAGS_KEY`) so a data-quality check can count it. Call durations are
+    milliseconds; meeting durations come from start and end times. Emails sent by a sequence
+    or automation are ``is_automated``.
     """
     props = record.get("properties") or {}
     kind = ENGAGEMENT_TYPES[object_type]
+    created = when(props, "hs_createdate") or when(record, "createdAt")
     occurred = when(props, "hs_timestamp")
+    flags: dict[str, str] = {}
+    if occurred is None and created is not None:
+        occurred, flags["occurred_at"] = created, "remote_created_at"
     if occurred is None:
-        raise Unmappable("hs_timestamp", f"{object_type} record has no hs_timestamp")
+        raise Unmappable("hs_timestamp", f"{object_type} record has no hs_timestamp and no "
+                                         f"creation time to fall back on")
     out: dict[str, Any] = {
         **_base(record), "type": kind, "occurred_at": occurred,
         "owner_id": _text(props, "hubspot_owner_id"),
@@ -356,7 +368,9 @@ def engagement_to_activity(object_type: str, record: Mapping[str, Any]) -> dict[
         "account_id": next(iter(associated_ids(record, "companies")), None),
         "opportunity_id": next(iter(associated_ids(record, "deals")), None),
     }
-    out["remote_created_at"] = when(props, "hs_createdate") or record.get("createdAt")
+    out["remote_created_at"] = created
+    if flags:
+        out["custom"] = {FLAGS_KEY: flags}
     if kind == "call":
         duration = number(props, "hs_call_duration")
         out.update(direction=_DIRECTIONS.get(str(props.get("hs_call_direction") or "")),

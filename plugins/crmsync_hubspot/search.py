@@ -10,24 +10,31 @@ silently skips one. This module therefore never sends ``after``. Every page is a
 * the **cursor** is ``{"ts": T, "id": I}``: every record whose modification timestamp (epoch
   ms) is below ``T`` is stored, and so are those at exactly ``T`` with ``hs_object_id <= I``;
   ``"id": None`` means all of ``T``'s records are stored.
-* a **forward** step asks for ``ts > T`` sorted by ``ts`` ascending. When the page is full,
-  its last timestamp may continue on the next page, so the records at that timestamp are held
-  back and the cursor moves to the one before it (they come again, first, in the next query).
-* when a full page holds a single timestamp (more ties than a page), a **tie** step asks for
+* a **forward** step asks for ``ts > T`` sorted by ``ts`` ascending. When the answer says more
+  follows (``paging.next``), its last timestamp may continue on the next page, so the records
+  at that timestamp are held back and the cursor moves to the one before it (they come again,
+  first, in the next query).
+* when such a page holds a single timestamp (more ties than a page), a **tie** step asks for
   ``ts == T and hs_object_id > I`` sorted by ``hs_object_id``, re-anchoring on the last id
   until the group is exhausted: correct with any number of records (> 10,000 too) on one
   timestamp.
 
 A record modified during the sync moves forward and is found again by a later query; at most
 the held-back records of a page are read twice.
+
+Only the answer's ``paging.next`` says whether more follows (:mod:`crmsync_hubspot.paging`),
+never the page's length: HubSpot may answer fewer records than ``limit`` on a page that is not
+the last.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from crmsync_hubspot.paging import next_after
 
 __all__ = ["SearchCursor", "anchored_search", "epoch_ms", "SEARCH_LIMIT"]
 
@@ -75,13 +82,14 @@ def _filter(prop: str, op: str, value: int | str) -> dict[str, str]:
     return {"propertyName": prop, "operator": op, "value": str(value)}
 
 
-def anchored_search(run: Callable[[dict[str, Any]], list[dict[str, Any]]], *,
+def anchored_search(run: Callable[[dict[str, Any]], Mapping[str, Any]], *,
                     ts_property: str, properties: Sequence[str], start: SearchCursor,
                     limit: int = SEARCH_LIMIT
                     ) -> Iterator[tuple[list[dict[str, Any]], SearchCursor]]:
     """Yield ``(records, cursor)`` pages of every record changed after ``start``.
 
-    :param run: performs one search request (the JSON body) and returns its ``results``.
+    :param run: performs one search request (the JSON body) and returns the answer
+        (``results`` and, when more follows, ``paging.next``).
     :param ts_property: ``hs_lastmodifieddate`` (``lastmodifieddate`` for contacts).
     :param properties: the properties to return (``ts_property`` and ``hs_object_id`` are
         added).
@@ -100,8 +108,9 @@ def anchored_search(run: Callable[[dict[str, Any]], list[dict[str, Any]]], *,
                        _filter("hs_object_id", "GT", cursor.id or 0)]
             body = {"filterGroups": [{"filters": filters}], "sorts": sort_id,
                     "properties": props, "limit": limit}
-            page = run(body)
-            if len(page) < limit:  # the tie group is exhausted
+            answer = run(body)
+            page = list(answer.get("results") or ())
+            if next_after(answer) is None or not page:  # the tie group is exhausted
                 cursor = SearchCursor(cursor.ts, None)
                 tie = False
                 yield page, cursor
@@ -112,13 +121,14 @@ def anchored_search(run: Callable[[dict[str, Any]], list[dict[str, Any]]], *,
         filters = [] if cursor.ts is None else [_filter(ts_property, "GT", cursor.ts)]
         body = {"filterGroups": [{"filters": filters}] if filters else [], "sorts": sort_ts,
                 "properties": props, "limit": limit}
-        page = run(body)
+        answer = run(body)
+        page = list(answer.get("results") or ())
         if not page:
             yield [], cursor
             return
         stamps = [_stamp(r, ts_property) for r in page]
         last = max(stamps)
-        if len(page) < limit:  # the final page: every timestamp in it is complete
+        if next_after(answer) is None:  # the final page: every timestamp in it is complete
             yield page, SearchCursor(max(stamps), None)
             return
         if all(s == last for s in stamps):  # more ties than a page: walk them by id

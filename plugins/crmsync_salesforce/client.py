@@ -10,7 +10,10 @@ Every request simple-salesforce sends (REST, Bulk 2.0, SOAP login, OAuth) goes t
   calls, and never on Bulk 2.0 — vendor-notes §1.10),
 * applies the connection's ``connect_timeout``/``read_timeout`` (simple-salesforce sends
   none) and, when ``login_url`` is set,
-  sends requests for ``https://{domain}.salesforce.com`` there instead (tests and proxies).
+  sends requests for ``https://{domain}.salesforce.com`` there instead (tests and proxies),
+* raises :class:`crmsync.RateLimited` on HTTP 429 with the seconds of its ``Retry-After``
+  (seconds or an HTTP-date): simple-salesforce drops response headers from its errors, and
+  crmsync's retry (not the connector) waits.
 
 ``ca_bundle`` verifies every request (set on each send: requests would otherwise let
 ``REQUESTS_CA_BUNDLE`` override ``session.verify``); without it ``REQUESTS_CA_BUNDLE`` applies.
@@ -42,7 +45,8 @@ from simple_salesforce.exceptions import (
 from simple_salesforce.login import SalesforceLogin
 
 from crmsync.connector import ApiCallCounter
-from crmsync.errors import AuthError, ConfigError, ConnectorError, TransientError
+from crmsync.errors import AuthError, ConfigError, ConnectorError, RateLimited, TransientError
+from crmsync import parse_retry_after
 
 from crmsync_salesforce.errors import error_code, translate
 from crmsync_salesforce.quota import QuotaBudget, parse_limit_info
@@ -125,6 +129,14 @@ class _Transport(HTTPAdapter):
                 client.budget.observe(*usage)
             else:  # the run's first answer sets its budget: no /limits request is needed
                 client.budget.start(*usage)
+        if response.status_code == 429:
+            # simple-salesforce turns a 429 into a generic error and drops its headers; the
+            # Retry-After it carries is read here, and crmsync's retry waits it out.
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            response.close()
+            raise RateLimited(f"{label}: HTTP 429 Too Many Requests",
+                              retry_after=retry_after, connection=client.connection,
+                              entity=client.entity)
         return response
 
 
@@ -195,7 +207,7 @@ class SalesforceClient:
             # exc.code is INVALID_LOGIN, invalid_grant…; the message may echo the username only.
             raise AuthError(f"login failed ({self.mode} auth): {exc.code}",
                             connection=self.connection) from None
-        except (requests.Timeout, requests.ConnectionError) as exc:
+        except requests.RequestException as exc:  # timeouts, resets, a body cut short
             raise translate(exc, connection=self.connection, entity=self.entity,
                             what="login") from None
         return Salesforce(instance=instance, session_id=session_id, session=self.session,
@@ -259,14 +271,30 @@ class SalesforceClient:
         """Like :meth:`query_pages`, with each page the query's ``totalSize`` (its row count,
         which Salesforce computes for the whole query with the first page)."""
         headers = {"Sforce-Query-Options": f"batchSize={batch_size}"}
-        page = self.call(what, lambda sf: sf.query(soql, include_deleted=include_deleted,
-                                                   headers=headers))
-        while True:
+        first = self.call(what, lambda sf: sf.query(soql, include_deleted=include_deleted,
+                                                    headers=headers))
+        for page in self.follow(first, what=what, batch_size=batch_size):
             yield page.get("records", []), int(page.get("totalSize") or 0)
-            next_url = page.get("nextRecordsUrl")
-            if page.get("done", True) or not next_url:
+
+    def follow(self, page: Mapping[str, Any], *, what: str, batch_size: int = 2000
+               ) -> Iterator[Mapping[str, Any]]:
+        """``page`` and every page after it. Only Salesforce's own signal decides: ``done``
+        false means another page waits at ``nextRecordsUrl``; a page's length never does
+        (Salesforce may send fewer rows than ``batchSize`` on any page).
+
+        :raises crmsync.ConnectorError: an answer with ``done`` false and no
+            ``nextRecordsUrl`` (the rest could not be read; stopping would lose it silently).
+        """
+        while True:
+            yield page
+            if page.get("done", True) is not False:
                 return
-            page = self.query_more(next_url, what=what, batch_size=batch_size)
+            next_url = page.get("nextRecordsUrl")
+            if not next_url:
+                raise ConnectorError(f"{what}: Salesforce answered done=false without a "
+                                     "nextRecordsUrl; the rest of the query cannot be read",
+                                     connection=self.connection, entity=self.entity)
+            page = self.query_more(str(next_url), what=what, batch_size=batch_size)
 
     def query_more(self, next_url: str, *, what: str, batch_size: int = 2000) -> Any:
         """The page at a query's ``nextRecordsUrl``."""

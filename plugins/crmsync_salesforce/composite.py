@@ -118,11 +118,9 @@ def rows(client: SalesforceClient, answer: Answer | None, *, what: str,
     """
     if answer is None or not answer.ok:
         raise (answer or Answer(500, None)).error(client, what)
-    page = answer.body
-    out: list[dict[str, Any]] = list(page.get("records") or [])
-    while not page.get("done", True) and page.get("nextRecordsUrl"):
-        page = client.query_more(page["nextRecordsUrl"], what=what, batch_size=batch_size)
-        out.extend(page.get("records") or [])
+    out: list[dict[str, Any]] = [row for page in client.follow(answer.body, what=what,
+                                                               batch_size=batch_size)
+                                 for row in page.get("records") or ()]
     for row in out:
         row.pop("attributes", None)
     return out

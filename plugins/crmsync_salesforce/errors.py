@@ -4,7 +4,10 @@ Salesforce localises ``message`` (a Japanese org answers in Japanese), so the co
 branches on it; it only quotes it. Top-level REST errors carry ``errorCode``; sObject
 Collections SaveResults and Metadata results carry ``statusCode`` (vendor-notes §1.6).
 simple-salesforce raises one exception class per HTTP status and puts the parsed JSON list in
-``.content`` (despite its ``bytes`` annotation).
+``.content`` (despite its ``bytes`` annotation). A timeout, a dropped connection or a body cut
+short is a :class:`~crmsync.TransientError`; HTTP 429 is raised as
+:class:`~crmsync.RateLimited` with its ``Retry-After`` by the client's transport
+(:mod:`crmsync_salesforce.client`), which sees the headers simple-salesforce drops.
 """
 
 from __future__ import annotations
@@ -29,11 +32,17 @@ __all__ = [
     "translate",
     "RETRYABLE_RECORD_CODES",
     "TRANSIENT_CODES",
+    "CUT_SHORT",
 ]
 
 #: Codes worth another attempt: the server or a row lock, not the request, was at fault.
 TRANSIENT_CODES = frozenset({"SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW", "REQUEST_RUNNING_TOO_LONG",
                              "API_CURRENTLY_DISABLED_TEMPORARILY"})
+#: A body cut short on the way (fewer bytes than its Content-Length, a broken chunk) or that
+#: is not the JSON it should be: transient, like a 5xx. requests raises these while reading
+#: the body (urllib3's ``ProtocolError``/``IncompleteRead`` wrapped), or when parsing it.
+CUT_SHORT = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError,
+             requests.exceptions.JSONDecodeError)
 #: Per-record write failures worth sending again later (SaveResult ``statusCode``).
 RETRYABLE_RECORD_CODES = TRANSIENT_CODES
 
@@ -77,6 +86,9 @@ def translate(exc: Exception, *, connection: str, entity: str | None, what: str,
         return exc
     if isinstance(exc, (requests.Timeout, requests.ConnectionError)):
         return TransientError(f"{what}: {type(exc).__name__} talking to Salesforce", **ctx)
+    if isinstance(exc, CUT_SHORT):
+        return TransientError(f"{what}: Salesforce's answer was cut short or is not complete "
+                              f"({type(exc).__name__})", **ctx)
     if not isinstance(exc, SalesforceError):
         raise exc  # a bug, keep its traceback
     code = error_code(exc)

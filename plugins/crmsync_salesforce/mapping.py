@@ -8,7 +8,8 @@ parsed into the same shape first, see :mod:`crmsync_salesforce.bulk`) and a
   to aware datetimes so REST and Bulk records normalise identically.
 * ``Probability`` and ``DefaultProbability`` are percentages (0–100); the schema wants 0–1.
 * ``Task.ActivityDate`` is only a due *date*; the time a task happened is ``CompletedDateTime``
-  (when completed), else ``CreatedDate``. Events happen at ``ActivityDateTime``.
+  (when completed), else ``CreatedDate``, flagged in ``custom`` (:data:`crmsync.FLAGS_KEY`).
+  Events happen at ``ActivityDateTime``.
 * ``WhoId``/``WhatId`` are polymorphic: the key prefix tells a lead (``00Q``) from a contact
   (``003``) and an account (``001``) from an opportunity (``006``).
 * Relationship fields (``UserRole.Name``) arrive as nested objects with an ``attributes`` key.
@@ -20,6 +21,8 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from crmsync import FLAGS_KEY
 
 from crmsync_salesforce.describe import object_for_id
 from crmsync_salesforce.pipelines import DEFAULT_PIPELINE_ID, Pipelines
@@ -295,32 +298,48 @@ def _who_what(raw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _created_instead(record: dict[str, Any], column: str = "occurred_at") -> dict[str, Any]:
+    """Flag ``column`` as filled from the creation time (docs/schema.md, "Flags")."""
+    custom = dict(record.get("custom") or {})
+    custom[FLAGS_KEY] = {**(custom.get(FLAGS_KEY) or {}), column: "remote_created_at"}
+    record["custom"] = custom
+    return record
+
+
 def task(raw: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
-    """Task → activities (call, email or task by ``TaskSubtype``)."""
+    """Task → activities (call, email or task by ``TaskSubtype``). A task without
+    ``CompletedDateTime`` (open, or closed before Salesforce recorded it) happened at its
+    ``CreatedDate``, flagged."""
     subtype = raw.get("TaskSubtype") or "Task"
-    occurred = to_datetime(raw.get("CompletedDateTime")) or to_datetime(raw.get("CreatedDate"))
+    completed = to_datetime(raw.get("CompletedDateTime"))
+    occurred = completed or to_datetime(raw.get("CreatedDate"))
     duration = _int(raw.get("CallDurationInSeconds"))
-    return _with(raw, ctx, {
+    record = _with(raw, ctx, {
         "type": _TASK_TYPES.get(subtype, "task"),
         "direction": _DIRECTIONS.get(raw.get("CallType") or ""),
         "subject": raw.get("Subject"), "occurred_at": occurred, "status": raw.get("Status"),
         "outcome": raw.get("CallDisposition"), "duration_seconds": duration,
         "is_automated": subtype in _AUTOMATED, "owner_id": raw.get("OwnerId"), **_who_what(raw),
     })
+    estimated = completed is None and occurred is not None and record["occurred_at"] is occurred
+    return _created_instead(record) if estimated else record
 
 
 def event(raw: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
     """Event → activities (meetings at ``ActivityDateTime``; all-day events at midnight UTC of
-    ``ActivityDate``)."""
+    ``ActivityDate``; without either, at its ``CreatedDate``, flagged)."""
     minutes = _int(raw.get("DurationInMinutes"))
     day = raw.get("ActivityDate")
-    occurred = to_datetime(raw.get("ActivityDateTime")) or \
-        (to_datetime(f"{day}T00:00:00Z") if day else None) or to_datetime(raw.get("CreatedDate"))
-    return _with(raw, ctx, {
+    own = to_datetime(raw.get("ActivityDateTime")) or \
+        (to_datetime(f"{day}T00:00:00Z") if day else None)
+    occurred = own or to_datetime(raw.get("CreatedDate"))
+    record = _with(raw, ctx, {
         "type": "meeting", "subject": raw.get("Subject"), "occurred_at": occurred,
         "duration_seconds": minutes * 60 if minutes is not None else None,
         "owner_id": raw.get("OwnerId"), **_who_what(raw),
     })
+    estimated = own is None and occurred is not None and record["occurred_at"] is occurred
+    return _created_instead(record) if estimated else record
 
 
 def dated_rate(raw: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from crmsync.connector import (
     FIELD_PREFIX,
     FIELD_TYPES,
+    FLAGS_KEY,
     ApiCallCounter,
     Batch,
     Connector,
@@ -38,6 +39,7 @@ from crmsync.errors import (
 from crmsync.metric import Metric, MetricContext
 from crmsync.plugins import hookimpl
 from crmsync.reports import EntityResult, RunReport
+from crmsync.retry import parse_retry_after
 
 __version__ = "0.1.0"
 
@@ -58,10 +60,12 @@ __all__ = [
     "Quota",
     "FIELD_TYPES",
     "FIELD_PREFIX",
+    "FLAGS_KEY",
     "Metric",
     "MetricContext",
     "RunReport",
     "EntityResult",
+    "parse_retry_after",
     # errors
     "CrmsyncError",
     "ConfigError",

@@ -30,6 +30,7 @@ __all__ = [
     "Connector",
     "FIELD_TYPES",
     "FIELD_PREFIX",
+    "FLAGS_KEY",
 ]
 
 #: Field kinds write-back understands (``FieldInfo.type``, ``FieldSpec.type``). ``percent``
@@ -37,6 +38,10 @@ __all__ = [
 FIELD_TYPES = ("number", "currency", "percent", "date", "datetime", "string", "boolean")
 #: Fields whose name starts with this (case-insensitively, then ``_``) belong to crmsync.
 FIELD_PREFIX = "crmsync"
+#: The key of a record's ``custom`` object under which a connector flags columns it filled by
+#: a documented fallback: ``{"occurred_at": "remote_created_at"}`` says "the CRM gave no
+#: activity time; ``occurred_at`` is the creation time" (docs/schema.md, "Flags").
+FLAGS_KEY = "_crmsync_flags"
 
 _MISSING = object()
 

@@ -10,6 +10,8 @@ batches in between, is never given up on.
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import logging
 import time
 from collections.abc import Callable
@@ -19,12 +21,37 @@ import tenacity
 
 from crmsync.errors import RateLimited, TransientError
 
-__all__ = ["RetryPolicy", "retrying", "RETRYABLE"]
+__all__ = ["RetryPolicy", "retrying", "RETRYABLE", "parse_retry_after"]
 
 log = logging.getLogger(__name__)
 
 #: Errors worth another attempt.
 RETRYABLE = (RateLimited, TransientError)
+
+
+def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
+                      ) -> float | None:
+    """The seconds an HTTP ``Retry-After`` header asks to wait, for
+    :class:`~crmsync.RateLimited`'s ``retry_after``.
+
+    The header is either a number of seconds (``120``) or an HTTP-date
+    (``Wed, 21 Oct 2026 07:28:00 GMT``, RFC 9110 §10.2.3); a date already past means "now"
+    (``0.0``). ``None`` when the header is missing or is neither form.
+    """
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        return max(float(text), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # RFC 850/asctime forms carry no zone: they are GMT
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return max(when.timestamp() - now(), 0.0)
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,7 @@ def list_objects(portal: Portal, req: Request, object_type: str) -> tuple[int, d
     if not 0 < limit <= 100:
         return error(400, "VALIDATION_ERROR", f"limit must be between 1 and 100, got {limit}")
     limit = min(limit, 50) if history else limit
+    limit = min(limit, portal.page_caps.get("objects", limit))
     after = req.q("after")
     start = t.index_bound(int(after), upper=False) if after else 0
     status = ARCHIVED if (req.q("archived") or "").lower() == "true" else LIVE
@@ -130,8 +131,11 @@ def search_objects(portal: Portal, req: Request, object_type: str) -> tuple[int,
     def ptype(name: str) -> str:
         return catalogue.get(name, {}).get("type", "string")
 
+    query = dict(req.body)
+    if "search" in portal.page_caps and int(query.get("limit") or 10) <= 200:
+        query["limit"] = min(int(query.get("limit") or 10), portal.page_caps["search"])
     try:
-        total, page, nxt = search(t, req.body, ptype)
+        total, page, nxt = search(t, query, ptype)
     except (SearchError, ValueError) as exc:
         return error(400, "VALIDATION_ERROR", f"There was a problem with the request. {exc}")
     props = req.body.get("properties") or None

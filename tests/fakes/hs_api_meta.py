@@ -13,7 +13,10 @@ from fakes.hs_schema import definition, pipelines_json
 from fakes.hs_state import ASSOCIATION_TYPES, Portal
 
 __all__ = ["properties", "groups", "pipelines", "list_owners", "associations_batch_read",
-           "associations_page", "oauth_token", "account_details"]
+           "associations_page", "oauth_token", "account_details", "ROW_LINKS"]
+
+#: Associations one v4 batch-read row holds; the rest are paged (``paging.next.after``).
+ROW_LINKS = 500
 
 
 def properties(portal: Portal, req: Request, object_type: str, name: str | None
@@ -79,6 +82,7 @@ def list_owners(portal: Portal, req: Request) -> tuple[int, dict[str, Any]]:
     limit = int(req.q("limit", "100") or 100)
     if not 0 < limit <= 500:
         return error(400, "VALIDATION_ERROR", f"limit must be between 1 and 500, got {limit}")
+    limit = min(limit, portal.page_caps.get("owners", limit))
     archived = (req.q("archived") or "").lower() == "true"
     email = req.q("email")
     rows = [o for o in portal.owners if o["archived"] == archived
@@ -119,10 +123,14 @@ def associations_batch_read(portal: Portal, req: Request, from_type: str, to_typ
             missing.append(rid)
             continue
         links = portal.links(from_type, to_type, t.resolve(i))
+        cap = portal.page_caps.get("associations", ROW_LINKS)
         if links:
-            results.append({"from": {"id": rid},
-                            "to": [{"toObjectId": int(to.id_of(j)), "associationTypes": types}
-                                   for j in links]})
+            row: dict[str, Any] = {"from": {"id": rid},
+                                   "to": [{"toObjectId": int(to.id_of(j)),
+                                           "associationTypes": types} for j in links[:cap]]}
+            if len(links) > cap:  # the rest: GET /crm/v4/objects/{from}/{id}/associations/{to}
+                row["paging"] = {"next": {"after": str(cap)}}
+            results.append(row)
     return batch_envelope(results, [not_found(from_type, missing)] if missing else [], started)
 
 
@@ -135,6 +143,7 @@ def associations_page(portal: Portal, req: Request, from_type: str, record_id: s
         return error(404, "OBJECT_NOT_FOUND", "resource not found")
     to = portal.table(to_type)
     limit = int(req.q("limit", "500") or 500)
+    limit = min(limit, portal.page_caps.get("associations", limit))
     start = int(req.q("after", "0") or 0)
     links = portal.links(from_type, to_type, t.resolve(i))
     types = _association_types(from_type, to_type)

@@ -59,6 +59,10 @@ class Portal:
         self.owners = owners(self.dataset)
         self.limits = RateLimits()
         self.faults = Faults()
+        #: endpoint → the most records one page answers, whatever ``limit`` asked, with
+        #: ``paging.next`` when more follows (real endpoints' caps differ and change): keys
+        #: ``objects`` (list), ``search``, ``owners``, ``associations`` (v4 rows and pages)
+        self.page_caps: dict[str, int] = {}
         #: scopes granted to the app; remove ``crm.schemas.<type>.write`` for a 403
         self.scopes = {f"crm.schemas.{t}.write" for t in types}
         #: type → id → message: batch updates of these records fail (207 errors)

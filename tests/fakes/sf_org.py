@@ -56,6 +56,9 @@ class Org(Merges, RecordCounts, RecordTypeDescribe):
         self.hidden: set[tuple[str, str]] = set()
         self.metadata_access = True
         self.faults = Faults()
+        #: the most rows one REST query page answers, whatever batchSize asked (Salesforce
+        #: may send fewer); ``done``/``nextRecordsUrl`` still say more follows
+        self.page_cap: int | None = None
         self.record_faults = RecordFaults()
         self.clock = time.time
         self._cursors: OrderedDict[str, Plan] = OrderedDict()
@@ -217,6 +220,7 @@ class Org(Merges, RecordCounts, RecordTypeDescribe):
 
     def _page(self, p: Plan, locator: str, offset: int, size: int,
               version: str) -> dict[str, Any]:
+        size = min(size, self.page_cap or size)
         page = self.ahead.take((locator, offset, size, version)) or \
             self._make_page(p, locator, offset, size, version)
         if not page["done"]:
