@@ -19,7 +19,8 @@ import sqlalchemy as sa
 
 from crmsync.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
 
-__all__ = ["FieldProblem", "RecordValidator", "validator_for", "parse_datetime", "parse_date"]
+__all__ = ["FieldProblem", "RecordValidator", "validator_for", "parse_datetime", "parse_date",
+           "integer_range", "storable"]
 
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
@@ -198,6 +199,106 @@ def _coercer(column: sa.Column) -> Callable[[Any], Any]:
     raise TypeError(f"no coercer for {column.table.name}.{column.name} of type {t!r}")
 
 
+# -- dialect limits -----------------------------------------------------------------------------
+# Values every Python type allows but a database refuses at INSERT (docs/schema.md, "Value
+# limits"). Rejecting them here names the record and field; the engine's bisection of a batch
+# the database refuses (docs/concepts.md, "Rejects") is only the safety net.
+
+_INT16 = (-(1 << 15), (1 << 15) - 1)
+_INT32 = (-(1 << 31), (1 << 31) - 1)
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def integer_range(column: sa.Column, dialect: str | None) -> tuple[int, int] | None:
+    """The integers ``dialect`` stores in ``column``: SQLite's INTEGER is 64-bit whatever its
+    declared type; PostgreSQL's ``smallint``/``integer``/``bigint`` are 16/32/64-bit.
+    ``None`` for plain Python values (no dialect)."""
+    if dialect is None:
+        return None
+    t = column.type
+    if dialect == "sqlite" or isinstance(t, sa.BigInteger):
+        return _INT64
+    if isinstance(t, sa.SmallInteger):
+        return _INT16
+    return _INT32
+
+
+def _in_range(low: int, high: int) -> Callable[[int], int]:
+    def check(v: int) -> int:
+        if low <= v <= high:
+            return v
+        raise _Invalid(f"{v} is out of the column's range in the store ({low} to {high})")
+    return check
+
+
+def _no_nul(v: str) -> str:
+    # PostgreSQL text cannot hold U+0000 (psycopg refuses it before sending).
+    if "\x00" in v:
+        raise _Invalid(f"contains a NUL character (U+0000) at position {v.index(chr(0))}, which "
+                       "PostgreSQL cannot store")
+    return v
+
+
+def _json_problem(v: Any, path: str) -> str | None:
+    """Where a JSON value holds what PostgreSQL's ``jsonb`` refuses: U+0000 in a string or key,
+    a NaN or infinite number."""
+    if isinstance(v, str):
+        return f"{path or 'the value'} contains a NUL character (U+0000)" if "\x00" in v else None
+    if isinstance(v, float):
+        return None if math.isfinite(v) else f"{path or 'the value'} is {v!r}, not a JSON number"
+    if isinstance(v, Mapping):
+        for key, item in v.items():
+            where = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return f"key {where!r} contains a NUL character (U+0000)"
+            problem = _json_problem(item, where)
+            if problem:
+                return problem
+    elif isinstance(v, (list, tuple)):
+        for n, item in enumerate(v):
+            problem = _json_problem(item, f"{path}[{n}]")
+            if problem:
+                return problem
+    return None
+
+
+def _jsonb_storable(v: dict[str, Any]) -> dict[str, Any]:
+    problem = _json_problem(v, "")
+    if problem:
+        raise _Invalid(f"{problem}, which PostgreSQL's jsonb cannot store")
+    return v
+
+
+def _dialect_limit(column: sa.Column, dialect: str | None) -> Callable[[Any], Any] | None:
+    """The check of a coerced value against what ``dialect`` stores in ``column``."""
+    t = column.type
+    if isinstance(t, sa.JSON) or column.name in ("custom", "raw"):
+        return _jsonb_storable if dialect == "postgresql" else None
+    if isinstance(t, sa.Integer):
+        bounds = integer_range(column, dialect)
+        return _in_range(*bounds) if bounds else None
+    if isinstance(t, sa.String) and dialect == "postgresql":
+        return _no_nul
+    return None
+
+
+def storable(value: Any, dialect: str | None) -> Any:
+    """``value`` (text, or JSON-like data) made storable by ``dialect`` for a reject row, which
+    must never fail to store itself: on PostgreSQL U+0000 becomes the text ``\\x00`` and a NaN
+    or infinite number its text."""
+    if dialect != "postgresql":
+        return value
+    if isinstance(value, str):
+        return value.replace("\x00", "\\x00") if "\x00" in value else value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, Mapping):
+        return {storable(str(k), dialect): storable(v, dialect) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(v, dialect) for v in value]
+    return value
+
+
 _STR, _DATETIME, _OTHER = 0, 1, 2
 
 
@@ -224,11 +325,14 @@ class RecordValidator:
     :param dialect: ``"sqlite"`` or ``"postgresql"`` to produce values in the form that
         dialect's driver stores (what SQLAlchemy's bind processing would make of them), or
         ``None`` for plain Python values.
+    :param enforce_limits: reject values ``dialect`` cannot store (integer ranges, U+0000 in
+        text); tests turn it off to reach the database's own refusal.
 
     Rows are lists in :attr:`columns` order: every column of the table but ``id``.
     """
 
-    def __init__(self, table: sa.Table, dialect: str | None = None) -> None:
+    def __init__(self, table: sa.Table, dialect: str | None = None, *,
+                 enforce_limits: bool = True) -> None:
         from crmsync.store.adapt import value_adapter
 
         self.table = table
@@ -244,6 +348,9 @@ class RecordValidator:
             if column.name in BOOK_KEEPING_COLUMNS:
                 continue
             coerce = _coercer(column)
+            limit = _dialect_limit(column, dialect) if enforce_limits else None
+            if limit is not None:
+                coerce = _then(coerce, limit)
             adapt = self._adapters[column.name]
             if adapt is not None:
                 coerce = _then(coerce, adapt)
@@ -252,6 +359,7 @@ class RecordValidator:
                                   _text_limit(column) if kind == _STR else 0, coerce)
         self._specs = specs
         self._sqlite_times = dialect == "sqlite"
+        self._nul_ok = dialect != "postgresql" or not enforce_limits
         self._required = tuple((index[c.name], c.name) for c in table.columns
                                if c.info.get("required"))
         self._choices = tuple((index[c.name], c.name, frozenset(c.info["choices"]))
@@ -279,6 +387,7 @@ class RecordValidator:
         specs = self._specs
         fromiso = dt.datetime.fromisoformat
         sqlite_times = self._sqlite_times
+        nul_ok = self._nul_ok
         for key, value in record.items():
             if value is None:
                 continue
@@ -294,7 +403,7 @@ class RecordValidator:
                 if not value:
                     continue  # empty means missing
                 if kind == _STR:
-                    if len(value) <= limit:
+                    if len(value) <= limit and (nul_ok or "\x00" not in value):
                         row[i] = value
                         continue
                 elif kind == _DATETIME:
