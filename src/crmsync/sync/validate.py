@@ -239,34 +239,54 @@ def _no_nul(v: str) -> str:
     return v
 
 
-def _json_problem(v: Any, path: str) -> str | None:
+def _json_problem(v: Any, path: str = "") -> str | None:
     """Where a JSON value holds what PostgreSQL's ``jsonb`` refuses: U+0000 in a string or key,
-    a NaN or infinite number."""
+    a NaN or infinite number. (Plain loops: this runs on every record's ``raw``.)"""
+    if isinstance(v, Mapping):
+        for key, item in v.items():
+            t = type(item)
+            if t is str:
+                if "\x00" not in item:
+                    continue
+            elif t is int or t is bool or item is None:
+                pass
+            elif t is float:
+                if math.isfinite(item):
+                    continue
+            where = f"{path}.{key}" if path else str(key)
+            problem = _json_problem(item, where)
+            if problem:
+                return problem
+        if any("\x00" in str(key) for key in v):
+            bad = next(str(k) for k in v if "\x00" in str(k))
+            return f"a key in {path or 'the value'} ({bad!r}) contains a NUL character (U+0000)"
+        return None
     if isinstance(v, str):
         return f"{path or 'the value'} contains a NUL character (U+0000)" if "\x00" in v else None
     if isinstance(v, float):
         return None if math.isfinite(v) else f"{path or 'the value'} is {v!r}, not a JSON number"
-    if isinstance(v, Mapping):
-        for key, item in v.items():
-            where = f"{path}.{key}" if path else str(key)
-            if "\x00" in str(key):
-                return f"key {where!r} contains a NUL character (U+0000)"
-            problem = _json_problem(item, where)
-            if problem:
-                return problem
-    elif isinstance(v, (list, tuple)):
+    if isinstance(v, (list, tuple)):
         for n, item in enumerate(v):
+            if type(item) is str and "\x00" not in item:
+                continue
             problem = _json_problem(item, f"{path}[{n}]")
             if problem:
                 return problem
     return None
 
 
-def _jsonb_storable(v: dict[str, Any]) -> dict[str, Any]:
-    problem = _json_problem(v, "")
-    if problem:
-        raise _Invalid(f"{problem}, which PostgreSQL's jsonb cannot store")
-    return v
+def _jsonb_storable(v: dict[str, Any]) -> Any:
+    """``v`` as a PostgreSQL ``jsonb`` parameter, unless it holds what ``jsonb`` refuses. The
+    check runs on the JSON text (in C), which the driver then sends as it is; the value is
+    walked only when the text shows ``\\u0000``, ``NaN`` or ``Infinity``."""
+    from crmsync.store.adapt import jsonb_from_text
+
+    text = json.dumps(v)
+    if "\\u0000" in text or "NaN" in text or "Infinity" in text:
+        problem = _json_problem(v)
+        if problem:
+            raise _Invalid(f"{problem}, which PostgreSQL's jsonb cannot store")
+    return jsonb_from_text(text)
 
 
 def _dialect_limit(column: sa.Column, dialect: str | None) -> Callable[[Any], Any] | None:
