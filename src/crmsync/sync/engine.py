@@ -68,6 +68,10 @@ class SyncEngine:
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
         self.lock = lock
+        #: The entity results of the current (or last) :meth:`run`, complete even when it
+        #: raised a connection's configuration or authentication error.
+        self.results: list[EntityResult] = []
+        self._started: EntityResult | None = None
 
     def run(self, entities: Sequence[str] | None = None, *, full: bool = False
             ) -> list[EntityResult]:
@@ -80,8 +84,9 @@ class SyncEngine:
         every entity forward instead of spending itself on the same first ones each day.
 
         A connector error on one entity is recorded and the next entity still syncs. A
-        configuration or authentication error concerns the whole connection: it is recorded
-        and re-raised, as is a bug (any non-crmsync exception).
+        configuration or authentication error concerns the whole connection: it is recorded,
+        the entities it kept from syncing are reported as ``failed`` ("not started") in
+        :attr:`results`, and it is re-raised, as is a bug (any non-crmsync exception).
         """
         wanted = list(entities) if entities else list(self.connector.ENTITIES)
         unknown = [e for e in wanted if e not in self.connector.ENTITIES]
@@ -91,7 +96,8 @@ class SyncEngine:
                 f"(it reads: {', '.join(self.connector.ENTITIES)})", connection=self.connector.name)
         wanted = self._longest_waiting_first(wanted)
         results: list[EntityResult] = []
-        for entity in wanted:
+        self.results = results
+        for n, entity in enumerate(wanted):
             if results and results[-1].status == STOPPED_QUOTA:
                 # The budget is the connection's: the next entities would stop at once. They
                 # are reported, not run; the next sync starts them from their saved cursors.
@@ -100,7 +106,19 @@ class SyncEngine:
                     error="not started: the API quota budget was spent by "
                           f"{results[-1].entity}"))
                 continue
-            results.append(self._locked_sync(entity, full))
+            self._started = None
+            try:
+                results.append(self._locked_sync(entity, full))
+            except (ConfigError, AuthError) as exc:
+                if self._started is not None and self._started.entity == entity:
+                    results.append(self._started)
+                kind = "authentication" if isinstance(exc, AuthError) else "configuration"
+                # Reported, not run (as after a quota stop); the message is on ``entity``.
+                results.extend(EntityResult(
+                    connection=self.connector.name, entity=later, status="failed",
+                    error=f"not started: the connection's {kind} failed on {entity}")
+                    for later in wanted[n + 1:])
+                raise
         return results
 
     def _longest_waiting_first(self, entities: list[str]) -> list[str]:
@@ -127,7 +145,7 @@ class SyncEngine:
     def sync_entity(self, entity: str, *, full: bool = False) -> EntityResult:
         """Sync one entity; returns its result (status ``success`` or ``failed``)."""
         connection = self.connector.name
-        result = EntityResult(connection=connection, entity=entity)
+        result = self._started = EntityResult(connection=connection, entity=entity)
         engine = self.store.engine
         calls_before = self.connector.api_calls.total
         with engine.begin() as conn:
