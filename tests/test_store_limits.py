@@ -136,8 +136,10 @@ def test_a_batch_the_database_refuses_rejects_only_the_refused_record(
     assert result.status == "success"
     assert (result.rows_read, result.rows_upserted, result.rejects) == (10, 9, 1)
     assert stored_ids(store) == sorted(f"A{i}" for i in range(1, 11) if i != 7)
-    [(rid, _field, reason)] = rejects(store)
+    [(rid, field, reason)] = rejects(store)
     assert rid == "A7" and reason.startswith("the database refused the record: ")
+    if store.dialect == "sqlite":  # the driver's overflow can only come from that column
+        assert field == "employee_count"
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(sync_state.c.cursor)).scalar_one() == {"page": 1}
         run = conn.execute(sa.select(sync_runs.c.rows_upserted, sync_runs.c.rejects)).one()
@@ -168,3 +170,18 @@ def test_nul_the_database_refuses_is_bisected_on_postgresql(pg_url: str,
         assert stored_ids(store) == ["A1", "A3"]
         [(rid, _field, reason)] = rejects(store)
         assert rid == "A2" and "NUL" in reason
+
+
+def test_a_connector_error_holding_nul_is_recorded_on_the_run(store: Store) -> None:
+    from crmsync import ConnectorError
+
+    class Garbled(OneBatch):
+        def read(self, entity: str, cursor: Any) -> Iterator[Batch]:
+            raise ConnectorError("HTTP 500: bad\x00body", connection=self.name, entity=entity)
+            yield  # pragma: no cover
+
+    result = SyncEngine(store, Garbled("crm", {}, [])).sync_entity("accounts")
+    assert result.status == "failed"
+    with store.engine.connect() as conn:
+        status, error = conn.execute(sa.select(sync_runs.c.status, sync_runs.c.error)).one()
+    assert status == "failed" and "bad" in error and "body" in error

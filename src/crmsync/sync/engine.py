@@ -246,9 +246,8 @@ class SyncEngine:
             if not refused:
                 raise
             for rid, error in refused:
-                del rows[rid]
+                field, reason = describe_refusal(error, validator.columns, rows.pop(rid))
                 i = origins[rid]
-                field, reason = describe_refusal(error)
                 rejected_records += 1
                 rejects.append(self._reject_row(
                     result, entity, rid, sources[i] if sources is not None else None, field,
@@ -341,7 +340,8 @@ class SyncEngine:
         with self.store.engine.begin() as conn:
             conn.execute(
                 sa.update(sync_runs).where(sync_runs.c.id == result.run_id).values(
-                    status=result.status, ended_at=_now(), error=result.error,
+                    status=result.status, ended_at=_now(),
+                    error=storable(result.error, self.store.dialect),
                     api_calls=result.api_calls,
                     api_calls_by_endpoint=self.connector.api_calls.snapshot() or None,
                     **self._quota()))

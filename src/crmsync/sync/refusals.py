@@ -86,11 +86,20 @@ def refused_rows(engine: Engine, table: sa.Table, columns: Sequence[str],
     return bisect(rows, error) if error is not None else []
 
 
-def describe_refusal(exc: BaseException) -> tuple[str | None, str]:
-    """``(field, reason)`` of a database's refusal of one row: the column when the database
-    names it (PostgreSQL's diagnostics), and the error's first line."""
+_INT64 = range(-(1 << 63), 1 << 63)
+
+
+def describe_refusal(exc: BaseException, columns: Sequence[str], values: Sequence[Any]
+                     ) -> tuple[str | None, str]:
+    """``(field, reason)`` of a database's refusal of one row (``values`` in ``columns``
+    order): the column when the database names it (PostgreSQL's diagnostics) or when the
+    driver's error can only come from one (sqlite3's ``OverflowError``: an integer beyond 64
+    bits), and the error's first line."""
     orig = _driver_error(exc) or exc
     diag = getattr(orig, "diag", None)
     field = getattr(diag, "column_name", None) if diag is not None else None
+    if field is None and isinstance(orig, OverflowError):
+        field = next((c for c, v in zip(columns, values)
+                      if type(v) is int and v not in _INT64), None)
     message = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
     return field, f"the database refused the record: {message}"
