@@ -42,7 +42,8 @@ class OneBatch(Connector):
         self.records = records
 
     def read(self, entity: str, cursor: Any) -> Iterator[Batch]:
-        yield Batch(records=self.records, cursor={"page": 1})
+        yield Batch(records=self.records, cursor={"page": 1},
+                    sources=[f"accounts.csv line {n + 2}" for n in range(len(self.records))])
 
 
 def sync(store: Store, records: list[dict[str, Any]]) -> Any:
@@ -138,6 +139,8 @@ def test_a_batch_the_database_refuses_rejects_only_the_refused_record(
     assert stored_ids(store) == sorted(f"A{i}" for i in range(1, 11) if i != 7)
     [(rid, field, reason)] = rejects(store)
     assert rid == "A7" and reason.startswith("the database refused the record: ")
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sync_rejects.c.source)).scalar() == "accounts.csv line 8"
     if store.dialect == "sqlite":  # the driver's overflow can only come from that column
         assert field == "employee_count"
     with store.engine.connect() as conn:
