@@ -36,7 +36,7 @@ from crmsync.schedule import covers, last_runs, next_due
 from crmsync.schema import sync_rejects, sync_runs, sync_state
 from crmsync.store import Store
 from crmsync.store.database import redact_url
-from crmsync.sync.engine import ProgressCallback, SyncEngine
+from crmsync.sync.engine import NOT_STARTED, ProgressCallback, SyncEngine
 
 if TYPE_CHECKING:
     from crmsync.writeback.operations import RunResult
@@ -219,7 +219,9 @@ def _conclude(report: RunReport) -> None:
     report.status = (PARTIAL if failed and synced else "failed" if failed
                      else LOCKED if locked else STOPPED_QUOTA if stopped else "success")
     if failed or stopped or locked:
-        report.error = "; ".join(dict.fromkeys(_described(d) for d in failed + locked + stopped))
+        # An entity a connection's error kept from syncing adds nothing to that error's line.
+        causes = [d for d in failed if not (d.error or "").startswith(NOT_STARTED)]
+        report.error = "; ".join(dict.fromkeys(_described(d) for d in causes + locked + stopped))
 
 
 def _described(d: EntityResult) -> str:

@@ -20,7 +20,7 @@ from crmsync.cli_writeback import run, writeback
 from crmsync.cli_state import (EXIT_PARTIAL, CrmsyncGroup, State, emit_json, pass_state,
                                progress_bar, sync_exit_code)
 from crmsync.registry import Registry
-from crmsync.reports import LOCKED
+from crmsync.reports import LOCKED, STOPPED_QUOTA, RunReport
 
 __all__ = ["cli", "main"]
 
@@ -85,6 +85,8 @@ def sync(state: State, names: Sequence[str], entities: Sequence[str], full: bool
                           progress=progress, wait=wait)
     if as_json:
         emit_json(report.as_dict())
+    elif _stopped_alone(report):
+        click.echo(f"error: {report.error}", err=True)
     else:
         cols = ("connection", "entity", "status", "rows_read", "rows_upserted", "rows_deleted",
                 "rejects", "api_calls")
@@ -104,6 +106,13 @@ def sync(state: State, names: Sequence[str], entities: Sequence[str], full: bool
     code = sync_exit_code(report)
     if code:
         sys.exit(code)
+
+
+def _stopped_alone(report: RunReport) -> bool:
+    """True when the sync was of one connection that its configuration or authentication
+    error stopped before any entity synced: its error is the whole story, one line."""
+    return (bool(report.connection_errors) and len({d.connection for d in report.details}) == 1
+            and not any(d.status in ("success", STOPPED_QUOTA) for d in report.details))
 
 
 @cli.command()

@@ -35,6 +35,10 @@ __all__ = ["SyncEngine", "sync_entity", "describe_reject", "ProgressCallback"]
 
 log = logging.getLogger(__name__)
 
+#: How the error of an entity a connection's configuration or authentication error kept from
+#: syncing begins.
+NOT_STARTED = "not started: the connection's"
+
 #: ``progress(connection, entity, rows_read_so_far)``, called after every committed batch.
 ProgressCallback = Callable[[str, str, int], None]
 
@@ -116,7 +120,7 @@ class SyncEngine:
                 # Reported, not run (as after a quota stop); the message is on ``entity``.
                 results.extend(EntityResult(
                     connection=self.connector.name, entity=later, status="failed",
-                    error=f"not started: the connection's {kind} failed on {entity}")
+                    error=f"{NOT_STARTED} {kind} failed on {entity}")
                     for later in wanted[n + 1:])
                 raise
         return results
