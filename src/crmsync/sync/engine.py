@@ -29,7 +29,8 @@ from crmsync.store import Store, mark_deleted, upsert_prepared
 from crmsync.store.upsert import upsert_statement
 from crmsync.sync.merges import repoint_references
 from crmsync.sync.refusals import describe_refusal, is_data_error, refused_rows
-from crmsync.sync.validate import storable, validator_for
+from crmsync.sync.limits import storable
+from crmsync.sync.validate import validator_for
 
 __all__ = ["SyncEngine", "sync_entity", "describe_reject", "ProgressCallback"]
 
