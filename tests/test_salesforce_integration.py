@@ -148,8 +148,12 @@ def test_a_sync_killed_mid_read_resumes_without_loss_or_duplicates(run_sync, sto
 
 def test_a_sync_failing_mid_read_resumes_without_loss_or_duplicates(run_sync, store, fake):
     fake.org.faults.add(lambda r: "/query/" in r.path, error="INVALID_SESSION_ID", after=1)
-    with pytest.raises(AuthError):
-        run_sync()  # the third page of some object fails: session auth cannot log in again
+    # The third page of some object fails: session auth cannot log in again. The connection
+    # stops, reported (not raised): the entities it kept from syncing are "not started".
+    failed = run_sync()
+    assert failed.status == "failed"
+    assert [isinstance(e, AuthError) for e in failed.connection_errors.values()] == [True]
+    assert any((d.error or "").startswith("not started") for d in failed.details)
 
     report = run_sync()
 

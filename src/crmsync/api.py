@@ -7,10 +7,12 @@ plugins matter, a :class:`~crmsync.registry.Registry`; each returns plain data o
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,20 +22,21 @@ import sqlalchemy as sa
 from crmsync import logs
 from crmsync.config import Config, ConnectionConfig, load_config
 from crmsync.connector import Connector
-from crmsync.errors import ConfigError, ConnectorError, CrmsyncError
+from crmsync.errors import AuthError, ConfigError, ConnectorError, CrmsyncError
 from crmsync.metrics import engine as metric_engine
 from crmsync.metrics.engine import ComputeResult, MetricValue
 from crmsync.metrics.report import report_rows
 from crmsync.metrics.targets import stored_targets
 from crmsync.redact import Redactor
 from crmsync.registry import Registry
-from crmsync.locks import DEFAULT_TTL, run_lock, sync_lock_name
-from crmsync.reports import LOCKED, STOPPED_QUOTA, EntityResult, RunReport
+from crmsync.locks import DEFAULT_TTL, RunLocked, connection_lock_name, run_lock, sync_lock_name
+from crmsync.reports import (LOCKED, PARTIAL, STOPPED_QUOTA, WHOLE_CONNECTION, EntityResult,
+                             RunReport)
 from crmsync.schedule import covers, last_runs, next_due
 from crmsync.schema import sync_rejects, sync_runs, sync_state
 from crmsync.store import Store
 from crmsync.store.database import redact_url
-from crmsync.sync.engine import ProgressCallback, SyncEngine
+from crmsync.sync.engine import NOT_STARTED, ProgressCallback, SyncEngine
 
 if TYPE_CHECKING:
     from crmsync.writeback.operations import RunResult
@@ -48,6 +51,9 @@ __all__ = [
     "CheckResult",
     "writeback_plan", "writeback_apply", "run",
 ]
+
+
+log = logging.getLogger(__name__)
 
 
 def _now() -> dt.datetime:
@@ -118,14 +124,24 @@ class CheckResult:
 
 
 def check(config: Config, registry: Registry, names: Sequence[str] = ()) -> list[CheckResult]:
-    """Probe authentication and permissions of each connection (default: all)."""
+    """Probe authentication and permissions of each connection (default: all). A connection
+    that cannot even be set up (a configuration error) is a failed result like any other, so
+    every connection is reported."""
     if not names and not config.connections:
         raise ConfigError("no connections configured; add a [connections.NAME] table "
                           "(crmsync init writes an example)", file=config.file)
+    names = list(names) or list(config.connections)
+    for name in names:
+        _connection(config, name)  # an unknown name is a usage error: nothing is probed
     results = []
-    for name in names or list(config.connections):
-        conn_cfg = _connection(config, name)
-        connector, redactor = connect(config, name, registry)
+    for name in names:
+        conn_cfg = config.connections[name]
+        try:
+            connector, redactor = connect(config, name, registry)
+        except CrmsyncError as exc:
+            results.append(CheckResult(name, conn_cfg.type, False,
+                                       redactor_for(config, registry).text(str(exc))))
+            continue
         try:
             results.append(CheckResult(name, conn_cfg.type, True, connector.check()))
         except CrmsyncError as exc:
@@ -142,45 +158,36 @@ def sync(config: Config, registry: Registry, names: Sequence[str] = (), *,
     """Sync connections (default: all) into the store. Entities that fail are reported in
     the returned report (status ``failed``) while the others still sync.
 
-    Each connection/entity holds its run lock (:mod:`crmsync.locks`) while it syncs; one
-    another process holds for longer than ``wait`` seconds is reported with status
-    ``locked`` (and so is the run, unless something failed) and the others still sync.
+    Every connection is reported: one that cannot be set up or whose configuration or
+    authentication fails is a detail with its error (entity ``*`` when no entity started;
+    the entities it kept from syncing as ``not started``) and the other connections still
+    sync. When some connections failed and others synced, the run's status is ``partial``.
+
+    A sync of several entities of a connection holds the connection's lock
+    (:func:`crmsync.locks.connection_lock_name`) for its whole run, and each entity its own
+    run lock (:mod:`crmsync.locks`). A lock another process holds for longer than ``wait``
+    seconds is reported with status ``locked`` (a held connection as one detail, entity
+    ``*``; and so is the run, unless something failed); the others still sync.
     """
     report = RunReport(kind="sync")
     names = list(names) or list(config.connections)
     if not names:
         raise ConfigError("no connections configured; add a [connections.NAME] table "
                           "(crmsync init writes an example)", file=config.file)
+    for name in names:
+        _connection(config, name)  # an unknown name is a usage error: nothing syncs
     own_store = store is None
     store = store or open_store(config)
     try:
         for name in names:
-            connector, redactor = connect(config, name, registry)
-            try:
-                def lock(entity: str, name: str = name, store: Store = store) -> Any:
-                    return run_lock(store, sync_lock_name(name, entity), wait=wait,
-                                    ttl=lock_ttl)
-
-                engine = SyncEngine(store, connector, redactor=redactor, progress=progress,
-                                    lock=lock)
-                report.details.extend(engine.run(entities or None, full=full))
-            finally:
-                connector.close()
+            report.details.extend(_sync_connection(
+                config, registry, store, name, report, entities=entities, full=full,
+                progress=progress, wait=wait, lock_ttl=lock_ttl))
         changed: dict[str, int] = {}
         for d in report.details:
             changed[d.entity] = changed.get(d.entity, 0) + d.rows_upserted + d.rows_deleted
-        store.analyze(changed)
-        failed = [d for d in report.details
-                  if d.status not in ("success", STOPPED_QUOTA, LOCKED)]
-        stopped = [d for d in report.details if d.status == STOPPED_QUOTA]
-        locked = [d for d in report.details if d.status == LOCKED]
-        report.status = ("failed" if failed else LOCKED if locked
-                         else STOPPED_QUOTA if stopped else "success")
-        if failed or stopped or locked:
-            report.error = "; ".join(
-                d.error if (d.error or "").startswith((f"{d.connection}/{d.entity}:",
-                                                       sync_lock_name(d.connection, d.entity)))
-                else f"{d.connection}/{d.entity}: {d.error}" for d in failed + locked + stopped)
+        store.analyze({t: n for t, n in changed.items() if t != WHOLE_CONNECTION})
+        _conclude(report)
     except BaseException as exc:
         report.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
         report.error = report.error or redactor_for(config, registry).text(str(exc))
@@ -191,6 +198,67 @@ def sync(config: Config, registry: Registry, names: Sequence[str] = (), *,
             store.dispose()
         registry.after_run(report, config)
     return report
+
+
+def _sync_connection(config: Config, registry: Registry, store: Store, name: str,
+                     report: RunReport, *, entities: Sequence[str], full: bool,
+                     progress: ProgressCallback | None, wait: float, lock_ttl: float
+                     ) -> list[EntityResult]:
+    """Sync one connection; its configuration or authentication error becomes its details
+    (and ``report.connection_errors[name]``) instead of stopping the other connections."""
+    try:
+        connector, redactor = connect(config, name, registry)
+    except CrmsyncError as exc:
+        report.connection_errors[name] = exc
+        return [EntityResult(connection=name, entity=WHOLE_CONNECTION, status="failed",
+                             error=redactor_for(config, registry).text(str(exc)))]
+    try:
+        def lock(entity: str) -> Any:
+            return run_lock(store, sync_lock_name(name, entity), wait=wait, ttl=lock_ttl)
+
+        whole = len(entities or connector.ENTITIES) > 1
+        engine = SyncEngine(store, connector, redactor=redactor, progress=progress, lock=lock)
+        try:
+            with (run_lock(store, connection_lock_name(name), wait=wait, ttl=lock_ttl)
+                  if whole else nullcontext()):
+                return engine.run(entities or None, full=full)
+        except RunLocked as exc:
+            log.warning("%s", exc)
+            return [EntityResult(connection=name, entity=WHOLE_CONNECTION, status=LOCKED,
+                                 error=str(exc))]
+        except (ConfigError, AuthError) as exc:
+            report.connection_errors[name] = exc
+            return engine.results or [EntityResult(
+                connection=name, entity=WHOLE_CONNECTION, status="failed",
+                error=redactor.text(str(exc)))]
+    finally:
+        connector.close()
+
+
+def _conclude(report: RunReport) -> None:
+    """The run's status and error line from its details: ``failed`` (or ``partial`` when
+    other connections synced), else ``locked``, else a quota stop, else ``success``."""
+    failed = [d for d in report.details if d.status not in ("success", STOPPED_QUOTA, LOCKED)]
+    stopped = [d for d in report.details if d.status == STOPPED_QUOTA]
+    locked = [d for d in report.details if d.status == LOCKED]
+    failed_connections = {d.connection for d in failed}
+    synced = {d.connection for d in report.details
+              if d.status in ("success", STOPPED_QUOTA)} - failed_connections
+    report.status = (PARTIAL if failed and synced else "failed" if failed
+                     else LOCKED if locked else STOPPED_QUOTA if stopped else "success")
+    if failed or stopped or locked:
+        # An entity a connection's error kept from syncing adds nothing to that error's line.
+        causes = [d for d in failed if not (d.error or "").startswith(NOT_STARTED)]
+        report.error = "; ".join(dict.fromkeys(_described(d) for d in causes + locked + stopped))
+
+
+def _described(d: EntityResult) -> str:
+    """A detail's error naming its connection and entity (once)."""
+    error = d.error or d.status
+    if d.entity == WHOLE_CONNECTION or error.startswith((f"{d.connection}/{d.entity}:",
+                                                         "sync:")):
+        return error
+    return f"{d.connection}/{d.entity}: {error}"
 
 
 def compute_metrics(config: Config, registry: Registry, metrics: Sequence[str] = (), *,

@@ -17,10 +17,10 @@ from crmsync import api, logs, render
 from crmsync.cli_metrics import demo, metrics
 from crmsync.cli_writeback import print_status as print_writeback_status
 from crmsync.cli_writeback import run, writeback
-from crmsync.cli_state import (EXIT_LOCKED, EXIT_QUOTA, CrmsyncGroup, State, emit_json,
-                               pass_state, progress_bar)
+from crmsync.cli_state import (EXIT_PARTIAL, CrmsyncGroup, State, emit_json, pass_state,
+                               progress_bar, sync_exit_code)
 from crmsync.registry import Registry
-from crmsync.reports import LOCKED
+from crmsync.reports import LOCKED, STOPPED_QUOTA, RunReport
 
 __all__ = ["cli", "main"]
 
@@ -63,7 +63,7 @@ def check(state: State, names: Sequence[str], as_json: bool) -> None:
         for r in results:
             click.echo(f"{'ok ' if r.ok else 'FAIL'} {r.connection} ({r.type}): {r.message}")
     if not all(r.ok for r in results):
-        sys.exit(1)
+        sys.exit(EXIT_PARTIAL if any(r.ok for r in results) else 1)
 
 
 @cli.command()
@@ -71,7 +71,9 @@ def check(state: State, names: Sequence[str], as_json: bool) -> None:
 @click.option("--entity", "entities", multiple=True, help="Only these entities (repeatable).")
 @click.option("--full", is_flag=True, help="Ignore saved cursors and read everything.")
 @click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True,
-              help="Seconds to wait for a target another process is syncing (run lock).")
+              is_flag=False, flag_value=float("inf"), metavar="[SECONDS]",
+              help="Seconds to wait for a connection or entity another process is syncing "
+                   "(run lock); --wait alone waits until it is free.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def sync(state: State, names: Sequence[str], entities: Sequence[str], full: bool, wait: float,
@@ -83,6 +85,8 @@ def sync(state: State, names: Sequence[str], entities: Sequence[str], full: bool
                           progress=progress, wait=wait)
     if as_json:
         emit_json(report.as_dict())
+    elif _stopped_alone(report):
+        click.echo(f"error: {report.error}", err=True)
     else:
         cols = ("connection", "entity", "status", "rows_read", "rows_upserted", "rows_deleted",
                 "rejects", "api_calls")
@@ -94,14 +98,21 @@ def sync(state: State, names: Sequence[str], entities: Sequence[str], full: bool
         elif report.stopped_on_quota:
             click.echo(f"stopped on the API quota (state kept; the next sync resumes): "
                        f"{report.error}", err=True)
+        elif report.partial:
+            click.echo(f"partial failure (the other connections synced): {report.error}",
+                       err=True)
         elif report.error:
             click.echo(f"error: {report.error}", err=True)
-    if report.status == LOCKED:
-        sys.exit(EXIT_LOCKED)
-    if report.stopped_on_quota:
-        sys.exit(EXIT_QUOTA)
-    if not report.ok:
-        sys.exit(1)
+    code = sync_exit_code(report)
+    if code:
+        sys.exit(code)
+
+
+def _stopped_alone(report: RunReport) -> bool:
+    """True when the sync was of one connection that its configuration or authentication
+    error stopped before any entity synced: its error is the whole story, one line."""
+    return (bool(report.connection_errors) and len({d.connection for d in report.details}) == 1
+            and not any(d.status in ("success", STOPPED_QUOTA) for d in report.details))
 
 
 @cli.command()

@@ -14,14 +14,38 @@ from crmsync import api, logs, render
 from crmsync.config import Config
 from crmsync.errors import CrmsyncError
 from crmsync.registry import Registry
+from crmsync.reports import LOCKED, STOPPED_QUOTA, RunReport
 
 __all__ = ["UserError", "CrmsyncGroup", "State", "pass_state", "emit_json", "progress_bar",
-           "EXIT_QUOTA", "EXIT_LOCKED"]
+           "EXIT_QUOTA", "EXIT_LOCKED", "EXIT_PARTIAL", "sync_exit_code"]
 
 #: Exit code of a sync the API quota budget stopped cleanly (docs/cli.md, "Exit codes").
 EXIT_QUOTA = 3
 #: Exit code of a sync that found a target locked by another process (docs/cli.md).
 EXIT_LOCKED = 4
+#: Exit code of a partial failure: some connections failed while others synced or passed
+#: their check (docs/cli.md, "Exit codes and errors").
+EXIT_PARTIAL = 5
+
+
+def sync_exit_code(report: RunReport) -> int:
+    """The exit code of a sync's report (docs/cli.md): 0 success, 5 partial failure, 2 when
+    only configuration errors failed it, 1 any other failure, 4 locked, 3 quota stop."""
+    if report.ok:
+        return 0
+    if report.partial:
+        return EXIT_PARTIAL
+    if report.status == LOCKED:
+        return EXIT_LOCKED
+    if report.stopped_on_quota:
+        return EXIT_QUOTA
+    failed = {d.connection for d in report.details
+              if d.status not in ("success", STOPPED_QUOTA, LOCKED)}
+    errors = report.connection_errors
+    if errors and failed <= set(errors) and all(
+            getattr(e, "exit_code", 1) == 2 for e in errors.values()):
+        return 2
+    return 1
 
 
 class UserError(click.ClickException):

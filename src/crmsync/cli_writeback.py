@@ -19,7 +19,7 @@ from rich.progress import (
 )
 
 from crmsync import api, render
-from crmsync.cli_state import EXIT_QUOTA, State, emit_json, pass_state
+from crmsync.cli_state import EXIT_PARTIAL, EXIT_QUOTA, State, emit_json, pass_state
 from crmsync.reports import RunReport
 from crmsync.writeback.plan import SKIP_REASONS, WritebackPlan
 
@@ -222,10 +222,12 @@ def run(state: State, dry_run: bool, yes: bool, as_json: bool) -> None:
             print_plan(out, result.plan)
         if result.writeback is not None and result.writeback.status != "cancelled":
             _print_report(out, result.writeback)
-    if not result.sync.ok:
+    if not result.sync.ok and not result.sync.partial:
         _exit(result.sync)
     if result.writeback is not None:
         _exit(result.writeback)
+    if result.sync.partial:  # the connections that synced were computed and written back
+        sys.exit(EXIT_PARTIAL)
 
 
 def print_status(out: Console, data: dict[str, Any]) -> None:

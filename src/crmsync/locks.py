@@ -36,7 +36,8 @@ from crmsync.errors import CrmsyncError
 from crmsync.schema import run_locks
 from crmsync.store import Store
 
-__all__ = ["RunLocked", "LockInfo", "run_lock", "sync_lock_name", "writeback_lock_name",
+__all__ = ["RunLocked", "LockInfo", "run_lock", "sync_lock_name", "connection_lock_name",
+           "writeback_lock_name",
            "job_lock_name", "advisory_key", "process_owner", "DEFAULT_TTL"]
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,12 @@ class LockInfo:
 def sync_lock_name(connection: str, entity: str) -> str:
     """The lock of one connection's entity sync."""
     return f"sync:{connection}:{entity}"
+
+
+def connection_lock_name(connection: str) -> str:
+    """The lock a sync of several entities of one connection holds for its whole run, so
+    two such syncs never leapfrog entity by entity (docs/deploying.md, "Run locks")."""
+    return f"sync:{connection}"
 
 
 def writeback_lock_name(mapping: str) -> str:
@@ -174,14 +181,17 @@ def _advisory_holder(conn: Connection, key: int) -> str:
     """Who holds advisory lock ``key``: the holder's application name (our owner string)."""
     unsigned = key & 0xFFFFFFFFFFFFFFFF
     row = conn.execute(sa.text(
-        "select a.application_name, a.pid, a.backend_start from pg_locks l "
+        "select a.application_name, a.pid, a.state_change from pg_locks l "
         "join pg_stat_activity a on a.pid = l.pid "
         "where l.locktype = 'advisory' and l.granted and l.classid = :hi and l.objid = :lo "
         "and l.objsubid = 1"), {"hi": unsigned >> 32, "lo": unsigned & 0xFFFFFFFF}).first()
     if row is None:
         return "another process (just released)"
     app = (row.application_name or "").removeprefix("crmsync ") or "a database session"
-    return f"{app} (server pid {row.pid})"
+    # The holder's lock connection stays idle from the moment it took the lock.
+    since = (f", since {row.state_change.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+             if row.state_change is not None else "")
+    return f"{app} (server pid {row.pid}{since})"
 
 
 # -- SQLite -------------------------------------------------------------------------------------

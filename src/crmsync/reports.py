@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RunReport", "EntityResult", "STOPPED_QUOTA", "LOCKED"]
+__all__ = ["RunReport", "EntityResult", "STOPPED_QUOTA", "LOCKED", "PARTIAL", "WHOLE_CONNECTION"]
 
 #: Status of a sync that the API quota budget stopped cleanly (state kept; the next run
 #: resumes). Not a failure.
@@ -14,6 +14,12 @@ STOPPED_QUOTA = "stopped: api quota"
 #: Status of an entity (and of a run) not synced because another process holds its run lock
 #: (:mod:`crmsync.locks`). Not a failure; nothing was written.
 LOCKED = "locked"
+#: Status of a run over several connections where some failed and others synced: every
+#: connection is in the report's details (docs/cli.md, exit code 5).
+PARTIAL = "partial"
+#: The ``entity`` of a detail about a connection as a whole: it could not be set up (a
+#: configuration or authentication error) or another sync holds it (its connection lock).
+WHOLE_CONNECTION = "*"
 
 
 @dataclass
@@ -47,11 +53,19 @@ class RunReport:
     ended_at: dt.datetime | None = None
     details: list[Any] = field(default_factory=list)
     error: str | None = None
+    #: Connection → the configuration or authentication error that stopped it (not in
+    #: :meth:`as_dict`; the CLI derives its exit code from them).
+    connection_errors: dict[str, Exception] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         """True when the run finished without errors."""
         return self.status == "success"
+
+    @property
+    def partial(self) -> bool:
+        """True when some connections failed while others synced."""
+        return self.status == PARTIAL
 
     @property
     def stopped_on_quota(self) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["value_adapter"]
+__all__ = ["value_adapter", "jsonb_from_text"]
 
 Adapter = Callable[[Any], Any]
 
@@ -39,7 +39,15 @@ def _json_text(v: Any) -> str:
 def _jsonb(v: Any) -> Any:
     from psycopg.types.json import Jsonb
 
-    return Jsonb(v)
+    return v if isinstance(v, Jsonb) else Jsonb(v)
+
+
+def jsonb_from_text(text: str) -> Any:
+    """A PostgreSQL ``jsonb`` parameter from JSON text already made (``json.dumps``), so the
+    driver does not serialise the value a second time."""
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(text, dumps=str)
 
 
 def value_adapter(dialect: str | None, column: sa.Column) -> Adapter | None:

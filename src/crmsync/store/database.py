@@ -53,11 +53,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.create_function("crmsync_business_minutes", 6, business_minutes,
                                deterministic=True)
     cur = dbapi_conn.cursor()
+    # First: switching a fresh file to WAL needs its lock, and other processes may hold it.
+    cur.execute("PRAGMA busy_timeout=30000")
     # WAL lets readers (status, metrics) work while a sync writes; NORMAL is durable in WAL
     # for everything but a power cut, and a power cut loses at most the batch in flight.
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
     # 32 MB of page cache: index maintenance during large syncs stays in memory.
     cur.execute("PRAGMA cache_size=-32768")
     cur.close()

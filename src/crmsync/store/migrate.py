@@ -1,4 +1,9 @@
-"""Alembic, driven from Python: the migrations ship inside the package."""
+"""Alembic, driven from Python: the migrations ship inside the package.
+
+Several processes may open a fresh store at once (cron, a scheduler and workers starting
+together): schema set-up is serialised so exactly one of them migrates and the others find the
+store at head (docs/deploying.md, "Several processes, one fresh store").
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
 
 __all__ = ["alembic_config", "upgrade", "current", "head"]
 
@@ -35,14 +41,43 @@ def current(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+#: Name of the PostgreSQL advisory lock held while migrating (hashed with the schema).
+MIGRATION_LOCK = "crmsync:migrate"
+
+
+def _serialise(conn: Connection) -> None:
+    """Take the store's migration lock inside ``conn``'s transaction, until it ends.
+
+    PostgreSQL: a transaction-level advisory lock (``pg_advisory_xact_lock``) keyed on the
+    schema, so stores in other schemas of the database do not wait. SQLite: ``BEGIN
+    IMMEDIATE`` takes the database's write lock before the first read, so the revision read
+    and the DDL that follows are one step (a waiting process blocks up to ``busy_timeout``).
+    """
+    if conn.dialect.name == "postgresql":
+        from crmsync.locks import advisory_key  # crmsync.locks needs the store package
+
+        schema = conn.execute(sa.text("select current_schema()")).scalar() or ""
+        conn.execute(sa.text("select pg_advisory_xact_lock(:k)"),
+                     {"k": advisory_key(schema, MIGRATION_LOCK)})
+    elif conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def upgrade(engine: Engine, revision: str = "head") -> list[str]:
-    """Upgrade the database to ``revision``; a no-op (one cheap query) when current."""
-    before = current(engine)
+    """Upgrade the database to ``revision``; a no-op (one cheap query) when current.
+
+    Safe to call from several processes at once on a fresh store: the first migrates under
+    the migration lock, the others wait for it and then find nothing to do.
+    """
     target = head() if revision == "head" else revision
-    if before == target:
+    if current(engine) == target:
         return []
     cfg = alembic_config()
     with engine.begin() as conn:
+        _serialise(conn)
+        before = MigrationContext.configure(conn).get_current_revision()
+        if before == target:
+            return []
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
     script = ScriptDirectory.from_config(cfg)

@@ -28,11 +28,17 @@ from crmsync.schema import SYNCED_TABLES, sync_rejects, sync_runs, sync_state
 from crmsync.store import Store, mark_deleted, upsert_prepared
 from crmsync.store.upsert import upsert_statement
 from crmsync.sync.merges import repoint_references
+from crmsync.sync.refusals import describe_refusal, is_data_error, refused_rows
+from crmsync.sync.limits import storable
 from crmsync.sync.validate import validator_for
 
 __all__ = ["SyncEngine", "sync_entity", "describe_reject", "ProgressCallback"]
 
 log = logging.getLogger(__name__)
+
+#: How the error of an entity a connection's configuration or authentication error kept from
+#: syncing begins.
+NOT_STARTED = "not started: the connection's"
 
 #: ``progress(connection, entity, rows_read_so_far)``, called after every committed batch.
 ProgressCallback = Callable[[str, str, int], None]
@@ -67,6 +73,10 @@ class SyncEngine:
         self.retry = retry or RetryPolicy()
         self.sleep = sleep
         self.lock = lock
+        #: The entity results of the current (or last) :meth:`run`, complete even when it
+        #: raised a connection's configuration or authentication error.
+        self.results: list[EntityResult] = []
+        self._started: EntityResult | None = None
 
     def run(self, entities: Sequence[str] | None = None, *, full: bool = False
             ) -> list[EntityResult]:
@@ -79,8 +89,9 @@ class SyncEngine:
         every entity forward instead of spending itself on the same first ones each day.
 
         A connector error on one entity is recorded and the next entity still syncs. A
-        configuration or authentication error concerns the whole connection: it is recorded
-        and re-raised, as is a bug (any non-crmsync exception).
+        configuration or authentication error concerns the whole connection: it is recorded,
+        the entities it kept from syncing are reported as ``failed`` ("not started") in
+        :attr:`results`, and it is re-raised, as is a bug (any non-crmsync exception).
         """
         wanted = list(entities) if entities else list(self.connector.ENTITIES)
         unknown = [e for e in wanted if e not in self.connector.ENTITIES]
@@ -90,7 +101,8 @@ class SyncEngine:
                 f"(it reads: {', '.join(self.connector.ENTITIES)})", connection=self.connector.name)
         wanted = self._longest_waiting_first(wanted)
         results: list[EntityResult] = []
-        for entity in wanted:
+        self.results = results
+        for n, entity in enumerate(wanted):
             if results and results[-1].status == STOPPED_QUOTA:
                 # The budget is the connection's: the next entities would stop at once. They
                 # are reported, not run; the next sync starts them from their saved cursors.
@@ -99,7 +111,19 @@ class SyncEngine:
                     error="not started: the API quota budget was spent by "
                           f"{results[-1].entity}"))
                 continue
-            results.append(self._locked_sync(entity, full))
+            self._started = None
+            try:
+                results.append(self._locked_sync(entity, full))
+            except (ConfigError, AuthError) as exc:
+                if self._started is not None and self._started.entity == entity:
+                    results.append(self._started)
+                kind = "authentication" if isinstance(exc, AuthError) else "configuration"
+                # Reported, not run (as after a quota stop); the message is on ``entity``.
+                results.extend(EntityResult(
+                    connection=self.connector.name, entity=later, status="failed",
+                    error=f"{NOT_STARTED} {kind} failed on {entity}")
+                    for later in wanted[n + 1:])
+                raise
         return results
 
     def _longest_waiting_first(self, entities: list[str]) -> list[str]:
@@ -126,7 +150,7 @@ class SyncEngine:
     def sync_entity(self, entity: str, *, full: bool = False) -> EntityResult:
         """Sync one entity; returns its result (status ``success`` or ``failed``)."""
         connection = self.connector.name
-        result = EntityResult(connection=connection, entity=entity)
+        result = self._started = EntityResult(connection=connection, entity=entity)
         engine = self.store.engine
         calls_before = self.connector.api_calls.total
         with engine.begin() as conn:
@@ -188,6 +212,7 @@ class SyncEngine:
         template = validator.template(connection=connection, synced_at=now)
         key = validator.remote_id_index
         rows: dict[str, list[Any]] = {}
+        origins: dict[str, int] = {}
         rejects: list[dict[str, Any]] = []
         sources = batch.sources
         rejected_records = 0
@@ -203,6 +228,7 @@ class SyncEngine:
                                                     p.reason, payload, now))
                 continue
             rows[row[key]] = row  # the last version of a record in a page wins
+            origins[row[key]] = i
         for r in batch.rejects:
             rejected_records += 1
             rejects.append(self._reject_row(result, entity, r.remote_id, r.source, r.field,
@@ -211,8 +237,41 @@ class SyncEngine:
                       if d.deleted_at is not None and d.deleted_at.tzinfo else d.deleted_at)
                      for d in batch.deleted]
         merges = [(d.remote_id, d.merged_into) for d in batch.deleted if d.merged_into]
+        write = (entity, table, validator.columns, rows, rejects, deletions, merges, batch,
+                 result, calls_before, now)
+        try:
+            self._write_batch(*write, rejected_records)
+        except Exception as exc:
+            if not rows or not is_data_error(exc, self.store.engine):
+                raise
+            # One value the database refuses must not block the table run after run: find
+            # the refused rows, reject them, and commit the rest as one batch again.
+            refused = refused_rows(self.store.engine, table, validator.columns,
+                                   list(rows.items()))
+            if not refused:
+                raise
+            for rid, error in refused:
+                field, reason = describe_refusal(error, validator.columns, rows.pop(rid))
+                i = origins[rid]
+                rejected_records += 1
+                rejects.append(self._reject_row(
+                    result, entity, rid, sources[i] if sources is not None else None, field,
+                    reason, self.redactor.data(batch.records[i]), now))
+            self._write_batch(*write, rejected_records)
+        if rejects:
+            for r in rejects[:20]:
+                log.warning("%s", _describe_reject(r))
+
+    def _write_batch(self, entity: str, table: sa.Table, columns: Sequence[str],
+                     rows: dict[str, list[Any]], rejects: list[dict[str, Any]],
+                     deletions: list[tuple[str, dt.datetime | None]],
+                     merges: list[tuple[str, str]], batch: Batch, result: EntityResult,
+                     calls_before: int, now: dt.datetime, rejected_records: int) -> None:
+        """Commit one batch's rows, deletes, rejects, cursor and run counters in ONE
+        transaction; ``result`` counts them once it committed."""
+        connection = self.connector.name
         with self.store.engine.begin() as conn:
-            upserted = upsert_prepared(conn, table, validator.columns, list(rows.values()))
+            upserted = upsert_prepared(conn, table, columns, list(rows.values()))
             deleted = mark_deleted(conn, table, connection, deletions, now)
             if merges:
                 repointed = repoint_references(conn, entity, connection, merges, now)
@@ -222,30 +281,32 @@ class SyncEngine:
                 self._replace_rejects(conn, entity, rejects)
             if batch.cursor is not None:
                 self._save_cursor(conn, connection, entity, batch.cursor, result.run_id, now)
-            result.rows_read += len(batch.records)
-            result.rows_upserted += upserted
-            result.rows_deleted += deleted
-            result.rejects += rejected_records
-            result.batches += 1
-            result.api_calls = self.connector.api_calls.total - calls_before
+            counts = {"rows_read": result.rows_read + len(batch.records),
+                      "rows_upserted": result.rows_upserted + upserted,
+                      "rows_deleted": result.rows_deleted + deleted,
+                      "rejects": result.rejects + rejected_records,
+                      "batches": result.batches + 1,
+                      "api_calls": self.connector.api_calls.total - calls_before}
             conn.execute(
                 sa.update(sync_runs).where(sync_runs.c.id == result.run_id).values(
-                    rows_read=result.rows_read, rows_upserted=result.rows_upserted,
-                    rows_deleted=result.rows_deleted, rejects=result.rejects,
-                    batches=result.batches, api_calls=result.api_calls,
-                    api_calls_by_endpoint=self.connector.api_calls.snapshot() or None))
-        if rejects:
-            for r in rejects[:20]:
-                log.warning("%s", _describe_reject(r))
+                    **counts, api_calls_by_endpoint=self.connector.api_calls.snapshot() or None))
+        for name, value in counts.items():
+            setattr(result, name, value)
 
     def _reject_row(self, result: EntityResult, entity: str, remote_id: Any, source: str | None,
                     field: str | None, reason: str, payload: Any, now: dt.datetime
                     ) -> dict[str, Any]:
+        # A reject row must store whatever the record held (U+0000 on PostgreSQL included),
+        # or the bad record would block its batch after all.
+        dialect = self.store.dialect
         return {
             "run_id": result.run_id, "connection": self.connector.name, "entity": entity,
-            "remote_id": None if remote_id in (None, "") else str(remote_id)[:255],
-            "source": source, "field": field, "reason": self.redactor.text(reason),
-            "payload": payload if isinstance(payload, dict) else None, "created_at": now,
+            "remote_id": None if remote_id in (None, "") else storable(str(remote_id)[:255],
+                                                                      dialect),
+            "source": storable(source, dialect), "field": storable(field, dialect),
+            "reason": storable(self.redactor.text(reason), dialect),
+            "payload": storable(payload, dialect) if isinstance(payload, dict) else None,
+            "created_at": now,
         }
 
     def _replace_rejects(self, conn: Connection, entity: str,
@@ -284,7 +345,8 @@ class SyncEngine:
         with self.store.engine.begin() as conn:
             conn.execute(
                 sa.update(sync_runs).where(sync_runs.c.id == result.run_id).values(
-                    status=result.status, ended_at=_now(), error=result.error,
+                    status=result.status, ended_at=_now(),
+                    error=storable(result.error, self.store.dialect),
                     api_calls=result.api_calls,
                     api_calls_by_endpoint=self.connector.api_calls.snapshot() or None,
                     **self._quota()))

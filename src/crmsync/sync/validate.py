@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crmsync.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
+from crmsync.sync.limits import StoreLimitError, dialect_limit
 
 __all__ = ["FieldProblem", "RecordValidator", "validator_for", "parse_datetime", "parse_date"]
 
@@ -198,6 +199,16 @@ def _coercer(column: sa.Column) -> Callable[[Any], Any]:
     raise TypeError(f"no coercer for {column.table.name}.{column.name} of type {t!r}")
 
 
+def _within_limit(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``check`` from :mod:`crmsync.sync.limits`, its refusal as a field problem."""
+    def limited(v: Any) -> Any:
+        try:
+            return check(v)
+        except StoreLimitError as exc:
+            raise _Invalid(str(exc)) from None
+    return limited
+
+
 _STR, _DATETIME, _OTHER = 0, 1, 2
 
 
@@ -224,11 +235,14 @@ class RecordValidator:
     :param dialect: ``"sqlite"`` or ``"postgresql"`` to produce values in the form that
         dialect's driver stores (what SQLAlchemy's bind processing would make of them), or
         ``None`` for plain Python values.
+    :param enforce_limits: reject values ``dialect`` cannot store (integer ranges, U+0000 in
+        text); tests turn it off to reach the database's own refusal.
 
     Rows are lists in :attr:`columns` order: every column of the table but ``id``.
     """
 
-    def __init__(self, table: sa.Table, dialect: str | None = None) -> None:
+    def __init__(self, table: sa.Table, dialect: str | None = None, *,
+                 enforce_limits: bool = True) -> None:
         from crmsync.store.adapt import value_adapter
 
         self.table = table
@@ -244,6 +258,9 @@ class RecordValidator:
             if column.name in BOOK_KEEPING_COLUMNS:
                 continue
             coerce = _coercer(column)
+            limit = dialect_limit(column, dialect) if enforce_limits else None
+            if limit is not None:
+                coerce = _then(coerce, _within_limit(limit))
             adapt = self._adapters[column.name]
             if adapt is not None:
                 coerce = _then(coerce, adapt)
@@ -252,6 +269,7 @@ class RecordValidator:
                                   _text_limit(column) if kind == _STR else 0, coerce)
         self._specs = specs
         self._sqlite_times = dialect == "sqlite"
+        self._nul_ok = dialect != "postgresql" or not enforce_limits
         self._required = tuple((index[c.name], c.name) for c in table.columns
                                if c.info.get("required"))
         self._choices = tuple((index[c.name], c.name, frozenset(c.info["choices"]))
@@ -279,6 +297,7 @@ class RecordValidator:
         specs = self._specs
         fromiso = dt.datetime.fromisoformat
         sqlite_times = self._sqlite_times
+        nul_ok = self._nul_ok
         for key, value in record.items():
             if value is None:
                 continue
@@ -294,7 +313,7 @@ class RecordValidator:
                 if not value:
                     continue  # empty means missing
                 if kind == _STR:
-                    if len(value) <= limit:
+                    if len(value) <= limit and (nul_ok or "\x00" not in value):
                         row[i] = value
                         continue
                 elif kind == _DATETIME:
