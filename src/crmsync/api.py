@@ -135,7 +135,7 @@ def sync(config: Config, registry: Registry, names: Sequence[str] = (), *,
                                     ttl=lock_ttl)
 
                 engine = SyncEngine(store, connector, redactor=redactor, progress=progress,
-                                    lock=lock)
+                                    lock=lock, max_reject_ratio=config.sync.max_reject_ratio)
                 report.details.extend(engine.run(entities or None, full=full))
             finally:
                 connector.close()
@@ -263,7 +263,8 @@ def metric_report(config: Config, registry: Registry, *, metric: str | None = No
 def status(config: Config, *, rejects_limit: int = 20,
            now: dt.datetime | None = None) -> dict[str, Any]:
     """Latest run per connection and entity (with its duration and next scheduled time),
-    cursors, reject counts, recent rejects, and the ``[schedule]`` jobs' last and next runs."""
+    cursors, counts and the most recent of the rejects still standing (not resolved by a later
+    sync), and the ``[schedule]`` jobs' last and next runs."""
     now = now or _now()
     store = open_store(config)
     try:
@@ -279,13 +280,14 @@ def status(config: Config, *, rejects_limit: int = 20,
                 .outerjoin(sync_state, sa.and_(sync_state.c.connection == sync_runs.c.connection,
                                                sync_state.c.entity == sync_runs.c.entity))
                 .order_by(sync_runs.c.connection, sync_runs.c.id)).mappings().all()
+            standing = sync_rejects.c.resolved_at.is_(None)  # resolved ones are history
             totals = dict(conn.execute(
                 sa.select((sync_rejects.c.connection + "/" + sync_rejects.c.entity),
-                          sa.func.count()).group_by(sync_rejects.c.connection,
-                                                    sync_rejects.c.entity)).all())
+                          sa.func.count()).where(standing)
+                .group_by(sync_rejects.c.connection, sync_rejects.c.entity)).all())
             recent = conn.execute(
-                sa.select(sync_rejects).order_by(sync_rejects.c.id.desc()).limit(rejects_limit)
-            ).mappings().all()
+                sa.select(sync_rejects).where(standing).order_by(sync_rejects.c.id.desc())
+                .limit(rejects_limit)).mappings().all()
     finally:
         store.dispose()
 

@@ -357,6 +357,7 @@ sync_rejects = Table(
     Column("reason", Text(), nullable=False),
     Column("payload", Json),
     Column("created_at", DateTime(), nullable=False),
+    Column("resolved_at", DateTime()),
     Index(None, "connection", "entity", "remote_id"),
     Index(None, "run_id"),
 )
