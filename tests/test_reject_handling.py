@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,13 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from crmsync import ConfigError
+from crmsync import Batch, ConfigError, Connector, Reject
 from crmsync.api import status, sync
 from crmsync.cli import cli
 from crmsync.config import SyncConfig, load_config
 from crmsync.schema import sync_rejects
 from crmsync.store import Store
+from crmsync.sync.engine import SyncEngine
 
 from conftest import make_config, table_rows
 
@@ -175,3 +177,38 @@ def test_status_shows_only_rejects_still_standing(sqlite_store: Store, folder: P
     shown = status(cfg)
     assert shown["reject_totals"] == {"sheet/accounts": 1}
     assert [r["remote_id"] for r in shown["recent_rejects"]] == ["a2"]
+
+
+class PageConnector(Connector):
+    """Serves the batches in :attr:`pages`, whatever the cursor (an API connector)."""
+
+    NAME = "pages"
+    ENTITIES = ("accounts",)
+    pages: list[Batch] = []  # noqa: RUF012 - set per test
+
+    def read(self, entity: str, cursor: Any) -> Iterator[Batch]:
+        yield from self.pages
+
+
+def test_a_shared_source_does_not_resolve_a_reject_with_a_remote_id(sqlite_store: Store) -> None:
+    connector = PageConnector("crm", {})
+    bad = Reject("unknown deal stage 'opne'", remote_id="a9", source="GET /accounts")
+    connector.pages = [Batch(records=[{"remote_id": "a1"}], rejects=[bad],
+                             sources=["GET /accounts"])]
+    SyncEngine(sqlite_store, connector).run()
+    connector.pages = [Batch(records=[{"remote_id": "a2"}], sources=["GET /accounts"])]
+
+    SyncEngine(sqlite_store, connector).run()
+
+    assert _rejects(sqlite_store) == [("a9", "GET /accounts", False)]  # a9 was never stored
+
+
+def test_a_record_stored_later_resolves_its_reject(sqlite_store: Store) -> None:
+    connector = PageConnector("crm", {})
+    connector.pages = [Batch(rejects=[Reject("bad", remote_id="a9", source="GET /accounts")])]
+    SyncEngine(sqlite_store, connector).run()
+    connector.pages = [Batch(records=[{"remote_id": "a9"}], sources=["GET /accounts"])]
+
+    SyncEngine(sqlite_store, connector).run()
+
+    assert _rejects(sqlite_store) == [("a9", "GET /accounts", True)]

@@ -230,7 +230,7 @@ class FilesConnector(Connector):
         rejects: list[Reject] = []
         file_name = path.name
         fromiso = dt.datetime.fromisoformat
-        standing = self._standing.pop(entity, StandingRejects())
+        standing = self._standing.get(entity, StandingRejects())
         prefix = f"{file_name} line "
         retry_lines = {int(s[len(prefix):]) for s in standing.sources
                        if s.startswith(prefix) and s[len(prefix):].isdigit()}

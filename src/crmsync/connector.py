@@ -323,8 +323,8 @@ class Connector:
         rejected record fixed at its source without that time changing would never be read
         again. A connector that can re-reads these records in the next :meth:`read`, whatever
         its cursor says (the files connector re-reads their rows). The engine marks a reject
-        resolved once a record with its remote id, or from its source, is stored. The default
-        ignores the call.
+        resolved once a record with its remote id (or, for a reject without one, from its
+        source) is stored. The default ignores the call.
         """
 
     def close(self) -> None:

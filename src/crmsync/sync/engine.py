@@ -29,6 +29,7 @@ from crmsync.store import Store, mark_deleted, upsert_prepared
 from crmsync.store.upsert import upsert_statement
 from crmsync.sync.merges import repoint_references
 from crmsync.sync.reject_log import RejectLog, describe_reject
+from crmsync.sync.standing_rejects import load_standing, resolve
 from crmsync.sync.validate import validator_for
 from crmsync.sync.value_rules import bound_payload, bound_text
 
@@ -153,7 +154,7 @@ class SyncEngine:
             ).scalar_one_or_none()
         state = {"cursor": cursor}
         self._run_started = _now()
-        self._standing = self._standing_rejects(connection, entity)
+        self._standing = load_standing(self.store.engine, connection, entity)
         self._reject_log = RejectLog(log, f"{connection}/{entity}")
         self._records_seen = 0
         self.connector.retry_rejects(entity, self._standing)
@@ -214,18 +215,6 @@ class SyncEngine:
                 f"{self.max_reject_ratio:g} allows; the good ones are stored, see "
                 f"`crmsync status` for the rejects")
 
-    def _standing_rejects(self, connection: str, entity: str) -> StandingRejects:
-        """The rejects of ``entity`` no later sync has resolved."""
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(sync_rejects.c.remote_id, sync_rejects.c.source).distinct()
-                .where(sync_rejects.c.connection == connection,
-                       sync_rejects.c.entity == entity,
-                       sync_rejects.c.resolved_at.is_(None))).all()
-        return StandingRejects(
-            remote_ids=frozenset(r for r, _ in rows if r is not None),
-            sources=frozenset(s for _, s in rows if s is not None))
-
     def _commit_batch(self, entity: str, batch: Batch, result: EntityResult,
                       calls_before: int) -> None:
         connection = self.connector.name
@@ -271,7 +260,8 @@ class SyncEngine:
                 log.info("%s/%s: %d merged records; %d references now name their survivors",
                          connection, entity, len(merges), repointed)
             if self._standing:
-                self._resolve_rejects(conn, entity, result, list(rows), stored_sources, now)
+                self._standing = resolve(conn, connection, entity, self._standing,
+                                         remote_ids=rows, sources=stored_sources, now=now)
             if rejects:
                 self._replace_rejects(conn, entity, rejects)
             if batch.cursor is not None:
@@ -301,24 +291,6 @@ class SyncEngine:
             "payload": bound_payload(payload) if isinstance(payload, dict) else None,
             "created_at": now,
         }
-
-    def _resolve_rejects(self, conn: Connection, entity: str, result: EntityResult,
-                         remote_ids: list[str], sources: list[str], now: dt.datetime) -> None:
-        """Mark the standing rejects of earlier runs resolved for the records just stored
-        (same remote id, or same source); they stay in ``sync_rejects`` as history."""
-        standing = self._standing
-        ids = standing.remote_ids.intersection(remote_ids)
-        places = standing.sources.intersection(sources)
-        for column, keys in ((sync_rejects.c.remote_id, ids), (sync_rejects.c.source, places)):
-            for chunk in _chunks(sorted(keys), 500):
-                conn.execute(sa.update(sync_rejects).where(
-                    sync_rejects.c.connection == self.connector.name,
-                    sync_rejects.c.entity == entity, sync_rejects.c.resolved_at.is_(None),
-                    sync_rejects.c.run_id != result.run_id,
-                    column.in_(chunk)).values(resolved_at=now))
-        if ids or places:
-            self._standing = StandingRejects(standing.remote_ids - ids,
-                                             standing.sources - places)
 
     def _replace_rejects(self, conn: Connection, entity: str,
                          rejects: list[dict[str, Any]]) -> None:
