@@ -178,7 +178,7 @@ class FilesConnector(Connector):
         found = [(table, path) for table in self.ENTITIES if (path := self.table_file(table))]
         problems = [p for table, path in found for p in self.file_problems(table, path)]
         if problems:
-            raise ConnectorError("; ".join(problems), connection=self.name)
+            raise ConnectorError("; ".join(problems))
         files = [path for _, path in found]
         known = {path.name for path in files}
         ignored = sorted(p.name for p in self.folder.iterdir()
