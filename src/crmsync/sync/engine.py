@@ -230,6 +230,7 @@ class SyncEngine:
         sources = batch.sources
         rejected_records = 0
         self._records_seen += len(batch.records) + len(batch.rejects)
+        by_source = bool(self._standing.sources) and sources is not None
         for i, record in enumerate(batch.records):
             row, problems = validate(record, template)
             if row is None:
@@ -242,7 +243,7 @@ class SyncEngine:
                                                     p.reason, payload, now))
                 continue
             rows[row[key]] = row  # the last version of a record in a page wins
-            if self._standing and sources is not None:
+            if by_source:  # sources are made on demand: only when a reject may need them
                 stored_sources.append(sources[i])
         for r in batch.rejects:
             rejected_records += 1
