@@ -55,18 +55,19 @@ def header_problems(header: Sequence[str], table: str, allowed: Sequence[str],
         seen.add(name)
     known = frozenset(allowed)
     absent = [name for name in allowed if name not in seen]
+    folded = {a.lower(): a for a in absent}
+    meant: set[str] = set()  # allowed columns a typo stands for
     for name in header:
         if name in known or not name:
             continue
-        folded = {a.lower(): a for a in absent}
         match = folded.get(name.lower()) or next(
             iter(difflib.get_close_matches(name, absent, n=1, cutoff=0.75)), None)
         if match is not None:
+            meant.add(match)
             problems.append(f"unknown column '{name}' for table {table} — did you mean "
                             f"'{match}'?")
-    typos = {p.rsplit("'", 2)[-2] for p in problems if "did you mean" in p}
     for name in required:
-        if name not in seen and name not in typos:
+        if name not in seen and name not in meant:
             problems.append(f"required column '{name}' is missing from the header")
     return problems
 
