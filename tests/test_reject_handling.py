@@ -212,3 +212,18 @@ def test_a_record_stored_later_resolves_its_reject(sqlite_store: Store) -> None:
     SyncEngine(sqlite_store, connector).run()
 
     assert _rejects(sqlite_store) == [("a9", "GET /accounts", True)]
+
+
+def test_a_huge_rejected_cell_keeps_status_json_small(sqlite_store: Store, folder: Path,
+                                                       registry: Any) -> None:
+    huge = "z" * 5_000_000
+    (folder / "activities.jsonl").write_text(
+        json.dumps({"remote_id": "x1", "type": "call", "occurred_at": "2024-01-01",
+                    "subject": huge, "custom": {"note": huge}}) + "\n", encoding="utf-8")
+    cfg = make_config(sqlite_store.url, sheet={"type": "files", "path": str(folder)})
+    sync(cfg, registry, store=sqlite_store, entities=["activities"])
+
+    shown = json.dumps(status(cfg))
+
+    assert "longer than 100000 characters (5000000)" in shown
+    assert len(shown) < 10_000
