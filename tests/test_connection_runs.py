@@ -38,7 +38,8 @@ def write_files(folder: Path, rows: int = 3) -> Path:
     (folder / "accounts.csv").write_text(
         "remote_id,name\n" + "".join(f"A{i},Acc {i}\n" for i in range(rows)), encoding="utf-8")
     (folder / "opportunities.csv").write_text(
-        "remote_id,name,amount\n" + "".join(f"D{i},Deal {i},{i}\n" for i in range(rows)),
+        "remote_id,name,amount,status\n"
+        + "".join(f"D{i},Deal {i},{i},open\n" for i in range(rows)),
         encoding="utf-8")
     return folder
 

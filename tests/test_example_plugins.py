@@ -65,7 +65,8 @@ def config(tmp_path: Path) -> Path:
     """A crmsync.toml with a SQLite store in ``tmp_path`` and one example connection."""
     path = tmp_path / "crmsync.toml"
     path.write_text('[store]\nurl = "sqlite:///store.db"\n\n'
-                    '[connections.ex]\ntype = "example_crm"\n', encoding="utf-8")
+                    '[connections.ex]\ntype = "example_crm"\n\n'
+                    '[sync]\nmax_reject_ratio = 0.5\n', encoding="utf-8")
     return path
 
 

@@ -168,7 +168,9 @@ def test_csv_row_that_is_not_utf8_is_rejected(tmp_path: Path, read: Reader) -> N
     (batch,) = read("users")
 
     assert remote_ids([batch]) == ["u2"]
-    assert [r.reason for r in batch.rejects] == ["not valid UTF-8"]
+    (reject,) = batch.rejects
+    assert reject.reason.startswith("byte 0xe9 is not UTF-8")
+    assert 'set encoding for it (e.g. encoding = "cp1252"' in reject.reason
 
 
 def test_missing_table_file_yields_no_records(read: Reader) -> None:
@@ -321,3 +323,28 @@ def test_signature_uses_size_and_mtime(tmp_path: Path, read: Reader) -> None:
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
 
     assert remote_ids(read("accounts", committed, batch_size=1)) == ["a1", "a2"]
+
+
+@pytest.mark.parametrize("settings,key,message", [
+    ({"encoding": "klingon"}, "encoding", "unknown encoding 'klingon'"),
+    ({"delimiter": ";;"}, "delimiter", "expected one character"),
+    ({"date_format": "MM/DD/YYYY"}, "date_format", "expected a strptime format"),
+    ({"encoding": {"acounts": "cp1252"}}, "acounts", "no such table"),
+    ({"max_row_lines": 0}, "max_row_lines", "must be at least 1"),
+])
+def test_bad_file_setting_is_a_config_error_naming_it(
+        make_connector: Callable[..., FilesConnector], settings: dict[str, Any], key: str,
+        message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as caught:
+        make_connector(**settings)
+
+    assert caught.value.key == key
+
+
+def test_per_table_settings_apply_to_that_table_only(tmp_path: Path, read: Reader) -> None:
+    (tmp_path / "accounts.csv").write_bytes("remote_id;name\na1;Café\n".encode("cp1252"))
+    (tmp_path / "users.csv").write_text("remote_id,name\nu1,Zoë\n", encoding="utf-8")
+    settings = {"encoding": {"accounts": "cp1252"}, "delimiter": {"accounts": ";"}}
+
+    assert records(read("accounts", **settings)) == [{"remote_id": "a1", "name": "Café"}]
+    assert records(read("users", **settings)) == [{"remote_id": "u1", "name": "Zoë"}]

@@ -160,7 +160,7 @@ def files_config(store: Store, tmp_path: Path) -> object:
     folder = tmp_path / "crm"
     folder.mkdir()
     (folder / "accounts.csv").write_text("remote_id,name\na1,Acme\n", encoding="utf-8")
-    (folder / "opportunities.csv").write_text("remote_id,name,amount\nd1,Big,10\n",
+    (folder / "opportunities.csv").write_text("remote_id,name,amount,status\nd1,Big,10,open\n",
                                               encoding="utf-8")
     return make_config(store.url, crm={"type": "files", "path": str(folder)})
 

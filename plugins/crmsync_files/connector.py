@@ -8,16 +8,20 @@ mid-file after a crash; see :mod:`crmsync_files.cursor`.
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, overload
 
-from crmsync import Batch, ConfigError, Connector, ConnectorError, Reject, Setting
+from crmsync import (Batch, ConfigError, Connector, ConnectorError, Reject, Setting,
+                     StandingRejects)
 from crmsync.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
 
 from crmsync_files.cursor import FileCursor, Resume, file_signature, parse_timestamp
-from crmsync_files.row_readers import ROW_READERS, SourceRow
+from crmsync_files.date_formats import DateColumns
+from crmsync_files.file_checks import encoding_hint, undecodable
+from crmsync_files.row_readers import ROW_READERS, ReadOptions, SourceRow, read_csv_header
 
 __all__ = ["FilesConnector", "ALLOWED_COLUMNS"]
 
@@ -27,6 +31,13 @@ ALLOWED_COLUMNS: dict[str, tuple[str, ...]] = {
     for name, table in SYNCED_TABLES.items()
 }
 _FORMATS = ("csv", "jsonl")
+#: The columns a CSV header must have, per table.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    name: tuple(c.name for c in table.columns
+                if c.name == "remote_id" or c.info.get("required"))
+    for name, table in SYNCED_TABLES.items()
+}
+_PER_FILE = ("encoding", "delimiter", "date_format")
 
 
 class FilesConnector(Connector):
@@ -47,6 +58,18 @@ class FilesConnector(Connector):
         "format": Setting(str, "which files to read: 'csv', 'jsonl', or 'auto' for either "
                                "(both for one table is an error)",
                           default="auto", choices=("auto", *_FORMATS)),
+        "encoding": Setting((str, dict), "the files' text encoding (e.g. 'cp1252'), or a table "
+                                         "of encodings by table name; default UTF-8",
+                            default="utf-8"),
+        "delimiter": Setting((str, dict), "the CSV cell delimiter (one character, e.g. ';'), "
+                                          "or a table of delimiters by table name",
+                             default=","),
+        "date_format": Setting((str, dict), "a strptime format for dates and timestamps that "
+                                            "are not ISO 8601 (e.g. '%m/%d/%Y'), or a table of "
+                                            "formats by table name", default=""),
+        "max_row_lines": Setting(int, "the most lines one CSV row may span (quoted cells "
+                                      "holding line breaks); a quote still open after that "
+                                      "is unbalanced", default=100),
     }
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
@@ -56,6 +79,52 @@ class FilesConnector(Connector):
         if self.batch_size < 1:
             raise ConfigError(f"must be at least 1, got {self.batch_size}",
                               section=self._section, key="batch_size")
+        if self.settings["max_row_lines"] < 1:
+            raise ConfigError(f"must be at least 1, got {self.settings['max_row_lines']}",
+                              section=self._section, key="max_row_lines")
+        for key in _PER_FILE:
+            value = self.settings[key]
+            for table, one in (value.items() if isinstance(value, dict) else [(None, value)]):
+                self._check_per_file(key, table, one)
+        self._standing: dict[str, StandingRejects] = {}
+
+    def _check_per_file(self, key: str, table: str | None, value: Any) -> None:
+        """:raises ConfigError: for a bad per-file setting value."""
+        section = self._section if table is None else f"{self._section}.{key}"
+        where = key if table is None else table
+        if table is not None and table not in self.ENTITIES:
+            raise ConfigError(f"no such table (tables: {', '.join(self.ENTITIES)})",
+                              section=section, key=where)
+        if not isinstance(value, str):
+            raise ConfigError(f"expected str, got {type(value).__name__} {value!r}",
+                              section=section, key=where)
+        if key == "encoding":
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ConfigError(f"unknown encoding {value!r} (e.g. 'utf-8', 'cp1252', "
+                                  f"'latin-1')", section=section, key=where) from None
+        elif key == "delimiter" and len(value) != 1:
+            raise ConfigError(f"expected one character, got {value!r}", section=section,
+                              key=where)
+        elif key == "date_format" and value and "%" not in value:
+            raise ConfigError(f"expected a strptime format such as '%m/%d/%Y', got {value!r}",
+                              section=section, key=where)
+
+    def _per_file(self, key: str, table: str) -> Any:
+        """A per-file setting's value for ``table``'s file."""
+        value = self.settings[key]
+        if isinstance(value, dict):
+            return value.get(table, self.SETTINGS[key].default)
+        return value
+
+    def options(self, table: str) -> ReadOptions:
+        """How to read ``table``'s file."""
+        encoding = codecs.lookup(self._per_file("encoding", table)).name
+        return ReadOptions(encoding=None if encoding == "utf-8" else encoding,
+                           delimiter=self._per_file("delimiter", table),
+                           max_row_lines=self.settings["max_row_lines"],
+                           required=REQUIRED_COLUMNS[table])
 
     @property
     def _section(self) -> str:
@@ -86,9 +155,31 @@ class FilesConnector(Connector):
                               f"remove one or set format", section=self._section, key="path")
         return found[0] if found else None
 
+    def file_problems(self, table: str, path: Path) -> list[str]:
+        """The whole-file problems of ``table``'s file: a CSV header's (a typo, a missing
+        required column, another delimiter) and, without an ``encoding`` setting, bytes
+        that are not UTF-8."""
+        options = self.options(table)
+        problems = []
+        if path.suffix == ".csv":
+            problems = read_csv_header(path, table, ALLOWED_COLUMNS[table], options)[1]
+        bad = undecodable(path, options.encoding or "utf-8")
+        if bad is not None:
+            line, byte = bad
+            problems.append(f"line {line}: {encoding_hint(byte)}" if options.encoding is None
+                            else f"line {line}: byte 0x{byte:02x} is not {options.encoding}")
+        return [f"{path.name}: {problem}" for problem in problems]
+
     def check(self) -> str:
-        """Describe the folder: the table files found, and files that match no table."""
-        files = [path for table in self.ENTITIES if (path := self.table_file(table))]
+        """Describe the folder: the table files found, and files that match no table.
+
+        :raises ConnectorError: naming every whole-file problem (:meth:`file_problems`).
+        """
+        found = [(table, path) for table in self.ENTITIES if (path := self.table_file(table))]
+        problems = [p for table, path in found for p in self.file_problems(table, path)]
+        if problems:
+            raise ConnectorError("; ".join(problems))
+        files = [path for _, path in found]
         known = {path.name for path in files}
         ignored = sorted(p.name for p in self.folder.iterdir()
                          if p.suffix.lstrip(".") in _FORMATS and p.name not in known)
@@ -101,6 +192,11 @@ class FilesConnector(Connector):
         return summary
 
     # -- reading ----------------------------------------------------------------------------
+
+    def retry_rejects(self, entity: str, standing: StandingRejects) -> None:
+        """Remember the rows of ``entity`` rejected earlier: the next :meth:`read` reads them
+        again (by line, or by ``remote_id``) even when they are older than its cursor."""
+        self._standing[entity] = standing
 
     def read(self, entity: str, cursor: Any) -> Iterator[Batch]:
         """Yield the rows of ``entity``'s file changed since ``cursor``, in file order.
@@ -126,14 +222,35 @@ class FilesConnector(Connector):
         since = state.since
         max_seen = resume.max_seen if resume else None
         rows = ROW_READERS[path.suffix.lstrip(".")](
-            path, entity, ALLOWED_COLUMNS[entity], resume.line if resume else 0)
+            path, entity, ALLOWED_COLUMNS[entity], resume.line if resume else 0,
+            self.options(entity))
 
         records: list[dict[str, Any]] = []
         lines: list[int] = []
         rejects: list[Reject] = []
         file_name = path.name
         fromiso = dt.datetime.fromisoformat
+        standing = self._standing.get(entity, StandingRejects())
+        prefix = f"{file_name} line "
+        retry_lines = {int(s[len(prefix):]) for s in standing.sources
+                       if s.startswith(prefix) and s[len(prefix):].isdigit()}
+        retry_ids = standing.remote_ids
+        date_format = self._per_file("date_format", entity)
+        dates = DateColumns(entity, date_format) if date_format else None
+        seen_ids: set[int] = set()  # hashes of the remote ids read in this pass
         for row in rows:
+            if dates is not None and row.problem is None:
+                row = dates.convert(row)
+            if row.problem is None:
+                rid = row.values.get("remote_id")
+                if rid is not None and rid != "":
+                    key = hash(str(rid))
+                    if key in seen_ids:
+                        row = row._replace(raw=row.values, field="remote_id", problem=(
+                            f"remote_id {rid!r} appears again: an earlier line of {file_name} "
+                            f"has it already (one row per record; the first is kept)"))
+                    else:
+                        seen_ids.add(key)
             value = (row.raw or row.values).get("remote_updated_at")
             try:  # the common form in C; the tolerant parser for the rest
                 updated_at = fromiso(value) if type(value) is str else None
@@ -141,7 +258,8 @@ class FilesConnector(Connector):
                     updated_at = parse_timestamp(value)
             except ValueError:
                 updated_at = parse_timestamp(value)
-            if since is not None and updated_at is not None and updated_at < since:
+            if since is not None and updated_at is not None and updated_at < since and not (
+                    (retry_lines or retry_ids) and _retry(row, retry_lines, retry_ids)):
                 continue
             if row.problem is not None:
                 rejects.append(_reject(row, f"{file_name} line {row.first_line}"))
@@ -187,6 +305,14 @@ def _reject(row: SourceRow, source: str) -> Reject:
     return Reject(reason=row.problem or "invalid row", field=row.field, source=source,
                   remote_id=str(remote_id) if remote_id not in (None, "") else None,
                   payload=row.raw)
+
+
+def _retry(row: SourceRow, lines: set[int], remote_ids: frozenset[str]) -> bool:
+    """True for a row rejected by an earlier sync (same first line, or same remote id)."""
+    if row.first_line in lines:
+        return True
+    rid = (row.raw or row.values).get("remote_id")
+    return rid is not None and str(rid) in remote_ids
 
 
 def _later(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:

@@ -7,17 +7,20 @@ engine validates and coerces every field. They only find rows that cannot become
 
 from __future__ import annotations
 
-import codecs
 import csv
 import json
 from collections.abc import Iterator, Sequence
-
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 from crmsync import ConnectorError
 
-__all__ = ["SourceRow", "read_csv_rows", "read_jsonl_rows", "ROW_READERS"]
+from crmsync_files.file_checks import (delimiter_hint, encoding_hint, header_problems,
+                                       undecodable)
+
+__all__ = ["SourceRow", "ReadOptions", "read_csv_header", "read_csv_rows", "read_jsonl_rows",
+           "ROW_READERS"]
 
 _BOM = b"\xef\xbb\xbf"
 _MAX_PAYLOAD_TEXT = 2000
@@ -55,36 +58,36 @@ def _unknown_column_problem(table: str, unknown: list[str],
             f"(allowed: {', '.join(allowed)})")
 
 
-def _is_utf8(path: Path, chunk: int = 1 << 20) -> bool:
-    """True when the whole file is valid UTF-8 (checked in C, a megabyte at a time)."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        with open(path, "rb") as stream:
-            while data := stream.read(chunk):
-                decoder.decode(data)
-            decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read one file (the connector's per-file settings).
 
+    :param encoding: the file's encoding; ``None`` for UTF-8 (a byte-order mark allowed),
+        where a line that is not UTF-8 is rejected with a hint to set ``encoding``.
+    :param delimiter: the CSV cell delimiter.
+    :param max_row_lines: the most physical lines one CSV row may span (quoted cells holding
+        line breaks); a row still open after that has an unbalanced quote.
+    :param required: the columns a CSV header must have.
+    """
 
-class _CleanLines:
-    """Stands in for :class:`_DecodedLines` when the file is valid UTF-8: no bad lines."""
-
-    last_bad_line = 0
+    encoding: str | None = None
+    delimiter: str = ","
+    max_row_lines: int = 100
+    required: tuple[str, ...] = ("remote_id",)
 
 
 class _DecodedLines:
-    """Iterates over a binary file's lines as text, remembering the last line not in UTF-8.
+    """Iterates over a binary file's lines as text, remembering the lines that do not decode.
 
     Undecodable bytes become U+FFFD so the CSV parser can go on; the caller rejects the row
     that contains such a line instead of storing mangled text.
     """
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, encoding: str) -> None:
         self._stream = stream
+        self._encoding = encoding
         self.line = 0
-        self.last_bad_line = 0
+        self.bad: dict[int, int] = {}  # line -> first undecodable byte
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -94,79 +97,210 @@ class _DecodedLines:
         if not data:
             raise StopIteration
         self.line += 1
-        if self.line == 1 and data.startswith(_BOM):
+        if self.line == 1 and data.startswith(_BOM) and self._encoding == "utf-8":
             data = data[len(_BOM):]
         try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            self.last_bad_line = self.line
-            return data.decode("utf-8", errors="replace")
+            return data.decode(self._encoding)
+        except UnicodeDecodeError as exc:
+            self.bad[self.line] = data[exc.start]
+            return data.decode(self._encoding, errors="replace")
 
 
-def read_csv_rows(path: Path, table: str, allowed: Sequence[str],
-                  skip_through: int = 0) -> Iterator[SourceRow]:
+class _Feed:
+    """Hands physical lines to :func:`csv.reader`, numbering them, so that a broken row can be
+    rejected and reading resume at the line after its first one.
+
+    Holds the lines of the current row only (at most ``limit``): a row that would span more
+    ends the reader's input (:attr:`overflow`) instead of swallowing the rest of the file.
+    """
+
+    def __init__(self, source: Iterator[str], limit: int, delimiter: str) -> None:
+        self._source = source
+        self._limit = limit
+        self._delimiter = delimiter
+        self._pending: list[str] = []  # pushed back, last first
+        self.kept: list[str] = []  # the current row's lines (the caller clears it per row)
+        self.line = 0  # the last line handed out
+        self.overflow = False
+
+    def _lines(self) -> Iterator[str]:
+        pending, kept, source = self._pending, self.kept, self._source
+        while True:
+            if pending:
+                text = pending.pop()
+            else:
+                text = next(source, None)
+                if text is None:
+                    return
+            if len(kept) >= self._limit:
+                self.overflow = True
+                pending.append(text)
+                return
+            kept.append(text)
+            self.line += 1
+            yield text
+
+    def reader(self) -> Any:
+        """A fresh CSV reader over the lines not yet handed out."""
+        self.overflow = False
+        return csv.reader(self._lines(), delimiter=self._delimiter, strict=True)
+
+    def resume_after(self, first: int) -> None:
+        """Hand out again every line of the current row after its first one (``first``)."""
+        self._pending.extend(reversed(self.kept[1:]))
+        self.line = first
+        self.kept.clear()
+
+
+def _swallows_rows(lines: list[str], width: int, delimiter: str) -> bool:
+    """True when a line a multi-line cell continues over is a complete row of the file by
+    itself: the sign of a quote opened by mistake (``docs/connectors/files.md``)."""
+    if width < 3:
+        return False
+    for text in lines[1:]:
+        try:
+            cells = next(csv.reader([text], delimiter=delimiter))
+        except (csv.Error, StopIteration):
+            continue
+        if len(cells) == width and cells[0].strip():
+            return True
+    return False
+
+
+def _unclosed(first: int, limit: int, overflow: bool) -> str:
+    """The reason for a quoted cell that does not close."""
+    if overflow:
+        return (f"unbalanced quote: the quoted cell opened on line {first} is still open "
+                f"after {limit} lines (max_row_lines)")
+    return f"unbalanced quote: the quoted cell opened on line {first} never closes"
+
+
+def read_csv_header(path: Path, table: str, allowed: Sequence[str],
+                    options: ReadOptions) -> tuple[list[str], list[str]]:
+    """The header of a CSV file and its whole-file problems (empty when there are none);
+    an empty file has no header and no problems."""
+    encoding = options.encoding or "utf-8-sig"
+    with open(path, encoding=encoding, errors="replace", newline="") as stream:
+        first_line = stream.readline()
+    if not first_line:
+        return [], []
+    if options.encoding is None and first_line.startswith("\ufeff"):
+        first_line = first_line[1:]
+    try:
+        cells = next(csv.reader([first_line], delimiter=options.delimiter, strict=True))
+    except csv.Error as exc:
+        return [], [f"line 1: the header is not valid CSV: {exc}"]
+    header = [name.strip() for name in cells]
+    problems = []
+    if "\ufffd" in first_line:
+        problems.append(f"line 1: the header is not valid {options.encoding or 'UTF-8'}")
+    hint = (delimiter_hint(first_line, options.delimiter, allowed)
+            if not set(header) & set(options.required) else None)
+    if hint:
+        return header, [*problems, hint]
+    return header, [*problems,
+                    *header_problems(header, table, allowed, options.required)]
+
+
+def read_csv_rows(path: Path, table: str, allowed: Sequence[str], skip_through: int = 0,
+                  options: ReadOptions = ReadOptions()) -> Iterator[SourceRow]:
     """Yield the rows of a CSV file whose first row names the columns.
+
+    A row that is not valid CSV (an unbalanced quote, a cell over the size limit, a quoted
+    cell still open after ``options.max_row_lines`` lines or swallowing complete rows) is
+    rejected at its first line, and reading resumes at the next line.
 
     :param allowed: the columns a row may have a value in, in schema order (for messages).
     :param skip_through: skip rows ending on or before this physical line (a resumed pass).
-    :raises ConnectorError: when the header is not UTF-8 or names a column twice.
+    :raises ConnectorError: for a whole-file problem (:mod:`crmsync_files.file_checks`).
     """
-    clean = _is_utf8(path)
-    # A file that decodes cleanly is parsed by the C csv reader straight off a text stream;
-    # only a file with undecodable bytes takes the line-by-line path that pins them on rows.
-    with (open(path, encoding="utf-8-sig", newline="") if clean else open(path, "rb")) as stream:
-        lines = _CleanLines() if clean else _DecodedLines(stream)  # type: ignore[arg-type]
-        reader = csv.reader(stream if clean else lines)
-        try:
-            header = [name.strip() for name in next(reader)]
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise ConnectorError(f"{path.name} line 1: header is not valid CSV: {exc}",
-                                 entity=table) from exc
-        if lines.last_bad_line:
-            raise ConnectorError(f"{path.name} line 1: header is not valid UTF-8", entity=table)
-        seen: set[str] = set()
-        for name in header:
-            if name in seen:
-                raise ConnectorError(f"{path.name} line 1: column '{name}' appears twice",
-                                     entity=table)
-            seen.add(name)
+    header, problems = read_csv_header(path, table, allowed, options)
+    if problems:
+        raise ConnectorError(f"{path.name}: {'; '.join(problems)}", entity=table)
+    if not header:
+        return
+    encoding = options.encoding or "utf-8"
+    clean = undecodable(path, encoding) is None
+    # A file that decodes cleanly is read straight off a text stream; only a file with
+    # undecodable bytes takes the line-by-line path that pins them on rows.
+    with (open(path, encoding=options.encoding or "utf-8-sig", newline="") if clean
+          else open(path, "rb")) as stream:
+        decoded = None if clean else _DecodedLines(stream, encoding)  # type: ignore[arg-type]
+        feed = _Feed(stream if decoded is None else decoded, options.max_row_lines,
+                     options.delimiter)
+        reader = feed.reader()
+        next(reader)  # the header, checked above
         allowed_set = frozenset(allowed)
         known = [(i, name) for i, name in enumerate(header) if name in allowed_set]
         unknown = [(i, name) for i, name in enumerate(header) if name not in allowed_set]
-        last = reader.line_num
+        width_ok = len(header)
+        suspect = 0  # the line of the last broken row, until a complete row follows it
+        kept = feed.kept
         while True:
-            first = last + 1
+            kept.clear()  # the previous row's lines
+            first = feed.line + 1
             try:
                 cells = next(reader)
             except StopIteration:
-                return
+                if not feed.overflow:
+                    return
+                cells, broken = [], _unclosed(first, options.max_row_lines, overflow=True)
             except csv.Error as exc:
-                last = reader.line_num
-                if last > skip_through:
-                    yield SourceRow(first, last, problem=f"not valid CSV: {exc}")
+                cells = []
+                broken = (_unclosed(first, options.max_row_lines, feed.overflow)
+                          if feed.overflow or "unexpected end of data" in str(exc)
+                          else f"a cell is longer than {csv.field_size_limit()} characters, "
+                               f"the most a CSV cell may hold" if "field limit" in str(exc)
+                          else f"not valid CSV: {exc}")
+            else:
+                broken = None
+                if feed.line > first and _swallows_rows(feed.kept, width_ok,
+                                                        options.delimiter):
+                    broken = (f"unbalanced quote: the quoted cell opened on line {first} runs "
+                              f"over lines {first + 1}–{feed.line}, which hold complete rows")
+            if broken is not None:
+                last = feed.line
+                if first > skip_through:
+                    span = f"line {first}" if last <= first else f"lines {first}–{last}"
+                    yield SourceRow(first, first, problem=(
+                        f"{broken} ({span} read as one row; line {first} rejected, reading "
+                        f"resumed at line {first + 1})"))
+                suspect = first
+                feed.resume_after(first)
+                reader = feed.reader()
                 continue
-            last = reader.line_num
+            last = feed.line
             if last <= skip_through or not cells or (
                     _is_empty(cells[0]) and all(_is_empty(cell) for cell in cells)):
                 continue  # committed already, or a blank line
             width = len(cells)
+            if suspect:
+                if width != width_ok:
+                    # maybe text of the quoted cell that broke: only a complete row is trusted
+                    yield SourceRow(first, last, raw={"_cells": cells}, problem=(
+                        f"line {first} follows the unbalanced quote of line {suspect} and is "
+                        f"not a complete row ({width} cells, the header has {width_ok})"))
+                    continue
+                suspect = 0
             bad = [name for i, name in unknown if i < width and not _is_empty(cells[i])]
-            if width > len(header) or lines.last_bad_line >= first or bad:
+            bad_byte = (next((b for n, b in decoded.bad.items() if first <= n <= last), None)
+                        if decoded is not None and decoded.bad else None)
+            if width > width_ok or bad_byte is not None or bad:
                 raw: dict[str, Any] = dict(zip(header, cells))
-                if width > len(header):
-                    raw["_extra_cells"] = cells[len(header):]
+                if width > width_ok:
+                    raw["_extra_cells"] = cells[width_ok:]
                     yield SourceRow(first, last, raw=raw, problem=(
-                        f"{len(cells)} cells but the header has {len(header)} columns"))
-                elif lines.last_bad_line >= first:
-                    yield SourceRow(first, last, raw=raw, problem="not valid UTF-8")
+                        f"{len(cells)} cells but the header has {width_ok} columns"))
+                elif bad_byte is not None:
+                    yield SourceRow(first, last, raw=raw, problem=(
+                        encoding_hint(bad_byte) if options.encoding is None
+                        else f"byte 0x{bad_byte:02x} is not {options.encoding}"))
                 else:
                     yield SourceRow(first, last, raw=raw, field=bad[0],
                                     problem=_unknown_column_problem(table, bad, allowed))
                 continue
             # good rows carry only their values (the raw row is kept for rejects alone)
-            if width == len(header) and not unknown:  # the common case, built in C
+            if width == width_ok and not unknown:  # the common case, built in C
                 values = dict(zip(header, [cell or None for cell in cells]))
             else:
                 values = {name: (cells[i] if i < width and cells[i] != "" else None)
@@ -174,26 +308,30 @@ def read_csv_rows(path: Path, table: str, allowed: Sequence[str],
             yield SourceRow(first, last, values=values)
 
 
-def read_jsonl_rows(path: Path, table: str, allowed: Sequence[str],
-                    skip_through: int = 0) -> Iterator[SourceRow]:
+def read_jsonl_rows(path: Path, table: str, allowed: Sequence[str], skip_through: int = 0,
+                    options: ReadOptions = ReadOptions()) -> Iterator[SourceRow]:
     """Yield the rows of a JSON Lines file: one JSON object per line, blank lines ignored.
 
     :param allowed: the keys a row may have a non-null value for.
     :param skip_through: skip lines up to and including this one (a resumed pass).
+    :param options: ``encoding`` is the one that applies.
     """
     allowed_set = frozenset(allowed)
+    encoding = options.encoding or "utf-8"
     with open(path, "rb") as stream:
         for number, data in enumerate(stream, start=1):
             if number <= skip_through:
                 continue
-            if number == 1 and data.startswith(_BOM):
+            if number == 1 and data.startswith(_BOM) and encoding == "utf-8":
                 data = data[len(_BOM):]
             try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                text = data.decode("utf-8", errors="replace")
+                text = data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                text = data.decode(encoding, errors="replace")
+                byte = data[exc.start]
                 yield SourceRow(number, number, raw={"text": text[:_MAX_PAYLOAD_TEXT]},
-                                problem="not valid UTF-8")
+                                problem=encoding_hint(byte) if options.encoding is None
+                                else f"byte 0x{byte:02x} is not {options.encoding}")
                 continue
             if not text.strip():
                 continue

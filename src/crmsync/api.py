@@ -217,7 +217,8 @@ def _sync_connection(config: Config, registry: Registry, store: Store, name: str
             return run_lock(store, sync_lock_name(name, entity), wait=wait, ttl=lock_ttl)
 
         whole = len(entities or connector.ENTITIES) > 1
-        engine = SyncEngine(store, connector, redactor=redactor, progress=progress, lock=lock)
+        engine = SyncEngine(store, connector, redactor=redactor, progress=progress, lock=lock,
+                            max_reject_ratio=config.sync.max_reject_ratio)
         try:
             with (run_lock(store, connection_lock_name(name), wait=wait, ttl=lock_ttl)
                   if whole else nullcontext()):
@@ -334,7 +335,8 @@ def metric_report(config: Config, registry: Registry, *, metric: str | None = No
 def status(config: Config, *, rejects_limit: int = 20, now: dt.datetime | None = None,
            registry: Registry | None = None) -> dict[str, Any]:
     """Latest run per connection and entity (with its duration and next scheduled time),
-    cursors, reject counts, recent rejects, and the ``[schedule]`` jobs' last and next runs.
+    cursors, counts and the most recent of the rejects still standing (not resolved by a later
+    sync), and the ``[schedule]`` jobs' last and next runs.
 
     Every configured secret (:func:`redactor_for`, the connectors of ``registry``, default the
     installed plugins) is scrubbed from what is shown, rows stored before it was known
@@ -355,13 +357,14 @@ def status(config: Config, *, rejects_limit: int = 20, now: dt.datetime | None =
                 .outerjoin(sync_state, sa.and_(sync_state.c.connection == sync_runs.c.connection,
                                                sync_state.c.entity == sync_runs.c.entity))
                 .order_by(sync_runs.c.connection, sync_runs.c.id)).mappings().all()
+            standing = sync_rejects.c.resolved_at.is_(None)  # resolved ones are history
             totals = dict(conn.execute(
                 sa.select((sync_rejects.c.connection + "/" + sync_rejects.c.entity),
-                          sa.func.count()).group_by(sync_rejects.c.connection,
-                                                    sync_rejects.c.entity)).all())
+                          sa.func.count()).where(standing)
+                .group_by(sync_rejects.c.connection, sync_rejects.c.entity)).all())
             recent = conn.execute(
-                sa.select(sync_rejects).order_by(sync_rejects.c.id.desc()).limit(rejects_limit)
-            ).mappings().all()
+                sa.select(sync_rejects).where(standing).order_by(sync_rejects.c.id.desc())
+                .limit(rejects_limit)).mappings().all()
     finally:
         store.dispose()
 

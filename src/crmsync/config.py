@@ -44,7 +44,7 @@ DEFAULT_STORE_URL = "sqlite:///crmsync.db"
 PERIODS = ("day", "week", "month", "quarter", "year", "all")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SECTIONS = ("store", "connections", "metrics", "writeback", "targets", "schedule", "notify",
-             "celery")
+             "celery", "sync")
 
 
 def _interpolate(value: Any, *, file: str | None, section: str, key: str,
@@ -152,6 +152,28 @@ class MetricsConfig:
 
 
 @dataclass
+class SyncConfig:
+    """The ``[sync]`` table (``docs/configuration.md#sync``)."""
+
+    #: An entity whose rejected share of the records read passes this ends ``failed``.
+    max_reject_ratio: float = 0.1
+
+
+def _sync(raw: Mapping[str, Any], file: str | None) -> SyncConfig:
+    out = SyncConfig()
+    for key, value in raw.items():
+        if key != "max_reject_ratio":
+            raise ConfigError("unknown key (known: max_reject_ratio)", file=file,
+                              section="sync", key=key)
+        ratio = float(_expect(value, (int, float), file=file, section="sync", key=key))
+        if not 0 <= ratio <= 1:
+            raise ConfigError(f"expected a share from 0 to 1 (e.g. 0.1 for 10%), got {value!r}",
+                              file=file, section="sync", key=key)
+        out.max_reject_ratio = ratio
+    return out
+
+
+@dataclass
 class Config:
     """The effective configuration."""
 
@@ -167,6 +189,8 @@ class Config:
     notify: NotifyConfig | None = None
     #: ``[celery]`` (:mod:`crmsync.distributed.settings`).
     celery: CelerySettings = field(default_factory=CelerySettings)
+    #: ``[sync]``.
+    sync: SyncConfig = field(default_factory=SyncConfig)
 
     @property
     def file(self) -> str | None:
@@ -325,4 +349,6 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         _expect(data.get("celery", {}), dict, file=file, section="celery", key="celery"), file,
         lambda value, key: _interpolate(value, file=file, section="celery", key=key,
                                         secrets=set()))
+    cfg.sync = _sync(_expect(data.get("sync", {}), dict, file=file, section="sync", key="sync"),
+                     file)
     return cfg

@@ -21,6 +21,7 @@ __all__ = [
     "Batch",
     "Deletion",
     "Reject",
+    "StandingRejects",
     "FieldInfo",
     "FieldSpec",
     "WriteUpdate",
@@ -102,6 +103,21 @@ class Reject:
     field: str | None = None
     source: str | None = None
     payload: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class StandingRejects:
+    """The records of one entity that earlier syncs rejected and no sync has stored since.
+
+    :param remote_ids: their remote ids, where known.
+    :param sources: where they came from, where the connector said (``accounts.csv line 4``).
+    """
+
+    remote_ids: frozenset[str] = frozenset()
+    sources: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.remote_ids or self.sources)
 
 
 @dataclass
@@ -303,6 +319,18 @@ class Connector:
             once its records are stored (a crash after it loses nothing).
         """
         raise NotImplementedError
+
+    def retry_rejects(self, entity: str, standing: StandingRejects) -> None:
+        """Told, before each :meth:`read` of ``entity``, which of its records are rejected
+        and not stored since.
+
+        An incremental read skips a record whose change time its cursor has passed, so a
+        rejected record fixed at its source without that time changing would never be read
+        again. A connector that can re-reads these records in the next :meth:`read`, whatever
+        its cursor says (the files connector re-reads their rows). The engine marks a reject
+        resolved once a record with its remote id (or, for a reject without one, from its
+        source) is stored. The default ignores the call.
+        """
 
     def close(self) -> None:
         """Release network sessions and files."""

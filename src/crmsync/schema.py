@@ -8,7 +8,8 @@ records load in any order.
 Column ``info`` keys used by the engine's validation:
 
 * ``required``: the engine rejects a record without a value.
-* ``choices``: the allowed values.
+* ``choices``: the allowed values (case is ignored).
+* ``min`` / ``max``: the least / greatest number the column takes.
 """
 
 from __future__ import annotations
@@ -116,8 +117,8 @@ accounts = synced_table(
     Column("segment", String(NAME)),
     Column("region", String(NAME)),
     Column("territory", String(NAME)),
-    Column("employee_count", Integer()),
-    Column("annual_revenue", Float()),
+    Column("employee_count", Integer(), info={"min": 0}),
+    Column("annual_revenue", Float(), info={"min": 0}),
     ref("owner_id"),
     ref("parent_id"),
     indexes=(("owner_id",),),
@@ -164,7 +165,7 @@ stages = synced_table(
     ref("pipeline_id", info={"required": True}),
     Column("label", String(NAME), info={"required": True}),
     Column("display_order", Integer()),
-    Column("probability", Float()),
+    Column("probability", Float(), info={"min": 0, "max": 100}),
     Column("is_closed", Boolean()),
     Column("is_won", Boolean()),
     Column("forecast_category", String(CODE)),
@@ -177,10 +178,10 @@ opportunities = synced_table(
     ref("pipeline_id"),
     ref("stage_id"),
     Column("status", String(8), info={"required": True, "choices": ("open", "won", "lost")}),
-    Column("amount", Float()),
+    Column("amount", Float(), info={"min": 0}),
     Column("currency", String(8)),
-    Column("amount_base", Float()),
-    Column("probability", Float()),
+    Column("amount_base", Float(), info={"min": 0}),
+    Column("probability", Float(), info={"min": 0, "max": 100}),
     Column("expected_close_date", Date()),
     Column("closed_at", DateTime()),
     ref("owner_id"),
@@ -197,7 +198,7 @@ opportunity_stage_history = synced_table(
     ref("stage_id", info={"required": True}),
     Column("entered_at", DateTime(), info={"required": True}),
     Column("exited_at", DateTime()),
-    Column("amount", Float()),
+    Column("amount", Float(), info={"min": 0}),
     ref("changed_by"),
     indexes=(("opportunity_id",),),
 )
@@ -219,7 +220,7 @@ activities = synced_table(
     Column("occurred_at", DateTime(), info={"required": True}),
     Column("status", String(CODE)),
     Column("outcome", String(NAME)),
-    Column("duration_seconds", Integer()),
+    Column("duration_seconds", Integer(), info={"min": 0}),
     Column("is_automated", Boolean()),
     ref("owner_id"),
     ref("contact_id"),
@@ -234,7 +235,7 @@ currency_rates = synced_table(
     "currency_rates",
     Column("currency", String(8), info={"required": True}),
     Column("base_currency", String(8)),
-    Column("rate_to_base", Float(), info={"required": True}),
+    Column("rate_to_base", Float(), info={"required": True, "min": 0}),
     Column("valid_from", Date(), info={"required": True}),
     Column("valid_to", Date()),
     indexes=(("currency", "valid_from"),),
@@ -246,7 +247,7 @@ quotas = synced_table(
     Column("team", String(NAME)),
     Column("period_start", Date(), info={"required": True}),
     Column("period_end", Date(), info={"required": True}),
-    Column("amount", Float(), info={"required": True}),
+    Column("amount", Float(), info={"required": True, "min": 0}),
     Column("currency", String(8)),
 )
 
@@ -258,7 +259,7 @@ spend = synced_table(
     Column("segment", String(NAME)),
     Column("period_start", Date(), info={"required": True}),
     Column("period_end", Date(), info={"required": True}),
-    Column("amount", Float(), info={"required": True}),
+    Column("amount", Float(), info={"required": True, "min": 0}),
     Column("currency", String(8)),
 )
 
@@ -356,6 +357,7 @@ sync_rejects = Table(
     Column("reason", Text(), nullable=False),
     Column("payload", Json),
     Column("created_at", DateTime(), nullable=False),
+    Column("resolved_at", DateTime()),
     Index(None, "connection", "entity", "remote_id"),
     Index(None, "run_id"),
 )

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from crmsync.connector import Batch, Connector
+from crmsync.connector import Batch, Connector, StandingRejects
 from crmsync.errors import AuthError, ConfigError, ConnectorError, CrmsyncError, QuotaExhausted
 from crmsync.locks import RunLocked
 from crmsync.redact import Redactor
@@ -28,9 +28,12 @@ from crmsync.schema import SYNCED_TABLES, sync_rejects, sync_runs, sync_state
 from crmsync.store import Store, mark_deleted, upsert_prepared
 from crmsync.store.upsert import upsert_statement
 from crmsync.sync.merges import repoint_references
-from crmsync.sync.refusals import describe_refusal, is_data_error, refused_rows
 from crmsync.sync.limits import storable
+from crmsync.sync.refusals import describe_refusal, is_data_error, refused_rows
+from crmsync.sync.reject_log import RejectLog, describe_reject
+from crmsync.sync.standing_rejects import load_standing, resolve
 from crmsync.sync.validate import validator_for
+from crmsync.sync.value_rules import bound_payload, bound_text
 
 __all__ = ["SyncEngine", "sync_entity", "describe_reject", "ProgressCallback"]
 
@@ -60,12 +63,16 @@ class SyncEngine:
     :param lock: ``lock(entity)`` returns a context manager held while the entity syncs
         (:func:`crmsync.locks.run_lock`); raising :class:`crmsync.locks.RunLocked` reports the
         entity as ``locked`` and the next entity still syncs.
+    :param max_reject_ratio: an entity whose rejected share of the records read passes this
+        ends ``failed`` (its good records are stored all the same); ``None`` never fails a
+        sync for its rejects.
     """
 
     def __init__(self, store: Store, connector: Connector, *, redactor: Redactor | None = None,
                  progress: ProgressCallback | None = None, retry: RetryPolicy | None = None,
                  sleep: Callable[[float], None] = time.sleep,
-                 lock: Callable[[str], AbstractContextManager[Any]] | None = None) -> None:
+                 lock: Callable[[str], AbstractContextManager[Any]] | None = None,
+                 max_reject_ratio: float | None = None) -> None:
         self.store = store
         self.connector = connector
         self.redactor = redactor or Redactor()
@@ -77,6 +84,11 @@ class SyncEngine:
         #: raised a connection's configuration or authentication error.
         self.results: list[EntityResult] = []
         self._started: EntityResult | None = None
+        self.max_reject_ratio = max_reject_ratio
+        self._standing = StandingRejects()
+        self._reject_log = RejectLog(log, "")
+        self._records_seen = 0
+        self._run_started = dt.datetime.min
 
     def run(self, entities: Sequence[str] | None = None, *, full: bool = False
             ) -> list[EntityResult]:
@@ -165,6 +177,11 @@ class SyncEngine:
                                                     sync_state.c.entity == entity)
             ).scalar_one_or_none()
         state = {"cursor": cursor}
+        self._run_started = _now()
+        self._standing = load_standing(self.store.engine, connection, entity)
+        self._reject_log = RejectLog(log, f"{connection}/{entity}")
+        self._records_seen = 0
+        self.connector.retry_rejects(entity, self._standing)
         try:
             for attempt in retrying(self.retry, lambda: result.batches, sleep=self.sleep,
                                     describe=f"{connection}/{entity}"):
@@ -197,10 +214,30 @@ class SyncEngine:
                 log.error("%s/%s failed: %s", connection, entity, result.error)
                 return result
             raise
+        finally:
+            self._reject_log.close()
         result.status = "success"
         result.api_calls = self.connector.api_calls.total - calls_before
+        too_many = self._too_many_rejects(result)
+        if too_many:
+            result.status, result.error = "failed", too_many
+            log.error("%s/%s failed: %s", connection, entity, too_many)
         self._finish(result)
         return result
+
+    def _too_many_rejects(self, result: EntityResult) -> str | None:
+        """The error of a sync whose share of rejected records passes ``max_reject_ratio``
+        (``[sync]`` in ``docs/configuration.md``), or ``None``."""
+        seen = self._records_seen
+        if self.max_reject_ratio is None or not seen or not result.rejects:
+            return None
+        ratio = result.rejects / seen
+        if ratio <= self.max_reject_ratio:
+            return None
+        return (f"{result.connection}/{result.entity}: {result.rejects} of {seen} records "
+                f"rejected ({ratio:.0%}), more than [sync] max_reject_ratio = "
+                f"{self.max_reject_ratio:g} allows; the good ones are stored, see "
+                f"`crmsync status` for the rejects")
 
     def _commit_batch(self, entity: str, batch: Batch, result: EntityResult,
                       calls_before: int) -> None:
@@ -214,8 +251,11 @@ class SyncEngine:
         rows: dict[str, list[Any]] = {}
         origins: dict[str, int] = {}
         rejects: list[dict[str, Any]] = []
+        stored_sources: list[str] = []
         sources = batch.sources
         rejected_records = 0
+        self._records_seen += len(batch.records) + len(batch.rejects)
+        by_source = bool(self._standing.sources) and sources is not None
         for i, record in enumerate(batch.records):
             row, problems = validate(record, template)
             if row is None:
@@ -229,6 +269,8 @@ class SyncEngine:
                 continue
             rows[row[key]] = row  # the last version of a record in a page wins
             origins[row[key]] = i
+            if by_source:  # sources are made on demand: only when a reject may need them
+                stored_sources.append(sources[i])
         for r in batch.rejects:
             rejected_records += 1
             rejects.append(self._reject_row(result, entity, r.remote_id, r.source, r.field,
@@ -237,8 +279,8 @@ class SyncEngine:
                       if d.deleted_at is not None and d.deleted_at.tzinfo else d.deleted_at)
                      for d in batch.deleted]
         merges = [(d.remote_id, d.merged_into) for d in batch.deleted if d.merged_into]
-        write = (entity, table, validator.columns, rows, rejects, deletions, merges, batch,
-                 result, calls_before, now)
+        write = (entity, table, validator.columns, rows, rejects, deletions, merges,
+                 stored_sources, batch, result, calls_before, now)
         try:
             self._write_batch(*write, rejected_records)
         except Exception as exc:
@@ -253,19 +295,19 @@ class SyncEngine:
             for rid, error in refused:
                 field, reason = describe_refusal(error, validator.columns, rows.pop(rid))
                 i = origins[rid]
+                if by_source:
+                    stored_sources.remove(sources[i])
                 rejected_records += 1
                 rejects.append(self._reject_row(
                     result, entity, rid, sources[i] if sources is not None else None, field,
                     reason, self.redactor.data(batch.records[i]), now))
             self._write_batch(*write, rejected_records)
-        if rejects:
-            for r in rejects[:20]:
-                log.warning("%s", _describe_reject(r))
 
     def _write_batch(self, entity: str, table: sa.Table, columns: Sequence[str],
                      rows: dict[str, list[Any]], rejects: list[dict[str, Any]],
                      deletions: list[tuple[str, dt.datetime | None]],
-                     merges: list[tuple[str, str]], batch: Batch, result: EntityResult,
+                     merges: list[tuple[str, str]], stored_sources: list[str], batch: Batch,
+                     result: EntityResult,
                      calls_before: int, now: dt.datetime, rejected_records: int) -> None:
         """Commit one batch's rows, deletes, rejects, cursor and run counters in ONE
         transaction; ``result`` counts them once it committed."""
@@ -277,6 +319,9 @@ class SyncEngine:
                 repointed = repoint_references(conn, entity, connection, merges, now)
                 log.info("%s/%s: %d merged records; %d references now name their survivors",
                          connection, entity, len(merges), repointed)
+            if self._standing:
+                self._standing = resolve(conn, connection, entity, self._standing,
+                                         remote_ids=rows, sources=stored_sources, now=now)
             if rejects:
                 self._replace_rejects(conn, entity, rejects)
             if batch.cursor is not None:
@@ -292,6 +337,7 @@ class SyncEngine:
                     **counts, api_calls_by_endpoint=self.connector.api_calls.snapshot() or None))
         for name, value in counts.items():
             setattr(result, name, value)
+        self._reject_log.add(rejects)
 
     def _reject_row(self, result: EntityResult, entity: str, remote_id: Any, source: str | None,
                     field: str | None, reason: str, payload: Any, now: dt.datetime
@@ -304,22 +350,28 @@ class SyncEngine:
             "remote_id": None if remote_id in (None, "") else storable(str(remote_id)[:255],
                                                                       dialect),
             "source": storable(source, dialect), "field": storable(field, dialect),
-            "reason": storable(self.redactor.text(reason), dialect),
-            "payload": storable(payload, dialect) if isinstance(payload, dict) else None,
+            "reason": storable(bound_text(self.redactor.text(reason)), dialect),
+            "payload": (storable(bound_payload(payload), dialect) if isinstance(payload, dict)
+                        else None),
             "created_at": now,
         }
 
     def _replace_rejects(self, conn: Connection, entity: str,
                          rejects: list[dict[str, Any]]) -> None:
-        """Store rejects; a record rejected again replaces its earlier rejects, so re-reading
-        the same bad row on every sync never piles up duplicates."""
+        """Store rejects; a record rejected again replaces its earlier standing rejects, so
+        re-reading the same bad row on every sync never piles up duplicates (resolved ones
+        are kept as history, but for one resolved by this very run: the record was both
+        stored and rejected in it, e.g. a duplicate row)."""
         ids = {r["remote_id"] for r in rejects if r["remote_id"] is not None}
         sources = {r["source"] for r in rejects if r["remote_id"] is None and r["source"]}
         for column, keys in ((sync_rejects.c.remote_id, ids), (sync_rejects.c.source, sources)):
             for chunk in _chunks(sorted(keys), 500):
                 conn.execute(sa.delete(sync_rejects).where(
                     sync_rejects.c.connection == self.connector.name,
-                    sync_rejects.c.entity == entity, column.in_(chunk)))
+                    sync_rejects.c.entity == entity,
+                    sa.or_(sync_rejects.c.resolved_at.is_(None),
+                           sync_rejects.c.resolved_at >= self._run_started),
+                    column.in_(chunk)))
         conn.execute(sa.insert(sync_rejects), rejects)
 
     @staticmethod
@@ -368,21 +420,8 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def _describe_reject(r: dict[str, Any]) -> str:
-    where = f"{r['connection']}/{r['entity']} record {r['remote_id'] or '?'}"
-    if r.get("source"):
-        where += f" ({r['source']})"
-    if r.get("field"):
-        where += f", field '{r['field']}'"
-    return f"rejected {where}: {r['reason']}"
-
-
 def sync_entity(store: Store, connector: Connector, entity: str, *, full: bool = False,
                 redactor: Redactor | None = None) -> EntityResult:
     """Sync one entity of one connection (a convenience over :class:`SyncEngine`)."""
     return SyncEngine(store, connector, redactor=redactor).sync_entity(entity, full=full)
 
-
-def describe_reject(r: dict[str, Any]) -> str:
-    """One line naming the connection, entity, record, source, field and reason."""
-    return _describe_reject(r)

@@ -3,7 +3,9 @@
 Each synced table gets a compiled :class:`RecordValidator`: per column a coercer that accepts
 the column's Python type (fast path) or a string in a documented format (ISO 8601 dates and
 times, ``true``/``false``, numbers, JSON for ``custom``/``raw``), and rejects anything else
-with a :class:`FieldProblem` naming the field.
+with a :class:`FieldProblem` naming the field. Value rules beyond the type (numbers with
+thousands separators, a bound on unbounded text, case-insensitive choices, a column's
+``min``/``max``) are those of ``docs/schema.md#value-rules``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import sqlalchemy as sa
 
 from crmsync.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
 from crmsync.sync.limits import StoreLimitError, dialect_limit
+from crmsync.sync.value_rules import (INTEGER_EXAMPLE, MAX_TEXT_LENGTH, NUMBER_EXAMPLE,
+                                      number_text)
 
 __all__ = ["FieldProblem", "RecordValidator", "validator_for", "parse_datetime", "parse_date"]
 
@@ -76,7 +80,8 @@ def _to_datetime(v: Any) -> dt.datetime:
         try:
             return parse_datetime(v)
         except ValueError:
-            raise _Invalid(f"not an ISO 8601 timestamp: {v!r}") from None
+            raise _Invalid(f"not an ISO 8601 timestamp: {v!r} "
+                          f"(expected e.g. 2025-03-15T13:45:00Z or 2025-03-15)") from None
     if isinstance(v, dt.datetime):  # a subclass, e.g. pendulum
         return _to_datetime(dt.datetime.fromisoformat(v.isoformat()))
     if isinstance(v, dt.date):
@@ -95,7 +100,7 @@ def _to_date(v: Any) -> dt.date:
         try:
             return parse_date(v)
         except ValueError:
-            raise _Invalid(f"not an ISO 8601 date: {v!r}") from None
+            raise _Invalid(f"not an ISO 8601 date: {v!r} (expected e.g. 2025-03-15)") from None
     raise _Invalid(f"expected a date, got {type(v).__name__} {v!r}")
 
 
@@ -107,13 +112,16 @@ def _to_int(v: Any) -> int:
     if isinstance(v, float) and v.is_integer():
         return int(v)
     if isinstance(v, str):
+        text = number_text(v)
+        if text is None:
+            raise _Invalid(f"not an integer: {v!r} (expected {INTEGER_EXAMPLE})")
         try:
-            return int(v.strip())
+            return int(text)
         except ValueError:
             try:
-                f = float(v)
+                f = float(text)
             except ValueError:
-                raise _Invalid(f"not an integer: {v!r}") from None
+                raise _Invalid(f"not an integer: {v!r} (expected {INTEGER_EXAMPLE})") from None
             if f.is_integer():
                 return int(f)
     raise _Invalid(f"not an integer: {v!r}")
@@ -129,10 +137,13 @@ def _to_float(v: Any) -> float:
     if isinstance(v, (int, float)):
         return _to_float(float(v))
     if isinstance(v, str):
+        text = number_text(v)
         try:
-            return _to_float(float(v.strip()))
+            if text is None:
+                raise ValueError(v)
+            return _to_float(float(text))
         except ValueError:
-            raise _Invalid(f"not a number: {v!r}") from None
+            raise _Invalid(f"not a number: {v!r} (expected {NUMBER_EXAMPLE})") from None
     try:  # Decimal and friends
         return _to_float(float(v))
     except (TypeError, ValueError):
@@ -168,13 +179,13 @@ def _to_json_object(v: Any) -> dict[str, Any]:
     raise _Invalid(f"expected a JSON object, got {type(v).__name__}")
 
 
-def _string_coercer(length: int | None) -> Callable[[Any], str]:
+def _string_coercer(length: int) -> Callable[[Any], str]:
     def to_str(v: Any) -> str:
         if type(v) is not str:
             if isinstance(v, (bool, dict, list)) or not isinstance(v, (str, int, float)):
                 raise _Invalid(f"expected text, got {type(v).__name__} {v!r}")
             v = str(v)
-        if length is not None and len(v) > length:
+        if len(v) > length:
             raise _Invalid(f"longer than {length} characters ({len(v)})")
         return v
     return to_str
@@ -195,7 +206,7 @@ def _coercer(column: sa.Column) -> Callable[[Any], Any]:
     if isinstance(t, sa.Float):
         return _to_float
     if isinstance(t, sa.String):
-        return _string_coercer(t.length)
+        return _string_coercer(_text_limit(column))
     raise TypeError(f"no coercer for {column.table.name}.{column.name} of type {t!r}")
 
 
@@ -213,8 +224,11 @@ _STR, _DATETIME, _OTHER = 0, 1, 2
 
 
 def _text_limit(column: sa.Column) -> int:
-    """The maximum length of a text column (a large number for unbounded text)."""
-    return column.type.length or 1 << 30
+    """The maximum length of a text column (:data:`MAX_TEXT_LENGTH` for unbounded text, and
+    for a column with choices, whose check names the allowed values instead)."""
+    if column.info.get("choices"):
+        return MAX_TEXT_LENGTH
+    return column.type.length or MAX_TEXT_LENGTH
 
 
 def _kind(column: sa.Column) -> int:
@@ -274,6 +288,8 @@ class RecordValidator:
                                if c.info.get("required"))
         self._choices = tuple((index[c.name], c.name, frozenset(c.info["choices"]))
                               for c in table.columns if c.info.get("choices"))
+        self._ranges = tuple((index[c.name], c.name, c.info.get("min"), c.info.get("max"))
+                             for c in table.columns if "min" in c.info or "max" in c.info)
         self._defaults = self.template()
 
     def template(self, **fixed: Any) -> list[Any]:
@@ -336,9 +352,26 @@ class RecordValidator:
         for i, name, allowed in self._choices:
             value = row[i]
             if value is not None and value not in allowed:
+                folded = value.strip().lower() if isinstance(value, str) else None
+                if folded in allowed:  # case and surrounding blanks are ignored
+                    row[i] = folded
+                    continue
                 problems = problems or []
                 problems.append(FieldProblem(
-                    name, f"{value!r} is not one of {', '.join(sorted(allowed))}"))
+                    name, f"{value!r} is not one of {', '.join(sorted(allowed))} "
+                          f"(case is ignored)"))
+        for i, name, low, high in self._ranges:
+            value = row[i]
+            if value is None:
+                continue
+            if low is not None and value < low:
+                problems = problems or []
+                problems.append(FieldProblem(name, f"{value!r} is below {low}, the least "
+                                                   f"this column takes"))
+            elif high is not None and value > high:
+                problems = problems or []
+                problems.append(FieldProblem(name, f"{value!r} is above {high}, the most "
+                                                   f"this column takes"))
         if problems:
             return None, problems
         return row, []
