@@ -12,6 +12,7 @@ from crmsync_kpis import (
     customers,
     data_quality,
     deals,
+    feedback,
     leads,
     pipeline,
     records,
@@ -21,7 +22,8 @@ from crmsync_kpis import (
 __all__ = ["BUILTIN_METRICS", "FAMILIES", "crmsync_register_metrics"]
 
 #: The metric families, in catalogue order.
-FAMILIES = (deals, pipeline, stages, leads, activity, customers, data_quality, records)
+FAMILIES = (deals, pipeline, stages, leads, activity, customers, feedback, data_quality,
+            records)
 BUILTIN_METRICS: tuple[type[Metric], ...] = tuple(cls for f in FAMILIES for cls in f.METRICS)
 
 

@@ -156,10 +156,12 @@ class PipelineCoverage(Metric):
     NAME = "pipeline_coverage"
     title = "Pipeline coverage"
     description = ("Open pipeline expected to close in the period ÷ (quota − revenue already "
-                   "won in the period); NULL once the quota is met.")
-    unit = "ratio"
+                   "won in the period), a multiple such as 3.0×; NULL once the quota is met.")
+    unit = "multiple"
     direction = "higher_is_better"
     dimensions = _QUOTA_DIMENSIONS
+    #: 2: unit ``multiple`` (3.0×); version 1 printed it as a percent.
+    version = 2
 
     def query(self, ctx: MetricContext) -> Select:
         quota, revenue = _quota_totals(ctx), _won_revenue(ctx)

@@ -32,7 +32,10 @@ else:
 
 __all__ = ["Metric", "MetricContext", "UNITS", "DIRECTIONS"]
 
-UNITS = ("ratio", "currency", "days", "minutes", "count", "score")
+#: How a metric's values read: ``ratio`` (a share, printed ``37.3%``), ``currency``, ``days``,
+#: ``minutes``, ``count``, ``score`` (a plain number such as an NPS) and ``multiple`` (one
+#: quantity as a multiple of another, printed ``3.0×``: pipeline coverage, LTV : CAC).
+UNITS = ("ratio", "currency", "days", "minutes", "count", "score", "multiple")
 DIRECTIONS = ("higher_is_better", "lower_is_better")
 
 

@@ -44,6 +44,8 @@ def format_value(value: float | None, unit: str, currency: str = "USD") -> str:
         return f"{value:,.0f} min"
     if unit == "score":
         return f"{value:,.1f}"
+    if unit == "multiple":
+        return f"{value:,.1f}×"
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
