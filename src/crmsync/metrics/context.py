@@ -122,6 +122,19 @@ class MetricContext:
         self.shared_facts[table_name] = facts
         return sa.table(table_name, *(sa.column(c.key, c.type) for c in facts.selected_columns))
 
+    def has_data(self, table: str, fact: FromClause) -> ColumnElement[bool]:
+        """Whether the connection of ``fact``'s row has synced any row of ``table`` (deleted
+        ones too). A metric that counts related records (activities of a deal, touches of a
+        lead) uses it to tell *none* (0) from *no data* (``NULL``): a connection that syncs no
+        activities has no activity counts, not counts of 0 (docs/metrics.md, "No data is not
+        zero"). One index probe per row (every synced table is indexed by connection first).
+
+        :param table: a synced table's name (``activities``, ``opportunities``…).
+        :param fact: the table (or alias, subquery) whose ``connection`` column is tested.
+        """
+        other = SYNCED_TABLES[table].alias(f"any_{table}")
+        return sa.exists().where(other.c.connection == fact.c.connection)
+
     def option(self, name: str) -> Any:
         """A ``[metrics]`` setting (e.g. ``response_sla_minutes``), with its default."""
         return self.options.get(name, METRIC_OPTIONS[name])
