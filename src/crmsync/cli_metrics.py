@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -76,7 +77,14 @@ def metrics_list(state: State, as_json: bool) -> None:
 def metrics_compute(state: State, names: Sequence[str], period: str | None,
                     dimensions: Sequence[str], pipelines: Sequence[str],
                     deal_types: Sequence[str], as_json: bool) -> None:
-    """Compute metrics over the store and save the values."""
+    """Compute metrics over the store and save the values.
+
+    Without --metric, --by, --pipeline or --deal-type: everything the other commands read —
+    every metric for the period, for the organisation and by owner and team, the snapshot
+    metrics, and the metrics the [[writeback]] mappings send."""
+    if not (names or dimensions or pipelines or deal_types):
+        _compute_standard(state, period, as_json)
+        return
     result = api.compute_metrics(state.config, state.registry, names, period=period,
                                  dimensions=(None, *dimensions), pipelines=pipelines,
                                  deal_types=deal_types, keep_values=False)
@@ -88,11 +96,34 @@ def metrics_compute(state: State, names: Sequence[str], period: str | None,
         click.echo(f"computed {result.stored:,} values (run {result.run_id})")
         for s in result.skipped:
             click.echo(f"skipped {s}")
-        for f in result.findings[:20]:
-            click.echo(f"warning: {f}", err=True)
-        if len(result.findings) > 20:
-            click.echo(f"warning: … and {len(result.findings) - 20} more records left out of "
-                       "money metrics (see --json)", err=True)
+        _warn_findings(result.findings)
+
+
+def _compute_standard(state: State, period: str | None, as_json: bool) -> None:
+    result = api.compute_standard_metrics(state.config, state.registry, period=period)
+    if as_json:
+        emit_json({"values": result.stored, "skipped": result.skipped,
+                   "runs": [{"purpose": purpose, "period": p, "dimensions": list(dims),
+                             "connection": connection, "run_id": run_id, "values": n}
+                            for purpose, p, dims, connection, run_id, n in result.runs],
+                   "findings": [f.__dict__ for f in result.findings]})
+        return
+    click.echo(f"computed {result.stored:,} values")
+    for purpose, p, dims, connection, run_id, n in result.runs:
+        by = ", ".join("organisation" if d is None else f"by {d}" for d in dims)
+        where = f", connection {connection}" if connection else ""
+        click.echo(f"  {purpose}: period {p}, {by}{where}: {n:,} values (run {run_id})")
+    for s in result.skipped:
+        click.echo(f"skipped {s}")
+    _warn_findings(result.findings)
+
+
+def _warn_findings(findings: Sequence[Any]) -> None:
+    for f in findings[:20]:
+        click.echo(f"warning: {f}", err=True)
+    if len(findings) > 20:
+        click.echo(f"warning: … and {len(findings) - 20} more records left out of money "
+                   "metrics (see --json)", err=True)
 
 
 @metrics.command("show")
