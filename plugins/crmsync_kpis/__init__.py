@@ -27,7 +27,14 @@ FAMILIES = (deals, pipeline, stages, leads, activity, customers, feedback, data_
 BUILTIN_METRICS: tuple[type[Metric], ...] = tuple(cls for f in FAMILIES for cls in f.METRICS)
 
 
+def _documented(family: object, cls: type[Metric]) -> Metric:
+    """An instance of ``cls`` pointing to its section of docs/metrics/<family>.md."""
+    metric = cls()
+    metric.docs = f"docs/metrics/{getattr(family, '__name__').rsplit('.', 1)[1]}.md#{cls.NAME}"
+    return metric
+
+
 @hookimpl
 def crmsync_register_metrics() -> list[Metric]:
     """The built-in metric catalogue."""
-    return [cls() for cls in BUILTIN_METRICS]
+    return [_documented(f, cls) for f in FAMILIES for cls in f.METRICS]

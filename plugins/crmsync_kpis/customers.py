@@ -309,6 +309,7 @@ class LtvToCac(Metric):
     dimensions = ()
     #: 2: unit ``multiple``; NULL where cac has no spend (version 1: NULL by division by 0).
     version = 2
+    denominator_is_n = False  # an amount or a metric value, not a count
 
     def query(self, ctx: MetricContext) -> Select:
         org = MetricContext(**{**ctx.__dict__, "dimension": None})

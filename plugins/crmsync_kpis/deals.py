@@ -228,6 +228,7 @@ class RevenueGrowth(Metric):
     direction = "higher_is_better"
     dimensions = _DEAL_DIMENSIONS
     periods = ("day", "week", "month", "quarter", "year")
+    denominator_is_n = False  # an amount or a metric value, not a count
 
     def query(self, ctx: MetricContext) -> Select:
         revenue = Revenue().query(ctx).subquery("revenue")

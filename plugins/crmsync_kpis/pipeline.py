@@ -148,6 +148,7 @@ class QuotaAttainment(Metric):
     dimensions = _QUOTA_DIMENSIONS
     #: 2: unconvertible won amounts give no value (version 1: attainment 0).
     version = 2
+    denominator_is_n = False  # an amount or a metric value, not a count
 
     def query(self, ctx: MetricContext) -> Select:
         quota, revenue = _quota_totals(ctx), _won_revenue(ctx)
@@ -173,6 +174,7 @@ class PipelineCoverage(Metric):
     dimensions = _QUOTA_DIMENSIONS
     #: 2: unit ``multiple`` (3.0×); version 1 printed it as a percent.
     version = 2
+    denominator_is_n = False  # an amount or a metric value, not a count
 
     def query(self, ctx: MetricContext) -> Select:
         quota, revenue = _quota_totals(ctx), _won_revenue(ctx)

@@ -54,7 +54,8 @@ def metrics() -> None:
 def metrics_list(state: State, as_json: bool) -> None:
     """Every registered metric: name, title, unit, description."""
     rows = [{"name": m.NAME, "title": m.title, "unit": m.unit, "direction": m.direction,
-             "dimensions": list(m.dimensions), "description": m.description}
+             "dimensions": list(m.dimensions), "description": m.description,
+             "version": m.version, "docs": m.docs or None}
             for m in state.registry.metrics().values()]
     if as_json:
         emit_json(rows)
@@ -131,13 +132,17 @@ def _warn_findings(findings: Sequence[Any]) -> None:
 @click.option("--period", type=_PERIOD, help="Default: [metrics] period.")
 @click.option("--by", "dimension", type=_DIMENSION, help="A dimension computed with --by.")
 @click.option("--below-target", is_flag=True, help="Only values that miss their [targets].")
+@click.option("--explain", is_flag=True,
+              help="Also print each shown metric's definition and where it is documented.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def metrics_show(state: State, metric: str | None, period: str | None, dimension: str | None,
-                 below_target: bool, as_json: bool) -> None:
+                 below_target: bool, explain: bool, as_json: bool) -> None:
     """Show the latest computed values with the change against the previous period and the
     target, if one is set."""
     cfg = state.config
+    if metric is not None:
+        state.registry.metric(metric)  # an unknown name fails, suggesting close ones
     rows = api.metric_report(cfg, state.registry, metric=metric,
                              period=period or cfg.metrics.period, dimension=dimension,
                              below_target=below_target)
@@ -148,11 +153,17 @@ def metrics_show(state: State, metric: str | None, period: str | None, dimension
         click.echo("nothing below target" if below_target
                    else "no values yet: run `crmsync metrics compute` first")
         return
-    units = {m.NAME: m.unit for m in state.registry.metrics().values()}
-    render.console().print(render.report_table(rows, units, period or cfg.metrics.period,
-                                               currency=cfg.metrics.base_currency))
-    render.console().print("* period not ended · pts: percentage points · ▼ below target · "
-                           "n: population", style="dim")
+    definitions = state.registry.metrics()
+    units = {m.NAME: m.unit for m in definitions.values()}
+    out = render.console()
+    out.print(render.report_table(rows, units, period or cfg.metrics.period,
+                                  currency=cfg.metrics.base_currency))
+    out.print("* period not ended · pts: percentage points · ▼ below target · n: population"
+              + ("" if explain else " · definitions: --explain"), style="dim")
+    if explain:
+        shown = [definitions[n] for n in dict.fromkeys(r["metric"] for r in rows)
+                 if n in definitions]
+        out.print(render.explain(shown), markup=False, highlight=False, soft_wrap=True)
 
 
 @click.command()
@@ -184,15 +195,18 @@ def demo(state: State, store_url: str | None, size: str, period: str, as_json: b
               f"{sum(d.rejects for d in result.sync.details)} rejected).")
     today = result.as_of.date()
     out.print(render.kpi_table(f"KPIs by {period} (whole organisation, as of {today})",
-                               result.metrics.values, units, titles, until=today))
+                               result.metrics.values, units, titles, until=today,
+                               definitions=defs))
     team_values = [v for v in result.by_team.values if v.subject_id is None]
     latest = max((v.period_start for v in team_values
                   if v.period_start and v.period_start <= today), default=None)
     team_rows = [v for v in team_values if v.period_start == latest]
     if team_rows and latest is not None:
         teams = sorted({v.dimension_value or "(none)" for v in team_rows})
-        table = render.rows_table([], ["KPI"],
-                                  title=f"By team, {render.period_label(period, latest)}")
+        ended = all(v.period_end is not None and v.period_end <= today for v in team_rows)
+        table = render.rows_table([], ["KPI"], title=(
+            f"By team, {render.period_label(period, latest)}"
+            + ("" if ended else f" (not ended: as of {today})")))
         for team in teams:
             table.add_column(team, justify="right")
         by = {(v.metric, v.dimension_value or "(none)"): v for v in team_rows}

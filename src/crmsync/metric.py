@@ -61,8 +61,15 @@ class Metric:
     periods: ClassVar[tuple[str, ...]] = ("day", "week", "month", "quarter", "year", "all")
     #: Bump when the definition changes; stored with every value.
     version: ClassVar[int] = 1
+    #: Whether ``denominator`` counts the population (deals, leads, responses…) and so reads
+    #: as the value's ``n``; false when it is an amount or another metric's value (quota,
+    #: previous revenue, CAC).
+    denominator_is_n: ClassVar[bool] = True
     #: Alternative definitions selectable in ``[metrics.definitions]`` (``ctx.variant``).
     variants: ClassVar[tuple[str, ...]] = ()
+    #: Where the full definition (formula, population, pitfalls) is documented: a URL or a
+    #: path such as ``docs/metrics/deals.md#win_rate``; ``metrics show --explain`` prints it.
+    docs: str = ""
 
     def query(self, ctx: MetricContext) -> Select:
         """Return the ``Select`` producing the column contract (module docstring)."""
