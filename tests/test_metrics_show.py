@@ -105,3 +105,17 @@ def test_the_kpi_table_marks_a_period_not_ended_and_gives_n():
     growth = next(line for line in out.splitlines() if "Revenue growth" in line)
     assert win.rstrip("│ ").endswith("12")                  # n of the latest period
     assert "90,000" not in growth                              # an amount is not an n
+
+
+def test_the_demo_shows_names_n_partial_periods_and_multiples():
+    result = CliRunner().invoke(cli, ["demo"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "2026-Q3 *" in out and "* period not ended" in out      # as of 2026-09-30
+    header = next(line for line in out.splitlines() if "2026-Q3 *" in line)
+    assert header.rstrip(" ┃").endswith("n")
+    assert "Close rate (won ÷ created)" in out and "Decision rate" in out
+    coverage = [line for line in out.splitlines() if "Pipeline coverage" in line]
+    assert coverage and all("%" not in line for line in coverage)
+    assert any("×" in line for line in coverage)
+    assert "By team, 2026-Q3 (not ended: as of 2026-09-30)" in out
