@@ -119,3 +119,4 @@ def test_the_demo_shows_names_n_partial_periods_and_multiples():
     assert coverage and all("%" not in line for line in coverage)
     assert any("×" in line for line in coverage)
     assert "By team, 2026-Q3 (not ended: as of 2026-09-30)" in out
+
