@@ -170,9 +170,9 @@ class ActivitiesPerOpportunity(Metric):
                    a.c.opportunity_id == o.c.remote_id, a.c.occurred_at <= o.c.closed_at)
             .scalar_subquery()
         )
-        per_deal = sa.case((ctx.has_data("activities", o), per_deal), else_=None)
-        total = sa.func.sum(per_deal)
-        deals = sa.func.count(per_deal)
+        known = sa.case((ctx.has_data("activities", o), per_deal), else_=None)
+        total = sa.func.sum(known)
+        deals = sa.func.count(known)
         return (
             sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
                       period.label("period_start"),

@@ -3,8 +3,8 @@ cycle.
 
 Definitions (docs/metrics/deals.md): deals count in the period of their ``closed_at`` (taken
 from stage history, not the editable close date) unless a metric says otherwise (close rate,
-decision rate and the ``won_over_created`` win rate use the creation period); deleted deals never count;
-money is in the base currency, converted at the rate valid at the close.
+decision rate and the ``won_over_created`` win rate use the creation period); deleted deals
+never count; money is in the base currency, converted at the rate valid at the close.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from sqlalchemy import Select
 
 from crmsync import Metric, MetricContext
 
-__all__ = ["WinRate", "CloseRate", "DecisionRate", "AvgDealSize", "MedianDealSize", "Revenue", "RevenueGrowth",
-           "SalesCycleDays", "SalesCycleDaysMean", "METRICS"]
+__all__ = ["WinRate", "CloseRate", "DecisionRate", "AvgDealSize", "MedianDealSize", "Revenue",
+           "RevenueGrowth", "SalesCycleDays", "SalesCycleDaysMean", "METRICS"]
 
 _DEAL_DIMENSIONS = ("owner", "team", "pipeline", "deal_type", "lead_source", "segment",
                     "region", "industry", "custom")
