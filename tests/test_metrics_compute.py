@@ -116,6 +116,17 @@ def test_standard_requests_leave_record_metrics_to_the_mappings(tmp_path):
     assert "win_rate" in names and "opportunity_age_days" not in names
 
 
+def test_standard_requests_take_a_rolling_window_like_compute():
+    from crmsync.config import Config
+
+    requests = standard_requests(Config(store_url="sqlite://"), Registry().metrics(),
+                                 period="last_30d")
+    catalogue = {m.NAME for r in requests if r.purpose == "catalogue" for m in r.metrics}
+    snapshot = {m.NAME for r in requests if r.purpose == "snapshot" for m in r.metrics}
+    assert "win_rate" in catalogue and "retention_rate" not in catalogue
+    assert "dq_missing_amount" in snapshot and "win_rate" not in snapshot
+
+
 def test_writeback_plan_without_computed_values_names_the_command(setup):
     _, invoke = setup
     result = invoke("writeback", "plan")

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from crmsync.metrics.engine import compute
+from crmsync.metrics.engine import compute, supports_period
 from crmsync.metrics.findings import Finding
 
 if TYPE_CHECKING:
@@ -68,9 +68,9 @@ def _org_requests(period: str, metrics: Mapping[str, Metric]) -> list[ComputeReq
     org = [m for m in metrics.values() if m.subject == "org"]
     requests = []
     for purpose, chosen, p in (
-            ("catalogue", [m for m in org if period in m.periods], period),
-            ("snapshot", [m for m in org if period not in m.periods and "all" in m.periods
-                          and period != "all"], "all")):
+            ("catalogue", [m for m in org if supports_period(m, period)], period),
+            ("snapshot", [m for m in org if not supports_period(m, period)
+                          and "all" in m.periods], "all")):
         if not chosen:
             continue
         requests.append(ComputeRequest(purpose, chosen, p, (None,)))
