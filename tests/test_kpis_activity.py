@@ -98,12 +98,38 @@ def test_call_connect_rate_matches_connected_case_insensitively(loaded):
         ("U1", Q1): (0.5, 1, 2), ("U2", Q1): (1.0, 1, 1), ("U3", Q2): (0.0, 0, 1)}
 
 
+def test_call_connect_rate_leaves_out_calls_without_an_outcome(loaded):
+    load_records(loaded, {"activities": [
+        act("B1", "call", "U1", "2026-01-07T00:00:00"),                     # no outcome
+        act("B2", "call", "U3", "2026-04-05T00:00:00", outcome="  ")]})    # blank
+    assert values(loaded, "calls") == {(None, Q1): (4, 4, None), (None, Q2): (2, 2, None)}
+    assert values(loaded, "call_connect_rate") == {(None, Q1): (pytest.approx(2 / 3), 2, 3),
+                                                   (None, Q2): (0.0, 0, 1)}
+
+
+def test_call_connect_rate_is_null_when_no_call_has_an_outcome(store):
+    load_records(store, {"activities": [act("B1", "call", "U1", "2026-01-07T00:00:00")]})
+    assert values(store, "call_connect_rate") == {(None, Q1): (None, 0, 0)}
+
+
 def test_activities_per_opportunity_counts_work_up_to_the_close(loaded):
     # O1: A11 (A9 automated, A15 after close); O2: none; O5: A4, A10, A12 (A6 deleted)
     assert values(loaded, "activities_per_opportunity") == {(None, Q1): (0.5, 1, 2),
                                                             (None, Q2): (3.0, 3, 1)}
     assert values(loaded, "activities_per_opportunity", period="all") == {
         (None, None): (pytest.approx(4 / 3), 4, 3)}
+
+
+def test_activities_per_opportunity_is_null_without_activity_data(store):
+    load_records(store, {k: v for k, v in DATA.items() if k != "activities"})
+    assert values(store, "activities_per_opportunity") == {(None, Q1): (None, None, 0),
+                                                           (None, Q2): (None, None, 0)}
+
+
+def test_activities_per_opportunity_leaves_out_connections_without_activity_data(loaded):
+    load_records(loaded, {"opportunities": DATA["opportunities"]}, connection="no_activities")
+    assert values(loaded, "activities_per_opportunity") == {(None, Q1): (0.5, 1, 2),
+                                                            (None, Q2): (3.0, 3, 1)}
 
 
 def test_days_since_last_activity_ignores_future_and_automated_activities(loaded):

@@ -81,21 +81,70 @@ def values(store, name, period="quarter", dimension=None, **cfg):
             for v in result.values}
 
 
-def test_retention_rate_follows_last_years_customers(loaded):
-    # cohorts: Q3'25 {A1}, Q4'25 {A1}, Q1'26 {A1, A2}, Q2'26 {A1, A2, A3, A4}; won again:
-    # Q1'26 A1 (W4), Q2'26 A3 (W9; A2's W6 is deleted). Periods after as_of are not shown.
-    assert values(loaded, "retention_rate") == {
-        (None, Q325): (0.0, 0, 1), (None, Q425): (0.0, 0, 1), (None, Q126): (0.5, 1, 2),
-        (None, Q226): (0.25, 1, 4)}
+# Retention on its own dataset: B1, B2 are SMB, B3, B4, B5 ENT. Wins: B1 2025-01-15 and
+# 2026-01-10, B2 2025-02-20, B5 2025-06-30 12:00, B3 2025-08-01, B4 2025-12-05 and 2026-05-01.
+RETENTION = {
+    "accounts": [{"remote_id": "B1", "segment": "SMB"}, {"remote_id": "B2", "segment": "SMB"},
+                 {"remote_id": "B3", "segment": "ENT"}, {"remote_id": "B4", "segment": "ENT"},
+                 {"remote_id": "B5", "segment": "ENT"}],
+    "opportunities": [
+        won("R1", "B1", "2025-01-15T00:00:00", 100), won("R2", "B1", "2026-01-10T00:00:00", 300),
+        won("R3", "B2", "2025-02-20T00:00:00", 200), won("R4", "B5", "2025-06-30T12:00:00", 700),
+        won("R5", "B3", "2025-08-01T00:00:00", 400), won("R6", "B4", "2025-12-05T00:00:00", 500),
+        won("R7", "B4", "2026-05-01T00:00:00", 600),
+        won("R8", "B2", "2026-02-01T00:00:00", 900, is_deleted=True),     # deleted
+        {**won("R9", "B3", "2026-02-01T00:00:00", 50), "status": "lost"},  # lost
+    ],
+}
 
 
-def test_churn_rate_is_one_minus_retention_and_splits_by_segment(loaded):
-    assert values(loaded, "churn_rate") == {
-        (None, Q325): (1.0, 1, 1), (None, Q425): (1.0, 1, 1), (None, Q126): (0.5, 1, 2),
-        (None, Q226): (0.75, 3, 4)}
-    assert values(loaded, "retention_rate", dimension="segment") == {
-        ("SMB", Q325): (0.0, 0, 1), ("SMB", Q425): (0.0, 0, 1), ("SMB", Q126): (0.5, 1, 2),
-        ("SMB", Q226): (0.0, 0, 2), ("ENT", Q226): (0.5, 1, 2)}
+@pytest.fixture
+def cohorts(store):
+    load_records(store, RETENTION)
+    return store
+
+
+def test_retention_rate_keeps_customers_active_over_the_trailing_twelve_months(cohorts):
+    # Customers at the start of Q2'25 {B1, B2}, Q3'25 {B1, B2, B5}, Q4'25 {+B3}, Q1'26 {+B4}:
+    # all still won within the 12 months before each quarter's end except B2 by 2026-04-01.
+    # Q2'26 starts with {B1, B3, B4, B5} and is measured up to now (2026-06-30 00:00), when
+    # B5's win of 2025-06-30 12:00 is still inside the window: kept so far.
+    assert values(cohorts, "retention_rate") == {
+        (None, Q225): (1.0, 2, 2), (None, Q325): (1.0, 3, 3), (None, Q425): (1.0, 4, 4),
+        (None, Q126): (0.8, 4, 5), (None, Q226): (1.0, 4, 4)}
+
+
+def test_churn_rate_is_the_customers_that_lapsed_and_splits_by_segment(cohorts):
+    assert values(cohorts, "churn_rate") == {
+        (None, Q225): (0.0, 0, 2), (None, Q325): (0.0, 0, 3), (None, Q425): (0.0, 0, 4),
+        (None, Q126): (0.2, 1, 5), (None, Q226): (0.0, 0, 4)}
+    got = values(cohorts, "churn_rate", dimension="segment")
+    assert got[("SMB", Q126)] == (0.5, 1, 2) and got[("ENT", Q126)] == (0.0, 0, 3)
+
+
+def test_churn_rate_by_year_counts_the_lapses_within_the_year(cohorts):
+    # 2026 starts with all five; by now only B2 has no win in the trailing 12 months
+    assert values(cohorts, "churn_rate", period="year") == {(None, Q126): (0.2, 1, 5)}
+
+
+def test_retention_window_is_configurable(cohorts):
+    # 6 months: customers at 2026-01-01 are B3 and B4; by 2026-04-01 only B4 won since 2025-10
+    got = values(cohorts, "retention_rate", options={"retention_window_months": 6})
+    assert got[(None, Q126)] == (0.5, 1, 2)
+
+
+def test_retention_window_out_of_range_is_an_error(cohorts):
+    from crmsync import MetricError
+
+    with pytest.raises(MetricError, match="retention_window_months must be 1 to 120"):
+        values(cohorts, "retention_rate", options={"retention_window_months": 0})
+
+
+def test_repeat_purchase_rate_is_the_customers_that_won_again_in_the_period(cohorts):
+    # Q1'26: B1 won again (B2's second win is deleted, B3's deal was lost); Q2'26: B4
+    assert values(cohorts, "repeat_purchase_rate") == {
+        (None, Q225): (0.0, 0, 2), (None, Q325): (0.0, 0, 3), (None, Q425): (0.0, 0, 4),
+        (None, Q126): (0.2, 1, 5), (None, Q226): (0.25, 1, 4)}
 
 
 def test_retention_has_no_period_all(loaded):
@@ -123,16 +172,25 @@ def test_customer_lifetime_value_is_cumulative_revenue_per_customer(loaded):
 
 
 def test_cac_is_spend_over_new_customers(loaded):
-    # first wins: A1 Q2'25, A2 Q4'25, A3 and A4 Q1'26; S4 is deleted.
+    # first wins: A1 Q2'25 (no spend that quarter: no value), A2 Q4'25, A3 and A4 Q1'26;
+    # S4 is deleted.
     assert values(loaded, "cac") == {
-        (None, Q225): (0.0, 0.0, 1), (None, Q425): (500.0, 500.0, 1),
+        (None, Q225): (None, None, 1), (None, Q425): (500.0, 500.0, 1),
         (None, Q126): (2250.0, 4500.0, 2), (None, Q226): (None, 1000.0, 0)}
     assert values(loaded, "cac", period="all") == {(None, None): (1500.0, 6000.0, 4)}
 
 
+def test_cac_without_spend_data_has_no_value(store):
+    load_records(store, {k: v for k, v in DATA.items() if k != "spend"})
+    assert values(store, "cac") == {
+        (None, Q225): (None, None, 1), (None, Q425): (None, None, 1),
+        (None, Q126): (None, None, 2)}
+    assert values(store, "cac", period="all") == {(None, None): (None, None, 4)}
+
+
 def test_ltv_to_cac_divides_the_two(loaded):
     assert values(loaded, "ltv_to_cac") == {
-        (None, Q225): (None, pytest.approx(1000), 0.0),
+        (None, Q225): (None, pytest.approx(1000), None),
         (None, Q425): (pytest.approx(3), pytest.approx(1500), 500.0),
         (None, Q126): (pytest.approx(4600 / 3 / 2250), pytest.approx(4600 / 3), 2250.0),
         (None, Q226): (None, pytest.approx(1600), None)}
@@ -140,26 +198,21 @@ def test_ltv_to_cac_divides_the_two(loaded):
         (None, None): (pytest.approx(1600 / 1500), pytest.approx(1600), 1500.0)}
 
 
-def test_nps_csat_ces(loaded):
-    assert values(loaded, "nps") == {(None, Q126): (25.0, 1, 4), (None, Q226): (-100.0, -1, 1)}
-    assert values(loaded, "csat") == {(None, Q126): (0.5, 2, 4)}
-    assert values(loaded, "ces") == {(None, Q126): (3.5, 7, 2)}
+def test_ltv_to_cac_is_a_multiple():
+    assert customers.LtvToCac.unit == "multiple"
 
 
-def test_feedback_scores_are_null_without_responses(store):
-    assert values(store, "nps", period="all") == {(None, None): (None, None, None)}
-
-
-def test_customer_lifetime_value_estimate_is_arpa_times_margin_over_churn(loaded):
-    # ARPA by quarter (won revenue ÷ accounts won in it): Q4'25 2000/1; Q1'26 (1100 + 500)/2
-    # = 800 (W5 has no rate, W10 no account); Q2'26 200/1. Churn (above): 1.0, 0.5, 0.75.
-    # With margin 0.5: 2000×0.5/1 = 1000; 800×0.5/0.5 = 800; 200×0.5/0.75 = 133.3.
-    got = values(loaded, "customer_lifetime_value",
+def test_customer_lifetime_value_estimate_is_arpa_times_margin_over_churn(cohorts):
+    # ARPA by quarter (won revenue ÷ accounts won in it): Q2'25 700, Q3'25 400, Q4'25 500,
+    # Q1'26 300, Q2'26 600 (Q1'25 has no cohort). Churn (above) is 0 except Q1'26 (0.2): the
+    # estimate is unbounded, so NULL, without churn. With margin 0.5: 300 × 0.5 / 0.2 = 750.
+    got = values(cohorts, "customer_lifetime_value",
                  definitions={"customer_lifetime_value": "estimate"}, options={"margin": 0.5})
-    assert got == {(None, Q425): (pytest.approx(1000), pytest.approx(1000), pytest.approx(1.0)),
-                   (None, Q126): (pytest.approx(800), pytest.approx(400), pytest.approx(0.5)),
-                   (None, Q226): (pytest.approx(400 / 3), pytest.approx(100),
-                                  pytest.approx(0.75))}
+    assert got == {(None, Q225): (None, pytest.approx(350), 0.0),
+                   (None, Q325): (None, pytest.approx(200), 0.0),
+                   (None, Q425): (None, pytest.approx(250), 0.0),
+                   (None, Q126): (pytest.approx(750), pytest.approx(150), pytest.approx(0.2)),
+                   (None, Q226): (None, pytest.approx(300), 0.0)}
 
 
 def test_customer_lifetime_value_estimate_needs_a_margin(loaded):

@@ -87,3 +87,14 @@ def test_data_quality_is_null_on_an_empty_store_and_a_snapshot_only(store):
     result = compute(store, [data_quality.MissingAmount()], MetricsConfig(), period="month",
                      as_of=AS_OF)
     assert result.skipped == ["dq_missing_amount: no period 'month'"]
+
+
+def test_stale_opportunities_has_no_value_without_activity_data(store):
+    load_records(store, {k: v for k, v in DATA.items() if k != "activities"})
+    assert values(store, "dq_stale_opportunities") == {None: (None, None, 0)}
+
+
+def test_missing_owner_without_synced_users_counts_only_empty_owners(store):
+    # no users synced: D5 has no owner_id (missing); the others' owners cannot be judged
+    load_records(store, {k: v for k, v in DATA.items() if k != "users"})
+    assert values(store, "dq_missing_owner") == {None: (1, 1, 1)}

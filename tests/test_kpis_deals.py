@@ -97,15 +97,36 @@ def test_win_rate_amount_weighted_uses_close_date_rates(loaded):
                                   (None, Q4): (1.0, 2000, 2000)})
 
 
-def test_close_rate_is_closed_over_created_by_creation_period(loaded):
+def test_close_rate_is_won_over_created_by_creation_period(loaded):
+    # Q1 created D1, D2, D3, D4, D10: won D1, D3, D10 (D2 lost, D4 reopened); Q2 D5 of 3
     assert approx(values(loaded, "close_rate")) == approx(
-        {(None, Q1): (0.8, 4, 5), (None, Q2): (2 / 3, 2, 3), (None, Q4): (1.0, 1, 1)})
+        {(None, Q1): (0.6, 3, 5), (None, Q2): (1 / 3, 1, 3), (None, Q4): (1.0, 1, 1)})
+
+
+def test_close_rate_equals_the_won_over_created_win_rate(loaded):
+    got = values(loaded, "win_rate", definitions={"win_rate": "won_over_created"})
+    assert values(loaded, "close_rate") == got
 
 
 def test_close_rate_by_team_rolls_up_from_owners(loaded):
     by_team = values(loaded, "close_rate", dimension="team")
     by_owner = values(loaded, "close_rate", dimension="owner")
-    # East Q1: D1, D2, D3, D10 all closed; West Q1: D4 reopened → 0 of 1; East Q2: D7 open
+    # East Q1: D1, D3, D10 won of D1, D2, D3, D10; West Q1: D4 reopened → 0 of 1;
+    # East Q2: D7 open → 0 of 1; West Q2: D5 won, D6 lost → 1 of 2
+    assert approx(by_team) == approx({("East", Q1): (0.75, 3, 4), ("West", Q1): (0.0, 0, 1),
+                                      ("East", Q2): (0.0, 0, 1), ("West", Q2): (0.5, 1, 2),
+                                      ("East", Q4): (1.0, 1, 1)})
+    assert_rolls_up(by_team, by_owner, TEAMS)
+
+
+def test_decision_rate_is_won_or_lost_over_created(loaded):
+    assert approx(values(loaded, "decision_rate")) == approx(
+        {(None, Q1): (0.8, 4, 5), (None, Q2): (2 / 3, 2, 3), (None, Q4): (1.0, 1, 1)})
+
+
+def test_decision_rate_by_team_rolls_up_from_owners(loaded):
+    by_team = values(loaded, "decision_rate", dimension="team")
+    by_owner = values(loaded, "decision_rate", dimension="owner")
     assert approx(by_team) == approx({("East", Q1): (1.0, 4, 4), ("West", Q1): (0.0, 0, 1),
                                       ("East", Q2): (0.0, 0, 1), ("West", Q2): (1.0, 2, 2),
                                       ("East", Q4): (1.0, 1, 1)})
@@ -168,6 +189,6 @@ def test_sales_cycle_days_mean_carries_sum_and_count(loaded):
 
 
 def test_empty_store_gives_no_values(store):
-    for name in ("close_rate", "median_deal_size", "revenue", "revenue_growth",
+    for name in ("close_rate", "decision_rate", "median_deal_size", "revenue", "revenue_growth",
                  "sales_cycle_days_mean"):
         assert values(store, name) == {}

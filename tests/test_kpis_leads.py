@@ -136,6 +136,14 @@ def test_lead_response_sla_rate_by_team(loaded):
         ("East", MAR): (0.0, 0, 1), ("West", MAR): (0.0, 0, 1)}
 
 
+def test_lead_rates_over_touches_are_null_without_activity_data(store):
+    # a connection that syncs no activities: touches are unknown, not missing
+    load_records(store, {k: v for k, v in DATA.items() if k != "activities"})
+    for metric in (LeadResponseSlaRate(), FollowUpRate(), AppointmentRate()):
+        assert values(store, metric) == {(None, JAN): (None, 0, 0), (None, MAR): (None, 0, 0)}
+    assert values(store, LeadToOpportunityRate())[(None, JAN)] == (0.75, 3, 4)
+
+
 # -- lead_to_opportunity_rate / lead_conversion_rate ----------------------------------------------
 
 def test_lead_to_opportunity_rate(loaded):

@@ -194,3 +194,24 @@ def test_empty_store_gives_no_values(store):
     # an org-wide snapshot is one row; over nothing its value is undefined, never an error
     assert values(store, "sales_velocity", period="all", as_of=AS_OF) == {
         (None, None): (None, None, 0)}
+
+
+def test_quota_metrics_have_no_value_without_quotas(store):
+    load_records(store, {k: v for k, v in DATA.items() if k != "quotas"})
+    assert values(store, "quota_attainment", dimension="owner") == {}
+    assert values(store, "pipeline_coverage", dimension="owner") == {}
+
+
+def test_quota_metrics_are_unknown_when_amounts_do_not_convert(store):
+    # U1 won only a JPY deal (no rate) and its only open deal is in JPY too: neither its
+    # attainment nor its coverage is 0, both are unknown
+    load_records(store, {
+        "users": DATA["users"],
+        "opportunities": [
+            opp("J1", "U1", "won", 1000, "JPY", closed_at="2026-02-01T00:00:00"),
+            opp("J2", "U1", "open", 5000, "JPY", expected_close_date="2026-03-01")],
+        "quotas": [quota("QJ", "U1", "2026-01-01", "2026-03-31", 4000)]})
+    assert values(store, "quota_attainment", dimension="owner") == {
+        ("U1", Q1): (None, None, 4000)}
+    assert values(store, "pipeline_coverage", dimension="owner") == {
+        ("U1", Q1): (None, None, None)}

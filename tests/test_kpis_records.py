@@ -181,9 +181,28 @@ def test_account_win_rate_is_won_over_closed(loaded):
 
 
 def test_account_open_pipeline_uses_the_latest_rate_and_skips_unknown_currencies(loaded):
-    # A1: O1 1000 USD + O4 500 EUR × 1.20; A2: O5 in JPY has no rate
+    # A1: O1 1000 USD + O4 500 EUR × 1.20; A2: O5 in JPY has no rate, so its pipeline is
+    # unknown (not 0); A3 has no open deal
     assert values(loaded, "account_open_pipeline") == {
-        "A1": pytest.approx(1600), "A2": 0, "A3": 0}
+        "A1": pytest.approx(1600), "A2": None, "A3": 0}
+
+
+def test_account_sums_are_unknown_when_the_connection_syncs_no_deals(store):
+    load_records(store, {"accounts": DATA["accounts"]})
+    assert values(store, "account_won_revenue") == {"A1": None, "A2": None, "A3": None}
+    assert values(store, "account_open_pipeline") == {"A1": None, "A2": None, "A3": None}
+
+
+def test_account_won_revenue_is_unknown_when_no_won_amount_converts(store):
+    load_records(store, {"accounts": [{"remote_id": "A1"}], "opportunities": [
+        opp("W1", "won", closed="2026-05-01T00:00:00", amount=100, currency="JPY")]})
+    assert values(store, "account_won_revenue") == {"A1": None}
+
+
+def test_activity_counts_are_unknown_when_the_connection_syncs_no_activities(store):
+    load_records(store, {k: v for k, v in DATA.items() if k != "activities"})
+    assert set(values(store, "activities_last_30d").values()) == {None}
+    assert values(store, "touches") == {"L1": None, "L2": None, "L3": None}
 
 
 def test_account_days_since_last_activity(loaded):
@@ -207,7 +226,8 @@ def test_touches_count_lead_and_converted_contact_once_each(loaded):
 def test_record_metrics_restrict_to_one_connection(store):
     load_records(store, DATA)
     load_records(store, {"leads": [{"remote_id": "L1",
-                                    "remote_created_at": "2026-05-10T09:00:00"}]},
+                                    "remote_created_at": "2026-05-10T09:00:00"}],
+                         "activities": [act("Z1", "2026-05-11T00:00:00", "task", None)]},
                  connection="other")
     m = Registry().metric("touches")
     both = compute(store, [m], MetricsConfig(), period="all", as_of=AS_OF)

@@ -12,6 +12,7 @@ from crmsync_kpis import (
     customers,
     data_quality,
     deals,
+    feedback,
     leads,
     pipeline,
     records,
@@ -21,11 +22,19 @@ from crmsync_kpis import (
 __all__ = ["BUILTIN_METRICS", "FAMILIES", "crmsync_register_metrics"]
 
 #: The metric families, in catalogue order.
-FAMILIES = (deals, pipeline, stages, leads, activity, customers, data_quality, records)
+FAMILIES = (deals, pipeline, stages, leads, activity, customers, feedback, data_quality,
+            records)
 BUILTIN_METRICS: tuple[type[Metric], ...] = tuple(cls for f in FAMILIES for cls in f.METRICS)
+
+
+def _documented(family: object, cls: type[Metric]) -> Metric:
+    """An instance of ``cls`` pointing to its section of docs/metrics/<family>.md."""
+    metric = cls()
+    metric.docs = f"docs/metrics/{getattr(family, '__name__').rsplit('.', 1)[1]}.md#{cls.NAME}"
+    return metric
 
 
 @hookimpl
 def crmsync_register_metrics() -> list[Metric]:
     """The built-in metric catalogue."""
-    return [cls() for cls in BUILTIN_METRICS]
+    return [_documented(f, cls) for f in FAMILIES for cls in f.METRICS]

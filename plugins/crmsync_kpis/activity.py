@@ -34,13 +34,17 @@ def _activity_counts(ctx: MetricContext) -> sa.FromClause:
     of a run share (``ctx.shared``)."""
     a = ctx.table("activities")
     period = ctx.period_start(a.c.occurred_at)
-    connected = sa.case((sa.func.lower(sa.func.trim(a.c.outcome)) == "connected", 1), else_=0)
+    outcome = sa.func.lower(sa.func.trim(a.c.outcome))
+    connected = sa.case((outcome == "connected", 1), else_=0)
+    # a call without an outcome is unknown, not "not connected" (docs/metrics/activity.md)
+    known = sa.case((sa.func.coalesce(outcome, "") != "", 1), else_=0)
     facts = (
         sa.select(a.c.connection, a.c.owner_id, period.label("period_start"), a.c.type,
-                  a.c.direction, connected.label("connected"), sa.func.count().label("n"))
+                  a.c.direction, connected.label("connected"), known.label("known"),
+                  sa.func.count().label("n"))
         .where(_manual(ctx, a), a.c.occurred_at.is_not(None))
         .group_by(a.c.connection, a.c.owner_id, *ctx.group_keys(period), a.c.type,
-                  a.c.direction, connected)
+                  a.c.direction, connected, known)
     )
     return ctx.shared("activity_counts", facts).alias("counts")
 
@@ -111,21 +115,24 @@ class Tasks(_ActivityCount):
 
 
 class CallConnectRate(Metric):
-    """Connected calls ÷ calls; connected = outcome ``connected`` (any case)."""
+    """Connected calls ÷ calls with an outcome; connected = outcome ``connected`` (any case)."""
 
     NAME = "call_connect_rate"
     title = "Call connect rate"
     description = ("Non-automated calls whose outcome is 'connected' (case-insensitive) ÷ "
-                   "non-automated calls, by occurred_at period.")
+                   "non-automated calls with an outcome recorded, by occurred_at period; no "
+                   "value when no call has an outcome.")
     unit = "ratio"
     direction = "higher_is_better"
     dimensions = _ACTIVITY_DIMENSIONS
+    #: 2: calls without an outcome are left out (version 1 counted them as not connected).
+    version = 2
 
     def query(self, ctx: MetricContext) -> Select:
         c = _activity_counts(ctx)
         frm, dim = ctx.dimension_of(c)
         connected = sa.func.sum(c.c.n * c.c.connected)
-        calls = sa.func.sum(c.c.n)
+        calls = sa.func.sum(c.c.n * c.c.known)
         return (
             sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
                       c.c.period_start,
@@ -143,10 +150,13 @@ class ActivitiesPerOpportunity(Metric):
     NAME = "activities_per_opportunity"
     title = "Activities per closed deal"
     description = ("Non-automated activities linked to a deal and done up to its close, over "
-                   "deals closed (won or lost) in the period ÷ those deals.")
+                   "deals closed (won or lost) in the period ÷ those deals; deals of a "
+                   "connection that syncs no activities are left out.")
     unit = "count"
     direction = "lower_is_better"
     dimensions = _DEAL_DIMENSIONS
+    #: 2: no value without activity data (version 1: 0 activities per deal).
+    version = 2
 
     def query(self, ctx: MetricContext) -> Select:
         o = ctx.table("opportunities")
@@ -160,8 +170,9 @@ class ActivitiesPerOpportunity(Metric):
                    a.c.opportunity_id == o.c.remote_id, a.c.occurred_at <= o.c.closed_at)
             .scalar_subquery()
         )
-        total = sa.func.sum(per_deal)
-        deals = sa.func.count()
+        known = sa.case((ctx.has_data("activities", o), per_deal), else_=None)
+        total = sa.func.sum(known)
+        deals = sa.func.count(known)
         return (
             sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
                       period.label("period_start"),

@@ -2,7 +2,7 @@
 
 A *customer* is an account (``connection``, ``account_id``) with at least one live won deal;
 its revenue is the base-currency amount of its won deals, converted at the close-date rate.
-Feedback scores (NPS, CSAT, CES) come from the ``feedback`` table by ``responded_at`` period.
+Survey scores (NPS, CSAT, CES) live in :mod:`crmsync_kpis.feedback`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from crmsync import Metric, MetricContext, MetricError
 
-__all__ = ["RetentionRate", "ChurnRate", "CustomerLifetimeValue", "Cac", "LtvToCac", "Nps",
-           "Csat", "Ces", "METRICS"]
+__all__ = ["RetentionRate", "ChurnRate", "RepeatPurchaseRate", "CustomerLifetimeValue", "Cac",
+           "LtvToCac", "METRICS"]
 
 _ACCOUNT_DIMENSIONS = ("segment", "region", "industry")
-_FEEDBACK_DIMENSIONS = ("owner", "team", "segment", "region", "industry")
 
 
 def _won(ctx: MetricContext, o: Any) -> ColumnElement[bool]:
@@ -37,16 +36,35 @@ def _month_plus(ctx: MetricContext, column: Any, months: Any) -> ColumnElement[A
             + months * sa.literal_column("interval '1 month'", sa.Interval))
 
 
+def _shift_months(ctx: MetricContext, column: Any, months: int) -> ColumnElement[Any]:
+    """The timestamp ``column`` moved by ``months`` calendar months (negative: back)."""
+    if ctx.dialect == "sqlite":
+        return sa.func.datetime(column, f"{months:+d} months")
+    return column + sa.text(f"interval '{months} months'")
+
+
+def _window_months(ctx: MetricContext) -> int:
+    """``[metrics] retention_window_months``, checked."""
+    months = int(ctx.option("retention_window_months"))
+    if not 1 <= months <= 120:
+        raise MetricError(f"[metrics] retention_window_months must be 1 to 120, not {months}")
+    return months
+
+
 def _retention(ctx: MetricContext) -> Select:
-    """Columns dimension_value, period_start, retained, cohort (see RetentionRate)."""
+    """Per dimension value and period: ``cohort`` (accounts active at the period start),
+    ``kept`` (still active at its end, or now for the current period) and ``repeat`` (won
+    again within the period). *Active at t* = a won deal closed in the ``W`` months before t
+    (``W`` = ``[metrics] retention_window_months``); docs/metrics/customers.md."""
+    months = _window_months(ctx)
     o = ctx.table("opportunities")
     won = sa.select(o.c.connection, o.c.account_id, o.c.closed_at).where(_won(ctx, o))
     wins = won.subquery("wins")
     ks = sa.union_all(*(sa.select(sa.literal(k, sa.Integer).label("k"))
-                        for k in range(1, 13))).subquery("ks")
-    # A win at c puts its account in the cohort of every period starting in (c, c + 12 months]:
+                        for k in range(1, months + 1))).subquery("ks")
+    # A win at c puts its account in the cohort of every period starting in (c, c + W months]:
     # periods are month-aligned, so each such start is the start of the period holding
-    # month_start(c) + k months for some k in 1..12 (the ``> c`` test drops the period of c).
+    # month_start(c) + k months for some k in 1..W (the ``> c`` test drops the period of c).
     start = ctx.period_start(_month_plus(ctx, wins.c.closed_at, ks.c.k))
     cohort = (
         sa.select(wins.c.connection, wins.c.account_id, start.label("period_start"))
@@ -55,22 +73,34 @@ def _retention(ctx: MetricContext) -> Select:
         .distinct()
         .subquery("cohort")
     )
+    period_end = ctx.period_end(cohort.c.period_start)
+    if ctx.dialect == "sqlite":
+        period_end = sa.func.datetime(period_end)
+    else:
+        period_end = sa.cast(period_end, sa.DateTime())
+    # the current period is measured up to now: customers lapsed so far count as lost
+    end = sa.case((period_end > ctx.now(), ctx.now()), else_=period_end)
     again = o.alias("again")
-    retained_one = sa.exists().where(_won(ctx, again), again.c.connection == cohort.c.connection,
-                                     again.c.account_id == cohort.c.account_id,
-                                     ctx.period_start(again.c.closed_at) == cohort.c.period_start)
+    same = (_won(ctx, again), again.c.connection == cohort.c.connection,
+            again.c.account_id == cohort.c.account_id)
+    kept_one = sa.exists().where(*same, again.c.closed_at >= _shift_months(ctx, end, -months),
+                                 again.c.closed_at < end)
+    repeat_one = sa.exists().where(
+        *same, ctx.period_start(again.c.closed_at) == cohort.c.period_start)
     frm, dim = ctx.dimension_of(cohort)
-    retained = sa.func.sum(sa.case((retained_one, 1), else_=0))
     return (
         sa.select(dim.label("dimension_value"), cohort.c.period_start.label("period_start"),
-                  retained.label("retained"), sa.func.count().label("cohort"))
+                  sa.func.sum(sa.case((kept_one, 1), else_=0)).label("kept"),
+                  sa.func.sum(sa.case((repeat_one, 1), else_=0)).label("repeat"),
+                  sa.func.count().label("cohort"))
         .select_from(frm)
         .group_by(*ctx.group_keys(dim, cohort.c.period_start))
     )
 
 
 def _cohorts(ctx: MetricContext) -> Any:
-    """:func:`_retention` as a fact set shared by retention, churn and the CLV estimate."""
+    """:func:`_retention` as a fact set shared by retention, churn, repeat purchase and the CLV
+    estimate."""
     return ctx.shared("retention_cohorts", _retention(ctx)).alias("r")
 
 
@@ -79,43 +109,67 @@ def _lifetime_values(ctx: MetricContext) -> Any:
     return ctx.shared("lifetime_values", _clv(ctx)).alias("ltv")
 
 
+def _cohort_share(ctx: MetricContext, part: Any) -> Select:
+    """Contract columns of ``part ÷ cohort`` over :func:`_cohorts`."""
+    r = _cohorts(ctx)
+    top = part(r)
+    return sa.select(sa.null().label("subject_id"), r.c.dimension_value, r.c.period_start,
+                     (top * 1.0 / sa.func.nullif(r.c.cohort, 0)).label("value"),
+                     top.label("numerator"), r.c.cohort.label("denominator"))
+
+
 class RetentionRate(Metric):
-    """Accounts that won in the 12 months before the period and won again in it ÷ the former."""
+    """Customers active at the period start that are still active at its end ÷ the former."""
 
     NAME = "retention_rate"
     title = "Customer retention rate"
-    description = ("Accounts with a won deal in the 12 months before the period start that "
-                   "won again within the period ÷ accounts with a won deal in those 12 months.")
+    description = ("Customers at the period start (a won deal in the 12 months before it) that "
+                   "are still customers at its end, or now for the current period (a won deal "
+                   "in the 12 months before that) ÷ customers at the period start.")
+    unit = "ratio"
+    direction = "higher_is_better"
+    dimensions = _ACCOUNT_DIMENSIONS
+    periods = ("month", "quarter", "year")
+    #: 2: kept over a trailing window (version 1 was today's repeat_purchase_rate).
+    version = 2
+
+    def query(self, ctx: MetricContext) -> Select:
+        return _cohort_share(ctx, lambda r: r.c.kept)
+
+
+class ChurnRate(Metric):
+    """1 − retention_rate: customers at the period start that lapsed by its end."""
+
+    NAME = "churn_rate"
+    title = "Customer churn rate"
+    description = ("Customers at the period start (a won deal in the 12 months before it) with "
+                   "no won deal in the 12 months before the period end (or now) ÷ customers at "
+                   "the period start.")
+    unit = "ratio"
+    direction = "lower_is_better"
+    dimensions = _ACCOUNT_DIMENSIONS
+    periods = ("month", "quarter", "year")
+    #: 2: 1 − the new retention_rate (version 1: no won deal within the period).
+    version = 2
+
+    def query(self, ctx: MetricContext) -> Select:
+        return _cohort_share(ctx, lambda r: r.c.cohort - r.c.kept)
+
+
+class RepeatPurchaseRate(Metric):
+    """Customers at the period start that won another deal within the period ÷ the former."""
+
+    NAME = "repeat_purchase_rate"
+    title = "Repeat purchase rate"
+    description = ("Customers at the period start (a won deal in the 12 months before it) that "
+                   "won another deal within the period ÷ customers at the period start.")
     unit = "ratio"
     direction = "higher_is_better"
     dimensions = _ACCOUNT_DIMENSIONS
     periods = ("month", "quarter", "year")
 
     def query(self, ctx: MetricContext) -> Select:
-        r = _cohorts(ctx)
-        return sa.select(sa.null().label("subject_id"), r.c.dimension_value, r.c.period_start,
-                         (r.c.retained * 1.0 / sa.func.nullif(r.c.cohort, 0)).label("value"),
-                         r.c.retained.label("numerator"), r.c.cohort.label("denominator"))
-
-
-class ChurnRate(Metric):
-    """1 − retention_rate: the cohort's accounts that did not win again in the period."""
-
-    NAME = "churn_rate"
-    title = "Customer churn rate"
-    description = ("Accounts with a won deal in the 12 months before the period start and no "
-                   "won deal within the period ÷ accounts with a won deal in those 12 months.")
-    unit = "ratio"
-    direction = "lower_is_better"
-    dimensions = _ACCOUNT_DIMENSIONS
-    periods = ("month", "quarter", "year")
-
-    def query(self, ctx: MetricContext) -> Select:
-        r = _cohorts(ctx)
-        lost = r.c.cohort - r.c.retained
-        return sa.select(sa.null().label("subject_id"), r.c.dimension_value, r.c.period_start,
-                         (lost * 1.0 / sa.func.nullif(r.c.cohort, 0)).label("value"),
-                         lost.label("numerator"), r.c.cohort.label("denominator"))
+        return _cohort_share(ctx, lambda r: r.c.repeat)
 
 
 def _clv(ctx: MetricContext) -> Select:
@@ -165,7 +219,7 @@ def _clv_estimate(ctx: MetricContext) -> Select:
             .select_from(frm).where(_won(ctx, o))
             .group_by(*ctx.group_keys(dim, period)).subquery("arpa"))
     r = _cohorts(ctx)
-    churn = (r.c.cohort - r.c.retained) * 1.0 / sa.func.nullif(r.c.cohort, 0)
+    churn = (r.c.cohort - r.c.kept) * 1.0 / sa.func.nullif(r.c.cohort, 0)
     joined = arpa.join(r, sa.and_(sa.func.coalesce(arpa.c.dv, "") ==
                                   sa.func.coalesce(r.c.dimension_value, ""),
                                   arpa.c.p == r.c.period_start))
@@ -187,8 +241,9 @@ class CustomerLifetimeValue(Metric):
     unit = "currency"
     direction = "higher_is_better"
     dimensions = _ACCOUNT_DIMENSIONS
-
     variants = ("estimate",)
+    #: 2: the ``estimate`` variant divides by the version-2 churn_rate.
+    version = 2
 
     def query(self, ctx: MetricContext) -> Select:
         if ctx.variant == "estimate":
@@ -204,10 +259,12 @@ def _cac(ctx: MetricContext) -> Select:
              .where(_won(ctx, o)).group_by(o.c.connection, o.c.account_id).subquery("first"))
     new_period = ctx.period_start(first.c.first_won)
     spend_period = ctx.period_start(s.c.period_start)
+    # a period without spend rows has no spend (NULL), never a spend of 0: the customers'
+    # side carries NULL, which SUM skips
     parts = sa.union_all(
         sa.select(spend_period.label("p"), s.c.amount.label("spend"),
                   sa.literal(0, sa.Integer).label("new")).where(ctx.live(s)),
-        sa.select(new_period.label("p"), sa.literal(0.0, sa.Float).label("spend"),
+        sa.select(new_period.label("p"), sa.cast(sa.null(), sa.Float).label("spend"),
                   sa.literal(1, sa.Integer).label("new")).select_from(first),
     ).subquery("parts")
     period = sa.null() if ctx.period == "all" else parts.c.p
@@ -228,10 +285,13 @@ class Cac(Metric):
     NAME = "cac"
     title = "Customer acquisition cost"
     description = ("Spend (all categories, amounts taken as base currency) whose period starts "
-                   "in the period ÷ accounts whose first won deal closed in the period.")
+                   "in the period ÷ accounts whose first won deal closed in the period; no value "
+                   "for a period without spend rows.")
     unit = "currency"
     direction = "lower_is_better"
     dimensions = ()
+    #: 2: no spend rows → NULL (version 1 printed a CAC of 0).
+    version = 2
 
     def query(self, ctx: MetricContext) -> Select:
         return _cac(ctx)
@@ -242,10 +302,14 @@ class LtvToCac(Metric):
 
     NAME = "ltv_to_cac"
     title = "LTV : CAC"
-    description = "customer_lifetime_value ÷ cac, for the same period (organisation only)."
-    unit = "score"
+    description = ("customer_lifetime_value ÷ cac, for the same period (organisation only), a "
+                   "multiple such as 3.0×.")
+    unit = "multiple"
     direction = "higher_is_better"
     dimensions = ()
+    #: 2: unit ``multiple``; NULL where cac has no spend (version 1: NULL by division by 0).
+    version = 2
+    denominator_is_n = False  # an amount or a metric value, not a count
 
     def query(self, ctx: MetricContext) -> Select:
         org = MetricContext(**{**ctx.__dict__, "dimension": None})
@@ -261,75 +325,6 @@ class LtvToCac(Metric):
         )
 
 
-def _feedback(ctx: MetricContext, kind: str, top: Any, bottom: Any, scale: float
-              ) -> Select:
-    """Contract columns for a feedback score: value = scale × Σtop ÷ Σbottom."""
-    f = ctx.table("feedback")
-    frm, dim = ctx.dimension_of(f)
-    period = ctx.period_start(f.c.responded_at)
-    num = sa.func.sum(top(f))
-    den = sa.func.sum(bottom(f))
-    return (
-        sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
-                  period.label("period_start"),
-                  (num * scale / sa.func.nullif(den, 0)).label("value"),
-                  num.label("numerator"), den.label("denominator"))
-        .select_from(frm)
-        .where(ctx.live(f), f.c.type == kind, f.c.score.is_not(None),
-               f.c.responded_at.is_not(None))
-        .group_by(*ctx.group_keys(dim, period))
-    )
-
-
-def _in(f: Any, low: float, high: float) -> ColumnElement[int]:
-    return sa.case((f.c.score.between(low, high), 1), else_=0)
-
-
-class Nps(Metric):
-    """Net promoter score: % promoters (9–10) − % detractors (0–6), on 0–10 scores."""
-
-    NAME = "nps"
-    title = "Net promoter score"
-    description = ("(promoters (9–10) − detractors (0–6)) ÷ responses × 100, over feedback of "
-                   "type 'nps' scored 0–10, by responded_at period.")
-    unit = "score"
-    direction = "higher_is_better"
-    dimensions = _FEEDBACK_DIMENSIONS
-
-    def query(self, ctx: MetricContext) -> Select:
-        return _feedback(ctx, "nps", lambda f: _in(f, 9, 10) - _in(f, 0, 6),
-                         lambda f: _in(f, 0, 10), 100.0)
-
-
-class Csat(Metric):
-    """Share of 1–5 CSAT scores that are 4 or 5."""
-
-    NAME = "csat"
-    title = "Customer satisfaction (CSAT)"
-    description = ("Responses scored 4–5 ÷ responses scored 1–5, over feedback of type 'csat', "
-                   "by responded_at period.")
-    unit = "ratio"
-    direction = "higher_is_better"
-    dimensions = _FEEDBACK_DIMENSIONS
-
-    def query(self, ctx: MetricContext) -> Select:
-        return _feedback(ctx, "csat", lambda f: _in(f, 4, 5), lambda f: _in(f, 1, 5), 1.0)
-
-
-class Ces(Metric):
-    """Mean customer effort score."""
-
-    NAME = "ces"
-    title = "Customer effort score (CES)"
-    description = "Mean score of feedback of type 'ces', by responded_at period."
-    unit = "score"
-    direction = "higher_is_better"
-    dimensions = _FEEDBACK_DIMENSIONS
-
-    def query(self, ctx: MetricContext) -> Select:
-        return _feedback(ctx, "ces", lambda f: f.c.score, lambda f: sa.literal(1), 1.0)
-
-
 #: The metrics this module defines, in catalogue order.
-METRICS: tuple[type[Metric], ...] = (RetentionRate, ChurnRate, CustomerLifetimeValue, Cac,
-                                     LtvToCac, Nps, Csat, Ces)
+METRICS: tuple[type[Metric], ...] = (RetentionRate, ChurnRate, RepeatPurchaseRate,
+                                     CustomerLifetimeValue, Cac, LtvToCac)

@@ -23,15 +23,21 @@ _DQ_DIMENSIONS = ("owner", "team", "pipeline", "deal_type", "lead_source", "segm
 
 
 def _snapshot(ctx: MetricContext, population: ColumnElement[bool],
-              offending: ColumnElement[bool]) -> Select:
-    """Contract columns counting ``offending`` live deals among ``population``."""
+              offending: ColumnElement[bool],
+              known: ColumnElement[bool] | None = None) -> Select:
+    """Contract columns counting ``offending`` live deals among ``population``; a deal for
+    which ``known`` is false (its connection syncs no data to judge it by) is left out of
+    both counts, so no data gives no value rather than a count."""
     o = ctx.table("opportunities")
     frm, dim = ctx.dimension_of(o)
-    bad = sa.func.sum(sa.case((offending, 1), else_=0))  # NULL over an empty population
+    flag = sa.case((offending, 1), else_=0)
+    if known is not None:
+        flag = sa.case((known, flag), else_=None)
+    bad = sa.func.sum(flag)  # NULL over an empty population
     return (
         sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
                   sa.null().label("period_start"), bad.label("value"), bad.label("numerator"),
-                  sa.func.count().label("denominator"))
+                  sa.func.count(flag).label("denominator"))
         .select_from(frm)
         .where(ctx.live(o), population)
         .group_by(*ctx.group_keys(dim))
@@ -78,15 +84,19 @@ class MissingOwner(_DataQuality):
     NAME = "dq_missing_owner"
     title = "Deals without a known owner"
     description = ("Deals whose owner_id is empty or names no live user of the same "
-                   "connection, of all deals.")
+                   "connection, of all deals; a deal with an owner_id in a connection that "
+                   "syncs no users cannot be judged and is left out.")
     dimensions = ("pipeline", "deal_type", "lead_source", "segment", "region", "industry")
+    #: 2: no users synced → owners unknown, not missing (version 1 counted every deal).
+    version = 2
 
     def query(self, ctx: MetricContext) -> Select:
         o = ctx.table("opportunities")
         u = ctx.table("users").alias("owner_user")
         known = sa.exists().where(ctx.live(u), u.c.connection == o.c.connection,
                                   u.c.remote_id == o.c.owner_id)
-        return _snapshot(ctx, sa.true(), sa.or_(o.c.owner_id.is_(None), ~known))
+        return _snapshot(ctx, sa.true(), sa.or_(o.c.owner_id.is_(None), ~known),
+                         known=sa.or_(o.c.owner_id.is_(None), ctx.has_data("users", o)))
 
 
 class StaleOpportunities(_DataQuality):
@@ -95,7 +105,10 @@ class StaleOpportunities(_DataQuality):
     NAME = "dq_stale_opportunities"
     title = "Stale open deals"
     description = ("Open deals with no non-automated activity linked to them in the "
-                   "[metrics] stale_days days up to now, of open deals.")
+                   "[metrics] stale_days days up to now, of open deals; deals of a connection "
+                   "that syncs no activities are left out.")
+    #: 2: no activities synced → no value (version 1 counted every open deal as stale).
+    version = 2
 
     def query(self, ctx: MetricContext) -> Select:
         o = ctx.table("opportunities")
@@ -106,7 +119,8 @@ class StaleOpportunities(_DataQuality):
             ctx.live(a), sa.func.coalesce(a.c.is_automated, sa.false()) == sa.false(),
             a.c.connection == o.c.connection, a.c.opportunity_id == o.c.remote_id,
             a.c.occurred_at >= since, a.c.occurred_at <= ctx.now())
-        return _snapshot(ctx, o.c.status == "open", ~recent)
+        return _snapshot(ctx, o.c.status == "open", ~recent,
+                         known=ctx.has_data("activities", o))
 
 
 class UnconvertedCurrency(_DataQuality):

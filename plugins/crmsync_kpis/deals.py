@@ -1,9 +1,10 @@
-"""Deal outcome KPIs: win and close rates, deal size, revenue and its growth, sales cycle.
+"""Deal outcome KPIs: win, close and decision rates, deal size, revenue and its growth, sales
+cycle.
 
 Definitions (docs/metrics/deals.md): deals count in the period of their ``closed_at`` (taken
-from stage history, not the editable close date) unless a metric says otherwise (close rate
-and the ``won_over_created`` win rate use the creation period); deleted deals never count;
-money is in the base currency, converted at the rate valid at the close.
+from stage history, not the editable close date) unless a metric says otherwise (close rate,
+decision rate and the ``won_over_created`` win rate use the creation period); deleted deals
+never count; money is in the base currency, converted at the rate valid at the close.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from sqlalchemy import Select
 
 from crmsync import Metric, MetricContext
 
-__all__ = ["WinRate", "CloseRate", "AvgDealSize", "MedianDealSize", "Revenue", "RevenueGrowth",
-           "SalesCycleDays", "SalesCycleDaysMean", "METRICS"]
+__all__ = ["WinRate", "CloseRate", "DecisionRate", "AvgDealSize", "MedianDealSize", "Revenue",
+           "RevenueGrowth", "SalesCycleDays", "SalesCycleDaysMean", "METRICS"]
 
 _DEAL_DIMENSIONS = ("owner", "team", "pipeline", "deal_type", "lead_source", "segment",
                     "region", "industry", "custom")
@@ -78,12 +79,29 @@ def _share_of_created(ctx: MetricContext, statuses: tuple[str, ...]) -> Select:
 
 
 class CloseRate(Metric):
-    """Deals created in the period that are now closed (won or lost) ÷ deals created."""
+    """Deals created in the period that were won ÷ deals created in the period."""
 
     NAME = "close_rate"
-    title = "Close rate"
-    description = ("Deals created in the period that are now closed (won or lost) ÷ all deals "
-                   "created in the period, by creation period.")
+    title = "Close rate (won ÷ created)"
+    description = ("Deals created in the period that are now won ÷ all deals created in the "
+                   "period, by creation period (lost and still-open deals count against it).")
+    unit = "ratio"
+    direction = "higher_is_better"
+    dimensions = _DEAL_DIMENSIONS
+    #: 2: won ÷ created (version 1 counted won and lost deals as "closed").
+    version = 2
+
+    def query(self, ctx: MetricContext) -> Select:
+        return _share_of_created(ctx, statuses=("won",))
+
+
+class DecisionRate(Metric):
+    """Deals created in the period that are now decided (won or lost) ÷ deals created."""
+
+    NAME = "decision_rate"
+    title = "Decision rate (won or lost ÷ created)"
+    description = ("Deals created in the period that are now decided, won or lost, ÷ all "
+                   "deals created in the period, by creation period; the rest are still open.")
     unit = "ratio"
     direction = "higher_is_better"
     dimensions = _DEAL_DIMENSIONS
@@ -210,6 +228,7 @@ class RevenueGrowth(Metric):
     direction = "higher_is_better"
     dimensions = _DEAL_DIMENSIONS
     periods = ("day", "week", "month", "quarter", "year")
+    denominator_is_n = False  # an amount or a metric value, not a count
 
     def query(self, ctx: MetricContext) -> Select:
         revenue = Revenue().query(ctx).subquery("revenue")
@@ -267,5 +286,6 @@ class SalesCycleDaysMean(Metric):
 
 
 #: The metrics this module defines, in catalogue order.
-METRICS: tuple[type[Metric], ...] = (WinRate, CloseRate, AvgDealSize, MedianDealSize, Revenue,
-                                     RevenueGrowth, SalesCycleDays, SalesCycleDaysMean)
+METRICS: tuple[type[Metric], ...] = (WinRate, CloseRate, DecisionRate, AvgDealSize,
+                                     MedianDealSize, Revenue, RevenueGrowth, SalesCycleDays,
+                                     SalesCycleDaysMean)

@@ -67,8 +67,9 @@ def lead_activities(ctx: MetricContext) -> Subquery:
 def _leads(ctx: MetricContext) -> sa.FromClause:
     """Live leads with a creation time, their dimension columns and, from one pass over their
     activities: ``first_touch``, ``early_touches`` (touches within ``follow_up_days``),
-    ``touched`` and ``met`` (1 when any touch / any meeting), and ``won`` (the converted
-    opportunity is live and won)."""
+    ``touched`` and ``met`` (1 when any touch / any meeting), ``won`` (the converted
+    opportunity is live and won) and ``tracked`` (1 when the lead's connection syncs activities
+    at all: without them a lead is not "never touched", its touches are unknown)."""
     lead = ctx.table("leads")
     la = lead_activities(ctx)
     touch = _touch(la)
@@ -97,7 +98,8 @@ def _leads(ctx: MetricContext) -> sa.FromClause:
                   sa.func.coalesce(per_lead.c.early_touches, 0).label("early_touches"),
                   sa.func.coalesce(per_lead.c.touched, 0).label("touched"),
                   sa.func.coalesce(per_lead.c.met, 0).label("met"),
-                  sa.case((won, 1), else_=0).label("won"))
+                  sa.case((won, 1), else_=0).label("won"),
+                  sa.case((ctx.has_data("activities", lead), 1), else_=0).label("tracked"))
         .select_from(lead.outerjoin(per_lead, sa.and_(
             per_lead.c.connection == lead.c.connection,
             per_lead.c.lead_id == lead.c.remote_id)))
@@ -155,17 +157,20 @@ class LeadResponseSlaRate(Metric):
     title = "Lead response within SLA"
     description = ("Leads created in the period whose first outbound, human call, e-mail or "
                    "meeting came within [metrics] response_sla_minutes (default 60) ÷ all "
-                   "leads created in the period.")
+                   "leads created in the period; leads of a connection that syncs no "
+                   "activities are left out.")
     unit = "ratio"
     direction = "higher_is_better"
     dimensions = _LEAD_DIMENSIONS
+    #: 2: no value without activity data (version 1: every lead missed the SLA).
+    version = 2
 
     def query(self, ctx: MetricContext) -> Select:
         f = _leads(ctx)
         sla = float(ctx.option("response_sla_minutes"))
         hit = sa.and_(f.c.first_touch.is_not(None),
                       ctx.response_minutes(f.c.created_at, f.c.first_touch) <= sla)
-        return _ratio(ctx, f, hit)
+        return _ratio(ctx, f, hit, among=f.c.tracked == 1)
 
 
 class LeadToOpportunityRate(Metric):
@@ -207,14 +212,18 @@ class FollowUpRate(Metric):
     title = "Lead follow-up rate"
     description = ("Leads created in the period with at least [metrics] follow_up_touches "
                    "(default 2) outbound, human calls, e-mails or meetings within "
-                   "follow_up_days (default 7) of creation ÷ all leads created in the period.")
+                   "follow_up_days (default 7) of creation ÷ all leads created in the period; "
+                   "leads of a connection that syncs no activities are left out.")
     unit = "ratio"
     direction = "higher_is_better"
     dimensions = _LEAD_DIMENSIONS
+    #: 2: no value without activity data (version 1: 0 %).
+    version = 2
 
     def query(self, ctx: MetricContext) -> Select:
         f = _leads(ctx)
-        return _ratio(ctx, f, f.c.early_touches >= int(ctx.option("follow_up_touches")))
+        return _ratio(ctx, f, f.c.early_touches >= int(ctx.option("follow_up_touches")),
+                      among=f.c.tracked == 1)
 
 
 class AppointmentRate(Metric):

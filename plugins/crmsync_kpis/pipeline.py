@@ -77,18 +77,26 @@ class WeightedPipelineValue(Metric):
 
 
 def _won_revenue(ctx: MetricContext) -> Subquery:
-    """Won revenue (base currency, close-date rate) per (dimension, ``closed_at`` period)."""
+    """Won revenue (base currency, close-date rate) and the number of won deals per
+    (dimension, ``closed_at`` period); ``revenue`` is NULL when no won amount converts."""
     o = ctx.table("opportunities")
     frm, dim = ctx.dimension_of(o)
     period = ctx.period_start(o.c.closed_at)
     return (
         sa.select(dim.label("dimension_value"), period.label("period_start"),
-                  sa.func.sum(ctx.amount_in_base(o, o.c.closed_at)).label("revenue"))
+                  sa.func.sum(ctx.amount_in_base(o, o.c.closed_at)).label("revenue"),
+                  sa.func.count().label("deals"))
         .select_from(frm)
         .where(ctx.live(o), o.c.status == "won", o.c.closed_at.is_not(None))
         .group_by(*ctx.group_keys(dim, period))
         .subquery("revenue")
     )
+
+
+def _won_or_zero(revenue: Subquery) -> sa.ColumnElement[float]:
+    """The joined won revenue: 0 when nothing was won (no row), NULL when deals were won but
+    none of their amounts converts (unknown, not zero)."""
+    return sa.case((revenue.c.deals.is_(None), 0.0), else_=revenue.c.revenue)
 
 
 def _quota_totals(ctx: MetricContext) -> Subquery:
@@ -133,14 +141,18 @@ class QuotaAttainment(Metric):
     NAME = "quota_attainment"
     title = "Quota attainment"
     description = ("Won revenue (base currency) in the period ÷ the sum of the rep quotas "
-                   "starting in the period.")
+                   "starting in the period; no value without a quota, or when the won "
+                   "amounts cannot be converted.")
     unit = "ratio"
     direction = "higher_is_better"
     dimensions = _QUOTA_DIMENSIONS
+    #: 2: unconvertible won amounts give no value (version 1: attainment 0).
+    version = 2
+    denominator_is_n = False  # an amount or a metric value, not a count
 
     def query(self, ctx: MetricContext) -> Select:
         quota, revenue = _quota_totals(ctx), _won_revenue(ctx)
-        won = sa.func.coalesce(revenue.c.revenue, 0.0)
+        won = _won_or_zero(revenue)
         return (
             sa.select(sa.null().label("subject_id"), quota.c.dimension_value,
                       quota.c.period_start,
@@ -156,16 +168,20 @@ class PipelineCoverage(Metric):
     NAME = "pipeline_coverage"
     title = "Pipeline coverage"
     description = ("Open pipeline expected to close in the period ÷ (quota − revenue already "
-                   "won in the period); NULL once the quota is met.")
-    unit = "ratio"
+                   "won in the period), a multiple such as 3.0×; NULL once the quota is met.")
+    unit = "multiple"
     direction = "higher_is_better"
     dimensions = _QUOTA_DIMENSIONS
+    #: 2: unit ``multiple`` (3.0×); version 1 printed it as a percent.
+    version = 2
+    denominator_is_n = False  # an amount or a metric value, not a count
 
     def query(self, ctx: MetricContext) -> Select:
         quota, revenue = _quota_totals(ctx), _won_revenue(ctx)
         pipeline = _open_pipeline(ctx, weighted=False).subquery("pipeline")
-        open_value = sa.func.coalesce(pipeline.c.value, 0.0)
-        remaining = quota.c.quota - sa.func.coalesce(revenue.c.revenue, 0.0)
+        # no open deal: 0; open deals whose amounts do not convert: unknown (NULL)
+        open_value = sa.case((pipeline.c.denominator.is_(None), 0.0), else_=pipeline.c.value)
+        remaining = quota.c.quota - _won_or_zero(revenue)
         return (
             sa.select(sa.null().label("subject_id"), quota.c.dimension_value,
                       quota.c.period_start,

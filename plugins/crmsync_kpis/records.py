@@ -7,6 +7,8 @@ after it are ignored. Record states (status, stage, amount) are the store's curr
 
 Every query reads the fact tables once, grouped per parent record, and left-joins the groups
 onto the subject table (no per-row correlated scans of the million-row ``activities`` table).
+A count or sum is 0 only when the record's connection syncs the counted table at all: without
+activities (or deals) synced there is no value (``MetricContext.has_data``).
 """
 
 from __future__ import annotations
@@ -136,17 +138,21 @@ class ActivitiesLast30d(_RecordMetric):
     NAME = "activities_last_30d"
     title = "Activities, last 30 days"
     description = ("Per deal: non-automated activities linked to it (opportunity_id) that "
-                   "occurred in the 30 days up to now; 0 when none.")
+                   "occurred in the 30 days up to now; 0 when none, empty when its connection "
+                   "syncs no activities.")
     unit = "count"
     direction = "higher_is_better"
     subject = "opportunity"
+    #: 2: empty without activity data (version 1: 0).
+    version = 2
 
     def query(self, ctx: MetricContext) -> Select:
         o = ctx.table("opportunities")
         acts = _opportunity_activity(ctx)
         frm = o.outerjoin(acts, sa.and_(acts.c.connection == o.c.connection,
                                         acts.c.ref == o.c.remote_id))
-        return (sa.select(*_row(o.c.remote_id, sa.func.coalesce(acts.c.recent, 0)))
+        none = sa.case((ctx.has_data("activities", o), 0), else_=None)
+        return (sa.select(*_row(o.c.remote_id, sa.func.coalesce(acts.c.recent, none)))
                 .select_from(frm).where(ctx.live(o)))
 
 
@@ -173,8 +179,8 @@ class OpportunityDaysSinceLastActivity(_RecordMetric):
 # -- accounts ----------------------------------------------------------------------------------
 
 def _account_deals(ctx: MetricContext) -> Any:
-    """Per (connection, account): won revenue at the close-date rate, won and closed counts,
-    open pipeline at the latest rate."""
+    """Per (connection, account): won revenue at the close-date rate, won, closed and open
+    counts, open pipeline at the latest rate."""
     o = ctx.table("opportunities")
     won = sa.and_(o.c.status == "won", o.c.closed_at.is_not(None))
     closed = sa.and_(o.c.status.in_(("won", "lost")), o.c.closed_at.is_not(None))
@@ -184,11 +190,20 @@ def _account_deals(ctx: MetricContext) -> Any:
             sa.func.sum(sa.case((won, ctx.amount_in_base(o, o.c.closed_at)))).label("won_rev"),
             sa.func.sum(sa.case((won, 1), else_=0)).label("won"),
             sa.func.sum(sa.case((closed, 1), else_=0)).label("closed"),
+            sa.func.sum(sa.case((o.c.status == "open", 1), else_=0)).label("open"),
             sa.func.sum(sa.case((o.c.status == "open", ctx.amount_in_base(o)))).label("pipe"))
         .where(ctx.live(o), o.c.account_id.is_not(None))
         .group_by(o.c.connection, o.c.account_id)
         .subquery("acct_deals")
     )
+
+
+def _sum_or_zero(ctx: MetricContext, acc: Any, total: Any, count: Any) -> Any:
+    """``total`` of an account's deals: 0 when it has none (``count`` 0 or no group) in a
+    connection that syncs deals; ``NULL`` when its connection syncs no deals, or when its deals'
+    amounts are all unknown (no rate) — never 0 for an unknown sum."""
+    none = sa.case((ctx.has_data("opportunities", acc), 0.0), else_=None)
+    return sa.case((sa.func.coalesce(count, 0) == 0, none), else_=total)
 
 
 def _account_join(ctx: MetricContext, sub: Any) -> tuple[Any, Any]:
@@ -203,14 +218,17 @@ class AccountWonRevenue(_RecordMetric):
     NAME = "account_won_revenue"
     title = "Account won revenue"
     description = ("Per account: sum of the amounts (base currency, converted at the "
-                   "close-date rate) of its won deals; 0 when none.")
+                   "close-date rate) of its won deals; 0 when none, empty when no won amount "
+                   "can be converted or its connection syncs no deals.")
     unit = "currency"
     direction = "higher_is_better"
     subject = "account"
+    #: 2: empty, not 0, for unknown amounts or no deal data.
+    version = 2
 
     def query(self, ctx: MetricContext) -> Select:
         acc, frm = _account_join(ctx, d := _account_deals(ctx))
-        return (sa.select(*_row(acc.c.remote_id, sa.func.coalesce(d.c.won_rev, 0.0)))
+        return (sa.select(*_row(acc.c.remote_id, _sum_or_zero(ctx, acc, d.c.won_rev, d.c.won)))
                 .select_from(frm).where(ctx.live(acc)))
 
 
@@ -239,14 +257,17 @@ class AccountOpenPipeline(_RecordMetric):
     NAME = "account_open_pipeline"
     title = "Account open pipeline"
     description = ("Per account: sum of the amounts (base currency, latest rate) of its open "
-                   "deals; 0 when none.")
+                   "deals; 0 when none, empty when no open amount can be converted or its "
+                   "connection syncs no deals.")
     unit = "currency"
     direction = "higher_is_better"
     subject = "account"
+    #: 2: empty, not 0, for unknown amounts or no deal data.
+    version = 2
 
     def query(self, ctx: MetricContext) -> Select:
         acc, frm = _account_join(ctx, d := _account_deals(ctx))
-        return (sa.select(*_row(acc.c.remote_id, sa.func.coalesce(d.c.pipe, 0.0)))
+        return (sa.select(*_row(acc.c.remote_id, _sum_or_zero(ctx, acc, d.c.pipe, d.c.open)))
                 .select_from(frm).where(ctx.live(acc)))
 
 
@@ -333,15 +354,19 @@ class Touches(_RecordMetric):
     NAME = "touches"
     title = "Touches"
     description = ("Per lead: non-automated outbound calls, e-mails and meetings linked to it "
-                   "or its converted contact since its creation; 0 when none.")
+                   "or its converted contact since its creation; 0 when none, empty when its "
+                   "connection syncs no activities.")
     unit = "count"
     direction = "higher_is_better"
     subject = "lead"
+    #: 2: empty without activity data (version 1: 0).
+    version = 2
 
     def query(self, ctx: MetricContext) -> Select:
         ld = ctx.table("leads")
         t = _lead_touches(ctx)
-        return (sa.select(*_row(ld.c.remote_id, sa.func.coalesce(t.c.touches, 0)))
+        none = sa.case((ctx.has_data("activities", ld), 0), else_=None)
+        return (sa.select(*_row(ld.c.remote_id, sa.func.coalesce(t.c.touches, none)))
                 .select_from(ld.outerjoin(t, t.c.lead_pk == ld.c.id)).where(ctx.live(ld)))
 
 

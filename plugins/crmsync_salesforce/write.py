@@ -61,7 +61,7 @@ _MISSING_CODES = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", 
 #: Metric units accepted as field types too (write-back sends kinds; other callers may not).
 _UNIT_KINDS: Mapping[str, tuple[str, int]] = {
     "count": ("number", 0), "days": ("number", 2), "minutes": ("number", 2),
-    "score": ("number", 2), "ratio": ("number", 4),
+    "score": ("number", 2), "ratio": ("number", 4), "multiple": ("number", 2),
 }
 
 

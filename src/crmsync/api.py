@@ -26,6 +26,7 @@ from crmsync.errors import AuthError, ConfigError, ConnectorError, CrmsyncError
 from crmsync.metrics import engine as metric_engine
 from crmsync.metrics.engine import ComputeResult, MetricValue
 from crmsync.metrics.report import report_rows
+from crmsync.metrics.standard import StandardResult, compute_standard
 from crmsync.metrics.targets import stored_targets
 from crmsync.redact import Redactor
 from crmsync.registry import Registry
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "load_config", "open_store", "connect", "redactor_for", "check", "sync", "compute_metrics",
-    "metric_values",
+    "compute_standard_metrics", "metric_values",
     "metric_report",
     "status", "export", "upgrade", "show_config", "init_config", "demo", "DemoResult",
     "serve_schedule",
@@ -290,6 +291,34 @@ def compute_metrics(config: Config, registry: Registry, metrics: Sequence[str] =
         return result
     except BaseException as exc:
         report.status, report.error = "failed", redactor_for(config, registry).text(str(exc))
+        raise
+    finally:
+        report.ended_at = _now()
+        if own_store:
+            store.dispose()
+        registry.after_run(report, config)
+
+
+def compute_standard_metrics(config: Config, registry: Registry, *,
+                             period: str | None = None, store: Store | None = None,
+                             as_of: dt.datetime | None = None) -> StandardResult:
+    """What ``crmsync metrics compute`` without options stores: the catalogue for the period
+    (default ``[metrics] period``) for the organisation and by owner and team, the snapshot
+    metrics, and the metrics ``[[writeback]]`` mappings send
+    (:func:`crmsync.metrics.standard.compute_standard`)."""
+    report = RunReport(kind="metrics")
+    own_store = store is None
+    store = store or open_store(config)
+    try:
+        result = compute_standard(store, config, registry.metrics(), period=period,
+                                  as_of=as_of)
+        report.status = "success"
+        report.details = [{"run_id": run_id, "values": n, "purpose": purpose,
+                           "period": p, "dimensions": list(dims), "connection": connection}
+                          for purpose, p, dims, connection, run_id, n in result.runs]
+        return result
+    except BaseException as exc:
+        report.status, report.error = "failed", str(exc)
         raise
     finally:
         report.ended_at = _now()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -53,7 +54,8 @@ def metrics() -> None:
 def metrics_list(state: State, as_json: bool) -> None:
     """Every registered metric: name, title, unit, description."""
     rows = [{"name": m.NAME, "title": m.title, "unit": m.unit, "direction": m.direction,
-             "dimensions": list(m.dimensions), "description": m.description}
+             "dimensions": list(m.dimensions), "description": m.description,
+             "version": m.version, "docs": m.docs or None}
             for m in state.registry.metrics().values()]
     if as_json:
         emit_json(rows)
@@ -76,7 +78,14 @@ def metrics_list(state: State, as_json: bool) -> None:
 def metrics_compute(state: State, names: Sequence[str], period: str | None,
                     dimensions: Sequence[str], pipelines: Sequence[str],
                     deal_types: Sequence[str], as_json: bool) -> None:
-    """Compute metrics over the store and save the values."""
+    """Compute metrics over the store and save the values.
+
+    Without --metric, --by, --pipeline or --deal-type: everything the other commands read —
+    every metric for the period, for the organisation and by owner and team, the snapshot
+    metrics, and the metrics the [[writeback]] mappings send."""
+    if not (names or dimensions or pipelines or deal_types):
+        _compute_standard(state, period, as_json)
+        return
     result = api.compute_metrics(state.config, state.registry, names, period=period,
                                  dimensions=(None, *dimensions), pipelines=pipelines,
                                  deal_types=deal_types, keep_values=False)
@@ -88,11 +97,34 @@ def metrics_compute(state: State, names: Sequence[str], period: str | None,
         click.echo(f"computed {result.stored:,} values (run {result.run_id})")
         for s in result.skipped:
             click.echo(f"skipped {s}")
-        for f in result.findings[:20]:
-            click.echo(f"warning: {f}", err=True)
-        if len(result.findings) > 20:
-            click.echo(f"warning: … and {len(result.findings) - 20} more records left out of "
-                       "money metrics (see --json)", err=True)
+        _warn_findings(result.findings)
+
+
+def _compute_standard(state: State, period: str | None, as_json: bool) -> None:
+    result = api.compute_standard_metrics(state.config, state.registry, period=period)
+    if as_json:
+        emit_json({"values": result.stored, "skipped": result.skipped,
+                   "runs": [{"purpose": purpose, "period": p, "dimensions": list(dims),
+                             "connection": connection, "run_id": run_id, "values": n}
+                            for purpose, p, dims, connection, run_id, n in result.runs],
+                   "findings": [f.__dict__ for f in result.findings]})
+        return
+    click.echo(f"computed {result.stored:,} values")
+    for purpose, p, dims, connection, run_id, n in result.runs:
+        by = ", ".join("organisation" if d is None else f"by {d}" for d in dims)
+        where = f", connection {connection}" if connection else ""
+        click.echo(f"  {purpose}: period {p}, {by}{where}: {n:,} values (run {run_id})")
+    for s in result.skipped:
+        click.echo(f"skipped {s}")
+    _warn_findings(result.findings)
+
+
+def _warn_findings(findings: Sequence[Any]) -> None:
+    for f in findings[:20]:
+        click.echo(f"warning: {f}", err=True)
+    if len(findings) > 20:
+        click.echo(f"warning: … and {len(findings) - 20} more records left out of money "
+                   "metrics (see --json)", err=True)
 
 
 @metrics.command("show")
@@ -100,13 +132,17 @@ def metrics_compute(state: State, names: Sequence[str], period: str | None,
 @click.option("--period", type=_PERIOD, help="Default: [metrics] period.")
 @click.option("--by", "dimension", type=_DIMENSION, help="A dimension computed with --by.")
 @click.option("--below-target", is_flag=True, help="Only values that miss their [targets].")
+@click.option("--explain", is_flag=True,
+              help="Also print each shown metric's definition and where it is documented.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def metrics_show(state: State, metric: str | None, period: str | None, dimension: str | None,
-                 below_target: bool, as_json: bool) -> None:
+                 below_target: bool, explain: bool, as_json: bool) -> None:
     """Show the latest computed values with the change against the previous period and the
     target, if one is set."""
     cfg = state.config
+    if metric is not None:
+        state.registry.metric(metric)  # an unknown name fails, suggesting close ones
     rows = api.metric_report(cfg, state.registry, metric=metric,
                              period=period or cfg.metrics.period, dimension=dimension,
                              below_target=below_target)
@@ -117,11 +153,17 @@ def metrics_show(state: State, metric: str | None, period: str | None, dimension
         click.echo("nothing below target" if below_target
                    else "no values yet: run `crmsync metrics compute` first")
         return
-    units = {m.NAME: m.unit for m in state.registry.metrics().values()}
-    render.console().print(render.report_table(rows, units, period or cfg.metrics.period,
-                                               currency=cfg.metrics.base_currency))
-    render.console().print("* period not ended · pts: percentage points · ▼ below target · "
-                           "n: population", style="dim")
+    definitions = state.registry.metrics()
+    units = {m.NAME: m.unit for m in definitions.values()}
+    out = render.console()
+    out.print(render.report_table(rows, units, period or cfg.metrics.period,
+                                  currency=cfg.metrics.base_currency))
+    out.print("* period not ended · pts: percentage points · ▼ below target · n: population"
+              + ("" if explain else " · definitions: --explain"), style="dim")
+    if explain:
+        shown = [definitions[n] for n in dict.fromkeys(r["metric"] for r in rows)
+                 if n in definitions]
+        out.print(render.explain(shown), markup=False, highlight=False, soft_wrap=True)
 
 
 @click.command()
@@ -153,15 +195,18 @@ def demo(state: State, store_url: str | None, size: str, period: str, as_json: b
               f"{sum(d.rejects for d in result.sync.details)} rejected).")
     today = result.as_of.date()
     out.print(render.kpi_table(f"KPIs by {period} (whole organisation, as of {today})",
-                               result.metrics.values, units, titles, until=today))
+                               result.metrics.values, units, titles, until=today,
+                               definitions=defs))
     team_values = [v for v in result.by_team.values if v.subject_id is None]
     latest = max((v.period_start for v in team_values
                   if v.period_start and v.period_start <= today), default=None)
     team_rows = [v for v in team_values if v.period_start == latest]
     if team_rows and latest is not None:
         teams = sorted({v.dimension_value or "(none)" for v in team_rows})
-        table = render.rows_table([], ["KPI"],
-                                  title=f"By team, {render.period_label(period, latest)}")
+        ended = all(v.period_end is not None and v.period_end <= today for v in team_rows)
+        table = render.rows_table([], ["KPI"], title=(
+            f"By team, {render.period_label(period, latest)}"
+            + ("" if ended else f" (not ended: as of {today})")))
         for team in teams:
             table.add_column(team, justify="right")
         by = {(v.metric, v.dimension_value or "(none)"): v for v in team_rows}

@@ -21,7 +21,7 @@ from rich.progress import (
 from crmsync import api, render
 from crmsync.cli_state import EXIT_PARTIAL, EXIT_QUOTA, State, emit_json, pass_state
 from crmsync.reports import RunReport
-from crmsync.writeback.plan import SKIP_REASONS, WritebackPlan
+from crmsync.writeback.plan import SKIP_REASONS, WritebackPlan, mapping_period
 
 __all__ = ["writeback", "run", "print_plan", "print_status"]
 
@@ -47,6 +47,10 @@ def print_plan(out: Console, plan: WritebackPlan) -> None:
         create = " (to create)" if d["create_field"] else ""
         lines.append(f"   {d['type']} field{create} · overwrite {d['overwrite']} · "
                      f"nulls {d['nulls']}")
+        if not d["computed"]:
+            lines.append(f"   no computed values of {d['metric']} for {d['connection']} "
+                         f"(period {mapping_period(p.mapping)}): run `crmsync metrics "
+                         "compute` first")
         retries = f" ({d['retries']:,} retries)" if d["retries"] else ""
         lines.append(f"   update {d['update']:,}{retries} · unchanged {d['unchanged']:,} · "
                      f"skipped {_skipped(d['skipped'])}")
@@ -59,7 +63,11 @@ def print_plan(out: Console, plan: WritebackPlan) -> None:
     if seen:
         lines.append("\nskipped: " + "; ".join(f"{r}: {SKIP_REASONS[r]}" for r in seen
                                                if r in SKIP_REASONS))
-    if plan.empty:
+    missing = [p for p in plan.mappings if not p.computed]
+    if missing:
+        lines.append(f"{len(missing)} mapping(s) without computed values: run `crmsync metrics "
+                     "compute` (it computes every metric [[writeback]] maps), then plan again")
+    elif plan.empty:
         lines.append("nothing to write")
     out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 

@@ -32,7 +32,10 @@ else:
 
 __all__ = ["Metric", "MetricContext", "UNITS", "DIRECTIONS"]
 
-UNITS = ("ratio", "currency", "days", "minutes", "count", "score")
+#: How a metric's values read: ``ratio`` (a share, printed ``37.3%``), ``currency``, ``days``,
+#: ``minutes``, ``count``, ``score`` (a plain number such as an NPS) and ``multiple`` (one
+#: quantity as a multiple of another, printed ``3.0×``: pipeline coverage, LTV : CAC).
+UNITS = ("ratio", "currency", "days", "minutes", "count", "score", "multiple")
 DIRECTIONS = ("higher_is_better", "lower_is_better")
 
 
@@ -58,8 +61,15 @@ class Metric:
     periods: ClassVar[tuple[str, ...]] = ("day", "week", "month", "quarter", "year", "all")
     #: Bump when the definition changes; stored with every value.
     version: ClassVar[int] = 1
+    #: Whether ``denominator`` counts the population (deals, leads, responses…) and so reads
+    #: as the value's ``n``; false when it is an amount or another metric's value (quota,
+    #: previous revenue, CAC).
+    denominator_is_n: ClassVar[bool] = True
     #: Alternative definitions selectable in ``[metrics.definitions]`` (``ctx.variant``).
     variants: ClassVar[tuple[str, ...]] = ()
+    #: Where the full definition (formula, population, pitfalls) is documented: a URL or a
+    #: path such as ``docs/metrics/deals.md#win_rate``; ``metrics show --explain`` prints it.
+    docs: str = ""
 
     def query(self, ctx: MetricContext) -> Select:
         """Return the ``Select`` producing the column contract (module docstring)."""

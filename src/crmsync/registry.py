@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -129,8 +130,12 @@ class Registry:
         try:
             return self._metric_map()[name][1]
         except KeyError:
-            known = ", ".join(sorted(self._metric_map())) or "none installed"
-            raise MetricError(f"no metric named '{name}' (available: {known})") from None
+            names = sorted(self._metric_map())
+            close = difflib.get_close_matches(name, names, n=3)
+            hint = (f"did you mean {' or '.join(repr(c) for c in close)}? " if close else "")
+            known = ", ".join(names) or "none installed"
+            raise MetricError(f"no metric named '{name}': {hint}(available: {known})"
+                              ) from None
 
     # -- commands and run hooks -----------------------------------------------------------------
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from crmsync.metric import Metric
 from crmsync.metrics.engine import MetricValue
 
-__all__ = ["format_value", "kpi_table", "report_table", "period_label", "rows_table"]
+__all__ = ["format_value", "kpi_table", "report_table", "period_label", "rows_table", "explain"]
 
 
 def period_label(period: str, start: dt.date | None) -> str:
@@ -44,29 +45,43 @@ def format_value(value: float | None, unit: str, currency: str = "USD") -> str:
         return f"{value:,.0f} min"
     if unit == "score":
         return f"{value:,.1f}"
+    if unit == "multiple":
+        return f"{value:,.1f}×"
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
 def kpi_table(title: str, values: Sequence[MetricValue], units: dict[str, str],
               titles: dict[str, str], *, currency: str = "USD", last: int = 4,
-              until: dt.date | None = None) -> Table:
+              until: dt.date | None = None,
+              definitions: Mapping[str, Metric] | None = None) -> Table:
     """Organisation-level metrics as rows, the last ``last`` periods (starting on or before
-    ``until``) as columns; per-record and per-stage values are left out."""
+    ``until``) as columns; per-record and per-stage values are left out. A period that has not
+    ended by ``until`` is marked ``*``; the last column is the latest period's ``n`` (the
+    population, for metrics whose denominator counts one — see ``definitions``)."""
     values = [v for v in values if v.subject_id is None]
     starts = sorted({v.period_start for v in values if v.period_start
                      and (until is None or v.period_start <= until)}, reverse=True)[:last]
     starts.reverse()
     period = values[0].period if values else "quarter"
-    table = Table(title=title, title_justify="left")
+    ends = {v.period_start: v.period_end for v in values}
+    table = Table(title=title, title_justify="left",
+                  caption="* period not ended · n: population of the latest period",
+                  caption_justify="left")
     table.add_column("KPI")
     for s in starts:
-        table.add_column(period_label(period, s), justify="right")
+        partial = until is not None and (ends.get(s) or dt.date.max) > until
+        table.add_column(period_label(period, s) + (" *" if partial else ""), justify="right")
+    table.add_column("n", justify="right")
     by_key = {(v.metric, v.period_start): v for v in values}
     shown = {v.metric for v in values if v.period_start in starts or v.period_start is None}
     for name in sorted(shown, key=list(units).index if set(units) >= shown else None):
         cells = [format_value(by_key[(name, s)].value if (name, s) in by_key else None,
                               units.get(name, "count"), currency) for s in starts]
-        table.add_row(titles.get(name, name), *cells)
+        latest = by_key.get((name, starts[-1])) if starts else None
+        defined = (definitions or {}).get(name)
+        counts = defined is None or defined.denominator_is_n
+        n = latest.denominator if latest is not None and counts else None
+        table.add_row(titles.get(name, name), *cells, f"{n:,.0f}" if n is not None else "")
     return table
 
 
@@ -104,8 +119,21 @@ def report_table(rows: Sequence[dict[str, Any]], units: dict[str, str], period: 
                       format_change(r["change_vs_previous"], r.get("change_kind", "relative")),
                       format_value(target, unit, currency) if target is not None else "–",
                       attainment,
-                      f"{r['denominator']:,.0f}" if r["denominator"] is not None else "–")
+                      f"{r['n']:,.0f}" if r.get("n") is not None else "–")
     return table
+
+
+def explain(metrics: Sequence[Metric]) -> str:
+    """``metrics show --explain``: each metric's name, title, unit and direction, its
+    description (formula and population) and where its definition is documented."""
+    blocks = []
+    for m in metrics:
+        lines = [f"{m.NAME}: {m.title} ({m.unit}, {m.direction.replace('_', ' ')}, "
+                 f"version {m.version})", f"  {m.description}"]
+        if m.docs:
+            lines.append(f"  definition: {m.docs}")
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
 
 
 def rows_table(rows: Sequence[dict[str, Any]], columns: Sequence[str],

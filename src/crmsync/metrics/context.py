@@ -15,7 +15,7 @@ from sqlalchemy.sql.selectable import FromClause
 
 from crmsync.errors import MetricError
 from crmsync.metrics.business_hours import parse_hours
-from crmsync.metrics.periods import period_start_sql, rolling_days
+from crmsync.metrics.periods import period_end_sql, period_start_sql, rolling_days
 from crmsync.schema import SYNCED_TABLES
 
 def _sqlite_dialect() -> Any:
@@ -53,6 +53,7 @@ METRIC_OPTIONS: dict[str, Any] = {
     "stale_days": 30,
     "velocity_window_days": 90,
     "margin": None,
+    "retention_window_months": 12,
     "business_hours": None,
     "business_days": (1, 2, 3, 4, 5),
 }
@@ -121,6 +122,19 @@ class MetricContext:
         self.shared_facts[table_name] = facts
         return sa.table(table_name, *(sa.column(c.key, c.type) for c in facts.selected_columns))
 
+    def has_data(self, table: str, fact: FromClause) -> ColumnElement[bool]:
+        """Whether the connection of ``fact``'s row has synced any row of ``table`` (deleted
+        ones too). A metric that counts related records (activities of a deal, touches of a
+        lead) uses it to tell *none* (0) from *no data* (``NULL``): a connection that syncs no
+        activities has no activity counts, not counts of 0 (docs/metrics.md, "No data is not
+        zero"). One index probe per row (every synced table is indexed by connection first).
+
+        :param table: a synced table's name (``activities``, ``opportunities``…).
+        :param fact: the table (or alias, subquery) whose ``connection`` column is tested.
+        """
+        other = SYNCED_TABLES[table].alias(f"any_{table}")
+        return sa.exists().where(other.c.connection == fact.c.connection)
+
     def option(self, name: str) -> Any:
         """A ``[metrics]`` setting (e.g. ``response_sla_minutes``), with its default."""
         return self.options.get(name, METRIC_OPTIONS[name])
@@ -168,6 +182,11 @@ class MetricContext:
                             sa.literal(start.date(), sa.Date())), else_=sa.null())
         return period_start_sql(self.dialect, self.period, self.local(column),
                                 self.fiscal_year_start_month)
+
+    def period_end(self, start: Any) -> ColumnElement[Any]:
+        """The first day after the period starting at ``start`` (a period-start column, e.g.
+        one made with :meth:`period_start`); ``NULL`` for period ``all``."""
+        return period_end_sql(self.dialect, self.period, start)
 
     def dimension_of(self, fact: FromClause) -> tuple[FromClause, ColumnElement[Any]]:
         """Join what the dimension needs onto ``fact``; return the joined FROM and the

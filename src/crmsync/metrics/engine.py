@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from crmsync.metric import Metric
     from crmsync.store import Store
 
-__all__ = ["MetricValue", "ComputeResult", "compute", "latest_values"]
+__all__ = ["MetricValue", "ComputeResult", "compute", "latest_values", "supports_period"]
 
 CONTRACT = ("subject_id", "dimension_value", "period_start", "value", "numerator",
             "denominator")
@@ -201,8 +201,9 @@ def _store(conn: Any, metric: Metric, ctx: MetricContext, select: Select, run_id
     return max(result.rowcount or 0, 0)
 
 
-def _supports_period(metric: Metric, period: str) -> bool:
-    # a rolling window works for any metric that buckets facts by time
+def supports_period(metric: Metric, period: str) -> bool:
+    """Whether ``metric`` can be computed for ``period``: one of its ``periods``, or a rolling
+    ``last_<N>d`` window for a metric that buckets facts by day."""
     return period in metric.periods or (rolling_days(period) is not None
                                         and "day" in metric.periods)
 
@@ -244,7 +245,7 @@ def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
     # Plan first: build every query, so the run knows which fact sets several metrics share.
     plan: list[tuple[Metric, MetricContext, Select, str | None]] = []
     for metric in metrics:
-        if not _supports_period(metric, period):
+        if not supports_period(metric, period):
             skipped.append(f"{metric.NAME}: no period '{period}'")
             continue
         variant = config.definitions.get(metric.NAME)

@@ -94,7 +94,7 @@ def report_rows(store: Store, values: Sequence[MetricValue], targets: Sequence[T
             "subject": labels.subject(defined.subject if defined is not None else None,
                                       v.subject_id),
             "value": v.value, "numerator": v.numerator, "denominator": v.denominator,
-            "n": v.denominator,
+            "n": v.denominator if defined is None or defined.denominator_is_n else None,
             "target": target.value if target is not None else None,
             "attainment": attainment(v.value, target.value if target is not None else None,
                                      direction),

@@ -21,13 +21,14 @@ __all__ = ["field_kind", "kind_for_unit", "compatible_kinds", "decimals_for", "f
 
 #: The kind of field crmsync creates for a metric unit.
 _CREATE = {"ratio": "percent", "currency": "currency", "days": "number", "minutes": "number",
-           "count": "number", "score": "number"}
+           "count": "number", "score": "number", "multiple": "number"}
 #: Field kinds a unit may be written to.
 _COMPATIBLE = {"ratio": ("percent", "number"), "currency": ("currency", "number"),
                "days": ("number",), "minutes": ("number",), "count": ("number",),
-               "score": ("number",)}
+               "score": ("number",), "multiple": ("number",)}
 #: Digits kept after the decimal point, per unit (a percent field: of the 0–100 value).
-_DECIMALS = {"ratio": 4, "currency": 2, "days": 0, "minutes": 0, "count": 0, "score": 1}
+_DECIMALS = {"ratio": 4, "currency": 2, "days": 0, "minutes": 0, "count": 0, "score": 1,
+             "multiple": 2}
 _PERCENT_DECIMALS = 2
 #: Common vendor spellings of the kinds (a connector should report the kinds themselves).
 _SYNONYMS = {"double": "number", "int": "number", "integer": "number", "long": "number",

@@ -15,13 +15,14 @@ from crmsync.connector import Connector
 from crmsync.errors import ConfigError
 from crmsync.locks import run_lock, writeback_lock_name
 from crmsync.metrics import engine as metric_engine
+from crmsync.metrics.standard import writeback_requests
 from crmsync.registry import Registry
 from crmsync.reports import STOPPED_QUOTA, RunReport
 from crmsync.store import Store
 from crmsync.sync.engine import ProgressCallback as SyncProgress
 from crmsync.writeback.apply import ApplyResult, ProgressCallback, apply_plan
 from crmsync.writeback.mapping import WritebackMapping
-from crmsync.writeback.plan import WritebackPlan, is_per_rep, make_plan, mapping_period
+from crmsync.writeback.plan import WritebackPlan, make_plan
 
 __all__ = ["plan", "apply", "run", "RunResult"]
 
@@ -161,19 +162,12 @@ def run(config: Config, registry: Registry, *, dry_run: bool = False,
                          if d.status not in ("success", STOPPED_QUOTA)})
         computed = api.compute_metrics(config, registry, store=st, keep_values=False).stored
         wanted = [m.connection for m in config.writeback if m.connection not in failed]
-        known = registry.metrics()
-        for connection in dict.fromkeys(wanted):
-            # record-level metrics: period all; per-rep ones: by owner, for their period
-            runs: dict[tuple[str, str | None], dict[str, None]] = {}
-            for m in config.writeback:
-                if m.connection == connection and m.metric in known:
-                    key = ((mapping_period(m), "owner") if is_per_rep(m, known[m.metric])
-                           else ("all", None))
-                    runs.setdefault(key, {})[m.metric] = None
-            for (period, dimension), names in runs.items():
-                computed += metric_engine.compute(
-                    st, [known[n] for n in names], config.metrics, period=period,
-                    dimensions=(dimension,), connection=connection, keep_values=False).stored
+        # record-level metrics: period all; per-rep ones: by owner, for their period
+        for r in writeback_requests(config.writeback, registry.metrics(),
+                                    connections=wanted):
+            computed += metric_engine.compute(
+                st, r.metrics, config.metrics, period=r.period, dimensions=r.dimensions,
+                connection=r.connection, keep_values=False).stored
         if not wanted:
             return RunResult(synced, computed, None, None, failed)
         if dry_run:

@@ -91,6 +91,9 @@ class MappingPlan:
     #: Records whose failed value went back to the one last sent: nothing to send, the
     #: failure is settled.
     resolved: list[str] = dataclasses.field(default_factory=list)
+    #: False when the store holds no computed value of the metric for this mapping's records
+    #: (``crmsync metrics compute`` has not run since they were synced).
+    computed: bool = True
 
     @property
     def retries(self) -> int:
@@ -114,6 +117,7 @@ class MappingPlan:
             "overwrite": m.overwrite, "nulls": m.nulls,
             "create_field": ({"name": self.create.name, "type": self.create.type,
                               "label": self.create.label} if self.create else None),
+            "computed": self.computed,
             "update": len(self.changes), "retries": self.retries, "unchanged": self.unchanged,
             "skipped": dict(sorted(self.skipped.items())),
             "sample": [{"record": c.remote_id, "old": c.old, "new": c.new}
@@ -168,6 +172,7 @@ def _plan_mapping(conn: sa.Connection, m: WritebackMapping, metric: Metric, name
     state = load_state(conn, m.connection, m.object, name)
     subjects = load_values(conn, m, with_custom=needs_crm, per_rep=is_per_rep(m, metric),
                        today=now.date())
+    plan.computed = bool(subjects)
     counts = collections.Counter(s.remote_id for s in subjects)
     ambiguous: set[str] = set()
     # records whose current CRM value decides, with what crmsync last sent
