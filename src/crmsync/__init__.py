@@ -36,6 +36,7 @@ from crmsync.errors import (
     WritebackError,
 )
 from crmsync.metric import Metric, MetricContext
+from crmsync.panel import DashboardPanel, PanelContext
 from crmsync.plugins import hookimpl
 from crmsync.reports import EntityResult, RunReport
 
@@ -60,6 +61,8 @@ __all__ = [
     "FIELD_PREFIX",
     "Metric",
     "MetricContext",
+    "DashboardPanel",
+    "PanelContext",
     "RunReport",
     "EntityResult",
     # errors

@@ -237,11 +237,16 @@ def metric_report(config: Config, registry: Registry, *, metric: str | None = No
 
 
 def status(config: Config, *, rejects_limit: int = 20,
-           now: dt.datetime | None = None) -> dict[str, Any]:
+           now: dt.datetime | None = None, store: Store | None = None) -> dict[str, Any]:
     """Latest run per connection and entity (with its duration and next scheduled time),
-    cursors, reject counts, recent rejects, and the ``[schedule]`` jobs' last and next runs."""
+    cursors, reject counts, recent rejects, and the ``[schedule]`` jobs' last and next runs.
+
+    :param store: a store to read (e.g. the dashboard's read-only one); default the
+        configured store.
+    """
     now = now or _now()
-    store = open_store(config)
+    own = store is None
+    store = store or open_store(config)
     try:
         job_runs = last_runs(store)
         writeback = _writeback_summary(store)
@@ -263,7 +268,8 @@ def status(config: Config, *, rejects_limit: int = 20,
                 sa.select(sync_rejects).order_by(sync_rejects.c.id.desc()).limit(rejects_limit)
             ).mappings().all()
     finally:
-        store.dispose()
+        if own:
+            store.dispose()
 
     def iso(v: Any) -> Any:
         return v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v
@@ -430,12 +436,19 @@ class DemoResult:
     snapshot: ComputeResult
     period: str
     as_of: dt.datetime
+    #: How many per-rep values the demo stored (not kept in memory).
+    by_owner: int = 0
+
+
+#: Activity counts the demo also computes per rep and week (the dashboard's activity page).
+DEMO_WEEKLY_METRICS = ("calls", "emails", "meetings", "tasks")
 
 
 def demo(registry: Registry, *, store_url: str | None = None, size: str = "small",
          period: str = "quarter", progress: ProgressCallback | None = None) -> DemoResult:
     """Sync the demo CRM into a store (a throw-away one unless ``store_url``), compute every
-    registered metric by ``period`` for the organisation and per team, and the snapshot
+    registered metric by ``period`` for the organisation, per team and per rep (and the
+    activity counts per rep and week), and the snapshot
     metrics (period ``all``), all as of the demo dataset's own "today"; return it all."""
     tmp = None if store_url else tempfile.mkdtemp(prefix="crmsync-demo-")
     url = store_url or f"sqlite:///{Path(tmp or '.') / 'crmsync-demo.db'}"
@@ -452,13 +465,23 @@ def demo(registry: Registry, *, store_url: str | None = None, size: str = "small
         org = compute_metrics(config, registry, period=period, store=store, as_of=as_of)
         teams = compute_metrics(config, registry, period=period, dimensions=("team",),
                                 store=store, as_of=as_of)
+        # per rep (the dashboard's leaderboard and rep pages) and the activity counts per
+        # rep and week (its activity page)
+        owners = compute_metrics(config, registry, period=period, dimensions=("owner",),
+                                 store=store, as_of=as_of, keep_values=False)
+        weekly = [n for n in DEMO_WEEKLY_METRICS if n in registry.metrics()]
+        if weekly and period != "week":
+            compute_metrics(config, registry, weekly, period="week",
+                            dimensions=(None, "owner"), store=store, as_of=as_of,
+                            keep_values=False)
         snapshot_names = [n for n, m in registry.metrics().items()
                           if m.subject == "org" and period not in m.periods
                           and "all" in m.periods]
         snapshot = compute_metrics(config, registry, snapshot_names, period="all", store=store,
                                    as_of=as_of)
         return DemoResult(store_url=url, kept=tmp is None, sync=report, metrics=org,
-                          by_team=teams, snapshot=snapshot, period=period, as_of=as_of)
+                          by_team=teams, snapshot=snapshot, period=period, as_of=as_of,
+                          by_owner=owners.stored)
     finally:
         store.dispose()
         if tmp:
