@@ -43,7 +43,7 @@ __all__ = [
     "load_config", "open_store", "connect", "check", "sync", "compute_metrics", "metric_values",
     "metric_report",
     "status", "export", "upgrade", "show_config", "init_config", "demo", "DemoResult",
-    "serve_schedule",
+    "serve_schedule", "serve_dashboard", "report_html",
     "CheckResult",
     "writeback_plan", "writeback_apply", "run",
 ]
@@ -301,6 +301,31 @@ def status(config: Config, *, rejects_limit: int = 20,
     }
 
 
+def report_html(config: Config, registry: Registry, path: str | Path, *,
+                period: str | None = None, as_of: dt.date | None = None,
+                team: str | None = None, rep: str | None = None) -> Any:
+    """Write the dashboard's pages as one self-contained HTML file (docs/dashboard.md);
+    returns a :class:`crmsync.dashboard.report.ReportResult` (path, size, sections)."""
+    from crmsync.dashboard.report import write_report
+
+    return write_report(config, registry, path, period=period, as_of=as_of, team=team,
+                        rep=rep)
+
+
+def serve_dashboard(config: Config, registry: Registry, *, host: str = "127.0.0.1",
+                    port: int = 8050, auth_token: str | None = None, no_auth: bool = False,
+                    open_browser: bool = False, as_of: dt.date | None = None) -> None:
+    """Serve the live, read-only dashboard until interrupted (docs/dashboard.md).
+
+    Binding anything but a loopback address needs ``auth_token`` or an explicit
+    ``no_auth``: the dashboard shows the whole sales organisation's figures.
+    """
+    from crmsync.dashboard.serve import serve
+
+    serve(config, registry, host=host, port=port, auth_token=auth_token, no_auth=no_auth,
+          open_browser=open_browser, as_of=as_of)
+
+
 def serve_schedule(config: Config, registry: Registry, *, poll: float = 30.0) -> int:
     """Run the ``[schedule]`` jobs when due until SIGTERM/SIGINT (:mod:`crmsync.scheduler`);
     returns the exit status."""
@@ -438,6 +463,8 @@ class DemoResult:
     as_of: dt.datetime
     #: How many per-rep values the demo stored (not kept in memory).
     by_owner: int = 0
+    #: What ``demo(then=…)`` returned.
+    then_result: Any = None
 
 
 #: Activity counts the demo also computes per rep and week (the dashboard's activity page).
@@ -445,11 +472,18 @@ DEMO_WEEKLY_METRICS = ("calls", "emails", "meetings", "tasks")
 
 
 def demo(registry: Registry, *, store_url: str | None = None, size: str = "small",
-         period: str = "quarter", progress: ProgressCallback | None = None) -> DemoResult:
+         period: str = "quarter", progress: ProgressCallback | None = None,
+         then: Callable[[Config, dt.datetime], Any] | None = None) -> DemoResult:
     """Sync the demo CRM into a store (a throw-away one unless ``store_url``), compute every
     registered metric by ``period`` for the organisation, per team and per rep (and the
     activity counts per rep and week), and the snapshot
-    metrics (period ``all``), all as of the demo dataset's own "today"; return it all."""
+    metrics (period ``all``), all as of the demo dataset's own "today"; return it all.
+
+    :param then: called with the demo store's configuration and "today" once everything is
+        computed, before a throw-away store is removed (``crmsync demo`` writes the HTML
+        report with it, ``crmsync demo --dashboard`` serves the dashboard); its result is
+        ``DemoResult.then_result``.
+    """
     tmp = None if store_url else tempfile.mkdtemp(prefix="crmsync-demo-")
     url = store_url or f"sqlite:///{Path(tmp or '.') / 'crmsync-demo.db'}"
     config = Config(store_url=url, connections={
@@ -479,9 +513,13 @@ def demo(registry: Registry, *, store_url: str | None = None, size: str = "small
                           and "all" in m.periods]
         snapshot = compute_metrics(config, registry, snapshot_names, period="all", store=store,
                                    as_of=as_of)
-        return DemoResult(store_url=url, kept=tmp is None, sync=report, metrics=org,
-                          by_team=teams, snapshot=snapshot, period=period, as_of=as_of,
-                          by_owner=owners.stored)
+        result = DemoResult(store_url=url, kept=tmp is None, sync=report, metrics=org,
+                            by_team=teams, snapshot=snapshot, period=period, as_of=as_of,
+                            by_owner=owners.stored)
+        if then is not None:
+            store.dispose()  # the callback opens the store its own way (read-only)
+            result.then_result = then(config, as_of)
+        return result
     finally:
         store.dispose()
         if tmp:

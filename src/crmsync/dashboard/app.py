@@ -139,7 +139,8 @@ def create_app(config: Config, registry: Registry, *, auth_token: str | None = N
     routes = [Route(p.path, page_route(p.slug)) for p in PAGES]
     routes += [Route("/rep/{remote_id:path}", rep), Route("/team/{name:path}", team),
                Route("/page/{slug}", plugin_page), Route("/api/version", version),
-               Route("/assets/plotly.min.js", plotly), Route("/assets/{name}", asset)]
+               Route("/assets/plotly.min.js", plotly), Route("/assets/{name}", asset),
+               Route("/favicon.ico", lambda request: Response(status_code=204))]
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:

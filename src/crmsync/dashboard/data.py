@@ -151,6 +151,8 @@ class DashboardData:
         self._token: str | None = None
         self._cache: dict[Any, Any] = {}
         self._links: dict[str, Any] | None = None
+        #: At most this many records per list (the report lists fewer).
+        self.record_limit = 200
 
     @property
     def currency(self) -> str:

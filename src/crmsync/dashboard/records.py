@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 ATTENTION = {"Stale (no recent activity)": "dq_stale_opportunities",
              "Past their close date": "dq_past_close_date_open",
              "Slipped this period": "deal_slippage_rate"}
-#: At most this many records per list on a page (the count says how many there are).
-LIMIT = 200
 
 
 @dataclass
@@ -74,7 +72,7 @@ def record_links(data: Any) -> dict[str, Connector | None]:
 def records_of(data: Any, metric_name: str, *, period: str,
                owners: Sequence[str] | None = None) -> tuple[list[Record], int]:
     """The records behind ``metric_name`` (only those of ``owners`` if given), at most
-    :data:`LIMIT`, and how many there are; ``([], 0)`` if the metric lists none."""
+    ``data.record_limit``, and how many there are; ``([], 0)`` if the metric lists none."""
     metric = data.definitions.get(metric_name)
     if metric is None:
         return [], 0
@@ -86,7 +84,8 @@ def records_of(data: Any, metric_name: str, *, period: str,
     where = [sub.c.owner_id.in_(list(owners))] if owners is not None else []
     with data.store.engine.connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(sub).where(*where)).scalar()
-        rows = conn.execute(sa.select(sub).where(*where).limit(LIMIT)).mappings().all()
+        rows = conn.execute(sa.select(sub).where(*where).limit(data.record_limit)
+                            ).mappings().all()
     names = data.catalogue().reps
     links = data.cached_links()
     out = []
