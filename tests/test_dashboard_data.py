@@ -1,0 +1,262 @@
+"""The dashboard's data layer and app on a hand-made store (docs/dashboard.md): figures are
+the stored report rows, records listed are the ones the metric counts, small samples stay
+unranked, CRM strings are escaped, secrets never shown, the store is opened read-only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import OperationalError
+from starlette.testclient import TestClient
+
+from crmsync import DashboardPanel, hookimpl
+from crmsync.config import MetricsConfig
+from crmsync.dashboard.app import COOKIE, create_app
+from crmsync.dashboard.data import DashboardData, kpi, raw_value
+from crmsync.dashboard.filters import parse_filters
+from crmsync.dashboard.records import records_of
+from crmsync.dashboard.report import write_report
+from crmsync.dashboard.sales import MIN_N, leaderboard
+from crmsync.dashboard.filters import Filters
+from crmsync.dashboard.serve import check_bind
+from crmsync.errors import ConfigError, DuplicateNameError
+from crmsync.metrics import compute
+from crmsync.plugins import get_plugin_manager
+from crmsync.registry import Registry
+from crmsync.schema import metric_values
+from crmsync.store import Store
+
+from conftest import load_records, make_config
+
+AS_OF = dt.datetime(2026, 6, 15, 12, 0)
+XSS = "<script>alert(1)</script>"
+
+
+def deal(rid: str, status: str, owner: str, **kw: object) -> dict[str, object]:
+    return {"remote_id": rid, "status": status, "owner_id": owner, "name": f"Deal {rid}", **kw}
+
+
+def closed(rid: str, status: str, owner: str) -> dict[str, object]:
+    return deal(rid, status, owner, closed_at="2026-05-10T00:00:00", amount=100,
+                currency="USD")
+
+
+DATA = {
+    "users": [{"remote_id": "U1", "name": "Ada Big", "team": "East"},
+              {"remote_id": "U2", "name": XSS, "team": "East"}],
+    "opportunities": [
+        # U1: six closed deals (ranked); U2: two (below MIN_N)
+        *(closed(f"W{i}", "won" if i < 4 else "lost", "U1") for i in range(6)),
+        closed("X1", "won", "U2"), closed("X2", "lost", "U2"),
+        deal("P1", "open", "U1", expected_close_date="2026-06-01", amount=10),
+        deal("P2", "open", "U2", expected_close_date="2026-06-15", amount=10),
+        deal("P3", "open", "U2", expected_close_date="2026-01-02", amount=10),
+        deal("P4", "open", "U1", expected_close_date="2025-12-01", is_deleted=True),
+    ],
+}
+
+
+@pytest.fixture
+def store_file(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'dash.db'}"
+    store = Store(url)
+    try:
+        load_records(store, DATA)
+        metrics = Registry(get_plugin_manager()).metrics()
+        cfg = MetricsConfig()
+        compute(store, [metrics["win_rate"]], cfg, period="quarter",
+                dimensions=(None, "owner"), as_of=AS_OF)
+        compute(store, [metrics["dq_past_close_date_open"]], cfg, period="all", as_of=AS_OF)
+    finally:
+        store.dispose()
+    return url
+
+
+@pytest.fixture
+def data(store_file: str, registry: Registry):
+    source = DashboardData(make_config(store_file), registry, as_of=AS_OF.date())
+    yield source
+    source.close()
+
+
+def test_data_value_is_the_repr_of_the_stored_float() -> None:
+    assert raw_value(0.1 + 0.2) == "0.30000000000000004"
+    assert raw_value(64) == "64.0"
+    assert raw_value(None) == ""
+
+
+def test_coverage_reads_as_a_multiple() -> None:
+    row = {"metric": "pipeline_coverage", "unit": "ratio", "value": 3.0, "target": 2.5,
+           "period": "quarter", "period_start": "2026-04-01", "partial": False,
+           "attainment": 1.2, "change_vs_previous": None, "change_kind": "points",
+           "direction": "higher_is_better"}
+
+    shown = kpi(row)
+
+    assert (shown.text, shown.target_text) == ("3.0×", "2.5×")
+
+
+def test_a_drop_of_a_lower_is_better_kpi_reads_as_better() -> None:
+    row = {"metric": "sales_cycle_days", "unit": "days", "value": 30.0, "target": None,
+           "period": "quarter", "period_start": "2026-04-01", "partial": True,
+           "attainment": None, "change_vs_previous": -0.25, "change_kind": "relative",
+           "direction": "lower_is_better"}
+
+    shown = kpi(row)
+
+    assert (shown.arrow, shown.change_class) == ("▼", "better")
+    assert shown.period_text == "2026-Q2 (partial)"
+
+
+def test_unknown_filter_values_are_dropped_with_a_message() -> None:
+    f, messages = parse_filters({"team": "Nowhere", "period": "decade", "from": "31/12"},
+                                default_period="quarter", known={"team": {"East": "East"}})
+
+    assert (f.team, f.period, f.date_from) == (None, "quarter", None)
+    assert any("unknown team 'Nowhere'" in m for m in messages)
+    assert any("unknown period 'decade'" in m for m in messages)
+    assert any("'31/12' is not a date" in m for m in messages)
+
+
+def test_listed_records_are_the_ones_the_data_quality_metric_counts(data) -> None:
+    org = [r for r in data.rows("all") if r["metric"] == "dq_past_close_date_open"]
+
+    records, total = records_of(data, "dq_past_close_date_open", period="all")
+
+    assert [r.remote_id for r in records] == ["P1", "P3"]  # P2 is due today, P4 deleted
+    assert total == org[0]["value"] == 2
+
+
+def test_leaderboard_leaves_a_rep_below_min_n_unranked(data) -> None:
+    board = leaderboard(data, Filters(period="quarter", metric="win_rate"))
+
+    by_rep = {e["rep"]: e for e in board["entries"]}
+    assert MIN_N == 5
+    assert (by_rep["U1"]["rank"], by_rep["U1"]["small"]) == (1, False)
+    assert (by_rep["U2"]["rank"], by_rep["U2"]["small"]) == (None, True)
+    assert by_rep["U1"]["kpi"].data["data-value"] == repr(4 / 6)
+
+
+def test_read_only_store_refuses_writes(store_file: str) -> None:
+    store = Store(store_file, read_only=True)
+    try:
+        with pytest.raises(OperationalError, match="readonly|read-only|query_only"):
+            with store.engine.begin() as conn:
+                conn.execute(sa.delete(metric_values))
+    finally:
+        store.dispose()
+
+
+def test_version_token_changes_when_metrics_are_computed(data, store_file, registry) -> None:
+    before = data.version()
+    store = Store(store_file)
+    try:
+        compute(store, [registry.metric("win_rate")], MetricsConfig(), period="month",
+                as_of=AS_OF)
+    finally:
+        store.dispose()
+
+    after = data.version()
+
+    assert after["token"] != before["token"]
+    assert after["computed_at"] is not None
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "example.org"])
+def test_a_non_loopback_host_needs_a_token_or_no_auth(host: str) -> None:
+    with pytest.raises(ConfigError, match="refusing to serve"):
+        check_bind(host, None, False)
+    check_bind(host, "s3cret", False)
+    check_bind(host, None, True)
+
+
+def test_loopback_needs_no_token() -> None:
+    check_bind("127.0.0.1", None, False)
+    check_bind("::1", None, False)
+
+
+def test_a_crm_string_renders_as_text(store_file: str, registry: Registry) -> None:
+    client = TestClient(create_app(make_config(store_file), registry, as_of=AS_OF.date()))
+
+    for path in ("/leaderboard?metric=win_rate", "/rep/U2", "/data-quality", "/team/East"):
+        html = client.get(path).text
+        assert XSS not in html, path
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in client.get("/rep/U2").text
+
+
+def test_pages_carry_the_csp_and_never_a_secret(store_file: str, registry: Registry,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HS_TOKEN", "pat-SECRET-42")
+    config = make_config(store_file, crm={"type": "hubspot", "access_token": "${HS_TOKEN}",
+                                          "portal_id": "777"})
+    client = TestClient(create_app(config, registry, as_of=AS_OF.date()))
+
+    for path in ("/", "/sync", "/data-quality", "/rep/U1"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "pat-SECRET-42" not in response.text
+        assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert "https://app.hubspot.com/contacts/777/record/0-3/P1" in client.get(
+        "/data-quality").text
+
+
+def test_a_token_is_required_when_set(store_file: str, registry: Registry) -> None:
+    client = TestClient(create_app(make_config(store_file), registry, auth_token="t0k"))
+
+    assert client.get("/api/version").status_code == 401
+    assert client.get("/api/version",
+                      headers={"Authorization": "Bearer t0k"}).status_code == 200
+    first = client.get("/?token=t0k")
+    assert first.status_code == 200 and COOKIE in first.cookies
+    assert client.get("/sync").status_code == 200  # the cookie carries on
+
+
+def test_unknown_rep_is_a_404_page_not_an_error(store_file: str, registry: Registry) -> None:
+    client = TestClient(create_app(make_config(store_file), registry))
+
+    response = client.get("/rep/U404")
+
+    assert response.status_code == 404
+    assert "no rep with id &#39;U404&#39;" in response.text
+
+
+class _PanelPlugin:
+    @hookimpl
+    def crmsync_dashboard_panels(self) -> list[DashboardPanel]:
+        return [DashboardPanel(name="notes", title="Notes", page="overview",
+                               rows=lambda ctx: [{"note": XSS, "period": ctx.filters["period"]}])]
+
+
+def test_a_plugin_panel_is_shown_escaped(store_file: str) -> None:
+    pm = get_plugin_manager()
+    pm.register(_PanelPlugin(), name="panel-plugin")
+    client = TestClient(create_app(make_config(store_file), Registry(pm)))
+
+    html = client.get("/?period=quarter").text
+
+    assert "<h2>Notes</h2>" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and XSS not in html
+
+
+def test_two_panels_with_one_name_name_both_plugins() -> None:
+    pm = get_plugin_manager()
+    pm.register(_PanelPlugin(), name="one")
+    pm.register(_PanelPlugin(), name="two")
+
+    with pytest.raises(DuplicateNameError, match="'one' and 'two'"):
+        Registry(pm).dashboard_panels()
+
+
+def test_report_is_one_file_without_external_resources(store_file: str, registry: Registry,
+                                                        tmp_path: Path) -> None:
+    result = write_report(make_config(store_file), registry, tmp_path / "r.html",
+                          period="quarter", as_of=AS_OF.date())
+
+    html = result.path.read_text(encoding="utf-8")
+    assert "<script src" not in html and "<link" not in html
+    assert 'id="plotly-packed"' in html
+    assert f'data-metric="win_rate" data-period-start="2026-04-01"' in html
+    assert XSS not in html
