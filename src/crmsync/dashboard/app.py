@@ -143,6 +143,8 @@ def create_app(config: Config, registry: Registry, *, auth_token: str | None = N
                Route("/favicon.ico", lambda request: Response(status_code=204))]
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        source.warm_on_change = True
+        await run_in_threadpool(source.refresh)  # a first token: warms the cache
         try:
             yield
         finally:

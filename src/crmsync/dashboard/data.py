@@ -9,6 +9,7 @@ queries only when a sync, a metrics computation or a write-back lands.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from crmsync.schema import writeback_state
 from crmsync.store import Store
 
 __all__ = ["DashboardData", "Catalogue", "Kpi", "kpi", "family_of", "raw_value"]
+
+log = logging.getLogger(__name__)
 
 
 def raw_value(value: float | None) -> str:
@@ -153,6 +156,8 @@ class DashboardData:
         self._links: dict[str, Any] | None = None
         #: At most this many records per list (the report lists fewer).
         self.record_limit = 200
+        #: Warm the cache in the background when the token changes (the live dashboard).
+        self.warm_on_change = False
 
     @property
     def currency(self) -> str:
@@ -200,9 +205,12 @@ class DashboardData:
         Returns :meth:`version`."""
         version = self.version()
         with self._lock:
-            if version["token"] != self._token:
+            changed = version["token"] != self._token
+            if changed:
                 self._cache.clear()
                 self._token = version["token"]
+        if changed and self.warm_on_change:
+            self.warm()
         return version
 
     def _cached(self, key: Any, build: Any) -> Any:
@@ -261,13 +269,35 @@ class DashboardData:
 
     def rows(self, period: str, dimension: str | None = None, *,
              metric: str | None = None) -> list[dict[str, Any]]:
-        """The report rows (``metrics show --json``) of one period and dimension."""
-        def build() -> list[dict[str, Any]]:
-            return api.metric_report(self.config, self.registry, period=period,
-                                     dimension=dimension, store=self.store)
-
-        rows = self._cached(("rows", period, dimension), build)
+        """The report rows (``metrics show --json``) of one period and dimension (of one
+        metric: loaded alone unless every metric's rows are cached already)."""
+        whole = ("rows", period, dimension)
+        with self._lock:
+            cached = self._cache.get(whole)
+        if metric is not None and cached is None:
+            return self._cached(("rows", period, dimension, metric), lambda: api.metric_report(
+                self.config, self.registry, metric=metric, period=period,
+                dimension=dimension, store=self.store))
+        rows = cached if cached is not None else self._cached(
+            whole, lambda: api.metric_report(self.config, self.registry, period=period,
+                                             dimension=dimension, store=self.store))
         return [r for r in rows if r["metric"] == metric] if metric else rows
+
+    def warm(self) -> threading.Thread:
+        """Load the common row sets (organisation, teams, reps, snapshot) in a background
+        thread, so the first visit of a page after new data lands is fast."""
+        def load() -> None:
+            try:
+                period = self.default_period()
+                for dimension in (None, "team", "owner"):
+                    self.rows(period, dimension)
+                self.rows("all", None)
+            except Exception:  # a store being migrated or gone: pages will say so
+                log.debug("warming the dashboard cache failed", exc_info=True)
+
+        thread = threading.Thread(target=load, name="crmsync-dashboard-warm", daemon=True)
+        thread.start()
+        return thread
 
     def kpis(self, rows: Iterable[dict[str, Any]]) -> list[Kpi]:
         """Display forms of ``rows``."""
