@@ -260,3 +260,13 @@ def test_report_is_one_file_without_external_resources(store_file: str, registry
     assert 'id="plotly-packed"' in html
     assert f'data-metric="win_rate" data-period-start="2026-04-01"' in html
     assert XSS not in html
+
+
+def test_metric_report_reads_only_the_dimension_values_asked_for(store_file: str,
+                                                                 registry: Registry) -> None:
+    from crmsync import api
+
+    rows = api.metric_report(make_config(store_file), registry, period="quarter",
+                             dimension="owner", dimension_values={"U2"})
+
+    assert rows and {r["dimension_value"] for r in rows} == {"U2"}

@@ -10,7 +10,7 @@ import datetime as dt
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -203,14 +203,16 @@ def compute_metrics(config: Config, registry: Registry, metrics: Sequence[str] =
 
 
 def metric_values(config: Config, *, metric: str | None = None, period: str | None = None,
-                  dimension: str | None = None, store: Store | None = None
-                  ) -> list[MetricValue]:
-    """The latest stored values per metric, period and dimension."""
+                  dimension: str | None = None, store: Store | None = None,
+                  dimension_values: Collection[str] | None = None) -> list[MetricValue]:
+    """The latest stored values per metric, period and dimension (only those of
+    ``dimension_values`` if given)."""
     own = store is None
     store = store or open_store(config)
     try:
         return metric_engine.latest_values(store, metric=metric, period=period,
-                                           dimension=dimension)
+                                           dimension=dimension,
+                                           dimension_values=dimension_values)
     finally:
         if own:
             store.dispose()
@@ -218,16 +220,21 @@ def metric_values(config: Config, *, metric: str | None = None, period: str | No
 
 def metric_report(config: Config, registry: Registry, *, metric: str | None = None,
                   period: str | None = None, dimension: str | None = None,
-                  below_target: bool = False, store: Store | None = None
+                  below_target: bool = False, store: Store | None = None,
+                  dimension_values: Collection[str] | None = None
                   ) -> list[dict[str, Any]]:
     """The latest values with their targets (``[targets]`` and the synced ``targets`` table)
-    and below-target flags, as the rows ``crmsync metrics show --json`` prints."""
+    and below-target flags, as the rows ``crmsync metrics show --json`` prints.
+
+    :param dimension_values: only the values of these dimension values (the dashboard's rep
+        page reads one team's reps, not every rep's).
+    """
     definitions = registry.metrics()
     own = store is None
     store = store or open_store(config)
     try:
         values = metric_values(config, metric=metric, period=period, dimension=dimension,
-                               store=store)
+                               store=store, dimension_values=dimension_values)
         targets = [*config.targets, *stored_targets(store)]
         return report_rows(store, values, targets, definitions,
                            timezone=config.metrics.timezone, below_target=below_target)

@@ -213,7 +213,8 @@ class DashboardData:
             self.warm()
         return version
 
-    def _cached(self, key: Any, build: Any) -> Any:
+    def cached(self, key: Any, build: Any) -> Any:
+        """``build()``'s result, kept until the change token moves."""
         with self._lock:
             if key in self._cache:
                 return self._cache[key]
@@ -226,7 +227,7 @@ class DashboardData:
 
     def catalogue(self) -> Catalogue:
         """Names and filter choices (cached per change token)."""
-        return self._cached("catalogue", self._load_catalogue)
+        return self.cached("catalogue", self._load_catalogue)
 
     def _load_catalogue(self) -> Catalogue:
         cat = Catalogue()
@@ -268,28 +269,39 @@ class DashboardData:
     # -- rows -----------------------------------------------------------------------------
 
     def rows(self, period: str, dimension: str | None = None, *,
-             metric: str | None = None) -> list[dict[str, Any]]:
+             metric: str | None = None, of: Iterable[str] | None = None
+             ) -> list[dict[str, Any]]:
         """The report rows (``metrics show --json``) of one period and dimension (of one
-        metric: loaded alone unless every metric's rows are cached already)."""
+        metric, or of the dimension values ``of``: loaded alone unless every row is cached
+        already)."""
         whole = ("rows", period, dimension)
         with self._lock:
             cached = self._cache.get(whole)
+        if of is not None:
+            wanted = frozenset(of)
+            if cached is not None:
+                return [r for r in cached if r["dimension_value"] in wanted
+                        and (metric is None or r["metric"] == metric)]
+            rows = self.cached(("rows", period, dimension, wanted), lambda: api.metric_report(
+                self.config, self.registry, period=period, dimension=dimension,
+                store=self.store, dimension_values=wanted))
+            return [r for r in rows if metric is None or r["metric"] == metric]
         if metric is not None and cached is None:
-            return self._cached(("rows", period, dimension, metric), lambda: api.metric_report(
+            return self.cached(("rows", period, dimension, metric), lambda: api.metric_report(
                 self.config, self.registry, metric=metric, period=period,
                 dimension=dimension, store=self.store))
-        rows = cached if cached is not None else self._cached(
+        rows = cached if cached is not None else self.cached(
             whole, lambda: api.metric_report(self.config, self.registry, period=period,
                                              dimension=dimension, store=self.store))
         return [r for r in rows if r["metric"] == metric] if metric else rows
 
     def warm(self) -> threading.Thread:
-        """Load the common row sets (organisation, teams, reps, snapshot) in a background
+        """Load the common row sets (organisation, teams, snapshot) in a background
         thread, so the first visit of a page after new data lands is fast."""
         def load() -> None:
             try:
                 period = self.default_period()
-                for dimension in (None, "team", "owner"):
+                for dimension in (None, "team"):
                     self.rows(period, dimension)
                 self.rows("all", None)
             except Exception:  # a store being migrated or gone: pages will say so

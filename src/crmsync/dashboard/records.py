@@ -72,7 +72,15 @@ def record_links(data: Any) -> dict[str, Connector | None]:
 def records_of(data: Any, metric_name: str, *, period: str,
                owners: Sequence[str] | None = None) -> tuple[list[Record], int]:
     """The records behind ``metric_name`` (only those of ``owners`` if given), at most
-    ``data.record_limit``, and how many there are; ``([], 0)`` if the metric lists none."""
+    ``data.record_limit``, and how many there are; ``([], 0)`` if the metric lists none.
+    Cached per change token."""
+    key = ("records", metric_name, period, None if owners is None else tuple(owners),
+           data.record_limit)
+    return data.cached(key, lambda: _records_of(data, metric_name, period, owners))
+
+
+def _records_of(data: Any, metric_name: str, period: str,
+                owners: Sequence[str] | None) -> tuple[list[Record], int]:
     metric = data.definitions.get(metric_name)
     if metric is None:
         return [], 0
@@ -110,7 +118,13 @@ def records_of(data: Any, metric_name: str, *, period: str,
 def owner_counts(data: Any, metric_name: str, *, period: str = "all"
                  ) -> list[tuple[str | None, str, int]]:
     """How many records ``metric_name`` lists per owner: ``(owner id, name, count)``, most
-    first."""
+    first (cached per change token)."""
+    return data.cached(("owners", metric_name, period),
+                        lambda: _owner_counts(data, metric_name, period))
+
+
+def _owner_counts(data: Any, metric_name: str, period: str
+                  ) -> list[tuple[str | None, str, int]]:
     metric = data.definitions.get(metric_name)
     if metric is None:
         return []

@@ -219,8 +219,8 @@ def _compare(data: DashboardData, f: Filters, dimension: str, member: str,
     """Per metric: the member's current value, the median of its peers (same period), and
     the stored values of ``context`` scopes (its team, the organisation)."""
     as_of = _as_of(data, f)
-    rows = [r for r in data.rows(f.period, dimension) if r["subject_id"] is None
-            and f.in_range(_start(r))]
+    rows = [r for r in data.rows(f.period, dimension, of=peers | {member})
+            if r["subject_id"] is None and f.in_range(_start(r))]
     mine = [r for r in rows if r["dimension_value"] == member]
     peer_values: dict[tuple[str, Any], list[float | None]] = {}
     for r in rows:
@@ -273,8 +273,8 @@ def team_page(data: DashboardData, f: Filters, team: str) -> dict[str, Any]:
                      key=lambda r: cat.reps.get(r, r).lower())
     kpis = _compare(data, f, "team", team, set(cat.teams), [(None, None)])
     as_of = _as_of(data, f)
-    owner_rows = [r for r in data.rows(f.period, "owner")
-                  if r["subject_id"] is None and r["dimension_value"] in members
+    owner_rows = [r for r in data.rows(f.period, "owner", of=members)
+                  if r["subject_id"] is None
                   and f.in_range(_start(r))]
     columns = [n for n in HEADLINE if n in data.definitions
                and any(r["metric"] == n for r in owner_rows)][:5]
