@@ -120,8 +120,8 @@ def _top_rep(conn: sa.Connection) -> str:
 
 
 def name_records_xss(store: DemoStore) -> None:
-    """Rename the top rep, the account of that rep's latest open deal and that deal to
-    :data:`XSS` (the names the rep, customer and pipeline pages show)."""
+    """Rename the top rep, one of that rep's open deals past its close date (listed on the
+    rep page as needing attention) and that deal's account to :data:`XSS`."""
     engine = sa.create_engine(store.url)
     try:
         with engine.begin() as conn:
@@ -129,7 +129,9 @@ def name_records_xss(store: DemoStore) -> None:
             deal, account = conn.execute(sa.text(
                 "select remote_id, account_id from opportunities where owner_id = :rep "
                 "and status = 'open' and account_id is not null "
-                "order by expected_close_date desc, remote_id limit 1"), {"rep": rep}).one()
+                "and expected_close_date < :today "
+                "order by expected_close_date, remote_id limit 1"),
+                {"rep": rep, "today": store.as_of.date()}).one()
             for table, remote_id in (("users", rep), ("accounts", account),
                                      ("opportunities", deal)):
                 conn.execute(sa.text(f"update {table} set name = :name "  # noqa: S608 - fixed
@@ -236,10 +238,12 @@ class ServedApp:
 
 
 def serve_dashboard(store: DemoStore, *, auth_token: str | None = None) -> ServedApp:
-    """The dashboard app over ``store`` (not started: use it as a context manager)."""
+    """The dashboard app over ``store``, its "today" the demo's (not started: use it as a
+    context manager)."""
     from crmsync.dashboard.app import create_app
 
-    return ServedApp(create_app(store.config, Registry(), auth_token=auth_token))
+    return ServedApp(create_app(store.config, Registry(), auth_token=auth_token,
+                                as_of=store.as_of.date()))
 
 
 # -- the browser --------------------------------------------------------------------------------
@@ -302,8 +306,8 @@ class PageWatch:
         dialog.dismiss()
 
     def goto(self, url: str, **kwargs: Any) -> Any:
-        """Navigate and wait until the network is idle; fail on an HTTP error status."""
-        response = self.page.goto(url, wait_until="networkidle", **kwargs)
+        """Navigate and wait for the load event; fail on an HTTP error status."""
+        response = self.page.goto(url, wait_until="load", **kwargs)
         if response is not None and response.status >= 400:
             pytest.fail(f"{url} answered {response.status}", pytrace=False)
         return response
