@@ -41,8 +41,10 @@ def funnel(data: DashboardData, f: Filters) -> dict[str, Any]:
     (the per-stage metrics) in the current period."""
     cat = data.catalogue()
     as_of = _as_of(data, f)
-    conversion = _scoped(data, f, f.period, "stage_conversion_rate", subjects=True)
-    time_in = _scoped(data, f, f.period, "time_in_stage_days", subjects=True)
+    # stages belong to one pipeline: the pipeline filter picks the pipeline shown
+    scope = Filters(**{**f.__dict__, "pipeline": None}) if f.scope[0] == "pipeline" else f
+    conversion = _scoped(data, scope, f.period, "stage_conversion_rate", subjects=True)
+    time_in = _scoped(data, scope, f.period, "time_in_stage_days", subjects=True)
     start = current_start(conversion or time_in, as_of)
     conv = {r["subject_id"]: r for r in conversion if r["period_start"] == start}
     days = {r["subject_id"]: r for r in time_in if r["period_start"] == start}
@@ -56,6 +58,8 @@ def funnel(data: DashboardData, f: Filters) -> dict[str, Any]:
             "days": kpi(days[stage], data.currency) if stage in days else None})
     out = []
     for pipe, stages in pipelines.items():
+        if f.pipeline and pipe != f.pipeline:
+            continue
         shown = [s for s in stages if s["conversion"] is not None]
         figure = charts.bars([("conversion to a later stage", [s["label"] for s in shown],
                                [s["conversion"].value for s in shown])], "ratio",
@@ -151,16 +155,19 @@ def data_quality(data: DashboardData, f: Filters) -> dict[str, Any]:
     name with CRM links, and how many each owner has."""
     checks = []
     org = {r["metric"]: r for r in series_rows(data.rows("all", None), f)}
+    cat = data.catalogue()
+    owners = ([f.rep] if f.rep else
+              [r for r, t in cat.rep_team.items() if t == f.team] if f.team else None)
     for name, metric in data.definitions.items():
         if family_of(metric) != "data_quality" and not name.startswith("dq_"):
             continue
-        records, total = records_of(data, name, period="all")
+        records, total = records_of(data, name, period="all", owners=owners)
         checks.append({"metric": name, "title": metric.title or name,
                        "description": metric.description,
                        "kpi": kpi(org[name], data.currency) if name in org else None,
                        "records": records, "total": total,
                        "owners": owner_counts(data, name)})
-    return {"checks": checks}
+    return {"checks": checks, "scoped": owners is not None}
 
 
 def sync_health(data: DashboardData, f: Filters) -> dict[str, Any]:
