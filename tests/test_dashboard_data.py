@@ -91,12 +91,12 @@ def test_data_value_is_the_repr_of_the_stored_float() -> None:
 def test_coverage_reads_as_a_multiple() -> None:
     row = {"metric": "pipeline_coverage", "unit": "ratio", "value": 3.0, "target": 2.5,
            "period": "quarter", "period_start": "2026-04-01", "partial": False,
-           "attainment": 1.2, "change_vs_previous": None, "change_kind": "points",
+           "attainment": 1.2, "change_vs_previous": 1.25, "change_kind": "points",
            "direction": "higher_is_better"}
 
     shown = kpi(row)
 
-    assert (shown.text, shown.target_text) == ("3.0×", "2.5×")
+    assert (shown.text, shown.target_text, shown.change_text) == ("3.0×", "2.5×", "+1.2×")
 
 
 def test_a_drop_of_a_lower_is_better_kpi_reads_as_better() -> None:

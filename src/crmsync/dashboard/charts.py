@@ -58,14 +58,15 @@ def lines(series: Sequence[Series], unit: str, title: str, *,
                      "x": [xs[0], xs[-1]], "y": [target, target],
                      "line": {"dash": "dash", "color": "#b91c1c"}})
     return _figure(data, {"title": {"text": title}, "height": 380,
-                          "yaxis": {"tickformat": _TICKS.get(unit, ",")},
-                          "xaxis": {"type": "category"}})
+                          "yaxis": {"tickformat": _TICKS.get(unit, ","), "automargin": True},
+                          "xaxis": {"type": "category", "categoryorder": "category ascending"}})
 
 
 def bars(series: Sequence[Series], unit: str, title: str, *, horizontal: bool = False,
-         stacked: bool = False, target: float | None = None,
-         height: int = 360) -> dict[str, Any]:
-    """Grouped (or stacked) bars; a dashed target line if given."""
+         stacked: bool = False, target: float | None = None, height: int = 360,
+         periods: bool = False) -> dict[str, Any]:
+    """Grouped (or stacked) bars; a dashed target line if given; ``periods``: the categories
+    are period labels, shown in order."""
     data: list[dict[str, Any]] = []
     for name, x, y in series:
         trace: dict[str, Any] = {"type": "bar", "name": name}
@@ -76,12 +77,14 @@ def bars(series: Sequence[Series], unit: str, title: str, *, horizontal: bool = 
         data.append(trace)
     layout: dict[str, Any] = {"title": {"text": title}, "height": height,
                               "barmode": "stack" if stacked else "group"}
-    axis = {"tickformat": _TICKS.get(unit, ",")}
+    axis = {"tickformat": _TICKS.get(unit, ","), "automargin": True}
     if horizontal:
         layout.update(xaxis=axis, yaxis={"automargin": True, "type": "category",
                                          "autorange": "reversed"})
     else:
-        layout.update(yaxis=axis, xaxis={"type": "category", "automargin": True})
+        layout.update(yaxis=axis, xaxis={"type": "category", "automargin": True,
+                                         "categoryorder": "category ascending"
+                                         if periods else "trace"})
     if target is not None:
         line = {"type": "line", "line": {"dash": "dash", "color": "#b91c1c"},
                 "xref": "x" if horizontal else "paper", "yref": "paper" if horizontal else "y"}

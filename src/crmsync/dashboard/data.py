@@ -85,9 +85,11 @@ def kpi(row: dict[str, Any], currency: str = "USD") -> Kpi:
     change = row.get("change_vs_previous")
     better = _better(row)
     start = dt.date.fromisoformat(row["period_start"]) if row.get("period_start") else None
-    if unit == "ratio" and row["metric"].endswith("coverage"):
+    change_text = format_change(change, row.get("change_kind", "relative"))
+    if unit == "ratio" and row["metric"].endswith("coverage"):  # a multiple, not a share
         text = "–" if row["value"] is None else f"{row['value']:.1f}×"
         target = "–" if row["target"] is None else f"{row['target']:.1f}×"
+        change_text = "–" if change is None else f"{change:+.1f}×"
     else:
         text = format_value(row["value"], unit, currency)
         target = format_value(row["target"], unit, currency) if row["target"] is not None \
@@ -96,7 +98,7 @@ def kpi(row: dict[str, Any], currency: str = "USD") -> Kpi:
         row=row, text=text, target_text=target,
         attainment_text=(f"{row['attainment']:.0%}" if row.get("attainment") is not None
                          else "–"),
-        change_text=format_change(change, row.get("change_kind", "relative")),
+        change_text=change_text,
         arrow="" if change is None or change == 0 else ("▲" if change > 0 else "▼"),
         change_class="flat" if better is None else ("better" if better else "worse"),
         period_text=period_label(row["period"], start) + (" (partial)" if row.get("partial")

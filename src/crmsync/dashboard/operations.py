@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 from crmsync import api
+from crmsync.render import period_label
 from crmsync.dashboard import charts
 from crmsync.dashboard.data import DashboardData, family_of, kpi
 from crmsync.dashboard.filters import Filters
@@ -24,6 +25,12 @@ CUSTOMER_METRICS = ("nps", "csat", "ces", "retention_rate", "churn_rate", "cac",
 
 def _as_of(data: DashboardData, f: Filters) -> dt.date:
     return f.date_to if f.date_to is not None else data.as_of()
+
+
+def _label(row: dict[str, Any]) -> str:
+    """A row's period as people read it (``2026-Q3``)."""
+    start = dt.date.fromisoformat(row["period_start"]) if row["period_start"] else None
+    return period_label(row["period"], start)
 
 
 def _scoped(data: DashboardData, f: Filters, period: str, metric: str | None = None,
@@ -80,11 +87,12 @@ def pipeline(data: DashboardData, f: Filters) -> dict[str, Any]:
                    key=lambda r: r["period_start"] or "")
     weighted = sorted((r for r in weighted if (r["period_start"] or "") >= start),
                       key=lambda r: r["period_start"] or "")
-    figure = charts.bars([("open pipeline", [r["period_start"] for r in value],
+    figure = charts.bars([("open pipeline", [_label(r) for r in value],
                            [r["value"] for r in value]),
-                          ("weighted", [r["period_start"] for r in weighted],
+                          ("weighted", [_label(r) for r in weighted],
                            [r["value"] for r in weighted])], "currency",
-                         "Open pipeline by expected close period") if value else None
+                         "Open pipeline by expected close period", periods=True) \
+        if value else None
     coverage = cards(data, _scoped(data, f, f.period), f,
                      ["pipeline_coverage", "quota_attainment", "pipeline_value",
                       "weighted_pipeline_value"], as_of)
@@ -93,7 +101,44 @@ def pipeline(data: DashboardData, f: Filters) -> dict[str, Any]:
                    if r["period_start"] == start and r["subject_id"] is None]
     return {"value": [kpi(r, data.currency) for r in value],
             "weighted": [kpi(r, data.currency) for r in weighted], "figure": figure,
-            "cards": coverage, "by_pipeline": by_pipeline}
+            "cards": coverage, "by_pipeline": by_pipeline,
+            **_by_stage(data, f, start)}
+
+
+def _by_stage(data: DashboardData, f: Filters, start: str) -> dict[str, Any]:
+    """Open pipeline (and weighted) per stage and expected close period, from the current
+    period on (values computed ``--by stage``)."""
+    cat = data.catalogue()
+    rows = {m: [r for r in data.rows(f.period, "stage", metric=m)
+                if r["subject_id"] is None and (r["period_start"] or "") >= start
+                and f.in_range(dt.date.fromisoformat(r["period_start"])
+                               if r["period_start"] else None)]
+            for m in ("pipeline_value", "weighted_pipeline_value")}
+    if f.pipeline:
+        rows = {m: [r for r in rs if cat.stages.get(r["dimension_value"] or "",
+                                                    ("", None, 0))[1] == f.pipeline]
+                for m, rs in rows.items()}
+    starts = sorted({r["period_start"] for rs in rows.values() for r in rs})
+    order = sorted({r["dimension_value"] for rs in rows.values() for r in rs},
+                   key=lambda s: (cat.stages.get(s or "", ("", None, 0))[1] or "",
+                                  cat.stages.get(s or "", ("", None, 0))[2], s or ""))
+    cell = {(m, r["dimension_value"], r["period_start"]): kpi(r, data.currency)
+            for m, rs in rows.items() for r in rs}
+    table = [{"stage": s, "label": cat.stages.get(s or "", (s or "(none)",))[0],
+              "pipeline": cat.pipelines.get(cat.stages.get(s or "", ("", None, 0))[1] or "",
+                                            ""),
+              "cells": [(cell.get(("pipeline_value", s, p)),
+                         cell.get(("weighted_pipeline_value", s, p))) for p in starts]}
+             for s in order]
+    labels = [_label(r) for r in sorted(
+        {r["period_start"]: r for rs in rows.values() for r in rs}.values(),
+        key=lambda r: r["period_start"] or "")]
+    figure = charts.bars(
+        [(f"{t['label']} ({t['pipeline']})" if t["pipeline"] else t["label"], labels,
+          [c[0].value if c[0] else None for c in t["cells"]]) for t in table],
+        "currency", "Open pipeline by stage and expected close period",
+        stacked=True, periods=True) if table else None
+    return {"stage_table": table, "stage_periods": labels, "stage_figure": figure}
 
 
 def activity(data: DashboardData, f: Filters) -> dict[str, Any]:
@@ -143,7 +188,7 @@ def customers(data: DashboardData, f: Filters) -> dict[str, Any]:
             rs = sorted((r for r in rows if r["metric"] == m),
                         key=lambda r: r["period_start"] or "")
             if rs:
-                lines.append((data.definitions[m].title or m, [r["period_start"] for r in rs],
+                lines.append((data.definitions[m].title or m, [_label(r) for r in rs],
                               [r["value"] for r in rs]))
         if lines:
             figures.append(charts.lines(lines, unit, title))

@@ -17,6 +17,7 @@ from crmsync.dashboard.data import DashboardData, Kpi, family_of, kpi
 from crmsync.dashboard.filters import Filters
 from crmsync.dashboard.records import ATTENTION, records_of
 from crmsync.metrics.periods import previous_period_start
+from crmsync.render import period_label
 
 __all__ = ["overview", "trends", "leaderboard", "rep_page", "team_page", "HEADLINE",
            "MIN_N", "current_start", "series_rows", "cards", "DEFAULT_METRIC"]
@@ -84,7 +85,7 @@ def cards(data: DashboardData, rows: Sequence[dict[str, Any]], f: Filters,
         out.append({
             "kpi": kpi(now, data.currency),
             "previous": kpi(prev, data.currency) if prev is not None else None,
-            "spark": charts.sparkline([r["period_start"] for r in shown],
+            "spark": charts.sparkline([period_label(r["period"], _start(r)) for r in shown],
                                       [r["value"] for r in shown],
                                       [bool(r["partial"]) for r in shown], now["title"]),
             "spark_rows": [kpi(r, data.currency) for r in shown],
@@ -149,7 +150,8 @@ def trends(data: DashboardData, f: Filters) -> dict[str, Any]:
         for dv, rs in per.items():
             rs.sort(key=lambda r: r["period_start"] or "")
             label = glabel or rs[0]["label"] or dv or "(none)"
-            lines.append((label, [r["period_start"] for r in rs], [r["value"] for r in rs]))
+            lines.append((label, [period_label(f.period, _start(r)) for r in rs],
+                          [r["value"] for r in rs]))
             table.extend(kpi(r, data.currency) for r in rs)
             if target is None and rs[-1]["target"] is not None:
                 target = rs[-1]["target"]
