@@ -47,6 +47,8 @@ REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = Path(os.environ.get("CRMSYNC_TEST_CHROMIUM", "/usr/bin/chromium"))
 LOOPBACK = "127.0.0.1"
+#: This interpreter's ``crmsync`` console script.
+CRMSYNC = str(Path(sys.executable).parent / "crmsync")
 #: The name given to one rep, one account and one deal of the demo store: it must render as text.
 XSS = "<script>alert(1)</script>"
 DESKTOP = {"width": 1280, "height": 800}
@@ -193,7 +195,7 @@ def write_config_file(store: DemoStore, directory: Path) -> Path:
 def crmsync_cli(*args: str, env: dict[str, str], timeout: float = 300,
                 cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``crmsync`` (this interpreter's) with ``args``, output piped."""
-    return subprocess.run([str(Path(sys.executable).parent / "crmsync"), *args], env=env, cwd=cwd,
+    return subprocess.run([CRMSYNC, *args], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
