@@ -5,6 +5,7 @@ unranked, CRM strings are escaped, secrets never shown, the store is opened read
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -270,3 +271,39 @@ def test_metric_report_reads_only_the_dimension_values_asked_for(store_file: str
                              dimension="owner", dimension_values={"U2"})
 
     assert rows and {r["dimension_value"] for r in rows} == {"U2"}
+
+
+def _cli(*args: str, config: Path | None = None):
+    from click.testing import CliRunner
+
+    from crmsync.cli import cli
+
+    return CliRunner().invoke(cli, [*(["--config", str(config)] if config else []), *args])
+
+
+def _config_file(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "crmsync.toml"
+    path.write_text(f'[store]\nurl = "{url}"\n', encoding="utf-8")
+    return path
+
+
+def test_cli_refuses_a_public_host_without_auth(tmp_path: Path, store_file: str) -> None:
+    result = _cli("dashboard", "--host", "0.0.0.0", config=_config_file(tmp_path, store_file))
+
+    assert result.exit_code == 2
+    assert result.output.startswith("error: refusing to serve the dashboard on 0.0.0.0")
+
+
+def test_cli_report_writes_the_file_and_names_an_unknown_team(tmp_path: Path,
+                                                              store_file: str) -> None:
+    config = _config_file(tmp_path, store_file)
+
+    ok = _cli("report", "--html", str(tmp_path / "out.html"), "--period", "quarter",
+              "--as-of", "2026-06-15", "--json", config=config)
+    bad = _cli("report", "--html", str(tmp_path / "bad.html"), "--team", "Nowhere",
+               config=config)
+
+    assert ok.exit_code == 0, ok.output
+    assert (tmp_path / "out.html").stat().st_size == json.loads(ok.output)["bytes"]
+    assert bad.exit_code == 1 and "no team named 'Nowhere'" in bad.output
+    assert not (tmp_path / "bad.html").exists()
