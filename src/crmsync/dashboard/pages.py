@@ -136,7 +136,12 @@ class Renderer:
         nav = [(p.slug, p.title, self.href(f, p.slug)) for p in PAGES]
         nav += [(s, s.replace("-", " ").capitalize(), self.href(f, s))
                 for s in self.extra_pages()]
-        return {"slug": slug, "title": title, "f": f, "messages": messages,
+        dim, value = f.scope
+        scope = ("whole organisation" if dim is None else
+                 f"rep {cat.reps.get(value or '', value)}" if dim == "owner" else
+                 f"pipeline {cat.pipelines.get(value or '', value)}" if dim == "pipeline" else
+                 f"{dim} {value}")
+        return {"slug": slug, "title": title, "f": f, "messages": messages, "scope": scope,
                 "version": version, "nav": nav, "static": self.static,
                 "periods": PERIODS, "choices": cat.choices(self.data.definitions),
                 "uses_metric": slug in ("trends", "leaderboard"),

@@ -62,6 +62,8 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    var box = document.querySelector("details.filter-box");
+    if (box && window.matchMedia("(max-width: 600px)").matches) { box.open = false; }
     var reload = document.getElementById("reload");
     if (reload) { reload.addEventListener("click", function () { location.reload(); }); }
     document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {
