@@ -298,7 +298,8 @@ class DashboardData:
         return [r for r in rows if r["metric"] == metric] if metric else rows
 
     def warm(self) -> threading.Thread:
-        """Load the common row sets (organisation, teams, snapshot) in a background
+        """Load the common row sets (organisation, teams, snapshot, weekly activity per rep)
+        in a background
         thread, so the first visit of a page after new data lands is fast."""
         def load() -> None:
             try:
@@ -306,6 +307,11 @@ class DashboardData:
                 for dimension in (None, "team"):
                     self.rows(period, dimension)
                 self.rows("all", None)
+                from crmsync.dashboard.operations import ACTIVITY_METRICS
+
+                if "owner" in self.catalogue().periods.get("week", set()):
+                    for metric in ACTIVITY_METRICS:  # the activity page shows weeks
+                        self.rows("week", "owner", metric=metric)
             except Exception:  # a store being migrated or gone: pages will say so
                 log.debug("warming the dashboard cache failed", exc_info=True)
 

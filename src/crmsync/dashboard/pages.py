@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -32,6 +32,8 @@ class Page:
     title: str
     build: Callable[..., dict[str, Any]]
     uses_metric: bool = False
+    #: The period the page shows when none is chosen, if values exist for it.
+    preferred_period: str | None = None
 
 
 PAGES = (
@@ -40,7 +42,7 @@ PAGES = (
     Page("leaderboard", "/leaderboard", "Leaderboard", sales.leaderboard, uses_metric=True),
     Page("funnel", "/funnel", "Funnel", operations.funnel),
     Page("pipeline", "/pipeline", "Pipeline", operations.pipeline),
-    Page("activity", "/activity", "Activity", operations.activity),
+    Page("activity", "/activity", "Activity", operations.activity, preferred_period="week"),
     Page("customers", "/customers", "Customers", operations.customers),
     Page("data-quality", "/data-quality", "Data quality", operations.data_quality),
     Page("sync", "/sync", "Sync health", operations.sync_health),
@@ -151,6 +153,17 @@ class Renderer:
 
     # -- pages ---------------------------------------------------------------------------
 
+    def preferred(self, slug: str, f: Filters, chosen: bool) -> Filters:
+        """``f`` with the page's preferred period when none was ``chosen`` and per-rep values
+        exist for it (the activity page shows weeks)."""
+        page = _BY_SLUG.get(slug)
+        wanted = page.preferred_period if page is not None else None
+        if chosen or wanted is None or wanted == f.period:
+            return f
+        if "owner" in self.data.catalogue().periods.get(wanted, set()):
+            return replace(f, period=wanted)
+        return f
+
     def content(self, slug: str, f: Filters, subject: str | None = None
                 ) -> tuple[str, Markup]:
         """A page's title and its rendered content (without the surrounding layout)."""
@@ -182,6 +195,7 @@ class Renderer:
         """A whole live page."""
         version = version or self.data.refresh()
         f, messages = self.filters(query)
+        f = self.preferred(slug, f, chosen=bool(query.get("period")))
         title, content = self.content(slug, f, subject)
         ctx = self.common(slug, title, f, messages, version)
         ctx["content"] = content

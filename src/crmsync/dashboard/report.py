@@ -86,7 +86,8 @@ def write_report(config: Config, registry: Registry, path: str | Path, *,
         renderer = Renderer(data, static=True, included=included)
         sections = []
         for page in PAGES:
-            title, content = renderer.content(page.slug, f)
+            title, content = renderer.content(page.slug,
+                                              renderer.preferred(page.slug, f, period is not None))
             sections.append({"id": anchor(page.slug), "title": title, "content": content})
         for extra in renderer.extra_pages():
             title, content = renderer.content(extra, f)
