@@ -64,12 +64,16 @@ class Kpi:
 
     @property
     def data(self) -> dict[str, str]:
-        """The ``data-*`` attributes every KPI figure carries (docs/dashboard.md)."""
+        """The ``data-*`` attributes every KPI figure carries (docs/dashboard.md), plus
+        ``data-subject`` (the stage or record id) on per-stage and record-level values."""
         r = self.row
-        return {"data-metric": r["metric"], "data-period-start": r["period_start"] or "",
-                "data-dimension": r["dimension"] or "",
-                "data-dimension-value": r["dimension_value"] or "",
-                "data-value": raw_value(r["value"])}
+        out = {"data-metric": r["metric"], "data-period-start": r["period_start"] or "",
+               "data-dimension": r["dimension"] or "",
+               "data-dimension-value": r["dimension_value"] or "",
+               "data-value": raw_value(r["value"])}
+        if r.get("subject_id") is not None:  # per-stage and record-level values
+            out["data-subject"] = r["subject_id"]
+        return out
 
 
 def _better(row: dict[str, Any]) -> bool | None:
