@@ -109,9 +109,12 @@ def test_dashboard_refuses_a_non_loopback_host_without_a_token(env):
         assert sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def test_dashboard_serves_the_configured_store_on_loopback(env):
+def test_dashboard_serves_the_configured_store_on_loopback(env, tmp_path):
     port = free_port()
-    proc = subprocess.Popen([CRMSYNC, "dashboard", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "dashboard.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen([CRMSYNC, "dashboard", "--port", str(port)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=err)
     try:
         version = None
         for _ in range(600):
@@ -122,7 +125,7 @@ def test_dashboard_serves_the_configured_store_on_loopback(env):
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        assert version is not None, proc.stderr.read() if proc.stderr else ""
+        assert version is not None, log.read_text()
         assert version.status_code == 200
         assert version.json()["computed_at"] is not None
     finally:
