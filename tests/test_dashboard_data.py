@@ -308,3 +308,36 @@ def test_cli_report_writes_the_file_and_names_an_unknown_team(tmp_path: Path,
     assert (tmp_path / "out.html").stat().st_size == json.loads(ok.output)["bytes"]
     assert bad.exit_code == 1 and "no team named 'Nowhere'" in bad.output
     assert not (tmp_path / "bad.html").exists()
+
+
+def test_salesforce_links_records_when_the_instance_is_known(registry: Registry) -> None:
+    cls = registry.connector("salesforce")
+    session = cls.validate_settings({"instance_url": "https://acme.my.salesforce.com",
+                                     "session_id": "00Dx!token"})
+    login = cls.validate_settings({"username": "u@acme.com", "password": "p",
+                                   "security_token": "t"})
+
+    assert cls("sf", session).record_url("opportunities", "006A") == \
+        "https://acme.my.salesforce.com/lightning/r/Opportunity/006A/view"
+    assert cls("sf", session).record_url("accounts", "001B") == \
+        "https://acme.my.salesforce.com/lightning/r/Account/001B/view"
+    assert cls("sf", login).record_url("opportunities", "006A") is None
+
+
+def test_hubspot_links_records_only_with_a_portal_id(registry: Registry) -> None:
+    cls = registry.connector("hubspot")
+    with_portal = cls.validate_settings({"access_token": "pat", "portal_id": 4242})
+    without = cls.validate_settings({"access_token": "pat"})
+
+    assert cls("hs", with_portal).record_url("opportunities", "91") == \
+        "https://app.hubspot.com/contacts/4242/record/0-3/91"
+    assert cls("hs", with_portal).record_url("accounts", "7") == \
+        "https://app.hubspot.com/contacts/4242/record/0-2/7"
+    assert cls("hs", without).record_url("opportunities", "91") is None
+
+
+def test_slipped_deals_are_listed_for_the_current_period(data) -> None:
+    records, total = records_of(data, "deal_slippage_rate", period="quarter")
+
+    # due this quarter (from 2026-04-01) before today and still open: P1; P3 was due in Q1
+    assert [r.remote_id for r in records] == ["P1"] and total == 1
