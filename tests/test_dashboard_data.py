@@ -341,3 +341,14 @@ def test_slipped_deals_are_listed_for_the_current_period(data) -> None:
 
     # due this quarter (from 2026-04-01) before today and still open: P1; P3 was due in Q1
     assert [r.remote_id for r in records] == ["P1"] and total == 1
+
+
+def test_a_missing_store_is_a_clear_error_and_no_file_is_created(tmp_path: Path,
+                                                                 registry: Registry) -> None:
+    from crmsync.errors import StoreError
+
+    missing = tmp_path / "nothing.db"
+
+    with pytest.raises(StoreError, match="no store at .*nothing.db"):
+        DashboardData(make_config(f"sqlite:///{missing}"), registry)
+    assert not missing.exists()

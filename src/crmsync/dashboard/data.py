@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from pathlib import Path
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from crmsync import api
 from crmsync.config import Config
@@ -24,7 +26,9 @@ from crmsync.registry import Registry
 from crmsync.render import format_change, format_value, period_label
 from crmsync.schema import accounts, metric_values, pipelines, stages, sync_runs, users
 from crmsync.schema import writeback_state
+from crmsync.errors import StoreError
 from crmsync.store import Store
+from crmsync.store.database import redact_url
 
 __all__ = ["DashboardData", "Catalogue", "Kpi", "kpi", "family_of", "raw_value"]
 
@@ -139,6 +143,28 @@ def _distinct(conn: sa.Connection, column: sa.ColumnElement[Any]) -> dict[str, s
     return {v: v for v in sorted(r[0] for r in rows if r[0])}
 
 
+def _open_read_only(url: str) -> Store:
+    """The store, read-only; a clear error when it does not exist or has no schema (an
+    empty SQLite file is never created)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(parsed.database).expanduser().exists():
+            raise StoreError(f"no store at {redact_url(url)}: run `crmsync sync` (or "
+                             "`crmsync demo --store URL`) first")
+    store = Store(url, read_only=True)
+    try:
+        revision = store.current_revision()
+    except sa.exc.OperationalError as exc:
+        store.dispose()
+        raise StoreError(f"cannot open store {redact_url(url)}: "
+                         f"{str(exc.orig).strip()}") from exc
+    if revision is None:
+        store.dispose()
+        raise StoreError(f"store {redact_url(url)} has no crmsync schema yet: run "
+                         "`crmsync sync` first")
+    return store
+
+
 class DashboardData:
     """Read-only access to one store for the dashboard and the report.
 
@@ -154,7 +180,7 @@ class DashboardData:
         self.registry = registry
         self.fixed_as_of = as_of
         self.own_store = store is None
-        self.store = store or Store(config.store_url, read_only=True)
+        self.store = store or _open_read_only(config.store_url)
         self.definitions = registry.metrics()
         self._lock = threading.Lock()
         self._token: str | None = None
