@@ -53,9 +53,12 @@
         .then(function (v) {
           if (!v) { return; }
           if (v.token !== token && banner) { banner.hidden = false; }
-          var s = document.getElementById("synced-at"), c = document.getElementById("computed-at");
-          if (s) { s.textContent = v.synced_at || "never"; }
-          if (c) { c.textContent = v.computed_at || "never"; }
+          [["synced-at", v.synced_at], ["computed-at", v.computed_at]].forEach(function (pair) {
+            var el = document.getElementById(pair[0]);
+            if (!el) { return; }
+            el.setAttribute("datetime", pair[1] || "");
+            el.textContent = pair[1] ? pair[1].slice(0, 16).replace("T", " ") : "never";
+          });
         })
         .catch(function () { /* server gone: keep the page as it is */ });
     }, 5000);
