@@ -352,3 +352,29 @@ def test_a_missing_store_is_a_clear_error_and_no_file_is_created(tmp_path: Path,
     with pytest.raises(StoreError, match="no store at .*nothing.db"):
         DashboardData(make_config(f"sqlite:///{missing}"), registry)
     assert not missing.exists()
+
+
+class _PagePlugin:
+    @hookimpl
+    def crmsync_dashboard_panels(self) -> list[DashboardPanel]:
+        def broken(ctx):
+            raise RuntimeError("boom")
+
+        return [DashboardPanel(name="forecast", title="Forecast", page="forecast",
+                               rows=lambda ctx: [{"quarter": "2026-Q3", "calls": 12}]),
+                DashboardPanel(name="broken", title="Broken", page="forecast", rows=broken)]
+
+
+def test_a_panel_on_a_new_page_gets_a_page_and_a_failing_one_says_so(store_file: str) -> None:
+    pm = get_plugin_manager()
+    pm.register(_PagePlugin(), name="page-plugin")
+    client = TestClient(create_app(make_config(store_file), Registry(pm)))
+
+    overview = client.get("/").text
+    page = client.get("/page/forecast")
+
+    assert 'href="/page/forecast' in overview
+    assert page.status_code == 200
+    assert "<td>2026-Q3</td><td>12</td>" in page.text
+    assert "This panel failed: RuntimeError: boom" in page.text
+    assert client.get("/page/nothing").status_code == 404
