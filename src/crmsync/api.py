@@ -476,7 +476,8 @@ class DemoResult:
 
 #: Activity counts the demo also computes per rep and week (the dashboard's activity page).
 DEMO_WEEKLY_METRICS = ("calls", "emails", "meetings", "tasks")
-#: Open pipeline the demo also computes per stage (the dashboard's pipeline page).
+#: Open pipeline the demo also computes per stage and per pipeline (the dashboard's pipeline
+#: page).
 DEMO_STAGE_METRICS = ("pipeline_value", "weighted_pipeline_value")
 
 
@@ -485,8 +486,9 @@ def demo(registry: Registry, *, store_url: str | None = None, size: str = "small
          then: Callable[[Config, dt.datetime], Any] | None = None) -> DemoResult:
     """Sync the demo CRM into a store (a throw-away one unless ``store_url``), compute every
     registered metric by ``period`` for the organisation, per team and per rep (and the
-    activity counts per rep and week, the open pipeline per stage), and the snapshot
-    metrics (period ``all``), all as of the demo dataset's own "today"; return it all.
+    activity counts per rep and week, the open pipeline per stage and pipeline), and the
+    snapshot metrics (period ``all``), all as of the demo dataset's own "today"; return it
+    all.
 
     :param then: called with the demo store's configuration and "today" once everything is
         computed, before a throw-away store is removed (``crmsync demo`` writes the HTML
@@ -513,9 +515,10 @@ def demo(registry: Registry, *, store_url: str | None = None, size: str = "small
         owners = compute_metrics(config, registry, period=period, dimensions=("owner",),
                                  store=store, as_of=as_of, keep_values=False)
         by_stage = [n for n in DEMO_STAGE_METRICS if n in registry.metrics()]
-        if by_stage:  # the dashboard's open pipeline by stage
-            compute_metrics(config, registry, by_stage, period=period, dimensions=("stage",),
-                            store=store, as_of=as_of, keep_values=False)
+        if by_stage:  # the dashboard's open pipeline by stage and by pipeline
+            compute_metrics(config, registry, by_stage, period=period,
+                            dimensions=("stage", "pipeline"), store=store, as_of=as_of,
+                            keep_values=False)
         weekly = [n for n in DEMO_WEEKLY_METRICS if n in registry.metrics()]
         if weekly and period != "week":
             compute_metrics(config, registry, weekly, period="week",
