@@ -143,6 +143,14 @@ def _distinct(conn: sa.Connection, column: sa.ColumnElement[Any]) -> dict[str, s
     return {v: v for v in sorted(r[0] for r in rows if r[0])}
 
 
+def _by_value(rows: Iterable[dict[str, Any]]) -> dict[str | None, list[dict[str, Any]]]:
+    """Rows grouped by dimension value."""
+    out: dict[str | None, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r["dimension_value"], []).append(r)
+    return out
+
+
 def _open_read_only(url: str) -> Store:
     """The store, read-only; a clear error when it does not exist or has no schema (an
     empty SQLite file is never created)."""
@@ -312,8 +320,10 @@ class DashboardData:
         if of is not None:
             wanted = frozenset(of)
             if cached is not None:
-                return [r for r in cached if r["dimension_value"] in wanted
-                        and (metric is None or r["metric"] == metric)]
+                index = self.cached(("by-value", period, dimension),
+                                    lambda: _by_value(cached))
+                return [r for v in wanted for r in index.get(v, ())
+                        if metric is None or r["metric"] == metric]
             rows = self.cached(("rows", period, dimension, wanted), lambda: api.metric_report(
                 self.config, self.registry, period=period, dimension=dimension,
                 store=self.store, dimension_values=wanted))

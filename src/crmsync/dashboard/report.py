@@ -82,6 +82,8 @@ def write_report(config: Config, registry: Registry, path: str | Path, *,
         version = data.refresh()
         teams, reps = _choose(data, team, rep)
         f = Filters(period=period or data.default_period(), team=team, rep=rep)
+        if len(teams) + len(reps) > 3:  # many team pages: every rep's rows at once
+            data.rows(f.period, "owner")
         included = {("team", t) for t in teams} | {("rep", r) for r in reps}
         renderer = Renderer(data, static=True, included=included)
         sections = []
