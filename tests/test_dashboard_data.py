@@ -378,3 +378,15 @@ def test_a_panel_on_a_new_page_gets_a_page_and_a_failing_one_says_so(store_file:
     assert "<td>2026-Q3</td><td>12</td>" in page.text
     assert "This panel failed: RuntimeError: boom" in page.text
     assert client.get("/page/nothing").status_code == 404
+
+
+def test_the_report_lists_a_plugin_page_in_its_nav(store_file: str, tmp_path: Path) -> None:
+    pm = get_plugin_manager()
+    pm.register(_PagePlugin(), name="page-plugin")
+
+    result = write_report(make_config(store_file), Registry(pm), tmp_path / "r.html",
+                          as_of=AS_OF.date())
+
+    html = result.path.read_text(encoding="utf-8")
+    assert '<a href="#forecast">Forecast</a>' in html
+    assert '<section class="page tab" id="forecast">' in html

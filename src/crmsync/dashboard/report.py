@@ -94,6 +94,7 @@ def write_report(config: Config, registry: Registry, path: str | Path, *,
         for extra in renderer.extra_pages():
             title, content = renderer.content(extra, f)
             sections.append({"id": anchor(extra), "title": title, "content": content})
+        pages = len(sections)
         for t in teams:
             title, content = renderer.content("team", f, t)
             sections.append({"id": anchor("team", t), "title": title, "content": content})
@@ -104,7 +105,7 @@ def write_report(config: Config, registry: Registry, path: str | Path, *,
         ctx.update(sections=sections, css=Markup(own_asset("dashboard.css").decode()),
                    js=Markup(own_asset("dashboard.js").decode()), plotly=plotly_js_packed(),
                    generated=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
-                   nav=[(s["id"], s["title"], "#" + s["id"]) for s in sections[:len(PAGES)]],
+                   nav=[(s["id"], s["title"], "#" + s["id"]) for s in sections[:pages]],
                    teams=[(t, "#" + anchor("team", t)) for t in teams],
                    reps=[(data.catalogue().reps.get(r, r), "#" + anchor("rep", r))
                          for r in reps])
