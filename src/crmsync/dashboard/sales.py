@@ -280,11 +280,14 @@ def team_page(data: DashboardData, f: Filters, team: str) -> dict[str, Any]:
                   and f.in_range(_start(r))]
     columns = [n for n in HEADLINE if n in data.definitions
                and any(r["metric"] == n for r in owner_rows)][:5]
+    team_start = {c["kpi"].metric: c["kpi"].period_start for c in kpis}
     reps = []
     for rep in members:
         cells = cards(data, [r for r in owner_rows if r["dimension_value"] == rep], f,
                       columns, as_of)
-        by = {c["kpi"].metric: c["kpi"] for c in cells}
+        # only the team's current period: a rep without a value there shows none
+        by = {c["kpi"].metric: c["kpi"] for c in cells
+              if c["kpi"].period_start == team_start.get(c["kpi"].metric)}
         reps.append({"rep": rep, "name": cat.reps.get(rep, rep),
                      "cells": [by.get(n) for n in columns]})
     titles = [data.definitions[n].title or n for n in columns]
