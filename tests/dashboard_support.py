@@ -3,9 +3,10 @@ uvicorn on loopback, and Debian's chromium driven by Playwright.
 
 Loaded as a pytest plugin by the dashboard test modules (``pytest_plugins``). Fixtures:
 
-- ``dashboard_store``: a demo store (SQLite, ``small``) built once per session, with the metrics
-  the dashboard shows computed (quarter and month; organisation, team and owner) as of the demo
-  dataset's "today", and CRM-sourced names set to :data:`XSS` on one rep, account and deal.
+- ``dashboard_store``: a demo store (SQLite, ``small``) built once per session by
+  ``crmsync demo`` (quarter values for the organisation, teams, reps and stages, weekly
+  activity, snapshots) plus month values (organisation, team, owner), as of the demo dataset's
+  "today", and CRM-sourced names set to :data:`XSS` on one rep, account and deal.
 - ``dashboard_server``: the app over that store, served on ``127.0.0.1:<free port>``.
 - ``browser``: one headless chromium for the session (``/usr/bin/chromium``; a missing binary
   fails, never skips, the tests).
@@ -96,9 +97,11 @@ def demo_as_of(registry: Registry) -> dt.datetime:
 
 def compute_dashboard_metrics(config: Config, registry: Registry, as_of: dt.datetime,
                               periods: tuple[str, ...] = PERIODS,
-                              dimensions: tuple[str | None, ...] = DIMENSIONS) -> None:
+                              dimensions: tuple[str | None, ...] = DIMENSIONS, *,
+                              snapshot: bool = True) -> None:
     """Compute every registered metric the way the dashboard reads them: each period × dimension
-    the metric supports, and the snapshot metrics (period ``all``) for the organisation."""
+    the metric supports, and (``snapshot``) the snapshot metrics (period ``all``) for the
+    organisation."""
     metrics = registry.metrics()
     for period in periods:
         for dim in dimensions:
@@ -107,10 +110,10 @@ def compute_dashboard_metrics(config: Config, registry: Registry, as_of: dt.date
             if names:
                 api.compute_metrics(config, registry, names, period=period, dimensions=(dim,),
                                     as_of=as_of, keep_values=False)
-    snapshot = [n for n, m in metrics.items()
-                if "all" in m.periods and not set(periods) & set(m.periods)]
-    if snapshot:
-        api.compute_metrics(config, registry, snapshot, period="all", as_of=as_of,
+    names = [n for n, m in metrics.items()
+             if "all" in m.periods and not set(periods) & set(m.periods)]
+    if snapshot and names:
+        api.compute_metrics(config, registry, names, period="all", as_of=as_of,
                             keep_values=False)
 
 
@@ -146,18 +149,19 @@ def name_records_xss(store: DemoStore) -> None:
 
 
 def build_demo_store(directory: Path, size: str = "small", *, xss: bool = True) -> DemoStore:
-    """Sync the demo CRM of ``size`` into ``directory/dashboard.db`` and compute its metrics."""
+    """``crmsync demo --store`` into ``directory/dashboard.db`` (the quarter values the demo
+    computes for the dashboard), plus the month values (:data:`PERIODS`, :data:`DIMENSIONS`):
+    the configured ``[metrics] period`` the dashboard opens with."""
     path = directory / "dashboard.db"
     config = demo_config(f"sqlite:///{path}", size)
     registry = Registry()
-    report = api.sync(config, registry, ["demo"])
-    if not report.ok:
-        raise RuntimeError(f"demo sync failed: {report.error}")
-    as_of = demo_as_of(registry)
-    store = DemoStore(config=config, path=path, as_of=as_of)
+    demo = api.demo(registry, store_url=config.store_url, size=size, period="quarter")
+    store = DemoStore(config=config, path=path, as_of=demo.as_of)
     if xss:
         name_records_xss(store)
-    compute_dashboard_metrics(config, registry, as_of)
+    compute_dashboard_metrics(config, registry, demo.as_of,
+                              periods=tuple(p for p in PERIODS if p != "quarter"),
+                              snapshot=False)
     return store
 
 
