@@ -209,8 +209,8 @@ def demo(state: State, store_url: str | None, size: str, period: str, report_pat
         out.print(table)
     if result.kept:
         out.print(f"Store kept at {result.store_url}")
-    if written is not None:
-        out.print(f"HTML report ({written.size / 1e6:.1f} MB, opens offline): {written.path}")
+    if written is not None:  # plain echo: rich would wrap a long path at the terminal width
+        click.echo(f"HTML report ({written.size / 1e6:.1f} MB, opens offline): {written.path}")
 
 
 def _serve_demo(config: Config, registry: Registry, as_of: dt.datetime, port: int) -> None:
