@@ -23,7 +23,6 @@ from dashboard_support import (
     XSS,
     DemoStore,
     PageWatch,
-    ServedApp,
     copy_store,
     figures,
     row_key,

@@ -6,6 +6,7 @@ Real child processes (the console script), as a person or a cron job runs them.
 
 from __future__ import annotations
 
+import html
 import re
 import socket
 import subprocess
@@ -21,12 +22,16 @@ from dashboard_support import (
     cli_env,
     crmsync_cli,
     free_port,
+    row_key,
+    shown_rows,
     write_config_file,
 )
 
 pytest_plugins = ("dashboard_support",)
 
 ANSI = re.compile(r"\x1b\[")
+FIGURE = re.compile(r'data-metric="([^"]*)" data-period-start="([^"]*)" data-dimension="([^"]*)" '
+                    r'data-dimension-value="([^"]*)" data-value="([^"]*)"')
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +69,25 @@ def test_report_html_writes_one_file_and_says_where_in_80_columns(env, tmp_path,
     assert str(out) in result.stdout
     assert out.stat().st_size > 0
     _loads_nothing(out.read_text(encoding="utf-8"))
+
+
+def test_report_figures_equal_metrics_show_json(env, tmp_path, dashboard_store):
+    out = tmp_path / "q.html"
+    result = crmsync_cli("report", "--html", str(out), "--period", "quarter", "--as-of",
+                         dashboard_store.as_of.date().isoformat(), env=env)
+    assert result.returncode == 0, result.stderr
+    shown = [dict(zip(("metric", "period_start", "dimension", "dimension_value", "value"),
+                      (html.unescape(v) for v in m)))
+             for m in FIGURE.findall(out.read_text(encoding="utf-8"))]
+    stored: dict[tuple[str, str, str, str], set[str]] = {}
+    for dimension in {f["dimension"] or None for f in shown}:
+        for period in ("quarter", "all"):
+            for row in shown_rows(dashboard_store.config, period=period, dimension=dimension):
+                value = "" if row["value"] is None else repr(float(row["value"]))
+                stored.setdefault(row_key(row), set()).add(value)
+    assert len(shown) > 100
+    wrong = [f for f in shown if f["value"] not in stored.get(row_key(f), set())]
+    assert not wrong, f"{len(wrong)} of {len(shown)} figures differ from the store: {wrong[:5]}"
 
 
 def test_report_html_for_one_team_holds_only_that_team(env, tmp_path, dashboard_store):
