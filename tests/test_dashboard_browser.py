@@ -93,6 +93,16 @@ def test_charts_are_drawn_from_the_servers_own_plotly(page, dashboard_server):
     assert page.page.evaluate("typeof window.Plotly.newPlot") == "function"
 
 
+def test_plotly_is_served_from_the_plotly_package(dashboard_server):
+    from importlib import resources
+
+    shipped = resources.files("plotly").joinpath("package_data", "plotly.min.js").read_bytes()
+    response = httpx.get(dashboard_server.url("/assets/plotly.min.js"))
+    assert response.status_code == 200
+    assert response.content == shipped
+    assert response.headers["content-type"].startswith("text/javascript")
+
+
 # -- filters ------------------------------------------------------------------------------------
 
 def test_choosing_a_period_changes_the_figures_and_the_url(page, dashboard_server):
