@@ -81,6 +81,8 @@ def test_every_report_section_opens_offline_cleanly(page, report_file, dashboard
         page.page.locator(f"section.tab#{section}").wait_for(state="visible")
     page.page.click("nav.pages a[href='#overview']")
     assert _shown(page)
+    page.page.wait_for_function(  # the inlined plotly.js, inflated offline, drew the charts
+        "() => document.querySelectorAll('#overview .js-plotly-plot .main-svg').length > 0")
     page.assert_clean()
     assert set(page.requests) == {report_file.as_uri()}
 
