@@ -15,7 +15,9 @@ For each size it prints:
 
 The demo store is synced once into ``<workdir>/demo-<size>.db`` (as bench/metrics.py does, in a
 directory of its own) and the metrics the dashboard reads are computed once into it (quarter
-and month; organisation, team and owner), as of the demo dataset's "today".
+and month; organisation, team and owner), as of the demo dataset's "today". The per-stage and
+per-pipeline splits ``crmsync demo`` also computes are not: the pipeline page shows without
+its stage table.
 
 Usage::
 
@@ -178,11 +180,13 @@ def time_to_figures(base: str, runs: int
     return first, ttfb, figures, charts
 
 
-def load(base: str, clients: int, per_client: int) -> tuple[list[float], float, int]:
-    """``clients`` threads each request ``per_client`` URLs in turn; (latencies, wall, errors)."""
+def load(base: str, clients: int, per_client: int
+         ) -> tuple[list[tuple[str, float]], float, int]:
+    """``clients`` threads each request ``per_client`` URLs in turn; ((path, latency)…, wall,
+    errors)."""
     import httpx
 
-    def client(n: int) -> tuple[list[float], int]:
+    def client(n: int) -> tuple[list[tuple[str, float]], int]:
         times, errors = [], 0
         with httpx.Client(base_url=base, timeout=60) as http:
             for i in range(per_client):
@@ -192,7 +196,7 @@ def load(base: str, clients: int, per_client: int) -> tuple[list[float], float, 
                     failed = http.get(path).status_code >= 400
                 except httpx.TransportError:  # counted, not fatal: the figure says how many
                     failed = True
-                times.append(time.perf_counter() - start)
+                times.append((path, time.perf_counter() - start))
                 errors += failed
         return times, errors
 
@@ -238,12 +242,19 @@ def measure(workdir: Path, size: str, runs: int, clients: int, per_client: int) 
                  if goal else ""))
         print(f"overview, navigation → every chart drawn: median {statistics.median(drawn):.3f} s,"
               f" max {max(drawn):.3f} s")
-        latencies, wall, errors = load(base, clients, per_client)
+        timed, wall, errors = load(base, clients, per_client)
+        latencies = [t for _, t in timed]
         print(f"{clients} concurrent clients, {len(latencies)} requests over "
               f"{len(LOAD_PATHS)} URLs: p50 {percentile(latencies, 0.5) * 1000:.0f} ms, "
               f"p95 {percentile(latencies, 0.95) * 1000:.0f} ms, "
               f"max {max(latencies) * 1000:.0f} ms, {len(latencies) / wall:.1f} req/s"
               + (f", {errors} ERROR responses" if errors else ""))
+        by_path: dict[str, list[float]] = {}
+        for path, seconds in timed:
+            by_path.setdefault(path, []).append(seconds)
+        print("  per URL, p95 ms: " + ", ".join(
+            f"{path} {percentile(ts, 0.95) * 1000:.0f}" for path, ts in sorted(
+                by_path.items(), key=lambda kv: -percentile(kv[1], 0.95))))
         peak = proc_kib(proc.pid, "VmHWM")
     finally:
         stop_server(proc)
