@@ -9,6 +9,7 @@ Owners and pipelines are small and re-read whole. See docs/connectors/hubspot.md
 from __future__ import annotations
 
 import datetime as dt
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -56,6 +57,11 @@ BATCH_RECORDS = 1000
 _LIST_LIMIT = 100
 
 
+#: Schema table → HubSpot's object type id in record URLs (contacts 0-1, companies 0-2,
+#: deals 0-3).
+_RECORD_TYPES = {"contacts": "0-1", "leads": "0-1", "accounts": "0-2", "opportunities": "0-3"}
+
+
 class HubSpotConnector(Connector):
     """Reads owners, pipelines, companies, contacts, leads, deals (with contacts and stage
     history) and engagements from HubSpot; writes values into deal/company/contact properties.
@@ -95,6 +101,17 @@ class HubSpotConnector(Connector):
         pipelines = self._pipelines()
         return (f"HubSpot at {self.settings['base_url']}: {len(pipelines)} deal pipelines, "
                 f"owners readable ({len(owners.data.get('results', []))} on the first page)")
+
+    def record_url(self, entity: str, remote_id: str) -> str | None:
+        """The record page in app.hubspot.com when the ``portal_id`` setting is given."""
+        portal = str(self.settings.get("portal_id") or "")
+        object_type = _RECORD_TYPES.get(entity)
+        if entity == "leads" and self.settings.get("lead_definition") == "leads_object":
+            object_type = "0-136"  # the Leads object
+        if not portal or object_type is None:
+            return None
+        quoted = urllib.parse.quote(remote_id, safe="")
+        return f"https://app.hubspot.com/contacts/{portal}/record/{object_type}/{quoted}"
 
     def quota(self) -> Quota | None:
         """The daily allowance, from the last response's rate-limit headers."""

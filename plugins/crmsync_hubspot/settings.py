@@ -23,6 +23,8 @@ SETTINGS: dict[str, Setting] = {
     "refresh_token": Setting(str, "OAuth refresh token of the portal", default="",
                              secret=True),
     "base_url": Setting(str, "the API's base URL", default="https://api.hubapi.com"),
+    "portal_id": Setting((str, int), "the portal (hub) id: the dashboard links records to "
+                                     "app.hubspot.com with it", default=""),
     "rate_limit": Setting(int, "requests per 10 seconds (100 Free/Starter, 190 "
                                "Professional/Enterprise)", default=100),
     "search_rate_limit": Setting(int, "search requests per second", default=4),

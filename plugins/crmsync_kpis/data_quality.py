@@ -22,6 +22,19 @@ _DQ_DIMENSIONS = ("owner", "team", "pipeline", "deal_type", "lead_source", "segm
                   "region", "industry")
 
 
+def _offenders(ctx: MetricContext, population: ColumnElement[bool],
+               offending: ColumnElement[bool], detail: Any = None) -> Select:
+    """The live deals :func:`_snapshot` counts as offending (:meth:`Metric.records`)."""
+    o = ctx.table("opportunities")
+    return (
+        sa.select(o.c.connection, sa.literal("opportunities").label("entity"), o.c.remote_id,
+                  o.c.name, o.c.owner_id,
+                  (sa.null() if detail is None else detail).label("detail"))
+        .where(ctx.live(o), population, offending)
+        .order_by(o.c.owner_id, o.c.name, o.c.remote_id)
+    )
+
+
 def _snapshot(ctx: MetricContext, population: ColumnElement[bool],
               offending: ColumnElement[bool],
               known: ColumnElement[bool] | None = None) -> Select:
@@ -45,12 +58,36 @@ def _snapshot(ctx: MetricContext, population: ColumnElement[bool],
 
 
 class _DataQuality(Metric):
-    """Shared attributes: counts, lower is better, snapshot only."""
+    """Shared attributes: counts, lower is better, snapshot only. Subclasses define the
+    population checked and the offending condition once (:meth:`check`): the count and the
+    records listed (:meth:`records`) come from the same condition."""
 
     unit = "count"
     direction = "lower_is_better"
     periods = ("all",)
     dimensions = _DQ_DIMENSIONS
+
+    def check(self, ctx: MetricContext) -> tuple[ColumnElement[bool], ColumnElement[bool],
+                                                  Any]:
+        """``(population, offending, detail)`` over ``opportunities``."""
+        raise NotImplementedError
+
+    def known(self, ctx: MetricContext) -> ColumnElement[bool] | None:
+        """Where a deal can be judged at all (its connection syncs the data the check needs);
+        ``None``: always. Deals that cannot be judged are neither counted nor listed."""
+        return None
+
+    def query(self, ctx: MetricContext) -> Select:
+        population, offending, _ = self.check(ctx)
+        return _snapshot(ctx, population, offending, known=self.known(ctx))
+
+    def records(self, ctx: MetricContext) -> Select:
+        """The offending live deals."""
+        population, offending, detail = self.check(ctx)
+        known = self.known(ctx)
+        if known is not None:
+            offending = sa.and_(offending, known)
+        return _offenders(ctx, population, offending, detail)
 
 
 class PastCloseDateOpen(_DataQuality):
@@ -60,10 +97,12 @@ class PastCloseDateOpen(_DataQuality):
     title = "Open deals past their close date"
     description = "Open deals whose expected_close_date is before today (as_of), of open deals."
 
-    def query(self, ctx: MetricContext) -> Select:
+    def check(self, ctx: MetricContext) -> tuple[ColumnElement[bool], ColumnElement[bool],
+                                                  Any]:
         o = ctx.table("opportunities")
         today = sa.literal(ctx.as_of.date(), sa.Date())
-        return _snapshot(ctx, o.c.status == "open", o.c.expected_close_date < today)
+        return (o.c.status == "open", o.c.expected_close_date < today,
+                o.c.expected_close_date)
 
 
 class MissingAmount(_DataQuality):
@@ -73,9 +112,10 @@ class MissingAmount(_DataQuality):
     title = "Deals without an amount"
     description = "Open or won deals whose amount is empty, of open and won deals."
 
-    def query(self, ctx: MetricContext) -> Select:
+    def check(self, ctx: MetricContext) -> tuple[ColumnElement[bool], ColumnElement[bool],
+                                                  Any]:
         o = ctx.table("opportunities")
-        return _snapshot(ctx, o.c.status.in_(("open", "won")), o.c.amount.is_(None))
+        return o.c.status.in_(("open", "won")), o.c.amount.is_(None), o.c.status
 
 
 class MissingOwner(_DataQuality):
@@ -90,13 +130,17 @@ class MissingOwner(_DataQuality):
     #: 2: no users synced → owners unknown, not missing (version 1 counted every deal).
     version = 2
 
-    def query(self, ctx: MetricContext) -> Select:
+    def check(self, ctx: MetricContext) -> tuple[ColumnElement[bool], ColumnElement[bool],
+                                                  Any]:
         o = ctx.table("opportunities")
         u = ctx.table("users").alias("owner_user")
         known = sa.exists().where(ctx.live(u), u.c.connection == o.c.connection,
                                   u.c.remote_id == o.c.owner_id)
-        return _snapshot(ctx, sa.true(), sa.or_(o.c.owner_id.is_(None), ~known),
-                         known=sa.or_(o.c.owner_id.is_(None), ctx.has_data("users", o)))
+        return sa.true(), sa.or_(o.c.owner_id.is_(None), ~known), o.c.owner_id
+
+    def known(self, ctx: MetricContext) -> ColumnElement[bool] | None:
+        o = ctx.table("opportunities")
+        return sa.or_(o.c.owner_id.is_(None), ctx.has_data("users", o))
 
 
 class StaleOpportunities(_DataQuality):
@@ -110,7 +154,8 @@ class StaleOpportunities(_DataQuality):
     #: 2: no activities synced → no value (version 1 counted every open deal as stale).
     version = 2
 
-    def query(self, ctx: MetricContext) -> Select:
+    def check(self, ctx: MetricContext) -> tuple[ColumnElement[bool], ColumnElement[bool],
+                                                  Any]:
         o = ctx.table("opportunities")
         a = ctx.table("activities").alias("act")
         since = sa.literal(ctx.as_of - dt.timedelta(days=ctx.option("stale_days")),
@@ -119,8 +164,10 @@ class StaleOpportunities(_DataQuality):
             ctx.live(a), sa.func.coalesce(a.c.is_automated, sa.false()) == sa.false(),
             a.c.connection == o.c.connection, a.c.opportunity_id == o.c.remote_id,
             a.c.occurred_at >= since, a.c.occurred_at <= ctx.now())
-        return _snapshot(ctx, o.c.status == "open", ~recent,
-                         known=ctx.has_data("activities", o))
+        return o.c.status == "open", ~recent, None
+
+    def known(self, ctx: MetricContext) -> ColumnElement[bool] | None:
+        return ctx.has_data("activities", ctx.table("opportunities"))
 
 
 class UnconvertedCurrency(_DataQuality):
@@ -132,11 +179,12 @@ class UnconvertedCurrency(_DataQuality):
                    "rate valid at the close, or latest rate for open deals), of deals with an "
                    "amount.")
 
-    def query(self, ctx: MetricContext) -> Select:
+    def check(self, ctx: MetricContext) -> tuple[ColumnElement[bool], ColumnElement[bool],
+                                                  Any]:
         o = ctx.table("opportunities")
         base: Any = sa.case((o.c.closed_at.is_(None), ctx.amount_in_base(o)),
                             else_=ctx.amount_in_base(o, o.c.closed_at))
-        return _snapshot(ctx, o.c.amount.is_not(None), base.is_(None))
+        return o.c.amount.is_not(None), base.is_(None), o.c.currency
 
 
 #: The metrics this module defines, in catalogue order.

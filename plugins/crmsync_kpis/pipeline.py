@@ -55,7 +55,7 @@ class PipelineValue(Metric):
                    "expected close date lies in the period.")
     unit = "currency"
     direction = "higher_is_better"
-    dimensions = _DEAL_DIMENSIONS
+    dimensions = (*_DEAL_DIMENSIONS, "stage")
 
     def query(self, ctx: MetricContext) -> Select:
         return _open_pipeline(ctx, weighted=False)
@@ -70,7 +70,7 @@ class WeightedPipelineValue(Metric):
                    "deals whose expected close date lies in the period.")
     unit = "currency"
     direction = "higher_is_better"
-    dimensions = _DEAL_DIMENSIONS
+    dimensions = (*_DEAL_DIMENSIONS, "stage")
 
     def query(self, ctx: MetricContext) -> Select:
         return _open_pipeline(ctx, weighted=True)

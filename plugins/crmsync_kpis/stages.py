@@ -209,6 +209,22 @@ class DealSlippageRate(Metric):
             .group_by(*ctx.group_keys(dim, period))
         )
 
+    def records(self, ctx: MetricContext) -> Select:
+        """The slipped deals due in the period containing ``as_of`` (due before it)."""
+        o = ctx.table("opportunities")
+        due = o.c.expected_close_date
+        today = sa.literal(ctx.as_of.date(), sa.Date())
+        closed = sa.and_(o.c.status.in_(("won", "lost")), o.c.closed_at.is_not(None))
+        slipped = sa.or_(sa.not_(closed), _date(ctx, o.c.closed_at) > due)
+        return (
+            sa.select(o.c.connection, sa.literal("opportunities").label("entity"),
+                      o.c.remote_id, o.c.name, o.c.owner_id, due.label("detail"))
+            .where(ctx.live(o), due.is_not(None), due < today, slipped,
+                   sa.true() if ctx.period == "all"
+                   else ctx.period_start(due) == ctx.period_start(today))
+            .order_by(o.c.owner_id, due, o.c.remote_id)
+        )
+
 
 #: The metrics this module defines, in catalogue order.
 METRICS: tuple[type[Metric], ...] = (StageConversionRate, TimeInStageDays, DealSlippageRate)

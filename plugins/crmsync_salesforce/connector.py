@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -60,6 +61,17 @@ __all__ = ["SalesforceConnector"]
 log = logging.getLogger(__name__)
 
 _COLUMNS = {t: {c.name for c in table.columns} for t, table in SYNCED_TABLES.items()}
+
+
+def _instance_host(settings: Mapping[str, Any]) -> str | None:
+    """The org's host name from the settings alone (no login), or ``None``."""
+    url = str(settings.get("instance_url") or "")
+    if url:
+        return urllib.parse.urlsplit(url if "//" in url else f"https://{url}").hostname
+    domain = str(settings.get("domain") or "")
+    if domain and domain not in ("login", "test"):
+        return f"{domain}.salesforce.com"
+    return None
 
 
 class SalesforceConnector(Connector):
@@ -158,6 +170,16 @@ class SalesforceConnector(Connector):
         quota = self.budget.quota()
         left = f"; {quota.remaining} of {quota.limit} daily API requests left" if quota else ""
         return f"Salesforce org at {client.sf.sf_instance} (API v{client.version}){left}"
+
+    def record_url(self, entity: str, remote_id: str) -> str | None:
+        """The Lightning record page, when the instance is known without logging in: the
+        ``instance_url`` setting (session auth) or a My Domain ``domain``."""
+        objects = [o for o in ENTITY_OBJECTS.get(entity, ()) if o != "OpportunityStage"]
+        host = _instance_host(self.settings)
+        if not objects or host is None or entity == "activities":
+            return None
+        quoted = urllib.parse.quote(remote_id, safe="")
+        return f"https://{host}/lightning/r/{objects[0]}/{quoted}/view"
 
     def quota(self) -> Quota | None:
         """The org's daily API usage as last seen (``/limits`` or ``Sforce-Limit-Info``)."""

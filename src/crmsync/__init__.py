@@ -38,6 +38,7 @@ from crmsync.errors import (
     WritebackError,
 )
 from crmsync.metric import Metric, MetricContext
+from crmsync.panel import DashboardPanel, PanelContext
 from crmsync.plugins import hookimpl
 from crmsync.reports import EntityResult, RunReport
 from crmsync.retry import parse_retry_after
@@ -65,6 +66,8 @@ __all__ = [
     "FLAGS_KEY",
     "Metric",
     "MetricContext",
+    "DashboardPanel",
+    "PanelContext",
     "RunReport",
     "EntityResult",
     "parse_retry_after",

@@ -11,7 +11,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +48,7 @@ __all__ = [
     "compute_standard_metrics", "metric_values",
     "metric_report",
     "status", "export", "upgrade", "show_config", "init_config", "demo", "DemoResult",
-    "serve_schedule",
+    "serve_schedule", "serve_dashboard", "report_html",
     "CheckResult",
     "writeback_plan", "writeback_apply", "run",
 ]
@@ -328,14 +328,16 @@ def compute_standard_metrics(config: Config, registry: Registry, *,
 
 
 def metric_values(config: Config, *, metric: str | None = None, period: str | None = None,
-                  dimension: str | None = None, store: Store | None = None
-                  ) -> list[MetricValue]:
-    """The latest stored values per metric, period and dimension."""
+                  dimension: str | None = None, store: Store | None = None,
+                  dimension_values: Collection[str] | None = None) -> list[MetricValue]:
+    """The latest stored values per metric, period and dimension (only those of
+    ``dimension_values`` if given)."""
     own = store is None
     store = store or open_store(config)
     try:
         return metric_engine.latest_values(store, metric=metric, period=period,
-                                           dimension=dimension)
+                                           dimension=dimension,
+                                           dimension_values=dimension_values)
     finally:
         if own:
             store.dispose()
@@ -343,16 +345,21 @@ def metric_values(config: Config, *, metric: str | None = None, period: str | No
 
 def metric_report(config: Config, registry: Registry, *, metric: str | None = None,
                   period: str | None = None, dimension: str | None = None,
-                  below_target: bool = False, store: Store | None = None
+                  below_target: bool = False, store: Store | None = None,
+                  dimension_values: Collection[str] | None = None
                   ) -> list[dict[str, Any]]:
     """The latest values with their targets (``[targets]`` and the synced ``targets`` table)
-    and below-target flags, as the rows ``crmsync metrics show --json`` prints."""
+    and below-target flags, as the rows ``crmsync metrics show --json`` prints.
+
+    :param dimension_values: only the values of these dimension values (the dashboard's rep
+        page reads one team's reps, not every rep's).
+    """
     definitions = registry.metrics()
     own = store is None
     store = store or open_store(config)
     try:
         values = metric_values(config, metric=metric, period=period, dimension=dimension,
-                               store=store)
+                               store=store, dimension_values=dimension_values)
         targets = [*config.targets, *stored_targets(store)]
         return report_rows(store, values, targets, definitions,
                            timezone=config.metrics.timezone, below_target=below_target)
@@ -362,17 +369,22 @@ def metric_report(config: Config, registry: Registry, *, metric: str | None = No
 
 
 def status(config: Config, *, rejects_limit: int = 20, now: dt.datetime | None = None,
-           registry: Registry | None = None) -> dict[str, Any]:
+           registry: Registry | None = None, store: Store | None = None) -> dict[str, Any]:
     """Latest run per connection and entity (with its duration and next scheduled time),
     cursors, counts and the most recent of the rejects still standing (not resolved by a later
     sync), and the ``[schedule]`` jobs' last and next runs.
 
     Every configured secret (:func:`redactor_for`, the connectors of ``registry``, default the
     installed plugins) is scrubbed from what is shown, rows stored before it was known
-    included."""
+    included.
+
+    :param store: a store to read (e.g. the dashboard's read-only one); default the
+        configured store.
+    """
     now = now or _now()
     scrub = redactor_for(config, registry or Registry())
-    store = open_store(config)
+    own = store is None
+    store = store or open_store(config)
     try:
         job_runs = last_runs(store)
         writeback = _writeback_summary(store)
@@ -395,7 +407,8 @@ def status(config: Config, *, rejects_limit: int = 20, now: dt.datetime | None =
                 sa.select(sync_rejects).where(standing).order_by(sync_rejects.c.id.desc())
                 .limit(rejects_limit)).mappings().all()
     finally:
-        store.dispose()
+        if own:
+            store.dispose()
 
     def iso(v: Any) -> Any:
         return v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v
@@ -425,6 +438,31 @@ def status(config: Config, *, rejects_limit: int = 20, now: dt.datetime | None =
         "recent_rejects": [{k: iso(v) for k, v in r.items()} for r in recent],
         "writeback": writeback,
     })
+
+
+def report_html(config: Config, registry: Registry, path: str | Path, *,
+                period: str | None = None, as_of: dt.date | None = None,
+                team: str | None = None, rep: str | None = None) -> Any:
+    """Write the dashboard's pages as one self-contained HTML file (docs/dashboard.md);
+    returns a :class:`crmsync.dashboard.report.ReportResult` (path, size, sections)."""
+    from crmsync.dashboard.report import write_report
+
+    return write_report(config, registry, path, period=period, as_of=as_of, team=team,
+                        rep=rep)
+
+
+def serve_dashboard(config: Config, registry: Registry, *, host: str = "127.0.0.1",
+                    port: int = 8050, auth_token: str | None = None, no_auth: bool = False,
+                    open_browser: bool = False, as_of: dt.date | None = None) -> None:
+    """Serve the live, read-only dashboard until interrupted (docs/dashboard.md).
+
+    Binding anything but a loopback address needs ``auth_token`` or an explicit
+    ``no_auth``: the dashboard shows the whole sales organisation's figures.
+    """
+    from crmsync.dashboard.serve import serve
+
+    serve(config, registry, host=host, port=port, auth_token=auth_token, no_auth=no_auth,
+          open_browser=open_browser, as_of=as_of)
 
 
 def serve_schedule(config: Config, registry: Registry, *, poll: float = 30.0) -> int:
@@ -562,13 +600,33 @@ class DemoResult:
     snapshot: ComputeResult
     period: str
     as_of: dt.datetime
+    #: How many per-rep values the demo stored (not kept in memory).
+    by_owner: int = 0
+    #: What ``demo(then=…)`` returned.
+    then_result: Any = None
+
+
+#: Activity counts the demo also computes per rep and week (the dashboard's activity page).
+DEMO_WEEKLY_METRICS = ("calls", "emails", "meetings", "tasks")
+#: Open pipeline the demo also computes per stage and per pipeline (the dashboard's pipeline
+#: page).
+DEMO_STAGE_METRICS = ("pipeline_value", "weighted_pipeline_value")
 
 
 def demo(registry: Registry, *, store_url: str | None = None, size: str = "small",
-         period: str = "quarter", progress: ProgressCallback | None = None) -> DemoResult:
+         period: str = "quarter", progress: ProgressCallback | None = None,
+         then: Callable[[Config, dt.datetime], Any] | None = None) -> DemoResult:
     """Sync the demo CRM into a store (a throw-away one unless ``store_url``), compute every
-    registered metric by ``period`` for the organisation and per team, and the snapshot
-    metrics (period ``all``), all as of the demo dataset's own "today"; return it all."""
+    registered metric by ``period`` for the organisation, per team and per rep (and the
+    activity counts per rep and week, the open pipeline per stage and pipeline), and the
+    snapshot metrics (period ``all``), all as of the demo dataset's own "today"; return it
+    all.
+
+    :param then: called with the demo store's configuration and "today" once everything is
+        computed, before a throw-away store is removed (``crmsync demo`` writes the HTML
+        report with it, ``crmsync demo --dashboard`` serves the dashboard); its result is
+        ``DemoResult.then_result``.
+    """
     tmp = None if store_url else tempfile.mkdtemp(prefix="crmsync-demo-")
     url = store_url or f"sqlite:///{Path(tmp or '.') / 'crmsync-demo.db'}"
     config = Config(store_url=url, connections={
@@ -584,13 +642,32 @@ def demo(registry: Registry, *, store_url: str | None = None, size: str = "small
         org = compute_metrics(config, registry, period=period, store=store, as_of=as_of)
         teams = compute_metrics(config, registry, period=period, dimensions=("team",),
                                 store=store, as_of=as_of)
+        # per rep (the dashboard's leaderboard and rep pages) and the activity counts per
+        # rep and week (its activity page)
+        owners = compute_metrics(config, registry, period=period, dimensions=("owner",),
+                                 store=store, as_of=as_of, keep_values=False)
+        by_stage = [n for n in DEMO_STAGE_METRICS if n in registry.metrics()]
+        if by_stage:  # the dashboard's open pipeline by stage and by pipeline
+            compute_metrics(config, registry, by_stage, period=period,
+                            dimensions=("stage", "pipeline"), store=store, as_of=as_of,
+                            keep_values=False)
+        weekly = [n for n in DEMO_WEEKLY_METRICS if n in registry.metrics()]
+        if weekly and period != "week":
+            compute_metrics(config, registry, weekly, period="week",
+                            dimensions=(None, "owner"), store=store, as_of=as_of,
+                            keep_values=False)
         snapshot_names = [n for n, m in registry.metrics().items()
                           if m.subject == "org" and period not in m.periods
                           and "all" in m.periods]
         snapshot = compute_metrics(config, registry, snapshot_names, period="all", store=store,
                                    as_of=as_of)
-        return DemoResult(store_url=url, kept=tmp is None, sync=report, metrics=org,
-                          by_team=teams, snapshot=snapshot, period=period, as_of=as_of)
+        result = DemoResult(store_url=url, kept=tmp is None, sync=report, metrics=org,
+                            by_team=teams, snapshot=snapshot, period=period, as_of=as_of,
+                            by_owner=owners.stored)
+        if then is not None:
+            store.dispose()  # the callback opens the store its own way (read-only)
+            result.then_result = then(config, as_of)
+        return result
     finally:
         store.dispose()
         if tmp:

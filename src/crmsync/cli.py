@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import click
 
 from crmsync import api, logs, render
+from crmsync.cli_dashboard import dashboard, report
 from crmsync.cli_metrics import demo, metrics
 from crmsync.cli_writeback import print_status as print_writeback_status
 from crmsync.cli_writeback import run, writeback
@@ -245,6 +246,8 @@ def worker(state: State, concurrency: int, beat: bool, queues: Sequence[str],
 
 cli.add_command(metrics)
 cli.add_command(demo)
+cli.add_command(dashboard)
+cli.add_command(report)
 cli.add_command(writeback)
 cli.add_command(run)
 

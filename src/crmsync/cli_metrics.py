@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import click
 
 from crmsync import api, render
 from crmsync.cli_state import State, emit_json, pass_state, progress_bar
-from crmsync.config import PERIODS
+from crmsync.config import PERIODS, Config
 from crmsync.metrics import DIMENSIONS
 from crmsync.metrics.context import is_dimension
 from crmsync.metrics.periods import is_period
+from crmsync.registry import Registry
 
 __all__ = ["metrics", "demo"]
 
@@ -172,16 +176,42 @@ def metrics_show(state: State, metric: str | None, period: str | None, dimension
 @click.option("--size", type=click.Choice(["small", "medium", "large"]), default="small",
               show_default=True)
 @click.option("--period", type=_PERIOD, default="quarter", show_default=True)
+@click.option("--report", "report_path", type=click.Path(dir_okay=False),
+              default=str(Path(tempfile.gettempdir()) / "crmsync-demo-report.html"),
+              show_default=True, help="Where to write the self-contained HTML report.")
+@click.option("--dashboard", "serve", is_flag=True,
+              help="Serve the live dashboard over the demo store instead of writing the "
+                   "report (Ctrl+C stops it).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8050, show_default=True,
+              help="The dashboard's port (with --dashboard; it binds 127.0.0.1).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
-def demo(state: State, store_url: str | None, size: str, period: str, as_json: bool) -> None:
-    """Sync a realistic demo CRM, compute every KPI and print them."""
+def demo(state: State, store_url: str | None, size: str, period: str, report_path: str,
+         serve: bool, port: int, as_json: bool) -> None:
+    """Sync a realistic demo CRM, compute every KPI, print them and write the HTML report
+    (or, with --dashboard, serve the dashboard)."""
     registry = state.registry
+    table_period = period if period in ("day", "week", "month", "quarter", "year") else None
+
+    def then(config: Config, as_of: dt.datetime) -> Any:
+        if serve:
+            return None  # served after the summary is printed (below)
+        return api.report_html(config, registry, report_path, period=table_period,
+                               as_of=as_of.date())
+
     with progress_bar(not as_json and sys.stderr.isatty()) as progress:
+        if serve:
+            result = api.demo(registry, store_url=store_url, size=size, period=period,
+                              progress=progress,
+                              then=lambda config, as_of: _serve_demo(config, registry,
+                                                                     as_of, port))
+            return
         result = api.demo(registry, store_url=store_url, size=size, period=period,
-                          progress=progress)
+                          progress=progress, then=then)
+    written = result.then_result
     if as_json:
         emit_json({"store": result.store_url if result.kept else None,
+                   "report": str(written.path) if written is not None else None,
                    "sync": result.sync.as_dict(),
                    "values": [v.as_dict() for v in result.metrics.values + result.by_team.values]})
         return
@@ -223,3 +253,13 @@ def demo(state: State, store_url: str | None, size: str, period: str, as_json: b
         out.print(table)
     if result.kept:
         out.print(f"Store kept at {result.store_url}")
+    if written is not None:  # plain echo: rich would wrap a long path at the terminal width
+        click.echo(f"HTML report ({written.size / 1e6:.1f} MB, opens offline): {written.path}")
+
+
+def _serve_demo(config: Config, registry: Registry, as_of: dt.datetime, port: int) -> None:
+    """Serve the demo store's dashboard on 127.0.0.1 until Ctrl+C."""
+    try:
+        api.serve_dashboard(config, registry, port=port, as_of=as_of.date())
+    except KeyboardInterrupt:
+        pass

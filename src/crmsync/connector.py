@@ -374,3 +374,14 @@ class Connector:
     def quota(self) -> Quota | None:
         """The vendor's API quota, where it is exposed."""
         return None
+
+    def record_url(self, entity: str, remote_id: str) -> str | None:
+        """The URL of a record in the CRM's own user interface (the dashboard links records
+        to it), or ``None`` when the connector cannot build one from its settings alone.
+
+        Never makes an API call: the dashboard asks for many records per page.
+
+        :param entity: the schema table of the record (``opportunities``, ``accounts``…).
+        :param remote_id: the record's id in the CRM.
+        """
+        return None

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from crmsync.config import Config
     from crmsync.connector import Connector
     from crmsync.metric import Metric
+    from crmsync.panel import DashboardPanel
     from crmsync.reports import RunReport
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "crmsync_register_connectors",
     "crmsync_register_metrics",
     "crmsync_register_commands",
+    "crmsync_dashboard_panels",
     "crmsync_after_run",
 ]
 
@@ -75,6 +77,25 @@ def crmsync_register_commands(cli: click.Group) -> None:
     :return: nothing; the return value is ignored.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def crmsync_dashboard_panels() -> list[DashboardPanel]:
+    """Add panels to the dashboard and the HTML report.
+
+    Called once per registry, the first time the dashboard (or ``crmsync report``) asks
+    for panels.
+
+    :return: a list of :class:`crmsync.DashboardPanel`, each with a unique ``name``. A
+        panel joins the built-in page named by its ``page`` (``overview``, ``rep``…) or,
+        for any other slug, a page of its own listed in the navigation. Its ``rows``
+        callable receives a :class:`crmsync.PanelContext` (configuration, read-only store,
+        the page's filters, the stored values as report rows) and returns rows that are
+        rendered as an escaped table. A failing ``rows`` shows an error in the panel; the
+        page still renders. A name registered twice is an error naming both plugins.
+
+    .. versionadded:: 0.2
     """
 
 

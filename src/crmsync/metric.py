@@ -75,5 +75,16 @@ class Metric:
         """Return the ``Select`` producing the column contract (module docstring)."""
         raise NotImplementedError
 
+    def records(self, ctx: MetricContext) -> Select | None:
+        """The records behind the value, for drill-down (the dashboard lists them), or
+        ``None`` when the metric offers none (the default).
+
+        The ``Select`` has the columns ``connection``, ``entity`` (the schema table, e.g.
+        ``opportunities``), ``remote_id``, ``name``, ``owner_id`` and ``detail`` (a short
+        reason, or ``NULL``), for the whole organisation in ``ctx``'s period containing
+        ``ctx.as_of`` (period ``all``: now).
+        """
+        return None
+
     def __repr__(self) -> str:
         return f"<Metric {self.NAME}>"

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from crmsync.connector import Connector
 from crmsync.errors import ConfigError, DuplicateNameError, MetricError, PluginError
 from crmsync.metric import Metric
+from crmsync.panel import DashboardPanel
 from crmsync.plugins import CrmsyncPluginManager, get_plugin_manager
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class Registry:
         self.pm = pm if pm is not None else get_plugin_manager()
         self._connectors: dict[str, tuple[str, type[Connector]]] | None = None
         self._metrics: dict[str, tuple[str, Metric]] | None = None
+        self._panels: list[DashboardPanel] | None = None
 
     # -- connectors ---------------------------------------------------------------------------
 
@@ -136,6 +138,25 @@ class Registry:
             known = ", ".join(names) or "none installed"
             raise MetricError(f"no metric named '{name}': {hint}(available: {known})"
                               ) from None
+
+    # -- dashboard ------------------------------------------------------------------------------
+
+    def dashboard_panels(self) -> list[DashboardPanel]:
+        """The panels plugins add to the dashboard (``crmsync_dashboard_panels``)."""
+        if self._panels is None:
+            found: dict[str, tuple[str, DashboardPanel]] = {}
+            for plugin, panels in self._collect("crmsync_dashboard_panels"):
+                for panel in panels:
+                    if not isinstance(panel, DashboardPanel):
+                        raise PluginError(f"plugin '{plugin}' returned {panel!r} from "
+                                          "crmsync_dashboard_panels, which is not a "
+                                          "DashboardPanel", plugin=plugin)
+                    if panel.name in found:
+                        raise DuplicateNameError("dashboard panel", panel.name,
+                                                 found[panel.name][0], plugin)
+                    found[panel.name] = (plugin, panel)
+            self._panels = [p for _, p in found.values()]
+        return list(self._panels)
 
     # -- commands and run hooks -----------------------------------------------------------------
 

@@ -70,6 +70,7 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "segment": ("account", "segment"),
     "region": ("account", "region"),
     "industry": ("account", "industry"),
+    "stage": ("direct", "stage_id"),
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -308,8 +308,11 @@ def run_values(store: Store, run_id: str) -> list[MetricValue]:
 
 
 def latest_values(store: Store, *, metric: str | None = None, period: str | None = None,
-                  dimension: str | None = None) -> list[MetricValue]:
-    """The most recently computed values per (metric, period, dimension)."""
+                  dimension: str | None = None,
+                  dimension_values: Collection[str] | None = None) -> list[MetricValue]:
+    """The most recently computed values per (metric, period, dimension); with
+    ``dimension_values``, only those of these dimension values (one rep and their team's
+    reps, say)."""
     mv = metric_values
     newest = sa.select(mv.c.metric, mv.c.period, mv.c.dimension,
                        sa.func.max(mv.c.id).label("last_id"))
@@ -329,6 +332,8 @@ def latest_values(store: Store, *, metric: str | None = None, period: str | None
         .join(last, sa.and_(last.c.id == newest_sq.c.last_id, last.c.run_id == mv.c.run_id))
         .order_by(mv.c.metric, mv.c.period_start, mv.c.dimension_value, mv.c.subject_id)
     )
+    if dimension_values is not None:
+        stmt = stmt.where(mv.c.dimension_value.in_(sorted(dimension_values)))
     with store.engine.connect() as conn:
         rows = conn.execute(stmt).mappings().all()
     return [MetricValue(metric=r["metric"], period=r["period"],

@@ -19,7 +19,7 @@ from crmsync.schema import SYNCED_TABLES
 __all__ = ["Labels", "load_labels", "subject_table"]
 
 #: Dimension → the synced table whose ``remote_id`` its values are.
-_DIMENSION_TABLES = {"owner": "users", "pipeline": "pipelines"}
+_DIMENSION_TABLES = {"owner": "users", "pipeline": "pipelines", "stage": "stages"}
 #: More wanted ids than this read the whole table instead of an ``IN`` list.
 _MAX_IDS = 2000
 #: Subject kind → the synced table whose ``remote_id`` a ``subject_id`` is.

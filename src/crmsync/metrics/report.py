@@ -52,7 +52,7 @@ def _labels(store: Store, values: Sequence[MetricValue],
         if table and v.subject_id is not None:
             wanted.setdefault(table, set()).add(v.subject_id)
     with store.engine.connect() as conn:
-        base = load_labels(conn, ("users", "pipelines"))
+        base = load_labels(conn, ("users", "pipelines", "stages"))
         extra = load_labels(conn, wanted, ids=wanted) if wanted else Labels()
     return Labels({**base.names, **{k: {**base.names.get(k, {}), **v}
                                     for k, v in extra.names.items()}})

@@ -64,6 +64,17 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _read_only(dbapi_conn: Any, _record: Any) -> None:
+    """Make a new connection refuse writes (see :class:`Store`'s ``read_only``)."""
+    cur = dbapi_conn.cursor()
+    if type(dbapi_conn).__module__.startswith("sqlite3"):
+        cur.execute("PRAGMA query_only=ON")
+    else:
+        cur.execute("SET default_transaction_read_only = on")
+        dbapi_conn.commit()
+    cur.close()
+
+
 def _create_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
@@ -90,12 +101,19 @@ class Store:
 
     :param url: a SQLAlchemy URL (``sqlite:///crmsync.db``, ``postgresql://…``).
     :param upgrade: apply pending migrations on open (the default).
+    :param read_only: every connection refuses writes (SQLite ``PRAGMA query_only``,
+        PostgreSQL ``default_transaction_read_only``); implies ``upgrade=False``. Readers
+        such as the dashboard use it: under WAL they never block a running sync.
     """
 
-    def __init__(self, url: str = DEFAULT_URL, *, upgrade: bool = True) -> None:
+    def __init__(self, url: str = DEFAULT_URL, *, upgrade: bool = True,
+                 read_only: bool = False) -> None:
         self.url = url
         self.engine = _create_engine(url)
-        if upgrade:
+        self.read_only = read_only
+        if read_only:
+            event.listen(self.engine, "connect", _read_only)
+        elif upgrade:
             self.upgrade()
 
     @property

@@ -1,0 +1,390 @@
+"""The dashboard's data: stored metric values as report rows, and the names behind them.
+
+Every figure comes from :func:`crmsync.api.metric_report` — the rows ``crmsync metrics show
+--json`` prints — read through a read-only store (docs/dashboard.md). What one change token
+(:meth:`DashboardData.version`) describes is loaded once and cached, so pages cost a few
+queries only when a sync, a metrics computation or a write-back lands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from pathlib import Path
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from crmsync import api
+from crmsync.config import Config
+from crmsync.metric import Metric
+from crmsync.registry import Registry
+from crmsync.render import format_change, format_value, period_label
+from crmsync.schema import accounts, metric_values, pipelines, stages, sync_runs, users
+from crmsync.schema import writeback_state
+from crmsync.errors import StoreError
+from crmsync.store import Store
+from crmsync.store.database import redact_url
+
+__all__ = ["DashboardData", "Catalogue", "Kpi", "kpi", "family_of", "raw_value"]
+
+log = logging.getLogger(__name__)
+
+
+def raw_value(value: float | None) -> str:
+    """A stored number as ``data-value`` carries it: ``repr`` of the float (what
+    ``metrics show --json`` prints), empty for null."""
+    return "" if value is None else repr(float(value))
+
+
+def family_of(metric: Metric) -> str:
+    """The family a metric belongs to: its module's last name (``crmsync_kpis.deals`` →
+    ``deals``); a plugin's metrics form their own family."""
+    return type(metric).__module__.rsplit(".", 1)[-1]
+
+
+@dataclass
+class Kpi:
+    """One displayed figure: a report row plus its formatted texts."""
+
+    row: dict[str, Any]
+    text: str
+    target_text: str
+    attainment_text: str
+    change_text: str
+    arrow: str
+    change_class: str
+    period_text: str
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.row[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def data(self) -> dict[str, str]:
+        """The ``data-*`` attributes every KPI figure carries (docs/dashboard.md), plus
+        ``data-subject`` (the stage or record id) on per-stage and record-level values."""
+        r = self.row
+        out = {"data-metric": r["metric"], "data-period-start": r["period_start"] or "",
+               "data-dimension": r["dimension"] or "",
+               "data-dimension-value": r["dimension_value"] or "",
+               "data-value": raw_value(r["value"])}
+        if r.get("subject_id") is not None:  # per-stage and record-level values
+            out["data-subject"] = r["subject_id"]
+        return out
+
+
+def _better(row: dict[str, Any]) -> bool | None:
+    change = row.get("change_vs_previous")
+    if change is None or change == 0:
+        return None
+    return (change > 0) == (row.get("direction") != "lower_is_better")
+
+
+def kpi(row: dict[str, Any], currency: str = "USD") -> Kpi:
+    """Format one report row for display (value, target, attainment, change with ▲▼)."""
+    unit = row.get("unit", "count")
+    change = row.get("change_vs_previous")
+    better = _better(row)
+    start = dt.date.fromisoformat(row["period_start"]) if row.get("period_start") else None
+    change_text = format_change(change, row.get("change_kind", "relative"))
+    if unit == "ratio" and row["metric"].endswith("coverage"):  # a multiple, not a share
+        text = "–" if row["value"] is None else f"{row['value']:.1f}×"
+        target = "–" if row["target"] is None else f"{row['target']:.1f}×"
+        change_text = "–" if change is None else f"{change:+.1f}×"
+    else:
+        text = format_value(row["value"], unit, currency)
+        target = format_value(row["target"], unit, currency) if row["target"] is not None \
+            else "–"
+    return Kpi(
+        row=row, text=text, target_text=target,
+        attainment_text=(f"{row['attainment']:.0%}" if row.get("attainment") is not None
+                         else "–"),
+        change_text=change_text,
+        arrow="" if change is None or change == 0 else ("▲" if change > 0 else "▼"),
+        change_class="flat" if better is None else ("better" if better else "worse"),
+        period_text=period_label(row["period"], start) + (" (partial)" if row.get("partial")
+                                                          else ""))
+
+
+@dataclass
+class Catalogue:
+    """Names and choices for one change token: reps, teams, pipelines, stages, accounts'
+    segments/regions/industries, and the periods values exist for."""
+
+    reps: dict[str, str] = field(default_factory=dict)
+    rep_team: dict[str, str] = field(default_factory=dict)
+    teams: dict[str, str] = field(default_factory=dict)
+    pipelines: dict[str, str] = field(default_factory=dict)
+    stages: dict[str, tuple[str, str | None, int]] = field(default_factory=dict)
+    segments: dict[str, str] = field(default_factory=dict)
+    regions: dict[str, str] = field(default_factory=dict)
+    industries: dict[str, str] = field(default_factory=dict)
+    periods: dict[str, set[str | None]] = field(default_factory=dict)
+
+    def choices(self, metrics: dict[str, Metric]) -> dict[str, dict[str, str]]:
+        """Known values per filter (value → display name)."""
+        return {"rep": self.reps, "team": self.teams, "pipeline": self.pipelines,
+                "segment": self.segments, "region": self.regions,
+                "industry": self.industries,
+                "metric": {n: m.title or n for n, m in metrics.items()}}
+
+
+def _distinct(conn: sa.Connection, column: sa.ColumnElement[Any]) -> dict[str, str]:
+    table = column.table
+    rows = conn.execute(sa.select(column).where(table.c.is_deleted == sa.false(),
+                                                column.is_not(None)).distinct())
+    return {v: v for v in sorted(r[0] for r in rows if r[0])}
+
+
+def _by_value(rows: Iterable[dict[str, Any]]) -> dict[str | None, list[dict[str, Any]]]:
+    """Rows grouped by dimension value."""
+    out: dict[str | None, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r["dimension_value"], []).append(r)
+    return out
+
+
+def _open_read_only(url: str) -> Store:
+    """The store, read-only; a clear error when it does not exist or has no schema (an
+    empty SQLite file is never created)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(parsed.database).expanduser().exists():
+            raise StoreError(f"no store at {redact_url(url)}: run `crmsync sync` (or "
+                             "`crmsync demo --store URL`) first")
+    store = Store(url, read_only=True)
+    try:
+        revision = store.current_revision()
+    except sa.exc.OperationalError as exc:
+        store.dispose()
+        raise StoreError(f"cannot open store {redact_url(url)}: "
+                         f"{str(exc.orig).strip()}") from exc
+    if revision is None:
+        store.dispose()
+        raise StoreError(f"store {redact_url(url)} has no crmsync schema yet: run "
+                         "`crmsync sync` first")
+    return store
+
+
+class DashboardData:
+    """Read-only access to one store for the dashboard and the report.
+
+    :param config: the configuration (store URL, ``[metrics]``, ``[targets]``).
+    :param registry: the plugins (metric definitions, connectors, panels).
+    :param as_of: the day the "current period" contains (default: today, UTC).
+    :param store: a store to read (default: the configured one, opened read-only).
+    """
+
+    def __init__(self, config: Config, registry: Registry, *, as_of: dt.date | None = None,
+                 store: Store | None = None) -> None:
+        self.config = config
+        self.registry = registry
+        self.fixed_as_of = as_of
+        self.own_store = store is None
+        self.store = store or _open_read_only(config.store_url)
+        self.definitions = registry.metrics()
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._cache: dict[Any, Any] = {}
+        self._links: dict[str, Any] | None = None
+        #: At most this many records per list (the report lists fewer).
+        self.record_limit = 200
+        #: Warm the cache in the background when the token changes (the live dashboard).
+        self.warm_on_change = False
+
+    @property
+    def currency(self) -> str:
+        """The base currency values are in."""
+        return self.config.metrics.base_currency
+
+    def as_of(self) -> dt.date:
+        """The day the current period contains."""
+        return self.fixed_as_of or dt.datetime.now(dt.timezone.utc).date()
+
+    def close(self) -> None:
+        """Release the store's connections (if this object opened it)."""
+        if self.own_store:
+            self.store.dispose()
+
+    def cached_links(self) -> dict[str, Any]:
+        """Per connection, a connector that builds record URLs (or ``None``); built once."""
+        if self._links is None:
+            from crmsync.dashboard.records import record_links
+
+            self._links = record_links(self)
+        return self._links
+
+    # -- change token ---------------------------------------------------------------------
+
+    def version(self) -> dict[str, Any]:
+        """``synced_at``, ``computed_at`` (ISO, or None) and an opaque ``token`` that
+        changes whenever a sync, metrics computation or write-back lands."""
+        with self.store.engine.connect() as conn:
+            run = conn.execute(sa.select(sa.func.max(sync_runs.c.id),
+                                         sa.func.max(sync_runs.c.ended_at))).one()
+            last_value = conn.execute(sa.select(sa.func.max(metric_values.c.id))).scalar()
+            computed = (conn.execute(sa.select(metric_values.c.computed_at)
+                                     .where(metric_values.c.id == last_value)).scalar()
+                        if last_value is not None else None)
+            written = conn.execute(sa.select(sa.func.count(), sa.func.max(
+                writeback_state.c.updated_at))).one()
+        token = f"{run[0] or 0}.{last_value or 0}.{written[0]}.{written[1] or ''}"
+        return {"synced_at": run[1].isoformat() if run[1] else None,
+                "computed_at": computed.isoformat() if computed else None,
+                "token": token}
+
+    def refresh(self) -> dict[str, Any]:
+        """Check the change token (once per page): a new one drops the cached data.
+        Returns :meth:`version`."""
+        version = self.version()
+        with self._lock:
+            changed = version["token"] != self._token
+            if changed:
+                self._cache.clear()
+                self._token = version["token"]
+        if changed and self.warm_on_change:
+            self.warm()
+        return version
+
+    def cached(self, key: Any, build: Any) -> Any:
+        """``build()``'s result, kept until the change token moves."""
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        value = build()
+        with self._lock:
+            self._cache[key] = value
+        return value
+
+    # -- names ----------------------------------------------------------------------------
+
+    def catalogue(self) -> Catalogue:
+        """Names and filter choices (cached per change token)."""
+        return self.cached("catalogue", self._load_catalogue)
+
+    def _load_catalogue(self) -> Catalogue:
+        cat = Catalogue()
+        with self.store.engine.connect() as conn:
+            for rid, name, team in conn.execute(
+                    sa.select(users.c.remote_id, users.c.name, users.c.team)
+                    .order_by(users.c.is_deleted.desc(), users.c.id)):
+                cat.reps[rid] = name or rid
+                if team:
+                    cat.rep_team[rid] = team
+            cat.teams = {t: t for t in sorted(set(cat.rep_team.values()))}
+            for rid, label in conn.execute(sa.select(pipelines.c.remote_id, pipelines.c.label)
+                                           .order_by(pipelines.c.display_order)):
+                cat.pipelines[rid] = label or rid
+            for rid, label, pipe, order in conn.execute(
+                    sa.select(stages.c.remote_id, stages.c.label, stages.c.pipeline_id,
+                              stages.c.display_order).where(stages.c.is_deleted == sa.false())):
+                cat.stages[rid] = (label or rid, pipe, order or 0)
+            cat.segments = _distinct(conn, accounts.c.segment)
+            cat.regions = _distinct(conn, accounts.c.region)
+            cat.industries = _distinct(conn, accounts.c.industry)
+            for period, dimension in conn.execute(
+                    sa.select(metric_values.c.period, metric_values.c.dimension).distinct()):
+                cat.periods.setdefault(period, set()).add(dimension)
+        cat.reps = dict(sorted(cat.reps.items(), key=lambda kv: kv[1].lower()))
+        return cat
+
+    def default_period(self) -> str:
+        """The configured period if values exist for it, else the one most values have."""
+        periods = self.catalogue().periods
+        wanted = self.config.metrics.period
+        if wanted in periods or not periods:
+            return wanted if wanted != "all" else "quarter"
+        for p in ("quarter", "month", "week", "year", "day"):
+            if p in periods:
+                return p
+        return wanted
+
+    # -- rows -----------------------------------------------------------------------------
+
+    def rows(self, period: str, dimension: str | None = None, *,
+             metric: str | None = None, of: Iterable[str] | None = None
+             ) -> list[dict[str, Any]]:
+        """The report rows (``metrics show --json``) of one period and dimension (of one
+        metric, or of the dimension values ``of``: loaded alone unless every row is cached
+        already)."""
+        whole = ("rows", period, dimension)
+        with self._lock:
+            cached = self._cache.get(whole)
+        if of is not None:
+            wanted = frozenset(of)
+            if cached is not None:
+                index = self.cached(("by-value", period, dimension),
+                                    lambda: _by_value(cached))
+                return [r for v in wanted for r in index.get(v, ())
+                        if metric is None or r["metric"] == metric]
+            rows = self.cached(("rows", period, dimension, wanted), lambda: api.metric_report(
+                self.config, self.registry, period=period, dimension=dimension,
+                store=self.store, dimension_values=wanted))
+            return [r for r in rows if metric is None or r["metric"] == metric]
+        if metric is not None and cached is None:
+            return self.cached(("rows", period, dimension, metric), lambda: api.metric_report(
+                self.config, self.registry, metric=metric, period=period,
+                dimension=dimension, store=self.store))
+        rows = cached if cached is not None else self.cached(
+            whole, lambda: api.metric_report(self.config, self.registry, period=period,
+                                             dimension=dimension, store=self.store))
+        return [r for r in rows if r["metric"] == metric] if metric else rows
+
+    def warm(self) -> threading.Thread:
+        """Load the common row sets (organisation, teams, snapshot, weekly activity per rep)
+        in a background
+        thread, so the first visit of a page after new data lands is fast."""
+        def load() -> None:
+            try:
+                period = self.default_period()
+                for dimension in (None, "team"):
+                    self.rows(period, dimension)
+                self.rows("all", None)
+                from crmsync.dashboard.operations import ACTIVITY_METRICS
+
+                if "owner" in self.catalogue().periods.get("week", set()):
+                    for metric in ACTIVITY_METRICS:  # the activity page shows weeks
+                        self.rows("week", "owner", metric=metric)
+            except Exception:  # a store being migrated or gone: pages will say so
+                log.debug("warming the dashboard cache failed", exc_info=True)
+
+        thread = threading.Thread(target=load, name="crmsync-dashboard-warm", daemon=True)
+        thread.start()
+        return thread
+
+    def kpis(self, rows: Iterable[dict[str, Any]]) -> list[Kpi]:
+        """Display forms of ``rows``."""
+        return [kpi(r, self.currency) for r in rows]
+
+    def current(self, rows: Sequence[dict[str, Any]], as_of: dt.date
+                ) -> dict[tuple[str, str | None, str | None], dict[str, Any]]:
+        """Per (metric, dimension value, subject): the row of the period containing
+        ``as_of`` (period ``all``: its only row); else the latest one starting before."""
+        best: dict[tuple[str, str | None, str | None], dict[str, Any]] = {}
+        day = as_of.isoformat()
+        for r in rows:
+            start, end = r["period_start"], r["period_end"]
+            if start is not None and start > day:
+                continue
+            key = (r["metric"], r["dimension_value"], r["subject_id"])
+            held = best.get(key)
+            if held is None or (start or "") > (held["period_start"] or ""):
+                best[key] = r
+            if start is not None and end is not None and start <= day < end:
+                best[key] = r
+        return best
+
+    def periods_of(self, rows: Iterable[dict[str, Any]], as_of: dt.date,
+                   last: int = 8) -> list[str]:
+        """The ``last`` period starts up to ``as_of`` found in ``rows`` (oldest first)."""
+        day = as_of.isoformat()
+        starts = sorted({r["period_start"] for r in rows
+                         if r["period_start"] and r["period_start"] <= day})
+        return starts[-last:]

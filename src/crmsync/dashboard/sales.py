@@ -1,0 +1,295 @@
+"""Page data of the overview, trends, leaderboard, rep and team pages (docs/dashboard.md).
+
+Each builder returns the template context of one page from report rows
+(:meth:`~crmsync.dashboard.data.DashboardData.rows`); it never recomputes a stored value.
+Team medians are the one derived figure, labelled as such and kept out of ``data-metric``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from crmsync.dashboard import charts
+from crmsync.dashboard.data import DashboardData, Kpi, family_of, kpi
+from crmsync.dashboard.filters import Filters
+from crmsync.dashboard.records import ATTENTION, records_of
+from crmsync.metrics.periods import previous_period_start
+from crmsync.render import period_label
+
+__all__ = ["overview", "trends", "leaderboard", "rep_page", "team_page", "HEADLINE",
+           "MIN_N", "current_start", "series_rows", "cards", "DEFAULT_METRIC"]
+
+#: The overview's headline KPIs, in order (those with values are shown).
+HEADLINE = ("revenue", "win_rate", "avg_deal_size", "sales_cycle_days", "pipeline_value",
+            "pipeline_coverage", "quota_attainment", "lead_response_minutes", "nps")
+#: Leaderboard: a rep whose ``n`` (the value's population) is below this is greyed out and
+#: not ranked (docs/dashboard.md).
+MIN_N = 5
+#: The metric of the trends and leaderboard pages when none is chosen.
+DEFAULT_METRIC = "revenue"
+#: Periods a sparkline shows.
+SPARK = 8
+
+
+def _start(row: dict[str, Any]) -> dt.date | None:
+    return dt.date.fromisoformat(row["period_start"]) if row["period_start"] else None
+
+
+def series_rows(rows: Iterable[dict[str, Any]], f: Filters, *, dimension_value: Any = ...,
+                ) -> list[dict[str, Any]]:
+    """Aggregate rows (no subject) in the date range, of one dimension value if given."""
+    return [r for r in rows if r["subject_id"] is None and f.in_range(_start(r))
+            and (dimension_value is ... or r["dimension_value"] == dimension_value)]
+
+
+def current_start(rows: Iterable[dict[str, Any]], as_of: dt.date) -> str | None:
+    """The start of the period containing ``as_of`` among ``rows``, else the latest one
+    starting before it."""
+    day = as_of.isoformat()
+    best = None
+    for r in rows:
+        start, end = r["period_start"], r["period_end"]
+        if start is None or start > day:
+            continue
+        if end is not None and start <= day < end:
+            return start
+        best = max(best or start, start)
+    return best
+
+
+def _as_of(data: DashboardData, f: Filters) -> dt.date:
+    return f.date_to if f.date_to is not None else data.as_of()
+
+
+def cards(data: DashboardData, rows: Sequence[dict[str, Any]], f: Filters,
+          names: Sequence[str], as_of: dt.date) -> list[dict[str, Any]]:
+    """One card per metric of ``names`` with values: current and previous period, change,
+    target, attainment and a sparkline of the last periods."""
+    by_metric: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_metric.setdefault(r["metric"], []).append(r)
+    out = []
+    for name in names:
+        series = sorted(by_metric.get(name, []), key=lambda r: r["period_start"] or "")
+        start = current_start(series, as_of)
+        now = next((r for r in series if r["period_start"] == start), None)
+        if now is None:
+            continue
+        prev_start = (previous_period_start(f.period, _start(now)).isoformat()
+                      if now["period_start"] else None)
+        prev = next((r for r in series if r["period_start"] == prev_start), None)
+        shown = [r for r in series if r["period_start"] and r["period_start"] <= start][-SPARK:]
+        out.append({
+            "kpi": kpi(now, data.currency),
+            "previous": kpi(prev, data.currency) if prev is not None else None,
+            "spark": charts.sparkline([period_label(r["period"], _start(r)) for r in shown],
+                                      [r["value"] for r in shown],
+                                      [bool(r["partial"]) for r in shown], now["title"]),
+            "spark_rows": [kpi(r, data.currency) for r in shown],
+        })
+    return out
+
+
+def _scope_rows(data: DashboardData, f: Filters, period: str) -> list[dict[str, Any]]:
+    dim, value = f.scope
+    rows = data.rows(period, dim)
+    return series_rows(rows, f, dimension_value=value if dim else ...)
+
+
+def overview(data: DashboardData, f: Filters) -> dict[str, Any]:
+    """Headline cards, then every metric's current value by family (snapshot metrics from
+    period ``all``)."""
+    as_of = _as_of(data, f)
+    rows = _scope_rows(data, f, f.period)
+    headline = cards(data, rows, f, [n for n in HEADLINE if n in data.definitions], as_of)
+    shown = {c["kpi"].metric for c in headline}
+    others = cards(data, rows, f, [n for n in data.definitions if n not in shown], as_of)
+    snapshot = [kpi(r, data.currency) for r in _scope_rows(data, f, "all")
+                if r["metric"] not in shown]
+    families: dict[str, list[Any]] = {}
+    for c in others:
+        families.setdefault(family_of(data.definitions[c["kpi"].metric]), []).append(c)
+    return {"headline": headline, "families": families, "snapshot": snapshot,
+            "empty": not rows and not snapshot}
+
+
+def trends(data: DashboardData, f: Filters) -> dict[str, Any]:
+    """One metric over time: the scope's line with its parts (org → teams, team → reps,
+    rep → team and org) and the target line."""
+    metric = f.metric or (DEFAULT_METRIC if DEFAULT_METRIC in data.definitions
+                          else next(iter(data.definitions), None))
+    if metric is None:
+        return {"metric": None, "series": [], "figure": None, "table": []}
+    cat = data.catalogue()
+    dim, value = f.scope
+    groups: list[tuple[str, str | None, Any]] = []  # (dimension, value filter, label)
+    if dim is None:
+        groups = [(None, None, "organisation"), ("team", ..., None)]
+    elif dim == "team":
+        groups = [("team", value, None), ("owner", {r for r, t in cat.rep_team.items()
+                                                     if t == value}, None)]
+    elif dim == "owner":
+        groups = [("owner", value, None), ("team", cat.rep_team.get(value or ""), None),
+                  (None, None, "organisation")]
+    else:
+        groups = [(dim, value, None), (None, None, "organisation")]
+    lines: list[charts.Series] = []
+    table: list[Kpi] = []
+    target = None
+    for gdim, gval, glabel in groups:
+        rows = [r for r in data.rows(f.period, gdim, metric=metric)
+                if r["subject_id"] is None and f.in_range(_start(r))
+                and (gval is ... or (r["dimension_value"] in gval if isinstance(gval, set)
+                                     else gdim is None or r["dimension_value"] == gval))]
+        per: dict[Any, list[dict[str, Any]]] = {}
+        for r in rows:
+            per.setdefault(r["dimension_value"], []).append(r)
+        for dv, rs in per.items():
+            rs.sort(key=lambda r: r["period_start"] or "")
+            label = glabel or rs[0]["label"] or dv or "(none)"
+            lines.append((label, [period_label(f.period, _start(r)) for r in rs],
+                          [r["value"] for r in rs]))
+            table.extend(kpi(r, data.currency) for r in rs)
+            if target is None and rs[-1]["target"] is not None:
+                target = rs[-1]["target"]
+    definition = data.definitions[metric]
+    figure = charts.lines(lines, definition.unit, definition.title or metric,
+                          target=target) if lines else None
+    return {"metric": metric, "title": definition.title or metric, "figure": figure,
+            "table": table, "target": target}
+
+
+def _ranked(rows: Sequence[dict[str, Any]], lower_better: bool) -> dict[str, int]:
+    eligible = [r for r in rows if r["value"] is not None
+                and (r["n"] is None or r["n"] >= MIN_N)]
+    eligible.sort(key=lambda r: r["value"], reverse=not lower_better)
+    return {r["dimension_value"]: i + 1 for i, r in enumerate(eligible)}
+
+
+def leaderboard(data: DashboardData, f: Filters) -> dict[str, Any]:
+    """Reps ranked on one metric in the current period (of the team filter's team), with
+    the rank change against the previous period; ``n`` below :data:`MIN_N` is unranked."""
+    metric = f.metric or (DEFAULT_METRIC if DEFAULT_METRIC in data.definitions
+                          else next(iter(data.definitions), None))
+    cat = data.catalogue()
+    rows = [r for r in data.rows(f.period, "owner", metric=metric) if r["subject_id"] is None]
+    if f.team:
+        rows = [r for r in rows if cat.rep_team.get(r["dimension_value"] or "") == f.team]
+    start = current_start(rows, _as_of(data, f))
+    now = [r for r in rows if r["period_start"] == start]
+    prev_start = (previous_period_start(f.period, dt.date.fromisoformat(start)).isoformat()
+                  if start else None)
+    before = [r for r in rows if r["period_start"] == prev_start]
+    definition = data.definitions.get(metric or "")
+    lower = bool(now and now[0]["direction"] == "lower_is_better")
+    rank, prev_rank = _ranked(now, lower), _ranked(before, lower)
+    entries = []
+    for r in now:
+        rep = r["dimension_value"]
+        k = kpi(r, data.currency)
+        position, previous = rank.get(rep), prev_rank.get(rep)
+        entries.append({"kpi": k, "rep": rep, "name": cat.reps.get(rep or "", rep),
+                        "team": cat.rep_team.get(rep or "", ""), "rank": position,
+                        "move": (previous - position) if position and previous else None,
+                        "small": position is None})
+    entries.sort(key=lambda e: (e["rank"] is None, e["rank"] or 0, e["name"] or ""))
+    ranked = [e for e in entries if e["rank"] is not None]
+    top = {id(e) for e in ranked[:3]}
+    bottom = {id(e) for e in ranked[-3:]} if len(ranked) > 6 else set()
+    for e in entries:
+        e["tier"] = "top" if id(e) in top else "bottom" if id(e) in bottom else ""
+    figure = charts.bars([("value", [e["name"] for e in ranked],
+                           [e["kpi"].value for e in ranked])],
+                         definition.unit if definition else "count",
+                         f"{definition.title if definition else metric}", horizontal=True,
+                         height=max(240, 24 * len(ranked) + 80)) if ranked else None
+    return {"metric": metric, "title": definition.title if definition else metric,
+            "entries": entries, "start": start, "figure": figure, "min_n": MIN_N}
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def _compare(data: DashboardData, f: Filters, dimension: str, member: str,
+             peers: set[str], context: list[tuple[str | None, str | None]]
+             ) -> list[dict[str, Any]]:
+    """Per metric: the member's current value, the median of its peers (same period), and
+    the stored values of ``context`` scopes (its team, the organisation)."""
+    as_of = _as_of(data, f)
+    rows = [r for r in data.rows(f.period, dimension, of=peers | {member})
+            if r["subject_id"] is None and f.in_range(_start(r))]
+    mine = [r for r in rows if r["dimension_value"] == member]
+    peer_values: dict[tuple[str, Any], list[float | None]] = {}
+    for r in rows:
+        if r["dimension_value"] in peers:
+            peer_values.setdefault((r["metric"], r["period_start"]), []).append(r["value"])
+    scopes = []
+    for cdim, cval in context:
+        scopes.append({(r["metric"], r["period_start"]): r for r in data.rows(f.period, cdim)
+                       if r["subject_id"] is None and r["dimension_value"] == cval})
+    out = []
+    for c in cards(data, mine, f, list(data.definitions), as_of):
+        k: Kpi = c["kpi"]
+        same = peer_values.get((k.metric, k.period_start), [])
+        ctx = [kpi(scope[(k.metric, k.period_start)], data.currency) for scope in scopes
+               if (k.metric, k.period_start) in scope]
+        median = _median(same)
+        out.append({**c, "family": family_of(data.definitions[k.metric]),
+                    "median": median, "peers": len([v for v in same if v is not None]),
+                    "median_text": kpi({**k.row, "value": median, "target": None},
+                                       data.currency).text, "context": ctx})
+    return out
+
+
+def _attention(data: DashboardData, f: Filters, owners: Sequence[str]) -> list[dict[str, Any]]:
+    out = []
+    for heading, metric in ATTENTION.items():
+        records, total = records_of(data, metric, period=f.period, owners=owners)
+        if metric in data.definitions:
+            out.append({"heading": heading, "metric": metric, "records": records,
+                        "total": total})
+    return out
+
+
+def rep_page(data: DashboardData, f: Filters, rep: str) -> dict[str, Any]:
+    """One rep's KPIs against the team median, team, organisation and target, and the deals
+    needing attention."""
+    cat = data.catalogue()
+    team = cat.rep_team.get(rep)
+    peers = {r for r, t in cat.rep_team.items() if t == team} if team else set(cat.reps)
+    kpis = _compare(data, f, "owner", rep, peers, [("team", team), (None, None)])
+    return {"rep": rep, "name": cat.reps.get(rep, rep), "team": team, "kpis": kpis,
+            "attention": _attention(data, f, [rep])}
+
+
+def team_page(data: DashboardData, f: Filters, team: str) -> dict[str, Any]:
+    """One team's KPIs against the median of all teams, the organisation and target; its
+    reps on the headline metrics; the deals needing attention."""
+    cat = data.catalogue()
+    members = sorted((r for r, t in cat.rep_team.items() if t == team),
+                     key=lambda r: cat.reps.get(r, r).lower())
+    kpis = _compare(data, f, "team", team, set(cat.teams), [(None, None)])
+    as_of = _as_of(data, f)
+    owner_rows = [r for r in data.rows(f.period, "owner", of=members)
+                  if r["subject_id"] is None
+                  and f.in_range(_start(r))]
+    columns = [n for n in HEADLINE if n in data.definitions
+               and any(r["metric"] == n for r in owner_rows)][:5]
+    team_start = {c["kpi"].metric: c["kpi"].period_start for c in kpis}
+    reps = []
+    for rep in members:
+        cells = cards(data, [r for r in owner_rows if r["dimension_value"] == rep], f,
+                      columns, as_of)
+        # only the team's current period: a rep without a value there shows none
+        by = {c["kpi"].metric: c["kpi"] for c in cells
+              if c["kpi"].period_start == team_start.get(c["kpi"].metric)}
+        reps.append({"rep": rep, "name": cat.reps.get(rep, rep),
+                     "cells": [by.get(n) for n in columns]})
+    titles = [data.definitions[n].title or n for n in columns]
+    return {"team": team, "kpis": kpis, "columns": titles, "reps": reps,
+            "attention": _attention(data, f, members)}

@@ -1,0 +1,392 @@
+"""The dashboard's data layer and app on a hand-made store (docs/dashboard.md): figures are
+the stored report rows, records listed are the ones the metric counts, small samples stay
+unranked, CRM strings are escaped, secrets never shown, the store is opened read-only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import InternalError, OperationalError
+from starlette.testclient import TestClient
+
+from crmsync import DashboardPanel, hookimpl
+from crmsync.config import MetricsConfig
+from crmsync.dashboard.app import COOKIE, create_app
+from crmsync.dashboard.data import DashboardData, kpi, raw_value
+from crmsync.dashboard.filters import parse_filters
+from crmsync.dashboard.records import records_of
+from crmsync.dashboard.report import write_report
+from crmsync.dashboard.sales import MIN_N, leaderboard
+from crmsync.dashboard.filters import Filters
+from crmsync.dashboard.serve import check_bind
+from crmsync.errors import ConfigError, DuplicateNameError
+from crmsync.metrics import compute
+from crmsync.plugins import get_plugin_manager
+from crmsync.registry import Registry
+from crmsync.schema import metric_values
+from crmsync.store import Store
+
+from conftest import load_records, make_config
+
+AS_OF = dt.datetime(2026, 6, 15, 12, 0)
+XSS = "<script>alert(1)</script>"
+
+
+def deal(rid: str, status: str, owner: str, **kw: object) -> dict[str, object]:
+    return {"remote_id": rid, "status": status, "owner_id": owner, "name": f"Deal {rid}", **kw}
+
+
+def closed(rid: str, status: str, owner: str) -> dict[str, object]:
+    return deal(rid, status, owner, closed_at="2026-05-10T00:00:00", amount=100,
+                currency="USD")
+
+
+DATA = {
+    "users": [{"remote_id": "U1", "name": "Ada Big", "team": "East"},
+              {"remote_id": "U2", "name": XSS, "team": "East"}],
+    "opportunities": [
+        # U1: six closed deals (ranked); U2: two (below MIN_N)
+        *(closed(f"W{i}", "won" if i < 4 else "lost", "U1") for i in range(6)),
+        closed("X1", "won", "U2"), closed("X2", "lost", "U2"),
+        deal("P1", "open", "U1", expected_close_date="2026-06-01", amount=10),
+        deal("P2", "open", "U2", expected_close_date="2026-06-15", amount=10),
+        deal("P3", "open", "U2", expected_close_date="2026-01-02", amount=10),
+        deal("P4", "open", "U1", expected_close_date="2025-12-01", is_deleted=True),
+    ],
+}
+
+
+@pytest.fixture
+def store_file(store_url: str) -> str:
+    """A store (SQLite and PostgreSQL) with the records above and a few values computed."""
+    url = store_url
+    store = Store(url)
+    try:
+        load_records(store, DATA)
+        metrics = Registry(get_plugin_manager()).metrics()
+        cfg = MetricsConfig()
+        compute(store, [metrics["win_rate"]], cfg, period="quarter",
+                dimensions=(None, "owner"), as_of=AS_OF)
+        compute(store, [metrics["dq_past_close_date_open"]], cfg, period="all", as_of=AS_OF)
+    finally:
+        store.dispose()
+    return url
+
+
+@pytest.fixture
+def data(store_file: str, registry: Registry):
+    source = DashboardData(make_config(store_file), registry, as_of=AS_OF.date())
+    yield source
+    source.close()
+
+
+def test_data_value_is_the_repr_of_the_stored_float() -> None:
+    assert raw_value(0.1 + 0.2) == "0.30000000000000004"
+    assert raw_value(64) == "64.0"
+    assert raw_value(None) == ""
+
+
+def test_coverage_reads_as_a_multiple() -> None:
+    row = {"metric": "pipeline_coverage", "unit": "ratio", "value": 3.0, "target": 2.5,
+           "period": "quarter", "period_start": "2026-04-01", "partial": False,
+           "attainment": 1.2, "change_vs_previous": 1.25, "change_kind": "points",
+           "direction": "higher_is_better"}
+
+    shown = kpi(row)
+
+    assert (shown.text, shown.target_text, shown.change_text) == ("3.0×", "2.5×", "+1.2×")
+
+
+def test_a_drop_of_a_lower_is_better_kpi_reads_as_better() -> None:
+    row = {"metric": "sales_cycle_days", "unit": "days", "value": 30.0, "target": None,
+           "period": "quarter", "period_start": "2026-04-01", "partial": True,
+           "attainment": None, "change_vs_previous": -0.25, "change_kind": "relative",
+           "direction": "lower_is_better"}
+
+    shown = kpi(row)
+
+    assert (shown.arrow, shown.change_class) == ("▼", "better")
+    assert shown.period_text == "2026-Q2 (partial)"
+
+
+def test_unknown_filter_values_are_dropped_with_a_message() -> None:
+    f, messages = parse_filters({"team": "Nowhere", "period": "decade", "from": "31/12"},
+                                default_period="quarter", known={"team": {"East": "East"}})
+
+    assert (f.team, f.period, f.date_from) == (None, "quarter", None)
+    assert any("unknown team 'Nowhere'" in m for m in messages)
+    assert any("unknown period 'decade'" in m for m in messages)
+    assert any("'31/12' is not a date" in m for m in messages)
+
+
+def test_listed_records_are_the_ones_the_data_quality_metric_counts(data) -> None:
+    org = [r for r in data.rows("all") if r["metric"] == "dq_past_close_date_open"]
+
+    records, total = records_of(data, "dq_past_close_date_open", period="all")
+
+    assert [r.remote_id for r in records] == ["P1", "P3"]  # P2 is due today, P4 deleted
+    assert total == org[0]["value"] == 2
+
+
+def test_leaderboard_leaves_a_rep_below_min_n_unranked(data) -> None:
+    board = leaderboard(data, Filters(period="quarter", metric="win_rate"))
+
+    by_rep = {e["rep"]: e for e in board["entries"]}
+    assert MIN_N == 5
+    assert (by_rep["U1"]["rank"], by_rep["U1"]["small"]) == (1, False)
+    assert (by_rep["U2"]["rank"], by_rep["U2"]["small"]) == (None, True)
+    assert by_rep["U1"]["kpi"].data["data-value"] == repr(4 / 6)
+
+
+def test_read_only_store_refuses_writes(store_file: str) -> None:
+    store = Store(store_file, read_only=True)
+    try:
+        with pytest.raises((OperationalError, InternalError), match="readonly|read-only"):
+            with store.engine.begin() as conn:
+                conn.execute(sa.delete(metric_values))
+    finally:
+        store.dispose()
+
+
+def test_version_token_changes_when_metrics_are_computed(data, store_file, registry) -> None:
+    before = data.version()
+    store = Store(store_file)
+    try:
+        compute(store, [registry.metric("win_rate")], MetricsConfig(), period="month",
+                as_of=AS_OF)
+    finally:
+        store.dispose()
+
+    after = data.version()
+
+    assert after["token"] != before["token"]
+    assert after["computed_at"] is not None
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "example.org"])
+def test_a_non_loopback_host_needs_a_token_or_no_auth(host: str) -> None:
+    with pytest.raises(ConfigError, match="refusing to serve"):
+        check_bind(host, None, False)
+    check_bind(host, "s3cret", False)
+    check_bind(host, None, True)
+
+
+def test_loopback_needs_no_token() -> None:
+    check_bind("127.0.0.1", None, False)
+    check_bind("::1", None, False)
+
+
+def test_a_crm_string_renders_as_text(store_file: str, registry: Registry) -> None:
+    client = TestClient(create_app(make_config(store_file), registry, as_of=AS_OF.date()))
+
+    for path in ("/leaderboard?metric=win_rate", "/rep/U2", "/data-quality", "/team/East"):
+        html = client.get(path).text
+        assert XSS not in html, path
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in client.get("/rep/U2").text
+
+
+def test_pages_carry_the_csp_and_never_a_secret(store_file: str, registry: Registry,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HS_TOKEN", "pat-SECRET-42")
+    config = make_config(store_file, crm={"type": "hubspot", "access_token": "${HS_TOKEN}",
+                                          "portal_id": "777"})
+    client = TestClient(create_app(config, registry, as_of=AS_OF.date()))
+
+    for path in ("/", "/sync", "/data-quality", "/rep/U1"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "pat-SECRET-42" not in response.text
+        assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert "https://app.hubspot.com/contacts/777/record/0-3/P1" in client.get(
+        "/data-quality").text
+
+
+def test_a_token_is_required_when_set(store_file: str, registry: Registry) -> None:
+    client = TestClient(create_app(make_config(store_file), registry, auth_token="t0k"))
+
+    assert client.get("/api/version").status_code == 401
+    assert client.get("/api/version",
+                      headers={"Authorization": "Bearer t0k"}).status_code == 200
+    first = client.get("/?token=t0k")
+    assert first.status_code == 200 and COOKIE in first.cookies
+    assert client.get("/sync").status_code == 200  # the cookie carries on
+
+
+def test_unknown_rep_is_a_404_page_not_an_error(store_file: str, registry: Registry) -> None:
+    client = TestClient(create_app(make_config(store_file), registry))
+
+    response = client.get("/rep/U404")
+
+    assert response.status_code == 404
+    assert "no rep with id &#39;U404&#39;" in response.text
+
+
+class _PanelPlugin:
+    @hookimpl
+    def crmsync_dashboard_panels(self) -> list[DashboardPanel]:
+        return [DashboardPanel(name="notes", title="Notes", page="overview",
+                               rows=lambda ctx: [{"note": XSS, "period": ctx.filters["period"]}])]
+
+
+def test_a_plugin_panel_is_shown_escaped(store_file: str) -> None:
+    pm = get_plugin_manager()
+    pm.register(_PanelPlugin(), name="panel-plugin")
+    client = TestClient(create_app(make_config(store_file), Registry(pm)))
+
+    html = client.get("/?period=quarter").text
+
+    assert "<h2>Notes</h2>" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and XSS not in html
+
+
+def test_two_panels_with_one_name_name_both_plugins() -> None:
+    pm = get_plugin_manager()
+    pm.register(_PanelPlugin(), name="one")
+    pm.register(_PanelPlugin(), name="two")
+
+    with pytest.raises(DuplicateNameError, match="'one' and 'two'"):
+        Registry(pm).dashboard_panels()
+
+
+def test_report_is_one_file_without_external_resources(store_file: str, registry: Registry,
+                                                        tmp_path: Path) -> None:
+    result = write_report(make_config(store_file), registry, tmp_path / "r.html",
+                          period="quarter", as_of=AS_OF.date())
+
+    html = result.path.read_text(encoding="utf-8")
+    assert "<script src" not in html and "<link" not in html
+    assert 'id="plotly-packed"' in html
+    assert f'data-metric="win_rate" data-period-start="2026-04-01"' in html
+    assert XSS not in html
+
+
+def test_metric_report_reads_only_the_dimension_values_asked_for(store_file: str,
+                                                                 registry: Registry) -> None:
+    from crmsync import api
+
+    rows = api.metric_report(make_config(store_file), registry, period="quarter",
+                             dimension="owner", dimension_values={"U2"})
+
+    assert rows and {r["dimension_value"] for r in rows} == {"U2"}
+
+
+def _cli(*args: str, config: Path | None = None):
+    from click.testing import CliRunner
+
+    from crmsync.cli import cli
+
+    return CliRunner().invoke(cli, [*(["--config", str(config)] if config else []), *args])
+
+
+def _config_file(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "crmsync.toml"
+    path.write_text(f'[store]\nurl = "{url}"\n', encoding="utf-8")
+    return path
+
+
+def test_cli_refuses_a_public_host_without_auth(tmp_path: Path, store_file: str) -> None:
+    result = _cli("dashboard", "--host", "0.0.0.0", config=_config_file(tmp_path, store_file))
+
+    assert result.exit_code == 2
+    assert result.output.startswith("error: refusing to serve the dashboard on 0.0.0.0")
+
+
+def test_cli_report_writes_the_file_and_names_an_unknown_team(tmp_path: Path,
+                                                              store_file: str) -> None:
+    config = _config_file(tmp_path, store_file)
+
+    ok = _cli("report", "--html", str(tmp_path / "out.html"), "--period", "quarter",
+              "--as-of", "2026-06-15", "--json", config=config)
+    bad = _cli("report", "--html", str(tmp_path / "bad.html"), "--team", "Nowhere",
+               config=config)
+
+    assert ok.exit_code == 0, ok.output
+    assert (tmp_path / "out.html").stat().st_size == json.loads(ok.output)["bytes"]
+    assert bad.exit_code == 1 and "no team named 'Nowhere'" in bad.output
+    assert not (tmp_path / "bad.html").exists()
+
+
+def test_salesforce_links_records_when_the_instance_is_known(registry: Registry) -> None:
+    cls = registry.connector("salesforce")
+    session = cls.validate_settings({"instance_url": "https://acme.my.salesforce.com",
+                                     "session_id": "00Dx!token"})
+    login = cls.validate_settings({"username": "u@acme.com", "password": "p",
+                                   "security_token": "t"})
+
+    assert cls("sf", session).record_url("opportunities", "006A") == \
+        "https://acme.my.salesforce.com/lightning/r/Opportunity/006A/view"
+    assert cls("sf", session).record_url("accounts", "001B") == \
+        "https://acme.my.salesforce.com/lightning/r/Account/001B/view"
+    assert cls("sf", login).record_url("opportunities", "006A") is None
+
+
+def test_hubspot_links_records_only_with_a_portal_id(registry: Registry) -> None:
+    cls = registry.connector("hubspot")
+    with_portal = cls.validate_settings({"access_token": "pat", "portal_id": 4242})
+    without = cls.validate_settings({"access_token": "pat"})
+
+    assert cls("hs", with_portal).record_url("opportunities", "91") == \
+        "https://app.hubspot.com/contacts/4242/record/0-3/91"
+    assert cls("hs", with_portal).record_url("accounts", "7") == \
+        "https://app.hubspot.com/contacts/4242/record/0-2/7"
+    assert cls("hs", without).record_url("opportunities", "91") is None
+
+
+def test_slipped_deals_are_listed_for_the_current_period(data) -> None:
+    records, total = records_of(data, "deal_slippage_rate", period="quarter")
+
+    # due this quarter (from 2026-04-01) before today and still open: P1; P3 was due in Q1
+    assert [r.remote_id for r in records] == ["P1"] and total == 1
+
+
+def test_a_missing_store_is_a_clear_error_and_no_file_is_created(tmp_path: Path,
+                                                                 registry: Registry) -> None:
+    from crmsync.errors import StoreError
+
+    missing = tmp_path / "nothing.db"
+
+    with pytest.raises(StoreError, match="no store at .*nothing.db"):
+        DashboardData(make_config(f"sqlite:///{missing}"), registry)
+    assert not missing.exists()
+
+
+class _PagePlugin:
+    @hookimpl
+    def crmsync_dashboard_panels(self) -> list[DashboardPanel]:
+        def broken(ctx):
+            raise RuntimeError("boom")
+
+        return [DashboardPanel(name="forecast", title="Forecast", page="forecast",
+                               rows=lambda ctx: [{"quarter": "2026-Q3", "calls": 12}]),
+                DashboardPanel(name="broken", title="Broken", page="forecast", rows=broken)]
+
+
+def test_a_panel_on_a_new_page_gets_a_page_and_a_failing_one_says_so(store_file: str) -> None:
+    pm = get_plugin_manager()
+    pm.register(_PagePlugin(), name="page-plugin")
+    client = TestClient(create_app(make_config(store_file), Registry(pm)))
+
+    overview = client.get("/").text
+    page = client.get("/page/forecast")
+
+    assert 'href="/page/forecast' in overview
+    assert page.status_code == 200
+    assert "<td>2026-Q3</td><td>12</td>" in page.text
+    assert "This panel failed: RuntimeError: boom" in page.text
+    assert client.get("/page/nothing").status_code == 404
+
+
+def test_the_report_lists_a_plugin_page_in_its_nav(store_file: str, tmp_path: Path) -> None:
+    pm = get_plugin_manager()
+    pm.register(_PagePlugin(), name="page-plugin")
+
+    result = write_report(make_config(store_file), Registry(pm), tmp_path / "r.html",
+                          as_of=AS_OF.date())
+
+    html = result.path.read_text(encoding="utf-8")
+    assert '<a href="#forecast">Forecast</a>' in html
+    assert '<section class="page tab" id="forecast">' in html
