@@ -54,6 +54,9 @@ class Case:
     rejects: tuple[tuple[int, str | None, str | None, str], ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
     stored: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: ``(table, file name, content)`` of good files synced alongside (e.g. the users a
+    #: dangling owner reference is judged against).
+    also: tuple[tuple[str, str, bytes], ...] = ()
     flag: tuple[str, float] | None = None
 
 
@@ -162,7 +165,8 @@ CASES = [
          rejects=((2, None, None, "line 2 is not valid JSON"),)),
     Case("dangling-owner-reference", "opportunities", "opportunities.csv",
          (OPP + "o1,open,1,,u404\n").encode(), good=("o1",), stored={"o1": {"owner_id": "u404"}},
-         flag=("dq_missing_owner", 1.0)),
+         flag=("dq_missing_owner", 1.0),
+         also=(("users", "users.csv", b"remote_id,name\nu1,Ada Lovelace\n"),)),
 ]
 
 
@@ -184,11 +188,14 @@ def test_bad_input_is_rejected_or_converted_and_every_good_row_is_stored(
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / case.name).write_bytes(case.content)
+    for _, name, content in case.also:
+        (folder / name).write_bytes(content)
     cfg = make_config(sqlite_store.url, sheet={"type": "files", "path": str(folder),
                                                **case.settings})
     cfg.sync = SyncConfig(max_reject_ratio=1.0)  # one bad row among a few: not the point here
 
-    report = sync(cfg, registry, store=sqlite_store, entities=[case.table])
+    report = sync(cfg, registry, store=sqlite_store,
+                  entities=[case.table, *(table for table, _, _ in case.also)])
 
     assert report.ok, report.error
     stored = _stored(sqlite_store, case.table)
