@@ -36,7 +36,8 @@ def _label(row: dict[str, Any]) -> str:
 def _scoped(data: DashboardData, f: Filters, period: str, metric: str | None = None,
             *, subjects: bool = False) -> list[dict[str, Any]]:
     dim, value = f.scope
-    return [r for r in data.rows(period, dim, metric=metric)
+    return [r for r in data.rows(period, dim, metric=metric, subjects=subjects,
+                                 of=None if dim is None else [value or ""])
             if (subjects or r["subject_id"] is None)
             and (dim is None or r["dimension_value"] == value)
             and f.in_range(dt.date.fromisoformat(r["period_start"])

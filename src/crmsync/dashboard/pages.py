@@ -119,7 +119,7 @@ class Renderer:
     def _panel(self, panel: DashboardPanel, f: Filters, subject: str | None
                ) -> dict[str, Any]:
         ctx = PanelContext(config=self.data.config, store=self.data.store, filters=f.params(),
-                           report_rows=lambda p, d=None: self.data.rows(p, d),
+                           report_rows=lambda p, d=None: self.data.rows(p, d, subjects=True),
                            subject=subject)
         try:
             rows = [dict(r) for r in panel.rows(ctx)]

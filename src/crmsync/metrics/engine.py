@@ -309,10 +309,12 @@ def run_values(store: Store, run_id: str) -> list[MetricValue]:
 
 def latest_values(store: Store, *, metric: str | None = None, period: str | None = None,
                   dimension: str | None = None,
-                  dimension_values: Collection[str] | None = None) -> list[MetricValue]:
+                  dimension_values: Collection[str] | None = None,
+                  subjects: bool = True) -> list[MetricValue]:
     """The most recently computed values per (metric, period, dimension); with
     ``dimension_values``, only those of these dimension values (one rep and their team's
-    reps, say)."""
+    reps, say); with ``subjects=False``, only the aggregate values (no per-stage or
+    record-level ones, which can be most of a store's values)."""
     mv = metric_values
     newest = sa.select(mv.c.metric, mv.c.period, mv.c.dimension,
                        sa.func.max(mv.c.id).label("last_id"))
@@ -334,6 +336,8 @@ def latest_values(store: Store, *, metric: str | None = None, period: str | None
     )
     if dimension_values is not None:
         stmt = stmt.where(mv.c.dimension_value.in_(sorted(dimension_values)))
+    if not subjects:
+        stmt = stmt.where(mv.c.subject_id.is_(None))
     with store.engine.connect() as conn:
         rows = conn.execute(stmt).mappings().all()
     return [MetricValue(metric=r["metric"], period=r["period"],
