@@ -390,3 +390,53 @@ def test_the_report_lists_a_plugin_page_in_its_nav(store_file: str, tmp_path: Pa
     html = result.path.read_text(encoding="utf-8")
     assert '<a href="#forecast">Forecast</a>' in html
     assert '<section class="page tab" id="forecast">' in html
+
+
+def test_concurrent_requests_share_one_build(data) -> None:
+    import threading
+
+    builds: list[int] = []
+    release = threading.Event()
+
+    def build() -> list[int]:
+        builds.append(1)
+        release.wait(5)  # held until every caller is in (or 5 s have passed)
+        return [len(builds)]
+
+    results: list[object] = []
+    callers = [threading.Thread(target=lambda: results.append(data.cached("k", build)))
+               for _ in range(5)]
+    for t in callers:
+        t.start()
+    pause = threading.Event()
+    for _ in range(50):  # without sharing, every caller would build: let them try
+        if len(builds) == 5:
+            break
+        pause.wait(0.02)
+    release.set()
+    for t in callers:
+        t.join()
+
+    assert len(builds) == 1
+    assert len(results) == 5 and all(r is results[0] for r in results)
+
+
+def test_pages_read_aggregate_values_and_per_subject_ones_on_request(data, store_file,
+                                                                     registry) -> None:
+    from crmsync import api
+
+    store = Store(store_file)
+    try:
+        compute(store, [registry.metric("opportunity_age_days")], MetricsConfig(),
+                period="all", as_of=AS_OF)
+    finally:
+        store.dispose()
+    data.refresh()
+    every = api.metric_report(data.config, registry, period="all", store=data.store)
+    assert any(r["subject_id"] is not None for r in every)
+
+    assert data.rows("all") == [r for r in every if r["subject_id"] is None]
+    assert data.rows("all", subjects=True) == every
+    ages = data.rows("all", metric="opportunity_age_days", subjects=True)
+    assert {r["subject_id"] for r in ages} >= {"P1", "P2", "P3"}
+    assert all(r["metric"] == "opportunity_age_days" for r in ages)
