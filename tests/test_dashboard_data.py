@@ -440,3 +440,34 @@ def test_pages_read_aggregate_values_and_per_subject_ones_on_request(data, store
     ages = data.rows("all", metric="opportunity_age_days", subjects=True)
     assert {r["subject_id"] for r in ages} >= {"P1", "P2", "P3"}
     assert all(r["metric"] == "opportunity_age_days" for r in ages)
+
+
+def test_a_page_is_rendered_once_per_change_token_and_filters(data, store_file, registry,
+                                                              monkeypatch) -> None:
+    from crmsync.dashboard.pages import Renderer
+
+    renderer = Renderer(data)
+    built: list[str] = []
+    real = renderer.content
+
+    def content(slug: str, *args: object) -> object:
+        built.append(slug)
+        return real(slug, *args)
+
+    monkeypatch.setattr(renderer, "content", content)
+    first = renderer.page("leaderboard", {"metric": "win_rate"})
+    assert renderer.page("leaderboard", {"metric": "win_rate"}) == first
+    assert built == ["leaderboard"]
+    renderer.page("leaderboard", {"metric": "win_rate", "period": "quarter"})
+    renderer.page("sync", {})
+    renderer.page("sync", {})  # shows the time: never kept
+    assert built == ["leaderboard", "leaderboard", "sync", "sync"]
+
+    store = Store(store_file)
+    try:
+        compute(store, [registry.metric("win_rate")], MetricsConfig(), period="month",
+                as_of=AS_OF)
+    finally:
+        store.dispose()
+    renderer.page("leaderboard", {"metric": "win_rate"})  # new data: rendered anew
+    assert built[-1] == "leaderboard" and len(built) == 5

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,6 +23,11 @@ from crmsync.panel import PANEL_PAGES, DashboardPanel, PanelContext
 __all__ = ["Page", "PAGES", "Renderer", "NotFound"]
 
 log = logging.getLogger(__name__)
+
+#: Rendered live pages kept (the most recently used), per change token, filters and day.
+PAGE_CACHE = 32
+#: Pages never kept: they show the time (the sync page's next scheduled runs).
+UNCACHED = frozenset({"sync"})
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,8 @@ class Renderer:
             lstrip_blocks=True)
         self.panels = data.registry.dashboard_panels()
         self._ids = itertools.count(1)
+        self._pages: OrderedDict[Any, str] = OrderedDict()
+        self._pages_lock = threading.Lock()
 
     # -- links ---------------------------------------------------------------------------
 
@@ -192,14 +201,30 @@ class Renderer:
 
     def page(self, slug: str, query: Mapping[str, str], subject: str | None = None,
              version: Mapping[str, Any] | None = None) -> str:
-        """A whole live page."""
+        """A whole live page; the same page with the same filters, data (change token) and
+        day is rendered once and kept (the :data:`PAGE_CACHE` most recently used)."""
         version = version or self.data.refresh()
+        key = None
+        if slug not in UNCACHED and not any(p.page == slug for p in self.panels):
+            # the same page, filters, data (change token) and day: the same HTML
+            key = (slug, subject, tuple(sorted(query.items())),
+                   tuple(sorted(version.items())), self.data.as_of())
+            with self._pages_lock:
+                if key in self._pages:
+                    self._pages.move_to_end(key)
+                    return self._pages[key]
         f, messages = self.filters(query)
         f = self.preferred(slug, f, chosen=bool(query.get("period")))
         title, content = self.content(slug, f, subject)
         ctx = self.common(slug, title, f, messages, version)
         ctx["content"] = content
-        return self.env.get_template("layout.html").render(ctx)
+        html = self.env.get_template("layout.html").render(ctx)
+        if key is not None:
+            with self._pages_lock:
+                self._pages[key] = html
+                while len(self._pages) > PAGE_CACHE:
+                    self._pages.popitem(last=False)
+        return html
 
     def error_page(self, message: str, query: Mapping[str, str]) -> str:
         """A page saying what was not found, with the usual navigation."""
