@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from crmsync import api
 from crmsync.config import Config
 from crmsync.metric import Metric
+from crmsync.metrics.engine import latest_periods
 from crmsync.registry import Registry
 from crmsync.render import format_change, format_value, period_label
 from crmsync.schema import accounts, metric_values, pipelines, stages, sync_runs, users
@@ -331,30 +332,50 @@ class DashboardData:
 
     def rows(self, period: str, dimension: str | None = None, *,
              metric: str | None = None, of: Iterable[str] | None = None,
-             subjects: bool = False) -> list[dict[str, Any]]:
+             subjects: bool = False, starts: Iterable[str] | None = None
+             ) -> list[dict[str, Any]]:
         """The report rows (``metrics show --json``) of one period and dimension: of one
-        metric and of the dimension values ``of`` if given, with the per-subject values
-        (per stage, per record) only if ``subjects``.
+        metric, of the dimension values ``of`` and of the periods starting on ``starts``
+        (ISO days) if given, with the per-subject values (per stage, per record) only if
+        ``subjects``.
 
         The database does the filtering: a page reads only what it shows. Each distinct
         request is loaded once per change token; when the whole period and dimension is
         cached already, filtered requests are served from it."""
         wanted = None if of is None else frozenset(of)
-        whole = ("rows", period, dimension, subjects, None, None)
+        days = None if starts is None else frozenset(starts)
+        whole = ("rows", period, dimension, subjects, None, None, None)
         with self._lock:
             cached = self._cache.get(whole)
         if cached is not None:
-            if metric is None and wanted is None:
+            if metric is None and wanted is None and days is None:
                 return cached
             chosen = cached if metric is None else self.cached(
                 ("by-metric", period, dimension, subjects), lambda: _by_metric(cached)
             ).get(metric, [])
-            return chosen if wanted is None else [r for r in chosen
-                                                  if r["dimension_value"] in wanted]
-        key = ("rows", period, dimension, subjects, metric, wanted)
+            return [r for r in chosen if (wanted is None or r["dimension_value"] in wanted)
+                    and (days is None or r["period_start"] in days)]
+        key = ("rows", period, dimension, subjects, metric, wanted, days)
         return self.cached(key, lambda: api.metric_report(
             self.config, self.registry, metric=metric, period=period, dimension=dimension,
-            store=self.store, dimension_values=wanted, subjects=subjects))
+            store=self.store, dimension_values=wanted, subjects=subjects,
+            period_starts=None if days is None else {dt.date.fromisoformat(d) for d in days}))
+
+    def periods(self, period: str, dimension: str | None, metrics: Sequence[str], *,
+                of: Iterable[str] | None = None) -> list[dict[str, str | None]]:
+        """The periods the aggregate values of ``metrics`` (of the dimension values ``of``
+        if given) exist for, as ``period_start``/``period_end`` (ISO) pairs, oldest first:
+        which period is current, without loading the values (cached per change token)."""
+        wanted = None if of is None else frozenset(of)
+
+        def build() -> list[dict[str, str | None]]:
+            pairs = latest_periods(self.store, metric=list(metrics), period=period,
+                                   dimension=dimension, dimension_values=wanted,
+                                   subjects=False)
+            return [{"period_start": a.isoformat() if a else None,
+                     "period_end": b.isoformat() if b else None} for a, b in pairs]
+
+        return self.cached(("periods", period, dimension, tuple(metrics), wanted), build)
 
     def values_by_period(self, period: str, dimension: str, of: Iterable[str]
                          ) -> dict[tuple[str, str | None], list[float | None]]:
@@ -380,7 +401,8 @@ class DashboardData:
         so the first visit of a page after new data lands is fast."""
         def load() -> None:
             try:
-                from crmsync.dashboard.operations import ACTIVITY_METRICS
+                from crmsync.dashboard.filters import Filters
+                from crmsync.dashboard.operations import activity
                 from crmsync.dashboard.sales import DEFAULT_METRIC
 
                 period = self.default_period()
@@ -390,8 +412,7 @@ class DashboardData:
                     self.rows(period, dimension, metric=DEFAULT_METRIC)
                 owner = self.catalogue().periods
                 weekly = "week" if "owner" in owner.get("week", set()) else period
-                for metric in ACTIVITY_METRICS:  # the activity page shows weeks
-                    self.rows(weekly, "owner", metric=metric)
+                activity(self, Filters(period=weekly))  # its current period per rep
             except Exception:  # a store being migrated or gone: pages will say so
                 log.debug("warming the dashboard cache failed", exc_info=True)
 
