@@ -471,3 +471,34 @@ def test_a_page_is_rendered_once_per_change_token_and_filters(data, store_file, 
         store.dispose()
     renderer.page("leaderboard", {"metric": "win_rate"})  # new data: rendered anew
     assert built[-1] == "leaderboard" and len(built) == 5
+
+
+def test_values_of_chosen_periods_keep_their_change(data, store_file, registry) -> None:
+    from crmsync import api
+    from crmsync.metrics.engine import latest_periods
+
+    store = Store(store_file)
+    try:  # open deals close in Q1 (P3) and Q2 (P1, P2): two periods of values
+        compute(store, [registry.metric("pipeline_value")], MetricsConfig(),
+                period="quarter", dimensions=("owner",), as_of=AS_OF)
+    finally:
+        store.dispose()
+    data.refresh()
+    every = api.metric_report(data.config, registry, metric="pipeline_value",
+                              period="quarter", dimension="owner", store=data.store)
+    periods = latest_periods(data.store, metric=["pipeline_value"], period="quarter",
+                             dimension="owner", subjects=False)
+    assert [(s.isoformat(), e.isoformat()) for s, e in periods] == sorted(
+        {(r["period_start"], r["period_end"]) for r in every})
+    assert len(periods) >= 2
+
+    last, before = periods[-1][0].isoformat(), periods[-2][0].isoformat()
+    only_last = data.rows("quarter", "owner", metric="pipeline_value", starts=[last])
+    both = data.rows("quarter", "owner", metric="pipeline_value", starts=[last, before])
+
+    def ident(rows: list[dict[str, object]]) -> list[tuple[object, ...]]:
+        return [(r["period_start"], r["dimension_value"], r["value"]) for r in rows]
+
+    assert ident(only_last) == ident([r for r in every if r["period_start"] == last])
+    assert both == [r for r in every if r["period_start"] in (last, before)]
+    assert any(r["change_vs_previous"] is not None for r in both)

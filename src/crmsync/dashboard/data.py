@@ -397,12 +397,13 @@ class DashboardData:
 
     def warm(self) -> threading.Thread:
         """Load what the pages show with their default filters (organisation, snapshot,
-        the default metric per team and per rep, activity per rep) in a background thread,
+        the default metric per team and per rep, activity per rep, the data-quality records)
+        in a background thread,
         so the first visit of a page after new data lands is fast."""
         def load() -> None:
             try:
                 from crmsync.dashboard.filters import Filters
-                from crmsync.dashboard.operations import activity
+                from crmsync.dashboard.operations import activity, data_quality
                 from crmsync.dashboard.sales import DEFAULT_METRIC
 
                 period = self.default_period()
@@ -413,6 +414,7 @@ class DashboardData:
                 owner = self.catalogue().periods
                 weekly = "week" if "owner" in owner.get("week", set()) else period
                 activity(self, Filters(period=weekly))  # its current period per rep
+                data_quality(self, Filters(period=period))  # record lists, owner counts
             except Exception:  # a store being migrated or gone: pages will say so
                 log.debug("warming the dashboard cache failed", exc_info=True)
 
