@@ -502,3 +502,39 @@ def test_values_of_chosen_periods_keep_their_change(data, store_file, registry) 
     assert ident(only_last) == ident([r for r in every if r["period_start"] == last])
     assert both == [r for r in every if r["period_start"] in (last, before)]
     assert any(r["change_vs_previous"] is not None for r in both)
+
+
+def test_requests_for_a_page_being_rendered_wait_for_it(data, monkeypatch) -> None:
+    import threading
+
+    from crmsync.dashboard.pages import Renderer
+
+    renderer = Renderer(data)
+    built: list[str] = []
+    release = threading.Event()
+    real = renderer.content
+
+    def content(slug: str, *args: object) -> object:
+        built.append(slug)
+        release.wait(5)  # held until every request is in (or 5 s have passed)
+        return real(slug, *args)
+
+    monkeypatch.setattr(renderer, "content", content)
+    pages: list[str] = []
+    version = data.refresh()
+    requests = [threading.Thread(target=lambda: pages.append(
+        renderer.page("leaderboard", {"metric": "win_rate"}, version=version)))
+        for _ in range(4)]
+    for t in requests:
+        t.start()
+    pause = threading.Event()
+    for _ in range(50):  # without waiting, every request would render: let them try
+        if len(built) == 4:
+            break
+        pause.wait(0.02)
+    release.set()
+    for t in requests:
+        t.join()
+
+    assert built == ["leaderboard"]
+    assert len(pages) == 4 and len(set(pages)) == 1

@@ -86,6 +86,7 @@ class Renderer:
         self._ids = itertools.count(1)
         self._pages: OrderedDict[Any, str] = OrderedDict()
         self._pages_lock = threading.Lock()
+        self._rendering: dict[Any, threading.Event] = {}
 
     # -- links ---------------------------------------------------------------------------
 
@@ -202,29 +203,48 @@ class Renderer:
     def page(self, slug: str, query: Mapping[str, str], subject: str | None = None,
              version: Mapping[str, Any] | None = None) -> str:
         """A whole live page; the same page with the same filters, data (change token) and
-        day is rendered once and kept (the :data:`PAGE_CACHE` most recently used)."""
+        day is rendered once (requests arriving meanwhile wait for it) and kept (the
+        :data:`PAGE_CACHE` most recently used)."""
         version = version or self.data.refresh()
-        key = None
-        if slug not in UNCACHED and not any(p.page == slug for p in self.panels):
-            # the same page, filters, data (change token) and day: the same HTML
-            key = (slug, subject, tuple(sorted(query.items())),
-                   tuple(sorted(version.items())), self.data.as_of())
+        if slug in UNCACHED or any(p.page == slug for p in self.panels):
+            return self._render(slug, query, subject, version)
+        # the same page, filters, data (change token) and day: the same HTML
+        key = (slug, subject, tuple(sorted(query.items())), tuple(sorted(version.items())),
+               self.data.as_of())
+        with self._pages_lock:
+            if key in self._pages:
+                self._pages.move_to_end(key)
+                return self._pages[key]
+            pending = self._rendering.get(key)
+            mine = pending is None
+            if pending is None:
+                pending = self._rendering[key] = threading.Event()
+        if not mine:  # being rendered for another request: take that
+            pending.wait()
             with self._pages_lock:
                 if key in self._pages:
-                    self._pages.move_to_end(key)
                     return self._pages[key]
+            return self._render(slug, query, subject, version)
+        try:
+            html = self._render(slug, query, subject, version)
+            with self._pages_lock:
+                self._pages[key] = html
+                while len(self._pages) > PAGE_CACHE:
+                    self._pages.popitem(last=False)
+        finally:
+            with self._pages_lock:
+                del self._rendering[key]
+            pending.set()
+        return html
+
+    def _render(self, slug: str, query: Mapping[str, str], subject: str | None,
+                version: Mapping[str, Any]) -> str:
         f, messages = self.filters(query)
         f = self.preferred(slug, f, chosen=bool(query.get("period")))
         title, content = self.content(slug, f, subject)
         ctx = self.common(slug, title, f, messages, version)
         ctx["content"] = content
-        html = self.env.get_template("layout.html").render(ctx)
-        if key is not None:
-            with self._pages_lock:
-                self._pages[key] = html
-                while len(self._pages) > PAGE_CACHE:
-                    self._pages.popitem(last=False)
-        return html
+        return self.env.get_template("layout.html").render(ctx)
 
     def error_page(self, message: str, query: Mapping[str, str]) -> str:
         """A page saying what was not found, with the usual navigation."""
