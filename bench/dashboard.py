@@ -83,6 +83,9 @@ def prepare(workdir: Path, size: str) -> tuple[str, Path]:
                             keep_values=False)
         marker.write_text(f"{time.perf_counter() - start:.1f}")
         print(f"computed the dashboard's metrics in {marker.read_text()} s")
+    from crmsync.store import Store
+
+    Store(url).dispose()  # a reused store gets this version's migrations (read-only never does)
     cfg = workdir / f"dashboard-{size}.toml"
     cfg.write_text(f'[store]\nurl = "{url}"\n', encoding="utf-8")
     return url, cfg
@@ -111,15 +114,18 @@ def start_server(cfg: Path) -> tuple[subprocess.Popen[bytes], str]:
     import httpx
 
     port = free_port()
-    proc = subprocess.Popen([CRMSYNC, "--config", str(cfg), "dashboard", "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    # stderr to a file: an unread pipe fills up and blocks the server on its next log line
+    log = cfg.with_suffix(".log")
+    with open(log, "wb") as err:
+        proc = subprocess.Popen([CRMSYNC, "--config", str(cfg), "dashboard", "--host",
+                                 "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL,
+                                stderr=err)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"crmsync dashboard exited {proc.returncode}:\n"
-                             f"{proc.stderr.read().decode()[-3000:] if proc.stderr else ''}")
+                             f"{log.read_text(errors='replace')[-3000:]}")
         try:
             if httpx.get(base + "/api/version", timeout=2).status_code == 200:
                 return proc, base

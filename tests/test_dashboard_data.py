@@ -390,3 +390,151 @@ def test_the_report_lists_a_plugin_page_in_its_nav(store_file: str, tmp_path: Pa
     html = result.path.read_text(encoding="utf-8")
     assert '<a href="#forecast">Forecast</a>' in html
     assert '<section class="page tab" id="forecast">' in html
+
+
+def test_concurrent_requests_share_one_build(data) -> None:
+    import threading
+
+    builds: list[int] = []
+    release = threading.Event()
+
+    def build() -> list[int]:
+        builds.append(1)
+        release.wait(5)  # held until every caller is in (or 5 s have passed)
+        return [len(builds)]
+
+    results: list[object] = []
+    callers = [threading.Thread(target=lambda: results.append(data.cached("k", build)))
+               for _ in range(5)]
+    for t in callers:
+        t.start()
+    pause = threading.Event()
+    for _ in range(50):  # without sharing, every caller would build: let them try
+        if len(builds) == 5:
+            break
+        pause.wait(0.02)
+    release.set()
+    for t in callers:
+        t.join()
+
+    assert len(builds) == 1
+    assert len(results) == 5 and all(r is results[0] for r in results)
+
+
+def test_pages_read_aggregate_values_and_per_subject_ones_on_request(data, store_file,
+                                                                     registry) -> None:
+    from crmsync import api
+
+    store = Store(store_file)
+    try:
+        compute(store, [registry.metric("opportunity_age_days")], MetricsConfig(),
+                period="all", as_of=AS_OF)
+    finally:
+        store.dispose()
+    data.refresh()
+    every = api.metric_report(data.config, registry, period="all", store=data.store)
+    assert any(r["subject_id"] is not None for r in every)
+
+    assert data.rows("all") == [r for r in every if r["subject_id"] is None]
+    assert data.rows("all", subjects=True) == every
+    ages = data.rows("all", metric="opportunity_age_days", subjects=True)
+    assert {r["subject_id"] for r in ages} >= {"P1", "P2", "P3"}
+    assert all(r["metric"] == "opportunity_age_days" for r in ages)
+
+
+def test_a_page_is_rendered_once_per_change_token_and_filters(data, store_file, registry,
+                                                              monkeypatch) -> None:
+    from crmsync.dashboard.pages import Renderer
+
+    renderer = Renderer(data)
+    built: list[str] = []
+    real = renderer.content
+
+    def content(slug: str, *args: object) -> object:
+        built.append(slug)
+        return real(slug, *args)
+
+    monkeypatch.setattr(renderer, "content", content)
+    first = renderer.page("leaderboard", {"metric": "win_rate"})
+    assert renderer.page("leaderboard", {"metric": "win_rate"}) == first
+    assert built == ["leaderboard"]
+    renderer.page("leaderboard", {"metric": "win_rate", "period": "quarter"})
+    renderer.page("sync", {})
+    renderer.page("sync", {})  # shows the time: never kept
+    assert built == ["leaderboard", "leaderboard", "sync", "sync"]
+
+    store = Store(store_file)
+    try:
+        compute(store, [registry.metric("win_rate")], MetricsConfig(), period="month",
+                as_of=AS_OF)
+    finally:
+        store.dispose()
+    renderer.page("leaderboard", {"metric": "win_rate"})  # new data: rendered anew
+    assert built[-1] == "leaderboard" and len(built) == 5
+
+
+def test_values_of_chosen_periods_keep_their_change(data, store_file, registry) -> None:
+    from crmsync import api
+    from crmsync.metrics.engine import latest_periods
+
+    store = Store(store_file)
+    try:  # open deals close in Q1 (P3) and Q2 (P1, P2): two periods of values
+        compute(store, [registry.metric("pipeline_value")], MetricsConfig(),
+                period="quarter", dimensions=("owner",), as_of=AS_OF)
+    finally:
+        store.dispose()
+    data.refresh()
+    every = api.metric_report(data.config, registry, metric="pipeline_value",
+                              period="quarter", dimension="owner", store=data.store)
+    periods = latest_periods(data.store, metric=["pipeline_value"], period="quarter",
+                             dimension="owner", subjects=False)
+    assert [(s.isoformat(), e.isoformat()) for s, e in periods] == sorted(
+        {(r["period_start"], r["period_end"]) for r in every})
+    assert len(periods) >= 2
+
+    last, before = periods[-1][0].isoformat(), periods[-2][0].isoformat()
+    only_last = data.rows("quarter", "owner", metric="pipeline_value", starts=[last])
+    both = data.rows("quarter", "owner", metric="pipeline_value", starts=[last, before])
+
+    def ident(rows: list[dict[str, object]]) -> list[tuple[object, ...]]:
+        return [(r["period_start"], r["dimension_value"], r["value"]) for r in rows]
+
+    assert ident(only_last) == ident([r for r in every if r["period_start"] == last])
+    assert both == [r for r in every if r["period_start"] in (last, before)]
+    assert any(r["change_vs_previous"] is not None for r in both)
+
+
+def test_requests_for_a_page_being_rendered_wait_for_it(data, monkeypatch) -> None:
+    import threading
+
+    from crmsync.dashboard.pages import Renderer
+
+    renderer = Renderer(data)
+    built: list[str] = []
+    release = threading.Event()
+    real = renderer.content
+
+    def content(slug: str, *args: object) -> object:
+        built.append(slug)
+        release.wait(5)  # held until every request is in (or 5 s have passed)
+        return real(slug, *args)
+
+    monkeypatch.setattr(renderer, "content", content)
+    pages: list[str] = []
+    version = data.refresh()
+    requests = [threading.Thread(target=lambda: pages.append(
+        renderer.page("leaderboard", {"metric": "win_rate"}, version=version)))
+        for _ in range(4)]
+    for t in requests:
+        t.start()
+    pause = threading.Event()
+    for _ in range(50):  # without waiting, every request would render: let them try
+        if len(built) == 4:
+            break
+        pause.wait(0.02)
+    release.set()
+    for t in requests:
+        t.join()
+
+    assert built == ["leaderboard"]
+    assert len(pages) == 4 and len(set(pages)) == 1

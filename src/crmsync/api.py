@@ -329,15 +329,19 @@ def compute_standard_metrics(config: Config, registry: Registry, *,
 
 def metric_values(config: Config, *, metric: str | None = None, period: str | None = None,
                   dimension: str | None = None, store: Store | None = None,
-                  dimension_values: Collection[str] | None = None) -> list[MetricValue]:
+                  dimension_values: Collection[str] | None = None,
+                  subjects: bool = True,
+                  period_starts: Collection[dt.date] | None = None) -> list[MetricValue]:
     """The latest stored values per metric, period and dimension (only those of
-    ``dimension_values`` if given)."""
+    ``dimension_values`` if given; only aggregate values, no per-subject ones, with
+    ``subjects=False``; only the periods starting on ``period_starts`` if given)."""
     own = store is None
     store = store or open_store(config)
     try:
         return metric_engine.latest_values(store, metric=metric, period=period,
                                            dimension=dimension,
-                                           dimension_values=dimension_values)
+                                           dimension_values=dimension_values,
+                                           subjects=subjects, period_starts=period_starts)
     finally:
         if own:
             store.dispose()
@@ -346,20 +350,26 @@ def metric_values(config: Config, *, metric: str | None = None, period: str | No
 def metric_report(config: Config, registry: Registry, *, metric: str | None = None,
                   period: str | None = None, dimension: str | None = None,
                   below_target: bool = False, store: Store | None = None,
-                  dimension_values: Collection[str] | None = None
-                  ) -> list[dict[str, Any]]:
+                  dimension_values: Collection[str] | None = None,
+                  subjects: bool = True,
+                  period_starts: Collection[dt.date] | None = None) -> list[dict[str, Any]]:
     """The latest values with their targets (``[targets]`` and the synced ``targets`` table)
     and below-target flags, as the rows ``crmsync metrics show --json`` prints.
 
     :param dimension_values: only the values of these dimension values (the dashboard's rep
         page reads one team's reps, not every rep's).
+    :param subjects: include per-subject values (per stage, per record); ``False`` reads
+        only the aggregate values, filtered in the database.
+    :param period_starts: only the periods starting on these days (a value's change is
+        against the previous period: include its start to have it).
     """
     definitions = registry.metrics()
     own = store is None
     store = store or open_store(config)
     try:
         values = metric_values(config, metric=metric, period=period, dimension=dimension,
-                               store=store, dimension_values=dimension_values)
+                               store=store, dimension_values=dimension_values,
+                               subjects=subjects, period_starts=period_starts)
         targets = [*config.targets, *stored_targets(store)]
         return report_rows(store, values, targets, definitions,
                            timezone=config.metrics.timezone, below_target=below_target)

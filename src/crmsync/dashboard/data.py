@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from crmsync import api
 from crmsync.config import Config
 from crmsync.metric import Metric
+from crmsync.metrics.engine import latest_periods
 from crmsync.registry import Registry
 from crmsync.render import format_change, format_value, period_label
 from crmsync.schema import accounts, metric_values, pipelines, stages, sync_runs, users
@@ -143,11 +144,11 @@ def _distinct(conn: sa.Connection, column: sa.ColumnElement[Any]) -> dict[str, s
     return {v: v for v in sorted(r[0] for r in rows if r[0])}
 
 
-def _by_value(rows: Iterable[dict[str, Any]]) -> dict[str | None, list[dict[str, Any]]]:
-    """Rows grouped by dimension value."""
-    out: dict[str | None, list[dict[str, Any]]] = {}
+def _by_metric(rows: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Rows grouped by metric (in their order)."""
+    out: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
-        out.setdefault(r["dimension_value"], []).append(r)
+        out.setdefault(r["metric"], []).append(r)
     return out
 
 
@@ -193,6 +194,7 @@ class DashboardData:
         self._lock = threading.Lock()
         self._token: str | None = None
         self._cache: dict[Any, Any] = {}
+        self._building: dict[Any, threading.Event] = {}
         self._links: dict[str, Any] | None = None
         #: At most this many records per list (the report lists fewer).
         self.record_limit = 200
@@ -254,13 +256,33 @@ class DashboardData:
         return version
 
     def cached(self, key: Any, build: Any) -> Any:
-        """``build()``'s result, kept until the change token moves."""
+        """``build()``'s result, kept until the change token moves.
+
+        Concurrent callers of one key share one build: the first builds, the others wait
+        for its result (twenty clients opening the dashboard at once load its rows once).
+        A result built under a token that has moved since is returned but not kept."""
+        while True:
+            with self._lock:
+                if key in self._cache:
+                    return self._cache[key]
+                pending = self._building.get(key)
+                if pending is None:
+                    pending = self._building[key] = threading.Event()
+                    token = self._token
+                    break
+            pending.wait()  # another thread builds it: take its result (or retry)
+        try:
+            value = build()
+        except BaseException:
+            with self._lock:
+                del self._building[key]
+            pending.set()
+            raise
         with self._lock:
-            if key in self._cache:
-                return self._cache[key]
-        value = build()
-        with self._lock:
-            self._cache[key] = value
+            if self._token == token:
+                self._cache[key] = value
+            del self._building[key]
+        pending.set()
         return value
 
     # -- names ----------------------------------------------------------------------------
@@ -309,49 +331,90 @@ class DashboardData:
     # -- rows -----------------------------------------------------------------------------
 
     def rows(self, period: str, dimension: str | None = None, *,
-             metric: str | None = None, of: Iterable[str] | None = None
+             metric: str | None = None, of: Iterable[str] | None = None,
+             subjects: bool = False, starts: Iterable[str] | None = None
              ) -> list[dict[str, Any]]:
-        """The report rows (``metrics show --json``) of one period and dimension (of one
-        metric, or of the dimension values ``of``: loaded alone unless every row is cached
-        already)."""
-        whole = ("rows", period, dimension)
+        """The report rows (``metrics show --json``) of one period and dimension: of one
+        metric, of the dimension values ``of`` and of the periods starting on ``starts``
+        (ISO days) if given, with the per-subject values (per stage, per record) only if
+        ``subjects``.
+
+        The database does the filtering: a page reads only what it shows. Each distinct
+        request is loaded once per change token; when the whole period and dimension is
+        cached already, filtered requests are served from it."""
+        wanted = None if of is None else frozenset(of)
+        days = None if starts is None else frozenset(starts)
+        whole = ("rows", period, dimension, subjects, None, None, None)
         with self._lock:
             cached = self._cache.get(whole)
-        if of is not None:
-            wanted = frozenset(of)
-            if cached is not None:
-                index = self.cached(("by-value", period, dimension),
-                                    lambda: _by_value(cached))
-                return [r for v in wanted for r in index.get(v, ())
-                        if metric is None or r["metric"] == metric]
-            rows = self.cached(("rows", period, dimension, wanted), lambda: api.metric_report(
-                self.config, self.registry, period=period, dimension=dimension,
-                store=self.store, dimension_values=wanted))
-            return [r for r in rows if metric is None or r["metric"] == metric]
-        if metric is not None and cached is None:
-            return self.cached(("rows", period, dimension, metric), lambda: api.metric_report(
-                self.config, self.registry, metric=metric, period=period,
-                dimension=dimension, store=self.store))
-        rows = cached if cached is not None else self.cached(
-            whole, lambda: api.metric_report(self.config, self.registry, period=period,
-                                             dimension=dimension, store=self.store))
-        return [r for r in rows if r["metric"] == metric] if metric else rows
+        if cached is not None:
+            if metric is None and wanted is None and days is None:
+                return cached
+            chosen = cached if metric is None else self.cached(
+                ("by-metric", period, dimension, subjects), lambda: _by_metric(cached)
+            ).get(metric, [])
+            return [r for r in chosen if (wanted is None or r["dimension_value"] in wanted)
+                    and (days is None or r["period_start"] in days)]
+        key = ("rows", period, dimension, subjects, metric, wanted, days)
+        return self.cached(key, lambda: api.metric_report(
+            self.config, self.registry, metric=metric, period=period, dimension=dimension,
+            store=self.store, dimension_values=wanted, subjects=subjects,
+            period_starts=None if days is None else {dt.date.fromisoformat(d) for d in days}))
+
+    def periods(self, period: str, dimension: str | None, metrics: Sequence[str], *,
+                of: Iterable[str] | None = None) -> list[dict[str, str | None]]:
+        """The periods the aggregate values of ``metrics`` (of the dimension values ``of``
+        if given) exist for, as ``period_start``/``period_end`` (ISO) pairs, oldest first:
+        which period is current, without loading the values (cached per change token)."""
+        wanted = None if of is None else frozenset(of)
+
+        def build() -> list[dict[str, str | None]]:
+            pairs = latest_periods(self.store, metric=list(metrics), period=period,
+                                   dimension=dimension, dimension_values=wanted,
+                                   subjects=False)
+            return [{"period_start": a.isoformat() if a else None,
+                     "period_end": b.isoformat() if b else None} for a, b in pairs]
+
+        return self.cached(("periods", period, dimension, tuple(metrics), wanted), build)
+
+    def values_by_period(self, period: str, dimension: str, of: Iterable[str]
+                         ) -> dict[tuple[str, str | None], list[float | None]]:
+        """The stored aggregate values of the dimension values ``of``, per (metric, period
+        start): the inputs of a peer median, without building report rows (cached per
+        change token)."""
+        wanted = frozenset(of)
+
+        def build() -> dict[tuple[str, str | None], list[float | None]]:
+            out: dict[tuple[str, str | None], list[float | None]] = {}
+            for v in api.metric_values(self.config, period=period, dimension=dimension,
+                                       store=self.store, dimension_values=wanted,
+                                       subjects=False):
+                start = v.period_start.isoformat() if v.period_start else None
+                out.setdefault((v.metric, start), []).append(v.value)
+            return out
+
+        return self.cached(("values", period, dimension, wanted), build)
 
     def warm(self) -> threading.Thread:
-        """Load the common row sets (organisation, teams, snapshot, weekly activity per rep)
-        in a background
-        thread, so the first visit of a page after new data lands is fast."""
+        """Load what the pages show with their default filters (organisation, snapshot,
+        the default metric per team and per rep, activity per rep, the data-quality records)
+        in a background thread,
+        so the first visit of a page after new data lands is fast."""
         def load() -> None:
             try:
-                period = self.default_period()
-                for dimension in (None, "team"):
-                    self.rows(period, dimension)
-                self.rows("all", None)
-                from crmsync.dashboard.operations import ACTIVITY_METRICS
+                from crmsync.dashboard.filters import Filters
+                from crmsync.dashboard.operations import activity, data_quality
+                from crmsync.dashboard.sales import DEFAULT_METRIC
 
-                if "owner" in self.catalogue().periods.get("week", set()):
-                    for metric in ACTIVITY_METRICS:  # the activity page shows weeks
-                        self.rows("week", "owner", metric=metric)
+                period = self.default_period()
+                self.rows(period, None)
+                self.rows("all", None)
+                for dimension in ("team", "owner"):  # trends and leaderboard
+                    self.rows(period, dimension, metric=DEFAULT_METRIC)
+                owner = self.catalogue().periods
+                weekly = "week" if "owner" in owner.get("week", set()) else period
+                activity(self, Filters(period=weekly))  # its current period per rep
+                data_quality(self, Filters(period=period))  # record lists, owner counts
             except Exception:  # a store being migrated or gone: pages will say so
                 log.debug("warming the dashboard cache failed", exc_info=True)
 

@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 from crmsync import api
+from crmsync.metrics.periods import previous_period_start
 from crmsync.render import period_label
 from crmsync.dashboard import charts
 from crmsync.dashboard.data import DashboardData, family_of, kpi
@@ -36,7 +37,8 @@ def _label(row: dict[str, Any]) -> str:
 def _scoped(data: DashboardData, f: Filters, period: str, metric: str | None = None,
             *, subjects: bool = False) -> list[dict[str, Any]]:
     dim, value = f.scope
-    return [r for r in data.rows(period, dim, metric=metric)
+    return [r for r in data.rows(period, dim, metric=metric, subjects=subjects,
+                                 of=None if dim is None else [value or ""])
             if (subjects or r["subject_id"] is None)
             and (dim is None or r["dimension_value"] == value)
             and f.in_range(dt.date.fromisoformat(r["period_start"])
@@ -146,14 +148,18 @@ def activity(data: DashboardData, f: Filters) -> dict[str, Any]:
     period filter says so) against the activity targets."""
     cat = data.catalogue()
     names = [m for m in ACTIVITY_METRICS if m in data.definitions]
-    rows = [r for m in names for r in data.rows(f.period, "owner", metric=m)
-            if r["subject_id"] is None and f.in_range(
-                dt.date.fromisoformat(r["period_start"]) if r["period_start"] else None)]
-    if f.team:
-        rows = [r for r in rows if cat.rep_team.get(r["dimension_value"] or "") == f.team]
+    wanted = {r for r, t in cat.rep_team.items() if t == f.team} if f.team else None
     if f.rep:
-        rows = [r for r in rows if r["dimension_value"] == f.rep]
-    start = current_start(rows, _as_of(data, f))
+        wanted = {f.rep} if wanted is None else wanted & {f.rep}
+    # only the current period's values (and the previous one's, their change) are read
+    periods = [p for p in data.periods(f.period, "owner", names, of=wanted)
+               if f.in_range(dt.date.fromisoformat(p["period_start"])
+                             if p["period_start"] else None)]
+    start = current_start(periods, _as_of(data, f))
+    days = {start, previous_period_start(f.period, dt.date.fromisoformat(start)).isoformat()} \
+        if start else set()
+    rows = [r for m in names for r in data.rows(f.period, "owner", metric=m, of=wanted,
+                                                starts=days) if start]
     now = {(r["dimension_value"], r["metric"]): r for r in rows if r["period_start"] == start}
     reps = sorted({rep for rep, _ in now}, key=lambda r: cat.reps.get(r or "", r or "").lower())
     table = [{"rep": rep, "name": cat.reps.get(rep or "", rep),

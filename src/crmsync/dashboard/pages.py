@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,6 +23,11 @@ from crmsync.panel import PANEL_PAGES, DashboardPanel, PanelContext
 __all__ = ["Page", "PAGES", "Renderer", "NotFound"]
 
 log = logging.getLogger(__name__)
+
+#: Rendered live pages kept (the most recently used), per change token, filters and day.
+PAGE_CACHE = 32
+#: Pages never kept: they show the time (the sync page's next scheduled runs).
+UNCACHED = frozenset({"sync"})
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,9 @@ class Renderer:
             lstrip_blocks=True)
         self.panels = data.registry.dashboard_panels()
         self._ids = itertools.count(1)
+        self._pages: OrderedDict[Any, str] = OrderedDict()
+        self._pages_lock = threading.Lock()
+        self._rendering: dict[Any, threading.Event] = {}
 
     # -- links ---------------------------------------------------------------------------
 
@@ -119,7 +129,7 @@ class Renderer:
     def _panel(self, panel: DashboardPanel, f: Filters, subject: str | None
                ) -> dict[str, Any]:
         ctx = PanelContext(config=self.data.config, store=self.data.store, filters=f.params(),
-                           report_rows=lambda p, d=None: self.data.rows(p, d),
+                           report_rows=lambda p, d=None: self.data.rows(p, d, subjects=True),
                            subject=subject)
         try:
             rows = [dict(r) for r in panel.rows(ctx)]
@@ -192,8 +202,43 @@ class Renderer:
 
     def page(self, slug: str, query: Mapping[str, str], subject: str | None = None,
              version: Mapping[str, Any] | None = None) -> str:
-        """A whole live page."""
+        """A whole live page; the same page with the same filters, data (change token) and
+        day is rendered once (requests arriving meanwhile wait for it) and kept (the
+        :data:`PAGE_CACHE` most recently used)."""
         version = version or self.data.refresh()
+        if slug in UNCACHED or any(p.page == slug for p in self.panels):
+            return self._render(slug, query, subject, version)
+        # the same page, filters, data (change token) and day: the same HTML
+        key = (slug, subject, tuple(sorted(query.items())), tuple(sorted(version.items())),
+               self.data.as_of())
+        with self._pages_lock:
+            if key in self._pages:
+                self._pages.move_to_end(key)
+                return self._pages[key]
+            pending = self._rendering.get(key)
+            mine = pending is None
+            if pending is None:
+                pending = self._rendering[key] = threading.Event()
+        if not mine:  # being rendered for another request: take that
+            pending.wait()
+            with self._pages_lock:
+                if key in self._pages:
+                    return self._pages[key]
+            return self._render(slug, query, subject, version)
+        try:
+            html = self._render(slug, query, subject, version)
+            with self._pages_lock:
+                self._pages[key] = html
+                while len(self._pages) > PAGE_CACHE:
+                    self._pages.popitem(last=False)
+        finally:
+            with self._pages_lock:
+                del self._rendering[key]
+            pending.set()
+        return html
+
+    def _render(self, slug: str, query: Mapping[str, str], subject: str | None,
+                version: Mapping[str, Any]) -> str:
         f, messages = self.filters(query)
         f = self.preferred(slug, f, chosen=bool(query.get("period")))
         title, content = self.content(slug, f, subject)

@@ -95,7 +95,7 @@ def cards(data: DashboardData, rows: Sequence[dict[str, Any]], f: Filters,
 
 def _scope_rows(data: DashboardData, f: Filters, period: str) -> list[dict[str, Any]]:
     dim, value = f.scope
-    rows = data.rows(period, dim)
+    rows = data.rows(period, dim, of=None if dim is None else [value or ""])
     return series_rows(rows, f, dimension_value=value if dim else ...)
 
 
@@ -140,7 +140,9 @@ def trends(data: DashboardData, f: Filters) -> dict[str, Any]:
     table: list[Kpi] = []
     target = None
     for gdim, gval, glabel in groups:
-        rows = [r for r in data.rows(f.period, gdim, metric=metric)
+        of = (None if gdim is None or gval is ... else gval if isinstance(gval, set)
+              else [gval or ""])
+        rows = [r for r in data.rows(f.period, gdim, metric=metric, of=of)
                 if r["subject_id"] is None and f.in_range(_start(r))
                 and (gval is ... or (r["dimension_value"] in gval if isinstance(gval, set)
                                      else gdim is None or r["dimension_value"] == gval))]
@@ -221,16 +223,13 @@ def _compare(data: DashboardData, f: Filters, dimension: str, member: str,
     """Per metric: the member's current value, the median of its peers (same period), and
     the stored values of ``context`` scopes (its team, the organisation)."""
     as_of = _as_of(data, f)
-    rows = [r for r in data.rows(f.period, dimension, of=peers | {member})
+    mine = [r for r in data.rows(f.period, dimension, of=[member])
             if r["subject_id"] is None and f.in_range(_start(r))]
-    mine = [r for r in rows if r["dimension_value"] == member]
-    peer_values: dict[tuple[str, Any], list[float | None]] = {}
-    for r in rows:
-        if r["dimension_value"] in peers:
-            peer_values.setdefault((r["metric"], r["period_start"]), []).append(r["value"])
+    peer_values = data.values_by_period(f.period, dimension, peers)
     scopes = []
     for cdim, cval in context:
-        scopes.append({(r["metric"], r["period_start"]): r for r in data.rows(f.period, cdim)
+        scope = data.rows(f.period, cdim, of=None if cdim is None else [cval or ""])
+        scopes.append({(r["metric"], r["period_start"]): r for r in scope
                        if r["subject_id"] is None and r["dimension_value"] == cval})
     out = []
     for c in cards(data, mine, f, list(data.definitions), as_of):

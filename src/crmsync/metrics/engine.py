@@ -307,33 +307,56 @@ def run_values(store: Store, run_id: str) -> list[MetricValue]:
     return [_value(r, r.period) for r in rows]
 
 
-def latest_values(store: Store, *, metric: str | None = None, period: str | None = None,
-                  dimension: str | None = None,
-                  dimension_values: Collection[str] | None = None) -> list[MetricValue]:
-    """The most recently computed values per (metric, period, dimension); with
-    ``dimension_values``, only those of these dimension values (one rep and their team's
-    reps, say)."""
+def _latest(columns: Sequence[Any], *, metric: str | Collection[str] | None,
+            period: str | None, dimension: str | None,
+            dimension_values: Collection[str] | None, subjects: bool,
+            period_starts: Collection[dt.date] | None) -> sa.Select[Any]:
+    """``columns`` of the most recently computed values, filtered (see
+    :func:`latest_values`)."""
     mv = metric_values
     newest = sa.select(mv.c.metric, mv.c.period, mv.c.dimension,
                        sa.func.max(mv.c.id).label("last_id"))
-    if metric:
+    if isinstance(metric, str):
         newest = newest.where(mv.c.metric == metric)
+    elif metric is not None:
+        newest = newest.where(mv.c.metric.in_(sorted(metric)))
     if period:
         newest = newest.where(mv.c.period == period)
     newest = newest.where(mv.c.dimension == dimension if dimension else mv.c.dimension.is_(None))
     newest_sq = newest.group_by(mv.c.metric, mv.c.period, mv.c.dimension).subquery()
     last = mv.alias("last")
     stmt = (
-        sa.select(mv)
+        sa.select(*columns)
         .join(newest_sq, sa.and_(mv.c.metric == newest_sq.c.metric,
                                  mv.c.period == newest_sq.c.period,
                                  sa.func.coalesce(mv.c.dimension, "")
                                  == sa.func.coalesce(newest_sq.c.dimension, "")))
         .join(last, sa.and_(last.c.id == newest_sq.c.last_id, last.c.run_id == mv.c.run_id))
-        .order_by(mv.c.metric, mv.c.period_start, mv.c.dimension_value, mv.c.subject_id)
     )
     if dimension_values is not None:
         stmt = stmt.where(mv.c.dimension_value.in_(sorted(dimension_values)))
+    if not subjects:
+        stmt = stmt.where(mv.c.subject_id.is_(None))
+    if period_starts is not None:
+        stmt = stmt.where(mv.c.period_start.in_(sorted(period_starts)))
+    return stmt
+
+
+def latest_values(store: Store, *, metric: str | Collection[str] | None = None,
+                  period: str | None = None, dimension: str | None = None,
+                  dimension_values: Collection[str] | None = None,
+                  subjects: bool = True,
+                  period_starts: Collection[dt.date] | None = None) -> list[MetricValue]:
+    """The most recently computed values per (metric, period, dimension), of one metric or
+    of several; with ``dimension_values``, only those of these dimension values (one rep and
+    their team's reps, say); with ``subjects=False``, only the aggregate values (no
+    per-stage or record-level ones, which can be most of a store's values); with
+    ``period_starts``, only the periods starting on these days."""
+    mv = metric_values
+    stmt = _latest([mv], metric=metric, period=period, dimension=dimension,
+                   dimension_values=dimension_values, subjects=subjects,
+                   period_starts=period_starts).order_by(
+        mv.c.metric, mv.c.period_start, mv.c.dimension_value, mv.c.subject_id)
     with store.engine.connect() as conn:
         rows = conn.execute(stmt).mappings().all()
     return [MetricValue(metric=r["metric"], period=r["period"],
@@ -342,3 +365,18 @@ def latest_values(store: Store, *, metric: str | None = None, period: str | None
                         dimension_value=r["dimension_value"], value=r["value"],
                         numerator=r["numerator"], denominator=r["denominator"],
                         subject_id=r["subject_id"]) for r in rows]
+
+
+def latest_periods(store: Store, *, metric: str | Collection[str] | None = None,
+                   period: str | None = None, dimension: str | None = None,
+                   dimension_values: Collection[str] | None = None,
+                   subjects: bool = True) -> list[tuple[dt.date | None, dt.date | None]]:
+    """The ``(start, end)`` of the periods :func:`latest_values` (same filters) has values
+    for, oldest first: which period is current, without reading every value."""
+    mv = metric_values
+    stmt = _latest([mv.c.period_start, mv.c.period_end], metric=metric, period=period,
+                   dimension=dimension, dimension_values=dimension_values,
+                   subjects=subjects, period_starts=None).distinct().order_by(
+        mv.c.period_start, mv.c.period_end)
+    with store.engine.connect() as conn:
+        return [(as_date(a), as_date(b)) for a, b in conn.execute(stmt)]
