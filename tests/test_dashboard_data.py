@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -83,6 +86,24 @@ def data(store_file: str, registry: Registry):
     yield source
     source.close()
 
+
+
+def race(call: Callable[[], object], callers: int, started: list[Any],
+         release: threading.Event) -> None:
+    """Run ``call`` in ``callers`` threads at once; ``release`` is set once every caller has
+    started its own work (``len(started) == callers``: what happens without sharing) or
+    after about a second, then all are joined."""
+    threads = [threading.Thread(target=call) for _ in range(callers)]
+    for t in threads:
+        t.start()
+    pause = threading.Event()
+    for _ in range(50):  # without sharing, every caller would do the work: let them try
+        if len(started) == callers:
+            break
+        pause.wait(0.02)
+    release.set()
+    for t in threads:
+        t.join()
 
 def test_data_value_is_the_repr_of_the_stored_float() -> None:
     assert raw_value(0.1 + 0.2) == "0.30000000000000004"
@@ -393,7 +414,6 @@ def test_the_report_lists_a_plugin_page_in_its_nav(store_file: str, tmp_path: Pa
 
 
 def test_concurrent_requests_share_one_build(data) -> None:
-    import threading
 
     builds: list[int] = []
     release = threading.Event()
@@ -404,18 +424,7 @@ def test_concurrent_requests_share_one_build(data) -> None:
         return [len(builds)]
 
     results: list[object] = []
-    callers = [threading.Thread(target=lambda: results.append(data.cached("k", build)))
-               for _ in range(5)]
-    for t in callers:
-        t.start()
-    pause = threading.Event()
-    for _ in range(50):  # without sharing, every caller would build: let them try
-        if len(builds) == 5:
-            break
-        pause.wait(0.02)
-    release.set()
-    for t in callers:
-        t.join()
+    race(lambda: results.append(data.cached("k", build)), 5, builds, release)
 
     assert len(builds) == 1
     assert len(results) == 5 and all(r is results[0] for r in results)
@@ -505,7 +514,6 @@ def test_values_of_chosen_periods_keep_their_change(data, store_file, registry) 
 
 
 def test_requests_for_a_page_being_rendered_wait_for_it(data, monkeypatch) -> None:
-    import threading
 
     from crmsync.dashboard.pages import Renderer
 
@@ -522,19 +530,8 @@ def test_requests_for_a_page_being_rendered_wait_for_it(data, monkeypatch) -> No
     monkeypatch.setattr(renderer, "content", content)
     pages: list[str] = []
     version = data.refresh()
-    requests = [threading.Thread(target=lambda: pages.append(
-        renderer.page("leaderboard", {"metric": "win_rate"}, version=version)))
-        for _ in range(4)]
-    for t in requests:
-        t.start()
-    pause = threading.Event()
-    for _ in range(50):  # without waiting, every request would render: let them try
-        if len(built) == 4:
-            break
-        pause.wait(0.02)
-    release.set()
-    for t in requests:
-        t.join()
+    race(lambda: pages.append(
+        renderer.page("leaderboard", {"metric": "win_rate"}, version=version)), 4, built, release)
 
     assert built == ["leaderboard"]
     assert len(pages) == 4 and len(set(pages)) == 1
