@@ -32,7 +32,9 @@ from crmsync import (
     hookimpl,
     logs,
 )
+from crmsync import api
 from crmsync.cli import cli
+from crmsync.errors import MetricError
 from crmsync.config import load_config
 from crmsync.plugins import get_plugin_manager
 from crmsync.registry import Registry
@@ -233,3 +235,21 @@ def test_status_hides_secrets_in_rows_stored_before_they_were_known(
 
     assert {r["error"] for r in data["runs"]} == {"echo ***"}
     assert {r["reason"] for r in data["recent_rejects"]} == {"echo ***"}
+
+
+@pytest.mark.parametrize("compute", ["compute_metrics", "compute_standard_metrics"])
+def test_a_failed_metrics_run_notifies_its_error_without_tokens(
+        setup: Path, registry: Registry, tokens: tuple[str, str],
+        webhook: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch, compute: str) -> None:
+    def fail(*args: Any, **kwargs: Any) -> None:
+        raise MetricError(f"the metric SQL failed near '{tokens[1]}'")
+
+    monkeypatch.setattr(api.metric_engine, "compute", fail)
+    monkeypatch.setattr(api, "compute_standard", fail)
+    with pytest.raises(MetricError):
+        getattr(api, compute)(load_config(setup), registry)
+
+    [body] = webhook.received  # type: ignore[attr-defined]
+    assert json.loads(body)["status"] == "failed"
+    assert "the metric SQL failed near '***'" in body
+    assert tokens[1] not in body

@@ -11,8 +11,8 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -152,6 +152,28 @@ def check(config: Config, registry: Registry, names: Sequence[str] = ()) -> list
     return results
 
 
+
+@contextmanager
+def _reported(config: Config, registry: Registry, report: RunReport, store: Store | None
+              ) -> Iterator[Store]:
+    """A run that ends in ``report``: yields ``store`` (default the configured one, disposed
+    afterwards); a failure marks the report ``failed`` (``interrupted`` for Ctrl-C) with its
+    error scrubbed of every configured secret; in every case the report gets its end time and
+    goes to the ``crmsync_after_run`` hooks (notifications)."""
+    own_store = store is None
+    store = store or open_store(config)
+    try:
+        yield store
+    except BaseException as exc:
+        report.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        report.error = report.error or redactor_for(config, registry).text(str(exc))
+        raise
+    finally:
+        report.ended_at = _now()
+        if own_store:
+            store.dispose()
+        registry.after_run(report, config)
+
 def sync(config: Config, registry: Registry, names: Sequence[str] = (), *,
          entities: Sequence[str] = (), full: bool = False,
          progress: ProgressCallback | None = None, store: Store | None = None,
@@ -177,9 +199,7 @@ def sync(config: Config, registry: Registry, names: Sequence[str] = (), *,
                           "(crmsync init writes an example)", file=config.file)
     for name in names:
         _connection(config, name)  # an unknown name is a usage error: nothing syncs
-    own_store = store is None
-    store = store or open_store(config)
-    try:
+    with _reported(config, registry, report, store) as store:
         for name in names:
             report.details.extend(_sync_connection(
                 config, registry, store, name, report, entities=entities, full=full,
@@ -189,15 +209,6 @@ def sync(config: Config, registry: Registry, names: Sequence[str] = (), *,
             changed[d.entity] = changed.get(d.entity, 0) + d.rows_upserted + d.rows_deleted
         store.analyze({t: n for t, n in changed.items() if t != WHOLE_CONNECTION})
         _conclude(report)
-    except BaseException as exc:
-        report.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        report.error = report.error or redactor_for(config, registry).text(str(exc))
-        raise
-    finally:
-        report.ended_at = _now()
-        if own_store:
-            store.dispose()
-        registry.after_run(report, config)
     return report
 
 
@@ -278,9 +289,7 @@ def compute_metrics(config: Config, registry: Registry, metrics: Sequence[str] =
     chosen = ([registry.metric(m) for m in metrics] if metrics
               else list(registry.metrics().values()))
     report = RunReport(kind="metrics")
-    own_store = store is None
-    store = store or open_store(config)
-    try:
+    with _reported(config, registry, report, store) as store:
         result = metric_engine.compute(store, chosen, config.metrics, period=period,
                                        dimensions=dimensions, as_of=as_of,
                                        pipelines=pipelines, deal_types=deal_types,
@@ -288,15 +297,7 @@ def compute_metrics(config: Config, registry: Registry, metrics: Sequence[str] =
         report.status = "success"
         report.details = [{"run_id": result.run_id, "values": result.stored,
                            "skipped": result.skipped}]
-        return result
-    except BaseException as exc:
-        report.status, report.error = "failed", redactor_for(config, registry).text(str(exc))
-        raise
-    finally:
-        report.ended_at = _now()
-        if own_store:
-            store.dispose()
-        registry.after_run(report, config)
+    return result
 
 
 def compute_standard_metrics(config: Config, registry: Registry, *,
@@ -307,24 +308,14 @@ def compute_standard_metrics(config: Config, registry: Registry, *,
     metrics, and the metrics ``[[writeback]]`` mappings send
     (:func:`crmsync.metrics.standard.compute_standard`)."""
     report = RunReport(kind="metrics")
-    own_store = store is None
-    store = store or open_store(config)
-    try:
+    with _reported(config, registry, report, store) as store:
         result = compute_standard(store, config, registry.metrics(), period=period,
                                   as_of=as_of)
         report.status = "success"
         report.details = [{"run_id": run_id, "values": n, "purpose": purpose,
                            "period": p, "dimensions": list(dims), "connection": connection}
                           for purpose, p, dims, connection, run_id, n in result.runs]
-        return result
-    except BaseException as exc:
-        report.status, report.error = "failed", str(exc)
-        raise
-    finally:
-        report.ended_at = _now()
-        if own_store:
-            store.dispose()
-        registry.after_run(report, config)
+    return result
 
 
 def metric_values(config: Config, *, metric: str | None = None, period: str | None = None,
