@@ -60,8 +60,8 @@ REPORT_GOAL_MB = {"medium": 5.0}
 def prepare(workdir: Path, size: str) -> tuple[str, Path]:
     """The demo store of ``size`` with the dashboard's metrics, and a crmsync.toml for it."""
     from crmsync import api
-    from crmsync.config import Config
-    from crmsync.registry import Registry
+    from crmsync.core.config import Config
+    from crmsync.plugin.registry import Registry
 
     url = sqlite_store(workdir, size)
     marker = workdir / f"demo-{size}.dashboard"

@@ -49,8 +49,8 @@ PERIOD, DIMENSION = "month", "owner"
 def sync_demo(url: str, size: str) -> float:
     """Sync the demo CRM of ``size`` into ``url``; return seconds."""
     from crmsync import api
-    from crmsync.config import Config, ConnectionConfig
-    from crmsync.registry import Registry
+    from crmsync.core.config import Config, ConnectionConfig
+    from crmsync.plugin.registry import Registry
 
     config = Config(store_url=url, connections={
         "demo": ConnectionConfig(name="demo", type="demo", raw={"type": "demo", "size": size})})
@@ -79,9 +79,9 @@ def sqlite_store(workdir: Path, size: str) -> str:
 
 def child_crmsync(url: str, out: str) -> None:
     """Compute every registered metric, timing each; write timings and the core values."""
-    from crmsync.config import MetricsConfig
+    from crmsync.core.config import MetricsConfig
     from crmsync.metrics import compute
-    from crmsync.registry import Registry
+    from crmsync.plugin.registry import Registry
     from crmsync.store import Store
 
     store = Store(url)
@@ -118,8 +118,8 @@ def child_crmsync(url: str, out: str) -> None:
                           keep_values=False).stored
     catalogue = {"seconds": time.perf_counter() - start, "runs": len(groups), "rows": stored}
     # `crmsync metrics compute` without options: org, owner and team, snapshots (no mappings)
-    from crmsync.config import Config
-    from crmsync.metrics.standard import compute_standard
+    from crmsync.core.config import Config
+    from crmsync.orchestration.standard import compute_standard
 
     start = time.perf_counter()
     result = compute_standard(store, Config(store_url=url, metrics=MetricsConfig(period=PERIOD)),
@@ -321,7 +321,7 @@ def compare(ours: dict, theirs: dict) -> list[str]:
 
 
 def measure(label: str, url: str) -> None:
-    from crmsync.registry import Registry
+    from crmsync.plugin.registry import Registry
 
     print(f"\n== {label}")
     names = [n for n in CORE if n in Registry().metrics()]

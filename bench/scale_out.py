@@ -71,10 +71,10 @@ def run_workers(config_path: Path, workers: int, log_dir: Path) -> float:
     returns the wall seconds from dispatch to the last result."""
     from celery import group
 
-    from crmsync.config import load_config
-    from crmsync.distributed.app import create_app
-    from crmsync.distributed.tasks import sync_signatures
-    from crmsync.registry import Registry
+    from crmsync.core.config import load_config
+    from crmsync.orchestration.distributed.app import create_app
+    from crmsync.orchestration.distributed.tasks import sync_signatures
+    from crmsync.plugin.registry import Registry
     from crmsync.store import Store
 
     config = load_config(config_path)
@@ -108,7 +108,7 @@ def run_workers(config_path: Path, workers: int, log_dir: Path) -> float:
 
 
 def rows_in(store_url: str) -> int:
-    from crmsync.schema import SYNCED_TABLES
+    from crmsync.core.schema import SYNCED_TABLES
 
     engine = sa.create_engine(store_url)
     try:
@@ -122,9 +122,9 @@ def rows_in(store_url: str) -> int:
 def lock_overhead(store_url: str, tmp: Path, repeat: int) -> tuple[float, float]:
     """Mean seconds of one run lock (acquire + release) and of one sync of a 10-row entity."""
     from crmsync import api
-    from crmsync.config import Config, ConnectionConfig
-    from crmsync.locks import run_lock
-    from crmsync.registry import Registry
+    from crmsync.core.config import Config, ConnectionConfig
+    from crmsync.store.locks import run_lock
+    from crmsync.plugin.registry import Registry
     from crmsync.store import Store
 
     tiny = tmp / f"tiny-{uuid.uuid4().hex[:6]}"

@@ -33,7 +33,7 @@ from childproc import report_rss, run_cli_sync  # noqa: E402 (bench/ is the scri
 
 def export_demo(size: str, folder: Path) -> int:
     """Write the demo dataset of ``size`` as the files connector's CSV format; return rows."""
-    from crmsync.export import EXPORTED_COLUMNS, format_csv_value
+    from crmsync.orchestration.export import EXPORTED_COLUMNS, format_csv_value
     from crmsync_demo import DemoConnector
 
     marker = folder / ".complete"
@@ -83,7 +83,7 @@ def child_raw(folder: str, db: str, batch_size: int, indexes: bool) -> None:
     """In a child process: csv.reader + sqlite3 executemany of the same rows, same batches."""
     import sqlite3
 
-    from crmsync.schema import SYNCED_TABLES
+    from crmsync.core.schema import SYNCED_TABLES
     from crmsync.store import Store
 
     if indexes:  # the very tables and indexes crmsync's migrations create
@@ -124,7 +124,7 @@ def child_raw(folder: str, db: str, batch_size: int, indexes: bool) -> None:
 def count_rows(db: str) -> int:
     import sqlite3
 
-    from crmsync.schema import SYNCED_TABLES
+    from crmsync.core.schema import SYNCED_TABLES
 
     con = sqlite3.connect(db)
     try:

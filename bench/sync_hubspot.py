@@ -159,7 +159,7 @@ def runs(db: Path, after_id: int = 0) -> list[dict[str, Any]]:
 def stored_rows(db: Path) -> int:
     import sqlite3
 
-    from crmsync.schema import SYNCED_TABLES
+    from crmsync.core.schema import SYNCED_TABLES
 
     con = sqlite3.connect(db)
     try:

@@ -35,10 +35,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from crmsync import WriteUpdate, api
-from crmsync.config import Config, ConnectionConfig
-from crmsync.connector import FieldSpec
+from crmsync.core.config import Config, ConnectionConfig
+from crmsync.plugin.connector import FieldSpec
 from crmsync.metrics import engine as metric_engine
-from crmsync.registry import Registry
+from crmsync.plugin.registry import Registry
 from crmsync.store import Store
 from crmsync.writeback.mapping import parse_writeback
 

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from crmsync.config import Config, ConnectionConfig
-from crmsync.plugins import get_plugin_manager
-from crmsync.registry import Registry
-from crmsync.schema import metadata
+from crmsync.core.config import Config, ConnectionConfig
+from crmsync.plugin.manager import get_plugin_manager
+from crmsync.plugin.registry import Registry
+from crmsync.core.schema import metadata
 from crmsync.store import Store
 from fakes.hubspot_fixtures import fake_hubspot, fake_hubspot_factory  # noqa: F401 - fixtures
 from fakes.pytest_fixtures import fake_sf_org, sf_jwt_key  # noqa: F401 - fixtures

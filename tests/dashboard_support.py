@@ -41,8 +41,8 @@ import pytest
 import sqlalchemy as sa
 
 from crmsync import api
-from crmsync.config import Config, ConnectionConfig
-from crmsync.registry import Registry
+from crmsync.core.config import Config, ConnectionConfig
+from crmsync.plugin.registry import Registry
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"

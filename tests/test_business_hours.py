@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 
 from crmsync import ConfigError
-from crmsync.config import MetricsConfig, load_config
+from crmsync.core.config import MetricsConfig, load_config
 from crmsync.metrics import compute
-from crmsync.metrics.business_hours import business_minutes, parse_hours
+from crmsync.store.business_hours import business_minutes, parse_hours
 from crmsync_kpis.leads import LeadResponseMinutes
 
 from conftest import load_records

@@ -20,9 +20,9 @@ import redis
 import sqlalchemy as sa
 from celery import Celery, group
 
-from crmsync.config import Config, load_config
-from crmsync.registry import Registry
-from crmsync.schema import sync_runs
+from crmsync.core.config import Config, load_config
+from crmsync.plugin.registry import Registry
+from crmsync.core.schema import sync_runs
 
 from conftest import fresh_pg_schema
 
@@ -101,7 +101,7 @@ def cluster(redis_broker: str, pg_schema_url: str,
     path.write_text("\n".join(toml), encoding="utf-8")
     config = load_config(path)
 
-    from crmsync.distributed.app import create_app
+    from crmsync.orchestration.distributed.app import create_app
     from crmsync.store import Store
 
     Store(pg_schema_url).dispose()  # migrate once, before two workers race to do it
@@ -155,7 +155,7 @@ def account_count(store_url: str, connection: str) -> int:
 
 
 def test_two_workers_never_sync_one_target_at_once(cluster: Cluster) -> None:
-    from crmsync.distributed.tasks import sync_entity
+    from crmsync.orchestration.distributed.tasks import sync_entity
 
     # Every target twice, back to back: the two idle workers take both copies at once.
     tasks = group(sync_entity.si(name, "accounts") for name in CONNECTIONS for _ in (1, 2))
@@ -172,7 +172,7 @@ def test_two_workers_never_sync_one_target_at_once(cluster: Cluster) -> None:
 
 
 def test_a_worker_killed_mid_task_loses_nothing(cluster: Cluster) -> None:
-    from crmsync.distributed.tasks import sync_entity
+    from crmsync.orchestration.distributed.tasks import sync_entity
 
     result = sync_entity.delay("big", "accounts")
     deadline = time.monotonic() + 300
@@ -200,7 +200,7 @@ def test_a_scheduled_job_sent_as_beat_does_runs_its_syncs_on_the_workers(
         cluster: Cluster) -> None:
     from celery.result import GroupResult
 
-    from crmsync.distributed.tasks import job
+    from crmsync.orchestration.distributed.tasks import job
 
     before = {name: len(runs_of(cluster.store_url, name)) for name in ("c1", "c2")}
 

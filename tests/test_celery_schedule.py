@@ -7,12 +7,12 @@ import pickle
 import pytest
 from celery.canvas import Signature, chord, group
 
-from crmsync.config import Config
-from crmsync.distributed.app import beat_schedule, create_app, cron_fields
-from crmsync.distributed.tasks import job_signature
-from crmsync.errors import ConfigError
-from crmsync.registry import Registry
-from crmsync.schedule import Job
+from crmsync.core.config import Config
+from crmsync.orchestration.distributed.app import beat_schedule, create_app, cron_fields
+from crmsync.orchestration.distributed.tasks import job_signature
+from crmsync.core.errors import ConfigError
+from crmsync.plugin.registry import Registry
+from crmsync.orchestration.jobs import Job
 
 from conftest import make_config
 

@@ -150,8 +150,8 @@ class _QuotaPlugin:
 
 
 def test_a_sync_stopped_on_the_api_quota_exits_3_and_says_the_state_is_kept(tmp_path):
-    from crmsync.plugins import get_plugin_manager
-    from crmsync.registry import Registry
+    from crmsync.plugin.manager import get_plugin_manager
+    from crmsync.plugin.registry import Registry
 
     pm = get_plugin_manager()
     pm.register(_QuotaPlugin.plugin(), name="quota-test")

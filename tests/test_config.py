@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from crmsync import ConfigError
 from crmsync.api import connect, show_config
 from crmsync.cli import cli
-from crmsync.config import load_config
+from crmsync.core.config import load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -95,8 +95,8 @@ class SecretConnector:
 @pytest.fixture
 def secret_registry():
     from crmsync import Connector, Setting, hookimpl
-    from crmsync.plugins import get_plugin_manager
-    from crmsync.registry import Registry
+    from crmsync.plugin.manager import get_plugin_manager
+    from crmsync.plugin.registry import Registry
 
     class Vault(Connector):
         NAME = "vault"

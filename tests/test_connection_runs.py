@@ -17,11 +17,11 @@ from click.testing import CliRunner
 
 from crmsync import AuthError, Batch, Connector, api
 from crmsync.cli import cli
-from crmsync.cli_state import EXIT_LOCKED, EXIT_PARTIAL
-from crmsync.locks import connection_lock_name
-from crmsync.redact import Redactor
-from crmsync.reports import LOCKED, PARTIAL, WHOLE_CONNECTION
-from crmsync.schema import sync_runs
+from crmsync.cli.state import EXIT_LOCKED, EXIT_PARTIAL
+from crmsync.store.locks import connection_lock_name
+from crmsync.core.redact import Redactor
+from crmsync.core.reports import LOCKED, PARTIAL, WHOLE_CONNECTION
+from crmsync.core.schema import sync_runs
 from crmsync.store import Store
 from crmsync.sync import SyncEngine
 
@@ -163,7 +163,7 @@ def test_an_auth_error_in_one_connection_leaves_the_others_synced(
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from crmsync.locks import run_lock
+    from crmsync.store.locks import run_lock
     from crmsync.store import Store
     store = Store(sys.argv[1])
     with run_lock(store, sys.argv[2], owner="other-sync:4242:abcd"):

@@ -15,7 +15,7 @@ from test_files_sync import DATASET
 
 @pytest.fixture(scope="module")
 def files_folder(tmp_path_factory):
-    from crmsync.export import EXPORTED_COLUMNS, format_csv_value
+    from crmsync.orchestration.export import EXPORTED_COLUMNS, format_csv_value
 
     folder = tmp_path_factory.mktemp("contract-files")
     for table, records in DATASET.items():

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from crmsync.schema import sync_runs
+from crmsync.core.schema import sync_runs
 from crmsync.store import Store
 
 from conftest import table_rows

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from crmsync import api
-from crmsync.registry import Registry
+from crmsync.plugin.registry import Registry
 from dashboard_support import (
     PAGES,
     XSS,

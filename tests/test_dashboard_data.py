@@ -17,7 +17,7 @@ from sqlalchemy.exc import InternalError, OperationalError
 from starlette.testclient import TestClient
 
 from crmsync import DashboardPanel, hookimpl
-from crmsync.config import MetricsConfig
+from crmsync.core.config import MetricsConfig
 from crmsync.dashboard.app import COOKIE, create_app
 from crmsync.dashboard.data import DashboardData, kpi, raw_value
 from crmsync.dashboard.filters import parse_filters
@@ -26,11 +26,11 @@ from crmsync.dashboard.report import write_report
 from crmsync.dashboard.sales import MIN_N, leaderboard
 from crmsync.dashboard.filters import Filters
 from crmsync.dashboard.serve import check_bind
-from crmsync.errors import ConfigError, DuplicateNameError
+from crmsync.core.errors import ConfigError, DuplicateNameError
 from crmsync.metrics import compute
-from crmsync.plugins import get_plugin_manager
-from crmsync.registry import Registry
-from crmsync.schema import metric_values
+from crmsync.plugin.manager import get_plugin_manager
+from crmsync.plugin.registry import Registry
+from crmsync.core.schema import metric_values
 from crmsync.store import Store
 
 from conftest import load_records, make_config
@@ -366,7 +366,7 @@ def test_slipped_deals_are_listed_for_the_current_period(data) -> None:
 
 def test_a_missing_store_is_a_clear_error_and_no_file_is_created(tmp_path: Path,
                                                                  registry: Registry) -> None:
-    from crmsync.errors import StoreError
+    from crmsync.core.errors import StoreError
 
     missing = tmp_path / "nothing.db"
 

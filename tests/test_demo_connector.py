@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from crmsync import Batch, ConfigError
-from crmsync.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
+from crmsync.core.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
 from crmsync_demo import DemoConnector, crmsync_register_connectors
 from crmsync_demo.dataset import DemoDataset
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import click
 import pytest
 
-from crmsync import hookspecs
+from crmsync.plugin import hookspecs
 from crmsync.cli import cli
-from crmsync.plugins import get_plugin_manager
-from crmsync.registry import Registry
+from crmsync.plugin.manager import get_plugin_manager
+from crmsync.plugin.registry import Registry
 from crmsync_kpis import BUILTIN_METRICS, FAMILIES
-from crmsync.schema import metadata
+from crmsync.core.schema import metadata
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 BUILTIN_CONNECTORS = ("files", "demo", "hubspot", "salesforce")

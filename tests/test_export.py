@@ -1,4 +1,4 @@
-"""``crmsync.export.export_store``: the files the ``files`` connector reads back."""
+"""``crmsync.orchestration.export.export_store``: the files the ``files`` connector reads back."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from crmsync import ConfigError
-from crmsync.export import EXPORTED_COLUMNS, export_store
-from crmsync.schema import SYNCED_TABLES, metadata
+from crmsync.orchestration.export import EXPORTED_COLUMNS, export_store
+from crmsync.core.schema import SYNCED_TABLES, metadata
 from crmsync_files import FilesConnector
 
 SYNCED_AT = dt.datetime(2024, 6, 1)

@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 
 from crmsync import AuthError, api
-from crmsync.config import Config
-from crmsync.registry import Registry
-from crmsync.reports import EntityResult
-from crmsync.retry import RetryPolicy
-from crmsync.schema import SYNCED_TABLES
+from crmsync.core.config import Config
+from crmsync.plugin.registry import Registry
+from crmsync.core.reports import EntityResult
+from crmsync.core.retry import RetryPolicy
+from crmsync.core.schema import SYNCED_TABLES
 from crmsync.store import Store
 from crmsync.sync import SyncEngine
 

@@ -19,8 +19,8 @@ import pytest
 import sqlalchemy as sa
 
 from crmsync.api import check, compute_metrics, sync
-from crmsync.config import SyncConfig
-from crmsync.schema import SYNCED_TABLES, sync_rejects
+from crmsync.core.config import SyncConfig
+from crmsync.core.schema import SYNCED_TABLES, sync_rejects
 from crmsync.store import Store
 from crmsync.sync.engine import describe_reject
 

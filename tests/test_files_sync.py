@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from crmsync.api import export, sync
 from crmsync.cli import cli
-from crmsync.config import SyncConfig
-from crmsync.schema import SYNCED_TABLES, sync_rejects
+from crmsync.core.config import SyncConfig
+from crmsync.core.schema import SYNCED_TABLES, sync_rejects
 from crmsync.store import Store
 
 from conftest import load_records, make_config, table_rows

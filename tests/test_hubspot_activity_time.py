@@ -7,7 +7,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from crmsync import FLAGS_KEY, api
-from crmsync.schema import metadata
+from crmsync.core.schema import metadata
 
 from conftest import make_config
 from fakes.hs_data import Dataset

@@ -21,8 +21,8 @@ import pytest
 import sqlalchemy as sa
 
 from crmsync import FieldSpec, WriteUpdate, api
-from crmsync.reports import STOPPED_QUOTA
-from crmsync.schema import metadata
+from crmsync.core.reports import STOPPED_QUOTA
+from crmsync.core.schema import metadata
 from crmsync.store import Store
 
 from conftest import make_config, table_rows

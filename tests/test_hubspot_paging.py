@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from crmsync import api
-from crmsync.registry import Registry
-from crmsync.reports import RunReport
-from crmsync.schema import SYNCED_TABLES
+from crmsync.plugin.registry import Registry
+from crmsync.core.reports import RunReport
+from crmsync.core.schema import SYNCED_TABLES
 from crmsync.store import Store
 
 from conftest import make_config, table_rows

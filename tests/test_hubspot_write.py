@@ -65,7 +65,7 @@ def test_property_kinds(definition: dict[str, Any], kind: str) -> None:
 
 
 def test_every_field_kind_can_be_created() -> None:
-    from crmsync.connector import FIELD_TYPES
+    from crmsync.plugin.connector import FIELD_TYPES
     assert set(FIELD_TYPES) <= set(PROPERTY_TYPES)
 
 

@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
-from crmsync.config import MetricsConfig
+from crmsync.core.config import MetricsConfig
 from crmsync.metrics import compute
-from crmsync.registry import Registry
+from crmsync.plugin.registry import Registry
 
 from conftest import load_records
 

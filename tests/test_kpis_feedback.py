@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from crmsync.config import MetricsConfig
+from crmsync.core.config import MetricsConfig
 from crmsync.metrics import compute
 from crmsync_kpis import feedback
 

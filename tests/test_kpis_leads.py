@@ -23,7 +23,7 @@ import datetime as dt
 
 import pytest
 
-from crmsync.config import MetricsConfig
+from crmsync.core.config import MetricsConfig
 from crmsync.metrics import compute
 from crmsync.testing import compute_metric
 from crmsync_kpis.leads import (

@@ -18,7 +18,7 @@ import datetime as dt
 
 import pytest
 
-from crmsync.config import MetricsConfig
+from crmsync.core.config import MetricsConfig
 from crmsync.metrics import compute
 from crmsync_kpis.stages import DealSlippageRate, StageConversionRate, TimeInStageDays
 

@@ -1,4 +1,4 @@
-"""Run locks across real processes, on SQLite and PostgreSQL (crmsync.locks)."""
+"""Run locks across real processes, on SQLite and PostgreSQL (crmsync.store.locks)."""
 
 from __future__ import annotations
 
@@ -14,16 +14,16 @@ from click.testing import CliRunner
 
 from crmsync import api
 from crmsync.cli import cli
-from crmsync.cli_state import EXIT_LOCKED
-from crmsync.locks import RunLocked, advisory_key, run_lock, sync_lock_name
-from crmsync.reports import LOCKED
+from crmsync.cli.state import EXIT_LOCKED
+from crmsync.store.locks import RunLocked, advisory_key, run_lock, sync_lock_name
+from crmsync.core.reports import LOCKED
 from crmsync.store import Store
 
 from conftest import make_config
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from crmsync.locks import run_lock
+    from crmsync.store.locks import run_lock
     from crmsync.store import Store
     url, name, ttl, hold = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
     store = Store(url)

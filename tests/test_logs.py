@@ -1,4 +1,4 @@
-"""Human and JSON log lines, secrets always redacted (crmsync.logs)."""
+"""Human and JSON log lines, secrets always redacted (crmsync.core.logs)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from crmsync import logs
+from crmsync.core import logs
 
 
 def record(msg: str, *args: object, level: int = logging.WARNING, **extra: object

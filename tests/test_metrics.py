@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from crmsync import MetricError
 from crmsync.api import compute_metrics, metric_values
 from crmsync.cli import cli
-from crmsync.config import MetricsConfig
+from crmsync.core.config import MetricsConfig
 from crmsync.metrics import compute
-from crmsync.registry import Registry
+from crmsync.plugin.registry import Registry
 
 from conftest import load_records, make_config
 
@@ -59,7 +59,7 @@ def loaded(store):
 
 
 def values(store, metric, period="quarter", dimension=None, **cfg):
-    from crmsync.registry import Registry
+    from crmsync.plugin.registry import Registry
 
     m = Registry().metric(metric)
     result = compute(store, [m], MetricsConfig(**cfg), period=period, dimensions=(dimension,))
@@ -165,7 +165,7 @@ def test_a_new_york_evening_stays_on_its_local_day(store):
 
 
 def test_a_rolling_window_counts_only_deals_inside_it(loaded):
-    from crmsync.registry import Registry
+    from crmsync.plugin.registry import Registry
 
     result = compute(loaded, [Registry().metric("win_rate")], MetricsConfig(),
                      period="last_30d", as_of=dt.datetime(2026, 5, 20))
@@ -208,7 +208,7 @@ def test_custom_fields_are_dimensions_for_metrics_that_opt_in(store):
 
 
 def test_deals_without_a_rate_are_named_as_findings(loaded):
-    from crmsync.registry import Registry
+    from crmsync.plugin.registry import Registry
 
     result = compute(loaded, [Registry().metric("avg_deal_size")], MetricsConfig(),
                      period="quarter")
@@ -225,7 +225,7 @@ def test_metrics_compute_warns_about_left_out_deals(loaded, tmp_path):
 
 
 def test_filters_keep_only_deals_of_the_chosen_pipeline_and_type(store):
-    from crmsync.registry import Registry
+    from crmsync.plugin.registry import Registry
 
     load_records(store, {"opportunities": [
         opp("N1", "U1", "won", "2026-02-01T00:00:00", 1, pipeline_id="new", type="New"),
@@ -245,7 +245,7 @@ def test_filters_keep_only_deals_of_the_chosen_pipeline_and_type(store):
 
 
 def test_deal_metrics_break_down_by_a_custom_field(store):
-    from crmsync.registry import Registry
+    from crmsync.plugin.registry import Registry
 
     load_records(store, {"opportunities": [
         opp("A", "U1", "won", "2026-02-01T00:00:00", 1, custom={"product_line": "Analytics"}),
@@ -259,8 +259,8 @@ def test_deal_metrics_break_down_by_a_custom_field(store):
 def test_stored_values_record_the_definition_variant(loaded):
     import sqlalchemy as sa
 
-    from crmsync.registry import Registry
-    from crmsync.schema import metric_values as mv
+    from crmsync.plugin.registry import Registry
+    from crmsync.core.schema import metric_values as mv
 
     cfg = MetricsConfig(definitions={"win_rate": "won_over_created"})
     compute(loaded, [Registry().metric("win_rate")], cfg, period="all")

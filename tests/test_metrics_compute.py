@@ -12,8 +12,8 @@ from writeback_support import Crm, connector_class, registry_with
 
 from crmsync.cli import cli
 from crmsync.metrics import latest_values
-from crmsync.metrics.standard import standard_requests, writeback_requests
-from crmsync.registry import Registry
+from crmsync.orchestration.standard import standard_requests, writeback_requests
+from crmsync.plugin.registry import Registry
 
 from conftest import load_records
 from test_metrics import DATA
@@ -108,7 +108,7 @@ def test_writeback_requests_group_mapped_metrics_per_connection_and_period():
 
 
 def test_standard_requests_leave_record_metrics_to_the_mappings(tmp_path):
-    from crmsync.config import Config
+    from crmsync.core.config import Config
 
     requests = standard_requests(Config(store_url="sqlite://"), Registry().metrics(),
                                  period="month")
@@ -117,7 +117,7 @@ def test_standard_requests_leave_record_metrics_to_the_mappings(tmp_path):
 
 
 def test_standard_requests_take_a_rolling_window_like_compute():
-    from crmsync.config import Config
+    from crmsync.core.config import Config
 
     requests = standard_requests(Config(store_url="sqlite://"), Registry().metrics(),
                                  period="last_30d")

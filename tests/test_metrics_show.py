@@ -13,8 +13,9 @@ from rich.console import Console
 
 from crmsync.cli import cli
 from crmsync.metrics.engine import MetricValue
-from crmsync.registry import Registry
-from crmsync.render import format_value, kpi_table
+from crmsync.plugin.registry import Registry
+from crmsync.cli.render import kpi_table
+from crmsync.metrics.formatting import format_value
 
 from conftest import load_records
 from test_metrics import DATA

@@ -34,11 +34,11 @@ from crmsync import (
 )
 from crmsync import api
 from crmsync.cli import cli
-from crmsync.errors import MetricError
-from crmsync.config import load_config
-from crmsync.plugins import get_plugin_manager
-from crmsync.registry import Registry
-from crmsync.schema import metadata
+from crmsync.core.errors import MetricError
+from crmsync.core.config import load_config
+from crmsync.plugin.manager import get_plugin_manager
+from crmsync.plugin.registry import Registry
+from crmsync.core.schema import metadata
 from crmsync.store import Store
 
 FIELD = "crmsync_days_in_current_stage"

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from crmsync import Batch, ConfigError, Connector, Reject
 from crmsync.api import status, sync
 from crmsync.cli import cli
-from crmsync.config import SyncConfig, load_config
-from crmsync.schema import sync_rejects
+from crmsync.core.config import SyncConfig, load_config
+from crmsync.core.schema import sync_rejects
 from crmsync.store import Store
 from crmsync.sync.engine import SyncEngine
 

@@ -30,7 +30,7 @@ import pytest
 import vcr
 from vcr.request import Request as VcrRequest
 
-from crmsync.connector import FieldSpec, WriteUpdate
+from crmsync.plugin.connector import FieldSpec, WriteUpdate
 from crmsync.sync.validate import validator_for
 from crmsync_salesforce import SalesforceConnector
 

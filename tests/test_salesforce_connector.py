@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from conftest import table_rows
 
-from crmsync.connector import Batch, FieldSpec, WriteUpdate
-from crmsync.errors import AuthError, ConnectorError, QuotaExhausted, TransientError
-from crmsync.reports import STOPPED_QUOTA
+from crmsync.plugin.connector import Batch, FieldSpec, WriteUpdate
+from crmsync.core.errors import AuthError, ConnectorError, QuotaExhausted, TransientError
+from crmsync.core.reports import STOPPED_QUOTA
 from crmsync.store import Store
 from crmsync.sync import SyncEngine
 from crmsync.sync.validate import validator_for

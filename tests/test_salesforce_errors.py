@@ -11,7 +11,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from crmsync.errors import AuthError, ConnectorError, QuotaExhausted, TransientError
+from crmsync.core.errors import AuthError, ConnectorError, QuotaExhausted, TransientError
 from crmsync_salesforce.errors import QueryTimeout, error_code, translate
 
 URL = "https://example.my.salesforce.com/services/data/v61.0/queryAll/"

@@ -12,7 +12,7 @@ import pytest
 from fakes.salesforce_org import FakeSalesforceOrg
 from fakes.sf_data import PREFIXES, Dataset, make_id
 
-from crmsync.connector import Batch
+from crmsync.plugin.connector import Batch
 from crmsync_salesforce import SalesforceConnector
 
 DATASET = dict(opportunities=60, activities=10, contacts=10, leads=10)

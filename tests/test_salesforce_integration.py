@@ -20,11 +20,11 @@ from click.testing import CliRunner
 from conftest import make_config, table_rows
 from crmsync import api
 from crmsync.cli import cli
-from crmsync.config import Config
-from crmsync.errors import AuthError
-from crmsync.registry import Registry
-from crmsync.reports import STOPPED_QUOTA, RunReport
-from crmsync.schema import metadata, sync_runs
+from crmsync.core.config import Config
+from crmsync.core.errors import AuthError
+from crmsync.plugin.registry import Registry
+from crmsync.core.reports import STOPPED_QUOTA, RunReport
+from crmsync.core.schema import metadata, sync_runs
 from crmsync.store import Store
 from fakes.salesforce_org import FakeSalesforceOrg
 from fakes.sf_data import Dataset, make_id

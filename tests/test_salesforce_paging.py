@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from crmsync import ApiCallCounter, ConnectorError, api
-from crmsync.registry import Registry
+from crmsync.plugin.registry import Registry
 from crmsync.store import Store
 from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.quota import QuotaBudget

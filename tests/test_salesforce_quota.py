@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crmsync.errors import QuotaExhausted
+from crmsync.core.errors import QuotaExhausted
 from crmsync_salesforce.quota import QuotaBudget, parse_limit_info
 
 

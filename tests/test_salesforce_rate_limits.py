@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from crmsync import RateLimited, api
-from crmsync.registry import Registry
+from crmsync.plugin.registry import Registry
 from crmsync.store import Store
 from crmsync.sync import SyncEngine
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from crmsync.errors import ConfigError
+from crmsync.core.errors import ConfigError
 from crmsync_salesforce import SalesforceConnector
 from crmsync_salesforce.client import auth_mode, endpoint_label
 

@@ -1,4 +1,4 @@
-"""``[schedule]`` parsing and due times (crmsync.schedule), with fixed clocks."""
+"""``[schedule]`` parsing and due times (crmsync.orchestration.jobs), with fixed clocks."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from crmsync.config import load_config
-from crmsync.errors import ConfigError
-from crmsync.schedule import (Job, covers, is_due, last_runs, next_due, next_run, record_run)
+from crmsync.core.config import load_config
+from crmsync.core.errors import ConfigError
+from crmsync.orchestration.jobs import (Job, covers, is_due, last_runs, next_due, next_run, record_run)
 from crmsync.store import Store
 
 UTC = dt.timezone.utc

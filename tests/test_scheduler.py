@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from crmsync.config import Config
-from crmsync.locks import job_lock_name, run_lock
-from crmsync.registry import Registry
-from crmsync.schedule import Job, last_runs, record_run
-from crmsync.schema import sync_runs
-from crmsync.scheduler import Scheduler
+from crmsync.core.config import Config
+from crmsync.store.locks import job_lock_name, run_lock
+from crmsync.plugin.registry import Registry
+from crmsync.orchestration.jobs import Job, last_runs, record_run
+from crmsync.core.schema import sync_runs
+from crmsync.orchestration.scheduler import Scheduler
 from crmsync.store import Store
 
 from conftest import make_config, table_rows
@@ -141,14 +141,14 @@ def test_a_job_another_scheduler_runs_is_skipped(config: Config, registry: Regis
 
 def test_every_start_and_finish_is_logged(config: Config, registry: Registry, store: Store,
                                           clock: Clock, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="crmsync.scheduler")
+    caplog.set_level(logging.INFO, logger="crmsync.orchestration.scheduler")
     record_run(store, "hourly", START - dt.timedelta(hours=3), "success")
     sched = make_scheduler(config, registry, store, clock)
 
     sched.tick()
     sched.join()
 
-    records = [r for r in caplog.records if r.name == "crmsync.scheduler"]
+    records = [r for r in caplog.records if r.name == "crmsync.orchestration.scheduler"]
     assert records[0].getMessage() == "job hourly started (task sync)"
     assert records[1].getMessage().startswith("job hourly finished: success in ")
     # structured fields for --log-format json
@@ -161,7 +161,7 @@ def test_a_failing_job_is_logged_and_recorded_as_failed(config: Config, registry
                                                         ) -> None:
     config.schedule = {"bad": Job(name="bad", cron="0 * * * *", task="sync",
                                   connections=("nope",))}
-    caplog.set_level(logging.INFO, logger="crmsync.scheduler")
+    caplog.set_level(logging.INFO, logger="crmsync.orchestration.scheduler")
     record_run(store, "bad", START - dt.timedelta(hours=3), "success")
     sched = make_scheduler(config, registry, store, clock)
 
@@ -236,7 +236,7 @@ def _rows_read(store: Store) -> int:
 def test_run_and_compute_jobs_finish(config: Config, registry: Registry, store: Store,
                                      clock: Clock, caplog: pytest.LogCaptureFixture,
                                      task: str) -> None:
-    caplog.set_level(logging.INFO, logger="crmsync.scheduler")
+    caplog.set_level(logging.INFO, logger="crmsync.orchestration.scheduler")
     config.schedule = {"nightly": Job(name="nightly", cron="0 2 * * *", task=task)}
     record_run(store, "nightly", START - dt.timedelta(days=1), "success")
     sched = make_scheduler(config, registry, store, clock)

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from crmsync import api
 from crmsync.cli import cli
-from crmsync.config import Config
-from crmsync.registry import Registry
-from crmsync.schedule import Job, record_run
+from crmsync.core.config import Config
+from crmsync.plugin.registry import Registry
+from crmsync.orchestration.jobs import Job, record_run
 from crmsync.store import Store
 
 from conftest import make_config
@@ -57,7 +57,7 @@ def test_quota_left_is_the_limit_minus_what_the_run_saw_used(synced: Config,
                                                              store: Store) -> None:
     import sqlalchemy as sa
 
-    from crmsync.schema import sync_runs
+    from crmsync.core.schema import sync_runs
 
     with store.engine.begin() as conn:
         conn.execute(sa.update(sync_runs).where(sync_runs.c.entity == "accounts")

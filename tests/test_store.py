@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
 
 from crmsync.cli import cli
-from crmsync.schema import accounts, metadata
+from crmsync.core.schema import accounts, metadata
 from crmsync.store import Store, upsert_rows
 from crmsync.store.migrate import head
 

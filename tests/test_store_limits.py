@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from crmsync import Batch, Connector
-from crmsync.schema import SYNCED_TABLES, sync_rejects, sync_runs, sync_state
+from crmsync.core.schema import SYNCED_TABLES, sync_rejects, sync_runs, sync_state
 from crmsync.store import Store
 from crmsync.sync import SyncEngine
 from crmsync.sync import engine as engine_module

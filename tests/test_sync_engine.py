@@ -11,9 +11,9 @@ import sqlalchemy as sa
 
 from crmsync import (Batch, Quota, ConfigError, Connector, ConnectorError, Deletion, QuotaExhausted,
                      RateLimited, Reject, Setting, TransientError)
-from crmsync.redact import Redactor
-from crmsync.retry import RetryPolicy
-from crmsync.schema import sync_rejects, sync_runs, sync_state
+from crmsync.core.redact import Redactor
+from crmsync.core.retry import RetryPolicy
+from crmsync.core.schema import sync_rejects, sync_runs, sync_state
 from crmsync.sync import SyncEngine
 
 from conftest import table_rows

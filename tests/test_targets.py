@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from crmsync import ConfigError
 from crmsync.cli import cli
-from crmsync.config import load_config
+from crmsync.core.config import load_config
 from crmsync.metrics.targets import Target, is_below, parse_targets, target_for
 
 from conftest import load_records

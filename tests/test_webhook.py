@@ -13,12 +13,12 @@ import pytest
 
 import crmsync_webhook.payload
 from crmsync import Batch, Connector, CrmsyncError, Setting, api, hookimpl
-from crmsync.config import Config, load_config
-from crmsync.errors import ConfigError, ConnectorError, QuotaExhausted
-from crmsync.notify import NotifyConfig
-from crmsync.plugins import get_plugin_manager
-from crmsync.registry import Registry
-from crmsync.reports import RunReport
+from crmsync.core.config import Config, load_config
+from crmsync.core.errors import ConfigError, ConnectorError, QuotaExhausted
+from crmsync.orchestration.notify import NotifyConfig
+from crmsync.plugin.manager import get_plugin_manager
+from crmsync.plugin.registry import Registry
+from crmsync.core.reports import RunReport
 
 from conftest import make_config
 

@@ -20,7 +20,7 @@ from writeback_support import (
 )
 
 from crmsync import RateLimited, WritebackError, api
-from crmsync.schema import writeback_state
+from crmsync.core.schema import writeback_state
 
 OPP = {"metric": "days_in_current_stage", "object": "opportunity"}
 FIELD = "crmsync_days_in_current_stage"
@@ -389,7 +389,7 @@ def test_values_shared_by_two_connections_are_skipped_as_ambiguous(store, regist
     put_records(store, "opportunities", ["O1"])
     put_records(store, "opportunities", ["O1"], connection="other")
     put_values(store, "days_in_current_stage", {"O1": 1.0})
-    from crmsync.schema import metric_values
+    from crmsync.core.schema import metric_values
     with store.engine.begin() as conn:  # a run over both connections: O1 twice
         row = conn.execute(sa.select(metric_values)).mappings().one()
         conn.execute(sa.insert(metric_values),
@@ -401,8 +401,8 @@ def test_values_shared_by_two_connections_are_skipped_as_ambiguous(store, regist
 
 def test_the_after_run_hook_gets_the_write_back_report(opps, crm):
     from crmsync import hookimpl
-    from crmsync.plugins import get_plugin_manager
-    from crmsync.registry import Registry
+    from crmsync.plugin.manager import get_plugin_manager
+    from crmsync.plugin.registry import Registry
 
     seen = []
 
@@ -422,7 +422,7 @@ def test_the_after_run_hook_gets_the_write_back_report(opps, crm):
 
 
 def test_a_mapping_being_applied_elsewhere_is_locked(opps, registry, crm):
-    from crmsync.locks import RunLocked, run_lock, writeback_lock_name
+    from crmsync.store.locks import RunLocked, run_lock, writeback_lock_name
 
     name = writeback_lock_name(f"crm:opportunity:{OPP['metric']}")
     with run_lock(opps, name), pytest.raises(RunLocked):

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from crmsync import ConfigError
-from crmsync.config import load_config
+from crmsync.core.config import load_config
 
 HEAD = '[connections.sf]\ntype = "demo"\n\n'
 
@@ -93,7 +93,7 @@ def test_a_bad_period_is_named(tmp_path):
 
 
 def test_the_starter_config_has_a_commented_writeback_example(tmp_path):
-    from crmsync.config_template import TEMPLATE
+    from crmsync.orchestration.config_template import TEMPLATE
 
     enabled = TEMPLATE.replace("# [[writeback]]", "[[writeback]]").replace(
         '# metric = "days', 'metric = "days').replace('# connection = "salesforce"',

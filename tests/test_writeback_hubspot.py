@@ -12,9 +12,9 @@ import pytest
 from fakes.hubspot_portal import FakeHubSpotPortal
 
 from crmsync import WritebackError, api
-from crmsync.config import Config, ConnectionConfig
+from crmsync.core.config import Config, ConnectionConfig
 from crmsync.metrics import engine as metric_engine
-from crmsync.registry import Registry
+from crmsync.plugin.registry import Registry
 from crmsync.writeback.mapping import parse_writeback
 
 AS_OF = dt.datetime(2027, 1, 1)  # after every deal, also those created by a test

@@ -16,7 +16,7 @@ from writeback_support import (
 )
 
 from crmsync import ConfigError, WritebackError, api
-from crmsync.schema import writeback_state
+from crmsync.core.schema import writeback_state
 
 OPP = {"metric": "days_in_current_stage", "object": "opportunity"}
 
@@ -112,8 +112,8 @@ def test_a_ratio_may_go_to_a_number_field(opps, registry, crm):
 
 
 def test_a_connector_that_cannot_write_is_refused(store):
-    from crmsync.config import Config, ConnectionConfig
-    from crmsync.registry import Registry
+    from crmsync.core.config import Config, ConnectionConfig
+    from crmsync.plugin.registry import Registry
     from crmsync.writeback.mapping import parse_writeback
 
     config = Config(store_url=store.url, connections={"f": ConnectionConfig(

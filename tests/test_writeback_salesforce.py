@@ -13,9 +13,9 @@ from fakes.salesforce_org import FakeSalesforceOrg
 from fakes.sf_data import fmt_datetime
 
 from crmsync import WritebackError, api
-from crmsync.config import Config, ConnectionConfig
+from crmsync.core.config import Config, ConnectionConfig
 from crmsync.metrics import engine as metric_engine
-from crmsync.registry import Registry
+from crmsync.plugin.registry import Registry
 from crmsync.writeback.mapping import parse_writeback
 
 AS_OF = dt.datetime(2026, 11, 1)

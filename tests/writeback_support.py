@@ -22,10 +22,10 @@ from crmsync import (
     WriteUpdate,
     hookimpl,
 )
-from crmsync.config import Config, ConnectionConfig
-from crmsync.plugins import get_plugin_manager
-from crmsync.registry import Registry
-from crmsync.schema import metric_values
+from crmsync.core.config import Config, ConnectionConfig
+from crmsync.plugin.manager import get_plugin_manager
+from crmsync.plugin.registry import Registry
+from crmsync.core.schema import metric_values
 from crmsync.store import Store
 from crmsync.writeback.mapping import parse_writeback
 

@@ -16,7 +16,7 @@ from typing import Any, overload
 
 from crmsync import (Batch, ConfigError, Connector, ConnectorError, Reject, Setting,
                      StandingRejects)
-from crmsync.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
+from crmsync.core.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
 
 from crmsync_files.cursor import FileCursor, Resume, file_signature, parse_timestamp
 from crmsync_files.date_formats import DateColumns

@@ -13,7 +13,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from crmsync.schema import SYNCED_TABLES
+from crmsync.core.schema import SYNCED_TABLES
 
 from crmsync_files.row_readers import SourceRow
 

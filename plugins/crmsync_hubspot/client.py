@@ -29,7 +29,7 @@ import hubspot
 import urllib3
 
 from crmsync import AuthError, ConfigError, Quota, QuotaExhausted
-from crmsync.connector import ApiCallCounter
+from crmsync.plugin.connector import ApiCallCounter
 
 from crmsync_hubspot.errors import (
     CIHeaders,

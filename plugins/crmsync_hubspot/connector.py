@@ -26,7 +26,7 @@ from crmsync import (
     WriteUpdate,
 )
 
-from crmsync.schema import SYNCED_TABLES
+from crmsync.core.schema import SYNCED_TABLES
 
 from crmsync_hubspot import mapping as m
 from crmsync_hubspot.associations import attach

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from crmsync import ConfigError, Setting
-from crmsync.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
+from crmsync.core.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
 
 from crmsync_hubspot.client import TIMEOUT, OAuthCredentials
 from crmsync_hubspot.properties import ENGAGEMENT_TYPES

@@ -6,7 +6,7 @@ Professional/Enterprise) and a much lower one for the search API (``search_rate_
 second; 4 per the 2020 changelog, 5 documented today).
 
 **Why the throttle waits instead of raising RateLimited.** crmsync's rule is that connectors never
-sleep *to retry* (``crmsync.retry`` owns retries). A throttle is not a retry: it spaces out
+sleep *to retry* (``crmsync.core.retry`` owns retries). A throttle is not a retry: it spaces out
 calls that have not failed, never waits longer than one window, and keeps HubSpot
 from answering 429 at all. Raising ``RateLimited`` from a full window would not fit the
 engine: the engine retries by calling ``read()`` again from the last *committed* cursor, so

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from crmsync.errors import ConnectorError
+from crmsync.core.errors import ConnectorError
 
 from crmsync_salesforce import composite
 from crmsync_salesforce.client import SalesforceClient

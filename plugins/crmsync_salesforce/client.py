@@ -44,8 +44,8 @@ from simple_salesforce.exceptions import (
 )
 from simple_salesforce.login import SalesforceLogin
 
-from crmsync.connector import ApiCallCounter
-from crmsync.errors import AuthError, ConfigError, ConnectorError, RateLimited, TransientError
+from crmsync.plugin.connector import ApiCallCounter
+from crmsync.core.errors import AuthError, ConfigError, ConnectorError, RateLimited, TransientError
 from crmsync import parse_retry_after
 
 from crmsync_salesforce.errors import error_code, translate

@@ -25,7 +25,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
-from crmsync.connector import (
+from crmsync.plugin.connector import (
     Batch,
     Connector,
     Deletion,
@@ -36,8 +36,8 @@ from crmsync.connector import (
     WriteResult,
     WriteUpdate,
 )
-from crmsync.errors import ConfigError, ConnectorError
-from crmsync.schema import SYNCED_TABLES
+from crmsync.core.errors import ConfigError, ConnectorError
+from crmsync.core.schema import SYNCED_TABLES
 
 from crmsync_salesforce import lookups, mapping, write as writing
 from crmsync_salesforce.catalog import Catalog

@@ -15,8 +15,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from crmsync.connector import Quota
-from crmsync.errors import QuotaExhausted
+from crmsync.plugin.connector import Quota
+from crmsync.core.errors import QuotaExhausted
 
 __all__ = ["QuotaBudget", "parse_limit_info"]
 

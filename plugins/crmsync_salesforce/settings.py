@@ -7,8 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from crmsync.connector import Setting
-from crmsync.errors import ConfigError
+from crmsync.plugin.connector import Setting
+from crmsync.core.errors import ConfigError
 
 from crmsync_salesforce.client import DEFAULT_TIMEOUT
 

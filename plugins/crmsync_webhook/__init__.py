@@ -1,6 +1,6 @@
 """crmsync_webhook: post run notifications to a webhook (Slack-compatible ``text``).
 
-Configured by ``[notify]`` in ``crmsync.toml`` (:mod:`crmsync.notify`)::
+Configured by ``[notify]`` in ``crmsync.toml`` (:mod:`crmsync.orchestration.notify`)::
 
     [notify]
     webhook_url = "${SLACK_WEBHOOK_URL}"
@@ -15,8 +15,8 @@ every known secret redacted; the webhook URL is never logged.
 from __future__ import annotations
 
 from crmsync import hookimpl
-from crmsync.config import Config
-from crmsync.reports import RunReport
+from crmsync.core.config import Config
+from crmsync.core.reports import RunReport
 
 from crmsync_webhook.payload import build_payload, events_of
 from crmsync_webhook.post import post_json

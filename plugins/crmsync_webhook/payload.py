@@ -6,11 +6,11 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from crmsync import logs
-from crmsync.config import Config
-from crmsync.notify import report_events
-from crmsync.redact import Redactor
-from crmsync.reports import RunReport
+from crmsync.core import logs
+from crmsync.core.config import Config
+from crmsync.orchestration.notify import report_events
+from crmsync.core.redact import Redactor
+from crmsync.core.reports import RunReport
 
 __all__ = ["build_payload", "events_of", "below_target_rows"]
 
@@ -27,7 +27,7 @@ _ICONS = {"failure": ":x:", "quota": ":hourglass:", "locked": ":lock:",
 def below_target_rows(config: Config) -> list[dict[str, Any]]:
     """The latest metric values below their targets (``crmsync metrics show --below-target``)."""
     from crmsync import api
-    from crmsync.registry import Registry
+    from crmsync.plugin.registry import Registry
 
     return api.metric_report(config, Registry(), below_target=True)
 

@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from crmsync import logs
+from crmsync.core import logs
 
 __all__ = ["post_json"]
 

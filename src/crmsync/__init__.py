@@ -5,7 +5,7 @@ Plugin authors import only from this module and :mod:`crmsync.testing`.
 
 from __future__ import annotations
 
-from crmsync.connector import (
+from crmsync.plugin.connector import (
     FIELD_PREFIX,
     FIELD_TYPES,
     FLAGS_KEY,
@@ -22,7 +22,7 @@ from crmsync.connector import (
     WriteResult,
     WriteUpdate,
 )
-from crmsync.errors import (
+from crmsync.core.errors import (
     AuthError,
     ConfigError,
     ConnectorError,
@@ -37,11 +37,11 @@ from crmsync.errors import (
     StoreError,
     WritebackError,
 )
-from crmsync.metric import Metric, MetricContext
-from crmsync.panel import DashboardPanel, PanelContext
-from crmsync.plugins import hookimpl
-from crmsync.reports import EntityResult, RunReport
-from crmsync.retry import parse_retry_after
+from crmsync.plugin.metric import Metric, MetricContext
+from crmsync.plugin.panel import DashboardPanel, PanelContext
+from crmsync.plugin.manager import hookimpl
+from crmsync.core.reports import EntityResult, RunReport
+from crmsync.core.retry import parse_retry_after
 
 __version__ = "0.1.0"
 

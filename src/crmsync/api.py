@@ -1,7 +1,7 @@
 """The library functions the CLI and tests call: crmsync's product surface.
 
-Each function takes a :class:`~crmsync.config.Config` (see :func:`load_config`) and, where
-plugins matter, a :class:`~crmsync.registry.Registry`; each returns plain data or a report.
+Each function takes a :class:`~crmsync.core.config.Config` (see :func:`load_config`) and, where
+plugins matter, a :class:`~crmsync.plugin.registry.Registry`; each returns plain data or a report.
 """
 
 from __future__ import annotations
@@ -19,28 +19,28 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from crmsync import logs
-from crmsync.config import Config, ConnectionConfig, load_config
-from crmsync.connector import Connector
-from crmsync.errors import AuthError, ConfigError, ConnectorError, CrmsyncError
+from crmsync.core import logs
+from crmsync.core.config import Config, ConnectionConfig, load_config
+from crmsync.plugin.connector import Connector
+from crmsync.core.errors import AuthError, ConfigError, ConnectorError, CrmsyncError
 from crmsync.metrics import engine as metric_engine
 from crmsync.metrics.engine import ComputeResult, MetricValue
 from crmsync.metrics.report import report_rows
-from crmsync.metrics.standard import StandardResult, compute_standard
+from crmsync.orchestration.standard import StandardResult, compute_standard
 from crmsync.metrics.targets import stored_targets
-from crmsync.redact import Redactor
-from crmsync.registry import Registry
-from crmsync.locks import DEFAULT_TTL, RunLocked, connection_lock_name, run_lock, sync_lock_name
-from crmsync.reports import (LOCKED, PARTIAL, STOPPED_QUOTA, WHOLE_CONNECTION, EntityResult,
+from crmsync.core.redact import Redactor
+from crmsync.plugin.registry import Registry
+from crmsync.store.locks import DEFAULT_TTL, RunLocked, connection_lock_name, run_lock, sync_lock_name
+from crmsync.core.reports import (LOCKED, PARTIAL, STOPPED_QUOTA, WHOLE_CONNECTION, EntityResult,
                              RunReport)
-from crmsync.schedule import covers, last_runs, next_due
-from crmsync.schema import sync_rejects, sync_runs, sync_state
+from crmsync.orchestration.jobs import covers, last_runs, next_due
+from crmsync.core.schema import sync_rejects, sync_runs, sync_state
 from crmsync.store import Store
 from crmsync.store.database import redact_url
 from crmsync.sync.engine import NOT_STARTED, ProgressCallback, SyncEngine
 
 if TYPE_CHECKING:
-    from crmsync.writeback.operations import RunResult
+    from crmsync.orchestration.writeback import RunResult
     from crmsync.writeback.plan import WritebackPlan
 
 __all__ = [
@@ -79,7 +79,7 @@ def redactor_for(config: Config, registry: Registry, extra: Iterable[str] = ()) 
     """One redactor for every secret the configuration holds: the secret settings of every
     configured connection (an error of one CRM may echo another's token), the notification
     webhook URL, the store URL's password, and ``extra``. They are registered with logging
-    too (:func:`crmsync.logs.register_secrets`). Connections whose type no plugin provides
+    too (:func:`crmsync.core.logs.register_secrets`). Connections whose type no plugin provides
     are skipped (their error is reported where they are used)."""
     secrets = set(extra)
     for conn_cfg in config.connections.values():
@@ -187,8 +187,8 @@ def sync(config: Config, registry: Registry, names: Sequence[str] = (), *,
     sync. When some connections failed and others synced, the run's status is ``partial``.
 
     A sync of several entities of a connection holds the connection's lock
-    (:func:`crmsync.locks.connection_lock_name`) for its whole run, and each entity its own
-    run lock (:mod:`crmsync.locks`). A lock another process holds for longer than ``wait``
+    (:func:`crmsync.store.locks.connection_lock_name`) for its whole run, and each entity its own
+    run lock (:mod:`crmsync.store.locks`). A lock another process holds for longer than ``wait``
     seconds is reported with status ``locked`` (a held connection as one detail, entity
     ``*``; and so is the run, unless something failed); the others still sync.
     """
@@ -306,7 +306,7 @@ def compute_standard_metrics(config: Config, registry: Registry, *,
     """What ``crmsync metrics compute`` without options stores: the catalogue for the period
     (default ``[metrics] period``) for the organisation and by owner and team, the snapshot
     metrics, and the metrics ``[[writeback]]`` mappings send
-    (:func:`crmsync.metrics.standard.compute_standard`)."""
+    (:func:`crmsync.orchestration.standard.compute_standard`)."""
     report = RunReport(kind="metrics")
     with _reported(config, registry, report, store) as store:
         result = compute_standard(store, config, registry.metrics(), period=period,
@@ -467,9 +467,9 @@ def serve_dashboard(config: Config, registry: Registry, *, host: str = "127.0.0.
 
 
 def serve_schedule(config: Config, registry: Registry, *, poll: float = 30.0) -> int:
-    """Run the ``[schedule]`` jobs when due until SIGTERM/SIGINT (:mod:`crmsync.scheduler`);
+    """Run the ``[schedule]`` jobs when due until SIGTERM/SIGINT (:mod:`crmsync.orchestration.scheduler`);
     returns the exit status."""
-    from crmsync.scheduler import Scheduler
+    from crmsync.orchestration.scheduler import Scheduler
 
     if not config.schedule:
         raise ConfigError("no jobs to run; add a [schedule.NAME] table with a cron "
@@ -489,7 +489,7 @@ def writeback_plan(config: Config, registry: Registry, *, connections: Sequence[
 
     :param now: naive UTC "now" (which failed records are due for a retry).
     """
-    from crmsync.writeback import operations
+    from crmsync.orchestration import writeback as operations
 
     return operations.plan(config, registry, connections=connections, store=store, now=now)
 
@@ -505,7 +505,7 @@ def writeback_apply(config: Config, registry: Registry, *, connections: Sequence
 
     :param progress: ``progress(label, done, total)`` per connection/object while sending.
     """
-    from crmsync.writeback import operations
+    from crmsync.orchestration import writeback as operations
 
     return operations.apply(config, registry, connections=connections, store=store, now=now,
                             confirm=confirm, progress=progress, sleep=sleep)
@@ -519,7 +519,7 @@ def run(config: Config, registry: Registry, *, dry_run: bool = False,
     """Sync every connection, compute the metrics (the catalogue for the configured period,
     and the mapped record-level metrics per connection), then plan and apply write-back;
     ``dry_run`` stops at the plan."""
-    from crmsync.writeback import operations
+    from crmsync.orchestration import writeback as operations
 
     return operations.run(config, registry, dry_run=dry_run, store=store, now=now,
                           sync_progress=sync_progress, progress=progress, confirm=confirm)
@@ -536,7 +536,7 @@ def _writeback_summary(store: Store) -> dict[str, Any]:
 def export(config: Config, directory: str | Path, fmt: str = "csv", *,
            connection: str | None = None) -> dict[str, int]:
     """Write the store's tables as CSV or JSONL files the ``files`` connector reads back."""
-    from crmsync.export import export_store
+    from crmsync.orchestration.export import export_store
 
     store = open_store(config)
     try:
@@ -580,7 +580,7 @@ def show_config(config: Config, registry: Registry) -> dict[str, Any]:
 
 def init_config(path: str | Path = "crmsync.toml", *, force: bool = False) -> Path:
     """Write a commented starter ``crmsync.toml``."""
-    from crmsync.config_template import TEMPLATE
+    from crmsync.orchestration.config_template import TEMPLATE
 
     target = Path(path)
     if target.exists() and not force:

@@ -21,11 +21,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from crmsync.config import Config
+from crmsync.core.config import Config
 from crmsync.dashboard.assets import ASSETS, own_asset, plotly_js
 from crmsync.dashboard.data import DashboardData
 from crmsync.dashboard.pages import PAGES, NotFound, Renderer
-from crmsync.registry import Registry
+from crmsync.plugin.registry import Registry
 
 __all__ = ["create_app", "CSP", "COOKIE"]
 

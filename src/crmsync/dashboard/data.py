@@ -20,14 +20,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from crmsync import api
-from crmsync.config import Config
-from crmsync.metric import Metric
+from crmsync.core.config import Config
+from crmsync.plugin.metric import Metric
 from crmsync.metrics.engine import latest_periods
-from crmsync.registry import Registry
-from crmsync.render import format_change, format_value, period_label
-from crmsync.schema import accounts, metric_values, pipelines, stages, sync_runs, users
-from crmsync.schema import writeback_state
-from crmsync.errors import StoreError
+from crmsync.plugin.registry import Registry
+from crmsync.metrics.formatting import format_change, format_value, period_label
+from crmsync.core.schema import accounts, metric_values, pipelines, stages, sync_runs, users
+from crmsync.core.schema import writeback_state
+from crmsync.core.errors import StoreError
 from crmsync.store import Store
 from crmsync.store.database import redact_url
 

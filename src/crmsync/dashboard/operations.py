@@ -8,8 +8,8 @@ import datetime as dt
 from typing import Any
 
 from crmsync import api
-from crmsync.metrics.periods import previous_period_start
-from crmsync.render import period_label
+from crmsync.core.periods import previous_period_start
+from crmsync.metrics.formatting import period_label
 from crmsync.dashboard import charts
 from crmsync.dashboard.data import DashboardData, family_of, kpi
 from crmsync.dashboard.filters import Filters

@@ -18,7 +18,7 @@ from markupsafe import Markup
 from crmsync.dashboard import operations, sales
 from crmsync.dashboard.data import DashboardData
 from crmsync.dashboard.filters import PERIODS, Filters, parse_filters
-from crmsync.panel import PANEL_PAGES, DashboardPanel, PanelContext
+from crmsync.plugin.panel import PANEL_PAGES, DashboardPanel, PanelContext
 
 __all__ = ["Page", "PAGES", "Renderer", "NotFound"]
 

@@ -16,8 +16,8 @@ from crmsync.dashboard import charts
 from crmsync.dashboard.data import DashboardData, Kpi, family_of, kpi
 from crmsync.dashboard.filters import Filters
 from crmsync.dashboard.records import ATTENTION, records_of
-from crmsync.metrics.periods import previous_period_start
-from crmsync.render import period_label
+from crmsync.core.periods import previous_period_start
+from crmsync.metrics.formatting import period_label
 
 __all__ = ["overview", "trends", "leaderboard", "rep_page", "team_page", "HEADLINE",
            "MIN_N", "current_start", "series_rows", "cards", "DEFAULT_METRIC"]

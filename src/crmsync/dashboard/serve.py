@@ -7,9 +7,9 @@ import ipaddress
 import threading
 import webbrowser
 
-from crmsync.config import Config
-from crmsync.errors import ConfigError
-from crmsync.registry import Registry
+from crmsync.core.config import Config
+from crmsync.core.errors import ConfigError
+from crmsync.plugin.registry import Registry
 
 __all__ = ["serve", "is_loopback", "check_bind"]
 

@@ -16,21 +16,21 @@ from sqlalchemy.sql.elements import ClauseElement
 
 import sqlalchemy as sa
 
-from crmsync.errors import MetricError
+from crmsync.core.errors import MetricError
 from crmsync.metrics.findings import Finding, unconverted_deals
-from crmsync.metrics.context import CUSTOM_PREFIX, DIMENSIONS, MetricContext, is_dimension
-from crmsync.metrics.periods import (
+from crmsync.plugin.context import CUSTOM_PREFIX, DIMENSIONS, MetricContext, is_dimension
+from crmsync.core.periods import (
     as_date,
     is_period,
     period_end,
     period_end_sql,
     rolling_days,
 )
-from crmsync.schema import metric_values
+from crmsync.core.schema import metric_values
 
 if TYPE_CHECKING:
-    from crmsync.config import MetricsConfig
-    from crmsync.metric import Metric
+    from crmsync.core.config import MetricsConfig
+    from crmsync.plugin.metric import Metric
     from crmsync.store import Store
 
 __all__ = ["MetricValue", "ComputeResult", "compute", "latest_values", "supports_period"]

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from crmsync.metrics.context import MetricContext
+from crmsync.plugin.context import MetricContext
 
 if TYPE_CHECKING:
-    from crmsync.config import MetricsConfig
+    from crmsync.core.config import MetricsConfig
     from crmsync.store import Store
 
 __all__ = ["Finding", "unconverted_deals"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from crmsync.schema import SYNCED_TABLES
+from crmsync.core.schema import SYNCED_TABLES
 
 __all__ = ["Labels", "load_labels", "subject_table"]
 

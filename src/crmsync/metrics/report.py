@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from crmsync.metric import Metric
+from crmsync.plugin.metric import Metric
 from crmsync.metrics.engine import MetricValue
 from crmsync.metrics.labels import Labels, load_labels, subject_table
-from crmsync.metrics.periods import previous_period_start
+from crmsync.core.periods import previous_period_start
 from crmsync.metrics.targets import Target, attainment, is_below, target_for
 from crmsync.store import Store
 

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from crmsync.errors import ConfigError
-from crmsync.schema import SYNCED_TABLES
+from crmsync.core.errors import ConfigError
+from crmsync.core.schema import SYNCED_TABLES
 
 if TYPE_CHECKING:
     from crmsync.store import Store
@@ -48,8 +48,8 @@ class Target:
 
 def parse_targets(raw: Mapping[str, Any], *, file: str | None = None) -> list[Target]:
     """Validate the ``[targets]`` table; errors name the file, section and key."""
-    from crmsync.config import PERIODS
-    from crmsync.metrics.context import DIMENSIONS
+    from crmsync.core.config import PERIODS
+    from crmsync.plugin.context import DIMENSIONS
 
     out = []
     for metric, spec in raw.items():

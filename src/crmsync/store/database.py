@@ -14,8 +14,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from crmsync.errors import StoreError
-from crmsync.metrics.business_hours import business_minutes
+from crmsync.core.errors import StoreError
+from crmsync.store.business_hours import business_minutes
 from crmsync.store import migrate
 
 __all__ = ["DEFAULT_URL", "Store", "open_store", "redact_url", "ANALYZE_FRACTION"]

@@ -54,7 +54,7 @@ def _serialise(conn: Connection) -> None:
     and the DDL that follows are one step (a waiting process blocks up to ``busy_timeout``).
     """
     if conn.dialect.name == "postgresql":
-        from crmsync.locks import advisory_key  # crmsync.locks needs the store package
+        from crmsync.store.locks import advisory_key  # crmsync.store.locks needs the store package
 
         schema = conn.execute(sa.text("select current_schema()")).scalar() or ""
         conn.execute(sa.text("select pg_advisory_xact_lock(:k)"),

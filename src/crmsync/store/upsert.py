@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
 
-from crmsync.errors import StoreError
+from crmsync.core.errors import StoreError
 from crmsync.store.adapt import value_adapter
 
 __all__ = ["upsert_rows", "upsert_prepared", "upsert_statement", "mark_deleted"]

@@ -18,13 +18,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from crmsync.connector import Batch, Connector, StandingRejects
-from crmsync.errors import AuthError, ConfigError, ConnectorError, CrmsyncError, QuotaExhausted
-from crmsync.locks import RunLocked
-from crmsync.redact import Redactor
-from crmsync.retry import RetryPolicy, retrying
-from crmsync.reports import LOCKED, STOPPED_QUOTA, EntityResult
-from crmsync.schema import SYNCED_TABLES, sync_rejects, sync_runs, sync_state
+from crmsync.plugin.connector import Batch, Connector, StandingRejects
+from crmsync.core.errors import AuthError, ConfigError, ConnectorError, CrmsyncError, QuotaExhausted
+from crmsync.store.locks import RunLocked
+from crmsync.core.redact import Redactor
+from crmsync.core.retry import RetryPolicy, retrying
+from crmsync.core.reports import LOCKED, STOPPED_QUOTA, EntityResult
+from crmsync.core.schema import SYNCED_TABLES, sync_rejects, sync_runs, sync_state
 from crmsync.store import Store, mark_deleted, upsert_prepared
 from crmsync.store.upsert import upsert_statement
 from crmsync.sync.merges import repoint_references
@@ -58,10 +58,10 @@ class SyncEngine:
     :param connector: the connection's connector instance.
     :param redactor: scrubs the connection's secrets from errors and reject payloads.
     :param progress: called after each committed batch.
-    :param retry: how rate limits and transient errors are retried (:mod:`crmsync.retry`).
+    :param retry: how rate limits and transient errors are retried (:mod:`crmsync.core.retry`).
     :param sleep: how to wait between attempts (tests pass a recorder).
     :param lock: ``lock(entity)`` returns a context manager held while the entity syncs
-        (:func:`crmsync.locks.run_lock`); raising :class:`crmsync.locks.RunLocked` reports the
+        (:func:`crmsync.store.locks.run_lock`); raising :class:`crmsync.store.locks.RunLocked` reports the
         entity as ``locked`` and the next entity still syncs.
     :param max_reject_ratio: an entity whose rejected share of the records read passes this
         ends ``failed`` (its good records are stored all the same); ``None`` never fails a

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from crmsync.schema import SYNCED_TABLES
+from crmsync.core.schema import SYNCED_TABLES
 
 __all__ = ["REFERENCES", "repoint_references"]
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crmsync.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
+from crmsync.core.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
 from crmsync.sync.limits import StoreLimitError, dialect_limit
 from crmsync.sync.value_rules import (INTEGER_EXAMPLE, MAX_TEXT_LENGTH, NUMBER_EXAMPLE,
                                       number_text)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmsync.config import MetricsConfig
-from crmsync.metric import Metric
+from crmsync.core.config import MetricsConfig
+from crmsync.plugin.metric import Metric
 from crmsync.metrics.engine import MetricValue, compute
 from crmsync.store import Store
 

@@ -7,7 +7,7 @@
 * :mod:`~crmsync.writeback.plan`: what would be created, sent and skipped.
 * :mod:`~crmsync.writeback.apply`: creating fields, sending, splitting failed batches, recording.
 * :mod:`~crmsync.writeback.state`: the ``writeback_state`` table and the retry schedule.
-* :mod:`~crmsync.writeback.operations`: plan/apply/run as :mod:`crmsync.api` offers them.
+* :mod:`~crmsync.orchestration.writeback`: plan/apply/run as :mod:`crmsync.api` offers them.
 * :mod:`~crmsync.writeback.status`: the write-back part of ``crmsync status``.
 """
 

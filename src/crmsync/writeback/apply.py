@@ -6,7 +6,7 @@ record and handed to ``Connector.write`` (which batches as its API allows). Each
 recorded in ``writeback_state`` as it arrives, in small transactions, so a crash re-sends at
 most the values in flight. When the connector raises for a batch (the API refused it as a
 whole), the records without a result are split in halves and sent again until the bad ones
-are isolated. Rate limits and transient errors are retried by :mod:`crmsync.retry`.
+are isolated. Rate limits and transient errors are retried by :mod:`crmsync.core.retry`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmsync.connector import Connector, WriteResult, WriteUpdate
-from crmsync.errors import (
+from crmsync.plugin.connector import Connector, WriteResult, WriteUpdate
+from crmsync.core.errors import (
     AuthError,
     ConfigError,
     CrmsyncError,
@@ -27,9 +27,9 @@ from crmsync.errors import (
     TransientError,
     WritebackError,
 )
-from crmsync.redact import Redactor
-from crmsync.reports import STOPPED_QUOTA
-from crmsync.retry import RetryPolicy, retrying
+from crmsync.core.redact import Redactor
+from crmsync.core.reports import STOPPED_QUOTA
+from crmsync.core.retry import RetryPolicy, retrying
 from crmsync.store import Store
 from crmsync.writeback.plan import Change, MappingPlan, WritebackPlan
 from crmsync.writeback.state import (

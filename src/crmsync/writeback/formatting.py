@@ -14,7 +14,7 @@ import math
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
-from crmsync.connector import FIELD_TYPES, FieldInfo
+from crmsync.plugin.connector import FIELD_TYPES, FieldInfo
 
 __all__ = ["field_kind", "kind_for_unit", "compatible_kinds", "decimals_for", "format_value",
            "value_hash", "same_value", "is_empty"]

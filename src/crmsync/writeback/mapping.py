@@ -1,6 +1,6 @@
 """``[[writeback]]`` mappings: which metric goes into which CRM field (docs/writeback.md).
 
-Parsed by :func:`crmsync.config.load_config`; every problem is a :class:`~crmsync.ConfigError`
+Parsed by :func:`crmsync.core.config.load_config`; every problem is a :class:`~crmsync.ConfigError`
 naming the file, the mapping (``[writeback #2]``, counting from 1) and the key. What needs the
 plugins (does the metric exist, is it record-level, what is the connector's default field name)
 is checked when a plan is made.
@@ -12,9 +12,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crmsync.connector import FIELD_PREFIX
-from crmsync.errors import ConfigError
-from crmsync.metrics.periods import is_period
+from crmsync.plugin.connector import FIELD_PREFIX
+from crmsync.core.errors import ConfigError
+from crmsync.core.periods import is_period
 
 __all__ = ["WritebackMapping", "parse_writeback", "OBJECTS", "OVERWRITE", "NULLS", "MODES",
            "is_owned_field"]

@@ -17,8 +17,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crmsync.connector import Connector, FieldInfo, FieldSpec
-from crmsync.metric import Metric
+from crmsync.plugin.connector import Connector, FieldInfo, FieldSpec
+from crmsync.plugin.metric import Metric
 from crmsync.store import Store
 from crmsync.writeback.formatting import (
     decimals_for,

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from crmsync.schema import writeback_state
+from crmsync.core.schema import writeback_state
 from crmsync.store.upsert import upsert_statement
 
 __all__ = ["SENT", "FAILED", "PARKED", "MISSING", "StateRow", "RetrySchedule", "load_state",

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crmsync.schema import writeback_state
+from crmsync.core.schema import writeback_state
 from crmsync.store import Store
 from crmsync.writeback.state import FAILED, MISSING, PARKED, SENT
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from crmsync.connector import Connector, FieldInfo
-from crmsync.errors import ConfigError, WritebackError
-from crmsync.metric import Metric
+from crmsync.plugin.connector import Connector, FieldInfo
+from crmsync.core.errors import ConfigError, WritebackError
+from crmsync.plugin.metric import Metric
 from crmsync.writeback.formatting import compatible_kinds, field_kind
 from crmsync.writeback.mapping import OBJECTS, WritebackMapping
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crmsync.schema import SYNCED_TABLES, metric_values
+from crmsync.core.schema import SYNCED_TABLES, metric_values
 from crmsync.writeback.mapping import WritebackMapping
 from crmsync.writeback.validate import mapping_period
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from crmsync.schema import metadata
+from crmsync.core.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - crmsync always passes its connection

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from crmsync.metrics.business_hours import SQL_FUNCTION
+from crmsync.store.business_hours import SQL_FUNCTION
 
 revision = '0005'
 down_revision = '0004'

@@ -1,0 +1,2 @@
+"""The plugin API: connector and metric interfaces, hook specs and the plugin registry.
+See docs/architecture.md."""

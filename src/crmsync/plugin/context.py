@@ -1,0 +1,304 @@
+"""What a metric's ``query`` receives: the parameters and SQL building blocks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import FromClause
+
+from crmsync.core.errors import MetricError
+from crmsync.store.business_hours import parse_hours
+from crmsync.core.periods import period_end_sql, period_start_sql, rolling_days
+from crmsync.core.schema import SYNCED_TABLES
+
+def _sqlite_dialect() -> Any:
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.dialect()
+
+
+def _postgresql_dialect() -> Any:
+    from sqlalchemy.dialects import postgresql
+
+    return postgresql.dialect()
+
+
+_DIALECTS = {"sqlite": _sqlite_dialect, "postgresql": _postgresql_dialect}
+
+__all__ = ["MetricContext", "DIMENSIONS", "METRIC_OPTIONS", "CUSTOM_PREFIX", "is_dimension"]
+
+#: ``--by custom.product_line`` breaks down by a custom field of the fact table (what a
+#: connector's ``field_map`` puts in ``custom``); metrics opt in by listing ``"custom"``.
+CUSTOM_PREFIX = "custom."
+_CUSTOM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def is_dimension(name: str) -> bool:
+    """A known dimension or ``custom.<field>``."""
+    return name in DIMENSIONS or (name.startswith(CUSTOM_PREFIX) and bool(
+        _CUSTOM_NAME.fullmatch(name[len(CUSTOM_PREFIX):])))
+
+#: ``[metrics]`` settings metrics read through :meth:`MetricContext.option`, with defaults.
+METRIC_OPTIONS: dict[str, Any] = {
+    "response_sla_minutes": 60,
+    "follow_up_touches": 2,
+    "follow_up_days": 7,
+    "stale_days": 30,
+    "velocity_window_days": 90,
+    "margin": None,
+    "retention_window_months": 12,
+    "business_hours": None,
+    "business_days": (1, 2, 3, 4, 5),
+}
+
+#: Dimension name → (table holding it, column, how it is reached from a fact table).
+#: ``direct`` columns live on the fact table; ``owner`` columns on its owner (``users``);
+#: ``account`` columns on its account.
+DIMENSIONS: dict[str, tuple[str, str]] = {
+    "owner": ("direct", "owner_id"),
+    "team": ("owner", "team"),
+    "pipeline": ("direct", "pipeline_id"),
+    "deal_type": ("direct", "type"),
+    "lead_source": ("direct", "lead_source"),
+    "segment": ("account", "segment"),
+    "region": ("account", "region"),
+    "industry": ("account", "industry"),
+    "stage": ("direct", "stage_id"),
+}
+
+
+@dataclass
+class MetricContext:
+    """Parameters the host binds and helpers that keep metric SQL dialect-neutral.
+
+    :param dialect: ``sqlite`` or ``postgresql``.
+    :param period: ``day``, ``week``, ``month``, ``quarter``, ``year`` or ``all``.
+    :param dimension: a key of :data:`DIMENSIONS`, or ``None`` for the whole organisation.
+    :param variant: the definition chosen in ``[metrics.definitions]`` for this metric.
+    :param options: ``[metrics]`` settings; read them with :meth:`option`.
+    :param pipelines: only deals of these pipelines (remote ids); empty = all.
+    :param deal_types: only deals of these types; empty = all.
+    :param as_of: "now" for the metrics (naive UTC); tests pin it.
+    """
+
+    dialect: str
+    period: str = "month"
+    dimension: str | None = None
+    base_currency: str = "USD"
+    timezone: str = "UTC"
+    fiscal_year_start_month: int = 1
+    connection: str | None = None
+    variant: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    pipelines: tuple[str, ...] = ()
+    deal_types: tuple[str, ...] = ()
+    as_of: dt.datetime = field(
+        default_factory=lambda: dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    #: Shared fact sets this context's queries use: temp table name → defining select. The
+    #: engine materialises each once per run (see :meth:`shared`).
+    shared_facts: dict[str, Select] = field(default_factory=dict)
+
+    def shared(self, name: str, facts: Select) -> sa.TableClause:
+        """A fact set several metrics of one run need (e.g. per-lead activity facts), as a
+        table: when several metrics of a ``compute`` run use it, the engine creates it once as
+        a temporary table (six lead metrics scan the activities once, not six times); when
+        only one does, on SQLite, as a temporary view (no extra cost). Dropped after the run.
+
+        :param name: a label for the fact set (letters, digits, ``_``).
+        :param facts: the select defining it; its labelled columns become the table's.
+        """
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,40}", name):
+            raise MetricError(f"shared fact set names use letters, digits and _: {name!r}")
+        compiled = facts.compile(dialect=_DIALECTS[self.dialect]())
+        key = f"{compiled}|{sorted(compiled.params.items(), key=lambda kv: kv[0])!r}"
+        digest = hashlib.sha1(key.encode()).hexdigest()[:10]
+        table_name = f"crmsync_tmp_{name}_{digest}"
+        self.shared_facts[table_name] = facts
+        return sa.table(table_name, *(sa.column(c.key, c.type) for c in facts.selected_columns))
+
+    def has_data(self, table: str, fact: FromClause) -> ColumnElement[bool]:
+        """Whether the connection of ``fact``'s row has synced any row of ``table`` (deleted
+        ones too). A metric that counts related records (activities of a deal, touches of a
+        lead) uses it to tell *none* (0) from *no data* (``NULL``): a connection that syncs no
+        activities has no activity counts, not counts of 0 (docs/metrics.md, "No data is not
+        zero"). One index probe per row (every synced table is indexed by connection first).
+
+        :param table: a synced table's name (``activities``, ``opportunities``…).
+        :param fact: the table (or alias, subquery) whose ``connection`` column is tested.
+        """
+        other = SYNCED_TABLES[table].alias(f"any_{table}")
+        return sa.exists().where(other.c.connection == fact.c.connection)
+
+    def option(self, name: str) -> Any:
+        """A ``[metrics]`` setting (e.g. ``response_sla_minutes``), with its default."""
+        return self.options.get(name, METRIC_OPTIONS[name])
+
+    def now(self) -> ColumnElement[dt.datetime]:
+        """The moment the metrics describe (naive UTC) as a SQL literal; record-level and
+        "days since" metrics measure up to it."""
+        return sa.literal(self.as_of, sa.DateTime())
+
+    def table(self, name: str) -> sa.Table:
+        """A schema table by name (``opportunities``, ``activities``…)."""
+        return SYNCED_TABLES[name]
+
+    def live(self, table: FromClause) -> ColumnElement[bool]:
+        """Rows that count: not deleted, of the selected connection if one is set, and — for
+        tables with those columns (deals) — of the ``pipelines`` and ``deal_types`` filters."""
+        cond = table.c.is_deleted == sa.false()
+        if self.connection is not None:
+            cond = sa.and_(cond, table.c.connection == self.connection)
+        if self.pipelines and "pipeline_id" in table.c and "status" in table.c:
+            cond = sa.and_(cond, table.c.pipeline_id.in_(self.pipelines))
+        if self.deal_types and "type" in table.c and "status" in table.c:
+            cond = sa.and_(cond, table.c.type.in_(self.deal_types))
+        return cond
+
+    def local(self, column: Any) -> ColumnElement[Any]:
+        """A naive-UTC timestamp column as wall-clock time in ``timezone`` (dates and UTC are
+        returned unchanged)."""
+        if self.timezone == "UTC" or isinstance(getattr(column, "type", None), sa.Date) and \
+                not isinstance(column.type, sa.DateTime):
+            return column
+        if self.dialect == "postgresql":
+            return sa.func.timezone(self.timezone, sa.func.timezone("UTC", column))
+        return sa.func.crmsync_local_time(column, self.timezone)  # registered on SQLite
+
+    def period_start(self, column: Any) -> ColumnElement[Any]:
+        """The period bucket of a timestamp or date column, in ``timezone``: ``NULL`` for
+        period ``all``; for a rolling ``last_Nd`` period the window's first day for rows
+        inside ``[as_of − N days, as_of)`` and ``NULL`` outside (the engine drops those)."""
+        days = rolling_days(self.period)
+        if days is not None:
+            start = self.as_of - dt.timedelta(days=days)
+            return sa.case((sa.and_(column >= sa.literal(start, sa.DateTime()),
+                                    column < sa.literal(self.as_of, sa.DateTime())),
+                            sa.literal(start.date(), sa.Date())), else_=sa.null())
+        return period_start_sql(self.dialect, self.period, self.local(column),
+                                self.fiscal_year_start_month)
+
+    def period_end(self, start: Any) -> ColumnElement[Any]:
+        """The first day after the period starting at ``start`` (a period-start column, e.g.
+        one made with :meth:`period_start`); ``NULL`` for period ``all``."""
+        return period_end_sql(self.dialect, self.period, start)
+
+    def dimension_of(self, fact: FromClause) -> tuple[FromClause, ColumnElement[Any]]:
+        """Join what the dimension needs onto ``fact``; return the joined FROM and the
+        dimension's value expression (``NULL`` for the whole organisation)."""
+        if self.dimension is None:
+            return fact, sa.null()
+        if self.dimension.startswith(CUSTOM_PREFIX):
+            name = self.dimension[len(CUSTOM_PREFIX):]
+            if "custom" not in fact.c:
+                raise MetricError(f"dimension '{self.dimension}' needs a custom column")
+            return fact, fact.c.custom[name].as_string()
+        try:
+            via, column = DIMENSIONS[self.dimension]
+        except KeyError:
+            raise MetricError(f"unknown dimension '{self.dimension}' "
+                              f"(known: {', '.join(DIMENSIONS)})") from None
+        if via == "direct":
+            if column not in fact.c:
+                raise MetricError(f"dimension '{self.dimension}' needs column {column}")
+            return fact, fact.c[column]
+        ref_col, target = ("owner_id", "users") if via == "owner" else ("account_id", "accounts")
+        other = SYNCED_TABLES[target].alias(f"dim_{target}")
+        joined = fact.outerjoin(other, sa.and_(other.c.connection == fact.c.connection,
+                                               other.c.remote_id == fact.c[ref_col]))
+        return joined, other.c[column]
+
+    def minutes_between(self, start: Any, end: Any) -> ColumnElement[float]:
+        """Fractional minutes from ``start`` to ``end`` (two timestamp columns)."""
+        return self.days_between(start, end) * 1440.0
+
+    def response_minutes(self, start: Any, end: Any) -> ColumnElement[float]:
+        """Minutes from ``start`` to ``end`` as response times count them: every minute, or —
+        with ``[metrics] business_hours`` set — only the working minutes (``business_days``,
+        in ``timezone``)."""
+        hours = self.option("business_hours")
+        if hours is None:
+            return self.minutes_between(start, end)
+        day_start, day_end = parse_hours(hours)
+        days = ",".join(str(d) for d in self.option("business_days"))
+        return sa.func.crmsync_business_minutes(start, end, self.timezone, day_start, day_end,
+                                                days, type_=sa.Float())
+
+    def days_between(self, start: Any, end: Any) -> ColumnElement[float]:
+        """Fractional days from ``start`` to ``end`` (two timestamp columns)."""
+        if self.dialect == "sqlite":
+            return sa.func.julianday(end) - sa.func.julianday(start)
+        return sa.extract("epoch", end - start) / 86400.0
+
+    def amount_in_base(self, fact: FromClause, at: Any = None) -> ColumnElement[float]:
+        """A deal's amount in the base currency: ``amount_base`` when the CRM gave it, else
+        ``amount`` converted at the rate valid at ``at`` (a timestamp column; ``None`` = the
+        latest rate, for open deals); ``NULL`` when no rate is known (never silently 1:1)."""
+        rates = SYNCED_TABLES["currency_rates"].alias("fx")
+        conditions = [rates.c.connection == fact.c.connection,
+                      rates.c.currency == fact.c.currency,
+                      rates.c.is_deleted == sa.false(),
+                      sa.or_(rates.c.base_currency.is_(None),
+                             rates.c.base_currency == self.base_currency)]
+        if at is not None:
+            at_date = sa.func.date(at) if self.dialect == "sqlite" else sa.cast(at, sa.Date)
+            conditions += [rates.c.valid_from <= at_date,
+                           sa.or_(rates.c.valid_to.is_(None), rates.c.valid_to > at_date)]
+        rate = (
+            sa.select(rates.c.rate_to_base)
+            .where(*conditions)
+            .order_by(rates.c.valid_from.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        return sa.case(
+            (fact.c.amount_base.is_not(None), fact.c.amount_base),
+            (sa.or_(fact.c.currency.is_(None), fact.c.currency == self.base_currency),
+             fact.c.amount),
+            else_=fact.c.amount * rate,
+        )
+
+    def median(self, facts: Select) -> Select:
+        """The contract columns for the median of ``x`` per (``subject_id``,
+        ``dimension_value``, ``period_start``), computed in SQL: PostgreSQL's ordered-set
+        aggregate ``percentile_cont(0.5)``; on SQLite, which has none, window functions
+        (the middle one or two values of each group, averaged). Both are exact.
+
+        :param facts: a select with columns ``subject_id``, ``dimension_value``,
+            ``period_start`` and ``x``, one row per observation.
+        """
+        s = facts.subquery("facts")
+        keys = [s.c.subject_id, s.c.dimension_value, s.c.period_start]
+        if self.dialect == "postgresql":
+            return (
+                sa.select(*keys,
+                          sa.func.percentile_cont(0.5).within_group(s.c.x).label("value"),
+                          sa.null().label("numerator"), sa.func.count(s.c.x).label("denominator"))
+                .where(s.c.x.is_not(None))
+                .group_by(*keys)
+            )
+        ranked = sa.select(
+            s.c.subject_id, s.c.dimension_value, s.c.period_start, s.c.x,
+            sa.func.row_number().over(partition_by=keys, order_by=s.c.x).label("rn"),
+            sa.func.count().over(partition_by=keys).label("cnt"),
+        ).where(s.c.x.is_not(None)).subquery("ranked")
+        middle = sa.and_(ranked.c.rn >= (ranked.c.cnt + 1) // 2,
+                         ranked.c.rn <= (ranked.c.cnt + 2) // 2)
+        return (
+            sa.select(ranked.c.subject_id, ranked.c.dimension_value, ranked.c.period_start,
+                      sa.func.avg(ranked.c.x).label("value"),
+                      sa.null().label("numerator"),
+                      sa.func.max(ranked.c.cnt).label("denominator"))
+            .where(middle)
+            .group_by(ranked.c.subject_id, ranked.c.dimension_value, ranked.c.period_start)
+        )
+
+    def group_keys(self, *exprs: Any) -> list[Any]:
+        """The non-constant expressions among ``exprs`` (for ``GROUP BY``)."""
+        return [e for e in exprs if not isinstance(e, sa.sql.elements.Null)]
