@@ -34,11 +34,12 @@ import sys
 import tempfile
 import time
 import uuid
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve()
 from childproc import peak_rss_kib  # noqa: E402 (bench/ is the script dir)
+
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CORE = ("win_rate", "avg_deal_size", "sales_cycle_days", "lead_response_minutes", "calls")
 PERIOD, DIMENSION = "month", "owner"

@@ -123,9 +123,9 @@ def lock_overhead(store_url: str, tmp: Path, repeat: int) -> tuple[float, float]
     """Mean seconds of one run lock (acquire + release) and of one sync of a 10-row entity."""
     from crmsync import api
     from crmsync.core.config import Config, ConnectionConfig
-    from crmsync.store.locks import run_lock
     from crmsync.plugin.registry import Registry
     from crmsync.store import Store
+    from crmsync.store.locks import run_lock
 
     tiny = tmp / f"tiny-{uuid.uuid4().hex[:6]}"
     tiny.mkdir()

@@ -36,8 +36,8 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from crmsync import WriteUpdate, api
 from crmsync.core.config import Config, ConnectionConfig
-from crmsync.plugin.connector import FieldSpec
 from crmsync.metrics import engine as metric_engine
+from crmsync.plugin.connector import FieldSpec
 from crmsync.plugin.registry import Registry
 from crmsync.store import Store
 from crmsync.writeback.mapping import parse_writeback

@@ -9,7 +9,6 @@ under CI (``CI`` set) and are skipped loudly elsewhere.
 from __future__ import annotations
 
 import contextlib
-
 import os
 import shutil
 import subprocess
@@ -22,9 +21,9 @@ import pytest
 import sqlalchemy as sa
 
 from crmsync.core.config import Config, ConnectionConfig
+from crmsync.core.schema import metadata
 from crmsync.plugin.manager import get_plugin_manager
 from crmsync.plugin.registry import Registry
-from crmsync.core.schema import metadata
 from crmsync.store import Store
 from fakes.hubspot_fixtures import fake_hubspot, fake_hubspot_factory  # noqa: F401 - fixtures
 from fakes.pytest_fixtures import fake_sf_org, sf_jwt_key  # noqa: F401 - fixtures

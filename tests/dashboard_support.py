@@ -139,7 +139,7 @@ def name_records_xss(store: DemoStore) -> None:
                 {"rep": rep, "today": store.as_of.date()}).one()
             for table, remote_id in (("users", rep), ("accounts", account),
                                      ("opportunities", deal)):
-                conn.execute(sa.text(f"update {table} set name = :name "  # noqa: S608 - fixed
+                conn.execute(sa.text(f"update {table} set name = :name "
                                      "where remote_id = :id"), {"name": XSS, "id": remote_id})
             store.xss_rep, store.xss_account, store.xss_deal = rep, account, deal
             store.teams = sorted(t for (t,) in conn.execute(sa.text(

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
+from conftest import load_records
 from crmsync import ConfigError
 from crmsync.core.config import MetricsConfig, load_config
 from crmsync.metrics import compute
 from crmsync.store.business_hours import business_minutes, parse_hours
 from crmsync_kpis.leads import LeadResponseMinutes
-
-from conftest import load_records
 
 WEEKDAYS = "1,2,3,4,5"
 

@@ -20,11 +20,10 @@ import redis
 import sqlalchemy as sa
 from celery import Celery, group
 
-from crmsync.core.config import Config, load_config
-from crmsync.plugin.registry import Registry
-from crmsync.core.schema import sync_runs
-
 from conftest import fresh_pg_schema
+from crmsync.core.config import Config, load_config
+from crmsync.core.schema import sync_runs
+from crmsync.plugin.registry import Registry
 
 pytestmark = pytest.mark.slow
 

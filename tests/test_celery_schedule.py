@@ -7,14 +7,13 @@ import pickle
 import pytest
 from celery.canvas import Signature, chord, group
 
+from conftest import make_config
 from crmsync.core.config import Config
+from crmsync.core.errors import ConfigError
 from crmsync.orchestration.distributed.app import beat_schedule, create_app, cron_fields
 from crmsync.orchestration.distributed.tasks import job_signature
-from crmsync.core.errors import ConfigError
-from crmsync.plugin.registry import Registry
 from crmsync.orchestration.jobs import Job
-
-from conftest import make_config
+from crmsync.plugin.registry import Registry
 
 
 @pytest.fixture

@@ -60,7 +60,7 @@ def test_sync_json_reports_each_entity(tmp_path):
     assert [(d["entity"], d["rows_upserted"]) for d in report["details"]] == [("users", 1)]
 
 
-def test_a_failed_sync_exits_non_zero(tmp_path):  # noqa: D103
+def test_a_failed_sync_exits_non_zero(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('[store]\nurl = "sqlite:///s.db"\n[connections.sheet]\ntype = "files"\n'
                    f'path = "{tmp_path / "missing"}"\n')

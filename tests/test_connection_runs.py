@@ -15,17 +15,16 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from conftest import make_config
 from crmsync import AuthError, Batch, Connector, api
 from crmsync.cli import cli
 from crmsync.cli.state import EXIT_LOCKED, EXIT_PARTIAL
-from crmsync.store.locks import connection_lock_name
 from crmsync.core.redact import Redactor
 from crmsync.core.reports import LOCKED, PARTIAL, WHOLE_CONNECTION
 from crmsync.core.schema import sync_runs
 from crmsync.store import Store
+from crmsync.store.locks import connection_lock_name
 from crmsync.sync import SyncEngine
-
-from conftest import make_config
 
 ENTITIES = ("users", "accounts", "opportunities")
 

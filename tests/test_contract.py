@@ -9,7 +9,6 @@ import pytest
 
 from crmsync.testing import ConnectorContract
 from crmsync_files import FilesConnector
-
 from test_files_sync import DATASET
 
 

@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from conftest import table_rows
 from crmsync.core.schema import sync_runs
 from crmsync.store import Store
-
-from conftest import table_rows
 
 ROWS = 30_000
 BATCH = 250

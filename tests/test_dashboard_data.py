@@ -16,24 +16,22 @@ import sqlalchemy as sa
 from sqlalchemy.exc import InternalError, OperationalError
 from starlette.testclient import TestClient
 
+from conftest import load_records, make_config
 from crmsync import DashboardPanel, hookimpl
 from crmsync.core.config import MetricsConfig
+from crmsync.core.errors import ConfigError, DuplicateNameError
+from crmsync.core.schema import metric_values
 from crmsync.dashboard.app import COOKIE, create_app
 from crmsync.dashboard.data import DashboardData, kpi, raw_value
-from crmsync.dashboard.filters import parse_filters
+from crmsync.dashboard.filters import Filters, parse_filters
 from crmsync.dashboard.records import records_of
 from crmsync.dashboard.report import write_report
 from crmsync.dashboard.sales import MIN_N, leaderboard
-from crmsync.dashboard.filters import Filters
 from crmsync.dashboard.serve import check_bind
-from crmsync.core.errors import ConfigError, DuplicateNameError
 from crmsync.metrics import compute
 from crmsync.plugin.manager import get_plugin_manager
 from crmsync.plugin.registry import Registry
-from crmsync.core.schema import metric_values
 from crmsync.store import Store
-
-from conftest import load_records, make_config
 
 AS_OF = dt.datetime(2026, 6, 15, 12, 0)
 XSS = "<script>alert(1)</script>"
@@ -281,7 +279,7 @@ def test_report_is_one_file_without_external_resources(store_file: str, registry
     html = result.path.read_text(encoding="utf-8")
     assert "<script src" not in html and "<link" not in html
     assert 'id="plotly-packed"' in html
-    assert f'data-metric="win_rate" data-period-start="2026-04-01"' in html
+    assert 'data-metric="win_rate" data-period-start="2026-04-01"' in html
     assert XSS not in html
 
 

@@ -64,7 +64,7 @@ def docs_server(dashboard_store: DemoStore, tmp_path_factory: pytest.TempPathFac
     with engine.begin() as conn:
         for table, remote_id in (("users", store.xss_rep), ("accounts", store.xss_account),
                                  ("opportunities", store.xss_deal)):
-            conn.execute(sa.text(f"update {table} set name = :name "  # noqa: S608 - fixed
+            conn.execute(sa.text(f"update {table} set name = :name "
                                  "where remote_id = :id"), {"name": NAMES[table], "id": remote_id})
     engine.dispose()
     with serve_dashboard(store) as served:

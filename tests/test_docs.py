@@ -13,12 +13,12 @@ from pathlib import Path
 import click
 import pytest
 
-from crmsync.plugin import hookspecs
 from crmsync.cli import cli
+from crmsync.core.schema import metadata
+from crmsync.plugin import hookspecs
 from crmsync.plugin.manager import get_plugin_manager
 from crmsync.plugin.registry import Registry
 from crmsync_kpis import BUILTIN_METRICS, FAMILIES
-from crmsync.core.schema import metadata
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 BUILTIN_CONNECTORS = ("files", "demo", "hubspot", "salesforce")
@@ -124,7 +124,7 @@ def test_schema_doc_lists_no_column_the_table_lacks(table: str) -> None:
 @pytest.mark.parametrize("metric", [cls.NAME for cls in BUILTIN_METRICS])
 def test_builtin_metric_has_a_section(metric: str) -> None:
     family = next(f.__name__.rsplit(".", 1)[1] for f in FAMILIES
-                  if any(cls.NAME == metric for cls in f.METRICS))
+                  if any(metric == cls.NAME for cls in f.METRICS))
     titles = headings(read_doc(f"metrics/{family}.md"), levels=(2, 3))
 
     assert metric in titles, f"docs/metrics/{family}.md needs a heading: ## {metric}"

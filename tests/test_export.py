@@ -12,8 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from crmsync import ConfigError
-from crmsync.orchestration.export import EXPORTED_COLUMNS, export_store
 from crmsync.core.schema import SYNCED_TABLES, metadata
+from crmsync.orchestration.export import EXPORTED_COLUMNS, export_store
 from crmsync_files import FilesConnector
 
 SYNCED_AT = dt.datetime(2024, 6, 1)

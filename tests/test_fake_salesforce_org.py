@@ -20,7 +20,7 @@ from simple_salesforce.login import soap_login, token_login
 
 from fakes.pytest_fixtures import register_jwt_app
 from fakes.salesforce_org import FakeSalesforceOrg
-from fakes.sf_data import Dataset, PREFIXES, make_id, parse_id
+from fakes.sf_data import PREFIXES, Dataset, make_id, parse_id
 
 V = "61.0"
 

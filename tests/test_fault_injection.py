@@ -20,16 +20,15 @@ from typing import Any
 
 import pytest
 
+from conftest import fresh_pg_schema, make_config, table_rows
 from crmsync import AuthError, api
 from crmsync.core.config import Config
-from crmsync.plugin.registry import Registry
 from crmsync.core.reports import EntityResult
 from crmsync.core.retry import RetryPolicy
 from crmsync.core.schema import SYNCED_TABLES
+from crmsync.plugin.registry import Registry
 from crmsync.store import Store
 from crmsync.sync import SyncEngine
-
-from conftest import fresh_pg_schema, make_config, table_rows
 from fakes.fault_proxy import Fault, FaultProxy
 from fakes.hs_data import Dataset as HubSpotDataset
 from fakes.hubspot_portal import FakeHubSpotPortal

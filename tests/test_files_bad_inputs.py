@@ -18,13 +18,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from conftest import make_config
 from crmsync.api import check, compute_metrics, sync
 from crmsync.core.config import SyncConfig
 from crmsync.core.schema import SYNCED_TABLES, sync_rejects
 from crmsync.store import Store
 from crmsync.sync.engine import describe_reject
-
-from conftest import make_config
 
 ACT = "remote_id,type,subject,occurred_at,duration_seconds\n"
 OPP = "remote_id,status,amount,expected_close_date,owner_id\n"

@@ -8,13 +8,12 @@ import json
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from conftest import load_records, make_config, table_rows
 from crmsync.api import export, sync
 from crmsync.cli import cli
 from crmsync.core.config import SyncConfig
 from crmsync.core.schema import SYNCED_TABLES, sync_rejects
 from crmsync.store import Store
-
-from conftest import load_records, make_config, table_rows
 
 ACCOUNTS = """\
 remote_id,name,employee_count,remote_updated_at,segment,colour

@@ -6,10 +6,9 @@ import datetime as dt
 
 import sqlalchemy as sa
 
+from conftest import make_config
 from crmsync import FLAGS_KEY, api
 from crmsync.core.schema import metadata
-
-from conftest import make_config
 from fakes.hs_data import Dataset
 
 

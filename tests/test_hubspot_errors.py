@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+
 import pytest
 from hubspot.crm.deals.exceptions import ApiException as DealsApiException
 from hubspot.crm.objects.exceptions import ApiException as ObjectsApiException

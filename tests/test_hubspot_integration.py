@@ -20,12 +20,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from conftest import make_config, table_rows
 from crmsync import FieldSpec, WriteUpdate, api
 from crmsync.core.reports import STOPPED_QUOTA
 from crmsync.core.schema import metadata
 from crmsync.store import Store
-
-from conftest import make_config, table_rows
 from fakes.hs_data import TIED_TS, Dataset
 from fakes.hubspot_portal import FakeHubSpotPortal
 

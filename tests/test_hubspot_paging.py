@@ -14,13 +14,12 @@ from typing import Any
 
 import pytest
 
+from conftest import make_config, table_rows
 from crmsync import api
-from crmsync.plugin.registry import Registry
 from crmsync.core.reports import RunReport
 from crmsync.core.schema import SYNCED_TABLES
+from crmsync.plugin.registry import Registry
 from crmsync.store import Store
-
-from conftest import make_config, table_rows
 from fakes.hs_data import Dataset
 from fakes.hubspot_portal import FakeHubSpotPortal
 

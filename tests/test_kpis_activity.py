@@ -6,11 +6,10 @@ import datetime as dt
 
 import pytest
 
+from conftest import load_records
 from crmsync.core.config import MetricsConfig
 from crmsync.metrics import compute
 from crmsync_kpis import activity
-
-from conftest import load_records
 
 Q1, Q2 = dt.date(2026, 1, 1), dt.date(2026, 4, 1)
 AS_OF = dt.datetime(2026, 6, 1)
@@ -68,7 +67,7 @@ def loaded(store):
 
 
 def values(store, name, period="quarter", dimension=None, **cfg):
-    metric = next(cls() for cls in activity.METRICS if cls.NAME == name)
+    metric = next(cls() for cls in activity.METRICS if name == cls.NAME)
     result = compute(store, [metric], MetricsConfig(**cfg), period=period,
                      dimensions=(dimension,), as_of=AS_OF)
     return {(v.dimension_value, v.period_start): (v.value, v.numerator, v.denominator)

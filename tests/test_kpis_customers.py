@@ -6,11 +6,10 @@ import datetime as dt
 
 import pytest
 
+from conftest import load_records
 from crmsync.core.config import MetricsConfig
 from crmsync.metrics import compute
 from crmsync_kpis import customers
-
-from conftest import load_records
 
 Q225, Q325, Q425 = dt.date(2025, 4, 1), dt.date(2025, 7, 1), dt.date(2025, 10, 1)
 Q126, Q226 = dt.date(2026, 1, 1), dt.date(2026, 4, 1)
@@ -74,7 +73,7 @@ def loaded(store):
 
 
 def values(store, name, period="quarter", dimension=None, **cfg):
-    metric = next(cls() for cls in customers.METRICS if cls.NAME == name)
+    metric = next(cls() for cls in customers.METRICS if name == cls.NAME)
     result = compute(store, [metric], MetricsConfig(**cfg), period=period,
                      dimensions=(dimension,), as_of=AS_OF)
     return {(v.dimension_value, v.period_start): (v.value, v.numerator, v.denominator)

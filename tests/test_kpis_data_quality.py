@@ -6,11 +6,10 @@ import datetime as dt
 
 import pytest
 
+from conftest import load_records
 from crmsync.core.config import MetricsConfig
 from crmsync.metrics import compute
 from crmsync_kpis import data_quality
-
-from conftest import load_records
 
 AS_OF = dt.datetime(2026, 6, 15, 12, 0)
 
@@ -58,7 +57,7 @@ def loaded(store):
 
 
 def values(store, name, dimension=None, **cfg):
-    metric = next(cls() for cls in data_quality.METRICS if cls.NAME == name)
+    metric = next(cls() for cls in data_quality.METRICS if name == cls.NAME)
     result = compute(store, [metric], MetricsConfig(**cfg), period="all",
                      dimensions=(dimension,), as_of=AS_OF)
     return {v.dimension_value: (v.value, v.numerator, v.denominator) for v in result.values}

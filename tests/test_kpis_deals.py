@@ -7,11 +7,10 @@ import datetime as dt
 
 import pytest
 
+from conftest import load_records
 from crmsync.core.config import MetricsConfig
 from crmsync.metrics import compute
 from crmsync.plugin.registry import Registry
-
-from conftest import load_records
 
 Q1, Q2, Q4 = dt.date(2026, 1, 1), dt.date(2026, 4, 1), dt.date(2026, 10, 1)
 

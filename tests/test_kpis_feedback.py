@@ -7,11 +7,10 @@ import datetime as dt
 
 import pytest
 
+from conftest import load_records
 from crmsync.core.config import MetricsConfig
 from crmsync.metrics import compute
 from crmsync_kpis import feedback
-
-from conftest import load_records
 
 Q126, Q226 = dt.date(2026, 1, 1), dt.date(2026, 4, 1)
 AS_OF = dt.datetime(2026, 6, 30)
@@ -54,7 +53,7 @@ OWNERS = {
 
 
 def values(store, name, period="quarter", dimension=None):
-    metric = next(cls() for cls in feedback.METRICS if cls.NAME == name)
+    metric = next(cls() for cls in feedback.METRICS if name == cls.NAME)
     result = compute(store, [metric], MetricsConfig(), period=period,
                      dimensions=(dimension,), as_of=AS_OF)
     return {(v.dimension_value, v.period_start): (v.value, v.numerator, v.denominator)

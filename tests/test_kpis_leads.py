@@ -23,6 +23,7 @@ import datetime as dt
 
 import pytest
 
+from conftest import load_records
 from crmsync.core.config import MetricsConfig
 from crmsync.metrics import compute
 from crmsync.testing import compute_metric
@@ -34,8 +35,6 @@ from crmsync_kpis.leads import (
     LeadResponseSlaRate,
     LeadToOpportunityRate,
 )
-
-from conftest import load_records
 
 JAN, MAR = dt.date(2026, 1, 1), dt.date(2026, 3, 1)
 
@@ -193,4 +192,4 @@ def test_appointment_rate_is_met_over_touched_and_null_when_none_touched(loaded)
 def test_metrics_are_registered_under_their_names(registry):
     for name in ("lead_response_minutes", "lead_response_sla_rate", "lead_to_opportunity_rate",
                  "lead_conversion_rate", "follow_up_rate", "appointment_rate"):
-        assert registry.metric(name).NAME == name
+        assert name == registry.metric(name).NAME

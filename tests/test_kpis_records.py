@@ -7,11 +7,10 @@ import datetime as dt
 
 import pytest
 
+from conftest import load_records
 from crmsync.core.config import MetricsConfig
 from crmsync.metrics import compute
 from crmsync.plugin.registry import Registry
-
-from conftest import load_records
 
 AS_OF = dt.datetime(2026, 6, 1)
 

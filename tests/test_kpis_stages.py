@@ -18,11 +18,10 @@ import datetime as dt
 
 import pytest
 
+from conftest import load_records
 from crmsync.core.config import MetricsConfig
 from crmsync.metrics import compute
 from crmsync_kpis.stages import DealSlippageRate, StageConversionRate, TimeInStageDays
-
-from conftest import load_records
 
 Q1, Q2 = dt.date(2026, 1, 1), dt.date(2026, 4, 1)
 AS_OF = dt.datetime(2026, 4, 15, 12, 0)

@@ -12,14 +12,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import make_config
 from crmsync import api
 from crmsync.cli import cli
 from crmsync.cli.state import EXIT_LOCKED
-from crmsync.store.locks import RunLocked, advisory_key, run_lock, sync_lock_name
 from crmsync.core.reports import LOCKED
 from crmsync.store import Store
-
-from conftest import make_config
+from crmsync.store.locks import RunLocked, advisory_key, run_lock, sync_lock_name
 
 HOLDER = textwrap.dedent("""
     import sys, time
@@ -78,9 +77,8 @@ def test_advisory_key_is_stable_and_signed_64_bit() -> None:
 def test_a_held_lock_is_refused_naming_its_holder(store: Store, holder: list[Holder]) -> None:
     holder.append(Holder(store.url, "sync:crm:deals"))
 
-    with pytest.raises(RunLocked) as caught:
-        with run_lock(store, "sync:crm:deals"):
-            pass
+    with pytest.raises(RunLocked) as caught, run_lock(store, "sync:crm:deals"):
+        pass
 
     assert "sync:crm:deals" in str(caught.value)
     assert "holder-proc" in caught.value.holder
@@ -147,9 +145,8 @@ def test_the_heartbeat_keeps_a_long_run_locked_past_its_ttl(sqlite_store: Store,
     holder.append(Holder(sqlite_store.url, "sync:crm:deals", ttl=0.6))
 
     # Wait well past the TTL: without heartbeats the lock would have expired and been taken.
-    with pytest.raises(RunLocked):
-        with run_lock(sqlite_store, "sync:crm:deals", wait=2.0):
-            pass
+    with pytest.raises(RunLocked), run_lock(sqlite_store, "sync:crm:deals", wait=2.0):
+        pass
 
 
 # -- wired into sync ------------------------------------------------------------------------------

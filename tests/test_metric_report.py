@@ -8,11 +8,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from conftest import load_records
 from crmsync.cli import cli
 from crmsync.metrics.report import change_between
 from crmsync.metrics.targets import attainment
-
-from conftest import load_records
 from test_metrics import DATA
 
 

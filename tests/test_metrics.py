@@ -8,14 +8,13 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from conftest import load_records, make_config
 from crmsync import MetricError
 from crmsync.api import compute_metrics, metric_values
 from crmsync.cli import cli
 from crmsync.core.config import MetricsConfig
 from crmsync.metrics import compute
 from crmsync.plugin.registry import Registry
-
-from conftest import load_records, make_config
 
 Q1, Q2 = dt.date(2026, 1, 1), dt.date(2026, 4, 1)
 
@@ -259,8 +258,8 @@ def test_deal_metrics_break_down_by_a_custom_field(store):
 def test_stored_values_record_the_definition_variant(loaded):
     import sqlalchemy as sa
 
-    from crmsync.plugin.registry import Registry
     from crmsync.core.schema import metric_values as mv
+    from crmsync.plugin.registry import Registry
 
     cfg = MetricsConfig(definitions={"win_rate": "won_over_created"})
     compute(loaded, [Registry().metric("win_rate")], cfg, period="all")

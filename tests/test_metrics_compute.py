@@ -8,15 +8,14 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from writeback_support import Crm, connector_class, registry_with
 
+from conftest import load_records
 from crmsync.cli import cli
 from crmsync.metrics import latest_values
 from crmsync.orchestration.standard import standard_requests, writeback_requests
 from crmsync.plugin.registry import Registry
-
-from conftest import load_records
 from test_metrics import DATA
+from writeback_support import Crm, connector_class, registry_with
 
 
 @pytest.fixture

@@ -11,13 +11,12 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from crmsync.cli import cli
-from crmsync.metrics.engine import MetricValue
-from crmsync.plugin.registry import Registry
-from crmsync.cli.render import kpi_table
-from crmsync.metrics.formatting import format_value
-
 from conftest import load_records
+from crmsync.cli import cli
+from crmsync.cli.render import kpi_table
+from crmsync.metrics.engine import MetricValue
+from crmsync.metrics.formatting import format_value
+from crmsync.plugin.registry import Registry
 from test_metrics import DATA
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from crmsync import Connector, DuplicateNameError, Metric, PluginError, hookimpl
 from crmsync.cli import cli
+from crmsync.core.reports import RunReport
 from crmsync.plugin.manager import get_plugin_manager
 from crmsync.plugin.registry import Registry
-from crmsync.core.reports import RunReport
 
 
 def fake_distribution(root: Path, name: str, entry_points: dict[str, str],

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
-from writeback_support import NOW, put_values
 
 from crmsync import (
     Batch,
@@ -32,14 +31,14 @@ from crmsync import (
     hookimpl,
     logs,
 )
-from crmsync import api
 from crmsync.cli import cli
-from crmsync.core.errors import MetricError
 from crmsync.core.config import load_config
+from crmsync.core.errors import MetricError
+from crmsync.core.schema import metadata
 from crmsync.plugin.manager import get_plugin_manager
 from crmsync.plugin.registry import Registry
-from crmsync.core.schema import metadata
 from crmsync.store import Store
+from writeback_support import NOW, put_values
 
 FIELD = "crmsync_days_in_current_stage"
 
@@ -80,7 +79,7 @@ class EchoCrm(Connector):
 class Receiver(BaseHTTPRequestHandler):
     """Keeps every POST body."""
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's spelling)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.received.append(body.decode())  # type: ignore[attr-defined]
         self.send_response(200)

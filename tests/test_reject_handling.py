@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from conftest import make_config, table_rows
 from crmsync import Batch, ConfigError, Connector, Reject
 from crmsync.api import status, sync
 from crmsync.cli import cli
@@ -20,8 +21,6 @@ from crmsync.core.config import SyncConfig, load_config
 from crmsync.core.schema import sync_rejects
 from crmsync.store import Store
 from crmsync.sync.engine import SyncEngine
-
-from conftest import make_config, table_rows
 
 HEADER = "remote_id,name,employee_count,remote_updated_at\n"
 

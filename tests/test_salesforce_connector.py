@@ -14,17 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import table_rows
 
-from crmsync.plugin.connector import Batch, FieldSpec, WriteUpdate
+from conftest import table_rows
 from crmsync.core.errors import AuthError, ConnectorError, QuotaExhausted, TransientError
 from crmsync.core.reports import STOPPED_QUOTA
+from crmsync.plugin.connector import Batch, FieldSpec, WriteUpdate
 from crmsync.store import Store
 from crmsync.sync import SyncEngine
 from crmsync.sync.validate import validator_for
 from crmsync.testing import ConnectorContract
-from crmsync_salesforce import SalesforceConnector
-from crmsync_salesforce import soql
+from crmsync_salesforce import SalesforceConnector, soql
 from fakes.salesforce_org import FakeSalesforceOrg
 from fakes.sf_data import Dataset
 

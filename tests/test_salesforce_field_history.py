@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fakes.salesforce_org import FakeSalesforceOrg
-from fakes.sf_data import PREFIXES, Dataset, make_id
 
 from crmsync.plugin.connector import Batch
 from crmsync_salesforce import SalesforceConnector
+from fakes.salesforce_org import FakeSalesforceOrg
+from fakes.sf_data import PREFIXES, Dataset, make_id
 
 DATASET = dict(opportunities=60, activities=10, contacts=10, leads=10)
 

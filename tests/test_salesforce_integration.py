@@ -22,9 +22,9 @@ from crmsync import api
 from crmsync.cli import cli
 from crmsync.core.config import Config
 from crmsync.core.errors import AuthError
-from crmsync.plugin.registry import Registry
 from crmsync.core.reports import STOPPED_QUOTA, RunReport
 from crmsync.core.schema import metadata, sync_runs
+from crmsync.plugin.registry import Registry
 from crmsync.store import Store
 from fakes.salesforce_org import FakeSalesforceOrg
 from fakes.sf_data import Dataset, make_id

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from conftest import make_config, table_rows
 from crmsync import ApiCallCounter, ConnectorError, api
 from crmsync.plugin.registry import Registry
 from crmsync.store import Store
 from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.quota import QuotaBudget
-
-from conftest import make_config, table_rows
 from fakes.salesforce_org import FakeSalesforceOrg
 from fakes.sf_data import Dataset
 

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from fakes.salesforce_org import FakeSalesforceOrg
-from fakes.sf_data import PREFIXES, Dataset, make_id
 
 from crmsync.store import Store
 from crmsync.sync import SyncEngine
 from crmsync_salesforce import SalesforceConnector
 from crmsync_salesforce.pipelines import DEFAULT_PIPELINE_ID
+from fakes.salesforce_org import FakeSalesforceOrg
+from fakes.sf_data import PREFIXES, Dataset, make_id
 
 Factory = Callable[..., SalesforceConnector]
 

@@ -7,12 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from conftest import make_config, table_rows
 from crmsync import RateLimited, api
 from crmsync.plugin.registry import Registry
 from crmsync.store import Store
 from crmsync.sync import SyncEngine
-
-from conftest import make_config, table_rows
 from fakes.salesforce_org import FakeSalesforceOrg
 from fakes.sf_data import Dataset
 

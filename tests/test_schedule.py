@@ -9,7 +9,15 @@ import pytest
 
 from crmsync.core.config import load_config
 from crmsync.core.errors import ConfigError
-from crmsync.orchestration.jobs import (Job, covers, is_due, last_runs, next_due, next_run, record_run)
+from crmsync.orchestration.jobs import (
+    Job,
+    covers,
+    is_due,
+    last_runs,
+    next_due,
+    next_run,
+    record_run,
+)
 from crmsync.store import Store
 
 UTC = dt.timezone.utc

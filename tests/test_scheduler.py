@@ -14,15 +14,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from crmsync.core.config import Config
-from crmsync.store.locks import job_lock_name, run_lock
-from crmsync.plugin.registry import Registry
-from crmsync.orchestration.jobs import Job, last_runs, record_run
-from crmsync.core.schema import sync_runs
-from crmsync.orchestration.scheduler import Scheduler
-from crmsync.store import Store
-
 from conftest import make_config, table_rows
+from crmsync.core.config import Config
+from crmsync.core.schema import sync_runs
+from crmsync.orchestration.jobs import Job, last_runs, record_run
+from crmsync.orchestration.scheduler import Scheduler
+from crmsync.plugin.registry import Registry
+from crmsync.store import Store
+from crmsync.store.locks import job_lock_name, run_lock
 
 UTC = dt.timezone.utc
 START = dt.datetime(2026, 1, 5, 10, 15, tzinfo=UTC)

@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import make_config
 from crmsync import api
 from crmsync.cli import cli
 from crmsync.core.config import Config
-from crmsync.plugin.registry import Registry
 from crmsync.orchestration.jobs import Job, record_run
+from crmsync.plugin.registry import Registry
 from crmsync.store import Store
-
-from conftest import make_config
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 1, 5, 10, 15, tzinfo=UTC)

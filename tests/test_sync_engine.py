@@ -9,14 +9,24 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from crmsync import (Batch, Quota, ConfigError, Connector, ConnectorError, Deletion, QuotaExhausted,
-                     RateLimited, Reject, Setting, TransientError)
+from conftest import table_rows
+from crmsync import (
+    Batch,
+    ConfigError,
+    Connector,
+    ConnectorError,
+    Deletion,
+    Quota,
+    QuotaExhausted,
+    RateLimited,
+    Reject,
+    Setting,
+    TransientError,
+)
 from crmsync.core.redact import Redactor
 from crmsync.core.retry import RetryPolicy
 from crmsync.core.schema import sync_rejects, sync_runs, sync_state
 from crmsync.sync import SyncEngine
-
-from conftest import table_rows
 
 T0 = dt.datetime(2026, 1, 1, 9, 0)
 

@@ -7,12 +7,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from conftest import load_records
 from crmsync import ConfigError
 from crmsync.cli import cli
 from crmsync.core.config import load_config
 from crmsync.metrics.targets import Target, is_below, parse_targets, target_for
-
-from conftest import load_records
 from test_metrics import DATA
 
 

@@ -25,7 +25,7 @@ class SlowHandler(BaseHTTPRequestHandler):
     """Holds every GET for up to :data:`HOLD` seconds, then answers ``{}``; records when it
     did answer."""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's spelling)
+    def do_GET(self) -> None:
         server: Any = self.server
         server.asked.set()
         server.release.wait(HOLD)

@@ -12,15 +12,14 @@ from typing import Any
 import pytest
 
 import crmsync_webhook.payload
+from conftest import make_config
 from crmsync import Batch, Connector, CrmsyncError, Setting, api, hookimpl
 from crmsync.core.config import Config, load_config
 from crmsync.core.errors import ConfigError, ConnectorError, QuotaExhausted
+from crmsync.core.reports import RunReport
 from crmsync.orchestration.notify import NotifyConfig
 from crmsync.plugin.manager import get_plugin_manager
 from crmsync.plugin.registry import Registry
-from crmsync.core.reports import RunReport
-
-from conftest import make_config
 
 TOKEN = "tok-s3cr3t-value-123"
 HOOK_PATH = "/services/T000/B000/hook-credential-xyz"
@@ -29,7 +28,7 @@ HOOK_PATH = "/services/T000/B000/hook-credential-xyz"
 class Receiver(BaseHTTPRequestHandler):
     """Records every POST body; answers 200 (or the server's ``status``)."""
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's spelling)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.server.received.append((self.path, self.headers["Content-Type"],  # type: ignore
                                      json.loads(body)))

@@ -8,6 +8,9 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
+
+from crmsync import RateLimited, WritebackError, api
+from crmsync.core.schema import writeback_state
 from writeback_support import (
     NOW,
     Crm,
@@ -18,9 +21,6 @@ from writeback_support import (
     put_values,
     registry_with,
 )
-
-from crmsync import RateLimited, WritebackError, api
-from crmsync.core.schema import writeback_state
 
 OPP = {"metric": "days_in_current_stage", "object": "opportunity"}
 FIELD = "crmsync_days_in_current_stage"

@@ -7,6 +7,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
+
+from crmsync.cli import cli
+from crmsync.store import Store
 from writeback_support import (
     Crm,
     connector_class,
@@ -14,9 +17,6 @@ from writeback_support import (
     put_values,
     registry_with,
 )
-
-from crmsync.cli import cli
-from crmsync.store import Store
 
 FIELD = "crmsync_days_in_current_stage"
 

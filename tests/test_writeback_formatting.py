@@ -8,8 +8,14 @@ import math
 import pytest
 
 from crmsync import FieldInfo
-from crmsync.writeback.formatting import (compatible_kinds, decimals_for, field_kind,
-                                          format_value, same_value, value_hash)
+from crmsync.writeback.formatting import (
+    compatible_kinds,
+    decimals_for,
+    field_kind,
+    format_value,
+    same_value,
+    value_hash,
+)
 
 
 @pytest.mark.parametrize("value, unit, kind, decimals, expected", [

@@ -9,13 +9,13 @@ import datetime as dt
 import math
 
 import pytest
-from fakes.hubspot_portal import FakeHubSpotPortal
 
 from crmsync import WritebackError, api
 from crmsync.core.config import Config, ConnectionConfig
 from crmsync.metrics import engine as metric_engine
 from crmsync.plugin.registry import Registry
 from crmsync.writeback.mapping import parse_writeback
+from fakes.hubspot_portal import FakeHubSpotPortal
 
 AS_OF = dt.datetime(2027, 1, 1)  # after every deal, also those created by a test
 METRIC = "opportunity_age_days"

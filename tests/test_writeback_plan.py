@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+
+from crmsync import ConfigError, WritebackError, api
+from crmsync.core.schema import writeback_state
 from writeback_support import (
     NOW,
     Crm,
@@ -14,9 +17,6 @@ from writeback_support import (
     put_values,
     registry_with,
 )
-
-from crmsync import ConfigError, WritebackError, api
-from crmsync.core.schema import writeback_state
 
 OPP = {"metric": "days_in_current_stage", "object": "opportunity"}
 

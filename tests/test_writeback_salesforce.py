@@ -9,14 +9,14 @@ import datetime as dt
 import math
 
 import pytest
-from fakes.salesforce_org import FakeSalesforceOrg
-from fakes.sf_data import fmt_datetime
 
 from crmsync import WritebackError, api
 from crmsync.core.config import Config, ConnectionConfig
 from crmsync.metrics import engine as metric_engine
 from crmsync.plugin.registry import Registry
 from crmsync.writeback.mapping import parse_writeback
+from fakes.salesforce_org import FakeSalesforceOrg
+from fakes.sf_data import fmt_datetime
 
 AS_OF = dt.datetime(2026, 11, 1)
 METRIC = "opportunity_age_days"

@@ -23,9 +23,9 @@ from crmsync import (
     hookimpl,
 )
 from crmsync.core.config import Config, ConnectionConfig
+from crmsync.core.schema import metric_values
 from crmsync.plugin.manager import get_plugin_manager
 from crmsync.plugin.registry import Registry
-from crmsync.core.schema import metric_values
 from crmsync.store import Store
 from crmsync.writeback.mapping import parse_writeback
 

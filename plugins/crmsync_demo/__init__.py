@@ -7,7 +7,6 @@ Settings: ``size`` (small, medium, large), ``seed``, ``as_of`` (the dataset's to
 from __future__ import annotations
 
 from crmsync import Connector, hookimpl
-
 from crmsync_demo.connector import DemoConnector
 
 __all__ = ["DemoConnector", "crmsync_register_connectors"]

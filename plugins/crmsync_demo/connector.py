@@ -7,7 +7,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from crmsync import Batch, ConfigError, Connector, ConnectorError, Setting
-
 from crmsync_demo.dataset import ENTITIES, SIZES, DemoDataset
 
 __all__ = ["DemoConnector"]

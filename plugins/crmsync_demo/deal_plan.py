@@ -46,9 +46,24 @@ _HORIZON = 270 * DAY
 class DealPlan:
     """The facts of one opportunity that its record, history, contacts and activities share."""
 
-    __slots__ = ("index", "kind", "pipeline", "created", "account", "tz", "source", "lead",
-                 "amount", "early_amount", "currency", "product_line", "visits",
-                 "expected_close", "push_count", "active_until")
+    __slots__ = (
+        "account",
+        "active_until",
+        "amount",
+        "created",
+        "currency",
+        "early_amount",
+        "expected_close",
+        "index",
+        "kind",
+        "lead",
+        "pipeline",
+        "product_line",
+        "push_count",
+        "source",
+        "tz",
+        "visits",
+    )
 
     index: int
     kind: str

@@ -19,8 +19,14 @@ from crmsync_demo.accounts import AccountBook, account_id, company_name, contact
 from crmsync_demo.sales_team import email_of
 from crmsync_demo.seeding import LEAD, LEAD_BLOCK, Weighted, below, rng_for
 from crmsync_demo.timeline import DAY, HOUR, MINUTE, Timeline, to_datetime
-from crmsync_demo.vocabulary import FIRST_NAMES, LAST_NAMES, LEAD_SOURCES, REGION_TZ, SEGMENTS, \
-    TERRITORIES
+from crmsync_demo.vocabulary import (
+    FIRST_NAMES,
+    LAST_NAMES,
+    LEAD_SOURCES,
+    REGION_TZ,
+    SEGMENTS,
+    TERRITORIES,
+)
 
 __all__ = ["BLOCK", "CONVERTED_PER_BLOCK", "DEALS_PER_CONVERSION", "LeadPlan", "LeadBook",
            "lead_id", "opportunity_id"]
@@ -66,8 +72,19 @@ def opportunity_id(index: int) -> str:
 class LeadPlan:
     """The facts of one lead that its record, its activities and its deal share."""
 
-    __slots__ = ("index", "created", "source", "tz", "team", "touches", "converted_at",
-                 "conversion", "account", "contact", "status")
+    __slots__ = (
+        "account",
+        "contact",
+        "conversion",
+        "converted_at",
+        "created",
+        "index",
+        "source",
+        "status",
+        "team",
+        "touches",
+        "tz",
+    )
 
     def __init__(self, index: int, created: int, source: str, tz: int, team: int) -> None:
         self.index = index

@@ -7,7 +7,6 @@ The folder holds one ``<table>.csv`` or ``<table>.jsonl`` per schema table, in t
 from __future__ import annotations
 
 from crmsync import Connector, hookimpl
-
 from crmsync_files.connector import ALLOWED_COLUMNS, FilesConnector
 
 __all__ = ["FilesConnector", "ALLOWED_COLUMNS", "crmsync_register_connectors"]

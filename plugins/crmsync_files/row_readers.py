@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 from crmsync import ConnectorError
-
-from crmsync_files.file_checks import (delimiter_hint, encoding_hint, header_problems,
-                                       undecodable)
+from crmsync_files.file_checks import delimiter_hint, encoding_hint, header_problems, undecodable
 
 __all__ = ["SourceRow", "ReadOptions", "read_csv_header", "read_csv_rows", "read_jsonl_rows",
            "ROW_READERS"]

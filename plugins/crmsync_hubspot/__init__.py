@@ -6,7 +6,6 @@ See docs/connectors/hubspot.md for settings, the mapping table and sync semantic
 from __future__ import annotations
 
 from crmsync import Connector, hookimpl
-
 from crmsync_hubspot.connector import HubSpotConnector
 
 __all__ = ["HubSpotConnector", "crmsync_register_connectors"]

@@ -30,7 +30,6 @@ import urllib3
 
 from crmsync import AuthError, ConfigError, Quota, QuotaExhausted
 from crmsync.plugin.connector import ApiCallCounter
-
 from crmsync_hubspot.errors import (
     CIHeaders,
     is_api_exception,

@@ -25,9 +25,7 @@ from crmsync import (
     WriteResult,
     WriteUpdate,
 )
-
 from crmsync.core.schema import SYNCED_TABLES
-
 from crmsync_hubspot import mapping as m
 from crmsync_hubspot.associations import attach
 from crmsync_hubspot.client import HubSpotClient

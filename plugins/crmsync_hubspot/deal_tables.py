@@ -11,7 +11,6 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from crmsync import Batch
-
 from crmsync_hubspot import mapping as m
 from crmsync_hubspot.stage_history import (
     dated_history,

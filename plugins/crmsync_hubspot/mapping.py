@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crmsync import FLAGS_KEY
-
 from crmsync_hubspot.properties import ENGAGEMENT_TYPES
 
 __all__ = [

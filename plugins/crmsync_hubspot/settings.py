@@ -8,7 +8,6 @@ from typing import Any
 
 from crmsync import ConfigError, Setting
 from crmsync.core.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
-
 from crmsync_hubspot.client import TIMEOUT, OAuthCredentials
 from crmsync_hubspot.properties import ENGAGEMENT_TYPES
 

@@ -30,7 +30,7 @@ BUILTIN_METRICS: tuple[type[Metric], ...] = tuple(cls for f in FAMILIES for cls 
 def _documented(family: object, cls: type[Metric]) -> Metric:
     """An instance of ``cls`` pointing to its section of docs/metrics/<family>.md."""
     metric = cls()
-    metric.docs = f"docs/metrics/{getattr(family, '__name__').rsplit('.', 1)[1]}.md#{cls.NAME}"
+    metric.docs = f"docs/metrics/{family.__name__.rsplit('.', 1)[1]}.md#{cls.NAME}"
     return metric
 
 

@@ -15,7 +15,6 @@ budget). See docs/connectors/salesforce.md.
 from __future__ import annotations
 
 from crmsync import hookimpl
-
 from crmsync_salesforce.connector import SalesforceConnector
 
 __all__ = ["SalesforceConnector", "crmsync_register_connectors"]

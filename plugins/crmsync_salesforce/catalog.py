@@ -19,7 +19,6 @@ import logging
 from collections.abc import Callable, Sequence
 
 from crmsync.core.errors import ConnectorError
-
 from crmsync_salesforce import composite
 from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.describe import ObjectDescription

@@ -25,6 +25,8 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
+from crmsync.core.errors import ConfigError, ConnectorError
+from crmsync.core.schema import SYNCED_TABLES
 from crmsync.plugin.connector import (
     Batch,
     Connector,
@@ -36,10 +38,8 @@ from crmsync.plugin.connector import (
     WriteResult,
     WriteUpdate,
 )
-from crmsync.core.errors import ConfigError, ConnectorError
-from crmsync.core.schema import SYNCED_TABLES
-
-from crmsync_salesforce import lookups, mapping, write as writing
+from crmsync_salesforce import lookups, mapping
+from crmsync_salesforce import write as writing
 from crmsync_salesforce.catalog import Catalog
 from crmsync_salesforce.client import SalesforceClient, auth_mode
 from crmsync_salesforce.describe import ObjectDescription

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crmsync import FLAGS_KEY
-
 from crmsync_salesforce.describe import object_for_id
 from crmsync_salesforce.pipelines import DEFAULT_PIPELINE_ID, Pipelines
 from crmsync_salesforce.soql import parse_datetime

@@ -15,8 +15,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from crmsync.plugin.connector import Quota
 from crmsync.core.errors import QuotaExhausted
+from crmsync.plugin.connector import Quota
 
 __all__ = ["QuotaBudget", "parse_limit_info"]
 

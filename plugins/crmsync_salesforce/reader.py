@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crmsync.plugin.connector import Deletion
-
 from crmsync_salesforce import bulk, soql
 from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.describe import ObjectDescription

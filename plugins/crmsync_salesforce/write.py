@@ -21,9 +21,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from crmsync.plugin.connector import FIELD_TYPES, FieldInfo, FieldSpec, WriteResult, WriteUpdate
 from crmsync.core.errors import AuthError, ConnectorError
-
+from crmsync.plugin.connector import FIELD_TYPES, FieldInfo, FieldSpec, WriteResult, WriteUpdate
 from crmsync_salesforce import bulk, soql
 from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.describe import ObjectDescription
@@ -143,7 +142,7 @@ def ensure_field(client: SalesforceClient, description: ObjectDescription, spec:
     def create(sf: Any) -> None:
         md = sf.mdapi
         # zeep's own session would skip our CA bundle, counter and quota check.
-        md._client.transport.session = client.session  # noqa: SLF001 - vendor quirk
+        md._client.transport.session = client.session
         params = {k: v for k, v in kind.items() if k != "type"}
         md.CustomField.create([md.CustomField(
             fullName=full_name, label=spec.label[:40], description=spec.description[:255],

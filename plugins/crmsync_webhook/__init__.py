@@ -17,7 +17,6 @@ from __future__ import annotations
 from crmsync import hookimpl
 from crmsync.core.config import Config
 from crmsync.core.reports import RunReport
-
 from crmsync_webhook.payload import build_payload, events_of
 from crmsync_webhook.post import post_json
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from crmsync.core import logs
 from crmsync.core.config import Config
-from crmsync.orchestration.notify import report_events
 from crmsync.core.redact import Redactor
 from crmsync.core.reports import RunReport
+from crmsync.orchestration.notify import report_events
 
 __all__ = ["build_payload", "events_of", "below_target_rows"]
 

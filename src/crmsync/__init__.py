@@ -5,6 +5,23 @@ Plugin authors import only from this module and :mod:`crmsync.testing`.
 
 from __future__ import annotations
 
+from crmsync.core.errors import (
+    AuthError,
+    ConfigError,
+    ConnectorError,
+    CrmsyncError,
+    DuplicateNameError,
+    MetricError,
+    PluginError,
+    QuotaExhausted,
+    RateLimited,
+    RecordError,
+    StoreError,
+    TransientError,
+    WritebackError,
+)
+from crmsync.core.reports import EntityResult, RunReport
+from crmsync.core.retry import parse_retry_after
 from crmsync.plugin.connector import (
     FIELD_PREFIX,
     FIELD_TYPES,
@@ -17,31 +34,14 @@ from crmsync.plugin.connector import (
     FieldSpec,
     Quota,
     Reject,
-    StandingRejects,
     Setting,
+    StandingRejects,
     WriteResult,
     WriteUpdate,
 )
-from crmsync.core.errors import (
-    AuthError,
-    ConfigError,
-    ConnectorError,
-    CrmsyncError,
-    DuplicateNameError,
-    MetricError,
-    PluginError,
-    QuotaExhausted,
-    RateLimited,
-    TransientError,
-    RecordError,
-    StoreError,
-    WritebackError,
-)
+from crmsync.plugin.manager import hookimpl
 from crmsync.plugin.metric import Metric, MetricContext
 from crmsync.plugin.panel import DashboardPanel, PanelContext
-from crmsync.plugin.manager import hookimpl
-from crmsync.core.reports import EntityResult, RunReport
-from crmsync.core.retry import parse_retry_after
 
 __version__ = "0.1.0"
 

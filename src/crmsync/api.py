@@ -21,22 +21,34 @@ import sqlalchemy as sa
 
 from crmsync.core import logs
 from crmsync.core.config import Config, ConnectionConfig, load_config
-from crmsync.plugin.connector import Connector
 from crmsync.core.errors import AuthError, ConfigError, ConnectorError, CrmsyncError
+from crmsync.core.redact import Redactor
+from crmsync.core.reports import (
+    LOCKED,
+    PARTIAL,
+    STOPPED_QUOTA,
+    WHOLE_CONNECTION,
+    EntityResult,
+    RunReport,
+)
+from crmsync.core.schema import sync_rejects, sync_runs, sync_state
 from crmsync.metrics import engine as metric_engine
 from crmsync.metrics.engine import ComputeResult, MetricValue
 from crmsync.metrics.report import report_rows
-from crmsync.orchestration.standard import StandardResult, compute_standard
 from crmsync.metrics.targets import stored_targets
-from crmsync.core.redact import Redactor
-from crmsync.plugin.registry import Registry
-from crmsync.store.locks import DEFAULT_TTL, RunLocked, connection_lock_name, run_lock, sync_lock_name
-from crmsync.core.reports import (LOCKED, PARTIAL, STOPPED_QUOTA, WHOLE_CONNECTION, EntityResult,
-                             RunReport)
 from crmsync.orchestration.jobs import covers, last_runs, next_due
-from crmsync.core.schema import sync_rejects, sync_runs, sync_state
+from crmsync.orchestration.standard import StandardResult, compute_standard
+from crmsync.plugin.connector import Connector
+from crmsync.plugin.registry import Registry
 from crmsync.store import Store
 from crmsync.store.database import redact_url
+from crmsync.store.locks import (
+    DEFAULT_TTL,
+    RunLocked,
+    connection_lock_name,
+    run_lock,
+    sync_lock_name,
+)
 from crmsync.sync.engine import NOT_STARTED, ProgressCallback, SyncEngine
 
 if TYPE_CHECKING:

@@ -179,10 +179,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FaultProxy/1.0"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read :attr:`FaultProxy.requests`."""
 
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = lambda self: self._handle()  # noqa: E731
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = lambda self: self._handle()
 
     @property
     def proxy(self) -> FaultProxy:

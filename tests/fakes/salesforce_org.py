@@ -122,10 +122,10 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "FakeSalesforce/1.0"
     timeout = 120
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read :attr:`FakeSalesforceOrg.calls` instead."""
 
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = lambda self: self._dispatch()  # noqa: E731
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = lambda self: self._dispatch()
 
     @property
     def fake(self) -> FakeSalesforceOrg:

@@ -16,8 +16,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from .sf_data_sales import (CURRENCIES, SOURCES, STAGES, WORDS, SalesObjects,
-                            standard_fields)
+from .sf_data_sales import CURRENCIES, SOURCES, STAGES, WORDS, SalesObjects, standard_fields
 from .sf_field_history import FieldHistoryObjects
 from .sf_ids import DAY, PREFIXES, fmt_date, fmt_datetime, make_id, mix, parse_id
 from .sf_record_types import RecordTypeObjects

@@ -11,16 +11,16 @@ and ``sf_record_counts.py``, record types and describe layouts in ``sf_record_ty
 from __future__ import annotations
 
 import itertools
-from collections import OrderedDict
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 from . import soql
 from .sf_data import Dataset
-from .sf_ids import fmt_datetime, make_id
 from .sf_faults import Faults, RecordFaults
+from .sf_ids import fmt_datetime, make_id
 from .sf_merge import Merges
 from .sf_prefetch import Prefetcher
 from .sf_query import ApiError, Plan, plan, shape

@@ -39,7 +39,7 @@ class Field:
     calculated: bool = False
 
 
-def F(name: str, type_: str, **kw: Any) -> Field:  # noqa: N802 - a short constructor
+def F(name: str, type_: str, **kw: Any) -> Field:
     """A field; system fields (Id, dates, IsDeleted…) are made read-only automatically."""
     system = name in ("Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp",
                       "CreatedById", "LastModifiedById")

@@ -15,15 +15,22 @@ import click
 
 from crmsync import api
 from crmsync.cli import render
-from crmsync.core import logs
 from crmsync.cli.dashboard import dashboard, report
 from crmsync.cli.metrics import demo, metrics
+from crmsync.cli.state import (
+    EXIT_PARTIAL,
+    CrmsyncGroup,
+    State,
+    emit_json,
+    pass_state,
+    progress_bar,
+    sync_exit_code,
+)
 from crmsync.cli.writeback import print_status as print_writeback_status
 from crmsync.cli.writeback import run, writeback
-from crmsync.cli.state import (EXIT_PARTIAL, CrmsyncGroup, State, emit_json, pass_state,
-                               progress_bar, sync_exit_code)
-from crmsync.plugin.registry import Registry
+from crmsync.core import logs
 from crmsync.core.reports import LOCKED, STOPPED_QUOTA, RunReport
+from crmsync.plugin.registry import Registry
 
 __all__ = ["cli", "main"]
 

@@ -15,9 +15,9 @@ from crmsync import api
 from crmsync.cli import render
 from crmsync.cli.state import State, emit_json, pass_state, progress_bar
 from crmsync.core.config import PERIODS, Config
+from crmsync.core.periods import is_period
 from crmsync.metrics import DIMENSIONS
 from crmsync.plugin.context import is_dimension
-from crmsync.core.periods import is_period
 from crmsync.plugin.registry import Registry
 
 __all__ = ["metrics", "demo"]

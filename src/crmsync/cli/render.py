@@ -10,9 +10,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from crmsync.plugin.metric import Metric
 from crmsync.metrics.engine import MetricValue
 from crmsync.metrics.formatting import format_change, format_value, period_label
+from crmsync.plugin.metric import Metric
 
 __all__ = ["kpi_table", "report_table", "rows_table", "explain", "console"]
 

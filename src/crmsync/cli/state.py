@@ -15,8 +15,8 @@ from crmsync.cli import render
 from crmsync.core import logs
 from crmsync.core.config import Config
 from crmsync.core.errors import CrmsyncError
-from crmsync.plugin.registry import Registry
 from crmsync.core.reports import LOCKED, STOPPED_QUOTA, RunReport
+from crmsync.plugin.registry import Registry
 
 __all__ = ["UserError", "CrmsyncGroup", "State", "pass_state", "emit_json", "progress_bar",
            "EXIT_QUOTA", "EXIT_LOCKED", "EXIT_PARTIAL", "sync_exit_code"]

@@ -23,16 +23,16 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from crmsync.plugin.connector import Connector
 from crmsync.core.errors import ConfigError
-from crmsync.store.business_hours import parse_hours
-from crmsync.plugin.context import METRIC_OPTIONS
 from crmsync.core.periods import is_period
+from crmsync.core.redact import REDACTED
 from crmsync.metrics.targets import Target, parse_targets
 from crmsync.orchestration.distributed.settings import CelerySettings, parse_celery
-from crmsync.orchestration.notify import NotifyConfig, parse_notify
-from crmsync.core.redact import REDACTED
 from crmsync.orchestration.jobs import Job, parse_schedule
+from crmsync.orchestration.notify import NotifyConfig, parse_notify
+from crmsync.plugin.connector import Connector
+from crmsync.plugin.context import METRIC_OPTIONS
+from crmsync.store.business_hours import parse_hours
 from crmsync.writeback.mapping import WritebackMapping, parse_writeback
 
 __all__ = ["Config", "ConnectionConfig", "MetricsConfig", "load_config", "find_config_file",

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import AsyncIterator
 import hmac
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette

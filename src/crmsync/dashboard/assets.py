@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import gzip
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 
 __all__ = ["plotly_js", "plotly_js_packed", "own_asset", "ASSETS"]
@@ -29,7 +29,7 @@ def plotly_js_packed() -> str:
     return base64.b64encode(gzip.compress(plotly_js(), compresslevel=9, mtime=0)).decode()
 
 
-@lru_cache(maxsize=None)
+@cache
 def own_asset(name: str) -> bytes:
     """One of :data:`ASSETS`."""
     if name not in ASSETS:

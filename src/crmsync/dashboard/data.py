@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from pathlib import Path
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,13 +21,20 @@ from sqlalchemy.engine import make_url
 
 from crmsync import api
 from crmsync.core.config import Config
-from crmsync.plugin.metric import Metric
-from crmsync.metrics.engine import latest_periods
-from crmsync.plugin.registry import Registry
-from crmsync.metrics.formatting import format_change, format_value, period_label
-from crmsync.core.schema import accounts, metric_values, pipelines, stages, sync_runs, users
-from crmsync.core.schema import writeback_state
 from crmsync.core.errors import StoreError
+from crmsync.core.schema import (
+    accounts,
+    metric_values,
+    pipelines,
+    stages,
+    sync_runs,
+    users,
+    writeback_state,
+)
+from crmsync.metrics.engine import latest_periods
+from crmsync.metrics.formatting import format_change, format_value, period_label
+from crmsync.plugin.metric import Metric
+from crmsync.plugin.registry import Registry
 from crmsync.store import Store
 from crmsync.store.database import redact_url
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crmsync.plugin.connector import Connector
 from crmsync.core.errors import CrmsyncError
-from crmsync.plugin.metric import Metric
+from crmsync.plugin.connector import Connector
 from crmsync.plugin.context import MetricContext
+from crmsync.plugin.metric import Metric
 
 __all__ = ["Record", "records_of", "ATTENTION", "record_links"]
 

@@ -17,11 +17,11 @@ from pathlib import Path
 from markupsafe import Markup
 
 from crmsync.core.config import Config
+from crmsync.core.errors import CrmsyncError
 from crmsync.dashboard.assets import own_asset, plotly_js_packed
 from crmsync.dashboard.data import DashboardData
 from crmsync.dashboard.filters import PERIODS, Filters
 from crmsync.dashboard.pages import PAGES, Renderer, anchor
-from crmsync.core.errors import CrmsyncError
 from crmsync.plugin.registry import Registry
 from crmsync.store import Store
 

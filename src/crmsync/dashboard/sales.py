@@ -12,11 +12,11 @@ import statistics
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from crmsync.core.periods import previous_period_start
 from crmsync.dashboard import charts
 from crmsync.dashboard.data import DashboardData, Kpi, family_of, kpi
 from crmsync.dashboard.filters import Filters
 from crmsync.dashboard.records import ATTENTION, records_of
-from crmsync.core.periods import previous_period_start
 from crmsync.metrics.formatting import period_label
 
 __all__ = ["overview", "trends", "leaderboard", "rep_page", "team_page", "HEADLINE",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crmsync.plugin.context import DIMENSIONS, MetricContext
 from crmsync.metrics.engine import MetricValue, compute, latest_values
+from crmsync.plugin.context import DIMENSIONS, MetricContext
 
 __all__ = ["DIMENSIONS", "MetricContext", "MetricValue", "compute", "latest_values"]

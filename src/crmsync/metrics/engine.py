@@ -8,17 +8,14 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from sqlalchemy import Select
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
 
-import sqlalchemy as sa
-
 from crmsync.core.errors import MetricError
-from crmsync.metrics.findings import Finding, unconverted_deals
-from crmsync.plugin.context import CUSTOM_PREFIX, DIMENSIONS, MetricContext, is_dimension
 from crmsync.core.periods import (
     as_date,
     is_period,
@@ -27,6 +24,8 @@ from crmsync.core.periods import (
     rolling_days,
 )
 from crmsync.core.schema import metric_values
+from crmsync.metrics.findings import Finding, unconverted_deals
+from crmsync.plugin.context import CUSTOM_PREFIX, DIMENSIONS, MetricContext, is_dimension
 
 if TYPE_CHECKING:
     from crmsync.core.config import MetricsConfig

@@ -14,11 +14,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from crmsync.plugin.metric import Metric
+from crmsync.core.periods import previous_period_start
 from crmsync.metrics.engine import MetricValue
 from crmsync.metrics.labels import Labels, load_labels, subject_table
-from crmsync.core.periods import previous_period_start
 from crmsync.metrics.targets import Target, attainment, is_below, target_for
+from crmsync.plugin.metric import Metric
 from crmsync.store import Store
 
 __all__ = ["report_rows", "change_between", "today_in"]

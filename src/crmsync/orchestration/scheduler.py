@@ -23,11 +23,11 @@ from types import FrameType
 from crmsync import api
 from crmsync.core.config import Config
 from crmsync.core.errors import CrmsyncError
-from crmsync.store.locks import RunLocked, job_lock_name, run_lock
-from crmsync.plugin.registry import Registry
 from crmsync.core.reports import LOCKED, STOPPED_QUOTA
 from crmsync.orchestration.jobs import Job, is_due, last_runs, next_due, record_run
+from crmsync.plugin.registry import Registry
 from crmsync.store import Store
+from crmsync.store.locks import RunLocked, job_lock_name, run_lock
 
 __all__ = ["Scheduler", "ShutdownRequested", "run_job"]
 

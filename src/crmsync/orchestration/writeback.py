@@ -11,14 +11,14 @@ from dataclasses import dataclass
 
 from crmsync import api
 from crmsync.core.config import Config
-from crmsync.plugin.connector import Connector
 from crmsync.core.errors import ConfigError
-from crmsync.store.locks import run_lock, writeback_lock_name
+from crmsync.core.reports import STOPPED_QUOTA, RunReport
 from crmsync.metrics import engine as metric_engine
 from crmsync.orchestration.standard import writeback_requests
+from crmsync.plugin.connector import Connector
 from crmsync.plugin.registry import Registry
-from crmsync.core.reports import STOPPED_QUOTA, RunReport
 from crmsync.store import Store
+from crmsync.store.locks import run_lock, writeback_lock_name
 from crmsync.sync.engine import ProgressCallback as SyncProgress
 from crmsync.writeback.apply import ApplyResult, ProgressCallback, apply_plan
 from crmsync.writeback.mapping import WritebackMapping

@@ -11,7 +11,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from crmsync.core.errors import ConfigError

@@ -14,9 +14,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
 from crmsync.core.errors import MetricError
-from crmsync.store.business_hours import parse_hours
 from crmsync.core.periods import period_end_sql, period_start_sql, rolling_days
 from crmsync.core.schema import SYNCED_TABLES
+from crmsync.store.business_hours import parse_hours
+
 
 def _sqlite_dialect() -> Any:
     from sqlalchemy.dialects import sqlite
@@ -164,8 +165,8 @@ class MetricContext:
     def local(self, column: Any) -> ColumnElement[Any]:
         """A naive-UTC timestamp column as wall-clock time in ``timezone`` (dates and UTC are
         returned unchanged)."""
-        if self.timezone == "UTC" or isinstance(getattr(column, "type", None), sa.Date) and \
-                not isinstance(column.type, sa.DateTime):
+        if self.timezone == "UTC" or (isinstance(getattr(column, "type", None), sa.Date) and \
+                not isinstance(column.type, sa.DateTime)):
             return column
         if self.dialect == "postgresql":
             return sa.func.timezone(self.timezone, sa.func.timezone("UTC", column))

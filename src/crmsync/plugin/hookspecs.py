@@ -21,10 +21,10 @@ if TYPE_CHECKING:
     import click
 
     from crmsync.core.config import Config
+    from crmsync.core.reports import RunReport
     from crmsync.plugin.connector import Connector
     from crmsync.plugin.metric import Metric
     from crmsync.plugin.panel import DashboardPanel
-    from crmsync.core.reports import RunReport
 
 __all__ = [
     "hookspec",

@@ -7,11 +7,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from crmsync.plugin.connector import Connector
 from crmsync.core.errors import ConfigError, DuplicateNameError, MetricError, PluginError
+from crmsync.plugin.connector import Connector
+from crmsync.plugin.manager import CrmsyncPluginManager, get_plugin_manager
 from crmsync.plugin.metric import Metric
 from crmsync.plugin.panel import DashboardPanel
-from crmsync.plugin.manager import CrmsyncPluginManager, get_plugin_manager
 
 if TYPE_CHECKING:
     import click

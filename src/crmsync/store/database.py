@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,8 +15,8 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from crmsync.core.errors import StoreError
-from crmsync.store.business_hours import business_minutes
 from crmsync.store import migrate
+from crmsync.store.business_hours import business_minutes
 
 __all__ = ["DEFAULT_URL", "Store", "open_store", "redact_url", "ANALYZE_FRACTION"]
 

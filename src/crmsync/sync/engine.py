@@ -18,17 +18,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from crmsync.plugin.connector import Batch, Connector, StandingRejects
 from crmsync.core.errors import AuthError, ConfigError, ConnectorError, CrmsyncError, QuotaExhausted
-from crmsync.store.locks import RunLocked
 from crmsync.core.redact import Redactor
-from crmsync.core.retry import RetryPolicy, retrying
 from crmsync.core.reports import LOCKED, STOPPED_QUOTA, EntityResult
+from crmsync.core.retry import RetryPolicy, retrying
 from crmsync.core.schema import SYNCED_TABLES, sync_rejects, sync_runs, sync_state
+from crmsync.plugin.connector import Batch, Connector, StandingRejects
 from crmsync.store import Store, mark_deleted, upsert_prepared
+from crmsync.store.locks import RunLocked
 from crmsync.store.upsert import upsert_statement
-from crmsync.sync.merges import repoint_references
 from crmsync.sync.limits import storable
+from crmsync.sync.merges import repoint_references
 from crmsync.sync.refusals import describe_refusal, is_data_error, refused_rows
 from crmsync.sync.reject_log import RejectLog, describe_reject
 from crmsync.sync.standing_rejects import load_standing, resolve

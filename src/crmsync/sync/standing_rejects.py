@@ -14,8 +14,8 @@ from collections.abc import Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from crmsync.plugin.connector import StandingRejects
 from crmsync.core.schema import sync_rejects
+from crmsync.plugin.connector import StandingRejects
 
 __all__ = ["load_standing", "resolve"]
 

@@ -21,8 +21,7 @@ import sqlalchemy as sa
 
 from crmsync.core.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
 from crmsync.sync.limits import StoreLimitError, dialect_limit
-from crmsync.sync.value_rules import (INTEGER_EXAMPLE, MAX_TEXT_LENGTH, NUMBER_EXAMPLE,
-                                      number_text)
+from crmsync.sync.value_rules import INTEGER_EXAMPLE, MAX_TEXT_LENGTH, NUMBER_EXAMPLE, number_text
 
 __all__ = ["FieldProblem", "RecordValidator", "validator_for", "parse_datetime", "parse_date"]
 

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from crmsync.plugin.connector import Batch, Connector
 from crmsync.core.schema import ENTITIES, SYNCED_TABLES
+from crmsync.plugin.connector import Batch, Connector
 from crmsync.store import Store
 from crmsync.sync import SyncEngine
 from crmsync.sync.validate import validator_for

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from crmsync.core.config import MetricsConfig
-from crmsync.plugin.metric import Metric
 from crmsync.metrics.engine import MetricValue, compute
+from crmsync.plugin.metric import Metric
 from crmsync.store import Store
 
 __all__ = ["compute_metric"]

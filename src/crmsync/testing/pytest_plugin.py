@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from crmsync.plugin.connector import Connector
 from crmsync.core.reports import EntityResult
+from crmsync.plugin.connector import Connector
 from crmsync.store import Store
 from crmsync.sync import SyncEngine
 

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmsync.plugin.connector import Connector, WriteResult, WriteUpdate
 from crmsync.core.errors import (
     AuthError,
     ConfigError,
@@ -30,6 +29,7 @@ from crmsync.core.errors import (
 from crmsync.core.redact import Redactor
 from crmsync.core.reports import STOPPED_QUOTA
 from crmsync.core.retry import RetryPolicy, retrying
+from crmsync.plugin.connector import Connector, WriteResult, WriteUpdate
 from crmsync.store import Store
 from crmsync.writeback.plan import Change, MappingPlan, WritebackPlan
 from crmsync.writeback.state import (

@@ -12,9 +12,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crmsync.plugin.connector import FIELD_PREFIX
 from crmsync.core.errors import ConfigError
 from crmsync.core.periods import is_period
+from crmsync.plugin.connector import FIELD_PREFIX
 
 __all__ = ["WritebackMapping", "parse_writeback", "OBJECTS", "OVERWRITE", "NULLS", "MODES",
            "is_owned_field"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from crmsync.plugin.connector import Connector, FieldInfo
 from crmsync.core.errors import ConfigError, WritebackError
+from crmsync.plugin.connector import Connector, FieldInfo
 from crmsync.plugin.metric import Metric
 from crmsync.writeback.formatting import compatible_kinds, field_kind
 from crmsync.writeback.mapping import OBJECTS, WritebackMapping

@@ -25,8 +25,8 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised without the e
     raise CrmsyncError("Celery is not installed: pip install 'crmsync[celery]'") from exc
 
 from crmsync.core.config import CONFIG_ENV, Config, load_config
-from crmsync.plugin.registry import Registry
 from crmsync.orchestration.jobs import Job
+from crmsync.plugin.registry import Registry
 from crmsync.store import Store
 
 __all__ = ["create_app", "beat_schedule", "start_worker", "WorkerContext", "context",

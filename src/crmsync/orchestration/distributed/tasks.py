@@ -13,10 +13,10 @@ from celery.canvas import Signature
 
 from crmsync import api
 from crmsync.core.config import Config
-from crmsync.orchestration.distributed.app import context
 from crmsync.core.errors import ConfigError
-from crmsync.plugin.registry import Registry
 from crmsync.core.reports import LOCKED
+from crmsync.orchestration.distributed.app import context
+from crmsync.plugin.registry import Registry
 
 __all__ = ["sync_entity", "compute", "writeback", "run", "job", "job_signature",
            "sync_signatures"]
