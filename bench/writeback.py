@@ -157,7 +157,7 @@ def measure(crm: Crm, workdir: Path) -> dict[str, Any]:
     store = Store(f"sqlite:///{workdir / (crm.name.split()[0] + str(id(crm)) + '.db')}")
     config = Config(store_url=store.url, connections={"crm": ConnectionConfig(
         name="crm", type=crm.raw()["type"], raw=crm.raw())})
-    config.writeback = parse_writeback(
+    config.sections["writeback"] = parse_writeback(
         [{"metric": METRIC, "connection": "crm", "object": "opportunity",
           "create_field": True}], file=None, connections=config.connections)
     try:

@@ -6,7 +6,8 @@ import pytest
 
 from conftest import load_records
 from crmsync import ConfigError
-from crmsync.core.config import MetricsConfig, load_config
+from crmsync.api import load_config
+from crmsync.core.config import MetricsConfig
 from crmsync.metrics import compute
 from crmsync.store.business_hours import business_minutes, parse_hours
 from crmsync_kpis.leads import LeadResponseMinutes

@@ -21,7 +21,8 @@ import sqlalchemy as sa
 from celery import Celery, group
 
 from conftest import fresh_pg_schema
-from crmsync.core.config import Config, load_config
+from crmsync.api import load_config
+from crmsync.core.config import Config
 from crmsync.core.schema import sync_runs
 from crmsync.plugin.registry import Registry
 

@@ -12,7 +12,7 @@ from crmsync.core.config import Config
 from crmsync.core.errors import ConfigError
 from crmsync.orchestration.distributed.app import beat_schedule, create_app, cron_fields
 from crmsync.orchestration.distributed.tasks import job_signature
-from crmsync.orchestration.jobs import Job
+from crmsync.orchestration.jobs import SCHEDULE, Job
 from crmsync.plugin.registry import Registry
 
 
@@ -20,7 +20,7 @@ from crmsync.plugin.registry import Registry
 def config(tmp_path) -> Config:
     cfg = make_config("sqlite://", crm={"type": "files", "path": str(tmp_path)},
                       other={"type": "files", "path": str(tmp_path)})
-    cfg.schedule = {
+    cfg.sections["schedule"] = {
         "nightly": Job(name="nightly", cron="0 2 * * 1-5", timezone="Europe/Paris"),
         "accounts": Job(name="accounts", cron="@hourly", task="sync", connections=("crm",),
                         entities=("accounts", "users")),
@@ -107,7 +107,7 @@ def test_a_compute_job_is_one_compute_task(config: Config, registry: Registry) -
 
 
 def test_a_writeback_job_is_one_writeback_task(config: Config, registry: Registry) -> None:
-    config.schedule["wb"] = Job(name="wb", cron="@daily", task="writeback",
+    SCHEDULE.get(config)["wb"] = Job(name="wb", cron="@daily", task="writeback",
                                 connections=("crm",))
     create_app(config, registry)
 

@@ -8,9 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from crmsync import ConfigError
-from crmsync.api import connect, show_config
+from crmsync.api import connect, load_config, show_config
 from crmsync.cli import cli
-from crmsync.core.config import load_config
 
 
 def write(tmp_path: Path, text: str) -> Path:

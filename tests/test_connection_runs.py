@@ -22,6 +22,7 @@ from crmsync.cli.state import EXIT_LOCKED, EXIT_PARTIAL
 from crmsync.core.redact import Redactor
 from crmsync.core.reports import LOCKED, PARTIAL, WHOLE_CONNECTION
 from crmsync.core.schema import sync_runs
+from crmsync.orchestration import runs
 from crmsync.store import Store
 from crmsync.store.locks import connection_lock_name
 from crmsync.sync import SyncEngine
@@ -149,7 +150,7 @@ def test_an_auth_error_in_one_connection_leaves_the_others_synced(
             return ExpiringToken(name, {}), Redactor()
         return real_connect(config, name, registry)
 
-    monkeypatch.setattr(api, "connect", connect)
+    monkeypatch.setattr(runs, "connect", connect)
     report = api.sync(config, registry, store=store)
     assert report.status == PARTIAL
     expiring = [(d.entity, d.status) for d in report.details if d.connection == "expiring"]

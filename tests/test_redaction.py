@@ -29,12 +29,13 @@ from crmsync import (
     WriteUpdate,
     api,
     hookimpl,
-    logs,
 )
+from crmsync.api import load_config
 from crmsync.cli import cli
-from crmsync.core.config import load_config
+from crmsync.core import logs
 from crmsync.core.errors import MetricError
 from crmsync.core.schema import metadata
+from crmsync.orchestration import runs
 from crmsync.plugin.manager import get_plugin_manager
 from crmsync.plugin.registry import Registry
 from crmsync.store import Store
@@ -243,8 +244,8 @@ def test_a_failed_metrics_run_notifies_its_error_without_tokens(
     def fail(*args: Any, **kwargs: Any) -> None:
         raise MetricError(f"the metric SQL failed near '{tokens[1]}'")
 
-    monkeypatch.setattr(api.metric_engine, "compute", fail)
-    monkeypatch.setattr(api, "compute_standard", fail)
+    monkeypatch.setattr(runs.metric_engine, "compute", fail)
+    monkeypatch.setattr(runs, "compute_standard", fail)
     with pytest.raises(MetricError):
         getattr(api, compute)(load_config(setup), registry)
 

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 
 from conftest import make_config, table_rows
 from crmsync import Batch, ConfigError, Connector, Reject
-from crmsync.api import status, sync
+from crmsync.api import load_config, status, sync
 from crmsync.cli import cli
-from crmsync.core.config import SyncConfig, load_config
+from crmsync.core.config import SyncConfig
 from crmsync.core.schema import sync_rejects
 from crmsync.store import Store
 from crmsync.sync.engine import SyncEngine

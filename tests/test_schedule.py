@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from crmsync.core.config import load_config
+from crmsync.api import load_config
 from crmsync.core.errors import ConfigError
 from crmsync.orchestration.jobs import (
+    SCHEDULE,
     Job,
     covers,
     is_due,
@@ -49,7 +50,7 @@ period = "month"
 timezone = "Europe/Paris"
 """)
 
-    jobs = load_config(path).schedule
+    jobs = SCHEDULE.get(load_config(path))
 
     assert jobs["nightly"] == Job(name="nightly", cron="0 2 * * *", task="sync",
                                   connections=("crm",), entities=("opportunities",))
@@ -60,7 +61,7 @@ timezone = "Europe/Paris"
 def test_a_job_runs_everything_by_default(tmp_path: Path) -> None:
     path = write(tmp_path, '[schedule.all]\ncron = "@hourly"\n')
 
-    assert load_config(path).schedule["all"].task == "run"
+    assert SCHEDULE.get(load_config(path))["all"].task == "run"
 
 
 @pytest.mark.parametrize(("body", "where"), [

@@ -46,7 +46,7 @@ def config(store: Store, tmp_path: Path) -> Config:
     (folder / "accounts.csv").write_text("remote_id,name\na1,Acme\na2,Globex\n",
                                          encoding="utf-8")
     cfg = make_config(store.url, crm={"type": "files", "path": str(folder)})
-    cfg.schedule = {"hourly": HOURLY}
+    cfg.sections["schedule"] = {"hourly": HOURLY}
     return cfg
 
 
@@ -158,7 +158,7 @@ def test_a_failing_job_is_logged_and_recorded_as_failed(config: Config, registry
                                                         store: Store, clock: Clock,
                                                         caplog: pytest.LogCaptureFixture
                                                         ) -> None:
-    config.schedule = {"bad": Job(name="bad", cron="0 * * * *", task="sync",
+    config.sections["schedule"] = {"bad": Job(name="bad", cron="0 * * * *", task="sync",
                                   connections=("nope",))}
     caplog.set_level(logging.INFO, logger="crmsync.orchestration.scheduler")
     record_run(store, "bad", START - dt.timedelta(hours=3), "success")
@@ -236,7 +236,7 @@ def test_run_and_compute_jobs_finish(config: Config, registry: Registry, store: 
                                      clock: Clock, caplog: pytest.LogCaptureFixture,
                                      task: str) -> None:
     caplog.set_level(logging.INFO, logger="crmsync.orchestration.scheduler")
-    config.schedule = {"nightly": Job(name="nightly", cron="0 2 * * *", task=task)}
+    config.sections["schedule"] = {"nightly": Job(name="nightly", cron="0 2 * * *", task=task)}
     record_run(store, "nightly", START - dt.timedelta(days=1), "success")
     sched = make_scheduler(config, registry, store, clock)
 
@@ -249,7 +249,7 @@ def test_run_and_compute_jobs_finish(config: Config, registry: Registry, store: 
 
 def test_a_run_job_syncs_every_entity(config: Config, registry: Registry, store: Store,
                                       clock: Clock) -> None:
-    config.schedule = {"nightly": Job(name="nightly", cron="0 2 * * *")}
+    config.sections["schedule"] = {"nightly": Job(name="nightly", cron="0 2 * * *")}
     record_run(store, "nightly", START - dt.timedelta(days=1), "success")
     sched = make_scheduler(config, registry, store, clock)
 

@@ -30,7 +30,7 @@ def synced(store: Store, tmp_path: Path, registry: Registry) -> Config:
     (folder / "users.csv").write_text("remote_id,name\nu1,Ann\n", encoding="utf-8")
     config = make_config(store.url, crm={"type": "files", "path": str(folder)})
     api.sync(config, registry, ["crm"], entities=["accounts", "users"], store=store)
-    config.schedule = {
+    config.sections["schedule"] = {
         "accounts-hourly": Job(name="accounts-hourly", cron="0 * * * *", task="sync",
                                entities=("accounts",)),
         "nightly": Job(name="nightly", cron="0 2 * * *"),
@@ -84,7 +84,7 @@ def test_jobs_show_their_last_and_next_run(synced: Config, store: Store) -> None
 
 
 def test_an_unscheduled_entity_has_no_next_time(synced: Config) -> None:
-    synced.schedule = {}
+    synced.sections["schedule"] = {}
 
     assert run_of(api.status(synced, now=NOW), "accounts")["next_scheduled"] is None
 

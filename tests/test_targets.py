@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from conftest import load_records
 from crmsync import ConfigError
+from crmsync.api import load_config
 from crmsync.cli import cli
-from crmsync.core.config import load_config
 from crmsync.metrics.targets import Target, is_below, parse_targets, target_for
 from test_metrics import DATA
 

@@ -14,12 +14,13 @@ import pytest
 import crmsync_webhook.payload
 from conftest import make_config
 from crmsync import Batch, Connector, CrmsyncError, Setting, api, hookimpl
-from crmsync.core.config import Config, load_config
+from crmsync.api import load_config
+from crmsync.core.config import Config
 from crmsync.core.errors import ConfigError, ConnectorError, QuotaExhausted
 from crmsync.core.reports import RunReport
-from crmsync.orchestration.notify import NotifyConfig
 from crmsync.plugin.manager import get_plugin_manager
 from crmsync.plugin.registry import Registry
+from crmsync_webhook.settings import NOTIFY, NotifyConfig
 
 TOKEN = "tok-s3cr3t-value-123"
 HOOK_PATH = "/services/T000/B000/hook-credential-xyz"
@@ -92,7 +93,7 @@ def config_for(store_url: str, srv: ThreadingHTTPServer, mode: str,
                on: tuple[str, ...] = ("failure", "quota", "below_target")) -> Config:
     cfg = make_config(store_url, crm={"type": "scripted", "token": "${CRM_TOKEN}",
                                       "mode": mode})
-    cfg.notify = NotifyConfig(webhook_url=hook_url(srv), on=on)
+    cfg.sections["notify"] = NotifyConfig(webhook_url=hook_url(srv), on=on)
     return cfg
 
 
@@ -162,7 +163,7 @@ def test_an_unreachable_webhook_is_logged_without_its_url_and_the_run_goes_on(
         sqlite_store: Any, notifying: Registry, caplog: pytest.LogCaptureFixture) -> None:
     cfg = make_config(sqlite_store.url, crm={"type": "scripted", "token": "${CRM_TOKEN}",
                                              "mode": "fail"})
-    cfg.notify = NotifyConfig(webhook_url=f"http://127.0.0.1:9{HOOK_PATH}", timeout=2)
+    cfg.sections["notify"] = NotifyConfig(webhook_url=f"http://127.0.0.1:9{HOOK_PATH}", timeout=2)
 
     report = api.sync(cfg, notifying, store=sqlite_store)
 
@@ -194,7 +195,7 @@ def test_notify_reads_the_url_from_the_environment(tmp_path: Path,
     monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.example.com/x")
     path = write(tmp_path, '[notify]\nwebhook_url = "${SLACK_WEBHOOK_URL}"\non = ["failure"]\n')
 
-    notify = load_config(path).notify
+    notify = NOTIFY.get(load_config(path))
 
     assert notify == NotifyConfig(webhook_url="https://hooks.example.com/x", on=("failure",))
     assert "hooks.example.com" not in repr(notify)
@@ -222,7 +223,7 @@ def test_a_failed_write_back_posts_a_failure(sqlite_store: Any, server: Any,
     from crmsync.writeback.mapping import WritebackMapping
 
     cfg = config_for(sqlite_store.url, server, "ok")
-    cfg.writeback = [WritebackMapping(number=1, metric="no_such_metric", connection="crm",
+    cfg.sections["writeback"] = [WritebackMapping(number=1, metric="no_such_metric", connection="crm",
                                       object="opportunity")]
     with pytest.raises(CrmsyncError):
         api.writeback_apply(cfg, notifying, store=sqlite_store)
@@ -259,7 +260,7 @@ def writeback_config(store: Any, srv: ThreadingHTTPServer, on: tuple[str, ...]) 
 
     cfg = config_with(store, {"metric": "days_in_current_stage", "object": "opportunity",
                               "create_field": True})
-    cfg.notify = NotifyConfig(webhook_url=hook_url(srv), on=on)
+    cfg.sections["notify"] = NotifyConfig(webhook_url=hook_url(srv), on=on)
     return cfg
 
 

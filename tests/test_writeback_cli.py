@@ -145,7 +145,7 @@ def test_without_mappings_plan_says_so(setup):
 
 def test_run_computes_the_mapped_metric_for_the_synced_records(tmp_path, crm):
     from crmsync import api
-    from crmsync.core.config import load_config
+    from crmsync.api import load_config
 
     path = tmp_path / "crmsync.toml"
     path.write_text(f'[store]\nurl = "sqlite:///{tmp_path / "run.db"}"\n\n'
@@ -160,7 +160,7 @@ def test_run_computes_the_mapped_metric_for_the_synced_records(tmp_path, crm):
 
 def test_run_skips_write_back_for_a_connection_whose_sync_failed(tmp_path, crm):
     from crmsync import api
-    from crmsync.core.config import load_config
+    from crmsync.api import load_config
 
     crm.broken = True
     path = tmp_path / "crmsync.toml"

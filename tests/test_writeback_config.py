@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from crmsync import ConfigError
-from crmsync.core.config import load_config
+from crmsync.api import load_config
+from crmsync.writeback.mapping import WRITEBACK
 
 HEAD = '[connections.sf]\ntype = "demo"\n\n'
 
@@ -20,8 +21,8 @@ def load(tmp_path: Path, body: str):
 
 
 def test_a_mapping_gets_the_documented_defaults(tmp_path):
-    [m] = load(tmp_path, '[[writeback]]\nmetric = "touches"\nconnection = "sf"\n'
-                         'object = "lead"\n').writeback
+    [m] = WRITEBACK.get(load(tmp_path, '[[writeback]]\nmetric = "touches"\nconnection = "sf"\n'
+                         'object = "lead"\n'))
 
     assert (m.field, m.create_field, m.overwrite, m.nulls, m.mode, m.owned) == (
         None, False, "always", "skip", "update_only", True)
@@ -35,8 +36,8 @@ def test_a_field_outside_the_prefix_needs_owned_false(tmp_path):
 
 
 def test_a_field_people_own_defaults_to_if_empty(tmp_path):
-    [m] = load(tmp_path, '[[writeback]]\nmetric = "touches"\nconnection = "sf"\n'
-                         'object = "lead"\nfield = "Score__c"\nowned = false\n').writeback
+    [m] = WRITEBACK.get(load(tmp_path, '[[writeback]]\nmetric = "touches"\nconnection = "sf"\n'
+                         'object = "lead"\nfield = "Score__c"\nowned = false\n'))
 
     assert (m.owned, m.overwrite) == (False, "if_empty")
 
@@ -101,4 +102,4 @@ def test_the_starter_config_has_a_commented_writeback_example(tmp_path):
         '# object = "opportunity"', 'object = "opportunity"')
     path = tmp_path / "crmsync.toml"
     path.write_text(enabled)
-    assert [m.metric for m in load_config(path).writeback] == ["days_in_current_stage"]
+    assert [m.metric for m in WRITEBACK.get(load_config(path))] == ["days_in_current_stage"]

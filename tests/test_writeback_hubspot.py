@@ -36,7 +36,7 @@ class HubSpotWriteback:
                 "type": "hubspot", "base_url": self.fake.base_url,
                 "access_token": "${WB_TEST_HS_TOKEN}", "rate_limit": 100_000,
                 "search_rate_limit": 10_000})})
-        config.writeback = parse_writeback(list(mappings), file=None,
+        config.sections["writeback"] = parse_writeback(list(mappings), file=None,
                                            connections=config.connections)
         return config
 

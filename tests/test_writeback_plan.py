@@ -118,7 +118,7 @@ def test_a_connector_that_cannot_write_is_refused(store):
 
     config = Config(store_url=store.url, connections={"f": ConnectionConfig(
         name="f", type="files", raw={"type": "files", "path": "."})})
-    config.writeback = parse_writeback([dict(OPP, connection="f")], file=None,
+    config.sections["writeback"] = parse_writeback([dict(OPP, connection="f")], file=None,
                                        connections=config.connections)
     with pytest.raises(WritebackError, match="connector type 'files' cannot write back"):
         api.writeback_plan(config, Registry(), store=store, now=NOW)

@@ -35,7 +35,7 @@ class SalesforceWriteback:
             name="sf", type="salesforce", raw={
                 "type": "salesforce", "instance_url": self.fake.instance_url,
                 "session_id": "${WB_TEST_SF_SESSION}", "ca_bundle": self.fake.ca_bundle})})
-        config.writeback = parse_writeback(list(mappings), file=None,
+        config.sections["writeback"] = parse_writeback(list(mappings), file=None,
                                            connections=config.connections)
         return config
 

@@ -144,7 +144,7 @@ def config_with(store: Store, *mappings: dict[str, Any]) -> Config:
     """A config with connection ``crm`` (memcrm) and the given ``[[writeback]]`` tables."""
     config = Config(store_url=store.url, connections={
         "crm": ConnectionConfig(name="crm", type="memcrm", raw={"type": "memcrm"})})
-    config.writeback = parse_writeback(
+    config.sections["writeback"] = parse_writeback(
         [dict({"connection": "crm"}, **m) for m in mappings], file=None,
         connections=config.connections)
     return config

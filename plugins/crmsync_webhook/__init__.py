@@ -1,6 +1,6 @@
 """crmsync_webhook: post run notifications to a webhook (Slack-compatible ``text``).
 
-Configured by ``[notify]`` in ``crmsync.toml`` (:mod:`crmsync.orchestration.notify`)::
+Configured by ``[notify]`` in ``crmsync.toml`` (:mod:`crmsync_webhook.settings`)::
 
     [notify]
     webhook_url = "${SLACK_WEBHOOK_URL}"
@@ -14,22 +14,22 @@ every known secret redacted; the webhook URL is never logged.
 
 from __future__ import annotations
 
-from crmsync import hookimpl
-from crmsync.core.config import Config
-from crmsync.core.reports import RunReport
+from crmsync import Config, RunReport, RunResults, hookimpl
 from crmsync_webhook.payload import build_payload, events_of
 from crmsync_webhook.post import post_json
+from crmsync_webhook.settings import NOTIFY
 
 __all__ = ["crmsync_after_run", "build_payload", "post_json"]
 
 
 @hookimpl
-def crmsync_after_run(report: RunReport, config: Config | None) -> None:
+def crmsync_after_run(report: RunReport, config: Config | None,
+                      results: RunResults | None) -> None:
     """Post the report to ``[notify] webhook_url`` when it raises a configured event."""
-    if config is None or config.notify is None:
+    notify = NOTIFY.get(config) if config is not None else None
+    if notify is None:
         return
-    notify = config.notify
-    events = events_of(report, config, notify.on)
+    events = events_of(report, results, notify.on)
     if not events:
         return
     post_json(notify.webhook_url, build_payload(report, events), timeout=notify.timeout)

@@ -6,11 +6,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from crmsync.core import logs
-from crmsync.core.config import Config
-from crmsync.core.redact import Redactor
-from crmsync.core.reports import RunReport
-from crmsync.orchestration.notify import report_events
+from crmsync import Redactor, RunReport, RunResults, redact
+from crmsync_webhook.settings import report_events
 
 __all__ = ["build_payload", "events_of", "below_target_rows"]
 
@@ -24,19 +21,16 @@ _ICONS = {"failure": ":x:", "quota": ":hourglass:", "locked": ":lock:",
           "below_target": ":chart_with_downwards_trend:", "success": ":white_check_mark:"}
 
 
-def below_target_rows(config: Config) -> list[dict[str, Any]]:
+def below_target_rows(results: RunResults | None) -> list[dict[str, Any]]:
     """The latest metric values below their targets (``crmsync metrics show --below-target``)."""
-    from crmsync import api
-    from crmsync.plugin.registry import Registry
-
-    return api.metric_report(config, Registry(), below_target=True)
+    return results.below_target() if results is not None else []
 
 
-def events_of(report: RunReport, config: Config, wanted: Sequence[str]) -> list[str]:
+def events_of(report: RunReport, results: RunResults | None, wanted: Sequence[str]) -> list[str]:
     """The configured events ``report`` raises, in ``wanted`` order."""
     raised = report_events(report.status)
     if "below_target" in wanted and report.kind == "metrics" and report.ok:
-        rows = below_target_rows(config)
+        rows = below_target_rows(results)
         if rows:
             raised.add("below_target")
             report.details = [*report.details, {"below_target": rows[:BELOW_TARGET_LIMIT],
@@ -48,7 +42,7 @@ def _clean(value: Any) -> Any:
     """Known secrets and secret-looking keys out (connection secrets, URL passwords)."""
     data = Redactor().data(value)
     if isinstance(data, str):
-        return logs.redact(data)
+        return redact(data)
     if isinstance(data, dict):
         return {k: _clean(v) for k, v in data.items()}
     if isinstance(data, list):

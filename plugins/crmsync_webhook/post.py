@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from crmsync.core import logs
+from crmsync import redact, register_secrets
 
 __all__ = ["post_json"]
 
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 def post_json(url: str, payload: dict[str, Any], *, timeout: float = 10.0) -> bool:
     """POST ``payload`` as JSON; True on a 2xx answer. Failures are logged without the URL
     (it is a credential) and never raised."""
-    logs.register_secrets([url])
+    register_secrets([url])
     body = json.dumps(payload, default=str).encode()
     request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "application/json",
@@ -32,7 +32,7 @@ def post_json(url: str, payload: dict[str, Any], *, timeout: float = 10.0) -> bo
         return False
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        log.warning("notification webhook unreachable: %s", logs.redact(str(reason)))
+        log.warning("notification webhook unreachable: %s", redact(str(reason)))
         return False
     if not ok:
         log.warning("notification webhook answered HTTP %s", response.status)

@@ -5,6 +5,7 @@ Plugin authors import only from this module and :mod:`crmsync.testing`.
 
 from __future__ import annotations
 
+from crmsync.core.config import Config, Section, SectionContext
 from crmsync.core.errors import (
     AuthError,
     ConfigError,
@@ -20,7 +21,9 @@ from crmsync.core.errors import (
     TransientError,
     WritebackError,
 )
-from crmsync.core.reports import EntityResult, RunReport
+from crmsync.core.logs import redact, register_secrets
+from crmsync.core.redact import Redactor
+from crmsync.core.reports import LOCKED, PARTIAL, STOPPED_QUOTA, EntityResult, RunReport
 from crmsync.core.retry import parse_retry_after
 from crmsync.plugin.connector import (
     FIELD_PREFIX,
@@ -42,6 +45,7 @@ from crmsync.plugin.connector import (
 from crmsync.plugin.manager import hookimpl
 from crmsync.plugin.metric import Metric, MetricContext
 from crmsync.plugin.panel import DashboardPanel, PanelContext
+from crmsync.plugin.results import RunResults
 
 __version__ = "0.1.0"
 
@@ -71,6 +75,17 @@ __all__ = [
     "RunReport",
     "EntityResult",
     "parse_retry_after",
+    # configuration, run reports and secrets
+    "Config",
+    "Section",
+    "SectionContext",
+    "RunResults",
+    "LOCKED",
+    "PARTIAL",
+    "STOPPED_QUOTA",
+    "Redactor",
+    "redact",
+    "register_secrets",
     # errors
     "CrmsyncError",
     "ConfigError",

@@ -1,10 +1,17 @@
-"""``crmsync.toml`` and the environment (design.md §7).
+"""``crmsync.toml`` and the environment (docs/configuration.md).
 
 Found at ``--config FILE``, else ``$CRMSYNC_CONFIG``, else ``./crmsync.toml``; without a file
 the defaults apply (a SQLite store in the working directory, no connections). Strings may hold
 ``${ENV_VAR}`` references; settings a connector declares secret must be such references. Any
 unknown key, wrong type or missing variable is one :class:`~crmsync.ConfigError` naming the file,
 section and key.
+
+This module knows only the core tables (``[store]``, ``[connections]``, ``[metrics]``,
+``[sync]``). Every other table is a :class:`Section` registered by the module (or plugin) that
+owns it — write-back mappings, targets, the schedule, Celery, notifications — so the lowest layer
+imports nothing above it (docs/architecture.md). A table whose owner is not imported yet is kept
+as written and parsed when its owner first reads it; :func:`check_sections` reports tables no
+owner registered.
 """
 
 from __future__ import annotations
@@ -12,10 +19,10 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 if sys.version_info >= (3, 11):
@@ -24,27 +31,35 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from crmsync.core.errors import ConfigError
+from crmsync.core.hours import parse_hours
 from crmsync.core.periods import is_period
 from crmsync.core.redact import REDACTED
-from crmsync.metrics.targets import Target, parse_targets
-from crmsync.orchestration.distributed.settings import CelerySettings, parse_celery
-from crmsync.orchestration.jobs import Job, parse_schedule
-from crmsync.orchestration.notify import NotifyConfig, parse_notify
-from crmsync.plugin.connector import Connector
-from crmsync.plugin.context import METRIC_OPTIONS
-from crmsync.store.business_hours import parse_hours
-from crmsync.writeback.mapping import WritebackMapping, parse_writeback
 
-__all__ = ["Config", "ConnectionConfig", "MetricsConfig", "load_config", "find_config_file",
-           "CONFIG_ENV", "DEFAULT_STORE_URL", "PERIODS"]
+__all__ = ["Config", "ConnectionConfig", "MetricsConfig", "SyncConfig", "Section",
+           "SectionContext", "load_config", "find_config_file", "check_sections",
+           "registered_sections", "CONFIG_ENV", "DEFAULT_STORE_URL", "PERIODS", "METRIC_OPTIONS"]
 
 CONFIG_ENV = "CRMSYNC_CONFIG"
 DEFAULT_FILE = "crmsync.toml"
 DEFAULT_STORE_URL = "sqlite:///crmsync.db"
 PERIODS = ("day", "week", "month", "quarter", "year", "all")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SECTIONS = ("store", "connections", "metrics", "writeback", "targets", "schedule", "notify",
-             "celery", "sync")
+#: The tables this module parses itself; every other one is a registered :class:`Section`.
+CORE_SECTIONS = ("store", "connections", "metrics", "sync")
+
+#: ``[metrics]`` keys individual metrics read, with their defaults
+#: (:meth:`crmsync.MetricContext.option`).
+METRIC_OPTIONS: dict[str, Any] = {
+    "response_sla_minutes": 60,
+    "follow_up_touches": 2,
+    "follow_up_days": 7,
+    "stale_days": 30,
+    "velocity_window_days": 90,
+    "margin": None,
+    "retention_window_months": 12,
+    "business_hours": None,
+    "business_days": (1, 2, 3, 4, 5),
+}
 
 
 def _interpolate(value: Any, *, file: str | None, section: str, key: str,
@@ -68,6 +83,20 @@ def _interpolate(value: Any, *, file: str | None, section: str, key: str,
     return value
 
 
+class SettingsSpec(Protocol):
+    """What :class:`ConnectionConfig` needs of a connector class (:class:`crmsync.Connector`
+    is one): its declared settings, which of them are secret, and their validation."""
+
+    SETTINGS: ClassVar[Mapping[str, Any]]
+
+    @classmethod
+    def secret_settings(cls) -> frozenset[str]: ...
+
+    @classmethod
+    def validate_settings(cls, raw: Mapping[str, Any], *, file: str | None = None,
+                          section: str | None = None) -> dict[str, Any]: ...
+
+
 @dataclass
 class ConnectionConfig:
     """One ``[connections.NAME]`` table, as written (``${ENV}`` not yet resolved)."""
@@ -82,7 +111,7 @@ class ConnectionConfig:
         """The TOML section, for messages."""
         return f"connections.{self.name}"
 
-    def resolve(self, cls: type[Connector]) -> tuple[dict[str, Any], set[str]]:
+    def resolve(self, cls: type[SettingsSpec]) -> tuple[dict[str, Any], set[str]]:
         """Validate against the connector's settings and resolve ``${ENV}`` references.
 
         :return: the settings and the set of secret values (to redact everywhere).
@@ -113,7 +142,7 @@ class ConnectionConfig:
                 secrets.add(settings[key])
         return settings, secrets
 
-    def secret_values(self, cls: type[Connector]) -> set[str]:
+    def secret_values(self, cls: type[SettingsSpec]) -> set[str]:
         """The resolved values of the connector's secret settings, for redaction; never
         raises (a secret written literally or a variable not set is reported by
         :meth:`resolve` when the connection is used, not here)."""
@@ -127,7 +156,7 @@ class ConnectionConfig:
                     values.add(value)
         return values
 
-    def redacted(self, cls: type[Connector] | None) -> dict[str, Any]:
+    def redacted(self, cls: type[SettingsSpec] | None) -> dict[str, Any]:
         """The settings as written, with secrets hidden, for ``config show``."""
         secret_keys = cls.secret_settings() if cls else frozenset()
         out: dict[str, Any] = {"type": self.type}
@@ -181,14 +210,11 @@ class Config:
     store_url: str = DEFAULT_STORE_URL
     connections: dict[str, ConnectionConfig] = field(default_factory=dict)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
-    writeback: list[WritebackMapping] = field(default_factory=list)
-    targets: list[Target] = field(default_factory=list)
-    #: ``[schedule]``: jobs by name (:mod:`crmsync.orchestration.jobs`).
-    schedule: dict[str, Job] = field(default_factory=dict)
-    #: ``[notify]`` (:mod:`crmsync.orchestration.notify`), None when absent.
-    notify: NotifyConfig | None = None
-    #: ``[celery]`` (:mod:`crmsync.orchestration.distributed.settings`).
-    celery: CelerySettings = field(default_factory=CelerySettings)
+    #: Registered sections' parsed values by table name (read them through their
+    #: :class:`Section`: ``WRITEBACK.get(config)``).
+    sections: dict[str, Any] = field(default_factory=dict)
+    #: Tables as written whose owner had not registered when the file was read.
+    pending: dict[str, Any] = field(default_factory=dict)
     #: ``[sync]``.
     sync: SyncConfig = field(default_factory=SyncConfig)
 
@@ -196,6 +222,94 @@ class Config:
     def file(self) -> str | None:
         """The config file's path as a string, for messages."""
         return str(self.path) if self.path else None
+
+
+T = TypeVar("T")
+_REGISTRY: dict[str, Section[Any]] = {}
+
+
+@dataclass(frozen=True)
+class SectionContext:
+    """What a section's parser gets besides its table: the file (for messages), the
+    connections (for sections that name one) and ``${ENV}`` resolution."""
+
+    file: str | None
+    connections: Mapping[str, ConnectionConfig]
+
+    def error(self, message: str, section: str, key: str | None = None) -> ConfigError:
+        """A :class:`~crmsync.ConfigError` naming this file, ``section`` and ``key``."""
+        return ConfigError(message, file=self.file, section=section, key=key)
+
+    def expect(self, value: Any, types: type | tuple[type, ...], section: str, key: str) -> Any:
+        """``value`` if it has one of ``types`` (a bool is not an int), else a ConfigError."""
+        return _expect(value, types, file=self.file, section=section, key=key)
+
+    def interpolate(self, value: Any, section: str, key: str) -> Any:
+        """``value`` with ``${ENV}`` references resolved (a missing variable is an error)."""
+        return _interpolate(value, file=self.file, section=section, key=key, secrets=set())
+
+
+class Section(Generic[T]):
+    """A top-level table of ``crmsync.toml`` owned by the module or plugin that reads it.
+
+    Create one at module level; the instance is the typed accessor::
+
+        WRITEBACK = Section("writeback", parse_writeback, default=list)
+        mappings = WRITEBACK.get(config)
+
+    :param parse: ``parse(raw, ctx)`` → the parsed value; raises :class:`~crmsync.ConfigError`.
+    :param default: the value when the table is absent.
+    :param secrets: the secret strings a parsed value holds (redacted from logs and errors).
+    """
+
+    def __init__(self, name: str, parse: Callable[[Any, SectionContext], T],
+                 default: Callable[[], T], *,
+                 secrets: Callable[[T], Iterable[str]] | None = None) -> None:
+        if name in CORE_SECTIONS or (name in _REGISTRY and _REGISTRY[name].parse is not parse):
+            raise ConfigError(f"the configuration section [{name}] is already defined")
+        self.name, self.parse, self.default, self._secrets = name, parse, default, secrets
+        _REGISTRY[name] = self
+
+    def get(self, config: Config) -> T:
+        """This section's value in ``config`` (parsed on first use when the file was read
+        before this section was registered)."""
+        if self.name not in config.sections:
+            if self.name in config.pending:
+                raw = config.pending.pop(self.name)
+                ctx = SectionContext(config.file, config.connections)
+                config.sections[self.name] = self.parse(raw, ctx)
+            else:
+                config.sections[self.name] = self.default()
+        value: T = config.sections[self.name]
+        return value
+
+    def set(self, config: Config, value: T) -> None:
+        """Replace this section's value (for programs and tests that build a Config)."""
+        config.pending.pop(self.name, None)
+        config.sections[self.name] = value
+
+    def secrets(self, config: Config) -> set[str]:
+        """The secret strings this section's value holds in ``config``."""
+        if self._secrets is None or (self.name not in config.sections
+                                     and self.name not in config.pending):
+            return set()
+        return set(self._secrets(self.get(config)))
+
+
+def registered_sections() -> dict[str, Section[Any]]:
+    """Every registered section by table name."""
+    return dict(_REGISTRY)
+
+
+def check_sections(config: Config) -> None:
+    """Parse every table read from the file; a table no owner registered is an error (call it
+    once every owner — host modules and plugins — is imported)."""
+    for name in list(config.pending):
+        if name not in _REGISTRY:
+            known = ", ".join([*CORE_SECTIONS, *sorted(_REGISTRY)])
+            raise ConfigError(f"unknown section (known: {known})", file=config.file,
+                              section=name)
+        _REGISTRY[name].get(config)
 
 
 def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | None:
@@ -312,10 +426,6 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(f"not valid TOML: {exc}", file=file) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=file) from None
-    for section in data:
-        if section not in _SECTIONS:
-            raise ConfigError(f"unknown section (known: {', '.join(_SECTIONS)})", file=file,
-                              section=section)
     cfg = Config(path=found.resolve())
     cfg.store_url = _store_url(_expect(data.get("store", {}), dict, file=file, section="store",
                                        key="url"), file, found.resolve().parent)
@@ -335,20 +445,14 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         cfg.connections[name] = ConnectionConfig(name=name, type=ctype, raw=dict(table), file=file)
     cfg.metrics = _metrics(_expect(data.get("metrics", {}), dict, file=file, section="metrics",
                                    key="metrics"), file)
-    cfg.writeback = parse_writeback(data.get("writeback", []), file=file,
-                                    connections=cfg.connections)
-    cfg.targets = parse_targets(_expect(data.get("targets", {}), dict, file=file,
-                                        section="targets", key="targets"), file=file)
-    cfg.schedule = parse_schedule(_expect(data.get("schedule", {}), dict, file=file,
-                                          section="schedule", key="schedule"), file)
-    cfg.notify = parse_notify(
-        _expect(data.get("notify", {}), dict, file=file, section="notify", key="notify"), file,
-        lambda value, key: _interpolate(value, file=file, section="notify", key=key,
-                                        secrets=set()))
-    cfg.celery = parse_celery(
-        _expect(data.get("celery", {}), dict, file=file, section="celery", key="celery"), file,
-        lambda value, key: _interpolate(value, file=file, section="celery", key=key,
-                                        secrets=set()))
     cfg.sync = _sync(_expect(data.get("sync", {}), dict, file=file, section="sync", key="sync"),
                      file)
+    ctx = SectionContext(file, cfg.connections)
+    for name, raw in data.items():
+        if name in CORE_SECTIONS:
+            continue
+        if name in _REGISTRY:
+            cfg.sections[name] = _REGISTRY[name].parse(raw, ctx)
+        else:
+            cfg.pending[name] = raw
     return cfg

@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from crmsync.core.config import PERIODS, Section, SectionContext
 from crmsync.core.errors import ConfigError
 from crmsync.core.schema import SYNCED_TABLES
 
 if TYPE_CHECKING:
     from crmsync.store import Store
 
-__all__ = ["attainment", "Target", "parse_targets", "target_for", "is_below", "stored_targets"]
+__all__ = ["TARGETS", "attainment", "Target", "parse_targets", "target_for", "is_below", "stored_targets"]
 
 _KEYS = ("value", "direction", "period", "by")
 _DIRECTIONS = ("higher_is_better", "lower_is_better")
@@ -48,7 +49,6 @@ class Target:
 
 def parse_targets(raw: Mapping[str, Any], *, file: str | None = None) -> list[Target]:
     """Validate the ``[targets]`` table; errors name the file, section and key."""
-    from crmsync.core.config import PERIODS
     from crmsync.plugin.context import DIMENSIONS
 
     out = []
@@ -137,3 +137,11 @@ def stored_targets(store: Store) -> list[Target]:
     return [Target(metric=r.metric, value=float(r.value), direction=r.direction,
                    period=r.period, by=r.dimension,
                    dimension_value=r.dimension_value if r.dimension else None) for r in rows]
+
+
+def _parse_section(raw: Any, ctx: SectionContext) -> list[Target]:
+    return parse_targets(ctx.expect(raw, dict, "targets", "targets"), file=ctx.file)
+
+
+#: ``[targets]`` (docs/configuration.md#targets): ``TARGETS.get(config)``.
+TARGETS: Section[list[Target]] = Section("targets", _parse_section, default=list)

@@ -19,13 +19,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 from croniter import croniter
 
+from crmsync.core.config import Section, SectionContext
 from crmsync.core.errors import ConfigError
 from crmsync.core.periods import is_period
 from crmsync.core.schema import sync_state
 from crmsync.store import Store
 from crmsync.store.upsert import upsert_statement
 
-__all__ = ["Job", "TASKS", "STATE_CONNECTION", "parse_schedule", "next_run", "next_due",
+__all__ = ["SCHEDULE", "Job", "TASKS", "STATE_CONNECTION", "parse_schedule", "next_run", "next_due",
            "is_due", "last_runs", "record_run", "covers"]
 
 #: What a job can run.
@@ -177,3 +178,11 @@ def record_run(store: Store, job: str, started: dt.datetime, status: str) -> Non
         conn.execute(stmt, [{"connection": STATE_CONNECTION, "entity": job, "updated_at": now,
                              "cursor": {"last_run": _aware(started).isoformat(),
                                         "status": status}}])
+
+
+def _parse_section(raw: Any, ctx: SectionContext) -> dict[str, Job]:
+    return parse_schedule(ctx.expect(raw, dict, "schedule", "schedule"), ctx.file)
+
+
+#: ``[schedule]`` (docs/configuration.md#schedule): jobs by name, ``SCHEDULE.get(config)``.
+SCHEDULE: Section[dict[str, Job]] = Section("schedule", _parse_section, default=dict)

@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
-from crmsync import api
 from crmsync.core.config import Config
 from crmsync.core.errors import CrmsyncError
 from crmsync.core.reports import LOCKED, STOPPED_QUOTA
-from crmsync.orchestration.jobs import Job, is_due, last_runs, next_due, record_run
+from crmsync.orchestration import runs, writeback
+from crmsync.orchestration.jobs import SCHEDULE, Job, is_due, last_runs, next_due, record_run
 from crmsync.plugin.registry import Registry
 from crmsync.store import Store
 from crmsync.store.locks import RunLocked, job_lock_name, run_lock
@@ -59,17 +59,17 @@ def run_job(config: Config, registry: Registry, job: Job, *, store: Store | None
     """Run one job's task now; returns its status (``success``, ``failed``, ``locked``,
     ``stopped: api quota``)."""
     if job.task == "run":
-        result = api.run(config, registry, store=store, sync_progress=progress)
+        result = writeback.run(config, registry, store=store, sync_progress=progress)
         return _worst(result.sync.status,
                       result.writeback.status if result.writeback is not None else "success")
     if job.task == "sync":
-        return api.sync(config, registry, job.connections, entities=job.entities,
+        return runs.sync(config, registry, job.connections, entities=job.entities,
                         progress=progress, store=store).status
     if job.task == "compute":
-        api.compute_metrics(config, registry, job.metrics, period=job.period, store=store,
+        runs.compute_metrics(config, registry, job.metrics, period=job.period, store=store,
                             keep_values=False)
         return "success"
-    return api.writeback_apply(config, registry, connections=list(job.connections),
+    return writeback.apply(config, registry, connections=list(job.connections),
                                store=store).status
 
 
@@ -88,7 +88,7 @@ class Scheduler:
         self.config = config
         self.registry = registry
         self.store = store
-        self.jobs = jobs if jobs is not None else config.schedule
+        self.jobs = jobs if jobs is not None else SCHEDULE.get(config)
         self.clock = clock
         self.poll = poll
         self.execute = execute or self._execute

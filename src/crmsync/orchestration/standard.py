@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from crmsync.metrics.engine import compute, supports_period
 from crmsync.metrics.findings import Finding
+from crmsync.writeback.mapping import WRITEBACK
 
 if TYPE_CHECKING:
     from crmsync.core.config import Config
@@ -108,7 +109,7 @@ def standard_requests(config: Config, metrics: Mapping[str, Metric], *,
                       period: str | None = None) -> list[ComputeRequest]:
     """Every computation of the standard run (module docstring), in order."""
     return [*_org_requests(period or config.metrics.period, metrics),
-            *writeback_requests(config.writeback, metrics)]
+            *writeback_requests(WRITEBACK.get(config), metrics)]
 
 
 def compute_standard(store: Store, config: Config, metrics: Mapping[str, Metric], *,

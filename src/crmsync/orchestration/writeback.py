@@ -9,11 +9,13 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
-from crmsync import api
 from crmsync.core.config import Config
 from crmsync.core.errors import ConfigError
 from crmsync.core.reports import STOPPED_QUOTA, RunReport
 from crmsync.metrics import engine as metric_engine
+from crmsync.orchestration import runs
+from crmsync.orchestration.connections import connect, open_store, redactor_for
+from crmsync.orchestration.reading import StoredResults
 from crmsync.orchestration.standard import writeback_requests
 from crmsync.plugin.connector import Connector
 from crmsync.plugin.registry import Registry
@@ -21,7 +23,7 @@ from crmsync.store import Store
 from crmsync.store.locks import run_lock, writeback_lock_name
 from crmsync.sync.engine import ProgressCallback as SyncProgress
 from crmsync.writeback.apply import ApplyResult, ProgressCallback, apply_plan
-from crmsync.writeback.mapping import WritebackMapping
+from crmsync.writeback.mapping import WRITEBACK, WritebackMapping
 from crmsync.writeback.plan import WritebackPlan, make_plan
 
 __all__ = ["plan", "apply", "run", "RunResult"]
@@ -37,7 +39,7 @@ def _mappings(config: Config, connections: Sequence[str]) -> list[WritebackMappi
         raise ConfigError(f"no connection named {unknown[0]!r} (configured: "
                           f"{', '.join(config.connections) or 'none'})", file=config.file,
                           section="connections")
-    return [m for m in config.writeback if not connections or m.connection in connections]
+    return [m for m in WRITEBACK.get(config) if not connections or m.connection in connections]
 
 
 @contextmanager
@@ -46,7 +48,7 @@ def _connectors(config: Config, registry: Registry, mappings: Sequence[Writeback
     opened: dict[str, Connector] = {}
     try:
         for name in dict.fromkeys(m.connection for m in mappings):
-            opened[name] = api.connect(config, name, registry)[0]
+            opened[name] = connect(config, name, registry)[0]
         yield opened
     finally:
         for connector in opened.values():
@@ -58,7 +60,7 @@ def _store(config: Config, store: Store | None) -> Iterator[Store]:
     if store is not None:
         yield store
         return
-    own = api.open_store(config)
+    own = open_store(config)
     try:
         yield own
     finally:
@@ -104,7 +106,7 @@ def apply(config: Config, registry: Registry, *, connections: Sequence[str] = ()
     now = now or _utcnow()
     mappings = _mappings(config, connections)
     report = RunReport(kind="writeback")
-    redactor = api.redactor_for(config, registry)
+    redactor = redactor_for(config, registry)
     plan_ = None
     try:
         with _store(config, store) as st, ExitStack() as locks:
@@ -127,7 +129,7 @@ def apply(config: Config, registry: Registry, *, connections: Sequence[str] = ()
     finally:
         report.ended_at = dt.datetime.now(dt.timezone.utc)
         report.error = redactor.text(report.error) if report.error else report.error
-        registry.after_run(report, config)
+        registry.after_run(report, config, StoredResults(config, registry))
 
 
 @dataclass
@@ -157,13 +159,13 @@ def run(config: Config, registry: Registry, *, dry_run: bool = False,
     and the mapped record-level metrics per connection), then plan and apply write-back
     (``dry_run``: stop after the plan)."""
     with _store(config, store) as st:
-        synced = api.sync(config, registry, store=st, progress=sync_progress)
+        synced = runs.sync(config, registry, store=st, progress=sync_progress)
         failed = sorted({d.connection for d in synced.details
                          if d.status not in ("success", STOPPED_QUOTA)})
-        computed = api.compute_metrics(config, registry, store=st, keep_values=False).stored
-        wanted = [m.connection for m in config.writeback if m.connection not in failed]
+        computed = runs.compute_metrics(config, registry, store=st, keep_values=False).stored
+        wanted = [m.connection for m in WRITEBACK.get(config) if m.connection not in failed]
         # record-level metrics: period all; per-rep ones: by owner, for their period
-        for r in writeback_requests(config.writeback, registry.metrics(),
+        for r in writeback_requests(WRITEBACK.get(config), registry.metrics(),
                                     connections=wanted):
             computed += metric_engine.compute(
                 st, r.metrics, config.metrics, period=r.period, dimensions=r.dimensions,

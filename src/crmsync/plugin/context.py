@@ -13,10 +13,11 @@ from sqlalchemy import Select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
+from crmsync.core.config import METRIC_OPTIONS
 from crmsync.core.errors import MetricError
+from crmsync.core.hours import parse_hours
 from crmsync.core.periods import period_end_sql, period_start_sql, rolling_days
 from crmsync.core.schema import SYNCED_TABLES
-from crmsync.store.business_hours import parse_hours
 
 
 def _sqlite_dialect() -> Any:
@@ -45,19 +46,6 @@ def is_dimension(name: str) -> bool:
     """A known dimension or ``custom.<field>``."""
     return name in DIMENSIONS or (name.startswith(CUSTOM_PREFIX) and bool(
         _CUSTOM_NAME.fullmatch(name[len(CUSTOM_PREFIX):])))
-
-#: ``[metrics]`` settings metrics read through :meth:`MetricContext.option`, with defaults.
-METRIC_OPTIONS: dict[str, Any] = {
-    "response_sla_minutes": 60,
-    "follow_up_touches": 2,
-    "follow_up_days": 7,
-    "stale_days": 30,
-    "velocity_window_days": 90,
-    "margin": None,
-    "retention_window_months": 12,
-    "business_hours": None,
-    "business_days": (1, 2, 3, 4, 5),
-}
 
 #: Dimension name → (table holding it, column, how it is reached from a fact table).
 #: ``direct`` columns live on the fact table; ``owner`` columns on its owner (``users``);

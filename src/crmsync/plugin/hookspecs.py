@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from crmsync.plugin.connector import Connector
     from crmsync.plugin.metric import Metric
     from crmsync.plugin.panel import DashboardPanel
+    from crmsync.plugin.results import RunResults
 
 __all__ = [
     "hookspec",
@@ -103,7 +104,7 @@ def crmsync_dashboard_panels() -> list[DashboardPanel]:
 
 
 @hookspec
-def crmsync_after_run(report: RunReport, config: Config | None) -> Any:
+def crmsync_after_run(report: RunReport, config: Config | None, results: RunResults | None) -> Any:
     """Called after a sync, a metrics computation or a write-back finishes (or fails).
 
     Use it for notifications and audit trails. An exception raised here is logged and does
@@ -112,11 +113,13 @@ def crmsync_after_run(report: RunReport, config: Config | None) -> Any:
     :param report: a :class:`crmsync.RunReport`: ``kind`` (``"sync"``, ``"metrics"``,
         ``"writeback"``), ``status``, ``started_at``, ``ended_at``, ``details`` (per
         connection/entity counts) and ``error``.
-    :param config: the run's configuration (e.g. ``config.notify``), or None when the
-        caller had none to give.
+    :param config: the run's configuration (a plugin reads its own table through its
+        :class:`crmsync.Section`), or None when the caller had none to give.
+    :param results: what the run left in the store, for plugins that report on it
+        (:class:`crmsync.RunResults`: e.g. ``results.below_target()``), or None.
     :return: ignored.
 
     .. versionadded:: 0.1
-    .. versionchanged:: 0.1 ``config`` added (implementations that do not ask for it are
-        unaffected).
+    .. versionchanged:: 0.1 ``config`` and ``results`` added (implementations that do not ask
+        for them are unaffected).
     """

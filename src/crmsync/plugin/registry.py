@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from crmsync.core.config import Config
     from crmsync.core.reports import RunReport
+    from crmsync.plugin.results import RunResults
 
 __all__ = ["Registry", "PluginInfo"]
 
@@ -164,9 +165,10 @@ class Registry:
         """Let plugins add CLI commands."""
         self.pm.hook.crmsync_register_commands(cli=cli)
 
-    def after_run(self, report: RunReport, config: Config | None = None) -> None:
+    def after_run(self, report: RunReport, config: Config | None = None,
+                  results: RunResults | None = None) -> None:
         """Tell plugins a run ended; a failing plugin is logged, never fatal."""
-        offered = {"report": report, "config": config}
+        offered = {"report": report, "config": config, "results": results}
         for impl in self.pm.hook.crmsync_after_run.get_hookimpls():
             try:
                 impl.function(**{name: offered[name] for name in impl.argnames})

@@ -17,7 +17,6 @@ Use :func:`run_lock` as a context manager::
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import os
 import socket
@@ -34,7 +33,8 @@ from sqlalchemy.exc import IntegrityError
 
 from crmsync.core.errors import CrmsyncError
 from crmsync.core.schema import run_locks
-from crmsync.store import Store
+from crmsync.store.database import Store
+from crmsync.store.migrate import advisory_key
 
 __all__ = ["RunLocked", "LockInfo", "run_lock", "sync_lock_name", "connection_lock_name",
            "writeback_lock_name",
@@ -94,12 +94,6 @@ def job_lock_name(job: str) -> str:
 def process_owner() -> str:
     """``host:pid:random``: who holds a lock, unique per acquisition."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def advisory_key(scope: str, name: str) -> int:
-    """A stable signed 64-bit key for ``pg_try_advisory_lock`` (blake2b of scope and name)."""
-    digest = hashlib.blake2b(f"{scope}\0{name}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 def _utcnow() -> dt.datetime:

@@ -7,6 +7,7 @@ store at head (docs/deploying.md, "Several processes, one fresh store").
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -16,9 +17,15 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["alembic_config", "upgrade", "current", "head"]
+__all__ = ["alembic_config", "upgrade", "current", "head", "advisory_key"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def advisory_key(scope: str, name: str) -> int:
+    """A stable signed 64-bit key for ``pg_try_advisory_lock`` (blake2b of scope and name)."""
+    digest = hashlib.blake2b(f"{scope}\0{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def alembic_config() -> Config:
@@ -54,7 +61,6 @@ def _serialise(conn: Connection) -> None:
     and the DDL that follows are one step (a waiting process blocks up to ``busy_timeout``).
     """
     if conn.dialect.name == "postgresql":
-        from crmsync.store.locks import advisory_key  # crmsync.store.locks needs the store package
 
         schema = conn.execute(sa.text("select current_schema()")).scalar() or ""
         conn.execute(sa.text("select pg_advisory_xact_lock(:k)"),

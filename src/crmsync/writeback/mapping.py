@@ -12,11 +12,12 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from crmsync.core.config import Section, SectionContext
 from crmsync.core.errors import ConfigError
 from crmsync.core.periods import is_period
 from crmsync.plugin.connector import FIELD_PREFIX
 
-__all__ = ["WritebackMapping", "parse_writeback", "OBJECTS", "OVERWRITE", "NULLS", "MODES",
+__all__ = ["WRITEBACK", "WritebackMapping", "parse_writeback", "OBJECTS", "OVERWRITE", "NULLS", "MODES",
            "is_owned_field"]
 
 #: Mapping ``object`` → the schema table (and connector entity) it names.
@@ -165,3 +166,11 @@ def parse_writeback(raw: Any, *, file: str | None,
                               section=m.section, key="field")
         seen[key] = m.number
     return mappings
+
+
+def _parse_section(raw: Any, ctx: SectionContext) -> list[WritebackMapping]:
+    return parse_writeback(raw, file=ctx.file, connections=ctx.connections)
+
+
+#: ``[[writeback]]`` (docs/writeback.md): ``WRITEBACK.get(config)``.
+WRITEBACK: Section[list[WritebackMapping]] = Section("writeback", _parse_section, default=list)

@@ -18,16 +18,17 @@ from zoneinfo import ZoneInfo
 try:
     from celery import Celery
     from celery.schedules import crontab
-    from celery.signals import worker_process_init
 except ModuleNotFoundError as exc:  # pragma: no cover - exercised without the extra
     from crmsync.core.errors import CrmsyncError
 
     raise CrmsyncError("Celery is not installed: pip install 'crmsync[celery]'") from exc
 
-from crmsync.core.config import CONFIG_ENV, Config, load_config
-from crmsync.orchestration.jobs import Job
+from crmsync.core.config import CONFIG_ENV, Config
+from crmsync.orchestration.admin import load_config
+from crmsync.orchestration.distributed.context import WorkerContext, context, set_context
+from crmsync.orchestration.distributed.settings import CELERY
+from crmsync.orchestration.jobs import SCHEDULE, Job
 from crmsync.plugin.registry import Registry
-from crmsync.store import Store
 
 __all__ = ["create_app", "beat_schedule", "start_worker", "WorkerContext", "context",
            "cron_fields", "ZoneNow"]
@@ -35,44 +36,6 @@ __all__ = ["create_app", "beat_schedule", "start_worker", "WorkerContext", "cont
 _ALIASES = {"@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *",
             "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
             "@hourly": "0 * * * *"}
-
-
-@dataclass
-class WorkerContext:
-    """What tasks use in one worker process: the config, plugins and an open store."""
-
-    config: Config
-    registry: Registry
-    _store: Store | None = None
-
-    @property
-    def store(self) -> Store:
-        """The store, opened on first use in this process (never across a fork)."""
-        if self._store is None:
-            self._store = Store(self.config.store_url)
-        return self._store
-
-    def forget_store(self) -> None:
-        """Drop a store inherited through ``fork`` (its connections belong to the parent)."""
-        self._store = None
-
-
-_context: WorkerContext | None = None
-
-
-def context() -> WorkerContext:
-    """This process's :class:`WorkerContext` (the config from ``$CRMSYNC_CONFIG`` if no
-    :func:`create_app` call set one)."""
-    global _context
-    if _context is None:
-        _context = WorkerContext(load_config(os.environ.get(CONFIG_ENV)), Registry())
-    return _context
-
-
-@worker_process_init.connect
-def _after_fork(**_: Any) -> None:
-    if _context is not None:
-        _context.forget_store()
 
 
 def cron_fields(cron: str) -> list[str]:
@@ -104,17 +67,16 @@ def _crontab(job: Job) -> crontab:
 def beat_schedule(config: Config) -> dict[str, dict[str, Any]]:
     """A Celery beat schedule with one entry per ``[schedule]`` job (task ``crmsync.job``)."""
     return {f"crmsync:{name}": {"task": "crmsync.job", "schedule": _crontab(job),
-                                "args": (name,), "options": {"queue": config.celery.queue}}
-            for name, job in config.schedule.items()}
+                                "args": (name,), "options": {"queue": CELERY.get(config).queue}}
+            for name, job in SCHEDULE.get(config).items()}
 
 
 def create_app(config: Config | None = None, registry: Registry | None = None) -> Celery:
     """The Celery app for ``config`` (default: loaded from ``$CRMSYNC_CONFIG``); tasks run
     with this config and registry in this process and the worker processes it forks."""
-    global _context
     config = config or load_config(os.environ.get(CONFIG_ENV))
-    _context = WorkerContext(config, registry or Registry())
-    settings = config.celery
+    set_context(WorkerContext(config, registry or Registry()))
+    settings = CELERY.get(config)
     app = Celery("crmsync", broker=settings.broker_url, backend=settings.backend(),
                  set_as_current=True)
     app.conf.update(
@@ -143,7 +105,7 @@ def start_worker(config: Config, registry: Registry, *, concurrency: int = 1,
         os.environ[CONFIG_ENV] = str(config.path)  # for processes that start afresh
     app = create_app(config, registry)
     argv = ["worker", f"--concurrency={concurrency}", f"--loglevel={loglevel}",
-            f"--queues={','.join(queues) or config.celery.queue}", "--pool=prefork"]
+            f"--queues={','.join(queues) or CELERY.get(config).queue}", "--pool=prefork"]
     if hostname:
         argv.append(f"--hostname={hostname}")
     if beat:

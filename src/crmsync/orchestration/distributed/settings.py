@@ -6,9 +6,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from crmsync.core.config import Section, SectionContext
 from crmsync.core.errors import ConfigError
 
-__all__ = ["CelerySettings", "parse_celery", "DEFAULT_BROKER"]
+__all__ = ["CELERY", "CelerySettings", "parse_celery", "DEFAULT_BROKER"]
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 _KEYS = ("broker_url", "result_backend", "queue", "visibility_timeout", "lock_retry_seconds")
@@ -61,3 +62,12 @@ def parse_celery(raw: Mapping[str, Any], file: str | None,
                                   file=file, section="celery", key=key)
             values[key] = int(value) if key == "visibility_timeout" else float(value)
     return CelerySettings(**values)
+
+
+def _parse_section(raw: Any, ctx: SectionContext) -> CelerySettings:
+    return parse_celery(ctx.expect(raw, dict, "celery", "celery"), ctx.file,
+                        lambda value, key: ctx.interpolate(value, "celery", key))
+
+
+#: ``[celery]`` (docs/deploying.md): ``CELERY.get(config)``.
+CELERY: Section[CelerySettings] = Section("celery", _parse_section, default=CelerySettings)

@@ -11,11 +11,14 @@ from typing import Any
 from celery import chain, group, shared_task
 from celery.canvas import Signature
 
-from crmsync import api
 from crmsync.core.config import Config
 from crmsync.core.errors import ConfigError
 from crmsync.core.reports import LOCKED
-from crmsync.orchestration.distributed.app import context
+from crmsync.orchestration import runs
+from crmsync.orchestration import writeback as writeback_runs
+from crmsync.orchestration.distributed.context import context
+from crmsync.orchestration.distributed.settings import CELERY
+from crmsync.orchestration.jobs import SCHEDULE
 from crmsync.plugin.registry import Registry
 
 __all__ = ["sync_entity", "compute", "writeback", "run", "job", "job_signature",
@@ -30,12 +33,12 @@ def sync_entity(self: Any, connection: str, entity: str, full: bool = False) -> 
     """Sync one connection's entity under its run lock. A target another worker holds is
     retried after ``[celery] lock_retry_seconds`` (the holder's run does the work meanwhile)."""
     ctx = context()
-    report = api.sync(ctx.config, ctx.registry, [connection], entities=[entity], full=full,
+    report = runs.sync(ctx.config, ctx.registry, [connection], entities=[entity], full=full,
                       store=ctx.store)
     if report.status == LOCKED:
         log.info("%s/%s is locked (attempt %d); retrying", connection, entity,
                  self.request.retries + 1)
-        raise self.retry(countdown=ctx.config.celery.lock_retry_seconds)
+        raise self.retry(countdown=CELERY.get(ctx.config).lock_retry_seconds)
     data = report.as_dict()
     data["worker_pid"] = os.getpid()
     data["retries"] = self.request.retries
@@ -47,7 +50,7 @@ def sync_entity(self: Any, connection: str, entity: str, full: bool = False) -> 
 def compute(metrics: Sequence[str] = (), period: str | None = None) -> dict[str, Any]:
     """Compute metrics (default: all) and store the values."""
     ctx = context()
-    result = api.compute_metrics(ctx.config, ctx.registry, list(metrics), period=period,
+    result = runs.compute_metrics(ctx.config, ctx.registry, list(metrics), period=period,
                                  store=ctx.store, keep_values=False)
     return {"run_id": result.run_id, "stored": result.stored}
 
@@ -56,7 +59,7 @@ def compute(metrics: Sequence[str] = (), period: str | None = None) -> dict[str,
 def writeback(connections: Sequence[str] = ()) -> dict[str, Any]:
     """Apply write-back (each mapping under its own run lock) from the stored values."""
     ctx = context()
-    report = api.writeback_apply(ctx.config, ctx.registry, connections=list(connections),
+    report = writeback_runs.apply(ctx.config, ctx.registry, connections=list(connections),
                                  store=ctx.store)
     return report.as_dict()
 
@@ -66,7 +69,7 @@ def run() -> dict[str, Any]:
     """``crmsync run``: sync (incremental: after the fanned-out syncs of a ``run`` job there is
     little left), compute, write back."""
     ctx = context()
-    result = api.run(ctx.config, ctx.registry, store=ctx.store)
+    result = writeback_runs.run(ctx.config, ctx.registry, store=ctx.store)
     return {"sync": result.sync.as_dict(), "computed": result.computed,
             "writeback": result.writeback.as_dict() if result.writeback else None,
             "skipped_connections": result.skipped_connections}
@@ -92,7 +95,7 @@ def job_signature(config: Config, registry: Registry, name: str) -> Signature:
     spread over the workers; a ``run`` job is that group for every connection, then
     :func:`run` (compute and write-back after a catch-up sync) once they all ended."""
     try:
-        spec = config.schedule[name]
+        spec = SCHEDULE.get(config)[name]
     except KeyError:
         raise ConfigError(f"no job named '{name}'", file=config.file,
                           section="schedule") from None

@@ -1,4 +1,5 @@
-"""``[notify]``: where and when run notifications go (the ``crmsync_webhook`` plugin sends them).
+"""``[notify]``: where and when run notifications go. The table belongs to this plugin: it is
+registered as a :class:`crmsync.Section`, the way any plugin adds its own configuration.
 
 The webhook URL carries its own credential (a Slack incoming-webhook URL is a secret), so it
 must be an ``${ENV}`` reference and is redacted wherever it could appear.
@@ -11,10 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from crmsync.core.errors import ConfigError
-from crmsync.core.reports import LOCKED, STOPPED_QUOTA
+from crmsync import LOCKED, STOPPED_QUOTA, ConfigError, Section, SectionContext
 
-__all__ = ["NotifyConfig", "EVENTS", "DEFAULT_EVENTS", "parse_notify", "report_events"]
+__all__ = ["NOTIFY", "NotifyConfig", "EVENTS", "DEFAULT_EVENTS", "parse_notify", "report_events"]
 
 #: What can trigger a notification.
 EVENTS = ("failure", "quota", "below_target", "locked", "success")
@@ -78,3 +78,14 @@ def report_events(status: str) -> set[str]:
     if status == "interrupted":
         return set()
     return {"failure"}
+
+
+def _parse_section(raw: Any, ctx: SectionContext) -> NotifyConfig | None:
+    return parse_notify(ctx.expect(raw, dict, "notify", "notify"), ctx.file,
+                        lambda value, key: ctx.interpolate(value, "notify", key))
+
+
+#: ``[notify]``: ``NOTIFY.get(config)`` (None when absent); its webhook URL is a secret.
+NOTIFY: Section[NotifyConfig | None] = Section(
+    "notify", _parse_section, default=lambda: None,
+    secrets=lambda notify: [notify.webhook_url] if notify else [])
