@@ -153,8 +153,8 @@ def test_days_in_current_stage_uses_the_open_visit(loaded):
 
 
 def test_activities_last_30d_counts_human_activities_in_the_window(loaded):
-    # O1: X1 (in), X2 (inbound e-mail, in); X3 is exactly 30 days old (the window is open at its start); X4 automated; X5 deleted;
-    # X6 after as_of. Deals without activities get 0.
+    # O1: X1 (in), X2 (inbound e-mail, in); X3 is exactly 30 days old (the window is open at
+    # its start); X4 automated; X5 deleted; X6 after as_of. Deals without activities get 0.
     assert values(loaded, "activities_last_30d") == {"O1": 2, "O2": 0, "O3": 0, "O4": 0,
                                                      "O5": 0}
 

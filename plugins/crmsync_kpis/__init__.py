@@ -6,6 +6,8 @@ documents each metric (formula, population, period attribution, variants, pitfal
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from crmsync import Metric, hookimpl
 from crmsync_kpis import (
     activity,
@@ -27,7 +29,7 @@ FAMILIES = (deals, pipeline, stages, leads, activity, customers, feedback, data_
 BUILTIN_METRICS: tuple[type[Metric], ...] = tuple(cls for f in FAMILIES for cls in f.METRICS)
 
 
-def _documented(family: object, cls: type[Metric]) -> Metric:
+def _documented(family: ModuleType, cls: type[Metric]) -> Metric:
     """An instance of ``cls`` pointing to its section of docs/metrics/<family>.md."""
     metric = cls()
     metric.docs = f"docs/metrics/{family.__name__.rsplit('.', 1)[1]}.md#{cls.NAME}"

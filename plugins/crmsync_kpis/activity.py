@@ -7,13 +7,13 @@ deleted ones never do. An activity belongs to the period of its ``occurred_at`` 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from crmsync import Metric, MetricContext
+from crmsync_kpis.results import result, share
 
 __all__ = ["Calls", "Emails", "Meetings", "Tasks", "CallConnectRate",
            "ActivitiesPerOpportunity", "DaysSinceLastActivity", "METRICS"]
@@ -23,7 +23,7 @@ _DEAL_DIMENSIONS = ("owner", "team", "pipeline", "deal_type", "lead_source", "se
                     "region", "industry")
 
 
-def _manual(ctx: MetricContext, a: sa.Table) -> ColumnElement[bool]:
+def _manual(ctx: MetricContext, a: sa.FromClause) -> ColumnElement[bool]:
     """Live activities done by a person (``is_automated`` false or unknown)."""
     return sa.and_(ctx.live(a), sa.func.coalesce(a.c.is_automated, sa.false()) == sa.false())
 
@@ -60,7 +60,7 @@ class _ActivityCount(Metric):
     #: When set, only activities with this ``direction`` count.
     only_direction: ClassVar[str | None] = None
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         c = _activity_counts(ctx)
         frm, dim = ctx.dimension_of(c)
         count = sa.func.sum(c.c.n)
@@ -68,9 +68,7 @@ class _ActivityCount(Metric):
         if self.only_direction is not None:
             conditions.append(c.c.direction == self.only_direction)
         return (
-            sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
-                      c.c.period_start, count.label("value"),
-                      count.label("numerator"), sa.null().label("denominator"))
+            result(value=count, numerator=count, dimension=dim, period=c.c.period_start)
             .select_from(frm)
             .where(*conditions)
             .group_by(*ctx.group_keys(dim), c.c.period_start)
@@ -128,16 +126,14 @@ class CallConnectRate(Metric):
     #: 2: calls without an outcome are left out (version 1 counted them as not connected).
     version = 2
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         c = _activity_counts(ctx)
         frm, dim = ctx.dimension_of(c)
         connected = sa.func.sum(c.c.n * c.c.connected)
         calls = sa.func.sum(c.c.n * c.c.known)
         return (
-            sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
-                      c.c.period_start,
-                      (connected * 1.0 / sa.func.nullif(calls, 0)).label("value"),
-                      connected.label("numerator"), calls.label("denominator"))
+            result(value=share(connected, calls), numerator=connected, denominator=calls,
+                   dimension=dim, period=c.c.period_start)
             .select_from(frm)
             .where(c.c.type == "call")
             .group_by(*ctx.group_keys(dim), c.c.period_start)
@@ -158,7 +154,7 @@ class ActivitiesPerOpportunity(Metric):
     #: 2: no value without activity data (version 1: 0 activities per deal).
     version = 2
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         o = ctx.table("opportunities")
         a = ctx.table("activities").alias("act")
         frm, dim = ctx.dimension_of(o)
@@ -174,10 +170,8 @@ class ActivitiesPerOpportunity(Metric):
         total = sa.func.sum(known)
         deals = sa.func.count(known)
         return (
-            sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
-                      period.label("period_start"),
-                      (total * 1.0 / sa.func.nullif(deals, 0)).label("value"),
-                      total.label("numerator"), deals.label("denominator"))
+            result(value=share(total, deals), numerator=total, denominator=deals,
+                   dimension=dim, period=period)
             .select_from(frm)
             .where(ctx.live(o), o.c.status.in_(("won", "lost")), o.c.closed_at.is_not(None))
             .group_by(*ctx.group_keys(dim, period))
@@ -196,15 +190,13 @@ class DaysSinceLastActivity(Metric):
     dimensions = _ACTIVITY_DIMENSIONS
     periods = ("all",)
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         a = ctx.table("activities")
         frm, dim = ctx.dimension_of(a)
         last = sa.func.max(a.c.occurred_at)
         return (
-            sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
-                      sa.null().label("period_start"),
-                      ctx.days_between(last, ctx.now()).label("value"),
-                      sa.null().label("numerator"), sa.func.count().label("denominator"))
+            result(value=ctx.days_between(last, ctx.now()), denominator=sa.func.count(),
+                   dimension=dim)
             .select_from(frm)
             .where(_manual(ctx, a), a.c.occurred_at.is_not(None),
                    a.c.occurred_at <= ctx.now())

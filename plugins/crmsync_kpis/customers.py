@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from crmsync import Metric, MetricContext, MetricError
+from crmsync_kpis.results import result, share
 
 __all__ = ["RetentionRate", "ChurnRate", "RepeatPurchaseRate", "CustomerLifetimeValue", "Cac",
            "LtvToCac", "METRICS"]
@@ -32,15 +32,18 @@ def _month_plus(ctx: MetricContext, column: Any, months: Any) -> ColumnElement[A
     if ctx.dialect == "sqlite":
         return sa.func.date(column, "start of month",
                             "+" + sa.cast(months, sa.String) + " months")
-    return (sa.func.date_trunc("month", column)
-            + months * sa.literal_column("interval '1 month'", sa.Interval))
+    shifted: ColumnElement[Any] = (sa.func.date_trunc("month", column)
+                                   + months * sa.literal_column("interval '1 month'",
+                                                                sa.Interval))
+    return shifted
 
 
 def _shift_months(ctx: MetricContext, column: Any, months: int) -> ColumnElement[Any]:
     """The timestamp ``column`` moved by ``months`` calendar months (negative: back)."""
     if ctx.dialect == "sqlite":
         return sa.func.datetime(column, f"{months:+d} months")
-    return column + sa.text(f"interval '{months} months'")
+    shifted: ColumnElement[Any] = column + sa.text(f"interval '{months} months'")
+    return shifted
 
 
 def _window_months(ctx: MetricContext) -> int:
@@ -51,7 +54,7 @@ def _window_months(ctx: MetricContext) -> int:
     return months
 
 
-def _retention(ctx: MetricContext) -> Select:
+def _retention(ctx: MetricContext) -> sa.Select[Any]:
     """Per dimension value and period: ``cohort`` (accounts active at the period start),
     ``kept`` (still active at its end, or now for the current period) and ``repeat`` (won
     again within the period). *Active at t* = a won deal closed in the ``W`` months before t
@@ -73,7 +76,7 @@ def _retention(ctx: MetricContext) -> Select:
         .distinct()
         .subquery("cohort")
     )
-    period_end = ctx.period_end(cohort.c.period_start)
+    period_end: ColumnElement[Any] = ctx.period_end(cohort.c.period_start)
     if ctx.dialect == "sqlite":
         period_end = sa.func.datetime(period_end)
     else:
@@ -109,13 +112,12 @@ def _lifetime_values(ctx: MetricContext) -> Any:
     return ctx.shared("lifetime_values", _clv(ctx)).alias("ltv")
 
 
-def _cohort_share(ctx: MetricContext, part: Any) -> Select:
+def _cohort_share(ctx: MetricContext, part: Any) -> sa.Select[Any]:
     """Contract columns of ``part ÷ cohort`` over :func:`_cohorts`."""
     r = _cohorts(ctx)
     top = part(r)
-    return sa.select(sa.null().label("subject_id"), r.c.dimension_value, r.c.period_start,
-                     (top * 1.0 / sa.func.nullif(r.c.cohort, 0)).label("value"),
-                     top.label("numerator"), r.c.cohort.label("denominator"))
+    return result(value=share(top, r.c.cohort), numerator=top, denominator=r.c.cohort,
+                  dimension=r.c.dimension_value, period=r.c.period_start)
 
 
 class RetentionRate(Metric):
@@ -133,7 +135,7 @@ class RetentionRate(Metric):
     #: 2: kept over a trailing window (version 1 was today's repeat_purchase_rate).
     version = 2
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         return _cohort_share(ctx, lambda r: r.c.kept)
 
 
@@ -152,7 +154,7 @@ class ChurnRate(Metric):
     #: 2: 1 − the new retention_rate (version 1: no won deal within the period).
     version = 2
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         return _cohort_share(ctx, lambda r: r.c.cohort - r.c.kept)
 
 
@@ -168,11 +170,11 @@ class RepeatPurchaseRate(Metric):
     dimensions = _ACCOUNT_DIMENSIONS
     periods = ("month", "quarter", "year")
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         return _cohort_share(ctx, lambda r: r.c.repeat)
 
 
-def _clv(ctx: MetricContext) -> Select:
+def _clv(ctx: MetricContext) -> sa.Select[Any]:
     """Contract columns of customer_lifetime_value (cumulative up to each period's end)."""
     o = ctx.table("opportunities")
     amount = ctx.amount_in_base(o, o.c.closed_at)
@@ -190,16 +192,14 @@ def _clv(ctx: MetricContext) -> Select:
         frm = frm.join(periods, wins.c.won_period <= periods.c.p)
         period = periods.c.p
     return (
-        sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
-                  period.label("period_start"),
-                  (total / sa.func.nullif(customers, 0)).label("value"),
-                  total.label("numerator"), customers.label("denominator"))
+        result(value=total / sa.func.nullif(customers, 0), numerator=total,
+               denominator=customers, dimension=dim, period=period)
         .select_from(frm)
         .group_by(*ctx.group_keys(dim, period))
     )
 
 
-def _clv_estimate(ctx: MetricContext) -> Select:
+def _clv_estimate(ctx: MetricContext) -> sa.Select[Any]:
     """Contract columns of the ``estimate`` variant: ARPA × margin ÷ churn, per period."""
     margin = ctx.option("margin")
     if margin is None:
@@ -224,10 +224,8 @@ def _clv_estimate(ctx: MetricContext) -> Select:
                                   sa.func.coalesce(r.c.dimension_value, ""),
                                   arpa.c.p == r.c.period_start))
     top = arpa.c.arpa * float(margin)
-    return (sa.select(sa.null().label("subject_id"), arpa.c.dv.label("dimension_value"),
-                      arpa.c.p.label("period_start"),
-                      (top / sa.func.nullif(churn, 0)).label("value"),
-                      top.label("numerator"), churn.label("denominator"))
+    return (result(value=top / sa.func.nullif(churn, 0), numerator=top, denominator=churn,
+                   dimension=arpa.c.dv, period=arpa.c.p)
             .select_from(joined))
 
 
@@ -245,13 +243,13 @@ class CustomerLifetimeValue(Metric):
     #: 2: the ``estimate`` variant divides by the version-2 churn_rate.
     version = 2
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         if ctx.variant == "estimate":
             return _clv_estimate(ctx)
         return sa.select(*_lifetime_values(ctx).c)
 
 
-def _cac(ctx: MetricContext) -> Select:
+def _cac(ctx: MetricContext) -> sa.Select[Any]:
     """Contract columns of cac (organisation only)."""
     o = ctx.table("opportunities")
     s = ctx.table("spend")
@@ -267,14 +265,12 @@ def _cac(ctx: MetricContext) -> Select:
         sa.select(new_period.label("p"), sa.cast(sa.null(), sa.Float).label("spend"),
                   sa.literal(1, sa.Integer).label("new")).select_from(first),
     ).subquery("parts")
-    period = sa.null() if ctx.period == "all" else parts.c.p
+    period: Any = sa.null() if ctx.period == "all" else parts.c.p
     spend = sa.func.sum(parts.c.spend)
     new = sa.func.sum(parts.c.new)
     return (
-        sa.select(sa.null().label("subject_id"), sa.null().label("dimension_value"),
-                  period.label("period_start"),
-                  (spend / sa.func.nullif(new, 0)).label("value"),
-                  spend.label("numerator"), new.label("denominator"))
+        result(value=spend / sa.func.nullif(new, 0), numerator=spend, denominator=new,
+               period=period)
         .group_by(*ctx.group_keys(period))
     )
 
@@ -293,7 +289,7 @@ class Cac(Metric):
     #: 2: no spend rows → NULL (version 1 printed a CAC of 0).
     version = 2
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         return _cac(ctx)
 
 
@@ -311,16 +307,14 @@ class LtvToCac(Metric):
     version = 2
     denominator_is_n = False  # an amount or a metric value, not a count
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         org = MetricContext(**{**ctx.__dict__, "dimension": None})
         ltv = _lifetime_values(org)
         cac = _cac(org).subquery("cac")
         on = sa.true() if ctx.period == "all" else ltv.c.period_start == cac.c.period_start
         return (
-            sa.select(sa.null().label("subject_id"), sa.null().label("dimension_value"),
-                      cac.c.period_start,
-                      (ltv.c.value / sa.func.nullif(cac.c.value, 0)).label("value"),
-                      ltv.c.value.label("numerator"), cac.c.value.label("denominator"))
+            result(value=ltv.c.value / sa.func.nullif(cac.c.value, 0), numerator=ltv.c.value,
+                   denominator=cac.c.value, period=cac.c.period_start)
             .select_from(cac.join(ltv, on))
         )
 

@@ -10,20 +10,20 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from crmsync import Metric, MetricContext
+from crmsync_kpis.results import result
 
 __all__ = ["PastCloseDateOpen", "MissingAmount", "MissingOwner", "StaleOpportunities",
            "UnconvertedCurrency", "METRICS"]
 
-_DQ_DIMENSIONS = ("owner", "team", "pipeline", "deal_type", "lead_source", "segment",
-                  "region", "industry")
+_DQ_DIMENSIONS: tuple[str, ...] = ("owner", "team", "pipeline", "deal_type", "lead_source",
+                                   "segment", "region", "industry")
 
 
 def _offenders(ctx: MetricContext, population: ColumnElement[bool],
-               offending: ColumnElement[bool], detail: Any = None) -> Select:
+               offending: ColumnElement[bool], detail: Any = None) -> sa.Select[Any]:
     """The live deals :func:`_snapshot` counts as offending (:meth:`Metric.records`)."""
     o = ctx.table("opportunities")
     return (
@@ -37,20 +37,18 @@ def _offenders(ctx: MetricContext, population: ColumnElement[bool],
 
 def _snapshot(ctx: MetricContext, population: ColumnElement[bool],
               offending: ColumnElement[bool],
-              known: ColumnElement[bool] | None = None) -> Select:
+              known: ColumnElement[bool] | None = None) -> sa.Select[Any]:
     """Contract columns counting ``offending`` live deals among ``population``; a deal for
     which ``known`` is false (its connection syncs no data to judge it by) is left out of
     both counts, so no data gives no value rather than a count."""
     o = ctx.table("opportunities")
     frm, dim = ctx.dimension_of(o)
-    flag = sa.case((offending, 1), else_=0)
+    flag: ColumnElement[Any] = sa.case((offending, 1), else_=0)
     if known is not None:
         flag = sa.case((known, flag), else_=None)
     bad = sa.func.sum(flag)  # NULL over an empty population
     return (
-        sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
-                  sa.null().label("period_start"), bad.label("value"), bad.label("numerator"),
-                  sa.func.count(flag).label("denominator"))
+        result(value=bad, numerator=bad, denominator=sa.func.count(flag), dimension=dim)
         .select_from(frm)
         .where(ctx.live(o), population)
         .group_by(*ctx.group_keys(dim))
@@ -77,11 +75,11 @@ class _DataQuality(Metric):
         ``None``: always. Deals that cannot be judged are neither counted nor listed."""
         return None
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         population, offending, _ = self.check(ctx)
         return _snapshot(ctx, population, offending, known=self.known(ctx))
 
-    def records(self, ctx: MetricContext) -> Select:
+    def records(self, ctx: MetricContext) -> sa.Select[Any]:
         """The offending live deals."""
         population, offending, detail = self.check(ctx)
         known = self.known(ctx)

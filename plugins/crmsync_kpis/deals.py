@@ -9,10 +9,12 @@ never count; money is in the base currency, converted at the rate valid at the c
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
-from sqlalchemy import Select
 
 from crmsync import Metric, MetricContext
+from crmsync_kpis.results import observations, result, share
 
 __all__ = ["WinRate", "CloseRate", "DecisionRate", "AvgDealSize", "MedianDealSize", "Revenue",
            "RevenueGrowth", "SalesCycleDays", "SalesCycleDaysMean", "METRICS"]
@@ -35,12 +37,14 @@ class WinRate(Metric):
     dimensions = _DEAL_DIMENSIONS
     variants = ("won_over_created", "amount_weighted")
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         if ctx.variant == "won_over_created":
             return _share_of_created(ctx, statuses=("won",))
         o = ctx.table("opportunities")
         frm, dim = ctx.dimension_of(o)
         period = ctx.period_start(o.c.closed_at)
+        won: sa.ColumnElement[Any]
+        closed: sa.ColumnElement[Any]
         if ctx.variant == "amount_weighted":
             amount = ctx.amount_in_base(o, o.c.closed_at)
             won = sa.func.sum(sa.case((o.c.status == "won", amount), else_=None))
@@ -49,17 +53,15 @@ class WinRate(Metric):
             won = sa.func.sum(sa.case((o.c.status == "won", 1), else_=0))
             closed = sa.func.count()
         return (
-            sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
-                      period.label("period_start"),
-                      (won * 1.0 / sa.func.nullif(closed, 0)).label("value"),
-                      won.label("numerator"), closed.label("denominator"))
+            result(value=share(won, closed), numerator=won, denominator=closed,
+                   dimension=dim, period=period)
             .select_from(frm)
             .where(ctx.live(o), o.c.status.in_(("won", "lost")), o.c.closed_at.is_not(None))
             .group_by(*ctx.group_keys(dim, period))
         )
 
 
-def _share_of_created(ctx: MetricContext, statuses: tuple[str, ...]) -> Select:
+def _share_of_created(ctx: MetricContext, statuses: tuple[str, ...]) -> sa.Select[Any]:
     """Deals created in the period (``remote_created_at``) whose status is now one of
     ``statuses`` ÷ all deals created in the period."""
     o = ctx.table("opportunities")
@@ -68,10 +70,8 @@ def _share_of_created(ctx: MetricContext, statuses: tuple[str, ...]) -> Select:
     hits = sa.func.sum(sa.case((o.c.status.in_(statuses), 1), else_=0))
     created = sa.func.count()
     return (
-        sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
-                  period.label("period_start"),
-                  (hits * 1.0 / sa.func.nullif(created, 0)).label("value"),
-                  hits.label("numerator"), created.label("denominator"))
+        result(value=share(hits, created), numerator=hits, denominator=created,
+               dimension=dim, period=period)
         .select_from(frm)
         .where(ctx.live(o), o.c.remote_created_at.is_not(None))
         .group_by(*ctx.group_keys(dim, period))
@@ -91,7 +91,7 @@ class CloseRate(Metric):
     #: 2: won ÷ created (version 1 counted won and lost deals as "closed").
     version = 2
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         return _share_of_created(ctx, statuses=("won",))
 
 
@@ -106,7 +106,7 @@ class DecisionRate(Metric):
     direction = "higher_is_better"
     dimensions = _DEAL_DIMENSIONS
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         return _share_of_created(ctx, statuses=("won", "lost"))
 
 
@@ -121,7 +121,7 @@ class AvgDealSize(Metric):
     direction = "higher_is_better"
     dimensions = _DEAL_DIMENSIONS
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         o = ctx.table("opportunities")
         frm, dim = ctx.dimension_of(o)
         period = ctx.period_start(o.c.closed_at)
@@ -129,10 +129,8 @@ class AvgDealSize(Metric):
         total = sa.func.sum(amount)
         count = sa.func.count(amount)
         return (
-            sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
-                      period.label("period_start"),
-                      (total / sa.func.nullif(count, 0)).label("value"),
-                      total.label("numerator"), count.label("denominator"))
+            result(value=total / sa.func.nullif(count, 0), numerator=total, denominator=count,
+                   dimension=dim, period=period)
             .select_from(frm)
             .where(ctx.live(o), o.c.status == "won", o.c.closed_at.is_not(None))
             .group_by(*ctx.group_keys(dim, period))
@@ -150,14 +148,13 @@ class SalesCycleDays(Metric):
     direction = "lower_is_better"
     dimensions = _DEAL_DIMENSIONS
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         o = ctx.table("opportunities")
         frm, dim = ctx.dimension_of(o)
         period = ctx.period_start(o.c.closed_at)
         facts = (
-            sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
-                      period.label("period_start"),
-                      ctx.days_between(o.c.remote_created_at, o.c.closed_at).label("x"))
+            observations(ctx.days_between(o.c.remote_created_at, o.c.closed_at),
+                         dimension=dim, period=period)
             .select_from(frm)
             .where(ctx.live(o), o.c.status == "won", o.c.closed_at.is_not(None),
                    o.c.remote_created_at.is_not(None))
@@ -165,15 +162,14 @@ class SalesCycleDays(Metric):
         return ctx.median(facts)
 
 
-def _won_amounts(ctx: MetricContext) -> Select:
+def _won_amounts(ctx: MetricContext) -> sa.Select[Any]:
     """One row per won deal: dimension, ``closed_at`` period and base amount ``x`` (rate at
     the close), with the contract's ``subject_id`` (``NULL``)."""
     o = ctx.table("opportunities")
     frm, dim = ctx.dimension_of(o)
     return (
-        sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
-                  ctx.period_start(o.c.closed_at).label("period_start"),
-                  ctx.amount_in_base(o, o.c.closed_at).label("x"))
+        observations(ctx.amount_in_base(o, o.c.closed_at), dimension=dim,
+                     period=ctx.period_start(o.c.closed_at))
         .select_from(frm)
         .where(ctx.live(o), o.c.status == "won", o.c.closed_at.is_not(None))
     )
@@ -190,7 +186,7 @@ class MedianDealSize(Metric):
     direction = "higher_is_better"
     dimensions = _DEAL_DIMENSIONS
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         return ctx.median(_won_amounts(ctx))
 
 
@@ -205,13 +201,12 @@ class Revenue(Metric):
     direction = "higher_is_better"
     dimensions = _DEAL_DIMENSIONS
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         won = _won_amounts(ctx).subquery("won")
         total = sa.func.sum(won.c.x)
         return (
-            sa.select(sa.null().label("subject_id"), won.c.dimension_value,
-                      won.c.period_start, total.label("value"), total.label("numerator"),
-                      sa.func.count(won.c.x).label("denominator"))
+            result(value=total, numerator=total, denominator=sa.func.count(won.c.x),
+                   dimension=won.c.dimension_value, period=won.c.period_start)
             .where(won.c.x.is_not(None))
             .group_by(won.c.dimension_value, won.c.period_start)
         )
@@ -230,17 +225,19 @@ class RevenueGrowth(Metric):
     periods = ("day", "week", "month", "quarter", "year")
     denominator_is_n = False  # an amount or a metric value, not a count
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         revenue = Revenue().query(ctx).subquery("revenue")
-        window = {"partition_by": revenue.c.dimension_value,
-                  "order_by": revenue.c.period_start}
+        by, order = revenue.c.dimension_value, revenue.c.period_start
         lagged = sa.select(
             revenue.c.dimension_value, revenue.c.period_start, revenue.c.value,
-            sa.func.lag(revenue.c.period_start).over(**window).label("prev_start"),
-            sa.func.lag(revenue.c.value).over(**window).label("prev_value"),
+            sa.func.lag(revenue.c.period_start).over(partition_by=by, order_by=order)
+            .label("prev_start"),
+            sa.func.lag(revenue.c.value).over(partition_by=by, order_by=order)
+            .label("prev_value"),
         ).subquery("lagged")
         # the lagged row only counts when it is the immediately preceding period: the
         # period containing the day before this period's start
+        day_before: sa.ColumnElement[Any]
         if ctx.dialect == "sqlite":
             day_before = sa.func.date(lagged.c.period_start, "-1 day")
         else:
@@ -248,12 +245,9 @@ class RevenueGrowth(Metric):
         previous = sa.case((lagged.c.prev_start == ctx.period_start(day_before),
                             lagged.c.prev_value), else_=None)
         change = lagged.c.value - previous
-        return (
-            sa.select(sa.null().label("subject_id"), lagged.c.dimension_value,
-                      lagged.c.period_start,
-                      (change / sa.func.nullif(previous, 0)).label("value"),
-                      change.label("numerator"), previous.label("denominator"))
-        )
+        return result(value=change / sa.func.nullif(previous, 0), numerator=change,
+                      denominator=previous, dimension=lagged.c.dimension_value,
+                      period=lagged.c.period_start)
 
 
 class SalesCycleDaysMean(Metric):
@@ -267,17 +261,15 @@ class SalesCycleDaysMean(Metric):
     direction = "lower_is_better"
     dimensions = _DEAL_DIMENSIONS
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         o = ctx.table("opportunities")
         frm, dim = ctx.dimension_of(o)
         period = ctx.period_start(o.c.closed_at)
         days = sa.func.sum(ctx.days_between(o.c.remote_created_at, o.c.closed_at))
         count = sa.func.count()
         return (
-            sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
-                      period.label("period_start"),
-                      (days / sa.func.nullif(count, 0)).label("value"),
-                      days.label("numerator"), count.label("denominator"))
+            result(value=days / sa.func.nullif(count, 0), numerator=days, denominator=count,
+                   dimension=dim, period=period)
             .select_from(frm)
             .where(ctx.live(o), o.c.status == "won", o.c.closed_at.is_not(None),
                    o.c.remote_created_at.is_not(None))

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from crmsync import Metric, MetricContext
+from crmsync_kpis.results import result
 
 __all__ = ["Nps", "Csat", "Ces", "METRICS"]
 
@@ -44,7 +44,7 @@ def _responses(ctx: MetricContext) -> Any:
 
 
 def _feedback(ctx: MetricContext, kind: str, top: Any, bottom: Any, scale: float
-              ) -> Select:
+              ) -> sa.Select[Any]:
     """Contract columns for a feedback score: value = scale × Σtop ÷ Σbottom."""
     f = _responses(ctx)
     frm, dim = ctx.dimension_of(f)
@@ -52,10 +52,8 @@ def _feedback(ctx: MetricContext, kind: str, top: Any, bottom: Any, scale: float
     num = sa.func.sum(top(f))
     den = sa.func.sum(bottom(f))
     return (
-        sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
-                  period.label("period_start"),
-                  (num * scale / sa.func.nullif(den, 0)).label("value"),
-                  num.label("numerator"), den.label("denominator"))
+        result(value=num * scale / sa.func.nullif(den, 0), numerator=num, denominator=den,
+               dimension=dim, period=period)
         .select_from(frm)
         .where(f.c.type == kind)
         .group_by(*ctx.group_keys(dim, period))
@@ -80,7 +78,7 @@ class Nps(Metric):
     #: 2: a response without an owner belongs to its contact's, else its account's owner.
     version = 2
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         return _feedback(ctx, "nps", lambda f: _in(f, 9, 10) - _in(f, 0, 6),
                          lambda f: _in(f, 0, 10), 100.0)
 
@@ -99,7 +97,7 @@ class Csat(Metric):
     #: 2: a response without an owner belongs to its contact's, else its account's owner.
     version = 2
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         return _feedback(ctx, "csat", lambda f: _in(f, 4, 5), lambda f: _in(f, 1, 5), 1.0)
 
 
@@ -116,7 +114,7 @@ class Ces(Metric):
     #: 2: a response without an owner belongs to its contact's, else its account's owner.
     version = 2
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         return _feedback(ctx, "ces", lambda f: f.c.score, lambda f: sa.literal(1), 1.0)
 
 

@@ -11,12 +11,14 @@ without a direction count too) and not automated.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
-from sqlalchemy import Select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 
 from crmsync import Metric, MetricContext
+from crmsync_kpis.results import observations, result, share
 
 __all__ = ["lead_activities", "LeadResponseMinutes", "LeadResponseSlaRate", "LeadToOpportunityRate",
            "LeadConversionRate", "FollowUpRate", "AppointmentRate", "METRICS"]
@@ -109,18 +111,17 @@ def _leads(ctx: MetricContext) -> sa.FromClause:
     return ctx.shared("lead_facts", facts).alias("lead_facts")
 
 
-def _ratio(ctx: MetricContext, facts: Subquery, hit: ColumnElement[bool],
-           among: ColumnElement[bool] | None = None) -> Select:
+def _ratio(ctx: MetricContext, facts: sa.FromClause, hit: ColumnElement[bool],
+           among: ColumnElement[bool] | None = None) -> sa.Select[Any]:
     """``count(hit) / count(among)`` per dimension value and creation period."""
     frm, dim = ctx.dimension_of(facts)
     period = ctx.period_start(facts.c.created_at)
     num = sa.func.sum(sa.case((hit, 1), else_=0))
-    den = sa.func.count() if among is None else sa.func.sum(sa.case((among, 1), else_=0))
+    den: ColumnElement[Any] = (sa.func.count() if among is None
+                               else sa.func.sum(sa.case((among, 1), else_=0)))
     return (
-        sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
-                  period.label("period_start"),
-                  (num * 1.0 / sa.func.nullif(den, 0)).label("value"),
-                  num.label("numerator"), den.label("denominator"))
+        result(value=share(num, den), numerator=num, denominator=den, dimension=dim,
+               period=period)
         .select_from(frm)
         .group_by(*ctx.group_keys(dim, period))
     )
@@ -137,13 +138,12 @@ class LeadResponseMinutes(Metric):
     direction = "lower_is_better"
     dimensions = _LEAD_DIMENSIONS
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         f = _leads(ctx)
         frm, dim = ctx.dimension_of(f)
         facts = (
-            sa.select(sa.null().label("subject_id"), dim.label("dimension_value"),
-                      ctx.period_start(f.c.created_at).label("period_start"),
-                      ctx.response_minutes(f.c.created_at, f.c.first_touch).label("x"))
+            observations(ctx.response_minutes(f.c.created_at, f.c.first_touch),
+                         dimension=dim, period=ctx.period_start(f.c.created_at))
             .select_from(frm)
             .where(f.c.first_touch.is_not(None))
         )
@@ -165,7 +165,7 @@ class LeadResponseSlaRate(Metric):
     #: 2: no value without activity data (version 1: every lead missed the SLA).
     version = 2
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         f = _leads(ctx)
         sla = float(ctx.option("response_sla_minutes"))
         hit = sa.and_(f.c.first_touch.is_not(None),
@@ -184,7 +184,7 @@ class LeadToOpportunityRate(Metric):
     direction = "higher_is_better"
     dimensions = _LEAD_DIMENSIONS
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         f = _leads(ctx)
         return _ratio(ctx, f, f.c.converted_opportunity_id.is_not(None))
 
@@ -200,7 +200,7 @@ class LeadConversionRate(Metric):
     direction = "higher_is_better"
     dimensions = _LEAD_DIMENSIONS
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         f = _leads(ctx)
         return _ratio(ctx, f, f.c.won == 1)
 
@@ -220,7 +220,7 @@ class FollowUpRate(Metric):
     #: 2: no value without activity data (version 1: 0 %).
     version = 2
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         f = _leads(ctx)
         return _ratio(ctx, f, f.c.early_touches >= int(ctx.option("follow_up_touches")),
                       among=f.c.tracked == 1)
@@ -238,7 +238,7 @@ class AppointmentRate(Metric):
     direction = "higher_is_better"
     dimensions = _LEAD_DIMENSIONS
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         f = _leads(ctx)
         return _ratio(ctx, f, sa.and_(f.c.touched == 1, f.c.met == 1), among=f.c.touched == 1)
 

@@ -17,10 +17,10 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import Select
 from sqlalchemy.sql.elements import ColumnElement
 
 from crmsync import Metric, MetricContext
+from crmsync_kpis.results import result_columns
 
 __all__ = [
     "OpportunityAgeDays", "DaysInCurrentStage", "ActivitiesLast30d",
@@ -54,11 +54,10 @@ def _outbound_touch(a: Any) -> ColumnElement[bool]:
 
 
 def _row(subject: Any, value: Any, numerator: Any = None,
-         denominator: Any = None) -> list[Any]:
-    return [subject.label("subject_id"), sa.null().label("dimension_value"),
-            sa.null().label("period_start"), value.label("value"),
-            (sa.null() if numerator is None else numerator).label("numerator"),
-            (sa.null() if denominator is None else denominator).label("denominator")]
+         denominator: Any = None) -> list[sa.Label[Any]]:
+    """The contract columns of one record's value (no dimension, period ``all``)."""
+    return result_columns(value=value, numerator=numerator, denominator=denominator,
+                          subject=subject)
 
 
 class _RecordMetric(Metric):
@@ -96,7 +95,7 @@ class OpportunityAgeDays(_RecordMetric):
     direction = "lower_is_better"
     subject = "opportunity"
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         o = ctx.table("opportunities")
         end = sa.case((o.c.status == "open", ctx.now()),
                       else_=o.c.closed_at)
@@ -115,7 +114,7 @@ class DaysInCurrentStage(_RecordMetric):
     direction = "lower_is_better"
     subject = "opportunity"
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         o = ctx.table("opportunities")
         h = ctx.table("opportunity_stage_history")
         visits = (
@@ -146,7 +145,7 @@ class ActivitiesLast30d(_RecordMetric):
     #: 2: empty without activity data (version 1: 0).
     version = 2
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         o = ctx.table("opportunities")
         acts = _opportunity_activity(ctx)
         frm = o.outerjoin(acts, sa.and_(acts.c.connection == o.c.connection,
@@ -167,7 +166,7 @@ class OpportunityDaysSinceLastActivity(_RecordMetric):
     direction = "lower_is_better"
     subject = "opportunity"
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         o = ctx.table("opportunities")
         acts = _opportunity_activity(ctx)
         frm = o.outerjoin(acts, sa.and_(acts.c.connection == o.c.connection,
@@ -226,7 +225,7 @@ class AccountWonRevenue(_RecordMetric):
     #: 2: empty, not 0, for unknown amounts or no deal data.
     version = 2
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         acc, frm = _account_join(ctx, d := _account_deals(ctx))
         return (sa.select(*_row(acc.c.remote_id, _sum_or_zero(ctx, acc, d.c.won_rev, d.c.won)))
                 .select_from(frm).where(ctx.live(acc)))
@@ -243,7 +242,7 @@ class AccountWinRate(_RecordMetric):
     direction = "higher_is_better"
     subject = "account"
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         acc, frm = _account_join(ctx, d := _account_deals(ctx))
         won, closed = sa.func.coalesce(d.c.won, 0), sa.func.coalesce(d.c.closed, 0)
         return (sa.select(*_row(acc.c.remote_id, won * 1.0 / sa.func.nullif(closed, 0),
@@ -265,7 +264,7 @@ class AccountOpenPipeline(_RecordMetric):
     #: 2: empty, not 0, for unknown amounts or no deal data.
     version = 2
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         acc, frm = _account_join(ctx, d := _account_deals(ctx))
         return (sa.select(*_row(acc.c.remote_id, _sum_or_zero(ctx, acc, d.c.pipe, d.c.open)))
                 .select_from(frm).where(ctx.live(acc)))
@@ -282,7 +281,7 @@ class AccountDaysSinceLastActivity(_RecordMetric):
     direction = "lower_is_better"
     subject = "account"
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         a = ctx.table("activities")
         last = (
             sa.select(a.c.connection, a.c.account_id.label("ref"),
@@ -310,7 +309,7 @@ def _lead_touches(ctx: MetricContext) -> Any:
               sa.or_(ld.c.remote_created_at.is_(None),
                      a.c.occurred_at >= ld.c.remote_created_at)]
 
-    def pairs(link: ColumnElement[bool]) -> Select:
+    def pairs(link: ColumnElement[bool]) -> sa.Select[Any]:
         return (sa.select(ld.c.id.label("lead_pk"), a.c.id.label("activity_pk"),
                           a.c.occurred_at)
                 .select_from(ld.join(a, sa.and_(a.c.connection == ld.c.connection, link)))
@@ -340,7 +339,7 @@ class ResponseMinutes(_RecordMetric):
     direction = "lower_is_better"
     subject = "lead"
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         ld = ctx.table("leads")
         t = _lead_touches(ctx)
         return (sa.select(*_row(ld.c.remote_id,
@@ -362,7 +361,7 @@ class Touches(_RecordMetric):
     #: 2: empty without activity data (version 1: 0).
     version = 2
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         ld = ctx.table("leads")
         t = _lead_touches(ctx)
         none = sa.case((ctx.has_data("activities", ld), 0), else_=None)

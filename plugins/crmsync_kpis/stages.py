@@ -8,12 +8,14 @@ owner, account, type and lead source and the visited stage's pipeline.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
-from sqlalchemy import Select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 
 from crmsync import Metric, MetricContext
+from crmsync_kpis.results import observations, result_columns, share
 
 __all__ = ["StageConversionRate", "TimeInStageDays", "DealSlippageRate", "METRICS"]
 
@@ -57,7 +59,7 @@ def _visits(ctx: MetricContext, *, first: bool, name: str) -> Subquery:
     return q.subquery(name)
 
 
-def _reached(ctx: MetricContext, v: Subquery, order: ColumnElement[int], *,
+def _reached(ctx: MetricContext, v: Subquery, order: ColumnElement[Any], *,
              inclusive: bool) -> ColumnElement[bool]:
     """Whether the deal of ``v``, at or after ``v.entered_at``, entered a non-lost stage of
     ``v``'s pipeline whose ``display_order`` is above ``order`` (or equal, if ``inclusive``)."""
@@ -75,14 +77,12 @@ def _reached(ctx: MetricContext, v: Subquery, order: ColumnElement[int], *,
     )
 
 
-def _ratio(subject: ColumnElement, dim: ColumnElement, period: ColumnElement,
-           hit: ColumnElement[bool]) -> list[ColumnElement]:
+def _ratio(subject: Any, dim: Any, period: Any, hit: ColumnElement[bool]) -> list[sa.Label[Any]]:
     """The contract columns of ``count(hit) / count(*)``."""
     num = sa.func.sum(sa.case((hit, 1), else_=0))
     den = sa.func.count()
-    return [subject.label("subject_id"), dim.label("dimension_value"),
-            period.label("period_start"), (num * 1.0 / sa.func.nullif(den, 0)).label("value"),
-            num.label("numerator"), den.label("denominator")]
+    return result_columns(value=share(num, den), numerator=num, denominator=den,
+                          subject=subject, dimension=dim, period=period)
 
 
 class StageConversionRate(Metric):
@@ -100,7 +100,7 @@ class StageConversionRate(Metric):
     dimensions = _DEAL_DIMENSIONS
     variants = ("cumulative",)
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         if ctx.variant == "cumulative":
             return self._cumulative(ctx)
         # One pass over the visits instead of a lookup per visit: walking each deal's visits
@@ -126,7 +126,7 @@ class StageConversionRate(Metric):
             .group_by(*ctx.group_keys(v.c.stage_id, dim, period))
         )
 
-    def _cumulative(self, ctx: MetricContext) -> Select:
+    def _cumulative(self, ctx: MetricContext) -> sa.Select[Any]:
         """Deals entering the pipeline (first visit to any of its stages) × its non-lost
         stages: reached that stage or a later non-lost one, at or after the pipeline entry."""
         v = _visits(ctx, first=True, name="first_visit")
@@ -164,21 +164,20 @@ class TimeInStageDays(Metric):
     subject = "stage"
     dimensions = _DEAL_DIMENSIONS
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         v = _visits(ctx, first=False, name="visit")
         frm, dim = ctx.dimension_of(v)
         period = ctx.period_start(v.c.exited_at)
         facts = (
-            sa.select(v.c.stage_id.label("subject_id"), dim.label("dimension_value"),
-                      period.label("period_start"),
-                      ctx.days_between(v.c.entered_at, v.c.exited_at).label("x"))
+            observations(ctx.days_between(v.c.entered_at, v.c.exited_at),
+                         subject=v.c.stage_id, dimension=dim, period=period)
             .select_from(frm)
             .where(v.c.exited_at.is_not(None))
         )
         return ctx.median(facts)
 
 
-def _date(ctx: MetricContext, column: ColumnElement) -> ColumnElement:
+def _date(ctx: MetricContext, column: ColumnElement[Any]) -> ColumnElement[Any]:
     """The calendar date (UTC) of a timestamp column."""
     return sa.func.date(column) if ctx.dialect == "sqlite" else sa.cast(column, sa.Date)
 
@@ -194,7 +193,7 @@ class DealSlippageRate(Metric):
     direction = "lower_is_better"
     dimensions = _DEAL_DIMENSIONS
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> sa.Select[Any]:
         o = ctx.table("opportunities")
         frm, dim = ctx.dimension_of(o)
         due = o.c.expected_close_date
@@ -209,7 +208,7 @@ class DealSlippageRate(Metric):
             .group_by(*ctx.group_keys(dim, period))
         )
 
-    def records(self, ctx: MetricContext) -> Select:
+    def records(self, ctx: MetricContext) -> sa.Select[Any]:
         """The slipped deals due in the period containing ``as_of`` (due before it)."""
         o = ctx.table("opportunities")
         due = o.c.expected_close_date

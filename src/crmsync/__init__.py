@@ -42,7 +42,10 @@ from crmsync.plugin.connector import (
     WriteResult,
     WriteUpdate,
 )
+from crmsync.plugin.context import DIMENSIONS, METRIC_OPTIONS  # schema and metric inputs
 from crmsync.plugin.manager import hookimpl
+from crmsync.plugin.metric import DIRECTIONS as METRIC_DIRECTIONS  # schema and metric inputs
+from crmsync.plugin.metric import UNITS as METRIC_UNITS  # schema and metric inputs
 from crmsync.plugin.metric import Metric, MetricContext
 from crmsync.plugin.panel import DashboardPanel, PanelContext
 from crmsync.plugin.results import RunResults
@@ -86,6 +89,11 @@ __all__ = [
     "Redactor",
     "redact",
     "register_secrets",
+    # schema and metric inputs
+    "DIMENSIONS",
+    "METRIC_OPTIONS",
+    "METRIC_UNITS",
+    "METRIC_DIRECTIONS",
     # errors
     "CrmsyncError",
     "ConfigError",

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy import Select
-from sqlalchemy.exc import CompileError
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.base import Executable
-from sqlalchemy.sql.elements import ClauseElement
 
 from crmsync.core.errors import MetricError
 from crmsync.core.periods import (
@@ -25,6 +21,7 @@ from crmsync.core.periods import (
 )
 from crmsync.core.schema import metric_values
 from crmsync.metrics.findings import Finding, unconverted_deals
+from crmsync.metrics.shared import drop_shared, materialise, shared_uses
 from crmsync.plugin.context import CUSTOM_PREFIX, DIMENSIONS, MetricContext, is_dimension
 
 if TYPE_CHECKING:
@@ -77,7 +74,7 @@ def _float(v: Any) -> float | None:
     return None if v is None else float(v)
 
 
-def metric_select(metric: Metric, ctx: MetricContext) -> Select:
+def metric_select(metric: Metric, ctx: MetricContext) -> sa.Select[Any]:
     """The metric's query, checked against the column contract and reduced to it (rows
     outside a rolling window dropped)."""
     query = metric.query(ctx)
@@ -106,71 +103,7 @@ def _value(row: Any, period: str) -> MetricValue:
         subject_id=None if row.subject_id is None else str(row.subject_id))
 
 
-def run_metric(store: Store, metric: Metric, ctx: MetricContext) -> list[MetricValue]:
-    """Run one metric's query for one period and dimension and return its values (nothing is
-    stored; :func:`compute` stores without passing values through Python)."""
-    select = metric_select(metric, ctx)
-    stmt = select.subquery("q")
-    created: dict[str, str] = {}
-    with store.engine.connect() as conn:
-        _materialise(conn, ctx, created)
-        rows = conn.execute(sa.select(
-            sa.literal(metric.NAME).label("metric"), sa.literal(ctx.dimension).label("dimension"),
-            *stmt.c)).all()
-        _drop_shared(conn, created)
-    out = [_value(r, ctx.period) for r in rows]
-    out.sort(key=lambda v: (v.period_start or dt.date.min, v.dimension_value or "",
-                            v.subject_id or ""))
-    return out
-
-
-class _CreateTempAs(Executable, ClauseElement):
-    """``CREATE TEMPORARY TABLE|VIEW name AS <select>`` (same on SQLite and PostgreSQL)."""
-
-    inherit_cache = False
-
-    def __init__(self, kind: str, name: str, select: Select) -> None:
-        self.kind = kind
-        self.name = name
-        self.select = select
-
-
-@compiles(_CreateTempAs)
-def _compile_create_temp(element: _CreateTempAs, compiler: Any, **kw: Any) -> str:
-    if element.kind == "VIEW":  # views take no bound parameters: values are written inline
-        kw["literal_binds"] = True
-    return (f"CREATE TEMPORARY {element.kind} {compiler.preparer.quote(element.name)} AS "
-            f"{compiler.process(element.select, **kw)}")
-
-
-def _materialise(conn: Any, ctx: MetricContext, created: dict[str, str],
-                 uses: dict[str, int] | None = None) -> None:
-    """Create the shared fact sets ``ctx`` asked for, once a run: a temporary TABLE when
-    several metrics of the run read it, else (on SQLite) a temporary VIEW (inlined: no
-    cost)."""
-    for name, facts in ctx.shared_facts.items():
-        if name not in created:
-            # PostgreSQL: always a table — a view's inlined literals lose their types there
-            # (date_trunc(unknown, unknown)); SQLite compares timestamps as text, so a view is
-            # exact and free.
-            single = uses is None or uses.get(name, 0) <= 1
-            kind = "VIEW" if single and conn.dialect.name == "sqlite" else "TABLE"
-            try:
-                statement = _CreateTempAs(kind, name, facts)
-                statement.compile(dialect=conn.dialect)
-            except CompileError:  # a value with no literal form: a table takes parameters
-                kind, statement = "TABLE", _CreateTempAs("TABLE", name, facts)
-            conn.execute(statement)
-            created[name] = kind
-
-
-def _drop_shared(conn: Any, created: dict[str, str]) -> None:
-    for name, kind in created.items():
-        conn.exec_driver_sql(f'DROP {kind} IF EXISTS "{name}"')
-    created.clear()
-
-
-def _store(conn: Any, metric: Metric, ctx: MetricContext, select: Select, run_id: str,
+def _store(conn: Any, metric: Metric, ctx: MetricContext, select: sa.Select[Any], run_id: str,
            variant: str | None, now: dt.datetime) -> int:
     """``INSERT INTO metric_values … SELECT`` the metric's rows: values never pass through
     Python, so memory stays flat however many subjects a metric has."""
@@ -217,6 +150,73 @@ def _supports_dimension(metric: Metric, dimension: str) -> bool:
 METRIC_CACHE_SIZE = -8192
 
 
+#: One planned query of a run: the metric, its context, its checked select and its variant.
+_Planned = tuple["Metric", MetricContext, sa.Select[Any], str | None]
+
+
+def _check_request(period: str, dimensions: Sequence[str | None]) -> None:
+    """An unknown period or dimension is an error naming it and what is known."""
+    if not is_period(period):
+        raise MetricError(f"unknown period '{period}' (day, week, month, quarter, year, all "
+                          "or last_<N>d)")
+    for d in dimensions:
+        if d is not None and not is_dimension(d):
+            raise MetricError(f"unknown dimension '{d}' (known: {', '.join(DIMENSIONS)}, "
+                              "or custom.<field>)")
+
+
+def _variant(metric: Metric, config: MetricsConfig) -> str | None:
+    """The definition ``[metrics.definitions]`` chose for ``metric`` (checked), or ``None``."""
+    variant = config.definitions.get(metric.NAME)
+    if variant is not None and variant not in metric.variants:
+        raise MetricError(f"metric '{metric.NAME}' has no variant '{variant}' "
+                          f"(variants: {', '.join(metric.variants) or 'none'})")
+    return variant
+
+
+def _plan(metrics: Sequence[Metric], config: MetricsConfig, period: str,
+          dimensions: Sequence[str | None], settings: dict[str, Any],
+          skipped: list[str]) -> list[_Planned]:
+    """Every query of the run, built before any runs, so the run knows which fact sets
+    several metrics share; what a metric cannot do (period, dimension) goes to ``skipped``.
+    ``settings`` are the :class:`MetricContext` fields common to the whole run."""
+    plan: list[_Planned] = []
+    for metric in metrics:
+        if not supports_period(metric, period):
+            skipped.append(f"{metric.NAME}: no period '{period}'")
+            continue
+        variant = _variant(metric, config)
+        for dim in dimensions:
+            if dim is not None and not _supports_dimension(metric, dim):
+                skipped.append(f"{metric.NAME}: no dimension '{dim}'")
+                continue
+            ctx = MetricContext(**settings, dimension=dim, variant=variant)
+            plan.append((metric, ctx, metric_select(metric, ctx), variant))
+    return plan
+
+
+@contextmanager
+def _tuned(conn: sa.Connection, dialect: str) -> Iterator[None]:
+    """The connection's settings for metric queries, restored afterwards."""
+    cache_size = None
+    if dialect == "postgresql":
+        # PostgreSQL's JIT compiles every costly plan first: on metric queries it spent
+        # ~2 s of a 2.5 s revenue query compiling; the work itself is short scans/sorts.
+        conn.exec_driver_sql("SET LOCAL jit = off")
+    elif dialect == "sqlite":
+        # Each sort (GROUP BY, window, ORDER BY) may hold cache_size bytes in memory before
+        # spilling, and a metric query runs several: the sync's 32 MiB cache took the
+        # catalogue's peak RSS from 113 MiB (medium) to 230-280 MiB (large); 8 MiB keeps
+        # it at ~120 MiB for both, no slower.
+        cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        conn.exec_driver_sql(f"PRAGMA cache_size={METRIC_CACHE_SIZE}")
+    try:
+        yield
+    finally:
+        if cache_size is not None:  # the connection goes back to the pool: restore it
+            conn.exec_driver_sql(f"PRAGMA cache_size={int(cache_size)}")
+
+
 def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
             period: str | None = None, dimensions: Sequence[str | None] = (None,),
             connection: str | None = None, as_of: dt.datetime | None = None,
@@ -230,65 +230,28 @@ def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
     ``skipped``; an unknown dimension is an error.
     """
     period = period or config.period
-    if not is_period(period):
-        raise MetricError(f"unknown period '{period}' (day, week, month, quarter, year, all "
-                          "or last_<N>d)")
-    for d in dimensions:
-        if d is not None and not is_dimension(d):
-            raise MetricError(f"unknown dimension '{d}' (known: {', '.join(DIMENSIONS)}, "
-                              "or custom.<field>)")
+    _check_request(period, dimensions)
     run_id = uuid.uuid4().hex
     skipped: list[str] = []
     stored = 0
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    # Plan first: build every query, so the run knows which fact sets several metrics share.
-    plan: list[tuple[Metric, MetricContext, Select, str | None]] = []
-    for metric in metrics:
-        if not supports_period(metric, period):
-            skipped.append(f"{metric.NAME}: no period '{period}'")
-            continue
-        variant = config.definitions.get(metric.NAME)
-        if variant is not None and variant not in metric.variants:
-            raise MetricError(f"metric '{metric.NAME}' has no variant '{variant}' "
-                              f"(variants: {', '.join(metric.variants) or 'none'})")
-        for dim in dimensions:
-            if dim is not None and not _supports_dimension(metric, dim):
-                skipped.append(f"{metric.NAME}: no dimension '{dim}'")
-                continue
-            ctx = MetricContext(
-                dialect=store.dialect, period=period, dimension=dim,
-                base_currency=config.base_currency, timezone=config.timezone,
-                fiscal_year_start_month=config.fiscal_year_start_month,
-                connection=connection, variant=variant, options=dict(config.options),
-                pipelines=tuple(pipelines), deal_types=tuple(deal_types),
-                **({"as_of": as_of} if as_of else {}))
-            plan.append((metric, ctx, metric_select(metric, ctx), variant))
-    uses: dict[str, int] = {}
-    for _, ctx, _, _ in plan:
-        for name in ctx.shared_facts:
-            uses[name] = uses.get(name, 0) + 1
+    settings: dict[str, Any] = dict(
+        dialect=store.dialect, period=period, base_currency=config.base_currency,
+        timezone=config.timezone, fiscal_year_start_month=config.fiscal_year_start_month,
+        connection=connection, options=dict(config.options), pipelines=tuple(pipelines),
+        deal_types=tuple(deal_types))
+    if as_of:
+        settings["as_of"] = as_of
+    plan = _plan(metrics, config, period, dimensions, settings, skipped)
+    uses = shared_uses(ctx for _, ctx, _, _ in plan)
     created: dict[str, str] = {}
-    with store.engine.begin() as conn:  # one run: all of its values or none
-        cache_size = None
-        if store.dialect == "postgresql":
-            # PostgreSQL's JIT compiles every costly plan first: on metric queries it spent
-            # ~2 s of a 2.5 s revenue query compiling; the work itself is short scans/sorts.
-            conn.exec_driver_sql("SET LOCAL jit = off")
-        elif store.dialect == "sqlite":
-            # Each sort (GROUP BY, window, ORDER BY) may hold cache_size bytes in memory before
-            # spilling, and a metric query runs several: the sync's 32 MiB cache took the
-            # catalogue's peak RSS from 113 MiB (medium) to 230-280 MiB (large); 8 MiB keeps
-            # it at ~120 MiB for both, no slower.
-            cache_size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-            conn.exec_driver_sql(f"PRAGMA cache_size={METRIC_CACHE_SIZE}")
+    with store.engine.begin() as conn, _tuned(conn, store.dialect):  # all values or none
         try:
             for metric, ctx, select, variant in plan:
-                _materialise(conn, ctx, created, uses)
+                materialise(conn, ctx, created, uses)
                 stored += _store(conn, metric, ctx, select, run_id, variant, now)
         finally:
-            _drop_shared(conn, created)
-            if cache_size is not None:  # the connection goes back to the pool: restore it
-                conn.exec_driver_sql(f"PRAGMA cache_size={int(cache_size)}")
+            drop_shared(conn, created)
     money = any(m.unit == "currency" for m in metrics)
     findings = unconverted_deals(store, config) if money else []
     values = run_values(store, run_id) if keep_values else []

@@ -58,6 +58,53 @@ def _labels(store: Store, values: Sequence[MetricValue],
                                     for k, v in extra.names.items()}})
 
 
+_Key = tuple[str, str | None, str | None, dt.date | None]
+
+
+def _previous(by_key: Mapping[_Key, MetricValue], v: MetricValue) -> MetricValue | None:
+    """The value of the period before ``v``'s, same metric, dimension value and subject."""
+    if v.period_start is None:
+        return None
+    return by_key.get((v.metric, v.dimension_value, v.subject_id,
+                       previous_period_start(v.period, v.period_start)))
+
+
+def _direction(target: Target | None, defined: Metric | None) -> str:
+    """The target's direction when it sets one, else the metric's."""
+    return ((target.direction if target is not None else None)
+            or (defined.direction if defined is not None else "higher_is_better"))
+
+
+def _row(v: MetricValue, defined: Metric | None, labels: Labels, today: dt.date,
+         target: Target | None, direction: str, below: bool | None,
+         prev: MetricValue | None) -> dict[str, Any]:
+    """The report row of one value (module docstring)."""
+    unit = defined.unit if defined is not None else "count"
+    change, change_kind = change_between(v.value, prev.value if prev else None, unit)
+    return {
+        "metric": v.metric,
+        "title": defined.title if defined is not None else v.metric,
+        "unit": unit, "direction": direction,
+        "period": v.period,
+        "period_start": v.period_start.isoformat() if v.period_start else None,
+        "period_end": v.period_end.isoformat() if v.period_end else None,
+        "partial": v.period_end is not None and v.period_end > today,
+        "dimension": v.dimension, "dimension_value": v.dimension_value,
+        "label": labels.dimension(v.dimension, v.dimension_value),
+        "subject_id": v.subject_id,
+        "subject": labels.subject(defined.subject if defined is not None else None,
+                                  v.subject_id),
+        "value": v.value, "numerator": v.numerator, "denominator": v.denominator,
+        "n": v.denominator if defined is None or defined.denominator_is_n else None,
+        "target": target.value if target is not None else None,
+        "attainment": attainment(v.value, target.value if target is not None else None,
+                                 direction),
+        "below_target": below,
+        "change_vs_previous": change, "change_kind": change_kind,
+        "previous_value": prev.value if prev is not None else None,
+    }
+
+
 def report_rows(store: Store, values: Sequence[MetricValue], targets: Sequence[Target],
                 definitions: Mapping[str, Metric], *, timezone: str = "UTC",
                 now: dt.datetime | None = None, below_target: bool = False
@@ -65,41 +112,16 @@ def report_rows(store: Store, values: Sequence[MetricValue], targets: Sequence[T
     """One row per value (see the module docstring); ``below_target`` keeps only misses."""
     labels = _labels(store, values, definitions)
     today = today_in(timezone, now)
-    by_key = {(v.metric, v.dimension_value, v.subject_id, v.period_start): v for v in values}
+    by_key: dict[_Key, MetricValue] = {
+        (v.metric, v.dimension_value, v.subject_id, v.period_start): v for v in values}
     rows = []
     for v in values:
         defined = definitions.get(v.metric)
-        unit = defined.unit if defined is not None else "count"
-        prev = (by_key.get((v.metric, v.dimension_value, v.subject_id,
-                            previous_period_start(v.period, v.period_start)))
-                if v.period_start is not None else None)
-        change, change_kind = change_between(v.value, prev.value if prev else None, unit)
         target = target_for(targets, v.metric, v.period, v.dimension, v.dimension_value)
-        direction = ((target.direction if target is not None else None)
-                     or (defined.direction if defined is not None else "higher_is_better"))
+        direction = _direction(target, defined)
         below = is_below(v.value, target, direction) if target is not None else None
         if below_target and not below:
             continue
-        rows.append({
-            "metric": v.metric,
-            "title": defined.title if defined is not None else v.metric,
-            "unit": unit, "direction": direction,
-            "period": v.period,
-            "period_start": v.period_start.isoformat() if v.period_start else None,
-            "period_end": v.period_end.isoformat() if v.period_end else None,
-            "partial": v.period_end is not None and v.period_end > today,
-            "dimension": v.dimension, "dimension_value": v.dimension_value,
-            "label": labels.dimension(v.dimension, v.dimension_value),
-            "subject_id": v.subject_id,
-            "subject": labels.subject(defined.subject if defined is not None else None,
-                                      v.subject_id),
-            "value": v.value, "numerator": v.numerator, "denominator": v.denominator,
-            "n": v.denominator if defined is None or defined.denominator_is_n else None,
-            "target": target.value if target is not None else None,
-            "attainment": attainment(v.value, target.value if target is not None else None,
-                                     direction),
-            "below_target": below,
-            "change_vs_previous": change, "change_kind": change_kind,
-            "previous_value": prev.value if prev is not None else None,
-        })
+        rows.append(_row(v, defined, labels, today, target, direction, below,
+                         _previous(by_key, v)))
     return rows

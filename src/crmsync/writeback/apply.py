@@ -170,23 +170,27 @@ def _bisect(connector: Connector, entity: str, updates: list[WriteUpdate]
     except (*_FATAL, RateLimited, TransientError):
         raise
     except CrmsyncError as exc:
-        rest = [u for u in updates if u.remote_id in waiting]
-        if not rest:
-            return
-        if len(rest) == 1:
-            waiting.clear()
-            yield WriteResult(rest[0].remote_id, ok=False, error=str(exc),
-                              error_code=getattr(exc, "code", None) or type(exc).__name__)
-            return
-        half = len(rest) // 2
-        for part in (rest[:half], rest[half:]):
-            for result in _bisect(connector, entity, part):
-                waiting.discard(result.remote_id)
-                yield result
+        yield from _split(connector, entity, [u for u in updates if u.remote_id in waiting],
+                          exc)
         return
     for remote_id in [u.remote_id for u in updates if u.remote_id in waiting]:
         yield WriteResult(remote_id, ok=False, error="the connector returned no result",
                           error_code="NO_RESULT", retryable=True)
+
+
+def _split(connector: Connector, entity: str, rest: list[WriteUpdate],
+           exc: CrmsyncError) -> Iterator[WriteResult]:
+    """The results of ``rest``, the records of a batch that raised ``exc`` before they got a
+    result: a lone record fails with ``exc``; more are sent again in halves (:func:`_bisect`)."""
+    if not rest:
+        return
+    if len(rest) == 1:
+        yield WriteResult(rest[0].remote_id, ok=False, error=str(exc),
+                          error_code=getattr(exc, "code", None) or type(exc).__name__)
+        return
+    half = len(rest) // 2
+    for part in (rest[:half], rest[half:]):
+        yield from _bisect(connector, entity, part)
 
 
 def _create_fields(plan: WritebackPlan, connectors: Mapping[str, Connector],

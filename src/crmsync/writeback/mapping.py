@@ -98,9 +98,8 @@ def _get(table: Mapping[str, Any], key: str, types: type | tuple[type, ...], def
     return value
 
 
-def _mapping(number: int, table: Any, *, file: str | None,
-             connections: Collection[str]) -> WritebackMapping:
-    section = f"writeback #{number}"
+def _check_keys(table: Any, *, file: str | None, section: str) -> None:
+    """A table, of known keys only, naming a metric, a connection and an object."""
     if not isinstance(table, dict):
         raise ConfigError("expected a table ([[writeback]])", file=file, section=section)
     for key in table:
@@ -111,30 +110,62 @@ def _mapping(number: int, table: Any, *, file: str | None,
         if key not in table:
             raise ConfigError("required: every [[writeback]] names a metric, a connection and "
                               "an object", file=file, section=section, key=key)
-    metric = _get(table, "metric", str, None, file=file, section=section)
-    connection = _get(table, "connection", str, None, file=file, section=section)
+
+
+def _connection(table: Mapping[str, Any], *, file: str | None, section: str,
+                connections: Collection[str]) -> str:
+    """``connection``: one of the configured connections."""
+    connection: str = _get(table, "connection", str, None, file=file, section=section)
     if connection not in connections:
         known = ", ".join(sorted(connections)) or "none configured"
         raise ConfigError(f"no connection named {connection!r} (configured: {known})",
                           file=file, section=section, key="connection")
-    obj = _get(table, "object", str, None, file=file, section=section, choices=tuple(OBJECTS))
+    return connection
+
+
+def _field(table: Mapping[str, Any], *, file: str | None,
+           section: str) -> tuple[str | None, bool]:
+    """``(field, owned)``: a field outside crmsync's namespace needs ``owned = false``."""
     field = _get(table, "field", str, None, file=file, section=section)
     if field is not None and not field.strip():
         raise ConfigError("expected a field name", file=file, section=section, key="field")
-    owned = _get(table, "owned", bool, True, file=file, section=section)
+    owned: bool = _get(table, "owned", bool, True, file=file, section=section)
     if field is not None and not is_owned_field(field) and owned:
         raise ConfigError(
             f"field {field!r} is outside crmsync's own fields ({FIELD_PREFIX}_…); writing to a "
             "field people may edit needs `owned = false` in this mapping", file=file,
             section=section, key="owned" if "owned" in table else "field")
-    decimals = _get(table, "decimals", int, None, file=file, section=section)
+    return field, owned
+
+
+def _decimals(table: Mapping[str, Any], *, file: str | None, section: str) -> int | None:
+    """``decimals``: 0 to 10 digits, or ``None`` (per metric unit)."""
+    decimals: int | None = _get(table, "decimals", int, None, file=file, section=section)
     if decimals is not None and not 0 <= decimals <= 10:
         raise ConfigError(f"expected 0 to 10 digits, got {decimals!r}", file=file,
                           section=section, key="decimals")
-    period = _get(table, "period", str, None, file=file, section=section)
+    return decimals
+
+
+def _period(table: Mapping[str, Any], *, file: str | None, section: str) -> str | None:
+    """``period``: a period name, or ``None``."""
+    period: str | None = _get(table, "period", str, None, file=file, section=section)
     if period is not None and not is_period(period):
         raise ConfigError(f"expected day, week, month, quarter, year, all or last_<N>d, got "
                           f"{period!r}", file=file, section=section, key="period")
+    return period
+
+
+def _mapping(number: int, table: Any, *, file: str | None,
+             connections: Collection[str]) -> WritebackMapping:
+    section = f"writeback #{number}"
+    _check_keys(table, file=file, section=section)
+    metric = _get(table, "metric", str, None, file=file, section=section)
+    connection = _connection(table, file=file, section=section, connections=connections)
+    obj = _get(table, "object", str, None, file=file, section=section, choices=tuple(OBJECTS))
+    field, owned = _field(table, file=file, section=section)
+    decimals = _decimals(table, file=file, section=section)
+    period = _period(table, file=file, section=section)
     return WritebackMapping(
         period=period,
         number=number, metric=metric, connection=connection, object=obj, field=field,

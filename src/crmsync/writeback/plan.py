@@ -39,7 +39,7 @@ from crmsync.writeback.validate import (
     mapping_period,
     supports,
 )
-from crmsync.writeback.values import custom_value, load_values
+from crmsync.writeback.values import Subject, custom_value, load_values
 
 __all__ = ["Change", "MappingPlan", "WritebackPlan", "make_plan", "SKIP_REASONS",
            "is_per_rep", "mapping_period"]
@@ -157,9 +157,10 @@ class WritebackPlan:
 
 # -- planning --------------------------------------------------------------------------------
 
-def _plan_mapping(conn: sa.Connection, m: WritebackMapping, metric: Metric, name: str,
-                  info: FieldInfo | None, connector: Connector,
-                  now: dt.datetime) -> MappingPlan:
+def _new_plan(m: WritebackMapping, metric: Metric, name: str,
+              info: FieldInfo | None) -> MappingPlan:
+    """An empty plan, formatting for the field ``info`` describes, or, when the field does not
+    exist yet (``info`` is ``None``), for the field it will create."""
     unit = metric.unit
     kind = field_kind(info) if info is not None else kind_for_unit(unit)
     decimals = decimals_for(unit, kind, m.decimals, info.scale if info else None)
@@ -168,74 +169,124 @@ def _plan_mapping(conn: sa.Connection, m: WritebackMapping, metric: Metric, name
         plan.create = FieldSpec(name=name, type=kind, label=metric.title or metric.NAME,
                                 description=f"crmsync: {metric.description}".strip(),
                                 scale=decimals)
+    return plan
+
+
+def _gone(s: Subject, row: StateRow | None) -> str | None:
+    """Why a record gets no value whatever it is: deleted in the store, or found missing in
+    the CRM and not changed since (a record that changed exists again)."""
+    if s.deleted:
+        return "deleted"
+    if row is not None and row.status == MISSING and not (
+            s.updated_at is not None and s.updated_at > row.updated_at):
+        return "missing"
+    return None
+
+
+def _attempts(plan: MappingPlan, row: StateRow | None, digest: str,
+              now: dt.datetime) -> int | None:
+    """Earlier failed attempts to send this value (0 for a new value); ``None`` when it is not
+    sent now (parked, or a failure whose next attempt is still to come), counted as skipped."""
+    if row is None or row.pending_hash != digest:
+        return 0
+    if row.status == PARKED:
+        plan.skipped["parked"] += 1
+        return None
+    if row.status == FAILED:
+        if row.next_attempt_at is not None and row.next_attempt_at > now:
+            plan.skipped["retry_later"] += 1
+            return None
+        return row.attempts
+    return 0
+
+
+def _change(plan: MappingPlan, s: Subject, row: StateRow | None,
+            now: dt.datetime) -> Change | None:
+    """The value to send for record ``s`` before the overwrite policy looks at it, or ``None``
+    when there is nothing to send (counted as skipped, unchanged or resolved)."""
+    gone = _gone(s, row)
+    if gone is not None:
+        plan.skipped[gone] += 1
+        return None
+    new = format_value(s.value, plan.unit, plan.kind, plan.decimals)
+    if new is None and plan.mapping.nulls == "skip":
+        plan.skipped["null"] += 1
+        return None
+    digest = value_hash(new)
+    if row is not None and row.sent_hash == digest:
+        plan.unchanged += 1
+        if row.status != SENT:
+            plan.resolved.append(s.remote_id)
+        return None
+    attempts = _attempts(plan, row, digest, now)
+    if attempts is None:
+        return None
+    return Change(s.remote_id, s.value, new, digest,
+                  old=row.sent_value if row is not None and row.sent_hash else None,
+                  attempts=attempts)
+
+
+_Undecided = list[tuple[Change, StateRow | None]]
+
+
+def _route(plan: MappingPlan, change: Change, s: Subject, row: StateRow | None,
+           info: FieldInfo | None, needs_crm: bool, undecided: _Undecided) -> None:
+    """Send ``change``, decide it by the CRM's value synced in ``custom``, or leave it for
+    the CRM's value to be read (``undecided``)."""
+    if info is None:  # a field crmsync creates is empty everywhere
+        plan.changes.append(change)
+        return
+    m = plan.mapping
+    # "always" needs the CRM's value only to skip clearing a field that is empty anyway
+    decides = m.overwrite != "always" or (change.new is None and row is None)
+    found, current = custom_value(s.custom, plan.field) if needs_crm else (False, None)
+    if found:
+        change.old = current
+    if not decides:
+        plan.changes.append(change)
+    elif found:
+        _decide(plan, change, row, current)
+    else:
+        undecided.append((change, row))
+
+
+def _decide_by_crm(plan: MappingPlan, connector: Connector, undecided: _Undecided) -> None:
+    """Decide the ``undecided`` changes by the current values read from the CRM."""
+    current = _read_current(connector, plan.mapping, plan.field,
+                            [c.remote_id for c, _ in undecided])
+    for change, row in undecided:
+        if change.remote_id not in current:  # not in the CRM any more
+            plan.skipped["missing"] += 1
+            continue
+        change.old = current[change.remote_id]
+        _decide(plan, change, row, change.old)
+
+
+def _plan_mapping(conn: sa.Connection, m: WritebackMapping, metric: Metric, name: str,
+                  info: FieldInfo | None, connector: Connector,
+                  now: dt.datetime) -> MappingPlan:
+    plan = _new_plan(m, metric, name, info)
     needs_crm = info is not None and (m.overwrite != "always" or m.nulls == "clear")
     state = load_state(conn, m.connection, m.object, name)
     subjects = load_values(conn, m, with_custom=needs_crm, per_rep=is_per_rep(m, metric),
-                       today=now.date())
+                           today=now.date())
     plan.computed = bool(subjects)
     counts = collections.Counter(s.remote_id for s in subjects)
     ambiguous: set[str] = set()
     # records whose current CRM value decides, with what crmsync last sent
-    undecided: list[tuple[Change, StateRow | None]] = []
+    undecided: _Undecided = []
     for s in subjects:
-        row = state.get(s.remote_id)
         if counts[s.remote_id] > 1:
             if s.remote_id not in ambiguous:  # count the record once, not once per value
                 plan.skipped["ambiguous"] += 1
                 ambiguous.add(s.remote_id)
             continue
-        if s.deleted:
-            plan.skipped["deleted"] += 1
-            continue
-        if row is not None and row.status == MISSING and not (
-                s.updated_at is not None and s.updated_at > row.updated_at):
-            plan.skipped["missing"] += 1
-            continue
-        new = format_value(s.value, unit, kind, decimals)
-        if new is None and m.nulls == "skip":
-            plan.skipped["null"] += 1
-            continue
-        digest = value_hash(new)
-        if row is not None and row.sent_hash == digest:
-            plan.unchanged += 1
-            if row.status != SENT:
-                plan.resolved.append(s.remote_id)
-            continue
-        attempts = 0
-        if row is not None and row.pending_hash == digest:
-            if row.status == PARKED:
-                plan.skipped["parked"] += 1
-                continue
-            if row.status == FAILED:
-                if row.next_attempt_at is not None and row.next_attempt_at > now:
-                    plan.skipped["retry_later"] += 1
-                    continue
-                attempts = row.attempts
-        change = Change(s.remote_id, s.value, new, digest,
-                        old=row.sent_value if row is not None and row.sent_hash else None,
-                        attempts=attempts)
-        if info is None:  # a field crmsync creates is empty everywhere
-            plan.changes.append(change)
-            continue
-        # "always" needs the CRM's value only to skip clearing a field that is empty anyway
-        decides = m.overwrite != "always" or (new is None and row is None)
-        found, current = custom_value(s.custom, name) if needs_crm else (False, None)
-        if found:
-            change.old = current
-        if not decides:
-            plan.changes.append(change)
-        elif found:
-            _decide(plan, change, row, current)
-        else:
-            undecided.append((change, row))
+        row = state.get(s.remote_id)
+        change = _change(plan, s, row, now)
+        if change is not None:
+            _route(plan, change, s, row, info, needs_crm, undecided)
     if undecided:
-        current = _read_current(connector, m, name, [c.remote_id for c, _ in undecided])
-        for change, row in undecided:
-            if change.remote_id not in current:  # not in the CRM any more
-                plan.skipped["missing"] += 1
-                continue
-            change.old = current[change.remote_id]
-            _decide(plan, change, row, change.old)
+        _decide_by_crm(plan, connector, undecided)
     return plan
 
 
