@@ -23,16 +23,24 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
+from crmsync.core.config_tables import (
+    METRIC_OPTIONS,
+    PERIODS,
+    MetricsConfig,
+    SyncConfig,
+    parse_metrics,
+    parse_sync,
+)
+from crmsync.core.config_values import ENV_REF as _ENV_REF
+from crmsync.core.config_values import expect as _expect
+from crmsync.core.config_values import interpolate as _interpolate
 from crmsync.core.errors import ConfigError
-from crmsync.core.hours import parse_hours
-from crmsync.core.periods import is_period
 from crmsync.core.redact import REDACTED
 
 __all__ = ["Config", "ConnectionConfig", "MetricsConfig", "SyncConfig", "Section",
@@ -42,45 +50,8 @@ __all__ = ["Config", "ConnectionConfig", "MetricsConfig", "SyncConfig", "Section
 CONFIG_ENV = "CRMSYNC_CONFIG"
 DEFAULT_FILE = "crmsync.toml"
 DEFAULT_STORE_URL = "sqlite:///crmsync.db"
-PERIODS = ("day", "week", "month", "quarter", "year", "all")
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 #: The tables this module parses itself; every other one is a registered :class:`Section`.
 CORE_SECTIONS = ("store", "connections", "metrics", "sync")
-
-#: ``[metrics]`` keys individual metrics read, with their defaults
-#: (:meth:`crmsync.MetricContext.option`).
-METRIC_OPTIONS: dict[str, Any] = {
-    "response_sla_minutes": 60,
-    "follow_up_touches": 2,
-    "follow_up_days": 7,
-    "stale_days": 30,
-    "velocity_window_days": 90,
-    "margin": None,
-    "retention_window_months": 12,
-    "business_hours": None,
-    "business_days": (1, 2, 3, 4, 5),
-}
-
-
-def _interpolate(value: Any, *, file: str | None, section: str, key: str,
-                 secrets: set[str]) -> Any:
-    """Replace ``${VAR}`` references with environment values (recursively)."""
-    if isinstance(value, str):
-        def sub(m: re.Match[str]) -> str:
-            name = m.group(1)
-            if name not in os.environ:
-                raise ConfigError(f"environment variable {name} is not set", file=file,
-                                  section=section, key=key)
-            secrets.add(os.environ[name])
-            return os.environ[name]
-        return _ENV_REF.sub(sub, value)
-    if isinstance(value, list):
-        return [_interpolate(v, file=file, section=section, key=key, secrets=secrets)
-                for v in value]
-    if isinstance(value, dict):
-        return {k: _interpolate(v, file=file, section=section, key=f"{key}.{k}", secrets=secrets)
-                for k, v in value.items()}
-    return value
 
 
 class SettingsSpec(Protocol):
@@ -165,41 +136,6 @@ class ConnectionConfig:
                 continue
             out[key] = REDACTED if key in secret_keys else value
         return out
-
-
-@dataclass
-class MetricsConfig:
-    """The ``[metrics]`` table."""
-
-    period: str = "month"
-    timezone: str = "UTC"
-    base_currency: str = "USD"
-    fiscal_year_start_month: int = 1
-    definitions: dict[str, str] = field(default_factory=dict)
-    #: Settings individual metrics read (``crmsync.plugin.context.METRIC_OPTIONS``).
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class SyncConfig:
-    """The ``[sync]`` table (``docs/configuration.md#sync``)."""
-
-    #: An entity whose rejected share of the records read passes this ends ``failed``.
-    max_reject_ratio: float = 0.1
-
-
-def _sync(raw: Mapping[str, Any], file: str | None) -> SyncConfig:
-    out = SyncConfig()
-    for key, value in raw.items():
-        if key != "max_reject_ratio":
-            raise ConfigError("unknown key (known: max_reject_ratio)", file=file,
-                              section="sync", key=key)
-        ratio = float(_expect(value, (int, float), file=file, section="sync", key=key))
-        if not 0 <= ratio <= 1:
-            raise ConfigError(f"expected a share from 0 to 1 (e.g. 0.1 for 10%), got {value!r}",
-                              file=file, section="sync", key=key)
-        out.max_reject_ratio = ratio
-    return out
 
 
 @dataclass
@@ -329,17 +265,6 @@ def find_config_file(explicit: str | os.PathLike[str] | None = None) -> Path | N
     return path if path.is_file() else None
 
 
-def _expect(value: Any, types: type | tuple[type, ...], *, file: str | None, section: str,
-            key: str) -> Any:
-    if not isinstance(value, types) or (isinstance(value, bool) and bool not in (
-            types if isinstance(types, tuple) else (types,))):
-        names = (" or ".join(t.__name__ for t in types) if isinstance(types, tuple)
-                 else types.__name__)
-        raise ConfigError(f"expected {names}, got {type(value).__name__} {value!r}",
-                          file=file, section=section, key=key)
-    return value
-
-
 def _store_url(raw: Mapping[str, Any], file: str | None, base: Path | None) -> str:
     for key in raw:
         if key != "url":
@@ -357,61 +282,6 @@ def _store_url(raw: Mapping[str, Any], file: str | None, base: Path | None) -> s
         if rest and not rest.startswith(":memory:"):
             url = prefix + str((base / rest).resolve())
     return url
-
-
-def _metrics(raw: Mapping[str, Any], file: str | None) -> MetricsConfig:
-    m = MetricsConfig()
-    for key, value in raw.items():
-        if key == "period":
-            m.period = _expect(value, str, file=file, section="metrics", key=key)
-            if not is_period(m.period):
-                raise ConfigError(f"expected one of {', '.join(PERIODS)} or last_<N>d, "
-                                  f"got {value!r}", file=file, section="metrics", key=key)
-        elif key == "timezone":
-            m.timezone = _expect(value, str, file=file, section="metrics", key=key)
-            try:
-                ZoneInfo(m.timezone)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ConfigError(f"unknown time zone {value!r}", file=file, section="metrics",
-                                  key=key) from None
-        elif key == "base_currency":
-            m.base_currency = _expect(value, str, file=file, section="metrics", key=key).upper()
-            if not re.fullmatch(r"[A-Z]{3}", m.base_currency):
-                raise ConfigError(f"expected an ISO 4217 code such as USD, got {value!r}",
-                                  file=file, section="metrics", key=key)
-        elif key == "fiscal_year_start_month":
-            m.fiscal_year_start_month = _expect(value, int, file=file, section="metrics", key=key)
-            if not 1 <= m.fiscal_year_start_month <= 12:
-                raise ConfigError(f"expected a month 1–12, got {value!r}", file=file,
-                                  section="metrics", key=key)
-        elif key == "definitions":
-            defs = _expect(value, dict, file=file, section="metrics", key=key)
-            for name, variant in defs.items():
-                _expect(variant, str, file=file, section="metrics.definitions", key=name)
-            m.definitions = dict(defs)
-        elif key == "business_hours":
-            _expect(value, str, file=file, section="metrics", key=key)
-            try:
-                parse_hours(value)
-            except ValueError as exc:
-                raise ConfigError(str(exc), file=file, section="metrics", key=key) from None
-            m.options[key] = value
-        elif key == "business_days":
-            days = _expect(value, list, file=file, section="metrics", key=key)
-            if not days or not all(isinstance(d, int) and not isinstance(d, bool)
-                                   and 1 <= d <= 7 for d in days):
-                raise ConfigError("expected ISO weekdays 1 (Monday) to 7 (Sunday), e.g. "
-                                  "[1, 2, 3, 4, 5]", file=file, section="metrics", key=key)
-            m.options[key] = tuple(sorted(set(days)))
-        elif key in METRIC_OPTIONS:
-            expected = (int, float) if key == "margin" else int
-            m.options[key] = _expect(value, expected, file=file, section="metrics", key=key)
-        else:
-            known = ", ".join(["period", "timezone", "base_currency", "fiscal_year_start_month",
-                               "definitions", *METRIC_OPTIONS])
-            raise ConfigError(f"unknown key (known: {known})", file=file,
-                              section="metrics", key=key)
-    return m
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
@@ -443,10 +313,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
                               file=file, section=section, key="type")
         ctype = _expect(table["type"], str, file=file, section=section, key="type")
         cfg.connections[name] = ConnectionConfig(name=name, type=ctype, raw=dict(table), file=file)
-    cfg.metrics = _metrics(_expect(data.get("metrics", {}), dict, file=file, section="metrics",
+    cfg.metrics = parse_metrics(_expect(data.get("metrics", {}), dict, file=file, section="metrics",
                                    key="metrics"), file)
-    cfg.sync = _sync(_expect(data.get("sync", {}), dict, file=file, section="sync", key="sync"),
-                     file)
+    cfg.sync = parse_sync(_expect(data.get("sync", {}), dict, file=file, section="sync",
+                                  key="sync"), file)
     ctx = SectionContext(file, cfg.connections)
     for name, raw in data.items():
         if name in CORE_SECTIONS:
