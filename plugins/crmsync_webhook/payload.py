@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from crmsync import Redactor, RunReport, RunResults, redact
@@ -111,10 +111,12 @@ def _describe(details: list[Any]) -> tuple[dict[str, Any], list[str]]:
     rows = [d for d in details if isinstance(d, dict)]
     summary: dict[str, Any] = {}
     lines: list[str] = []
-    for name, is_kind, describe in (
+    kinds: tuple[tuple[str, Callable[[dict[str, Any]], bool],
+                       Callable[[list[dict[str, Any]]], tuple[dict[str, int], list[str]]]], ...] = (
             ("sync", lambda d: "entity" in d and "connection" in d, _sync_lines),
             ("metrics", lambda d: "values" in d and "run_id" in d, _metrics_lines),
-            ("writeback", lambda d: "mapping" in d and "object" in d, _writeback_lines)):
+            ("writeback", lambda d: "mapping" in d and "object" in d, _writeback_lines))
+    for name, is_kind, describe in kinds:
         picked = [d for d in rows if is_kind(d)]
         if picked:
             summary[name], more = describe(picked)
@@ -133,5 +135,6 @@ def build_payload(report: RunReport, events: Sequence[str]) -> dict[str, Any]:
     text = [_headline(report, events)]
     if report.error:
         text.append(report.error)
-    return _clean({"text": "\n".join(text + lines), "events": list(events),
-                   "summary": summary, **data})
+    payload: dict[str, Any] = _clean({"text": "\n".join(text + lines), "events": list(events),
+                                      "summary": summary, **data})
+    return payload

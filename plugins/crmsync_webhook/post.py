@@ -26,7 +26,7 @@ def post_json(url: str, payload: dict[str, Any], *, timeout: float = 10.0) -> bo
                                               "User-Agent": "crmsync-webhook"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            ok = 200 <= response.status < 300
+            ok = 200 <= int(response.status) < 300
     except urllib.error.HTTPError as exc:
         log.warning("notification webhook answered HTTP %s", exc.code)
         return False

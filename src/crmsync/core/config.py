@@ -16,6 +16,7 @@ owner registered.
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 import sys
@@ -82,7 +83,7 @@ class ConnectionConfig:
         """The TOML section, for messages."""
         return f"connections.{self.name}"
 
-    def resolve(self, cls: type[SettingsSpec]) -> tuple[dict[str, Any], set[str]]:
+    def resolve(self, cls: builtins.type[SettingsSpec]) -> tuple[dict[str, Any], set[str]]:
         """Validate against the connector's settings and resolve ``${ENV}`` references.
 
         :return: the settings and the set of secret values (to redact everywhere).
@@ -113,7 +114,7 @@ class ConnectionConfig:
                 secrets.add(settings[key])
         return settings, secrets
 
-    def secret_values(self, cls: type[SettingsSpec]) -> set[str]:
+    def secret_values(self, cls: builtins.type[SettingsSpec]) -> set[str]:
         """The resolved values of the connector's secret settings, for redaction; never
         raises (a secret written literally or a variable not set is reported by
         :meth:`resolve` when the connection is used, not here)."""
@@ -127,7 +128,7 @@ class ConnectionConfig:
                     values.add(value)
         return values
 
-    def redacted(self, cls: type[SettingsSpec] | None) -> dict[str, Any]:
+    def redacted(self, cls: builtins.type[SettingsSpec] | None) -> dict[str, Any]:
         """The settings as written, with secrets hidden, for ``config show``."""
         secret_keys = cls.secret_settings() if cls else frozenset()
         out: dict[str, Any] = {"type": self.type}
@@ -201,9 +202,13 @@ class Section(Generic[T]):
     def __init__(self, name: str, parse: Callable[[Any, SectionContext], T],
                  default: Callable[[], T], *,
                  secrets: Callable[[T], Iterable[str]] | None = None) -> None:
-        if name in CORE_SECTIONS or (name in _REGISTRY and _REGISTRY[name].parse is not parse):
+        known = _REGISTRY.get(name)
+        if name in CORE_SECTIONS or (known is not None and known.parse is not parse):
             raise ConfigError(f"the configuration section [{name}] is already defined")
-        self.name, self.parse, self.default, self._secrets = name, parse, default, secrets
+        self.name: str = name
+        self.parse: Callable[[Any, SectionContext], T] = parse
+        self.default: Callable[[], T] = default
+        self._secrets: Callable[[T], Iterable[str]] | None = secrets
         _REGISTRY[name] = self
 
     def get(self, config: Config) -> T:
@@ -224,7 +229,7 @@ class Section(Generic[T]):
         config.pending.pop(self.name, None)
         config.sections[self.name] = value
 
-    def secrets(self, config: Config) -> set[str]:
+    def secrets(self, config: Config) -> builtins.set[str]:
         """The secret strings this section's value holds in ``config``."""
         if self._secrets is None or (self.name not in config.sections
                                      and self.name not in config.pending):

@@ -1,4 +1,7 @@
-"""Administration: configuration files, migrations, export and the scheduler loop. (docs/architecture.md)"""
+"""Administration: configuration files, migrations, export and the scheduler loop.
+
+See docs/architecture.md.
+"""
 
 
 from __future__ import annotations
@@ -84,8 +87,8 @@ def init_config(path: str | Path = "crmsync.toml", *, force: bool = False) -> Pa
 
 
 def serve_schedule(config: Config, registry: Registry, *, poll: float = 30.0) -> int:
-    """Run the ``[schedule]`` jobs when due until SIGTERM/SIGINT (:mod:`crmsync.orchestration.scheduler`);
-    returns the exit status."""
+    """Run the ``[schedule]`` jobs when due until SIGTERM/SIGINT
+    (:mod:`crmsync.orchestration.scheduler`); returns the exit status."""
     from crmsync.orchestration.scheduler import Scheduler
 
     if not SCHEDULE.get(config):

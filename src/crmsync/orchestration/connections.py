@@ -1,4 +1,7 @@
-"""Connections: the store, connectors and the redactor every run uses. (docs/architecture.md)"""
+"""Connections: the store, connectors and the redactor every run uses.
+
+See docs/architecture.md.
+"""
 
 
 from __future__ import annotations
@@ -47,8 +50,9 @@ def connection_config(config: Config, name: str) -> ConnectionConfig:
 def redactor_for(config: Config, registry: Registry, extra: Iterable[str] = ()) -> Redactor:
     """One redactor for every secret the configuration holds: the secret settings of every
     configured connection (an error of one CRM may echo another's token), those of the
-    registered configuration sections (the notification webhook URL), the store URL's password, and ``extra``. They are registered with logging
-    too (:func:`crmsync.core.logs.register_secrets`). Connections whose type no plugin provides
+    registered configuration sections (the notification webhook URL), the store URL's
+    password, and ``extra``. They are registered with logging too
+    (:func:`crmsync.core.logs.register_secrets`). Connections whose type no plugin provides
     are skipped (their error is reported where they are used)."""
     secrets = set(extra)
     for conn_cfg in config.connections.values():

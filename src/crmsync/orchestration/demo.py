@@ -1,4 +1,7 @@
-"""``crmsync demo``: the demo CRM synced and computed in a throw-away store. (docs/architecture.md)"""
+"""``crmsync demo``: the demo CRM synced and computed in a throw-away store.
+
+See docs/architecture.md.
+"""
 
 
 from __future__ import annotations

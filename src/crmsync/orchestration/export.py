@@ -88,7 +88,7 @@ def _write_csv(stream: IO[str], table: str, rows: Iterable[Sequence[Any]]) -> in
     writer.writerow(columns)
     count = 0
     for row in rows:
-        writer.writerow([fmt(value) for fmt, value in zip(formatters, row)])
+        writer.writerow([fmt(value) for fmt, value in zip(formatters, row, strict=True)])
         count += 1
     return count
 
@@ -97,7 +97,7 @@ def _write_jsonl(stream: IO[str], table: str, rows: Iterable[Sequence[Any]]) -> 
     columns = EXPORTED_COLUMNS[table]
     count = 0
     for row in rows:
-        record = {name: format_json_value(value) for name, value in zip(columns, row)}
+        record = {name: format_json_value(value) for name, value in zip(columns, row, strict=True)}
         stream.write(json.dumps(record, ensure_ascii=False) + "\n")
         count += 1
     return count

@@ -133,7 +133,7 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 def next_run(job: Job, after: dt.datetime) -> dt.datetime:
     """The job's first tick strictly after ``after`` (aware UTC)."""
     local = _aware(after).astimezone(ZoneInfo(job.timezone))
-    tick = croniter(job.cron, local).get_next(dt.datetime)
+    tick: dt.datetime = croniter(job.cron, local).get_next(dt.datetime)
     return tick.astimezone(dt.timezone.utc)
 
 

@@ -1,4 +1,7 @@
-"""Reading results: metric values, the metric report and the store's status. (docs/architecture.md)"""
+"""Reading results: metric values, the metric report and the store's status.
+
+See docs/architecture.md.
+"""
 
 
 from __future__ import annotations
@@ -107,7 +110,7 @@ def status(config: Config, *, rejects_limit: int = 20, now: dt.datetime | None =
                                                sync_state.c.entity == sync_runs.c.entity))
                 .order_by(sync_runs.c.connection, sync_runs.c.id)).mappings().all()
             standing = sync_rejects.c.resolved_at.is_(None)  # resolved ones are history
-            totals = dict(conn.execute(
+            totals: dict[str, int] = dict(conn.execute(
                 sa.select((sync_rejects.c.connection + "/" + sync_rejects.c.entity),
                           sa.func.count()).where(standing)
                 .group_by(sync_rejects.c.connection, sync_rejects.c.entity)).all())
@@ -136,7 +139,7 @@ def status(config: Config, *, rejects_limit: int = 20, now: dt.datetime | None =
         row["next_scheduled"] = min(times).isoformat() if times else None
         return row
 
-    return scrub.data({
+    out: dict[str, Any] = scrub.data({
         "store": redact_url(store.url),
         "runs": [run_row(r) for r in runs],
         "jobs": [dict(job.as_dict(), last_run=iso(job_runs.get(name)),
@@ -146,6 +149,7 @@ def status(config: Config, *, rejects_limit: int = 20, now: dt.datetime | None =
         "recent_rejects": [{k: iso(v) for k, v in r.items()} for r in recent],
         "writeback": writeback,
     })
+    return out
 
 
 def _writeback_summary(store: Store) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""Runs: sync and metric computation, each reported to the ``crmsync_after_run`` hooks. (docs/architecture.md)"""
+"""Runs: sync and metric computation, each reported to the ``crmsync_after_run`` hooks.
+
+See docs/architecture.md.
+"""
 
 
 from __future__ import annotations

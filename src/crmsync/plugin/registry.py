@@ -182,16 +182,16 @@ class Registry:
         connectors: dict[str, list[str]] = {}
         metrics: dict[str, list[str]] = {}
         problems: dict[str, str] = {}
-        for kind, mapping, found in (("connector", self._connector_map, connectors),
-                                     ("metric", self._metric_map, metrics)):
+        for mapping, found in ((self._connector_map, connectors),
+                                (self._metric_map, metrics)):
             try:
-                for name, (plugin, _) in mapping().items():
-                    found.setdefault(plugin, []).append(name)
+                for item, (owner, _) in mapping().items():
+                    found.setdefault(owner, []).append(item)
             except PluginError as exc:  # still list everything; flag the plugins at fault
                 blamed = exc.plugins if isinstance(exc, DuplicateNameError) else (exc.plugin,)
-                for plugin in blamed:
-                    if plugin:
-                        problems[plugin] = str(exc)
+                for culprit in blamed:
+                    if culprit:
+                        problems[culprit] = str(exc)
         infos = []
         for name, plugin in self.pm.list_name_plugin():
             if plugin is None:

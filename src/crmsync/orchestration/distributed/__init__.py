@@ -1,6 +1,7 @@
 """Scale-out on Celery: sync (per connection and entity), compute and write-back as tasks.
 
-Install with ``pip install 'crmsync[celery]'``. :mod:`crmsync.orchestration.distributed.settings` (the
+Install with ``pip install 'crmsync[celery]'``.
+:mod:`crmsync.orchestration.distributed.settings` (the
 ``[celery]`` table) imports without Celery; :mod:`crmsync.orchestration.distributed.app` needs it.
 """
 
