@@ -93,7 +93,7 @@ def upsert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, A
     for row in rows:
         values = [row.get(c.name) for c in columns]
         prepared.append([v if v is None or a is None else a(v)
-                         for v, a in zip(values, adapters)])
+                         for v, a in zip(values, adapters, strict=True)])
     return upsert_prepared(conn, table, [c.name for c in columns], prepared)
 
 

@@ -61,8 +61,9 @@ class SyncEngine:
     :param retry: how rate limits and transient errors are retried (:mod:`crmsync.core.retry`).
     :param sleep: how to wait between attempts (tests pass a recorder).
     :param lock: ``lock(entity)`` returns a context manager held while the entity syncs
-        (:func:`crmsync.store.locks.run_lock`); raising :class:`crmsync.store.locks.RunLocked` reports the
-        entity as ``locked`` and the next entity still syncs.
+        (:func:`crmsync.store.locks.run_lock`); raising
+        :class:`crmsync.store.locks.RunLocked` reports the entity as ``locked`` and the next
+        entity still syncs.
     :param max_reject_ratio: an entity whose rejected share of the records read passes this
         ends ``failed`` (its good records are stored all the same); ``None`` never fails a
         sync for its rejects.

@@ -99,7 +99,7 @@ def describe_refusal(exc: BaseException, columns: Sequence[str], values: Sequenc
     diag = getattr(orig, "diag", None)
     field = getattr(diag, "column_name", None) if diag is not None else None
     if field is None and isinstance(orig, OverflowError):
-        field = next((c for c, v in zip(columns, values)
+        field = next((c for c, v in zip(columns, values, strict=False)
                       if type(v) is int and v not in _INT64), None)
     message = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
     return field, f"the database refused the record: {message}"
