@@ -1,4 +1,4 @@
-"""The unified schema (design.md §4): a public contract, documented column by column in
+"""The unified schema: a public contract, documented column by column in
 ``docs/schema.md``.
 
 All timestamps are stored as naive UTC. References between records (``owner_id``,
@@ -13,6 +13,8 @@ Column ``info`` keys used by the engine's validation:
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -71,12 +73,13 @@ SYSTEM_COLUMNS = ("id", "connection", "remote_id", "remote_created_at", "remote_
 BOOK_KEEPING_COLUMNS = ("id", "connection", "synced_at")
 
 
-def ref(name: str, **kw: object) -> Column:
+def ref(name: str, **kw: Any) -> Column[str]:
     """A reference column: the remote id of another record in the same connection."""
     return Column(name, String(ID), nullable=True, **kw)
 
 
-def synced_table(name: str, *columns: Column, indexes: tuple[tuple[str, ...], ...] = ()) -> Table:
+def synced_table(name: str, *columns: Column[Any],
+                 indexes: tuple[tuple[str, ...], ...] = ()) -> Table:
     """A table with the common synced columns followed by ``columns``."""
     table = Table(
         name,
