@@ -1,4 +1,4 @@
-"""The connector interface (design.md §3): what a CRM plugin implements.
+"""The connector interface (docs/writing-a-connector.md): what a CRM plugin implements.
 
 A connector class is registered through ``crmsync_register_connectors``; the host creates one
 instance per configured connection. Connectors speak the unified schema: :meth:`Connector.read`
@@ -266,33 +266,40 @@ class Connector:
         :raises ConfigError: naming the file, section and key of an unknown key, a missing
             required key, a wrong type or a value outside ``choices``.
         """
-        out: dict[str, Any] = {}
         for key in raw:
             if key not in cls.SETTINGS and key != "type":
                 known = ", ".join(sorted(cls.SETTINGS)) or "none"
                 raise ConfigError(f"unknown setting for connector type '{cls.NAME}' "
                                   f"(known: {known})", file=file, section=section, key=key)
+        out: dict[str, Any] = {}
         for key, spec in cls.SETTINGS.items():
-            if key not in raw:
-                if spec.required:
-                    raise ConfigError(f"required by connector type '{cls.NAME}': {spec.help}",
-                                      file=file, section=section, key=key)
-                out[key] = spec.default
-                continue
-            value = raw[key]
-            types = spec.type if isinstance(spec.type, tuple) else (spec.type,)
-            if float in types and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-                names = " or ".join(t.__name__ for t in types)
-                raise ConfigError(f"expected {names}, got {type(value).__name__} {value!r}"
-                                  if not spec.secret else f"expected {names}",
+            if key in raw:
+                out[key] = cls._setting_value(spec, raw[key], file=file, section=section,
+                                              key=key)
+            elif spec.required:
+                raise ConfigError(f"required by connector type '{cls.NAME}': {spec.help}",
                                   file=file, section=section, key=key)
-            if spec.choices is not None and value not in spec.choices:
-                raise ConfigError(f"expected one of {', '.join(map(repr, spec.choices))}, "
-                                  f"got {value!r}", file=file, section=section, key=key)
-            out[key] = value
+            else:
+                out[key] = spec.default
         return out
+
+    @staticmethod
+    def _setting_value(spec: Setting, value: Any, *, file: str | None, section: str | None,
+                       key: str) -> Any:
+        """``value`` checked against ``spec``'s type(s) and choices (an ``int`` where a
+        ``float`` is allowed becomes one; a ``bool`` is no ``int``)."""
+        types = spec.type if isinstance(spec.type, tuple) else (spec.type,)
+        if float in types and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            names = " or ".join(t.__name__ for t in types)
+            raise ConfigError(f"expected {names}, got {type(value).__name__} {value!r}"
+                              if not spec.secret else f"expected {names}",
+                              file=file, section=section, key=key)
+        if spec.choices is not None and value not in spec.choices:
+            raise ConfigError(f"expected one of {', '.join(map(repr, spec.choices))}, "
+                              f"got {value!r}", file=file, section=section, key=key)
+        return value
 
     @classmethod
     def secret_settings(cls) -> frozenset[str]:
