@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from crmsync.sync.validate import parse_datetime, validator_for
+from crmsync.core.timeparse import naive_utc, parse_datetime
+from crmsync.sync.validate import validator_for
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -17,7 +18,7 @@ from crmsync.sync.validate import parse_datetime, validator_for
     ("2026-05-01 13:45:00", dt.datetime(2026, 5, 1, 13, 45)),
 ])
 def test_iso_timestamps_become_naive_utc(text, expected):
-    assert parse_datetime(text) == expected
+    assert naive_utc(parse_datetime(text)) == expected
 
 
 def test_strings_are_coerced_to_column_types():

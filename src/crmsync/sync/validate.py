@@ -18,16 +18,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crmsync.core import timeparse
 from crmsync.core.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
-from crmsync.core.timeparse import naive_utc
 from crmsync.store.adapt import Adapter, ColumnKind, column_kind, value_adapter
 from crmsync.sync.coerce import Invalid, coercer, text_limit, within_limit
 from crmsync.sync.limits import dialect_limit
 
-__all__ = ["FieldProblem", "RecordValidator", "validator_for", "parse_datetime", "parse_date"]
-
-parse_date = timeparse.parse_date
+__all__ = ["FieldProblem", "RecordValidator", "validator_for"]
 
 @dataclass(frozen=True)
 class FieldProblem:
@@ -35,12 +31,6 @@ class FieldProblem:
 
     field: str
     reason: str
-
-
-def parse_datetime(value: str) -> dt.datetime:
-    """Parse ISO 8601 (``2024-05-01``, ``2024-05-01T13:45:00Z``, ``…+02:00``) to naive UTC,
-    as the store keeps times (:func:`crmsync.core.timeparse.parse_datetime`, made naive)."""
-    return naive_utc(timeparse.parse_datetime(value))
 
 
 #: How :meth:`RecordValidator.validate` treats a column's text: inline (text, naive ISO
