@@ -106,24 +106,6 @@ def _value(row: Any, period: str) -> MetricValue:
         subject_id=None if row.subject_id is None else str(row.subject_id))
 
 
-def run_metric(store: Store, metric: Metric, ctx: MetricContext) -> list[MetricValue]:
-    """Run one metric's query for one period and dimension and return its values (nothing is
-    stored; :func:`compute` stores without passing values through Python)."""
-    select = metric_select(metric, ctx)
-    stmt = select.subquery("q")
-    created: dict[str, str] = {}
-    with store.engine.connect() as conn:
-        _materialise(conn, ctx, created)
-        rows = conn.execute(sa.select(
-            sa.literal(metric.NAME).label("metric"), sa.literal(ctx.dimension).label("dimension"),
-            *stmt.c)).all()
-        _drop_shared(conn, created)
-    out = [_value(r, ctx.period) for r in rows]
-    out.sort(key=lambda v: (v.period_start or dt.date.min, v.dimension_value or "",
-                            v.subject_id or ""))
-    return out
-
-
 class _CreateTempAs(Executable, ClauseElement):
     """``CREATE TEMPORARY TABLE|VIEW name AS <select>`` (same on SQLite and PostgreSQL)."""
 
