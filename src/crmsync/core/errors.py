@@ -105,7 +105,13 @@ class QuotaExhausted(ConnectorError):
 
 
 class RecordError(CrmsyncError):
-    """One record is invalid: names the entity, record and field."""
+    """One record is invalid: names the entity, record and field.
+
+    A connector raises it while mapping one raw record; mapped with
+    :meth:`crmsync.Batch.mapped`, the record becomes a reject (its :attr:`reason`,
+    :attr:`field`, :attr:`remote_id`, :attr:`source`) and the rest of its batch is stored
+    (docs/concepts.md, "Rejects").
+    """
 
     def __init__(self, reason: str, *, entity: str, remote_id: str | None = None,
                  field: str | None = None, source: str | None = None) -> None:

@@ -9,12 +9,12 @@ yields :class:`Batch` objects whose records are plain mappings keyed by the colu
 from __future__ import annotations
 
 import collections
-import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from crmsync.core.errors import ConfigError
+from crmsync.plugin.records import Batch, Deletion, Reject, StandingRejects
 
 __all__ = [
     "Setting",
@@ -72,72 +72,6 @@ class Setting:
     def required(self) -> bool:
         """True when the setting has no default."""
         return self.default is _MISSING
-
-
-@dataclass(frozen=True)
-class Deletion:
-    """A record the CRM reports as deleted (hard delete, archive or merge).
-
-    :param merged_into: for a merge, the surviving record's remote id: the engine then also
-        points every stored reference to ``remote_id`` (in any table of the connection) at
-        the survivor.
-    """
-
-    remote_id: str
-    deleted_at: dt.datetime | None = None
-    merged_into: str | None = None
-
-
-@dataclass(frozen=True)
-class Reject:
-    """A raw record the connector could not normalise, with the reason.
-
-    :param remote_id: the record's id in the CRM, when known.
-    :param field: the offending field (CRM or schema name), when one is to blame.
-    :param source: where the record came from, e.g. ``accounts.csv line 17``.
-    :param payload: the raw record; the engine removes secrets before storing it.
-    """
-
-    reason: str
-    remote_id: str | None = None
-    field: str | None = None
-    source: str | None = None
-    payload: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class StandingRejects:
-    """The records of one entity that earlier syncs rejected and no sync has stored since.
-
-    :param remote_ids: their remote ids, where known.
-    :param sources: where they came from, where the connector said (``accounts.csv line 4``).
-    """
-
-    remote_ids: frozenset[str] = frozenset()
-    sources: frozenset[str] = frozenset()
-
-    def __bool__(self) -> bool:
-        return bool(self.remote_ids or self.sources)
-
-
-@dataclass
-class Batch:
-    """One page of normalised records for one entity.
-
-    :param records: mappings keyed by schema column names; ``remote_id`` is required.
-    :param cursor: JSON-able state that is safe to persist once this batch is stored; the next
-        :meth:`Connector.read` call receives it. ``None`` keeps the previous cursor.
-    :param deleted: records to mark ``is_deleted``.
-    :param rejects: raw records the connector could not normalise.
-    :param sources: optional, parallel to ``records``: where each record came from, used in
-        error messages (``accounts.csv line 17``).
-    """
-
-    records: Sequence[Mapping[str, Any]] = ()
-    cursor: Any = None
-    deleted: Sequence[Deletion] = ()
-    rejects: Sequence[Reject] = ()
-    sources: Sequence[str] | None = None
 
 
 @dataclass(frozen=True)
