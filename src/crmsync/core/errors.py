@@ -1,7 +1,8 @@
 """Errors crmsync raises.
 
-Two kinds (house style point 7): subclasses of :class:`CrmsyncError` are the user's to fix and
-are shown as one line with no traceback; anything else is a bug and keeps its traceback.
+Two kinds (docs/cli.md, "Exit codes and errors"): subclasses of :class:`CrmsyncError` are the
+user's to fix and are shown as one line with no traceback; anything else is a bug and keeps
+its traceback.
 Every error carries its context (connection, entity, record, field) as attributes.
 """
 

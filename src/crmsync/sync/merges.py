@@ -21,7 +21,7 @@ from crmsync.core.schema import SYNCED_TABLES
 
 __all__ = ["REFERENCES", "repoint_references"]
 
-# Reference columns by the entity they name (design.md §4: references hold remote ids).
+# Reference columns by the entity they name (docs/schema.md: references hold remote ids).
 _TARGET_OF = {
     "owner_id": "users", "manager_id": "users",
     "account_id": "accounts", "converted_account_id": "accounts",
