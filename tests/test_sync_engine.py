@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
 
 import pytest
 import sqlalchemy as sa
@@ -42,7 +42,8 @@ class PagedConnector(Connector):
 
     NAME = "paged"
     ENTITIES = ("accounts", "opportunities")
-    SETTINGS = {"token": Setting(str, "API token", default="", secret=True)}
+    SETTINGS: ClassVar[Mapping[str, Setting]] = {
+        "token": Setting(str, "API token", default="", secret=True)}
 
     def __init__(self, name: str, settings: dict[str, Any],
                  pages: dict[str, list[Batch]] | None = None, fail_after: int | None = None

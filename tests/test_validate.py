@@ -72,7 +72,7 @@ def test_sqlite_rows_hold_what_sqlalchemy_would_store():
                                 "2026-06-01T10:00:00+02:00", "expected_close_date": "2026-06-30",
                                 "custom": {"a": 1}}, v.template(connection="c", synced_at=None))
     assert problems == []
-    got = dict(zip(v.columns, row))
+    got = dict(zip(v.columns, row, strict=True))
     assert got["closed_at"] == "2026-06-29 10:00:00.000000"
     assert got["remote_created_at"] == "2026-06-01 08:00:00.000000"
     assert got["expected_close_date"] == "2026-06-30"
