@@ -29,9 +29,9 @@ from crmsync import (
     WriteUpdate,
     api,
     hookimpl,
-    logs,
 )
 from crmsync.cli import cli
+from crmsync.core import logs
 from crmsync.core.config import load_config
 from crmsync.core.errors import MetricError
 from crmsync.core.schema import metadata
