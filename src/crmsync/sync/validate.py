@@ -185,7 +185,7 @@ class RecordValidator:
     def _check_required(self, row: list[Any], problems: list[FieldProblem]) -> None:
         """A required column left empty is a problem (unless its value already was one)."""
         for i, name in self._required:
-            if row[i] is None and not any(p.field == name for p in problems):
+            if row[i] is None and not (problems and any(p.field == name for p in problems)):
                 problems.append(FieldProblem(name, "required, but missing or empty"))
 
     def _check_choices(self, row: list[Any], problems: list[FieldProblem]) -> None:
