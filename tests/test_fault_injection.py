@@ -224,7 +224,7 @@ def test_salesforce_sync_through_faults_stores_what_a_clean_sync_stores(
     assert_same_store(faulty, clean)
 
 
-# -- a 401 that cannot be answered -------------------------------------------------------------------
+# -- a 401 that cannot be answered ----------------------------------------------------------------
 
 def test_an_expired_private_app_token_fails_the_run_and_the_next_run_completes(
         portal, registry, monkeypatch, tmp_path):

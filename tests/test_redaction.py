@@ -9,10 +9,10 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import sqlalchemy as sa
@@ -50,8 +50,9 @@ class EchoCrm(Connector):
 
     NAME = "echocrm"
     ENTITIES = ("accounts", "opportunities", "leads")
-    SETTINGS = {"token": Setting(str, "API token", secret=True),
-                "echo": Setting(str, "a value to quote in errors", default="")}
+    SETTINGS: ClassVar[Mapping[str, Setting]] = {
+        "token": Setting(str, "API token", secret=True),
+        "echo": Setting(str, "a value to quote in errors", default="")}
 
     def _quote(self) -> str:
         return f"token={self.settings['token']} other {self.settings['echo']}"

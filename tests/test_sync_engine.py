@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from crmsync import (
     Quota,
     QuotaExhausted,
     RateLimited,
+    RecordError,
     Reject,
     Setting,
     TransientError,
@@ -41,7 +42,8 @@ class PagedConnector(Connector):
 
     NAME = "paged"
     ENTITIES = ("accounts", "opportunities")
-    SETTINGS = {"token": Setting(str, "API token", default="", secret=True)}
+    SETTINGS: ClassVar[Mapping[str, Setting]] = {
+        "token": Setting(str, "API token", default="", secret=True)}
 
     def __init__(self, name: str, settings: dict[str, Any],
                  pages: dict[str, list[Batch]] | None = None, fail_after: int | None = None
@@ -390,3 +392,45 @@ def test_a_merge_touches_only_its_own_connection(store):
     merged = {"accounts": [Batch(records=[], deleted=[Deletion("A2", merged_into="A1")])]}
     engine_for(store, merged)[0].run(["accounts"], full=True)
     assert table_rows(store, "opportunities", "connection", "account_id") == [("other", "A2")]
+
+
+def _to_account(raw: dict[str, Any]) -> dict[str, Any]:
+    if not raw["name"]:
+        raise RecordError("the CRM gave no name", entity="accounts", remote_id=raw["id"],
+                          field="Name")
+    return {"remote_id": raw["id"], "name": raw["name"]}
+
+
+def test_batch_mapped_turns_a_record_error_into_a_reject_of_that_record():
+    raws = [{"id": "A1", "name": "One"}, {"id": "A2", "name": ""}, {"id": "A3", "name": "3"}]
+    batch = Batch.mapped(raws, _to_account, cursor={"page": 1}, sources=["#1", "#2", "#3"])
+    assert [r["remote_id"] for r in batch.records] == ["A1", "A3"]
+    assert batch.sources == ["#1", "#3"]  # still parallel to the records kept
+    assert batch.rejects == [Reject("the CRM gave no name", remote_id="A2", field="Name",
+                                    source="#2", payload=raws[1])]
+    assert batch.cursor == {"page": 1}
+
+
+def test_batch_mapped_lets_other_errors_through():
+    def broken(raw: dict[str, Any]) -> dict[str, Any]:
+        raise KeyError("Name")  # a bug in the mapping is not a bad record
+
+    with pytest.raises(KeyError):
+        Batch.mapped([{"id": "A1"}], broken)
+
+
+def test_a_record_error_while_mapping_rejects_the_record_and_keeps_the_batch(store):
+    raws = [{"id": "A1", "name": "One"}, {"id": "A2", "name": ""}, {"id": "A3", "name": "3"}]
+    pages = {"accounts": [Batch.mapped(raws, _to_account, sources=["p1 #1", "p1 #2", "p1 #3"])]}
+    engine, _ = engine_for(store, pages)
+    [result] = engine.run(["accounts"])
+    assert (result.status, result.rows_upserted, result.rejects) == ("success", 2, 1)
+    assert table_rows(store, "accounts", "remote_id") == [("A1",), ("A3",)]
+    with store.engine.connect() as c:
+        reject = c.execute(sa.select(sync_rejects.c.remote_id, sync_rejects.c.source,
+                                     sync_rejects.c.field, sync_rejects.c.reason,
+                                     sync_rejects.c.payload)).one()
+        cursor = c.execute(sa.select(sync_state.c.cursor)).scalar_one()
+    assert tuple(reject) == ("A2", "p1 #2", "Name", "the CRM gave no name",
+                             {"id": "A2", "name": ""})
+    assert cursor == {"page": 1}  # the batch committed, its cursor with it

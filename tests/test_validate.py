@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from crmsync.sync.validate import parse_datetime, validator_for
+from crmsync.core.timeparse import naive_utc, parse_datetime
+from crmsync.sync.validate import validator_for
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -17,7 +18,7 @@ from crmsync.sync.validate import parse_datetime, validator_for
     ("2026-05-01 13:45:00", dt.datetime(2026, 5, 1, 13, 45)),
 ])
 def test_iso_timestamps_become_naive_utc(text, expected):
-    assert parse_datetime(text) == expected
+    assert naive_utc(parse_datetime(text)) == expected
 
 
 def test_strings_are_coerced_to_column_types():
@@ -71,7 +72,7 @@ def test_sqlite_rows_hold_what_sqlalchemy_would_store():
                                 "2026-06-01T10:00:00+02:00", "expected_close_date": "2026-06-30",
                                 "custom": {"a": 1}}, v.template(connection="c", synced_at=None))
     assert problems == []
-    got = dict(zip(v.columns, row))
+    got = dict(zip(v.columns, row, strict=True))
     assert got["closed_at"] == "2026-06-29 10:00:00.000000"
     assert got["remote_created_at"] == "2026-06-01 08:00:00.000000"
     assert got["expected_close_date"] == "2026-06-30"

@@ -1,7 +1,8 @@
 """Errors crmsync raises.
 
-Two kinds (house style point 7): subclasses of :class:`CrmsyncError` are the user's to fix and
-are shown as one line with no traceback; anything else is a bug and keeps its traceback.
+Two kinds (docs/cli.md, "Exit codes and errors"): subclasses of :class:`CrmsyncError` are the
+user's to fix and are shown as one line with no traceback; anything else is a bug and keeps
+its traceback.
 Every error carries its context (connection, entity, record, field) as attributes.
 """
 
@@ -105,7 +106,13 @@ class QuotaExhausted(ConnectorError):
 
 
 class RecordError(CrmsyncError):
-    """One record is invalid: names the entity, record and field."""
+    """One record is invalid: names the entity, record and field.
+
+    A connector raises it while mapping one raw record; mapped with
+    :meth:`crmsync.Batch.mapped`, the record becomes a reject (its :attr:`reason`,
+    :attr:`field`, :attr:`remote_id`, :attr:`source`) and the rest of its batch is stored
+    (docs/concepts.md, "Rejects").
+    """
 
     def __init__(self, reason: str, *, entity: str, remote_id: str | None = None,
                  field: str | None = None, source: str | None = None) -> None:

@@ -1,4 +1,4 @@
-"""The connector interface (design.md §3): what a CRM plugin implements.
+"""The connector interface (docs/writing-a-connector.md): what a CRM plugin implements.
 
 A connector class is registered through ``crmsync_register_connectors``; the host creates one
 instance per configured connection. Connectors speak the unified schema: :meth:`Connector.read`
@@ -9,12 +9,12 @@ yields :class:`Batch` objects whose records are plain mappings keyed by the colu
 from __future__ import annotations
 
 import collections
-import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from crmsync.core.errors import ConfigError
+from crmsync.plugin.records import Batch, Deletion, Reject, StandingRejects
 
 __all__ = [
     "Setting",
@@ -72,72 +72,6 @@ class Setting:
     def required(self) -> bool:
         """True when the setting has no default."""
         return self.default is _MISSING
-
-
-@dataclass(frozen=True)
-class Deletion:
-    """A record the CRM reports as deleted (hard delete, archive or merge).
-
-    :param merged_into: for a merge, the surviving record's remote id: the engine then also
-        points every stored reference to ``remote_id`` (in any table of the connection) at
-        the survivor.
-    """
-
-    remote_id: str
-    deleted_at: dt.datetime | None = None
-    merged_into: str | None = None
-
-
-@dataclass(frozen=True)
-class Reject:
-    """A raw record the connector could not normalise, with the reason.
-
-    :param remote_id: the record's id in the CRM, when known.
-    :param field: the offending field (CRM or schema name), when one is to blame.
-    :param source: where the record came from, e.g. ``accounts.csv line 17``.
-    :param payload: the raw record; the engine removes secrets before storing it.
-    """
-
-    reason: str
-    remote_id: str | None = None
-    field: str | None = None
-    source: str | None = None
-    payload: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class StandingRejects:
-    """The records of one entity that earlier syncs rejected and no sync has stored since.
-
-    :param remote_ids: their remote ids, where known.
-    :param sources: where they came from, where the connector said (``accounts.csv line 4``).
-    """
-
-    remote_ids: frozenset[str] = frozenset()
-    sources: frozenset[str] = frozenset()
-
-    def __bool__(self) -> bool:
-        return bool(self.remote_ids or self.sources)
-
-
-@dataclass
-class Batch:
-    """One page of normalised records for one entity.
-
-    :param records: mappings keyed by schema column names; ``remote_id`` is required.
-    :param cursor: JSON-able state that is safe to persist once this batch is stored; the next
-        :meth:`Connector.read` call receives it. ``None`` keeps the previous cursor.
-    :param deleted: records to mark ``is_deleted``.
-    :param rejects: raw records the connector could not normalise.
-    :param sources: optional, parallel to ``records``: where each record came from, used in
-        error messages (``accounts.csv line 17``).
-    """
-
-    records: Sequence[Mapping[str, Any]] = ()
-    cursor: Any = None
-    deleted: Sequence[Deletion] = ()
-    rejects: Sequence[Reject] = ()
-    sources: Sequence[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -266,33 +200,40 @@ class Connector:
         :raises ConfigError: naming the file, section and key of an unknown key, a missing
             required key, a wrong type or a value outside ``choices``.
         """
-        out: dict[str, Any] = {}
         for key in raw:
             if key not in cls.SETTINGS and key != "type":
                 known = ", ".join(sorted(cls.SETTINGS)) or "none"
                 raise ConfigError(f"unknown setting for connector type '{cls.NAME}' "
                                   f"(known: {known})", file=file, section=section, key=key)
+        out: dict[str, Any] = {}
         for key, spec in cls.SETTINGS.items():
-            if key not in raw:
-                if spec.required:
-                    raise ConfigError(f"required by connector type '{cls.NAME}': {spec.help}",
-                                      file=file, section=section, key=key)
-                out[key] = spec.default
-                continue
-            value = raw[key]
-            types = spec.type if isinstance(spec.type, tuple) else (spec.type,)
-            if float in types and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-                names = " or ".join(t.__name__ for t in types)
-                raise ConfigError(f"expected {names}, got {type(value).__name__} {value!r}"
-                                  if not spec.secret else f"expected {names}",
+            if key in raw:
+                out[key] = cls._setting_value(spec, raw[key], file=file, section=section,
+                                              key=key)
+            elif spec.required:
+                raise ConfigError(f"required by connector type '{cls.NAME}': {spec.help}",
                                   file=file, section=section, key=key)
-            if spec.choices is not None and value not in spec.choices:
-                raise ConfigError(f"expected one of {', '.join(map(repr, spec.choices))}, "
-                                  f"got {value!r}", file=file, section=section, key=key)
-            out[key] = value
+            else:
+                out[key] = spec.default
         return out
+
+    @staticmethod
+    def _setting_value(spec: Setting, value: Any, *, file: str | None, section: str | None,
+                       key: str) -> Any:
+        """``value`` checked against ``spec``'s type(s) and choices (an ``int`` where a
+        ``float`` is allowed becomes one; a ``bool`` is no ``int``)."""
+        types = spec.type if isinstance(spec.type, tuple) else (spec.type,)
+        if float in types and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            names = " or ".join(t.__name__ for t in types)
+            raise ConfigError(f"expected {names}, got {type(value).__name__} {value!r}"
+                              if not spec.secret else f"expected {names}",
+                              file=file, section=section, key=key)
+        if spec.choices is not None and value not in spec.choices:
+            raise ConfigError(f"expected one of {', '.join(map(repr, spec.choices))}, "
+                              f"got {value!r}", file=file, section=section, key=key)
+        return value
 
     @classmethod
     def secret_settings(cls) -> frozenset[str]:

@@ -6,10 +6,11 @@ import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import Select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 
@@ -19,22 +20,36 @@ from crmsync.core.hours import parse_hours
 from crmsync.core.periods import period_end_sql, period_start_sql, rolling_days
 from crmsync.core.schema import SYNCED_TABLES
 
+if TYPE_CHECKING:
+    from typing import TypeAlias
 
-def _sqlite_dialect() -> Any:
+    from typing_extensions import Unpack
+
+    #: What a metric's :meth:`~crmsync.plugin.metric.Metric.query` (and the selects a
+    #: :class:`MetricContext` takes) are: a ``Select`` of any columns. At run time it is
+    #: SQLAlchemy's ``Select``.
+    MetricSelect: TypeAlias = Select[Unpack[tuple[Any, ...]]]
+else:
+    MetricSelect = Select
+
+
+def _sqlite_dialect() -> Dialect:
     from sqlalchemy.dialects import sqlite
 
     return sqlite.dialect()
 
 
-def _postgresql_dialect() -> Any:
+def _postgresql_dialect() -> Dialect:
     from sqlalchemy.dialects import postgresql
 
-    return postgresql.dialect()
+    # SQLAlchemy leaves this dialect's __init__ unannotated.
+    return postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 _DIALECTS = {"sqlite": _sqlite_dialect, "postgresql": _postgresql_dialect}
 
-__all__ = ["MetricContext", "DIMENSIONS", "METRIC_OPTIONS", "CUSTOM_PREFIX", "is_dimension"]
+__all__ = ["MetricContext", "MetricSelect", "DIMENSIONS", "METRIC_OPTIONS", "CUSTOM_PREFIX",
+           "is_dimension"]
 
 #: ``--by custom.product_line`` breaks down by a custom field of the fact table (what a
 #: connector's ``field_map`` puts in ``custom``); metrics opt in by listing ``"custom"``.
@@ -92,9 +107,9 @@ class MetricContext:
         default_factory=lambda: dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
     #: Shared fact sets this context's queries use: temp table name → defining select. The
     #: engine materialises each once per run (see :meth:`shared`).
-    shared_facts: dict[str, Select] = field(default_factory=dict)
+    shared_facts: dict[str, MetricSelect] = field(default_factory=dict)
 
-    def shared(self, name: str, facts: Select) -> sa.TableClause:
+    def shared(self, name: str, facts: MetricSelect) -> sa.TableClause:
         """A fact set several metrics of one run need (e.g. per-lead activity facts), as a
         table: when several metrics of a ``compute`` run use it, the engine creates it once as
         a temporary table (six lead metrics scan the activities once, not six times); when
@@ -110,7 +125,7 @@ class MetricContext:
         digest = hashlib.sha1(key.encode()).hexdigest()[:10]
         table_name = f"crmsync_tmp_{name}_{digest}"
         self.shared_facts[table_name] = facts
-        return sa.table(table_name, *(sa.column(c.key, c.type) for c in facts.selected_columns))
+        return sa.table(table_name, *(sa.column(_key(c), c.type) for c in facts.selected_columns))
 
     def has_data(self, table: str, fact: FromClause) -> ColumnElement[bool]:
         """Whether the connection of ``fact``'s row has synced any row of ``table`` (deleted
@@ -150,7 +165,7 @@ class MetricContext:
             cond = sa.and_(cond, table.c.type.in_(self.deal_types))
         return cond
 
-    def local(self, column: Any) -> ColumnElement[Any]:
+    def local(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         """A naive-UTC timestamp column as wall-clock time in ``timezone`` (dates and UTC are
         returned unchanged)."""
         if self.timezone == "UTC" or (isinstance(getattr(column, "type", None), sa.Date) and \
@@ -223,7 +238,8 @@ class MetricContext:
         """Fractional days from ``start`` to ``end`` (two timestamp columns)."""
         if self.dialect == "sqlite":
             return sa.func.julianday(end) - sa.func.julianday(start)
-        return sa.extract("epoch", end - start) / 86400.0
+        # PostgreSQL's extract() is numeric (Decimal in Python); a number of days either way.
+        return cast("ColumnElement[float]", sa.extract("epoch", end - start) / 86400.0)
 
     def amount_in_base(self, fact: FromClause, at: Any = None) -> ColumnElement[float]:
         """A deal's amount in the base currency: ``amount_base`` when the CRM gave it, else
@@ -253,7 +269,7 @@ class MetricContext:
             else_=fact.c.amount * rate,
         )
 
-    def median(self, facts: Select) -> Select:
+    def median(self, facts: MetricSelect) -> MetricSelect:
         """The contract columns for the median of ``x`` per (``subject_id``,
         ``dimension_value``, ``period_start``), computed in SQL: PostgreSQL's ordered-set
         aggregate ``percentile_cont(0.5)``; on SQLite, which has none, window functions
@@ -291,3 +307,10 @@ class MetricContext:
     def group_keys(self, *exprs: Any) -> list[Any]:
         """The non-constant expressions among ``exprs`` (for ``GROUP BY``)."""
         return [e for e in exprs if not isinstance(e, sa.sql.elements.Null)]
+
+
+def _key(column: ColumnElement[Any]) -> str:
+    """The name of a shared fact set's column: its label."""
+    if column.key is None:
+        raise MetricError(f"a shared fact set's columns must be labelled: {column}")
+    return column.key

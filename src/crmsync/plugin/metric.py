@@ -1,7 +1,8 @@
-"""The metric interface (design.md §3): data plus SQL, never code that opens connections.
+"""The metric interface (docs/writing-a-metric.md): data plus SQL, never code that opens
+connections.
 
-A :class:`Metric` returns, from :meth:`Metric.query`, a SQLAlchemy ``Select`` whose columns are
-the documented contract:
+A :class:`Metric` returns, from :meth:`Metric.query`, a SQLAlchemy ``Select``
+(:data:`MetricSelect` in annotations) whose columns are the documented contract:
 
 ===================  =======================================================================
 ``subject_id``       what one value is about when it is not the whole population: the
@@ -21,16 +22,11 @@ filters), runs the query on SQLite or PostgreSQL and stores the values in ``metr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
-if TYPE_CHECKING:
-    from sqlalchemy import Select
+from crmsync.plugin.context import MetricContext, MetricSelect
 
-    from crmsync.plugin.context import MetricContext
-else:
-    from crmsync.plugin.context import MetricContext
-
-__all__ = ["Metric", "MetricContext", "UNITS", "DIRECTIONS"]
+__all__ = ["Metric", "MetricContext", "MetricSelect", "UNITS", "DIRECTIONS"]
 
 #: How a metric's values read: ``ratio`` (a share, printed ``37.3%``), ``currency``, ``days``,
 #: ``minutes``, ``count``, ``score`` (a plain number such as an NPS) and ``multiple`` (one
@@ -71,11 +67,11 @@ class Metric:
     #: path such as ``docs/metrics/deals.md#win_rate``; ``metrics show --explain`` prints it.
     docs: str = ""
 
-    def query(self, ctx: MetricContext) -> Select:
+    def query(self, ctx: MetricContext) -> MetricSelect:
         """Return the ``Select`` producing the column contract (module docstring)."""
         raise NotImplementedError
 
-    def records(self, ctx: MetricContext) -> Select | None:
+    def records(self, ctx: MetricContext) -> MetricSelect | None:
         """The records behind the value, for drill-down (the dashboard lists them), or
         ``None`` when the metric offers none (the default).
 

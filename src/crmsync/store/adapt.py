@@ -10,13 +10,38 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
-__all__ = ["value_adapter", "jsonb_from_text"]
+__all__ = ["ColumnKind", "column_kind", "value_adapter", "jsonb_from_text"]
 
 Adapter = Callable[[Any], Any]
+
+#: What a column holds, as validation, value adapters and store limits tell columns apart.
+ColumnKind = Literal["json", "datetime", "date", "boolean", "integer", "float", "text", "other"]
+
+#: SQLAlchemy types → kinds, in the order they are tried.
+_KINDS: tuple[tuple[type[sa.types.TypeEngine[Any]], ColumnKind], ...] = (
+    (sa.DateTime, "datetime"),
+    (sa.Date, "date"),
+    (sa.Boolean, "boolean"),
+    (sa.Integer, "integer"),
+    (sa.Float, "float"),
+    (sa.String, "text"),
+)
+
+
+def column_kind(column: sa.Column[Any]) -> ColumnKind:
+    """The kind of ``column``'s values: ``json`` for JSON columns (and the synced tables'
+    ``custom`` and ``raw``), else by its SQLAlchemy type; ``other`` for any other type."""
+    t = column.type
+    if isinstance(t, sa.JSON) or column.name in ("custom", "raw"):
+        return "json"
+    for type_, kind in _KINDS:
+        if isinstance(t, type_):
+            return kind
+    return "other"
 
 
 def _sqlite_datetime(v: dt.datetime) -> str:
@@ -50,19 +75,21 @@ def jsonb_from_text(text: str) -> Any:
     return Jsonb(text, dumps=str)
 
 
-def value_adapter(dialect: str | None, column: sa.Column) -> Adapter | None:
+def value_adapter(dialect: str | None, column: sa.Column[Any]) -> Adapter | None:
     """The adapter of ``column``'s values for ``dialect``, or ``None`` when the driver takes
     the Python value as it is (and always for ``dialect=None``)."""
-    t = column.type
     if dialect is None:
         return None
-    if isinstance(t, sa.JSON):
+    kind = column_kind(column)
+    if kind == "json":
         return _jsonb if dialect == "postgresql" else _json_text
     if dialect == "sqlite":
-        if isinstance(t, sa.DateTime):
-            return _sqlite_datetime
-        if isinstance(t, sa.Date):
-            return _sqlite_date
-        if isinstance(t, sa.Boolean):
-            return _sqlite_bool
+        return _SQLITE.get(kind)
     return None
+
+
+_SQLITE: dict[ColumnKind, Adapter] = {
+    "datetime": _sqlite_datetime,
+    "date": _sqlite_date,
+    "boolean": _sqlite_bool,
+}

@@ -12,7 +12,7 @@ SQLite and PostgreSQL share the syntax; other dialects are refused clearly.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -25,7 +25,9 @@ from crmsync.store.adapt import value_adapter
 
 __all__ = ["upsert_rows", "upsert_prepared", "upsert_statement", "mark_deleted"]
 
-_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+#: The dialect's ``INSERT`` with ``ON CONFLICT`` support.
+_INSERTS: dict[str, Callable[[sa.Table], sqlite.Insert | postgresql.Insert]] = {
+    "sqlite": sqlite.insert, "postgresql": postgresql.insert}
 _KEY = ("connection", "remote_id")
 
 
@@ -50,7 +52,8 @@ def _compiled(dialect_name: str, table: sa.Table, columns: tuple[str, ...]) -> s
     if dialect_name == "postgresql":
         from sqlalchemy.dialects.postgresql import psycopg
 
-        dialect = psycopg.dialect(paramstyle="format")
+        # SQLAlchemy leaves this dialect's __init__ unannotated.
+        dialect = psycopg.dialect(paramstyle="format")  # type: ignore[no-untyped-call]
     else:
         dialect = sqlite.dialect()
     compiled = upsert_statement(dialect_name, table, columns).compile(
@@ -93,7 +96,7 @@ def upsert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, A
     for row in rows:
         values = [row.get(c.name) for c in columns]
         prepared.append([v if v is None or a is None else a(v)
-                         for v, a in zip(values, adapters)])
+                         for v, a in zip(values, adapters, strict=True)])
     return upsert_prepared(conn, table, [c.name for c in columns], prepared)
 
 

@@ -1,4 +1,4 @@
-"""The sync engine (design.md §5).
+"""The sync engine (docs/concepts.md, "Cursors and the one-transaction-per-batch guarantee").
 
 Per connection and entity: read batches from the connector, validate every record, and commit
 the rows, the deletes, the rejects, the cursor and the run counters in ONE transaction per
@@ -26,14 +26,13 @@ from crmsync.core.schema import SYNCED_TABLES, sync_rejects, sync_runs, sync_sta
 from crmsync.plugin.connector import Batch, Connector, StandingRejects
 from crmsync.store import Store, mark_deleted, upsert_prepared
 from crmsync.store.locks import RunLocked
-from crmsync.store.upsert import upsert_statement
+from crmsync.sync.batch import PendingBatch, deletions_of, save_cursor, source_of
 from crmsync.sync.limits import storable
 from crmsync.sync.merges import repoint_references
 from crmsync.sync.refusals import describe_refusal, is_data_error, refused_rows
 from crmsync.sync.reject_log import RejectLog, describe_reject
 from crmsync.sync.standing_rejects import load_standing, resolve
-from crmsync.sync.validate import validator_for
-from crmsync.sync.value_rules import bound_payload, bound_text
+from crmsync.sync.validate import RecordValidator, validator_for
 
 __all__ = ["SyncEngine", "sync_entity", "describe_reject", "ProgressCallback"]
 
@@ -61,8 +60,9 @@ class SyncEngine:
     :param retry: how rate limits and transient errors are retried (:mod:`crmsync.core.retry`).
     :param sleep: how to wait between attempts (tests pass a recorder).
     :param lock: ``lock(entity)`` returns a context manager held while the entity syncs
-        (:func:`crmsync.store.locks.run_lock`); raising :class:`crmsync.store.locks.RunLocked` reports the
-        entity as ``locked`` and the next entity still syncs.
+        (:func:`crmsync.store.locks.run_lock`); raising
+        :class:`crmsync.store.locks.RunLocked` reports the entity as ``locked`` and the next
+        entity still syncs.
     :param max_reject_ratio: an entity whose rejected share of the records read passes this
         ends ``failed`` (its good records are stored all the same); ``None`` never fails a
         sync for its rejects.
@@ -241,67 +241,58 @@ class SyncEngine:
 
     def _commit_batch(self, entity: str, batch: Batch, result: EntityResult,
                       calls_before: int) -> None:
-        connection = self.connector.name
         table = SYNCED_TABLES[entity]
         validator = validator_for(entity, self.store.dialect)
-        validate = validator.validate
         now = _now()
-        template = validator.template(connection=connection, synced_at=now)
-        key = validator.remote_id_index
-        rows: dict[str, list[Any]] = {}
-        origins: dict[str, int] = {}
-        rejects: list[dict[str, Any]] = []
-        stored_sources: list[str] = []
-        sources = batch.sources
-        rejected_records = 0
         self._records_seen += len(batch.records) + len(batch.rejects)
-        by_source = bool(self._standing.sources) and sources is not None
-        for i, record in enumerate(batch.records):
-            row, problems = validate(record, template)
-            if row is None:
-                rejected_records += 1
-                rid = record.get("remote_id")
-                source = sources[i] if sources is not None else None
-                payload = self.redactor.data(record)
-                for p in problems:
-                    rejects.append(self._reject_row(result, entity, rid, source, p.field,
-                                                    p.reason, payload, now))
-                continue
-            rows[row[key]] = row  # the last version of a record in a page wins
-            origins[row[key]] = i
-            if by_source:  # sources are made on demand: only when a reject may need them
-                stored_sources.append(sources[i])
+        pending = self._validated(entity, batch, result, validator, now)
         for r in batch.rejects:
-            rejected_records += 1
-            rejects.append(self._reject_row(result, entity, r.remote_id, r.source, r.field,
-                                            r.reason, self.redactor.data(r.payload), now))
-        deletions = [(d.remote_id, d.deleted_at.astimezone(dt.timezone.utc).replace(tzinfo=None)
-                      if d.deleted_at is not None and d.deleted_at.tzinfo else d.deleted_at)
-                     for d in batch.deleted]
+            pending.reject(r.remote_id, r.source, [(r.field, r.reason)], r.payload)
         merges = [(d.remote_id, d.merged_into) for d in batch.deleted if d.merged_into]
-        write = (entity, table, validator.columns, rows, rejects, deletions, merges,
-                 stored_sources, batch, result, calls_before, now)
+        write = (entity, table, validator.columns, pending.rows, pending.rejects,
+                 deletions_of(batch), merges, pending.stored_sources, batch, result,
+                 calls_before, now)
         try:
-            self._write_batch(*write, rejected_records)
+            self._write_batch(*write, pending.rejected)
         except Exception as exc:
-            if not rows or not is_data_error(exc, self.store.engine):
+            if not pending.rows or not is_data_error(exc, self.store.engine):
                 raise
             # One value the database refuses must not block the table run after run: find
             # the refused rows, reject them, and commit the rest as one batch again.
-            refused = refused_rows(self.store.engine, table, validator.columns,
-                                   list(rows.items()))
-            if not refused:
+            if not self._reject_refused(table, batch, validator.columns, pending):
                 raise
-            for rid, error in refused:
-                field, reason = describe_refusal(error, validator.columns, rows.pop(rid))
-                i = origins[rid]
-                if by_source:
-                    stored_sources.remove(sources[i])
-                rejected_records += 1
-                rejects.append(self._reject_row(
-                    result, entity, rid, sources[i] if sources is not None else None, field,
-                    reason, self.redactor.data(batch.records[i]), now))
-            self._write_batch(*write, rejected_records)
+            self._write_batch(*write, pending.rejected)
+
+    def _validated(self, entity: str, batch: Batch, result: EntityResult,
+                   validator: RecordValidator, now: dt.datetime) -> PendingBatch:
+        """Validate ``batch``'s records into rows (the last version of a record in a page
+        wins) and the invalid ones into reject rows."""
+        connection = self.connector.name
+        template = validator.template(connection=connection, synced_at=now)
+        key = validator.remote_id_index
+        # Sources are kept only when a standing reject may be resolved by its source.
+        pending = PendingBatch(result.run_id, connection, entity, self.store.dialect,
+                               self.redactor, now,
+                               sources=batch.sources if self._standing.sources else None)
+        for i, record in enumerate(batch.records):
+            row, problems = validator.validate(record, template)
+            if row is None:
+                pending.reject(record.get("remote_id"), source_of(batch, i),
+                               [(p.field, p.reason) for p in problems], record)
+            else:
+                pending.add(row[key], row, i)
+        return pending
+
+    def _reject_refused(self, table: sa.Table, batch: Batch, columns: Sequence[str],
+                        pending: PendingBatch) -> bool:
+        """Turn the rows the database refuses into rejects; false when it refuses none of
+        them on their own (the failure was elsewhere)."""
+        refused = refused_rows(self.store.engine, table, columns, list(pending.rows.items()))
+        for rid, error in refused:
+            i = pending.origins[rid]
+            field, reason = describe_refusal(error, columns, pending.drop(rid))
+            pending.reject(rid, source_of(batch, i), [(field, reason)], batch.records[i])
+        return bool(refused)
 
     def _write_batch(self, entity: str, table: sa.Table, columns: Sequence[str],
                      rows: dict[str, list[Any]], rejects: list[dict[str, Any]],
@@ -325,7 +316,7 @@ class SyncEngine:
             if rejects:
                 self._replace_rejects(conn, entity, rejects)
             if batch.cursor is not None:
-                self._save_cursor(conn, connection, entity, batch.cursor, result.run_id, now)
+                save_cursor(conn, connection, entity, batch.cursor, result.run_id, now)
             counts = {"rows_read": result.rows_read + len(batch.records),
                       "rows_upserted": result.rows_upserted + upserted,
                       "rows_deleted": result.rows_deleted + deleted,
@@ -338,23 +329,6 @@ class SyncEngine:
         for name, value in counts.items():
             setattr(result, name, value)
         self._reject_log.add(rejects)
-
-    def _reject_row(self, result: EntityResult, entity: str, remote_id: Any, source: str | None,
-                    field: str | None, reason: str, payload: Any, now: dt.datetime
-                    ) -> dict[str, Any]:
-        # A reject row must store whatever the record held (U+0000 on PostgreSQL included),
-        # or the bad record would block its batch after all.
-        dialect = self.store.dialect
-        return {
-            "run_id": result.run_id, "connection": self.connector.name, "entity": entity,
-            "remote_id": None if remote_id in (None, "") else storable(str(remote_id)[:255],
-                                                                      dialect),
-            "source": storable(source, dialect), "field": storable(field, dialect),
-            "reason": storable(bound_text(self.redactor.text(reason)), dialect),
-            "payload": (storable(bound_payload(payload), dialect) if isinstance(payload, dict)
-                        else None),
-            "created_at": now,
-        }
 
     def _replace_rejects(self, conn: Connection, entity: str,
                          rejects: list[dict[str, Any]]) -> None:
@@ -373,15 +347,6 @@ class SyncEngine:
                            sync_rejects.c.resolved_at >= self._run_started),
                     column.in_(chunk)))
         conn.execute(sa.insert(sync_rejects), rejects)
-
-    @staticmethod
-    def _save_cursor(conn: Connection, connection: str, entity: str, cursor: Any,
-                     run_id: int | None, now: dt.datetime) -> None:
-        stmt = upsert_statement(conn.dialect.name, sync_state,
-                                ("connection", "entity", "cursor", "updated_at", "last_run_id"),
-                                key=("connection", "entity"))
-        conn.execute(stmt, [{"connection": connection, "entity": entity, "cursor": cursor,
-                             "updated_at": now, "last_run_id": run_id}])
 
     @staticmethod
     def _abandon_stale_runs(conn: Connection, connection: str, entity: str) -> None:

@@ -16,6 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from crmsync.store.adapt import column_kind, jsonb_from_text
+
 __all__ = ["StoreLimitError", "integer_range", "dialect_limit", "storable"]
 
 
@@ -28,7 +30,7 @@ _INT32 = (-(1 << 31), (1 << 31) - 1)
 _INT64 = (-(1 << 63), (1 << 63) - 1)
 
 
-def integer_range(column: sa.Column, dialect: str | None) -> tuple[int, int] | None:
+def integer_range(column: sa.Column[Any], dialect: str | None) -> tuple[int, int] | None:
     """The integers ``dialect`` stores in ``column``: SQLite's INTEGER is 64-bit whatever its
     declared type; PostgreSQL's ``smallint``/``integer``/``bigint`` are 16/32/64-bit.
     ``None`` for plain Python values (no dialect)."""
@@ -62,24 +64,7 @@ def _json_problem(v: Any, path: str = "") -> str | None:
     """Where a JSON value holds what PostgreSQL's ``jsonb`` refuses: U+0000 in a string or key,
     a NaN or infinite number. (Plain loops: this runs on every record's ``raw``.)"""
     if isinstance(v, Mapping):
-        for key, item in v.items():
-            t = type(item)
-            if t is str:
-                if "\x00" not in item:
-                    continue
-            elif t is int or t is bool or item is None:
-                pass
-            elif t is float:
-                if math.isfinite(item):
-                    continue
-            where = f"{path}.{key}" if path else str(key)
-            problem = _json_problem(item, where)
-            if problem:
-                return problem
-        if any("\x00" in str(key) for key in v):
-            bad = next(str(k) for k in v if "\x00" in str(k))
-            return f"a key in {path or 'the value'} ({bad!r}) contains a NUL character (U+0000)"
-        return None
+        return _mapping_problem(v, path)
     if isinstance(v, str):
         return f"{path or 'the value'} contains a NUL character (U+0000)" if "\x00" in v else None
     if isinstance(v, float):
@@ -94,12 +79,33 @@ def _json_problem(v: Any, path: str = "") -> str | None:
     return None
 
 
+def _plain(item: Any) -> bool:
+    """Whether ``item`` is a scalar ``jsonb`` takes as it is (no walk needed)."""
+    t = type(item)
+    if t is str:
+        return "\x00" not in item
+    if t is float:
+        return math.isfinite(item)
+    return t is int or t is bool or item is None
+
+
+def _mapping_problem(v: Mapping[Any, Any], path: str) -> str | None:
+    for key, item in v.items():
+        if _plain(item):
+            continue
+        problem = _json_problem(item, f"{path}.{key}" if path else str(key))
+        if problem:
+            return problem
+    bad = next((str(k) for k in v if "\x00" in str(k)), None)
+    if bad is not None:
+        return f"a key in {path or 'the value'} ({bad!r}) contains a NUL character (U+0000)"
+    return None
+
+
 def _jsonb_storable(v: dict[str, Any]) -> Any:
     """``v`` as a PostgreSQL ``jsonb`` parameter, unless it holds what ``jsonb`` refuses. The
     check runs on the JSON text (in C), which the driver then sends as it is; the value is
     walked only when the text shows ``\\u0000``, ``NaN`` or ``Infinity``."""
-    from crmsync.store.adapt import jsonb_from_text
-
     text = json.dumps(v)
     if "\\u0000" in text or "NaN" in text or "Infinity" in text:
         problem = _json_problem(v)
@@ -108,17 +114,18 @@ def _jsonb_storable(v: dict[str, Any]) -> Any:
     return jsonb_from_text(text)
 
 
-def dialect_limit(column: sa.Column, dialect: str | None) -> Callable[[Any], Any] | None:
+def dialect_limit(column: sa.Column[Any], dialect: str | None
+                  ) -> Callable[[Any], Any] | None:
     """The check of a coerced value against what ``dialect`` stores in ``column`` (``None``
     when there is nothing to check). It returns the value, or for ``jsonb`` the driver's
     parameter already serialised; it raises :class:`StoreLimitError`."""
-    t = column.type
-    if isinstance(t, sa.JSON) or column.name in ("custom", "raw"):
+    kind = column_kind(column)
+    if kind == "json":
         return _jsonb_storable if dialect == "postgresql" else None
-    if isinstance(t, sa.Integer):
+    if kind == "integer":
         bounds = integer_range(column, dialect)
         return _in_range(*bounds) if bounds else None
-    if isinstance(t, sa.String) and dialect == "postgresql":
+    if kind == "text" and dialect == "postgresql":
         return _no_nul
     return None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -20,7 +21,7 @@ from crmsync.core.schema import SYNCED_TABLES
 
 __all__ = ["REFERENCES", "repoint_references"]
 
-# Reference columns by the entity they name (design.md §4: references hold remote ids).
+# Reference columns by the entity they name (docs/schema.md: references hold remote ids).
 _TARGET_OF = {
     "owner_id": "users", "manager_id": "users",
     "account_id": "accounts", "converted_account_id": "accounts",
@@ -30,8 +31,8 @@ _TARGET_OF = {
 }
 
 
-def _references() -> dict[str, list[tuple[sa.Table, sa.Column]]]:
-    refs: dict[str, list[tuple[sa.Table, sa.Column]]] = {}
+def _references() -> dict[str, list[tuple[sa.Table, sa.Column[Any]]]]:
+    refs: dict[str, list[tuple[sa.Table, sa.Column[Any]]]] = {}
     for name, table in SYNCED_TABLES.items():
         for column in table.c:
             target = "accounts" if (name, column.name) == ("accounts", "parent_id") \
@@ -42,7 +43,7 @@ def _references() -> dict[str, list[tuple[sa.Table, sa.Column]]]:
 
 
 #: For each entity, the ``(table, column)`` pairs whose values are its remote ids.
-REFERENCES: dict[str, list[tuple[sa.Table, sa.Column]]] = _references()
+REFERENCES: dict[str, list[tuple[sa.Table, sa.Column[Any]]]] = _references()
 
 
 def repoint_references(conn: Connection, entity: str, connection: str,

@@ -11,7 +11,7 @@ any batch (docs/concepts.md, "Rejects").
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -19,6 +19,8 @@ from sqlalchemy.engine import Engine
 from crmsync.store import upsert_prepared
 
 __all__ = ["is_data_error", "refused_rows", "describe_refusal"]
+
+K = TypeVar("K", bound=Hashable)
 
 
 def _driver_error(exc: BaseException) -> BaseException | None:
@@ -48,8 +50,8 @@ def is_data_error(exc: BaseException, engine: Engine) -> bool:
 
 
 def refused_rows(engine: Engine, table: sa.Table, columns: Sequence[str],
-                 rows: Sequence[tuple[Hashable, Sequence[Any]]]
-                 ) -> list[tuple[Hashable, BaseException]]:
+                 rows: Sequence[tuple[K, Sequence[Any]]]
+                 ) -> list[tuple[K, BaseException]]:
     """The rows of ``rows`` (``(key, values)`` pairs) the database refuses, each with its
     error, found by bisection in transactions that are rolled back: nothing is written.
 
@@ -57,7 +59,7 @@ def refused_rows(engine: Engine, table: sa.Table, columns: Sequence[str],
     that is not a data error (a lost connection) is raised.
     """
 
-    def probe(part: Sequence[tuple[Hashable, Sequence[Any]]]) -> BaseException | None:
+    def probe(part: Sequence[tuple[K, Sequence[Any]]]) -> BaseException | None:
         with engine.connect() as conn:
             transaction = conn.begin()
             try:
@@ -70,11 +72,11 @@ def refused_rows(engine: Engine, table: sa.Table, columns: Sequence[str],
                 transaction.rollback()
         return None
 
-    def bisect(part: Sequence[tuple[Hashable, Sequence[Any]]], error: BaseException
-               ) -> list[tuple[Hashable, BaseException]]:
+    def bisect(part: Sequence[tuple[K, Sequence[Any]]], error: BaseException
+               ) -> list[tuple[K, BaseException]]:
         if len(part) == 1:
             return [(part[0][0], error)]
-        found: list[tuple[Hashable, BaseException]] = []
+        found: list[tuple[K, BaseException]] = []
         middle = len(part) // 2
         for half in (part[:middle], part[middle:]):
             half_error = probe(half)
@@ -99,7 +101,7 @@ def describe_refusal(exc: BaseException, columns: Sequence[str], values: Sequenc
     diag = getattr(orig, "diag", None)
     field = getattr(diag, "column_name", None) if diag is not None else None
     if field is None and isinstance(orig, OverflowError):
-        field = next((c for c, v in zip(columns, values)
+        field = next((c for c, v in zip(columns, values, strict=False)
                       if type(v) is int and v not in _INT64), None)
     message = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
     return field, f"the database refused the record: {message}"

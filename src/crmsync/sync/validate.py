@@ -1,18 +1,17 @@
 """Validation and coercion of normalised records: connectors are not trusted.
 
-Each synced table gets a compiled :class:`RecordValidator`: per column a coercer that accepts
-the column's Python type (fast path) or a string in a documented format (ISO 8601 dates and
-times, ``true``/``false``, numbers, JSON for ``custom``/``raw``), and rejects anything else
-with a :class:`FieldProblem` naming the field. Value rules beyond the type (numbers with
-thousands separators, a bound on unbounded text, case-insensitive choices, a column's
-``min``/``max``) are those of ``docs/schema.md#value-rules``.
+Each synced table gets a compiled :class:`RecordValidator`: per column a coercer
+(:mod:`crmsync.sync.coerce`) that accepts the column's Python type (fast path) or a string in a
+documented format (ISO 8601 dates and times, ``true``/``false``, numbers, JSON for
+``custom``/``raw``), and rejects anything else with a :class:`FieldProblem` naming the field.
+Value rules beyond the type (numbers with thousands separators, a bound on unbounded text,
+case-insensitive choices, a column's ``min``/``max``) are those of
+``docs/schema.md#value-rules``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,15 +19,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from crmsync.core.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
-from crmsync.sync.limits import StoreLimitError, dialect_limit
-from crmsync.sync.value_rules import INTEGER_EXAMPLE, MAX_TEXT_LENGTH, NUMBER_EXAMPLE, number_text
+from crmsync.store.adapt import Adapter, ColumnKind, column_kind, value_adapter
+from crmsync.sync.coerce import Invalid, coercer, text_limit, within_limit
+from crmsync.sync.limits import dialect_limit
 
-__all__ = ["FieldProblem", "RecordValidator", "validator_for", "parse_datetime", "parse_date"]
-
-_TRUE = frozenset({"true", "t", "yes", "y", "1"})
-_FALSE = frozenset({"false", "f", "no", "n", "0"})
-_UTC = dt.timezone.utc
-
+__all__ = ["FieldProblem", "RecordValidator", "validator_for"]
 
 @dataclass(frozen=True)
 class FieldProblem:
@@ -38,207 +33,61 @@ class FieldProblem:
     reason: str
 
 
-class _Invalid(Exception):
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
+#: How :meth:`RecordValidator.validate` treats a column's text: inline (text, naive ISO
+#: timestamps) or through the column's coercer.
+_STR, _DATETIME, _OTHER = 0, 1, 2
+_FAST_KINDS: dict[ColumnKind, int] = {"text": _STR, "datetime": _DATETIME}
 
 
-def parse_datetime(value: str) -> dt.datetime:
-    """Parse ISO 8601 (``2024-05-01``, ``2024-05-01T13:45:00Z``, ``…+02:00``) to naive UTC."""
-    try:  # the common, well-formed case, in C
+def _naive_iso(value: str) -> dt.datetime | None:
+    """``value`` parsed when it is an ISO 8601 timestamp without an offset (the common case,
+    stored as it is), else ``None``."""
+    try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        pass
-    else:
-        if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(_UTC).replace(tzinfo=None)
-        return parsed
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    parsed = dt.datetime.fromisoformat(text)
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(_UTC).replace(tzinfo=None)
-    return parsed
+        return None
+    return parsed if parsed.tzinfo is None else None
 
 
-def parse_date(value: str) -> dt.date:
-    """Parse an ISO 8601 date; a full timestamp is cut to its (UTC) date."""
-    text = value.strip()
-    if len(text) == 10:
-        return dt.date.fromisoformat(text)
-    return parse_datetime(text).date()
+#: A column's validation: its index in the row, fast-path kind, text limit and coercer.
+_Spec = tuple[int, int, int, Callable[[Any], Any]]
 
 
-def _to_datetime(v: Any) -> dt.datetime:
-    if type(v) is dt.datetime:
-        if v.tzinfo is None:
-            return v
-        return v.astimezone(_UTC).replace(tzinfo=None)
-    if isinstance(v, str):
-        try:
-            return parse_datetime(v)
-        except ValueError:
-            raise _Invalid(f"not an ISO 8601 timestamp: {v!r} "
-                          f"(expected e.g. 2025-03-15T13:45:00Z or 2025-03-15)") from None
-    if isinstance(v, dt.datetime):  # a subclass, e.g. pendulum
-        return _to_datetime(dt.datetime.fromisoformat(v.isoformat()))
-    if isinstance(v, dt.date):
-        return dt.datetime(v.year, v.month, v.day)
-    raise _Invalid(f"expected a timestamp, got {type(v).__name__} {v!r}")
+def _specs(table: sa.Table, index: Mapping[str, int], adapters: Mapping[str, Adapter | None],
+           dialect: str | None, enforce_limits: bool) -> dict[str, _Spec]:
+    """Per data column: coerce, then check the dialect's limits, then adapt for the driver."""
+    specs: dict[str, _Spec] = {}
+    for column in table.columns:
+        if column.name in BOOK_KEEPING_COLUMNS:
+            continue
+        coerce = coercer(column)
+        limit = dialect_limit(column, dialect) if enforce_limits else None
+        if limit is not None:
+            coerce = _then(coerce, within_limit(limit))
+        adapt = adapters[column.name]
+        if adapt is not None:
+            coerce = _then(coerce, adapt)
+        kind = _FAST_KINDS.get(column_kind(column), _OTHER)
+        specs[column.name] = (index[column.name], kind,
+                              text_limit(column) if kind == _STR else 0, coerce)
+    return specs
 
 
-def _to_date(v: Any) -> dt.date:
-    if type(v) is dt.date:
-        return v
-    if isinstance(v, dt.datetime):
-        return _to_datetime(v).date()
-    if isinstance(v, dt.date):
-        return dt.date(v.year, v.month, v.day)
-    if isinstance(v, str):
-        try:
-            return parse_date(v)
-        except ValueError:
-            raise _Invalid(f"not an ISO 8601 date: {v!r} (expected e.g. 2025-03-15)") from None
-    raise _Invalid(f"expected a date, got {type(v).__name__} {v!r}")
+_Required = tuple[tuple[int, str], ...]
+_Choices = tuple[tuple[int, str, frozenset[str]], ...]
+_Ranges = tuple[tuple[int, str, Any, Any], ...]
 
 
-def _to_int(v: Any) -> int:
-    if type(v) is int:
-        return v
-    if isinstance(v, bool):
-        raise _Invalid(f"expected an integer, got a boolean {v!r}")
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    if isinstance(v, str):
-        text = number_text(v)
-        if text is None:
-            raise _Invalid(f"not an integer: {v!r} (expected {INTEGER_EXAMPLE})")
-        try:
-            return int(text)
-        except ValueError:
-            try:
-                f = float(text)
-            except ValueError:
-                raise _Invalid(f"not an integer: {v!r} (expected {INTEGER_EXAMPLE})") from None
-            if f.is_integer():
-                return int(f)
-    raise _Invalid(f"not an integer: {v!r}")
-
-
-def _to_float(v: Any) -> float:
-    if type(v) is float:
-        if math.isfinite(v):
-            return v
-        raise _Invalid(f"not a finite number: {v!r}")
-    if isinstance(v, bool):
-        raise _Invalid(f"expected a number, got a boolean {v!r}")
-    if isinstance(v, (int, float)):
-        return _to_float(float(v))
-    if isinstance(v, str):
-        text = number_text(v)
-        try:
-            if text is None:
-                raise ValueError(v)
-            return _to_float(float(text))
-        except ValueError:
-            raise _Invalid(f"not a number: {v!r} (expected {NUMBER_EXAMPLE})") from None
-    try:  # Decimal and friends
-        return _to_float(float(v))
-    except (TypeError, ValueError):
-        raise _Invalid(f"expected a number, got {type(v).__name__} {v!r}") from None
-
-
-def _to_bool(v: Any) -> bool:
-    if v is True or v is False:
-        return v
-    if isinstance(v, int) and v in (0, 1):
-        return bool(v)
-    if isinstance(v, str):
-        s = v.strip().lower()
-        if s in _TRUE:
-            return True
-        if s in _FALSE:
-            return False
-    raise _Invalid(f"expected a boolean (true/false), got {v!r}")
-
-
-def _to_json_object(v: Any) -> dict[str, Any]:
-    if type(v) is dict:
-        return v
-    if isinstance(v, Mapping):
-        return dict(v)
-    if isinstance(v, str):
-        try:
-            parsed = json.loads(v)
-        except ValueError as exc:
-            raise _Invalid(f"not valid JSON: {exc}") from None
-        if isinstance(parsed, dict):
-            return parsed
-    raise _Invalid(f"expected a JSON object, got {type(v).__name__}")
-
-
-def _string_coercer(length: int) -> Callable[[Any], str]:
-    def to_str(v: Any) -> str:
-        if type(v) is not str:
-            if isinstance(v, (bool, dict, list)) or not isinstance(v, (str, int, float)):
-                raise _Invalid(f"expected text, got {type(v).__name__} {v!r}")
-            v = str(v)
-        if len(v) > length:
-            raise _Invalid(f"longer than {length} characters ({len(v)})")
-        return v
-    return to_str
-
-
-def _coercer(column: sa.Column) -> Callable[[Any], Any]:
-    t = column.type
-    if isinstance(t, sa.JSON) or column.name in ("custom", "raw"):
-        return _to_json_object
-    if isinstance(t, sa.DateTime):
-        return _to_datetime
-    if isinstance(t, sa.Date):
-        return _to_date
-    if isinstance(t, sa.Boolean):
-        return _to_bool
-    if isinstance(t, sa.Integer):
-        return _to_int
-    if isinstance(t, sa.Float):
-        return _to_float
-    if isinstance(t, sa.String):
-        return _string_coercer(_text_limit(column))
-    raise TypeError(f"no coercer for {column.table.name}.{column.name} of type {t!r}")
-
-
-def _within_limit(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``check`` from :mod:`crmsync.sync.limits`, its refusal as a field problem."""
-    def limited(v: Any) -> Any:
-        try:
-            return check(v)
-        except StoreLimitError as exc:
-            raise _Invalid(str(exc)) from None
-    return limited
-
-
-_STR, _DATETIME, _OTHER = 0, 1, 2
-
-
-def _text_limit(column: sa.Column) -> int:
-    """The maximum length of a text column (:data:`MAX_TEXT_LENGTH` for unbounded text, and
-    for a column with choices, whose check names the allowed values instead)."""
-    if column.info.get("choices"):
-        return MAX_TEXT_LENGTH
-    return column.type.length or MAX_TEXT_LENGTH
-
-
-def _kind(column: sa.Column) -> int:
-    t = column.type
-    if isinstance(t, sa.JSON) or column.name in ("custom", "raw"):
-        return _OTHER
-    if isinstance(t, sa.DateTime):
-        return _DATETIME
-    if isinstance(t, sa.String):
-        return _STR
-    return _OTHER
+def _value_rules(columns: list[tuple[int, sa.Column[Any]]]
+                 ) -> tuple[_Required, _Choices, _Ranges]:
+    """The required columns, the columns with choices and those with a ``min``/``max``
+    (docs/schema.md#value-rules), each with its index in the row."""
+    required = tuple((i, c.name) for i, c in columns if c.info.get("required"))
+    choices = tuple((i, c.name, frozenset(c.info["choices"])) for i, c in columns
+                    if c.info.get("choices"))
+    ranges = tuple((i, c.name, c.info.get("min"), c.info.get("max"))
+                   for i, c in columns if "min" in c.info or "max" in c.info)
+    return required, choices, ranges
 
 
 class RecordValidator:
@@ -256,8 +105,6 @@ class RecordValidator:
 
     def __init__(self, table: sa.Table, dialect: str | None = None, *,
                  enforce_limits: bool = True) -> None:
-        from crmsync.store.adapt import value_adapter
-
         self.table = table
         self.dialect = dialect
         self.columns = tuple(c.name for c in table.columns if c.name != "id")
@@ -266,29 +113,11 @@ class RecordValidator:
         self.remote_id_index = index["remote_id"]
         self._adapters = {c.name: value_adapter(dialect, c) for c in table.columns
                           if c.name != "id"}
-        specs: dict[str, tuple[int, int, int, Callable[[Any], Any]]] = {}
-        for column in table.columns:
-            if column.name in BOOK_KEEPING_COLUMNS:
-                continue
-            coerce = _coercer(column)
-            limit = dialect_limit(column, dialect) if enforce_limits else None
-            if limit is not None:
-                coerce = _then(coerce, _within_limit(limit))
-            adapt = self._adapters[column.name]
-            if adapt is not None:
-                coerce = _then(coerce, adapt)
-            kind = _kind(column)
-            specs[column.name] = (index[column.name], kind,
-                                  _text_limit(column) if kind == _STR else 0, coerce)
-        self._specs = specs
+        self._specs = _specs(table, index, self._adapters, dialect, enforce_limits)
         self._sqlite_times = dialect == "sqlite"
         self._nul_ok = dialect != "postgresql" or not enforce_limits
-        self._required = tuple((index[c.name], c.name) for c in table.columns
-                               if c.info.get("required"))
-        self._choices = tuple((index[c.name], c.name, frozenset(c.info["choices"]))
-                              for c in table.columns if c.info.get("choices"))
-        self._ranges = tuple((index[c.name], c.name, c.info.get("min"), c.info.get("max"))
-                             for c in table.columns if "min" in c.info or "max" in c.info)
+        columns = [(index[c.name], c) for c in table.columns if c.name != "id"]
+        self._required, self._choices, self._ranges = _value_rules(columns)
         self._defaults = self.template()
 
     def template(self, **fixed: Any) -> list[Any]:
@@ -297,8 +126,11 @@ class RecordValidator:
         values = dict.fromkeys(self.columns)
         values["is_deleted"] = False
         values.update(fixed)
-        return [v if v is None or self._adapters[k] is None else self._adapters[k](v)
-                for k, v in values.items()]
+        row = []
+        for name, value in values.items():
+            adapt = self._adapters[name]
+            row.append(value if value is None or adapt is None else adapt(value))
+        return row
 
     def validate(self, record: Mapping[str, Any], template: list[Any] | None = None
                  ) -> tuple[list[Any] | None, list[FieldProblem]]:
@@ -308,9 +140,20 @@ class RecordValidator:
             template's value (``None``, or ``False`` for ``is_deleted``).
         """
         row = (template or self._defaults).copy()
-        problems: list[FieldProblem] | None = None
+        problems: list[FieldProblem] = []
+        self._coerce_fields(record, row, problems)
+        self._check_required(row, problems)
+        self._check_choices(row, problems)
+        self._check_ranges(row, problems)
+        if problems:
+            return None, problems
+        return row, []
+
+    def _coerce_fields(self, record: Mapping[str, Any], row: list[Any],
+                       problems: list[FieldProblem]) -> None:
+        """Coerce each field of ``record`` into its place in ``row``; a field that is not a
+        column, or whose value is invalid, adds a problem."""
         specs = self._specs
-        fromiso = dt.datetime.fromisoformat
         sqlite_times = self._sqlite_times
         nul_ok = self._nul_ok
         for key, value in record.items():
@@ -319,12 +162,10 @@ class RecordValidator:
             spec = specs.get(key)
             if spec is None:
                 if value != "":
-                    problems = problems or []
-                    problems.append(FieldProblem(key,
-                                                 f"not a column of table {self.table.name}"))
+                    problems.append(FieldProblem(key, f"not a column of table {self.table.name}"))
                 continue
             i, kind, limit, coerce = spec
-            if type(value) is str:  # the common cases inline, no function calls
+            if type(value) is str:  # the common cases inline
                 if not value:
                     continue  # empty means missing
                 if kind == _STR:
@@ -332,48 +173,46 @@ class RecordValidator:
                         row[i] = value
                         continue
                 elif kind == _DATETIME:
-                    try:
-                        parsed = fromiso(value)
-                    except ValueError:
-                        parsed = None
-                    if parsed is not None and parsed.tzinfo is None:
+                    parsed = _naive_iso(value)
+                    if parsed is not None:
                         row[i] = parsed.isoformat(" ", "microseconds") if sqlite_times else parsed
                         continue
             try:
                 row[i] = coerce(value)
-            except _Invalid as exc:
-                problems = problems or []
+            except Invalid as exc:
                 problems.append(FieldProblem(key, exc.reason))
+
+    def _check_required(self, row: list[Any], problems: list[FieldProblem]) -> None:
+        """A required column left empty is a problem (unless its value already was one)."""
         for i, name in self._required:
             if row[i] is None and not (problems and any(p.field == name for p in problems)):
-                problems = problems or []
                 problems.append(FieldProblem(name, "required, but missing or empty"))
+
+    def _check_choices(self, row: list[Any], problems: list[FieldProblem]) -> None:
+        """A column with choices takes one of them, case and surrounding blanks ignored."""
         for i, name, allowed in self._choices:
             value = row[i]
-            if value is not None and value not in allowed:
-                folded = value.strip().lower() if isinstance(value, str) else None
-                if folded in allowed:  # case and surrounding blanks are ignored
-                    row[i] = folded
-                    continue
-                problems = problems or []
-                problems.append(FieldProblem(
-                    name, f"{value!r} is not one of {', '.join(sorted(allowed))} "
-                          f"(case is ignored)"))
+            if value is None or value in allowed:
+                continue
+            folded = value.strip().lower() if isinstance(value, str) else None
+            if folded in allowed:
+                row[i] = folded
+                continue
+            problems.append(FieldProblem(
+                name, f"{value!r} is not one of {', '.join(sorted(allowed))} (case is ignored)"))
+
+    def _check_ranges(self, row: list[Any], problems: list[FieldProblem]) -> None:
+        """A column's ``min``/``max`` (docs/schema.md#value-rules)."""
         for i, name, low, high in self._ranges:
             value = row[i]
             if value is None:
                 continue
             if low is not None and value < low:
-                problems = problems or []
-                problems.append(FieldProblem(name, f"{value!r} is below {low}, the least "
-                                                   f"this column takes"))
+                problems.append(FieldProblem(
+                    name, f"{value!r} is below {low}, the least this column takes"))
             elif high is not None and value > high:
-                problems = problems or []
-                problems.append(FieldProblem(name, f"{value!r} is above {high}, the most "
-                                                   f"this column takes"))
-        if problems:
-            return None, problems
-        return row, []
+                problems.append(FieldProblem(
+                    name, f"{value!r} is above {high}, the most this column takes"))
 
     def __call__(self, record: Mapping[str, Any]) -> tuple[dict[str, Any] | None,
                                                              list[FieldProblem]]:
@@ -382,7 +221,7 @@ class RecordValidator:
         row, problems = self.validate(record)
         if row is None:
             return None, problems
-        values = dict(zip(self.columns, row))
+        values = dict(zip(self.columns, row, strict=True))
         return {c: values[c] for c in self.data_columns}, []
 
 

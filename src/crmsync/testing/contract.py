@@ -58,7 +58,7 @@ class ConnectorContract:
             validate = validator_for(entity)
             for batch in connector.read(entity, None):
                 for record in batch.records:
-                    row, problems = validate(record)
+                    _row, problems = validate(record)
                     assert not problems, f"{entity} {record.get('remote_id')}: {problems}"
 
     def test_cursors_are_json(self, connector: Connector) -> None:
