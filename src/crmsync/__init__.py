@@ -25,6 +25,7 @@ from crmsync.core.logs import redact, register_secrets
 from crmsync.core.redact import Redactor
 from crmsync.core.reports import LOCKED, PARTIAL, STOPPED_QUOTA, EntityResult, RunReport
 from crmsync.core.retry import parse_retry_after
+from crmsync.core.timeparse import TimestampError, parse_date, parse_datetime
 from crmsync.plugin.connector import (
     FIELD_PREFIX,
     FIELD_TYPES,
@@ -46,7 +47,7 @@ from crmsync.plugin.context import DIMENSIONS, METRIC_OPTIONS  # schema and metr
 from crmsync.plugin.manager import hookimpl
 from crmsync.plugin.metric import DIRECTIONS as METRIC_DIRECTIONS  # schema and metric inputs
 from crmsync.plugin.metric import UNITS as METRIC_UNITS  # schema and metric inputs
-from crmsync.plugin.metric import Metric, MetricContext
+from crmsync.plugin.metric import Metric, MetricContext, MetricSelect
 from crmsync.plugin.panel import DashboardPanel, PanelContext
 from crmsync.plugin.results import RunResults
 
@@ -78,6 +79,10 @@ __all__ = [
     "RunReport",
     "EntityResult",
     "parse_retry_after",
+    "parse_datetime",
+    "parse_date",
+    "TimestampError",
+    "MetricSelect",
     # configuration, run reports and secrets
     "Config",
     "Section",
