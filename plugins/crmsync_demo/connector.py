@@ -21,6 +21,7 @@ class DemoConnector(Connector):
     """
 
     NAME: ClassVar[str] = "demo"
+    DEMO_AS_OF: ClassVar[str | None] = "2026-09-30"
     ENTITIES: ClassVar[tuple[str, ...]] = ENTITIES
     SETTINGS: ClassVar[Mapping[str, Setting]] = {
         "size": Setting(str, "dataset size: small (seconds), medium (~10x) or large "
@@ -29,7 +30,7 @@ class DemoConnector(Connector):
         "seed": Setting(int, "random seed; the same seed and settings give the same records",
                         default=42),
         "as_of": Setting(str, "the dataset's today (ISO date); history covers the two years "
-                              "before it", default="2026-09-30"),
+                              "before it", default=DEMO_AS_OF),
         "batch_size": Setting(int, "records per batch", default=2000),
     }
 

@@ -72,16 +72,17 @@ def demo(registry: Registry, *, store_url: str | None = None, size: str = "small
     """
     tmp = None if store_url else tempfile.mkdtemp(prefix="crmsync-demo-")
     url = store_url or f"sqlite:///{Path(tmp or '.') / 'crmsync-demo.db'}"
+    source = registry.demo_connector()
     config = Config(store_url=url, connections={
-        "demo": ConnectionConfig(name="demo", type="demo", raw={"type": "demo", "size": size}),
+        "demo": ConnectionConfig(name="demo", type=source.NAME,
+                                 raw={"type": source.NAME, "size": size}),
     })
     store = open_store(config)
     try:
         report = sync(config, registry, ["demo"], progress=progress, store=store)
         if not report.ok:
             raise ConnectorError(f"demo sync failed: {report.error}", connection="demo")
-        connector = registry.connector("demo")
-        as_of = dt.datetime.fromisoformat(connector.SETTINGS["as_of"].default)
+        as_of = dt.datetime.fromisoformat(str(source.DEMO_AS_OF))
         org = compute_metrics(config, registry, period=period, store=store, as_of=as_of)
         teams = compute_metrics(config, registry, period=period, dimensions=("team",),
                                 store=store, as_of=as_of)

@@ -184,6 +184,9 @@ class Connector:
     ENTITIES: ClassVar[tuple[str, ...]] = ()
     #: Documented settings; unknown keys are rejected by the config loader.
     SETTINGS: ClassVar[Mapping[str, Setting]] = {}
+    #: A connector that generates a fixed demo dataset (no CRM account needed) names the
+    #: dataset's "today" here (ISO date); ``crmsync demo`` uses the first such connector.
+    DEMO_AS_OF: ClassVar[str | None] = None
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         self.name = name

@@ -94,6 +94,14 @@ class Registry:
         """Connector classes by type name."""
         return {name: cls for name, (_, cls) in self._connector_map().items()}
 
+    def demo_connector(self) -> type[Connector]:
+        """The first connector that generates a demo dataset (:attr:`Connector.DEMO_AS_OF`)."""
+        for cls in self.connectors().values():
+            if cls.DEMO_AS_OF:
+                return cls
+        raise ConfigError("no plugin provides a demo dataset (the built-in one is "
+                          "crmsync_demo; see `crmsync plugins`)")
+
     def connector(self, type_name: str, *, file: str | None = None,
                   section: str | None = None) -> type[Connector]:
         """The connector class for ``type_name``; a clear error if no plugin provides it."""
