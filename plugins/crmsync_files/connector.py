@@ -14,8 +14,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, overload
 
-from crmsync import Batch, ConfigError, Connector, ConnectorError, Reject, Setting, StandingRejects
-from crmsync.core.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
+from crmsync import (
+    BOOK_KEEPING_COLUMNS,
+    SYNCED_TABLES,
+    Batch,
+    ConfigError,
+    Connector,
+    ConnectorError,
+    Reject,
+    Setting,
+    StandingRejects,
+)
 from crmsync_files.cursor import FileCursor, Resume, file_signature, parse_timestamp
 from crmsync_files.date_formats import DateColumns
 from crmsync_files.file_checks import encoding_hint, undecodable

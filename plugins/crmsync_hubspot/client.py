@@ -28,8 +28,7 @@ from typing import Any
 import hubspot
 import urllib3
 
-from crmsync import AuthError, ConfigError, Quota, QuotaExhausted
-from crmsync.plugin.connector import ApiCallCounter
+from crmsync import ApiCallCounter, AuthError, ConfigError, Quota, QuotaExhausted
 from crmsync_hubspot.errors import (
     CIHeaders,
     is_api_exception,

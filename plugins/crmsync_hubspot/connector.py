@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from crmsync import (
+    SYNCED_TABLES,
     Batch,
     ConfigError,
     Connector,
@@ -25,7 +26,6 @@ from crmsync import (
     WriteResult,
     WriteUpdate,
 )
-from crmsync.core.schema import SYNCED_TABLES
 from crmsync_hubspot import mapping as m
 from crmsync_hubspot.associations import attach
 from crmsync_hubspot.client import HubSpotClient

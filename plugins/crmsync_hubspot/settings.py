@@ -6,8 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from crmsync import ConfigError, Setting
-from crmsync.core.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
+from crmsync import BOOK_KEEPING_COLUMNS, SYNCED_TABLES, ConfigError, Setting
 from crmsync_hubspot.client import TIMEOUT, OAuthCredentials
 from crmsync_hubspot.properties import ENGAGEMENT_TYPES
 

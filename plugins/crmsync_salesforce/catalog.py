@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from crmsync.core.errors import ConnectorError
+from crmsync import ConnectorError
 from crmsync_salesforce import composite
 from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.describe import ObjectDescription

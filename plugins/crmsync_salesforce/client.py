@@ -44,9 +44,15 @@ from simple_salesforce.exceptions import (
 )
 from simple_salesforce.login import SalesforceLogin
 
-from crmsync import parse_retry_after
-from crmsync.core.errors import AuthError, ConfigError, ConnectorError, RateLimited, TransientError
-from crmsync.plugin.connector import ApiCallCounter
+from crmsync import (
+    ApiCallCounter,
+    AuthError,
+    ConfigError,
+    ConnectorError,
+    RateLimited,
+    TransientError,
+    parse_retry_after,
+)
 from crmsync_salesforce.errors import error_code, translate
 from crmsync_salesforce.quota import QuotaBudget, parse_limit_info
 

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from simple_salesforce.exceptions import SalesforceError
 
-from crmsync.core.errors import CrmsyncError
+from crmsync import CrmsyncError
 from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.errors import translate
 

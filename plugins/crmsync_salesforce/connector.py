@@ -25,11 +25,12 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
-from crmsync.core.errors import ConfigError, ConnectorError
-from crmsync.core.schema import SYNCED_TABLES
-from crmsync.plugin.connector import (
+from crmsync import (
+    SYNCED_TABLES,
     Batch,
+    ConfigError,
     Connector,
+    ConnectorError,
     Deletion,
     FieldInfo,
     FieldSpec,

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 from simple_salesforce.exceptions import SalesforceError
 
-from crmsync.core.errors import (
+from crmsync import (
     AuthError,
     ConnectorError,
     CrmsyncError,

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crmsync.plugin.connector import Batch, Deletion, Reject
+from crmsync import Batch, Deletion, Reject
 from crmsync_salesforce import mapping, soql
 from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.describe import ObjectDescription

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmsync.plugin.connector import Deletion
+from crmsync import Deletion
 from crmsync_salesforce import bulk, soql
 from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.describe import ObjectDescription

@@ -7,8 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from crmsync.core.errors import ConfigError
-from crmsync.plugin.connector import Setting
+from crmsync import ConfigError, Setting
 from crmsync_salesforce.client import DEFAULT_TIMEOUT
 
 __all__ = ["SETTINGS", "ENTITY_OBJECTS", "ENTITY_LOOKUPS", "check_field_map",

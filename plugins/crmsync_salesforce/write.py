@@ -21,8 +21,15 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from crmsync.core.errors import AuthError, ConnectorError
-from crmsync.plugin.connector import FIELD_TYPES, FieldInfo, FieldSpec, WriteResult, WriteUpdate
+from crmsync import (
+    FIELD_TYPES,
+    AuthError,
+    ConnectorError,
+    FieldInfo,
+    FieldSpec,
+    WriteResult,
+    WriteUpdate,
+)
 from crmsync_salesforce import bulk, soql
 from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.describe import ObjectDescription

@@ -22,6 +22,9 @@ from crmsync.core.errors import (
 )
 from crmsync.core.reports import EntityResult, RunReport
 from crmsync.core.retry import parse_retry_after
+
+# the unified schema, for connectors (docs/writing-a-connector.md)
+from crmsync.core.schema import BOOK_KEEPING_COLUMNS, ENTITIES, SYNCED_TABLES
 from crmsync.plugin.connector import (
     FIELD_PREFIX,
     FIELD_TYPES,
@@ -71,6 +74,10 @@ __all__ = [
     "RunReport",
     "EntityResult",
     "parse_retry_after",
+    # the unified schema, for connectors (docs/writing-a-connector.md)
+    "SYNCED_TABLES",
+    "ENTITIES",
+    "BOOK_KEEPING_COLUMNS",
     # errors
     "CrmsyncError",
     "ConfigError",
