@@ -38,24 +38,13 @@ from crmsync_hubspot.errors import (
     normalise_headers,
     retry_after_seconds,
 )
+from crmsync_hubspot.settings import TIMEOUT, OAuthCredentials
 from crmsync_hubspot.throttle import Throttle
 
 __all__ = ["HubSpotClient", "Response", "OAuthCredentials"]
 
 #: Seconds before an OAuth access token's expiry at which it is refreshed.
 REFRESH_MARGIN = 60.0
-#: (connect, read) timeouts of every call: the defaults of ``connect_timeout`` and
-#: ``read_timeout``.
-TIMEOUT = (10.0, 120.0)
-
-
-@dataclass(frozen=True)
-class OAuthCredentials:
-    """An OAuth app's client credentials and a portal's refresh token."""
-
-    client_id: str
-    client_secret: str
-    refresh_token: str
 
 
 @dataclass

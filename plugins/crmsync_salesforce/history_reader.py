@@ -32,11 +32,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmsync import Batch, Deletion, Reject
 from crmsync_salesforce import mapping, soql
-from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.describe import ObjectDescription
 from crmsync_salesforce.pipelines import Pipelines
 from crmsync_salesforce.reader import ObjectReader
@@ -46,6 +45,9 @@ from crmsync_salesforce.stage_history import (
     closed_at_from_history,
     history_key,
 )
+
+if TYPE_CHECKING:  # the client needs the SDK (crmsync_salesforce.sdk)
+    from crmsync_salesforce.client import SalesforceClient
 
 __all__ = ["HistoryReader", "HistorySource", "merge_by_opportunity", "OBJECTS"]
 

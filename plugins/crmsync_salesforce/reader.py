@@ -29,13 +29,15 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmsync import Deletion
 from crmsync_salesforce import bulk, soql
-from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.describe import ObjectDescription
 from crmsync_salesforce.errors import QueryTimeout
+
+if TYPE_CHECKING:  # the client needs the SDK (crmsync_salesforce.sdk)
+    from crmsync_salesforce.client import SalesforceClient
 
 __all__ = ["ObjectReader", "Page", "utcnow", "REST_BATCH_SIZE", "GET_DELETED_DAYS", "MIN_WINDOW"]
 
