@@ -231,7 +231,7 @@ class DealBook:
 
         visits: list[tuple[Stage, int]] = []
         t = plan.created
-        for stage, duration in zip(path, durations):
+        for stage, duration in zip(path, durations, strict=False):
             visits.append((stage, t))
             t = tl.next_business_time(t + int(duration) + HOUR, plan.tz, r())
         projected = visits[-1][1]

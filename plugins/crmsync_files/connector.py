@@ -12,7 +12,7 @@ import codecs
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, ClassVar, overload
 
 from crmsync import (
     BOOK_KEEPING_COLUMNS,
@@ -57,7 +57,7 @@ class FilesConnector(Connector):
 
     NAME = "files"
     ENTITIES = tuple(SYNCED_TABLES)
-    SETTINGS = {
+    SETTINGS: ClassVar[Mapping[str, Setting]] = {
         "path": Setting(str, "the folder holding one <table>.csv or <table>.jsonl per table "
                              "(relative to the config file)", path=True),
         "batch_size": Setting(int, "records per batch (each batch is one transaction)",

@@ -284,7 +284,7 @@ def read_csv_rows(path: Path, table: str, allowed: Sequence[str], skip_through: 
             bad_byte = (next((b for n, b in decoded.bad.items() if first <= n <= last), None)
                         if decoded is not None and decoded.bad else None)
             if width > width_ok or bad_byte is not None or bad:
-                raw: dict[str, Any] = dict(zip(header, cells))
+                raw: dict[str, Any] = dict(zip(header, cells, strict=False))
                 if width > width_ok:
                     raw["_extra_cells"] = cells[width_ok:]
                     yield SourceRow(first, last, raw=raw, problem=(
@@ -299,7 +299,7 @@ def read_csv_rows(path: Path, table: str, allowed: Sequence[str], skip_through: 
                 continue
             # good rows carry only their values (the raw row is kept for rejects alone)
             if width == width_ok and not unknown:  # the common case, built in C
-                values = dict(zip(header, [cell or None for cell in cells]))
+                values = dict(zip(header, [cell or None for cell in cells], strict=False))
             else:
                 values = {name: (cells[i] if i < width and cells[i] != "" else None)
                           for i, name in known}

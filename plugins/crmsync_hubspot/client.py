@@ -19,6 +19,7 @@ Every call goes through hubspot-api-client, with these choices (vendor-notes §2
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -235,7 +236,5 @@ class HubSpotClient:
     def close(self) -> None:
         """Close the pooled connections."""
         for api_client in self._apis.api_clients.values():
-            try:
+            with contextlib.suppress(AttributeError):  # older generated clients lack it
                 api_client.rest_client.pool_manager.clear()
-            except AttributeError:  # pragma: no cover - older generated clients
-                pass

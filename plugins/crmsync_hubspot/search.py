@@ -134,7 +134,7 @@ def anchored_search(run: Callable[[dict[str, Any]], Mapping[str, Any]], *,
         if all(s == last for s in stamps):  # more ties than a page: walk them by id
             cursor, tie = SearchCursor(last, 0), True
             continue
-        keep = [r for r, s in zip(page, stamps) if s < last]
+        keep = [r for r, s in zip(page, stamps, strict=False) if s < last]
         cursor = SearchCursor(max(s for s in stamps if s < last), None)
         yield keep, cursor
 

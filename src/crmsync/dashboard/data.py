@@ -163,8 +163,8 @@ def _open_read_only(url: str) -> Store:
     """The store, read-only; a clear error when it does not exist or has no schema (an
     empty SQLite file is never created)."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        if not Path(parsed.database).expanduser().exists():
+    if (parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+            and not Path(parsed.database).expanduser().exists()):
             raise StoreError(f"no store at {redact_url(url)}: run `crmsync sync` (or "
                              "`crmsync demo --store URL`) first")
     store = Store(url, read_only=True)
