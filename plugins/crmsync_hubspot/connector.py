@@ -80,6 +80,7 @@ class HubSpotConnector(Connector):
         s = self.settings
         oauth = check_settings(s, type(self).ENTITIES, f"connections.{name}")
         if s["objects"]:  # narrow what `crmsync sync` reads, for this connection only
+            # ENTITIES is a ClassVar; this instance shadows it on purpose (one connection)
             self.ENTITIES = tuple(  # type: ignore[misc]
                 e for e in type(self).ENTITIES if e in s["objects"])
         self._oauth = oauth

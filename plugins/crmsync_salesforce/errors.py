@@ -110,5 +110,6 @@ def translate(exc: Exception, *, connection: str, entity: str | None, what: str,
         err = TransientError(message, **ctx)
     else:  # MALFORMED_QUERY, INVALID_FIELD, INSUFFICIENT_ACCESS, NOT_FOUND…: fix config/access
         err = ConnectorError(message, **ctx)
+    # crmsync errors have no vendor code; the catalog reads it back with getattr(exc, "code")
     err.code = code  # type: ignore[attr-defined]
     return err
