@@ -33,7 +33,7 @@ from crmsync_hubspot.deal_tables import DealTables, spooled_deals
 from crmsync_hubspot.paging import follow
 from crmsync_hubspot.properties import ENGAGEMENT_TYPES, MODIFIED_PROPERTY, OBJECT_PROPERTIES
 from crmsync_hubspot.sdk import client_class
-from crmsync_hubspot.search import SEARCH_LIMIT, SearchCursor, anchored_search, epoch_ms
+from crmsync_hubspot.search import SearchCursor, anchored_search, epoch_ms, grouped
 from crmsync_hubspot.settings import SETTINGS, check_settings
 from crmsync_hubspot.throttle import Throttle
 from crmsync_hubspot.write import PropertyWriter
@@ -239,7 +239,7 @@ class HubSpotConnector(Connector):
         ts_property = MODIFIED_PROPERTY.get(object_type, "hs_lastmodifieddate")
         pages = anchored_search(run, ts_property=ts_property, properties=list(properties),
                                 start=start)
-        return _grouped(pages, BATCH_RECORDS)
+        return grouped(pages, BATCH_RECORDS)
 
     def associate(self, object_type: str, records: list[dict[str, Any]],
                   to_types: Iterable[str], entity: str) -> None:
@@ -380,22 +380,6 @@ class HubSpotConnector(Connector):
                     fields: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Current values of ``fields`` on ``remote_ids`` (batch read, 100 a call)."""
         return self.writer.read_values(self._writable(entity), remote_ids, fields)
-
-
-def _grouped(pages: Iterator[tuple[list[dict[str, Any]], SearchCursor]], size: int
-             ) -> Iterator[tuple[list[dict[str, Any]], SearchCursor]]:
-    """Search pages joined into batches of about ``size`` records (the last page's cursor
-    covers them all), so that one v4 association call serves five search pages."""
-    group: list[dict[str, Any]] = []
-    position: SearchCursor | None = None
-    for page, position in pages:
-        group.extend(page)
-        if len(group) + SEARCH_LIMIT > size:  # another page would need a second v4 call
-            yield group, position
-            group = []
-            position = None
-    if position is not None:
-        yield group, position
 
 
 def _flag(value: bool) -> str:
