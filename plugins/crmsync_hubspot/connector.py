@@ -86,6 +86,7 @@ class HubSpotConnector(Connector):
         self._oauth = oauth
         self._throttle = throttle or Throttle(s["rate_limit"], s["search_rate_limit"])
         self._client: HubSpotClient | None = None
+        self._client_class = client_class()  # the SDK is missing: one error for the connection
         self._writer: PropertyWriter | None = None
         self._stages: m.StageIndex | None = None
         self.spool: DealSpool | None = None
@@ -98,7 +99,7 @@ class HubSpotConnector(Connector):
         """The API client, made on first use: it needs the SDK (:mod:`crmsync_hubspot.sdk`)."""
         if self._client is None:
             s = self.settings
-            self._client = client_class()(
+            self._client = self._client_class(
                 base_url=s["base_url"], counter=self.api_calls,
                 access_token=s["access_token"] or None, oauth=self._oauth,
                 daily_budget_percent=s["daily_budget_percent"], connection=self.name,

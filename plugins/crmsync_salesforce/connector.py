@@ -92,6 +92,7 @@ class SalesforceConnector(Connector):
                                   total_percent=float(self.settings["quota_total_percent"]))
         self.field_map = check_field_map(self.settings.get("field_map") or {}, _COLUMNS)
         self._client: SalesforceClient | None = None
+        self._client_class = client_class()  # the SDK is missing: one error for the connection
         self.catalog = Catalog(lambda: self.client, self._objects_to_read)
         self.history = HistoryReader(
             client=lambda: self.client, describe=self.describe,
@@ -141,8 +142,8 @@ class SalesforceConnector(Connector):
         """The logged-in client. The run's quota budget starts from the first answer's
         ``Sforce-Limit-Info`` (see :mod:`crmsync_salesforce.client`)."""
         if self._client is None:
-            self._client = client_class()(self.settings, connection=self.name,
-                                            counter=self.api_calls, budget=self.budget)
+            self._client = self._client_class(self.settings, connection=self.name,
+                                          counter=self.api_calls, budget=self.budget)
         return self._client
 
     def describe(self, obj: str) -> ObjectDescription | None:
