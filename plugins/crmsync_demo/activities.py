@@ -175,15 +175,7 @@ class ActivityRecords:
         status = "Completed"
         logged = t
         if kind == "call":
-            # Prospects call back now and then; a rep's first touch is always outbound.
-            direction = "inbound" if r() < inbound_share / 3 else "outbound"
-            outcome = _CALL_OUTCOME.pick(rng)
-            if outcome == "Connected":
-                duration = 180 + int(r() * 1_620)
-            elif outcome == "Left voicemail":
-                duration = 20 + int(r() * 40)
-            else:
-                duration = 0
+            direction, outcome, duration = _call(rng, inbound_share)
             logged = t + duration
         elif kind == "email":
             direction = "inbound" if not automated and r() < inbound_share else "outbound"
@@ -218,3 +210,18 @@ class ActivityRecords:
             "account_id": account,
             "opportunity_id": deal,
         }
+
+
+def _call(rng: random.Random, inbound_share: float) -> tuple[str, str, int]:
+    """A call's direction, outcome and duration in seconds."""
+    r = rng.random
+    # Prospects call back now and then; a rep's first touch is always outbound.
+    direction = "inbound" if r() < inbound_share / 3 else "outbound"
+    outcome = _CALL_OUTCOME.pick(rng)
+    if outcome == "Connected":
+        duration = 180 + int(r() * 1_620)
+    elif outcome == "Left voicemail":
+        duration = 20 + int(r() * 40)
+    else:
+        duration = 0
+    return direction, outcome, duration

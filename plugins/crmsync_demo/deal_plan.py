@@ -20,7 +20,7 @@ from crmsync_demo.leads import DEALS_PER_CONVERSION, LeadBook, LeadPlan
 from crmsync_demo.pipelines import NEW_BUSINESS, RENEWALS, Pipeline, Stage
 from crmsync_demo.seeding import DEAL, Weighted, approx_normal, rng_for
 from crmsync_demo.timeline import DAY, HOUR, Timeline
-from crmsync_demo.vocabulary import DEAL_SOURCES, FX_BASE_RATES, PRODUCT_LINES
+from crmsync_demo.vocabulary import DEAL_SOURCES, FX_BASE_RATES, PRODUCT_LINES, Segment
 
 __all__ = ["DealPlan", "DealBook"]
 
@@ -182,47 +182,16 @@ class DealBook:
         r = rng.random
         tl = self.timeline
         segment = self.accounts.segment_of(plan.account)
-        pipeline = plan.pipeline
-        n_open = len(pipeline.open_stages)
-        if plan.kind == "New Business":
-            win_rate = segment.new_business_win_rate * _SOURCE_WIN_FACTOR.get(plan.source, 1.0)
-        else:
-            win_rate = _KIND_WIN_RATE[plan.kind]
+        n_open = len(plan.pipeline.open_stages)
+        win_rate = _win_rate(plan, segment)
         first = 1 if plan.lead is None and plan.kind == "New Business" and r() < 0.2 else 0
         cycle = (segment.cycle_days * _KIND_CYCLE[plan.kind] * DAY
                  * math.exp(0.45 * approx_normal(r)))
         stage_time = cycle / n_open
         stalled = r() < 0.08
         zombie = r() < 0.03
-
-        path: list[Stage] = []
-        durations: list[float] = []
-
-        def go(stages: range, end: Stage) -> None:
-            for s in stages:
-                # Small deals skip middle stages now and then.
-                if path and segment.name == "SMB" and 0 < s < n_open - 1 and r() < 0.25:
-                    continue
-                path.append(pipeline.open_stages[s])
-                durations.append(stage_time * (0.4 + 1.2 * r()))
-            if stalled and durations:
-                durations[int(r() * len(durations))] *= 3 + 4 * r()
-            path.append(end)
-            durations.append(0.0)
-
-        if r() < win_rate:
-            go(range(first, n_open), pipeline.won)
-        else:
-            lost_at = max(first, _LOSS_STAGE[pipeline.remote_id].pick(rng))
-            go(range(first, lost_at + 1), pipeline.lost)
-            if r() < 0.06:
-                # Reopened: the buyer comes back weeks later and the deal resumes.
-                durations[-1] = (20 + 100 * r()) * DAY
-                back = max(first, lost_at - 1)
-                if r() < 0.45:
-                    go(range(back, n_open), pipeline.won)
-                else:
-                    go(range(back, lost_at + 1), pipeline.lost)
+        path, durations = _stage_path(plan.pipeline, segment, rng, win_rate, first, stage_time,
+                                      stalled)
 
         # A zombie deal is abandoned in some open stage and never touched again.
         zombie_at = int(r() * (len(path) - 1)) if zombie else -1
@@ -231,7 +200,7 @@ class DealBook:
 
         visits: list[tuple[Stage, int]] = []
         t = plan.created
-        for stage, duration in zip(path, durations):
+        for stage, duration in zip(path, durations, strict=False):
             visits.append((stage, t))
             t = tl.next_business_time(t + int(duration) + HOUR, plan.tz, r())
         projected = visits[-1][1]
@@ -242,13 +211,20 @@ class DealBook:
         if zombie and zombie_at < len(plan.visits):
             plan.active_until = min(plan.active_until,
                                     visits[zombie_at][1] + int((14 + 28 * r()) * DAY))
+        self._estimate(plan, segment, projected, zombie, rng)
 
-        # The rep's first estimate comes from the segment's typical cycle. Reps push it out as
-        # the deal drags on, except on deals they neglect, whose estimate goes stale.
+    def _estimate(self, plan: DealPlan, segment: Segment, projected: int, zombie: bool,
+                  rng: random.Random) -> None:
+        """The rep's expected close date and how often it was pushed.
+
+        The rep's first estimate comes from the segment's typical cycle. Reps push it out as
+        the deal drags on, except on deals they neglect, whose estimate goes stale.
+        """
+        tl, closed_at = self.timeline, plan.closed_at
         planned = plan.created + int(segment.cycle_days * _KIND_CYCLE[plan.kind] * DAY)
         if closed_at is not None:
             expected = closed_at
-        elif planned < tl.now and (zombie or r() < 0.12):
+        elif planned < tl.now and (zombie or rng.random() < 0.12):
             expected = planned
         elif projected < tl.now + _HORIZON:
             expected = projected
@@ -257,3 +233,48 @@ class DealBook:
         plan.expected_close = expected
         overrun = expected - planned
         plan.push_count = min(5, 1 + overrun // (30 * DAY)) if overrun > 14 * DAY else 0
+
+
+def _win_rate(plan: DealPlan, segment: Segment) -> float:
+    """The chance the deal is won: by segment and source for new business, else by kind."""
+    if plan.kind == "New Business":
+        return segment.new_business_win_rate * _SOURCE_WIN_FACTOR.get(plan.source, 1.0)
+    return _KIND_WIN_RATE[plan.kind]
+
+
+def _stage_path(pipeline: Pipeline, segment: Segment, rng: random.Random, win_rate: float,
+                first: int, stage_time: float, stalled: bool
+                ) -> tuple[list[Stage], list[float]]:
+    """The stages a deal visits from stage ``first`` until won or lost (reopened now and
+    then), and the time it spends in each."""
+    r = rng.random
+    n_open = len(pipeline.open_stages)
+    path: list[Stage] = []
+    durations: list[float] = []
+
+    def go(stages: range, end: Stage) -> None:
+        for s in stages:
+            # Small deals skip middle stages now and then.
+            if path and segment.name == "SMB" and 0 < s < n_open - 1 and r() < 0.25:
+                continue
+            path.append(pipeline.open_stages[s])
+            durations.append(stage_time * (0.4 + 1.2 * r()))
+        if stalled and durations:
+            durations[int(r() * len(durations))] *= 3 + 4 * r()
+        path.append(end)
+        durations.append(0.0)
+
+    if r() < win_rate:
+        go(range(first, n_open), pipeline.won)
+    else:
+        lost_at = max(first, _LOSS_STAGE[pipeline.remote_id].pick(rng))
+        go(range(first, lost_at + 1), pipeline.lost)
+        if r() < 0.06:
+            # Reopened: the buyer comes back weeks later and the deal resumes.
+            durations[-1] = (20 + 100 * r()) * DAY
+            back = max(first, lost_at - 1)
+            if r() < 0.45:
+                go(range(back, n_open), pipeline.won)
+            else:
+                go(range(back, lost_at + 1), pipeline.lost)
+    return path, durations

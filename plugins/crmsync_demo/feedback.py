@@ -15,9 +15,9 @@ __all__ = ["FeedbackRecords"]
 _TYPE = Weighted((("nps", 45.0), ("csat", 45.0), ("ces", 10.0)))
 #: Score distributions: NPS 0–10 (about +35), CSAT 1–5, CES 1–7 (7 = very easy).
 _SCORE = {
-    "nps": Weighted(zip(range(11), (1.0, 1, 1, 1.5, 2, 4, 6, 12, 18, 27, 26))),
-    "csat": Weighted(zip(range(1, 6), (3.0, 5, 12, 38, 42))),
-    "ces": Weighted(zip(range(1, 8), (2.0, 3, 5, 10, 20, 30, 30))),
+    "nps": Weighted(zip(range(11), (1.0, 1, 1, 1.5, 2, 4, 6, 12, 18, 27, 26), strict=False)),
+    "csat": Weighted(zip(range(1, 6), (3.0, 5, 12, 38, 42), strict=False)),
+    "ces": Weighted(zip(range(1, 8), (2.0, 3, 5, 10, 20, 30, 30), strict=False)),
 }
 #: Responses per customer account over the window, (fewest, most), by segment.
 _RESPONSES = {"SMB": (0, 3), "Mid-Market": (1, 5), "Enterprise": (2, 8)}

@@ -150,6 +150,15 @@ class LeadBook:
 
     # -- plans ------------------------------------------------------------------------------
 
+    def _converting(self, rng: random.Random, created: int) -> tuple[str, int, int, int]:
+        """A converting lead's source, account (a recent one), time zone and team."""
+        accounts = self.accounts
+        source = _SOURCE_IF_CONVERTED.pick(rng)
+        existing = accounts.existing_at(created - _SNAP_MARGIN)
+        window = max(10, accounts.count // 25)
+        account = max(0, existing - 1 - int(rng.random() * window))
+        return source, account, accounts.tz_of(account), accounts.team_of[account]
+
     def plan(self, index: int) -> LeadPlan:
         """Regenerate the facts of lead ``index``."""
         rng = rng_for(self.seed, LEAD, index)
@@ -157,12 +166,7 @@ class LeadBook:
         created = tl.grown_time((index + rng.random()) / self.count)
         conversion = self.conversion_of(index)
         if conversion is not None:
-            source = _SOURCE_IF_CONVERTED.pick(rng)
-            existing = accounts.existing_at(created - _SNAP_MARGIN)
-            window = max(10, accounts.count // 25)
-            account = max(0, existing - 1 - int(rng.random() * window))
-            tz = accounts.tz_of(account)
-            team_index = accounts.team_of[account]
+            source, account, tz, team_index = self._converting(rng, created)
         else:
             source = _SOURCE_IF_NOT.pick(rng)
             region = TERRITORIES[_TERRITORY.pick(rng)].region
@@ -176,12 +180,7 @@ class LeadBook:
                 created = snapped
         plan = LeadPlan(index, created, source, tz, team_index)
         r = rng.random
-        if source == "Outbound":
-            delay: tuple[int, int] | None = (MINUTE, 30 * MINUTE)
-        else:
-            delay = _FIRST_TOUCH.pick(rng)
-            if delay is None and conversion is not None:
-                delay = (2 * MINUTE, HOUR)
+        delay = _first_touch_delay(rng, source, converts=conversion is not None)
         if delay is None:
             return self._settle(plan, rng)
         first = created + delay[0] + int(r() * (delay[1] - delay[0]))
@@ -263,3 +262,14 @@ class LeadBook:
             "converted_account_id": converted_account,
             "converted_opportunity_id": converted_deal,
         }
+
+
+def _first_touch_delay(rng: random.Random, source: str, *, converts: bool
+                       ) -> tuple[int, int] | None:
+    """The range of seconds before a rep first touches the lead (``None``: never)."""
+    if source == "Outbound":
+        return (MINUTE, 30 * MINUTE)
+    delay = _FIRST_TOUCH.pick(rng)
+    if delay is None and converts:
+        return (2 * MINUTE, HOUR)
+    return delay

@@ -72,7 +72,7 @@ class Weighted(Generic[T]):
     """
 
     def __init__(self, pairs: Iterable[tuple[T, float]]) -> None:
-        values, weights = zip(*pairs)
+        values, weights = zip(*pairs, strict=False)
         self.values: tuple[T, ...] = values
         self._cumulative = list(itertools.accumulate(weights))
         self._total = self._cumulative[-1]

@@ -1,7 +1,8 @@
 """crmsync_files: read the unified schema from a folder of CSV or JSON Lines files.
 
 The folder holds one ``<table>.csv`` or ``<table>.jsonl`` per schema table, in the format
-``crmsync.orchestration.export.export_store`` writes, so exports, imports and test fixtures share one format.
+``crmsync.orchestration.export.export_store`` writes, so exports, imports and test fixtures
+share one format.
 """
 
 from __future__ import annotations

@@ -12,14 +12,24 @@ import codecs
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, ClassVar, overload
 
-from crmsync import Batch, ConfigError, Connector, ConnectorError, Reject, Setting, StandingRejects
-from crmsync.core.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
+from crmsync import (
+    BOOK_KEEPING_COLUMNS,
+    SYNCED_TABLES,
+    Batch,
+    ConfigError,
+    Connector,
+    ConnectorError,
+    Reject,
+    Setting,
+    StandingRejects,
+)
 from crmsync_files.cursor import FileCursor, Resume, file_signature, parse_timestamp
 from crmsync_files.date_formats import DateColumns
 from crmsync_files.file_checks import encoding_hint, undecodable
-from crmsync_files.row_readers import ROW_READERS, ReadOptions, SourceRow, read_csv_header
+from crmsync_files.jsonl_rows import read_jsonl_rows
+from crmsync_files.row_readers import ReadOptions, SourceRow, read_csv_header, read_csv_rows
 
 __all__ = ["FilesConnector", "ALLOWED_COLUMNS"]
 
@@ -35,6 +45,8 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
                 if c.name == "remote_id" or c.info.get("required"))
     for name, table in SYNCED_TABLES.items()
 }
+#: The reader for each file extension.
+ROW_READERS = {"csv": read_csv_rows, "jsonl": read_jsonl_rows}
 _PER_FILE = ("encoding", "delimiter", "date_format")
 
 
@@ -48,7 +60,7 @@ class FilesConnector(Connector):
 
     NAME = "files"
     ENTITIES = tuple(SYNCED_TABLES)
-    SETTINGS = {
+    SETTINGS: ClassVar[Mapping[str, Setting]] = {
         "path": Setting(str, "the folder holding one <table>.csv or <table>.jsonl per table "
                              "(relative to the config file)", path=True),
         "batch_size": Setting(int, "records per batch (each batch is one transaction)",
@@ -227,45 +239,20 @@ class FilesConnector(Connector):
         lines: list[int] = []
         rejects: list[Reject] = []
         file_name = path.name
-        fromiso = dt.datetime.fromisoformat
-        standing = self._standing.get(entity, StandingRejects())
-        prefix = f"{file_name} line "
-        retry_lines = {int(s[len(prefix):]) for s in standing.sources
-                       if s.startswith(prefix) and s[len(prefix):].isdigit()}
-        retry_ids = standing.remote_ids
+        retry = _Retry(self._standing.get(entity, StandingRejects()), file_name)
         date_format = self._per_file("date_format", entity)
         dates = DateColumns(entity, date_format) if date_format else None
-        seen_ids: set[int] = set()  # hashes of the remote ids read in this pass
-        for row in rows:
-            if dates is not None and row.problem is None:
-                row = dates.convert(row)
-            if row.problem is None:
-                rid = row.values.get("remote_id")
-                if rid is not None and rid != "":
-                    key = hash(str(rid))
-                    if key in seen_ids:
-                        row = row._replace(raw=row.values, field="remote_id", problem=(
-                            f"remote_id {rid!r} appears again: an earlier line of {file_name} "
-                            f"has it already (one row per record; the first is kept)"))
-                    else:
-                        seen_ids.add(key)
-            value = (row.raw or row.values).get("remote_updated_at")
-            try:  # the common form in C; the tolerant parser for the rest
-                updated_at = fromiso(value) if type(value) is str else None
-                if updated_at is not None and updated_at.tzinfo is not None:
-                    updated_at = parse_timestamp(value)
-            except ValueError:
-                updated_at = parse_timestamp(value)
-            if since is not None and updated_at is not None and updated_at < since and not (
-                    (retry_lines or retry_ids) and _retry(row, retry_lines, retry_ids)):
+        for row in _prepared(rows, dates, file_name):
+            updated_at = _updated_at(row)
+            if since is not None and updated_at is not None and updated_at < since \
+                    and not retry.wants(row):
                 continue
             if row.problem is not None:
                 rejects.append(_reject(row, f"{file_name} line {row.first_line}"))
             else:
                 records.append(row.values)
                 lines.append(row.first_line)
-                if updated_at is not None and (max_seen is None or updated_at > max_seen):
-                    max_seen = updated_at
+                max_seen = _later(max_seen, updated_at)
             if len(records) + len(rejects) >= self.batch_size:
                 cursor = FileCursor(since, Resume(signature, row.last_line, max_seen))
                 yield Batch(records=records, sources=LineSources(file_name, lines),
@@ -273,6 +260,60 @@ class FilesConnector(Connector):
                 records, lines, rejects = [], [], []
         yield Batch(records=records, sources=LineSources(file_name, lines), rejects=rejects,
                     cursor=FileCursor(_later(since, max_seen)).to_json())
+
+
+def _prepared(rows: Iterator[SourceRow], dates: DateColumns | None, file_name: str
+              ) -> Iterator[SourceRow]:
+    """``rows`` with their dates in ISO 8601 (``date_format``), and a row whose remote id an
+    earlier row of the file has rejected (one row per record; the first is kept)."""
+    seen_ids: set[int] = set()  # hashes of the remote ids read in this pass
+    for row in rows:
+        if dates is not None and row.problem is None:
+            row = dates.convert(row)
+        if row.problem is None:
+            row = _first_of_its_id(row, seen_ids, file_name)
+        yield row
+
+
+def _first_of_its_id(row: SourceRow, seen_ids: set[int], file_name: str) -> SourceRow:
+    """``row``, or its reject when an earlier row of the pass has its remote id."""
+    rid = row.values.get("remote_id")
+    if rid is None or rid == "":
+        return row
+    key = hash(str(rid))
+    if key in seen_ids:
+        return row._replace(raw=row.values, field="remote_id", problem=(
+            f"remote_id {rid!r} appears again: an earlier line of {file_name} "
+            f"has it already (one row per record; the first is kept)"))
+    seen_ids.add(key)
+    return row
+
+
+def _updated_at(row: SourceRow) -> dt.datetime | None:
+    """The row's ``remote_updated_at`` as naive UTC, if it has one that parses."""
+    value = (row.raw or row.values).get("remote_updated_at")
+    try:  # the common form in C; the tolerant parser for the rest
+        updated_at = dt.datetime.fromisoformat(value) if type(value) is str else None
+        if updated_at is not None and updated_at.tzinfo is not None:
+            updated_at = parse_timestamp(value)
+    except ValueError:
+        updated_at = parse_timestamp(value)
+    return updated_at
+
+
+class _Retry:
+    """The rows of the file rejected by an earlier sync, read again even when older than the
+    cursor (by first line, or by remote id)."""
+
+    def __init__(self, standing: StandingRejects, file_name: str) -> None:
+        prefix = f"{file_name} line "
+        self.lines = {int(s[len(prefix):]) for s in standing.sources
+                      if s.startswith(prefix) and s[len(prefix):].isdigit()}
+        self.remote_ids = standing.remote_ids
+
+    def wants(self, row: SourceRow) -> bool:
+        """True for a row an earlier sync rejected."""
+        return bool(self.lines or self.remote_ids) and _retry(row, self.lines, self.remote_ids)
 
 
 class LineSources(Sequence[str]):

@@ -38,34 +38,36 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
     Accepts ``T`` or a space between date and time, optional seconds and fractions of any
     length, and an optional ``Z`` or ``±HH[:MM]`` offset (a value without one is UTC already).
     """
+    parsed: dt.datetime | None
     if isinstance(value, dt.datetime):
         parsed = value
     elif isinstance(value, str):
-        try:  # the C parser handles the common forms; the regex below the tolerant rest
-            parsed = dt.datetime.fromisoformat(value)
-        except ValueError:
-            parsed = None
-        if parsed is not None:
-            if parsed.tzinfo is not None:
-                parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
-            return parsed
-        match = _TIMESTAMP.fullmatch(value)
-        if match is None:
-            return None
-        fraction = (match["fraction"] or "0")[:6].ljust(6, "0")
-        try:
-            parsed = dt.datetime(
-                int(match["year"]), int(match["month"]), int(match["day"]),
-                int(match["hour"] or 0), int(match["minute"] or 0), int(match["second"] or 0),
-                int(fraction), tzinfo=_zone(match["zone"]),
-            )
-        except ValueError:  # out-of-range parts, e.g. month 13
-            return None
+        parsed = _parse_text(value)
     else:
         return None
-    if parsed.tzinfo is not None:
+    if parsed is not None and parsed.tzinfo is not None:
         parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return parsed
+
+
+def _parse_text(value: str) -> dt.datetime | None:
+    """``value`` as a datetime (aware when it has an offset), or ``None``."""
+    try:  # the C parser handles the common forms; the regex below the tolerant rest
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        pass
+    match = _TIMESTAMP.fullmatch(value)
+    if match is None:
+        return None
+    fraction = (match["fraction"] or "0")[:6].ljust(6, "0")
+    try:
+        return dt.datetime(
+            int(match["year"]), int(match["month"]), int(match["day"]),
+            int(match["hour"] or 0), int(match["minute"] or 0), int(match["second"] or 0),
+            int(fraction), tzinfo=_zone(match["zone"]),
+        )
+    except ValueError:  # out-of-range parts, e.g. month 13
+        return None
 
 
 def _zone(text: str | None) -> dt.tzinfo | None:

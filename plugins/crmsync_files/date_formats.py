@@ -13,7 +13,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from crmsync.core.schema import SYNCED_TABLES
+from crmsync import SYNCED_TABLES
 from crmsync_files.row_readers import SourceRow
 
 __all__ = ["DateColumns"]

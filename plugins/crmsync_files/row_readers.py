@@ -8,7 +8,6 @@ engine validates and coerces every field. They only find rows that cannot become
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +16,11 @@ from typing import Any, BinaryIO, NamedTuple
 from crmsync import ConnectorError
 from crmsync_files.file_checks import delimiter_hint, encoding_hint, header_problems, undecodable
 
-__all__ = ["SourceRow", "ReadOptions", "read_csv_header", "read_csv_rows", "read_jsonl_rows",
-           "ROW_READERS"]
+__all__ = ["SourceRow", "ReadOptions", "read_csv_header", "read_csv_rows", "is_empty",
+           "unknown_column_problem", "BOM", "MAX_PAYLOAD_TEXT"]
 
-_BOM = b"\xef\xbb\xbf"
-_MAX_PAYLOAD_TEXT = 2000
+BOM = b"\xef\xbb\xbf"
+MAX_PAYLOAD_TEXT = 2000
 
 
 class SourceRow(NamedTuple):
@@ -44,11 +43,11 @@ class SourceRow(NamedTuple):
     field: str | None = None
 
 
-def _is_empty(value: Any) -> bool:
+def is_empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _unknown_column_problem(table: str, unknown: list[str],
+def unknown_column_problem(table: str, unknown: list[str],
                             allowed: Sequence[str]) -> str:
     names = ", ".join(repr(name) for name in unknown)
     noun = "column" if len(unknown) == 1 else "columns"
@@ -95,8 +94,8 @@ class _DecodedLines:
         if not data:
             raise StopIteration
         self.line += 1
-        if self.line == 1 and data.startswith(_BOM) and self._encoding == "utf-8":
-            data = data[len(_BOM):]
+        if self.line == 1 and data.startswith(BOM) and self._encoding == "utf-8":
+            data = data[len(BOM):]
         try:
             return data.decode(self._encoding)
         except UnicodeDecodeError as exc:
@@ -127,9 +126,10 @@ class _Feed:
             if pending:
                 text = pending.pop()
             else:
-                text = next(source, None)
-                if text is None:
+                more = next(source, None)
+                if more is None:
                     return
+                text = more
             if len(kept) >= self._limit:
                 self.overflow = True
                 pending.append(text)
@@ -218,140 +218,146 @@ def read_csv_rows(path: Path, table: str, allowed: Sequence[str], skip_through: 
     if not header:
         return
     encoding = options.encoding or "utf-8"
-    clean = undecodable(path, encoding) is None
     # A file that decodes cleanly is read straight off a text stream; only a file with
     # undecodable bytes takes the line-by-line path that pins them on rows.
-    with (open(path, encoding=options.encoding or "utf-8-sig", newline="") if clean
-          else open(path, "rb")) as stream:
-        decoded = None if clean else _DecodedLines(stream, encoding)  # type: ignore[arg-type]
-        feed = _Feed(stream if decoded is None else decoded, options.max_row_lines,
-                     options.delimiter)
-        reader = feed.reader()
-        next(reader)  # the header, checked above
+    if undecodable(path, encoding) is None:
+        with open(path, encoding=options.encoding or "utf-8-sig", newline="") as text:
+            yield from _CsvRows(header, table, allowed, options, text, None).rows(skip_through)
+    else:
+        with open(path, "rb") as binary:
+            decoded = _DecodedLines(binary, encoding)
+            yield from _CsvRows(header, table, allowed, options, decoded,
+                                decoded).rows(skip_through)
+
+
+class _CsvRows:
+    """One pass over the rows of a CSV file after its header (see :func:`read_csv_rows`).
+
+    :param lines: the file's lines, positioned at its start (the header is read again).
+    :param decoded: the same lines when they come from :class:`_DecodedLines`, for the lines
+        that do not decode.
+    """
+
+    def __init__(self, header: list[str], table: str, allowed: Sequence[str],
+                 options: ReadOptions, lines: Iterator[str],
+                 decoded: _DecodedLines | None) -> None:
+        self.header, self.table, self.allowed, self.options = header, table, allowed, options
+        self.decoded = decoded
+        self.feed = _Feed(lines, options.max_row_lines, options.delimiter)
         allowed_set = frozenset(allowed)
-        known = [(i, name) for i, name in enumerate(header) if name in allowed_set]
-        unknown = [(i, name) for i, name in enumerate(header) if name not in allowed_set]
-        width_ok = len(header)
-        suspect = 0  # the line of the last broken row, until a complete row follows it
+        self.known = [(i, name) for i, name in enumerate(header) if name in allowed_set]
+        self.unknown = [(i, name) for i, name in enumerate(header) if name not in allowed_set]
+        self.width_ok = len(header)
+        self.suspect = 0  # the line of the last broken row, until a complete row follows it
+
+    def rows(self, skip_through: int) -> Iterator[SourceRow]:
+        """Every row ending after line ``skip_through``, good or rejected."""
+        feed = self.feed
+        reader = feed.reader()
+        next(reader)  # the header, checked by read_csv_header
         kept = feed.kept
         while True:
             kept.clear()  # the previous row's lines
             first = feed.line + 1
-            try:
-                cells = next(reader)
-            except StopIteration:
-                if not feed.overflow:
-                    return
-                cells, broken = [], _unclosed(first, options.max_row_lines, overflow=True)
-            except csv.Error as exc:
-                cells = []
-                broken = (_unclosed(first, options.max_row_lines, feed.overflow)
-                          if feed.overflow or "unexpected end of data" in str(exc)
-                          else f"a cell is longer than {csv.field_size_limit()} characters, "
-                               f"the most a CSV cell may hold" if "field limit" in str(exc)
-                          else f"not valid CSV: {exc}")
-            else:
-                broken = None
-                if feed.line > first and _swallows_rows(feed.kept, width_ok,
-                                                        options.delimiter):
-                    broken = (f"unbalanced quote: the quoted cell opened on line {first} runs "
-                              f"over lines {first + 1}–{feed.line}, which hold complete rows")
+            read = self._next(reader, first)
+            if read is None:
+                return
+            cells, broken = read
             if broken is not None:
-                last = feed.line
                 if first > skip_through:
-                    span = f"line {first}" if last <= first else f"lines {first}–{last}"
-                    yield SourceRow(first, first, problem=(
-                        f"{broken} ({span} read as one row; line {first} rejected, reading "
-                        f"resumed at line {first + 1})"))
-                suspect = first
+                    yield self._broken(first, broken)
+                self.suspect = first
                 feed.resume_after(first)
                 reader = feed.reader()
                 continue
             last = feed.line
-            if last <= skip_through or not cells or (
-                    _is_empty(cells[0]) and all(_is_empty(cell) for cell in cells)):
+            if last <= skip_through or _is_blank(cells):
                 continue  # committed already, or a blank line
-            width = len(cells)
-            if suspect:
-                if width != width_ok:
-                    # maybe text of the quoted cell that broke: only a complete row is trusted
-                    yield SourceRow(first, last, raw={"_cells": cells}, problem=(
-                        f"line {first} follows the unbalanced quote of line {suspect} and is "
-                        f"not a complete row ({width} cells, the header has {width_ok})"))
-                    continue
-                suspect = 0
-            bad = [name for i, name in unknown if i < width and not _is_empty(cells[i])]
-            bad_byte = (next((b for n, b in decoded.bad.items() if first <= n <= last), None)
-                        if decoded is not None and decoded.bad else None)
-            if width > width_ok or bad_byte is not None or bad:
-                raw: dict[str, Any] = dict(zip(header, cells))
-                if width > width_ok:
-                    raw["_extra_cells"] = cells[width_ok:]
-                    yield SourceRow(first, last, raw=raw, problem=(
-                        f"{len(cells)} cells but the header has {width_ok} columns"))
-                elif bad_byte is not None:
-                    yield SourceRow(first, last, raw=raw, problem=(
-                        encoding_hint(bad_byte) if options.encoding is None
-                        else f"byte 0x{bad_byte:02x} is not {options.encoding}"))
-                else:
-                    yield SourceRow(first, last, raw=raw, field=bad[0],
-                                    problem=_unknown_column_problem(table, bad, allowed))
-                continue
-            # good rows carry only their values (the raw row is kept for rejects alone)
-            if width == width_ok and not unknown:  # the common case, built in C
-                values = dict(zip(header, [cell or None for cell in cells]))
-            else:
-                values = {name: (cells[i] if i < width and cells[i] != "" else None)
-                          for i, name in known}
-            yield SourceRow(first, last, values=values)
+            row = self._row(first, last, cells)
+            if row is not None:
+                yield row
+
+    def _next(self, reader: Iterator[list[str]], first: int
+              ) -> tuple[list[str], str | None] | None:
+        """The next row's cells and why it is broken (``None`` if it is not); ``None`` at the
+        end of the file."""
+        feed, limit = self.feed, self.options.max_row_lines
+        try:
+            cells = next(reader)
+        except StopIteration:
+            if not feed.overflow:
+                return None
+            return [], _unclosed(first, limit, overflow=True)
+        except csv.Error as exc:
+            if feed.overflow or "unexpected end of data" in str(exc):
+                return [], _unclosed(first, limit, feed.overflow)
+            if "field limit" in str(exc):
+                return [], (f"a cell is longer than {csv.field_size_limit()} characters, "
+                            f"the most a CSV cell may hold")
+            return [], f"not valid CSV: {exc}"
+        if feed.line > first and _swallows_rows(feed.kept, self.width_ok,
+                                                self.options.delimiter):
+            return cells, (f"unbalanced quote: the quoted cell opened on line {first} runs "
+                           f"over lines {first + 1}–{feed.line}, which hold complete rows")
+        return cells, None
+
+    def _broken(self, first: int, broken: str) -> SourceRow:
+        """The reject of a row that is not valid CSV: its first line only."""
+        last = self.feed.line
+        span = f"line {first}" if last <= first else f"lines {first}–{last}"
+        return SourceRow(first, first, problem=(
+            f"{broken} ({span} read as one row; line {first} rejected, reading "
+            f"resumed at line {first + 1})"))
+
+    def _row(self, first: int, last: int, cells: list[str]) -> SourceRow | None:
+        """The row of valid CSV ``cells``: its values, or why it is rejected."""
+        width, width_ok = len(cells), self.width_ok
+        if self.suspect:
+            if width != width_ok:
+                # maybe text of the quoted cell that broke: only a complete row is trusted
+                return SourceRow(first, last, raw={"_cells": cells}, problem=(
+                    f"line {first} follows the unbalanced quote of line {self.suspect} and is "
+                    f"not a complete row ({width} cells, the header has {width_ok})"))
+            self.suspect = 0
+        bad = [name for i, name in self.unknown if i < width and not is_empty(cells[i])]
+        bad_byte = self._bad_byte(first, last)
+        if width > width_ok or bad_byte is not None or bad:
+            return self._rejected(first, last, cells, bad_byte, bad)
+        return SourceRow(first, last, values=self._values(cells))
+
+    def _values(self, cells: list[str]) -> dict[str, Any]:
+        """A good row's values: only those (the raw row is kept for rejects alone)."""
+        width = len(cells)
+        if width == self.width_ok and not self.unknown:  # the common case, built in C
+            return dict(zip(self.header, [cell or None for cell in cells], strict=False))
+        return {name: (cells[i] if i < width and cells[i] != "" else None)
+                for i, name in self.known}
+
+    def _bad_byte(self, first: int, last: int) -> int | None:
+        """The first undecodable byte on the row's lines, if any."""
+        decoded = self.decoded
+        if decoded is None or not decoded.bad:
+            return None
+        return next((b for n, b in decoded.bad.items() if first <= n <= last), None)
+
+    def _rejected(self, first: int, last: int, cells: list[str], bad_byte: int | None,
+                  bad: list[str]) -> SourceRow:
+        """The reject of a row with too many cells, an undecodable byte or a value in a
+        column the table does not have (in that order)."""
+        raw: dict[str, Any] = dict(zip(self.header, cells, strict=False))
+        if len(cells) > self.width_ok:
+            raw["_extra_cells"] = cells[self.width_ok:]
+            return SourceRow(first, last, raw=raw, problem=(
+                f"{len(cells)} cells but the header has {self.width_ok} columns"))
+        if bad_byte is not None:
+            encoding = self.options.encoding
+            return SourceRow(first, last, raw=raw, problem=(
+                encoding_hint(bad_byte) if encoding is None
+                else f"byte 0x{bad_byte:02x} is not {encoding}"))
+        return SourceRow(first, last, raw=raw, field=bad[0],
+                         problem=unknown_column_problem(self.table, bad, self.allowed))
 
 
-def read_jsonl_rows(path: Path, table: str, allowed: Sequence[str], skip_through: int = 0,
-                    options: ReadOptions = ReadOptions()) -> Iterator[SourceRow]:
-    """Yield the rows of a JSON Lines file: one JSON object per line, blank lines ignored.
-
-    :param allowed: the keys a row may have a non-null value for.
-    :param skip_through: skip lines up to and including this one (a resumed pass).
-    :param options: ``encoding`` is the one that applies.
-    """
-    allowed_set = frozenset(allowed)
-    encoding = options.encoding or "utf-8"
-    with open(path, "rb") as stream:
-        for number, data in enumerate(stream, start=1):
-            if number <= skip_through:
-                continue
-            if number == 1 and data.startswith(_BOM) and encoding == "utf-8":
-                data = data[len(_BOM):]
-            try:
-                text = data.decode(encoding)
-            except UnicodeDecodeError as exc:
-                text = data.decode(encoding, errors="replace")
-                byte = data[exc.start]
-                yield SourceRow(number, number, raw={"text": text[:_MAX_PAYLOAD_TEXT]},
-                                problem=encoding_hint(byte) if options.encoding is None
-                                else f"byte 0x{byte:02x} is not {options.encoding}")
-                continue
-            if not text.strip():
-                continue
-            try:
-                row = json.loads(text)
-            except ValueError as exc:
-                yield SourceRow(number, number, raw={"text": text[:_MAX_PAYLOAD_TEXT]},
-                                problem=f"line {number} is not valid JSON: {exc}")
-                continue
-            if not isinstance(row, dict):
-                yield SourceRow(number, number, raw={"text": text[:_MAX_PAYLOAD_TEXT]},
-                                problem=f"line {number} is not a JSON object")
-                continue
-            bad = [key for key, value in row.items()
-                   if key not in allowed_set and not _is_empty(value)]
-            if bad:
-                yield SourceRow(number, number, raw=row, field=bad[0],
-                                problem=_unknown_column_problem(table, bad, allowed))
-                continue
-            values = {key: value for key, value in row.items() if key in allowed_set}
-            yield SourceRow(number, number, values=values)
-
-
-#: The reader for each file extension.
-ROW_READERS = {"csv": read_csv_rows, "jsonl": read_jsonl_rows}
+def _is_blank(cells: list[str]) -> bool:
+    """True for a row without cells or whose cells are all empty."""
+    return not cells or (is_empty(cells[0]) and all(is_empty(cell) for cell in cells))

@@ -19,6 +19,7 @@ Every call goes through hubspot-api-client, with these choices (vendor-notes §2
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -28,8 +29,7 @@ from typing import Any
 import hubspot
 import urllib3
 
-from crmsync import AuthError, ConfigError, Quota, QuotaExhausted
-from crmsync.plugin.connector import ApiCallCounter
+from crmsync import ApiCallCounter, AuthError, ConfigError, Quota, QuotaExhausted
 from crmsync_hubspot.errors import (
     CIHeaders,
     is_api_exception,
@@ -39,24 +39,13 @@ from crmsync_hubspot.errors import (
     normalise_headers,
     retry_after_seconds,
 )
+from crmsync_hubspot.settings import TIMEOUT, OAuthCredentials
 from crmsync_hubspot.throttle import Throttle
 
 __all__ = ["HubSpotClient", "Response", "OAuthCredentials"]
 
 #: Seconds before an OAuth access token's expiry at which it is refreshed.
 REFRESH_MARGIN = 60.0
-#: (connect, read) timeouts of every call: the defaults of ``connect_timeout`` and
-#: ``read_timeout``.
-TIMEOUT = (10.0, 120.0)
-
-
-@dataclass(frozen=True)
-class OAuthCredentials:
-    """An OAuth app's client credentials and a portal's refresh token."""
-
-    client_id: str
-    client_secret: str
-    refresh_token: str
 
 
 @dataclass
@@ -247,7 +236,5 @@ class HubSpotClient:
     def close(self) -> None:
         """Close the pooled connections."""
         for api_client in self._apis.api_clients.values():
-            try:
+            with contextlib.suppress(AttributeError):  # older generated clients lack it
                 api_client.rest_client.pool_manager.clear()
-            except AttributeError:  # pragma: no cover - older generated clients
-                pass

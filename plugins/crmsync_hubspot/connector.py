@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from crmsync import (
+    SYNCED_TABLES,
     Batch,
     ConfigError,
     Connector,
@@ -25,18 +26,20 @@ from crmsync import (
     WriteResult,
     WriteUpdate,
 )
-from crmsync.core.schema import SYNCED_TABLES
 from crmsync_hubspot import mapping as m
 from crmsync_hubspot.associations import attach
-from crmsync_hubspot.client import HubSpotClient
 from crmsync_hubspot.deal_spool import DealSpool
 from crmsync_hubspot.deal_tables import DealTables, spooled_deals
 from crmsync_hubspot.paging import follow
 from crmsync_hubspot.properties import ENGAGEMENT_TYPES, MODIFIED_PROPERTY, OBJECT_PROPERTIES
-from crmsync_hubspot.search import SEARCH_LIMIT, SearchCursor, anchored_search, epoch_ms
+from crmsync_hubspot.sdk import client_class
+from crmsync_hubspot.search import SearchCursor, anchored_search, epoch_ms, grouped
 from crmsync_hubspot.settings import SETTINGS, check_settings
 from crmsync_hubspot.throttle import Throttle
 from crmsync_hubspot.write import PropertyWriter
+
+if TYPE_CHECKING:  # the client needs the SDK (crmsync_hubspot.sdk)
+    from crmsync_hubspot.client import HubSpotClient
 
 __all__ = ["HubSpotConnector"]
 
@@ -77,19 +80,38 @@ class HubSpotConnector(Connector):
         s = self.settings
         oauth = check_settings(s, type(self).ENTITIES, f"connections.{name}")
         if s["objects"]:  # narrow what `crmsync sync` reads, for this connection only
+            # ENTITIES is a ClassVar; this instance shadows it on purpose (one connection)
             self.ENTITIES = tuple(  # type: ignore[misc]
                 e for e in type(self).ENTITIES if e in s["objects"])
-        self.client = HubSpotClient(
-            base_url=s["base_url"], counter=self.api_calls, access_token=s["access_token"] or None,
-            oauth=oauth, daily_budget_percent=s["daily_budget_percent"], connection=name,
-            timeout=(s["connect_timeout"], s["read_timeout"]),
-            throttle=throttle or Throttle(s["rate_limit"], s["search_rate_limit"]))
-        self.writer = PropertyWriter(self.client)
+        self._oauth = oauth
+        self._throttle = throttle or Throttle(s["rate_limit"], s["search_rate_limit"])
+        self._client: HubSpotClient | None = None
+        self._client_class = client_class()  # the SDK is missing: one error for the connection
+        self._writer: PropertyWriter | None = None
         self._stages: m.StageIndex | None = None
         self.spool: DealSpool | None = None
         self.deal_tables = DealTables(self)
         self._pipeline_list: list[dict[str, Any]] | None = None
         self._custom: dict[str, list[str]] = {}
+
+    @property
+    def client(self) -> HubSpotClient:
+        """The API client, made on first use: it needs the SDK (:mod:`crmsync_hubspot.sdk`)."""
+        if self._client is None:
+            s = self.settings
+            self._client = self._client_class(
+                base_url=s["base_url"], counter=self.api_calls,
+                access_token=s["access_token"] or None, oauth=self._oauth,
+                daily_budget_percent=s["daily_budget_percent"], connection=self.name,
+                timeout=(s["connect_timeout"], s["read_timeout"]), throttle=self._throttle)
+        return self._client
+
+    @property
+    def writer(self) -> PropertyWriter:
+        """Reads and writes the properties write-back uses."""
+        if self._writer is None:
+            self._writer = PropertyWriter(self.client)
+        return self._writer
 
     # -- probes -----------------------------------------------------------------------------
 
@@ -113,7 +135,7 @@ class HubSpotConnector(Connector):
 
     def quota(self) -> Quota | None:
         """The daily allowance, from the last response's rate-limit headers."""
-        return self.client.quota
+        return self._client.quota if self._client is not None else None
 
     def close(self) -> None:
         """Close pooled connections; delete the deal spool; forget the per-run caches
@@ -122,8 +144,10 @@ class HubSpotConnector(Connector):
             self.spool.close()
             self.spool = None
         self._pipeline_list, self._stages, self._custom = None, None, {}
-        self.writer.forget()
-        self.client.close()
+        if self._writer is not None:
+            self._writer.forget()
+        if self._client is not None:
+            self._client.close()
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -216,7 +240,7 @@ class HubSpotConnector(Connector):
         ts_property = MODIFIED_PROPERTY.get(object_type, "hs_lastmodifieddate")
         pages = anchored_search(run, ts_property=ts_property, properties=list(properties),
                                 start=start)
-        return _grouped(pages, BATCH_RECORDS)
+        return grouped(pages, BATCH_RECORDS)
 
     def associate(self, object_type: str, records: list[dict[str, Any]],
                   to_types: Iterable[str], entity: str) -> None:
@@ -357,22 +381,6 @@ class HubSpotConnector(Connector):
                     fields: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Current values of ``fields`` on ``remote_ids`` (batch read, 100 a call)."""
         return self.writer.read_values(self._writable(entity), remote_ids, fields)
-
-
-def _grouped(pages: Iterator[tuple[list[dict[str, Any]], SearchCursor]], size: int
-             ) -> Iterator[tuple[list[dict[str, Any]], SearchCursor]]:
-    """Search pages joined into batches of about ``size`` records (the last page's cursor
-    covers them all), so that one v4 association call serves five search pages."""
-    group: list[dict[str, Any]] = []
-    position: SearchCursor | None = None
-    for page, position in pages:
-        group.extend(page)
-        if len(group) + SEARCH_LIMIT > size:  # another page would need a second v4 call
-            yield group, position
-            group = []
-            position = None
-    if position is not None:
-        yield group, position
 
 
 def _flag(value: bool) -> str:

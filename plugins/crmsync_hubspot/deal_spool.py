@@ -35,7 +35,9 @@ class DealSpool:
     def __init__(self, start: Any) -> None:
         self.start = position_key(start)
         self.complete = False
-        self._file: IO[str] | None = tempfile.TemporaryFile("w+", encoding="utf-8")
+        # closed by close(), not here: the spool outlives this call
+        self._file: IO[str] | None = tempfile.TemporaryFile(  # noqa: SIM115
+            "w+", encoding="utf-8")
 
     def add(self, deals: list[dict[str, Any]], contacts: list[dict[str, Any]],
             cursor: Any) -> None:

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-import urllib3
+from typing import TYPE_CHECKING, Any
 
 from crmsync import (
     AuthError,
@@ -34,6 +32,9 @@ from crmsync import (
     TransientError,
     parse_retry_after,
 )
+
+if TYPE_CHECKING:  # the SDK is imported where it is used (crmsync_hubspot.sdk)
+    import urllib3
 
 __all__ = [
     "CIHeaders",

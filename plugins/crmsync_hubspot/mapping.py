@@ -18,12 +18,13 @@ Quirks handled here (vendor-notes §2.2, design.md §4):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from crmsync import FLAGS_KEY
 from crmsync_hubspot.properties import ENGAGEMENT_TYPES
+from crmsync_hubspot.values import Unmappable, _text, associated_ids, flag, number, when
 
 __all__ = [
     "Unmappable",
@@ -43,68 +44,6 @@ __all__ = [
     "merged_ids",
     "custom_values",
 ]
-
-
-class Unmappable(ValueError):
-    """A HubSpot value that cannot be mapped: names the property."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        super().__init__(reason)
-
-
-# -- values ------------------------------------------------------------------------------------
-
-
-def number(props: Mapping[str, Any], name: str) -> float | None:
-    """A numeric property (sent as a string) or ``None`` when empty."""
-    value = props.get(name)
-    if value is None or value == "":
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise Unmappable(name, f"expected a number, got {value!r}") from None
-
-
-def flag(props: Mapping[str, Any], name: str) -> bool | None:
-    """A boolean property (``"true"``/``"false"``) or ``None`` when empty."""
-    value = props.get(name)
-    if value is None or value == "":
-        return None
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise Unmappable(name, f"expected true or false, got {value!r}")
-
-
-def when(props: Mapping[str, Any], name: str) -> dt.datetime | None:
-    """A datetime property (ISO 8601 with ``Z``, or epoch milliseconds) as aware UTC."""
-    value = props.get(name)
-    if value is None or value == "":
-        return None
-    text = str(value)
-    try:
-        if text.lstrip("-").isdigit():
-            return dt.datetime.fromtimestamp(int(text) / 1000, tz=dt.timezone.utc)
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (ValueError, OverflowError):
-        raise Unmappable(name, f"expected an ISO 8601 timestamp, got {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
-
-
-def _text(props: Mapping[str, Any], name: str) -> str | None:
-    value = props.get(name)
-    return None if value is None or value == "" else str(value)
-
-
-def associated_ids(record: Mapping[str, Any], to_type: str) -> list[str]:
-    """Ids of ``to_type`` records associated inline, each once (HubSpot lists the labelled and
-    the unlabelled association of one pair as two entries)."""
-    block = (record.get("associations") or {}).get(to_type) or {}
-    return list(dict.fromkeys(str(a["id"]) for a in block.get("results", ())))
 
 
 def merged_ids(props: Mapping[str, Any]) -> list[str]:
@@ -251,20 +190,32 @@ def contact_to_lead(record: Mapping[str, Any]) -> dict[str, Any] | None:
     stage = _text(props, "lifecyclestage")
     if not entered and stage not in _LEAD_STAGES:
         return None
-    converted = [d for d in (when(props, n) for n in _CONVERTED_DATES) if d]
-    name = " ".join(p for p in (props.get("firstname"), props.get("lastname")) if p) or None
     base = _base(record, "lastmodifieddate")
     return {
         **base,
         "remote_created_at": min(entered) if entered else base["remote_created_at"],
-        "name": name, "company": _text(props, "company"), "email": _text(props, "email"),
+        "name": _full_name(props), "company": _text(props, "company"),
+        "email": _text(props, "email"),
         "status": _text(props, "hs_lead_status") or stage,
         "lead_source": _text(props, "hs_analytics_source"),
         "owner_id": _text(props, "hubspot_owner_id"),
-        "converted_at": min(converted) if converted else None,
-        "converted_contact_id": str(record["id"]) if converted else None,
-        "converted_account_id": _account_of(record, props) if converted else None,
+        **_lead_conversion(record, props),
     }
+
+
+def _full_name(props: Mapping[str, Any]) -> str | None:
+    return " ".join(p for p in (props.get("firstname"), props.get("lastname")) if p) or None
+
+
+def _lead_conversion(record: Mapping[str, Any], props: Mapping[str, Any]) -> dict[str, Any]:
+    """``converted_at`` and the converted contact and account: when the contact first became
+    an opportunity or customer."""
+    converted = [d for d in (when(props, n) for n in _CONVERTED_DATES) if d]
+    if not converted:
+        return {"converted_at": None, "converted_contact_id": None,
+                "converted_account_id": None}
+    return {"converted_at": min(converted), "converted_contact_id": str(record["id"]),
+            "converted_account_id": _account_of(record, props)}
 
 
 #: The Leads object's default pipeline stage of a lead that was qualified (converted).
@@ -303,15 +254,9 @@ def deal_to_opportunity(record: Mapping[str, Any], stages: StageIndex) -> dict[s
     props = record.get("properties") or {}
     stage_id = _text(props, "dealstage")
     stage = stages.get(stage_id)
-    won, closed = flag(props, "hs_is_closed_won"), flag(props, "hs_is_closed")
-    if won is None and closed is None and stage is not None:
-        won, closed = stage["is_won"], stage["is_closed"]
-    status = "won" if won else "lost" if closed else "open"
+    status = _deal_status(props, stage)
     closedate = when(props, "closedate")
-    closed_at = None
-    if status != "open":
-        closed_at = (when(props, f"hs_v2_date_entered_{stage_id}") if stage_id else None) \
-            or when(props, "hs_v2_date_entered_current_stage") or closedate
+    closed_at = None if status == "open" else _closed_at(props, stage_id, closedate)
     probability = number(props, "hs_deal_stage_probability")
     if probability is None and stage is not None:
         probability = stage["probability"]
@@ -332,6 +277,21 @@ def deal_to_opportunity(record: Mapping[str, Any], stages: StageIndex) -> dict[s
         "won_reason": _text(props, "closed_won_reason"),
         "lost_reason": _text(props, "closed_lost_reason"),
     }
+
+
+def _deal_status(props: Mapping[str, Any], stage: dict[str, Any] | None) -> str:
+    """``won``, ``lost`` or ``open``: HubSpot's computed flags, else the stage's."""
+    won, closed = flag(props, "hs_is_closed_won"), flag(props, "hs_is_closed")
+    if won is None and closed is None and stage is not None:
+        won, closed = stage["is_won"], stage["is_closed"]
+    return "won" if won else "lost" if closed else "open"
+
+
+def _closed_at(props: Mapping[str, Any], stage_id: str | None, closedate: dt.datetime | None
+               ) -> dt.datetime | None:
+    """When a closed deal entered its current stage, else ``closedate``."""
+    return (when(props, f"hs_v2_date_entered_{stage_id}") if stage_id else None) \
+        or when(props, "hs_v2_date_entered_current_stage") or closedate
 
 
 _DIRECTIONS = {"INBOUND": "inbound", "OUTBOUND": "outbound", "INCOMING_EMAIL": "inbound",
@@ -370,29 +330,50 @@ def engagement_to_activity(object_type: str, record: Mapping[str, Any]) -> dict[
     out["remote_created_at"] = created
     if flags:
         out["custom"] = {FLAGS_KEY: flags}
-    if kind == "call":
-        duration = number(props, "hs_call_duration")
-        out.update(direction=_DIRECTIONS.get(str(props.get("hs_call_direction") or "")),
-                   subject=_text(props, "hs_call_title"), status=_text(props, "hs_call_status"),
-                   outcome=_text(props, "hs_call_disposition"),
-                   duration_seconds=int(duration / 1000) if duration is not None else None,
-                   is_automated=False)
-    elif kind == "email":
-        via = str(props.get("hs_email_sent_via") or "").upper()
-        out.update(direction=_DIRECTIONS.get(str(props.get("hs_email_direction") or "")),
-                   subject=_text(props, "hs_email_subject"),
-                   status=_text(props, "hs_email_status"),
-                   is_automated=bool(_text(props, "hs_sequence_id")) or via in _AUTOMATED_VIA)
-    elif kind == "meeting":
-        start, end = when(props, "hs_meeting_start_time"), when(props, "hs_meeting_end_time")
-        out.update(subject=_text(props, "hs_meeting_title"),
-                   outcome=_text(props, "hs_meeting_outcome"),
-                   duration_seconds=int((end - start).total_seconds()) if start and end else None,
-                   is_automated=False)
-    elif kind == "task":
-        out.update(subject=_text(props, "hs_task_subject"),
-                   status=_text(props, "hs_task_status"), is_automated=False)
-    else:
-        body = _text(props, "hs_note_body")
-        out.update(subject=body[:200] if body else None, is_automated=False)
+    out.update(_KIND_FIELDS.get(kind, _note_fields)(props))
     return out
+
+
+def _call_fields(props: Mapping[str, Any]) -> dict[str, Any]:
+    """Call durations are milliseconds."""
+    duration = number(props, "hs_call_duration")
+    return {"direction": _DIRECTIONS.get(str(props.get("hs_call_direction") or "")),
+            "subject": _text(props, "hs_call_title"), "status": _text(props, "hs_call_status"),
+            "outcome": _text(props, "hs_call_disposition"),
+            "duration_seconds": int(duration / 1000) if duration is not None else None,
+            "is_automated": False}
+
+
+def _email_fields(props: Mapping[str, Any]) -> dict[str, Any]:
+    """Emails sent by a sequence or automation are ``is_automated``."""
+    via = str(props.get("hs_email_sent_via") or "").upper()
+    return {"direction": _DIRECTIONS.get(str(props.get("hs_email_direction") or "")),
+            "subject": _text(props, "hs_email_subject"),
+            "status": _text(props, "hs_email_status"),
+            "is_automated": bool(_text(props, "hs_sequence_id")) or via in _AUTOMATED_VIA}
+
+
+def _meeting_fields(props: Mapping[str, Any]) -> dict[str, Any]:
+    """Meeting durations come from start and end times."""
+    start, end = when(props, "hs_meeting_start_time"), when(props, "hs_meeting_end_time")
+    return {"subject": _text(props, "hs_meeting_title"),
+            "outcome": _text(props, "hs_meeting_outcome"),
+            "duration_seconds": int((end - start).total_seconds()) if start and end else None,
+            "is_automated": False}
+
+
+def _task_fields(props: Mapping[str, Any]) -> dict[str, Any]:
+    return {"subject": _text(props, "hs_task_subject"),
+            "status": _text(props, "hs_task_status"), "is_automated": False}
+
+
+def _note_fields(props: Mapping[str, Any]) -> dict[str, Any]:
+    body = _text(props, "hs_note_body")
+    return {"subject": body[:200] if body else None, "is_automated": False}
+
+
+#: The fields of each kind of activity beyond the common ones.
+_KIND_FIELDS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    "call": _call_fields, "email": _email_fields, "meeting": _meeting_fields,
+    "task": _task_fields,
+}

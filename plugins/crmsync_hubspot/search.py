@@ -32,11 +32,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from crmsync_hubspot.paging import next_after
 
-__all__ = ["SearchCursor", "anchored_search", "epoch_ms", "SEARCH_LIMIT"]
+__all__ = ["SearchCursor", "anchored_search", "grouped", "epoch_ms", "SEARCH_LIMIT"]
 
 #: The search API's largest page.
 SEARCH_LIMIT = 200
@@ -96,47 +96,75 @@ def anchored_search(run: Callable[[dict[str, Any]], Mapping[str, Any]], *,
     :return: pages; each cursor covers its page and everything before it. A page may be
         empty (a tie group exhausted); the last page's cursor is the final position.
     """
-    props = list(dict.fromkeys([*properties, ts_property, "hs_object_id"]))
-    sort_ts = [{"propertyName": ts_property, "direction": "ASCENDING"}]
-    sort_id = [{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
+    search = _Search(run, ts_property, properties, limit)
     cursor = start
     tie = cursor.ts is not None and cursor.id is not None
     while True:
         if tie:
-            assert cursor.ts is not None
-            filters = [_filter(ts_property, "EQ", cursor.ts),
-                       _filter("hs_object_id", "GT", cursor.id or 0)]
-            body = {"filterGroups": [{"filters": filters}], "sorts": sort_id,
-                    "properties": props, "limit": limit}
-            answer = run(body)
-            page = list(answer.get("results") or ())
-            if next_after(answer) is None or not page:  # the tie group is exhausted
-                cursor = SearchCursor(cursor.ts, None)
-                tie = False
-                yield page, cursor
-                continue
-            cursor = SearchCursor(cursor.ts, int(page[-1]["id"]))
+            page, cursor, tie = search.tie_group(cursor)
             yield page, cursor
             continue
+        step = search.after(cursor)
+        cursor = step.cursor
+        if step.page is None:  # more ties than a page: walk them by id
+            tie = True
+            continue
+        yield step.page, cursor
+        if step.final:
+            return
+
+
+class _Step(NamedTuple):
+    """The outcome of one timestamp-sorted request: the page to yield (``None``: walk a tie
+    group by id from ``cursor`` first), the cursor after it, and whether it was the last."""
+
+    page: list[dict[str, Any]] | None
+    cursor: SearchCursor
+    final: bool = False
+
+
+class _Search:
+    """The requests of :func:`anchored_search`."""
+
+    def __init__(self, run: Callable[[dict[str, Any]], Mapping[str, Any]], ts_property: str,
+                 properties: Sequence[str], limit: int) -> None:
+        self.run, self.ts_property, self.limit = run, ts_property, limit
+        self.props = list(dict.fromkeys([*properties, ts_property, "hs_object_id"]))
+
+    def tie_group(self, cursor: SearchCursor
+                  ) -> tuple[list[dict[str, Any]], SearchCursor, bool]:
+        """The next page of the records sharing ``cursor.ts``, by id: the page, the cursor
+        after it, and whether the group goes on."""
+        assert cursor.ts is not None
+        filters = [_filter(self.ts_property, "EQ", cursor.ts),
+                   _filter("hs_object_id", "GT", cursor.id or 0)]
+        answer = self.run({"filterGroups": [{"filters": filters}],
+                           "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                           "properties": self.props, "limit": self.limit})
+        page = list(answer.get("results") or ())
+        if next_after(answer) is None or not page:  # the tie group is exhausted
+            return page, SearchCursor(cursor.ts, None), False
+        return page, SearchCursor(cursor.ts, int(page[-1]["id"])), True
+
+    def after(self, cursor: SearchCursor) -> _Step:
+        """The next page of records changed after ``cursor.ts``, by timestamp, without its
+        last timestamp's records (unless it is the final page: they may go on)."""
+        ts_property = self.ts_property
         filters = [] if cursor.ts is None else [_filter(ts_property, "GT", cursor.ts)]
-        body = {"filterGroups": [{"filters": filters}] if filters else [], "sorts": sort_ts,
-                "properties": props, "limit": limit}
-        answer = run(body)
+        answer = self.run({"filterGroups": [{"filters": filters}] if filters else [],
+                           "sorts": [{"propertyName": ts_property, "direction": "ASCENDING"}],
+                           "properties": self.props, "limit": self.limit})
         page = list(answer.get("results") or ())
         if not page:
-            yield [], cursor
-            return
+            return _Step([], cursor, final=True)
         stamps = [_stamp(r, ts_property) for r in page]
         last = max(stamps)
         if next_after(answer) is None:  # the final page: every timestamp in it is complete
-            yield page, SearchCursor(max(stamps), None)
-            return
-        if all(s == last for s in stamps):  # more ties than a page: walk them by id
-            cursor, tie = SearchCursor(last, 0), True
-            continue
-        keep = [r for r, s in zip(page, stamps) if s < last]
-        cursor = SearchCursor(max(s for s in stamps if s < last), None)
-        yield keep, cursor
+            return _Step(page, SearchCursor(last, None), final=True)
+        if all(s == last for s in stamps):
+            return _Step(None, SearchCursor(last, 0))
+        keep = [r for r, s in zip(page, stamps, strict=False) if s < last]
+        return _Step(keep, SearchCursor(max(s for s in stamps if s < last), None))
 
 
 def _stamp(record: dict[str, Any], ts_property: str) -> int:
@@ -144,3 +172,19 @@ def _stamp(record: dict[str, Any], ts_property: str) -> int:
     if not value:
         raise ValueError(f"record {record.get('id')} has no {ts_property}")
     return epoch_ms(str(value))
+
+
+def grouped(pages: Iterator[tuple[list[dict[str, Any]], SearchCursor]], size: int
+            ) -> Iterator[tuple[list[dict[str, Any]], SearchCursor]]:
+    """Search pages joined into batches of about ``size`` records (the last page's cursor
+    covers them all), so that one v4 association call serves five search pages."""
+    group: list[dict[str, Any]] = []
+    position: SearchCursor | None = None
+    for page, position in pages:
+        group.extend(page)
+        if len(group) + SEARCH_LIMIT > size:  # another page would need a second v4 call
+            yield group, position
+            group = []
+            position = None
+    if position is not None:
+        yield group, position

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from crmsync import ConfigError, Setting
-from crmsync.core.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
-from crmsync_hubspot.client import TIMEOUT, OAuthCredentials
+from crmsync import BOOK_KEEPING_COLUMNS, SYNCED_TABLES, ConfigError, Setting
 from crmsync_hubspot.properties import ENGAGEMENT_TYPES
 
-__all__ = ["SETTINGS", "check_settings"]
+__all__ = ["SETTINGS", "check_settings", "TIMEOUT", "OAuthCredentials"]
+
+#: (connect, read) timeouts of every call: the defaults of ``connect_timeout`` and
+#: ``read_timeout``.
+TIMEOUT = (10.0, 120.0)
+
+
+@dataclass(frozen=True)
+class OAuthCredentials:
+    """An OAuth app's client credentials and a portal's refresh token."""
+
+    client_id: str
+    client_secret: str
+    refresh_token: str
+
 
 #: Every setting, documented in docs/connectors/hubspot.md.
 SETTINGS: dict[str, Setting] = {

@@ -18,6 +18,7 @@ history is the survivor's.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -80,7 +81,7 @@ def dated_history(deal: Mapping[str, Any], stages: StageIndex) -> list[dict[str,
     tolerance = TILE_TOLERANCE_MS / 1000
     if abs((stays[0][0] - created).total_seconds()) > tolerance or stays[-1][2] != current:
         return None
-    for (_, exited, _), (next_entered, _, _) in zip(stays, stays[1:]):
+    for (_, exited, _), (next_entered, _, _) in itertools.pairwise(stays):
         if exited is None or abs((next_entered - exited).total_seconds()) > tolerance:
             return None
     deal_id = str(deal["id"])

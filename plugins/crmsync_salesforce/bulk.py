@@ -19,10 +19,12 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.describe import ObjectDescription
+
+if TYPE_CHECKING:  # the client needs the SDK (crmsync_salesforce.sdk)
+    from crmsync_salesforce.client import SalesforceClient
 
 __all__ = ["parse_rows", "query_pages", "ingest_update", "parse_failed_results",
            "POLL_SECONDS"]

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceAuthenticationFailed,
     SalesforceError,
@@ -44,20 +44,23 @@ from simple_salesforce.exceptions import (
 )
 from simple_salesforce.login import SalesforceLogin
 
-from crmsync import parse_retry_after
-from crmsync.core.errors import AuthError, ConfigError, ConnectorError, RateLimited, TransientError
-from crmsync.plugin.connector import ApiCallCounter
+from crmsync import (
+    ApiCallCounter,
+    AuthError,
+    ConnectorError,
+    RateLimited,
+    TransientError,
+    parse_retry_after,
+)
 from crmsync_salesforce.errors import error_code, translate
 from crmsync_salesforce.quota import QuotaBudget, parse_limit_info
+from crmsync_salesforce.settings import DEFAULT_TIMEOUT, auth_mode
 
 __all__ = ["SalesforceClient", "endpoint_label", "auth_mode"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: (connect, read) seconds, the defaults of ``connect_timeout`` and ``read_timeout``;
-#: Salesforce lets a query run for up to 120 s before QUERY_TIMEOUT.
-DEFAULT_TIMEOUT = (30.0, 300.0)
 
 _VERSION_PREFIX = re.compile(r"^/services/data/v\d+\.\d+")
 _SF_ID = re.compile(r"/(?=[A-Za-z]*\d)[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?(?=/|$)")
@@ -77,23 +80,6 @@ def endpoint_label(method: str, url: str) -> str:
     if len(parts) >= 3 and parts[1] in ("query", "queryAll"):
         return f"{method} /{parts[1]} (next page)"
     return f"{method} {_SF_ID.sub('/{id}', path)}"
-
-
-def auth_mode(settings: Mapping[str, Any]) -> str:
-    """``session``, ``jwt`` or ``password``, from which settings are present.
-
-    :raises ConfigError: when no complete set of credentials is given.
-    """
-    if settings.get("session_id") and settings.get("instance_url"):
-        return "session"
-    if settings.get("username") and settings.get("consumer_key") and \
-            settings.get("private_key_file"):
-        return "jwt"
-    if settings.get("username") and settings.get("password"):
-        return "password"
-    raise ConfigError("no complete credentials: set instance_url + session_id, or username + "
-                      "password (+ security_token), or username + consumer_key + "
-                      "private_key_file (JWT bearer)", key="session_id")
 
 
 def _query_more(sf: Salesforce, *, url: str, headers: Mapping[str, str]) -> Any:

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from simple_salesforce.exceptions import SalesforceError
-
-from crmsync.core.errors import CrmsyncError
-from crmsync_salesforce.client import SalesforceClient
+from crmsync import CrmsyncError
 from crmsync_salesforce.errors import translate
+
+if TYPE_CHECKING:  # the client needs the SDK (crmsync_salesforce.sdk)
+    from crmsync_salesforce.client import SalesforceClient
 
 __all__ = ["Get", "Answer", "get_all", "query_path", "rows", "MAX_SUBREQUESTS", "MAX_QUERIES"]
 
@@ -68,6 +68,8 @@ class Answer:
 
     def error(self, client: SalesforceClient, what: str) -> CrmsyncError:
         """The crmsync error this answer stands for, as if the request had been sent alone."""
+        from simple_salesforce.exceptions import SalesforceError  # the SDK is loaded by now
+
         exc = SalesforceError(what, self.status, what, self.body)
         return translate(exc, connection=client.connection, entity=client.entity, what=what)
 

@@ -23,13 +23,14 @@ import datetime as dt
 import logging
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from crmsync.core.errors import ConfigError, ConnectorError
-from crmsync.core.schema import SYNCED_TABLES
-from crmsync.plugin.connector import (
+from crmsync import (
+    SYNCED_TABLES,
     Batch,
+    ConfigError,
     Connector,
+    ConnectorError,
     Deletion,
     FieldInfo,
     FieldSpec,
@@ -41,20 +42,24 @@ from crmsync.plugin.connector import (
 from crmsync_salesforce import lookups, mapping
 from crmsync_salesforce import write as writing
 from crmsync_salesforce.catalog import Catalog
-from crmsync_salesforce.client import SalesforceClient, auth_mode
 from crmsync_salesforce.describe import ObjectDescription
 from crmsync_salesforce.history_reader import HistoryReader
 from crmsync_salesforce.quota import QuotaBudget
 from crmsync_salesforce.reader import ObjectReader, Page, utcnow
+from crmsync_salesforce.sdk import client_class
 from crmsync_salesforce.settings import (
     ENTITY_LOOKUPS,
     ENTITY_OBJECTS,
     SETTINGS,
+    auth_mode,
     check_api_version,
     check_field_map,
     check_login_domain,
     check_timeouts,
 )
+
+if TYPE_CHECKING:  # the client needs the SDK (crmsync_salesforce.sdk)
+    from crmsync_salesforce.client import SalesforceClient
 
 __all__ = ["SalesforceConnector"]
 
@@ -87,6 +92,7 @@ class SalesforceConnector(Connector):
                                   total_percent=float(self.settings["quota_total_percent"]))
         self.field_map = check_field_map(self.settings.get("field_map") or {}, _COLUMNS)
         self._client: SalesforceClient | None = None
+        self._client_class = client_class()  # the SDK is missing: one error for the connection
         self.catalog = Catalog(lambda: self.client, self._objects_to_read)
         self.history = HistoryReader(
             client=lambda: self.client, describe=self.describe,
@@ -136,8 +142,8 @@ class SalesforceConnector(Connector):
         """The logged-in client. The run's quota budget starts from the first answer's
         ``Sforce-Limit-Info`` (see :mod:`crmsync_salesforce.client`)."""
         if self._client is None:
-            self._client = SalesforceClient(self.settings, connection=self.name,
-                                            counter=self.api_calls, budget=self.budget)
+            self._client = self._client_class(self.settings, connection=self.name,
+                                          counter=self.api_calls, budget=self.budget)
         return self._client
 
     def describe(self, obj: str) -> ObjectDescription | None:

@@ -12,12 +12,9 @@ short is a :class:`~crmsync.TransientError`; HTTP 429 is raised as
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-from simple_salesforce.exceptions import SalesforceError
-
-from crmsync.core.errors import (
+from crmsync import (
     AuthError,
     ConnectorError,
     CrmsyncError,
@@ -32,17 +29,14 @@ __all__ = [
     "translate",
     "RETRYABLE_RECORD_CODES",
     "TRANSIENT_CODES",
-    "CUT_SHORT",
 ]
+
+if TYPE_CHECKING:  # the SDK is imported where it is used (crmsync_salesforce.sdk)
+    from simple_salesforce.exceptions import SalesforceError
 
 #: Codes worth another attempt: the server or a row lock, not the request, was at fault.
 TRANSIENT_CODES = frozenset({"SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW", "REQUEST_RUNNING_TOO_LONG",
                              "API_CURRENTLY_DISABLED_TEMPORARILY"})
-#: A body cut short on the way (fewer bytes than its Content-Length, a broken chunk) or that
-#: is not the JSON it should be: transient, like a 5xx. requests raises these while reading
-#: the body (urllib3's ``ProtocolError``/``IncompleteRead`` wrapped), or when parsing it.
-CUT_SHORT = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError,
-             requests.exceptions.JSONDecodeError)
 #: Per-record write failures worth sending again later (SaveResult ``statusCode``).
 RETRYABLE_RECORD_CODES = TRANSIENT_CODES
 
@@ -81,12 +75,20 @@ def translate(exc: Exception, *, connection: str, entity: str | None, what: str,
     :param can_reauthenticate: whether the auth mode could log in again (only changes the
         hint in the :class:`AuthError` message).
     """
+    import requests  # the SDK is loaded by now: only its calls fail
+    from simple_salesforce.exceptions import SalesforceError
+
     ctx = {"connection": connection, "entity": entity}
     if isinstance(exc, CrmsyncError):
         return exc
     if isinstance(exc, (requests.Timeout, requests.ConnectionError)):
         return TransientError(f"{what}: {type(exc).__name__} talking to Salesforce", **ctx)
-    if isinstance(exc, CUT_SHORT):
+    # A body cut short on the way (fewer bytes than its Content-Length, a broken chunk) or
+    # that is not the JSON it should be: transient, like a 5xx. requests raises these while
+    # reading the body (urllib3's ProtocolError/IncompleteRead wrapped), or when parsing it.
+    cut_short = (requests.exceptions.ChunkedEncodingError,
+                 requests.exceptions.ContentDecodingError, requests.exceptions.JSONDecodeError)
+    if isinstance(exc, cut_short):
         return TransientError(f"{what}: Salesforce's answer was cut short or is not complete "
                               f"({type(exc).__name__})", **ctx)
     if not isinstance(exc, SalesforceError):
@@ -108,5 +110,6 @@ def translate(exc: Exception, *, connection: str, entity: str | None, what: str,
         err = TransientError(message, **ctx)
     else:  # MALFORMED_QUERY, INVALID_FIELD, INSUFFICIENT_ACCESS, NOT_FOUND…: fix config/access
         err = ConnectorError(message, **ctx)
+    # crmsync errors have no vendor code; the catalog reads it back with getattr(exc, "code")
     err.code = code  # type: ignore[attr-defined]
     return err

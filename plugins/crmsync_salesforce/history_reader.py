@@ -32,11 +32,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crmsync.plugin.connector import Batch, Deletion, Reject
+from crmsync import Batch, Deletion, Reject
 from crmsync_salesforce import mapping, soql
-from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.describe import ObjectDescription
 from crmsync_salesforce.pipelines import Pipelines
 from crmsync_salesforce.reader import ObjectReader
@@ -46,6 +45,9 @@ from crmsync_salesforce.stage_history import (
     closed_at_from_history,
     history_key,
 )
+
+if TYPE_CHECKING:  # the client needs the SDK (crmsync_salesforce.sdk)
+    from crmsync_salesforce.client import SalesforceClient
 
 __all__ = ["HistoryReader", "HistorySource", "merge_by_opportunity", "OBJECTS"]
 
@@ -101,8 +103,7 @@ def merge_by_opportunity(streams: Sequence[Pages]) -> Iterator[tuple[list[dict[s
     live = [True] * len(iters)
     source = ""
     while any(live):
-        k = min((i for i in range(len(iters)) if live[i]),
-                key=lambda i: (last[i] is not None, last[i] or ""))
+        k = _furthest_behind(live, last)
         page = next(iters[k], None)
         if page is None:
             live[k] = False
@@ -113,18 +114,29 @@ def merge_by_opportunity(streams: Sequence[Pages]) -> Iterator[tuple[list[dict[s
                 last[k] = str(rows[-1]["OpportunityId"])
         if any(live[i] and last[i] is None for i in range(len(iters))):
             continue  # a stream that has not answered yet may hold any opportunity
-        ahead = [last[i] for i in range(len(iters)) if live[i]]
-        limit = min(ahead) if ahead else None  # type: ignore[type-var]
-        done: list[dict[str, Any]] = []
-        for i, buffer in enumerate(buffers):
-            cut = len(buffer) if limit is None else next(
-                (n for n, r in enumerate(buffer) if str(r["OpportunityId"]) >= limit),
-                len(buffer))
-            done.extend(buffer[:cut])
-            buffers[i] = buffer[cut:]
+        ahead = [v for v, on in zip(last, live, strict=True) if on and v is not None]
+        done = _settled(buffers, min(ahead) if ahead else None)
         if done:
             done.sort(key=lambda r: str(r["OpportunityId"]))  # stable: each stream's order
             yield done, source
+
+
+def _furthest_behind(live: list[bool], last: list[str | None]) -> int:
+    """The live stream with the least last ``OpportunityId`` (one that has read none first)."""
+    return min((i for i in range(len(live)) if live[i]),
+               key=lambda i: (last[i] is not None, last[i] or ""))
+
+
+def _settled(buffers: list[list[dict[str, Any]]], limit: str | None) -> list[dict[str, Any]]:
+    """Take from each buffer the rows of opportunities before ``limit`` (all when ``None``)."""
+    done: list[dict[str, Any]] = []
+    for i, buffer in enumerate(buffers):
+        cut = len(buffer) if limit is None else next(
+            (n for n, r in enumerate(buffer) if str(r["OpportunityId"]) >= limit),
+            len(buffer))
+        done.extend(buffer[:cut])
+        buffers[i] = buffer[cut:]
+    return done
 
 
 def _deletion(row: Mapping[str, Any]) -> Deletion:

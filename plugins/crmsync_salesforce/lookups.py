@@ -11,12 +11,14 @@ import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crmsync_salesforce import composite, pipelines, soql
-from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.describe import ObjectDescription
 from crmsync_salesforce.pipelines import Pipelines
+
+if TYPE_CHECKING:  # the client needs the SDK (crmsync_salesforce.sdk)
+    from crmsync_salesforce.client import SalesforceClient
 
 __all__ = ["Lookups", "Rates", "load", "stage_ids", "OBJECTS"]
 

@@ -15,8 +15,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from crmsync.core.errors import QuotaExhausted
-from crmsync.plugin.connector import Quota
+from crmsync import Quota, QuotaExhausted
 
 __all__ = ["QuotaBudget", "parse_limit_info"]
 

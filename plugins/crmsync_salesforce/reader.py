@@ -29,13 +29,15 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crmsync.plugin.connector import Deletion
+from crmsync import Deletion
 from crmsync_salesforce import bulk, soql
-from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.describe import ObjectDescription
 from crmsync_salesforce.errors import QueryTimeout
+
+if TYPE_CHECKING:  # the client needs the SDK (crmsync_salesforce.sdk)
+    from crmsync_salesforce.client import SalesforceClient
 
 __all__ = ["ObjectReader", "Page", "utcnow", "REST_BATCH_SIZE", "GET_DELETED_DAYS", "MIN_WINDOW"]
 
@@ -72,6 +74,22 @@ def _position(row: Mapping[str, Any], stamp: str) -> tuple[dt.datetime, str]:
     return soql.parse_datetime(str(row[stamp])), str(row["Id"])
 
 
+@dataclass
+class _Position:
+    """Where a read is: the last row's ``(time, id)``, the greatest position stored in the
+    cursor, and the time window after a ``QUERY_TIMEOUT`` (``None``: no window)."""
+
+    time: dt.datetime | None = None
+    id: str | None = None
+    best: tuple[dt.datetime, str] | None = None
+    window: dt.timedelta | None = None
+
+
+def _both(where: str, condition: str) -> str:
+    """Two SOQL conditions, either of which may be empty, joined by ``AND``."""
+    return f"({where}) AND ({condition})" if where and condition else where or condition
+
+
 class ObjectReader:
     """Reads one object incrementally through a :class:`SalesforceClient`.
 
@@ -99,45 +117,66 @@ class ObjectReader:
         stamp = describe.stamp_field
         state = dict(cursor or {})
         started = self.now()
-        pos_time: dt.datetime | None = None
-        pos_id: str | None = None
-        if state.get("ts"):
-            pos_time = soql.parse_datetime(state["ts"]).replace(microsecond=0) - self.lookback
-        best = (soql.parse_datetime(state["ts"]), state.get("id") or "") if state.get("ts") \
-            else None
-        window: dt.timedelta | None = None
+        pos = self._start(state)
         while True:
-            until = None if window is None or pos_time is None else pos_time + window
-            window_where = soql.incremental_where(since=pos_time, after_id=pos_id,
+            until = None if pos.window is None or pos.time is None else pos.time + pos.window
+            window_where = soql.incremental_where(since=pos.time, after_id=pos.id,
                                                   until=until, field=stamp)
-            where = f"({window_where}) AND ({condition})" if window_where and condition \
-                else window_where or condition
             try:
-                for rows, source in self._query(describe, fields, where, (stamp, "Id"),
-                                                expected=None if window_where else expected):
-                    if rows:
-                        last = _position(rows[-1], stamp)
-                        pos_time, pos_id = last
-                        if best is None or last > best:
-                            best = last
-                            state["ts"] = str(rows[-1][stamp])
-                            state["id"] = last[1]
-                    yield Page(rows=rows, cursor=dict(state), source=source)
+                yield from self._window(describe, fields, _both(window_where, condition), pos,
+                                        state, expected=None if window_where else expected)
             except QueryTimeout:
-                if pos_time is None:
-                    pos_time = self._earliest(obj, stamp)
-                    if pos_time is None:
-                        raise
-                span = (window or (started - pos_time)) / 2
-                if span < MIN_WINDOW:
+                if not self._narrow(pos, obj, stamp, started):
                     raise
-                log.warning("%s: QUERY_TIMEOUT; reading %s in windows of %s", self.client
-                            .connection, obj, span)
-                window = span
                 continue
             if until is None or until >= started:
                 break
-            pos_time, pos_id = until, None  # the next window; rows at `until` are re-read
+            pos.time, pos.id = until, None  # the next window; rows at `until` are re-read
+        yield from self._deletions(describe, cursor, state, started)
+
+    def _start(self, state: Mapping[str, Any]) -> _Position:
+        """Where a read from cursor ``state`` starts: ``lookback`` before its time."""
+        pos = _Position()
+        if state.get("ts"):
+            pos.time = soql.parse_datetime(state["ts"]).replace(microsecond=0) - self.lookback
+            pos.best = (soql.parse_datetime(state["ts"]), state.get("id") or "")
+        return pos
+
+    def _window(self, describe: ObjectDescription, fields: list[str], where: str,
+                pos: _Position, state: dict[str, Any], *, expected: int | None
+                ) -> Iterator[Page]:
+        """The pages of one query, moving ``pos`` and the cursor ``state`` along."""
+        stamp = describe.stamp_field
+        for rows, source in self._query(describe, fields, where, (stamp, "Id"),
+                                        expected=expected):
+            if rows:
+                last = _position(rows[-1], stamp)
+                pos.time, pos.id = last
+                if pos.best is None or last > pos.best:
+                    pos.best = last
+                    state["ts"] = str(rows[-1][stamp])
+                    state["id"] = last[1]
+            yield Page(rows=rows, cursor=dict(state), source=source)
+
+    def _narrow(self, pos: _Position, obj: str, stamp: str, started: dt.datetime) -> bool:
+        """After ``QUERY_TIMEOUT``: halve the time window from ``pos`` on; ``False`` when
+        it cannot get smaller (or the object has no rows to start from)."""
+        if pos.time is None:
+            pos.time = self._earliest(obj, stamp)
+            if pos.time is None:
+                return False
+        span = (pos.window or (started - pos.time)) / 2
+        if span < MIN_WINDOW:
+            return False
+        log.warning("%s: QUERY_TIMEOUT; reading %s in windows of %s", self.client
+                    .connection, obj, span)
+        pos.window = span
+        return True
+
+    def _deletions(self, describe: ObjectDescription, cursor: Mapping[str, Any] | None,
+                   state: dict[str, Any], started: dt.datetime) -> Iterator[Page]:
+        """After the rows: the deletions since the cursor, or (after a full read) the start
+        of the next read's deletions."""
         if not (describe.replicateable and describe.has("IsDeleted")):
             return
         if cursor:
@@ -145,7 +184,7 @@ class ObjectReader:
         elif not state.get("deleted_since"):
             # a full queryAll saw every soft delete until now: getDeleted starts here next time
             state["deleted_since"] = soql.datetime_literal(started)
-            yield Page(cursor=dict(state), source=f"queryAll {obj}")
+            yield Page(cursor=dict(state), source=f"queryAll {describe.name}")
 
     # -- one window -------------------------------------------------------------------------
 

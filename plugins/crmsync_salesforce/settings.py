@@ -7,12 +7,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from crmsync.core.errors import ConfigError
-from crmsync.plugin.connector import Setting
-from crmsync_salesforce.client import DEFAULT_TIMEOUT
+from crmsync import ConfigError, Setting
 
-__all__ = ["SETTINGS", "ENTITY_OBJECTS", "ENTITY_LOOKUPS", "check_field_map",
-           "check_login_domain", "check_api_version", "check_timeouts"]
+__all__ = ["SETTINGS", "DEFAULT_TIMEOUT", "auth_mode", "ENTITY_OBJECTS", "ENTITY_LOOKUPS",
+           "check_field_map", "check_login_domain", "check_api_version", "check_timeouts"]
+
+#: (connect, read) seconds, the defaults of ``connect_timeout`` and ``read_timeout``;
+#: Salesforce lets a query run for up to 120 s before QUERY_TIMEOUT.
+DEFAULT_TIMEOUT = (30.0, 300.0)
 
 #: Schema table → the Salesforce objects read for it, in order.
 ENTITY_OBJECTS: Mapping[str, tuple[str, ...]] = {
@@ -169,3 +171,20 @@ def check_timeouts(settings: Mapping[str, Any]) -> None:
         if not 0 < float(settings[key]) < math.inf:
             raise ConfigError(f"expected a positive number of seconds, got {settings[key]!r}",
                               key=key)
+
+
+def auth_mode(settings: Mapping[str, Any]) -> str:
+    """``session``, ``jwt`` or ``password``, from which settings are present.
+
+    :raises ConfigError: when no complete set of credentials is given.
+    """
+    if settings.get("session_id") and settings.get("instance_url"):
+        return "session"
+    if settings.get("username") and settings.get("consumer_key") and \
+            settings.get("private_key_file"):
+        return "jwt"
+    if settings.get("username") and settings.get("password"):
+        return "password"
+    raise ConfigError("no complete credentials: set instance_url + session_id, or username + "
+                      "password (+ security_token), or username + consumer_key + "
+                      "private_key_file (JWT bearer)", key="session_id")

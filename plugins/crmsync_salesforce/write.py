@@ -19,14 +19,23 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crmsync.core.errors import AuthError, ConnectorError
-from crmsync.plugin.connector import FIELD_TYPES, FieldInfo, FieldSpec, WriteResult, WriteUpdate
+from crmsync import (
+    FIELD_TYPES,
+    AuthError,
+    ConnectorError,
+    FieldInfo,
+    FieldSpec,
+    WriteResult,
+    WriteUpdate,
+)
 from crmsync_salesforce import bulk, soql
-from crmsync_salesforce.client import SalesforceClient
 from crmsync_salesforce.describe import ObjectDescription
 from crmsync_salesforce.errors import RETRYABLE_RECORD_CODES
+
+if TYPE_CHECKING:  # the client needs the SDK (crmsync_salesforce.sdk)
+    from crmsync_salesforce.client import SalesforceClient
 
 __all__ = ["WRITABLE_OBJECTS", "fields", "field_api_name", "ensure_field", "write",
            "read_values", "wire_value", "COLLECTION_SIZE", "LOCK_RETRIES"]

@@ -25,6 +25,9 @@ from crmsync.core.logs import redact, register_secrets
 from crmsync.core.redact import Redactor
 from crmsync.core.reports import LOCKED, PARTIAL, STOPPED_QUOTA, EntityResult, RunReport
 from crmsync.core.retry import parse_retry_after
+
+# the unified schema, for connectors (docs/writing-a-connector.md)
+from crmsync.core.schema import BOOK_KEEPING_COLUMNS, ENTITIES, SYNCED_TABLES
 from crmsync.core.timeparse import TimestampError, parse_date, parse_datetime
 from crmsync.plugin.connector import (
     FIELD_PREFIX,
@@ -99,6 +102,10 @@ __all__ = [
     "METRIC_OPTIONS",
     "METRIC_UNITS",
     "METRIC_DIRECTIONS",
+    # the unified schema, for connectors (docs/writing-a-connector.md)
+    "SYNCED_TABLES",
+    "ENTITIES",
+    "BOOK_KEEPING_COLUMNS",
     # errors
     "CrmsyncError",
     "ConfigError",

@@ -18,7 +18,7 @@ ASSETS = {"dashboard.css": "text/css; charset=utf-8",
 @lru_cache(maxsize=1)
 def plotly_js() -> bytes:
     """``plotly.min.js`` as shipped inside the ``plotly`` Python package."""
-    return resources.files("plotly").joinpath("package_data", "plotly.min.js").read_bytes()
+    return resources.files("plotly").joinpath("package_data").joinpath("plotly.min.js").read_bytes()
 
 
 @lru_cache(maxsize=1)
@@ -34,4 +34,4 @@ def own_asset(name: str) -> bytes:
     """One of :data:`ASSETS`."""
     if name not in ASSETS:
         raise KeyError(name)
-    return resources.files("crmsync.dashboard").joinpath("static", name).read_bytes()
+    return resources.files("crmsync.dashboard").joinpath("static").joinpath(name).read_bytes()

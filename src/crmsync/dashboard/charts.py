@@ -86,7 +86,7 @@ def bars(series: Sequence[Series], unit: str, title: str, *, horizontal: bool = 
                                          "categoryorder": "category ascending"
                                          if periods else "trace"})
     if target is not None:
-        line = {"type": "line", "line": {"dash": "dash", "color": "#b91c1c"},
+        line: dict[str, Any] = {"type": "line", "line": {"dash": "dash", "color": "#b91c1c"},
                 "xref": "x" if horizontal else "paper", "yref": "paper" if horizontal else "y"}
         if horizontal:
             line.update(x0=target, x1=target, y0=0, y1=1)

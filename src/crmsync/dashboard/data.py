@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -39,6 +39,8 @@ from crmsync.store import Store
 from crmsync.store.database import redact_url
 
 __all__ = ["DashboardData", "Catalogue", "Kpi", "kpi", "family_of", "raw_value"]
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +94,7 @@ def _better(row: dict[str, Any]) -> bool | None:
     change = row.get("change_vs_previous")
     if change is None or change == 0:
         return None
-    return (change > 0) == (row.get("direction") != "lower_is_better")
+    return bool((change > 0) == (row.get("direction") != "lower_is_better"))
 
 
 def kpi(row: dict[str, Any], currency: str = "USD") -> Kpi:
@@ -163,8 +165,8 @@ def _open_read_only(url: str) -> Store:
     """The store, read-only; a clear error when it does not exist or has no schema (an
     empty SQLite file is never created)."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        if not Path(parsed.database).expanduser().exists():
+    if (parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+            and not Path(parsed.database).expanduser().exists()):
             raise StoreError(f"no store at {redact_url(url)}: run `crmsync sync` (or "
                              "`crmsync demo --store URL`) first")
     store = Store(url, read_only=True)
@@ -262,7 +264,7 @@ class DashboardData:
             self.warm()
         return version
 
-    def cached(self, key: Any, build: Any) -> Any:
+    def cached(self, key: Hashable, build: Callable[[], T]) -> T:
         """``build()``'s result, kept until the change token moves.
 
         Concurrent callers of one key share one build: the first builds, the others wait
@@ -270,8 +272,8 @@ class DashboardData:
         A result built under a token that has moved since is returned but not kept."""
         while True:
             with self._lock:
-                if key in self._cache:
-                    return self._cache[key]
+                if key in self._cache:  # kept by this method for this key: a T
+                    return cast(T, self._cache[key])
                 pending = self._building.get(key)
                 if pending is None:
                     pending = self._building[key] = threading.Event()
@@ -353,7 +355,7 @@ class DashboardData:
         days = None if starts is None else frozenset(starts)
         whole = ("rows", period, dimension, subjects, None, None, None)
         with self._lock:
-            cached = self._cache.get(whole)
+            cached: list[dict[str, Any]] | None = self._cache.get(whole)
         if cached is not None:
             if metric is None and wanted is None and days is None:
                 return cached

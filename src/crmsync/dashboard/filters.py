@@ -80,6 +80,29 @@ def _date(raw: str, name: str, messages: list[str]) -> dt.date | None:
         return None
 
 
+def _period(query: Mapping[str, str], default_period: str, messages: list[str]) -> str:
+    """The ``period`` parameter, or ``default_period`` when it is missing or unknown."""
+    period = (query.get("period") or "").strip() or default_period
+    if period not in PERIODS:
+        messages.append(f"unknown period '{period}' (one of {', '.join(PERIODS)}): "
+                        f"showing {default_period}")
+        period = default_period
+    return period
+
+
+def _date_range(query: Mapping[str, str], messages: list[str]) -> dict[str, dt.date | None]:
+    """``date_from`` and ``date_to`` from ``from`` and ``to``; neither when reversed."""
+    values: dict[str, dt.date | None] = {}
+    for key, name in (("from", "date_from"), ("to", "date_to")):
+        raw = (query.get(key) or "").strip()
+        values[name] = _date(raw, key, messages) if raw else None
+    start, end = values["date_from"], values["date_to"]
+    if start and end and start > end:
+        messages.append("'from' is after 'to': the date range is ignored")
+        values["date_from"] = values["date_to"] = None
+    return values
+
+
 def parse_filters(query: Mapping[str, str], *, default_period: str,
                   known: Mapping[str, Mapping[str, str]]) -> tuple[Filters, list[str]]:
     """Read the filters from a query string; unknown values are dropped with a message.
@@ -91,18 +114,8 @@ def parse_filters(query: Mapping[str, str], *, default_period: str,
     :return: the filters and the messages to show.
     """
     messages: list[str] = []
-    period = (query.get("period") or "").strip() or default_period
-    if period not in PERIODS:
-        messages.append(f"unknown period '{period}' (one of {', '.join(PERIODS)}): "
-                        f"showing {default_period}")
-        period = default_period
-    values: dict[str, Any] = {"period": period}
-    for key, name in (("from", "date_from"), ("to", "date_to")):
-        raw = (query.get(key) or "").strip()
-        values[name] = _date(raw, key, messages) if raw else None
-    if values["date_from"] and values["date_to"] and values["date_from"] > values["date_to"]:
-        messages.append("'from' is after 'to': the date range is ignored")
-        values["date_from"] = values["date_to"] = None
+    values: dict[str, Any] = {"period": _period(query, default_period, messages),
+                              **_date_range(query, messages)}
     for key in ("team", "rep", "pipeline", "segment", "region", "industry", "metric"):
         raw = (query.get(key) or "").strip()
         if not raw:

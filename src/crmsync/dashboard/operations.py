@@ -10,7 +10,7 @@ from typing import Any
 from crmsync import api
 from crmsync.core.periods import previous_period_start
 from crmsync.dashboard import charts
-from crmsync.dashboard.data import DashboardData, family_of, kpi
+from crmsync.dashboard.data import Catalogue, DashboardData, family_of, kpi
 from crmsync.dashboard.filters import Filters
 from crmsync.dashboard.records import owner_counts, records_of
 from crmsync.dashboard.sales import cards, current_start, series_rows
@@ -45,6 +45,26 @@ def _scoped(data: DashboardData, f: Filters, period: str, metric: str | None = N
                            if r["period_start"] else None)]
 
 
+_NO_STAGE: tuple[str, str | None, int] = ("", None, 0)
+
+
+def _day(row: dict[str, Any]) -> dt.date | None:
+    """The row's period start as a date (``None`` for period ``all``)."""
+    return dt.date.fromisoformat(row["period_start"]) if row["period_start"] else None
+
+
+def _by_start(row: dict[str, Any]) -> str:
+    return row["period_start"] or ""
+
+
+def _stage_pipeline(cat: Catalogue, stage: str | None) -> str | None:
+    return cat.stages.get(stage or "", _NO_STAGE)[1]
+
+
+def _stage_position(cat: Catalogue, stage: str | None) -> int:
+    return cat.stages.get(stage or "", _NO_STAGE)[2]
+
+
 def funnel(data: DashboardData, f: Filters) -> dict[str, Any]:
     """Per pipeline, its stages in order with stage-to-stage conversion and time in stage
     (the per-stage metrics) in the current period."""
@@ -57,25 +77,35 @@ def funnel(data: DashboardData, f: Filters) -> dict[str, Any]:
     start = current_start(conversion or time_in, as_of)
     conv = {r["subject_id"]: r for r in conversion if r["period_start"] == start}
     days = {r["subject_id"]: r for r in time_in if r["period_start"] == start}
+    out = [_funnel_pipeline(cat, pipe, stages)
+           for pipe, stages in _funnel_stages(data, cat, conv, days).items()
+           if not (f.pipeline and pipe != f.pipeline)]
+    return {"pipelines": out, "start": start}
+
+
+def _funnel_stages(data: DashboardData, cat: Catalogue, conv: dict[Any, dict[str, Any]],
+                   days: dict[Any, dict[str, Any]]) -> dict[str | None, list[dict[str, Any]]]:
+    """The stages with a value, in order, by pipeline."""
     pipelines: dict[str | None, list[dict[str, Any]]] = {}
     for stage in sorted(set(conv) | set(days),
-                        key=lambda s: (cat.stages.get(s or "", ("", None, 0))[2], s or "")):
+                        key=lambda s: (_stage_position(cat, s), s or "")):
         label, pipe, _ = cat.stages.get(stage or "", (stage, None, 0))
         pipelines.setdefault(pipe, []).append({
             "stage": stage, "label": label,
             "conversion": kpi(conv[stage], data.currency) if stage in conv else None,
             "days": kpi(days[stage], data.currency) if stage in days else None})
-    out = []
-    for pipe, stages in pipelines.items():
-        if f.pipeline and pipe != f.pipeline:
-            continue
-        shown = [s for s in stages if s["conversion"] is not None]
-        figure = charts.bars([("conversion to a later stage", [s["label"] for s in shown],
-                               [s["conversion"].value for s in shown])], "ratio",
-                             "Stage-to-stage conversion", height=300) if shown else None
-        out.append({"pipeline": pipe, "name": cat.pipelines.get(pipe or "", pipe or "(none)"),
-                    "stages": stages, "figure": figure})
-    return {"pipelines": out, "start": start}
+    return pipelines
+
+
+def _funnel_pipeline(cat: Catalogue, pipe: str | None, stages: list[dict[str, Any]]
+                     ) -> dict[str, Any]:
+    """One pipeline of the funnel page: its stages and the conversion chart."""
+    shown = [s for s in stages if s["conversion"] is not None]
+    figure = charts.bars([("conversion to a later stage", [s["label"] for s in shown],
+                           [s["conversion"].value for s in shown])], "ratio",
+                         "Stage-to-stage conversion", height=300) if shown else None
+    return {"pipeline": pipe, "name": cat.pipelines.get(pipe or "", pipe or "(none)"),
+            "stages": stages, "figure": figure}
 
 
 def pipeline(data: DashboardData, f: Filters) -> dict[str, Any]:
@@ -85,10 +115,8 @@ def pipeline(data: DashboardData, f: Filters) -> dict[str, Any]:
     value = _scoped(data, f, f.period, "pipeline_value")
     weighted = _scoped(data, f, f.period, "weighted_pipeline_value")
     start = current_start(value, as_of) or ""
-    value = sorted((r for r in value if (r["period_start"] or "") >= start),
-                   key=lambda r: r["period_start"] or "")
-    weighted = sorted((r for r in weighted if (r["period_start"] or "") >= start),
-                      key=lambda r: r["period_start"] or "")
+    value = _from(value, start)
+    weighted = _from(weighted, start)
     figure = charts.bars([("open pipeline", [_label(r) for r in value],
                            [r["value"] for r in value]),
                           ("weighted", [_label(r) for r in weighted],
@@ -107,40 +135,64 @@ def pipeline(data: DashboardData, f: Filters) -> dict[str, Any]:
             **_by_stage(data, f, start)}
 
 
+def _from(rows: list[dict[str, Any]], start: str) -> list[dict[str, Any]]:
+    """The rows of the periods starting on ``start`` or later, in period order."""
+    return sorted((r for r in rows if (r["period_start"] or "") >= start), key=_by_start)
+
+
 def _by_stage(data: DashboardData, f: Filters, start: str) -> dict[str, Any]:
     """Open pipeline (and weighted) per stage and expected close period, from the current
     period on (values computed ``--by stage``)."""
     cat = data.catalogue()
-    rows = {m: [r for r in data.rows(f.period, "stage", metric=m)
-                if r["subject_id"] is None and (r["period_start"] or "") >= start
-                and f.in_range(dt.date.fromisoformat(r["period_start"])
-                               if r["period_start"] else None)]
+    rows = {m: _stage_rows(data, f, cat, m, start)
             for m in ("pipeline_value", "weighted_pipeline_value")}
-    if f.pipeline:
-        rows = {m: [r for r in rs if cat.stages.get(r["dimension_value"] or "",
-                                                    ("", None, 0))[1] == f.pipeline]
-                for m, rs in rows.items()}
-    starts = sorted({r["period_start"] for rs in rows.values() for r in rs})
-    order = sorted({r["dimension_value"] for rs in rows.values() for r in rs},
-                   key=lambda s: (cat.stages.get(s or "", ("", None, 0))[1] or "",
-                                  cat.stages.get(s or "", ("", None, 0))[2], s or ""))
-    cell = {(m, r["dimension_value"], r["period_start"]): kpi(r, data.currency)
-            for m, rs in rows.items() for r in rs}
-    table = [{"stage": s, "label": cat.stages.get(s or "", (s or "(none)",))[0],
-              "pipeline": cat.pipelines.get(cat.stages.get(s or "", ("", None, 0))[1] or "",
-                                            ""),
-              "cells": [(cell.get(("pipeline_value", s, p)),
-                         cell.get(("weighted_pipeline_value", s, p))) for p in starts]}
-             for s in order]
+    table = _stage_table(data, cat, rows)
     labels = [_label(r) for r in sorted(
-        {r["period_start"]: r for rs in rows.values() for r in rs}.values(),
-        key=lambda r: r["period_start"] or "")]
+        {r["period_start"]: r for rs in rows.values() for r in rs}.values(), key=_by_start)]
     figure = charts.bars(
-        [(f"{t['label']} ({t['pipeline']})" if t["pipeline"] else t["label"], labels,
-          [c[0].value if c[0] else None for c in t["cells"]]) for t in table],
+        [(_stage_line(t), labels, [c[0].value if c[0] else None for c in t["cells"]])
+         for t in table],
         "currency", "Open pipeline by stage and expected close period",
         stacked=True, periods=True) if table else None
     return {"stage_table": table, "stage_periods": labels, "stage_figure": figure}
+
+
+def _stage_rows(data: DashboardData, f: Filters, cat: Catalogue, metric: str, start: str
+                ) -> list[dict[str, Any]]:
+    """The per-stage rows of ``metric`` from ``start`` on (of the pipeline filter's)."""
+    rows = [r for r in data.rows(f.period, "stage", metric=metric)
+            if r["subject_id"] is None and (r["period_start"] or "") >= start
+            and f.in_range(_day(r))]
+    if f.pipeline:
+        rows = [r for r in rows if _stage_pipeline(cat, r["dimension_value"]) == f.pipeline]
+    return rows
+
+
+def _stage_table(data: DashboardData, cat: Catalogue, rows: dict[str, list[dict[str, Any]]]
+                 ) -> list[dict[str, Any]]:
+    """One line per stage (by pipeline, in stage order): the value and weighted value per
+    period."""
+    starts = sorted({r["period_start"] for rs in rows.values() for r in rs})
+    order = sorted({r["dimension_value"] for rs in rows.values() for r in rs},
+                   key=lambda s: (_stage_pipeline(cat, s) or "", _stage_position(cat, s),
+                                  s or ""))
+    cell = {(m, r["dimension_value"], r["period_start"]): kpi(r, data.currency)
+            for m, rs in rows.items() for r in rs}
+    return [{"stage": s, "label": _stage_label(cat, s),
+             "pipeline": cat.pipelines.get(_stage_pipeline(cat, s) or "", ""),
+             "cells": [(cell.get(("pipeline_value", s, p)),
+                        cell.get(("weighted_pipeline_value", s, p))) for p in starts]}
+            for s in order]
+
+
+def _stage_label(cat: Catalogue, stage: str | None) -> str:
+    known = cat.stages.get(stage or "")
+    return known[0] if known is not None else stage or "(none)"
+
+
+def _stage_line(line: dict[str, Any]) -> str:
+    """A stage's name on the chart, with its pipeline's when it has one."""
+    return f"{line['label']} ({line['pipeline']})" if line["pipeline"] else str(line["label"])
 
 
 def activity(data: DashboardData, f: Filters) -> dict[str, Any]:
@@ -148,24 +200,13 @@ def activity(data: DashboardData, f: Filters) -> dict[str, Any]:
     period filter says so) against the activity targets."""
     cat = data.catalogue()
     names = [m for m in ACTIVITY_METRICS if m in data.definitions]
-    wanted = {r for r, t in cat.rep_team.items() if t == f.team} if f.team else None
-    if f.rep:
-        wanted = {f.rep} if wanted is None else wanted & {f.rep}
+    wanted = _activity_reps(cat, f)
     # only the current period's values (and the previous one's, their change) are read
     periods = [p for p in data.periods(f.period, "owner", names, of=wanted)
-               if f.in_range(dt.date.fromisoformat(p["period_start"])
-                             if p["period_start"] else None)]
+               if f.in_range(_day(p))]
     start = current_start(periods, _as_of(data, f))
-    days = {start, previous_period_start(f.period, dt.date.fromisoformat(start)).isoformat()} \
-        if start else set()
-    rows = [r for m in names for r in data.rows(f.period, "owner", metric=m, of=wanted,
-                                                starts=days) if start]
-    now = {(r["dimension_value"], r["metric"]): r for r in rows if r["period_start"] == start}
-    reps = sorted({rep for rep, _ in now}, key=lambda r: cat.reps.get(r or "", r or "").lower())
-    table = [{"rep": rep, "name": cat.reps.get(rep or "", rep),
-              "team": cat.rep_team.get(rep or "", ""),
-              "cells": [kpi(now[(rep, m)], data.currency) if (rep, m) in now else None
-                        for m in names]} for rep in reps]
+    now = _current(data, f, names, wanted, start)
+    table = _activity_table(data, cat, names, now)
     figure = charts.bars([(data.definitions[m].title or m, [t["name"] for t in table],
                            [now[(t["rep"], m)]["value"] if (t["rep"], m) in now else None
                             for t in table]) for m in names], "count",
@@ -175,6 +216,35 @@ def activity(data: DashboardData, f: Filters) -> dict[str, Any]:
     return {"metrics": [data.definitions[m].title or m for m in names], "table": table,
             "figure": figure, "start": start, "cards": org,
             "weekly_available": "week" in cat.periods}
+
+
+def _activity_reps(cat: Catalogue, f: Filters) -> set[str] | None:
+    """The reps of the team and rep filters (``None``: every rep)."""
+    wanted = {r for r, t in cat.rep_team.items() if t == f.team} if f.team else None
+    if f.rep:
+        wanted = {f.rep} if wanted is None else wanted & {f.rep}
+    return wanted
+
+
+def _current(data: DashboardData, f: Filters, names: list[str], wanted: set[str] | None,
+             start: str | None) -> dict[tuple[Any, Any], dict[str, Any]]:
+    """The per-rep values of period ``start`` by ``(rep, metric)``."""
+    if not start:
+        return {}
+    days = {start, previous_period_start(f.period, dt.date.fromisoformat(start)).isoformat()}
+    rows = [r for m in names for r in data.rows(f.period, "owner", metric=m, of=wanted,
+                                                starts=days)]
+    return {(r["dimension_value"], r["metric"]): r for r in rows if r["period_start"] == start}
+
+
+def _activity_table(data: DashboardData, cat: Catalogue, names: list[str],
+                    now: dict[tuple[Any, Any], dict[str, Any]]) -> list[dict[str, Any]]:
+    """One line per rep with a value, by name: the value of each metric."""
+    reps = sorted({rep for rep, _ in now}, key=lambda r: cat.reps.get(r or "", r or "").lower())
+    return [{"rep": rep, "name": cat.reps.get(rep or "", rep),
+             "team": cat.rep_team.get(rep or "", ""),
+             "cells": [kpi(now[(rep, m)], data.currency) if (rep, m) in now else None
+                       for m in names]} for rep in reps]
 
 
 def customers(data: DashboardData, f: Filters) -> dict[str, Any]:
@@ -189,16 +259,22 @@ def customers(data: DashboardData, f: Filters) -> dict[str, Any]:
     for group, unit, title in ((("nps", "ces"), "score", "NPS and CES"),
                                (("csat", "retention_rate", "churn_rate"), "ratio",
                                 "CSAT, retention and churn")):
-        lines = []
-        for m in group:
-            rs = sorted((r for r in rows if r["metric"] == m),
-                        key=lambda r: r["period_start"] or "")
-            if rs:
-                lines.append((data.definitions[m].title or m, [_label(r) for r in rs],
-                              [r["value"] for r in rs]))
+        lines = _metric_lines(data, rows, group)
         if lines:
             figures.append(charts.lines(lines, unit, title))
     return {"cards": shown, "figures": figures}
+
+
+def _metric_lines(data: DashboardData, rows: list[dict[str, Any]], metrics: tuple[str, ...]
+                  ) -> list[charts.Series]:
+    """A line over the periods per metric of ``metrics`` with values among ``rows``."""
+    lines: list[charts.Series] = []
+    for m in metrics:
+        rs = sorted((r for r in rows if r["metric"] == m), key=_by_start)
+        if rs:
+            lines.append((data.definitions[m].title or m, [_label(r) for r in rs],
+                          [r["value"] for r in rs]))
+    return lines
 
 
 def data_quality(data: DashboardData, f: Filters) -> dict[str, Any]:

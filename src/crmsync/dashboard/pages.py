@@ -128,9 +128,11 @@ class Renderer:
 
     def _panel(self, panel: DashboardPanel, f: Filters, subject: str | None
                ) -> dict[str, Any]:
+        def report_rows(period: str, dimension: str | None = None) -> list[dict[str, Any]]:
+            return self.data.rows(period, dimension, subjects=True)
+
         ctx = PanelContext(config=self.data.config, store=self.data.store, filters=f.params(),
-                           report_rows=lambda p, d=None: self.data.rows(p, d, subjects=True),
-                           subject=subject)
+                           report_rows=report_rows, subject=subject)
         try:
             rows = [dict(r) for r in panel.rows(ctx)]
         except Exception as exc:  # a plugin's bug shows in its panel, never a 500

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -19,6 +19,9 @@ from crmsync.core.errors import CrmsyncError
 from crmsync.plugin.connector import Connector
 from crmsync.plugin.context import MetricContext
 from crmsync.plugin.metric import Metric
+
+if TYPE_CHECKING:  # data.py imports this module on use
+    from crmsync.dashboard.data import DashboardData
 
 __all__ = ["Record", "records_of", "ATTENTION", "record_links"]
 
@@ -44,7 +47,7 @@ class Record:
     url: str | None
 
 
-def _context(data: Any, metric: Metric, period: str) -> MetricContext:
+def _context(data: DashboardData, metric: Metric, period: str) -> MetricContext:
     cfg = data.config.metrics
     as_of = dt.datetime.combine(data.as_of(), dt.time(23, 59, 59))
     return MetricContext(dialect=data.store.dialect, period=period,
@@ -54,7 +57,7 @@ def _context(data: Any, metric: Metric, period: str) -> MetricContext:
                          as_of=as_of)
 
 
-def record_links(data: Any) -> dict[str, Connector | None]:
+def record_links(data: DashboardData) -> dict[str, Connector | None]:
     """A connector per configured connection that can build record URLs (``None`` when
     its settings cannot be resolved); never makes an API call."""
     out: dict[str, Connector | None] = {}
@@ -69,7 +72,7 @@ def record_links(data: Any) -> dict[str, Connector | None]:
     return out
 
 
-def records_of(data: Any, metric_name: str, *, period: str,
+def records_of(data: DashboardData, metric_name: str, *, period: str,
                owners: Sequence[str] | None = None) -> tuple[list[Record], int]:
     """The records behind ``metric_name`` (only those of ``owners`` if given), at most
     ``data.record_limit``, and how many there are; ``([], 0)`` if the metric lists none.
@@ -79,7 +82,7 @@ def records_of(data: Any, metric_name: str, *, period: str,
     return data.cached(key, lambda: _records_of(data, metric_name, period, owners))
 
 
-def _records_of(data: Any, metric_name: str, period: str,
+def _records_of(data: DashboardData, metric_name: str, period: str,
                 owners: Sequence[str] | None) -> tuple[list[Record], int]:
     metric = data.definitions.get(metric_name)
     if metric is None:
@@ -115,7 +118,7 @@ def _records_of(data: Any, metric_name: str, period: str,
     return out, int(total or 0)
 
 
-def owner_counts(data: Any, metric_name: str, *, period: str = "all"
+def owner_counts(data: DashboardData, metric_name: str, *, period: str = "all"
                  ) -> list[tuple[str | None, str, int]]:
     """How many records ``metric_name`` lists per owner: ``(owner id, name, count)``, most
     first (cached per change token)."""
@@ -123,7 +126,7 @@ def owner_counts(data: Any, metric_name: str, *, period: str = "all"
                         lambda: _owner_counts(data, metric_name, period))
 
 
-def _owner_counts(data: Any, metric_name: str, period: str
+def _owner_counts(data: DashboardData, metric_name: str, period: str
                   ) -> list[tuple[str | None, str, int]]:
     metric = data.definitions.get(metric_name)
     if metric is None:

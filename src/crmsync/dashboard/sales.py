@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from crmsync.core.periods import previous_period_start
 from crmsync.dashboard import charts
-from crmsync.dashboard.data import DashboardData, Kpi, family_of, kpi
+from crmsync.dashboard.data import Catalogue, DashboardData, Kpi, family_of, kpi
 from crmsync.dashboard.filters import Filters
 from crmsync.dashboard.records import ATTENTION, records_of
 from crmsync.metrics.formatting import period_label
@@ -49,9 +49,10 @@ def current_start(rows: Iterable[dict[str, Any]], as_of: dt.date) -> str | None:
     """The start of the period containing ``as_of`` among ``rows``, else the latest one
     starting before it."""
     day = as_of.isoformat()
-    best = None
+    best: str | None = None
     for r in rows:
-        start, end = r["period_start"], r["period_end"]
+        start: str | None = r["period_start"]
+        end: str | None = r["period_end"]
         if start is None or start > day:
             continue
         if end is not None and start <= day < end:
@@ -73,24 +74,30 @@ def cards(data: DashboardData, rows: Sequence[dict[str, Any]], f: Filters,
         by_metric.setdefault(r["metric"], []).append(r)
     out = []
     for name in names:
-        series = sorted(by_metric.get(name, []), key=lambda r: r["period_start"] or "")
-        start = current_start(series, as_of)
-        now = next((r for r in series if r["period_start"] == start), None)
-        if now is None:
-            continue
-        prev_start = (previous_period_start(f.period, _start(now)).isoformat()
-                      if now["period_start"] else None)
-        prev = next((r for r in series if r["period_start"] == prev_start), None)
-        shown = [r for r in series if r["period_start"] and r["period_start"] <= start][-SPARK:]
-        out.append({
-            "kpi": kpi(now, data.currency),
-            "previous": kpi(prev, data.currency) if prev is not None else None,
-            "spark": charts.sparkline([period_label(r["period"], _start(r)) for r in shown],
-                                      [r["value"] for r in shown],
-                                      [bool(r["partial"]) for r in shown], now["title"]),
-            "spark_rows": [kpi(r, data.currency) for r in shown],
-        })
+        card = _card(data, by_metric.get(name, []), f, as_of)
+        if card is not None:
+            out.append(card)
     return out
+
+
+def _card(data: DashboardData, rows: list[dict[str, Any]], f: Filters, as_of: dt.date
+          ) -> dict[str, Any] | None:
+    """The card of one metric's ``rows``, or ``None`` without a current value."""
+    series = sorted(rows, key=lambda r: r["period_start"] or "")
+    start = current_start(series, as_of)
+    now = next((r for r in series if r["period_start"] == start), None)
+    if now is None:
+        return None
+    prev = _previous(series, f, now)
+    shown = [r for r in series if r["period_start"] and r["period_start"] <= start][-SPARK:]
+    return {
+        "kpi": kpi(now, data.currency),
+        "previous": kpi(prev, data.currency) if prev is not None else None,
+        "spark": charts.sparkline([period_label(r["period"], _start(r)) for r in shown],
+                                  [r["value"] for r in shown],
+                                  [bool(r["partial"]) for r in shown], now["title"]),
+        "spark_rows": [kpi(r, data.currency) for r in shown],
+    }
 
 
 def _scope_rows(data: DashboardData, f: Filters, period: str) -> list[dict[str, Any]]:
@@ -116,42 +123,76 @@ def overview(data: DashboardData, f: Filters) -> dict[str, Any]:
             "empty": not rows and not snapshot}
 
 
+def _previous(series: list[dict[str, Any]], f: Filters, now: dict[str, Any]
+              ) -> dict[str, Any] | None:
+    """The row of the period before ``now``'s in ``series``, if any."""
+    now_day = _start(now)
+    if now_day is None:
+        return None
+    prev_start = previous_period_start(f.period, now_day).isoformat()
+    return next((r for r in series if r["period_start"] == prev_start), None)
+
+
+def _metric(data: DashboardData, f: Filters) -> str | None:
+    """The chosen metric, else :data:`DEFAULT_METRIC` if defined, else the first one."""
+    if f.metric:
+        return f.metric
+    if DEFAULT_METRIC in data.definitions:
+        return DEFAULT_METRIC
+    return next(iter(data.definitions), None)
+
+
+class _Group(NamedTuple):
+    """Lines of the trends chart: the aggregate rows of ``dimension`` (``None``: the
+    organisation) whose value is one of ``values`` (``None``: any), one line per value,
+    labelled ``label`` or by the rows' own label."""
+
+    dimension: str | None
+    values: frozenset[str | None] | None
+    label: str | None = None
+
+
+def _trend_groups(cat: Catalogue, dim: str | None, value: str | None) -> list[_Group]:
+    """The scope's line with its parts: org → teams, team → reps, rep → team and org."""
+    org = _Group(None, None, "organisation")
+    if dim is None:
+        return [org, _Group("team", None)]
+    if dim == "team":
+        reps = frozenset(r for r, t in cat.rep_team.items() if t == value)
+        return [_Group("team", frozenset({value})), _Group("owner", frozenset(reps))]
+    if dim == "owner":
+        return [_Group("owner", frozenset({value})),
+                _Group("team", frozenset({cat.rep_team.get(value or "")})), org]
+    return [_Group(dim, frozenset({value})), org]
+
+
+def _group_lines(data: DashboardData, f: Filters, metric: str, group: _Group
+                 ) -> list[tuple[str, list[dict[str, Any]]]]:
+    """``(label, rows in period order)`` per dimension value of ``group``."""
+    of = None if group.values is None else [v or "" for v in group.values]
+    per: dict[Any, list[dict[str, Any]]] = {}
+    for r in data.rows(f.period, group.dimension, metric=metric, of=of):
+        if r["subject_id"] is None and f.in_range(_start(r)) and (
+                group.values is None or r["dimension_value"] in group.values):
+            per.setdefault(r["dimension_value"], []).append(r)
+    out = []
+    for dv, rs in per.items():
+        rs.sort(key=lambda r: r["period_start"] or "")
+        out.append((group.label or rs[0]["label"] or dv or "(none)", rs))
+    return out
+
+
 def trends(data: DashboardData, f: Filters) -> dict[str, Any]:
     """One metric over time: the scope's line with its parts (org → teams, team → reps,
     rep → team and org) and the target line."""
-    metric = f.metric or (DEFAULT_METRIC if DEFAULT_METRIC in data.definitions
-                          else next(iter(data.definitions), None))
+    metric = _metric(data, f)
     if metric is None:
         return {"metric": None, "series": [], "figure": None, "table": []}
-    cat = data.catalogue()
-    dim, value = f.scope
-    groups: list[tuple[str, str | None, Any]] = []  # (dimension, value filter, label)
-    if dim is None:
-        groups = [(None, None, "organisation"), ("team", ..., None)]
-    elif dim == "team":
-        groups = [("team", value, None), ("owner", {r for r, t in cat.rep_team.items()
-                                                     if t == value}, None)]
-    elif dim == "owner":
-        groups = [("owner", value, None), ("team", cat.rep_team.get(value or ""), None),
-                  (None, None, "organisation")]
-    else:
-        groups = [(dim, value, None), (None, None, "organisation")]
     lines: list[charts.Series] = []
     table: list[Kpi] = []
     target = None
-    for gdim, gval, glabel in groups:
-        of = (None if gdim is None or gval is ... else gval if isinstance(gval, set)
-              else [gval or ""])
-        rows = [r for r in data.rows(f.period, gdim, metric=metric, of=of)
-                if r["subject_id"] is None and f.in_range(_start(r))
-                and (gval is ... or (r["dimension_value"] in gval if isinstance(gval, set)
-                                     else gdim is None or r["dimension_value"] == gval))]
-        per: dict[Any, list[dict[str, Any]]] = {}
-        for r in rows:
-            per.setdefault(r["dimension_value"], []).append(r)
-        for dv, rs in per.items():
-            rs.sort(key=lambda r: r["period_start"] or "")
-            label = glabel or rs[0]["label"] or dv or "(none)"
+    for group in _trend_groups(data.catalogue(), *f.scope):
+        for label, rs in _group_lines(data, f, metric, group):
             lines.append((label, [period_label(f.period, _start(r)) for r in rs],
                           [r["value"] for r in rs]))
             table.extend(kpi(r, data.currency) for r in rs)
@@ -174,42 +215,62 @@ def _ranked(rows: Sequence[dict[str, Any]], lower_better: bool) -> dict[str, int
 def leaderboard(data: DashboardData, f: Filters) -> dict[str, Any]:
     """Reps ranked on one metric in the current period (of the team filter's team), with
     the rank change against the previous period; ``n`` below :data:`MIN_N` is unranked."""
-    metric = f.metric or (DEFAULT_METRIC if DEFAULT_METRIC in data.definitions
-                          else next(iter(data.definitions), None))
+    metric = _metric(data, f)
     cat = data.catalogue()
-    rows = [r for r in data.rows(f.period, "owner", metric=metric) if r["subject_id"] is None]
-    if f.team:
-        rows = [r for r in rows if cat.rep_team.get(r["dimension_value"] or "") == f.team]
+    rows = _rep_rows(data, f, cat, metric)
     start = current_start(rows, _as_of(data, f))
     now = [r for r in rows if r["period_start"] == start]
     prev_start = (previous_period_start(f.period, dt.date.fromisoformat(start)).isoformat()
                   if start else None)
     before = [r for r in rows if r["period_start"] == prev_start]
     definition = data.definitions.get(metric or "")
+    title = definition.title if definition else metric
+    entries = _leaders(data, cat, now, before)
+    ranked = [e for e in entries if e["rank"] is not None]
+    figure = charts.bars([("value", [e["name"] for e in ranked],
+                           [e["kpi"].value for e in ranked])],
+                         definition.unit if definition else "count", f"{title}",
+                         horizontal=True, height=max(240, 24 * len(ranked) + 80)
+                         ) if ranked else None
+    return {"metric": metric, "title": title, "entries": entries, "start": start,
+            "figure": figure, "min_n": MIN_N}
+
+
+def _rep_rows(data: DashboardData, f: Filters, cat: Catalogue, metric: str | None
+              ) -> list[dict[str, Any]]:
+    """The per-rep aggregate rows of ``metric`` (of the team filter's team)."""
+    rows = [r for r in data.rows(f.period, "owner", metric=metric) if r["subject_id"] is None]
+    if f.team:
+        rows = [r for r in rows if cat.rep_team.get(r["dimension_value"] or "") == f.team]
+    return rows
+
+
+def _leaders(data: DashboardData, cat: Catalogue, now: list[dict[str, Any]],
+             before: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The leaderboard's entries, ranked first, with their move and tier."""
     lower = bool(now and now[0]["direction"] == "lower_is_better")
     rank, prev_rank = _ranked(now, lower), _ranked(before, lower)
     entries = []
     for r in now:
         rep = r["dimension_value"]
-        k = kpi(r, data.currency)
         position, previous = rank.get(rep), prev_rank.get(rep)
-        entries.append({"kpi": k, "rep": rep, "name": cat.reps.get(rep or "", rep),
+        entries.append({"kpi": kpi(r, data.currency), "rep": rep,
+                        "name": cat.reps.get(rep or "", rep),
                         "team": cat.rep_team.get(rep or "", ""), "rank": position,
                         "move": (previous - position) if position and previous else None,
                         "small": position is None})
     entries.sort(key=lambda e: (e["rank"] is None, e["rank"] or 0, e["name"] or ""))
+    _set_tiers(entries)
+    return entries
+
+
+def _set_tiers(entries: list[dict[str, Any]]) -> None:
+    """Mark the top three ranked entries, and the bottom three when more than six rank."""
     ranked = [e for e in entries if e["rank"] is not None]
     top = {id(e) for e in ranked[:3]}
     bottom = {id(e) for e in ranked[-3:]} if len(ranked) > 6 else set()
     for e in entries:
         e["tier"] = "top" if id(e) in top else "bottom" if id(e) in bottom else ""
-    figure = charts.bars([("value", [e["name"] for e in ranked],
-                           [e["kpi"].value for e in ranked])],
-                         definition.unit if definition else "count",
-                         f"{definition.title if definition else metric}", horizontal=True,
-                         height=max(240, 24 * len(ranked) + 80)) if ranked else None
-    return {"metric": metric, "title": definition.title if definition else metric,
-            "entries": entries, "start": start, "figure": figure, "min_n": MIN_N}
 
 
 def _median(values: Iterable[float | None]) -> float | None:
@@ -270,25 +331,40 @@ def team_page(data: DashboardData, f: Filters, team: str) -> dict[str, Any]:
     """One team's KPIs against the median of all teams, the organisation and target; its
     reps on the headline metrics; the deals needing attention."""
     cat = data.catalogue()
-    members = sorted((r for r, t in cat.rep_team.items() if t == team),
-                     key=lambda r: cat.reps.get(r, r).lower())
+    members = [r for r, t in cat.rep_team.items() if t == team]
+    members.sort(key=lambda r: _rep_name(cat, r).lower())
     kpis = _compare(data, f, "team", team, set(cat.teams), [(None, None)])
-    as_of = _as_of(data, f)
     owner_rows = [r for r in data.rows(f.period, "owner", of=members)
                   if r["subject_id"] is None
                   and f.in_range(_start(r))]
-    columns = [n for n in HEADLINE if n in data.definitions
-               and any(r["metric"] == n for r in owner_rows)][:5]
+    columns = _headline_columns(data, owner_rows)
     team_start = {c["kpi"].metric: c["kpi"].period_start for c in kpis}
-    reps = []
-    for rep in members:
-        cells = cards(data, [r for r in owner_rows if r["dimension_value"] == rep], f,
-                      columns, as_of)
-        # only the team's current period: a rep without a value there shows none
-        by = {c["kpi"].metric: c["kpi"] for c in cells
-              if c["kpi"].period_start == team_start.get(c["kpi"].metric)}
-        reps.append({"rep": rep, "name": cat.reps.get(rep, rep),
-                     "cells": [by.get(n) for n in columns]})
+    as_of = _as_of(data, f)
+    reps = [{"rep": rep, "name": cat.reps.get(rep, rep),
+             "cells": _rep_cells(data, f, [r for r in owner_rows if r["dimension_value"] == rep],
+                                 columns, team_start, as_of)}
+            for rep in members]
     titles = [data.definitions[n].title or n for n in columns]
     return {"team": team, "kpis": kpis, "columns": titles, "reps": reps,
             "attention": _attention(data, f, members)}
+
+
+def _rep_name(cat: Catalogue, rep: str) -> str:
+    """The rep's display name (its id when it has none)."""
+    return cat.reps.get(rep, rep)
+
+
+def _headline_columns(data: DashboardData, rows: list[dict[str, Any]]) -> list[str]:
+    """The first five headline metrics with a value among ``rows``."""
+    return [n for n in HEADLINE if n in data.definitions
+            and any(r["metric"] == n for r in rows)][:5]
+
+
+def _rep_cells(data: DashboardData, f: Filters, rows: list[dict[str, Any]],
+               columns: list[str], team_start: dict[str, str | None], as_of: dt.date
+               ) -> list[Kpi | None]:
+    """A rep's value per column, only in the team's current period: a rep without a value
+    there shows none."""
+    by = {c["kpi"].metric: c["kpi"] for c in cards(data, rows, f, columns, as_of)
+          if c["kpi"].period_start == team_start.get(c["kpi"].metric)}
+    return [by.get(n) for n in columns]
