@@ -45,7 +45,7 @@ def test_syncing_an_unknown_connection_names_the_configured_ones(tmp_path):
                    f'path = "{tmp_path}"\n')
     result = run("--config", str(cfg), "sync", "hubspot")
     assert result.exit_code == 2
-    assert "no connection named 'hubspot' (configured: sheet)" in result.output
+    assert "unknown connection 'hubspot' (configured: sheet)" in result.output
 
 
 def test_sync_json_reports_each_entity(tmp_path):

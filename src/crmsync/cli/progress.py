@@ -122,9 +122,9 @@ class Meter:
 
 
 @contextmanager
-def meter(mode: Mode, **kwargs: object) -> Iterator[Meter]:
+def meter(mode: Mode, interval: float = 5.0) -> Iterator[Meter]:
     """A started :class:`Meter`, stopped afterwards."""
-    m = Meter(mode, **kwargs)  # type: ignore[arg-type]  # the dataclass fields, passed on
+    m = Meter(mode, interval=interval)
     m.start()
     try:
         yield m
