@@ -132,8 +132,8 @@ def check(state: State, names: Sequence[str], as_json: bool) -> None:
 
 
 #: ``sync`` result columns and their short headers.
-_SYNC_HEADERS = {"connection": "conn", "rows_read": "read", "rows_upserted": "upserted",
-                 "rows_deleted": "deleted", "api_calls": "calls"}
+_SYNC_HEADERS = {"connection": "conn", "rows_read": "read", "rows_upserted": "upserts",
+                 "rows_deleted": "deletes", "rejects": "rej", "api_calls": "calls"}
 
 
 def _sync_entities(config: Config, registry: Registry, names: Sequence[str],
@@ -229,17 +229,18 @@ def status(state: State, as_json: bool) -> None:
 
 
 #: ``status`` run columns and their short headers.
-_RUN_HEADERS = {"started": "started (UTC)", "duration_s": "secs", "rows_upserted": "upserted",
-                "api_calls": "calls"}
+_RUN_HEADERS = {"started": "started (UTC)", "secs": "secs", "rows_upserted": "upserts",
+                "rejects": "rej", "api_calls": "calls"}
 
 
 def print_runs(out: Any, runs: Sequence[dict[str, Any]]) -> None:
     """The latest run per entity, one section per connection; errors, the next scheduled
     run and the cursor under the table (the cursor in full with ``--json``)."""
     for connection in dict.fromkeys(r["connection"] for r in runs):
-        mine = [dict(r, started=(r.get("started_at") or "")[:16].replace("T", " "))
+        mine = [dict(r, started=(r.get("started_at") or "")[:16].replace("T", " "),
+                     secs=None if r.get("duration_s") is None else f"{r['duration_s']:.1f}")
                 for r in runs if r["connection"] == connection]
-        render.records(out, mine, ("entity", "status", "started", "duration_s",
+        render.records(out, mine, ("entity", "status", "started", "secs",
                                    "rows_upserted", "rejects", "api_calls"),
                        title=f"connection {connection}", key=("entity",),
                        headers=_RUN_HEADERS)

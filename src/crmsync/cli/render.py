@@ -14,7 +14,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console, Group, RenderableType
-from rich.measure import Measurement
+from rich.cells import cell_len
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
@@ -41,13 +41,25 @@ def table(title: str | None = None, caption: str | None = None) -> Table:
     """The house table: a rule under the header, no outer frame (narrow)."""
     return Table(title=cell(title) if title else None, title_justify="left",
                  caption=cell(caption) if caption else None, caption_justify="left",
-                 box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_style="bold",
+                 box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0),
+                 title_style="bold",
                  caption_style="dim")
 
 
-def fits(renderable: RenderableType, out: Console) -> bool:
-    """True when ``renderable`` prints within ``out``'s width without breaking a word."""
-    return Measurement.get(out, out.options, renderable).minimum <= out.width
+def fits(grid: Table, out: Console) -> bool:
+    """True when ``grid`` prints within ``out``'s width without cutting a word or a
+    ``no_wrap`` cell: each column needs its longest word (its longest cell if ``no_wrap``),
+    plus two spaces between columns (:func:`table`'s layout)."""
+    widths = []
+    for column in grid.columns:
+        texts = [column.header, *column.cells]
+        plain = [t.plain if isinstance(t, Text) else str(t) for t in texts]
+        if column.no_wrap:
+            need = max(cell_len(p) for p in plain)
+        else:
+            need = max((cell_len(w) for p in plain for w in p.split()), default=0)
+        widths.append(max(need, column.min_width or 0))
+    return sum(widths) + 2 * (len(widths) - 1) <= out.width
 
 
 def fitting(out: Console, build: Callable[[int], Table], sizes: Sequence[int]) -> Table:
@@ -62,22 +74,28 @@ def fitting(out: Console, build: Callable[[int], Table], sizes: Sequence[int]) -
 
 # -- rows of records -----------------------------------------------------------------------
 
+#: Columns of prose, which may wrap (at spaces) in a table.
+_FREE_TEXT = frozenset({"error", "reason", "message", "description", "title", "registers",
+                        "Snapshot"})
+
 
 def records(out: Console, rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *,
             title: str | None = None, key: Sequence[str] = (),
             headers: Mapping[str, str] | None = None) -> None:
     """Rows as a table when it fits ``out``, else one stacked block per row: the ``key``
     columns as its heading, then ``column value`` pairs. ``headers`` abbreviates column
-    names in the table; a legend line explains them."""
+    names in the table; a legend line explains them. Columns empty in every row are left
+    out."""
     headers = headers or {}
+    columns = [c for c in columns if c in key or any(r.get(c) not in (None, "") for r in rows)]
     grid = table(title)
     for c in columns:
-        grid.add_column(cell(headers.get(c, c)), no_wrap=c not in ("error", "reason", "message"))
+        grid.add_column(cell(headers.get(c, c)), no_wrap=c not in _FREE_TEXT)
     for r in rows:
         grid.add_row(*(cell(r.get(c)) for c in columns))
     if fits(grid, out):
         out.print(grid)
-        used = {c: headers[c] for c in columns if c in headers and headers[c] != c}
+        used = {c: headers[c] for c in columns if c in headers and c not in headers[c]}
         if used:
             out.print(cell(" · ".join(f"{short}: {c}" for c, short in used.items())),
                       style="dim")
@@ -127,7 +145,7 @@ def _matrix(title: str | None, corner: str, labels: Sequence[str],
     grid = table(title)
     grid.add_column(cell(corner), min_width=min(20, max(map(len, labels), default=1)))
     for header, _ in columns:
-        grid.add_column(cell(header), justify="right")
+        grid.add_column(cell(header), justify="right", no_wrap=True)
     for i, label in enumerate(labels):
         grid.add_row(cell(label), *(cell(cells[i]) for _, cells in columns))
     return grid
