@@ -295,7 +295,8 @@ def _print_by_team(out: Console, result: DemoResult, units: dict[str, str],
                                     units[n], "") for n in names]) for team in teams]
     render.matrix(out, f"By team, {period_label(result.period, latest)}"
                   + ("" if ended else f" (not ended: as of {today})"),
-                  "KPI", [titles[n] for n in names], columns)
+                  "KPI", [titles[n] for n in names], columns,
+                  caption="amounts in USD")
 
 
 def _print_snapshot(out: Console, result: DemoResult, units: dict[str, str],

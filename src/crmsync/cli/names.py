@@ -22,7 +22,7 @@ class UnknownName(click.UsageError):
     """``unknown metric 'win_rat' — did you mean 'win_rate'? (crmsync metrics list)``."""
 
     def __init__(self, kind: str, name: str, known: Collection[str], where: str) -> None:
-        close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.75)
+        close = difflib.get_close_matches(name, sorted(known), n=1)
         hint = (" — did you mean " + " or ".join(repr(c) for c in close) + "?") if close else ""
         super().__init__(f"unknown {kind} {name!r}{hint} ({where})")
         self.kind = kind

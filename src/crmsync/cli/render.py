@@ -126,7 +126,7 @@ def _stacked(row: Mapping[str, Any], columns: Sequence[str], key: Sequence[str],
 
 
 def matrix(out: Console, title: str, corner: str, labels: Sequence[str],
-           columns: Sequence[tuple[str, Sequence[str]]]) -> None:
+           columns: Sequence[tuple[str, Sequence[str]]], caption: str | None = None) -> None:
     """Rows ``labels`` × ``columns`` (header, cells): as many columns per table as fit
     ``out``'s width; the others follow in further tables under the same row labels."""
     start = 0
@@ -138,6 +138,8 @@ def matrix(out: Console, title: str, corner: str, labels: Sequence[str],
         out.print(_matrix(title if start == 0 else None, corner, labels,
                           columns[start:start + count]))
         start += count
+    if caption:
+        out.print(cell(caption), style="dim")
 
 
 def _matrix(title: str | None, corner: str, labels: Sequence[str],

@@ -96,8 +96,12 @@ def finish(report: RunReport) -> None:
 
 
 def say(message: str) -> None:
-    """What a command is doing, on standard error (never silent for seconds)."""
-    click.echo(message, err=True)
+    """What a command is doing, on standard error (never silent for seconds), wrapped at
+    the width; shown literally (no markup)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    Console(stderr=True, highlight=False).print(Text(message))
 
 
 class State:
