@@ -12,8 +12,7 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from conftest import load_records
-from crmsync.cli import cli
-from crmsync.cli import render
+from crmsync.cli import cli, render
 from crmsync.cli.progress import Meter, plain_line
 from test_metrics import DATA
 

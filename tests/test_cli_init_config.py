@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 
+import tomllib
 from click.testing import CliRunner
 
 from crmsync.cli import cli

@@ -21,6 +21,7 @@ from crmsync.cli.state import State, emit_json, pass_state, say
 from crmsync.core.config import PERIODS, Config
 from crmsync.core.periods import is_period
 from crmsync.metrics import DIMENSIONS
+from crmsync.metrics.engine import MetricValue
 from crmsync.metrics.formatting import format_value, period_label
 from crmsync.plugin.context import is_dimension
 from crmsync.plugin.registry import Registry
@@ -277,24 +278,33 @@ def print_demo(out: Console, result: DemoResult, registry: Registry) -> None:
         click.echo(f"HTML report ({written.size / 1e6:.1f} MB, opens offline): {written.path}")
 
 
-def _print_by_team(out: Console, result: DemoResult, units: dict[str, str],
-                   titles: dict[str, str]) -> None:
-    """The latest period's KPIs per team: as many teams side by side as fit."""
+def _latest_by_team(result: DemoResult) -> tuple[dt.date | None, list[MetricValue]]:
+    """The latest period started by the demo's "today" and its per-team values."""
     today = result.as_of.date()
     team_values = [v for v in result.by_team.values if v.subject_id is None]
     latest = max((v.period_start for v in team_values
                   if v.period_start and v.period_start <= today), default=None)
-    team_rows = [v for v in team_values if v.period_start == latest]
+    return latest, [v for v in team_values if v.period_start == latest]
+
+
+def _ended(values: Sequence[MetricValue], today: dt.date) -> bool:
+    return all(v.period_end is not None and v.period_end <= today for v in values)
+
+
+def _print_by_team(out: Console, result: DemoResult, units: dict[str, str],
+                   titles: dict[str, str]) -> None:
+    """The latest period's KPIs per team: as many teams side by side as fit."""
+    today = result.as_of.date()
+    latest, team_rows = _latest_by_team(result)
     if not team_rows or latest is None:
         return
     teams = sorted({v.dimension_value or "(none)" for v in team_rows})
-    ended = all(v.period_end is not None and v.period_end <= today for v in team_rows)
-    by = {(v.metric, v.dimension_value or "(none)"): v for v in team_rows}
+    by = {(v.metric, v.dimension_value or "(none)"): v.value for v in team_rows}
     names = [n for n in units if any(m == n for m, _ in by)]
-    columns = [(team, [format_value(by[(n, team)].value if (n, team) in by else None,
-                                    units[n], "") for n in names]) for team in teams]
+    columns = [(team, [format_value(by.get((n, team)), units[n], "") for n in names])
+               for team in teams]
     render.matrix(out, f"By team, {period_label(result.period, latest)}"
-                  + ("" if ended else f" (not ended: as of {today})"),
+                  + ("" if _ended(team_rows, today) else f" (not ended: as of {today})"),
                   "KPI", [titles[n] for n in names], columns,
                   caption="amounts in USD")
 

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rich import box
-from rich.console import Console, Group, RenderableType
 from rich.cells import cell_len
+from rich.console import Console, Group, RenderableType
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
@@ -87,7 +87,7 @@ def records(out: Console, rows: Sequence[Mapping[str, Any]], columns: Sequence[s
     names in the table; a legend line explains them. Columns empty in every row are left
     out."""
     headers = headers or {}
-    columns = [c for c in columns if c in key or any(r.get(c) not in (None, "") for r in rows)]
+    columns = [c for c in columns if c in key or _filled(rows, c)]
     grid = table(title)
     for c in columns:
         grid.add_column(cell(headers.get(c, c)), no_wrap=c not in _FREE_TEXT)
@@ -95,15 +95,23 @@ def records(out: Console, rows: Sequence[Mapping[str, Any]], columns: Sequence[s
         grid.add_row(*(cell(r.get(c)) for c in columns))
     if fits(grid, out):
         out.print(grid)
-        used = {c: headers[c] for c in columns if c in headers and c not in headers[c]}
-        if used:
-            out.print(cell(" · ".join(f"{short}: {c}" for c, short in used.items())),
-                      style="dim")
+        _legend(out, columns, headers)
         return
     if title:
         out.print(cell(title), style="bold")
     for r in rows:
         out.print(_stacked(r, columns, key, out.width))
+
+
+def _filled(rows: Sequence[Mapping[str, Any]], column: str) -> bool:
+    return any(r.get(column) not in (None, "") for r in rows)
+
+
+def _legend(out: Console, columns: Sequence[str], headers: Mapping[str, str]) -> None:
+    """``conn: connection · read: rows_read``: the abbreviated headers."""
+    used = {c: headers[c] for c in columns if c in headers and c not in headers[c]}
+    if used:
+        out.print(cell(" · ".join(f"{short}: {c}" for c, short in used.items())), style="dim")
 
 
 def _stacked(row: Mapping[str, Any], columns: Sequence[str], key: Sequence[str],
