@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
+from rich.padding import Padding
 
 from crmsync import api
 from crmsync.api import DemoResult
@@ -135,11 +136,11 @@ def _compute_standard(state: State, period: str | None, as_json: bool) -> None:
                             for purpose, p, dims, connection, run_id, n in result.runs],
                    "findings": [f.__dict__ for f in result.findings]})
         return
-    click.echo(f"computed {result.stored:,} values")
-    for purpose, p, dims, connection, run_id, n in result.runs:
+    click.echo(f"computed {result.stored:,} values (run ids: --json)")
+    for purpose, p, dims, connection, _run_id, n in result.runs:
         by = ", ".join("organisation" if d is None else f"by {d}" for d in dims)
         where = f", connection {connection}" if connection else ""
-        click.echo(f"  {purpose}: period {p}, {by}{where}: {n:,} values (run {run_id})")
+        click.echo(f"  {purpose}: period {p}, {by}{where}: {n:,} values")
     for s in result.skipped:
         click.echo(f"skipped {s}")
     _warn_findings(result.findings)
@@ -205,7 +206,9 @@ def _print_report(state: State, rows: Sequence[dict[str, Any]], period: str,
               style="dim")
     if explain:
         metrics_shown = [definitions[n] for n in shown if n in definitions]
-        out.print(render.cell(render.explain(metrics_shown)))
+        for line in render.explain(metrics_shown).splitlines():
+            indent = len(line) - len(line.lstrip())
+            out.print(Padding(render.cell(line.strip()), (0, 0, 0, indent)))
 
 
 @click.command()
