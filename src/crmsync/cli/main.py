@@ -178,24 +178,26 @@ def sync(state: State, names: Sequence[str], entities: Sequence[str], full: bool
 
 
 def _print_sync(report: RunReport) -> None:
-    """The sync's results per entity, then what went wrong (standard error)."""
+    """The sync's results per entity, each error under the table, then what went wrong
+    (standard error)."""
     out = render.console()
-    render.records(out, [d.as_dict() for d in report.details],
-                   ("connection", "entity", "status", "rows_read", "rows_upserted",
-                    "rows_deleted", "rejects", "api_calls", "error"),
+    details = [d.as_dict() for d in report.details]
+    render.records(out, details, ("connection", "entity", "status", "rows_read",
+                                  "rows_upserted", "rows_deleted", "rejects", "api_calls"),
                    key=("connection", "entity"), headers=_SYNC_HEADERS)
+    for d in details:
+        if d.get("error"):
+            out.print(render.cell(_with_entity(d["connection"], d["entity"], str(d["error"]))))
     if any(d.rejects for d in report.details):
         click.echo("some records were rejected: see `crmsync status` (table sync_rejects)")
     if report.status == LOCKED:
-        click.echo(f"locked: {report.error}", err=True)
+        say(f"locked: {report.error}")
     elif report.stopped_on_quota:
-        click.echo(f"stopped on the API quota (state kept; the next sync resumes): "
-                   f"{report.error}", err=True)
+        say(f"stopped on the API quota (state kept; the next sync resumes): {report.error}")
     elif report.partial:
-        click.echo(f"partial failure (the other connections synced): {report.error}",
-                   err=True)
+        say(f"partial failure (the other connections synced): {report.error}")
     elif report.error:
-        click.echo(f"error: {report.error}", err=True)
+        say(f"error: {report.error}")
 
 
 def _stopped_alone(report: RunReport) -> bool:
@@ -233,6 +235,12 @@ _RUN_HEADERS = {"started": "started (UTC)", "secs": "secs", "rows_upserted": "up
                 "rejects": "rej", "api_calls": "calls"}
 
 
+def _with_entity(connection: str, entity: str, error: str) -> str:
+    """``connection/entity: error``, unless the error already starts so."""
+    where = f"{connection}/{entity}: "
+    return error if error.startswith(where) else where + error
+
+
 def print_runs(out: Any, runs: Sequence[dict[str, Any]]) -> None:
     """The latest run per entity, one section per connection; errors, the next scheduled
     run and the cursor under the table (the cursor in full with ``--json``)."""
@@ -244,7 +252,8 @@ def print_runs(out: Any, runs: Sequence[dict[str, Any]]) -> None:
                                    "rows_upserted", "rejects", "api_calls"),
                        title=f"connection {connection}", key=("entity",),
                        headers=_RUN_HEADERS)
-        notes = [f"{r['entity']}: {r['error']}" for r in mine if r.get("error")]
+        notes = [_with_entity(connection, r["entity"], str(r["error"]))
+                 for r in mine if r.get("error")]
         nexts = {r["next_scheduled"] for r in mine if r.get("next_scheduled")}
         if nexts:
             notes.append(f"next scheduled sync: {min(nexts)}")
@@ -261,10 +270,16 @@ def plugins(state: State, as_json: bool) -> None:
     if as_json:
         emit_json([i.as_dict() for i in infos])
         return
-    rows = [dict(i.as_dict(), registers=", ".join(i.connectors + i.metrics),
+    rows = [dict(i.as_dict(), registers=_registers(i.connectors, i.metrics),
                  version=i.version or "", reason=i.reason or "") for i in infos]
     render.records(render.console(), rows, ("name", "status", "distribution", "version",
                                             "registers", "reason"), key=("name",))
+
+
+def _registers(connectors: Sequence[str], metrics: Sequence[str]) -> str:
+    """What a plugin registers: names, or a count of metrics past three (--json lists them)."""
+    shown = list(metrics) if len(metrics) <= 3 else [f"{len(metrics)} metrics"]
+    return ", ".join([*connectors, *shown])
 
 
 @cli.command()
