@@ -29,7 +29,11 @@ class UnknownName(click.UsageError):
         self.name = name
 
     def show(self, file: object = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+        """One message, wrapped at the width of standard error (at spaces)."""
+        from rich.console import Console
+        from rich.text import Text
+
+        Console(stderr=True, highlight=False).print(Text(f"error: {self.format_message()}"))
 
 
 def check_name(kind: str, name: str, known: Collection[str], where: str) -> str:
