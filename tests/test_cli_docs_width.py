@@ -18,6 +18,8 @@ DOC = ROOT / "docs" / "cli.md"
 WIDTH = 80
 #: Documented commands that serve until stopped, or need a CRM to write to.
 NOT_RUN = ("scheduler", "dashboard", "worker", "writeback apply", "run")
+#: Documented commands that show an error, and their exit code.
+FAILING = {"sync hubspt": 2, "metrics show --metric win_rat": 2}
 
 
 def blocks(text: str) -> list[list[str]]:
@@ -41,7 +43,7 @@ def documented_commands() -> list[str]:
     for block in blocks(DOC.read_text(encoding="utf-8")):
         for line in block:
             m = re.match(r"\$ crmsync (.*)", line)
-            if m and "--json" not in m.group(1) and not m.group(1).split()[-1:] == ["-h"]:
+            if m and "--json" not in m.group(1) and m.group(1).split()[-1:] != ["-h"]:
                 args = [a for a in shlex.split(m.group(1)) if a != "-v"]
                 if not any(" ".join(args).startswith(n) for n in NOT_RUN):
                     commands.append(m.group(1))
@@ -103,5 +105,5 @@ def test_each_documented_command_prints_within_80_columns(command: str, demo_wor
         if args[0] == "init":
             args = [*args, str(folder / "new.toml")]
         result = run_in(folder, args)
-        assert result.exit_code == 0, (command, result.output)
+        assert result.exit_code == FAILING.get(command, 0), (command, result.output)
     assert_fits(command, result.stdout, result.stderr)
