@@ -151,3 +151,15 @@ def test_plain_progress_lines_give_total_rate_and_eta():
 def test_progress_is_off_for_json(store_config):
     result = invoke("--config", store_config, "metrics", "show", "--json")
     json.loads(result.output)
+
+
+def test_work_without_progress_of_its_own_still_says_it_is_working(capsys):
+    import time
+
+    from crmsync.cli.progress import ticking
+
+    with ticking("lines", "metrics compute", interval=0.05):
+        time.sleep(0.18)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) >= 2
+    assert all(line.startswith("metrics compute: still working, 0:00:0") for line in lines)

@@ -17,7 +17,7 @@ from crmsync import api
 from crmsync.api import DemoResult
 from crmsync.cli import render
 from crmsync.cli.names import check_metric
-from crmsync.cli.progress import meter, mode_for, sync_progress
+from crmsync.cli.progress import meter, mode_for, sync_progress, ticking
 from crmsync.cli.state import State, emit_json, pass_state, say
 from crmsync.core.config import PERIODS, Config
 from crmsync.core.periods import is_period
@@ -113,9 +113,10 @@ def metrics_compute(state: State, names: Sequence[str], period: str | None,
     if not as_json:
         say(f"computing {len(names) or len(state.registry.metrics())} metric(s) by "
             f"{shown_period}" + "".join(f", by {d}" for d in dimensions) + "…")
-    result = api.compute_metrics(state.config, state.registry, names, period=period,
-                                 dimensions=(None, *dimensions), pipelines=pipelines,
-                                 deal_types=deal_types, keep_values=False)
+    with ticking(mode_for(as_json), "metrics compute"):
+        result = api.compute_metrics(state.config, state.registry, names, period=period,
+                                     dimensions=(None, *dimensions), pipelines=pipelines,
+                                     deal_types=deal_types, keep_values=False)
     if as_json:
         emit_json({"run_id": result.run_id, "values": result.stored,
                    "skipped": result.skipped,
@@ -128,7 +129,8 @@ def metrics_compute(state: State, names: Sequence[str], period: str | None,
 
 
 def _compute_standard(state: State, period: str | None, as_json: bool) -> None:
-    result = api.compute_standard_metrics(state.config, state.registry, period=period)
+    with ticking(mode_for(as_json), "metrics compute"):
+        result = api.compute_standard_metrics(state.config, state.registry, period=period)
     if as_json:
         emit_json({"values": result.stored, "skipped": result.skipped,
                    "runs": [{"purpose": purpose, "period": p, "dimensions": list(dims),

@@ -5,6 +5,7 @@ plain line every few seconds; nothing with ``--json``."""
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,7 +28,7 @@ from rich.text import Text
 
 from crmsync.cli import render
 
-__all__ = ["Meter", "Mode", "meter", "mode_for", "sync_progress", "plain_line"]
+__all__ = ["Meter", "Mode", "meter", "mode_for", "sync_progress", "plain_line", "ticking"]
 
 Mode = Literal["bar", "lines", "off"]
 
@@ -144,3 +145,35 @@ def sync_progress(m: Meter, entities: Sequence[tuple[str, str]]
         m.update(f"{connection}/{entity}", f"  {connection}/{entity}", rows, None, "rows")
 
     return update
+
+
+@contextmanager
+def ticking(mode: Mode, label: str, interval: float = 5.0) -> Iterator[None]:
+    """For work that reports no progress of its own (``metrics compute``): a spinner with the
+    elapsed time on a terminal; a ``label: still working, 0:00:10`` line every ``interval``
+    seconds when piped; nothing with ``--json``."""
+    if mode == "off":
+        yield
+        return
+    if mode == "bar":
+        with Progress(TextColumn("{task.description}"), BarColumn(bar_width=12),
+                      TimeElapsedColumn(), console=render.console(stderr=True)) as bar:
+            bar.add_task(label, total=None)
+            yield
+        return
+    done = threading.Event()
+    started = time.monotonic()
+    out = render.console(stderr=True)
+
+    def tick() -> None:
+        while not done.wait(interval):
+            out.print(f"{label}: still working, {_eta(time.monotonic() - started)}",
+                      markup=False, highlight=False)
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
