@@ -68,11 +68,11 @@ def test_the_doc_shows_the_main_commands() -> None:
 def demo_workdir(tmp_path_factory):
     """A folder with a crmsync.toml over a demo store (``crmsync demo --store``)."""
     folder = tmp_path_factory.mktemp("docs80")
-    url = f"sqlite:///{folder / 'crmsync.db'}"
+    url = "sqlite:///crmsync.db"  # relative: the commands run in ``folder``
     (folder / "crmsync.toml").write_text(
         f'[store]\nurl = "{url}"\n[connections.demo]\ntype = "demo"\n'
         '[metrics]\nperiod = "quarter"\n', encoding="utf-8")
-    result = run_in(folder, ["demo", "--store", url, "--report", str(folder / "r.html")])
+    result = run_in(folder, ["demo", "--store", url, "--report", "r.html"])
     assert result.exit_code == 0, result.output
     return folder, result
 

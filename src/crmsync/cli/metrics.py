@@ -276,11 +276,13 @@ def print_demo(out: Console, result: DemoResult, registry: Registry) -> None:
         units, titles, until=today, definitions=defs, last=last), (4, 3, 2, 1)))
     _print_by_team(out, result, units, titles)
     _print_snapshot(out, result, units, titles)
+    # paths on lines of their own, echoed as they are: rich would cut a long one
     if result.kept:
-        out.print(render.cell(f"Store kept at {result.store_url}"))
+        click.echo(f"Store kept at\n  {result.store_url}")
     written = result.then_result
-    if written is not None:  # plain echo: rich would wrap a long path at the terminal width
-        click.echo(f"HTML report ({written.size / 1e6:.1f} MB, opens offline): {written.path}")
+    if written is not None:
+        click.echo(f"HTML report ({written.size / 1e6:.1f} MB, opens offline):\n"
+                   f"  {written.path}")
 
 
 def _latest_by_team(result: DemoResult) -> tuple[dt.date | None, list[MetricValue]]:
