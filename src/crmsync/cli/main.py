@@ -107,8 +107,8 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, log_format: s
 def init(path: str, force: bool) -> None:
     """Write a commented starter crmsync.toml."""
     written = api.init_config(path, force=force)
-    click.echo(f"wrote {written}: add a connection (or uncomment the demo one),\n"
-               "then run: crmsync check && crmsync sync")
+    click.echo(f"wrote {written}\nadd a connection (or uncomment the demo one), then run:\n"
+               "  crmsync check && crmsync sync")
 
 
 @cli.command()
