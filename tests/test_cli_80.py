@@ -163,3 +163,43 @@ def test_work_without_progress_of_its_own_still_says_it_is_working(capsys):
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) >= 2
     assert all(line.startswith("metrics compute: still working, 0:00:0") for line in lines)
+
+
+class _AuthPlugin:
+    """A connector whose CRM refuses the credentials."""
+
+    @staticmethod
+    def plugin():
+        from crmsync import AuthError, Connector, hookimpl
+
+        class Refused(Connector):
+            NAME = "refused_test"
+            ENTITIES = ("users",)
+
+            def read(self, entity, cursor):
+                raise AuthError("INVALID_SESSION_ID: session expired", connection=self.name,
+                                entity=entity)
+                yield  # a generator, like every connector's read
+
+        class Plugin:
+            @hookimpl
+            def crmsync_register_connectors(self):
+                return [Refused]
+
+        return Plugin()
+
+
+def test_a_crm_refusing_the_credentials_exits_6(tmp_path):
+    from crmsync.plugin.manager import get_plugin_manager
+    from crmsync.plugin.registry import Registry
+
+    pm = get_plugin_manager()
+    pm.register(_AuthPlugin.plugin(), name="refused-test")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[store]\nurl = "sqlite:///{tmp_path / "s.db"}"\n'
+                   '[connections.crm]\ntype = "refused_test"\n')
+    result = invoke("--config", str(cfg), "sync", obj=Registry(pm))
+    assert result.exit_code == 6, result.output
+    assert "INVALID_SESSION_ID" in result.output
+    as_json = invoke("--config", str(cfg), "sync", "--json", obj=Registry(pm))
+    assert as_json.exit_code == 6

@@ -64,12 +64,11 @@ def fits(grid: Table, out: Console) -> bool:
 
 def fitting(out: Console, build: Callable[[int], Table], sizes: Sequence[int]) -> Table:
     """``build(size)`` for the first of ``sizes`` that fits (the last one otherwise)."""
-    built = build(sizes[-1])
     for size in sizes:
         candidate = build(size)
         if fits(candidate, out):
-            return candidate
-    return built
+            break
+    return candidate
 
 
 # -- rows of records -----------------------------------------------------------------------
