@@ -9,7 +9,6 @@ import click
 from rich.console import Console
 
 from crmsync.cli import render
-from crmsync.cli.state import say
 from crmsync.core.config import Config
 from crmsync.core.errors import CrmsyncError
 from crmsync.core.reports import LOCKED, STOPPED_QUOTA, RunReport
@@ -49,14 +48,17 @@ def print_sync(report: RunReport) -> None:
             out.print(render.cell(_with_entity(d["connection"], d["entity"], str(d["error"]))))
     if any(d.rejects for d in report.details):
         click.echo("some records were rejected: see `crmsync status` (table sync_rejects)")
+    # one line each, as every error (scripts and log readers match whole lines)
     if report.status == LOCKED:
-        say(f"locked: {report.error}")
+        click.echo(f"locked: {report.error}", err=True)
     elif report.stopped_on_quota:
-        say(f"stopped on the API quota (state kept; the next sync resumes): {report.error}")
+        click.echo(f"stopped on the API quota (state kept; the next sync resumes): "
+                   f"{report.error}", err=True)
     elif report.partial:
-        say(f"partial failure (the other connections synced): {report.error}")
+        click.echo(f"partial failure (the other connections synced): {report.error}",
+                   err=True)
     elif report.error:
-        say(f"error: {report.error}")
+        click.echo(f"error: {report.error}", err=True)
 
 
 def stopped_alone(report: RunReport) -> bool:
