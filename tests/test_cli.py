@@ -19,9 +19,9 @@ def test_init_writes_a_config_that_loads(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert run("init").exit_code == 0
     text = (tmp_path / "crmsync.toml").read_text()
-    assert "[connections.demo]" in text
+    assert "# [connections.demo]" in text  # commented out: a first sync adds no fake deals
     result = run("config", "show", "--json")
-    assert json.loads(result.output)["connections"]["demo"]["type"] == "demo"
+    assert json.loads(result.output)["connections"] == {}
 
 
 def test_init_refuses_to_overwrite(tmp_path, monkeypatch):
@@ -45,7 +45,7 @@ def test_syncing_an_unknown_connection_names_the_configured_ones(tmp_path):
                    f'path = "{tmp_path}"\n')
     result = run("--config", str(cfg), "sync", "hubspot")
     assert result.exit_code == 2
-    assert "no connection named 'hubspot' (configured: sheet)" in result.output
+    assert "unknown connection 'hubspot' (configured: sheet)" in result.output
 
 
 def test_sync_json_reports_each_entity(tmp_path):

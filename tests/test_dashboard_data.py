@@ -325,7 +325,7 @@ def test_cli_report_writes_the_file_and_names_an_unknown_team(tmp_path: Path,
 
     assert ok.exit_code == 0, ok.output
     assert (tmp_path / "out.html").stat().st_size == json.loads(ok.output)["bytes"]
-    assert bad.exit_code == 1 and "no team named 'Nowhere'" in bad.output
+    assert bad.exit_code == 2 and "unknown team 'Nowhere'" in bad.output
     assert not (tmp_path / "bad.html").exists()
 
 

@@ -96,7 +96,8 @@ def test_a_bad_period_is_named(tmp_path):
 def test_the_starter_config_has_a_commented_writeback_example(tmp_path):
     from crmsync.orchestration.config_template import TEMPLATE
 
-    enabled = TEMPLATE.replace("# [[writeback]]", "[[writeback]]").replace(
+    enabled = TEMPLATE.replace("# [connections.demo]", "[connections.demo]").replace(
+        '# type = "demo"', 'type = "demo"').replace("# [[writeback]]", "[[writeback]]").replace(
         '# metric = "days', 'metric = "days').replace('# connection = "salesforce"',
                                                        'connection = "demo"').replace(
         '# object = "opportunity"', 'object = "opportunity"')

@@ -7,7 +7,8 @@ import datetime as dt
 import click
 
 from crmsync import api
-from crmsync.cli.state import State, emit_json, pass_state
+from crmsync.cli.names import check_rep, check_team
+from crmsync.cli.state import State, emit_json, pass_state, say
 from crmsync.dashboard.filters import PERIODS
 
 __all__ = ["dashboard", "report"]
@@ -55,6 +56,12 @@ def dashboard(state: State, host: str, port: int, open_browser: bool, auth_token
 def report(state: State, path: str, period: str | None, as_of: dt.date | None,
            team: str | None, rep: str | None, as_json: bool) -> None:
     """Write the dashboard as ONE self-contained HTML file that opens offline."""
+    if team is not None:
+        team = check_team(state.config, team)
+    if rep is not None:
+        rep = check_rep(state.config, rep)
+    if not as_json:
+        say(f"writing the report to {path}…")
     result = api.report_html(state.config, state.registry, path, period=period, as_of=as_of,
                              team=team, rep=rep)
     if as_json:

@@ -6,36 +6,86 @@ is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import click
+import tomli_w
 
 from crmsync import api
 from crmsync.cli import render
 from crmsync.cli.dashboard import dashboard, report
 from crmsync.cli.metrics import demo, metrics
+from crmsync.cli.names import check_connections
+from crmsync.cli.progress import meter, mode_for, sync_progress
 from crmsync.cli.state import (
-    EXIT_PARTIAL,
-    CrmsyncGroup,
+    ExitCode,
+    Finished,
+    Partial,
+    QuotaStopped,
     State,
     emit_json,
+    finish,
     pass_state,
-    progress_bar,
-    sync_exit_code,
+    say,
 )
+from crmsync.cli.syncing import print_runs, print_sync, stopped_alone, sync_entities
 from crmsync.cli.writeback import print_status as print_writeback_status
 from crmsync.cli.writeback import run, writeback
 from crmsync.core import logs
-from crmsync.core.reports import LOCKED, STOPPED_QUOTA, RunReport
+from crmsync.core.errors import (
+    ConfigError,
+    ConnectorError,
+    CrmsyncError,
+    QuotaExhausted,
+    StoreError,
+)
 from crmsync.plugin.registry import Registry
+from crmsync.store.locks import RunLocked
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "main", "EXIT_CODES", "exit_code"]
+
+#: Which error (or outcome kind, :mod:`crmsync.cli.state`) exits with which code: the one
+#: place every command's exit code comes from (docs/cli.md, "Exit codes and errors"). The
+#: first class an error is an instance of wins. click's usage errors (bad options, unknown
+#: names: :class:`crmsync.cli.names.UnknownName`) exit 2 on their own.
+EXIT_CODES: tuple[tuple[type[BaseException], ExitCode], ...] = (
+    (click.UsageError, ExitCode.USAGE),
+    (ConfigError, ExitCode.USAGE),
+    (QuotaStopped, ExitCode.QUOTA),
+    (QuotaExhausted, ExitCode.QUOTA),
+    (RunLocked, ExitCode.LOCKED),
+    (Partial, ExitCode.PARTIAL),
+    (ConnectorError, ExitCode.CRM),
+    (StoreError, ExitCode.STORE),
+    (BaseException, ExitCode.FAILED),
+)
 
 
-@click.group(cls=CrmsyncGroup)
+def exit_code(kind: type[BaseException]) -> ExitCode:
+    """The exit code of an error or outcome of class ``kind`` (:data:`EXIT_CODES`)."""
+    return next(code for cls, code in EXIT_CODES if issubclass(kind, cls))
+
+
+class CrmsyncGroup(click.Group):
+    """A user error (:class:`CrmsyncError`) is one line on standard error, without a
+    traceback; it and every outcome exit with the code :data:`EXIT_CODES` gives."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CrmsyncError as exc:
+            # every secret known to the process (crmsync.api.redactor_for registers them)
+            # is hidden
+            click.echo(f"error: {logs.redact(str(exc))}", err=True)
+            raise click.exceptions.Exit(int(exit_code(type(exc)))) from None
+        except Finished as done:
+            raise click.exceptions.Exit(int(exit_code(done.kind))) from None
+
+
+@click.group(cls=CrmsyncGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               envvar="CRMSYNC_CONFIG", help="crmsync.toml to use (default: ./crmsync.toml).")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
@@ -57,7 +107,8 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, log_format: s
 def init(path: str, force: bool) -> None:
     """Write a commented starter crmsync.toml."""
     written = api.init_config(path, force=force)
-    click.echo(f"wrote {written}; edit it, then run: crmsync check && crmsync sync")
+    click.echo(f"wrote {written}\nadd a connection (or uncomment the demo one), then run:\n"
+               "  crmsync check && crmsync sync")
 
 
 @cli.command()
@@ -66,14 +117,17 @@ def init(path: str, force: bool) -> None:
 @pass_state
 def check(state: State, names: Sequence[str], as_json: bool) -> None:
     """Probe each connection's credentials and permissions."""
+    check_connections(state.config, names)
     results = api.check(state.config, state.registry, names)
     if as_json:
         emit_json([r.as_dict() for r in results])
     else:
+        out = render.console()
         for r in results:
-            click.echo(f"{'ok ' if r.ok else 'FAIL'} {r.connection} ({r.type}): {r.message}")
+            out.print(render.cell(f"{'ok  ' if r.ok else 'FAIL'} {r.connection} ({r.type}): "
+                                  f"{r.message}"))
     if not all(r.ok for r in results):
-        sys.exit(EXIT_PARTIAL if any(r.ok for r in results) else 1)
+        raise Finished(Partial if any(r.ok for r in results) else Exception)
 
 
 @cli.command()
@@ -89,40 +143,18 @@ def check(state: State, names: Sequence[str], as_json: bool) -> None:
 def sync(state: State, names: Sequence[str], entities: Sequence[str], full: bool, wait: float,
          as_json: bool) -> None:
     """Sync connections (default: all) into the store."""
-    show_bar = not as_json and sys.stderr.isatty()
-    with progress_bar(show_bar) as progress:
+    check_connections(state.config, names)
+    pairs = sync_entities(state.config, state.registry, names, entities)
+    with meter(mode_for(as_json)) as m:
         report = api.sync(state.config, state.registry, names, entities=entities, full=full,
-                          progress=progress, wait=wait)
+                          progress=sync_progress(m, pairs), wait=wait)
     if as_json:
         emit_json(report.as_dict())
-    elif _stopped_alone(report):
+    elif stopped_alone(report):
         click.echo(f"error: {report.error}", err=True)
     else:
-        cols = ("connection", "entity", "status", "rows_read", "rows_upserted", "rows_deleted",
-                "rejects", "api_calls")
-        render.console().print(render.rows_table([d.as_dict() for d in report.details], cols))
-        if any(d.rejects for d in report.details):
-            click.echo("some records were rejected: see `crmsync status` (table sync_rejects)")
-        if report.status == LOCKED:
-            click.echo(f"locked: {report.error}", err=True)
-        elif report.stopped_on_quota:
-            click.echo(f"stopped on the API quota (state kept; the next sync resumes): "
-                       f"{report.error}", err=True)
-        elif report.partial:
-            click.echo(f"partial failure (the other connections synced): {report.error}",
-                       err=True)
-        elif report.error:
-            click.echo(f"error: {report.error}", err=True)
-    code = sync_exit_code(report)
-    if code:
-        sys.exit(code)
-
-
-def _stopped_alone(report: RunReport) -> bool:
-    """True when the sync was of one connection that its configuration or authentication
-    error stopped before any entity synced: its error is the whole story, one line."""
-    return (bool(report.connection_errors) and len({d.connection for d in report.details}) == 1
-            and not any(d.status in ("success", STOPPED_QUOTA) for d in report.details))
+        print_sync(report)
+    finish(report)
 
 
 @cli.command()
@@ -135,20 +167,16 @@ def status(state: State, as_json: bool) -> None:
         emit_json(data)
         return
     out = render.console()
-    runs = [dict(r, cursor=json.dumps(r["cursor"])[:40] if r.get("cursor") else "")
-            for r in data["runs"]]
-    out.print(render.rows_table(runs, ("connection", "entity", "status", "started_at",
-                                       "duration_s", "rows_upserted", "rejects", "api_calls",
-                                       "error", "next_scheduled", "cursor"),
-                                title=f"store: {data['store']}"))
+    out.print(render.cell(f"store: {data['store']}"))
+    print_runs(out, data["runs"])
     if data["jobs"]:
-        out.print(render.rows_table(data["jobs"], ("name", "task", "cron", "timezone",
-                                                   "last_run", "next_run"),
-                                    title="scheduled jobs"))
+        render.records(out, data["jobs"], ("name", "task", "cron", "timezone", "last_run",
+                                           "next_run"), title="scheduled jobs", key=("name",))
     if data["recent_rejects"]:
-        out.print(render.rows_table(data["recent_rejects"],
-                                    ("connection", "entity", "remote_id", "source", "field",
-                                     "reason"), title="recent rejects"))
+        render.records(out, data["recent_rejects"],
+                       ("connection", "entity", "remote_id", "source", "field", "reason"),
+                       title="recent rejects", key=("connection", "entity", "remote_id"),
+                       headers={"connection": "conn", "remote_id": "record"})
     print_writeback_status(out, data["writeback"])
 
 
@@ -161,10 +189,16 @@ def plugins(state: State, as_json: bool) -> None:
     if as_json:
         emit_json([i.as_dict() for i in infos])
         return
-    rows = [dict(i.as_dict(), registers=", ".join(i.connectors + i.metrics),
+    rows = [dict(i.as_dict(), registers=_registers(i.connectors, i.metrics),
                  version=i.version or "", reason=i.reason or "") for i in infos]
-    render.console().print(render.rows_table(rows, ("name", "status", "distribution",
-                                                    "version", "registers", "reason")))
+    render.records(render.console(), rows, ("name", "status", "distribution", "version",
+                                            "registers", "reason"), key=("name",))
+
+
+def _registers(connectors: Sequence[str], metrics: Sequence[str]) -> str:
+    """What a plugin registers: names, or a count of metrics past three (--json lists them)."""
+    shown = list(metrics) if len(metrics) <= 3 else [f"{len(metrics)} metrics"]
+    return ", ".join([*connectors, *shown])
 
 
 @cli.command()
@@ -177,7 +211,18 @@ def plugins(state: State, as_json: bool) -> None:
 def export(state: State, directory: str, fmt: str, connection: str | None,
            as_json: bool) -> None:
     """Write the store as CSV/JSONL files (readable by the files connector)."""
-    counts = api.export(state.config, directory, fmt, connection=connection)
+    from crmsync.orchestration.export import export_store
+
+    if not as_json:
+        say(f"exporting the store to {directory} ({fmt})…")
+    store = api.open_store(state.config)
+    try:
+        with meter(mode_for(as_json)) as m:
+            counts = export_store(store.engine, directory, fmt, connection=connection,
+                                  progress=lambda table, done, total: m.update(
+                                      "export", f"export {table}", done, total, "tables"))
+    finally:
+        store.dispose()
     if as_json:
         emit_json({"directory": directory, "format": fmt, "rows": counts})
         return
@@ -194,20 +239,23 @@ def config() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def config_show(state: State, as_json: bool) -> None:
-    """Print the effective configuration, secrets redacted."""
+    """Print the effective configuration as TOML (or JSON), secrets redacted."""
     data = api.show_config(state.config, state.registry)
     if as_json:
         emit_json(data)
         return
     click.echo(f"# file: {data['file'] or '(none: defaults)'}")
-    click.echo(f"[store]\nurl = {json.dumps(data['store']['url'])}")
-    for name, settings in data["connections"].items():
-        click.echo(f"\n[connections.{name}]")
-        for k, v in settings.items():
-            click.echo(f"{k} = {json.dumps(v)}")
-    click.echo("\n[metrics]")
-    for k, v in data["metrics"].items():
-        click.echo(f"{k} = {json.dumps(v)}")
+    click.echo(tomli_w.dumps(_tomlable({k: v for k, v in data.items() if k != "file"})),
+               nl=False)
+
+
+def _tomlable(value: Any) -> Any:
+    """``value`` without what TOML cannot hold: ``None`` (left out) and tuples (lists)."""
+    if isinstance(value, dict):
+        return {str(k): _tomlable(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_tomlable(v) for v in value if v is not None]
+    return value
 
 
 @cli.group()
@@ -231,7 +279,8 @@ def db_upgrade(state: State) -> None:
 def scheduler(state: State, poll: float) -> None:
     """Run the [schedule] jobs when due until SIGTERM/SIGINT."""
     code = api.serve_schedule(state.config, state.registry, poll=poll)
-    sys.exit(code)
+    if code:
+        sys.exit(code)
 
 
 @cli.command()

@@ -2,27 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+from rich.console import Console
+from rich.padding import Padding
 
 from crmsync import api
+from crmsync.api import DemoResult
 from crmsync.cli import render
-from crmsync.cli.state import State, emit_json, pass_state, progress_bar
+from crmsync.cli.names import check_metric
+from crmsync.cli.progress import meter, mode_for, sync_progress, ticking
+from crmsync.cli.state import State, emit_json, pass_state, say
 from crmsync.core.config import PERIODS, Config
 from crmsync.core.periods import is_period
 from crmsync.metrics import DIMENSIONS
+from crmsync.metrics.engine import MetricValue
+from crmsync.metrics.formatting import format_value, period_label
 from crmsync.plugin.context import is_dimension
 from crmsync.plugin.registry import Registry
 
-__all__ = ["metrics", "demo"]
+__all__ = ["metrics", "demo", "print_demo"]
 
-class _Period(click.ParamType):
+if TYPE_CHECKING:
+    _StrParam = click.ParamType[str, str]
+else:  # click < 8.2's ParamType is not generic at run time
+    _StrParam = click.ParamType
+
+
+class _Period(_StrParam):
     name = "|".join(PERIODS) + "|last_<N>d"
 
     def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None
@@ -33,7 +46,7 @@ class _Period(click.ParamType):
         return value
 
 
-class _Dimension(click.ParamType):
+class _Dimension(_StrParam):
     name = "|".join(sorted(DIMENSIONS)) + "|custom.<field>"
 
     def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None
@@ -65,8 +78,8 @@ def metrics_list(state: State, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
     else:
-        render.console().print(render.rows_table(rows, ("name", "title", "unit",
-                                                        "description")))
+        render.records(render.console(), rows, ("name", "title", "unit", "description"),
+                       key=("name",))
 
 
 @metrics.command("compute")
@@ -88,12 +101,22 @@ def metrics_compute(state: State, names: Sequence[str], period: str | None,
     Without --metric, --by, --pipeline or --deal-type: everything the other commands read —
     every metric for the period, for the organisation and by owner and team, the snapshot
     metrics, and the metrics the [[writeback]] mappings send."""
+    for name in names:
+        check_metric(state.registry, name)
+    shown_period = period or state.config.metrics.period
     if not (names or dimensions or pipelines or deal_types):
+        if not as_json:
+            say(f"computing every metric by {shown_period} for the organisation, by owner "
+                "and team, the snapshots and the write-back mappings…")
         _compute_standard(state, period, as_json)
         return
-    result = api.compute_metrics(state.config, state.registry, names, period=period,
-                                 dimensions=(None, *dimensions), pipelines=pipelines,
-                                 deal_types=deal_types, keep_values=False)
+    if not as_json:
+        say(f"computing {len(names) or len(state.registry.metrics())} metric(s) by "
+            f"{shown_period}" + "".join(f", by {d}" for d in dimensions) + "…")
+    with ticking(mode_for(as_json), "metrics compute"):
+        result = api.compute_metrics(state.config, state.registry, names, period=period,
+                                     dimensions=(None, *dimensions), pipelines=pipelines,
+                                     deal_types=deal_types, keep_values=False)
     if as_json:
         emit_json({"run_id": result.run_id, "values": result.stored,
                    "skipped": result.skipped,
@@ -106,7 +129,8 @@ def metrics_compute(state: State, names: Sequence[str], period: str | None,
 
 
 def _compute_standard(state: State, period: str | None, as_json: bool) -> None:
-    result = api.compute_standard_metrics(state.config, state.registry, period=period)
+    with ticking(mode_for(as_json), "metrics compute"):
+        result = api.compute_standard_metrics(state.config, state.registry, period=period)
     if as_json:
         emit_json({"values": result.stored, "skipped": result.skipped,
                    "runs": [{"purpose": purpose, "period": p, "dimensions": list(dims),
@@ -114,11 +138,11 @@ def _compute_standard(state: State, period: str | None, as_json: bool) -> None:
                             for purpose, p, dims, connection, run_id, n in result.runs],
                    "findings": [f.__dict__ for f in result.findings]})
         return
-    click.echo(f"computed {result.stored:,} values")
-    for purpose, p, dims, connection, run_id, n in result.runs:
+    click.echo(f"computed {result.stored:,} values (run ids: --json)")
+    for purpose, p, dims, connection, _run_id, n in result.runs:
         by = ", ".join("organisation" if d is None else f"by {d}" for d in dims)
         where = f", connection {connection}" if connection else ""
-        click.echo(f"  {purpose}: period {p}, {by}{where}: {n:,} values (run {run_id})")
+        click.echo(f"  {purpose}: period {p}, {by}{where}: {n:,} values")
     for s in result.skipped:
         click.echo(f"skipped {s}")
     _warn_findings(result.findings)
@@ -130,6 +154,12 @@ def _warn_findings(findings: Sequence[Any]) -> None:
     if len(findings) > 20:
         click.echo(f"warning: … and {len(findings) - 20} more records left out of money "
                    "metrics (see --json)", err=True)
+
+
+#: The legend under ``metrics show``.
+SHOW_LEGEND = ("* period not ended · vs prev: change against the previous period (pts: "
+               "percentage points) · att.: attainment of the target · ▼ below target · "
+               "n: population")
 
 
 @metrics.command("show")
@@ -147,28 +177,40 @@ def metrics_show(state: State, metric: str | None, period: str | None, dimension
     target, if one is set."""
     cfg = state.config
     if metric is not None:
-        state.registry.metric(metric)  # an unknown name fails, suggesting close ones
-    rows = api.metric_report(cfg, state.registry, metric=metric,
-                             period=period or cfg.metrics.period, dimension=dimension,
-                             below_target=below_target)
+        check_metric(state.registry, metric)
+    period = period or cfg.metrics.period
+    if not as_json:
+        say(f"reading the latest {metric or 'metric'} values by {period}"
+            + (f" by {dimension}" if dimension else "") + "…")
+    rows = api.metric_report(cfg, state.registry, metric=metric, period=period,
+                             dimension=dimension, below_target=below_target)
     if as_json:
         emit_json(rows)
-        return
-    if not rows:
+    elif not rows:
         click.echo("nothing below target" if below_target
                    else "no values yet: run `crmsync metrics compute` first")
-        return
+    else:
+        _print_report(state, rows, period, explain)
+
+
+def _print_report(state: State, rows: Sequence[dict[str, Any]], period: str,
+                  explain: bool) -> None:
+    """One section per metric (its name and title), then the legend and definitions."""
     definitions = state.registry.metrics()
     units = {m.NAME: m.unit for m in definitions.values()}
     out = render.console()
-    out.print(render.report_table(rows, units, period or cfg.metrics.period,
-                                  currency=cfg.metrics.base_currency))
-    out.print("* period not ended · pts: percentage points · ▼ below target · n: population"
-              + ("" if explain else " · definitions: --explain"), style="dim")
+    shown = render.report_rows(rows, units, period, currency=state.config.metrics.base_currency)
+    for name, values in shown.items():
+        title = definitions[name].title if name in definitions else name
+        render.records(out, values, render.SHOW_COLUMNS, title=f"{name}: {title}",
+                       key=("who", "period"))
+    out.print(render.cell(SHOW_LEGEND + ("" if explain else " · definitions: --explain")),
+              style="dim")
     if explain:
-        shown = [definitions[n] for n in dict.fromkeys(r["metric"] for r in rows)
-                 if n in definitions]
-        out.print(render.explain(shown), markup=False, highlight=False, soft_wrap=True)
+        metrics_shown = [definitions[n] for n in shown if n in definitions]
+        for line in render.explain(metrics_shown).splitlines():
+            indent = len(line) - len(line.lstrip())
+            out.print(Padding(render.cell(line.strip()), (0, 0, 0, indent)))
 
 
 @click.command()
@@ -196,71 +238,99 @@ def demo(state: State, store_url: str | None, size: str, period: str, report_pat
 
     def then(config: Config, as_of: dt.datetime) -> Any:
         if serve:
-            return None  # served after the summary is printed (below)
+            _serve_demo(config, registry, as_of, port)
+            return None
         return api.report_html(config, registry, report_path, period=table_period,
                                as_of=as_of.date())
 
-    with progress_bar(not as_json and sys.stderr.isatty()) as progress:
-        if serve:
-            result = api.demo(registry, store_url=store_url, size=size, period=period,
-                              progress=progress,
-                              then=lambda config, as_of: _serve_demo(config, registry,
-                                                                     as_of, port))
-            return
+    if not as_json:
+        say(f"syncing the demo CRM ({size}), computing every KPI by {period}, then "
+            + ("serving the dashboard…" if serve else "writing the HTML report…"))
+    with meter(mode_for(as_json)) as m:
+        pairs = [("demo", e) for e in registry.connector("demo").ENTITIES]
         result = api.demo(registry, store_url=store_url, size=size, period=period,
-                          progress=progress, then=then)
-    written = result.then_result
+                          progress=sync_progress(m, pairs), then=then)
+    if serve:
+        return
     if as_json:
+        written = result.then_result
         emit_json({"store": result.store_url if result.kept else None,
                    "report": str(written.path) if written is not None else None,
                    "sync": result.sync.as_dict(),
                    "values": [v.as_dict() for v in result.metrics.values + result.by_team.values]})
         return
+    print_demo(render.console(), result, registry)
+
+
+def print_demo(out: Console, result: DemoResult, registry: Registry) -> None:
+    """``crmsync demo``'s summary: the sync, the KPIs by period, by team, the snapshot."""
     defs = registry.metrics()
     units = {n: m.unit for n, m in defs.items()}
     titles = {n: m.title for n, m in defs.items()}
-    rows = sum(d.rows_upserted for d in result.sync.details)
-    out = render.console()
-    out.print(f"Synced {rows:,} demo records "
-              f"({len(result.sync.details)} entities, "
-              f"{sum(d.rejects for d in result.sync.details)} rejected).")
+    details = result.sync.details
+    out.print(f"Synced {sum(d.rows_upserted for d in details):,} demo records "
+              f"({len(details)} entities, {sum(d.rejects for d in details)} rejected).")
     today = result.as_of.date()
-    out.print(render.kpi_table(f"KPIs by {period} (whole organisation, as of {today})",
-                               result.metrics.values, units, titles, until=today,
-                               definitions=defs))
+    out.print(render.fitting(out, lambda last: render.kpi_table(
+        f"KPIs by {result.period} (whole organisation, as of {today})", result.metrics.values,
+        units, titles, until=today, definitions=defs, last=last), (4, 3, 2, 1)))
+    _print_by_team(out, result, units, titles)
+    _print_snapshot(out, result, units, titles)
+    # paths on lines of their own, echoed as they are: rich would cut a long one
+    if result.kept:
+        click.echo(f"Store kept at\n  {result.store_url}")
+    written = result.then_result
+    if written is not None:
+        click.echo(f"HTML report ({written.size / 1e6:.1f} MB, opens offline):\n"
+                   f"  {written.path}")
+
+
+def _latest_by_team(result: DemoResult) -> tuple[dt.date | None, list[MetricValue]]:
+    """The latest period started by the demo's "today" and its per-team values."""
+    today = result.as_of.date()
     team_values = [v for v in result.by_team.values if v.subject_id is None]
     latest = max((v.period_start for v in team_values
                   if v.period_start and v.period_start <= today), default=None)
-    team_rows = [v for v in team_values if v.period_start == latest]
-    if team_rows and latest is not None:
-        teams = sorted({v.dimension_value or "(none)" for v in team_rows})
-        ended = all(v.period_end is not None and v.period_end <= today for v in team_rows)
-        table = render.rows_table([], ["KPI"], title=(
-            f"By team, {render.period_label(period, latest)}"
-            + ("" if ended else f" (not ended: as of {today})")))
-        for team in teams:
-            table.add_column(team, justify="right")
-        by = {(v.metric, v.dimension_value or "(none)"): v for v in team_rows}
-        for name in [n for n in defs if any(m == n for m, _ in by)]:
-            table.add_row(titles[name], *(render.format_value(
-                by[(name, t)].value if (name, t) in by else None, units[name]) for t in teams))
-        out.print(table)
+    return latest, [v for v in team_values if v.period_start == latest]
+
+
+def _ended(values: Sequence[MetricValue], today: dt.date) -> bool:
+    return all(v.period_end is not None and v.period_end <= today for v in values)
+
+
+def _print_by_team(out: Console, result: DemoResult, units: dict[str, str],
+                   titles: dict[str, str]) -> None:
+    """The latest period's KPIs per team: as many teams side by side as fit."""
+    today = result.as_of.date()
+    latest, team_rows = _latest_by_team(result)
+    if not team_rows or latest is None:
+        return
+    teams = sorted({v.dimension_value or "(none)" for v in team_rows})
+    by = {(v.metric, v.dimension_value or "(none)"): v.value for v in team_rows}
+    names = [n for n in units if any(m == n for m, _ in by)]
+    columns = [(team, [format_value(by.get((n, team)), units[n], "") for n in names])
+               for team in teams]
+    render.matrix(out, f"By team, {period_label(result.period, latest)}"
+                  + ("" if _ended(team_rows, today) else f" (not ended: as of {today})"),
+                  "KPI", [titles[n] for n in names], columns,
+                  caption="amounts in USD")
+
+
+def _print_snapshot(out: Console, result: DemoResult, units: dict[str, str],
+                    titles: dict[str, str]) -> None:
+    """The snapshot metrics ("now") with their population."""
     snapshot = [v for v in result.snapshot.values if v.subject_id is None]
-    if snapshot:
-        table = render.rows_table([], ["Snapshot", "value", "of"], title=f"Now ({today})")
-        for v in snapshot:
-            table.add_row(titles[v.metric], render.format_value(v.value, units[v.metric]),
-                          f"{v.denominator:,.0f}" if v.denominator is not None else "")
-        out.print(table)
-    if result.kept:
-        out.print(f"Store kept at {result.store_url}")
-    if written is not None:  # plain echo: rich would wrap a long path at the terminal width
-        click.echo(f"HTML report ({written.size / 1e6:.1f} MB, opens offline): {written.path}")
+    if not snapshot:
+        return
+    rows = [{"Snapshot": titles[v.metric],
+             "value": format_value(v.value, units[v.metric]),
+             "of": f"{v.denominator:,.0f}" if v.denominator is not None else ""}
+            for v in snapshot]
+    render.records(out, rows, ("Snapshot", "value", "of"), title=f"Now ({result.as_of.date()})",
+                   key=("Snapshot",))
 
 
 def _serve_demo(config: Config, registry: Registry, as_of: dt.datetime, port: int) -> None:
     """Serve the demo store's dashboard on 127.0.0.1 until Ctrl+C."""
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         api.serve_dashboard(config, registry, port=port, as_of=as_of.date())
-    except KeyboardInterrupt:
-        pass

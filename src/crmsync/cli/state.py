@@ -1,75 +1,107 @@
-"""Shared pieces of the CLI: per-invocation state, JSON output, progress bars, user errors."""
+"""Shared pieces of the CLI: per-invocation state, JSON output, exit codes and outcomes."""
 
 from __future__ import annotations
 
+import enum
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from crmsync import api
-from crmsync.cli import render
-from crmsync.core import logs
 from crmsync.core.config import Config
-from crmsync.core.errors import CrmsyncError
+from crmsync.core.errors import ConfigError, ConnectorError
 from crmsync.core.reports import LOCKED, STOPPED_QUOTA, RunReport
 from crmsync.plugin.registry import Registry
+from crmsync.store.locks import RunLocked
 
-__all__ = ["UserError", "CrmsyncGroup", "State", "pass_state", "emit_json", "progress_bar",
-           "EXIT_QUOTA", "EXIT_LOCKED", "EXIT_PARTIAL", "sync_exit_code"]
-
-#: Exit code of a sync the API quota budget stopped cleanly (docs/cli.md, "Exit codes").
-EXIT_QUOTA = 3
-#: Exit code of a sync that found a target locked by another process (docs/cli.md).
-EXIT_LOCKED = 4
-#: Exit code of a partial failure: some connections failed while others synced or passed
-#: their check (docs/cli.md, "Exit codes and errors").
-EXIT_PARTIAL = 5
+__all__ = ["ExitCode", "Finished", "Partial", "QuotaStopped", "State", "pass_state",
+           "emit_json", "EXIT_QUOTA", "EXIT_LOCKED", "EXIT_PARTIAL", "report_outcome",
+           "finish", "say"]
 
 
-def sync_exit_code(report: RunReport) -> int:
-    """The exit code of a sync's report (docs/cli.md): 0 success, 5 partial failure, 2 when
-    only configuration errors failed it, 1 any other failure, 4 locked, 3 quota stop."""
+class ExitCode(enum.IntEnum):
+    """The exit codes of every command (docs/cli.md, "Exit codes and errors"); which error
+    gets which code is decided in one place, ``crmsync.cli.main.EXIT_CODES``."""
+
+    OK = 0
+    #: The work failed (an entity, a check, a value sent), or an error with no more
+    #: specific code below; also a bug (with its traceback).
+    FAILED = 1
+    #: The command line or the configuration must change: a bad option, an unknown name
+    #: (connection, metric, rep, team), an invalid crmsync.toml.
+    USAGE = 2
+    #: A sync stopped cleanly on the API quota budget; the next one resumes.
+    QUOTA = 3
+    #: Another run holds the connection/entity (run locks).
+    LOCKED = 4
+    #: Some connections failed while the others synced or passed their check.
+    PARTIAL = 5
+    #: The CRM refused or could not be reached: authentication, network, API errors.
+    CRM = 6
+    #: The store cannot be opened or migrated.
+    STORE = 7
+
+
+EXIT_QUOTA = ExitCode.QUOTA
+EXIT_LOCKED = ExitCode.LOCKED
+EXIT_PARTIAL = ExitCode.PARTIAL
+
+
+class Partial(Exception):
+    """The kind of outcome "some connections failed, the others did their work"."""
+
+
+class QuotaStopped(Exception):
+    """The kind of outcome "stopped cleanly on the API quota"."""
+
+
+class Finished(Exception):
+    """A command whose work ended without success, its output already printed; ``kind`` is
+    the exception class the exit code is looked up for (``crmsync.cli.main.EXIT_CODES``)."""
+
+    def __init__(self, kind: type[BaseException]) -> None:
+        super().__init__(kind.__name__)
+        self.kind = kind
+
+
+def report_outcome(report: RunReport) -> type[BaseException] | None:
+    """The kind of a run report's outcome: ``None`` for success, :class:`Partial`,
+    :class:`RunLocked`, :class:`QuotaStopped`; when only connection errors failed it, their
+    common class (:class:`ConfigError` or a :class:`ConnectorError`); else :class:`Exception`
+    (the work failed)."""
     if report.ok:
-        return 0
+        return None
     if report.partial:
-        return EXIT_PARTIAL
+        return Partial
     if report.status == LOCKED:
-        return EXIT_LOCKED
+        return RunLocked
     if report.stopped_on_quota:
-        return EXIT_QUOTA
+        return QuotaStopped
     failed = {d.connection for d in report.details
               if d.status not in ("success", STOPPED_QUOTA, LOCKED)}
     errors = report.connection_errors
-    if errors and failed <= set(errors) and all(
-            getattr(e, "exit_code", 1) == 2 for e in errors.values()):
-        return 2
-    return 1
+    if errors and failed <= set(errors):
+        for kind in (ConfigError, ConnectorError):
+            if all(isinstance(e, kind) for e in errors.values()):
+                return kind
+    return Exception
 
 
-class UserError(click.ClickException):
-    """A :class:`CrmsyncError` shown as one line."""
-
-    def __init__(self, exc: CrmsyncError) -> None:
-        # every secret known to the process (crmsync.api.redactor_for registers them) is hidden
-        super().__init__(logs.redact(str(exc)))
-        self.exit_code = exc.exit_code
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.message}", err=True)
+def finish(report: RunReport) -> None:
+    """End the command with the exit code of ``report``'s outcome (nothing for success)."""
+    kind = report_outcome(report)
+    if kind is not None:
+        raise Finished(kind)
 
 
-class CrmsyncGroup(click.Group):
-    """Turns user errors into one-line messages."""
+def say(message: str) -> None:
+    """What a command is doing, on standard error (never silent for seconds), wrapped at
+    the width; shown literally (no markup)."""
+    from rich.console import Console
+    from rich.text import Text
 
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except CrmsyncError as exc:
-            raise UserError(exc) from None
+    Console(stderr=True, highlight=False).print(Text(message))
 
 
 class State:
@@ -95,26 +127,6 @@ class State:
 
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
-
-
-@contextmanager
-def progress_bar(enabled: bool) -> Iterator[Any]:
-    """A rich progress display (stderr) with one line per connection/entity."""
-    if not enabled:
-        yield None
-        return
-    columns = (SpinnerColumn(), TextColumn("{task.description}"),
-               TextColumn("{task.completed:>10,} rows"), TimeElapsedColumn())
-    with Progress(*columns, console=render.console(stderr=True), transient=False) as bar:
-        tasks: dict[tuple[str, str], Any] = {}
-
-        def update(connection: str, entity: str, rows: int) -> None:
-            key = (connection, entity)
-            if key not in tasks:
-                tasks[key] = bar.add_task(f"{connection}/{entity}", total=None)
-            bar.update(tasks[key], completed=rows)
-
-        yield update
 
 
 pass_state = click.make_pass_decorator(State)

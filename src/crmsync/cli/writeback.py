@@ -16,11 +16,12 @@ from rich.progress import (
     Progress,
     TextColumn,
     TimeElapsedColumn,
+    TimeRemainingColumn,
 )
 
 from crmsync import api
 from crmsync.cli import render
-from crmsync.cli.state import EXIT_PARTIAL, EXIT_QUOTA, State, emit_json, pass_state
+from crmsync.cli.state import Finished, QuotaStopped, State, emit_json, finish, pass_state
 from crmsync.core.reports import RunReport
 from crmsync.writeback.plan import SKIP_REASONS, WritebackPlan, mapping_period
 
@@ -42,24 +43,32 @@ def print_plan(out: Console, plan: WritebackPlan) -> None:
     lines = [(f"write-back plan: {plan.updates:,} value(s) to send, "
               f"{len(plan.fields_to_create)} field(s) to create")]
     for p in plan.mappings:
-        d = p.as_dict()
-        lines.append(f"\n#{d['mapping']} {d['metric']} → {d['connection']}/{d['object']}."
-                     f"{d['field']}")
-        create = " (to create)" if d["create_field"] else ""
-        lines.append(f"   {d['type']} field{create} · overwrite {d['overwrite']} · "
-                     f"nulls {d['nulls']}")
-        if not d["computed"]:
-            lines.append(f"   no computed values of {d['metric']} for {d['connection']} "
-                         f"(period {mapping_period(p.mapping)}): run `crmsync metrics "
-                         "compute` first")
-        retries = f" ({d['retries']:,} retries)" if d["retries"] else ""
-        lines.append(f"   update {d['update']:,}{retries} · unchanged {d['unchanged']:,} · "
-                     f"skipped {_skipped(d['skipped'])}")
-        for change in d["sample"]:
-            lines.append(f"     {change['record']}  {_value(change['old'])} → "
-                         f"{_value(change['new'])}")
-        if d["update"] > len(d["sample"]):
-            lines.append(f"     … and {d['update'] - len(d['sample']):,} more")
+        lines += _mapping_lines(p.as_dict(), mapping_period(p.mapping))
+    lines += _plan_footer(plan)
+    out.print(render.cell("\n".join(lines)))
+
+
+def _mapping_lines(d: dict[str, Any], period: str) -> list[str]:
+    """One mapping of the plan: its field, its counts and sample changes."""
+    create = " (to create)" if d["create_field"] else ""
+    lines = [f"\n#{d['mapping']} {d['metric']} → {d['connection']}/{d['object']}.{d['field']}",
+             f"   {d['type']} field{create} · overwrite {d['overwrite']} · nulls {d['nulls']}"]
+    if not d["computed"]:
+        lines.append(f"   no computed values of {d['metric']} for {d['connection']} "
+                     f"(period {period}): run `crmsync metrics compute` first")
+    retries = f" ({d['retries']:,} retries)" if d["retries"] else ""
+    lines.append(f"   update {d['update']:,}{retries} · unchanged {d['unchanged']:,} · "
+                 f"skipped {_skipped(d['skipped'])}")
+    lines += [f"     {c['record']}  {_value(c['old'])} → {_value(c['new'])}"
+              for c in d["sample"]]
+    if d["update"] > len(d["sample"]):
+        lines.append(f"     … and {d['update'] - len(d['sample']):,} more")
+    return lines
+
+
+def _plan_footer(plan: WritebackPlan) -> list[str]:
+    """What the skip reasons mean, and what to do when there is nothing to send."""
+    lines = []
     seen = sorted({r for p in plan.mappings for r in p.skipped})
     if seen:
         lines.append("\nskipped: " + "; ".join(f"{r}: {SKIP_REASONS[r]}" for r in seen
@@ -70,7 +79,7 @@ def print_plan(out: Console, plan: WritebackPlan) -> None:
                      "compute` (it computes every metric [[writeback]] maps), then plan again")
     elif plan.empty:
         lines.append("nothing to write")
-    out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+    return lines
 
 
 def _print_report(out: Console, report: RunReport) -> None:
@@ -88,7 +97,7 @@ def _print_report(out: Console, report: RunReport) -> None:
     if calls:
         lines.append("API calls while writing: " + ", ".join(f"{c} {n:,}"
                                                           for c, n in calls.items()))
-    out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+    out.print(render.cell("\n".join(lines)))
     if report.error:
         click.echo(f"error: {report.error}", err=True)
 
@@ -99,7 +108,7 @@ class _Bars:
 
     def __init__(self, enabled: bool) -> None:
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                            MofNCompleteColumn(), TimeElapsedColumn(),
+                            MofNCompleteColumn(), TimeRemainingColumn(), TimeElapsedColumn(),
                             console=render.console(stderr=True)) if enabled else None
         self.tasks: dict[str, Any] = {}
         self.live = False
@@ -154,9 +163,9 @@ def _confirmer(out: Console, bars: _Bars, yes: bool, quiet: bool
 
 def _exit(report: RunReport) -> None:
     if report.stopped_on_quota:
-        sys.exit(EXIT_QUOTA)
+        raise Finished(QuotaStopped)
     if report.status not in ("success", "cancelled"):
-        sys.exit(1)
+        raise Finished(Exception)
 
 
 @click.group()
@@ -232,24 +241,23 @@ def run(state: State, dry_run: bool, yes: bool, as_json: bool) -> None:
         if result.writeback is not None and result.writeback.status != "cancelled":
             _print_report(out, result.writeback)
     if not result.sync.ok and not result.sync.partial:
-        _exit(result.sync)
+        finish(result.sync)
     if result.writeback is not None:
         _exit(result.writeback)
-    if result.sync.partial:  # the connections that synced were computed and written back
-        sys.exit(EXIT_PARTIAL)
+    finish(result.sync)  # partial: the connections that synced were computed, written back
 
 
 def print_status(out: Console, data: dict[str, Any]) -> None:
     """The write-back section of ``crmsync status``."""
     if not data["fields"]:
         return
-    out.print(render.rows_table(data["fields"], ("connection", "object", "field", "metric",
-                                                 "sent", "pending", "parked", "missing",
-                                                 "last_sent_at", "last_attempt_at"),
-                                title=f"write-back (last apply {data['last_apply']})"))
+    render.records(out, data["fields"], ("connection", "object", "field", "metric", "sent",
+                                         "pending", "parked", "missing", "last_sent_at",
+                                         "last_attempt_at"),
+                   title=f"write-back (last apply {data['last_apply']})",
+                   key=("connection", "object", "field"))
     if data["failures"]:
-        out.print(render.rows_table(data["failures"], ("connection", "object", "field",
-                                                       "remote_id", "status", "attempts",
-                                                       "error_code", "error",
-                                                       "next_attempt_at"),
-                                    title="write-back failures"))
+        render.records(out, data["failures"], ("connection", "object", "field", "remote_id",
+                                               "status", "attempts", "error_code", "error",
+                                               "next_attempt_at"),
+                       title="write-back failures", key=("connection", "object", "remote_id"))

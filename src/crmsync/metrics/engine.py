@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -221,10 +221,12 @@ def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
             period: str | None = None, dimensions: Sequence[str | None] = (None,),
             connection: str | None = None, as_of: dt.datetime | None = None,
             pipelines: Sequence[str] = (), deal_types: Sequence[str] = (),
-            keep_values: bool = True) -> ComputeResult:
+            keep_values: bool = True,
+            progress: Callable[[int, int], None] | None = None) -> ComputeResult:
     """Compute ``metrics`` for ``period`` (default: the configured one) and each dimension
     (``None`` = the whole organisation), store them under a new run id and return them
     (``keep_values=False`` returns only the count, for runs too large to hold in memory).
+    ``progress(done, total)`` is called as the metric queries run.
 
     A metric that does not support the period or a dimension is skipped and named in
     ``skipped``; an unknown dimension is an error.
@@ -247,7 +249,9 @@ def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
     created: dict[str, str] = {}
     with store.engine.begin() as conn, _tuned(conn, store.dialect):  # all values or none
         try:
-            for metric, ctx, select, variant in plan:
+            for done, (metric, ctx, select, variant) in enumerate(plan):
+                if progress is not None:
+                    progress(done, len(plan))
                 materialise(conn, ctx, created, uses)
                 stored += _store(conn, metric, ctx, select, run_id, variant, now)
         finally:

@@ -14,9 +14,14 @@ TEMPLATE = '''\
 url = "sqlite:///crmsync.db"
 
 # One table per CRM connection. "type" picks the connector plugin (crmsync plugins).
-[connections.demo]
-type = "demo"          # a deterministic demo CRM
-size = "small"         # small | medium | large
+# No connection is active yet: add yours below, then run `crmsync check && crmsync sync`.
+
+# The demo CRM: 2,000 made-up deals, reps and activities. To try crmsync on it, remove the
+# "# " in front of the next three lines. Keep it off in a store with your real CRM's data:
+# its fake deals would be counted in your KPIs. (`crmsync demo` needs no configuration.)
+# [connections.demo]
+# type = "demo"        # a deterministic demo CRM
+# size = "small"       # small | medium | large
 
 # [connections.sheets]
 # type = "files"       # CSV/JSONL folder, one file per schema table

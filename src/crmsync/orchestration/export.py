@@ -176,7 +176,8 @@ def _stream_rows(conn: sa.Connection, table_name: str,
 
 def export_store(engine: sa.Engine, directory: str | Path, fmt: str = "csv", *,
                  connection: str | None = None,
-                 tables: Sequence[str] | None = None) -> dict[str, int]:
+                 tables: Sequence[str] | None = None,
+                 progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
     """Write the store's synced tables to ``directory`` as the ``files`` connector reads them.
 
     Every selected table gets a file, even when it has no rows (a CSV then holds its header
@@ -188,6 +189,7 @@ def export_store(engine: sa.Engine, directory: str | Path, fmt: str = "csv", *,
     :param fmt: ``"csv"`` or ``"jsonl"``.
     :param connection: the connection to export; may be left out when the store has one.
     :param tables: the tables to export; all synced tables by default.
+    :param progress: ``progress(table, done, total)`` before each table is written.
     :return: the number of rows written per table.
     :raises ConfigError: for an unknown format or table, a store with several connections and
         no ``connection``, an unknown ``connection``, or a folder already holding the same
@@ -205,7 +207,9 @@ def export_store(engine: sa.Engine, directory: str | Path, fmt: str = "csv", *,
     try:
         with engine.connect() as conn:
             chosen = _choose_connection(conn, names, connection)
-            for name in names:
+            for done, name in enumerate(names):
+                if progress is not None:
+                    progress(name, done, len(names))
                 target = folder / f"{name}.{fmt}"
                 temp = folder / f".{name}.{fmt}.tmp"
                 temporary[temp] = target

@@ -12,7 +12,7 @@ every other command finds its values (docs/cli.md, ``metrics compute``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -113,12 +113,15 @@ def standard_requests(config: Config, metrics: Mapping[str, Metric], *,
 
 
 def compute_standard(store: Store, config: Config, metrics: Mapping[str, Metric], *,
-                     period: str | None = None, as_of: dt.datetime | None = None
-                     ) -> StandardResult:
+                     period: str | None = None, as_of: dt.datetime | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> StandardResult:
     """Run :func:`standard_requests`; each request is one stored run (all its values or
-    none)."""
+    none). ``progress(done, total)`` is called before each request."""
     result = StandardResult()
-    for r in standard_requests(config, metrics, period=period):
+    requests = standard_requests(config, metrics, period=period)
+    for done, r in enumerate(requests):
+        if progress is not None:
+            progress(done, len(requests))
         run = compute(store, r.metrics, config.metrics, period=r.period,
                       dimensions=r.dimensions, connection=r.connection, as_of=as_of,
                       keep_values=False)
