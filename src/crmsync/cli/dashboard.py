@@ -6,7 +6,6 @@ import datetime as dt
 
 import click
 
-from crmsync import api
 from crmsync.cli.names import check_rep, check_team
 from crmsync.cli.state import State, emit_json, pass_state, say
 from crmsync.dashboard.filters import PERIODS
@@ -37,7 +36,9 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.d
 def dashboard(state: State, host: str, port: int, open_browser: bool, auth_token: str | None,
               no_auth: bool, as_of: dt.date | None) -> None:
     """Serve the live, read-only sales dashboard over the store."""
-    api.serve_dashboard(state.config, state.registry, host=host, port=port,
+    from crmsync.dashboard.serve import serve  # imported on use: web stack
+
+    serve(state.config, state.registry, host=host, port=port,
                         auth_token=auth_token, no_auth=no_auth, open_browser=open_browser,
                         as_of=as_of)
 
@@ -62,7 +63,9 @@ def report(state: State, path: str, period: str | None, as_of: dt.date | None,
         rep = check_rep(state.config, rep)
     if not as_json:
         say(f"writing the report to {path}…")
-    result = api.report_html(state.config, state.registry, path, period=period, as_of=as_of,
+    from crmsync.dashboard.report import write_report  # imported on use: web stack
+
+    result = write_report(state.config, state.registry, path, period=period, as_of=as_of,
                              team=team, rep=rep)
     if as_json:
         emit_json({"path": str(result.path), "bytes": result.size,

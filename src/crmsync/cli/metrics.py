@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +17,7 @@ from crmsync import api
 from crmsync.api import DemoResult
 from crmsync.cli import render
 from crmsync.cli.names import check_metric
-from crmsync.cli.progress import meter, mode_for, sync_progress, ticking
+from crmsync.cli.progress import Meter, meter, mode_for, sync_progress
 from crmsync.cli.state import State, emit_json, pass_state, say
 from crmsync.core.config import PERIODS, Config
 from crmsync.core.periods import is_period
@@ -113,10 +113,11 @@ def metrics_compute(state: State, names: Sequence[str], period: str | None,
     if not as_json:
         say(f"computing {len(names) or len(state.registry.metrics())} metric(s) by "
             f"{shown_period}" + "".join(f", by {d}" for d in dimensions) + "…")
-    with ticking(mode_for(as_json), "metrics compute"):
+    with meter(mode_for(as_json)) as m:
         result = api.compute_metrics(state.config, state.registry, names, period=period,
                                      dimensions=(None, *dimensions), pipelines=pipelines,
-                                     deal_types=deal_types, keep_values=False)
+                                     deal_types=deal_types, keep_values=False,
+                                     progress=_queries(m))
     if as_json:
         emit_json({"run_id": result.run_id, "values": result.stored,
                    "skipped": result.skipped,
@@ -128,9 +129,15 @@ def metrics_compute(state: State, names: Sequence[str], period: str | None,
         _warn_findings(result.findings)
 
 
+def _queries(m: Meter, unit: str = "queries") -> Callable[[int, int], None]:
+    """``progress(done, total)`` of a metrics computation, shown on ``m``."""
+    return lambda done, total: m.update("compute", "metrics compute", done, total, unit)
+
+
 def _compute_standard(state: State, period: str | None, as_json: bool) -> None:
-    with ticking(mode_for(as_json), "metrics compute"):
-        result = api.compute_standard_metrics(state.config, state.registry, period=period)
+    with meter(mode_for(as_json)) as m:
+        result = api.compute_standard_metrics(state.config, state.registry, period=period,
+                                              progress=_queries(m, "runs"))
     if as_json:
         emit_json({"values": result.stored, "skipped": result.skipped,
                    "runs": [{"purpose": purpose, "period": p, "dimensions": list(dims),
@@ -240,7 +247,9 @@ def demo(state: State, store_url: str | None, size: str, period: str, report_pat
         if serve:
             _serve_demo(config, registry, as_of, port)
             return None
-        return api.report_html(config, registry, report_path, period=table_period,
+        from crmsync.dashboard.report import write_report  # imported on use: web stack
+
+        return write_report(config, registry, report_path, period=table_period,
                                as_of=as_of.date())
 
     if not as_json:
@@ -333,4 +342,6 @@ def _print_snapshot(out: Console, result: DemoResult, units: dict[str, str],
 def _serve_demo(config: Config, registry: Registry, as_of: dt.datetime, port: int) -> None:
     """Serve the demo store's dashboard on 127.0.0.1 until Ctrl+C."""
     with contextlib.suppress(KeyboardInterrupt):
-        api.serve_dashboard(config, registry, port=port, as_of=as_of.date())
+        from crmsync.dashboard.serve import serve  # imported on use: web stack
+
+        serve(config, registry, port=port, as_of=as_of.date())

@@ -28,7 +28,8 @@ from crmsync.core.schema import SYNCED_TABLES
 if TYPE_CHECKING:
     from crmsync.store import Store
 
-__all__ = ["TARGETS", "attainment", "Target", "parse_targets", "target_for", "is_below", "stored_targets"]
+__all__ = ["TARGETS", "attainment", "Target", "parse_targets", "target_for", "is_below",
+           "stored_targets"]
 
 _KEYS = ("value", "direction", "period", "by")
 _DIRECTIONS = ("higher_is_better", "lower_is_better")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -175,8 +175,10 @@ def compute_metrics(config: Config, registry: Registry, metrics: Sequence[str] =
                     period: str | None = None, dimensions: Sequence[str | None] = (None,),
                     store: Store | None = None, as_of: dt.datetime | None = None,
                     pipelines: Sequence[str] = (), deal_types: Sequence[str] = (),
-                    keep_values: bool = True) -> ComputeResult:
-    """Compute metrics (default: every registered one) and store the values.
+                    keep_values: bool = True,
+                    progress: Callable[[int, int], None] | None = None) -> ComputeResult:
+    """Compute metrics (default: every registered one) and store the values;
+    ``progress(done, total)`` is called as the metric queries run.
 
     :param as_of: "now" for the metrics (naive UTC); default the current time.
     :param pipelines: only deals of these pipelines (remote ids).
@@ -190,7 +192,7 @@ def compute_metrics(config: Config, registry: Registry, metrics: Sequence[str] =
         result = metric_engine.compute(store, chosen, config.metrics, period=period,
                                        dimensions=dimensions, as_of=as_of,
                                        pipelines=pipelines, deal_types=deal_types,
-                                       keep_values=keep_values)
+                                       keep_values=keep_values, progress=progress)
         report.status = "success"
         report.details = [{"run_id": result.run_id, "values": result.stored,
                            "skipped": result.skipped}]
@@ -199,7 +201,9 @@ def compute_metrics(config: Config, registry: Registry, metrics: Sequence[str] =
 
 def compute_standard_metrics(config: Config, registry: Registry, *,
                              period: str | None = None, store: Store | None = None,
-                             as_of: dt.datetime | None = None) -> StandardResult:
+                             as_of: dt.datetime | None = None,
+                             progress: Callable[[int, int], None] | None = None
+                             ) -> StandardResult:
     """What ``crmsync metrics compute`` without options stores: the catalogue for the period
     (default ``[metrics] period``) for the organisation and by owner and team, the snapshot
     metrics, and the metrics ``[[writeback]]`` mappings send
@@ -207,7 +211,7 @@ def compute_standard_metrics(config: Config, registry: Registry, *,
     report = RunReport(kind="metrics")
     with _reported(config, registry, report, store) as store:
         result = compute_standard(store, config, registry.metrics(), period=period,
-                                  as_of=as_of)
+                                  as_of=as_of, progress=progress)
         report.status = "success"
         report.details = [{"run_id": run_id, "values": n, "purpose": purpose,
                            "period": p, "dimensions": list(dims), "connection": connection}

@@ -17,7 +17,8 @@ from crmsync.core.errors import ConfigError
 from crmsync.core.periods import is_period
 from crmsync.plugin.connector import FIELD_PREFIX
 
-__all__ = ["WRITEBACK", "WritebackMapping", "parse_writeback", "OBJECTS", "OVERWRITE", "NULLS", "MODES",
+__all__ = ["WRITEBACK", "WritebackMapping", "parse_writeback", "OBJECTS", "OVERWRITE", "NULLS",
+           "MODES",
            "is_owned_field"]
 
 #: Mapping ``object`` → the schema table (and connector entity) it names.
