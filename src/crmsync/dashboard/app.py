@@ -25,6 +25,7 @@ from crmsync.core.config import Config
 from crmsync.dashboard.assets import ASSETS, own_asset, plotly_js
 from crmsync.dashboard.data import DashboardData
 from crmsync.dashboard.pages import PAGES, NotFound, Renderer
+from crmsync.dashboard.warm import warm_pages
 from crmsync.plugin.registry import Registry
 
 __all__ = ["create_app", "CSP", "COOKIE"]
@@ -143,7 +144,7 @@ def create_app(config: Config, registry: Registry, *, auth_token: str | None = N
                Route("/favicon.ico", lambda request: Response(status_code=204))]
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        source.warm_on_change = True
+        source.warmer = warm_pages
         await run_in_threadpool(source.refresh)  # a first token: warms the cache
         try:
             yield

@@ -31,8 +31,8 @@ from crmsync.core.schema import (
     users,
     writeback_state,
 )
+from crmsync.dashboard.kpis import Kpi, family_of, kpi, raw_value
 from crmsync.metrics.engine import latest_periods
-from crmsync.metrics.formatting import format_change, format_value, period_label
 from crmsync.plugin.metric import Metric
 from crmsync.plugin.registry import Registry
 from crmsync.store import Store
@@ -43,84 +43,6 @@ __all__ = ["DashboardData", "Catalogue", "Kpi", "kpi", "family_of", "raw_value"]
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
-
-
-def raw_value(value: float | None) -> str:
-    """A stored number as ``data-value`` carries it: ``repr`` of the float (what
-    ``metrics show --json`` prints), empty for null."""
-    return "" if value is None else repr(float(value))
-
-
-def family_of(metric: Metric) -> str:
-    """The family a metric belongs to: its module's last name (``crmsync_kpis.deals`` →
-    ``deals``); a plugin's metrics form their own family."""
-    return type(metric).__module__.rsplit(".", 1)[-1]
-
-
-@dataclass
-class Kpi:
-    """One displayed figure: a report row plus its formatted texts."""
-
-    row: dict[str, Any]
-    text: str
-    target_text: str
-    attainment_text: str
-    change_text: str
-    arrow: str
-    change_class: str
-    period_text: str
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.row[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    @property
-    def data(self) -> dict[str, str]:
-        """The ``data-*`` attributes every KPI figure carries (docs/dashboard.md), plus
-        ``data-subject`` (the stage or record id) on per-stage and record-level values."""
-        r = self.row
-        out = {"data-metric": r["metric"], "data-period-start": r["period_start"] or "",
-               "data-dimension": r["dimension"] or "",
-               "data-dimension-value": r["dimension_value"] or "",
-               "data-value": raw_value(r["value"])}
-        if r.get("subject_id") is not None:  # per-stage and record-level values
-            out["data-subject"] = r["subject_id"]
-        return out
-
-
-def _better(row: dict[str, Any]) -> bool | None:
-    change = row.get("change_vs_previous")
-    if change is None or change == 0:
-        return None
-    return bool((change > 0) == (row.get("direction") != "lower_is_better"))
-
-
-def kpi(row: dict[str, Any], currency: str = "USD") -> Kpi:
-    """Format one report row for display (value, target, attainment, change with ▲▼)."""
-    unit = row.get("unit", "count")
-    change = row.get("change_vs_previous")
-    better = _better(row)
-    start = dt.date.fromisoformat(row["period_start"]) if row.get("period_start") else None
-    change_text = format_change(change, row.get("change_kind", "relative"))
-    if unit == "ratio" and row["metric"].endswith("coverage"):  # a multiple, not a share
-        text = "–" if row["value"] is None else f"{row['value']:.1f}×"
-        target = "–" if row["target"] is None else f"{row['target']:.1f}×"
-        change_text = "–" if change is None else f"{change:+.1f}×"
-    else:
-        text = format_value(row["value"], unit, currency)
-        target = format_value(row["target"], unit, currency) if row["target"] is not None \
-            else "–"
-    return Kpi(
-        row=row, text=text, target_text=target,
-        attainment_text=(f"{row['attainment']:.0%}" if row.get("attainment") is not None
-                         else "–"),
-        change_text=change_text,
-        arrow="" if change is None or change == 0 else ("▲" if change > 0 else "▼"),
-        change_class="flat" if better is None else ("better" if better else "worse"),
-        period_text=period_label(row["period"], start) + (" (partial)" if row.get("partial")
-                                                          else ""))
 
 
 @dataclass
@@ -207,8 +129,9 @@ class DashboardData:
         self._links: dict[str, Any] | None = None
         #: At most this many records per list (the report lists fewer).
         self.record_limit = 200
-        #: Warm the cache in the background when the token changes (the live dashboard).
-        self.warm_on_change = False
+        #: Loads what the pages show by default, run in the background when the token
+        #: changes (the live dashboard sets it: :func:`crmsync.dashboard.warm.warm_pages`).
+        self.warmer: Callable[[DashboardData], None] | None = None
 
     @property
     def currency(self) -> str:
@@ -260,7 +183,7 @@ class DashboardData:
             if changed:
                 self._cache.clear()
                 self._token = version["token"]
-        if changed and self.warm_on_change:
+        if changed and self.warmer is not None:
             self.warm()
         return version
 
@@ -405,25 +328,12 @@ class DashboardData:
         return self.cached(("values", period, dimension, wanted), build)
 
     def warm(self) -> threading.Thread:
-        """Load what the pages show with their default filters (organisation, snapshot,
-        the default metric per team and per rep, activity per rep, the data-quality records)
-        in a background thread,
-        so the first visit of a page after new data lands is fast."""
+        """Run :attr:`warmer` in a background thread, so the first visit of a page after new
+        data lands is fast."""
         def load() -> None:
             try:
-                from crmsync.dashboard.filters import Filters
-                from crmsync.dashboard.operations import activity, data_quality
-                from crmsync.dashboard.sales import DEFAULT_METRIC
-
-                period = self.default_period()
-                self.rows(period, None)
-                self.rows("all", None)
-                for dimension in ("team", "owner"):  # trends and leaderboard
-                    self.rows(period, dimension, metric=DEFAULT_METRIC)
-                owner = self.catalogue().periods
-                weekly = "week" if "owner" in owner.get("week", set()) else period
-                activity(self, Filters(period=weekly))  # its current period per rep
-                data_quality(self, Filters(period=period))  # record lists, owner counts
+                if self.warmer is not None:
+                    self.warmer(self)
             except Exception:  # a store being migrated or gone: pages will say so
                 log.debug("warming the dashboard cache failed", exc_info=True)
 
