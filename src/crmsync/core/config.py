@@ -1,4 +1,4 @@
-"""``crmsync.toml`` and the environment (design.md §7).
+"""``crmsync.toml`` and the environment (docs/configuration.md).
 
 Found at ``--config FILE``, else ``$CRMSYNC_CONFIG``, else ``./crmsync.toml``; without a file
 the defaults apply (a SQLite store in the working directory, no connections). Strings may hold

@@ -1,6 +1,6 @@
 """Errors crmsync raises.
 
-Two kinds (house style point 7): subclasses of :class:`CrmsyncError` are the user's to fix and
+Two kinds (docs/architecture.md#errors): subclasses of :class:`CrmsyncError` are the user's, and
 are shown as one line with no traceback; anything else is a bug and keeps its traceback.
 Every error carries its context (connection, entity, record, field) as attributes.
 """

@@ -1,4 +1,4 @@
-"""The only retry and rate-limit policy in crmsync (design.md §5, house style point 8).
+"""The only retry and rate-limit policy in crmsync (docs/concepts.md#retries).
 
 Connectors raise :class:`~crmsync.RateLimited` (with ``retry_after`` when the CRM says how
 long) or :class:`~crmsync.TransientError` (5xx, timeouts); they never sleep or loop. The sync

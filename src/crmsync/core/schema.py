@@ -1,4 +1,4 @@
-"""The unified schema (design.md §4): a public contract, documented column by column in
+"""The unified schema: a public contract, documented column by column in
 ``docs/schema.md``.
 
 All timestamps are stored as naive UTC. References between records (``owner_id``,

@@ -1,4 +1,4 @@
-"""The connector interface (design.md §3): what a CRM plugin implements.
+"""The connector interface (docs/writing-a-connector.md): what a CRM plugin implements.
 
 A connector class is registered through ``crmsync_register_connectors``; the host creates one
 instance per configured connection. Connectors speak the unified schema: :meth:`Connector.read`

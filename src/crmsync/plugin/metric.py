@@ -1,4 +1,4 @@
-"""The metric interface (design.md §3): data plus SQL, never code that opens connections.
+"""The metric interface (docs/writing-a-metric.md): data plus SQL, never opening connections.
 
 A :class:`Metric` returns, from :meth:`Metric.query`, a SQLAlchemy ``Select`` whose columns are
 the documented contract:

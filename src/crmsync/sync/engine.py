@@ -1,4 +1,4 @@
-"""The sync engine (design.md §5).
+"""The sync engine (docs/concepts.md, docs/architecture.md#the-flow-of-a-record).
 
 Per connection and entity: read batches from the connector, validate every record, and commit
 the rows, the deletes, the rejects, the cursor and the run counters in ONE transaction per

@@ -20,7 +20,7 @@ from crmsync.core.schema import SYNCED_TABLES
 
 __all__ = ["REFERENCES", "repoint_references"]
 
-# Reference columns by the entity they name (design.md §4: references hold remote ids).
+# Reference columns by the entity they name (references hold remote ids: docs/schema.md).
 _TARGET_OF = {
     "owner_id": "users", "manager_id": "users",
     "account_id": "accounts", "converted_account_id": "accounts",

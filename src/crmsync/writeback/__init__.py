@@ -1,4 +1,4 @@
-"""Write-back (design.md §6): computed KPIs into CRM custom fields, only what changed.
+"""Write-back (docs/writeback.md): computed KPIs into CRM custom fields, only what changed.
 
 * :mod:`~crmsync.writeback.mapping`: the ``[[writeback]]`` configuration.
 * :mod:`~crmsync.writeback.formatting`: metric values as field values (kinds, rounding, hashes).
