@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
-from conftest import make_config
-from crmsync import api
+from conftest import make_config, table_rows
+from crmsync import Batch, Connector, api
 from crmsync.cli import cli
 from crmsync.cli.state import EXIT_LOCKED
 from crmsync.core.reports import LOCKED
+from crmsync.core.schema import run_locks
 from crmsync.store import Store
 from crmsync.store.locks import RunLocked, advisory_key, run_lock, sync_lock_name
+from crmsync.sync import SyncEngine
 
 HOLDER = textwrap.dedent("""
     import sys, time
@@ -206,8 +212,6 @@ def test_sync_waits_for_a_lock_released_within_wait(store: Store, files_config: 
 
 def test_no_lock_row_is_left_behind_after_a_sync(sqlite_store: Store, tmp_path: Path,
                                                  registry: object) -> None:
-    from conftest import table_rows
-
     folder = tmp_path / "crm"
     folder.mkdir()
     (folder / "opportunities.csv").write_text("remote_id,name\nd1,Big\n", encoding="utf-8")
@@ -219,3 +223,68 @@ def test_no_lock_row_is_left_behind_after_a_sync(sqlite_store: Store, tmp_path: 
 
 
 
+
+
+# -- a lock lost mid-run --------------------------------------------------------------------------
+
+
+def steal(store: Store, name: str, thief: str = "thief-proc") -> None:
+    """What a crashed-looking holder suffers: its row expired and another holder took it."""
+    with store.engine.begin() as conn:
+        conn.execute(sa.delete(run_locks).where(run_locks.c.name == name))
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        conn.execute(sa.insert(run_locks).values(name=name, owner=thief, acquired_at=now,
+                                                 heartbeat_at=now,
+                                                 expires_at=now + dt.timedelta(hours=1)))
+
+
+class StolenMidRun(Connector):
+    """Two pages of accounts; between them the run's lock is lost to another holder and the
+    heartbeat has time to notice."""
+
+    NAME = "stolen"
+    ENTITIES = ("accounts",)
+
+    def __init__(self, name: str, settings: dict[str, object], store: Store, lock: str,
+                 ttl: float) -> None:
+        super().__init__(name, settings)
+        self.store, self.lock, self.ttl = store, lock, ttl
+
+    def read(self, entity: str, cursor: object) -> Iterator[Batch]:
+        yield Batch(records=[{"remote_id": "a1", "name": "Before"}], cursor={"page": 1})
+        steal(self.store, self.lock)
+        time.sleep(self.ttl)  # several heartbeats
+        yield Batch(records=[{"remote_id": "a2", "name": "After"}], cursor={"page": 2})
+
+
+def test_the_heartbeat_notices_a_lost_lock(sqlite_store: Store,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    name = sync_lock_name("crm", "accounts")
+
+    with caplog.at_level(logging.ERROR, logger="crmsync.store.locks"), \
+            run_lock(sqlite_store, name, ttl=0.3):
+        steal(sqlite_store, name)
+        time.sleep(0.5)
+
+    assert any("lost" in r.getMessage() for r in caplog.records)
+    assert table_rows(sqlite_store, "run_locks", "owner") == [("thief-proc",)], \
+        "releasing a lost lock must not delete the new holder's row"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "lost-lock handling is missing: the heartbeat only logs 'lost …; the run continues' "
+    "(store/locks.py) and nothing tells the sync engine, so the run keeps committing pages "
+    "under a lock another holder owns and ends 'success'"))
+def test_a_run_whose_lock_is_lost_stops_writing_and_reports_it(sqlite_store: Store) -> None:
+    name = sync_lock_name("crm", "accounts")
+    ttl = 0.6
+    connector = StolenMidRun("crm", {}, sqlite_store, name, ttl)
+
+    [result] = SyncEngine(sqlite_store, connector,
+                          lock=lambda entity: run_lock(sqlite_store, name, ttl=ttl)
+                          ).run(["accounts"])
+
+    stored = table_rows(sqlite_store, "accounts", "remote_id")
+    assert stored == [("a1",)], "a page read after the lock was lost was committed"
+    assert result.status == "failed"
+    assert "lost" in (result.error or "")
