@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,14 @@ from crmsync.cli.state import EXIT_LOCKED
 from crmsync.core.reports import LOCKED
 from crmsync.core.schema import run_locks
 from crmsync.store import Store
-from crmsync.store.locks import RunLocked, advisory_key, run_lock, sync_lock_name
+from crmsync.store.locks import (
+    LockLost,
+    RunLocked,
+    advisory_key,
+    job_lock_name,
+    run_lock,
+    sync_lock_name,
+)
 from crmsync.sync import SyncEngine
 
 HOLDER = textwrap.dedent("""
@@ -229,13 +237,20 @@ def test_no_lock_row_is_left_behind_after_a_sync(sqlite_store: Store, tmp_path: 
 
 
 def steal(store: Store, name: str, thief: str = "thief-proc") -> None:
-    """What a crashed-looking holder suffers: its row expired and another holder took it."""
-    with store.engine.begin() as conn:
-        conn.execute(sa.delete(run_locks).where(run_locks.c.name == name))
-        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-        conn.execute(sa.insert(run_locks).values(name=name, owner=thief, acquired_at=now,
-                                                 heartbeat_at=now,
-                                                 expires_at=now + dt.timedelta(hours=1)))
+    """What a stalled holder suffers: its row expired and another holder took it (from
+    another thread, as another process would)."""
+
+    def take() -> None:
+        with store.engine.begin() as conn:
+            conn.execute(sa.delete(run_locks).where(run_locks.c.name == name))
+            now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+            conn.execute(sa.insert(run_locks).values(name=name, owner=thief, acquired_at=now,
+                                                     heartbeat_at=now,
+                                                     expires_at=now + dt.timedelta(hours=1)))
+
+    thief_thread = threading.Thread(target=take)
+    thief_thread.start()
+    thief_thread.join()
 
 
 class StolenMidRun(Connector):
@@ -271,20 +286,54 @@ def test_the_heartbeat_notices_a_lost_lock(sqlite_store: Store,
         "releasing a lost lock must not delete the new holder's row"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "lost-lock handling is missing: the heartbeat only logs 'lost …; the run continues' "
-    "(store/locks.py) and nothing tells the sync engine, so the run keeps committing pages "
-    "under a lock another holder owns and ends 'success'"))
 def test_a_run_whose_lock_is_lost_stops_writing_and_reports_it(sqlite_store: Store) -> None:
     name = sync_lock_name("crm", "accounts")
     ttl = 0.6
     connector = StolenMidRun("crm", {}, sqlite_store, name, ttl)
+    engine = SyncEngine(sqlite_store, connector,
+                        lock=lambda entity: run_lock(sqlite_store, name, ttl=ttl))
 
-    [result] = SyncEngine(sqlite_store, connector,
-                          lock=lambda entity: run_lock(sqlite_store, name, ttl=ttl)
-                          ).run(["accounts"])
+    with pytest.raises(LockLost) as caught:
+        engine.run(["accounts"])
 
-    stored = table_rows(sqlite_store, "accounts", "remote_id")
-    assert stored == [("a1",)], "a page read after the lock was lost was committed"
-    assert result.status == "failed"
-    assert "lost" in (result.error or "")
+    assert table_rows(sqlite_store, "accounts", "remote_id") == [("a1",)], \
+        "a page read after the lock was lost was committed"
+    assert table_rows(sqlite_store, "sync_state", "cursor") == [({"page": 1},)]
+    assert "thief-proc" in str(caught.value)
+    assert table_rows(sqlite_store, "run_locks", "owner") == [("thief-proc",)]
+
+
+def test_a_lost_lock_is_caught_at_commit_even_before_the_heartbeat_notices(
+        sqlite_store: Store) -> None:
+    name = job_lock_name("nightly")
+
+    with run_lock(sqlite_store, name, ttl=3600):  # the heartbeat would not beat for 20 min
+        steal(sqlite_store, name)
+        with pytest.raises(LockLost), sqlite_store.engine.begin() as conn:
+            conn.execute(sa.insert(run_locks).values(
+                name="unrelated", owner="me", acquired_at=dt.datetime(2026, 1, 1),
+                heartbeat_at=dt.datetime(2026, 1, 1), expires_at=dt.datetime(2026, 1, 1)))
+
+    assert table_rows(sqlite_store, "run_locks", "name") == [(name,)], \
+        "the refused transaction was committed"
+
+
+def test_other_threads_commit_while_a_lock_is_lost(sqlite_store: Store) -> None:
+    name = job_lock_name("nightly")
+    outcome: list[object] = []
+
+    def other_work() -> None:
+        try:
+            with sqlite_store.engine.begin() as conn:
+                conn.execute(sa.delete(run_locks).where(run_locks.c.name == "nothing"))
+            outcome.append("committed")
+        except Exception as exc:  # reported to the test thread
+            outcome.append(exc)
+
+    with run_lock(sqlite_store, name, ttl=3600):
+        steal(sqlite_store, name)
+        worker = threading.Thread(target=other_work)
+        worker.start()
+        worker.join()
+
+    assert outcome == ["committed"]
