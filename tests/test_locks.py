@@ -2,23 +2,37 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
-from conftest import make_config
-from crmsync import api
+from conftest import make_config, table_rows
+from crmsync import Batch, Connector, api
 from crmsync.cli import cli
 from crmsync.cli.state import EXIT_LOCKED
 from crmsync.core.reports import LOCKED
+from crmsync.core.schema import run_locks
 from crmsync.store import Store
-from crmsync.store.locks import RunLocked, advisory_key, run_lock, sync_lock_name
+from crmsync.store.locks import (
+    LockLost,
+    RunLocked,
+    advisory_key,
+    job_lock_name,
+    run_lock,
+    sync_lock_name,
+)
+from crmsync.sync import SyncEngine
 
 HOLDER = textwrap.dedent("""
     import sys, time
@@ -206,8 +220,6 @@ def test_sync_waits_for_a_lock_released_within_wait(store: Store, files_config: 
 
 def test_no_lock_row_is_left_behind_after_a_sync(sqlite_store: Store, tmp_path: Path,
                                                  registry: object) -> None:
-    from conftest import table_rows
-
     folder = tmp_path / "crm"
     folder.mkdir()
     (folder / "opportunities.csv").write_text("remote_id,name\nd1,Big\n", encoding="utf-8")
@@ -219,3 +231,109 @@ def test_no_lock_row_is_left_behind_after_a_sync(sqlite_store: Store, tmp_path: 
 
 
 
+
+
+# -- a lock lost mid-run --------------------------------------------------------------------------
+
+
+def steal(store: Store, name: str, thief: str = "thief-proc") -> None:
+    """What a stalled holder suffers: its row expired and another holder took it (from
+    another thread, as another process would)."""
+
+    def take() -> None:
+        with store.engine.begin() as conn:
+            conn.execute(sa.delete(run_locks).where(run_locks.c.name == name))
+            now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+            conn.execute(sa.insert(run_locks).values(name=name, owner=thief, acquired_at=now,
+                                                     heartbeat_at=now,
+                                                     expires_at=now + dt.timedelta(hours=1)))
+
+    thief_thread = threading.Thread(target=take)
+    thief_thread.start()
+    thief_thread.join()
+
+
+class StolenMidRun(Connector):
+    """Two pages of accounts; between them the run's lock is lost to another holder and the
+    heartbeat has time to notice."""
+
+    NAME = "stolen"
+    ENTITIES = ("accounts",)
+
+    def __init__(self, name: str, settings: dict[str, object], store: Store, lock: str,
+                 ttl: float) -> None:
+        super().__init__(name, settings)
+        self.store, self.lock, self.ttl = store, lock, ttl
+
+    def read(self, entity: str, cursor: object) -> Iterator[Batch]:
+        yield Batch(records=[{"remote_id": "a1", "name": "Before"}], cursor={"page": 1})
+        steal(self.store, self.lock)
+        time.sleep(self.ttl)  # several heartbeats
+        yield Batch(records=[{"remote_id": "a2", "name": "After"}], cursor={"page": 2})
+
+
+def test_the_heartbeat_notices_a_lost_lock(sqlite_store: Store,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    name = sync_lock_name("crm", "accounts")
+
+    with caplog.at_level(logging.ERROR, logger="crmsync.store.locks"), \
+            run_lock(sqlite_store, name, ttl=0.3):
+        steal(sqlite_store, name)
+        time.sleep(0.5)
+
+    assert any("lost" in r.getMessage() for r in caplog.records)
+    assert table_rows(sqlite_store, "run_locks", "owner") == [("thief-proc",)], \
+        "releasing a lost lock must not delete the new holder's row"
+
+
+def test_a_run_whose_lock_is_lost_stops_writing_and_reports_it(sqlite_store: Store) -> None:
+    name = sync_lock_name("crm", "accounts")
+    ttl = 0.6
+    connector = StolenMidRun("crm", {}, sqlite_store, name, ttl)
+    engine = SyncEngine(sqlite_store, connector,
+                        lock=lambda entity: run_lock(sqlite_store, name, ttl=ttl))
+
+    with pytest.raises(LockLost) as caught:
+        engine.run(["accounts"])
+
+    assert table_rows(sqlite_store, "accounts", "remote_id") == [("a1",)], \
+        "a page read after the lock was lost was committed"
+    assert table_rows(sqlite_store, "sync_state", "cursor") == [({"page": 1},)]
+    assert "thief-proc" in str(caught.value)
+    assert table_rows(sqlite_store, "run_locks", "owner") == [("thief-proc",)]
+
+
+def test_a_lost_lock_is_caught_at_commit_even_before_the_heartbeat_notices(
+        sqlite_store: Store) -> None:
+    name = job_lock_name("nightly")
+
+    with run_lock(sqlite_store, name, ttl=3600):  # the heartbeat would not beat for 20 min
+        steal(sqlite_store, name)
+        with pytest.raises(LockLost), sqlite_store.engine.begin() as conn:
+            conn.execute(sa.insert(run_locks).values(
+                name="unrelated", owner="me", acquired_at=dt.datetime(2026, 1, 1),
+                heartbeat_at=dt.datetime(2026, 1, 1), expires_at=dt.datetime(2026, 1, 1)))
+
+    assert table_rows(sqlite_store, "run_locks", "name") == [(name,)], \
+        "the refused transaction was committed"
+
+
+def test_other_threads_commit_while_a_lock_is_lost(sqlite_store: Store) -> None:
+    name = job_lock_name("nightly")
+    outcome: list[object] = []
+
+    def other_work() -> None:
+        try:
+            with sqlite_store.engine.begin() as conn:
+                conn.execute(sa.delete(run_locks).where(run_locks.c.name == "nothing"))
+            outcome.append("committed")
+        except Exception as exc:  # reported to the test thread
+            outcome.append(exc)
+
+    with run_lock(sqlite_store, name, ttl=3600):
+        steal(sqlite_store, name)
+        worker = threading.Thread(target=other_work)
+        worker.start()
+        worker.join()
+
+    assert outcome == ["committed"]

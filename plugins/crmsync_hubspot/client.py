@@ -1,6 +1,6 @@
 """One authenticated, throttled, counted HubSpot client per connection.
 
-Every call goes through hubspot-api-client, with these choices (vendor-notes §2):
+Every call goes through hubspot-api-client, with these choices (docs/connectors/hubspot.md):
 
 * **One ApiClient per sub-package.** ``client.crm.objects.basic_api`` builds a *new*
   ``ApiClient`` and urllib3 ``PoolManager`` on every attribute access. We pass the client an
@@ -8,7 +8,7 @@ Every call goes through hubspot-api-client, with these choices (vendor-notes §2
   properties, associations, oauth) and reuses it, so connections are pooled and the token is
   updated in one place after a refresh.
 * **The client's urllib3 Retry is off** (``retry=False``): urllib3 never retries POST
-  (search, batch) anyway, and crmsync's retry module is the only one (house style point 8).
+  (search, batch) anyway, and crmsync's retry module is the only one (docs/concepts.md#retries).
 * **Raw responses.** Calls pass ``_preload_content=False`` and parse the JSON body with
   :func:`json.loads`: the generated models cost more than the HTTP round trip on 100-200 record
   pages (``bench/hubspot_deserialise.py`` measures it), drop keys they do not know (``url``)

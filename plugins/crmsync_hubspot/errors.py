@@ -1,6 +1,6 @@
-"""HubSpot failures mapped to crmsync's errors (house style point 8: raise, never sleep).
+"""HubSpot failures mapped to crmsync's errors (raise, never sleep: docs/concepts.md#retries).
 
-hubspot-api-client quirks handled here (../shared/vendor-notes.md §2.6, §3):
+hubspot-api-client quirks handled here (docs/connectors/hubspot.md#client-library-quirks):
 
 * Every sub-package (``hubspot.crm.objects``, ``hubspot.crm.owners``…) defines its **own**
   ``ApiException`` with no common base class but ``Exception``, so errors are recognised by
@@ -59,7 +59,7 @@ class CIHeaders(dict[str, str]):
 def normalise_headers(headers: Mapping[str, Any] | Iterable[tuple[str, Any]] | None
                       ) -> CIHeaders:
     """A case-insensitive mapping from a header dict, an ``HTTPHeaderDict`` or the list of
-    ``(name, value)`` tuples vcrpy's replayed responses give (vendor-notes §3)."""
+    ``(name, value)`` tuples vcrpy's replayed responses give."""
     out = CIHeaders()
     if headers is None:
         return out

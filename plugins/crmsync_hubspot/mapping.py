@@ -1,6 +1,6 @@
 """HubSpot records → unified-schema records (the mapping table of docs/connectors/hubspot.md).
 
-Quirks handled here (vendor-notes §2.2, design.md §4):
+Quirks handled here (docs/connectors/hubspot.md#client-library-quirks):
 
 * **Every property value is a string or null**: numbers (``"0.9000000000000000222…"``),
   booleans (``"true"``), dates (``"2024-08-10T23:13:12.293Z"``, date-only properties such as

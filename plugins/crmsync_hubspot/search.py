@@ -1,6 +1,6 @@
 """Incremental reads through the CRM search API, past its 10,000-result cap.
 
-HubSpot's search API (vendor-notes §2.3) pages with ``after``, which is an *offset*; any
+HubSpot's search API pages with ``after``, which is an *offset*; any
 request whose offset plus limit passes 10,000 fails with HTTP 400, and only one sort is
 honoured. Offsets are also unsafe while records change: a record modified during the sync
 moves to the end of the order and every later record shifts down one place, so offset paging

@@ -9,7 +9,7 @@ any with missing dates) are read with ``propertiesWithHistory=dealstage`` instea
 
 HubSpot returns a property's history newest first, as ``{value, timestamp, sourceType,
 sourceId, updatedByUserId}``; with ``propertiesWithHistory`` a batch read takes at most 50
-inputs (vendor-notes §2.2). History is read only for the deals the search returned, i.e. those
+inputs (HubSpot caps it). History is read only for the deals the search returned, i.e. those
 changed since the entity's cursor. A deal whose history is empty falls back to
 ``hs_v2_date_entered_<stage id>`` (the time it last entered each stage). A batch read may
 answer a requested id with *another* record: the requested deal was merged into it, and its

@@ -1,6 +1,6 @@
 """Client-side pacing: one rolling window per HubSpot budget (general and search).
 
-HubSpot enforces two separate limits (vendor-notes §2.6): a rolling window of ``rate_limit``
+HubSpot enforces two limits (docs/connectors/hubspot.md): a rolling window of ``rate_limit``
 requests per 10 s for most endpoints (100 on Free/Starter private apps, 190 on
 Professional/Enterprise) and a much lower one for the search API (``search_rate_limit`` per
 second; 4 per the 2020 changelog, 5 documented today).

@@ -1,6 +1,6 @@
 """Bulk API 2.0: large queries (CSV, page by page) and large updates (ingest jobs).
 
-Quirks (vendor-notes §1.5):
+Quirks (docs/connectors/salesforce.md#client-library-quirks):
 
 * Results are CSV: every value is a string, ``""`` is null, booleans are ``true``/``false``;
   relationship fields are dotted column names (``UserRole.Name``). :func:`parse_rows` turns a

@@ -7,7 +7,7 @@ Every request simple-salesforce sends (REST, Bulk 2.0, SOAP login, OAuth) goes t
 * checks the run's :class:`~crmsync_salesforce.quota.QuotaBudget` first (raising
   :class:`crmsync.QuotaExhausted` before a request the budget cannot afford),
 * reads ``Sforce-Limit-Info`` from every response (simple-salesforce only reads it on some
-  calls, and never on Bulk 2.0 — vendor-notes §1.10),
+  calls, and never on Bulk 2.0),
 * applies the connection's ``connect_timeout``/``read_timeout`` (simple-salesforce sends
   none) and, when ``login_url`` is set,
   sends requests for ``https://{domain}.salesforce.com`` there instead (tests and proxies),
@@ -19,7 +19,7 @@ Every request simple-salesforce sends (REST, Bulk 2.0, SOAP login, OAuth) goes t
 ``REQUESTS_CA_BUNDLE`` override ``session.verify``); without it ``REQUESTS_CA_BUNDLE`` applies.
 
 Logging in is done here, not by simple-salesforce: its built-in refresh retries a rejected
-session up to three times and can loop (vendor-notes §1.9). :meth:`SalesforceClient.call`
+session up to three times and can loop. :meth:`SalesforceClient.call`
 re-authenticates once on ``INVALID_SESSION_ID`` when the auth mode can (username/password, JWT)
 and otherwise raises :class:`crmsync.AuthError`.
 """

@@ -2,7 +2,7 @@
 
 Salesforce localises ``message`` (a Japanese org answers in Japanese), so the connector never
 branches on it; it only quotes it. Top-level REST errors carry ``errorCode``; sObject
-Collections SaveResults and Metadata results carry ``statusCode`` (vendor-notes §1.6).
+Collections SaveResults and Metadata results carry ``statusCode`` (docs/connectors/salesforce.md).
 simple-salesforce raises one exception class per HTTP status and puts the parsed JSON list in
 ``.content`` (despite its ``bytes`` annotation). A timeout, a dropped connection or a body cut
 short is a :class:`~crmsync.TransientError`; HTTP 429 is raised as

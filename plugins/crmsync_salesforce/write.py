@@ -3,7 +3,7 @@
 * :func:`fields` reads describe (``updateable``, ``calculated``, ``type``).
 * :func:`ensure_field` creates a custom field through the Metadata API (``createMetadata``),
   typed from the metric's unit. simple-salesforce's ``sf.mdapi`` talks SOAP through zeep, which
-  builds its *own* requests session (vendor-notes §1.1); the connector hands zeep its session
+  builds its *own* requests session, ignoring ours; the connector hands zeep its session
   so the CA bundle, the call counter and the quota check apply. Metadata failures come back as a
   bare ``Exception`` listing ``(statusCode, message)`` pairs; the status code is read from it.
 * :func:`write` sends sObject Collections ``PATCH composite/sobjects`` (200 records a call,

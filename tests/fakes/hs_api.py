@@ -1,8 +1,8 @@
 """The fake portal's endpoints: each takes the parsed request and returns ``(status, body)``.
 
 Shapes follow HubSpot's CRM v3 objects/search/batch/properties/pipelines, owners v3,
-associations v4 and OAuth v1 (see ../shared/reference/hubspot/ and the contract in
-/tmp/briefs/hs-contract.md). Every property value sent is a string or null.
+associations v4 and OAuth v1 (docs/connectors/hubspot.md#the-fake-portal-and-the-benchmark).
+Every property value sent is a string or null.
 """
 
 from __future__ import annotations

@@ -8,6 +8,13 @@ twice at once, across processes and machines.
   expiry forward while the run lasts; a row whose ``expires_at`` has passed belongs to a
   crashed holder and the next taker replaces it.
 
+  A holder that stalls past its expiry can lose its lock to the next taker. It then must not go
+  on writing: while the lock is held, every commit made by the thread that took it first checks,
+  inside the transaction being committed, that the ``run_locks`` row is still its own (SQLite
+  lets one writer at a time, so nobody can take the lock between that check and the commit).
+  A lost lock refuses the commit with :class:`LockLost` — the transaction is rolled back and the
+  run stops — and every later commit of that thread until the lock is released.
+
 Use :func:`run_lock` as a context manager::
 
     with run_lock(store, sync_lock_name("crm", "deals"), wait=30):
@@ -26,6 +33,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -36,7 +44,8 @@ from crmsync.core.schema import run_locks
 from crmsync.store.database import Store
 from crmsync.store.migrate import advisory_key
 
-__all__ = ["RunLocked", "LockInfo", "run_lock", "sync_lock_name", "connection_lock_name",
+__all__ = ["RunLocked", "LockLost", "LockInfo", "run_lock", "sync_lock_name",
+           "connection_lock_name",
            "writeback_lock_name",
            "job_lock_name", "advisory_key", "process_owner", "DEFAULT_TTL"]
 
@@ -59,6 +68,19 @@ class RunLocked(CrmsyncError):
         self.waited = waited
         super().__init__(f"{name} is locked by {holder} (waited {waited:g}s; retry later or "
                          "pass --wait SECONDS)")
+
+
+class LockLost(CrmsyncError):
+    """The run's lock expired and another process took it: the run's writes are refused."""
+
+    exit_code = 4
+
+    def __init__(self, name: str, holder: str) -> None:
+        self.name = name
+        self.holder = holder
+        super().__init__(f"{name}: this run lost its lock to {holder} (its heartbeat stalled "
+                         "past the lock's expiry); its last batch was not stored and it stopped "
+                         "— run it again")
 
 
 @dataclass
@@ -94,6 +116,43 @@ def job_lock_name(job: str) -> str:
 def process_owner() -> str:
     """``host:pid:random``: who holds a lock, unique per acquisition."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _current_owner(dbapi_connection: Any, name: str) -> str | None:
+    """The owner of lock ``name`` as the transaction on ``dbapi_connection`` sees it."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("select owner from run_locks where name = ?", (name,))
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    return None if row is None else str(row[0])
+
+
+@contextmanager
+def _commit_guard(engine: sa.Engine, name: str, owner: str) -> Iterator[threading.Event]:
+    """Refuse, with :class:`LockLost`, the commits of this thread once lock ``name`` is no
+    longer ``owner``'s; yields the event set when the loss is known."""
+    thread = threading.get_ident()
+    lost = threading.Event()
+
+    def before_commit(conn: Connection) -> None:
+        if threading.get_ident() != thread:
+            return
+        if not lost.is_set():
+            holder = _current_owner(conn.connection.dbapi_connection, name)
+            if holder == owner:
+                return
+            lost.set()
+            log.error("lock %s: lost to %s; this run's writes are refused", name, holder)
+        raise LockLost(name, _current_owner(conn.connection.dbapi_connection, name)
+                       or "another process (since released)")
+
+    sa.event.listen(engine, "commit", before_commit)
+    try:
+        yield lost
+    finally:
+        sa.event.remove(engine, "commit", before_commit)
 
 
 def _utcnow() -> dt.datetime:
@@ -246,31 +305,41 @@ def _table_lock(store: Store, name: str, owner: str, wait: float, ttl: float,
 
     _waiting(name, wait, clock, attempt)
     stop = threading.Event()
-
-    def heartbeat() -> None:
-        while not stop.wait(ttl / 3):
-            now = _utcnow()
-            try:
-                with engine.begin() as conn:
-                    kept = conn.execute(sa.update(run_locks).where(
-                        run_locks.c.name == name, run_locks.c.owner == owner
-                    ).values(heartbeat_at=now, expires_at=now + life)).rowcount
-            except Exception:  # a busy database: try again at the next beat
-                log.warning("lock %s: heartbeat failed", name, exc_info=True)
-                continue
-            if not kept:
-                log.error("lock %s: lost (expired and taken over); the run continues", name)
-                return
-
-    beat = threading.Thread(target=heartbeat, name=f"lock-heartbeat {name}", daemon=True)
-    beat.start()
-    log.debug("lock %s acquired by %s", name, owner)
     try:
-        yield LockInfo(name, owner, _utcnow())
+        with _commit_guard(engine, name, owner) as lost:
+            beat = threading.Thread(target=_heartbeat, args=(engine, name, owner, ttl, stop, lost),
+                                    name=f"lock-heartbeat {name}", daemon=True)
+            beat.start()
+            log.debug("lock %s acquired by %s", name, owner)
+            try:
+                yield LockInfo(name, owner, _utcnow())
+            finally:
+                stop.set()
+                beat.join()
     finally:
-        stop.set()
-        beat.join()
         with engine.begin() as conn:
             conn.execute(sa.delete(run_locks).where(run_locks.c.name == name,
                                                     run_locks.c.owner == owner))
         log.debug("lock %s released by %s", name, owner)
+
+
+def _heartbeat(engine: sa.Engine, name: str, owner: str, ttl: float, stop: threading.Event,
+               lost: threading.Event) -> None:
+    """Push the lock's expiry forward every third of ``ttl`` until ``stop``; set ``lost`` and
+    end when the row is no longer ``owner``'s (it expired and was taken over)."""
+    life = dt.timedelta(seconds=ttl)
+    while not stop.wait(ttl / 3):
+        now = _utcnow()
+        try:
+            with engine.begin() as conn:
+                kept = conn.execute(sa.update(run_locks).where(
+                    run_locks.c.name == name, run_locks.c.owner == owner
+                ).values(heartbeat_at=now, expires_at=now + life)).rowcount
+        except Exception:  # a busy database: try again at the next beat
+            log.warning("lock %s: heartbeat failed", name, exc_info=True)
+            continue
+        if not kept:
+            lost.set()
+            log.error("lock %s: lost (expired and taken over); this run's writes are refused",
+                      name)
+            return
