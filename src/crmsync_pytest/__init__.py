@@ -1,8 +1,9 @@
 """pytest fixtures for crmsync plugin authors (registered through the ``pytest11`` entry point).
 
-pytest loads this module before ``pytest --cov`` starts measuring, so it imports nothing of
-crmsync at module level: the fixtures import what they use when they run, and coverage sees
-every module's top-level code (docs/contributing.md#coverage).
+pytest loads this module before ``pytest --cov`` starts measuring. It is a top-level package of
+its own — loading it does not run ``crmsync/__init__`` — and it imports nothing of crmsync at
+module level: the fixtures import what they use when they run, so coverage sees every module's
+top-level code (docs/contributing.md#coverage).
 """
 
 from __future__ import annotations
