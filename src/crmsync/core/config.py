@@ -103,16 +103,21 @@ class ConnectionConfig:
                     for k, v in self.raw.items() if k != "type"}
         settings = cls.validate_settings(resolved, file=self.file, section=self.section)
         if self.file:
-            base = Path(self.file).resolve().parent
-            for key, spec in cls.SETTINGS.items():
-                value = settings.get(key)
-                if spec.path and isinstance(value, str) and value and \
-                        not Path(value).expanduser().is_absolute():
-                    settings[key] = str(base / value)
+            self._anchor_paths(cls, settings, Path(self.file).resolve().parent)
         for key in secret_keys:
             if isinstance(settings.get(key), str):
                 secrets.add(settings[key])
         return settings, secrets
+
+    @staticmethod
+    def _anchor_paths(cls: builtins.type[SettingsSpec], settings: dict[str, Any],
+                      base: Path) -> None:
+        """Path settings written relative are relative to the config file's directory."""
+        for key, spec in cls.SETTINGS.items():
+            value = settings.get(key)
+            if spec.path and isinstance(value, str) and value and \
+                    not Path(value).expanduser().is_absolute():
+                settings[key] = str(base / value)
 
     def secret_values(self, cls: builtins.type[SettingsSpec]) -> set[str]:
         """The resolved values of the connector's secret settings, for redaction; never

@@ -23,6 +23,7 @@ from crmsync.metrics.engine import ComputeResult
 from crmsync.orchestration.connections import open_store
 from crmsync.orchestration.runs import compute_metrics, sync
 from crmsync.plugin.registry import Registry
+from crmsync.store import Store
 from crmsync.sync.engine import ProgressCallback
 
 if TYPE_CHECKING:
@@ -54,6 +55,21 @@ DEMO_WEEKLY_METRICS = ("calls", "emails", "meetings", "tasks")
 #: Open pipeline the demo also computes per stage and per pipeline (the dashboard's pipeline
 #: page).
 DEMO_STAGE_METRICS = ("pipeline_value", "weighted_pipeline_value")
+
+
+def _dashboard_extras(config: Config, registry: Registry, store: Store, period: str,
+                      as_of: dt.datetime) -> None:
+    """The open pipeline per stage and pipeline (the dashboard's pipeline page) and the
+    activity counts per rep and week (its activity page)."""
+    by_stage = [n for n in DEMO_STAGE_METRICS if n in registry.metrics()]
+    if by_stage:
+        compute_metrics(config, registry, by_stage, period=period,
+                        dimensions=("stage", "pipeline"), store=store, as_of=as_of,
+                        keep_values=False)
+    weekly = [n for n in DEMO_WEEKLY_METRICS if n in registry.metrics()]
+    if weekly and period != "week":
+        compute_metrics(config, registry, weekly, period="week", dimensions=(None, "owner"),
+                        store=store, as_of=as_of, keep_values=False)
 
 
 def demo(registry: Registry, *, store_url: str | None = None, size: str = "small",
@@ -90,16 +106,7 @@ def demo(registry: Registry, *, store_url: str | None = None, size: str = "small
         # rep and week (its activity page)
         owners = compute_metrics(config, registry, period=period, dimensions=("owner",),
                                  store=store, as_of=as_of, keep_values=False)
-        by_stage = [n for n in DEMO_STAGE_METRICS if n in registry.metrics()]
-        if by_stage:  # the dashboard's open pipeline by stage and by pipeline
-            compute_metrics(config, registry, by_stage, period=period,
-                            dimensions=("stage", "pipeline"), store=store, as_of=as_of,
-                            keep_values=False)
-        weekly = [n for n in DEMO_WEEKLY_METRICS if n in registry.metrics()]
-        if weekly and period != "week":
-            compute_metrics(config, registry, weekly, period="week",
-                            dimensions=(None, "owner"), store=store, as_of=as_of,
-                            keep_values=False)
+        _dashboard_extras(config, registry, store, period, as_of)
         snapshot_names = [n for n, m in registry.metrics().items()
                           if m.subject == "org" and period not in m.periods
                           and "all" in m.periods]

@@ -69,60 +69,77 @@ def _strings(value: Any, *, file: str | None, section: str, key: str) -> tuple[s
     return tuple(value)
 
 
+def _check_header(name: str, table: Any, file: str | None, section: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+        raise ConfigError("job names use letters, digits, '_' and '-' (at most 64)",
+                          file=file, section=section)
+    if not isinstance(table, dict):
+        raise ConfigError("expected a table such as [schedule.nightly] with cron = "
+                          "\"0 2 * * *\"", file=file, section=section)
+    for key in table:
+        if key not in _KEYS:
+            raise ConfigError(f"unknown key (known: {', '.join(_KEYS)})", file=file,
+                              section=section, key=key)
+
+
+def _check_values(table: Mapping[str, Any], file: str | None, section: str) -> None:
+    """cron, task, timezone and period, each valid on its own."""
+    cron = table.get("cron")
+    if not isinstance(cron, str) or not croniter.is_valid(cron):
+        raise ConfigError(f"expected a cron expression such as \"0 2 * * *\", got {cron!r}",
+                          file=file, section=section, key="cron")
+    task = table.get("task", "run")
+    if task not in TASKS:
+        raise ConfigError(f"expected one of {', '.join(TASKS)}, got {task!r}", file=file,
+                          section=section, key="task")
+    zone = table.get("timezone", "UTC")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ConfigError(f"unknown time zone {zone!r}", file=file, section=section,
+                          key="timezone") from None
+    period = table.get("period")
+    if period is not None and (not isinstance(period, str) or not is_period(period)):
+        raise ConfigError(f"expected a period such as month or last_30d, got {period!r}",
+                          file=file, section=section, key="period")
+
+
+#: (task, keys it does not take, why): the options each kind of job refuses.
+_REFUSED: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("run", ("connections", "entities", "metrics", "period"),
+     "a run job syncs, computes and writes back everything, as `crmsync run` does; for a "
+     "subset use jobs with task = \"sync\", \"compute\" or \"writeback\""),
+    ("compute", ("connections", "entities"),
+     "a compute job reads the whole store; connections and entities are for sync and "
+     "writeback jobs"),
+    ("sync", ("metrics", "period"), "metrics and period are for compute jobs, not sync jobs"),
+    ("writeback", ("metrics", "period"),
+     "metrics and period are for compute jobs, not writeback jobs"),
+    ("writeback", ("entities",), "entities are for sync jobs; a writeback job takes connections"),
+)
+
+
+def _check_combination(task: str, table: Mapping[str, Any], file: str | None,
+                       section: str) -> None:
+    for refusing, keys, why in _REFUSED:
+        present = [k for k in keys if k in table]
+        if task == refusing and present:
+            raise ConfigError(why, file=file, section=section, key=present[0])
+
+
 def parse_schedule(raw: Mapping[str, Any], file: str | None) -> dict[str, Job]:
     """The jobs of a ``[schedule]`` table; errors name the file, section and key."""
     jobs: dict[str, Job] = {}
     for name, table in raw.items():
         section = f"schedule.{name}"
-        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
-            raise ConfigError("job names use letters, digits, '_' and '-' (at most 64)",
-                              file=file, section=section)
-        if not isinstance(table, dict):
-            raise ConfigError("expected a table such as [schedule.nightly] with cron = "
-                              "\"0 2 * * *\"", file=file, section=section)
-        for key in table:
-            if key not in _KEYS:
-                raise ConfigError(f"unknown key (known: {', '.join(_KEYS)})", file=file,
-                                  section=section, key=key)
-        cron = table.get("cron")
-        if not isinstance(cron, str) or not croniter.is_valid(cron):
-            raise ConfigError(f"expected a cron expression such as \"0 2 * * *\", got {cron!r}",
-                              file=file, section=section, key="cron")
+        _check_header(name, table, file, section)
+        _check_values(table, file, section)
         task = table.get("task", "run")
-        if task not in TASKS:
-            raise ConfigError(f"expected one of {', '.join(TASKS)}, got {task!r}", file=file,
-                              section=section, key="task")
-        zone = table.get("timezone", "UTC")
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise ConfigError(f"unknown time zone {zone!r}", file=file, section=section,
-                              key="timezone") from None
-        period = table.get("period")
-        if period is not None and (not isinstance(period, str) or not is_period(period)):
-            raise ConfigError(f"expected a period such as month or last_30d, got {period!r}",
-                              file=file, section=section, key="period")
         lists = {key: _strings(table[key], file=file, section=section, key=key)
                  for key in ("connections", "entities", "metrics") if key in table}
-        narrowing = [k for k in ("connections", "entities", "metrics", "period") if k in table]
-        if task == "run" and narrowing:
-            raise ConfigError("a run job syncs, computes and writes back everything, as "
-                              "`crmsync run` does; for a subset use jobs with task = \"sync\", "
-                              "\"compute\" or \"writeback\"", file=file, section=section,
-                              key=narrowing[0])
-        if task == "compute" and ("connections" in table or "entities" in table):
-            raise ConfigError("a compute job reads the whole store; connections and entities "
-                              "are for sync and writeback jobs", file=file, section=section,
-                              key="connections" if "connections" in table else "entities")
-        if task in ("sync", "writeback") and ("metrics" in table or "period" in table):
-            raise ConfigError(f"metrics and period are for compute jobs, not {task} jobs",
-                              file=file, section=section,
-                              key="metrics" if "metrics" in table else "period")
-        if task == "writeback" and "entities" in table:
-            raise ConfigError("entities are for sync jobs; a writeback job takes connections",
-                              file=file, section=section, key="entities")
-        jobs[name] = Job(name=name, cron=cron, task=task, period=period, timezone=zone,
-                         **lists)
+        _check_combination(task, table, file, section)
+        jobs[name] = Job(name=name, cron=table["cron"], task=task, period=table.get("period"),
+                         timezone=table.get("timezone", "UTC"), **lists)
     return jobs
 
 

@@ -145,17 +145,26 @@ def _sync_connection(config: Config, registry: Registry, store: Store, name: str
         connector.close()
 
 
+def _status(failed: list[EntityResult], locked: list[EntityResult],
+            stopped: list[EntityResult], details: list[EntityResult]) -> str:
+    """``partial`` when some connections failed and others synced, else ``failed``, else
+    ``locked``, else a quota stop, else ``success``."""
+    if failed:
+        failed_connections = {d.connection for d in failed}
+        synced = {d.connection for d in details
+                  if d.status in ("success", STOPPED_QUOTA)} - failed_connections
+        return PARTIAL if synced else "failed"
+    if locked:
+        return LOCKED
+    return STOPPED_QUOTA if stopped else "success"
+
+
 def _conclude(report: RunReport) -> None:
-    """The run's status and error line from its details: ``failed`` (or ``partial`` when
-    other connections synced), else ``locked``, else a quota stop, else ``success``."""
+    """The run's status and error line from its details (:func:`_status`)."""
     failed = [d for d in report.details if d.status not in ("success", STOPPED_QUOTA, LOCKED)]
     stopped = [d for d in report.details if d.status == STOPPED_QUOTA]
     locked = [d for d in report.details if d.status == LOCKED]
-    failed_connections = {d.connection for d in failed}
-    synced = {d.connection for d in report.details
-              if d.status in ("success", STOPPED_QUOTA)} - failed_connections
-    report.status = (PARTIAL if failed and synced else "failed" if failed
-                     else LOCKED if locked else STOPPED_QUOTA if stopped else "success")
+    report.status = _status(failed, locked, stopped, report.details)
     if failed or stopped or locked:
         # An entity a connection's error kept from syncing adds nothing to that error's line.
         causes = [d for d in failed if not (d.error or "").startswith(NOT_STARTED)]

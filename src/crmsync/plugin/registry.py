@@ -185,8 +185,9 @@ class Registry:
 
     # -- introspection --------------------------------------------------------------------------
 
-    def plugins(self) -> list[PluginInfo]:
-        """Every plugin: loaded, broken (with the reason) or disabled."""
+    def _provided(self) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, str]]:
+        """Connector and metric names by plugin, and the problem of each plugin at fault (a
+        failing registration hook, a name two plugins register): everything is still listed."""
         connectors: dict[str, list[str]] = {}
         metrics: dict[str, list[str]] = {}
         problems: dict[str, str] = {}
@@ -195,11 +196,14 @@ class Registry:
             try:
                 for item, (owner, _) in mapping().items():
                     found.setdefault(owner, []).append(item)
-            except PluginError as exc:  # still list everything; flag the plugins at fault
+            except PluginError as exc:
                 blamed = exc.plugins if isinstance(exc, DuplicateNameError) else (exc.plugin,)
-                for culprit in blamed:
-                    if culprit:
-                        problems[culprit] = str(exc)
+                problems.update((culprit, str(exc)) for culprit in blamed if culprit)
+        return connectors, metrics, problems
+
+    def plugins(self) -> list[PluginInfo]:
+        """Every plugin: loaded, broken (with the reason) or disabled."""
+        connectors, metrics, problems = self._provided()
         infos = []
         for name, plugin in self.pm.list_name_plugin():
             if plugin is None:
