@@ -25,6 +25,7 @@ from crmsync import (
     Reject,
     WriteResult,
     WriteUpdate,
+    parse_datetime,
 )
 from crmsync_hubspot import mapping as m
 from crmsync_hubspot.associations import attach
@@ -392,4 +393,4 @@ def _flag(value: bool) -> str:
 def _aware(value: str | None) -> dt.datetime | None:
     if not value:
         return None
-    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parse_datetime(value)

@@ -29,11 +29,11 @@ the last.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from crmsync import parse_datetime
 from crmsync_hubspot.paging import next_after
 
 __all__ = ["SearchCursor", "anchored_search", "grouped", "epoch_ms", "SEARCH_LIMIT"]
@@ -47,10 +47,7 @@ def epoch_ms(value: str) -> int:
     of an epoch-ms string (what some properties and filters use)."""
     if value.isdigit():
         return int(value)
-    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return int(parsed.timestamp() * 1000)
+    return int(parse_datetime(value).timestamp() * 1000)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from crmsync import parse_datetime
+
 __all__ = ["Unmappable", "number", "flag", "when", "associated_ids"]
 
 
@@ -54,10 +56,9 @@ def when(props: Mapping[str, Any], name: str) -> dt.datetime | None:
     try:
         if text.lstrip("-").isdigit():
             return dt.datetime.fromtimestamp(int(text) / 1000, tz=dt.timezone.utc)
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_datetime(text)
     except (ValueError, OverflowError):
         raise Unmappable(name, f"expected an ISO 8601 timestamp, got {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
 def _text(props: Mapping[str, Any], name: str) -> str | None:

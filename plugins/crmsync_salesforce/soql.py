@@ -19,28 +19,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
+from crmsync import parse_datetime  # Salesforce's …+0000 and …Z forms (aware UTC)
+
 __all__ = ["datetime_literal", "quote", "incremental_where", "select", "after", "in_ids",
            "parse_datetime", "IDS_PER_QUERY"]
 
 #: Ids per ``IN (…)`` list: Salesforce caps a string in a WHERE clause at 4,000 characters;
 #: 150 quoted 18-character ids take about 3,300.
 IDS_PER_QUERY = 150
-
-
-def parse_datetime(value: str) -> dt.datetime:
-    """An aware datetime from Salesforce's ``2024-01-02T03:04:05.000+0000`` (or ``…Z``)."""
-    try:  # Python 3.11+ reads Salesforce's form as it is (every record has several)
-        parsed = dt.datetime.fromisoformat(value)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
-    except ValueError:
-        pass
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    elif len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
-        text = f"{text[:-2]}:{text[-2:]}"  # +0000 -> +00:00 (no colon in Salesforce offsets)
-    parsed = dt.datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
 def datetime_literal(value: dt.datetime) -> str:

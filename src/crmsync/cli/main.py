@@ -124,8 +124,9 @@ def check(state: State, names: Sequence[str], as_json: bool) -> None:
     else:
         out = render.console()
         for r in results:
+            # one line per connection, never wrapped: scripts match whole lines
             out.print(render.cell(f"{'ok  ' if r.ok else 'FAIL'} {r.connection} ({r.type}): "
-                                  f"{r.message}"))
+                                  f"{r.message}"), soft_wrap=True)
     if not all(r.ok for r in results):
         raise Finished(Partial if any(r.ok for r in results) else Exception)
 
