@@ -152,7 +152,7 @@ def _flag(series):
 def _keyed(df, value: str) -> list:
     return [[None if isinstance(o, float) and math.isnan(o) else o, m,
              None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)]
-            for o, m, v in zip(df["owner_id"], df["month"], df[value])]
+            for o, m, v in zip(df["owner_id"], df["month"], df[value], strict=True)]
 
 
 def child_pandas(url: str, out: str, names: list[str]) -> None:
@@ -346,7 +346,7 @@ def measure(label: str, url: str) -> None:
     print(f"STANDARD `crmsync metrics compute` (by {PERIOD}: organisation, owner, team and "
           f"snapshots; {std['runs']} runs, {std['rows']:,} values): {std['seconds']:.1f} s")
 
-    pwall, theirs = run_child("--child-pandas", url, "--names", ",".join(names))
+    _pwall, theirs = run_child("--child-pandas", url, "--names", ",".join(names))
     core_ours = sum(t["seconds"] for t in ours["timings"] if t["metric"] in names)
     core_pandas = sum(theirs["timings"].values())
     print(f"\ncore KPIs ({', '.join(names)}"

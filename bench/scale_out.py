@@ -83,11 +83,16 @@ def run_workers(config_path: Path, workers: int, log_dir: Path) -> float:
     app = create_app(config, registry)
     tag = uuid.uuid4().hex[:6]
     names = [f"bench{i}-{tag}@localhost" for i in range(workers)]
-    procs = [subprocess.Popen(
-        [sys.executable, "-c", "from crmsync.cli import main; main()", "--config",
-         str(config_path), "worker", "--concurrency", "1", "--hostname", name,
-         "--loglevel", "WARNING"], stdout=subprocess.DEVNULL,
-        stderr=open(log_dir / f"{name}.log", "wb")) for name in names]
+
+    def start_worker(name: str) -> subprocess.Popen[bytes]:
+        # the worker holds its own copy of the log's descriptor: ours can close once it started
+        with open(log_dir / f"{name}.log", "wb") as log:
+            return subprocess.Popen(
+                [sys.executable, "-c", "from crmsync.cli import main; main()", "--config",
+                 str(config_path), "worker", "--concurrency", "1", "--hostname", name,
+                 "--loglevel", "WARNING"], stdout=subprocess.DEVNULL, stderr=log)
+
+    procs = [start_worker(name) for name in names]
     try:
         while len(app.control.ping(destination=names, timeout=1.0)) < workers:
             if any(p.poll() is not None for p in procs):

@@ -110,7 +110,7 @@ def child_raw(folder: str, db: str, batch_size: int, indexes: bool) -> None:
                 values: list[object] = [None if v == "" else v for v in row]
                 if flag is not None and values[flag] is None:
                     values[flag] = 0  # NOT NULL in the schema; crmsync defaults it too
-                batch.append(values + ["bench", now])
+                batch.append([*values, "bench", now])
                 if len(batch) >= batch_size:
                     con.executemany(sql, batch)
                     con.commit()
@@ -184,7 +184,7 @@ def main() -> None:
           f"{args.batch_size}, work dir {work}")
     summary = {size: bench_size(size, work, args.batch_size) for size in args.sizes.split(",")}
     if len(summary) > 1:
-        first, last = list(summary.values())[0], list(summary.values())[-1]
+        first, last = next(iter(summary.values())), list(summary.values())[-1]
         print(f"\npeak RSS of crmsync sync: {first['crmsync-rss']:.0f} MB at {first['rows']:,} "
               f"rows, {last['crmsync-rss']:.0f} MB at {last['rows']:,} rows "
               f"(x{last['rows'] / first['rows']:.1f} rows)")

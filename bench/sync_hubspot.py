@@ -110,7 +110,8 @@ def child_raw(base_url: str, db: str, calls_file: str) -> None:
                             r["propertiesWithHistory"].get("dealstage", []))]
                     names = ["remote_id", "opportunity_id", "stage_id", "entered_at"]
                 else:
-                    names = ["remote_id", "remote_created_at", "remote_updated_at", *columns.values()]
+                    names = ["remote_id", "remote_created_at", "remote_updated_at",
+                             *columns.values()]
                     rows = [(r["id"], r.get("createdAt"), r.get("updatedAt"),
                              *(r["properties"].get(p) for p in columns)) for r in results]
             elif parts[1:3] == ["crm", "v4"] and parts[4:6] == ["deals", "contacts"]:
@@ -248,25 +249,25 @@ def main() -> None:
     dataset = Dataset.bench(args.scale)
     t0 = time.perf_counter()
     calls_file = work / "calls.jsonl"
-    sink = open(calls_file, "w", encoding="utf-8")  # the connector's requests, for the replay
-    lock = threading.Lock()
+    # the connector's requests, for the replay
+    with open(calls_file, "w", encoding="utf-8") as sink:
+        lock = threading.Lock()
 
-    def log_call(call: Any) -> None:
-        line = json.dumps([call.method, call.path, call.body]) + "\n"
-        with lock:
-            sink.write(line)
+        def log_call(call: Any) -> None:
+            line = json.dumps([call.method, call.path, call.body]) + "\n"
+            with lock:
+                sink.write(line)
 
-    fake = unlimited(FakeHubSpotPortal.start(dataset, call_log=log_call))
-    env = {**os.environ, "HS_BENCH_TOKEN": fake.access_token}
-    records = sum(len(t) for t in fake.portal.tables.values())
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; fake portal: "
-          f"{dataset.deals:,} deals, {dataset.contacts:,} contacts, {dataset.companies:,} "
-          f"companies, {dataset.engagements:,} engagements ({records:,} records, built in "
-          f"{time.perf_counter() - t0:.1f} s); work dir {work}")
+        fake = unlimited(FakeHubSpotPortal.start(dataset, call_log=log_call))
+        env = {**os.environ, "HS_BENCH_TOKEN": fake.access_token}
+        records = sum(len(t) for t in fake.portal.tables.values())
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; fake portal: "
+              f"{dataset.deals:,} deals, {dataset.contacts:,} contacts, {dataset.companies:,} "
+              f"companies, {dataset.engagements:,} engagements ({records:,} records, built in "
+              f"{time.perf_counter() - t0:.1f} s); work dir {work}")
 
-    full = full_sync(fake, work, "full", env)
-    fake.record_calls = False
-    sink.close()
+        full = full_sync(fake, work, "full", env)
+        fake.record_calls = False
     with open(calls_file, encoding="utf-8") as f:
         n_calls = sum(1 for _ in f)
     raw_db = work / "raw.db"
@@ -291,8 +292,8 @@ def main() -> None:
 
     changed = change_one_percent(fake.portal)
     last_id = full["runs"][-1]["id"]
-    seconds, rss = run_measured([sys.executable, str(HERE), "--child", "crmsync", fake.base_url,
-                                 str(full["db"])], env)
+    seconds, _rss = run_measured([sys.executable, str(HERE), "--child", "crmsync", fake.base_url,
+                                  str(full["db"])], env)
     incr = runs(full["db"], last_id)
     calls = sum(r["api_calls"] for r in incr)
     startup, _ = run_measured([sys.executable, str(HERE), "--child", "noop"], env)

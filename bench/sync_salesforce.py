@@ -1,4 +1,4 @@
-"""Benchmark: the real ``crmsync sync`` of a Salesforce org (the local fake, tests/fakes) into SQLite.
+"""Benchmark: the real ``crmsync sync`` of a Salesforce org (the fake in tests/fakes) into SQLite.
 
 Dataset (``--scale 1``): 100k opportunities, 400k stage-history rows, 300k activities (Task +
 Event), 50k contacts, 50k leads, plus accounts, users, contact roles, stages and rates.
@@ -143,9 +143,10 @@ def child_raw(queries_file: str, instance_url: str, ca_bundle: str, db: str) -> 
         sql = (f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}, connection, synced_at) "
                f"VALUES ({', '.join('?' * (len(columns) + 2))})")
 
-        def store(rows: list[list[Any]]) -> None:
+        def store(rows: list[list[Any]], table: str | None = table,
+                  query: dict[str, Any] = query, sql: str = sql) -> None:
             if table and query["store"]:
-                con.executemany(sql, [r + ["bench", now] for r in rows])
+                con.executemany(sql, [[*r, "bench", now] for r in rows])
                 con.commit()
         if query["kind"] == "bulk":
             job = http.post(f"{base}/jobs/query", verify=ca_bundle, json={

@@ -31,9 +31,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
-
 from crmsync import WriteUpdate, api
 from crmsync.core.config import Config, ConnectionConfig
 from crmsync.metrics import engine as metric_engine
@@ -41,6 +38,9 @@ from crmsync.plugin.connector import FieldSpec
 from crmsync.plugin.registry import Registry
 from crmsync.store import Store
 from crmsync.writeback.mapping import parse_writeback
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))  # the fakes, imported where each CRM starts
 
 METRIC = "opportunity_age_days"
 AS_OF = dt.datetime(2027, 1, 1)
@@ -189,7 +189,8 @@ def measure(crm: Crm, workdir: Path) -> dict[str, Any]:
         again_writes = _writes(crm.calls())
         return {"crm": crm.name, "n": n, "sync_s": sync_s, "plan_s": plan_s,
                 "planned": plan.updates, "apply": report.details[0], "apply_s": apply_s,
-                "apply_writes": apply_writes, "apply_total": apply_total, "raw_s": raw_s, "raw_calls": raw_calls,
+                "apply_writes": apply_writes, "apply_total": apply_total, "raw_s": raw_s,
+                "raw_calls": raw_calls,
                 "again": again.details[0], "again_s": again_s, "again_writes": again_writes,
                 "per_call": crm.per_call}
     finally:

@@ -5,6 +5,7 @@ the committed cursor."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -108,11 +109,16 @@ def cluster(redis_broker: str, pg_schema_url: str,
     app = create_app(config, Registry())
     tag = uuid.uuid4().hex[:8]
     names = [f"w{i}-{tag}@localhost" for i in (1, 2)]
-    workers = [subprocess.Popen(
-        [sys.executable, "-c", "from crmsync.cli import main; main()", "--config", str(path),
-         "worker", "--concurrency", "1", "--hostname", name, "--loglevel", "WARNING"],
-        stdout=subprocess.DEVNULL, stderr=open(base / f"{name}.log", "wb"))
-        for name in names]
+
+    def start_worker(name: str) -> subprocess.Popen[bytes]:
+        # the worker holds its own copy of the log's descriptor: ours can close once it started
+        with open(base / f"{name}.log", "wb") as log:
+            return subprocess.Popen(
+                [sys.executable, "-c", "from crmsync.cli import main; main()", "--config",
+                 str(path), "worker", "--concurrency", "1", "--hostname", name, "--loglevel",
+                 "WARNING"], stdout=subprocess.DEVNULL, stderr=log)
+
+    workers = [start_worker(name) for name in names]
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -167,7 +173,7 @@ def test_two_workers_never_sync_one_target_at_once(cluster: Cluster) -> None:
     for name in CONNECTIONS:
         assert account_count(cluster.store_url, name) == SMALL_ROWS
         runs = runs_of(cluster.store_url, name)
-        for earlier, later in zip(runs, runs[1:], strict=False):
+        for earlier, later in itertools.pairwise(runs):
             assert earlier["ended_at"] <= later["started_at"], f"{name}: overlapping runs"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from click.testing import CliRunner
@@ -100,8 +101,8 @@ def secret_registry():
     class Vault(Connector):
         NAME = "vault"
         ENTITIES = ("users",)
-        SETTINGS = {"user": Setting(str, "login"),
-                    "password": Setting(str, "password", secret=True)}
+        SETTINGS: ClassVar[dict[str, Setting]] = {
+            "user": Setting(str, "login"), "password": Setting(str, "password", secret=True)}
 
     class Plugin:
         @hookimpl

@@ -77,7 +77,7 @@ def test_report_figures_equal_metrics_show_json(env, tmp_path, dashboard_store):
                          dashboard_store.as_of.date().isoformat(), env=env)
     assert result.returncode == 0, result.stderr
     shown = [dict(zip(("metric", "period_start", "dimension", "dimension_value", "value"),
-                      (html.unescape(v) for v in m)))
+                      (html.unescape(v) for v in m), strict=True))
              for m in FIGURE.findall(out.read_text(encoding="utf-8"))]
     stored: dict[tuple[str, str, str, str], set[str]] = {}
     for dimension in {f["dimension"] or None for f in shown}:

@@ -164,9 +164,9 @@ def test_leaderboard_leaves_a_rep_below_min_n_unranked(data) -> None:
 def test_read_only_store_refuses_writes(store_file: str) -> None:
     store = Store(store_file, read_only=True)
     try:
-        with pytest.raises((OperationalError, InternalError), match="readonly|read-only"):
-            with store.engine.begin() as conn:
-                conn.execute(sa.delete(metric_values))
+        with (pytest.raises((OperationalError, InternalError), match=r"readonly|read-only"),
+              store.engine.begin() as conn):
+            conn.execute(sa.delete(metric_values))
     finally:
         store.dispose()
 
@@ -368,7 +368,7 @@ def test_a_missing_store_is_a_clear_error_and_no_file_is_created(tmp_path: Path,
 
     missing = tmp_path / "nothing.db"
 
-    with pytest.raises(StoreError, match="no store at .*nothing.db"):
+    with pytest.raises(StoreError, match=r"no store at .*nothing\.db"):
         DashboardData(make_config(f"sqlite:///{missing}"), registry)
     assert not missing.exists()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import hashlib
+import itertools
 import os
 import subprocess
 import sys
@@ -295,7 +296,7 @@ def test_stage_history_is_contiguous_and_ends_in_the_current_stage(
     for deal in data["opportunities"]:
         visits = history[deal["remote_id"]]
         assert visits[0]["entered_at"] == deal["remote_created_at"]
-        for visit, following in zip(visits, visits[1:]):
+        for visit, following in itertools.pairwise(visits):
             assert visit["exited_at"] == following["entered_at"] > visit["entered_at"]
         assert visits[-1]["exited_at"] is None
         assert visits[-1]["stage_id"] == deal["stage_id"]

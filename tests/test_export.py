@@ -74,7 +74,7 @@ def test_csv_export_writes_dates_as_iso(store: sa.Engine, tmp_path: Path) -> Non
     export_store(store, tmp_path, "csv", tables=["opportunities"])
 
     header, row = (tmp_path / "opportunities.csv").read_text(encoding="utf-8").splitlines()
-    values = dict(zip(header.split(","), row.split(",")))
+    values = dict(zip(header.split(","), row.split(","), strict=True))
     assert (values["expected_close_date"], values["closed_at"], values["amount"]) == (
         "2024-07-01", "2024-06-30T23:59:59", "1500.5")
 

@@ -49,7 +49,8 @@ def search_body(prop: str = "hs_lastmodifieddate", after: int = 0, limit: int = 
 def test_list_pages_through_every_deal_once_and_the_last_page_has_no_paging(api):
     ids, after, pages = [], None, 0
     while True:
-        body = api.get("/crm/v3/objects/deals", limit=50, **({"after": after} if after else {})).json()
+        body = api.get("/crm/v3/objects/deals", limit=50,
+                       **({"after": after} if after else {})).json()
         ids += [r["id"] for r in body["results"]]
         pages += 1
         if "paging" not in body:
@@ -121,7 +122,8 @@ def test_search_without_index_filters_evaluates_other_properties(api):
     body = search_body(filters=[{"propertyName": "dealstage", "operator": "EQ",
                                  "value": "closedwon"}])
     res = api.post("/crm/v3/objects/deals/search", body).json()
-    assert res["total"] > 0 and {r["properties"]["dealstage"] for r in res["results"]} == {"closedwon"}
+    assert res["total"] > 0 and \
+        {r["properties"]["dealstage"] for r in res["results"]} == {"closedwon"}
 
 
 def test_search_sorted_descending_returns_the_newest_first(api):
@@ -258,7 +260,8 @@ def test_creating_a_property_twice_is_a_409_conflict(api):
 def test_creating_a_property_without_the_schema_scope_is_403_missing_scopes(api):
     api.fake.portal.scopes.discard("crm.schemas.deals.write")
     res = api.post("/crm/v3/properties/deals", {"name": "x", "label": "x", "type": "string",
-                                                "fieldType": "text", "groupName": "dealinformation"})
+                                                "fieldType": "text",
+                                                "groupName": "dealinformation"})
     assert res.status_code == 403 and res.json()["category"] == "MISSING_SCOPES"
 
 
@@ -300,7 +303,8 @@ def test_v4_association_batch_read_through_hubspot_api_client(fake_hubspot):
 def test_rate_limit_headers_count_every_call(api):
     first = api.get("/crm/v3/objects/companies", limit=1).headers
     second = api.get("/crm/v3/objects/companies", limit=1).headers
-    assert int(second["X-HubSpot-RateLimit-Remaining"]) == int(first["X-HubSpot-RateLimit-Remaining"]) - 1
+    assert int(second["X-HubSpot-RateLimit-Remaining"]) == \
+        int(first["X-HubSpot-RateLimit-Remaining"]) - 1
     assert int(second["X-HubSpot-RateLimit-Daily-Remaining"]) == \
         int(first["X-HubSpot-RateLimit-Daily-Remaining"]) - 1
     assert first["X-HubSpot-RateLimit-Interval-Milliseconds"] == "10000"

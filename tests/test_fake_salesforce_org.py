@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -911,7 +912,7 @@ def test_stage_rows_sit_at_the_stage_history_where_the_stage_changed(rich, rich_
     assert (rows[0]["Field"], rows[0]["CreatedDate"], rows[0]["OldValue"],
             rows[0]["NewValue"]) == ("created", created, None, None)
     changes = [(b["CreatedDate"], a["StageName"], b["StageName"])
-               for a, b in zip(history, history[1:]) if a["StageName"] != b["StageName"]]
+               for a, b in itertools.pairwise(history) if a["StageName"] != b["StageName"]]
     assert [(r["CreatedDate"], r["OldValue"], r["NewValue"]) for r in rows
             if r["Field"] == "StageName"] == changes != []
     assert {r["DataType"] for r in rows if r["Field"] == "StageName"} == {"Text"}
@@ -922,7 +923,7 @@ def test_an_owner_change_is_two_rows_ids_then_names(rich, rich_http):
                                   "OpportunityFieldHistory WHERE Field = 'Owner' ORDER BY "
                                   "OpportunityId, CreatedDate, Id") for r in p["records"]]
     assert rows and len(rows) % 2 == 0
-    for ids, names in zip(rows[::2], rows[1::2]):
+    for ids, names in zip(rows[::2], rows[1::2], strict=True):
         assert (ids["DataType"], names["DataType"]) == ("EntityId", "Text")
         assert ids["CreatedDate"] == names["CreatedDate"]
         assert ids["OldValue"].startswith("005") and ids["NewValue"] != ids["OldValue"]

@@ -204,7 +204,7 @@ def test_bad_input_is_rejected_or_converted_and_every_good_row_is_stored(
     rejects = _rejects(sqlite_store)
     assert [(r["source"], r["remote_id"], r["field"]) for r in rejects] == [
         (f"{case.name} line {line}", rid, fld) for line, rid, fld, _ in case.rejects]
-    for r, (line, rid, fld, fragment) in zip(rejects, case.rejects):
+    for r, (line, _rid, fld, fragment) in zip(rejects, case.rejects, strict=True):
         described = describe_reject(r)
         assert fragment in r["reason"]
         assert f"({case.name} line {line})" in described

@@ -41,7 +41,7 @@ def deal(**props: Any) -> dict[str, Any]:
 
 
 def valid(entity: str, record: dict[str, Any]) -> dict[str, Any]:
-    row, problems = validator_for(entity).validate(record)
+    _row, problems = validator_for(entity).validate(record)
     assert not problems, problems
     return record
 
@@ -174,7 +174,8 @@ def test_sequence_emails_are_automated() -> None:
 def test_a_task_without_hs_timestamp_happened_when_it_was_created_and_is_flagged() -> None:
     activity = valid("activities", m.engagement_to_activity("tasks", {
         "id": "4", "createdAt": "2024-03-01T08:00:00Z",
-        "properties": {"hs_createdate": "2024-03-01T08:00:00.120Z", "hs_task_subject": "Call back"}}))
+        "properties": {"hs_createdate": "2024-03-01T08:00:00.120Z",
+                       "hs_task_subject": "Call back"}}))
     assert activity["occurred_at"] == dt.datetime(2024, 3, 1, 8, 0, 0, 120_000, tzinfo=UTC)
     assert activity["custom"] == {FLAGS_KEY: {"occurred_at": "remote_created_at"}}
 

@@ -125,5 +125,5 @@ def test_follow_refuses_an_answer_naming_the_page_it_answers():
     from crmsync import ConnectorError
     from crmsync_hubspot.paging import follow
 
-    with pytest.raises(ConnectorError, match="paging.next.after='x'"):
+    with pytest.raises(ConnectorError, match=r"paging\.next\.after='x'"):
         list(follow(lambda after: {"results": [], "paging": {"next": {"after": "x"}}}))

@@ -50,13 +50,17 @@ class FakeSearch:
             f["operator"]]
 
 
-def read_all(search: FakeSearch, start: SearchCursor = SearchCursor(), limit: int = 200
+FROM_THE_START = SearchCursor()
+
+
+def read_all(search: FakeSearch, start: SearchCursor = FROM_THE_START, limit: int = 200
              ) -> tuple[list[str], SearchCursor]:
     seen: list[str] = []
     cursor = start
-    for page, cursor in anchored_search(search, ts_property=TS, properties=["dealname"],
-                                        start=start, limit=limit):
+    for page, page_cursor in anchored_search(search, ts_property=TS, properties=["dealname"],
+                                             start=start, limit=limit):
         seen.extend(r["id"] for r in page)
+        cursor = page_cursor
     return seen, cursor
 
 

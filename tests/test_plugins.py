@@ -190,7 +190,7 @@ def test_after_run_receives_the_report_and_a_failing_plugin_is_not_fatal(caplog)
 
 
 def test_unknown_connector_type_names_what_is_available(registry):
-    with pytest.raises(Exception, match="no connector of type 'nope'.*files"):
+    with pytest.raises(Exception, match=r"no connector of type 'nope'.*files"):
         registry.connector("nope")
 
 

@@ -542,7 +542,7 @@ def test_read_values_returns_current_values(make_connector: Factory,
     ids = _deal_ids(connector, 2)
     list(connector.write("opportunities", [WriteUpdate(ids[0], {days_field: 9})]))
 
-    values = connector.read_values("opportunities", ids + ["006000000000000AAA"], [days_field])
+    values = connector.read_values("opportunities", [*ids, "006000000000000AAA"], [days_field])
 
     assert values == {ids[0]: {days_field: 9}, ids[1]: {days_field: None}}
 

@@ -195,7 +195,7 @@ def test_changes_made_during_a_sync_are_read_by_the_next_one(run_sync, store, fa
 
 
 def test_the_lookback_is_what_catches_a_late_commit(run_sync, store, fake):
-    normal, late = _late_commit_scenario(run_sync, fake)
+    _normal, late = _late_commit_scenario(run_sync, fake)
 
     run_sync(lookback_seconds=0)
 

@@ -22,7 +22,7 @@ def _sf(obj: str, rid: str, **fields: object) -> dict:
 
 
 def _valid(entity: str, record: dict) -> dict:
-    row, problems = validator_for(entity).validate(record)
+    _row, problems = validator_for(entity).validate(record)
     assert not problems, problems
     return record
 

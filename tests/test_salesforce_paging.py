@@ -67,5 +67,5 @@ def test_done_false_without_a_next_page_is_an_error_not_the_end(fake):
     pages = client.follow({"done": False, "totalSize": 9, "records": [{"Id": "1"}]},
                           what="query Lead")
     assert next(pages)["records"] == [{"Id": "1"}]
-    with pytest.raises(ConnectorError, match="query Lead: .*done=false without a nextRecordsUrl"):
+    with pytest.raises(ConnectorError, match=r"query Lead: .*done=false without a nextRecordsUrl"):
         next(pages)

@@ -83,7 +83,7 @@ def test_endpoint_labels(method: str, url: str, label: str) -> None:
 
 
 def test_field_map_refuses_history_objects_whose_rows_are_not_mapped_field_by_field() -> None:
-    with pytest.raises(ConfigError, match="OpportunityHistory.Amount"):
+    with pytest.raises(ConfigError, match=r"OpportunityHistory\.Amount"):
         _validate(**SESSION, field_map={"OpportunityHistory.Amount":
                                         "opportunity_stage_history.amount"})
 

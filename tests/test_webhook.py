@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -61,8 +61,9 @@ class Scripted(Connector):
 
     NAME = "scripted"
     ENTITIES = ("accounts",)
-    SETTINGS = {"token": Setting(str, "API token", secret=True),
-                "mode": Setting(str, "ok, fail or quota", default="ok")}
+    SETTINGS: ClassVar[dict[str, Setting]] = {
+        "token": Setting(str, "API token", secret=True),
+        "mode": Setting(str, "ok, fail or quota", default="ok")}
 
     def read(self, entity: str, cursor: Any) -> Iterator[Batch]:
         mode = self.settings["mode"]
@@ -223,8 +224,8 @@ def test_a_failed_write_back_posts_a_failure(sqlite_store: Any, server: Any,
     from crmsync.writeback.mapping import WritebackMapping
 
     cfg = config_for(sqlite_store.url, server, "ok")
-    cfg.sections["writeback"] = [WritebackMapping(number=1, metric="no_such_metric", connection="crm",
-                                      object="opportunity")]
+    cfg.sections["writeback"] = [WritebackMapping(number=1, metric="no_such_metric",
+                                                  connection="crm", object="opportunity")]
     with pytest.raises(CrmsyncError):
         api.writeback_apply(cfg, notifying, store=sqlite_store)
 

@@ -183,7 +183,7 @@ def test_a_rejected_value_is_not_sent_again_until_it_changes(hs, ages):
 def test_a_missing_scope_on_property_creation_writes_nothing(hs, ages):
     hs.portal.scopes.discard("crm.schemas.deals.write")
 
-    with pytest.raises(WritebackError, match="cannot create the field.*MISSING_SCOPES"):
+    with pytest.raises(WritebackError, match=r"cannot create the field.*MISSING_SCOPES"):
         hs.apply(dict(AGE, create_field=True))
     assert hs.updates() == []
 

@@ -166,7 +166,7 @@ def test_after_a_partial_failure_only_the_failed_record_is_retried(sf, ages):
 def test_a_permission_error_on_field_creation_writes_nothing(sf, ages):
     sf.org.metadata_access = False
 
-    with pytest.raises(WritebackError, match="cannot create the field.*INSUFFICIENT_ACCESS"):
+    with pytest.raises(WritebackError, match=r"cannot create the field.*INSUFFICIENT_ACCESS"):
         sf.apply(dict(AGE, create_field=True))
     assert [c for c in sf.writes() if c[0] == "PATCH"] == []
 

@@ -199,9 +199,8 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "reset":
             self._reset()
             return
-        if fault is not None and kind == "slow":
-            if self.proxy.stopping.wait(fault.delay):
-                return
+        if fault is not None and kind == "slow" and self.proxy.stopping.wait(fault.delay):
+            return
         status, headers, data = self.proxy.relay(self.command, self.path, self.headers, body)
         if kind == "truncate":
             self._answer(status, headers, data[:len(data) // 2], length=len(data))

@@ -17,8 +17,8 @@ from fakes.hs_objects import ARCHIVED, LIVE, SINGULAR
 from fakes.hs_search import SearchError, search
 from fakes.hs_state import Portal
 
-__all__ = ["Request", "error", "batch_envelope", "not_found", "list_objects", "get_object", "search_objects", "batch_read",
-           "batch_update", "merge_objects"]
+__all__ = ["Request", "error", "batch_envelope", "not_found", "list_objects", "get_object",
+           "search_objects", "batch_read", "batch_update", "merge_objects"]
 
 #: objectTypeIds and singular names HubSpot accepts in place of the plural names
 ALIASES = {"0-1": "contacts", "0-2": "companies", "0-3": "deals", "0-48": "calls",
@@ -256,7 +256,8 @@ def merge_objects(portal: Portal, req: Request, object_type: str) -> tuple[int, 
     """POST /crm/v3/objects/{type}/merge {primaryObjectId, objectIdToMerge}."""
     t = portal.table(object_type)
     primary, other = (t.index_of(req.body.get(k)) for k in ("primaryObjectId", "objectIdToMerge"))
-    if primary is None or other is None or LIVE not in (t.status[primary],) or t.status[other] != LIVE:
+    if primary is None or other is None or LIVE not in (t.status[primary],) or \
+            t.status[other] != LIVE:
         return error(400, "VALIDATION_ERROR", "Both objects must exist to be merged")
     t.merge(primary, other, portal.now_ms())
     return 200, portal.render(object_type, primary, None)

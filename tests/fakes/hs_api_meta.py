@@ -41,7 +41,8 @@ def properties(portal: Portal, req: Request, object_type: str, name: str | None
     if missing:
         return error(400, "VALIDATION_ERROR", f"Missing required fields: {', '.join(missing)}")
     if body["name"] in catalogue:
-        return error(409, "OBJECT_ALREADY_EXISTS", f"Property named '{body['name']}' already exists.")
+        return error(409, "OBJECT_ALREADY_EXISTS",
+                     f"Property named '{body['name']}' already exists.")
     if body["groupName"] not in portal.groups[object_type]:
         return error(400, "VALIDATION_ERROR",
                      f"group {body['groupName']} does not exist for {object_type}")
@@ -66,7 +67,8 @@ def groups(portal: Portal, req: Request, object_type: str) -> tuple[int, dict[st
     if not name or not req.body.get("label"):
         return error(400, "VALIDATION_ERROR", "name and label are required")
     if name in existing:
-        return error(409, "OBJECT_ALREADY_EXISTS", f"A property group named '{name}' already exists.")
+        return error(409, "OBJECT_ALREADY_EXISTS",
+                     f"A property group named '{name}' already exists.")
     existing[name] = {"name": name, "label": req.body["label"],
                       "displayOrder": req.body.get("displayOrder", -1), "archived": False}
     return 201, existing[name]
@@ -160,7 +162,8 @@ def oauth_token(portal: Portal, req: Request) -> tuple[int, dict[str, Any]]:
     if form.get("grant_type") != "refresh_token":
         return 400, {"status": "BAD_GRANT_TYPE", "message": "grant_type must be refresh_token",
                      "correlationId": "fake"}
-    if (form.get("client_id"), form.get("client_secret")) != (portal.client_id, portal.client_secret):
+    if (form.get("client_id"), form.get("client_secret")) != (portal.client_id,
+                                                               portal.client_secret):
         return 400, {"status": "BAD_CLIENT_ID", "message": "missing or invalid client_id/secret",
                      "correlationId": "fake"}
     if form.get("refresh_token") != portal.refresh_token:
@@ -172,7 +175,8 @@ def oauth_token(portal: Portal, req: Request) -> tuple[int, dict[str, Any]]:
 
 def account_details(portal: Portal, req: Request) -> tuple[int, dict[str, Any]]:
     """GET /account-info/v3/details."""
-    return 200, {"portalId": portal.portal_id, "accountType": "STANDARD", "timeZone": "Europe/Berlin",
-                 "companyCurrency": "USD", "additionalCurrencies": ["EUR", "GBP"],
-                 "utcOffset": "+01:00", "utcOffsetMilliseconds": 3_600_000,
+    return 200, {"portalId": portal.portal_id, "accountType": "STANDARD",
+                 "timeZone": "Europe/Berlin", "companyCurrency": "USD",
+                 "additionalCurrencies": ["EUR", "GBP"], "utcOffset": "+01:00",
+                 "utcOffsetMilliseconds": 3_600_000,
                  "uiDomain": "app.hubspot.com", "dataHostingLocation": "eu1"}

@@ -157,7 +157,8 @@ class Generator:
     def created_ms(self, object_type: str, i: int) -> int:
         """When record ``i`` was created: spread over 2024-01-01 .. 2026-06-01, rising with i."""
         n = max(self.ds.count(object_type), 1)
-        return START_MS + (END_MS - START_MS - 90 * DAY_MS) * i // n + mix(i, self.salt + 1) % 3_600_000
+        return (START_MS + (END_MS - START_MS - 90 * DAY_MS) * i // n
+                + mix(i, self.salt + 1) % 3_600_000)
 
     def updated_ms(self, object_type: str, i: int) -> int:
         """The last modification of record ``i`` (tied records share :data:`TIED_TS`)."""

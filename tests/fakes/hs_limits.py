@@ -22,12 +22,14 @@ __all__ = ["RateLimits", "Fault", "Faults", "rate_limit_body"]
 
 
 def rate_limit_body(policy: str, portal_id: int) -> dict[str, Any]:
-    """A 429 body shaped like HubSpot's (see reference/hubspot/error_429_ten_secondly_rolling.json)."""
+    """A 429 body shaped like HubSpot's (see
+    reference/hubspot/error_429_ten_secondly_rolling.json)."""
     group = {"TEN_SECONDLY_ROLLING": "ten-secondly", "DAILY": "daily",
              "SECONDLY": "secondly"}.get(policy, policy.lower())
     return {"status": "error", "message": f"You have reached your {policy.lower()} limit.",
             "errorType": "RATE_LIMIT", "correlationId": str(uuid.uuid4()),
-            "policyName": policy, "groupName": f"publicapi:private-app-api-calls-{group}:{portal_id}"}
+            "policyName": policy,
+            "groupName": f"publicapi:private-app-api-calls-{group}:{portal_id}"}
 
 
 @dataclass
@@ -88,7 +90,8 @@ class RateLimits:
                 "X-HubSpot-RateLimit-Daily-Remaining": str(max(self.daily - self.daily_used, 0)),
                 "X-HubSpot-RateLimit-Interval-Milliseconds": str(self.interval_ms),
                 "X-HubSpot-RateLimit-Max": str(self.max_per_interval),
-                "X-HubSpot-RateLimit-Remaining": str(max(self.max_per_interval - len(self.window), 0)),
+                "X-HubSpot-RateLimit-Remaining":
+                    str(max(self.max_per_interval - len(self.window), 0)),
             }
 
     def exhaust_daily(self) -> None:

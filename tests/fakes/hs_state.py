@@ -29,7 +29,7 @@ _ENGAGEMENT_TYPE_IDS = {"calls": (194, 182, 206), "emails": (198, 186, 210),
                         "meetings": (200, 188, 212), "tasks": (204, 192, 216),
                         "notes": (202, 190, 214)}
 for _t, _ids in _ENGAGEMENT_TYPE_IDS.items():  # e.g. call→contact 194, contact→call 193
-    for _other, _id in zip(("contacts", "companies", "deals"), _ids):
+    for _other, _id in zip(("contacts", "companies", "deals"), _ids, strict=True):
         ASSOCIATION_TYPES[(_t, _other)] = (_id, None)
         ASSOCIATION_TYPES[(_other, _t)] = (_id - 1, None)
 #: (from, to) pairs whose links the generator defines; the reverse ones are derived.
@@ -244,7 +244,8 @@ class Portal:
         props = t.properties(i)
         if object_type == "contacts" and "associatedcompanyid" not in props:
             company = self.links("contacts", "companies", i)
-            props["associatedcompanyid"] = self.tables["companies"].id_of(company[0]) if company else None
+            props["associatedcompanyid"] = (self.tables["companies"].id_of(company[0])
+                                            if company else None)
         known = self.properties[object_type]
         wanted = (properties if properties is not None else
                   _defaults(object_type, t.ts_prop))

@@ -164,7 +164,8 @@ class _Handler(BaseHTTPRequestHandler):
                     resolved = hs_api._type(portal, args[key])
                     if resolved is None:
                         self._send(*error(400, "VALIDATION_ERROR",
-                                          f"Unable to infer object type from: {args[key]}"), headers)
+                                          f"Unable to infer object type from: {args[key]}"),
+                                   headers)
                         return
                     args[key] = resolved
             if "type" in args:

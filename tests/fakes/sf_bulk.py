@@ -221,7 +221,8 @@ class BulkJobs:
             job.state, job.error = "Failed", f"InvalidBatch : Field name not found : {unknown[0]}"
             return
         for row in rows:
-            values = dict(zip(job.header, row))
+            # an uploaded CSV row may be shorter or longer than the header: pair what is there
+            values = dict(zip(job.header, row, strict=False))
             rid = values.pop("Id", None) or values.pop("id", None) or ""
             converted, error = self._convert(table, values)
             if error is None and job.operation == "insert":

@@ -79,13 +79,13 @@ def composite(rest: Rest, req: Request, version: str) -> Reply:
         return _limit(f"The request can’t contain more than {MAX_SUBREQUESTS} operations.")
     subs = [_subrequest(item) for item in items]
     paths = [_rest_path(sub) for sub in subs]
-    if sum(1 for sub, path in zip(subs, paths) if path and is_query(sub.method, path)) > \
-            MAX_QUERIES:
+    if sum(1 for sub, path in zip(subs, paths, strict=True)
+           if path and is_query(sub.method, path)) > MAX_QUERIES:
         return _limit(f"The request can’t contain more than {MAX_QUERIES} query operations.")
     all_or_none = bool(body.get("allOrNone"))
     answers: list[Reply] = []
     failed: int | None = None
-    for sub, path in zip(subs, paths):
+    for sub, path in zip(subs, paths, strict=True):
         if failed is not None:
             answers.append(Reply(400, _HALTED))
             continue
@@ -97,7 +97,7 @@ def composite(rest: Rest, req: Request, version: str) -> Reply:
         answers = [a if k == failed else Reply(400, _HALTED) for k, a in enumerate(answers)]
     return Reply(200, {"compositeResponse": [
         {"body": a.payload, "httpHeaders": dict(a.headers), "httpStatusCode": a.status,
-         "referenceId": item["referenceId"]} for item, a in zip(items, answers)]})
+         "referenceId": item["referenceId"]} for item, a in zip(items, answers, strict=True)]})
 
 
 def _answer(rest: Rest, sub: Request, path: str | None) -> Reply:

@@ -164,7 +164,8 @@ class SalesObjects:
         def make(i: int) -> dict[str, Any]:
             h, created, stamp = self.born(5, i)
             return {"Id": self.ref("OpportunityContactRole", i), "IsDeleted": False,
-                    "OpportunityId": self.ref("Opportunity", (i * step) % max(1, self.ds.opportunities)),
+                    "OpportunityId": self.ref("Opportunity",
+                                              (i * step) % max(1, self.ds.opportunities)),
                     "ContactId": self.ref("Contact", h % max(1, self.ds.contacts)),
                     "Role": ("Decision Maker", "Economic Buyer", "Influencer")[(h >> 8) % 3],
                     "IsPrimary": True, **self.dates(created, stamp)}

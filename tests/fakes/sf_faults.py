@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 __all__ = ["ERRORS", "Request", "Fault", "Faults", "RecordFault", "RecordFaults"]
 
@@ -45,7 +45,7 @@ class Request:
     next_url: str = ""
 
 
-Match = Union[None, str, Callable[[Request], bool]]
+Match = None | str | Callable[[Request], bool]
 
 
 @dataclass

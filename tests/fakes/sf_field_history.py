@@ -61,7 +61,7 @@ class FieldHistoryObjects:
         d1 = 1 + (x >> 40) % span
         d2 = d1 % span + 1
         base = h >> 54
-        chain = [self.owner(base + d1), self.owner(base + d2)][2 - n:] + [self.owner(base)]
+        chain = [*[self.owner(base + d1), self.owner(base + d2)][2 - n:], self.owner(base)]
         first, last = times[0], max(times[-1], times[0] + 2)
         t1 = first + 1 + (x >> 8) % (last - first - 1)
         whens = [t1, t1 + 1 + (x >> 24) % max(1, last - t1)][:n]

@@ -264,10 +264,10 @@ def _range(cond: soql.Condition, table: Table) -> tuple[Bound | None, Bound | No
         t = cond.value.epoch
         lo_key: Key = (t, "")
         hi_key: Key = (t, MAXID)
-        return {">": ((hi_key, False), None), ">=": ((lo_key, True), None),
-                "<": (None, (lo_key, False)), "<=": (None, (hi_key, True)),
-                "=": ((lo_key, True), (hi_key, True))}.get(cond.op, (None, None)) + (
-            cond.op != "!=",)  # type: ignore[return-value]
+        bounds = {">": ((hi_key, False), None), ">=": ((lo_key, True), None),
+                  "<": (None, (lo_key, False)), "<=": (None, (hi_key, True)),
+                  "=": ((lo_key, True), (hi_key, True))}.get(cond.op, (None, None))
+        return (*bounds, cond.op != "!=")  # type: ignore[return-value]
     if isinstance(cond, soql.BoolOp) and cond.op == "or":
         parts = [_range(c, table) for c in cond.items]
         lo, hi = parts[0][0], parts[0][1]

@@ -134,7 +134,7 @@ def metadata_call(org: Any, body: bytes) -> tuple[int, bytes]:
                 {"statusCode": "UNKNOWN_EXCEPTION", "message": f"{kind} is not supported"}]})
             continue
 
-        def num(name: str) -> int | None:
+        def num(name: str, values: dict[str, str] = values) -> int | None:
             return int(values[name]) if values.get(name) else None
         with org.lock:
             results.append(org.create_custom_field(

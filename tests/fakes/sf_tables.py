@@ -13,7 +13,7 @@ import bisect
 import heapq
 from array import array
 from collections.abc import Iterator
-from typing import Any, Union
+from typing import Any
 
 from .sf_ids import make_id, parse_id
 from .sf_schema import Field, ObjectSpec
@@ -23,7 +23,7 @@ __all__ = ["Table", "Key", "Bound", "MAXID", "stamp_of"]
 MAXID = "\uffff"  # sorts after every Id
 Key = tuple[float, str]  # (SystemModstamp — or CreatedDate — epoch seconds, Id)
 Bound = tuple[Key, bool]  # (key, inclusive)
-Ref = Union[int, str]  # a base record index, or the Id of a changed/new record
+Ref = int | str  # a base record index, or the Id of a changed/new record
 
 
 def stamp_of(text: str) -> int:

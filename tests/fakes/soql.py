@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 __all__ = ["SoqlError", "Query", "Compare", "InList", "BoolOp", "Not", "Condition", "parse",
            "DatetimeLiteral", "caret_message"]
@@ -103,7 +103,7 @@ class Not:
     item: Condition
 
 
-Condition = Union[Compare, InList, BoolOp, Not]
+Condition = Compare | InList | BoolOp | Not
 
 
 @dataclass
