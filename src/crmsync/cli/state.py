@@ -121,7 +121,7 @@ class State:
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = api.load_config(self.config_path)
+            self._config = api.load_config(self.config_path, registry=self.registry)
         return self._config
 
 

@@ -74,8 +74,9 @@ def beat_schedule(config: Config) -> dict[str, dict[str, Any]]:
 def create_app(config: Config | None = None, registry: Registry | None = None) -> Celery:
     """The Celery app for ``config`` (default: loaded from ``$CRMSYNC_CONFIG``); tasks run
     with this config and registry in this process and the worker processes it forks."""
-    config = config or load_config(os.environ.get(CONFIG_ENV))
-    set_context(WorkerContext(config, registry or Registry()))
+    registry = registry or Registry()
+    config = config or load_config(os.environ.get(CONFIG_ENV), registry=registry)
+    set_context(WorkerContext(config, registry))
     settings = CELERY.get(config)
     app = Celery("crmsync", broker=settings.broker_url, backend=settings.backend(),
                  set_as_current=True)

@@ -44,7 +44,9 @@ def context() -> WorkerContext:
     :func:`create_app` call set one)."""
     global _context
     if _context is None:
-        _context = WorkerContext(load_config(os.environ.get(CONFIG_ENV)), Registry())
+        registry = Registry()
+        _context = WorkerContext(load_config(os.environ.get(CONFIG_ENV), registry=registry),
+                                 registry)
     return _context
 
 
