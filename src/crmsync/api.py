@@ -25,6 +25,7 @@ from crmsync.orchestration.connections import (
 from crmsync.orchestration.demo import DemoResult, demo
 from crmsync.orchestration.reading import metric_report, metric_values, status
 from crmsync.orchestration.runs import compute_metrics, compute_standard_metrics, sync
+from crmsync.orchestration.scorecards import scorecard
 from crmsync.orchestration.writeback import apply as writeback_apply
 from crmsync.orchestration.writeback import plan as writeback_plan
 from crmsync.orchestration.writeback import run
@@ -33,5 +34,5 @@ __all__ = [
     "load_config", "open_store", "connect", "redactor_for", "check", "sync", "compute_metrics",
     "compute_standard_metrics", "metric_values", "metric_report", "status", "export",
     "upgrade", "show_config", "init_config", "demo", "DemoResult", "serve_schedule",
-    "CheckResult", "writeback_plan", "writeback_apply", "run",
+    "CheckResult", "writeback_plan", "writeback_apply", "run", "scorecard",
 ]

@@ -20,6 +20,7 @@ from crmsync.cli.dashboard import dashboard, report
 from crmsync.cli.metrics import demo, metrics
 from crmsync.cli.names import check_connections
 from crmsync.cli.progress import meter, mode_for, sync_progress
+from crmsync.cli.scorecard import scorecard
 from crmsync.cli.state import (
     ExitCode,
     Finished,
@@ -305,6 +306,7 @@ def worker(state: State, concurrency: int, beat: bool, queues: Sequence[str],
 
 cli.add_command(metrics)
 cli.add_command(demo)
+cli.add_command(scorecard)
 cli.add_command(dashboard)
 cli.add_command(report)
 cli.add_command(writeback)

@@ -27,7 +27,7 @@ from crmsync.metrics.formatting import format_value, period_label
 from crmsync.plugin.context import is_dimension
 from crmsync.plugin.registry import Registry
 
-__all__ = ["metrics", "demo", "print_demo"]
+__all__ = ["metrics", "demo", "print_demo", "PERIOD"]
 
 if TYPE_CHECKING:
     _StrParam = click.ParamType[str, str]
@@ -58,6 +58,8 @@ class _Dimension(_StrParam):
 
 
 _PERIOD = _Period()
+#: The ``--period`` type (``scorecard`` shares it).
+PERIOD = _PERIOD
 _DIMENSION = _Dimension()
 
 
