@@ -68,7 +68,7 @@ def _line(m: Mapping[str, Any], currency: str) -> dict[str, str]:
         return format_value(v, unit, "").strip() if v is not None else "–"
 
     return {
-        "KPI": m["metric"],
+        "KPI": m.get("title") or m["metric"],
         "value": fmt(m["value"]) + (" ▼" if m["below_target"] else ""),
         "n": f"{m['n']:,.0f}" if m.get("n") is not None else "–",
         "median": fmt(m["team_median"]),
