@@ -156,10 +156,11 @@ def test_a_released_lock_can_be_taken_again(store: Store) -> None:
 
 def test_the_heartbeat_keeps_a_long_run_locked_past_its_ttl(sqlite_store: Store,
                                                           holder: list[Holder]) -> None:
-    holder.append(Holder(sqlite_store.url, "sync:crm:deals", ttl=0.6))
+    # A 2 s TTL (a heartbeat every 0.67 s) leaves room for a starved CI worker; waiting three
+    # TTLs proves the heartbeat: without it the lock would have expired and been taken.
+    holder.append(Holder(sqlite_store.url, "sync:crm:deals", ttl=2.0))
 
-    # Wait well past the TTL: without heartbeats the lock would have expired and been taken.
-    with pytest.raises(RunLocked), run_lock(sqlite_store, "sync:crm:deals", wait=2.0):
+    with pytest.raises(RunLocked), run_lock(sqlite_store, "sync:crm:deals", wait=6.0):
         pass
 
 
