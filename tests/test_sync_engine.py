@@ -188,14 +188,17 @@ def test_errors_never_carry_secrets(store):
         assert "s3cr3t" not in c.execute(sa.select(sync_runs.c.error)).scalar_one()
 
 
-def test_a_bug_in_a_connector_is_recorded_and_raised(store):
+def test_a_bug_in_a_connector_is_recorded_as_its_entity_failing_not_raised(store):
+    # docs/plugins.md, "Blast radius": a connector's bug fails its entity with one line.
     class Buggy(PagedConnector):
         def read(self, entity, cursor):
             raise ZeroDivisionError("oops")
             yield  # pragma: no cover
 
-    with pytest.raises(ZeroDivisionError):
-        SyncEngine(store, Buggy("crm", {})).run(["accounts"])
+    [result] = SyncEngine(store, Buggy("crm", {})).run(["accounts"])
+    assert result.status == "failed"
+    assert "crm/accounts: connector" in result.error
+    assert "ZeroDivisionError: oops" in result.error
     with store.engine.connect() as c:
         assert c.execute(sa.select(sync_runs.c.status)).scalar_one() == "failed"
 

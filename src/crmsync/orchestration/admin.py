@@ -18,7 +18,7 @@ from crmsync.core.config import Config, check_sections
 from crmsync.core.config import load_config as core_load_config
 from crmsync.core.errors import ConfigError
 from crmsync.metrics.targets import TARGETS
-from crmsync.orchestration.connections import open_store
+from crmsync.orchestration.connections import open_store, set_aside_orphans
 from crmsync.orchestration.jobs import SCHEDULE
 from crmsync.plugin.connector import Connector
 from crmsync.plugin.registry import Registry
@@ -106,9 +106,13 @@ def load_config(path: str | Path | None = None, *, registry: Registry | None = N
     """Load ``crmsync.toml`` (:func:`crmsync.core.config.load_config`) with every section
     owner registered: the host's (targets, write-back, schedule, Celery) are imported here,
     plugins' by loading them (``registry``, default a new one) when the file has a table no
-    host module owns. A table nobody owns is a :class:`~crmsync.ConfigError`."""
+    host module owns. A table nobody owns is a :class:`~crmsync.ConfigError`, unless a plugin
+    is broken: then it may be that plugin's, and is set aside with a warning so the other
+    plugins' connections still work (docs/plugins.md, "Blast radius")."""
     config = core_load_config(path)
     if config.pending:
-        (registry or Registry()).connectors()  # imports every plugin: their sections register
+        registry = registry or Registry()
+        registry.connectors()  # imports every plugin: their sections register
+        set_aside_orphans(config, registry)
         check_sections(config)
     return config

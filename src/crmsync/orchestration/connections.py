@@ -19,6 +19,7 @@ from crmsync.core.config import Config, ConnectionConfig, registered_sections
 from crmsync.core.errors import ConfigError, CrmsyncError
 from crmsync.core.redact import Redactor
 from crmsync.plugin.connector import Connector
+from crmsync.plugin.manager import one_line
 from crmsync.plugin.registry import Registry
 from crmsync.store import Store
 
@@ -45,6 +46,22 @@ def connection_config(config: Config, name: str) -> ConnectionConfig:
         known = ", ".join(config.connections) or "none configured"
         raise ConfigError(f"no connection named '{name}' (configured: {known})",
                           file=config.file, section="connections") from None
+
+
+def set_aside_orphans(config: Config, registry: Registry) -> None:
+    """Drop the tables of ``config`` that no host module or loaded plugin reads, with a
+    warning, when some plugin is broken (the table may be its own): a broken plugin must not
+    make the configuration unreadable for every other plugin. Without a broken plugin they
+    stay, and :func:`crmsync.core.config.check_sections` reports them."""
+    broken = registry.broken()
+    if not broken:
+        return
+    owned = registered_sections()
+    names = ", ".join(f"'{b.name}'" for b in broken)
+    for table in [t for t in config.pending if t not in owned]:
+        del config.pending[table]
+        log.warning("%s: [%s] is ignored: nothing installed reads it, and it may belong to "
+                    "the broken plugin %s (see `crmsync plugins`)", config.file, table, names)
 
 
 def redactor_for(config: Config, registry: Registry, extra: Iterable[str] = ()) -> Redactor:
@@ -97,29 +114,60 @@ class CheckResult:
         return dict(self.__dict__)
 
 
+def failure_line(config: Config, registry: Registry, name: str, what: str,
+                 exc: BaseException) -> str:
+    """One line for a connection stopped by a bug (an exception that is not a
+    :class:`~crmsync.CrmsyncError`): the connection, its connector type and plugin, the
+    exception; the traceback goes to the debug log (docs/plugins.md, "Blast radius")."""
+    log.debug("connection '%s' %s", name, what, exc_info=exc)
+    conn_type = config.connections[name].type
+    try:
+        plugin = registry.plugin_of(conn_type)
+    except CrmsyncError:
+        plugin = None
+    owner = f" (plugin '{plugin}')" if plugin else ""
+    return (f"connection '{name}': connector '{conn_type}'{owner} {what}: {one_line(exc)}; "
+            "a bug, not in your configuration: report it to the plugin's authors "
+            "(traceback: crmsync -vv)")
+
+
+def close_quietly(connector: Connector) -> None:
+    """``connector.close()``; a failure is logged, never raised (the run's outcome stands)."""
+    try:
+        connector.close()
+    except Exception:
+        log.warning("connection '%s': closing its connector failed", connector.name,
+                    exc_info=True)
+
+
 def check(config: Config, registry: Registry, names: Sequence[str] = ()) -> list[CheckResult]:
     """Probe authentication and permissions of each connection (default: all). A connection
-    that cannot even be set up (a configuration error) is a failed result like any other, so
-    every connection is reported."""
+    that cannot even be set up (a configuration error), or whose connector fails with a bug,
+    is a failed result like any other, so every connection is reported."""
     if not names and not config.connections:
         raise ConfigError("no connections configured; add a [connections.NAME] table "
                           "(crmsync init writes an example)", file=config.file)
     names = list(names) or list(config.connections)
     for name in names:
         connection_config(config, name)  # an unknown name is a usage error: nothing is probed
-    results = []
-    for name in names:
-        conn_cfg = config.connections[name]
-        try:
-            connector, redactor = connect(config, name, registry)
-        except CrmsyncError as exc:
-            results.append(CheckResult(name, conn_cfg.type, False,
-                                       redactor_for(config, registry).text(str(exc))))
-            continue
-        try:
-            results.append(CheckResult(name, conn_cfg.type, True, connector.check()))
-        except CrmsyncError as exc:
-            results.append(CheckResult(name, conn_cfg.type, False, redactor.text(str(exc))))
-        finally:
-            connector.close()
-    return results
+    return [_check_one(config, registry, name) for name in names]
+
+
+def _check_one(config: Config, registry: Registry, name: str) -> CheckResult:
+    conn_type = config.connections[name].type
+    try:
+        connector, redactor = connect(config, name, registry)
+    except CrmsyncError as exc:
+        return CheckResult(name, conn_type, False, redactor_for(config, registry).text(str(exc)))
+    except Exception as exc:
+        return CheckResult(name, conn_type, False, redactor_for(config, registry).text(
+            failure_line(config, registry, name, "failed to start", exc)))
+    try:
+        return CheckResult(name, conn_type, True, connector.check())
+    except CrmsyncError as exc:
+        return CheckResult(name, conn_type, False, redactor.text(str(exc)))
+    except Exception as exc:
+        return CheckResult(name, conn_type, False, redactor.text(
+            failure_line(config, registry, name, "failed its check", exc)))
+    finally:
+        close_quietly(connector)

@@ -24,7 +24,14 @@ from crmsync.core.reports import (
 )
 from crmsync.metrics import engine as metric_engine
 from crmsync.metrics.engine import ComputeResult
-from crmsync.orchestration.connections import connect, connection_config, open_store, redactor_for
+from crmsync.orchestration.connections import (
+    close_quietly,
+    connect,
+    connection_config,
+    failure_line,
+    open_store,
+    redactor_for,
+)
 from crmsync.orchestration.reading import StoredResults
 from crmsync.orchestration.standard import StandardResult, compute_standard
 from crmsync.plugin.registry import Registry
@@ -114,13 +121,19 @@ def _sync_connection(config: Config, registry: Registry, store: Store, name: str
                      progress: ProgressCallback | None, wait: float, lock_ttl: float
                      ) -> list[EntityResult]:
     """Sync one connection; its configuration or authentication error becomes its details
-    (and ``report.connection_errors[name]``) instead of stopping the other connections."""
+    (and ``report.connection_errors[name]``) instead of stopping the other connections, and
+    so does a bug (any other exception but Ctrl-C): one line naming the connection, the
+    plugin and the exception, the traceback in the debug log (docs/plugins.md, "Blast
+    radius")."""
     try:
         connector, redactor = connect(config, name, registry)
     except CrmsyncError as exc:
         report.connection_errors[name] = exc
         return [EntityResult(connection=name, entity=WHOLE_CONNECTION, status="failed",
                              error=redactor_for(config, registry).text(str(exc)))]
+    except Exception as exc:
+        return [_failed_by_bug(config, registry, name, "failed to start", exc)]
+    engine: SyncEngine | None = None
     try:
         def lock(entity: str) -> Any:
             return run_lock(store, sync_lock_name(name, entity), wait=wait, ttl=lock_ttl)
@@ -141,8 +154,22 @@ def _sync_connection(config: Config, registry: Registry, store: Store, name: str
             return engine.results or [EntityResult(
                 connection=name, entity=WHOLE_CONNECTION, status="failed",
                 error=redactor.text(str(exc)))]
+    except Exception as exc:
+        if isinstance(exc, CrmsyncError):
+            raise  # the user's to fix, as before: e.g. an entity the connector does not read
+        # The entities done are kept; the rest of this connection stops, the others sync.
+        done = list(engine.results) if engine is not None else []
+        return [*done, _failed_by_bug(config, registry, name, "failed", exc)]
     finally:
-        connector.close()
+        close_quietly(connector)
+
+
+def _failed_by_bug(config: Config, registry: Registry, name: str, what: str,
+                   exc: BaseException) -> EntityResult:
+    """A connection stopped by an unexpected error, as one detail (entity ``*``)."""
+    return EntityResult(connection=name, entity=WHOLE_CONNECTION, status="failed",
+                        error=redactor_for(config, registry).text(
+                            failure_line(config, registry, name, what, exc)))
 
 
 def _status(failed: list[EntityResult], locked: list[EntityResult],

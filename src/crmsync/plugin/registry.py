@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import difflib
 import logging
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crmsync.core.errors import ConfigError, DuplicateNameError, MetricError, PluginError
 from crmsync.plugin.connector import Connector
-from crmsync.plugin.manager import CrmsyncPluginManager, get_plugin_manager
+from crmsync.plugin.manager import (
+    BrokenPlugin,
+    CrmsyncPluginManager,
+    get_plugin_manager,
+    one_line,
+)
 from crmsync.plugin.metric import Metric
 from crmsync.plugin.panel import DashboardPanel
 
@@ -55,35 +62,68 @@ class Registry:
         self._connectors: dict[str, tuple[str, type[Connector]]] | None = None
         self._metrics: dict[str, tuple[str, Metric]] | None = None
         self._panels: list[DashboardPanel] | None = None
+        self._failures: list[BrokenPlugin] = []
 
-    # -- connectors ---------------------------------------------------------------------------
+    # -- registration hooks -----------------------------------------------------------------
 
-    def _collect(self, hook_name: str) -> list[tuple[str, list[Any]]]:
-        """Call one registration hook plugin by plugin, in registration order."""
+    def _collect(self, hook_name: str, accepts: Callable[[Any], bool], expected: str
+                 ) -> list[tuple[str, list[Any]]]:
+        """Call one registration hook plugin by plugin, in registration order.
+
+        An installed plugin whose hook raises, returns something that is not a list, or
+        lists something that is not ``expected`` loses what it registers through this hook
+        only: it is listed as broken (:meth:`broken`) and the other plugins' registrations
+        stand (docs/plugins.md, "Blast radius"). A plugin registered by hand (tests) fails
+        loudly instead, with a :class:`~crmsync.PluginError`.
+        """
         hook = getattr(self.pm.hook, hook_name)
         out = []
         for impl in hook.get_hookimpls():  # registration order
             try:
-                result = impl.function()
+                items = _registered(impl.plugin_name, hook_name, impl.function(), accepts,
+                                    expected)
             except Exception as exc:
-                raise PluginError(f"plugin '{impl.plugin_name}' failed in {hook_name}: "
-                                  f"{type(exc).__name__}: {exc}", plugin=impl.plugin_name) from exc
-            if result is None:
+                if impl.plugin_name not in self.pm.sources:
+                    if isinstance(exc, PluginError):
+                        raise
+                    raise PluginError(f"plugin '{impl.plugin_name}' failed in {hook_name}: "
+                                      f"{type(exc).__name__}: {exc}",
+                                      plugin=impl.plugin_name) from exc
+                self._hook_failed(impl.plugin_name, hook_name, exc)
                 continue
-            if not isinstance(result, (list, tuple)):
-                raise PluginError(f"plugin '{impl.plugin_name}': {hook_name} must return a list, "
-                                  f"got {type(result).__name__}", plugin=impl.plugin_name)
-            out.append((impl.plugin_name, list(result)))
+            out.append((impl.plugin_name, items))
         return out
+
+    def _hook_failed(self, plugin: str, hook_name: str, exc: Exception) -> None:
+        """Record that ``plugin``'s ``hook_name`` failed; log it once."""
+        if any(f.name == plugin and f.hook == hook_name for f in self._failures):
+            return  # a registration collected again (after a conflict)
+        src = self.pm.sources.get(plugin)
+        failure = BrokenPlugin(
+            name=plugin, distribution=src.distribution if src else None,
+            version=src.version if src else None,
+            reason=" ".join(str(exc).split()) if isinstance(exc, PluginError) else one_line(exc),
+            traceback="".join(traceback.format_exception(exc)),
+            entry_point=src.entry_point if src else None, hook=hook_name)
+        self._failures.append(failure)
+        log.warning("crmsync %s; what it registers through this hook is disabled, the other "
+                    "plugins work; %s", failure.describe(), failure.remedy())
+        log.debug("plugin '%s' failed in %s", plugin, hook_name, exc_info=exc)
+
+    def broken(self, hook: str | None = None) -> list[BrokenPlugin]:
+        """Plugins that failed to load (``hook`` ``None`` or any) and, among the hooks
+        already called, those whose ``hook`` (default: any registration hook) failed."""
+        return [*self.pm.broken,
+                *(f for f in self._failures if hook is None or f.hook == hook)]
 
     def _connector_map(self) -> dict[str, tuple[str, type[Connector]]]:
         if self._connectors is None:
             found: dict[str, tuple[str, type[Connector]]] = {}
-            for plugin, classes in self._collect("crmsync_register_connectors"):
+            for plugin, classes in self._collect(
+                    "crmsync_register_connectors",
+                    lambda c: isinstance(c, type) and issubclass(c, Connector) and bool(c.NAME),
+                    "a Connector subclass with a NAME"):
                 for cls in classes:
-                    if not (isinstance(cls, type) and issubclass(cls, Connector)) or not cls.NAME:
-                        raise PluginError(f"plugin '{plugin}' registered {cls!r}, which is not a "
-                                          "Connector subclass with a NAME", plugin=plugin)
                     if cls.NAME in found:
                         raise DuplicateNameError("connector", cls.NAME, found[cls.NAME][0], plugin)
                     found[cls.NAME] = (plugin, cls)
@@ -109,22 +149,28 @@ class Registry:
             return self._connector_map()[type_name][1]
         except KeyError:
             known = ", ".join(sorted(self._connector_map())) or "none installed"
-            hint = ""
-            if self.pm.broken:
-                hint = "; broken plugins: " + ", ".join(b.name for b in self.pm.broken)
+            # The type may be one a broken plugin would have registered: say which is broken,
+            # why, and what to do (docs/plugins.md, "Blast radius").
+            hint = "".join(f"; it may come from {b.describe()}; {b.remedy()}"
+                           for b in self.broken("crmsync_register_connectors"))
             raise ConfigError(f"no connector of type '{type_name}' (available: {known}){hint}",
                               file=file, section=section, key="type") from None
+
+    def plugin_of(self, type_name: str) -> str | None:
+        """The name of the plugin that registers connector type ``type_name``, if any."""
+        entry = self._connector_map().get(type_name)
+        return entry[0] if entry else None
 
     # -- metrics ----------------------------------------------------------------------------------
 
     def _metric_map(self) -> dict[str, tuple[str, Metric]]:
         if self._metrics is None:
             found: dict[str, tuple[str, Metric]] = {}
-            for plugin, metrics in self._collect("crmsync_register_metrics"):
+            for plugin, metrics in self._collect(
+                    "crmsync_register_metrics",
+                    lambda m: isinstance(m, Metric) and bool(m.NAME),
+                    "a Metric instance with a NAME"):
                 for metric in metrics:
-                    if not isinstance(metric, Metric) or not metric.NAME:
-                        raise PluginError(f"plugin '{plugin}' registered {metric!r}, which is not "
-                                          "a Metric instance with a NAME", plugin=plugin)
                     if metric.NAME in found:
                         raise DuplicateNameError("metric", metric.NAME, found[metric.NAME][0],
                                                  plugin)
@@ -154,12 +200,10 @@ class Registry:
         """The panels plugins add to the dashboard (``crmsync_dashboard_panels``)."""
         if self._panels is None:
             found: dict[str, tuple[str, DashboardPanel]] = {}
-            for plugin, panels in self._collect("crmsync_dashboard_panels"):
+            for plugin, panels in self._collect(
+                    "crmsync_dashboard_panels", lambda p: isinstance(p, DashboardPanel),
+                    "a DashboardPanel"):
                 for panel in panels:
-                    if not isinstance(panel, DashboardPanel):
-                        raise PluginError(f"plugin '{plugin}' returned {panel!r} from "
-                                          "crmsync_dashboard_panels, which is not a "
-                                          "DashboardPanel", plugin=plugin)
                     if panel.name in found:
                         raise DuplicateNameError("dashboard panel", panel.name,
                                                  found[panel.name][0], plugin)
@@ -170,8 +214,15 @@ class Registry:
     # -- commands and run hooks -----------------------------------------------------------------
 
     def register_commands(self, cli: click.Group) -> None:
-        """Let plugins add CLI commands."""
-        self.pm.hook.crmsync_register_commands(cli=cli)
+        """Let plugins add CLI commands. An installed plugin whose hook raises loses its
+        commands only (listed as broken); the other commands work."""
+        for impl in self.pm.hook.crmsync_register_commands.get_hookimpls():
+            try:
+                impl.function(**{name: cli for name in impl.argnames})
+            except Exception as exc:
+                if impl.plugin_name not in self.pm.sources:
+                    raise
+                self._hook_failed(impl.plugin_name, "crmsync_register_commands", exc)
 
     def after_run(self, report: RunReport, config: Config | None = None,
                   results: RunResults | None = None) -> None:
@@ -186,42 +237,70 @@ class Registry:
     # -- introspection --------------------------------------------------------------------------
 
     def _provided(self) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, str]]:
-        """Connector and metric names by plugin, and the problem of each plugin at fault (a
-        failing registration hook, a name two plugins register): everything is still listed."""
+        """Connector and metric names by plugin, and the conflict of each plugin that
+        registers a name another plugin registers too: everything is still listed. Calls
+        every registration hook, so that each failing one is known (:meth:`broken`)."""
         connectors: dict[str, list[str]] = {}
         metrics: dict[str, list[str]] = {}
-        problems: dict[str, str] = {}
+        conflicts: dict[str, str] = {}
         for mapping, found in ((self._connector_map, connectors),
                                 (self._metric_map, metrics)):
             try:
                 for item, (owner, _) in mapping().items():
                     found.setdefault(owner, []).append(item)
-            except PluginError as exc:
-                blamed = exc.plugins if isinstance(exc, DuplicateNameError) else (exc.plugin,)
-                problems.update((culprit, str(exc)) for culprit in blamed if culprit)
-        return connectors, metrics, problems
+            except DuplicateNameError as exc:
+                conflicts.update((culprit, str(exc)) for culprit in exc.plugins)
+            except PluginError as exc:  # a plugin registered by hand: broken, not in conflict
+                self._hook_failed(exc.plugin or "?", "registration", exc)
+        try:
+            self.dashboard_panels()
+        except DuplicateNameError as exc:
+            conflicts.update((culprit, str(exc)) for culprit in exc.plugins)
+        return connectors, metrics, conflicts
 
     def plugins(self) -> list[PluginInfo]:
-        """Every plugin: loaded, broken (with the reason) or disabled."""
-        connectors, metrics, problems = self._provided()
+        """Every plugin: loaded (``ok``), ``broken`` (with the reason: it failed to load or a
+        registration hook of it failed), in ``conflict`` with another or ``disabled``."""
+        connectors, metrics, conflicts = self._provided()
+        failures: dict[str, list[str]] = {}
+        for f in self._failures:
+            failures.setdefault(f.name, []).append(f"{f.hook}: {f.reason}")
         infos = []
         for name, plugin in self.pm.list_name_plugin():
             if plugin is None:
                 continue
             src = self.pm.sources.get(name)
             hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+            reasons = [*failures.get(name, []), *([conflicts[name]] if name in conflicts else [])]
+            status = "broken" if name in failures else "conflict" if name in conflicts else "ok"
             infos.append(PluginInfo(
-                name=name, status="conflict" if name in problems else "ok",
-                reason=problems.get(name),
+                name=name, status=status, reason="; ".join(reasons) or None,
                 source=src.entry_point if src else getattr(plugin, "__name__", repr(plugin)),
                 distribution=src.distribution if src else None,
                 version=src.version if src else None,
                 connectors=sorted(connectors.get(name, [])),
                 metrics=sorted(metrics.get(name, [])), hooks=hooks))
         for b in self.pm.broken:
-            infos.append(PluginInfo(name=b.name, status="broken", distribution=b.distribution,
-                                    version=b.version, reason=b.reason))
+            infos.append(PluginInfo(name=b.name, status="broken", source=b.entry_point,
+                                    distribution=b.distribution, version=b.version,
+                                    reason=b.reason))
         for d in self.pm.disabled:
             infos.append(PluginInfo(name=d, status="disabled",
                                     reason="listed in CRMSYNC_DISABLE_PLUGINS"))
         return sorted(infos, key=lambda i: i.name)
+
+
+def _registered(plugin: str, hook_name: str, result: Any, accepts: Callable[[Any], bool],
+                expected: str) -> list[Any]:
+    """What one plugin's registration hook returned, as a list; a
+    :class:`~crmsync.PluginError` naming the plugin when it is not a list of ``expected``."""
+    if result is None:
+        return []
+    if not isinstance(result, (list, tuple)):
+        raise PluginError(f"plugin '{plugin}': {hook_name} must return a list, "
+                          f"got {type(result).__name__}", plugin=plugin)
+    for item in result:
+        if not accepts(item):
+            raise PluginError(f"plugin '{plugin}' registered {item!r} through {hook_name}, "
+                              f"which is not {expected}", plugin=plugin)
+    return list(result)

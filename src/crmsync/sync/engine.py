@@ -27,6 +27,7 @@ from crmsync.plugin.connector import Batch, Connector, StandingRejects
 from crmsync.store import Store, mark_deleted, upsert_prepared
 from crmsync.store.locks import RunLocked
 from crmsync.sync.batch import PendingBatch, deletions_of, save_cursor, source_of
+from crmsync.sync.checks import checked_read
 from crmsync.sync.limits import storable
 from crmsync.sync.merges import repoint_references
 from crmsync.sync.refusals import describe_refusal, is_data_error, refused_rows
@@ -186,7 +187,7 @@ class SyncEngine:
             for attempt in retrying(self.retry, lambda: result.batches, sleep=self.sleep,
                                     describe=f"{connection}/{entity}"):
                 with attempt:  # a retry reads again from the last committed cursor
-                    for batch in self.connector.read(entity, state["cursor"]):
+                    for batch in checked_read(self.connector, entity, state["cursor"]):
                         self._commit_batch(entity, batch, result, calls_before)
                         if batch.cursor is not None:
                             state["cursor"] = batch.cursor
