@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from crmsync import MetricError, PluginError, hookimpl
 from crmsync.cli import cli
 from crmsync.plugin.manager import get_plugin_manager
 from crmsync.plugin.registry import Registry
@@ -60,6 +61,16 @@ def test_a_metric_hook_that_raises_loses_only_that_plugins_metrics(site: Path) -
     assert info["status"] == "broken"  # never "conflict"
     assert "crmsync_register_metrics: RuntimeError: metric table missing" in info["reason"]
     assert infos(registry)["kpis"]["status"] == "ok"
+
+
+def test_a_metric_of_a_plugin_whose_metric_hook_failed_names_the_plugin(site: Path) -> None:
+    install(site, "raises", HOOKS_RAISE)
+    registry = Registry(get_plugin_manager())
+    with pytest.raises(MetricError) as err:
+        registry.metric("deal_velocity")
+    assert ("it may come from plugin 'raises' (entry point 'raises = thirdparty_raises', "
+            "thirdparty-raises 1.0), whose crmsync_register_metrics raised RuntimeError: "
+            "metric table missing") in str(err.value)
 
 
 def test_a_plugin_registering_something_else_than_a_connector_is_broken_alone(
@@ -210,3 +221,17 @@ def test_a_table_of_a_broken_plugin_does_not_make_the_configuration_unreadable(
     done = crmsync(config, site, "check")
     assert done.returncode == 0, done.stderr
     assert "[pipedrive] is ignored" in done.stderr and "'pipedrive'" in done.stderr
+
+
+def test_a_hand_registered_plugins_failing_hook_raises_and_is_listed_broken() -> None:
+    class Raises:
+        @hookimpl
+        def crmsync_register_metrics(self) -> list:
+            raise RuntimeError("boom")
+
+    pm = get_plugin_manager(load_entrypoints=False)
+    pm.register(Raises(), name="mine")
+    registry = Registry(pm)
+    with pytest.raises(PluginError, match="plugin 'mine' failed in crmsync_register_metrics"):
+        registry.metrics()
+    assert infos(registry)["mine"]["status"] == "broken"  # not "conflict"

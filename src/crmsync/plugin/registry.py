@@ -191,7 +191,9 @@ class Registry:
             close = difflib.get_close_matches(name, names, n=3)
             hint = (f"did you mean {' or '.join(repr(c) for c in close)}? " if close else "")
             known = ", ".join(names) or "none installed"
-            raise MetricError(f"no metric named '{name}': {hint}(available: {known})"
+            broken = "".join(f"; it may come from {b.describe()}; {b.remedy()}"
+                             for b in self.broken("crmsync_register_metrics"))
+            raise MetricError(f"no metric named '{name}': {hint}(available: {known}){broken}"
                               ) from None
 
     # -- dashboard ------------------------------------------------------------------------------
@@ -256,6 +258,8 @@ class Registry:
             self.dashboard_panels()
         except DuplicateNameError as exc:
             conflicts.update((culprit, str(exc)) for culprit in exc.plugins)
+        except PluginError as exc:
+            self._hook_failed(exc.plugin or "?", "crmsync_dashboard_panels", exc)
         return connectors, metrics, conflicts
 
     def plugins(self) -> list[PluginInfo]:
