@@ -117,8 +117,8 @@ def test_a_connector_that_cannot_be_created_is_its_connections_failure(
     assert report.status == PARTIAL
     [error] = [d.error for d in report.details if d.status == "failed"]
     assert error == ("connection 'first': connector 'startbug' (plugin 'vendor') failed to "
-                     "start: KeyError: 'api_base'; a bug, not in your configuration: report it "
-                     "to the plugin's authors (traceback: crmsync -vv)")
+                     "start: KeyError: 'api_base'; a bug in the plugin, not in your "
+                     "configuration: report it to its authors (traceback: crmsync -vv)")
 
 
 def test_a_bug_outside_read_stops_its_connection_only(store: Store, registry: Registry

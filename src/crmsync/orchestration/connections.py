@@ -115,10 +115,14 @@ class CheckResult:
 
 
 def failure_line(config: Config, registry: Registry, name: str, what: str,
-                 exc: BaseException) -> str:
+                 exc: BaseException, *, connector_only: bool = True) -> str:
     """One line for a connection stopped by a bug (an exception that is not a
     :class:`~crmsync.CrmsyncError`): the connection, its connector type and plugin, the
-    exception; the traceback goes to the debug log (docs/plugins.md, "Blast radius")."""
+    exception; the traceback goes to the debug log (docs/plugins.md, "Blast radius").
+
+    :param connector_only: the exception came from the connector's own code (creating it,
+        ``check()``), so the plugin is to blame; else it may be crmsync's too.
+    """
     log.debug("connection '%s' %s", name, what, exc_info=exc)
     conn_type = config.connections[name].type
     try:
@@ -126,9 +130,10 @@ def failure_line(config: Config, registry: Registry, name: str, what: str,
     except CrmsyncError:
         plugin = None
     owner = f" (plugin '{plugin}')" if plugin else ""
+    blame = ("a bug in the plugin, not in your configuration: report it to its authors"
+             if connector_only else "a bug in the plugin or in crmsync: please report it")
     return (f"connection '{name}': connector '{conn_type}'{owner} {what}: {one_line(exc)}; "
-            "a bug, not in your configuration: report it to the plugin's authors "
-            "(traceback: crmsync -vv)")
+            f"{blame} (traceback: crmsync -vv)")
 
 
 def close_quietly(connector: Connector) -> None:

@@ -159,17 +159,18 @@ def _sync_connection(config: Config, registry: Registry, store: Store, name: str
             raise  # the user's to fix, as before: e.g. an entity the connector does not read
         # The entities done are kept; the rest of this connection stops, the others sync.
         done = list(engine.results) if engine is not None else []
-        return [*done, _failed_by_bug(config, registry, name, "failed", exc)]
+        return [*done, _failed_by_bug(config, registry, name, "failed", exc,
+                                      connector_only=False)]
     finally:
         close_quietly(connector)
 
 
 def _failed_by_bug(config: Config, registry: Registry, name: str, what: str,
-                   exc: BaseException) -> EntityResult:
+                   exc: BaseException, *, connector_only: bool = True) -> EntityResult:
     """A connection stopped by an unexpected error, as one detail (entity ``*``)."""
+    line = failure_line(config, registry, name, what, exc, connector_only=connector_only)
     return EntityResult(connection=name, entity=WHOLE_CONNECTION, status="failed",
-                        error=redactor_for(config, registry).text(
-                            failure_line(config, registry, name, what, exc)))
+                        error=redactor_for(config, registry).text(line))
 
 
 def _status(failed: list[EntityResult], locked: list[EntityResult],

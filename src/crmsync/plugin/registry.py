@@ -111,8 +111,8 @@ class Registry:
         log.debug("plugin '%s' failed in %s", plugin, hook_name, exc_info=exc)
 
     def broken(self, hook: str | None = None) -> list[BrokenPlugin]:
-        """Plugins that failed to load (``hook`` ``None`` or any) and, among the hooks
-        already called, those whose ``hook`` (default: any registration hook) failed."""
+        """The plugins that failed to load, then those whose registration hook ``hook``
+        (default: any) failed, among the hooks called so far."""
         return [*self.pm.broken,
                 *(f for f in self._failures if hook is None or f.hook == hook)]
 
