@@ -20,11 +20,13 @@ from crmsync.cli.names import check_metric
 from crmsync.cli.progress import Meter, meter, mode_for, sync_progress
 from crmsync.cli.state import State, emit_json, pass_state, say
 from crmsync.core.config import PERIODS, Config
+from crmsync.core.errors import CrmsyncError
 from crmsync.core.periods import is_period
 from crmsync.metrics import DIMENSIONS
 from crmsync.metrics.engine import MetricValue
 from crmsync.metrics.formatting import format_value, period_label
 from crmsync.plugin.context import is_dimension
+from crmsync.plugin.dimensions import custom_key
 from crmsync.plugin.registry import Registry
 
 __all__ = ["metrics", "demo", "print_demo", "PERIOD"]
@@ -47,13 +49,22 @@ class _Period(_StrParam):
 
 
 class _Dimension(_StrParam):
-    name = "|".join(sorted(DIMENSIONS)) + "|custom.<field>"
+    name = "|".join(sorted(DIMENSIONS)) + "|<declared>|custom.<field>"
 
     def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None
                 ) -> str:
-        if not is_dimension(value):
-            self.fail(f"{value!r} is not a dimension ({', '.join(sorted(DIMENSIONS))} or "
-                      "custom.<field>)", param, ctx)
+        state = ctx.find_object(State) if ctx is not None else None
+        declared: dict[str, Any] = {}
+        if state is not None:
+            with contextlib.suppress(CrmsyncError):  # a broken plugin is reported elsewhere
+                declared = state.registry.dimensions()
+        try:
+            custom_key(value)
+        except CrmsyncError as exc:
+            self.fail(str(exc), param, ctx)
+        if not is_dimension(value, declared):
+            known = ", ".join([*sorted(DIMENSIONS), *sorted(declared)])
+            self.fail(f"{value!r} is not a dimension ({known} or custom.<field>)", param, ctx)
         return value
 
 

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from crmsync.core.errors import ConfigError, DuplicateNameError, MetricError, PluginError
 from crmsync.plugin.connector import Connector
+from crmsync.plugin.context import DIMENSIONS
+from crmsync.plugin.dimensions import Dimension, collect_dimensions
 from crmsync.plugin.manager import CrmsyncPluginManager, get_plugin_manager
 from crmsync.plugin.metric import Metric
 from crmsync.plugin.panel import DashboardPanel
@@ -55,6 +57,7 @@ class Registry:
         self._connectors: dict[str, tuple[str, type[Connector]]] | None = None
         self._metrics: dict[str, tuple[str, Metric]] | None = None
         self._panels: list[DashboardPanel] | None = None
+        self._dimensions: dict[str, tuple[str, Dimension]] | None = None
 
     # -- connectors ---------------------------------------------------------------------------
 
@@ -147,6 +150,13 @@ class Registry:
             known = ", ".join(names) or "none installed"
             raise MetricError(f"no metric named '{name}': {hint}(available: {known})"
                               ) from None
+
+    def dimensions(self) -> dict[str, Dimension]:
+        """Dimensions metrics and plugins declare, by name (docs/writing-a-metric.md)."""
+        if self._dimensions is None:
+            self._dimensions = collect_dimensions(
+                self._collect("crmsync_register_dimensions"), self._metric_map(), DIMENSIONS)
+        return {name: dim for name, (_, dim) in self._dimensions.items()}
 
     # -- dashboard ------------------------------------------------------------------------------
 
