@@ -178,3 +178,22 @@ def test_a_metric_and_a_plugin_may_declare_the_very_same_dimension():
 def test_a_malformed_dimension_is_refused_saying_why(bad, message):
     with pytest.raises(MetricError, match=message):
         Dimension(**bad)
+
+
+def test_values_of_a_dimension_with_labels_show_the_record_names(deals, tmp_path):
+    class ByAccount:
+        @hookimpl
+        def crmsync_register_dimensions(self) -> list[Dimension]:
+            return [Dimension("account", "Account", column="account_id", labels="accounts",
+                              applies_to=("win_rate",))]
+
+    registry = registry_with(ByAccount())
+    cfg = _config_file(tmp_path, deals)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", cfg, "metrics", "compute", "--metric", "win_rate",
+                               "--by", "account", "--period", "all"],
+                         obj=registry).exit_code == 0
+    shown = runner.invoke(cli, ["--config", cfg, "metrics", "show", "--metric", "win_rate",
+                                "--by", "account", "--period", "all", "--json"], obj=registry)
+    [row] = json.loads(shown.output)
+    assert (row["dimension_value"], row["label"], row["value"]) == ("A1", "Acme", 0.6)
