@@ -197,3 +197,24 @@ def test_values_of_a_dimension_with_labels_show_the_record_names(deals, tmp_path
                                 "--by", "account", "--period", "all", "--json"], obj=registry)
     [row] = json.loads(shown.output)
     assert (row["dimension_value"], row["label"], row["value"]) == ("A1", "Acme", 0.6)
+
+
+def test_metrics_list_names_the_dimensions_a_metric_offers():
+    result = CliRunner().invoke(cli, ["metrics", "list", "--json"],
+                                obj=registry_with(CurrencyPlugin()))
+    rows = {r["name"]: r for r in json.loads(result.output)}
+    assert rows["win_rate"]["dimensions"][-1] == "currency"
+    assert "currency" not in rows["close_rate"]["dimensions"]
+
+
+def test_a_dimension_conflict_is_the_error_a_by_option_shows(tmp_path):
+    class Other:
+        @hookimpl
+        def crmsync_register_dimensions(self) -> list[Dimension]:
+            return [Dimension("currency", "Account currency", column="currency",
+                              via="account")]
+
+    result = CliRunner().invoke(cli, ["metrics", "compute", "--by", "currency"],
+                                obj=registry_with(CurrencyPlugin(), Other()))
+    assert result.exit_code == 2
+    assert "dimension 'currency' is registered by two plugins" in result.output

@@ -26,7 +26,7 @@ from crmsync.metrics import DIMENSIONS
 from crmsync.metrics.engine import MetricValue
 from crmsync.metrics.formatting import format_value, period_label
 from crmsync.plugin.context import is_dimension
-from crmsync.plugin.dimensions import custom_key
+from crmsync.plugin.dimensions import Dimension, custom_key, offered_dimensions
 from crmsync.plugin.registry import Registry
 
 __all__ = ["metrics", "demo", "print_demo", "PERIOD"]
@@ -53,13 +53,12 @@ class _Dimension(_StrParam):
 
     def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None
                 ) -> str:
-        state = ctx.find_object(State) if ctx is not None else None
-        declared: dict[str, Any] = {}
-        if state is not None:
-            with contextlib.suppress(CrmsyncError):  # a broken plugin is reported elsewhere
-                declared = state.registry.dimensions()
         try:
-            custom_key(value)
+            if value in DIMENSIONS or custom_key(value) is not None:
+                return value
+            # a declared name: ask the plugins (a conflict between them is the error to show)
+            state = ctx.find_object(State) if ctx is not None else None
+            declared = state.registry.dimensions() if state is not None else {}
         except CrmsyncError as exc:
             self.fail(str(exc), param, ctx)
         if not is_dimension(value, declared):
@@ -84,8 +83,11 @@ def metrics() -> None:
 @pass_state
 def metrics_list(state: State, as_json: bool) -> None:
     """Every registered metric: name, title, unit, description."""
+    declared: dict[str, Dimension] = {}
+    with contextlib.suppress(CrmsyncError):  # conflicting dimensions: `metrics compute` says
+        declared = state.registry.dimensions()
     rows = [{"name": m.NAME, "title": m.title, "unit": m.unit, "direction": m.direction,
-             "dimensions": list(m.dimensions), "description": m.description,
+             "dimensions": offered_dimensions(m, declared), "description": m.description,
              "version": m.version, "docs": m.docs or None}
             for m in state.registry.metrics().values()]
     if as_json:

@@ -23,7 +23,12 @@ from crmsync.core.schema import metric_values
 from crmsync.metrics.findings import Finding, unconverted_deals
 from crmsync.metrics.shared import drop_shared, materialise, shared_uses
 from crmsync.plugin.context import CUSTOM_PREFIX, DIMENSIONS, MetricContext, is_dimension
-from crmsync.plugin.dimensions import Dimension, custom_key, declared_dimensions
+from crmsync.plugin.dimensions import (
+    Dimension,
+    custom_key,
+    declared_dimensions,
+    offered_dimensions,
+)
 
 if TYPE_CHECKING:
     from crmsync.core.config import MetricsConfig
@@ -147,10 +152,7 @@ def _supports_dimension(metric: Metric, dimension: str,
     ``custom.<field>``), declares it, or the declared dimension applies to it."""
     if dimension.startswith(CUSTOM_PREFIX):
         return "custom" in metric.dimensions
-    if dimension in metric.dimensions or any(
-            d.name == dimension for d in metric.declared_dimensions):
-        return True
-    return dimension in declared and metric.NAME in declared[dimension].applies_to
+    return dimension in offered_dimensions(metric, declared)
 
 
 #: SQLite page cache (negative: KiB) while metrics run; see :func:`compute`.

@@ -28,7 +28,8 @@ from crmsync.core.errors import DuplicateNameError, MetricError, PluginError
 from crmsync.core.schema import SYNCED_TABLES
 
 __all__ = ["Dimension", "VIA", "CUSTOM_PREFIX", "MAX_DIMENSION_NAME", "custom_key",
-           "custom_value", "reach", "declared_dimensions", "collect_dimensions"]
+           "custom_value", "reach", "offered_dimensions", "declared_dimensions",
+           "collect_dimensions"]
 
 #: ``--by custom.product_line`` breaks down by a key of the fact table's ``custom`` object.
 CUSTOM_PREFIX = "custom."
@@ -140,6 +141,14 @@ def custom_value(dialect: str, fact: FromClause, key: str) -> ColumnElement[Any]
     pairs = sa.func.json_each(fact.c.custom).table_valued("key", "value").alias("custom_kv")
     return (sa.select(pairs.c.value).where(pairs.c.key == sa.bindparam(None, key, sa.String()))
             .limit(1).scalar_subquery())
+
+
+def offered_dimensions(metric: Any, declared: Mapping[str, Dimension]) -> list[str]:
+    """The dimensions ``metric`` can be broken down by: those it lists (``custom`` standing for
+    every ``custom.<field>``), those it declares and declared ones that apply to it."""
+    names = [*metric.dimensions, *(d.name for d in metric.declared_dimensions)]
+    names += [d.name for d in declared.values() if metric.NAME in d.applies_to]
+    return list(dict.fromkeys(names))
 
 
 def declared_dimensions(metrics: Iterable[Any]) -> dict[str, Dimension]:
