@@ -65,6 +65,7 @@ def is_dimension(name: str, declared: Collection[str] = ()) -> bool:
     except MetricError:
         return False
 
+
 #: Dimension name → (table holding it, column, how it is reached from a fact table).
 #: ``direct`` columns live on the fact table; ``owner`` columns on its owner (``users``);
 #: ``account`` columns on its account.
