@@ -201,9 +201,9 @@ def test_custom_fields_are_dimensions_for_metrics_that_opt_in(store):
                      dimensions=("custom.product_line",))
     assert sorted((v.dimension_value or "", v.value) for v in result.values) == [
         ("", 1), ("Analytics", 2), ("Core", 1)]
-    with pytest.raises(MetricError, match=r"unknown dimension 'custom\.bad-name'"):
+    with pytest.raises(MetricError, match=r"custom\.<field> takes a key of 1-57 characters"):
         compute(store, [OpenDeals()], MetricsConfig(), period="all",
-                dimensions=("custom.bad-name",))
+                dimensions=("custom.bad\nname",))
 
 
 def test_deals_without_a_rate_are_named_as_findings(loaded):

@@ -47,6 +47,7 @@ from crmsync.plugin.connector import (
     WriteUpdate,
 )
 from crmsync.plugin.context import DIMENSIONS, METRIC_OPTIONS  # schema and metric inputs
+from crmsync.plugin.dimensions import Dimension
 from crmsync.plugin.manager import hookimpl
 from crmsync.plugin.metric import DIRECTIONS as METRIC_DIRECTIONS  # schema and metric inputs
 from crmsync.plugin.metric import UNITS as METRIC_UNITS  # schema and metric inputs
@@ -102,6 +103,7 @@ __all__ = [
     "METRIC_OPTIONS",
     "METRIC_UNITS",
     "METRIC_DIRECTIONS",
+    "Dimension",
     # the unified schema, for connectors (docs/writing-a-connector.md)
     "SYNCED_TABLES",
     "ENTITIES",

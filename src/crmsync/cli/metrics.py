@@ -20,11 +20,13 @@ from crmsync.cli.names import check_metric
 from crmsync.cli.progress import Meter, meter, mode_for, sync_progress
 from crmsync.cli.state import State, emit_json, pass_state, say
 from crmsync.core.config import PERIODS, Config
+from crmsync.core.errors import CrmsyncError
 from crmsync.core.periods import is_period
 from crmsync.metrics import DIMENSIONS
 from crmsync.metrics.engine import MetricValue
 from crmsync.metrics.formatting import format_value, period_label
 from crmsync.plugin.context import is_dimension
+from crmsync.plugin.dimensions import Dimension, custom_key, offered_dimensions
 from crmsync.plugin.registry import Registry
 
 __all__ = ["metrics", "demo", "print_demo", "PERIOD"]
@@ -47,13 +49,21 @@ class _Period(_StrParam):
 
 
 class _Dimension(_StrParam):
-    name = "|".join(sorted(DIMENSIONS)) + "|custom.<field>"
+    name = "|".join(sorted(DIMENSIONS)) + "|<declared>|custom.<field>"
 
     def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None
                 ) -> str:
-        if not is_dimension(value):
-            self.fail(f"{value!r} is not a dimension ({', '.join(sorted(DIMENSIONS))} or "
-                      "custom.<field>)", param, ctx)
+        try:
+            if value in DIMENSIONS or custom_key(value) is not None:
+                return value
+            # a declared name: ask the plugins (a conflict between them is the error to show)
+            state = ctx.find_object(State) if ctx is not None else None
+            declared = state.registry.dimensions() if state is not None else {}
+        except CrmsyncError as exc:
+            self.fail(str(exc), param, ctx)
+        if not is_dimension(value, declared):
+            known = ", ".join([*sorted(DIMENSIONS), *sorted(declared)])
+            self.fail(f"{value!r} is not a dimension ({known} or custom.<field>)", param, ctx)
         return value
 
 
@@ -73,8 +83,11 @@ def metrics() -> None:
 @pass_state
 def metrics_list(state: State, as_json: bool) -> None:
     """Every registered metric: name, title, unit, description."""
+    declared: dict[str, Dimension] = {}
+    with contextlib.suppress(CrmsyncError):  # conflicting dimensions: `metrics compute` says
+        declared = state.registry.dimensions()
     rows = [{"name": m.NAME, "title": m.title, "unit": m.unit, "direction": m.direction,
-             "dimensions": list(m.dimensions), "description": m.description,
+             "dimensions": offered_dimensions(m, declared), "description": m.description,
              "version": m.version, "docs": m.docs or None}
             for m in state.registry.metrics().values()]
     if as_json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,12 @@ from crmsync.core.schema import metric_values
 from crmsync.metrics.findings import Finding, unconverted_deals
 from crmsync.metrics.shared import drop_shared, materialise, shared_uses
 from crmsync.plugin.context import CUSTOM_PREFIX, DIMENSIONS, MetricContext, is_dimension
+from crmsync.plugin.dimensions import (
+    Dimension,
+    custom_key,
+    declared_dimensions,
+    offered_dimensions,
+)
 
 if TYPE_CHECKING:
     from crmsync.core.config import MetricsConfig
@@ -140,10 +146,13 @@ def supports_period(metric: Metric, period: str) -> bool:
                                         and "day" in metric.periods)
 
 
-def _supports_dimension(metric: Metric, dimension: str) -> bool:
+def _supports_dimension(metric: Metric, dimension: str,
+                        declared: Mapping[str, Dimension]) -> bool:
+    """Whether ``metric`` offers ``dimension``: it lists it (``custom`` for every
+    ``custom.<field>``), declares it, or the declared dimension applies to it."""
     if dimension.startswith(CUSTOM_PREFIX):
         return "custom" in metric.dimensions
-    return dimension in metric.dimensions
+    return dimension in offered_dimensions(metric, declared)
 
 
 #: SQLite page cache (negative: KiB) while metrics run; see :func:`compute`.
@@ -154,15 +163,20 @@ METRIC_CACHE_SIZE = -8192
 _Planned = tuple["Metric", MetricContext, sa.Select[Any], str | None]
 
 
-def _check_request(period: str, dimensions: Sequence[str | None]) -> None:
-    """An unknown period or dimension is an error naming it and what is known."""
+def _check_request(period: str, dimensions: Sequence[str | None],
+                   declared: Mapping[str, Dimension]) -> None:
+    """An unknown period or dimension is an error naming it and what is known (built-in and
+    declared dimensions)."""
     if not is_period(period):
         raise MetricError(f"unknown period '{period}' (day, week, month, quarter, year, all "
                           "or last_<N>d)")
     for d in dimensions:
-        if d is not None and not is_dimension(d):
-            raise MetricError(f"unknown dimension '{d}' (known: {', '.join(DIMENSIONS)}, "
-                              "or custom.<field>)")
+        if d is None:
+            continue
+        custom_key(d)  # a custom.<field> the store cannot hold is an error saying why
+        if not is_dimension(d, declared):
+            raise MetricError(f"unknown dimension '{d}' (known: "
+                              f"{', '.join([*DIMENSIONS, *declared])}, or custom.<field>)")
 
 
 def _variant(metric: Metric, config: MetricsConfig) -> str | None:
@@ -187,7 +201,7 @@ def _plan(metrics: Sequence[Metric], config: MetricsConfig, period: str,
             continue
         variant = _variant(metric, config)
         for dim in dimensions:
-            if dim is not None and not _supports_dimension(metric, dim):
+            if dim is not None and not _supports_dimension(metric, dim, settings["declared"]):
                 skipped.append(f"{metric.NAME}: no dimension '{dim}'")
                 continue
             ctx = MetricContext(**settings, dimension=dim, variant=variant)
@@ -222,17 +236,20 @@ def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
             connection: str | None = None, as_of: dt.datetime | None = None,
             pipelines: Sequence[str] = (), deal_types: Sequence[str] = (),
             keep_values: bool = True,
-            progress: Callable[[int, int], None] | None = None) -> ComputeResult:
+            progress: Callable[[int, int], None] | None = None,
+            declared: Mapping[str, Dimension] | None = None) -> ComputeResult:
     """Compute ``metrics`` for ``period`` (default: the configured one) and each dimension
     (``None`` = the whole organisation), store them under a new run id and return them
     (``keep_values=False`` returns only the count, for runs too large to hold in memory).
     ``progress(done, total)`` is called as the metric queries run.
 
     A metric that does not support the period or a dimension is skipped and named in
-    ``skipped``; an unknown dimension is an error.
+    ``skipped``; an unknown dimension is an error. ``declared`` are the dimensions metrics
+    and plugins declare (``Registry.dimensions()``); default: those of ``metrics``.
     """
     period = period or config.period
-    _check_request(period, dimensions)
+    declared = {**declared_dimensions(metrics), **(declared or {})}
+    _check_request(period, dimensions, declared)
     run_id = uuid.uuid4().hex
     skipped: list[str] = []
     stored = 0
@@ -241,7 +258,7 @@ def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
         dialect=store.dialect, period=period, base_currency=config.base_currency,
         timezone=config.timezone, fiscal_year_start_month=config.fiscal_year_start_month,
         connection=connection, options=dict(config.options), pipelines=tuple(pipelines),
-        deal_types=tuple(deal_types))
+        deal_types=tuple(deal_types), declared=declared)
     if as_of:
         settings["as_of"] = as_of
     plan = _plan(metrics, config, period, dimensions, settings, skipped)

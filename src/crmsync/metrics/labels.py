@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crmsync.core.schema import SYNCED_TABLES
+from crmsync.plugin.dimensions import Dimension
 
-__all__ = ["Labels", "load_labels", "subject_table"]
+__all__ = ["Labels", "load_labels", "subject_table", "dimension_tables"]
 
 #: Dimension → the synced table whose ``remote_id`` its values are.
 _DIMENSION_TABLES = {"owner": "users", "pipeline": "pipelines", "stage": "stages"}
@@ -42,6 +43,9 @@ class Labels:
     """Display names by table and remote id."""
 
     names: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Dimension → the synced table whose ``remote_id`` its values are: the built-in ones and
+    #: declared dimensions with ``labels`` (:func:`dimension_tables`).
+    tables: dict[str, str] = field(default_factory=lambda: dict(_DIMENSION_TABLES))
 
     def of(self, table: str, remote_id: str | None) -> str | None:
         """The name of ``remote_id`` in ``table`` (``None`` for ``None``; the id itself when
@@ -52,7 +56,7 @@ class Labels:
 
     def dimension(self, dimension: str | None, value: str | None) -> str | None:
         """The display name of a dimension value (a rep's name for ``owner``)."""
-        table = _DIMENSION_TABLES.get(dimension or "")
+        table = self.tables.get(dimension or "")
         return self.of(table, value) if table else value
 
     def subject(self, kind: str | None, subject_id: str | None) -> str | None:
@@ -86,3 +90,9 @@ def load_labels(conn: Connection, tables: Iterable[str] = ("users", "pipelines",
 def subject_table(kind: str | None) -> str | None:
     """The synced table a subject kind's ids point into (``None`` for aggregates)."""
     return _SUBJECT_TABLES.get(kind or "")
+
+
+def dimension_tables(declared: Iterable[Dimension]) -> dict[str, str]:
+    """Dimension → labelled table: the built-in ones and those of ``declared`` that have
+    ``labels`` (docs/writing-a-metric.md, "Declaring a dimension")."""
+    return {**_DIMENSION_TABLES, **{d.name: d.labels for d in declared if d.labels}}

@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 
 from crmsync.core.periods import previous_period_start
 from crmsync.metrics.engine import MetricValue
-from crmsync.metrics.labels import Labels, load_labels, subject_table
+from crmsync.metrics.labels import Labels, dimension_tables, load_labels, subject_table
 from crmsync.metrics.targets import Target, attainment, is_below, target_for
+from crmsync.plugin.dimensions import Dimension, declared_dimensions
 from crmsync.plugin.metric import Metric
 from crmsync.store import Store
 
@@ -44,18 +45,23 @@ def change_between(value: float | None, previous: float | None, unit: str
 
 
 def _labels(store: Store, values: Sequence[MetricValue],
-            definitions: Mapping[str, Metric]) -> Labels:
+            definitions: Mapping[str, Metric], declared: Mapping[str, Dimension]) -> Labels:
+    tables = dimension_tables([*declared_dimensions(definitions.values()).values(),
+                               *declared.values()])
     wanted: dict[str, set[str]] = {}
     for v in values:
         defined = definitions.get(v.metric)
         table = subject_table(defined.subject if defined is not None else None)
         if table and v.subject_id is not None:
             wanted.setdefault(table, set()).add(v.subject_id)
+        labelled = tables.get(v.dimension or "")
+        if labelled and v.dimension_value is not None:
+            wanted.setdefault(labelled, set()).add(v.dimension_value)
     with store.engine.connect() as conn:
         base = load_labels(conn, ("users", "pipelines", "stages"))
         extra = load_labels(conn, wanted, ids=wanted) if wanted else Labels()
     return Labels({**base.names, **{k: {**base.names.get(k, {}), **v}
-                                    for k, v in extra.names.items()}})
+                                    for k, v in extra.names.items()}}, tables)
 
 
 _Key = tuple[str, str | None, str | None, dt.date | None]
@@ -107,10 +113,11 @@ def _row(v: MetricValue, defined: Metric | None, labels: Labels, today: dt.date,
 
 def report_rows(store: Store, values: Sequence[MetricValue], targets: Sequence[Target],
                 definitions: Mapping[str, Metric], *, timezone: str = "UTC",
-                now: dt.datetime | None = None, below_target: bool = False
-                ) -> list[dict[str, Any]]:
-    """One row per value (see the module docstring); ``below_target`` keeps only misses."""
-    labels = _labels(store, values, definitions)
+                now: dt.datetime | None = None, below_target: bool = False,
+                declared: Mapping[str, Dimension] | None = None) -> list[dict[str, Any]]:
+    """One row per value (see the module docstring); ``below_target`` keeps only misses.
+    ``declared``: the dimensions plugins declare (those of ``definitions`` count anyway)."""
+    labels = _labels(store, values, definitions, declared or {})
     today = today_in(timezone, now)
     by_key: dict[_Key, MetricValue] = {
         (v.metric, v.dimension_value, v.subject_id, v.period_start): v for v in values}

@@ -73,7 +73,8 @@ def metric_report(config: Config, registry: Registry, *, metric: str | None = No
                                subjects=subjects, period_starts=period_starts)
         targets = [*TARGETS.get(config), *stored_targets(store)]
         return report_rows(store, values, targets, definitions,
-                           timezone=config.metrics.timezone, below_target=below_target)
+                           timezone=config.metrics.timezone, below_target=below_target,
+                           declared=registry.dimensions())
     finally:
         if own:
             store.dispose()

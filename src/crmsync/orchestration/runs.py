@@ -229,7 +229,8 @@ def compute_metrics(config: Config, registry: Registry, metrics: Sequence[str] =
         result = metric_engine.compute(store, chosen, config.metrics, period=period,
                                        dimensions=dimensions, as_of=as_of,
                                        pipelines=pipelines, deal_types=deal_types,
-                                       keep_values=keep_values, progress=progress)
+                                       keep_values=keep_values, progress=progress,
+                                       declared=registry.dimensions())
         report.status = "success"
         report.details = [{"run_id": result.run_id, "values": result.stored,
                            "skipped": result.skipped}]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -19,6 +20,7 @@ from crmsync.core.errors import MetricError
 from crmsync.core.hours import parse_hours
 from crmsync.core.periods import period_end_sql, period_start_sql, rolling_days
 from crmsync.core.schema import SYNCED_TABLES
+from crmsync.plugin.dimensions import CUSTOM_PREFIX, Dimension, custom_key, custom_value, reach
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -51,16 +53,18 @@ _DIALECTS = {"sqlite": _sqlite_dialect, "postgresql": _postgresql_dialect}
 __all__ = ["MetricContext", "MetricSelect", "DIMENSIONS", "METRIC_OPTIONS", "CUSTOM_PREFIX",
            "is_dimension"]
 
-#: ``--by custom.product_line`` breaks down by a custom field of the fact table (what a
-#: connector's ``field_map`` puts in ``custom``); metrics opt in by listing ``"custom"``.
-CUSTOM_PREFIX = "custom."
-_CUSTOM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
+def is_dimension(name: str, declared: Collection[str] = ()) -> bool:
+    """A built-in dimension, one of ``declared`` (dimensions metrics and plugins declare) or
+    ``custom.<field>`` with any custom-field key (:func:`~crmsync.plugin.dimensions.custom_key`
+    checks its length)."""
+    if name in DIMENSIONS or name in declared:
+        return True
+    try:
+        return custom_key(name) is not None
+    except MetricError:
+        return False
 
-def is_dimension(name: str) -> bool:
-    """A known dimension or ``custom.<field>``."""
-    return name in DIMENSIONS or (name.startswith(CUSTOM_PREFIX) and bool(
-        _CUSTOM_NAME.fullmatch(name[len(CUSTOM_PREFIX):])))
 
 #: Dimension name → (table holding it, column, how it is reached from a fact table).
 #: ``direct`` columns live on the fact table; ``owner`` columns on its owner (``users``);
@@ -84,12 +88,15 @@ class MetricContext:
 
     :param dialect: ``sqlite`` or ``postgresql``.
     :param period: ``day``, ``week``, ``month``, ``quarter``, ``year`` or ``all``.
-    :param dimension: a key of :data:`DIMENSIONS`, or ``None`` for the whole organisation.
+    :param dimension: a key of :data:`DIMENSIONS`, a declared dimension (``declared``),
+        ``custom.<field>``, or ``None`` for the whole organisation.
     :param variant: the definition chosen in ``[metrics.definitions]`` for this metric.
     :param options: ``[metrics]`` settings; read them with :meth:`option`.
     :param pipelines: only deals of these pipelines (remote ids); empty = all.
     :param deal_types: only deals of these types; empty = all.
     :param as_of: "now" for the metrics (naive UTC); tests pin it.
+    :param declared: the dimensions metrics and plugins declare, by name
+        (:class:`~crmsync.Dimension`).
     """
 
     dialect: str
@@ -108,6 +115,7 @@ class MetricContext:
     #: Shared fact sets this context's queries use: temp table name → defining select. The
     #: engine materialises each once per run (see :meth:`shared`).
     shared_facts: dict[str, MetricSelect] = field(default_factory=dict)
+    declared: Mapping[str, Dimension] = field(default_factory=dict)
 
     def shared(self, name: str, facts: MetricSelect) -> sa.TableClause:
         """A fact set several metrics of one run need (e.g. per-lead activity facts), as a
@@ -198,24 +206,24 @@ class MetricContext:
         dimension's value expression (``NULL`` for the whole organisation)."""
         if self.dimension is None:
             return fact, sa.null()
-        if self.dimension.startswith(CUSTOM_PREFIX):
-            name = self.dimension[len(CUSTOM_PREFIX):]
+        key = custom_key(self.dimension)
+        if key is not None:
             if "custom" not in fact.c:
                 raise MetricError(f"dimension '{self.dimension}' needs a custom column")
-            return fact, fact.c.custom[name].as_string()
+            return fact, custom_value(self.dialect, fact, key)
+        if self.dimension in self.declared:
+            return self.declared[self.dimension].value_of(fact)
         try:
             via, column = DIMENSIONS[self.dimension]
         except KeyError:
+            known = ", ".join([*DIMENSIONS, *self.declared])
             raise MetricError(f"unknown dimension '{self.dimension}' "
-                              f"(known: {', '.join(DIMENSIONS)})") from None
+                              f"(known: {known}, or custom.<field>)") from None
         if via == "direct":
             if column not in fact.c:
                 raise MetricError(f"dimension '{self.dimension}' needs column {column}")
             return fact, fact.c[column]
-        ref_col, target = ("owner_id", "users") if via == "owner" else ("account_id", "accounts")
-        other = SYNCED_TABLES[target].alias(f"dim_{target}")
-        joined = fact.outerjoin(other, sa.and_(other.c.connection == fact.c.connection,
-                                               other.c.remote_id == fact.c[ref_col]))
+        joined, other = reach(fact, via, self.dimension)
         return joined, other.c[column]
 
     def minutes_between(self, start: Any, end: Any) -> ColumnElement[float]:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from crmsync.core.config import Config
     from crmsync.core.reports import RunReport
     from crmsync.plugin.connector import Connector
+    from crmsync.plugin.dimensions import Dimension
     from crmsync.plugin.metric import Metric
     from crmsync.plugin.panel import DashboardPanel
     from crmsync.plugin.results import RunResults
@@ -31,6 +32,7 @@ __all__ = [
     "hookspec",
     "crmsync_register_connectors",
     "crmsync_register_metrics",
+    "crmsync_register_dimensions",
     "crmsync_register_commands",
     "crmsync_dashboard_panels",
     "crmsync_after_run",
@@ -66,6 +68,24 @@ def crmsync_register_metrics() -> list[Metric]:
         A name registered by two plugins is an error naming both.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def crmsync_register_dimensions() -> list[Dimension]:
+    """Register dimensions metrics can be broken down by, beyond the built-in ones.
+
+    Called once per registry, the first time it is asked for dimensions (a ``compute`` run).
+    A metric can also declare dimensions itself (``Metric.declared_dimensions``); this hook is
+    for dimensions several metrics share.
+
+    :return: a list of :class:`crmsync.Dimension`, each with a unique ``name``, a ``title``
+        and the SQL behind it (a ``column`` or an ``expression`` of the table a metric groups
+        by, reached ``via`` the fact table, its owner or its account). A metric offers it when
+        it lists the name in ``dimensions``. A name of a built-in dimension, or one another
+        plugin declares differently, is an error naming both.
+
+    .. versionadded:: 0.2
     """
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from crmsync.plugin.context import MetricContext, MetricSelect
+from crmsync.plugin.dimensions import Dimension
 
 __all__ = ["Metric", "MetricContext", "MetricSelect", "UNITS", "DIRECTIONS"]
 
@@ -51,8 +52,13 @@ class Metric:
     direction: ClassVar[str] = "higher_is_better"
     #: What one value is about: ``org`` for aggregates, or a record entity.
     subject: ClassVar[str] = "org"
-    #: Dimensions the metric can be broken down by (see :data:`crmsync.metrics.DIMENSIONS`).
+    #: Dimensions the metric can be broken down by (see :data:`crmsync.metrics.DIMENSIONS`):
+    #: built-in ones, ones declared by any plugin, ``"custom"`` for every ``custom.<field>``.
     dimensions: ClassVar[tuple[str, ...]] = ("owner", "team")
+    #: Dimensions this metric adds (:class:`crmsync.Dimension`: a name, a title and the SQL
+    #: over the table the query hands to ``ctx.dimension_of``); the metric supports them
+    #: without listing them in :attr:`dimensions`, and other metrics may list them.
+    declared_dimensions: ClassVar[tuple[Dimension, ...]] = ()
     #: Periods the metric supports.
     periods: ClassVar[tuple[str, ...]] = ("day", "week", "month", "quarter", "year", "all")
     #: Bump when the definition changes; stored with every value.

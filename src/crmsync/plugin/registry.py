@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from crmsync.core.errors import ConfigError, DuplicateNameError, MetricError, PluginError
 from crmsync.plugin.connector import Connector
+from crmsync.plugin.context import DIMENSIONS
+from crmsync.plugin.dimensions import Dimension, collect_dimensions
 from crmsync.plugin.manager import (
     BrokenPlugin,
     CrmsyncPluginManager,
@@ -63,6 +65,7 @@ class Registry:
         self._metrics: dict[str, tuple[str, Metric]] | None = None
         self._panels: list[DashboardPanel] | None = None
         self._failures: list[BrokenPlugin] = []
+        self._dimensions: dict[str, tuple[str, Dimension]] | None = None
 
     # -- registration hooks -----------------------------------------------------------------
 
@@ -195,6 +198,15 @@ class Registry:
                              for b in self.broken("crmsync_register_metrics"))
             raise MetricError(f"no metric named '{name}': {hint}(available: {known}){broken}"
                               ) from None
+
+    def dimensions(self) -> dict[str, Dimension]:
+        """Dimensions metrics and plugins declare, by name (docs/writing-a-metric.md)."""
+        if self._dimensions is None:
+            self._dimensions = collect_dimensions(
+                self._collect("crmsync_register_dimensions", lambda d: isinstance(d, Dimension),
+                              "a crmsync.Dimension"),
+                self._metric_map(), DIMENSIONS)
+        return {name: dim for name, (_, dim) in self._dimensions.items()}
 
     # -- dashboard ------------------------------------------------------------------------------
 
