@@ -3,7 +3,8 @@
 
 The API answers ``request(method, path, params, token)`` with a :class:`Response` (status,
 headers, JSON body): list endpoints sorted by ``(updated, id)`` with an inclusive ``since``
-filter, an ``after_id`` keyset tie-break and ``start``/``limit`` offset paging; a
+filter, an ``after_id`` keyset tie-break, ``start``/``limit`` offset paging and
+``sort=id`` (creation order); a
 deleted-records feed; field listing and creation (the CRM assigns field keys); batched
 writes; 401 on a wrong bearer token; scripted 429/5xx/401 answers. Timestamps go over the
 wire with the account's ``+02:00`` offset, ids are zero-padded sequence numbers.
@@ -167,7 +168,7 @@ class MemoryCrm:
         if since:
             anchor = (dt.datetime.fromisoformat(since), params.get("after_id") or "")
             rows = [r for r in rows if key(r) > anchor]
-        rows = sorted(rows, key=key)
+        rows = sorted(rows, key=(lambda r: r["id"]) if params.get("sort") == "id" else key)
         start = int(params.get("start") or 0)
         return [dict(r) for r in rows[start:start + int(params["limit"])]]
 
