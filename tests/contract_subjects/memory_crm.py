@@ -61,6 +61,7 @@ class MemoryCrm:
         self.deleted: dict[str, list[dict[str, str]]] = {e: [] for e in self.ENTITIES}
         self.custom_fields: dict[str, dict[str, dict[str, Any]]] = {e: {} for e in
                                                                      self.ENTITIES}
+        #: Every request, query included (the contract finds pages read twice in it).
         self.calls: list[str] = []
         self.sessions = 0
         self._ids = 0
@@ -126,7 +127,7 @@ class MemoryCrm:
     def request(self, method: str, path: str, params: Mapping[str, Any], token: str
                 ) -> Response:
         """Answer one API call."""
-        self.calls.append(f"{method} {path}")
+        self.calls.append(f"{method} {path} {sorted(params.items())}")
         due = [a for a in self._actions if a[0] == 0]
         self._actions = [[a[0] - 1, a[1]] for a in self._actions if a[0] > 0]
         for _, action in due:

@@ -187,6 +187,20 @@ class RereadsEveryPage(Mutant):
         return super().fetch(path, entity, since, after, size)
 
 
+class UncountedCalls(Mutant):
+    """Counts no API call: ``sync_runs`` shows a free sync and quotas are never planned."""
+
+    CAUGHT_BY = "test_no_page_is_read_twice"
+
+    def call(self, method: str, path: str, entity: str | None = None, **params: Any) -> Any:
+        calls = self.api_calls.snapshot()
+        try:
+            return super().call(method, path, entity, **params)
+        finally:
+            self.api_calls.by_endpoint.clear()
+            self.api_calls.by_endpoint.update(calls)
+
+
 class AuthAsPlainError(Mutant):
     """Raises a plain ``ConnectorError`` on HTTP 401."""
 
