@@ -80,9 +80,10 @@ class ReadContract(LiveContractBase):
     def test_records_changing_between_pages_are_not_lost(
             self, world: World, connector: Connector, entities: tuple[str, ...],
             page_size: int | None) -> None:
-        """Records updated while a read is between pages (moving them in the CRM's order)
-        are each read at least once with their final values, counting the next incremental
-        read (catches offset paging over a changing list)."""
+        """Records updated while a read is between pages (moving them in the CRM's order,
+        on the API call after the one that brought the first page) are each read at least
+        once with their final values, counting the next incremental read (catches offset
+        paging over a changing list)."""
         size = self.require_pages(page_size)
         for entity in entities:
             self.settle(world)
@@ -99,7 +100,8 @@ class ReadContract(LiveContractBase):
                 for rid in (ids[0], ids[1], ids[-2]):
                     final[rid] = world.update(entity, rid)
 
-            world.on_next_call(move, skip=1)
+            # the change lands on the call after the one that brought the first page
+            world.on_next_call(move, skip=self._calls_to_first_batch(connector, entity, cursor))
             during = self.read(connector, entity, cursor)
             self.settle(world)
             after = self.read(connector, entity, during.cursor(cursor))
@@ -134,6 +136,19 @@ class ReadContract(LiveContractBase):
             assert extra <= most, (f"{entity}: 3 more pages of {size} records cost {extra} API "
                                    f"calls (at most {most} expected): pages are fetched more "
                                    f"than once")
+
+    @staticmethod
+    def _calls_to_first_batch(connector: Connector, entity: str, cursor: Any) -> int:
+        """The API calls a read makes until it yields its first batch (at least one)."""
+        before = connector.api_calls.total
+        reading = connector.read(entity, cursor)
+        try:
+            next(reading, None)
+        finally:
+            close = getattr(reading, "close", None)
+            if callable(close):
+                close()
+        return max(connector.api_calls.total - before, 1)
 
     def _counted_read(self, connector: Connector, entity: str) -> tuple[ReadResult, int]:
         """A full read and the API calls it counted."""
