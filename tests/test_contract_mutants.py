@@ -41,8 +41,8 @@ def run_contract_test(folder: Path, subject: type[ReferenceConnector], test: str
         f"    CONNECTOR = {subject.__name__}\n")
     reports = Reports()
     code = pytest.main([f"{module}::TestSubject::{test}", "-q", "-p", "no:cacheprovider",
-                        "-p", "no:xdist", "-o", "addopts=", "--rootdir", str(folder),
-                        "-o", "filterwarnings="], plugins=[reports])
+                        "-p", "no:xdist", "-o", "addopts=", "--import-mode=importlib",
+                        "--rootdir", str(folder)], plugins=[reports])
     assert code in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED), code
     return reports.reports
 

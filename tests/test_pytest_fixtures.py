@@ -48,7 +48,8 @@ def test_pg_store_schema_is_dropped_after_the_test(tmp_path: Path, crmsync_pg_se
         "        name = conn.execute(sa.text('select current_schema()')).scalar_one()\n"
         f"    open({str(tmp_path / 'schema.txt')!r}, 'w').write(name)\n")
     code = pytest.main([str(module), "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-                        "-o", "addopts=", "--rootdir", str(tmp_path)])
+                        "-o", "addopts=", "--import-mode=importlib",
+                        "--rootdir", str(tmp_path)])
     assert code == pytest.ExitCode.OK
     schema = (tmp_path / "schema.txt").read_text()
     engine = sa.create_engine(crmsync_pg_server)

@@ -67,7 +67,8 @@ def failures(folder: Path, subject: type[ReferenceConnector]) -> tuple[dict[str,
     plugin = Failures()
     started = time.perf_counter()
     pytest.main([str(module), "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:terminal",
-                 "-o", "addopts=", "--rootdir", str(folder)], plugins=[plugin])
+                 "-o", "addopts=", "--import-mode=importlib", "--rootdir", str(folder)],
+                plugins=[plugin])
     return plugin.failed, time.perf_counter() - started
 
 

@@ -25,6 +25,8 @@ from crmsync.testing.world import World
 
 __all__ = ["LiveContractBase", "StoreFactory"]
 
+_WORLD_METHODS = ("create", "update", "delete", "advance", "fail_next", "on_next_call", "value")
+
 #: ``new_store()`` opens another empty, migrated store for the test.
 StoreFactory = Callable[[], Store]
 
@@ -57,6 +59,9 @@ class LiveContractBase:
     @pytest.fixture
     def entities(self, world: World, connector: Connector) -> tuple[str, ...]:
         """The entities the suite changes: those both the world and the connector have."""
+        missing = [m for m in ("ENTITIES", *_WORLD_METHODS) if not hasattr(world, m)]
+        assert not missing, (f"the `world` fixture gave a {type(world).__name__}, which lacks "
+                             f"{', '.join(missing)} of crmsync.testing.World")
         both = tuple(e for e in world.ENTITIES if e in connector.ENTITIES)
         if not both:
             pytest.skip("the world changes none of the entities the connector reads")
