@@ -14,3 +14,10 @@ from crmsync.testing.contract import ConnectorContract
 from crmsync.testing.metrics import compute_metric
 
 __all__ = ["ConnectorContract", "compute_metric"]
+
+# The live contract suite (docs/testing-plugins.md): a `world` the suite changes between reads.
+from crmsync.testing.clock import FakeClock
+from crmsync.testing.live_contract import LiveConnectorContract
+from crmsync.testing.world import World
+
+__all__ += ["LiveConnectorContract", "World", "FakeClock"]

@@ -10,6 +10,12 @@ reads. Connectors built on the connector toolkit get a ready implementation from
 Every value crosses in schema terms: entities are schema table names (``accounts``,
 ``opportunities``…) and fields are schema column names; translating them to the CRM's own
 names and shapes is the world's job.
+
+Optional members the suite uses where a world has them (docs/testing-plugins.md, "The World
+protocol"): ``now`` (the CRM's clock, a datetime or a method returning one), ``calls`` (a
+list with one entry per API call answered, describing the request in full, so two equal
+entries in one read are a page read twice) and ``open_connections()`` (the connections the
+connector holds open).
 """
 
 from __future__ import annotations
@@ -41,12 +47,18 @@ class World(Protocol):
         """Change a record; with no ``fields``, change something the connector reads.
 
         :return: the schema columns changed and their new values, as the connector should
-            normalise them.
+            normalise them (the suite compares them with what it reads, coerced as the engine
+            stores them); it may include ``remote_updated_at``, the world's clock at the
+            change, as an aware datetime.
         """
 
     def delete(self, entity: str, remote_id: str, *, hard: bool = False) -> None:
         """Delete a record: archived (soft, still listed as deleted) or gone for good
-        (``hard``, reported only by the CRM's deleted-records feed)."""
+        (``hard``, reported only by the CRM's deleted-records feed).
+
+        :raises NotImplementedError: for a kind of delete the CRM does not have (the tests
+            that need it skip).
+        """
 
     def advance(self, seconds: float) -> None:
         """Move the CRM's clock forward."""
@@ -58,7 +70,11 @@ class World(Protocol):
 
     def on_next_call(self, action: Callable[[], None], *, skip: int = 0) -> None:
         """Run ``action`` (e.g. an update) just before the API answers the call after the
-        next ``skip`` calls: the way to change records while a read is between pages."""
+        next ``skip`` calls: the way to change records while a read is between pages.
+
+        Every call counts, failed ones included; due actions run before a ``fail_next``
+        answer is given.
+        """
 
     def value(self, entity: str, remote_id: str, field: str) -> Any:
         """The CRM's current value of ``field`` (a CRM field name, as write-back uses) on a
