@@ -50,6 +50,7 @@ from crmsync.plugin.context import DIMENSIONS, METRIC_OPTIONS  # schema and metr
 from crmsync.plugin.http import ApiClient
 from crmsync.plugin.http_auth import Auth, BearerAuth, HeaderAuth, QueryAuth, RefreshingAuth
 from crmsync.plugin.http_errors import (
+    HttpStatusError,
     endpoint_label,
     error_for_status,
     transport_error,
@@ -145,6 +146,7 @@ __all__ = [
     "HeaderAuth",
     "QueryAuth",
     "RefreshingAuth",
+    "HttpStatusError",
     "error_for_status",
     "transport_error",
     "vendor_message",

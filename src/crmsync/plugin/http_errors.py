@@ -21,13 +21,32 @@ from crmsync.core.errors import (
     TransientError,
 )
 
-__all__ = ["error_for_status", "transport_error", "vendor_message", "endpoint_label"]
+__all__ = ["HttpStatusError", "error_for_status", "transport_error", "vendor_message",
+           "endpoint_label"]
 
 #: Path segments that are record ids (numbers, 8+ hex digits, UUIDs, Salesforce-style ids)
 #: are collapsed to ``{id}`` in endpoint labels, so call counts group by endpoint.
 _ID_SEGMENT = re.compile(r"^(\d+|[0-9a-f]{8,}|[0-9a-f-]{36}|[0-9A-Za-z]{15}|[0-9A-Za-z]{18})$")
 #: Longest vendor message quoted in an error (CRM text is untrusted).
 _MAX_MESSAGE = 200
+
+
+class HttpStatusError(ConnectorError):
+    """The CRM refused a request with a status no other crmsync error stands for (400, 404,
+    409, 422…): the request or the data is at fault, and sending it again will not help.
+
+    Catch this one, not :class:`~crmsync.ConnectorError`, to turn a refusal into a result
+    (a :class:`~crmsync.WriteResult`): :class:`~crmsync.RateLimited`,
+    :class:`~crmsync.TransientError`, :class:`~crmsync.QuotaExhausted` and
+    :class:`~crmsync.AuthError` are ``ConnectorError`` too and must reach the engine.
+
+    :param status: the HTTP status.
+    """
+
+    def __init__(self, message: str, *, status: int, connection: str | None = None,
+                 entity: str | None = None) -> None:
+        self.status = status
+        super().__init__(message, connection=connection, entity=entity)
 
 
 def endpoint_label(method: str, path: str) -> str:
@@ -74,7 +93,7 @@ def error_for_status(status: int, text: str, *, retry_after: float | None = None
     ``quota_exhausted`` (the vendor said the day's budget is spent) → :class:`QuotaExhausted`;
     ``auth_statuses`` (401, 403) → :class:`AuthError`; 429 → :class:`RateLimited` with
     ``retry_after``; 408, 5xx and 0 (no HTTP answer) → :class:`TransientError`; any other
-    status → :class:`ConnectorError`.
+    status → :class:`HttpStatusError` (a :class:`ConnectorError`).
     """
     ctx: dict[str, Any] = {"connection": connection, "entity": entity}
     if quota_exhausted:
@@ -85,7 +104,7 @@ def error_for_status(status: int, text: str, *, retry_after: float | None = None
         return RateLimited(text, retry_after=retry_after, **ctx)
     if status in (0, 408) or status >= 500:
         return TransientError(text, **ctx)
-    return ConnectorError(text, **ctx)
+    return HttpStatusError(text, status=status, **ctx)
 
 
 #: requests' exceptions for an answer that never came or came broken: all worth a retry.

@@ -134,7 +134,7 @@ def changed_since(fetch: Callable[[dt.datetime | None, int], Page[R]], cursor: A
             return
         # re-anchor on the last record read: a fresh query, so records that moved while
         # the read ran are found where they are now; walk by offset only inside one second
-        if keys[-1][0] == anchor:  # the whole page is one second: step through it
+        if keys[-1][0] == (anchor or keys[0][0]):  # the page is one second: step through it
             start += max(len(page.records) - overlap, 1)
         else:
             anchor, start = keys[-1][0], 0
