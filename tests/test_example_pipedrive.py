@@ -32,8 +32,9 @@ def pip_install(source: Path, target: Path) -> None:
                            ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     isolation = ["--no-build-isolation"] if _can_build_without_isolation() else []
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", *isolation, "--quiet", "--disable-pip-version-check", "--no-input", "--target", str(target),
-         str(copy)], capture_output=True, text=True, timeout=600)
+        [sys.executable, "-m", "pip", "install", "--no-deps", *isolation, "--quiet",
+         "--disable-pip-version-check", "--no-input", "--target", str(target), str(copy)],
+        capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
