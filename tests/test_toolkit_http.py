@@ -185,7 +185,7 @@ def test_a_refreshed_token_refused_again_is_an_auth_error_naming_neither(crm) ->
 @pytest.mark.parametrize(("kind", "words"), [
     ("reset", "connection failed"),
     ("truncate", "cut short"),
-    ("cut_json", "not complete JSON"),
+    ("cut_json", "not JSON"),
     ("slow", "timed out"),
 ])
 def test_broken_answers_are_transient(crm, proxy, kind, words) -> None:

@@ -15,9 +15,7 @@ import contextlib
 import datetime as dt
 import email.utils
 from collections.abc import Mapping
-from typing import Any
-
-import requests
+from typing import TYPE_CHECKING, Any
 
 from crmsync.core.errors import ConnectorError
 from crmsync.core.logs import redact as redact_known
@@ -32,6 +30,9 @@ from crmsync.plugin.http_errors import (
     transport_error,
     vendor_message,
 )
+
+if TYPE_CHECKING:  # imported on first use, so that ``import crmsync`` does not load it
+    import requests
 
 __all__ = ["ApiClient"]
 
@@ -62,7 +63,11 @@ class ApiClient:
         self.api_calls = api_calls if api_calls is not None else ApiCallCounter()
         self.connection = connection
         self.timeout = (connect_timeout, read_timeout)
-        self.session = session if session is not None else requests.Session()
+        if session is None:
+            import requests
+
+            session = requests.Session()
+        self.session = session
         self.session.headers.setdefault("Accept", "application/json")
         #: The last quota the CRM announced in :attr:`QUOTA_HEADERS` (``None`` before).
         self.quota: Quota | None = None
@@ -159,6 +164,8 @@ class ApiClient:
         if self.auth is not None:
             self.auth.apply(headers, query)
         self.api_calls.count(endpoint_label(method, path))
+        import requests
+
         try:
             return self.session.request(method, self.base_url + path, params=query,
                                         json=json, headers=headers, timeout=self.timeout)

@@ -11,8 +11,6 @@ import re
 from collections.abc import Callable, Collection
 from typing import Any
 
-import requests
-
 from crmsync.core.errors import (
     AuthError,
     ConnectorError,
@@ -84,7 +82,7 @@ def vendor_message(body: Any) -> str:
 
 def error_for_status(status: int, text: str, *, retry_after: float | None = None,
                      quota_exhausted: bool = False,
-                     auth_statuses: Collection[int] = (401, 403),
+                     auth_statuses: Collection[int] = (401, 403), hint: str | None = None,
                      connection: str | None = None, entity: str | None = None
                      ) -> ConnectorError:
     """The crmsync error for an HTTP error ``status``; ``text`` names what failed
@@ -94,12 +92,16 @@ def error_for_status(status: int, text: str, *, retry_after: float | None = None
     ``auth_statuses`` (401, 403) → :class:`AuthError`; 429 → :class:`RateLimited` with
     ``retry_after``; 408, 5xx and 0 (no HTTP answer) → :class:`TransientError`; any other
     status → :class:`HttpStatusError` (a :class:`ConnectorError`).
+
+    :param hint: what to do, put after ``text`` in a quota or auth error (instead of the
+        generic hint).
     """
     ctx: dict[str, Any] = {"connection": connection, "entity": entity}
     if quota_exhausted:
-        return QuotaExhausted(f"{text} (stopped: api quota; the next run resumes)", **ctx)
+        return QuotaExhausted(f"{text} ({hint or 'stopped: api quota; the next run resumes'})",
+                              **ctx)
     if status in auth_statuses:
-        return AuthError(f"{text} (check the connection's credentials)", **ctx)
+        return AuthError(f"{text} ({hint or 'check the connection credentials'})", **ctx)
     if status == 429:
         return RateLimited(text, retry_after=retry_after, **ctx)
     if status in (0, 408) or status >= 500:
@@ -107,14 +109,19 @@ def error_for_status(status: int, text: str, *, retry_after: float | None = None
     return HttpStatusError(text, status=status, **ctx)
 
 
-#: requests' exceptions for an answer that never came or came broken: all worth a retry.
-_TRANSPORT: tuple[tuple[type[Exception], str], ...] = (
-    (requests.Timeout, "timed out"),
-    (requests.exceptions.ChunkedEncodingError, "answer cut short"),
-    (requests.exceptions.ContentDecodingError, "answer cut short"),
-    (requests.exceptions.JSONDecodeError, "answer is not complete JSON"),
-    (requests.ConnectionError, "connection failed"),
-)
+
+def _transport_kinds() -> tuple[tuple[type[Exception], str], ...]:
+    """requests' exceptions for an answer that never came or came broken: all worth a retry.
+    (requests is imported when first needed, so that ``import crmsync`` does not load it.)"""
+    import requests
+
+    return (
+        (requests.Timeout, "timed out"),
+        (requests.exceptions.ChunkedEncodingError, "answer cut short"),
+        (requests.exceptions.ContentDecodingError, "answer cut short"),
+        (requests.exceptions.JSONDecodeError, "answer cut short or not JSON"),
+        (requests.ConnectionError, "connection failed"),
+    )
 
 
 def transport_error(exc: BaseException, what: str, *,
@@ -125,7 +132,7 @@ def transport_error(exc: BaseException, what: str, *,
     cut short or not JSON, raised by requests while ``what`` (``GET /deals``) ran; ``None``
     for any other exception. The message names the failure's kind and class only: requests'
     own text holds the URL, query string included, which may carry an API key."""
-    for kind, words in _TRANSPORT:
+    for kind, words in _transport_kinds():
         if isinstance(exc, kind):
             return TransientError(redact(f"{what}: {words} ({type(exc).__name__})"),
                                   connection=connection, entity=entity)
