@@ -18,8 +18,8 @@ from crmsync import api
 from crmsync.cli import render
 from crmsync.cli.dashboard import dashboard, report
 from crmsync.cli.metrics import demo, metrics
-from crmsync.cli.new import new
 from crmsync.cli.names import check_connections
+from crmsync.cli.new import new
 from crmsync.cli.progress import meter, mode_for, sync_progress
 from crmsync.cli.scorecard import scorecard
 from crmsync.cli.state import (

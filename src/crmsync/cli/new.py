@@ -12,10 +12,13 @@ from __future__ import annotations
 import keyword
 import re
 from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:  # importlib.resources.abc from Python 3.11 on
+    from importlib.abc import Traversable
 
 __all__ = ["new", "scaffold", "KINDS"]
 

@@ -16,6 +16,7 @@ Its clock starts at 2026-01-05 09:00:00 UTC, stamps changes to the second and mo
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 from collections.abc import Callable, Mapping
@@ -26,7 +27,7 @@ from typing import Any
 from crmsync.testing.server_data import ENDPOINTS, CrmData
 from crmsync.testing.server_http import ApiFailure, Handler, route
 
-__all__ = ["CrmServer"]
+__all__ = ["CrmServer", "main"]
 
 _Action = Callable[[], None]
 
@@ -42,14 +43,17 @@ class CrmServer:
         ``X-RateLimit-Limit``/``X-RateLimit-Remaining``; past it, calls answer 429.
     :param daily_limit: calls allowed in all; past it, calls answer 429 with
         ``X-Daily-Requests-Left: 0`` (the day's budget is spent).
+    :param port: the port to serve on (``0``: a free one).
     """
 
     #: Schema tables :meth:`create`, :meth:`update` and :meth:`delete` support.
     ENTITIES: tuple[str, ...] = ("accounts", "contacts", "opportunities", "activities")
 
     def __init__(self, *, token: str = "test-token", seed: bool = True,
-                 rate_limit: int = 10_000, daily_limit: int | None = None) -> None:
+                 rate_limit: int = 10_000, daily_limit: int | None = None, port: int = 0
+                 ) -> None:
         self.token = token
+        self.port = port
         self.data = CrmData()
         self.rate_limit = rate_limit
         self.daily_limit = daily_limit
@@ -68,7 +72,7 @@ class CrmServer:
 
     def start(self) -> CrmServer:
         """Serve on a free loopback port from a daemon thread."""
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._http = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._http.daemon_threads = True
         self._http.crm = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._http.serve_forever, args=(0.02,),
@@ -227,3 +231,24 @@ class CrmServer:
         from crmsync.testing.server_seed import seed
 
         seed(self)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m crmsync.testing.server [--port 8765] [--token T]``: serve the test CRM
+    until interrupted (docs/tutorial-first-connector.md)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m crmsync.testing.server",
+                                     description="Serve crmsync's toolkit test CRM.")
+    parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1")
+    parser.add_argument("--token", default="test-token", help="the bearer token it accepts")
+    args = parser.parse_args(argv)
+    with CrmServer(token=args.token, port=args.port) as crm:
+        print(f"serving a test CRM at {crm.url} (token {args.token}); Ctrl-C stops it",
+              flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
