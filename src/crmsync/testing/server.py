@@ -16,7 +16,6 @@ Its clock starts at 2026-01-05 09:00:00 UTC, stamps changes to the second and mo
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import threading
 from collections.abc import Callable, Mapping
@@ -27,7 +26,7 @@ from typing import Any
 from crmsync.testing.server_data import ENDPOINTS, CrmData
 from crmsync.testing.server_http import ApiFailure, Handler, route
 
-__all__ = ["CrmServer", "main"]
+__all__ = ["CrmServer"]
 
 _Action = Callable[[], None]
 
@@ -232,23 +231,3 @@ class CrmServer:
 
         seed(self)
 
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m crmsync.testing.server [--port 8765] [--token T]``: serve the test CRM
-    until interrupted (docs/tutorial-first-connector.md)."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m crmsync.testing.server",
-                                     description="Serve crmsync's toolkit test CRM.")
-    parser.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1")
-    parser.add_argument("--token", default="test-token", help="the bearer token it accepts")
-    args = parser.parse_args(argv)
-    with CrmServer(token=args.token, port=args.port) as crm:
-        print(f"serving a test CRM at {crm.url} (token {args.token}); Ctrl-C stops it",
-              flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
-
-
-if __name__ == "__main__":
-    main()
