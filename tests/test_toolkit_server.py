@@ -148,3 +148,13 @@ def test_the_rate_limit_answers_429_with_retry_after(crm, api) -> None:
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert answers[1].headers["X-RateLimit-Remaining"] == "0"
     assert answers[2].headers["Retry-After"] == "2"
+
+
+def test_open_connections_counts_the_clients_connections_until_it_closes_them(crm) -> None:
+    session = requests.Session()
+    session.get(crm.url + "/users", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
+    during = crm.open_connections()
+
+    session.close()
+
+    assert (during, crm.open_connections()) == (1, 0)

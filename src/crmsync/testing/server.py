@@ -17,6 +17,8 @@ Its clock starts at 2026-01-05 09:00:00 UTC, stamps changes to the second and mo
 from __future__ import annotations
 
 import datetime as dt
+import select
+import socket
 import threading
 from collections.abc import Callable, Mapping
 from http.server import ThreadingHTTPServer
@@ -62,6 +64,7 @@ class CrmServer:
         self._failures: list[tuple[int, str | None]] = []
         self._actions: list[list[Any]] = []
         self._lock = threading.RLock()
+        self._sockets: set[socket.socket] = set()
         self._http: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         if seed:
@@ -154,6 +157,21 @@ class CrmServer:
             record = self.data.records[collection][int(remote_id)]
             return record.get(self.data.field_key(collection, field))
 
+    def open_connections(self) -> int:
+        """Client connections open now: accepted, and not closed by the client (a peer that
+        has closed its end is not counted, even before the server thread notices)."""
+        with self._lock:
+            sockets = list(self._sockets)
+        return sum(1 for sock in sockets if _peer_open(sock))
+
+    def connected(self, sock: socket.socket, is_open: bool) -> None:
+        """Called by the handler when a client connection opens and closes."""
+        with self._lock:
+            if is_open:
+                self._sockets.add(sock)
+            else:
+                self._sockets.discard(sock)
+
     # -- answering --------------------------------------------------------------------------
 
     def answer(self, method: str, path: str, query: dict[str, str], body: Any,
@@ -231,3 +249,12 @@ class CrmServer:
 
         seed(self)
 
+
+def _peer_open(sock: socket.socket) -> bool:
+    """Whether the client still holds its end of ``sock`` open (a readable socket that peeks
+    no byte has been closed by the peer)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return not readable or sock.recv(1, socket.MSG_PEEK) != b""
+    except (OSError, ValueError):  # closed on our side already
+        return False

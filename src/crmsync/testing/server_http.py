@@ -68,6 +68,14 @@ class Handler(BaseHTTPRequestHandler):
         """The server's state."""
         return self.server.crm  # type: ignore[attr-defined,no-any-return]
 
+    def setup(self) -> None:
+        super().setup()
+        self.crm.connected(self.connection, True)
+
+    def finish(self) -> None:
+        self.crm.connected(self.connection, False)
+        super().finish()
+
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read :attr:`CrmServer.calls` instead."""
 

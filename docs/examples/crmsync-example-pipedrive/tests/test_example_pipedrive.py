@@ -35,6 +35,17 @@ class TestContract(ConnectorContract):
         return make(crm)
 
 
+# -- LIVE CONTRACT (issue 18: wired in once crmsync.testing.LiveConnectorContract ships) ---
+# class TestLiveContract(LiveConnectorContract):
+#     @pytest.fixture
+#     def world(self, crm: CrmServer) -> CrmServer:
+#         return crm
+#
+#     @pytest.fixture
+#     def connector(self, crm: CrmServer) -> PipedriveConnector:
+#         return make(crm)
+
+
 def stored(store: Any, table: str, column: str) -> dict[str, Any]:
     with store.engine.connect() as conn:
         rows = conn.execute(sa.text(f"SELECT remote_id, {column} FROM {table}")).all()
