@@ -9,12 +9,15 @@ naming the field the mapping read last, and :func:`map_records` is ``Batch.mappe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from crmsync.core.errors import RecordError
 from crmsync.plugin.records import Batch, Deletion, Reject
 
 __all__ = ["record_errors", "map_records"]
+
+#: A raw record as the CRM gave it: a mapping (usually the ``dict`` of a JSON object).
+Raw = TypeVar("Raw", bound=Mapping[str, Any])
 
 
 class _Tracked(dict[str, Any]):
@@ -31,9 +34,12 @@ class _Tracked(dict[str, Any]):
         return super().get(key, default)
 
 
-def record_errors(map_record: Callable[[Mapping[str, Any]], Mapping[str, Any]], *,
-                  entity: str, id_field: str = "id"
-                  ) -> Callable[[Mapping[str, Any]], Mapping[str, Any]]:
+def _last(tracked: Mapping[str, Any]) -> str | None:
+    return tracked.last if isinstance(tracked, _Tracked) else None
+
+
+def record_errors(map_record: Callable[[Raw], Mapping[str, Any]], *, entity: str,
+                  id_field: str = "id") -> Callable[[Raw], Mapping[str, Any]]:
     """``map_record`` raising :class:`~crmsync.RecordError` for a record it cannot map.
 
     A ``KeyError`` names the missing key; a ``ValueError`` (a :class:`~crmsync.TimestampError`
@@ -42,8 +48,8 @@ def record_errors(map_record: Callable[[Mapping[str, Any]], Mapping[str, Any]], 
     record's ``id_field``. Other exceptions propagate: they are bugs.
     """
 
-    def mapped(raw: Mapping[str, Any]) -> Mapping[str, Any]:
-        tracked = _Tracked(raw)
+    def mapped(raw: Raw) -> Mapping[str, Any]:
+        tracked = cast(Raw, _Tracked(raw))  # a dict that remembers the keys read
         remote_id = raw.get(id_field)
         rid = None if remote_id is None else str(remote_id)
         try:
@@ -54,18 +60,17 @@ def record_errors(map_record: Callable[[Mapping[str, Any]], Mapping[str, Any]], 
             raise RecordError(exc.reason, entity=exc.entity, remote_id=rid, field=exc.field,
                               source=exc.source) from exc
         except KeyError as exc:
-            field = str(exc.args[0]) if exc.args else tracked.last
+            field = str(exc.args[0]) if exc.args else _last(tracked)
             raise RecordError(f"missing field {field!r}", entity=entity, remote_id=rid,
                               field=field) from exc
         except (ValueError, TypeError) as exc:
             raise RecordError(str(exc) or type(exc).__name__, entity=entity, remote_id=rid,
-                              field=tracked.last) from exc
+                              field=_last(tracked)) from exc
 
     return mapped
 
 
-def map_records(raws: Iterable[Mapping[str, Any]],
-                map_record: Callable[[Mapping[str, Any]], Mapping[str, Any]], *,
+def map_records(raws: Iterable[Raw], map_record: Callable[[Raw], Mapping[str, Any]], *,
                 entity: str, id_field: str = "id", cursor: Any = None,
                 deleted: Sequence[Deletion] = (), rejects: Sequence[Reject] = (),
                 sources: Sequence[str] | None = None) -> Batch:

@@ -9,7 +9,7 @@ back to custom deal fields, whose keys the CRM picks (docs/toolkit.md).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from crmsync import (
     ApiClient,
@@ -83,7 +83,7 @@ class PipedriveConnector(Connector):
 
     NAME = "example_pipedrive"
     ENTITIES = tuple(COLLECTIONS)
-    SETTINGS = {
+    SETTINGS: ClassVar[dict[str, Setting]] = {
         "base_url": Setting(str, "the API's base URL, e.g. https://acme.example.com/v1"),
         "api_token": Setting(str, "an API token", secret=True),
         "page_size": Setting(int, "records per page (one page is one transaction)",
@@ -163,7 +163,7 @@ class PipedriveConnector(Connector):
         return {f["name"]: f["key"] for f in self._fields()}
 
     def fields(self, entity: str) -> list[FieldInfo]:
-        return [FieldInfo(f["name"], FIELD_TYPES.get(f["field_type"], f["field_type"]),
+        return [FieldInfo(f["name"], FIELD_TYPES.get(f["field_type"], str(f["field_type"])),
                           writable=f["edit_flag"], custom=f["edit_flag"])
                 for f in self._fields()] if entity == "opportunities" else []
 
