@@ -25,11 +25,9 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from crmsync import (
-    AuthError,
     ConnectorError,
-    QuotaExhausted,
-    RateLimited,
     TransientError,
+    error_for_status,
     parse_retry_after,
 )
 
@@ -111,10 +109,11 @@ def map_api_exception(exc: Any, *, endpoint: str, connection: str | None = None,
                       entity: str | None = None) -> ConnectorError:
     """The crmsync error for a HubSpot ``ApiException`` raised by ``endpoint``.
 
-    401 → :class:`AuthError` (the client refreshes an OAuth token once before this);
-    429 DAILY → :class:`QuotaExhausted`; other 429 → :class:`RateLimited` with
-    ``retry_after``; 5xx and status 0 (TLS/transport) → :class:`TransientError`; anything
-    else → :class:`ConnectorError` naming the endpoint, status and HubSpot's category.
+    401 → :class:`~crmsync.AuthError` (the client refreshes an OAuth token once before
+    this); 429 DAILY → :class:`~crmsync.QuotaExhausted`; other 429 →
+    :class:`~crmsync.RateLimited` with ``retry_after``; 5xx and status 0 (TLS/transport) →
+    :class:`TransientError` (:func:`crmsync.error_for_status`); anything else →
+    :class:`ConnectorError` naming the endpoint, status and HubSpot's category.
     Error bodies never carry credentials, but only the category and message are kept.
     """
     status = int(getattr(exc, "status", 0) or 0)
@@ -125,16 +124,17 @@ def map_api_exception(exc: Any, *, endpoint: str, connection: str | None = None,
     where = f"{endpoint}: HTTP {status}" + (f" {category}" if category else "")
     text = f"{where}: {message}" if message else where
     ctx = {"connection": connection, "entity": entity}
-    if status == 401:
-        return AuthError(f"{text} (check access_token or the OAuth app's refresh_token)", **ctx)
-    if status == 429:
-        if str(body.get("policyName", "")).upper() == "DAILY":
-            return QuotaExhausted(f"{text}; the portal's daily API limit is spent, "
-                                  f"the sync continues from its cursors tomorrow", **ctx)
-        return RateLimited(text, retry_after=retry_after_seconds(headers), **ctx)
-    if status == 0 or status >= 500:
-        return TransientError(text, **ctx)
-    return ConnectorError(text, **ctx)
+    if status not in (0, 401, 429) and status < 500:
+        # a refusal naming HubSpot's category; a 403 (MISSING_SCOPES) is no auth failure on
+        # HubSpot: the token works, the app lacks a scope
+        return ConnectorError(text, **ctx)
+    daily = status == 429 and str(body.get("policyName", "")).upper() == "DAILY"
+    return error_for_status(  # the connector toolkit's mapping (docs/toolkit.md)
+        status, text, retry_after=retry_after_seconds(headers) if status == 429 else None,
+        quota_exhausted=daily, auth_statuses=(401,),
+        hint=("the portal's daily API limit is spent, the sync continues from its cursors "
+              "tomorrow" if daily else "check access_token or the OAuth app's refresh_token"),
+        **ctx)
 
 
 def map_transport_error(exc: urllib3.exceptions.HTTPError, *, endpoint: str,

@@ -3,14 +3,14 @@
 hubspot-api-client (with urllib3) comes with the ``hubspot`` extra
 (``pip install 'crmsync[hubspot]'``, see docs/deploying.md), so the plugin itself must load
 without it: only :mod:`crmsync_hubspot.client` imports the SDK at module level, and the
-connector reaches that module through :func:`client_class` alone.
+connector reaches that module through :func:`client_class` alone (:func:`crmsync.load_sdk`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crmsync import ConfigError
+from crmsync import load_sdk
 
 if TYPE_CHECKING:
     from crmsync_hubspot.client import HubSpotClient
@@ -26,12 +26,12 @@ _SDK_PACKAGES = frozenset({"hubspot", "urllib3"})
 def client_class() -> type[HubSpotClient]:
     """:class:`~crmsync_hubspot.client.HubSpotClient`, importing the SDK.
 
-    :raises ConfigError: :data:`MISSING`, when the ``hubspot`` extra is not installed.
+    :raises crmsync.ConfigError: :data:`MISSING`, when the ``hubspot`` extra is not installed.
     """
-    try:
+
+    def load() -> type[HubSpotClient]:
         from crmsync_hubspot.client import HubSpotClient
-    except ImportError as exc:
-        if (exc.name or "").partition(".")[0] in _SDK_PACKAGES:
-            raise ConfigError(MISSING) from None
-        raise
-    return HubSpotClient
+
+        return HubSpotClient
+
+    return load_sdk(load, packages=_SDK_PACKAGES, missing=MISSING)

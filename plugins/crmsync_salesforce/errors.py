@@ -5,9 +5,10 @@ branches on it; it only quotes it. Top-level REST errors carry ``errorCode``; sO
 Collections SaveResults and Metadata results carry ``statusCode`` (docs/connectors/salesforce.md).
 simple-salesforce raises one exception class per HTTP status and puts the parsed JSON list in
 ``.content`` (despite its ``bytes`` annotation). A timeout, a dropped connection or a body cut
-short is a :class:`~crmsync.TransientError`; HTTP 429 is raised as
-:class:`~crmsync.RateLimited` with its ``Retry-After`` by the client's transport
-(:mod:`crmsync_salesforce.client`), which sees the headers simple-salesforce drops.
+short is a :class:`~crmsync.TransientError` (:func:`crmsync.transport_error`, the connector
+toolkit's mapping: docs/toolkit.md); HTTP 429 is raised as :class:`~crmsync.RateLimited`
+with its ``Retry-After`` by the client's transport (:mod:`crmsync_salesforce.client`), which
+sees the headers simple-salesforce drops.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from crmsync import (
     CrmsyncError,
     QuotaExhausted,
     TransientError,
+    transport_error,
 )
 
 __all__ = [
@@ -75,22 +77,15 @@ def translate(exc: Exception, *, connection: str, entity: str | None, what: str,
     :param can_reauthenticate: whether the auth mode could log in again (only changes the
         hint in the :class:`AuthError` message).
     """
-    import requests  # the SDK is loaded by now: only its calls fail
     from simple_salesforce.exceptions import SalesforceError
 
     ctx = {"connection": connection, "entity": entity}
     if isinstance(exc, CrmsyncError):
         return exc
-    if isinstance(exc, (requests.Timeout, requests.ConnectionError)):
-        return TransientError(f"{what}: {type(exc).__name__} talking to Salesforce", **ctx)
-    # A body cut short on the way (fewer bytes than its Content-Length, a broken chunk) or
-    # that is not the JSON it should be: transient, like a 5xx. requests raises these while
-    # reading the body (urllib3's ProtocolError/IncompleteRead wrapped), or when parsing it.
-    cut_short = (requests.exceptions.ChunkedEncodingError,
-                 requests.exceptions.ContentDecodingError, requests.exceptions.JSONDecodeError)
-    if isinstance(exc, cut_short):
-        return TransientError(f"{what}: Salesforce's answer was cut short or is not complete "
-                              f"({type(exc).__name__})", **ctx)
+    # timeouts, resets, a body cut short or not JSON: the toolkit's mapping (docs/toolkit.md)
+    transient = transport_error(exc, what, connection=connection, entity=entity)
+    if transient is not None:
+        return transient
     if not isinstance(exc, SalesforceError):
         raise exc  # a bug, keep its traceback
     code = error_code(exc)

@@ -3,14 +3,14 @@
 simple-salesforce (with requests and PyJWT) comes with the ``salesforce`` extra
 (``pip install 'crmsync[salesforce]'``, see docs/deploying.md), so the plugin itself must load
 without it: only :mod:`crmsync_salesforce.client` imports the SDK at module level, and the
-connector reaches that module through :func:`client_class` alone.
+connector reaches that module through :func:`client_class` alone (:func:`crmsync.load_sdk`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crmsync import ConfigError
+from crmsync import load_sdk
 
 if TYPE_CHECKING:
     from crmsync_salesforce.client import SalesforceClient
@@ -26,12 +26,12 @@ _SDK_PACKAGES = frozenset({"simple_salesforce", "requests", "jwt", "cryptography
 def client_class() -> type[SalesforceClient]:
     """:class:`~crmsync_salesforce.client.SalesforceClient`, importing the SDK.
 
-    :raises ConfigError: :data:`MISSING`, when the ``salesforce`` extra is not installed.
+    :raises crmsync.ConfigError: :data:`MISSING`, when the ``salesforce`` extra is not installed.
     """
-    try:
+
+    def load() -> type[SalesforceClient]:
         from crmsync_salesforce.client import SalesforceClient
-    except ImportError as exc:
-        if (exc.name or "").partition(".")[0] in _SDK_PACKAGES:
-            raise ConfigError(MISSING) from None
-        raise
-    return SalesforceClient
+
+        return SalesforceClient
+
+    return load_sdk(load, packages=_SDK_PACKAGES, missing=MISSING)

@@ -48,10 +48,29 @@ from crmsync.plugin.connector import (
 )
 from crmsync.plugin.context import DIMENSIONS, METRIC_OPTIONS  # schema and metric inputs
 from crmsync.plugin.dimensions import Dimension
+from crmsync.plugin.http import ApiClient
+from crmsync.plugin.http_auth import Auth, BearerAuth, HeaderAuth, QueryAuth, RefreshingAuth
+from crmsync.plugin.http_errors import (
+    HttpStatusError,
+    endpoint_label,
+    error_for_status,
+    transport_error,
+    vendor_message,
+)
+from crmsync.plugin.http_sdk import load_sdk
 from crmsync.plugin.manager import hookimpl
+from crmsync.plugin.mapping import map_records, record_errors
 from crmsync.plugin.metric import DIRECTIONS as METRIC_DIRECTIONS  # schema and metric inputs
 from crmsync.plugin.metric import UNITS as METRIC_UNITS  # schema and metric inputs
 from crmsync.plugin.metric import Metric, MetricContext, MetricSelect
+from crmsync.plugin.paging import (
+    SETTLE_SECONDS,
+    Page,
+    changed_since,
+    cursor_key,
+    offset_pages,
+    token_pages,
+)
 from crmsync.plugin.panel import DashboardPanel, PanelContext
 from crmsync.plugin.results import RunResults
 
@@ -122,4 +141,25 @@ __all__ = [
     "StoreError",
     "MetricError",
     "WritebackError",
+    # the connector toolkit (docs/toolkit.md)
+    "ApiClient",
+    "Auth",
+    "BearerAuth",
+    "HeaderAuth",
+    "QueryAuth",
+    "RefreshingAuth",
+    "HttpStatusError",
+    "error_for_status",
+    "transport_error",
+    "vendor_message",
+    "endpoint_label",
+    "load_sdk",
+    "Page",
+    "changed_since",
+    "token_pages",
+    "offset_pages",
+    "cursor_key",
+    "SETTLE_SECONDS",
+    "map_records",
+    "record_errors",
 ]
