@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from crmsync import AuthError, FieldSpec, RateLimited, WriteUpdate
-from crmsync.testing import ConnectorContract, CrmServer
+from crmsync.testing import ConnectorContract, CrmServer, LiveConnectorContract
 from crmsync_example_pipedrive import PipedriveConnector
 
 TOKEN = "pd-test-token-0123"
@@ -35,15 +35,18 @@ class TestContract(ConnectorContract):
         return make(crm)
 
 
-# -- LIVE CONTRACT (issue 18: wired in once crmsync.testing.LiveConnectorContract ships) ---
-# class TestLiveContract(LiveConnectorContract):
-#     @pytest.fixture
-#     def world(self, crm: CrmServer) -> CrmServer:
-#         return crm
-#
-#     @pytest.fixture
-#     def connector(self, crm: CrmServer) -> PipedriveConnector:
-#         return make(crm)
+class TestLiveContract(LiveConnectorContract):
+    """crmsync's live contract: it changes the CRM behind the connector between reads
+    (updates, changes in the cursor's second, changes between pages, deletes, 429/5xx/401,
+    secrets, close(), write-back); CrmServer is its World (docs/testing-plugins.md)."""
+
+    @pytest.fixture
+    def world(self, crm: CrmServer) -> CrmServer:
+        return crm
+
+    @pytest.fixture
+    def connector(self, crm: CrmServer) -> PipedriveConnector:
+        return make(crm)
 
 
 def stored(store: Any, table: str, column: str) -> dict[str, Any]:
