@@ -13,8 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import load_records
-from crmsync import ConfigError, hookimpl
-from crmsync import api
+from crmsync import ConfigError, api, hookimpl
 from crmsync.core.internal_tables import coaching_findings
 from crmsync.core.schema import metric_values
 from crmsync.metrics.coaching import gap_of, severity_of
@@ -144,7 +143,7 @@ def test_finding_carries_its_evidence(hand_built, registry):
 
 def test_per_stage_kpi_is_read_by_stage_name(hand_built, registry):
     store, config = hand_built
-    (meetings, discovery) = fired(run(config, registry, store))["qualification"]["evidence"]
+    (_, discovery) = fired(run(config, registry, store))["qualification"]["evidence"]
     assert discovery["kpi"] == "stage_conversion_rate[Discovery]"
     assert (discovery["value"], discovery["team_median"]) == (0.2, 0.5)
 
@@ -307,7 +306,7 @@ def test_invalid_plugin_rule_names_the_plugin(registry, sqlite_store, tmp_path):
     registry.pm.register(BadPlugin(), name="bad_plugin")
     try:
         config = api.load_config(write_config(tmp_path, sqlite_store))
-        with pytest.raises(ConfigError, match="plugin bad_plugin.*bad.when"):
+        with pytest.raises(ConfigError, match=r"plugin bad_plugin.*bad\.when"):
             api.coaching_rules(config, registry)
     finally:
         registry.pm.unregister(name="bad_plugin")
@@ -340,7 +339,7 @@ title = "Typo"
 area = "A"
 when = ["win_rat <= 0.2"]
 """))
-    with pytest.raises(ConfigError, match="'typo.when': unknown metric 'win_rat'"):
+    with pytest.raises(ConfigError, match=r"'typo\.when': unknown metric 'win_rat'"):
         api.coaching_rules(config, registry)
 
 

@@ -38,7 +38,7 @@ def test_piped_output_fits_80_columns_and_shows_names_literally(coach_config):
     assert "…" not in result.stdout and "\x1b[" not in result.stdout
     assert f"{HOSTILE} (U1) · team East" in result.stdout
     assert "Coaching findings by quarter: 2026-Q3 (as of 2026-12-01)" in result.stdout
-    assert "medium · Call opening: Many calls, few connects (new since 2026-" in result.stdout
+    assert "medium · Call opening: Many calls, few connects (new)" in result.stdout
     assert "Call connect rate" in result.stdout  # the KPI's title, not its id
 
 

@@ -34,7 +34,7 @@ def coached(dashboard_store: DemoStore, tmp_path_factory: pytest.TempPathFactory
 
 
 def test_coaching_page_lists_open_findings_with_evidence(page, coached):
-    store, served, result = coached
+    _, served, result = coached
     page.goto(served.url("/coaching"))
     shown = page.page.locator("article.finding")
     assert shown.count() == len(result["findings"]) > 0

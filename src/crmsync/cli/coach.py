@@ -83,12 +83,14 @@ def _evidence(e: Mapping[str, Any], currency: str) -> dict[str, str]:
 
 
 def _heading(f: Mapping[str, Any]) -> str:
-    """``severity · area: title (status, since …)``."""
-    since = f" since {f['opened_at'][:10]}" if f.get("opened_at") and \
-        f["status"] != "resolved" else ""
-    if f["status"] == "resolved" and f.get("resolved_at"):
-        since = f" on {f['resolved_at'][:10]}"
-    return f"{f['severity']} · {f['area']}: {f['title']} ({f['status']}{since})"
+    """``severity · area: title (status)``: since when a finding is still open, when a
+    resolved one was resolved."""
+    status = f["status"]
+    if status == "still open" and f.get("opened_at"):
+        status += f" since {f['opened_at'][:10]}"
+    elif status == "resolved" and f.get("resolved_at"):
+        status += f" on {f['resolved_at'][:10]}"
+    return f"{f['severity']} · {f['area']}: {f['title']} ({status})"
 
 
 def print_findings(out: Console, result: Mapping[str, Any], currency: str = "USD") -> None:
