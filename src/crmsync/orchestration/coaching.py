@@ -12,7 +12,7 @@ from typing import Any
 from crmsync.core.config import Config
 from crmsync.core.errors import ConfigError
 from crmsync.core.reports import RunReport
-from crmsync.metrics.coaching import evaluate, kpi_keys
+from crmsync.metrics.coaching import Finding, evaluate, kpi_keys
 from crmsync.metrics.coaching_kpis import rep_kpis
 from crmsync.metrics.coaching_rules import COACH, Rule, builtin_rules, merge_rules, parse_rules
 from crmsync.metrics.coaching_store import CHANGES, record_findings, stored_findings
@@ -57,7 +57,7 @@ def coaching_rules(config: Config, registry: Registry) -> list[Rule]:
 
 
 def _evaluate(config: Config, registry: Registry, rules: list[Rule], card: dict[str, Any],
-              store: Store) -> tuple[list[Any], list[str]]:
+              store: Store) -> tuple[list[Finding], list[str]]:
     """The findings of every rep of the scorecard and the reps evaluated (remote ids)."""
     wanted = kpi_keys(rules)
     rows: list[dict[str, Any]] = []
@@ -68,6 +68,18 @@ def _evaluate(config: Config, registry: Registry, rules: list[Rule], card: dict[
     reps = rep_kpis(card["reps"], rows, wanted, store_reps(store))
     return (evaluate(rules, reps, card["period"], card["period_start"], card["period_end"]),
             [r.rep_id for r in reps])
+
+
+def _unrecorded(store: Store, findings: list[Finding], scope: set[str]
+                ) -> dict[str, list[dict[str, Any]]]:
+    """The changes an evaluation would make, from the store as it is (nothing written)."""
+    stored = {(r["rule_id"], r["rep_id"]): r for r in stored_findings(store, reps=scope)}
+    changes: dict[str, list[dict[str, Any]]] = {c: [] for c in CHANGES}
+    for f in findings:
+        row = stored.get((f.rule_id, f.rep_id), {})
+        kept = {k: v for k, v in row.items() if k.endswith("_at") or k in ("id", "reopened")}
+        changes["still_open" if row else "opened"].append({**f.as_dict(), **kept})
+    return changes
 
 
 def coach(config: Config, registry: Registry, *, rep: str | None = None,
@@ -90,49 +102,45 @@ def coach(config: Config, registry: Registry, *, rep: str | None = None,
         ``coach``), as a ``[schedule]`` job with ``task = "coach"`` does.
     """
     rules = coaching_rules(config, registry)
-    report = RunReport(kind="coach")
     own = store is None
     store = store or open_store(config)
     try:
         card = scorecard(config, registry, period=period, as_of=as_of, store=store)
-        out: dict[str, Any] = {k: card[k] for k in ("period", "period_start", "period_end",
-                                                    "partial", "as_of", "computed")}
         card["reps"] = [c for c in card["reps"] if (rep is None or c["rep_id"] == rep)
                         and (team is None or c["team"] == team)]
-        findings, evaluated = _evaluate(config, registry, rules, card, store) \
-            if card["reps"] else ([], [])
+        findings, evaluated = (_evaluate(config, registry, rules, card, store)
+                               if card["reps"] else ([], []))
         scope = set(evaluated)
-        if record and card["computed"]:
-            changes = record_findings(store, findings, scope, _naive_utc(now or now_utc()))
-        else:
-            open_rows = {(r["rule_id"], r["rep_id"]): r
-                         for r in stored_findings(store, reps=scope)}
-            changes = {c: [] for c in CHANGES}
-            for f in findings:
-                key = (f.rule_id, f.rep_id)
-                changes["still_open" if key in open_rows else "opened"].append(
-                    {**f.as_dict(), **{k: v for k, v in open_rows.get(key, {}).items()
-                                       if k.endswith("_at") or k in ("id", "reopened")}})
-        shown = [{**row, "status": _STATUS[c]} for c in ("opened", "reopened", "still_open")
-                 for row in changes[c]]
-        resolved = ([{**r, "status": "resolved"} for r in stored_findings(
-                        store, reps=scope, include_resolved=True) if r["status"] == "resolved"]
-                    if include_resolved else
-                    [{**r, "status": "resolved"} for r in changes["resolved"]])
-        out.update(rules=[r.id for r in rules], reps_evaluated=len(evaluated),
-                   findings=sorted(shown, key=_order), resolved=resolved,
-                   changes={c: len(changes[c]) for c in CHANGES})
+        changes = (record_findings(store, findings, scope, _naive_utc(now or now_utc()))
+                   if record and card["computed"] else _unrecorded(store, findings, scope))
+        resolved = ([r for r in stored_findings(store, reps=scope, include_resolved=True)
+                     if r["status"] == "resolved"] if include_resolved
+                    else changes["resolved"])
     finally:
         if own:
             store.dispose()
+    out: dict[str, Any] = {k: card[k] for k in ("period", "period_start", "period_end",
+                                                "partial", "as_of", "computed")}
+    shown = [{**row, "status": _STATUS[c]} for c in ("opened", "reopened", "still_open")
+             for row in changes[c]]
+    out.update(rules=[r.id for r in rules], reps_evaluated=len(evaluated),
+               findings=sorted(shown, key=_order),
+               resolved=[{**r, "status": "resolved"} for r in resolved],
+               changes={c: len(changes[c]) for c in CHANGES})
     if notify:
-        report.status = "success"
-        report.ended_at = dt.datetime.now(dt.timezone.utc)
-        report.details = [{"coaching": {k: out[k] for k in ("period", "period_start",
-                                                            "period_end", "partial")},
-                           **{c: changes[c] for c in CHANGES}}]
-        registry.after_run(report, config)
+        _send_digest(config, registry, out, changes)
     return out
+
+
+def _send_digest(config: Config, registry: Registry, out: dict[str, Any],
+                 changes: dict[str, list[dict[str, Any]]]) -> None:
+    """A ``coach`` run report through ``crmsync_after_run`` (docs/coaching.md, "Digest")."""
+    report = RunReport(kind="coach", status="success")
+    report.ended_at = dt.datetime.now(dt.timezone.utc)
+    report.details = [{"coaching": {k: out[k] for k in ("period", "period_start",
+                                                        "period_end", "partial")},
+                       **{c: changes[c] for c in CHANGES}}]
+    registry.after_run(report, config)
 
 
 def _naive_utc(moment: dt.datetime) -> dt.datetime:
