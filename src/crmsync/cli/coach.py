@@ -12,7 +12,7 @@ from rich.console import Console
 from crmsync import api
 from crmsync.cli import render
 from crmsync.cli.metrics import PERIOD
-from crmsync.cli.names import check_rep, check_team
+from crmsync.cli.names import check_connections, check_rep, check_team
 from crmsync.cli.state import Finished, State, emit_json, pass_state, say
 from crmsync.metrics.formatting import format_value, period_label
 
@@ -39,14 +39,18 @@ _OPS = {"<=": "≤", ">=": "≥", "<": "<", ">": ">"}
               help="Evaluate without storing the findings (statuses as stored).")
 @click.option("--notify", is_flag=True,
               help="Send the digest through the notifiers, as a schedule job does.")
+@click.option("--write-back", "write_back", metavar="CONNECTION",
+              help="Then write each rep's open findings as text onto their user record.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def coach(state: State, rep: str | None, team: str | None, period: str | None,
           as_of: dt.datetime | None, show_all: bool, no_record: bool, notify: bool,
-          as_json: bool) -> None:
+          write_back: str | None, as_json: bool) -> None:
     """Coaching findings: KPI patterns of each rep against their team that point to a
     training need, with the evidence, a severity and the training area."""
     cfg = state.config
+    if write_back is not None:
+        check_connections(cfg, [write_back])
     rep_id = check_rep(cfg, rep) if rep is not None else None
     if team is not None:
         team = check_team(cfg, team)
@@ -56,15 +60,30 @@ def coach(state: State, rep: str | None, team: str | None, period: str | None,
     result = api.coach(cfg, state.registry, rep=rep_id, team=team, period=period,
                        as_of=as_of.date() if as_of else None, record=not no_record,
                        notify=notify, include_resolved=show_all)
+    if write_back is not None and result["computed"]:
+        result["writeback"] = api.coach_writeback(cfg, state.registry, write_back)
     if as_json:
         emit_json(result)
     elif result["computed"]:
         print_findings(render.console(), result, cfg.metrics.base_currency)
+        if "writeback" in result:
+            _print_writeback(render.console(), result["writeback"])
     if not result["computed"]:
         if not as_json:
             who = f" for {rep}" if rep else f" for team {team}" if team else ""
             click.echo(f"no per-rep values by {period}{who} yet: run `crmsync metrics "
                        "compute` first", err=True)
+        raise Finished(Exception)
+
+
+def _print_writeback(out: Console, w: Mapping[str, Any]) -> None:
+    """One line on what was written to the CRM, then one per rep that failed."""
+    out.print(render.cell(f"write-back to {w['connection']} ({w['field']}): coaching text "
+                          f"on {w['written']} reps, cleared on {w['cleared']}, "
+                          f"{len(w['failed'])} failed"))
+    for f in w["failed"]:
+        out.print(render.cell(f"  {f['rep_id']}: {f['error_code'] or ''} {f['error']}"))
+    if w["failed"]:
         raise Finished(Exception)
 
 
