@@ -18,6 +18,8 @@ from crmsync.core.internal_tables import coaching_findings
 from crmsync.core.schema import metric_values
 from crmsync.metrics.coaching import gap_of, severity_of
 from crmsync.metrics.coaching_rules import builtin_rules, parse_condition
+from crmsync.plugin.manager import get_plugin_manager
+from crmsync.plugin.registry import Registry
 
 Q3 = (dt.date(2026, 7, 1), dt.date(2026, 10, 1))
 AS_OF = dt.date(2026, 12, 1)
@@ -348,3 +350,10 @@ def test_condition_reads_target_fallback_and_stage():
                         where="x.when")
     assert (c.kpi, c.op, c.reference, c.number, c.factor) == \
         ("stage_conversion_rate[Discovery]", "<", "target", 0.4, 0.5)
+
+
+def test_builtin_rules_reading_unregistered_metrics_are_left_out(sqlite_store, tmp_path):
+    pm = get_plugin_manager()
+    pm.set_blocked("kpis")
+    config = api.load_config(write_config(tmp_path, sqlite_store))
+    assert api.coaching_rules(config, Registry(pm)) == []

@@ -29,16 +29,21 @@ _STATUS = {"opened": "new", "reopened": "reopened", "still_open": "still open",
            "resolved": "resolved"}
 
 
-def _check_kpis(rules: list[Rule], registry: Registry) -> None:
-    """Every KPI a rule reads is a registered metric (a typo would silently never fire)."""
+def _check_kpis(rules: list[Rule], registry: Registry) -> list[Rule]:
+    """The rules whose KPIs are all registered metrics. A built-in rule reading a metric no
+    plugin registers (``crmsync_kpis`` disabled) is left out; any other rule naming an
+    unknown metric is an error (a typo would silently never fire)."""
     known = registry.metrics()
+    kept = []
     for rule in rules:
-        for c in rule.conditions:
-            if c.metric not in known:
-                raise ConfigError(f"unknown metric '{c.metric}' in condition '{c.text}' "
-                                  "(see `crmsync metrics list`)",
-                                  file=None if rule.source == "built-in" else rule.source,
-                                  section="coach.rules", key=f"{rule.id}.when")
+        unknown = [c for c in rule.conditions if c.metric not in known]
+        if unknown and rule.source != "built-in":
+            raise ConfigError(f"unknown metric '{unknown[0].metric}' in condition "
+                              f"'{unknown[0].text}' (see `crmsync metrics list`)",
+                              file=rule.source, section="coach.rules", key=f"{rule.id}.when")
+        if not unknown:
+            kept.append(rule)
+    return kept
 
 
 def coaching_rules(config: Config, registry: Registry) -> list[Rule]:
@@ -51,9 +56,7 @@ def coaching_rules(config: Config, registry: Registry) -> list[Rule]:
         layers.append(parse_rules(specs, source=f"plugin {plugin}", file=f"plugin {plugin}"))
     layers.append(parse_rules(settings.rules, source=settings.file or "crmsync.toml",
                               file=settings.file))
-    rules = merge_rules(layers)
-    _check_kpis(rules, registry)
-    return rules
+    return _check_kpis(merge_rules(layers), registry)
 
 
 def _evaluate(config: Config, registry: Registry, rules: list[Rule], card: dict[str, Any],
