@@ -39,7 +39,7 @@ def _values(f: Finding, now: dt.datetime) -> dict[str, Any]:
             "severity": f.severity, "gap": f.gap, "period": f.period,
             "period_start": dt.date.fromisoformat(f.period_start) if f.period_start else None,
             "period_end": dt.date.fromisoformat(f.period_end) if f.period_end else None,
-            "evidence": {"evidence": [e for e in f.as_dict()["evidence"]],
+            "evidence": {"evidence": f.as_dict()["evidence"],
                          "advice": f.advice},
             "status": "open", "last_seen_at": now, "last_run_at": now}
 
