@@ -6,8 +6,7 @@ then times, ``--runs`` times each and taking the median: the scorecards of every
 baseline), one evaluation of the coaching rules that stores its findings (the first run opens
 them, the later ones find them still open), and the same evaluation with ``--no-record``.
 Prints the seconds, the ratio of each to the scorecards, the number of findings and reps,
-and this process's peak RSS before and after the timed runs (flat: the evaluation keeps
-nothing between runs).
+and this process's peak RSS before and after the timed runs.
 
 Usage::
 
