@@ -8,8 +8,10 @@ Configured by ``[notify]`` in ``crmsync.toml`` (:mod:`crmsync_webhook.settings`)
 
 Sends one JSON ``POST`` per run that raises a configured event: a failed run, a sync stopped
 on the API quota, a sync that found targets locked, a metrics run leaving values below their
-targets (or every run, with ``success``). The payload carries counts and errors only, with
-every known secret redacted; the webhook URL is never logged.
+targets (or every run, with ``success``), a coaching evaluation's digest of findings new,
+still open and resolved (``coaching``; :mod:`crmsync_webhook.digest`). The payload carries
+counts and errors (and, in the digest, the findings with their evidence), with every known
+secret redacted; the webhook URL is never logged.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from crmsync import Redactor, RunReport, RunResults, redact
+from crmsync_webhook.digest import digest_lines, has_news, is_digest
 from crmsync_webhook.settings import report_events
 
 __all__ = ["build_payload", "events_of", "below_target_rows"]
@@ -16,9 +17,10 @@ log = logging.getLogger(__name__)
 BELOW_TARGET_LIMIT = 20
 #: How the headline names each kind of report.
 _WHAT = {"sync": "sync", "metrics": "metrics computation", "writeback": "write-back",
-         "run": "run"}
+         "run": "run", "coach": "coaching digest"}
 _ICONS = {"failure": ":x:", "quota": ":hourglass:", "locked": ":lock:",
-          "below_target": ":chart_with_downwards_trend:", "success": ":white_check_mark:"}
+          "below_target": ":chart_with_downwards_trend:", "success": ":white_check_mark:",
+          "coaching": ":mortar_board:"}
 
 
 def below_target_rows(results: RunResults | None) -> list[dict[str, Any]]:
@@ -35,6 +37,9 @@ def events_of(report: RunReport, results: RunResults | None, wanted: Sequence[st
             raised.add("below_target")
             report.details = [*report.details, {"below_target": rows[:BELOW_TARGET_LIMIT],
                                                 "below_target_total": len(rows)}]
+    if "coaching" in wanted and report.kind == "coach" and report.ok \
+            and has_news(report.details):
+        raised.add("coaching")
     return [e for e in wanted if e in raised]
 
 
@@ -115,7 +120,8 @@ def _describe(details: list[Any]) -> tuple[dict[str, Any], list[str]]:
                        Callable[[list[dict[str, Any]]], tuple[dict[str, int], list[str]]]], ...] = (
             ("sync", lambda d: "entity" in d and "connection" in d, _sync_lines),
             ("metrics", lambda d: "values" in d and "run_id" in d, _metrics_lines),
-            ("writeback", lambda d: "mapping" in d and "object" in d, _writeback_lines))
+            ("writeback", lambda d: "mapping" in d and "object" in d, _writeback_lines),
+            ("coaching", is_digest, digest_lines))
     for name, is_kind, describe in kinds:
         picked = [d for d in rows if is_kind(d)]
         if picked:

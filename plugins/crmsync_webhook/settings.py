@@ -17,7 +17,7 @@ from crmsync import LOCKED, STOPPED_QUOTA, ConfigError, Section, SectionContext
 __all__ = ["NOTIFY", "NotifyConfig", "EVENTS", "DEFAULT_EVENTS", "parse_notify", "report_events"]
 
 #: What can trigger a notification.
-EVENTS = ("failure", "quota", "below_target", "locked", "success")
+EVENTS = ("failure", "quota", "below_target", "locked", "success", "coaching")
 DEFAULT_EVENTS = ("failure", "quota", "below_target")
 _KEYS = ("webhook_url", "on", "timeout")
 _ENV_REF = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")

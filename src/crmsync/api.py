@@ -15,6 +15,8 @@ from crmsync.orchestration.admin import (
     show_config,
     upgrade,
 )
+from crmsync.orchestration.coaching import coach, coaching_findings, coaching_rules
+from crmsync.orchestration.coaching_writeback import write_coaching as coach_writeback
 from crmsync.orchestration.connections import (
     CheckResult,
     check,
@@ -35,4 +37,5 @@ __all__ = [
     "compute_standard_metrics", "metric_values", "metric_report", "status", "export",
     "upgrade", "show_config", "init_config", "demo", "DemoResult", "serve_schedule",
     "CheckResult", "writeback_plan", "writeback_apply", "run", "scorecard",
+    "coach", "coaching_findings", "coaching_rules", "coach_writeback",
 ]

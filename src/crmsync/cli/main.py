@@ -16,6 +16,7 @@ import tomli_w
 
 from crmsync import api
 from crmsync.cli import render
+from crmsync.cli.coach import coach
 from crmsync.cli.dashboard import dashboard, report
 from crmsync.cli.metrics import demo, metrics
 from crmsync.cli.names import check_connections
@@ -308,6 +309,7 @@ def worker(state: State, concurrency: int, beat: bool, queues: Sequence[str],
 cli.add_command(metrics)
 cli.add_command(demo)
 cli.add_command(scorecard)
+cli.add_command(coach)
 cli.add_command(dashboard)
 cli.add_command(report)
 cli.add_command(writeback)

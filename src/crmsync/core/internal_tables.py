@@ -24,7 +24,7 @@ from sqlalchemy import (
 from crmsync.core.schema_types import CODE, ID, NAME, Id, Json, metadata
 
 __all__ = ["sync_state", "sync_runs", "run_locks", "sync_rejects", "metric_values",
-           "writeback_state"]
+           "writeback_state", "coaching_findings"]
 
 sync_state = Table(
     "sync_state",
@@ -139,4 +139,33 @@ writeback_state = Table(
     Column("updated_at", DateTime(), nullable=False),
     UniqueConstraint("connection", "object", "field", "remote_id"),
     Index(None, "status", "updated_at"),
+)
+
+#: Coaching findings (docs/coaching.md): one row per rule and rep, kept across runs. ``status``
+#: is ``open`` or ``resolved``; a finding that fires again after it was resolved is reopened
+#: (``reopened`` counts how often). ``evidence`` holds the latest evaluation's KPI values.
+coaching_findings = Table(
+    "coaching_findings",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("rule_id", String(CODE), nullable=False),
+    Column("rep_id", String(ID), nullable=False),
+    Column("rep_name", String(NAME)),
+    Column("team", String(NAME)),
+    Column("title", String(NAME), nullable=False),
+    Column("area", String(NAME), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("gap", Float()),
+    Column("period", String(16), nullable=False),
+    Column("period_start", Date()),
+    Column("period_end", Date()),
+    Column("evidence", Json),
+    Column("status", String(16), nullable=False),
+    Column("opened_at", DateTime(), nullable=False),
+    Column("last_seen_at", DateTime(), nullable=False),
+    Column("resolved_at", DateTime()),
+    Column("reopened", Integer(), nullable=False, server_default="0"),
+    Column("last_run_at", DateTime(), nullable=False),
+    UniqueConstraint("rule_id", "rep_id"),
+    Index(None, "status", "rep_id"),
 )

@@ -16,6 +16,7 @@ import jinja2
 from markupsafe import Markup
 
 from crmsync.dashboard import operations, sales
+from crmsync.dashboard.coaching import coaching_page
 from crmsync.dashboard.data import DashboardData
 from crmsync.dashboard.filters import PERIODS, Filters, parse_filters
 from crmsync.plugin.panel import PANEL_PAGES, DashboardPanel, PanelContext
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 #: Rendered live pages kept (the most recently used), per change token, filters and day.
 PAGE_CACHE = 32
 #: Pages never kept: they show the time (the sync page's next scheduled runs).
-UNCACHED = frozenset({"sync"})
+UNCACHED = frozenset({"sync", "coaching"})
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ PAGES = (
     Page("customers", "/customers", "Customers", operations.customers),
     Page("data-quality", "/data-quality", "Data quality", operations.data_quality),
     Page("sync", "/sync", "Sync health", operations.sync_health),
+    Page("coaching", "/coaching", "Coaching", coaching_page),
 )
 _BY_SLUG = {p.slug: p for p in PAGES}
 

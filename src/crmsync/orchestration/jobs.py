@@ -1,7 +1,8 @@
 """``[schedule]``: named jobs with a cron expression, and when each is due.
 
 A job runs ``sync`` (some or all connections and entities), ``compute`` (metrics),
-``writeback`` or ``run`` (the three in order). Due times come from :mod:`croniter` in the
+``writeback``, ``run`` (the three in order) or ``coach`` (coaching findings and their
+digest, docs/coaching.md). Due times come from :mod:`croniter` in the
 job's time zone. The time a job last started is kept in the store (``sync_state`` rows with
 connection :data:`STATE_CONNECTION`, entity = the job name), so a scheduler restarted after
 downtime runs a missed job once, not once per missed tick.
@@ -30,7 +31,7 @@ __all__ = ["SCHEDULE", "Job", "TASKS", "STATE_CONNECTION", "parse_schedule", "ne
            "is_due", "last_runs", "record_run", "covers"]
 
 #: What a job can run.
-TASKS = ("sync", "compute", "writeback", "run")
+TASKS = ("sync", "compute", "writeback", "run", "coach")
 #: ``sync_state.connection`` of the scheduler's rows: ``#`` is never in a connection name.
 STATE_CONNECTION = "#schedule"
 _KEYS = ("cron", "task", "connections", "entities", "metrics", "period", "timezone")
@@ -116,6 +117,9 @@ _REFUSED: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("writeback", ("metrics", "period"),
      "metrics and period are for compute jobs, not writeback jobs"),
     ("writeback", ("entities",), "entities are for sync jobs; a writeback job takes connections"),
+    ("coach", ("connections", "entities", "metrics"),
+     "a coach job evaluates the coaching rules over the stored per-rep values and sends the "
+     "digest (docs/coaching.md); it takes only a period"),
 )
 
 

@@ -24,6 +24,7 @@ from crmsync.core.config import Config
 from crmsync.core.errors import CrmsyncError
 from crmsync.core.reports import LOCKED, STOPPED_QUOTA
 from crmsync.orchestration import runs, writeback
+from crmsync.orchestration.coaching import coach
 from crmsync.orchestration.jobs import SCHEDULE, Job, is_due, last_runs, next_due, record_run
 from crmsync.plugin.registry import Registry
 from crmsync.store import Store
@@ -65,6 +66,9 @@ def run_job(config: Config, registry: Registry, job: Job, *, store: Store | None
     if job.task == "sync":
         return runs.sync(config, registry, job.connections, entities=job.entities,
                         progress=progress, store=store).status
+    if job.task == "coach":
+        coach(config, registry, period=job.period, store=store, notify=True)
+        return "success"
     if job.task == "compute":
         runs.compute_metrics(config, registry, job.metrics, period=job.period, store=store,
                             keep_values=False)

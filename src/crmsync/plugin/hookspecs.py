@@ -36,6 +36,7 @@ __all__ = [
     "crmsync_register_commands",
     "crmsync_dashboard_panels",
     "crmsync_after_run",
+    "crmsync_coaching_rules",
 ]
 
 hookspec = pluggy.HookspecMarker("crmsync")
@@ -142,4 +143,24 @@ def crmsync_after_run(report: RunReport, config: Config | None, results: RunResu
     .. versionadded:: 0.1
     .. versionchanged:: 0.1 ``config`` and ``results`` added (implementations that do not ask
         for them are unaffected).
+    """
+
+
+# -- coaching -----------------------------------------------------------------------------------
+
+
+@hookspec
+def crmsync_coaching_rules() -> list[dict[str, Any]]:
+    """Add coaching rules to the built-in pack.
+
+    Called each time coaching findings are evaluated (``crmsync coach``,
+    ``crmsync.api.coach``).
+
+    :return: a list of rule tables in the shape of ``[[coach.rules]]`` in crmsync.toml
+        (``id``, ``title``, ``area``, ``when``, optional ``min_n``, ``severity_kpi``,
+        ``advice``, ``enabled``; docs/coaching.md). A plugin's rule replaces a built-in rule
+        of the same id, and a rule of crmsync.toml replaces a plugin's. An invalid rule is a
+        ``ConfigError`` naming the plugin, the rule and the key.
+
+    .. versionadded:: 0.2
     """

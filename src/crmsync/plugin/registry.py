@@ -225,6 +225,12 @@ class Registry:
             self._panels = [p for _, p in found.values()]
         return list(self._panels)
 
+    # -- coaching -------------------------------------------------------------------------------
+
+    def coaching_rules(self) -> list[tuple[str, list[Any]]]:
+        """The rule tables each plugin adds (``crmsync_coaching_rules``), by plugin name."""
+        return self._collect("crmsync_coaching_rules")
+
     # -- commands and run hooks -----------------------------------------------------------------
 
     def register_commands(self, cli: click.Group) -> None:

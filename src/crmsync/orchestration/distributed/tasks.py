@@ -16,12 +16,13 @@ from crmsync.core.errors import ConfigError
 from crmsync.core.reports import LOCKED
 from crmsync.orchestration import runs
 from crmsync.orchestration import writeback as writeback_runs
+from crmsync.orchestration.coaching import coach as coach_findings
 from crmsync.orchestration.distributed.context import context
 from crmsync.orchestration.distributed.settings import CELERY
 from crmsync.orchestration.jobs import SCHEDULE
 from crmsync.plugin.registry import Registry
 
-__all__ = ["sync_entity", "compute", "writeback", "run", "job", "job_signature",
+__all__ = ["sync_entity", "compute", "coach", "writeback", "run", "job", "job_signature",
            "sync_signatures"]
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,15 @@ def compute(metrics: Sequence[str] = (), period: str | None = None) -> dict[str,
     result = runs.compute_metrics(ctx.config, ctx.registry, list(metrics), period=period,
                                  store=ctx.store, keep_values=False)
     return {"run_id": result.run_id, "stored": result.stored}
+
+
+@shared_task(name="crmsync.coach", **_OPTIONS)
+def coach(period: str | None = None) -> dict[str, int]:
+    """Evaluate the coaching rules, track the findings and send the digest."""
+    ctx = context()
+    result = coach_findings(ctx.config, ctx.registry, period=period, store=ctx.store,
+                            notify=True)
+    return dict(result.get("changes") or {})
 
 
 @shared_task(name="crmsync.writeback", **_OPTIONS)
@@ -105,6 +115,8 @@ def job_signature(config: Config, registry: Registry, name: str) -> Signature:
         return compute.si(list(spec.metrics), spec.period)
     if spec.task == "writeback":
         return writeback.si(list(spec.connections))
+    if spec.task == "coach":
+        return coach.si(spec.period)
     return chain(group(sync_signatures(config, registry)), run.si())
 
 
