@@ -292,12 +292,12 @@ def _first_of_its_id(row: SourceRow, seen_ids: set[int], file_name: str) -> Sour
 def _updated_at(row: SourceRow) -> dt.datetime | None:
     """The row's ``remote_updated_at`` as naive UTC, if it has one that parses."""
     value = (row.raw or row.values).get("remote_updated_at")
-    try:  # the common form in C; the tolerant parser for the rest
+    try:  # the common forms in C (``Z`` too, from Python 3.11); the tolerant parser for the rest
         updated_at = dt.datetime.fromisoformat(value) if type(value) is str else None
-        if updated_at is not None and updated_at.tzinfo is not None:
-            updated_at = parse_timestamp(value)
     except ValueError:
-        updated_at = parse_timestamp(value)
+        return parse_timestamp(value)
+    if updated_at is not None and updated_at.tzinfo is not None:
+        return updated_at.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return updated_at
 
 

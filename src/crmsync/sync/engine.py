@@ -282,8 +282,8 @@ class SyncEngine:
         pending = PendingBatch(result.run_id, connection, entity, self.store.dialect,
                                self.redactor, now,
                                sources=batch.sources if self._standing.sources else None)
-        for i, record in enumerate(batch.records):
-            row, problems = validator.validate(record, template)
+        for i, (record, (row, problems)) in enumerate(zip(
+                batch.records, validator.validate_many(batch.records, template), strict=True)):
             if row is None:
                 pending.reject(record.get("remote_id"), source_of(batch, i),
                                [(p.field, p.reason) for p in problems], record)
