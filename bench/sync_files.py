@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -72,7 +73,9 @@ def child(mode: str, target: str, folder: str, batch: int) -> None:
         raw_sqlite(Path(folder) / "activities.csv", target, batch)
     else:
         raw_pg(Path(folder) / "activities.csv", _libpq(target), batch, merge=mode == "raw-merge")
-    figures.update(rss_mb=_peak_rss_kib() / 1024, written=_self_io())
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    figures.update(rss_mb=_peak_rss_kib() / 1024, written=_self_io(),
+                   cpu_s=usage.ru_utime + usage.ru_stime)
     print("\n" + json.dumps(figures))
 
 
@@ -141,9 +144,11 @@ def bench_sqlite(work: Path, folder: Path, rows: int, batch: int) -> dict[str, A
           f"  wrote {raw['written'] / 1e6:,.0f} MB")
     ratio = raw["wall_s"] / ours["wall_s"]
     print(f"  ratio crmsync / raw executemany upsert (unique key only): {ratio:.2f} "
-          f"(target >= 0.5)")
+          f"(target >= 0.5); in CPU time {raw['cpu_s'] / ours['cpu_s']:.2f} "
+          f"({ours['cpu_s']:.1f} s vs {raw['cpu_s']:.1f} s)")
     return {"crmsync_rows_s": rows / ours["wall_s"], "raw_rows_s": rows / raw["wall_s"],
-            "ratio": ratio, "write_amplification": ours["written"] / size,
+            "ratio": ratio, "cpu_ratio": raw["cpu_s"] / ours["cpu_s"],
+            "write_amplification": ours["written"] / size,
             "full_s": ours["wall_s"], "db": str(db)}
 
 
@@ -217,6 +222,8 @@ def main() -> None:
     parser.add_argument("--rss-sizes", help="two sizes for peak RSS (default 200000,1000000)")
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--pg", default=PG, help="PostgreSQL URL, or 'none' to skip")
+    parser.add_argument("--parts", default="sqlite,postgresql,incremental,rss",
+                        help="which measurements (incremental needs sqlite)")
     parser.add_argument("--workdir", help="keep the CSV files here (reused by later runs)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -235,12 +242,19 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {rows:,} activities "
           f"(CSV, Z timestamps; {time.perf_counter() - t0:.1f} s to write), batch size "
           f"{args.batch_size}, work dir {work}")
-    summary: dict[str, Any] = {"sqlite": bench_sqlite(work, folder, rows, args.batch_size)}
-    if args.pg != "none":
+    parts = args.parts.split(",")
+    summary: dict[str, Any] = {}
+    if "sqlite" in parts:
+        summary["sqlite"] = bench_sqlite(work, folder, rows, args.batch_size)
+    if "postgresql" in parts and args.pg != "none":
         summary["postgresql"] = bench_pg(args.pg, folder, rows, args.batch_size)
-    summary["incremental"] = bench_incremental(work, rows, args.batch_size, summary["sqlite"])
-    summary["peak_rss_mb"] = bench_rss(work, sizes, args.batch_size)
-    summary["sqlite"].pop("db")
+    if "incremental" in parts and "sqlite" in summary:
+        summary["incremental"] = bench_incremental(work, rows, args.batch_size,
+                                                   summary["sqlite"])
+    if "rss" in parts:
+        summary["peak_rss_mb"] = bench_rss(work, sizes, args.batch_size)
+    if "sqlite" in summary:
+        summary["sqlite"].pop("db")
     print(json.dumps(_rounded(summary)))
 
 
