@@ -228,6 +228,10 @@ class FilesConnector(Connector):
     def _read_file(self, entity: str, path: Path, state: FileCursor) -> Iterator[Batch]:
         """One pass over ``path``, resumed from ``state.resume`` if the file is unchanged."""
         signature = file_signature(path)
+        if state.read == signature and not self._standing.get(entity):
+            # read completely by the last sync and unchanged since: nothing new to read
+            yield Batch(cursor=state.to_json())
+            return
         resume = state.resume if state.resume and state.resume.signature == signature else None
         since = state.since
         max_seen = resume.max_seen if resume else None
@@ -259,7 +263,7 @@ class FilesConnector(Connector):
                             rejects=rejects, cursor=cursor.to_json())
                 records, lines, rejects = [], [], []
         yield Batch(records=records, sources=LineSources(file_name, lines), rejects=rejects,
-                    cursor=FileCursor(_later(since, max_seen)).to_json())
+                    cursor=FileCursor(_later(since, max_seen), read=signature).to_json())
 
 
 def _prepared(rows: Iterator[SourceRow], dates: DateColumns | None, file_name: str

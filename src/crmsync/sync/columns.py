@@ -105,10 +105,10 @@ def timestamps(dialect: str | None) -> Convert:
 def texts(limit: int, nul_ok: bool) -> Convert:
     """Text of at most ``limit`` characters (without U+0000 unless ``nul_ok``)."""
     if nul_ok:
-        return lambda col: [v if type(v) is str and 0 < len(v) <= limit else _blank(v)
-                            for v in col]
+        return lambda col: [v if type(v) is str and 0 < len(v) <= limit
+                            else None if v is None else _blank(v) for v in col]
     return lambda col: [v if type(v) is str and 0 < len(v) <= limit and "\x00" not in v
-                        else _blank(v) for v in col]
+                        else None if v is None else _blank(v) for v in col]
 
 
 def integers(low: int, high: int) -> Convert:

@@ -187,7 +187,8 @@ class RecordValidator:
         """:meth:`validate` of each record, the common ones a column at a time
         (:mod:`crmsync.sync.columns`): the same rows and problems, faster."""
         rows = self._batch.rows(records, template)
-        return [(row, []) if row is not None else self.validate(record, template)
+        none: list[FieldProblem] = []  # shared: a valid record's problems are never added to
+        return [(row, none) if row is not None else self.validate(record, template)
                 for record, row in zip(records, rows, strict=True)]
 
     def _coerce_fields(self, record: Mapping[str, Any], row: list[Any],
