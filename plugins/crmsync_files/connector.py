@@ -256,7 +256,8 @@ class FilesConnector(Connector):
             else:
                 records.append(row.values)
                 lines.append(row.first_line)
-                max_seen = _later(max_seen, updated_at)
+                if updated_at is not None and (max_seen is None or updated_at > max_seen):
+                    max_seen = updated_at
             if len(records) + len(rejects) >= self.batch_size:
                 cursor = FileCursor(since, Resume(signature, row.last_line, max_seen))
                 yield Batch(records=records, sources=LineSources(file_name, lines),
@@ -296,6 +297,13 @@ def _first_of_its_id(row: SourceRow, seen_ids: set[int], file_name: str) -> Sour
 def _updated_at(row: SourceRow) -> dt.datetime | None:
     """The row's ``remote_updated_at`` as naive UTC, if it has one that parses."""
     value = (row.raw or row.values).get("remote_updated_at")
+    if type(value) is str and value[-1:] == "Z" and value[10:11] == "T":
+        try:  # what exports write, ``2024-09-08T12:40:48Z``: UTC already
+            parsed = dt.datetime.fromisoformat(value[:-1])
+            if parsed.tzinfo is None:
+                return parsed
+        except ValueError:
+            pass
     try:  # the common forms in C (``Z`` too, from Python 3.11); the tolerant parser for the rest
         updated_at = dt.datetime.fromisoformat(value) if type(value) is str else None
     except ValueError:
