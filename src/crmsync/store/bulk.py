@@ -49,15 +49,14 @@ def missing_indexes(conn: Connection, table: sa.Table) -> list[sa.Index]:
 def restore_indexes(conn: Connection, table: sa.Table) -> list[str]:
     """Create the schema's indexes of ``table`` that the database lacks; returns their names.
 
-    SQLite's sorter gets a second thread for the build (within the page cache the store
-    sets, so memory stays flat); PostgreSQL gets more ``maintenance_work_mem`` for it.
+    SQLite sorts within the page cache the store sets (32 MB; a larger cache or sorter
+    threads cut the spill to temporary files but raise peak memory: docs/performance.md);
+    PostgreSQL gets more ``maintenance_work_mem`` for the build.
     """
     missing = missing_indexes(conn, table)
     if not missing:
         return []
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("PRAGMA threads=2")
-    elif conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '128MB'")
     for index in missing:
         index.create(conn)
