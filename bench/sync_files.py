@@ -1,194 +1,267 @@
-"""Benchmark: sync a CSV export of the demo CRM into SQLite with the real ``crmsync sync``.
+"""Benchmark: a full sync of one CSV export of activities with the real ``crmsync sync``,
+SQLite and PostgreSQL, against raw loaders of the same rows measured in the same run.
 
-Prints rows/s, the ratio against a raw ``sqlite3`` ``executemany`` insert of the same rows
-measured in the same run, and the peak RSS of each process. Two baselines:
+Prints, in one run (``docs/performance.md`` explains the figures):
 
-* the same tables and indexes crmsync's migrations create (what the database itself costs:
-  the ratio that says how much crmsync adds), and
-* bare tables without indexes (the fastest thing SQLite can do with the rows).
-
-Peak RSS is measured at two dataset sizes so that growth with row count shows.
+* rows/s of crmsync and of the raw ceilings (:mod:`files_data`), and their ratios:
+  SQLite against ``csv.reader`` + ``executemany`` upsert in transactions of ``--batch-size``
+  rows into a table with only the unique key; PostgreSQL against ``COPY`` into a temporary
+  table + ``INSERT … ON CONFLICT`` (and, for scale, ``COPY`` into a bare table);
+* bytes the sync wrote (``/proc/self/io`` of the process) against the final database size;
+* the peak RSS of the sync at two sizes (``--rss-sizes``);
+* a sync with nothing new (no-op) and one with 1% of the rows edited, against the full sync.
 
 Usage::
 
-    python bench/sync_files.py                 # medium and large (≥100k deals, ≥1M activities)
-    python bench/sync_files.py --sizes small   # a quick run
+    python bench/sync_files.py            # 500k rows; RSS at 200k and 1M
+    python bench/sync_files.py --quick    # 20k rows (also CRMSYNC_BENCH_QUICK=1)
+    python bench/sync_files.py --pg none  # SQLite only
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve()
-from childproc import report_rss, run_cli_sync  # noqa: E402 (bench/ is the script dir)
+from files_data import raw_pg, raw_sqlite, write_activities  # noqa: E402 (bench/ is the path)
+
+PG = os.environ.get("CRMSYNC_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-def export_demo(size: str, folder: Path) -> int:
-    """Write the demo dataset of ``size`` as the files connector's CSV format; return rows."""
-    from crmsync.orchestration.export import EXPORTED_COLUMNS, format_csv_value
-    from crmsync_demo import DemoConnector
+# -- children: each measures itself and prints one JSON line last ----------------------------
 
-    marker = folder / ".complete"
-    if marker.exists():
-        return int(marker.read_text())
-    folder.mkdir(parents=True, exist_ok=True)
-    demo = DemoConnector("demo", DemoConnector.validate_settings({"size": size}))
-    total = 0
-    for entity in demo.ENTITIES:
-        columns = EXPORTED_COLUMNS[entity]
-        with open(folder / f"{entity}.csv", "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(columns)
-            for batch in demo.read(entity, None):
-                for record in batch.records:
-                    writer.writerow([format_csv_value(record.get(c)) for c in columns])
-                total += len(batch.records)
-    marker.write_text(str(total))
-    return total
+def _self_io() -> int:
+    try:
+        with open("/proc/self/io", encoding="ascii") as f:
+            return next(int(r.split()[1]) for r in f if r.startswith("write_bytes:"))
+    except (OSError, StopIteration):
+        return 0
 
 
-def run_measured(args: list[str]) -> tuple[float, int, str]:
-    """Run a process; return (wall seconds, peak RSS in KiB, stdout)."""
+def _peak_rss_kib() -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        return next(int(r.split()[1]) for r in f if r.startswith("VmHWM:"))
+
+
+def child(mode: str, target: str, folder: str, batch: int) -> None:
     start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, err = proc.communicate()
-    elapsed = time.perf_counter() - start
+    figures: dict[str, Any] = {}
+    if mode == "crmsync":
+        from crmsync.cli import main
+
+        figures["import_s"] = time.perf_counter() - start
+        config = Path(tempfile.mkdtemp()) / "crmsync.toml"
+        config.write_text(f'[store]\nurl = "{target}"\n[connections.bench]\ntype = "files"\n'
+                          f'path = "{folder}"\nbatch_size = {batch}\n')
+        t0 = time.perf_counter()
+        try:
+            main(["--config", str(config), "sync", "--json"])
+        except SystemExit as exc:
+            if exc.code not in (0, None):
+                raise
+        figures["sync_s"] = time.perf_counter() - t0
+    elif mode == "raw-sqlite":
+        raw_sqlite(Path(folder) / "activities.csv", target, batch)
+    else:
+        raw_pg(Path(folder) / "activities.csv", _libpq(target), batch, merge=mode == "raw-merge")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    figures.update(rss_mb=_peak_rss_kib() / 1024, written=_self_io(),
+                   cpu_s=usage.ru_utime + usage.ru_stime)
+    print("\n" + json.dumps(figures))
+
+
+def _libpq(url: str) -> str:
+    import sqlalchemy as sa
+
+    u = sa.make_url(url)
+    opts = u.query.get("options")
+    dsn = f"host={u.host} port={u.port or 5432} dbname={u.database} user={u.username}"
+    return dsn + (f" options='{opts}'" if opts else "")
+
+
+# -- the parent ----------------------------------------------------------------------------
+
+def measured(mode: str, target: str, folder: Path, batch: int) -> dict[str, Any]:
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(HERE), "--child", mode, target, str(folder),
+                           str(batch)], capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
     if proc.returncode != 0:
-        raise SystemExit(f"{args[:4]} failed ({proc.returncode}):\n{err[-3000:]}")
-    # the child's own peak, read from /proc by the child itself (see `childproc.report_rss`)
-    rss = int(out.strip().splitlines()[-1].split("=")[1])
-    return elapsed, rss, out
+        raise SystemExit(f"{mode} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    figures: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    figures["wall_s"] = wall
+    return figures
 
 
-def child_crmsync(folder: str, db: str, batch_size: int) -> None:
-    """In a child process: the real CLI, `crmsync sync`, files → SQLite."""
-    config = Path(db).with_suffix(".toml")
-    config.write_text(f'[store]\nurl = "sqlite:///{db}"\n[connections.bench]\n'
-                      f'type = "files"\npath = "{folder}"\nbatch_size = {batch_size}\n')
-    try:
-        run_cli_sync(str(config))
-    finally:
-        report_rss()
+def _sqlite_db(work: Path, name: str) -> Path:
+    db = work / f"{name}.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    return db
 
 
-def child_raw(folder: str, db: str, batch_size: int, indexes: bool) -> None:
-    """In a child process: csv.reader + sqlite3 executemany of the same rows, same batches."""
+def _db_bytes(db: Path) -> int:
+    return sum(Path(f"{db}{s}").stat().st_size for s in ("", "-wal")
+               if Path(f"{db}{s}").exists())
+
+
+def _stored(db: Path) -> int:
     import sqlite3
-
-    from crmsync.core.schema import SYNCED_TABLES
-    from crmsync.store import Store
-
-    if indexes:  # the very tables and indexes crmsync's migrations create
-        Store(f"sqlite:///{db}").dispose()
-    con = sqlite3.connect(db)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=NORMAL")
-    con.execute("PRAGMA cache_size=-32768")
-    now = "2026-01-01 00:00:00.000000"
-    for name in SYNCED_TABLES:
-        path = Path(folder) / f"{name}.csv"
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.reader(f)
-            header = next(reader)
-            columns = [*header, "connection", "synced_at"]
-            if not indexes:
-                con.execute(f"CREATE TABLE {name} (id INTEGER PRIMARY KEY, "
-                            f"{', '.join(columns)})")
-            sql = (f"INSERT INTO {name} ({', '.join(columns)}) "
-                   f"VALUES ({', '.join('?' * len(columns))})")
-            flag = header.index("is_deleted") if "is_deleted" in header else None
-            batch: list[list[object]] = []
-            for row in reader:
-                values: list[object] = [None if v == "" else v for v in row]
-                if flag is not None and values[flag] is None:
-                    values[flag] = 0  # NOT NULL in the schema; crmsync defaults it too
-                batch.append([*values, "bench", now])
-                if len(batch) >= batch_size:
-                    con.executemany(sql, batch)
-                    con.commit()
-                    batch = []
-            con.executemany(sql, batch)
-            con.commit()
-    con.close()
-    report_rss()
-
-
-def count_rows(db: str) -> int:
-    import sqlite3
-
-    from crmsync.core.schema import SYNCED_TABLES
 
     con = sqlite3.connect(db)
     try:
-        return sum(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in SYNCED_TABLES)
+        return int(con.execute("SELECT count(*) FROM activities").fetchone()[0])
     finally:
         con.close()
 
 
-def bench_size(size: str, work: Path, batch_size: int) -> dict[str, float]:
-    folder = work / f"demo-{size}"
-    t0 = time.perf_counter()
-    rows = export_demo(size, folder)
-    mb = sum(p.stat().st_size for p in folder.glob("*.csv")) / 1e6
-    print(f"\n== {size}: {rows:,} rows in {len(list(folder.glob('*.csv')))} CSV files "
-          f"({mb:,.0f} MB; exported in {time.perf_counter() - t0:,.1f} s)")
-    py = sys.executable
-    results = {}
-    for label, mode in (("crmsync sync (files -> SQLite)", "crmsync"),
-                        ("raw executemany, same tables+indexes", "raw-indexed"),
-                        ("raw executemany, bare tables", "raw-bare")):
-        db = work / f"{size}-{mode}.db"
+def _line(label: str, rows: int, f: dict[str, Any], extra: str = "") -> None:
+    print(f"  {label:<46} {f['wall_s']:7.1f} s {rows / f['wall_s']:10,.0f} rows/s "
+          f"RSS {f['rss_mb']:5.0f} MB{extra}")
+
+
+def bench_sqlite(work: Path, folder: Path, rows: int, batch: int) -> dict[str, Any]:
+    print("SQLite")
+    db = _sqlite_db(work, "crmsync")
+    ours = measured("crmsync", f"sqlite:///{db}", folder, batch)
+    size = _db_bytes(db)
+    assert _stored(db) == rows, f"crmsync stored {_stored(db):,} of {rows:,} rows"
+    raw_db = _sqlite_db(work, "raw")
+    raw = measured("raw-sqlite", str(raw_db), folder, batch)
+    _line("crmsync sync (files -> SQLite)", rows, ours,
+          f"  wrote {ours['written'] / 1e6:,.0f} MB for a {size / 1e6:,.0f} MB db "
+          f"(x{ours['written'] / size:.2f}; target <= 2)")
+    _line(f"raw csv.reader + executemany upsert, {batch}/tx", rows, raw,
+          f"  wrote {raw['written'] / 1e6:,.0f} MB")
+    ratio = raw["wall_s"] / ours["wall_s"]
+    print(f"  ratio crmsync / raw executemany upsert (unique key only): {ratio:.2f} "
+          f"(target >= 0.5); in CPU time {raw['cpu_s'] / ours['cpu_s']:.2f} "
+          f"({ours['cpu_s']:.1f} s vs {raw['cpu_s']:.1f} s)")
+    return {"crmsync_rows_s": rows / ours["wall_s"], "raw_rows_s": rows / raw["wall_s"],
+            "ratio": ratio, "cpu_ratio": raw["cpu_s"] / ours["cpu_s"],
+            "write_amplification": ours["written"] / size,
+            "full_s": ours["wall_s"], "db": str(db)}
+
+
+def bench_pg(url: str, folder: Path, rows: int, batch: int) -> dict[str, Any]:
+    import sqlalchemy as sa
+
+    print("PostgreSQL")
+    admin = sa.create_engine(url)
+    figures: dict[str, dict[str, Any]] = {}
+    for mode in ("crmsync", "raw-merge", "raw-copy"):
+        schema = f"bench_files_{mode.replace('-', '_')}"
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+        target = sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+        figures[mode] = measured(mode, target.render_as_string(hide_password=False), folder,
+                                 batch)
+        with admin.begin() as conn:
+            stored = conn.execute(sa.text(f"SELECT count(*) FROM {schema}.activities")).scalar()
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        assert stored == rows, f"{mode} stored {stored:,} of {rows:,} rows"
+    admin.dispose()
+    _line("crmsync sync (files -> PostgreSQL)", rows, figures["crmsync"])
+    _line(f"raw COPY to temp + INSERT ON CONFLICT, {batch}/tx", rows, figures["raw-merge"])
+    _line(f"raw COPY into a bare table, {batch}/tx", rows, figures["raw-copy"])
+    ratio = figures["raw-merge"]["wall_s"] / figures["crmsync"]["wall_s"]
+    print(f"  ratio crmsync / raw COPY + INSERT ON CONFLICT: {ratio:.2f} (target >= 0.8); "
+          f"/ raw COPY bare: "
+          f"{figures['raw-copy']['wall_s'] / figures['crmsync']['wall_s']:.2f}")
+    return {"crmsync_rows_s": rows / figures["crmsync"]["wall_s"], "ratio": ratio}
+
+
+def bench_incremental(work: Path, rows: int, batch: int, full: dict[str, Any]) -> dict[str, Any]:
+    print(f"Incremental, on the {rows:,}-row SQLite store")
+    target = f"sqlite:///{full['db']}"
+    noop = measured("crmsync", target, work / f"rows-{rows}", batch)
+    changed_folder = work / f"rows-{rows}-changed"
+    write_activities(changed_folder, rows, changed=0.01)
+    changed = measured("crmsync", target, changed_folder, batch)
+    for label, f in (("no-op (nothing new)", noop), ("1% of the rows edited", changed)):
+        print(f"  {label:<24} process {f['wall_s']:5.2f} s (imports {f['import_s']:.2f} s, "
+              f"sync {f['sync_s']:.2f} s) = {f['wall_s'] / full['full_s']:.3f} of the full "
+              f"sync")
+    print("  targets: no-op < 1 s; 1% edited <= 0.05 of the full sync")
+    return {"noop_s": noop["wall_s"], "noop_sync_s": noop["sync_s"],
+            "changed_ratio": changed["wall_s"] / full["full_s"]}
+
+
+def bench_rss(work: Path, sizes: list[int], batch: int) -> dict[str, float]:
+    print("Peak RSS of crmsync sync (SQLite)")
+    out = {}
+    for n in sizes:
+        folder = work / f"rows-{n}"
+        write_activities(folder, n)
+        db = _sqlite_db(work, f"rss-{n}")
+        f = measured("crmsync", f"sqlite:///{db}", folder, batch)
+        size = _db_bytes(db)
+        _line(f"{n:,} rows", n, f, f"  wrote x{f['written'] / size:.2f} the db size")
+        out[str(n)] = f["rss_mb"]
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
-        seconds, rss, _ = run_measured([py, str(HERE), "--child", mode, str(folder), str(db),
-                                        str(batch_size)])
-        stored = count_rows(str(db))
-        assert stored == rows, f"{mode} stored {stored:,} of {rows:,} rows"
-        results[mode] = rows / seconds
-        results[f"{mode}-rss"] = rss / 1024
-        print(f"{label:<40} {seconds:8.1f} s {rows / seconds:12,.0f} rows/s "
-              f"peak RSS {rss / 1024:6.0f} MB")
-    print(f"{'ratio vs same tables+indexes':<40} {results['crmsync'] / results['raw-indexed']:8.2f}"
-          "   (target >= 0.5)")
-    print(f"{'ratio vs bare tables':<40} {results['crmsync'] / results['raw-bare']:8.2f}")
-    results["rows"] = rows
-    return results
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="medium,large",
-                        help="comma-separated demo sizes (default: medium,large)")
+    quick = bool(os.environ.get("CRMSYNC_BENCH_QUICK"))
+    parser.add_argument("--quick", action="store_true", default=quick,
+                        help="20k rows, RSS at 10k and 40k (a smoke run)")
+    parser.add_argument("--rows", type=int, help="rows of the main run (default 500000)")
+    parser.add_argument("--rss-sizes", help="two sizes for peak RSS (default 200000,1000000)")
     parser.add_argument("--batch-size", type=int, default=5000)
-    parser.add_argument("--workdir", help="keep exports here (reused by later runs)")
+    parser.add_argument("--pg", default=PG, help="PostgreSQL URL, or 'none' to skip")
+    parser.add_argument("--parts", default="sqlite,postgresql,incremental,rss",
+                        help="which measurements (incremental needs sqlite)")
+    parser.add_argument("--workdir", help="keep the CSV files here (reused by later runs)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        mode, folder, db, batch = args.child
-        if mode == "crmsync":
-            child_crmsync(folder, db, int(batch))
-        else:
-            child_raw(folder, db, int(batch), indexes=mode == "raw-indexed")
+        mode, target, folder, batch = args.child
+        child(mode, target, folder, int(batch))
         return
-    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="crmsync-bench-"))
+    rows = args.rows or (20_000 if args.quick else 500_000)
+    sizes = [int(s) for s in (args.rss_sizes or ("10000,40000" if args.quick
+                                                else "200000,1000000")).split(",")]
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="crmsync-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, batch size "
+    folder = work / f"rows-{rows}"
+    t0 = time.perf_counter()
+    write_activities(folder, rows)
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {rows:,} activities "
+          f"(CSV, Z timestamps; {time.perf_counter() - t0:.1f} s to write), batch size "
           f"{args.batch_size}, work dir {work}")
-    summary = {size: bench_size(size, work, args.batch_size) for size in args.sizes.split(",")}
-    if len(summary) > 1:
-        first, last = next(iter(summary.values())), list(summary.values())[-1]
-        print(f"\npeak RSS of crmsync sync: {first['crmsync-rss']:.0f} MB at {first['rows']:,} "
-              f"rows, {last['crmsync-rss']:.0f} MB at {last['rows']:,} rows "
-              f"(x{last['rows'] / first['rows']:.1f} rows)")
-    print(json.dumps({k: {m: round(v, 2) for m, v in r.items()} for k, r in summary.items()}))
+    parts = args.parts.split(",")
+    summary: dict[str, Any] = {}
+    if "sqlite" in parts:
+        summary["sqlite"] = bench_sqlite(work, folder, rows, args.batch_size)
+    if "postgresql" in parts and args.pg != "none":
+        summary["postgresql"] = bench_pg(args.pg, folder, rows, args.batch_size)
+    if "incremental" in parts and "sqlite" in summary:
+        summary["incremental"] = bench_incremental(work, rows, args.batch_size,
+                                                   summary["sqlite"])
+    if "rss" in parts:
+        summary["peak_rss_mb"] = bench_rss(work, sizes, args.batch_size)
+    if "sqlite" in summary:
+        summary["sqlite"].pop("db")
+    print(json.dumps(_rounded(summary)))
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    return round(value, 3) if isinstance(value, float) else value
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import pytest
 
 from crmsync import Batch, ConfigError
 from crmsync_files import FilesConnector, crmsync_register_connectors
+from crmsync_files.cursor import file_signature
 
 Reader = Callable[..., list[Batch]]
 
@@ -182,7 +183,8 @@ def test_final_cursor_holds_the_greatest_remote_updated_at(tmp_path: Path, read:
 
     final = read("accounts")[-1].cursor
 
-    assert final == {"since": "2024-03-01T10:00:00.500000", "resume": None}
+    assert final == {"since": "2024-03-01T10:00:00.500000", "resume": None,
+                     "read": file_signature(tmp_path / "accounts.csv")}
 
 
 def test_incremental_read_yields_only_newer_and_tied_rows(tmp_path: Path, read: Reader) -> None:
@@ -215,7 +217,7 @@ def test_unparseable_remote_updated_at_is_passed_through(tmp_path: Path, read: R
     batches = read("accounts", cursor)
 
     assert remote_ids(batches) == ["a1"]
-    assert batches[-1].cursor == cursor
+    assert batches[-1].cursor == {**cursor, "read": file_signature(tmp_path / "accounts.csv")}
 
 
 def test_batch_cursor_records_progress(tmp_path: Path, read: Reader) -> None:
@@ -242,7 +244,21 @@ def test_resume_keeps_max_seen_from_before_the_crash(tmp_path: Path, read: Reade
 
     final = read("accounts", committed, batch_size=1)[-1].cursor
 
-    assert final == {"since": "2024-05-01T00:00:00", "resume": None}
+    assert final == {"since": "2024-05-01T00:00:00", "resume": None,
+                     "read": file_signature(tmp_path / "accounts.csv")}
+
+
+def test_a_file_unchanged_since_a_complete_pass_is_not_read_again(tmp_path: Path,
+                                                                  read: Reader) -> None:
+    path = write_accounts(tmp_path, "2024-01-01", "2024-01-02")
+    cursor = read("accounts")[-1].cursor
+
+    again = read("accounts", cursor)
+
+    assert remote_ids(again) == []
+    assert again[-1].cursor == cursor
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1000))
+    assert remote_ids(read("accounts", cursor)) == ["a2"]  # touched: read, tied row again
 
 
 def test_changed_file_restarts_the_pass(tmp_path: Path, read: Reader) -> None:

@@ -76,8 +76,12 @@ def test_an_unchanged_folder_syncs_nothing_new_the_second_time(sqlite_store, tmp
     cfg = make_config(sqlite_store.url, sheet={"type": "files", "path": str(data)})
     sync(cfg, registry, store=sqlite_store, entities=["accounts"])
     second = sync(cfg, registry, store=sqlite_store, entities=["accounts"])
-    # only the row at the watermark itself is re-read (ties are re-read, upserts are harmless)
-    assert second.details[0].rows_read == 1
+    # unchanged since the last complete pass: not read at all (docs/connectors/files.md)
+    assert second.details[0].rows_read == 0
+    (data / "accounts.csv").write_text("".join(good) + "\n")
+    third = sync(cfg, registry, store=sqlite_store, entities=["accounts"])
+    # rewritten: only the row at the watermark itself is re-read (ties are re-read)
+    assert third.details[0].rows_read == 1
 
 
 DATASET = {

@@ -228,6 +228,10 @@ class FilesConnector(Connector):
     def _read_file(self, entity: str, path: Path, state: FileCursor) -> Iterator[Batch]:
         """One pass over ``path``, resumed from ``state.resume`` if the file is unchanged."""
         signature = file_signature(path)
+        if state.read == signature and not self._standing.get(entity):
+            # read completely by the last sync and unchanged since: nothing new to read
+            yield Batch(cursor=state.to_json())
+            return
         resume = state.resume if state.resume and state.resume.signature == signature else None
         since = state.since
         max_seen = resume.max_seen if resume else None
@@ -252,14 +256,15 @@ class FilesConnector(Connector):
             else:
                 records.append(row.values)
                 lines.append(row.first_line)
-                max_seen = _later(max_seen, updated_at)
+                if updated_at is not None and (max_seen is None or updated_at > max_seen):
+                    max_seen = updated_at
             if len(records) + len(rejects) >= self.batch_size:
                 cursor = FileCursor(since, Resume(signature, row.last_line, max_seen))
                 yield Batch(records=records, sources=LineSources(file_name, lines),
                             rejects=rejects, cursor=cursor.to_json())
                 records, lines, rejects = [], [], []
         yield Batch(records=records, sources=LineSources(file_name, lines), rejects=rejects,
-                    cursor=FileCursor(_later(since, max_seen)).to_json())
+                    cursor=FileCursor(_later(since, max_seen), read=signature).to_json())
 
 
 def _prepared(rows: Iterator[SourceRow], dates: DateColumns | None, file_name: str
@@ -292,12 +297,19 @@ def _first_of_its_id(row: SourceRow, seen_ids: set[int], file_name: str) -> Sour
 def _updated_at(row: SourceRow) -> dt.datetime | None:
     """The row's ``remote_updated_at`` as naive UTC, if it has one that parses."""
     value = (row.raw or row.values).get("remote_updated_at")
-    try:  # the common form in C; the tolerant parser for the rest
+    if type(value) is str and value[-1:] == "Z" and value[10:11] == "T":
+        try:  # what exports write, ``2024-09-08T12:40:48Z``: UTC already
+            parsed = dt.datetime.fromisoformat(value[:-1])
+            if parsed.tzinfo is None:
+                return parsed
+        except ValueError:
+            pass
+    try:  # the common forms in C (``Z`` too, from Python 3.11); the tolerant parser for the rest
         updated_at = dt.datetime.fromisoformat(value) if type(value) is str else None
-        if updated_at is not None and updated_at.tzinfo is not None:
-            updated_at = parse_timestamp(value)
     except ValueError:
-        updated_at = parse_timestamp(value)
+        return parse_timestamp(value)
+    if updated_at is not None and updated_at.tzinfo is not None:
+        return updated_at.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return updated_at
 
 

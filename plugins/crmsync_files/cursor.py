@@ -2,7 +2,8 @@
 
 A cursor is a JSON-able mapping::
 
-    {"since": S, "resume": {"signature": SIG, "line": N, "max_seen": M} | None}
+    {"since": S, "resume": {"signature": SIG, "line": N, "max_seen": M} | None,
+     "read": SIG}  # "read" only after a complete pass
 
 * ``since``: the greatest ``remote_updated_at`` (ISO 8601, naive UTC) of earlier complete
   passes over the file; rows older than it are skipped, rows equal to it are read again.
@@ -10,6 +11,9 @@ A cursor is a JSON-able mapping::
   the file the pass read, ``line`` is the last physical line whose rows are committed and
   ``max_seen`` the greatest ``remote_updated_at`` read so far in the pass. When the file's
   signature has changed, the pass starts again from line 1.
+* ``read``: the signature of the file the last complete pass read. While the file keeps it
+  (and no earlier reject is to be read again), the next sync has nothing to read and skips
+  the file without opening it (``docs/performance.md``).
 """
 
 from __future__ import annotations
@@ -107,6 +111,7 @@ class FileCursor:
 
     since: dt.datetime | None = None
     resume: Resume | None = None
+    read: str | None = None
 
     @classmethod
     def from_json(cls, value: Any) -> FileCursor:
@@ -114,12 +119,13 @@ class FileCursor:
         if not isinstance(value, dict):
             return cls()
         since = parse_timestamp(value.get("since"))
+        read = value.get("read") if isinstance(value.get("read"), str) else None
         resume = value.get("resume")
         if (isinstance(resume, dict) and isinstance(resume.get("signature"), str)
                 and isinstance(resume.get("line"), int) and resume["line"] >= 0):
             return cls(since, Resume(resume["signature"], resume["line"],
                                      parse_timestamp(resume.get("max_seen"))))
-        return cls(since)
+        return cls(since, read=read)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON-able form the engine persists."""
@@ -127,4 +133,7 @@ class FileCursor:
         if self.resume is not None:
             resume = {"signature": self.resume.signature, "line": self.resume.line,
                       "max_seen": format_timestamp(self.resume.max_seen)}
-        return {"since": format_timestamp(self.since), "resume": resume}
+        value: dict[str, Any] = {"since": format_timestamp(self.since), "resume": resume}
+        if self.read is not None:
+            value["read"] = self.read
+        return value

@@ -250,6 +250,12 @@ class _CsvRows:
         self.width_ok = len(header)
         self.suspect = 0  # the line of the last broken row, until a complete row follows it
 
+    @property
+    def fast(self) -> bool:
+        """Whether a row of the header's width is good as it is: every column known, no
+        undecodable byte in the file, no broken row just before."""
+        return not self.unknown and self.decoded is None and not self.suspect
+
     def rows(self, skip_through: int) -> Iterator[SourceRow]:
         """Every row ending after line ``skip_through``, good or rejected."""
         feed = self.feed
@@ -312,6 +318,10 @@ class _CsvRows:
     def _row(self, first: int, last: int, cells: list[str]) -> SourceRow | None:
         """The row of valid CSV ``cells``: its values, or why it is rejected."""
         width, width_ok = len(cells), self.width_ok
+        if width == width_ok and self.fast:  # the common case: a complete row, nothing odd
+            return SourceRow(first, last, values=dict(zip(self.header,
+                                                          [cell or None for cell in cells],
+                                                          strict=True)))
         if self.suspect:
             if width != width_ok:
                 # maybe text of the quoted cell that broke: only a complete row is trusted

@@ -7,6 +7,11 @@ pipelined for psycopg), not as Python round trips. Values arrive already adapted
 dialect (:mod:`crmsync.store.adapt`), because SQLAlchemy's per-row bind processing would
 otherwise cost more than the database work itself (``bench/sync_files.py``).
 SQLite and PostgreSQL share the syntax; other dialects are refused clearly.
+
+On PostgreSQL a batch of at least :data:`COPY_THRESHOLD` rows is sent with ``COPY`` into a
+temporary table and merged with one ``INSERT … SELECT … ON CONFLICT``: per-row statement
+execution costs more than the merge itself (``docs/performance.md``). The result is the
+same rows (a key sent twice: the last one wins, as with ``executemany``).
 """
 
 from __future__ import annotations
@@ -23,7 +28,11 @@ from sqlalchemy.engine import Connection, Dialect
 from crmsync.core.errors import StoreError
 from crmsync.store.adapt import value_adapter
 
-__all__ = ["upsert_rows", "upsert_prepared", "upsert_statement", "mark_deleted"]
+__all__ = ["upsert_rows", "upsert_prepared", "upsert_statement", "mark_deleted",
+           "COPY_THRESHOLD"]
+
+#: The fewest rows a PostgreSQL upsert sends with ``COPY`` (fewer: ``executemany``).
+COPY_THRESHOLD = 1000
 
 #: The dialect's ``INSERT`` with ``ON CONFLICT`` support.
 _INSERTS: dict[str, Callable[[sa.Table], sqlite.Insert | postgresql.Insert]] = {
@@ -73,13 +82,52 @@ def upsert_prepared(conn: Connection, table: sa.Table, columns: Sequence[str],
     """
     if not rows:
         return 0
-    sql = _compiled(conn.dialect.name, table, tuple(columns))
+    dialect = conn.dialect.name
     cursor = conn.connection.cursor()
     try:
-        cursor.executemany(sql, rows)
+        if dialect == "postgresql" and len(rows) >= COPY_THRESHOLD:
+            _copy_upsert(cursor, table, tuple(columns), rows)
+        else:
+            cursor.executemany(_compiled(dialect, table, tuple(columns)), rows)
     finally:
         cursor.close()
     return len(rows)
+
+
+@lru_cache(maxsize=128)
+def _merge_sql(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, str, str]:
+    """The SQL of a ``COPY`` upsert: create the session's staging table, ``COPY`` into it,
+    and merge it into ``table``."""
+    from sqlalchemy.dialects.postgresql import psycopg
+
+    stage = f"crmsync_stage_{table.name}_{len(columns)}"
+    names = ", ".join(f'"{c}"' for c in columns)
+    create = (f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" ON COMMIT DELETE ROWS AS '
+              f'SELECT {names} FROM "{table.name}" WITH NO DATA')
+    staged = sa.table(stage, *(sa.column(c) for c in columns))
+    stmt = postgresql.insert(table).from_select(list(columns), sa.select(*staged.c))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(_KEY),
+        set_={c: stmt.excluded[c] for c in columns if c not in _KEY and c != "id"})
+    # SQLAlchemy leaves this dialect's __init__ unannotated.
+    merge = str(stmt.compile(dialect=psycopg.dialect()))  # type: ignore[no-untyped-call]
+    return create, f'COPY "{stage}" ({names}) FROM STDIN', f'{merge}; DELETE FROM "{stage}"'
+
+
+def _copy_upsert(cursor: Any, table: sa.Table, columns: tuple[str, ...],
+                 rows: Sequence[Sequence[Any]]) -> None:
+    """Upsert ``rows`` through ``COPY`` and a staging table (PostgreSQL)."""
+    create, copy_sql, merge = _merge_sql(table, columns)
+    if all(k in columns for k in _KEY):  # one row per key, the last, as executemany leaves
+        at = [columns.index(k) for k in _KEY]
+        last = {(row[at[0]], row[at[1]]): row for row in rows}
+        if len(last) < len(rows):
+            rows = list(last.values())
+    cursor.execute(create)
+    with cursor.copy(copy_sql) as copy:
+        for row in rows:
+            copy.write_row(row)
+    cursor.execute(merge)
 
 
 def upsert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> int:

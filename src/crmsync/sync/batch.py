@@ -12,17 +12,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crmsync.core.redact import Redactor
-from crmsync.core.schema import sync_state
+from crmsync.core.schema import sync_rejects, sync_state
 from crmsync.core.timeparse import naive_utc
 from crmsync.plugin.connector import Batch
 from crmsync.store.upsert import upsert_statement
 from crmsync.sync.limits import storable
 from crmsync.sync.value_rules import bound_payload, bound_text
 
-__all__ = ["PendingBatch", "source_of", "deletions_of", "save_cursor"]
+__all__ = ["PendingBatch", "source_of", "deletions_of", "save_cursor", "replace_rejects"]
 
 
 @dataclass
@@ -107,3 +108,23 @@ def save_cursor(conn: Connection, connection: str, entity: str, cursor: Any,
                             key=("connection", "entity"))
     conn.execute(stmt, [{"connection": connection, "entity": entity, "cursor": cursor,
                          "updated_at": now, "last_run_id": run_id}])
+
+
+def replace_rejects(conn: Connection, connection: str, entity: str,
+                    rejects: list[dict[str, Any]], run_started: dt.datetime) -> None:
+    """Store rejects; a record rejected again replaces its earlier standing rejects, so
+    re-reading the same bad row on every sync never piles up duplicates (resolved ones
+    are kept as history, but for one resolved by this very run, started at ``run_started``:
+    the record was both stored and rejected in it, e.g. a duplicate row)."""
+    ids = {r["remote_id"] for r in rejects if r["remote_id"] is not None}
+    sources = {r["source"] for r in rejects if r["remote_id"] is None and r["source"]}
+    for column, keys in ((sync_rejects.c.remote_id, ids), (sync_rejects.c.source, sources)):
+        ordered = sorted(keys)
+        for chunk in (ordered[i:i + 500] for i in range(0, len(ordered), 500)):
+            conn.execute(sa.delete(sync_rejects).where(
+                sync_rejects.c.connection == connection,
+                sync_rejects.c.entity == entity,
+                sa.or_(sync_rejects.c.resolved_at.is_(None),
+                       sync_rejects.c.resolved_at >= run_started),
+                column.in_(chunk)))
+    conn.execute(sa.insert(sync_rejects), rejects)

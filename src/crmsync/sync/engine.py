@@ -22,11 +22,12 @@ from crmsync.core.errors import AuthError, ConfigError, ConnectorError, CrmsyncE
 from crmsync.core.redact import Redactor
 from crmsync.core.reports import LOCKED, STOPPED_QUOTA, EntityResult
 from crmsync.core.retry import RetryPolicy, retrying
-from crmsync.core.schema import SYNCED_TABLES, sync_rejects, sync_runs, sync_state
+from crmsync.core.schema import SYNCED_TABLES, sync_runs, sync_state
 from crmsync.plugin.connector import Batch, Connector, StandingRejects
 from crmsync.store import Store, mark_deleted, upsert_prepared
+from crmsync.store.bulk import first_load
 from crmsync.store.locks import RunLocked
-from crmsync.sync.batch import PendingBatch, deletions_of, save_cursor, source_of
+from crmsync.sync.batch import PendingBatch, deletions_of, replace_rejects, save_cursor, source_of
 from crmsync.sync.checks import checked_read
 from crmsync.sync.limits import storable
 from crmsync.sync.merges import repoint_references
@@ -183,16 +184,9 @@ class SyncEngine:
         self._reject_log = RejectLog(log, f"{connection}/{entity}")
         self._records_seen = 0
         self.connector.retry_rejects(entity, self._standing)
-        try:
-            for attempt in retrying(self.retry, lambda: result.batches, sleep=self.sleep,
-                                    describe=f"{connection}/{entity}"):
-                with attempt:  # a retry reads again from the last committed cursor
-                    for batch in checked_read(self.connector, entity, state["cursor"]):
-                        self._commit_batch(entity, batch, result, calls_before)
-                        if batch.cursor is not None:
-                            state["cursor"] = batch.cursor
-                        if self.progress is not None:
-                            self.progress(connection, entity, result.rows_read)
+        try:  # into an empty table, secondary indexes are built after (crmsync.store.bulk)
+            with first_load(engine, SYNCED_TABLES[entity]):
+                self._read_all(entity, state, result, calls_before)
         except QuotaExhausted as exc:
             # Not a failure: the budget stops the run cleanly; committed batches and their
             # cursor are kept and the next run resumes from them.
@@ -225,6 +219,20 @@ class SyncEngine:
             log.error("%s/%s failed: %s", connection, entity, too_many)
         self._finish(result)
         return result
+
+    def _read_all(self, entity: str, state: dict[str, Any], result: EntityResult,
+                  calls_before: int) -> None:
+        """Read and commit every batch, retried from the last committed cursor."""
+        connection = self.connector.name
+        for attempt in retrying(self.retry, lambda: result.batches, sleep=self.sleep,
+                                describe=f"{connection}/{entity}"):
+            with attempt:  # a retry reads again from the last committed cursor
+                for batch in checked_read(self.connector, entity, state["cursor"]):
+                    self._commit_batch(entity, batch, result, calls_before)
+                    if batch.cursor is not None:
+                        state["cursor"] = batch.cursor
+                    if self.progress is not None:
+                        self.progress(connection, entity, result.rows_read)
 
     def _too_many_rejects(self, result: EntityResult) -> str | None:
         """The error of a sync whose share of rejected records passes ``max_reject_ratio``
@@ -275,8 +283,8 @@ class SyncEngine:
         pending = PendingBatch(result.run_id, connection, entity, self.store.dialect,
                                self.redactor, now,
                                sources=batch.sources if self._standing.sources else None)
-        for i, record in enumerate(batch.records):
-            row, problems = validator.validate(record, template)
+        for i, (record, (row, problems)) in enumerate(zip(
+                batch.records, validator.validate_many(batch.records, template), strict=True)):
             if row is None:
                 pending.reject(record.get("remote_id"), source_of(batch, i),
                                [(p.field, p.reason) for p in problems], record)
@@ -315,7 +323,7 @@ class SyncEngine:
                 self._standing = resolve(conn, connection, entity, self._standing,
                                          remote_ids=rows, sources=stored_sources, now=now)
             if rejects:
-                self._replace_rejects(conn, entity, rejects)
+                replace_rejects(conn, connection, entity, rejects, self._run_started)
             if batch.cursor is not None:
                 save_cursor(conn, connection, entity, batch.cursor, result.run_id, now)
             counts = {"rows_read": result.rows_read + len(batch.records),
@@ -330,24 +338,6 @@ class SyncEngine:
         for name, value in counts.items():
             setattr(result, name, value)
         self._reject_log.add(rejects)
-
-    def _replace_rejects(self, conn: Connection, entity: str,
-                         rejects: list[dict[str, Any]]) -> None:
-        """Store rejects; a record rejected again replaces its earlier standing rejects, so
-        re-reading the same bad row on every sync never piles up duplicates (resolved ones
-        are kept as history, but for one resolved by this very run: the record was both
-        stored and rejected in it, e.g. a duplicate row)."""
-        ids = {r["remote_id"] for r in rejects if r["remote_id"] is not None}
-        sources = {r["source"] for r in rejects if r["remote_id"] is None and r["source"]}
-        for column, keys in ((sync_rejects.c.remote_id, ids), (sync_rejects.c.source, sources)):
-            for chunk in _chunks(sorted(keys), 500):
-                conn.execute(sa.delete(sync_rejects).where(
-                    sync_rejects.c.connection == self.connector.name,
-                    sync_rejects.c.entity == entity,
-                    sa.or_(sync_rejects.c.resolved_at.is_(None),
-                           sync_rejects.c.resolved_at >= self._run_started),
-                    column.in_(chunk)))
-        conn.execute(sa.insert(sync_rejects), rejects)
 
     @staticmethod
     def _abandon_stale_runs(conn: Connection, connection: str, entity: str) -> None:
@@ -380,10 +370,6 @@ class SyncEngine:
         if quota is None:
             return {"quota_used": None, "quota_limit": None}
         return {"quota_used": quota.used, "quota_limit": quota.limit}
-
-
-def _chunks(items: list[Any], size: int) -> list[list[Any]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def sync_entity(store: Store, connector: Connector, entity: str, *, full: bool = False,

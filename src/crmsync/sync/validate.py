@@ -12,7 +12,7 @@ case-insensitive choices, a column's ``min``/``max``) are those of
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,17 @@ import sqlalchemy as sa
 from crmsync.core.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
 from crmsync.store.adapt import Adapter, ColumnKind, column_kind, value_adapter
 from crmsync.sync.coerce import Invalid, coercer, text_limit, within_limit
-from crmsync.sync.limits import dialect_limit
+from crmsync.sync.columns import (
+    BatchValidator,
+    Column,
+    Convert,
+    booleans,
+    integers,
+    texts,
+    through,
+    timestamps,
+)
+from crmsync.sync.limits import dialect_limit, integer_range
 
 __all__ = ["FieldProblem", "RecordValidator", "validator_for"]
 
@@ -90,6 +100,22 @@ def _value_rules(columns: list[tuple[int, sa.Column[Any]]]
     return required, choices, ranges
 
 
+def _convert(column: sa.Column[Any], spec: _Spec, dialect: str | None, enforce_limits: bool,
+             nul_ok: bool) -> Convert:
+    """The column-wise conversion of a data column (:mod:`crmsync.sync.columns`)."""
+    kind = column_kind(column)
+    if kind == "text":
+        return texts(spec[2], nul_ok)
+    if kind == "datetime":
+        return timestamps(dialect)
+    if kind == "integer":
+        bounds = integer_range(column, dialect) if enforce_limits else None
+        return integers(*bounds) if bounds else integers(-(1 << 63), (1 << 63) - 1)
+    if kind == "boolean":
+        return booleans(1, 0) if dialect == "sqlite" else booleans(True, False)
+    return through(spec[3])
+
+
 class RecordValidator:
     """Validates and coerces records of one synced table into complete, storage-ready rows.
 
@@ -119,6 +145,13 @@ class RecordValidator:
         columns = [(index[c.name], c) for c in table.columns if c.name != "id"]
         self._required, self._choices, self._ranges = _value_rules(columns)
         self._defaults = self.template()
+        self._batch = BatchValidator({
+            c.name: Column(index[c.name], _convert(c, self._specs[c.name], dialect,
+                                                   enforce_limits, self._nul_ok),
+                           self._defaults[index[c.name]], required=bool(c.info.get("required")),
+                           choices=frozenset(c.info["choices"]) if c.info.get("choices")
+                           else None, low=c.info.get("min"), high=c.info.get("max"))
+            for c in table.columns if c.name in self._specs}, len(self.columns))
 
     def template(self, **fixed: Any) -> list[Any]:
         """A row of defaults (``is_deleted`` false) with bookkeeping values such as
@@ -148,6 +181,15 @@ class RecordValidator:
         if problems:
             return None, problems
         return row, []
+
+    def validate_many(self, records: Sequence[Mapping[str, Any]], template: list[Any]
+                      ) -> list[tuple[list[Any] | None, list[FieldProblem]]]:
+        """:meth:`validate` of each record, the common ones a column at a time
+        (:mod:`crmsync.sync.columns`): the same rows and problems, faster."""
+        rows = self._batch.rows(records, template)
+        none: list[FieldProblem] = []  # shared: a valid record's problems are never added to
+        return [(row, none) if row is not None else self.validate(record, template)
+                for record, row in zip(records, rows, strict=True)]
 
     def _coerce_fields(self, record: Mapping[str, Any], row: list[Any],
                        problems: list[FieldProblem]) -> None:

@@ -1,0 +1,89 @@
+"""A first load into an empty table: its secondary indexes built once, after the rows.
+
+Maintaining an index row by row during a large load writes each of its pages many times (on
+SQLite, 27× the final database size for 500k activities; ``docs/performance.md``). Into an
+empty table, :func:`first_load` drops the table's secondary indexes (those of the schema:
+the unique key on ``(connection, remote_id)`` stays, the upserts need it) and creates them
+again when the load ends, sorted in one pass.
+
+Crash-safe: a process killed mid-load leaves the rows it committed and a table without some
+of its indexes — usable, only slower to query. The next sync of the table creates the
+missing ones before it loads anything (:func:`first_load` on a table that is not empty).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+__all__ = ["first_load", "restore_indexes", "missing_indexes"]
+
+
+def _existing(conn: Connection, table: sa.Table) -> set[str]:
+    """The names of the indexes ``table`` has in the database."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
+            (table.name,))
+    else:
+        rows = conn.execute(sa.text(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+            "AND tablename = :t"), {"t": table.name})
+    return {str(name) for (name,) in rows}
+
+
+def _secondary(table: sa.Table) -> list[sa.Index]:
+    """The table's secondary indexes in the schema, by name."""
+    return sorted((i for i in table.indexes if i.name), key=lambda i: str(i.name))
+
+
+def missing_indexes(conn: Connection, table: sa.Table) -> list[sa.Index]:
+    """The schema's indexes of ``table`` that the database lacks."""
+    existing = _existing(conn, table)
+    return [i for i in _secondary(table) if i.name not in existing]
+
+
+def restore_indexes(conn: Connection, table: sa.Table) -> list[str]:
+    """Create the schema's indexes of ``table`` that the database lacks; returns their names.
+
+    SQLite sorts within the page cache the store sets (32 MB; a larger cache or sorter
+    threads cut the spill to temporary files but raise peak memory: docs/performance.md);
+    PostgreSQL gets more ``maintenance_work_mem`` for the build.
+    """
+    missing = missing_indexes(conn, table)
+    if not missing:
+        return []
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '128MB'")
+    for index in missing:
+        index.create(conn)
+    return [str(i.name) for i in missing]
+
+
+@contextmanager
+def first_load(engine: Engine, table: sa.Table) -> Iterator[bool]:
+    """Hold ``table``'s secondary indexes off while it is loaded, when it is empty.
+
+    Yields whether it was empty (the load then runs without the secondary indexes, which are
+    created when the block ends, however it ends). On a table that holds rows, the indexes a
+    killed first load left out are created before the block runs.
+    """
+    with engine.begin() as conn:
+        empty = conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() \
+            is None
+        if empty:
+            existing = _existing(conn, table)
+            for index in _secondary(table):
+                if index.name in existing:
+                    index.drop(conn)
+        else:
+            restore_indexes(conn, table)
+    try:
+        yield empty
+    finally:
+        if empty:
+            with engine.begin() as conn:
+                restore_indexes(conn, table)
