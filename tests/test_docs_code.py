@@ -44,7 +44,8 @@ from test_docs import DOCS, REPO, Block, blocks
 
 #: The plugin guides whose Python blocks run. More pages are appended here as they are written
 #: (toolkit.md, testing-plugins.md, tutorial-first-connector.md).
-PAGES = ["writing-a-connector.md", "writing-a-metric.md", "plugins.md"]
+PAGES = ["writing-a-connector.md", "writing-a-metric.md", "plugins.md", "toolkit.md",
+         "testing-plugins.md", "tutorial-first-connector.md"]
 
 _EXCERPT = re.compile(r"<!--\s*docs-test:\s*excerpt\s+(\S+)\s*-->\s*$")
 _NO_RUN = re.compile(r"<!--\s*docs-test:\s*no-run\b\s*[—:-]?\s*(.*?)\s*-->\s*$")

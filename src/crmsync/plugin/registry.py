@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -229,7 +229,8 @@ class Registry:
 
     def coaching_rules(self) -> list[tuple[str, list[Any]]]:
         """The rule tables each plugin adds (``crmsync_coaching_rules``), by plugin name."""
-        return self._collect("crmsync_coaching_rules")
+        return self._collect("crmsync_coaching_rules", lambda r: isinstance(r, Mapping),
+                             "a rule table (a mapping)")
 
     # -- commands and run hooks -----------------------------------------------------------------
 
