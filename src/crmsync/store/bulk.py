@@ -18,6 +18,7 @@ from contextlib import contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.schema import CreateIndex, DropIndex
 
 __all__ = ["first_load", "restore_indexes", "missing_indexes"]
 
@@ -58,8 +59,8 @@ def restore_indexes(conn: Connection, table: sa.Table) -> list[str]:
         return []
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '128MB'")
-    for index in missing:
-        index.create(conn)
+    for index in missing:  # IF NOT EXISTS: another sync of the table may race this one
+        conn.execute(CreateIndex(index, if_not_exists=True))
     return [str(i.name) for i in missing]
 
 
@@ -78,7 +79,7 @@ def first_load(engine: Engine, table: sa.Table) -> Iterator[bool]:
             existing = _existing(conn, table)
             for index in _secondary(table):
                 if index.name in existing:
-                    index.drop(conn)
+                    conn.execute(DropIndex(index, if_exists=True))
         else:
             restore_indexes(conn, table)
     try:
