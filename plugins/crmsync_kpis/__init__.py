@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from crmsync import Metric, hookimpl
+from crmsync import Dimension, Metric, hookimpl
 from crmsync_kpis import (
     activity,
     customers,
     data_quality,
     deals,
+    dimensions,
     feedback,
     leads,
     pipeline,
@@ -21,7 +22,8 @@ from crmsync_kpis import (
     stages,
 )
 
-__all__ = ["BUILTIN_METRICS", "FAMILIES", "crmsync_register_metrics"]
+__all__ = ["BUILTIN_METRICS", "FAMILIES", "crmsync_register_dimensions",
+           "crmsync_register_metrics"]
 
 #: The metric families, in catalogue order.
 FAMILIES = (deals, pipeline, stages, leads, activity, customers, feedback, data_quality,
@@ -40,3 +42,9 @@ def _documented(family: ModuleType, cls: type[Metric]) -> Metric:
 def crmsync_register_metrics() -> list[Metric]:
     """The built-in metric catalogue."""
     return [_documented(f, cls) for f in FAMILIES for cls in f.METRICS]
+
+
+@hookimpl
+def crmsync_register_dimensions() -> list[Dimension]:
+    """``currency`` for the deal metrics (:mod:`crmsync_kpis.dimensions`)."""
+    return list(dimensions.DIMENSIONS)

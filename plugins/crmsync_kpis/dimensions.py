@@ -1,0 +1,26 @@
+"""The dimensions the built-in KPIs declare beyond the built-in ones (docs/metrics.md,
+"Dimensions"; docs/writing-a-metric.md, "Declaring a dimension").
+
+``currency``: a deal's own currency (``opportunities.currency``, as the CRM sent it). It
+applies to the metrics whose fact table is ``opportunities`` — the deal outcomes of
+docs/metrics/deals.md, open pipeline and slippage. Money stays in the base currency (each deal
+converted at its rate), so ``revenue --by currency`` is how much of the base-currency revenue
+came from deals in each currency. Not offered by the stage-history metrics (their fact rows
+are stage visits), the quota metrics (quotas are in the base currency) or sales velocity.
+"""
+
+from __future__ import annotations
+
+from crmsync import Dimension
+
+__all__ = ["CURRENCY", "DIMENSIONS"]
+
+#: ``--by currency``: the deal's currency.
+CURRENCY = Dimension(
+    "currency", "Deal currency", column="currency",
+    applies_to=("win_rate", "close_rate", "decision_rate", "avg_deal_size", "median_deal_size",
+                "revenue", "revenue_growth", "sales_cycle_days", "sales_cycle_days_mean",
+                "pipeline_value", "weighted_pipeline_value", "deal_slippage_rate"))
+
+#: The dimensions ``crmsync_register_dimensions`` of the built-in KPIs returns.
+DIMENSIONS: tuple[Dimension, ...] = (CURRENCY,)
