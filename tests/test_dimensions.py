@@ -18,7 +18,8 @@ from crmsync.plugin.manager import get_plugin_manager
 from crmsync.plugin.registry import Registry
 from crmsync.testing import compute_metric
 
-CURRENCY = Dimension("currency", "Deal currency", column="currency", applies_to=("win_rate",))
+CURRENCY = Dimension("deal_currency", "Deal currency (a third-party plugin)", column="currency",
+                     applies_to=("win_rate",))
 
 
 def opp(rid: str, status: str, currency: str = "USD", **kw: object) -> dict[str, object]:
@@ -35,7 +36,8 @@ DEALS = {
 
 
 class CurrencyPlugin:
-    """A third-party plugin adding "by deal currency" to the built-in win rate."""
+    """A third-party plugin adding a breakdown (the deal currency, under another name than the
+    built-in `currency`) to the built-in win rate."""
 
     @hookimpl
     def crmsync_register_dimensions(self) -> list[Dimension]:
@@ -89,15 +91,15 @@ def test_a_plugin_dimension_breaks_the_builtin_win_rate_down_by_currency(deals, 
     cfg = _config_file(tmp_path, deals)
     runner = CliRunner()
     computed = runner.invoke(cli, ["--config", cfg, "metrics", "compute", "--metric",
-                                   "win_rate", "--by", "currency", "--period", "all"],
+                                   "win_rate", "--by", "deal_currency", "--period", "all"],
                              obj=registry)
     assert computed.exit_code == 0, computed.output
     shown = runner.invoke(cli, ["--config", cfg, "metrics", "show", "--metric", "win_rate",
-                                "--by", "currency", "--period", "all", "--json"], obj=registry)
+                                "--by", "deal_currency", "--period", "all", "--json"], obj=registry)
     assert shown.exit_code == 0, shown.output
     rows = json.loads(shown.output)
     assert {(r["dimension"], r["label"]): r["value"] for r in rows} == {
-        ("currency", "USD"): 0.5, ("currency", "EUR"): pytest.approx(2 / 3)}
+        ("deal_currency", "USD"): 0.5, ("deal_currency", "EUR"): pytest.approx(2 / 3)}
 
 
 def test_a_metric_declares_a_dimension_from_an_expression(deals):
@@ -114,21 +116,21 @@ def test_a_declared_dimension_reaches_the_deal_account(deals):
 def test_a_metric_that_does_not_offer_a_declared_dimension_is_skipped(deals):
     registry = registry_with(CurrencyPlugin())
     result = compute(deals, [registry.metric("close_rate")], MetricsConfig(), period="all",
-                     dimensions=("currency",), declared=registry.dimensions())
-    assert result.skipped == ["close_rate: no dimension 'currency'"]
+                     dimensions=("deal_currency",), declared=registry.dimensions())
+    assert result.skipped == ["close_rate: no dimension 'deal_currency'"]
 
 
 def test_an_unknown_dimension_error_lists_builtin_and_declared_ones(deals, tmp_path):
     registry = registry_with(CurrencyPlugin())
     with pytest.raises(MetricError, match=r"unknown dimension 'colour' \(known: owner, team, "
-                                          r".*industry, stage, currency, or custom"):
+                                          r".*industry, stage, currency, deal_currency, or custom"):
         compute(deals, [registry.metric("win_rate")], MetricsConfig(), period="all",
                 dimensions=("colour",), declared=registry.dimensions())
     result = CliRunner().invoke(cli, ["--config", _config_file(tmp_path, deals), "metrics",
                                       "compute", "--by", "colour"], obj=registry)
     assert result.exit_code == 2
     assert "'colour' is not a dimension" in result.output
-    assert "currency" in result.output and "industry" in result.output
+    assert "deal_currency" in result.output and "industry" in result.output
 
 
 def test_a_dimension_named_like_a_builtin_is_an_error_naming_both():
@@ -146,10 +148,10 @@ def test_two_plugins_declaring_one_dimension_name_fail_naming_both():
     class Other:
         @hookimpl
         def crmsync_register_dimensions(self) -> list[Dimension]:
-            return [Dimension("currency", "Currency (account)", column="currency",
+            return [Dimension("deal_currency", "Currency (account)", column="currency",
                               via="account")]
 
-    with pytest.raises(DuplicateNameError, match=r"dimension 'currency' is registered by two "
+    with pytest.raises(DuplicateNameError, match=r"dimension 'deal_currency' is registered by two "
                                                  r"plugins: 'test_plugin_0' and 'test_plugin_1'"):
         registry_with(CurrencyPlugin(), Other()).dimensions()
 
@@ -164,7 +166,7 @@ def test_a_metric_and_a_plugin_may_declare_the_very_same_dimension():
         def crmsync_register_metrics(self) -> list[Metric]:
             return [Declaring()]
 
-    assert registry_with(CurrencyPlugin(), Metrics()).dimensions()["currency"] is CURRENCY
+    assert registry_with(CurrencyPlugin(), Metrics()).dimensions()["deal_currency"] is CURRENCY
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -203,18 +205,18 @@ def test_metrics_list_names_the_dimensions_a_metric_offers():
     result = CliRunner().invoke(cli, ["metrics", "list", "--json"],
                                 obj=registry_with(CurrencyPlugin()))
     rows = {r["name"]: r for r in json.loads(result.output)}
-    assert rows["win_rate"]["dimensions"][-1] == "currency"
-    assert "currency" not in rows["close_rate"]["dimensions"]
+    assert rows["win_rate"]["dimensions"][-1] == "deal_currency"
+    assert "deal_currency" not in rows["close_rate"]["dimensions"]
 
 
 def test_a_dimension_conflict_is_the_error_a_by_option_shows(tmp_path):
     class Other:
         @hookimpl
         def crmsync_register_dimensions(self) -> list[Dimension]:
-            return [Dimension("currency", "Account currency", column="currency",
+            return [Dimension("deal_currency", "Account currency", column="currency",
                               via="account")]
 
-    result = CliRunner().invoke(cli, ["metrics", "compute", "--by", "currency"],
+    result = CliRunner().invoke(cli, ["metrics", "compute", "--by", "deal_currency"],
                                 obj=registry_with(CurrencyPlugin(), Other()))
     assert result.exit_code == 2
-    assert "dimension 'currency' is registered by two plugins" in result.output
+    assert "dimension 'deal_currency' is registered by two plugins" in result.output
