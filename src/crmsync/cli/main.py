@@ -193,16 +193,20 @@ def plugins(state: State, as_json: bool) -> None:
     if as_json:
         emit_json([i.as_dict() for i in infos])
         return
-    rows = [dict(i.as_dict(), registers=_registers(i.connectors, i.metrics),
+    rows = [dict(i.as_dict(), registers=_registers(i.connectors, i.metrics, i.dimensions),
                  version=i.version or "", reason=i.reason or "") for i in infos]
     render.records(render.console(), rows, ("name", "status", "distribution", "version",
                                             "registers", "reason"), key=("name",))
 
 
-def _registers(connectors: Sequence[str], metrics: Sequence[str]) -> str:
-    """What a plugin registers: names, or a count of metrics past three (--json lists them)."""
+def _registers(connectors: Sequence[str], metrics: Sequence[str],
+               dimensions: Sequence[str] = ()) -> str:
+    """What a plugin registers: names, or a count of metrics (of dimensions) past three
+    (--json lists them); declared dimensions as ``--by NAME``."""
     shown = list(metrics) if len(metrics) <= 3 else [f"{len(metrics)} metrics"]
-    return ", ".join([*connectors, *shown])
+    by = ([f"--by {d}" for d in dimensions] if len(dimensions) <= 3
+          else [f"{len(dimensions)} dimensions"])
+    return ", ".join([*connectors, *shown, *by])
 
 
 @cli.command()

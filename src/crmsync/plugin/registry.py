@@ -45,6 +45,9 @@ class PluginInfo:
     version: str | None = None
     connectors: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
+    #: The dimensions it declares (``crmsync_register_dimensions`` and its metrics'
+    #: ``declared_dimensions``; docs/writing-a-metric.md, "Declaring a dimension").
+    dimensions: list[str] = field(default_factory=list)
     hooks: list[str] = field(default_factory=list)
     reason: str | None = None
 
@@ -257,15 +260,26 @@ class Registry:
 
     # -- introspection --------------------------------------------------------------------------
 
-    def _provided(self) -> tuple[dict[str, list[str]], dict[str, list[str]], dict[str, str]]:
-        """Connector and metric names by plugin, and the conflict of each plugin that
-        registers a name another plugin registers too: everything is still listed. Calls
-        every registration hook, so that each failing one is known (:meth:`broken`)."""
+    def _dimension_map(self) -> dict[str, tuple[str, Dimension]]:
+        """Declared dimension name → (plugin, dimension) (:meth:`dimensions`)."""
+        self.dimensions()
+        assert self._dimensions is not None
+        return self._dimensions
+
+    def _provided(self) -> tuple[dict[str, list[str]], dict[str, list[str]],
+                                 dict[str, list[str]], dict[str, str]]:
+        """Connector, metric and declared dimension names by plugin, and the conflict of each
+        plugin that registers a name another plugin registers too: everything is still
+        listed. Calls every registration hook, so that each failing one is known
+        (:meth:`broken`)."""
         connectors: dict[str, list[str]] = {}
         metrics: dict[str, list[str]] = {}
+        dimensions: dict[str, list[str]] = {}
         conflicts: dict[str, str] = {}
-        for mapping, found in ((self._connector_map, connectors),
-                                (self._metric_map, metrics)):
+        maps: tuple[tuple[Callable[[], Mapping[str, tuple[str, Any]]], dict[str, list[str]]],
+                    ...] = ((self._connector_map, connectors), (self._metric_map, metrics),
+                            (self._dimension_map, dimensions))
+        for mapping, found in maps:
             try:
                 for item, (owner, _) in mapping().items():
                     found.setdefault(owner, []).append(item)
@@ -279,12 +293,12 @@ class Registry:
             conflicts.update((culprit, str(exc)) for culprit in exc.plugins)
         except PluginError as exc:
             self._hook_failed(exc.plugin or "?", "crmsync_dashboard_panels", exc)
-        return connectors, metrics, conflicts
+        return connectors, metrics, dimensions, conflicts
 
     def plugins(self) -> list[PluginInfo]:
         """Every plugin: loaded (``ok``), ``broken`` (with the reason: it failed to load or a
         registration hook of it failed), in ``conflict`` with another or ``disabled``."""
-        connectors, metrics, conflicts = self._provided()
+        connectors, metrics, dimensions, conflicts = self._provided()
         failures: dict[str, list[str]] = {}
         for f in self._failures:
             failures.setdefault(f.name, []).append(f"{f.hook}: {f.reason}")
@@ -302,7 +316,8 @@ class Registry:
                 distribution=src.distribution if src else None,
                 version=src.version if src else None,
                 connectors=sorted(connectors.get(name, [])),
-                metrics=sorted(metrics.get(name, [])), hooks=hooks))
+                metrics=sorted(metrics.get(name, [])),
+                dimensions=sorted(dimensions.get(name, [])), hooks=hooks))
         for b in self.pm.broken:
             infos.append(PluginInfo(name=b.name, status="broken", source=b.entry_point,
                                     distribution=b.distribution, version=b.version,
