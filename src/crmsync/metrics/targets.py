@@ -1,7 +1,9 @@
 """Targets (``[targets]`` in crmsync.toml): what "good" is for a metric, and who falls short.
 
 A target is a value for one metric, optionally restricted to a period (``week``…) and to a
-dimension (``by = "owner"``: it applies to each rep's value, not to the organisation's)::
+dimension (``by = "owner"``: it applies to each rep's value, not to the organisation's). ``by``
+is a built-in dimension, one a plugin or metric declares (``currency``) or ``custom.<field>``
+with any key (docs/configuration.md, ``[targets]``)::
 
     [targets]
     win_rate = 0.25                                          # every period and dimension
@@ -22,8 +24,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from crmsync.core.config import PERIODS, Section, SectionContext
-from crmsync.core.errors import ConfigError
+from crmsync.core.errors import ConfigError, MetricError
 from crmsync.core.schema import SYNCED_TABLES
+from crmsync.plugin.context import DIMENSIONS
+from crmsync.plugin.dimensions import Dimension, custom_key
 
 if TYPE_CHECKING:
     from crmsync.store import Store
@@ -50,8 +54,6 @@ class Target:
 
 def parse_targets(raw: Mapping[str, Any], *, file: str | None = None) -> list[Target]:
     """Validate the ``[targets]`` table; errors name the file, section and key."""
-    from crmsync.plugin.context import DIMENSIONS
-
     out = []
     for metric, spec in raw.items():
         section = "targets"
@@ -76,11 +78,30 @@ def parse_targets(raw: Mapping[str, Any], *, file: str | None = None) -> list[Ta
         if period is not None and period not in PERIODS:
             raise ConfigError(f"period must be one of {', '.join(PERIODS)}",
                               file=file, section=section, key=metric)
-        if by is not None and by not in DIMENSIONS:
-            raise ConfigError(f"by must be one of {', '.join(DIMENSIONS)}",
-                              file=file, section=section, key=metric)
+        if by is not None:
+            _check_by(by, file=file, metric=metric)
         out.append(Target(metric, float(value), direction, period, by))
     return out
+
+
+def _check_by(by: Any, *, file: str | None, metric: str) -> None:
+    """``by`` names a built-in dimension, ``custom.<field>`` or a dimension a plugin may
+    declare (the syntax of :class:`~crmsync.Dimension` names: the plugins are not known when
+    the file is read, so a name no plugin declares matches no value)."""
+    def error(message: str) -> ConfigError:
+        return ConfigError(message, file=file, section="targets", key=metric)
+
+    if not isinstance(by, str):
+        raise error(f"by must be a dimension name (a string), not {by!r}")
+    if by in DIMENSIONS:
+        return
+    try:
+        if custom_key(by) is not None:
+            return
+        Dimension(by, title=by, column=by)
+    except MetricError as exc:
+        raise error(f"by must be a built-in dimension ({', '.join(DIMENSIONS)}), a dimension "
+                    f"a plugin declares (such as currency) or custom.<field>: {exc}") from None
 
 
 def target_for(targets: Sequence[Target], metric: str, period: str,
