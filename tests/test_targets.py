@@ -51,7 +51,7 @@ def test_a_target_may_override_the_metric_direction():
     ("true", "expected a number or a table"),
     ('{ value = "ten" }', "needs a numeric value"),
     ('{ value = 1, per = "week" }', "unknown key 'per'"),
-    ('{ value = 1, by = "colour" }', "by must be one of"),
+    ('{ value = 1, by = "Colour" }', "by must be a built-in dimension"),
     ('{ value = 1, period = "fortnight" }', "period must be one of"),
 ])
 def test_bad_targets_name_the_key(tmp_path, spec, message):
