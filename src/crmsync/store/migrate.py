@@ -53,7 +53,7 @@ def _read_head() -> str | None:
     revisions: set[str] = set()
     parents: set[str] = set()
     for path in sorted(MIGRATIONS.joinpath("versions").glob("*.py")):
-        found = dict(m.groups() for m in _IDENTIFIER.finditer(path.read_text("utf-8")))
+        found = {m[1]: m[2] for m in _IDENTIFIER.finditer(path.read_text("utf-8"))}
         try:
             revision = ast.literal_eval(found["revision"])
             down = ast.literal_eval(found["down_revision"])
