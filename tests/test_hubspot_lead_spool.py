@@ -14,7 +14,6 @@ from crmsync.store import Store
 from fakes.hs_data import Dataset
 
 
-
 def _sync(tmp: Path, fake: Any, registry: Any, monkeypatch: Any, name: str,
           entities: tuple[str, ...]) -> tuple[Store, dict[str, Any]]:
     monkeypatch.setenv("HS_TOKEN", fake.access_token)

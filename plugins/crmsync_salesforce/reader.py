@@ -45,8 +45,10 @@ log = logging.getLogger(__name__)
 
 #: Rows a REST query page asks for (Salesforce's maximum; it may send fewer).
 REST_BATCH_SIZE = 2000
-#: Rows a Bulk API result page asks for; each is split into REST_BATCH_SIZE batches.
-BULK_PAGE_SIZE = 10000
+#: Rows a Bulk API result page asks for (``maxRecords``); None sends none, so Salesforce pages
+#: its results itself, in the fewest calls (docs/connectors/salesforce.md, "REST or Bulk"). A
+#: page is parsed and committed REST_BATCH_SIZE rows at a time.
+BULK_PAGE_SIZE: int | None = None
 #: getDeleted only reaches this many days back.
 GET_DELETED_DAYS = 29
 #: getDeleted refuses windows shorter than this.
