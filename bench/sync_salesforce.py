@@ -52,6 +52,7 @@ REST_PAGE = 2000
 #: Rows of a Bulk API result page when the client sends no ``maxRecords`` (the fake org's
 #: default, tests/fakes/sf_bulk.py): the floor's page size, whatever crmsync asks for.
 API_BULK_PAGE = 100_000
+CRMSYNC_BULK_PAGE = 50_000  # crmsync_salesforce.reader.BULK_PAGE_SIZE, for the raw ceiling
 BULK_THRESHOLD = 10_000  # the connector's default bulk_threshold
 
 #: table → [(object, {Salesforce field: column})], for the raw ceiling's inserts.
@@ -161,7 +162,7 @@ def child_raw(queries_file: str, instance_url: str, ca_bundle: str, db: str) -> 
                 time.sleep(0.05)
             locator = ""
             while locator != "null":
-                params: dict[str, Any] = {}  # no maxRecords, as crmsync: the same pages
+                params: dict[str, Any] = {"maxRecords": CRMSYNC_BULK_PAGE}  # the same pages
                 if locator:
                     params["locator"] = locator
                 resp = http.get(f"{base}/jobs/query/{job['id']}/results", params=params,
