@@ -8,7 +8,6 @@ Owners and pipelines are small and re-read whole. See docs/connectors/hubspot.md
 
 from __future__ import annotations
 
-import datetime as dt
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -25,16 +24,19 @@ from crmsync import (
     Reject,
     WriteResult,
     WriteUpdate,
-    parse_datetime,
 )
 from crmsync_hubspot import mapping as m
+from crmsync_hubspot.archived import LIST_LIMIT as _LIST_LIMIT
+from crmsync_hubspot.archived import archived_pass
+from crmsync_hubspot.archived import flag as _flag
 from crmsync_hubspot.associations import attach
 from crmsync_hubspot.deal_spool import DealSpool
 from crmsync_hubspot.deal_tables import DealTables, spooled_deals
+from crmsync_hubspot.lead_spool import LeadSpool
 from crmsync_hubspot.paging import follow
 from crmsync_hubspot.properties import ENGAGEMENT_TYPES, MODIFIED_PROPERTY, OBJECT_PROPERTIES
 from crmsync_hubspot.sdk import client_class
-from crmsync_hubspot.search import SearchCursor, anchored_search, epoch_ms, grouped
+from crmsync_hubspot.search import SearchCursor, anchored_search, grouped
 from crmsync_hubspot.settings import SETTINGS, check_settings
 from crmsync_hubspot.throttle import Throttle
 from crmsync_hubspot.write import PropertyWriter
@@ -56,7 +58,6 @@ ASSOCIATIONS = {"contacts": ("companies",), "deals": ("companies",),
                                            for t in ENGAGEMENT_TYPES}}
 #: Records per batch (one transaction): five search pages, one v4 association call.
 BATCH_RECORDS = 1000
-_LIST_LIMIT = 100
 
 
 #: Schema table → HubSpot's object type id in record URLs (contacts 0-1, companies 0-2,
@@ -91,6 +92,7 @@ class HubSpotConnector(Connector):
         self._writer: PropertyWriter | None = None
         self._stages: m.StageIndex | None = None
         self.spool: DealSpool | None = None
+        self.lead_spool: LeadSpool | None = None
         self.deal_tables = DealTables(self)
         self._pipeline_list: list[dict[str, Any]] | None = None
         self._custom: dict[str, list[str]] = {}
@@ -141,9 +143,10 @@ class HubSpotConnector(Connector):
     def close(self) -> None:
         """Close pooled connections; delete the deal spool; forget the per-run caches
         (pipelines, custom properties) so a reused instance reads them afresh."""
-        if self.spool is not None:
-            self.spool.close()
-            self.spool = None
+        for spool in (self.spool, self.lead_spool):
+            if spool is not None:
+                spool.close()
+        self.spool = self.lead_spool = None
         self._pipeline_list, self._stages, self._custom = None, None, {}
         if self._writer is not None:
             self._writer.forget()
@@ -250,8 +253,9 @@ class HubSpotConnector(Connector):
 
     def _read_objects(self, object_type: str, cursor: Any,
                       to_record: Callable[[dict[str, Any]], dict[str, Any] | None],
-                      *, entity: str | None = None) -> Iterator[Batch]:
-        """Search pages → mapped batches, then the archived pass; cursor
+                      *, entity: str | None = None, replay: LeadSpool | None = None
+                      ) -> Iterator[Batch]:
+        """Search pages (or ``replay``'s) → mapped batches, then the archived pass; cursor
         ``{"ts", "id", "archived_at"}``."""
         entity = entity or next(k for k, v in OBJECT_OF.items() if v == object_type)
         custom = self._custom_properties(object_type)
@@ -260,23 +264,30 @@ class HubSpotConnector(Connector):
         if object_type == "deals":  # closed_at: when the deal entered its current stage
             props += [f"hs_v2_date_entered_{s}" for s in self.stage_index().stages]
         spool = self._start_spool(cursor) if entity == "opportunities" else None
+        leads = self._start_lead_spool(cursor, props) if entity == "contacts" else None
         associations = ASSOCIATIONS.get(object_type, ())
         if spool is not None:
             props += [p for p in self.deal_tables.dated_properties() if p not in props]
             associations = (*associations, "contacts")
         archived_at = (cursor or {}).get("archived_at")
         last = SearchCursor.from_json(cursor)
-        for page, position in self.search_pages(object_type, cursor, props, entity):
-            self.associate(object_type, page, associations, entity)
+        pages = (self.search_pages(object_type, cursor, props, entity) if replay is None
+                 else ((page, SearchCursor.from_json(at)) for page, at in replay.pages()))
+        for page, position in pages:
+            if replay is None:  # replayed pages carry their associations
+                self.associate(object_type, page, associations, entity)
             last = position
+            if leads is not None:
+                leads.add(page, position.to_json())
             if spool is not None:
                 spool.add(spooled_deals(page), self.deal_tables.contacts_of(page),
                           position.to_json())
             yield self._batch(object_type, page, to_record, custom, fmap,
                               {**position.to_json(), "archived_at": archived_at})
-        if spool is not None:
-            spool.finish()
-        yield from self._archived(object_type, entity, last, archived_at)
+        for done in (spool, leads):
+            if done is not None:
+                done.finish()
+        yield from archived_pass(self.client, object_type, entity, last, archived_at)
 
     def _start_spool(self, cursor: Any) -> DealSpool | None:
         """A new spool for the derived deal tables this connection reads, if any."""
@@ -286,6 +297,18 @@ class HubSpotConnector(Connector):
         if {"opportunity_stage_history", "opportunity_contacts"} & set(self.ENTITIES):
             self.spool = DealSpool(cursor)
         return self.spool
+
+    def _start_lead_spool(self, cursor: Any, props: list[str]) -> LeadSpool | None:
+        """A new spool of the contact pages for ``leads`` when this connection reads leads
+        from contacts (:mod:`crmsync_hubspot.lead_spool`); adds the lead properties to
+        ``props``."""
+        if self.lead_spool is not None:
+            self.lead_spool.close()
+            self.lead_spool = None
+        if "leads" in self.ENTITIES and self.settings["lead_definition"] != "leads_object":
+            props += [p for p in self._field_map("contacts", "leads") if p not in props]
+            self.lead_spool = LeadSpool(cursor)
+        return self.lead_spool
 
     def _batch(self, object_type: str, page: list[dict[str, Any]],
                to_record: Callable[[dict[str, Any]], dict[str, Any] | None],
@@ -312,36 +335,14 @@ class HubSpotConnector(Connector):
             records.append(record)
         return Batch(records=records, rejects=rejects, deleted=deleted, cursor=cursor)
 
-    def _archived(self, object_type: str, entity: str, position: SearchCursor,
-                  since: int | None) -> Iterator[Batch]:
-        """The ``archived=true`` list pass: archived since the last pass → deleted."""
-        newest = since
-        deleted: list[Deletion] = []
-
-        def archived_page(after: str | None) -> dict[str, Any]:
-            return self.client.call(f"GET /crm/v3/objects/{object_type}?archived=true",
-                                    self.client.objects.get_page, object_type,
-                                    limit=_LIST_LIMIT, after=after, archived=_flag(True),
-                                    properties=["hs_object_id"], entity=entity).data
-
-        for res in follow(archived_page):
-            for r in res.get("results", ()):
-                if r.get("archived") is False:  # only archived records are deletions
-                    continue
-                at = r.get("archivedAt") or r.get("updatedAt")
-                ms = epoch_ms(at) if at else None
-                if since is None or ms is None or ms > since:
-                    deleted.append(Deletion(str(r["id"]), _aware(at)))
-                if ms is not None and (newest is None or ms > newest):
-                    newest = ms
-        yield Batch(deleted=deleted, cursor={**position.to_json(), "archived_at": newest})
-
     # -- derived entities -------------------------------------------------------------------------
 
     def _read_leads(self, cursor: Any) -> Iterator[Batch]:
         if self.settings["lead_definition"] == "leads_object":
             return self._read_objects("leads", cursor, m.lead_object_to_lead, entity="leads")
-        return self._read_objects("contacts", cursor, m.contact_to_lead, entity="leads")
+        spool = self.lead_spool
+        return self._read_objects("contacts", cursor, m.contact_to_lead, entity="leads",
+                                  replay=spool if spool and spool.covers(cursor) else None)
 
     def _read_activities(self, cursor: Any) -> Iterator[Batch]:
         """Calls, emails, meetings, tasks and notes; one cursor per engagement type."""
@@ -383,14 +384,3 @@ class HubSpotConnector(Connector):
         """Current values of ``fields`` on ``remote_ids`` (batch read, 100 a call)."""
         return self.writer.read_values(self._writable(entity), remote_ids, fields)
 
-
-def _flag(value: bool) -> str:
-    """A boolean query parameter as HubSpot documents it. hubspot-api-client would send
-    Python's ``True``/``False``; the documented spelling is ``true``/``false``."""
-    return "true" if value else "false"
-
-
-def _aware(value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
-    return parse_datetime(value)

@@ -53,7 +53,7 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
 def parse_rows(text: str, describe: ObjectDescription, *, chunk: int = 2000
                ) -> Iterator[list[dict[str, Any]]]:
     """One Bulk API CSV page as REST-shaped records (typed values, nested relationships), in
-    lists of at most ``chunk`` rows (a 10,000-row page is never held parsed all at once)."""
+    lists of at most ``chunk`` rows (a page is never held parsed all at once)."""
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None:
@@ -73,9 +73,10 @@ def parse_rows(text: str, describe: ObjectDescription, *, chunk: int = 2000
 
 
 def query_pages(client: SalesforceClient, obj: str, soql: str, describe: ObjectDescription,
-                *, page_size: int, chunk: int = 2000) -> Iterator[list[dict[str, Any]]]:
+                *, page_size: int | None, chunk: int = 2000) -> Iterator[list[dict[str, Any]]]:
     """Run ``soql`` as a Bulk API 2.0 ``queryAll`` job; yield its rows parsed, ``chunk`` at a
-    time (a result page of ``page_size`` rows is fetched when the previous one is used up)."""
+    time (a result page of ``page_size`` rows, or of Salesforce's own size for None, is
+    fetched when the previous one is used up)."""
     pages = client.call(f"bulk query {obj}", lambda sf: iter(
         getattr(sf.bulk2, obj).query_all(soql, max_records=page_size, wait=POLL_SECONDS)))
     while True:

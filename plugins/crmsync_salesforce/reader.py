@@ -45,8 +45,11 @@ log = logging.getLogger(__name__)
 
 #: Rows a REST query page asks for (Salesforce's maximum; it may send fewer).
 REST_BATCH_SIZE = 2000
-#: Rows a Bulk API result page asks for; each is split into REST_BATCH_SIZE batches.
-BULK_PAGE_SIZE = 10000
+#: Rows a Bulk API result page asks for (``maxRecords``): large pages cost fewer calls, but a
+#: page is held in memory whole, and without ``maxRecords`` Salesforce sizes pages by bytes,
+#: not rows (docs/connectors/salesforce.md, "REST or Bulk"). 50,000 is simple-salesforce's
+#: default. A page is parsed and committed REST_BATCH_SIZE rows at a time.
+BULK_PAGE_SIZE: int | None = 50_000
 #: getDeleted only reaches this many days back.
 GET_DELETED_DAYS = 29
 #: getDeleted refuses windows shorter than this.
