@@ -125,3 +125,34 @@ def test_copy_upserts_store_what_executemany_stores(pg_url, monkeypatch):
             ACTIVITIES.c.connection == "copy", ACTIVITIES.c.remote_id == "T00003")).scalar()
     assert subject == "again"
     store.dispose()
+
+
+def test_syncs_of_different_connections_into_one_empty_table_at_once_all_succeed(pg_url):
+    """Celery workers sync different connections into one shared table: their first loads
+    drop and create the same indexes at once, which PostgreSQL's catalog refuses unless the
+    index changes wait for each other."""
+    import threading
+
+    store = Store(pg_url)
+    pages = [[activity(i) for i in range(p * 40, p * 40 + 40)] for p in range(3)]
+    results: dict[str, Any] = {}
+    start = threading.Barrier(6)
+
+    def sync(name: str) -> None:
+        start.wait()
+        try:
+            [results[name]] = SyncEngine(store, Pages(name, pages)).run()
+        except Exception as exc:  # the assertion below names it
+            results[name] = exc
+
+    threads = [threading.Thread(target=sync, args=(f"crm{n}",)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    try:
+        assert {n: getattr(r, "status", r) for n, r in results.items()} == {
+            f"crm{n}": "success" for n in range(6)}
+        assert missing(store) == []
+    finally:
+        store.dispose()

@@ -167,7 +167,7 @@ def test_two_workers_never_sync_one_target_at_once(cluster: Cluster) -> None:
     tasks = group(sync_entity.si(name, "accounts") for name in CONNECTIONS for _ in (1, 2))
     results = tasks.apply_async().get(timeout=600)
 
-    assert [r["status"] for r in results] == ["success"] * len(results)
+    assert [r["status"] for r in results] == ["success"] * len(results), results
     assert any(r["retries"] for r in results), "no copy ever found its target locked"
     assert len({r["worker_pid"] for r in results}) == 2
     for name in CONNECTIONS:

@@ -9,6 +9,9 @@ again when the load ends, sorted in one pass.
 Crash-safe: a process killed mid-load leaves the rows it committed and a table without some
 of its indexes — usable, only slower to query. The next sync of the table creates the
 missing ones before it loads anything (:func:`first_load` on a table that is not empty).
+
+Concurrent: syncs of different connections share a table (Celery workers); on PostgreSQL their
+index changes on one table wait for each other under an advisory lock.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateIndex, DropIndex
+
+from crmsync.store.migrate import advisory_key
 
 __all__ = ["first_load", "restore_indexes", "missing_indexes"]
 
@@ -34,6 +39,19 @@ def _existing(conn: Connection, table: sa.Table) -> set[str]:
             "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
             "AND tablename = :t"), {"t": table.name})
     return {str(name) for (name,) in rows}
+
+
+def _serialise_ddl(conn: Connection, table: sa.Table) -> None:
+    """On PostgreSQL, wait for any other sync's index changes on ``table`` (in this schema) to
+    commit before making ours: two sessions creating or dropping one index at once collide in
+    the catalog even with ``IF [NOT] EXISTS`` (workers syncing different connections share
+    the table). Called before the transaction touches the table, else two syncs each holding
+    a lock the other's DDL waits for deadlock. The lock ends with the transaction. SQLite
+    serialises writers already."""
+    if conn.dialect.name == "postgresql":
+        schema = conn.execute(sa.text("select current_schema()")).scalar() or ""
+        conn.execute(sa.text("select pg_advisory_xact_lock(:k)"),
+                     {"k": advisory_key("crmsync-index", f"{schema}.{table.name}")})
 
 
 def _secondary(table: sa.Table) -> list[sa.Index]:
@@ -54,9 +72,10 @@ def restore_indexes(conn: Connection, table: sa.Table) -> list[str]:
     threads cut the spill to temporary files but raise peak memory: docs/performance.md);
     PostgreSQL gets more ``maintenance_work_mem`` for the build.
     """
-    missing = missing_indexes(conn, table)
-    if not missing:
+    if not missing_indexes(conn, table):
         return []
+    _serialise_ddl(conn, table)
+    missing = missing_indexes(conn, table)  # again: another sync may have made them meanwhile
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '128MB'")
     for index in missing:  # IF NOT EXISTS: another sync of the table may race this one
@@ -73,6 +92,7 @@ def first_load(engine: Engine, table: sa.Table) -> Iterator[bool]:
     killed first load left out are created before the block runs.
     """
     with engine.begin() as conn:
+        _serialise_ddl(conn, table)  # first: holding a lock on the table while waiting deadlocks
         empty = conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() \
             is None
         if empty:
