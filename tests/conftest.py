@@ -8,12 +8,7 @@ under CI (``CI`` set) and are skipped loudly elsewhere.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import subprocess
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,10 +20,11 @@ from crmsync.core.schema import metadata
 from crmsync.plugin.manager import get_plugin_manager
 from crmsync.plugin.registry import Registry
 from crmsync.store import Store
+from crmsync.testing.postgres import fresh_schema, reachable_server, server_url
 from fakes.hubspot_fixtures import fake_hubspot, fake_hubspot_factory  # noqa: F401 - fixtures
 from fakes.pytest_fixtures import fake_sf_org, sf_jwt_key  # noqa: F401 - fixtures
 
-PG_URL = os.environ.get("CRMSYNC_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_URL = server_url()
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -46,38 +42,11 @@ def record_cassettes(pytestconfig: pytest.Config) -> bool:
     return bool(pytestconfig.getoption("--record-cassettes"))
 
 
-def _pg_reachable(url: str) -> str | None:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text("select 1"))
-        return None
-    except Exception as exc:  # any driver error means "not reachable"
-        return str(exc).splitlines()[0]
-    finally:
-        engine.dispose()
-
-
-def _start_local_postgres() -> None:
-    if not shutil.which("pg_ctlcluster"):
-        return
-    versions = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
-    for version in versions:
-        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
-                       check=False, capture_output=True, timeout=60)
-
-
 @pytest.fixture(scope="session")
 def pg_server() -> str:
-    """The URL of a reachable PostgreSQL, starting the local cluster if it is down."""
-    error = _pg_reachable(PG_URL)
-    if error:
-        _start_local_postgres()
-        for _ in range(30):
-            error = _pg_reachable(PG_URL)
-            if not error:
-                break
-            time.sleep(1)
+    """The URL of a reachable PostgreSQL, starting the local cluster if it is down (the same
+    helpers the ``crmsync_pg_store`` fixture of plugin tests uses)."""
+    error = reachable_server(PG_URL)
     if error:
         message = f"PostgreSQL at {PG_URL} is not reachable: {error}"
         if os.environ.get("CI"):
@@ -86,20 +55,8 @@ def pg_server() -> str:
     return PG_URL
 
 
-@contextlib.contextmanager
-def fresh_pg_schema(pg_server: str) -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped on exit."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(pg_server)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    url = sa.make_url(pg_server).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+#: A PostgreSQL URL whose search_path is a fresh schema, dropped on exit.
+fresh_pg_schema = fresh_schema
 
 
 @pytest.fixture
