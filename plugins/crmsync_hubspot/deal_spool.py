@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
-__all__ = ["DealSpool", "position_key"]
+__all__ = ["PageSpool", "DealSpool", "position_key"]
 
 
 def position_key(cursor: Any) -> tuple[Any, Any]:
@@ -26,10 +26,11 @@ def position_key(cursor: Any) -> tuple[Any, Any]:
     return cursor.get("ts"), cursor.get("id")
 
 
-class DealSpool:
-    """Pages of ``(deals, contact records, cursor)`` from one ``opportunities`` read.
+class PageSpool:
+    """Pages of one read kept in a temporary file (one JSON line per page), to be replayed by
+    a later read of the same sync that starts from the same cursor.
 
-    :param start: the cursor the ``opportunities`` read started from.
+    :param start: the cursor the read started from.
     """
 
     def __init__(self, start: Any) -> None:
@@ -39,12 +40,9 @@ class DealSpool:
         self._file: IO[str] | None = tempfile.TemporaryFile(  # noqa: SIM115
             "w+", encoding="utf-8")
 
-    def add(self, deals: list[dict[str, Any]], contacts: list[dict[str, Any]],
-            cursor: Any) -> None:
-        """Append one page."""
+    def _append(self, page: dict[str, Any]) -> None:
         assert self._file is not None
-        self._file.write(json.dumps({"deals": deals, "contacts": contacts, "cursor": cursor},
-                                    default=str) + "\n")
+        self._file.write(json.dumps(page, default=str) + "\n")
 
     def finish(self) -> None:
         """The read got to its last page: the spool may now be replayed."""
@@ -54,14 +52,13 @@ class DealSpool:
         """True when replaying serves a read from ``cursor`` exactly."""
         return self.complete and self._file is not None and position_key(cursor) == self.start
 
-    def pages(self) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]], Any]]:
-        """Replay the pages from the start."""
+    def _replay(self) -> Iterator[dict[str, Any]]:
+        """The pages from the start."""
         assert self._file is not None
         self._file.flush()
         self._file.seek(0)
         for line in self._file:
-            page = json.loads(line)
-            yield page["deals"], page["contacts"], page["cursor"]
+            yield json.loads(line)
         self._file.seek(0, 2)
 
     def close(self) -> None:
@@ -69,3 +66,17 @@ class DealSpool:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+class DealSpool(PageSpool):
+    """Pages of ``(deals, contact records, cursor)`` from one ``opportunities`` read."""
+
+    def add(self, deals: list[dict[str, Any]], contacts: list[dict[str, Any]],
+            cursor: Any) -> None:
+        """Append one page."""
+        self._append({"deals": deals, "contacts": contacts, "cursor": cursor})
+
+    def pages(self) -> Iterator[tuple[list[dict[str, Any]], list[dict[str, Any]], Any]]:
+        """Replay the pages from the start."""
+        for page in self._replay():
+            yield page["deals"], page["contacts"], page["cursor"]

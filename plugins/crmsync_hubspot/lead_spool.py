@@ -14,54 +14,22 @@ spooled: ``leads`` makes its own (a few calls).
 
 from __future__ import annotations
 
-import json
-import tempfile
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
-from crmsync_hubspot.deal_spool import position_key
+from crmsync_hubspot.deal_spool import PageSpool
 
 __all__ = ["LeadSpool"]
 
 
-class LeadSpool:
-    """Raw contact search pages and their cursors from one ``contacts`` read.
-
-    :param start: the cursor the ``contacts`` read started from.
-    """
-
-    def __init__(self, start: Any) -> None:
-        self.start = position_key(start)
-        self.complete = False
-        # closed by close(), not here: the spool outlives this call
-        self._file: IO[str] | None = tempfile.TemporaryFile(  # noqa: SIM115
-            "w+", encoding="utf-8")
+class LeadSpool(PageSpool):
+    """Raw contact search pages and their cursors from one ``contacts`` read."""
 
     def add(self, contacts: list[dict[str, Any]], cursor: Any) -> None:
         """Append one search page (JSON as HubSpot sent it, associations attached)."""
-        assert self._file is not None
-        self._file.write(json.dumps({"contacts": contacts, "cursor": cursor}) + "\n")
-
-    def finish(self) -> None:
-        """The read got to its last page: the spool may now be replayed."""
-        self.complete = True
-
-    def covers(self, cursor: Any) -> bool:
-        """True when replaying serves a read from ``cursor`` exactly."""
-        return self.complete and self._file is not None and position_key(cursor) == self.start
+        self._append({"contacts": contacts, "cursor": cursor})
 
     def pages(self) -> Iterator[tuple[list[dict[str, Any]], Any]]:
         """Replay the pages from the start."""
-        assert self._file is not None
-        self._file.flush()
-        self._file.seek(0)
-        for line in self._file:
-            page = json.loads(line)
+        for page in self._replay():
             yield page["contacts"], page["cursor"]
-        self._file.seek(0, 2)
-
-    def close(self) -> None:
-        """Delete the file."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
