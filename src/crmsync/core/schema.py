@@ -44,6 +44,8 @@ from crmsync.core.schema_types import CODE, ID, NAME, Id, Json, metadata
 __all__ = [
     "metadata",
     "SYNCED_TABLES",
+    "HISTORY_FIELDS",
+    "HISTORY_SOURCES",
     "ENTITIES",
     "SYSTEM_COLUMNS",
     "BOOK_KEEPING_COLUMNS",
@@ -182,6 +184,7 @@ opportunities = synced_table(
     Column("lead_source", String(NAME)),
     Column("won_reason", Text()),
     Column("lost_reason", Text()),
+    Column("forecast_category", String(CODE)),
     indexes=(("closed_at",), ("owner_id",), ("account_id",)),
 )
 
@@ -194,6 +197,25 @@ opportunity_stage_history = synced_table(
     Column("amount", Float(), info={"min": 0}),
     ref("changed_by"),
     indexes=(("opportunity_id",),),
+)
+
+#: The opportunity fields whose changes ``opportunity_field_history`` records.
+HISTORY_FIELDS = ("stage_id", "amount", "currency", "expected_close_date", "owner_id",
+                  "probability", "forecast_category")
+#: Where a history row comes from: the CRM's own audit trail, or a change crmsync saw
+#: between two syncs (``changed_at`` is then the sync's time: docs/history.md).
+HISTORY_SOURCES = ("crm", "observed")
+
+opportunity_field_history = synced_table(
+    "opportunity_field_history",
+    ref("opportunity_id", info={"required": True}),
+    Column("field", String(CODE), info={"required": True, "choices": HISTORY_FIELDS}),
+    Column("changed_at", DateTime(), info={"required": True}),
+    Column("old_value", Text()),
+    Column("new_value", Text()),
+    ref("changed_by"),
+    Column("source", String(16), info={"choices": HISTORY_SOURCES}),
+    indexes=(("opportunity_id", "field", "changed_at"), ("changed_at",)),
 )
 
 opportunity_contacts = synced_table(
@@ -281,7 +303,7 @@ targets = synced_table(
 SYNCED_TABLES: dict[str, Table] = {
     t.name: t for t in (
         users, accounts, contacts, leads, pipelines, stages, opportunities,
-        opportunity_stage_history, opportunity_contacts, activities,
+        opportunity_stage_history, opportunity_field_history, opportunity_contacts, activities,
         currency_rates, quotas, spend, feedback, targets,
     )
 }
