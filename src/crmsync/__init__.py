@@ -27,7 +27,13 @@ from crmsync.core.reports import LOCKED, PARTIAL, STOPPED_QUOTA, EntityResult, R
 from crmsync.core.retry import parse_retry_after
 
 # the unified schema, for connectors (docs/writing-a-connector.md)
-from crmsync.core.schema import BOOK_KEEPING_COLUMNS, ENTITIES, SYNCED_TABLES
+from crmsync.core.schema import (
+    BOOK_KEEPING_COLUMNS,
+    ENTITIES,
+    HISTORY_FIELDS,
+    HISTORY_SOURCES,
+    SYNCED_TABLES,
+)
 from crmsync.core.timeparse import TimestampError, parse_date, parse_datetime
 from crmsync.plugin.connector import (
     FIELD_PREFIX,
@@ -125,6 +131,8 @@ __all__ = [
     "Dimension",
     # the unified schema, for connectors (docs/writing-a-connector.md)
     "SYNCED_TABLES",
+    "HISTORY_FIELDS",
+    "HISTORY_SOURCES",
     "ENTITIES",
     "BOOK_KEEPING_COLUMNS",
     # errors

@@ -279,6 +279,18 @@ class Connector:
     def close(self) -> None:
         """Release network sessions and files."""
 
+    def history_fields(self) -> frozenset[str]:
+        """The opportunity fields (names from :data:`crmsync.HISTORY_FIELDS`) whose every
+        change this connector reads from the CRM into ``opportunity_field_history``.
+
+        The engine records the changes of the other tracked fields itself, as *observed*
+        history: when a sync sees a stored deal's value change (docs/history.md). Asked after
+        :meth:`check`; a connector that learns from the CRM which fields it tracks (Salesforce
+        field history tracking) answers for this org. The default, no field, lets the engine
+        observe all of them.
+        """
+        return frozenset()
+
     # -- write-back ------------------------------------------------------------------------------
 
     def fields(self, entity: str) -> list[FieldInfo]:
