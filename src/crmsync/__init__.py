@@ -54,6 +54,7 @@ from crmsync.plugin.connector import (
 )
 from crmsync.plugin.context import DIMENSIONS, METRIC_OPTIONS  # schema and metric inputs
 from crmsync.plugin.dimensions import Dimension
+from crmsync.plugin.history import field_changes_at, opportunities_as_of, table_as_of
 from crmsync.plugin.http import ApiClient
 from crmsync.plugin.http_auth import Auth, BearerAuth, HeaderAuth, QueryAuth, RefreshingAuth
 from crmsync.plugin.http_errors import (
@@ -133,6 +134,9 @@ __all__ = [
     "SYNCED_TABLES",
     "HISTORY_FIELDS",
     "HISTORY_SOURCES",
+    "opportunities_as_of",
+    "table_as_of",
+    "field_changes_at",
     "ENTITIES",
     "BOOK_KEEPING_COLUMNS",
     # errors

@@ -1,0 +1,221 @@
+"""As of any moment: the store's records as they stood at a past instant, rebuilt from
+``opportunity_field_history`` (docs/as-of.md).
+
+:func:`opportunities_as_of` is the building block: a ``Select`` with every column of
+``opportunities``, each deal as it was at ``at``. :func:`table_as_of` gives any synced table at
+``at`` (the opportunities rebuilt, the others cut at ``at``). Both are plain SQL, on SQLite and
+PostgreSQL alike; a metric gets them through ``ctx.table`` when the run is as of a date.
+
+The value of a tracked field F of deal O at instant T:
+
+1. the ``new_value`` of O's latest F change at or before T; else
+2. the ``old_value`` of O's earliest F change after T; else
+3. O's current value (the field never changed).
+
+Where a deal has changes of F from the CRM (``source = 'crm'``), its *observed* changes of F
+(seen between two syncs) are ignored. Ties at one instant are broken by the store's row id
+(the order the rows arrived). ``status`` and ``closed_at`` follow the stage at T
+(``stages.is_closed`` / ``is_won``); ``amount_base`` is kept only while amount and currency
+are as they are now; the other columns (name, account, custom fields) are today's;
+the won or lost reason shows while the deal is closed that way or as it is now.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Select, Subquery
+
+from crmsync.core.schema import HISTORY_FIELDS, SYNCED_TABLES
+
+__all__ = ["opportunities_as_of", "table_as_of", "field_changes_at"]
+
+_NUMBERS = ("amount", "probability")
+_DATES = ("expected_close_date",)
+#: The column that says when a row of a table came to be, for tables cut at an instant.
+_BORN = {
+    "activities": "occurred_at",
+    "feedback": "responded_at",
+    "opportunity_stage_history": "entered_at",
+    "opportunity_field_history": "changed_at",
+}
+#: Tables describing the organisation's structure, not events: kept whole.
+_STRUCTURE = ("users", "pipelines", "stages", "targets", "quotas", "spend")
+
+
+def _instant(at: dt.datetime) -> ColumnElement[dt.datetime]:
+    return sa.literal(at, sa.DateTime())
+
+
+def field_changes_at(at: dt.datetime) -> Subquery:
+    """For each (connection, deal, field) with history: the value the field held at ``at``
+    (text, in the history encoding) and when it took it (``NULL`` when it was set before the
+    earliest change known). One scan of ``opportunity_field_history``.
+
+    Columns: ``connection``, ``opportunity_id``, ``field``, ``value``, ``since``.
+    """
+    h = SYNCED_TABLES["opportunity_field_history"]
+    t = _instant(at)
+    keys = (h.c.connection, h.c.opportunity_id, h.c.field)
+    ranked_src = sa.select(
+        *keys, h.c.changed_at, h.c.old_value, h.c.new_value, h.c.source, h.c.id,
+        sa.func.max(sa.case((h.c.source == "crm", 1), else_=0))
+        .over(partition_by=keys).label("has_crm"),
+    ).where(h.c.is_deleted == sa.false()).subquery("changes")
+    c = ranked_src.c
+    before = c.changed_at <= t
+    ranked = sa.select(
+        c.connection, c.opportunity_id, c.field,
+        sa.case((before, c.new_value), else_=c.old_value).label("value"),
+        sa.case((before, c.changed_at), else_=sa.null()).label("since"),
+        sa.func.row_number().over(
+            partition_by=(c.connection, c.opportunity_id, c.field),
+            order_by=(sa.case((before, 0), else_=1),
+                      sa.case((before, c.changed_at)).desc(),
+                      c.changed_at.asc(),
+                      sa.case((before, c.id)).desc(), c.id.asc()),
+        ).label("rn"),
+    ).where(sa.or_(c.source == "crm", c.source.is_(None), c.has_crm == 0)).subquery("ranked")
+    return (sa.select(ranked.c.connection, ranked.c.opportunity_id, ranked.c.field,
+                      ranked.c.value, ranked.c.since)
+            .where(ranked.c.rn == 1).subquery("field_at"))
+
+
+def _decode(dialect: str, field: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A history value (text) as the column's type."""
+    text = sa.func.nullif(text, "")
+    if field in _NUMBERS:
+        return sa.cast(text, sa.Float())
+    if field in _DATES:
+        # SQLite stores dates as ISO text (a CAST would make a number of it).
+        return sa.type_coerce(text, sa.Date()) if dialect == "sqlite" else sa.cast(text, sa.Date)
+    return text
+
+
+def opportunities_as_of(dialect: str, at: dt.datetime) -> Select[Any]:
+    """Every deal of the store as it stood at ``at`` (naive UTC), with the columns of
+    ``opportunities``: deals created after ``at`` are left out, deals deleted after it are
+    not deleted, and the tracked fields, ``status``, ``closed_at``, ``amount_base`` and
+    ``remote_updated_at`` hold their values of that instant (module docstring).
+
+    :param dialect: ``sqlite`` or ``postgresql``.
+    """
+    o = SYNCED_TABLES["opportunities"]
+    stages = SYNCED_TABLES["stages"].alias("stage_at")
+    f = field_changes_at(at)
+    t = _instant(at)
+    pivot_cols: list[ColumnElement[Any]] = []
+    for name in HISTORY_FIELDS:
+        pivot_cols.append(sa.func.max(sa.case((f.c.field == name, 1))).label(f"has_{name}"))
+        pivot_cols.append(sa.func.max(sa.case((f.c.field == name, f.c.value))).label(f"v_{name}"))
+    pivot_cols.append(sa.func.max(sa.case((f.c.field == "stage_id", f.c.since)))
+                      .label("stage_since"))
+    pivot_cols.append(sa.func.max(f.c.since).label("changed_last"))
+    p = (sa.select(f.c.connection, f.c.opportunity_id, *pivot_cols)
+         .group_by(f.c.connection, f.c.opportunity_id).subquery("deal_at"))
+
+    def at_t(name: str) -> ColumnElement[Any]:
+        return sa.case((p.c[f"has_{name}"] == 1, _decode(dialect, name, p.c[f"v_{name}"])),
+                       else_=o.c[name])
+
+    stage_id = at_t("stage_id")
+    changed_stage = p.c.has_stage_id == 1
+    closed_now_before = sa.and_(o.c.status != "open", o.c.closed_at <= t)
+    status = sa.case(
+        (sa.and_(changed_stage, stages.c.is_closed == sa.true(), stages.c.is_won == sa.true()),
+         "won"),
+        (sa.and_(changed_stage, stages.c.is_closed == sa.true()), "lost"),
+        (sa.and_(changed_stage, stages.c.is_closed == sa.false()), "open"),
+        (closed_now_before, o.c.status),
+        (sa.or_(o.c.status == "open", o.c.closed_at > t), "open"),
+        else_=o.c.status,
+    )
+    closed_at = sa.case(
+        (status == "open", sa.null()),
+        (o.c.closed_at <= t, o.c.closed_at),
+        else_=sa.func.coalesce(p.c.stage_since, o.c.remote_created_at),
+    )
+    amount, currency = at_t("amount"), at_t("currency")
+    same_money = sa.and_(sa.func.coalesce(p.c.has_amount, 0) == 0,
+                         sa.func.coalesce(p.c.has_currency, 0) == 0)
+    unchanged_money = sa.or_(same_money, sa.and_(
+        amount == o.c.amount, sa.func.coalesce(currency, "") == sa.func.coalesce(o.c.currency, "")))
+    deleted = sa.and_(o.c.is_deleted == sa.true(),
+                      sa.or_(o.c.deleted_at.is_(None), o.c.deleted_at <= t))
+    updated = sa.case(
+        (o.c.remote_updated_at <= t, o.c.remote_updated_at),
+        else_=sa.func.coalesce(p.c.changed_last, o.c.remote_created_at),
+    )
+    columns: dict[str, ColumnElement[Any]] = {c.name: c for c in o.c}
+    columns.update({
+        "remote_updated_at": updated,
+        "is_deleted": deleted,
+        "deleted_at": sa.case((deleted, o.c.deleted_at), else_=sa.null()),
+        "status": status,
+        "closed_at": closed_at,
+        "amount_base": sa.case((unchanged_money, o.c.amount_base), else_=sa.null()),
+        "won_reason": sa.case((sa.or_(status == "won", status == o.c.status), o.c.won_reason),
+                              else_=sa.null()),
+        "lost_reason": sa.case((sa.or_(status == "lost", status == o.c.status),
+                                o.c.lost_reason), else_=sa.null()),
+    })
+    for name in HISTORY_FIELDS:
+        columns[name] = stage_id if name == "stage_id" else at_t(name)
+    joined = (
+        o.outerjoin(p, sa.and_(p.c.connection == o.c.connection,
+                               p.c.opportunity_id == o.c.remote_id))
+        .outerjoin(stages, sa.and_(stages.c.connection == o.c.connection,
+                                   stages.c.remote_id == stage_id,
+                                   stages.c.is_deleted == sa.false()))
+    )
+    return (
+        sa.select(*(expr.label(name) for name, expr in columns.items()))
+        .select_from(joined)
+        .where(sa.or_(o.c.remote_created_at.is_(None), o.c.remote_created_at <= t))
+    )
+
+
+def table_as_of(dialect: str, name: str, at: dt.datetime) -> Select[Any]:
+    """The synced table ``name`` as it stood at ``at``, with the table's columns.
+
+    ``opportunities`` is rebuilt (:func:`opportunities_as_of`). Event tables keep the rows
+    that happened by ``at`` (activities by ``occurred_at``, feedback by ``responded_at``,
+    stage and field history by when they happened; a stage still occupied at ``at`` has no
+    ``exited_at``). Leads and other records keep those created by ``at``; a lead converted
+    after ``at`` is not converted. The organisation's structure (users, pipelines, stages,
+    quotas, spend, targets) is kept whole; exchange rates are those valid from ``at`` or
+    before. A row deleted after ``at`` is not deleted.
+    """
+    if name == "opportunities":
+        return opportunities_as_of(dialect, at)
+    table = SYNCED_TABLES[name]
+    if name in _STRUCTURE:
+        return sa.select(table)
+    t = _instant(at)
+    columns: dict[str, ColumnElement[Any]] = {c.name: c for c in table.c}
+    deleted = sa.and_(table.c.is_deleted == sa.true(),
+                      sa.or_(table.c.deleted_at.is_(None), table.c.deleted_at <= t))
+    columns["is_deleted"] = deleted
+    columns["deleted_at"] = sa.case((deleted, table.c.deleted_at), else_=sa.null())
+    where: list[ColumnElement[bool]] = []
+    if name == "currency_rates":
+        at_date = sa.literal(at.date(), sa.Date())
+        where.append(table.c.valid_from <= at_date)
+        columns["valid_to"] = sa.case((table.c.valid_to > at_date, sa.null()),
+                                      else_=table.c.valid_to)
+    elif name in _BORN:
+        where.append(table.c[_BORN[name]] <= t)
+    else:
+        where.append(sa.or_(table.c.remote_created_at.is_(None), table.c.remote_created_at <= t))
+    if name == "opportunity_stage_history":
+        columns["exited_at"] = sa.case((table.c.exited_at > t, sa.null()),
+                                       else_=table.c.exited_at)
+    if name == "leads":
+        later = sa.or_(table.c.converted_at.is_(None), table.c.converted_at > t)
+        for col in ("converted_at", "converted_contact_id", "converted_account_id",
+                    "converted_opportunity_id"):
+            columns[col] = sa.case((later, sa.null()), else_=table.c[col])
+    return sa.select(*(expr.label(col) for col, expr in columns.items())).where(*where)
