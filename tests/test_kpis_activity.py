@@ -149,3 +149,23 @@ def test_days_since_last_activity_is_null_without_activities_and_only_for_all(st
     metric = activity.DaysSinceLastActivity()
     result = compute(store, [metric], MetricsConfig(), period="month", as_of=AS_OF)
     assert result.values == [] and result.skipped == ["days_since_last_activity: no period 'month'"]
+
+
+def test_activity_counts_break_down_by_the_accounts_territory(store):
+    load_records(store, {
+        "accounts": [{"remote_id": "AC1", "territory": "DACH", "segment": "SMB"},
+                     {"remote_id": "AC2", "territory": "Nordics", "segment": "SMB"}],
+        "activities": [
+            act("C1", "call", "U1", "2026-01-05T00:00:00", account_id="AC1", outcome="connected"),
+            act("C2", "call", "U1", "2026-01-06T00:00:00", account_id="AC2", outcome="no answer"),
+            act("C3", "call", "U2", "2026-01-07T00:00:00", account_id="AC2", outcome="connected"),
+            act("C4", "call", "U2", "2026-01-08T00:00:00"),  # no account: empty value
+        ],
+    })
+    assert values(store, "calls", dimension="territory") == {
+        ("DACH", Q1): (1, 1, None), ("Nordics", Q1): (2, 2, None), (None, Q1): (1, 1, None)}
+    assert values(store, "call_connect_rate", dimension="territory") == {
+        ("DACH", Q1): (1.0, 1, 1), ("Nordics", Q1): (0.5, 1, 2), (None, Q1): (None, 0, 0)}
+    # by segment both accounts are one group; the org total is unchanged
+    assert values(store, "calls", dimension="segment")[("SMB", Q1)] == (3, 3, None)
+    assert values(store, "calls") == {(None, Q1): (4, 4, None)}

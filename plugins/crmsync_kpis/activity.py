@@ -18,9 +18,11 @@ from crmsync_kpis.results import result, share
 __all__ = ["Calls", "Emails", "Meetings", "Tasks", "CallConnectRate",
            "ActivitiesPerOpportunity", "DaysSinceLastActivity", "METRICS"]
 
-_ACTIVITY_DIMENSIONS = ("owner", "team")
+#: The account dimensions reach an activity's account (``activities.account_id``).
+_ACCOUNT_DIMENSIONS = ("segment", "region", "territory", "industry")
+_ACTIVITY_DIMENSIONS = ("owner", "team", *_ACCOUNT_DIMENSIONS)
 _DEAL_DIMENSIONS = ("owner", "team", "pipeline", "deal_type", "lead_source", "segment",
-                    "region", "industry")
+                    "region", "industry", "territory")
 
 
 def _manual(ctx: MetricContext, a: sa.FromClause) -> ColumnElement[bool]:
@@ -30,20 +32,23 @@ def _manual(ctx: MetricContext, a: sa.FromClause) -> ColumnElement[bool]:
 
 def _activity_counts(ctx: MetricContext) -> sa.FromClause:
     """Manual activities counted per connection, owner, period, type, direction and
-    connected flag: one scan of the activities that the count metrics and the connect rate
-    of a run share (``ctx.shared``)."""
+    connected flag (and account, when the run breaks down by an account dimension): one scan
+    of the activities that the count metrics and the connect rate of a run share
+    (``ctx.shared``)."""
     a = ctx.table("activities")
+    by_account = [a.c.account_id] if ctx.dimension in _ACCOUNT_DIMENSIONS else []
     period = ctx.period_start(a.c.occurred_at)
     outcome = sa.func.lower(sa.func.trim(a.c.outcome))
     connected = sa.case((outcome == "connected", 1), else_=0)
     # a call without an outcome is unknown, not "not connected" (docs/metrics/activity.md)
     known = sa.case((sa.func.coalesce(outcome, "") != "", 1), else_=0)
     facts = (
-        sa.select(a.c.connection, a.c.owner_id, period.label("period_start"), a.c.type,
+        sa.select(a.c.connection, a.c.owner_id, *by_account, period.label("period_start"),
+                  a.c.type,
                   a.c.direction, connected.label("connected"), known.label("known"),
                   sa.func.count().label("n"))
         .where(_manual(ctx, a), a.c.occurred_at.is_not(None))
-        .group_by(a.c.connection, a.c.owner_id, *ctx.group_keys(period), a.c.type,
+        .group_by(a.c.connection, a.c.owner_id, *by_account, *ctx.group_keys(period), a.c.type,
                   a.c.direction, connected, known)
     )
     return ctx.shared("activity_counts", facts).alias("counts")

@@ -18,7 +18,7 @@ from crmsync_kpis.results import result, share
 __all__ = ["RetentionRate", "ChurnRate", "RepeatPurchaseRate", "CustomerLifetimeValue", "Cac",
            "LtvToCac", "METRICS"]
 
-_ACCOUNT_DIMENSIONS = ("segment", "region", "industry")
+_ACCOUNT_DIMENSIONS = ("segment", "region", "territory", "industry")
 
 
 def _won(ctx: MetricContext, o: Any) -> ColumnElement[bool]:

@@ -124,7 +124,8 @@ class MissingOwner(_DataQuality):
     description = ("Deals whose owner_id is empty or names no live user of the same "
                    "connection, of all deals; a deal with an owner_id in a connection that "
                    "syncs no users cannot be judged and is left out.")
-    dimensions = ("pipeline", "deal_type", "lead_source", "segment", "region", "industry")
+    dimensions = ("pipeline", "deal_type", "lead_source", "segment", "region", "territory",
+                  "industry")
     #: 2: no users synced → owners unknown, not missing (version 1 counted every deal).
     version = 2
 

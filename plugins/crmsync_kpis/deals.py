@@ -20,7 +20,7 @@ __all__ = ["WinRate", "CloseRate", "DecisionRate", "AvgDealSize", "MedianDealSiz
            "RevenueGrowth", "SalesCycleDays", "SalesCycleDaysMean", "METRICS"]
 
 _DEAL_DIMENSIONS = ("owner", "team", "pipeline", "deal_type", "lead_source", "segment",
-                    "region", "industry", "custom")
+                    "region", "industry", "territory", "custom")
 
 
 class WinRate(Metric):

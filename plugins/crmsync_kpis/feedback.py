@@ -17,7 +17,7 @@ from crmsync_kpis.results import result
 
 __all__ = ["Nps", "Csat", "Ces", "METRICS"]
 
-_FEEDBACK_DIMENSIONS = ("owner", "team", "segment", "region", "industry")
+_FEEDBACK_DIMENSIONS = ("owner", "team", "segment", "region", "territory", "industry")
 
 
 def _responses(ctx: MetricContext) -> Any:

@@ -19,7 +19,7 @@ __all__ = ["PipelineValue", "WeightedPipelineValue", "QuotaAttainment", "Pipelin
            "SalesVelocity", "METRICS"]
 
 _DEAL_DIMENSIONS = ("owner", "team", "pipeline", "deal_type", "lead_source", "segment",
-                    "region", "industry", "custom")
+                    "region", "industry", "territory", "custom")
 _QUOTA_DIMENSIONS = ("owner", "team")
 
 

@@ -20,7 +20,7 @@ from crmsync_kpis.results import observations, result_columns, share
 __all__ = ["StageConversionRate", "TimeInStageDays", "DealSlippageRate", "METRICS"]
 
 _DEAL_DIMENSIONS = ("owner", "team", "pipeline", "deal_type", "lead_source", "segment",
-                    "region", "industry")
+                    "region", "industry", "territory")
 
 
 def _not_lost(stage: sa.FromClause) -> ColumnElement[bool]:

@@ -78,6 +78,7 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "segment": ("account", "segment"),
     "region": ("account", "region"),
     "industry": ("account", "industry"),
+    "territory": ("account", "territory"),
     "stage": ("direct", "stage_id"),
 }
 
