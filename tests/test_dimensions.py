@@ -123,7 +123,8 @@ def test_a_metric_that_does_not_offer_a_declared_dimension_is_skipped(deals):
 def test_an_unknown_dimension_error_lists_builtin_and_declared_ones(deals, tmp_path):
     registry = registry_with(CurrencyPlugin())
     with pytest.raises(MetricError, match=r"unknown dimension 'colour' \(known: owner, team, "
-                                          r".*industry, territory, stage, currency, deal_currency, or custom"):
+                                          r".*industry, territory, stage, currency, "
+                                          r"deal_currency, or custom"):
         compute(deals, [registry.metric("win_rate")], MetricsConfig(), period="all",
                 dimensions=("colour",), declared=registry.dimensions())
     result = CliRunner().invoke(cli, ["--config", _config_file(tmp_path, deals), "metrics",
