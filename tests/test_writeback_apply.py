@@ -68,6 +68,24 @@ def test_apply_creates_the_field_then_sends_every_value(opps, registry, crm):
         "success", True, 5)
 
 
+def test_a_field_the_crm_keys_itself_is_written_and_found_again_by_its_label(opps, registry,
+                                                                            crm):
+    crm.assigns_keys = True
+    report = apply(opps, registry, dict(OPP, create_field=True))
+
+    (key, info), = crm.fields["opportunities"].items()
+    assert (len(key), info.label) == (40, FIELD)
+    assert {rid: r[key] for rid, r in crm.records["opportunities"].items()} == {
+        "O1": 1, "O2": 2, "O3": 3, "O4": 4, "O5": 5}
+    assert (report.status, report.details[0]["sent"]) == ("success", 5)
+    calls = crm.write_calls
+
+    again = apply(opps, registry, dict(OPP, create_field=True))
+    assert (len(crm.fields["opportunities"]), crm.write_calls) == (1, calls)
+    assert (again.status, again.details[0]["created"], again.details[0]["sent"]) == (
+        "success", False, 0)
+
+
 def test_a_second_apply_with_nothing_new_makes_no_write_calls(opps, registry, crm):
     apply(opps, registry, dict(OPP, create_field=True))
     calls = crm.write_calls

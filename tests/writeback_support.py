@@ -44,6 +44,9 @@ class Crm:
     #: a batch holding one of these ids is refused as a whole (the connector raises)
     poison: set[str] = field(default_factory=set)
     deny_create: bool = False
+    #: the CRM names a field it creates with a key of its own (Pipedrive's 40-hex keys): the
+    #: requested name becomes its label, and writes must use the key
+    assigns_keys: bool = False
     can_read_values: bool = True
     #: every record's creation time (what ``read`` reports)
     created: dt.datetime = dt.datetime(2026, 1, 1)
@@ -91,8 +94,15 @@ def connector_class(crm: Crm) -> type[Connector]:
             if crm.deny_create:
                 raise ConnectorError("INSUFFICIENT_ACCESS: no permission to create fields",
                                      connection=self.name, entity=entity)
-            crm.add_field(entity, spec.name, spec.type, scale=spec.scale)
-            return crm.fields[entity][spec.name]
+            if not crm.assigns_keys:
+                crm.add_field(entity, spec.name, spec.type, scale=spec.scale)
+                return crm.fields[entity][spec.name]
+            known = [f for f in crm.fields.get(entity, {}).values() if f.label == spec.name]
+            if known:
+                return known[0]
+            key = f"{len(crm.fields.get(entity, {})) + 1:040x}"
+            crm.add_field(entity, key, spec.type, scale=spec.scale, label=spec.name)
+            return crm.fields[entity][key]
 
         def write(self, entity: str, updates: Iterable[WriteUpdate]) -> Iterator[WriteResult]:
             todo = list(updates)
@@ -108,6 +118,10 @@ def connector_class(crm: Crm) -> type[Connector]:
                     if record is None:
                         yield WriteResult(u.remote_id, ok=False, error="no such record",
                                           error_code="ENTITY_IS_DELETED", missing=True)
+                    elif set(u.values) - set(crm.fields.get(entity, {})):
+                        unknown = sorted(set(u.values) - set(crm.fields.get(entity, {})))
+                        yield WriteResult(u.remote_id, ok=False, error=f"no field {unknown}",
+                                          error_code="INVALID_FIELD")
                     elif u.remote_id in crm.fail:
                         code, retryable = crm.fail[u.remote_id]
                         yield WriteResult(u.remote_id, ok=False, error=f"{code} happened",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,7 +101,10 @@ class MappingPlan:
         return sum(1 for c in self.changes if c.retry)
 
     def reformat(self, info: FieldInfo) -> None:
-        """Format the changes again for the field the connector actually created."""
+        """Format the changes again for the field the connector actually created, and write
+        to it by the name the CRM gave it (a CRM that assigns keys, such as Pipedrive's
+        40-hex ones, keeps the requested name as the field's label)."""
+        self.field = info.name
         self.kind = field_kind(info)
         self.decimals = decimals_for(self.unit, self.kind, self.mapping.decimals, info.scale)
         for c in self.changes:
@@ -262,6 +265,13 @@ def _decide_by_crm(plan: MappingPlan, connector: Connector, undecided: _Undecide
         _decide(plan, change, row, change.old)
 
 
+def _by_label(listed: Iterable[FieldInfo], name: str) -> FieldInfo | None:
+    """The one field labelled ``name`` (any case) where the CRM keys fields itself; ``None``
+    when no field, or several, carry that label."""
+    found = [f for f in listed if f.label is not None and f.label.lower() == name.lower()]
+    return found[0] if len(found) == 1 else None
+
+
 def _plan_mapping(conn: sa.Connection, m: WritebackMapping, metric: Metric, name: str,
                   info: FieldInfo | None, connector: Connector,
                   now: dt.datetime) -> MappingPlan:
@@ -347,7 +357,7 @@ def make_plan(store: Store, mappings: Sequence[WritebackMapping],
                 raise mapping_error(m, name, f"connector type '{connector.NAME}' cannot "
                                              "list fields") from None
             fields[key] = {f.name.lower(): f for f in listed}
-        info = fields[key].get(name.lower())
+        info = fields[key].get(name.lower()) or _by_label(fields[key].values(), name)
         if info is not None:
             name = info.name  # the CRM's spelling
         check_field(m, name, info, metric.unit)
