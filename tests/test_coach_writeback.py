@@ -68,6 +68,23 @@ def test_reps_without_open_findings_are_cleared(synced, fake_sf_org):
     assert fake_sf_org.org.get("User", reps[1]).get(FIELD) is None
 
 
+def test_a_second_run_sends_only_the_reps_whose_text_changed(synced, fake_sf_org):
+    config, registry, store, reps = synced
+    api.coach_writeback(config, registry, "sf", store=store)
+    fake_sf_org.org.update("User", reps[0], **{FIELD: "edited in the CRM"})
+
+    again = api.coach_writeback(config, registry, "sf", store=store)
+    assert (again["written"], again["cleared"], again["unchanged"]) == (0, 0, len(reps))
+    # not sent again: the CRM keeps what it holds
+    assert fake_sf_org.org.get("User", reps[0])[FIELD] == "edited in the CRM"
+
+    with store.engine.begin() as conn:  # the rep's finding is resolved: its text changes
+        conn.execute(sa.text("UPDATE coaching_findings SET status = 'resolved'"))
+    third = api.coach_writeback(config, registry, "sf", store=store)
+    assert (third["written"], third["cleared"], third["unchanged"]) == (0, 1, len(reps) - 1)
+    assert fake_sf_org.org.get("User", reps[0]).get(FIELD) is None
+
+
 def test_a_connector_that_cannot_write_is_a_config_error(sqlite_store, tmp_path):
     config = Config(store_url=sqlite_store.url, connections={"files": ConnectionConfig(
         name="files", type="files", raw={"type": "files", "path": str(tmp_path)})})
@@ -108,6 +125,6 @@ min_n = 0
                                       "--write-back", "sf"], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     assert (f"write-back to sf ({FIELD}): coaching text on 1 reps, cleared on "
-            f"{len(reps) - 1}, 0 failed") in " ".join(result.stdout.split())
+            f"{len(reps) - 1}, 0 unchanged, 0 failed") in " ".join(result.stdout.split())
     unknown = CliRunner().invoke(cli, ["--config", str(path), "coach", "--write-back", "sff"])
     assert unknown.exit_code == 2 and "did you mean 'sf'" in unknown.stderr

@@ -80,7 +80,7 @@ def _print_writeback(out: Console, w: Mapping[str, Any]) -> None:
     """One line on what was written to the CRM, then one per rep that failed."""
     out.print(render.cell(f"write-back to {w['connection']} ({w['field']}): coaching text "
                           f"on {w['written']} reps, cleared on {w['cleared']}, "
-                          f"{len(w['failed'])} failed"))
+                          f"{w['unchanged']} unchanged, {len(w['failed'])} failed"))
     for f in w["failed"]:
         out.print(render.cell(f"  {f['rep_id']}: {f['error_code'] or ''} {f['error']}"))
     if w["failed"]:
