@@ -184,6 +184,27 @@ def test_the_cli_json_and_the_page_agree_on_a_figure(page, dashboard_server, das
     assert shown and all(float(f["value"]) == rows[row_key(f)] for f in shown)
 
 
+def test_the_rep_page_ranks_the_rep_in_the_team_as_the_scorecard_does(page, dashboard_server,
+                                                                       dashboard_store):
+    card = api.scorecard(dashboard_store.config, Registry(), period="quarter",
+                         as_of=dashboard_store.as_of.date())
+    rep = next(r for r in card["reps"] if r["team"] and r["families"])
+    expected = {line["metric"]: line["percentile"]
+                for family in rep["families"] for line in family["metrics"]}
+    page.goto(dashboard_server.url(f"/rep/{quote(rep['rep_id'])}?period=quarter"))
+    cells = page.page.eval_on_selector_all(
+        "td[data-percentile]", "els => els.map(e => [e.dataset.of, e.dataset.ofStart, "
+        "e.dataset.percentile, e.innerText])")
+    same_period = [(metric, shown, text) for metric, start, shown, text in cells
+                   if start == card["period_start"] and metric in expected]
+    assert len(same_period) >= 5
+    for metric, shown, text in same_period:
+        want = expected[metric]
+        assert (float(shown) if shown else None) == want, metric
+        assert text == ("–" if want is None else f"{want:.0f}"), metric
+    page.assert_clean()
+
+
 # -- names, escaping, layout --------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", ["/leaderboard", "/rep/{rep}", "/data-quality"])

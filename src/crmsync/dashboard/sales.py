@@ -8,7 +8,6 @@ Team medians are the one derived figure, labelled as such and kept out of ``data
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -18,6 +17,7 @@ from crmsync.dashboard.data import Catalogue, DashboardData, Kpi, family_of, kpi
 from crmsync.dashboard.filters import Filters
 from crmsync.dashboard.records import ATTENTION, records_of
 from crmsync.metrics.formatting import period_label
+from crmsync.metrics.scorecard import percentile_in_team, team_median
 
 __all__ = ["overview", "trends", "leaderboard", "rep_page", "team_page", "HEADLINE",
            "MIN_N", "current_start", "series_rows", "cards", "DEFAULT_METRIC"]
@@ -273,11 +273,6 @@ def _set_tiers(entries: list[dict[str, Any]]) -> None:
         e["tier"] = "top" if id(e) in top else "bottom" if id(e) in bottom else ""
 
 
-def _median(values: Iterable[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return statistics.median(present) if present else None
-
-
 def _compare(data: DashboardData, f: Filters, dimension: str, member: str,
              peers: set[str], context: list[tuple[str | None, str | None]]
              ) -> list[dict[str, Any]]:
@@ -298,12 +293,27 @@ def _compare(data: DashboardData, f: Filters, dimension: str, member: str,
         same = peer_values.get((k.metric, k.period_start), [])
         ctx = [kpi(scope[(k.metric, k.period_start)], data.currency) for scope in scopes
                if (k.metric, k.period_start) in scope]
-        median = _median(same)
+        present = [v for v in same if v is not None]
+        median = team_median(present)
         out.append({**c, "family": family_of(data.definitions[k.metric]),
-                    "median": median, "peers": len([v for v in same if v is not None]),
+                    "median": median, "peers": len(present),
+                    "percentile": _percentile(k, present),
                     "median_text": kpi({**k.row, "value": median, "target": None},
                                        data.currency).text, "context": ctx})
     return out
+
+
+def _percentile(k: Kpi, peers: list[float]) -> float | None:
+    """The member's percentile among its peers by the scorecard's rule
+    (:func:`crmsync.metrics.scorecard.percentile_in_team`: the share of the others it does
+    better than, ties counting half); ``peers`` holds the member's own value once."""
+    value = k.row.get("value")
+    if value is None:
+        return None
+    others = list(peers)
+    if value in others:
+        others.remove(value)
+    return percentile_in_team(float(value), others, k.row.get("direction") or "higher_is_better")
 
 
 def _attention(data: DashboardData, f: Filters, owners: Sequence[str]) -> list[dict[str, Any]]:
