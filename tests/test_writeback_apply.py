@@ -86,6 +86,32 @@ def test_a_field_the_crm_keys_itself_is_written_and_found_again_by_its_label(opp
         "success", False, 0)
 
 
+def test_a_bug_in_the_connectors_write_fails_its_records_and_the_rest_is_written(
+        store, registry, crm):
+    put_records(store, "opportunities", ["O1", "O2"])
+    put_records(store, "accounts", ["A1"])
+    put_values(store, "days_in_current_stage", {"O1": 1.0, "O2": 2.0})
+    put_values(store, "account_win_rate", {"A1": 0.5})
+    crm.records["accounts"] = {"A1": {}}
+    crm.add_field("opportunities", FIELD)
+    crm.add_field("accounts", "crmsync_account_win_rate")
+    crm.buggy = {"opportunities"}
+    report = apply(store, registry, OPP, {"metric": "account_win_rate", "object": "account"})
+
+    bugged, fine = report.details
+    assert (bugged["failed"], bugged["errors"], fine["sent"]) == (2, {"CONNECTOR_BUG": 2}, 1)
+    assert crm.records["accounts"]["A1"]["crmsync_account_win_rate"] == 0.5
+    assert report.status != "success"
+    rows = {rid: v for rid, v in state(store, "status", "error_code", "error").items()
+            if rid.startswith("O")}
+    assert {rid: v[:2] for rid, v in rows.items()} == {
+        "O1": ("failed", "CONNECTOR_BUG"), "O2": ("failed", "CONNECTOR_BUG")}
+    assert "connector type 'memcrm'" in rows["O1"][2] and "KeyError" in rows["O1"][2]
+    crm.buggy = set()  # the plugin is fixed: the next apply sends them
+    again = apply(store, registry, OPP)
+    assert (again.status, again.details[0]["sent"]) == ("success", 2)
+
+
 def test_a_second_apply_with_nothing_new_makes_no_write_calls(opps, registry, crm):
     apply(opps, registry, dict(OPP, create_field=True))
     calls = crm.write_calls

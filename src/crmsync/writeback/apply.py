@@ -11,7 +11,9 @@ are isolated. Rate limits and transient errors are retried by :mod:`crmsync.core
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +32,9 @@ from crmsync.core.redact import Redactor
 from crmsync.core.reports import STOPPED_QUOTA
 from crmsync.core.retry import RetryPolicy, retrying
 from crmsync.plugin.connector import Connector, WriteResult, WriteUpdate
+from crmsync.plugin.manager import one_line
 from crmsync.store import Store
+from crmsync.sync.checks import plugin_label
 from crmsync.writeback.plan import Change, MappingPlan, WritebackPlan
 from crmsync.writeback.state import (
     FAILED,
@@ -43,7 +47,7 @@ from crmsync.writeback.state import (
     save_rows,
 )
 
-__all__ = ["MappingResult", "ApplyResult", "apply_plan", "ProgressCallback"]
+__all__ = ["MappingResult", "ApplyResult", "apply_plan", "ProgressCallback", "CONNECTOR_BUG"]
 
 #: ``progress(label, done, total)``: records written so far for one connection/object.
 ProgressCallback = Callable[[str, int, int], None]
@@ -51,6 +55,7 @@ ProgressCallback = Callable[[str, int, int], None]
 COMMIT_EVERY = 500
 #: Errors that stop the whole apply rather than one record.
 _FATAL = (AuthError, ConfigError, QuotaExhausted)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -220,17 +225,40 @@ def _send(store: Store, connector: Connector, entity: str, group: list[MappingRe
     pending = dict.fromkeys(values)  # insertion-ordered set of records without a result
     label = f"{connector.name}/{group[0].plan.mapping.object}"
     total, start = len(pending), recorder.done
-    for attempt in retrying(retry, lambda: recorder.done, sleep=sleep, describe=label):
-        with attempt:
-            updates = [WriteUpdate(rid, values[rid]) for rid in pending]
-            for result in _bisect(connector, entity, updates):
-                if result.remote_id not in pending:
-                    continue
-                del pending[result.remote_id]
-                recorder.record(slots[result.remote_id], result)
-                if progress is not None:
-                    progress(label, recorder.done - start, total)
-            recorder.flush()
+    try:
+        for attempt in retrying(retry, lambda: recorder.done, sleep=sleep, describe=label):
+            with attempt:
+                updates = [WriteUpdate(rid, values[rid]) for rid in pending]
+                for result in _bisect(connector, entity, updates):
+                    if result.remote_id not in pending:
+                        continue
+                    del pending[result.remote_id]
+                    recorder.record(slots[result.remote_id], result)
+                    if progress is not None:
+                        progress(label, recorder.done - start, total)
+                recorder.flush()
+    except CrmsyncError:
+        raise
+    except Exception as exc:  # a bug in the connector: its records fail, other groups go on
+        log.debug("%s: connector.write raised", label, exc_info=True)
+        bug = WriteResult("", ok=False, error=_bug_text(connector, exc),
+                          error_code=CONNECTOR_BUG, retryable=True)
+        for rid in list(pending):
+            recorder.record(slots[rid], dataclasses.replace(bug, remote_id=rid))
+        recorder.flush()
+
+
+#: The error code of records a connector's own bug left unwritten (docs/writeback.md).
+CONNECTOR_BUG = "CONNECTOR_BUG"
+
+
+def _bug_text(connector: Connector, exc: Exception) -> str:
+    """One line naming the connection, connector type, plugin and exception."""
+    plugin = plugin_label(type(connector))
+    owner = f"plugin '{plugin}'" if plugin else type(connector).__module__
+    return (f"{connector.name}: connector type '{connector.NAME}' ({owner}) failed while "
+            f"writing: {one_line(exc)}; a bug in the plugin, not in your configuration: "
+            "report it to its authors (details with -vv); retried on the next apply")
 
 
 def apply_plan(store: Store, plan: WritebackPlan, connectors: Mapping[str, Connector], *,
