@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from conftest import make_config
 from crmsync import Batch, Connector, api, hookimpl
 from crmsync.core.reports import PARTIAL, WHOLE_CONNECTION
+from crmsync.core.schema import sync_runs
 from crmsync.plugin.manager import get_plugin_manager
 from crmsync.plugin.registry import Registry
 from crmsync.store import Store
@@ -129,6 +131,10 @@ def test_a_bug_outside_read_stops_its_connection_only(store: Store, registry: Re
     assert statuses(report)[("second", "users")] == "success"
     assert report.status == PARTIAL
     assert "connector 'hostbug' (plugin 'vendor') failed: LookupError: stale index" in report.error
+    with store.engine.connect() as conn:  # no run row is left "running" for ever
+        runs = conn.execute(sa.select(sync_runs.c.status, sync_runs.c.error)
+                            .where(sync_runs.c.connection == "first")).all()
+    assert [(status, "stale index" in error) for status, error in runs] == [("failed", True)]
 
 
 def test_a_connector_failing_to_close_does_not_change_the_outcome(

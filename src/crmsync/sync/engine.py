@@ -183,8 +183,9 @@ class SyncEngine:
         self._standing = load_standing(self.store.engine, connection, entity)
         self._reject_log = RejectLog(log, f"{connection}/{entity}")
         self._records_seen = 0
-        self.connector.retry_rejects(entity, self._standing)
         try:  # into an empty table, secondary indexes are built after (crmsync.store.bulk)
+            # inside the try: a connector raising here still closes its run row as failed
+            self.connector.retry_rejects(entity, self._standing)
             with first_load(engine, SYNCED_TABLES[entity]):
                 self._read_all(entity, state, result, calls_before)
         except QuotaExhausted as exc:
