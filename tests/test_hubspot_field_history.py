@@ -228,6 +228,20 @@ def test_an_incremental_read_adds_the_change_and_repeats_none(portal) -> None:
     assert records(again).keys() - new.keys() <= records(first).keys()
 
 
+def test_a_deal_whose_history_does_not_parse_is_rejected_alone(portal) -> None:
+    conn = connector_on(portal)
+    first, _ = read(conn, "opportunity_field_history")
+    deal, other = sorted({c["opportunity_id"] for c in records(first).values()})[:2]
+    portal.portal.update("deals", deal, {"amount": "lots"})
+    portal.portal.update("deals", other, {"amount": "777"})
+
+    again, _ = read(connector_on(portal), "opportunity_field_history", first[-1].cursor)
+
+    rejects = [r for b in again for r in b.rejects]
+    assert [(r.remote_id, r.field) for r in rejects] == [(deal, "amount")]
+    assert {c["opportunity_id"] for c in records(again).values()} == {other}
+
+
 def test_history_fields_are_all_of_them_when_the_table_is_read(portal) -> None:
     assert connector_on(portal).history_fields() == {
         "stage_id", "amount", "currency", "expected_close_date", "owner_id", "probability",

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from crmsync import Batch
+from crmsync import Batch, Reject
 from crmsync_hubspot import mapping as m
 from crmsync_hubspot.archived import LIST_LIMIT, flag
 from crmsync_hubspot.deal_spool import PageSpool
@@ -29,7 +29,7 @@ from crmsync_hubspot.stage_history import (
     read_histories,
     read_results,
 )
-from crmsync_hubspot.values import when
+from crmsync_hubspot.values import Unmappable, when
 
 if TYPE_CHECKING:
     from crmsync_hubspot.connector import HubSpotConnector
@@ -94,24 +94,32 @@ class DealTables:
                           archived="false", entity=entity)
         return list(res.data.get("results", ()))
 
-    def field_changes(self, deals: list[dict[str, Any]]) -> tuple[list[dict[str, Any]],
-                                                                  Histories]:
-        """The field changes of ``deals`` (50 a batch read) and their ``dealstage``
-        histories."""
+    def field_changes(self, deals: list[dict[str, Any]]
+                      ) -> tuple[list[dict[str, Any]], Histories, list[Reject]]:
+        """The field changes of ``deals`` (50 a batch read), their ``dealstage`` histories,
+        and a reject per deal whose history holds a value that does not parse."""
         stages, users = self.connector.stage_index(), self._users()
         results = read_results(
             lambda ids: self._batch_read(ids, list(history_names()), "opportunity_field_history",
                                          ("hs_merged_object_ids", "createdate")),
             [str(d["id"]) for d in deals])
         records: dict[str, dict[str, Any]] = {}
+        rejects: list[Reject] = []
         for rid, result in {v[0]: v[1] for v in results.values()}.items():
             history = result.get("propertiesWithHistory") or {}
-            created = when(result.get("properties") or {}, "createdate")
-            for change in deal_changes(rid, created, history, stages, users):
+            try:
+                created = when(result.get("properties") or {}, "createdate")
+                found = deal_changes(rid, created, history, stages, users)
+            except Unmappable as exc:
+                rejects.append(Reject(f"deal {rid} history: {exc}", remote_id=rid,
+                                      field=exc.field, source="HubSpot deals history",
+                                      payload=result))
+                continue
+            for change in found:
                 records[change["remote_id"]] = change
         histories = {wanted: (rid, (r.get("propertiesWithHistory") or {}).get("dealstage")
                               or []) for wanted, (rid, r) in results.items()}
-        return list(records.values()), histories
+        return list(records.values()), histories, rejects
 
     def read_field_history(self, cursor: Any) -> Iterator[Batch]:
         """Field changes of the deals changed since the cursor."""
@@ -123,16 +131,17 @@ class DealTables:
             if "opportunity_stage_history" in self.connector.ENTITIES:
                 self.stage_histories = StageHistories(cursor)
             for deals, _, position in spool.pages():
-                records, histories = self.field_changes(deals)
+                records, histories, rejects = self.field_changes(deals)
                 if self.stage_histories is not None:
                     self.stage_histories.add(histories)
-                yield Batch(records=records, cursor=position)
+                yield Batch(records=records, rejects=rejects, cursor=position)
             if self.stage_histories is not None:
                 self.stage_histories.finish()
             return
         for page, position in self.connector.search_pages(
                 "deals", cursor, ("hs_lastmodifieddate",), "opportunity_field_history"):
-            yield Batch(records=self.field_changes(page)[0], cursor=position.to_json())
+            records, _, rejects = self.field_changes(page)
+            yield Batch(records=records, rejects=rejects, cursor=position.to_json())
 
     def contacts_of(self, deals: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """``opportunity_contacts`` records of deals with their contacts attached."""
