@@ -184,7 +184,7 @@ class SalesforceConnector(Connector):
         ``instance_url`` setting (session auth) or a My Domain ``domain``."""
         objects = [o for o in ENTITY_OBJECTS.get(entity, ()) if o != "OpportunityStage"]
         host = _instance_host(self.settings)
-        if not objects or host is None or entity == "activities":
+        if not objects or host is None or entity in ("activities", "opportunity_field_history"):
             return None
         quoted = urllib.parse.quote(remote_id, safe="")
         return f"https://{host}/lightning/r/{objects[0]}/{quoted}/view"
