@@ -336,3 +336,15 @@ def test_a_deleted_field_history_row_deletes_its_change(org: FakeSalesforceOrg) 
 
     assert row in by_id(middle)
     assert row in {d.remote_id for b in after for d in b.deleted}
+
+
+def test_rest_and_bulk_reads_derive_the_same_changes(org: FakeSalesforceOrg,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("crmsync_salesforce.reader.REST_BATCH_SIZE", 200)
+    by_rest = by_id(read_changes(org))
+    bulk = connector_on(org, bulk_threshold=0)
+
+    by_bulk = by_id(list(bulk.read("opportunity_field_history", None)))
+
+    assert by_bulk == by_rest and len(by_rest) > 200
+    assert bulk.api_calls.by_endpoint["POST /jobs/query"] == 2
