@@ -4,6 +4,8 @@ from the stage-history pass without calls of their own, incremental and delete-a
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -348,3 +350,55 @@ def test_rest_and_bulk_reads_derive_the_same_changes(org: FakeSalesforceOrg,
 
     assert by_bulk == by_rest and len(by_rest) > 200
     assert bulk.api_calls.by_endpoint["POST /jobs/query"] == 2
+
+
+def test_a_field_cursor_ahead_of_the_stage_cursor_replays_and_falls_back_into_step(
+        org: FakeSalesforceOrg) -> None:
+    first = connector_on(org)
+    stage_cursor = [b.cursor for b in first.read("opportunity_stage_history", None)][-1]
+    field_cursor = [b.cursor for b in first.read("opportunity_field_history", None)][-1]
+    org.org.clock = lambda: time.time() + 180  # the next runs are minutes later
+    deal = _deal(org, 8)
+    save_with_history(org.org, deal["Id"], at=org.org.now(), by=deal["OwnerId"],
+                      Amount=deal["Amount"] + 10)
+    alone = later(connector_on(org))  # the field table alone, one run more
+    ahead = list(alone.read("opportunity_field_history", field_cursor))[-1].cursor
+    again = save_with_history(org.org, deal["Id"], at=org.org.now() + 1, by=deal["OwnerId"],
+                              CloseDate="2027-02-28")
+    connector = later(connector_on(org))
+    stages = list(connector.read("opportunity_stage_history", stage_cursor))
+    calls = connector.api_calls.total
+
+    fields = list(connector.read("opportunity_field_history", ahead))
+
+    assert connector.api_calls.total == calls  # replayed
+    assert set(again["OpportunityFieldHistory"]) <= set(by_id(fields))
+    assert fields[-1].cursor == stages[-1].cursor
+
+
+def later(connector: SalesforceConnector) -> SalesforceConnector:
+    """The connector with a clock three minutes ahead (the org's, after it was moved)."""
+    connector.clock = lambda: dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=3)
+    return connector
+
+
+def test_a_field_cursor_behind_the_stage_cursor_reads_for_itself(org: FakeSalesforceOrg
+                                                                  ) -> None:
+    first = connector_on(org)
+    list(first.read("opportunity_stage_history", None))
+    behind = [b.cursor for b in first.read("opportunity_field_history", None)][-1]
+    deal = _deal(org, 8)
+    save_with_history(org.org, deal["Id"], at=org.org.now(), by=deal["OwnerId"],
+                      Amount=deal["Amount"] + 10)
+    stage_cursor = [b.cursor for b in connector_on(org).read("opportunity_stage_history",
+                                                             behind)][-1]
+    connector = connector_on(org)
+    list(connector.read("opportunity_stage_history", stage_cursor))
+    calls = connector.api_calls.total
+
+    fields = list(connector.read("opportunity_field_history", behind))
+
+    assert connector.api_calls.total > calls
+    assert any(c["opportunity_id"] == deal["Id"] and c["field"] == "amount"
+               and c["new_value"] == repr(float(deal["Amount"] + 10))
+               for c in by_id(fields).values())

@@ -6,8 +6,12 @@ engine reads each table separately, so each would query both objects again. Whil
 history is read, every page the reader makes (its rows, the history rows it deleted and its
 cursor) is written to this spool, a temporary file (memory stays flat). A field-history read
 of the same run whose cursor equals the cursor the stage-history read started from replays the
-pages, cursors included, and makes no call: it covers exactly the same rows. Any other cursor
-(the tables drifted apart, one was disabled for a while, or the stage-history read did not
+pages, cursors included, and makes no call: it covers exactly the same rows. So does a
+field-history cursor that is *ahead* of that start on every object (rows and deletions read
+further): replaying re-derives some changes already stored, which the engine upserts
+unchanged, and leaves the field-history cursor equal to the stage history's, so two tables that
+drifted apart (one failed, or was switched on later) fall back into step. Any other cursor (a
+field-history cursor behind, a full read in progress, or a stage-history read that did not
 finish) reads the objects itself.
 """
 
@@ -21,6 +25,7 @@ from typing import IO, Any
 
 from crmsync import Deletion
 from crmsync_salesforce.mapping import to_datetime
+from crmsync_salesforce.soql import parse_datetime
 
 __all__ = ["HistoryPage", "HistorySpool"]
 
@@ -57,6 +62,24 @@ class HistoryPage:
                             for rid, at in data["deleted"]])
 
 
+def _not_after(start: Any, cursor: Any) -> bool:
+    """Whether an incremental object cursor ``start`` is at or before ``cursor`` (rows by
+    ``(ts, id)``, deletions by ``deleted_since``)."""
+    if not (isinstance(start, dict) and isinstance(cursor, dict) and start.get("ts") and
+            cursor.get("ts")):
+        return False
+    try:
+        begin, end = parse_datetime(str(start["ts"])), parse_datetime(str(cursor["ts"]))
+        if (begin, str(start.get("id") or "")) > (end, str(cursor.get("id") or "")):
+            return False
+        if start.get("deleted_since"):
+            return bool(cursor.get("deleted_since")) and parse_datetime(
+                str(start["deleted_since"])) <= parse_datetime(str(cursor["deleted_since"]))
+    except ValueError:
+        return False
+    return True
+
+
 class HistorySpool:
     """Pages of one history read in a temporary file, replayed by a later read of the same
     run that starts from the same cursor.
@@ -81,9 +104,15 @@ class HistorySpool:
         self.complete = True
 
     def covers(self, cursor: Any) -> bool:
-        """True when replaying serves a read from ``cursor`` exactly."""
-        return self.complete and self._file is not None and \
-            json.dumps(cursor or {}, sort_keys=True, default=str) == self.start
+        """True when replaying serves a read from ``cursor``: the same cursor, or one
+        ahead of the start on every object."""
+        if not self.complete or self._file is None:
+            return False
+        if json.dumps(cursor or {}, sort_keys=True, default=str) == self.start:
+            return True
+        start = json.loads(self.start)
+        return bool(start) and isinstance(cursor, dict) and all(
+            _not_after(state, cursor.get(obj)) for obj, state in start.items())
 
     def pages(self) -> Iterator[HistoryPage]:
         """The pages from the start."""
