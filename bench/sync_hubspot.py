@@ -7,7 +7,8 @@ runs in a child process (its peak RSS is its own). Printed:
   same HTTP requests the connector made (recorded by the portal), replayed with plain urllib3
   + ``json.loads`` and the records inserted with ``executemany`` into the same tables of a
   fresh store (the ratio is raw seconds / crmsync seconds for the same pages);
-* API calls per 1,000 deals, associations and stage history included (target <= 12);
+* API calls per 1,000 deals, associations and stage history included (target <= 12), and
+  field history's on top (its cost against the stage history alone: bench/field_history.py);
 * API calls of the whole full sync against the API's minimum for reading the same records
   (:func:`minimum_calls`, target <= 1.1);
 * peak RSS of the sync at two dataset sizes (flat in row count, target < 200 MB);
@@ -42,6 +43,7 @@ sys.path.insert(0, str(HERE.parent.parent / "tests"))
 from childproc import peak_rss_kib, report_rss, run_cli_sync  # noqa: E402
 
 DEAL_ENTITIES = ("opportunities", "opportunity_stage_history", "opportunity_contacts")
+FIELD_HISTORY = "opportunity_field_history"
 #: object type → (table, {property: column}) for the raw ceiling's rows
 RAW_TABLES: dict[str, tuple[str, dict[str, str]]] = {
     "companies": ("accounts", {"name": "name", "domain": "domain", "industry": "industry",
@@ -323,6 +325,9 @@ def main() -> None:
           f"{per_k:.1f}   (target <= 12)")
     for endpoint, n in sorted(by_endpoint.items(), key=lambda kv: -kv[1]):
         print(f"   {endpoint:<58} {n / (dataset.deals / 1000):6.1f}")
+    history = sum(r["api_calls"] for r in full["runs"] if r["entity"] == FIELD_HISTORY)
+    print(f"   + opportunity_field_history (deal property history, 50 deals a batch read; "
+          f"bench/field_history.py): {history / (dataset.deals / 1000):.1f}")
     totals = json.loads(full["runs"][-1]["api_calls_by_endpoint"] or "{}")
     floor = minimum_calls(fake.portal, totals)
     print(f"\n== API calls of the full sync vs the API's minimum: {n_calls:,} / {floor:,} = "

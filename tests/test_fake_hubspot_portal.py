@@ -382,3 +382,41 @@ def test_the_dataset_is_deterministic(fake_hubspot_factory):
     pages = [a.get("/crm/v3/objects/deals", limit=30, properties="amount,dealstage,closedate")
              .json()["results"] for a in (one, two)]
     assert pages[0] == pages[1]
+
+
+def _histories(fake: FakeHubSpotPortal, props: list[str]) -> list[dict]:
+    api = Api(fake)
+    ids = [fake.portal.tables["deals"].id_of(i) for i in range(40)]
+    body = {"inputs": [{"id": i} for i in ids], "properties": ["amount"],
+            "propertiesWithHistory": props}
+    resp = api.post("/crm/v3/objects/deals/batch/read", body)
+    assert resp.status_code == 200
+    return resp.json()["results"]
+
+
+HISTORY_PROPS = ["amount", "closedate", "hubspot_owner_id", "hs_manual_forecast_category",
+                 "deal_currency_code", "hs_deal_stage_probability"]
+
+
+def test_field_changes_give_deal_histories_that_end_at_the_current_values(
+        fake_hubspot_factory):
+    fake = fake_hubspot_factory(Dataset(deals=40, field_changes=True))
+    results = _histories(fake, HISTORY_PROPS)
+    changed: set[str] = set()
+    for deal in results:
+        current = fake.portal.tables["deals"].properties(
+            fake.portal.tables["deals"].index_of(deal["id"]))
+        for prop, entries in deal["propertiesWithHistory"].items():
+            stamps = [e["timestamp"] for e in entries]
+            assert stamps == sorted(stamps, reverse=True)  # newest first
+            if entries:
+                assert (entries[0]["value"] or None) == current.get(prop), (deal["id"], prop)
+            if len({e["value"] for e in entries}) > 1:
+                changed.add(prop)
+    assert changed == set(HISTORY_PROPS)
+
+
+def test_without_field_changes_a_property_has_its_creation_value_only(fake_hubspot):
+    results = _histories(fake_hubspot, ["amount", "closedate"])
+    assert all(len(entries) <= 1 for deal in results
+               for entries in deal["propertiesWithHistory"].values())

@@ -1005,3 +1005,79 @@ def test_field_history_rows_can_be_inserted_and_deleted(rich, rich_http):
         "start": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(now - 3600)),
         "end": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(now + 60))}).json()
     assert [d["id"] for d in deleted["deletedRecords"]] == [rid]
+
+
+@pytest.fixture
+def changing(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSalesforceOrg]:
+    """An org whose deals are resized, pushed and re-forecast (``field_changes``)."""
+    yield from _trusted(monkeypatch, Dataset(opportunities=60, activities=10,
+                                             field_history=True, field_changes=True))
+
+
+def _history_of(org: FakeSalesforceOrg, obj: str, opp: str) -> list[dict[str, Any]]:
+    table = org.org.tables[obj]
+    rows = [table.record(ref) for _, ref in table.scan(None, None)]
+    return sorted((r for r in rows if r["OpportunityId"] == opp),
+                  key=lambda r: (r["CreatedDate"], r["Id"]))
+
+
+def test_field_changes_end_at_each_deals_current_values(changing):
+    pushed = resized = recast = 0
+    for n in range(60):
+        deal = changing.org.get("Opportunity", make_id("006", n))
+        snaps = _history_of(changing, "OpportunityHistory", deal["Id"])
+        last = snaps[-1]
+        assert (last["Amount"], last["CloseDate"]) == (deal["Amount"], deal["CloseDate"])
+        assert {"Best Case": "BestCase", "Commit": "Forecast"}.get(
+            deal["ForecastCategoryName"], deal["ForecastCategoryName"]) == \
+            last["ForecastCategory"] == deal["ForecastCategory"]
+        resized += len({s["Amount"] for s in snaps}) > 1
+        pushed += len({s["CloseDate"] for s in snaps}) > 2
+        recast += any(s["ForecastCategory"] == "BestCase" for s in snaps)
+    assert resized and pushed and recast
+
+
+def test_field_history_rows_follow_the_snapshots_of_tracked_fields(changing):
+    deal = make_id("006", 2)
+    snaps = _history_of(changing, "OpportunityHistory", deal)
+    rows = _history_of(changing, "OpportunityFieldHistory", deal)
+    for field, kind, snap in (("Amount", "Currency", "Amount"), ("CloseDate", "Date",
+                                                                  "CloseDate")):
+        expected = [(b["CreatedDate"], a[snap], b[snap]) for a, b in itertools.pairwise(snaps)
+                    if a[snap] != b[snap]]
+        assert [(r["CreatedDate"], r["OldValue"], r["NewValue"]) for r in rows
+                if r["Field"] == field] == expected
+        assert {r["DataType"] for r in rows if r["Field"] == field} <= {kind}
+
+
+def test_only_tracked_fields_are_in_the_picklist_and_the_rows(monkeypatch):
+    dataset = Dataset(opportunities=20, activities=10, field_history=True, field_changes=True,
+                      tracked_fields=("StageName", "Amount"))
+    for org in _trusted(monkeypatch, dataset):
+        sf = Salesforce(instance_url=org.instance_url, session_id=org.session_id, version=V)
+        field = next(f for f in sf.OpportunityFieldHistory.describe()["fields"]
+                     if f["name"] == "Field")
+        table = org.org.tables["OpportunityFieldHistory"]
+        kinds = {table.record(ref)["Field"] for _, ref in table.scan(None, None)}
+    assert [v["value"] for v in field["picklistValues"]] == ["created", "StageName", "Amount"]
+    assert kinds == {"created", "StageName", "Amount"}
+
+
+def test_a_save_with_history_writes_the_snapshot_and_the_tracked_changes(changing):
+    from fakes.sf_field_history import save_with_history
+
+    deal = changing.org.get("Opportunity", make_id("006", 9))
+    new_owner = make_id("005", 1) if deal["OwnerId"] != make_id("005", 1) else make_id("005", 2)
+    rows = save_with_history(changing.org, deal["Id"], at=changing.org.now(),
+                             by=make_id("005", 0), Amount=None, OwnerId=new_owner,
+                             NextStep="call back")
+
+    (snap,) = rows["OpportunityHistory"]
+    assert changing.org.get("OpportunityHistory", snap)["Amount"] is None
+    written = [changing.org.get("OpportunityFieldHistory", r)
+               for r in rows["OpportunityFieldHistory"]]
+    assert [(r["Field"], r["DataType"]) for r in written] == [
+        ("Amount", "Currency"), ("Owner", "EntityId"), ("Owner", "Text"),
+        ("NextStep", "Text")]
+    assert (written[1]["OldValue"], written[1]["NewValue"]) == (deal["OwnerId"], new_owner)
+    assert written[2]["NewValue"] == changing.org.get("User", new_owner)["Name"]

@@ -230,6 +230,17 @@ def test_deal_tables_replay_the_opportunities_read_without_a_call(synced: FullSy
     assert (calls["opportunity_contacts"], calls["opportunity_stage_history"]) == (0, 0)
 
 
+def test_field_history_batch_reads_the_history_of_the_synced_deals(synced: FullSync) -> None:
+    rows = synced.rows("select opportunity_id, field from opportunity_field_history")
+    deals = {d for (d,) in synced.rows("select remote_id from opportunities")}
+    calls = {r.entity: r.api_calls for r in synced.results}
+
+    assert rows and {d for d, _ in rows} <= deals
+    assert {"stage_id", "amount"} <= {f for _, f in rows}
+    # one batch read per 50 deals; the owners (authors) came with the users read
+    assert calls["opportunity_field_history"] == -(-len(deals) // 50)
+
+
 def test_second_sync_reads_only_what_changed(synced: FullSync) -> None:
     assert synced.second[0].status == "success" and synced.second[0].rows_read <= 1
 

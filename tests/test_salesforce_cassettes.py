@@ -8,8 +8,9 @@ Cassettes live in ``cassettes/salesforce/test_salesforce_cassettes/<test>.yaml``
     export SF_CA_BUNDLE=...             # optional: a CA bundle for the org's TLS
     pytest tests/test_salesforce_cassettes.py --record-cassettes
 
-The org needs accounts, contacts, more than 200 leads and opportunities with stage history,
-and — for the
+The org needs accounts, contacts, more than 200 leads and opportunities with stage history
+and field changes (the fake org: ``Dataset(leads=250, field_history=True,
+field_changes=True)``, ``python tests/fakes/record_salesforce_cassettes.py``), and — for the
 write-back test — the right to create a custom field on Opportunity. The assertions hold for
 any such data. Before anything is written: the ``Authorization`` header is dropped, session ids
 become ``00D000000000000!SESSION``, e-mail addresses ``someone@example.com`` and the org's host
@@ -186,6 +187,22 @@ def test_write_back_creates_a_field_writes_and_reads_it_back(make_connector: Any
 
     assert result.ok
     assert connector.read_values("opportunities", [deal], [info.name]) == {deal: {info.name: 42}}
+
+
+def test_field_history_replays_the_stage_history_pass(make_connector: Any) -> None:
+    """Needs opportunities whose amount, close date or owner changed (field history tracking
+    on for them, or OpportunityHistory snapshots that differ)."""
+    connector = make_connector(objects=["opportunity_stage_history",
+                                        "opportunity_field_history"])
+    entries = _records(connector, "opportunity_stage_history")
+    calls = dict(connector.api_calls.by_endpoint)
+    changes = _records(connector, "opportunity_field_history")
+    validator = validator_for("opportunity_field_history")
+
+    assert entries and connector.api_calls.by_endpoint == calls  # no call of its own
+    assert changes and all(not validator.validate(c)[1] for c in changes)
+    assert {"stage_id", "amount", "expected_close_date"} <= {c["field"] for c in changes}
+    assert len({c["remote_id"] for c in changes}) == len(changes)
 
 
 # -- what the scrubbers keep out of cassettes -----------------------------------------------------

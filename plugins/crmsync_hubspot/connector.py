@@ -32,6 +32,7 @@ from crmsync_hubspot.archived import flag as _flag
 from crmsync_hubspot.associations import attach
 from crmsync_hubspot.deal_spool import DealSpool
 from crmsync_hubspot.deal_tables import DealTables, spooled_deals
+from crmsync_hubspot.field_history import HISTORY_PROPERTIES, owners_by_user
 from crmsync_hubspot.lead_spool import LeadSpool
 from crmsync_hubspot.paging import follow
 from crmsync_hubspot.properties import ENGAGEMENT_TYPES, MODIFIED_PROPERTY, OBJECT_PROPERTIES
@@ -48,7 +49,8 @@ __all__ = ["HubSpotConnector"]
 
 #: Object types each schema table is read from.
 OBJECT_OF = {"accounts": "companies", "contacts": "contacts", "opportunities": "deals",
-             "opportunity_contacts": "deals", "opportunity_stage_history": "deals"}
+             "opportunity_contacts": "deals", "opportunity_stage_history": "deals",
+             "opportunity_field_history": "deals"}
 #: Object types crmsync can write back to, by schema table.
 WRITABLE = {"accounts": "companies", "contacts": "contacts", "opportunities": "deals",
             "leads": "contacts", "users": None}
@@ -73,7 +75,8 @@ class HubSpotConnector(Connector):
     NAME = "hubspot"
     ENTITIES: ClassVar[tuple[str, ...]] = (
         "users", "pipelines", "stages", "accounts", "contacts", "leads", "opportunities",
-        "opportunity_stage_history", "opportunity_contacts", "activities")
+        "opportunity_field_history", "opportunity_stage_history", "opportunity_contacts",
+        "activities")
     SETTINGS = SETTINGS
 
     def __init__(self, name: str, settings: Mapping[str, Any], *,
@@ -136,17 +139,23 @@ class HubSpotConnector(Connector):
         quoted = urllib.parse.quote(remote_id, safe="")
         return f"https://app.hubspot.com/contacts/{portal}/record/{object_type}/{quoted}"
 
+    def history_fields(self) -> frozenset[str]:
+        """Every history column when the table is read (:mod:`crmsync_hubspot.field_history`)."""
+        return frozenset(HISTORY_PROPERTIES.values() if "opportunity_field_history" in
+                         self.ENTITIES else ())
+
     def quota(self) -> Quota | None:
         """The daily allowance, from the last response's rate-limit headers."""
         return self._client.quota if self._client is not None else None
 
     def close(self) -> None:
-        """Close pooled connections; delete the deal spool; forget the per-run caches
-        (pipelines, custom properties) so a reused instance reads them afresh."""
+        """Close pooled connections; delete the spools; forget the per-run caches (pipelines,
+        custom properties, owners) so a reused instance reads them afresh."""
         for spool in (self.spool, self.lead_spool):
             if spool is not None:
                 spool.close()
         self.spool = self.lead_spool = None
+        self.deal_tables.close()
         self._pipeline_list, self._stages, self._custom = None, None, {}
         if self._writer is not None:
             self._writer.forget()
@@ -162,6 +171,7 @@ class HubSpotConnector(Connector):
             "stages": self._read_stages, "activities": self._read_activities,
             "leads": self._read_leads, "opportunity_contacts": self.deal_tables.read_contacts,
             "opportunity_stage_history": self.deal_tables.read_history,
+            "opportunity_field_history": self.deal_tables.read_field_history,
         }
         if entity in readers:
             return readers[entity](cursor)
@@ -177,6 +187,7 @@ class HubSpotConnector(Connector):
 
     def _read_users(self, cursor: Any) -> Iterator[Batch]:
         """Owners, active then archived (archived owners become inactive users)."""
+        seen: list[dict[str, Any]] = []
         for archived in (False, True):
             def owners(after: str | None, archived: bool = archived) -> dict[str, Any]:
                 return self.client.call(f"GET /crm/v3/owners?archived={_flag(archived)}",
@@ -184,8 +195,10 @@ class HubSpotConnector(Connector):
                                         after=after, archived=_flag(archived),
                                         entity="users").data
             for res in follow(owners):
+                seen.extend(res.get("results", ()))
                 yield Batch(records=[{**m.owner_to_user(o), "is_active": not archived}
                                      for o in res.get("results", ())])
+        self.deal_tables.users = owners_by_user(seen)  # authors of field history
 
     def _pipelines(self) -> list[dict[str, Any]]:
         """The deal pipelines, read once per connector instance (one sync run)."""
@@ -294,7 +307,8 @@ class HubSpotConnector(Connector):
         if self.spool is not None:
             self.spool.close()
             self.spool = None
-        if {"opportunity_stage_history", "opportunity_contacts"} & set(self.ENTITIES):
+        if {"opportunity_stage_history", "opportunity_contacts",
+                "opportunity_field_history"} & set(self.ENTITIES):
             self.spool = DealSpool(cursor)
         return self.spool
 

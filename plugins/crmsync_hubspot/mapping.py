@@ -24,7 +24,15 @@ from typing import Any
 
 from crmsync import FLAGS_KEY
 from crmsync_hubspot.properties import ENGAGEMENT_TYPES
-from crmsync_hubspot.values import Unmappable, _text, associated_ids, flag, number, when
+from crmsync_hubspot.values import (
+    Unmappable,
+    _text,
+    associated_ids,
+    flag,
+    forecast_code,
+    number,
+    when,
+)
 
 __all__ = [
     "Unmappable",
@@ -276,6 +284,7 @@ def deal_to_opportunity(record: Mapping[str, Any], stages: StageIndex) -> dict[s
         "lead_source": _text(props, "hs_analytics_source"),
         "won_reason": _text(props, "closed_won_reason"),
         "lost_reason": _text(props, "closed_lost_reason"),
+        "forecast_category": forecast_code(props.get("hs_manual_forecast_category")),
     }
 
 

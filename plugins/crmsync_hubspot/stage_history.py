@@ -25,7 +25,7 @@ from typing import Any
 from crmsync_hubspot.mapping import StageIndex, when
 
 __all__ = ["HISTORY_BATCH", "history_records", "fallback_history", "dated_history",
-           "read_histories"]
+           "read_histories", "read_results"]
 
 #: Batch read's input limit when propertiesWithHistory is asked for.
 HISTORY_BATCH = 50
@@ -110,15 +110,22 @@ def read_histories(batch_read: Callable[[list[str]], list[dict[str, Any]]],
     :param batch_read: one batch-read call with ``propertiesWithHistory=["dealstage"]``,
         returning its ``results``.
     """
-    out: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+    return {wanted: (rid, (result.get("propertiesWithHistory") or {}).get("dealstage") or [])
+            for wanted, (rid, result) in read_results(batch_read, deal_ids).items()}
+
+
+def read_results(batch_read: Callable[[list[str]], list[dict[str, Any]]],
+                 deal_ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """``{requested id: (id answered, result)}`` of batch reads, 50 ids per call (a merged id
+    is answered by its survivor)."""
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
     for start in range(0, len(deal_ids), HISTORY_BATCH):
         chunk = list(deal_ids[start:start + HISTORY_BATCH])
         for result in batch_read(chunk):
             rid = str(result["id"])
-            entries = (result.get("propertiesWithHistory") or {}).get("dealstage") or []
             props = result.get("properties") or {}
             merged = {m.strip() for m in str(props.get("hs_merged_object_ids") or "").split(";")}
             for wanted in chunk:  # a merged id is answered by its survivor
                 if wanted == rid or wanted in merged:
-                    out[wanted] = (rid, entries)
+                    out[wanted] = (rid, result)
     return out

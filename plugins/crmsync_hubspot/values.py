@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from crmsync import parse_datetime
 
-__all__ = ["Unmappable", "number", "flag", "when", "associated_ids"]
+__all__ = ["Unmappable", "number", "flag", "when", "associated_ids", "forecast_code"]
 
 
 class Unmappable(ValueError):
@@ -71,3 +72,16 @@ def associated_ids(record: Mapping[str, Any], to_type: str) -> list[str]:
     the unlabelled association of one pair as two entries)."""
     block = (record.get("associations") or {}).get(to_type) or {}
     return list(dict.fromkeys(str(a["id"]) for a in block.get("results", ())))
+
+
+#: ``hs_manual_forecast_category``'s options → the schema's codes.
+_FORECAST = {"OMIT": "omitted", "OMITTED": "omitted", "PIPELINE": "pipeline",
+             "BEST_CASE": "best_case", "COMMIT": "commit", "CLOSED": "closed"}
+
+
+def forecast_code(value: Any) -> str | None:
+    """``BEST_CASE`` → ``best_case``, ``OMIT`` → ``omitted``…; an unknown option lower-cased."""
+    if value in (None, ""):
+        return None
+    text = str(value).strip().upper()
+    return _FORECAST.get(text) or re.sub(r"\W+", "_", text.lower())

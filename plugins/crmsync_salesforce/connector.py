@@ -3,7 +3,8 @@
 Each schema table is read from one or more Salesforce objects (``settings.ENTITY_OBJECTS``);
 an entity's cursor is ``{Object: object cursor}`` (see :mod:`crmsync_salesforce.reader`), so
 ``activities`` resumes Task and Event independently. Every page becomes one :class:`Batch`.
-``opportunity_stage_history`` has its own reader (:mod:`crmsync_salesforce.history_reader`);
+``opportunity_stage_history`` and ``opportunity_field_history`` have their own reader
+(:mod:`crmsync_salesforce.history_reader`);
 ``pipelines`` and ``stages`` are built from the run's lookups (:mod:`crmsync_salesforce.lookups`)
 and read whole every run, their cursor keeping the ids stored so vanished ones are deleted.
 Behaviour the integration tests rely on:
@@ -97,7 +98,8 @@ class SalesforceConnector(Connector):
         self.history = HistoryReader(
             client=lambda: self.client, describe=self.describe,
             record_count=self.catalog.record_count, reader=self._object_reader,
-            pipelines=lambda: self._run_lookups().pipelines, clock=lambda: self.clock())
+            pipelines=lambda: self._run_lookups().pipelines, clock=lambda: self.clock(),
+            fields_read=lambda: self._enabled("opportunity_field_history"))
         self._lookups: lookups.Lookups | None = None
         #: The clock windows and getDeleted ranges end at (tests pin it).
         self.clock: Callable[[], dt.datetime] = utcnow
@@ -182,7 +184,7 @@ class SalesforceConnector(Connector):
         ``instance_url`` setting (session auth) or a My Domain ``domain``."""
         objects = [o for o in ENTITY_OBJECTS.get(entity, ()) if o != "OpportunityStage"]
         host = _instance_host(self.settings)
-        if not objects or host is None or entity == "activities":
+        if not objects or host is None or entity in ("activities", "opportunity_field_history"):
             return None
         quoted = urllib.parse.quote(remote_id, safe="")
         return f"https://{host}/lightning/r/{objects[0]}/{quoted}/view"
@@ -191,8 +193,16 @@ class SalesforceConnector(Connector):
         """The org's daily API usage as last seen (``/limits`` or ``Sforce-Limit-Info``)."""
         return self.budget.quota()
 
+    def history_fields(self) -> frozenset[str]:
+        """OpportunityHistory's fields and those this org tracks in field history
+        (:mod:`crmsync_salesforce.field_history`); none unless the table is read."""
+        if not self._enabled("opportunity_field_history"):
+            return frozenset()
+        return self.history.history_fields()
+
     def close(self) -> None:
-        """Close the HTTP session."""
+        """Close the HTTP session; delete the history spool."""
+        self.history.close()
         if self._client is not None:
             self._client.close()
 
@@ -212,8 +222,8 @@ class SalesforceConnector(Connector):
         if entity == "stages":
             yield self._stages_batch(cursor)
             return
-        if entity == "opportunity_stage_history":
-            yield from self.history.read(cursor)
+        if entity in ("opportunity_stage_history", "opportunity_field_history"):
+            yield from self.history.read(entity, cursor)
             return
         state: dict[str, Any] = dict(cursor or {})
         objects = ENTITY_OBJECTS[entity]

@@ -25,6 +25,13 @@ An **incremental read** takes each object's new rows by its stamp (SystemModstam
 CreatedDate on field history, which has none) and, for every opportunity among them, fetches
 its whole history from both objects (``OpportunityId IN (…)``, 150 ids a query) and derives its
 entries from scratch, so they never depend on what an earlier run remembered.
+
+The same pages feed ``opportunity_field_history`` (:mod:`crmsync_salesforce.field_history`):
+when that table is read too, field history is asked for every tracked field of
+:data:`~crmsync_salesforce.field_history.FIELD_HISTORY_COLUMNS` (not only ``StageName``) and
+OpportunityHistory for its whole snapshot, and the stage-history read spools its pages for the
+field-history read of the same run (:mod:`crmsync_salesforce.history_spool`): the field changes
+cost no query of their own.
 """
 
 from __future__ import annotations
@@ -37,6 +44,15 @@ from typing import TYPE_CHECKING, Any
 from crmsync import Batch, Deletion, Reject
 from crmsync_salesforce import mapping, soql
 from crmsync_salesforce.describe import ObjectDescription
+from crmsync_salesforce.field_history import (
+    OBJECT_KEY,
+    FieldChanges,
+    deletions,
+    snapshot_columns,
+    tracked_columns,
+)
+from crmsync_salesforce.history_merge import Pages, merge_by_opportunity
+from crmsync_salesforce.history_spool import HistoryPage, HistorySpool
 from crmsync_salesforce.pipelines import Pipelines
 from crmsync_salesforce.reader import ObjectReader
 from crmsync_salesforce.stage_history import (
@@ -49,7 +65,8 @@ from crmsync_salesforce.stage_history import (
 if TYPE_CHECKING:  # the client needs the SDK (crmsync_salesforce.sdk)
     from crmsync_salesforce.client import SalesforceClient
 
-__all__ = ["HistoryReader", "HistorySource", "merge_by_opportunity", "OBJECTS"]
+__all__ = ["HistoryReader", "HistorySource", "merge_by_opportunity", "OBJECTS", "STAGES",
+           "FIELDS"]
 
 HISTORY = "OpportunityHistory"
 FIELD_HISTORY = "OpportunityFieldHistory"
@@ -57,10 +74,12 @@ FIELD_HISTORY = "OpportunityFieldHistory"
 OBJECTS = (HISTORY, FIELD_HISTORY)
 _ORDER = ("OpportunityId", "CreatedDate", "Id")
 _FIELD_HISTORY_FIELDS = ("OpportunityId", "Field", "NewValue", "CreatedById")
+_FIELD_CHANGE_FIELDS = ("OldValue", "DataType")
 _STAGE_CHANGES = "Field = 'StageName'"
+#: The two entities read from the history objects.
+STAGES = "opportunity_stage_history"
+FIELDS = "opportunity_field_history"
 _ROW_ERRORS = (KeyError, ValueError, TypeError, AssertionError)
-
-Pages = Iterable[tuple[list[dict[str, Any]], str]]
 
 
 @dataclass(frozen=True)
@@ -76,67 +95,30 @@ class HistorySource:
         """The object's API name."""
         return self.describe.name
 
-    def shaped(self, pages: Pages) -> Iterator[tuple[list[dict[str, Any]], str]]:
-        """``pages`` with every row shaped (see :meth:`shape`)."""
+    def tagged(self, pages: Pages) -> Iterator[tuple[list[dict[str, Any]], str]]:
+        """``pages`` with every row tagged with this object (see :meth:`tag`)."""
         for rows, source in pages:
-            yield [self.shape(r) for r in rows], source
+            yield [self.tag(r) for r in rows], source
 
-    def shape(self, row: dict[str, Any]) -> dict[str, Any]:
-        """The row as an OpportunityHistory-shaped stage change."""
-        if self.name != FIELD_HISTORY:
-            return row
-        return {"Id": row["Id"], "OpportunityId": row.get("OpportunityId"),
+    def tag(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The row, tagged with the object it came from (``OBJECT_KEY``)."""
+        return {**row, OBJECT_KEY: self.name}
+
+
+def stage_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tagged rows as OpportunityHistory-shaped stage changes (field-history rows of other
+    fields left out)."""
+    out = []
+    for row in rows:
+        if row.get(OBJECT_KEY) != FIELD_HISTORY:
+            out.append({k: v for k, v in row.items() if k != OBJECT_KEY})
+        elif row.get("Field") == "StageName":
+            out.append({"Id": row["Id"], "OpportunityId": row.get("OpportunityId"),
                 "StageName": row.get("NewValue"), "Amount": None,
                 "CreatedById": row.get("CreatedById"), "CreatedDate": row.get("CreatedDate"),
                 "SystemModstamp": row.get("CreatedDate"), "IsDeleted": row.get("IsDeleted"),
-                "Opportunity": row.get("Opportunity"), FROM_FIELD_HISTORY: True}
-
-
-def merge_by_opportunity(streams: Sequence[Pages]) -> Iterator[tuple[list[dict[str, Any]], str]]:
-    """Merge pages of rows, each stream ordered by ``OpportunityId``, into chunks holding only
-    opportunities no stream can add rows to any more (every stream has read past them or
-    ended). Only the stream furthest behind is read next, so what is held stays about a page
-    per stream."""
-    iters = [iter(s) for s in streams]
-    buffers: list[list[dict[str, Any]]] = [[] for _ in iters]
-    last: list[str | None] = [None] * len(iters)
-    live = [True] * len(iters)
-    source = ""
-    while any(live):
-        k = _furthest_behind(live, last)
-        page = next(iters[k], None)
-        if page is None:
-            live[k] = False
-        else:
-            rows, source = page
-            if rows:
-                buffers[k].extend(rows)
-                last[k] = str(rows[-1]["OpportunityId"])
-        if any(live[i] and last[i] is None for i in range(len(iters))):
-            continue  # a stream that has not answered yet may hold any opportunity
-        ahead = [v for v, on in zip(last, live, strict=True) if on and v is not None]
-        done = _settled(buffers, min(ahead) if ahead else None)
-        if done:
-            done.sort(key=lambda r: str(r["OpportunityId"]))  # stable: each stream's order
-            yield done, source
-
-
-def _furthest_behind(live: list[bool], last: list[str | None]) -> int:
-    """The live stream with the least last ``OpportunityId`` (one that has read none first)."""
-    return min((i for i in range(len(live)) if live[i]),
-               key=lambda i: (last[i] is not None, last[i] or ""))
-
-
-def _settled(buffers: list[list[dict[str, Any]]], limit: str | None) -> list[dict[str, Any]]:
-    """Take from each buffer the rows of opportunities before ``limit`` (all when ``None``)."""
-    done: list[dict[str, Any]] = []
-    for i, buffer in enumerate(buffers):
-        cut = len(buffer) if limit is None else next(
-            (n for n, r in enumerate(buffer) if str(r["OpportunityId"]) >= limit),
-            len(buffer))
-        done.extend(buffer[:cut])
-        buffers[i] = buffer[cut:]
-    return done
+                "Opportunity": row.get("Opportunity"), FROM_FIELD_HISTORY: True})
+    return out
 
 
 def _deletion(row: Mapping[str, Any]) -> Deletion:
@@ -146,7 +128,7 @@ def _deletion(row: Mapping[str, Any]) -> Deletion:
 
 
 class HistoryReader:
-    """Reads the ``opportunity_stage_history`` entity.
+    """Reads ``opportunity_stage_history`` and ``opportunity_field_history``.
 
     :param client: returns the logged-in client.
     :param describe: an object's describe (``None`` when absent or unreadable).
@@ -154,24 +136,42 @@ class HistoryReader:
     :param reader: makes an :class:`ObjectReader` with the connection's settings.
     :param pipelines: the run's pipelines (stage ids by record type).
     :param clock: now, UTC.
+    :param fields_read: whether this connection reads ``opportunity_field_history``.
     """
 
     def __init__(self, *, client: Callable[[], SalesforceClient],
                  describe: Callable[[str], ObjectDescription | None],
                  record_count: Callable[[str], int | None], reader: Callable[[], ObjectReader],
-                 pipelines: Callable[[], Pipelines], clock: Callable[[], dt.datetime]) -> None:
+                 pipelines: Callable[[], Pipelines], clock: Callable[[], dt.datetime],
+                 fields_read: Callable[[], bool] = lambda: False) -> None:
         self._client = client
         self._describe = describe
         self._record_count = record_count
         self._reader = reader
         self._pipelines = pipelines
         self._clock = clock
+        self._fields_read = fields_read
+        self.spool: HistorySpool | None = None
+
+    def tracked(self) -> dict[str, str]:
+        """``Field`` → column of the fields this org tracks in OpportunityFieldHistory."""
+        return tracked_columns(self._describe(FIELD_HISTORY))
+
+    def snapshot(self) -> dict[str, str]:
+        """Snapshot field → column of the fields OpportunityHistory has for this user."""
+        return snapshot_columns(self._describe(HISTORY))
+
+    def history_fields(self) -> frozenset[str]:
+        """The opportunity columns whose every change is read (see
+        :mod:`crmsync_salesforce.field_history`)."""
+        return frozenset(self.snapshot().values()) | frozenset(self.tracked().values())
 
     def sources(self) -> list[HistorySource]:
         """The history objects this org has and the user can read."""
         opportunity = self._describe("Opportunity")
         by_record_type = ["Opportunity.RecordTypeId"] if opportunity is not None and \
             opportunity.has("RecordTypeId") else []
+        fields = self._fields_read()
         out = []
         for obj in OBJECTS:
             d = self._describe(obj)
@@ -181,15 +181,52 @@ class HistoryReader:
             if obj == FIELD_HISTORY:
                 if not d.has("Field"):
                     continue
+                changes = [f for f in _FIELD_CHANGE_FIELDS if fields and d.has(f)]
+                names = ["StageName", *(self.tracked() if fields else ())]
+                condition = f"Field IN ({', '.join(soql.quote(n) for n in dict.fromkeys(names))})"
                 out.append(HistorySource(d, d.select_list(
-                    system + list(_FIELD_HISTORY_FIELDS) + by_record_type), _STAGE_CHANGES))
+                    system + list(_FIELD_HISTORY_FIELDS) + changes + by_record_type),
+                    condition if len(set(names)) > 1 else _STAGE_CHANGES))
             else:
+                snapshot = [f for f in self.snapshot() if fields and
+                            f not in mapping.STANDARD_FIELDS[obj]]
                 out.append(HistorySource(d, d.select_list(
-                    system + list(mapping.STANDARD_FIELDS[obj]) + by_record_type)))
+                    system + list(mapping.STANDARD_FIELDS[obj]) + snapshot + by_record_type)))
         return out
 
-    def read(self, cursor: Mapping[str, Any] | None) -> Iterator[Batch]:
+    def read(self, entity: str, cursor: Mapping[str, Any] | None) -> Iterator[Batch]:
         """The entity's batches from ``cursor`` (``None``: a full read)."""
+        if entity == FIELDS:
+            yield from self._read_fields(cursor)
+            return
+        pages = self.pages(cursor)
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None
+        if self._fields_read():
+            self.spool = HistorySpool(cursor)
+        tracker = StageTracker(self._pipelines())
+        for page in pages:
+            if self.spool is not None:
+                self.spool.add(page)
+            batch = self._derive(tracker, stage_rows(page.rows), page.source)
+            batch.deleted = [*page.deleted, *batch.deleted]
+            batch.cursor = page.cursor
+            if page.complete:
+                for opp in {str(r["OpportunityId"]) for r in page.rows}:
+                    tracker.forget(opp)  # complete: its entries are final
+            yield batch
+        if self.spool is not None:
+            self.spool.finish()
+
+    def close(self) -> None:
+        """Delete the spool."""
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None
+
+    def pages(self, cursor: Mapping[str, Any] | None) -> Iterator[HistoryPage]:
+        """The history pages from ``cursor``: a full read, or an incremental one."""
         sources = self.sources()
         if not sources:
             return
@@ -203,11 +240,35 @@ class HistoryReader:
                   ) -> dict[str, dt.datetime]:
         """When each (closed) opportunity entered its closed stage, from its history."""
         rows = self._history_of(self.sources(), opportunity_ids)
-        return closed_at_from_history(rows, closed_stages)
+        return closed_at_from_history(stage_rows(rows), closed_stages)
+
+    # -- field changes --------------------------------------------------------------------
+
+    def _read_fields(self, cursor: Mapping[str, Any] | None) -> Iterator[Batch]:
+        spool = self.spool
+        pages = spool.pages() if spool is not None and spool.covers(cursor) else \
+            self.pages(cursor)
+        snapshot = self.snapshot()
+        changes = FieldChanges(self._pipelines(), self.tracked(), snapshot)
+        for page in pages:
+            records: list[dict[str, Any]] = []
+            rejects: list[Reject] = []
+            touched = changes.add(page.rows)
+            for opp in touched:
+                found, bad = changes.changes(opp)
+                records.extend(found)
+                rejects.extend(_reject(row, exc, page.source) for row, exc in bad)
+                if page.complete:
+                    changes.forget(opp)
+            gone = [_deletion(r) for r in page.rows if r.get("IsDeleted")]
+            yield Batch(records=records, rejects=rejects, cursor=page.cursor,
+                        deleted=deletions([*page.deleted, *gone], snapshot.values()),
+                        sources=[page.source] * len(records))
 
     # -- full -----------------------------------------------------------------------------
 
-    def _full(self, sources: list[HistorySource], state: dict[str, Any]) -> Iterator[Batch]:
+    def _full(self, sources: list[HistorySource], state: dict[str, Any]
+              ) -> Iterator[HistoryPage]:
         key = sources[0].name
         progress = dict(state.get(key) or {})
         started = progress.get("started") or soql.datetime_literal(self._clock())
@@ -219,43 +280,37 @@ class HistoryReader:
                 f"OpportunityId > {soql.quote(after)}" if after else "", src.condition) if w)
             pages = reader.rows(src.describe, src.fields, where, _ORDER,
                                 expected=None if where else self._record_count(src.name))
-            streams.append(src.shaped(pages))
-        tracker = StageTracker(self._pipelines())
+            streams.append(src.tagged(pages))
         for rows, source in merge_by_opportunity(streams):
-            batch = self._derive(tracker, rows, source)
-            for opp in {str(r["OpportunityId"]) for r in rows}:
-                tracker.forget(opp)  # complete: its entries are final
             after = str(rows[-1]["OpportunityId"])
             state[key] = {"started": started, "after_opportunity": after}
-            batch.cursor = dict(state)
-            yield batch
+            yield HistoryPage(rows=rows, source=source, cursor=dict(state), complete=True)
         for src in sources:
             state[src.name] = {"ts": started, "id": "", "deleted_since": started}
-        yield Batch(cursor=dict(state))
+        yield HistoryPage(cursor=dict(state), complete=True)
 
     # -- incremental ----------------------------------------------------------------------
 
     def _incremental(self, sources: list[HistorySource], state: dict[str, Any]
-                     ) -> Iterator[Batch]:
+                     ) -> Iterator[HistoryPage]:
         reader = self._reader()
-        tracker = StageTracker(self._pipelines())
+        seen: set[str] = set()
         for src in sources:
             for page in reader.pages(src.describe, src.fields, state.get(src.name),
                                      condition=src.condition):
                 state[src.name] = page.cursor
-                rows = [src.shape(r) for r in page.rows]
+                rows = [src.tag(r) for r in page.rows]
                 unknown = sorted({str(r["OpportunityId"]) for r in rows
                                   if not r.get("IsDeleted") and r.get("OpportunityId") and
-                                  not tracker.knows(str(r["OpportunityId"]))})
-                batch = self._derive(tracker, self._history_of(sources, unknown) + rows,
-                                     page.source)
-                batch.deleted = list(page.deleted) + list(batch.deleted)
-                batch.cursor = dict(state)
-                yield batch
+                                  str(r["OpportunityId"]) not in seen})
+                seen.update(unknown)
+                yield HistoryPage(rows=self._history_of(sources, unknown) + rows,
+                                  deleted=list(page.deleted), source=page.source,
+                                  cursor=dict(state))
 
     def _history_of(self, sources: Sequence[HistorySource], opportunity_ids: Sequence[str]
                     ) -> list[dict[str, Any]]:
-        """Every live history row of these opportunities, from every source."""
+        """Every live history row of these opportunities, from every source (tagged)."""
         client = self._client()
         out: list[dict[str, Any]] = []
         for src in sources:
@@ -266,7 +321,7 @@ class HistoryReader:
                                    f"{src.condition}" if src.condition else where)
                 for rows in client.query_pages(text, what=f"query {src.name}",
                                                include_deleted=False):
-                    out.extend(src.shape(r) for r in rows)
+                    out.extend(src.tag(r) for r in rows)
         return out
 
     # -- rows → entries -------------------------------------------------------------------
@@ -298,7 +353,8 @@ class HistoryReader:
 
 
 def _reject(row: Mapping[str, Any], exc: Exception, source: str) -> Reject:
-    obj = FIELD_HISTORY if row.get(FROM_FIELD_HISTORY) else HISTORY
-    payload = {k: v for k, v in row.items() if k != FROM_FIELD_HISTORY}
+    obj = FIELD_HISTORY if row.get(FROM_FIELD_HISTORY) or \
+        row.get(OBJECT_KEY) == FIELD_HISTORY else HISTORY
+    payload = {k: v for k, v in row.items() if k not in (FROM_FIELD_HISTORY, OBJECT_KEY)}
     return Reject(f"{obj}: {exc}", remote_id=row.get("Id"), field=getattr(exc, "field", None)
                   or None, source=source, payload=payload)

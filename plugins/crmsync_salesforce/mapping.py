@@ -18,6 +18,7 @@ parsed into the same shape first, see :mod:`crmsync_salesforce.bulk`) and a
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ __all__ = [
     "base_record",
     "related",
     "OPTIONAL_FIELDS",
+    "forecast_code",
 ]
 
 #: Fields every incremental object is read with, when it has them.
@@ -71,7 +73,7 @@ STANDARD_FIELDS: Mapping[str, tuple[str, ...]] = {
 #: Fields selected only where the org has them, without a warning when it does not (an org
 #: without Opportunity record types has no RecordTypeId).
 OPTIONAL_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "Opportunity": ("RecordTypeId",),
+    "Opportunity": ("RecordTypeId", "ForecastCategoryName"),
     # Merged-away accounts, contacts and leads sit in the recycle bin pointing at the survivor.
     "Account": ("MasterRecordId",), "Contact": ("MasterRecordId",), "Lead": ("MasterRecordId",),
 }
@@ -107,6 +109,19 @@ def _float(value: Any) -> float | None:
 
 def _int(value: Any) -> int | None:
     return None if value in (None, "") else int(float(value))
+
+
+#: ForecastCategory API values and ForecastCategoryName labels → the schema's codes.
+_FORECAST = {"omitted": "omitted", "pipeline": "pipeline", "bestcase": "best_case",
+             "best_case": "best_case", "best case": "best_case", "commit": "commit",
+             "forecast": "commit", "closed": "closed"}
+def forecast_code(value: Any) -> str | None:
+    """``Best Case`` (ForecastCategoryName) or ``BestCase`` (ForecastCategory) → ``best_case``;
+    ``Commit``/``Forecast`` → ``commit``; an unknown value lower-cased with ``_`` for blanks."""
+    if value in (None, ""):
+        return None
+    text = str(value).strip().lower()
+    return _FORECAST.get(text) or re.sub(r"\W+", "_", text)
 
 
 def related(raw: Mapping[str, Any], path: str) -> Any:
@@ -269,6 +284,7 @@ def opportunity(raw: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
         "expected_close_date": raw.get("CloseDate"), "closed_at": closed_at,
         "owner_id": raw.get("OwnerId"), "account_id": raw.get("AccountId"),
         "lead_source": raw.get("LeadSource"),
+        "forecast_category": forecast_code(raw.get("ForecastCategoryName")),
     })
 
 

@@ -26,6 +26,7 @@ ENTITY_OBJECTS: Mapping[str, tuple[str, ...]] = {
     "stages": ("OpportunityStage",),
     "opportunities": ("Opportunity",),
     "opportunity_stage_history": ("OpportunityHistory", "OpportunityFieldHistory"),
+    "opportunity_field_history": ("OpportunityHistory", "OpportunityFieldHistory"),
     "opportunity_contacts": ("OpportunityContactRole",),
     "activities": ("Task", "Event"),
     "currency_rates": ("DatedConversionRate", "CurrencyType"),
@@ -37,6 +38,7 @@ ENTITY_LOOKUPS: Mapping[str, tuple[str, ...]] = {
     "stages": ("Opportunity",),
     "opportunities": ("OpportunityStage", "CurrencyType", "DatedConversionRate"),
     "opportunity_stage_history": ("OpportunityStage", "Opportunity"),
+    "opportunity_field_history": ("OpportunityStage", "Opportunity"),
     "currency_rates": ("CurrencyType",),
 }
 
@@ -89,9 +91,9 @@ def check_field_map(field_map: Mapping[str, Any], columns: Mapping[str, set[str]
     :raises ConfigError: naming the bad key.
     """
     out: dict[str, dict[str, str]] = {}
-    # stage-history entries are derived from history rows, not mapped field by field
+    # history entries and changes are derived from history rows, not mapped field by field
     objects = {o: e for e, objs in ENTITY_OBJECTS.items() for o in objs
-               if e != "opportunity_stage_history"}
+               if e not in ("opportunity_stage_history", "opportunity_field_history")}
     for source, target in field_map.items():
         obj, _, fld = str(source).partition(".")
         if obj not in objects or not fld:

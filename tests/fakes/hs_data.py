@@ -113,6 +113,9 @@ class Dataset:
     :param tied: this many deals (``tied_object``) share one modification timestamp
         (:data:`TIED_TS`), to exercise the search API's 10,000 cap on ties.
     :param leads: records of the Leads object (0: the portal has no Leads object).
+    :param field_changes: deals' property histories hold changes (resizes, pushed close
+        dates, owner and currency changes, forecast categories set and cleared, probability
+        with each stage) instead of one value at creation (:meth:`Generator.deal_history`).
     """
 
     deals: int = 120
@@ -124,6 +127,7 @@ class Dataset:
     leads: int = 0
     tied: int = 0
     tied_object: str = "deals"
+    field_changes: bool = False
     seed: int = 7
 
     @classmethod
@@ -218,12 +222,45 @@ class Generator:
             "hs_analytics_source": SOURCES[(h >> 12) % len(SOURCES)],
             "deal_region": ("EMEA", "AMER", "APAC")[(h >> 20) % 3],
             "hs_priority": ("low", "medium", "high")[(h >> 24) % 3],
+            "hs_manual_forecast_category": None if closed or (h >> 44) % 4 else
+            ("BEST_CASE", "COMMIT")[(h >> 46) % 2],
         }
         for k, (sid, at) in enumerate(path):
             props[f"hs_v2_date_entered_{sid}"] = iso(at)
             if k + 1 < len(path):
                 props[f"hs_v2_date_exited_{sid}"] = iso(path[k + 1][1])
         return props
+
+    def deal_history(self, i: int, prop: str) -> list[tuple[str | None, int]] | None:
+        """``(value, ms)`` history of a deal property, oldest first, with ``field_changes``
+        (``None`` without: one entry at creation). Changes happen halfway through the deal's
+        life; the last entry is the current value."""
+        if not self.ds.field_changes or prop == "dealstage":
+            return None
+        h = mix(i, self.salt + 70)
+        created = self.created_ms("deals", i)
+        mid = (created + self.updated_ms("deals", i)) // 2
+        final = self.deal(i).get(prop)
+        if prop == "hs_deal_stage_probability":
+            probability = {s[0]: s[2] for p in PIPELINES for s in p[2]}
+            return [(probability[sid], at) for sid, at in self.deal_path(i)[1]]
+        first: str | None = None
+        if prop == "amount" and final is not None and h % 3 == 0:
+            first = _number(round(float(final) * 0.8, 2))  # resized up later
+        elif prop == "closedate" and final is not None and (h >> 4) % 2 == 0:
+            first = iso(parse_ms(final) - 30 * DAY_MS)  # pushed by a month
+        elif prop == "hubspot_owner_id" and (h >> 8) % 5 == 0:
+            first = self.owner_id(i + 1, 21)  # handed over
+        elif prop == "deal_currency_code" and final != "USD" and (h >> 16) % 3 == 0:
+            first = "USD"
+        elif prop == "hs_manual_forecast_category":
+            if final is not None:
+                return [(final, mid)]  # the rep's call, made after creation
+            return [("BEST_CASE", created + 3_600_000), ("", mid)] if (h >> 12) % 6 == 0 \
+                else []  # set, then cleared
+        if first is None or first == final:
+            return [] if final is None else [(final, created)]
+        return [(first, created), (final, mid)]
 
     # -- companies, contacts, leads --------------------------------------------------------------
 

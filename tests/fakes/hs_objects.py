@@ -101,8 +101,11 @@ class ObjectTable:
         """``propertiesWithHistory`` entries of ``prop`` on record ``i``, newest first."""
         entries: list[tuple[str | None, int, str]] = []
         if i < self.generated:
+            generated = self.gen.deal_history(i, prop) if self.type == "deals" else None
             if self.type == "deals" and prop == "dealstage":
                 entries = [(sid, at, "CRM_UI") for sid, at in self.gen.deal_path(i)[1]]
+            elif generated is not None:
+                entries = [(v, at, "CRM_UI") for v, at in generated]
             else:
                 value = self.gen.properties(self.type, i).get(prop)
                 if value is not None:

@@ -40,7 +40,8 @@ SPECIFIC: dict[str, dict[str, tuple[str, str, bool]]] = {
               "closed_won_reason": (S, "dealinformation", False),
               "closed_lost_reason": (S, "dealinformation", False),
               "hs_analytics_source": (E, "analyticsinformation", True),
-              "hs_priority": (E, "dealinformation", False)},
+              "hs_priority": (E, "dealinformation", False),
+              "hs_manual_forecast_category": (E, "dealinformation", False)},
     "companies": {"name": (S, "companyinformation", False),
                   "domain": (S, "companyinformation", False),
                   "industry": (E, "companyinformation", False),
@@ -88,7 +89,9 @@ CUSTOM: dict[str, dict[str, tuple[str, str, tuple[str, ...], bool]]] = {
 }
 ENUM_OPTIONS = {"deal_currency_code": ("USD", "EUR", "GBP"),
                 "dealtype": ("newbusiness", "existingbusiness"),
-                "hs_priority": ("low", "medium", "high"), "lifecyclestage": LIFECYCLE}
+                "hs_priority": ("low", "medium", "high"), "lifecyclestage": LIFECYCLE,
+                "hs_manual_forecast_category": ("OMIT", "PIPELINE", "BEST_CASE", "COMMIT",
+                                                "CLOSED")}
 
 
 def definition(name: str, ptype: str, group: str, *, calculated: bool = False,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .sf_data_sales import CURRENCIES, SOURCES, STAGES, WORDS, SalesObjects, standard_fields
-from .sf_field_history import FieldHistoryObjects
+from .sf_field_history import TRACKED_FIELDS, FieldHistoryObjects
 from .sf_ids import DAY, PREFIXES, fmt_date, fmt_datetime, make_id, mix, parse_id
 from .sf_record_types import RecordTypeObjects
 from .sf_schema import F, Field, ObjectSpec
@@ -41,7 +41,9 @@ class Dataset:
     """Sizes and switches of a generated org (``multi_currency``: CurrencyIsoCode fields and
     the CurrencyType/DatedConversionRate objects exist; ``record_types``: record types and
     sales processes, see sf_record_types.py; ``field_history``: OpportunityFieldHistory
-    exists, see sf_field_history.py)."""
+    exists, see sf_field_history.py, tracking ``tracked_fields``; ``field_changes``:
+    opportunities are resized, their close dates pushed and their forecast categories
+    overridden between stage changes, in OpportunityHistory and in field history)."""
 
     opportunities: int = 40
     history_per_opportunity: int = 4
@@ -54,6 +56,8 @@ class Dataset:
     multi_currency: bool = True
     record_types: bool = False
     field_history: bool = False
+    field_changes: bool = False
+    tracked_fields: tuple[str, ...] = TRACKED_FIELDS
     end: int = int(dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc).timestamp())
     seed: int = 7
 

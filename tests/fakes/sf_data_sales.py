@@ -8,7 +8,8 @@ from typing import Any
 from .sf_ids import DAY, fmt_date, fmt_datetime, parse_id
 from .sf_schema import F, Field, ObjectSpec
 
-__all__ = ["SalesObjects", "STAGES", "standard_fields", "WORDS", "SOURCES", "CURRENCIES"]
+__all__ = ["SalesObjects", "STAGES", "standard_fields", "WORDS", "SOURCES", "CURRENCIES",
+           "FORECAST_API"]
 
 #: The standard sales process: (ApiName, probability, closed, won, forecast category).
 STAGES = [("Prospecting", 10, False, False, "Pipeline"),
@@ -25,6 +26,9 @@ WORDS = ["Acme", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Tyrell", "H
          "Soylent", "Wonka", "Cyberdyne", "Aperture", "Oscorp", "Gringotts", "Monarch"]
 SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")
 CURRENCIES = (("USD", 1.0), ("EUR", 0.92), ("GBP", 0.79), ("JPY", 151.2))
+#: ForecastCategoryName label → ForecastCategory API value (OpportunityHistory's snapshot).
+FORECAST_API = {"Pipeline": "Pipeline", "Best Case": "BestCase", "Commit": "Forecast",
+                "Closed": "Closed", "Omitted": "Omitted"}
 _PRODUCTS = ("Platform", "Analytics", "Services", "Support")
 
 
@@ -76,22 +80,49 @@ class SalesObjects:
             stages = [min(k, 7) for k in range(self.h)]
         return h, times, self.process_stages(j, stages), 1000 + ((h >> 40) % 2000) * 100
 
+    def step_values(self, j: int) -> list[tuple[float, str, str]]:
+        """(Amount, CloseDate, ForecastCategoryName) of opportunity ``j`` at each history step.
+
+        Without ``field_changes`` the amount never changes, the close date is the close (closed
+        deals) or 90 days after creation, and the category is the stage's. With it, some steps
+        resize the deal, push an open deal's close date by 30 days or move a pipeline-stage deal
+        to Best Case; closing sets the close date to the day it closed."""
+        h, times, stages, amount = self.opp_plan(j)
+        if not self.ds.field_changes:
+            return [(float(amount), fmt_date(times[-1] if STAGES[s][2] else times[0] + 90 * DAY),
+                     STAGES[s][4]) for s in stages]
+        out: list[tuple[float, str, str]] = []
+        value, due = float(amount), times[0] + 90 * DAY
+        for k, s in enumerate(stages):
+            if k and (h >> (3 + 4 * k)) % 4 == 0:  # a resize
+                step = ((h >> (5 + 4 * k)) % 10 + 1) * 100.0
+                value = max(100.0, value + (step if (h >> (7 + 4 * k)) % 2 else -step))
+            if k and not STAGES[s][2] and (h >> (20 + 3 * k)) % 3 == 0:  # a pushed close date
+                due += 30 * DAY
+            fc = STAGES[s][4]
+            if fc == "Pipeline" and (h >> (40 + 2 * k)) % 5 == 0:
+                fc = "Best Case"  # the rep's own call
+            out.append((value, fmt_date(times[k] if STAGES[s][2] else due), fc))
+        return out
+
     def opportunity(self) -> ObjectSpec:
         def stamp(j: int) -> int:
             h, times, _, _ = self.opp_plan(j)
             return min(self.ds.end, times[-1] + h % 3600)
 
         def make(j: int) -> dict[str, Any]:
-            h, times, stages, amount = self.opp_plan(j)
-            name, prob, closed, won, fc = STAGES[stages[-1]]
+            h, times, stages, _ = self.opp_plan(j)
+            name, prob, closed, won, _ = STAGES[stages[-1]]
+            amount, close, fc = self.step_values(j)[-1]
             rec = {"Id": self.ref("Opportunity", j), "IsDeleted": False,
                    "AccountId": self.ref("Account", (h >> 8) % self.n_acc),
                    "Name": f"{WORDS[h % 16]} {_PRODUCTS[(h >> 4) % 4]} {j}",
-                   "StageName": name, "Amount": float(amount), "Probability": float(prob),
-                   "CloseDate": fmt_date(times[-1] if closed else times[0] + 90 * DAY),
+                   "StageName": name, "Amount": amount, "Probability": float(prob),
+                   "CloseDate": close,
                    "Type": ("New Business", "Existing Business")[(h >> 50) % 2],
                    "LeadSource": SOURCES[(h >> 52) % 5], "IsClosed": closed, "IsWon": won,
-                   "ForecastCategory": fc, "ForecastCategoryName": fc,
+                   "ForecastCategory": FORECAST_API[fc] if self.ds.field_changes else fc,
+                   "ForecastCategoryName": fc,
                    "OwnerId": self.owner(h >> 54), "LastStageChangeDate": fmt_datetime(times[-1]),
                    "Product_Line__c": _PRODUCTS[(h >> 4) % 4],
                    "Loss_Reason__c": ("Price", "Competitor", "No Budget")[h % 3]
@@ -124,15 +155,19 @@ class SalesObjects:
 
         def make(i: int) -> dict[str, Any]:
             j, k = divmod(i, H)
-            h, times, stages, amount = self.opp_plan(j)
-            name, prob, closed, _, fc = STAGES[stages[k]]
-            close = fmt_date(times[-1] if closed else times[0] + 90 * DAY)
+            h, times, stages, _ = self.opp_plan(j)
+            name, prob, _, _, _ = STAGES[stages[k]]
+            steps = self.step_values(j)
+            amount, close, fc = steps[k]
+            prev_amount, prev_close, _ = steps[k - 1] if k else (None, None, None)
+            if not self.ds.field_changes:
+                prev_close = None if k == 0 else fmt_date(times[0] + 90 * DAY)
             rec = {"Id": self.ref("OpportunityHistory", i), "IsDeleted": False,
                    "OpportunityId": self.ref("Opportunity", j), "StageName": name,
-                   "Amount": float(amount), "ExpectedRevenue": amount * prob / 100.0,
-                   "CloseDate": close, "Probability": float(prob), "ForecastCategory": fc,
-                   "PrevAmount": None if k == 0 else float(amount),
-                   "PrevCloseDate": None if k == 0 else fmt_date(times[0] + 90 * DAY),
+                   "Amount": amount, "ExpectedRevenue": amount * prob / 100.0,
+                   "CloseDate": close, "Probability": float(prob),
+                   "ForecastCategory": FORECAST_API[fc] if self.ds.field_changes else fc,
+                   "PrevAmount": prev_amount, "PrevCloseDate": prev_close,
                    "CreatedDate": fmt_datetime(times[k]), "CreatedById": self.owner(h >> 54),
                    "SystemModstamp": fmt_datetime(times[k])}
             if self.ds.multi_currency:

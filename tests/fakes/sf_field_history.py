@@ -8,7 +8,16 @@ currency) — and no SystemModstamp or LastModifiedDate, so the table's index an
 ``StageName`` row (old stage → new stage) at exactly each of its OpportunityHistory rows'
 CreatedDate where the stage changed, and a fifth of them one or two owner changes, each written
 as Salesforce writes it: two rows, DataType ``EntityId`` with the users' Ids and ``Text`` with
-their names.
+their names. With ``Dataset(field_changes=True)`` the opportunities' resizes (``Amount``,
+DataType ``Currency``), close-date moves (``CloseDate``, ``Date``), probability changes
+(``Probability``, ``Percent``) and forecast-category changes (``ForecastCategoryName``,
+``DynamicEnum``) are rows too, at their OpportunityHistory rows' times. Only the fields in
+``Dataset.tracked_fields`` (the ``Field`` picklist: what Salesforce's describe lists as
+tracked) get rows.
+
+:func:`save_with_history` changes an opportunity the way a save in Salesforce does: the record,
+an OpportunityHistory snapshot when a snapshot field changed, and a field-history row per
+tracked field.
 
 Rows are a pure function of (opportunity, position); only the first row number of each
 opportunity is kept (one int per opportunity), so row ``i`` is found by bisection.
@@ -25,10 +34,10 @@ from .sf_data_sales import STAGES
 from .sf_ids import fmt_datetime, parse_id
 from .sf_schema import F, ObjectSpec
 
-__all__ = ["FieldHistoryObjects", "TRACKED_FIELDS", "DATA_TYPES"]
+__all__ = ["FieldHistoryObjects", "TRACKED_FIELDS", "DATA_TYPES", "save_with_history"]
 
 #: Field's picklist: what Salesforce writes for a tracked Opportunity field.
-TRACKED_FIELDS = ("created", "StageName", "Amount", "CloseDate", "Owner", "Probability",
+TRACKED_FIELDS = ("StageName", "Amount", "CloseDate", "Owner", "Probability",
                   "ForecastCategoryName", "NextStep", "Name", "Type")
 DATA_TYPES = ("Text", "Currency", "EntityId", "Date", "DateOnly", "Percent", "Number",
               "Boolean", "DynamicEnum")
@@ -49,6 +58,7 @@ class FieldHistoryObjects:
     ref: Any
     owner: Any
     user_name: Any
+    step_values: Any
 
     def _owner_changes(self, j: int, h: int, times: list[int]) -> list[tuple[int, str, str]]:
         """(when, old owner, new owner) of opportunity ``j``'s owner changes, the last one to
@@ -75,12 +85,30 @@ class FieldHistoryObjects:
             if stages[k] != stages[k - 1]:
                 rows.append((times[k], "StageName", "Text", STAGES[stages[k - 1]][0],
                              STAGES[stages[k]][0], by))
+        if self.ds.field_changes:
+            rows += self._value_rows(j, times, stages, by)
         for when, old, new in self._owner_changes(j, h, times):
             old_name = self.user_name(parse_id(old)[1])  # type: ignore[index]
             new_name = self.user_name(parse_id(new)[1])  # type: ignore[index]
             rows += [(when, "Owner", "EntityId", old, new, self.admin),
                      (when, "Owner", "Text", old_name, new_name, self.admin)]
         rows.sort(key=lambda r: r[0])  # stable: created first, each pair together
+        return [r for r in rows if r[1] == "created" or r[1] in self.ds.tracked_fields]
+
+    def _value_rows(self, j: int, times: list[int], stages: list[int], by: str) -> list[Row]:
+        """Amount, CloseDate, Probability and ForecastCategoryName changes of opportunity
+        ``j`` (``field_changes``)."""
+        steps = self.step_values(j)
+        rows: list[Row] = []
+        for k in range(1, len(steps)):
+            (amount, close, fc), (was_amount, was_close, was_fc) = steps[k], steps[k - 1]
+            prob, was_prob = float(STAGES[stages[k]][1]), float(STAGES[stages[k - 1]][1])
+            for fld, kind, old, new in (("Amount", "Currency", was_amount, amount),
+                                        ("CloseDate", "Date", was_close, close),
+                                        ("Probability", "Percent", was_prob, prob),
+                                        ("ForecastCategoryName", "DynamicEnum", was_fc, fc)):
+                if old != new:
+                    rows.append((times[k], fld, kind, old, new, by))
         return rows
 
     def field_history(self) -> ObjectSpec:
@@ -111,10 +139,60 @@ class FieldHistoryObjects:
                     updateable=False),
                   F("CreatedById", "reference", reference_to=("User",)),
                   F("CreatedDate", "datetime"),
-                  F("Field", "picklist", picklist=TRACKED_FIELDS, updateable=False),
+                  F("Field", "picklist", picklist=("created", *self.ds.tracked_fields),
+                    updateable=False),
                   F("DataType", "picklist", picklist=DATA_TYPES, updateable=False),
                   F("OldValue", "anyType", updateable=False),
                   F("NewValue", "anyType", updateable=False)]
         return ObjectSpec("OpportunityFieldHistory", "017", "Opportunity Field History",
                           "Opportunity Field History", fields, starts[-1], make,
                           lambda i: locate(i)[1][0], {"OpportunityId": children})
+
+
+#: OpportunityHistory's snapshot fields (a change of one of them writes a snapshot row).
+_SNAPSHOT = ("StageName", "Amount", "CloseDate", "Probability", "ForecastCategoryName")
+_KINDS = {"Amount": "Currency", "CloseDate": "Date", "Probability": "Percent",
+          "OwnerId": "EntityId", "CurrencyIsoCode": "DynamicEnum"}
+
+
+def save_with_history(org: Any, opportunity_id: str, *, at: int, by: str,
+                      **changes: Any) -> dict[str, list[str]]:
+    """Change an opportunity as a save in Salesforce does; the Ids of the history rows written
+    (``{"OpportunityHistory": [...], "OpportunityFieldHistory": [...]}``).
+
+    :param org: the fake's :class:`~fakes.sf_org.Org`.
+    :param changes: Opportunity fields and their new values (``None`` clears).
+    """
+    old = org.get("Opportunity", opportunity_id)
+    org.update("Opportunity", opportunity_id, stamp=at, **changes)
+    new = org.get("Opportunity", opportunity_id)
+    out: dict[str, list[str]] = {"OpportunityHistory": [], "OpportunityFieldHistory": []}
+    changed = [f for f in changes if old.get(f) != new.get(f)]
+    if any(f in _SNAPSHOT for f in changed):
+        api = {"Best Case": "BestCase", "Commit": "Forecast"}
+        fc = new.get("ForecastCategoryName")
+        snap = {"OpportunityId": opportunity_id, "StageName": new["StageName"],
+                "Amount": new.get("Amount"), "CloseDate": new.get("CloseDate"),
+                "Probability": new.get("Probability"),
+                "ForecastCategory": api.get(fc, fc) if fc else None, "CreatedById": by,
+                "PrevAmount": old.get("Amount"), "PrevCloseDate": old.get("CloseDate")}
+        if "CurrencyIsoCode" in new:
+            snap["CurrencyIsoCode"] = new["CurrencyIsoCode"]
+        out["OpportunityHistory"].append(
+            org.insert("OpportunityHistory", stamp=at, CreatedDate=fmt_datetime(at), **snap))
+    table = org.tables.get("OpportunityFieldHistory")
+    tracked = table.field("Field").picklist if table is not None else ()
+    for f in changed:
+        name = "Owner" if f == "OwnerId" else f
+        if name not in tracked:
+            continue
+        rows = [(_KINDS.get(f, "Text"), old.get(f), new.get(f))]
+        if f == "OwnerId":  # a lookup: the Ids, then the names
+            rows.append(("Text", org.get("User", old[f])["Name"] if old.get(f) else None,
+                         org.get("User", new[f])["Name"] if new.get(f) else None))
+        for kind, was, now in rows:
+            out["OpportunityFieldHistory"].append(org.insert(
+                "OpportunityFieldHistory", stamp=at, OpportunityId=opportunity_id,
+                CreatedById=by, CreatedDate=fmt_datetime(at), Field=name, DataType=kind,
+                OldValue=was, NewValue=now))
+    return out
