@@ -167,7 +167,21 @@ def _compute_standard(state: State, period: str | None, as_json: bool) -> None:
         click.echo(f"  {purpose}: period {p}, {by}{where}: {n:,} values")
     for s in result.skipped:
         click.echo(f"skipped {s}")
+    _print_anomalies(state, period or state.config.metrics.period)
     _warn_findings(result.findings)
+
+
+def _print_anomalies(state: State, period: str) -> None:
+    """The organisation's anomalies of the latest period judged (docs/trends.md)."""
+    rows = api.metric_trends(state.config, state.registry, period=period, anomalies=True)
+    if not rows:
+        return
+    latest = max(r["period_start"] for r in rows)
+    titles = [r["title"] for r in rows if r["period_start"] == latest]
+    label = period_label(period, dt.date.fromisoformat(latest))
+    render.console().print(render.cell(
+        f"anomalies in {label} (outside the trailing-4 band): {', '.join(titles)} — "
+        "crmsync metrics trends --anomalies"))
 
 
 def _warn_findings(findings: Sequence[Any]) -> None:
@@ -181,7 +195,7 @@ def _warn_findings(findings: Sequence[Any]) -> None:
 #: The legend under ``metrics show``.
 SHOW_LEGEND = ("* period not ended · vs prev: change against the previous period (pts: "
                "percentage points) · att.: attainment of the target · ▼ below target · "
-               "n: population")
+               "! anomaly (metrics trends) · n: population")
 
 
 @metrics.command("show")

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from crmsync.core.config import Config
 from crmsync.core.schema import sync_rejects, sync_runs, sync_state
 from crmsync.metrics import engine as metric_engine
+from crmsync.metrics.baselines import TRENDS
 from crmsync.metrics.engine import MetricValue
 from crmsync.metrics.report import report_rows
 from crmsync.metrics.targets import TARGETS, stored_targets
@@ -74,7 +75,7 @@ def metric_report(config: Config, registry: Registry, *, metric: str | None = No
         targets = [*TARGETS.get(config), *stored_targets(store)]
         return report_rows(store, values, targets, definitions,
                            timezone=config.metrics.timezone, below_target=below_target,
-                           declared=registry.dimensions())
+                           declared=registry.dimensions(), rule=TRENDS.get(config))
     finally:
         if own:
             store.dispose()
