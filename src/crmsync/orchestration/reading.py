@@ -7,7 +7,7 @@ See docs/architecture.md.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from crmsync.metrics.baselines import TRENDS
 from crmsync.metrics.engine import MetricValue
 from crmsync.metrics.report import report_rows
 from crmsync.metrics.targets import TARGETS, stored_targets
+from crmsync.orchestration.alerts import mark_sent, run_alerts
 from crmsync.orchestration.connections import now_utc, open_store, redactor_for
 from crmsync.orchestration.jobs import SCHEDULE, covers, last_runs, next_due
 from crmsync.plugin.registry import Registry
@@ -172,3 +173,13 @@ class StoredResults:
     def below_target(self) -> list[dict[str, Any]]:
         """The latest values below their targets (``metrics show --below-target --json``)."""
         return metric_report(self.config, self.registry, below_target=True)
+
+    def alerts(self, run_ids: Sequence[str],
+               kinds: Sequence[str] = ("below_target", "anomaly")) -> list[dict[str, Any]]:
+        """The alerts of the runs not sent yet
+        (:func:`crmsync.orchestration.alerts.run_alerts`)."""
+        return run_alerts(self.config, self.registry, run_ids, kinds=kinds)
+
+    def mark_sent(self, alerts: Sequence[Mapping[str, Any]]) -> None:
+        """Remember the alerts sent (:func:`crmsync.orchestration.alerts.mark_sent`)."""
+        mark_sent(self.config, alerts)
