@@ -218,3 +218,14 @@ def test_a_population_below_min_n_is_not_judged(trended):
 def test_show_marks_an_anomaly(trended):
     out = run(trended, "metrics", "show", "--metric", "revenue")
     assert "5,000 USD !" in out and "! anomaly" in out
+
+
+def test_the_scorecard_shows_the_resolved_relative_target(trended):
+    config = api.load_config(trended)
+    from crmsync.plugin.registry import Registry
+
+    card = api.scorecard(config, Registry(), period="quarter", as_of=dt.date(2026, 6, 15))
+    assert card["period_start"] == "2026-04-01"
+    (line,) = [m for f in card["reps"][0]["families"] for m in f["metrics"]]
+    assert line["metric"] == "revenue" and line["target"] == pytest.approx(1155.0)
+    assert line["attainment"] == pytest.approx(5000 / 1155)

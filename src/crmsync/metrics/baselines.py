@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from crmsync.plugin.metric import Metric
 
 __all__ = ["WINDOW", "MAD_SCALE", "MEAN_AD_SCALE", "AnomalyRule", "Baseline", "TRENDS",
-           "baselines", "last_year_start", "judge", "parse_trends"]
+           "baselines", "history_starts", "last_year_start", "judge", "parse_trends"]
 
 #: Periods in the trailing window.
 WINDOW = 4
@@ -95,6 +95,21 @@ def last_year_start(period: str, start: dt.date) -> dt.date | None:
     if period in ("week", "day"):
         return start - dt.timedelta(days=364)
     return None
+
+
+def history_starts(period: str, starts: Iterable[dt.date]) -> set[dt.date]:
+    """``starts`` and the period starts their baselines read (the trailing window and the
+    same period last year): what to load to judge the values of ``starts`` alone."""
+    out = set(starts)
+    for start in list(out):
+        at = start
+        for _ in range(WINDOW):
+            at = previous_period_start(period, at)
+            out.add(at)
+        ly = last_year_start(period, start)
+        if ly is not None:
+            out.add(ly)
+    return out
 
 
 def _scale(window: Sequence[float], median: float) -> float:

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from crmsync.core.config import Config
+from crmsync.core.periods import is_period, rolling_days
 from crmsync.core.schema import sync_rejects, sync_runs, sync_state
 from crmsync.metrics import engine as metric_engine
-from crmsync.metrics.baselines import TRENDS
+from crmsync.metrics.baselines import TRENDS, history_starts
 from crmsync.metrics.engine import MetricValue
 from crmsync.metrics.report import report_rows
 from crmsync.metrics.targets import TARGETS, stored_targets
@@ -69,14 +70,21 @@ def metric_report(config: Config, registry: Registry, *, metric: str | None = No
     definitions = registry.metrics()
     own = store is None
     store = store or open_store(config)
+    wanted = None
+    if period_starts is not None and period is not None and is_period(period) \
+            and period != "all" and rolling_days(period) is None:
+        # the periods' baselines (and relative targets) read the periods before them
+        wanted = {s.isoformat() for s in period_starts}
+        period_starts = history_starts(period, period_starts)
     try:
         values = metric_values(config, metric=metric, period=period, dimension=dimension,
                                store=store, dimension_values=dimension_values,
                                subjects=subjects, period_starts=period_starts)
         targets = [*TARGETS.get(config), *stored_targets(store)]
-        return report_rows(store, values, targets, definitions,
+        rows = report_rows(store, values, targets, definitions,
                            timezone=config.metrics.timezone, below_target=below_target,
                            declared=registry.dimensions(), rule=TRENDS.get(config))
+        return rows if wanted is None else [r for r in rows if r["period_start"] in wanted]
     finally:
         if own:
             store.dispose()
