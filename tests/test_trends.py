@@ -229,3 +229,17 @@ def test_the_scorecard_shows_the_resolved_relative_target(trended):
     (line,) = [m for f in card["reps"][0]["families"] for m in f["metrics"]]
     assert line["metric"] == "revenue" and line["target"] == pytest.approx(1155.0)
     assert line["attainment"] == pytest.approx(5000 / 1155)
+
+
+def test_metrics_compute_ends_with_the_latest_anomalies(trended):
+    from crmsync.plugin.registry import Registry
+
+    out = run(trended, "metrics", "compute")
+    rows = api.metric_trends(api.load_config(trended), Registry(), anomalies=True)
+    latest = max(r["period_start"] for r in rows)
+    label = f"{latest[:4]}-Q{(int(latest[5:7]) - 1) // 3 + 1}"
+    flat = " ".join(out.split())
+    assert f"anomalies in {label} (outside the trailing-4 band): " in flat
+    assert all(r["title"] in flat for r in rows if r["period_start"] == latest)
+    assert "crmsync metrics trends --anomalies" in flat
+    assert all(len(line) <= 80 for line in out.splitlines())
