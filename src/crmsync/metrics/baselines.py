@@ -27,6 +27,7 @@ import datetime as dt
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from crmsync.core.config import Section, SectionContext
@@ -62,7 +63,7 @@ class AnomalyRule:
     min_spread: float = 0.1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Baseline:
     """A value's baselines and whether it is an anomaly (module docstring)."""
 
@@ -120,20 +121,21 @@ def _scale(window: Sequence[float], median: float) -> float:
 
 
 def judge(value: float | None, window: Sequence[float], rule: AnomalyRule,
-          n: float | None = None) -> Baseline:
+          n: float | None = None, *, last_year: float | None = None,
+          partial: bool = False) -> Baseline:
     """The trailing baseline of ``value`` over ``window`` (the values present) and the
-    anomaly verdict; ``n`` is checked against ``rule.min_n`` when given."""
+    anomaly verdict; ``n`` is checked against ``rule.min_n`` when given; a ``partial``
+    period is not judged. ``last_year`` is carried as it is."""
     if not window:
-        return Baseline(reason="history")
+        return Baseline(last_year=last_year, reason="history")
     median = float(statistics.median(window))
     scale = max(_scale(window, median), rule.min_spread * abs(median))
     low, high = median - rule.k * scale, median + rule.k * scale
-    base = Baseline(trailing=median, history=len(window), scale=scale, low=low, high=high)
     reason = ("no value" if value is None else "history" if len(window) < rule.min_history
-              else "n" if n is not None and n < rule.min_n else "flat" if scale == 0 else "")
-    if reason or value is None:
-        return Baseline(**{**base.__dict__, "reason": reason})
-    return Baseline(**{**base.__dict__, "anomaly": not low <= value <= high})
+              else "n" if n is not None and n < rule.min_n else "flat" if scale == 0
+              else "partial" if partial else "")
+    anomaly = None if reason or value is None else not low <= value <= high
+    return Baseline(last_year, median, len(window), scale, low, high, anomaly, reason)
 
 
 _Series = tuple[str, str, str | None, str | None, str | None]
@@ -143,14 +145,19 @@ def _series(v: MetricValue) -> _Series:
     return (v.metric, v.period, v.dimension, v.dimension_value, v.subject_id)
 
 
-def _window(period: str, start: dt.date, known: Mapping[dt.date, float | None]) -> list[float]:
+@lru_cache(maxsize=4096)
+def _window_starts(period: str, start: dt.date) -> tuple[dt.date, ...]:
+    """The starts of the :data:`WINDOW` periods before ``start`` (a run has few distinct
+    starts and many values per start)."""
     out, at = [], start
     for _ in range(WINDOW):
         at = previous_period_start(period, at)
-        found = known.get(at)
-        if found is not None:
-            out.append(found)
-    return out
+        out.append(at)
+    return tuple(out)
+
+
+def _window(period: str, start: dt.date, known: Mapping[dt.date, float | None]) -> list[float]:
+    return [v for v in (known.get(at) for at in _window_starts(period, start)) if v is not None]
 
 
 def baselines(values: Sequence[MetricValue], rule: AnomalyRule | None = None,
@@ -170,16 +177,15 @@ def baselines(values: Sequence[MetricValue], rule: AnomalyRule | None = None,
     for v in values:
         if v.period_start is None or v.period in ("all",) or v.period.startswith("last_"):
             continue
-        known = by_series[_series(v)]
+        series = _series(v)
+        known = by_series[series]
         defined = defs.get(v.metric)
         n = v.denominator if defined is None or defined.denominator_is_n else None
-        base = judge(v.value, _window(v.period, v.period_start, known), rule, n)
-        if today is not None and v.period_end is not None and v.period_end > today \
-                and base.anomaly is not None:
-            base = Baseline(**{**base.__dict__, "anomaly": None, "reason": "partial"})
         ly = last_year_start(v.period, v.period_start)
-        out[(_series(v), v.period_start)] = Baseline(
-            **{**base.__dict__, "last_year": known.get(ly) if ly else None})
+        out[(series, v.period_start)] = judge(
+            v.value, _window(v.period, v.period_start, known), rule, n,
+            last_year=known.get(ly) if ly else None,
+            partial=today is not None and v.period_end is not None and v.period_end > today)
     return out
 
 
