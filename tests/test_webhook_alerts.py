@@ -5,6 +5,7 @@ n; one message per scheduled job in digest mode (docs/trends.md, "Notifications"
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -17,6 +18,8 @@ from crmsync.core.internal_tables import notifications_sent
 from crmsync.orchestration.jobs import Job
 from crmsync.orchestration.scheduler import run_job
 from crmsync.plugin.registry import Registry
+from crmsync_webhook.settings import NOTIFY
+from test_coach_digest import notified  # noqa: F401  (a store with coaching findings)
 from test_webhook import hook_url, server  # noqa: F401  (the loopback receiver fixture)
 
 
@@ -154,3 +157,14 @@ def test_commands_run_by_hand_still_notify_in_digest_mode(alerting, tmp_path):
     config = write_config(tmp_path, store, on='["below_target"]', digest=True)
     compute(store, config)
     assert [b["kind"] for _, _, b in srv.received] == ["metrics"]
+
+
+def test_digest_mode_says_a_coach_job_once(notified):  # noqa: F811
+    store, config, srv = notified
+    NOTIFY.set(config, dataclasses.replace(NOTIFY.get(config), digest=True))
+    coaching = Job(name="weekly", cron="0 8 * * MON", task="coach", period="quarter")
+    assert run_job(config, Registry(), coaching, store=store) == "success"
+    (body,) = [b for _, _, b in srv.received]
+    assert body["kind"] == "job" and body["events"] == ["coaching"]
+    assert body["text"].splitlines()[1] == "coaching digest: success"
+    assert "Coaching digest, quarter" in body["text"]

@@ -29,7 +29,7 @@ from crmsync.plugin.context import is_dimension
 from crmsync.plugin.dimensions import Dimension, custom_key, offered_dimensions
 from crmsync.plugin.registry import Registry
 
-__all__ = ["metrics", "demo", "print_demo", "PERIOD"]
+__all__ = ["metrics", "demo", "print_demo", "PERIOD", "DIMENSION"]
 
 if TYPE_CHECKING:
     _StrParam = click.ParamType[str, str]
@@ -71,6 +71,8 @@ _PERIOD = _Period()
 #: The ``--period`` type (``scorecard`` shares it).
 PERIOD = _PERIOD
 _DIMENSION = _Dimension()
+#: The ``--by`` type (``metrics trends`` and ``metrics why`` share it).
+DIMENSION = _DIMENSION
 
 
 @click.group()

@@ -10,7 +10,7 @@ import click
 
 from crmsync import api
 from crmsync.cli import render
-from crmsync.cli.metrics import PERIOD, metrics
+from crmsync.cli.metrics import DIMENSION, PERIOD, metrics
 from crmsync.cli.names import check_metric
 from crmsync.cli.state import State, emit_json, pass_state, say
 from crmsync.metrics.formatting import format_value, period_label
@@ -61,7 +61,8 @@ def trend_rows(rows: Sequence[Mapping[str, Any]], period: str, currency: str
 @metrics.command("trends")
 @click.option("--metric", help="Only this metric.")
 @click.option("--period", type=PERIOD, help="Default: [metrics] period.")
-@click.option("--by", "dimension", help="A dimension computed with --by (owner, team…).")
+@click.option("--by", "dimension", type=DIMENSION,
+              help="A dimension computed with --by (owner, team…).")
 @click.option("--anomalies", is_flag=True, help="Only values outside their baseline band.")
 @click.option("--last", default=1, show_default=True, type=click.IntRange(1, 100),
               help="Show the last N periods of each value.")
@@ -111,7 +112,8 @@ def _whole(v: float | None) -> str:
 @click.option("--from", "start", required=True,
               help="The first period: 2026-Q1, 2026-03, 2026-W05, 2026 or a date in it.")
 @click.option("--to", "end", required=True, help="The second period, written the same way.")
-@click.option("--by", "dimension", help="Split the mix by this dimension (team, segment…).")
+@click.option("--by", "dimension", type=DIMENSION,
+              help="Split the mix by this dimension (team, segment…).")
 @click.option("--period", type=PERIOD, help="Default: the labels', else [metrics] period.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
