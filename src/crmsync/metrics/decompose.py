@@ -32,6 +32,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from crmsync.core.errors import MetricError
 
@@ -108,7 +109,7 @@ def round_to_cents(parts: Mapping[str, Fraction], total: Fraction) -> dict[str, 
 
 
 def decompose(before: Mapping[str, Cell], after: Mapping[str, Cell]
-              ) -> dict[str, object]:
+              ) -> dict[str, Any]:
     """The change of revenue from ``before`` to ``after`` (segment → :class:`Cell`; one
     segment for the whole organisation) split into :data:`FACTORS`, in total and per
     segment: ``{"before", "after", "change", "components": {factor: amount},

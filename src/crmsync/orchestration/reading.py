@@ -65,22 +65,25 @@ def metric_report(config: Config, registry: Registry, *, metric: str | None = No
     :param subjects: include per-subject values (per stage, per record); ``False`` reads
         only the aggregate values, filtered in the database.
     :param period_starts: only the periods starting on these days (a value's change is
-        against the previous period: include its start to have it).
+        against the previous period, its baselines read the periods before and the same
+        period last year: include their starts to have them; when a ``[targets]`` target is
+        relative to a baseline, they are read for it).
     """
     definitions = registry.metrics()
     own = store is None
     store = store or open_store(config)
     wanted = None
-    if period_starts is not None and period is not None and is_period(period) \
-            and period != "all" and rolling_days(period) is None:
-        # the periods' baselines (and relative targets) read the periods before them
-        wanted = {s.isoformat() for s in period_starts}
-        period_starts = history_starts(period, period_starts)
     try:
+        targets = [*TARGETS.get(config), *stored_targets(store)]
+        if period_starts is not None and period is not None and is_period(period) \
+                and period != "all" and rolling_days(period) is None \
+                and any(t.baseline is not None for t in targets):
+            # relative targets read the periods before (docs/trends.md)
+            wanted = {s.isoformat() for s in period_starts}
+            period_starts = history_starts(period, period_starts)
         values = metric_values(config, metric=metric, period=period, dimension=dimension,
                                store=store, dimension_values=dimension_values,
                                subjects=subjects, period_starts=period_starts)
-        targets = [*TARGETS.get(config), *stored_targets(store)]
         rows = report_rows(store, values, targets, definitions,
                            timezone=config.metrics.timezone, below_target=below_target,
                            declared=registry.dimensions(), rule=TRENDS.get(config))

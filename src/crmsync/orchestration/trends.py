@@ -145,7 +145,7 @@ def why_changed(config: Config, registry: Registry, *, start: str, end: str,
         starts = sorted({v.period_start for v in values if v.period_start is not None})
         first, second = find_period(start, period, starts), find_period(end, period, starts)
         out = decompose(_cells(values, metric, first), _cells(values, metric, second))
-        segments: list[dict[str, Any]] = out["segments"]  # type: ignore[assignment]
+        segments: list[dict[str, Any]] = out["segments"]
         names = _names(store, registry, by, [s["segment"] for s in segments])
     finally:
         if own:
