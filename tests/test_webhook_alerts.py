@@ -168,3 +168,13 @@ def test_digest_mode_says_a_coach_job_once(notified):  # noqa: F811
     assert body["kind"] == "job" and body["events"] == ["coaching"]
     assert body["text"].splitlines()[1] == "coaching digest: success"
     assert "Coaching digest, quarter" in body["text"]
+
+
+def test_digest_must_be_true_or_false(tmp_path, monkeypatch):
+    from crmsync.core.errors import ConfigError
+
+    monkeypatch.setenv("TREND_HOOK", "https://hooks.example.com/T0/B0")
+    path = tmp_path / "crmsync.toml"
+    path.write_text('[notify]\nwebhook_url = "${TREND_HOOK}"\ndigest = "yes"\n')
+    with pytest.raises(ConfigError, match=r"\[notify\], key 'digest': expected true or false"):
+        NOTIFY.get(api.load_config(path))
