@@ -11,13 +11,11 @@ from typing import Any, ClassVar
 
 import pytest
 
-import crmsync_webhook.payload
 from conftest import make_config
 from crmsync import Batch, Connector, CrmsyncError, Setting, api, hookimpl
 from crmsync.api import load_config
 from crmsync.core.config import Config
 from crmsync.core.errors import ConfigError, ConnectorError, QuotaExhausted
-from crmsync.core.reports import RunReport
 from crmsync.plugin.manager import get_plugin_manager
 from crmsync.plugin.registry import Registry
 from crmsync_webhook.settings import NOTIFY, NotifyConfig
@@ -142,22 +140,6 @@ def test_success_is_posted_when_asked_for(sqlite_store: Any, server: Any,
              store=sqlite_store)
 
     assert [p["events"] for _, _, p in server.received] == [["success"]]
-
-
-def test_below_target_values_are_posted_after_a_metrics_run(
-        sqlite_store: Any, server: Any, notifying: Registry,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    rows = [{"metric": "win_rate", "dimension": "team", "dimension_value": "East",
-             "value": 0.18, "target": 0.25}]
-    monkeypatch.setattr(crmsync_webhook.payload, "below_target_rows", lambda config: rows)
-    report = RunReport(kind="metrics", status="success")
-
-    notifying.after_run(report, config_for(sqlite_store.url, server, "ok"))
-
-    [(_, _, payload)] = server.received
-    assert payload["events"] == ["below_target"]
-    assert "1 values below target:" in payload["text"]
-    assert "• win_rate (team=East): 0.18 vs target 0.25" in payload["text"]
 
 
 def test_an_unreachable_webhook_is_logged_without_its_url_and_the_run_goes_on(

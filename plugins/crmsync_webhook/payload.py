@@ -7,20 +7,19 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from crmsync import Redactor, RunReport, RunResults, redact
+from crmsync_webhook.alerts import alert_lines, gather
 from crmsync_webhook.digest import digest_lines, has_news, is_digest
 from crmsync_webhook.settings import report_events
 
 __all__ = ["build_payload", "events_of", "below_target_rows"]
 
 log = logging.getLogger(__name__)
-#: At most this many below-target values are listed.
-BELOW_TARGET_LIMIT = 20
 #: How the headline names each kind of report.
 _WHAT = {"sync": "sync", "metrics": "metrics computation", "writeback": "write-back",
-         "run": "run", "coach": "coaching digest"}
+         "run": "run", "coach": "coaching digest", "job": "job"}
 _ICONS = {"failure": ":x:", "quota": ":hourglass:", "locked": ":lock:",
           "below_target": ":chart_with_downwards_trend:", "success": ":white_check_mark:",
-          "coaching": ":mortar_board:"}
+          "coaching": ":mortar_board:", "anomaly": ":warning:"}
 
 
 def below_target_rows(results: RunResults | None) -> list[dict[str, Any]]:
@@ -28,19 +27,22 @@ def below_target_rows(results: RunResults | None) -> list[dict[str, Any]]:
     return results.below_target() if results is not None else []
 
 
-def events_of(report: RunReport, results: RunResults | None, wanted: Sequence[str]) -> list[str]:
-    """The configured events ``report`` raises, in ``wanted`` order."""
+def events_of(report: RunReport, results: RunResults | None, wanted: Sequence[str]
+              ) -> tuple[list[str], list[dict[str, Any]]]:
+    """The configured events ``report`` raises, in ``wanted`` order, and the alerts of its
+    metric runs not sent yet (:mod:`crmsync_webhook.alerts`)."""
     raised = report_events(report.status)
-    if "below_target" in wanted and report.kind == "metrics" and report.ok:
-        rows = below_target_rows(results)
-        if rows:
-            raised.add("below_target")
-            report.details = [*report.details, {"below_target": rows[:BELOW_TARGET_LIMIT],
-                                                "below_target_total": len(rows)}]
-    if "coaching" in wanted and report.kind == "coach" and report.ok \
-            and has_news(report.details):
+    details = [d.as_dict() if hasattr(d, "as_dict") else d for d in report.details]
+    alerts: list[dict[str, Any]] = []
+    if report.kind in ("metrics", "job") and report.status in ("success", "partial"):
+        alerts = gather(details, results, wanted)
+        raised |= {a["kind"] for a in alerts}
+    coach_details = [d for r in details if isinstance(r, dict)
+                     for d in (r.get("details", []) if r.get("kind") == "coach" else [r])]
+    if "coaching" in wanted and report.kind in ("coach", "job") and report.ok \
+            and has_news(coach_details):
         raised.add("coaching")
-    return [e for e in wanted if e in raised]
+    return [e for e in wanted if e in raised], alerts
 
 
 def _clean(value: Any) -> Any:
@@ -57,7 +59,10 @@ def _clean(value: Any) -> Any:
 
 def _headline(report: RunReport, events: Sequence[str]) -> str:
     icon = _ICONS.get(events[0], "") if events else ""
-    return f"{icon} crmsync {_WHAT.get(report.kind, report.kind)}: {report.status}".strip()
+    what = _WHAT.get(report.kind, report.kind)
+    if report.kind == "job" and report.job:
+        what = f"job {report.job}"
+    return f"{icon} crmsync {what}: {report.status}".strip()
 
 
 def _sync_lines(rows: list[dict[str, Any]]) -> tuple[dict[str, int], list[str]]:
@@ -102,14 +107,6 @@ def _metrics_lines(rows: list[dict[str, Any]]) -> tuple[dict[str, int], list[str
     return totals, [line]
 
 
-def _below_target_lines(d: dict[str, Any]) -> list[str]:
-    lines = [f"{d['below_target_total']} values below target:"]
-    for row in d["below_target"]:
-        where = f" ({row['dimension']}={row['dimension_value']})" if row.get("dimension") else ""
-        lines.append(f"• {row['metric']}{where}: {row['value']:.4g} vs target {row['target']:.4g}")
-    return lines
-
-
 def _describe(details: list[Any]) -> tuple[dict[str, Any], list[str]]:
     """The summary and text lines of a report's details, by the shape of each row (a run's
     details may mix sync entities, metric runs and write-back mappings)."""
@@ -127,20 +124,40 @@ def _describe(details: list[Any]) -> tuple[dict[str, Any], list[str]]:
         if picked:
             summary[name], more = describe(picked)
             lines.extend(more)
-    for d in rows:
-        if d.get("below_target"):
-            lines.extend(_below_target_lines(d))
     return summary, lines
 
 
-def build_payload(report: RunReport, events: Sequence[str]) -> dict[str, Any]:
+def _job_lines(details: list[Any]) -> tuple[dict[str, Any], list[str]]:
+    """A job's runs (its details are run reports): a line per run, then what it says."""
+    summary: dict[str, Any] = {}
+    lines: list[str] = []
+    for r in details:
+        if not isinstance(r, dict) or "kind" not in r:
+            continue
+        part, more = _describe(r.get("details") or [])
+        summary.update(part)
+        lines.append(f"{_WHAT.get(r['kind'], r['kind'])}: {r.get('status')}"
+                     + (f" — {r['error']}" if r.get("error") else ""))
+        lines.extend(f"  {line}" for line in more)
+    return summary, lines
+
+
+def build_payload(report: RunReport, events: Sequence[str],
+                  alerts: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """The JSON body: ``text`` (what Slack shows), ``summary`` (totals per part of the run:
-    ``sync``, ``metrics``, ``writeback``) and the report's facts, secrets redacted."""
+    ``sync``, ``metrics``, ``writeback``), ``alerts`` (values below target and anomalies,
+    one line each in ``text``) and the report's facts, secrets redacted. A ``job`` report
+    (digest mode) says each of its runs in turn."""
     data = report.as_dict()
-    summary, lines = _describe(data["details"])
+    describe = _job_lines if report.kind == "job" else _describe
+    summary, lines = describe(data["details"])
     text = [_headline(report, events)]
     if report.error:
         text.append(report.error)
+    lines += alert_lines(alerts)
+    if alerts:
+        summary["alerts"] = {k: sum(1 for a in alerts if a["kind"] == k)
+                             for k in ("below_target", "anomaly")}
     payload: dict[str, Any] = _clean({"text": "\n".join(text + lines), "events": list(events),
-                                      "summary": summary, **data})
+                                      "summary": summary, "alerts": list(alerts), **data})
     return payload

@@ -17,9 +17,9 @@ from crmsync import LOCKED, STOPPED_QUOTA, ConfigError, Section, SectionContext
 __all__ = ["NOTIFY", "NotifyConfig", "EVENTS", "DEFAULT_EVENTS", "parse_notify", "report_events"]
 
 #: What can trigger a notification.
-EVENTS = ("failure", "quota", "below_target", "locked", "success", "coaching")
+EVENTS = ("failure", "quota", "below_target", "anomaly", "locked", "success", "coaching")
 DEFAULT_EVENTS = ("failure", "quota", "below_target")
-_KEYS = ("webhook_url", "on", "timeout")
+_KEYS = ("webhook_url", "on", "timeout", "digest")
 _ENV_REF = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
@@ -30,9 +30,12 @@ class NotifyConfig:
     webhook_url: str
     on: tuple[str, ...] = DEFAULT_EVENTS
     timeout: float = 10.0
+    #: One message per ``[schedule]`` job instead of one per run (docs/trends.md).
+    digest: bool = False
 
     def __repr__(self) -> str:  # never show the URL (it is a credential)
-        return f"NotifyConfig(webhook_url='***', on={self.on!r}, timeout={self.timeout!r})"
+        return (f"NotifyConfig(webhook_url='***', on={self.on!r}, timeout={self.timeout!r}, "
+                f"digest={self.digest!r})")
 
 
 def parse_notify(raw: Mapping[str, Any], file: str | None,
@@ -64,7 +67,12 @@ def parse_notify(raw: Mapping[str, Any], file: str | None,
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ConfigError(f"expected a positive number of seconds, got {timeout!r}", file=file,
                           section="notify", key="timeout")
-    return NotifyConfig(webhook_url=resolved, on=tuple(on), timeout=float(timeout))
+    digest = raw.get("digest", False)
+    if not isinstance(digest, bool):
+        raise ConfigError(f"expected true or false, got {digest!r}", file=file,
+                          section="notify", key="digest")
+    return NotifyConfig(webhook_url=resolved, on=tuple(on), timeout=float(timeout),
+                        digest=digest)
 
 
 def report_events(status: str) -> set[str]:

@@ -35,6 +35,7 @@ from crmsync.cli.state import (
     say,
 )
 from crmsync.cli.syncing import print_runs, print_sync, stopped_alone, sync_entities
+from crmsync.cli.trends import metrics_trends, metrics_why  # noqa: F401 - registers commands
 from crmsync.cli.writeback import print_status as print_writeback_status
 from crmsync.cli.writeback import run, writeback
 from crmsync.core import logs

@@ -29,7 +29,7 @@ from crmsync.plugin.context import is_dimension
 from crmsync.plugin.dimensions import Dimension, custom_key, offered_dimensions
 from crmsync.plugin.registry import Registry
 
-__all__ = ["metrics", "demo", "print_demo", "PERIOD"]
+__all__ = ["metrics", "demo", "print_demo", "PERIOD", "DIMENSION"]
 
 if TYPE_CHECKING:
     _StrParam = click.ParamType[str, str]
@@ -71,6 +71,8 @@ _PERIOD = _Period()
 #: The ``--period`` type (``scorecard`` shares it).
 PERIOD = _PERIOD
 _DIMENSION = _Dimension()
+#: The ``--by`` type (``metrics trends`` and ``metrics why`` share it).
+DIMENSION = _DIMENSION
 
 
 @click.group()
@@ -167,7 +169,21 @@ def _compute_standard(state: State, period: str | None, as_json: bool) -> None:
         click.echo(f"  {purpose}: period {p}, {by}{where}: {n:,} values")
     for s in result.skipped:
         click.echo(f"skipped {s}")
+    _print_anomalies(state, period or state.config.metrics.period)
     _warn_findings(result.findings)
+
+
+def _print_anomalies(state: State, period: str) -> None:
+    """The organisation's anomalies of the latest period judged (docs/trends.md)."""
+    rows = api.metric_trends(state.config, state.registry, period=period, anomalies=True)
+    if not rows:
+        return
+    latest = max(r["period_start"] for r in rows)
+    titles = [r["title"] for r in rows if r["period_start"] == latest]
+    label = period_label(period, dt.date.fromisoformat(latest))
+    render.console().print(render.cell(
+        f"anomalies in {label} (outside the trailing-4 band): {', '.join(titles)} — "
+        "crmsync metrics trends --anomalies"))
 
 
 def _warn_findings(findings: Sequence[Any]) -> None:
@@ -181,7 +197,7 @@ def _warn_findings(findings: Sequence[Any]) -> None:
 #: The legend under ``metrics show``.
 SHOW_LEGEND = ("* period not ended · vs prev: change against the previous period (pts: "
                "percentage points) · att.: attainment of the target · ▼ below target · "
-               "n: population")
+               "! anomaly (metrics trends) · n: population")
 
 
 @metrics.command("show")

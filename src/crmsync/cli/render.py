@@ -19,6 +19,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from crmsync.metrics.baselines import baselines
 from crmsync.metrics.engine import MetricValue
 from crmsync.metrics.formatting import format_change, format_value, period_label
 from crmsync.plugin.metric import Metric
@@ -174,8 +175,10 @@ def kpi_table(title: str, values: Sequence[MetricValue], units: dict[str, str],
     without their currency, which the caption names."""
     values = [v for v in values if v.subject_id is None]
     starts = _last_starts(values, until, last)
-    grid = table(title, caption=f"* period not ended · n: population of the latest period · "
-                                f"amounts in {currency}")
+    flagged = {(key[0][0], start) for (key, start), b in
+               baselines(values, definitions=definitions, today=until).items() if b.anomaly}
+    grid = table(title, caption=f"* period not ended · ! anomaly (crmsync metrics trends) · "
+                                f"n: population of the latest period · amounts in {currency}")
     grid.add_column("KPI", min_width=16)
     for label in _period_headers(values, starts, until):
         grid.add_column(label, justify="right", no_wrap=True)
@@ -183,7 +186,8 @@ def kpi_table(title: str, values: Sequence[MetricValue], units: dict[str, str],
     by_key = {(v.metric, v.period_start): v for v in values}
     for name in _shown(values, starts, units):
         cells = [format_value(by_key[(name, s)].value if (name, s) in by_key else None,
-                              units.get(name, "count"), "") for s in starts]
+                              units.get(name, "count"), "")
+                 + (" !" if (name, s) in flagged else "") for s in starts]
         latest = by_key.get((name, starts[-1])) if starts else None
         grid.add_row(cell(titles.get(name, name)), *cells,
                      _n(latest, (definitions or {}).get(name)))
@@ -246,7 +250,7 @@ def report_rows(rows: Sequence[dict[str, Any]], units: dict[str, str], period: s
             "who": _who(r),
             "period": period_label(period, start) + (" *" if r.get("partial") else ""),
             "value": format_value(r["value"], unit, currency)
-                     + (" ▼" if r["below_target"] else ""),
+                     + (" ▼" if r["below_target"] else "") + (" !" if r.get("anomaly") else ""),
             "vs prev": format_change(r["change_vs_previous"],
                                      r.get("change_kind", "relative")),
             "target": format_value(target, unit, currency) if target is not None else "–",

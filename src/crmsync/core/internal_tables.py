@@ -24,7 +24,7 @@ from sqlalchemy import (
 from crmsync.core.schema_types import CODE, ID, NAME, Id, Json, metadata
 
 __all__ = ["sync_state", "sync_runs", "run_locks", "sync_rejects", "metric_values",
-           "writeback_state", "coaching_findings"]
+           "writeback_state", "coaching_findings", "notifications_sent"]
 
 sync_state = Table(
     "sync_state",
@@ -168,4 +168,24 @@ coaching_findings = Table(
     Column("last_run_at", DateTime(), nullable=False),
     UniqueConstraint("rule_id", "rep_id"),
     Index(None, "status", "rep_id"),
+)
+
+
+#: What the notifier last sent per alert (docs/trends.md, "Notifications"): an alert of the
+#: same kind, metric, period and dimension value is sent again only when its value or
+#: target changed.
+notifications_sent = Table(
+    "notifications_sent",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(512), nullable=False, unique=True),
+    Column("kind", String(CODE), nullable=False),
+    Column("metric", String(CODE), nullable=False),
+    Column("period", String(16), nullable=False),
+    Column("period_start", Date()),
+    Column("dimension", String(CODE)),
+    Column("dimension_value", String(NAME)),
+    Column("value", Float()),
+    Column("target", Float()),
+    Column("sent_at", DateTime(), nullable=False),
 )

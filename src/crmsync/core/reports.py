@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RunReport", "EntityResult", "STOPPED_QUOTA", "LOCKED", "PARTIAL", "WHOLE_CONNECTION"]
+__all__ = ["RunReport", "EntityResult", "STOPPED_QUOTA", "LOCKED", "PARTIAL", "WHOLE_CONNECTION",
+           "JobScope", "job_scope"]
 
 #: Status of a sync that the API quota budget stopped cleanly (state kept; the next run
 #: resumes). Not a failure.
@@ -56,6 +60,14 @@ class RunReport:
     #: Connection → the configuration or authentication error that stopped it (not in
     #: :meth:`as_dict`; the CLI derives its exit code from them).
     connection_errors: dict[str, Exception] = field(default_factory=dict)
+    #: The ``[schedule]`` job this run is part of (:func:`job_scope`), else ``None``.
+    job: str | None = None
+
+    def __post_init__(self) -> None:
+        scope = _JOB.get()
+        if scope is not None and self.job is None:
+            self.job = scope.name
+            scope.reports.append(self)
 
     @property
     def ok(self) -> bool:
@@ -81,4 +93,29 @@ class RunReport:
             "ended_at": self.ended_at.isoformat() if self.ended_at else None,
             "error": self.error,
             "details": [d.as_dict() if hasattr(d, "as_dict") else d for d in self.details],
+            **({"job": self.job} if self.job is not None else {}),
         }
+
+
+@dataclass
+class JobScope:
+    """The run reports made while one scheduled job ran (:func:`job_scope`)."""
+
+    name: str
+    reports: list[RunReport] = field(default_factory=list)
+
+
+_JOB: ContextVar[JobScope | None] = ContextVar("crmsync_job", default=None)
+
+
+@contextmanager
+def job_scope(name: str) -> Iterator[JobScope]:
+    """Every :class:`RunReport` made inside (in this thread or task) is tagged with the job
+    ``name`` and collected, so the job can be reported as one (``kind`` ``job``: a
+    notifier's digest mode sends one message per job)."""
+    scope = JobScope(name)
+    token = _JOB.set(scope)
+    try:
+        yield scope
+    finally:
+        _JOB.reset(token)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["sparkline", "lines", "bars", "Series"]
+__all__ = ["sparkline", "lines", "bars", "band", "Series"]
 
 _LAYOUT: dict[str, Any] = {"margin": {"l": 48, "r": 12, "t": 28, "b": 40},
                            "font": {"family": "system-ui, sans-serif", "size": 12},
@@ -46,14 +46,32 @@ def sparkline(starts: Sequence[str], values: Sequence[float | None],
     }
 
 
+def band(x: Sequence[str], low: Sequence[float | None], high: Sequence[float | None],
+         name: str = "usual range (trailing 4)") -> list[dict[str, Any]]:
+    """A shaded band between ``low`` and ``high`` over ``x`` (two traces: the lower edge,
+    then the upper one filled down to it)."""
+    edge = {"type": "scatter", "mode": "lines", "x": list(x), "hoverinfo": "skip",
+            "line": {"width": 0, "color": "rgba(37,99,235,0.25)"}, "connectgaps": False}
+    return [{**edge, "y": list(low), "name": f"{name} low", "showlegend": False},
+            {**edge, "y": list(high), "name": name, "fill": "tonexty",
+             "fillcolor": "rgba(37,99,235,0.12)"}]
+
+
 def lines(series: Sequence[Series], unit: str, title: str, *,
-          target: float | None = None) -> dict[str, Any]:
-    """One line per series over period starts, with a dashed target line if given."""
-    data: list[dict[str, Any]] = [
+          target: float | Series | None = None,
+          behind: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """One line per series over period starts, with a dashed target line if given (one
+    number, or a series when the target differs by period); ``behind``: traces drawn
+    first (a baseline band)."""
+    data: list[dict[str, Any]] = [*behind, *(
         {"type": "scatter", "mode": "lines+markers", "name": name, "x": list(x), "y": list(y)}
-        for name, x, y in series]
+        for name, x, y in series)]
     xs = sorted({v for _, x, _ in series for v in x})
-    if target is not None and xs:
+    if isinstance(target, tuple):
+        data.append({"type": "scatter", "mode": "lines", "name": target[0],
+                     "x": list(target[1]), "y": list(target[2]),
+                     "line": {"dash": "dash", "color": "#b91c1c"}})
+    elif target is not None and xs:
         data.append({"type": "scatter", "mode": "lines", "name": "target",
                      "x": [xs[0], xs[-1]], "y": [target, target],
                      "line": {"dash": "dash", "color": "#b91c1c"}})

@@ -36,6 +36,10 @@ class Kpi:
     arrow: str
     change_class: str
     period_text: str
+    #: The trailing-4 median (docs/trends.md), formatted; ``–`` without one.
+    baseline_text: str = "–"
+    #: ``low – high`` of the baseline band, formatted; empty without one.
+    band_text: str = ""
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -79,7 +83,12 @@ def kpi(row: dict[str, Any], currency: str = "USD") -> Kpi:
         text = format_value(row["value"], unit, currency)
         target = format_value(row["target"], unit, currency) if row["target"] is not None \
             else "–"
+    band = (f"{format_value(row['band_low'], unit, currency)} – "
+            f"{format_value(row['band_high'], unit, currency)}"
+            if row.get("band_low") is not None and row.get("band_high") is not None else "")
     return Kpi(
+        baseline_text=format_value(row.get("baseline_trailing"), unit, currency),
+        band_text=band,
         row=row, text=text, target_text=target,
         attainment_text=(f"{row['attainment']:.0%}" if row.get("attainment") is not None
                          else "–"),

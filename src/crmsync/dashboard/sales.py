@@ -190,19 +190,29 @@ def trends(data: DashboardData, f: Filters) -> dict[str, Any]:
         return {"metric": None, "series": [], "figure": None, "table": []}
     lines: list[charts.Series] = []
     table: list[Kpi] = []
-    target = None
+    main: list[dict[str, Any]] = []  # the scope's own line: its band and target
     for group in _trend_groups(data.catalogue(), *f.scope):
         for label, rs in _group_lines(data, f, metric, group):
             lines.append((label, [period_label(f.period, _start(r)) for r in rs],
                           [r["value"] for r in rs]))
             table.extend(kpi(r, data.currency) for r in rs)
-            if target is None and rs[-1]["target"] is not None:
-                target = rs[-1]["target"]
+            main = main or rs
     definition = data.definitions[metric]
+    x = [period_label(f.period, _start(r)) for r in main]
+    targets = [r["target"] for r in main]
+    target: float | charts.Series | None = None
+    if len({t for t in targets if t is not None}) == 1 and main[-1]["target"] is not None:
+        target = main[-1]["target"]
+    elif any(t is not None for t in targets):  # relative targets differ by period
+        target = ("target", x, targets)
+    behind = charts.band(x, [r.get("band_low") for r in main],
+                         [r.get("band_high") for r in main]) \
+        if any(r.get("band_low") is not None for r in main) else []
     figure = charts.lines(lines, definition.unit, definition.title or metric,
-                          target=target) if lines else None
+                          target=target, behind=behind) if lines else None
     return {"metric": metric, "title": definition.title or metric, "figure": figure,
-            "table": table, "target": target}
+            "table": table, "target": target, "band": bool(behind),
+            "anomalies": sum(1 for k in table if k.row.get("anomaly"))}
 
 
 def _ranked(rows: Sequence[dict[str, Any]], lower_better: bool) -> dict[str, int]:

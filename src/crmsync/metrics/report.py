@@ -15,9 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from crmsync.core.periods import previous_period_start
+from crmsync.metrics.baselines import AnomalyRule, Baseline, baselines
 from crmsync.metrics.engine import MetricValue
 from crmsync.metrics.labels import Labels, dimension_tables, load_labels, subject_table
-from crmsync.metrics.targets import Target, attainment, is_below, target_for
+from crmsync.metrics.targets import Target, attainment, is_below, resolve, target_for
 from crmsync.plugin.dimensions import Dimension, declared_dimensions
 from crmsync.plugin.metric import Metric
 from crmsync.store import Store
@@ -82,8 +83,8 @@ def _direction(target: Target | None, defined: Metric | None) -> str:
 
 
 def _row(v: MetricValue, defined: Metric | None, labels: Labels, today: dt.date,
-         target: Target | None, direction: str, below: bool | None,
-         prev: MetricValue | None) -> dict[str, Any]:
+         target: float | None, direction: str, below: bool | None,
+         prev: MetricValue | None, base: Baseline) -> dict[str, Any]:
     """The report row of one value (module docstring)."""
     unit = defined.unit if defined is not None else "count"
     change, change_kind = change_between(v.value, prev.value if prev else None, unit)
@@ -102,33 +103,41 @@ def _row(v: MetricValue, defined: Metric | None, labels: Labels, today: dt.date,
                                   v.subject_id),
         "value": v.value, "numerator": v.numerator, "denominator": v.denominator,
         "n": v.denominator if defined is None or defined.denominator_is_n else None,
-        "target": target.value if target is not None else None,
-        "attainment": attainment(v.value, target.value if target is not None else None,
-                                 direction),
+        "target": target,
+        "attainment": attainment(v.value, target, direction),
         "below_target": below,
         "change_vs_previous": change, "change_kind": change_kind,
         "previous_value": prev.value if prev is not None else None,
+        **base.as_row(),
     }
 
 
 def report_rows(store: Store, values: Sequence[MetricValue], targets: Sequence[Target],
                 definitions: Mapping[str, Metric], *, timezone: str = "UTC",
                 now: dt.datetime | None = None, below_target: bool = False,
-                declared: Mapping[str, Dimension] | None = None) -> list[dict[str, Any]]:
+                declared: Mapping[str, Dimension] | None = None,
+                rule: AnomalyRule | None = None) -> list[dict[str, Any]]:
     """One row per value (see the module docstring); ``below_target`` keeps only misses.
-    ``declared``: the dimensions plugins declare (those of ``definitions`` count anyway)."""
+    ``declared``: the dimensions plugins declare (those of ``definitions`` count anyway).
+    Each row carries its baselines and anomaly verdict (:mod:`crmsync.metrics.baselines`,
+    ``rule``: ``[trends]``) from the other periods among ``values``; a relative target is
+    resolved from them."""
     labels = _labels(store, values, definitions, declared or {})
     today = today_in(timezone, now)
     by_key: dict[_Key, MetricValue] = {
         (v.metric, v.dimension_value, v.subject_id, v.period_start): v for v in values}
+    bases = baselines(values, rule, definitions, today)
     rows = []
     for v in values:
         defined = definitions.get(v.metric)
         target = target_for(targets, v.metric, v.period, v.dimension, v.dimension_value)
         direction = _direction(target, defined)
-        below = is_below(v.value, target, direction) if target is not None else None
+        base = bases.get(((v.metric, v.period, v.dimension, v.dimension_value, v.subject_id),
+                          v.period_start), Baseline()) if v.period_start else Baseline()
+        number = resolve(target, {"trailing_4": base.trailing, "last_year": base.last_year})
+        below = is_below(v.value, target, direction, number) if target is not None else None
         if below_target and not below:
             continue
-        rows.append(_row(v, defined, labels, today, target, direction, below,
-                         _previous(by_key, v)))
+        rows.append(_row(v, defined, labels, today, number, direction, below,
+                         _previous(by_key, v), base))
     return rows

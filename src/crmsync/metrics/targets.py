@@ -9,6 +9,12 @@ with any key (docs/configuration.md, ``[targets]``)::
     win_rate = 0.25                                          # every period and dimension
     calls = { value = 10, period = "week", by = "owner" }    # 10 calls per rep per week
     sales_cycle_days = { value = 45, direction = "lower_is_better" }
+    revenue = "baseline:last_year * 1.05"                    # relative to a baseline
+    win_rate = { value = "baseline:trailing_4 * 1.1", by = "owner" }
+
+A relative target (:func:`parse_relative`) is resolved per value from its baselines
+(:mod:`crmsync.metrics.baselines`): the same period last year, or the median of the four
+periods before; no baseline, no target (docs/trends.md, "Targets relative to a baseline").
 
 The direction defaults to the metric's own (``higher_is_better`` / ``lower_is_better``).
 Targets also come from the synced ``targets`` table (a ``targets.csv`` in a files connection),
@@ -17,6 +23,7 @@ where a row may name one rep or team (``dimension = owner``, ``dimension_value =
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,11 +39,15 @@ from crmsync.plugin.dimensions import Dimension, custom_key
 if TYPE_CHECKING:
     from crmsync.store import Store
 
-__all__ = ["TARGETS", "attainment", "Target", "parse_targets", "target_for", "is_below",
-           "stored_targets"]
+__all__ = ["TARGETS", "BASELINES", "attainment", "Target", "parse_targets", "parse_relative",
+           "target_for", "is_below", "resolve", "stored_targets"]
 
 _KEYS = ("value", "direction", "period", "by")
 _DIRECTIONS = ("higher_is_better", "lower_is_better")
+#: The baselines a relative target may name.
+BASELINES = ("trailing_4", "last_year")
+_RELATIVE = re.compile(r"\s*baseline\s*:\s*(\w+)\s*"
+                       r"(?:\*\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*)?")
 
 
 @dataclass(frozen=True)
@@ -44,12 +55,42 @@ class Target:
     """One metric's target."""
 
     metric: str
-    value: float
+    #: The target; ``None`` for a relative one (``baseline``).
+    value: float | None
     direction: str | None = None
     period: str | None = None
     by: str | None = None
     #: With ``by``: the one rep, team… the target is for (only from the ``targets`` table).
     dimension_value: str | None = None
+    #: A relative target: the baseline it multiplies (one of :data:`BASELINES`).
+    baseline: str | None = None
+    #: A relative target: the factor applied to the baseline.
+    factor: float = 1.0
+
+
+def parse_relative(text: str, *, file: str | None = None, metric: str = "") -> tuple[str, float]:
+    """``"baseline:trailing_4 * 1.1"`` → ``("trailing_4", 1.1)``; the factor is optional
+    (1) and positive. Errors name the file, section and key."""
+    match = _RELATIVE.fullmatch(text)
+    if match is None or match.group(1) not in BASELINES:
+        raise ConfigError(f"needs a numeric value or a relative target such as "
+                          f"\"baseline:trailing_4 * 1.1\" or \"baseline:last_year * 1.05\" "
+                          f"(baselines: {', '.join(BASELINES)}), got {text!r}",
+                          file=file, section="targets", key=metric)
+    factor = float(match.group(2)) if match.group(2) is not None else 1.0
+    if factor <= 0:
+        raise ConfigError(f"the factor of a relative target must be positive, got {text!r}",
+                          file=file, section="targets", key=metric)
+    return match.group(1), factor
+
+
+def _relative(spec: Any, file: str | None, metric: str) -> dict[str, Any]:
+    """The fields of a target's value: a number, or a relative target's baseline and
+    factor."""
+    if isinstance(spec, str):
+        baseline, factor = parse_relative(spec, file=file, metric=metric)
+        return {"value": None, "baseline": baseline, "factor": factor}
+    return {"value": float(spec)}
 
 
 def parse_targets(raw: Mapping[str, Any], *, file: str | None = None) -> list[Target]:
@@ -57,8 +98,8 @@ def parse_targets(raw: Mapping[str, Any], *, file: str | None = None) -> list[Ta
     out = []
     for metric, spec in raw.items():
         section = "targets"
-        if isinstance(spec, (int, float)) and not isinstance(spec, bool):
-            out.append(Target(metric, float(spec)))
+        if isinstance(spec, (int, float, str)) and not isinstance(spec, bool):
+            out.append(Target(metric, **_relative(spec, file, metric)))
             continue
         if not isinstance(spec, Mapping):
             raise ConfigError("expected a number or a table such as "
@@ -69,8 +110,10 @@ def parse_targets(raw: Mapping[str, Any], *, file: str | None = None) -> list[Ta
                 raise ConfigError(f"unknown key '{key}' (known: {', '.join(_KEYS)})",
                                   file=file, section=section, key=metric)
         value = spec.get("value")
-        if not isinstance(value, (int, float)) or isinstance(value, bool):
-            raise ConfigError("needs a numeric value", file=file, section=section, key=metric)
+        if not isinstance(value, (int, float, str)) or isinstance(value, bool):
+            raise ConfigError("needs a numeric value or a relative one such as "
+                              "\"baseline:trailing_4 * 1.1\"", file=file, section=section,
+                              key=metric)
         direction, period, by = spec.get("direction"), spec.get("period"), spec.get("by")
         if direction is not None and direction not in _DIRECTIONS:
             raise ConfigError(f"direction must be one of {', '.join(_DIRECTIONS)}",
@@ -80,7 +123,8 @@ def parse_targets(raw: Mapping[str, Any], *, file: str | None = None) -> list[Ta
                               file=file, section=section, key=metric)
         if by is not None:
             _check_by(by, file=file, metric=metric)
-        out.append(Target(metric, float(value), direction, period, by))
+        out.append(Target(metric, direction=direction, period=period, by=by,
+                          **_relative(value, file, metric)))
     return out
 
 
@@ -123,12 +167,28 @@ def target_for(targets: Sequence[Target], metric: str, period: str,
     return best[1] if best else None
 
 
-def is_below(value: float | None, target: Target, metric_direction: str) -> bool | None:
-    """Whether ``value`` misses ``target`` (``None`` when there is no value)."""
-    if value is None:
+def resolve(target: Target | None, baselines: Mapping[str, float | None] | None = None
+            ) -> float | None:
+    """The number a target stands for at one value: its ``value``, or for a relative target
+    the named baseline (``baselines``: ``trailing_4`` and ``last_year`` of that value) times
+    its factor; ``None`` when that baseline is missing."""
+    if target is None:
+        return None
+    if target.baseline is None:
+        return target.value
+    base = (baselines or {}).get(target.baseline)
+    return None if base is None else base * target.factor
+
+
+def is_below(value: float | None, target: Target, metric_direction: str,
+             resolved: float | None = None) -> bool | None:
+    """Whether ``value`` misses ``target`` (``None`` when there is no value, or no number
+    for the target: ``resolved`` is a relative target's, :func:`resolve`)."""
+    number = target.value if target.baseline is None else resolved
+    if value is None or number is None:
         return None
     direction = target.direction or metric_direction
-    return value < target.value if direction == "higher_is_better" else value > target.value
+    return value < number if direction == "higher_is_better" else value > number
 
 
 def attainment(value: float | None, target: float | None, direction: str) -> float | None:

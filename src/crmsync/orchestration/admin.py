@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 # The host's own configuration sections register when their owners are imported.
+import crmsync.metrics.baselines
 import crmsync.metrics.targets
 import crmsync.orchestration.distributed.settings
 import crmsync.orchestration.jobs

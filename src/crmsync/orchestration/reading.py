@@ -7,17 +7,20 @@ See docs/architecture.md.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from crmsync.core.config import Config
+from crmsync.core.periods import is_period, rolling_days
 from crmsync.core.schema import sync_rejects, sync_runs, sync_state
 from crmsync.metrics import engine as metric_engine
+from crmsync.metrics.baselines import TRENDS, history_starts
 from crmsync.metrics.engine import MetricValue
 from crmsync.metrics.report import report_rows
 from crmsync.metrics.targets import TARGETS, stored_targets
+from crmsync.orchestration.alerts import mark_sent, run_alerts
 from crmsync.orchestration.connections import now_utc, open_store, redactor_for
 from crmsync.orchestration.jobs import SCHEDULE, covers, last_runs, next_due
 from crmsync.plugin.registry import Registry
@@ -62,19 +65,29 @@ def metric_report(config: Config, registry: Registry, *, metric: str | None = No
     :param subjects: include per-subject values (per stage, per record); ``False`` reads
         only the aggregate values, filtered in the database.
     :param period_starts: only the periods starting on these days (a value's change is
-        against the previous period: include its start to have it).
+        against the previous period, its baselines read the periods before and the same
+        period last year: include their starts to have them; when a ``[targets]`` target is
+        relative to a baseline, they are read for it).
     """
     definitions = registry.metrics()
     own = store is None
     store = store or open_store(config)
+    wanted = None
     try:
+        targets = [*TARGETS.get(config), *stored_targets(store)]
+        if period_starts is not None and period is not None and is_period(period) \
+                and period != "all" and rolling_days(period) is None \
+                and any(t.baseline is not None for t in targets):
+            # relative targets read the periods before (docs/trends.md)
+            wanted = {s.isoformat() for s in period_starts}
+            period_starts = history_starts(period, period_starts)
         values = metric_values(config, metric=metric, period=period, dimension=dimension,
                                store=store, dimension_values=dimension_values,
                                subjects=subjects, period_starts=period_starts)
-        targets = [*TARGETS.get(config), *stored_targets(store)]
-        return report_rows(store, values, targets, definitions,
+        rows = report_rows(store, values, targets, definitions,
                            timezone=config.metrics.timezone, below_target=below_target,
-                           declared=registry.dimensions())
+                           declared=registry.dimensions(), rule=TRENDS.get(config))
+        return rows if wanted is None else [r for r in rows if r["period_start"] in wanted]
     finally:
         if own:
             store.dispose()
@@ -171,3 +184,13 @@ class StoredResults:
     def below_target(self) -> list[dict[str, Any]]:
         """The latest values below their targets (``metrics show --below-target --json``)."""
         return metric_report(self.config, self.registry, below_target=True)
+
+    def alerts(self, run_ids: Sequence[str],
+               kinds: Sequence[str] = ("below_target", "anomaly")) -> list[dict[str, Any]]:
+        """The alerts of the runs not sent yet
+        (:func:`crmsync.orchestration.alerts.run_alerts`)."""
+        return run_alerts(self.config, self.registry, run_ids, kinds=kinds)
+
+    def mark_sent(self, alerts: Sequence[Mapping[str, Any]]) -> None:
+        """Remember the alerts sent (:func:`crmsync.orchestration.alerts.mark_sent`)."""
+        mark_sent(self.config, alerts)

@@ -22,10 +22,11 @@ from types import FrameType
 
 from crmsync.core.config import Config
 from crmsync.core.errors import CrmsyncError
-from crmsync.core.reports import LOCKED, STOPPED_QUOTA
+from crmsync.core.reports import LOCKED, STOPPED_QUOTA, RunReport, job_scope
 from crmsync.orchestration import runs, writeback
 from crmsync.orchestration.coaching import coach
 from crmsync.orchestration.jobs import SCHEDULE, Job, is_due, last_runs, next_due, record_run
+from crmsync.orchestration.reading import StoredResults
 from crmsync.plugin.registry import Registry
 from crmsync.store import Store
 from crmsync.store.locks import RunLocked, job_lock_name, run_lock
@@ -58,7 +59,37 @@ def _worst(*statuses: str) -> str:
 def run_job(config: Config, registry: Registry, job: Job, *, store: Store | None = None,
             progress: Callable[[str, str, int], None] | None = None) -> str:
     """Run one job's task now; returns its status (``success``, ``failed``, ``locked``,
-    ``stopped: api quota``)."""
+    ``stopped: api quota``).
+
+    Each run of the task reports to ``crmsync_after_run`` as usual, tagged with the job's
+    name (``report.job``); then the job as a whole does, as a report of kind ``job`` whose
+    details are those reports (a notifier's digest mode sends one message per job:
+    docs/trends.md, "Notifications")."""
+    status, error = "failed", None
+    with job_scope(job.name) as scope:
+        try:
+            status = _run_task(config, registry, job, store=store, progress=progress)
+        except Exception as exc:
+            error = str(exc)
+            raise
+        except BaseException:
+            status = "interrupted"
+            raise
+        finally:
+            report = RunReport(kind="job", status=status, job=job.name, error=error,
+                               started_at=scope.reports[0].started_at if scope.reports
+                               else _utcnow(),
+                               details=[r.as_dict() for r in scope.reports])
+            report.ended_at = _utcnow()
+            report.error = report.error or next((r.error for r in scope.reports if r.error),
+                                                None)
+            registry.after_run(report, config, StoredResults(config, registry))
+    return status
+
+
+def _run_task(config: Config, registry: Registry, job: Job, *, store: Store | None,
+              progress: Callable[[str, str, int], None] | None) -> str:
+    """The job's task (:func:`run_job`)."""
     if job.task == "run":
         result = writeback.run(config, registry, store=store, sync_progress=progress)
         return _worst(result.sync.status,
