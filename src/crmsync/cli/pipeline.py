@@ -118,7 +118,7 @@ def _print_deals(out: Console, deals: Sequence[Mapping[str, Any]], by: str | Non
         for d in those[:LISTED]:
             out.print(render.cell(f"  {_deal_line(d, category)}"))
         if len(those) > LISTED:
-            out.print(render.cell(f"  … and {len(those) - LISTED} more (--json lists all)"),
+            out.print(render.cell(f"  and {len(those) - LISTED} more (--json lists all)"),
                       style="dim")
 
 
