@@ -123,6 +123,11 @@ def _open_in(state: Any, window: Window) -> ColumnElement[Any]:
 
 
 def deal_changes(dialect: str, spec: ChangesSpec) -> Subquery:
+    """:func:`_deal_changes` as a subquery."""
+    return _deal_changes(dialect, spec).subquery("deal_changes")
+
+
+def _deal_changes(dialect: str, spec: ChangesSpec) -> Select[Any]:
     """One row per deal that existed by the end: its two states and its categories.
 
     Columns: ``connection``, ``deal_id``, ``name``, ``created`` (1 when created in the
@@ -189,7 +194,6 @@ def deal_changes(dialect: str, spec: ChangesSpec) -> Subquery:
                     else_=0).label("unpriced"),
         )
         .select_from(frm)
-        .subquery("deal_changes")
     )
 
 
@@ -215,23 +219,26 @@ def _terms(d: Subquery) -> dict[str, tuple[ColumnElement[bool], Any, Any]]:
 def category_sums(dialect: str, spec: ChangesSpec) -> Select[Any]:
     """Per group (``NULL`` without ``by``): for each category ``K`` of :data:`CATEGORIES`,
     ``K_deals`` (deals in it), ``K_count`` (their signed count) and ``K_cents`` (their signed
-    amount in cents); plus ``unpriced``. One pass over :func:`deal_changes`: each deal row is
-    read twice, once for its start-side group and once for its end-side group."""
-    d = deal_changes(dialect, spec)
-    side = sa.select(sa.literal(0).label("side")).union_all(
-        sa.select(sa.literal(1).label("side"))).subquery("side")
-    group = sa.case((side.c.side == 0, d.c.group_a), else_=d.c.group_e)
-    columns: list[ColumnElement[Any]] = [group.label("grp")]
-    for key, (member, sign, cents) in _terms(d).items():
-        here = sa.and_(side.c.side == (0 if key in _A_SIDE else 1), member)
-        columns += [
-            sa.func.sum(sa.case((here, 1), else_=0)).label(f"{key}_deals"),
-            sa.func.sum(sa.case((here, sign), else_=0)).label(f"{key}_count"),
-            sa.func.sum(sa.case((here, cents), else_=0)).label(f"{key}_cents"),
-        ]
-    columns.append(sa.func.sum(sa.case((side.c.side == 1, d.c.unpriced), else_=0))
-                   .label("unpriced"))
-    return sa.select(*columns).select_from(d.join(side, sa.true())).group_by(group)
+    amount in cents); plus ``unpriced``. :func:`deal_changes` is computed once (a
+    materialised CTE) and read twice: for the start-side categories by each deal's group in A,
+    for the others by its group in E."""
+    d = _deal_changes(dialect, spec).cte("deal_changes").prefix_with("MATERIALIZED")
+    terms = _terms(d)  # type: ignore[arg-type]  # a CTE has the subquery's columns
+
+    def side(start_side: bool) -> Select[Any]:
+        columns: list[ColumnElement[Any]] = [
+            (d.c.group_a if start_side else d.c.group_e).label("grp")]
+        for key, (member, sign, cents) in terms.items():
+            mine = (key in _A_SIDE) == start_side
+            for name, what in (("deals", 1), ("count", sign), ("cents", cents)):
+                value = sa.case((member, what), else_=0) if mine else sa.literal(0)
+                columns.append(value.label(f"{key}_{name}"))
+        columns.append((sa.literal(0) if start_side else d.c.unpriced).label("unpriced"))
+        return sa.select(*columns)
+
+    both = sa.union_all(side(True), side(False)).subquery("sides")
+    sums = [sa.func.sum(c).label(c.name) for c in both.c if c.name != "grp"]
+    return sa.select(both.c.grp, *sums).group_by(both.c.grp)
 
 
 def deal_rows(dialect: str, spec: ChangesSpec) -> Select[Any]:
