@@ -156,3 +156,15 @@ def test_windows_are_fiscal_periods_or_explicit_ranges() -> None:
 def test_a_bad_window_is_refused_naming_it(bad: str) -> None:
     with pytest.raises(MetricError, match="window"):
         parse_window(bad, dt.date(2026, 7, 1))
+
+
+def test_an_empty_store_reports_zeros(sqlite_store: Store) -> None:
+    result = report(sqlite_store, by="team")
+    assert result["groups"] == []
+    assert {line["cents"] for line in result["total"]} == {0}
+
+
+def test_to_before_from_is_refused(sqlite_store: Store) -> None:
+    with pytest.raises(MetricError, match="before"):
+        api.pipeline_changes(make_config(sqlite_store.url), store=sqlite_store,
+                             date_from=dt.date(2026, 7, 2), date_to=dt.date(2026, 7, 1))

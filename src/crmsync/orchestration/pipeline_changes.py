@@ -194,10 +194,8 @@ def pipeline_changes(config: Config, *, date_from: dt.date, date_to: dt.date,
             store.dispose()
     groups = sorted(({"group": r["grp"], "name": names[r["grp"]], "lines": _lines(r)}
                      for r in rows), key=lambda g: (g["group"] is None, g["name"].lower()))
-    if not groups:
-        groups = [{"group": None, "name": names.get(None, "all deals"),
-                   "lines": _lines({f"{k}_{c}": 0 for k, _, _ in CATEGORIES
-                                    for c in ("deals", "count", "cents")})}]
+    nothing = {"lines": _lines({f"{k}_{c}": 0 for k, _, _ in CATEGORIES
+                                for c in ("deals", "count", "cents")})}
     out: dict[str, Any] = {
         "from": date_from.isoformat(), "to": date_to.isoformat(),
         "start_at": spec.start.isoformat(), "end_at": spec.end.isoformat(),
@@ -206,7 +204,7 @@ def pipeline_changes(config: Config, *, date_from: dt.date, date_to: dt.date,
                    "label": spec.window.label},
         "by": by, "currency": m.base_currency, "timezone": m.timezone,
         "unpriced": sum(int(r["unpriced"] or 0) for r in rows),
-        "groups": groups if by else [], "total": _total(groups)}
+        "groups": groups if by else [], "total": _total(groups or [nothing])}
     if deals:
         out["deals"] = [_deal(r) for r in listed]
     return out
