@@ -14,10 +14,15 @@ list; the baseline is ``SELECT count(*), sum(amount) FROM opportunities`` plus `
 count(*), count(new_value) FROM opportunity_field_history`` in the same run. Goal: the
 waterfall under 2 s.
 
+With ``--pg`` the tables the report reads (users, pipelines, stages, currency rates,
+opportunities and their field history) are copied into a fresh PostgreSQL schema (dropped at
+the end) and measured there too.
+
 Usage::
 
     python bench/pipeline_changes.py                  # large dataset, SQLite
     python bench/pipeline_changes.py --size small     # smoke test
+    python bench/pipeline_changes.py --pg             # also PostgreSQL (the tests' server)
 """
 
 from __future__ import annotations
@@ -116,28 +121,43 @@ def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return min(times), result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", default="large", choices=("small", "medium", "large"))
-    parser.add_argument("--workdir", type=Path,
-                        default=Path(tempfile.gettempdir()) / "crmsync-bench-pipeline-changes")
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+#: The tables the report reads, copied to PostgreSQL with ``--pg``.
+COPIED = ("users", "pipelines", "stages", "currency_rates", "opportunities",
+          "opportunity_field_history")
 
+
+def copy_to_pg(sqlite_url: str, pg_url: str) -> None:
+    """Copy :data:`COPIED` (all columns but the JSON ones) with COPY."""
+    import sqlite3
+
+    import psycopg
+
+    from crmsync.store import Store
+
+    Store(pg_url).dispose()  # the schema, by the migrations
+    src = sqlite3.connect(sa.make_url(sqlite_url).database or "")
+    dsn = sa.make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn) as pg, pg.cursor() as cur:
+        for table in COPIED:
+            columns = [r[1] for r in src.execute(f"pragma table_info({table})")
+                       if r[1] not in ("custom", "raw")]
+            booleans = {r[1] for r in src.execute(f"pragma table_info({table})")
+                        if r[2].upper() == "BOOLEAN"}
+            names = ", ".join(columns)
+            with cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in src.execute(f"select {names} from {table}"):
+                    copy.write_row([bool(v) if c in booleans and v is not None else v
+                                    for c, v in zip(columns, row, strict=True)])
+        cur.execute("analyze")
+    src.close()
+
+
+def measure(url: str, today: dt.datetime, repeat: int, label: str) -> None:
+    """Time the baseline and the waterfalls on the store at ``url``."""
     from crmsync import api
     from crmsync.core.config import Config
     from crmsync.store import Store
 
-    args.workdir.mkdir(parents=True, exist_ok=True)
-    db = args.workdir / f"demo-{args.size}.db"
-    marker = db.with_suffix(".complete")
-    if not marker.exists():
-        db.unlink(missing_ok=True)
-        print(f"synced demo '{args.size}' in {sync_demo(f'sqlite:///{db}', args.size):.1f} s")
-        marker.write_text("ok")
-    url = f"sqlite:///{db}"
-    today = demo_today()
-    print(f"history rows (synthetic): {write_history(url, today):,}")
     store = Store(url)
     config = Config(store_url=url)
     q_end = dt.date(today.year, (today.month - 1) // 3 * 3 + 1, 1) - dt.timedelta(days=1)
@@ -154,21 +174,52 @@ def main() -> None:
         return lambda: api.pipeline_changes(config, date_from=q_start, date_to=q_end,
                                             store=store, **options)
 
-    base, counts = best(scan, args.repeat)
-    print(f"store: {counts[0][0]:,} deals, {counts[1][0]:,} history rows · quarter "
-          f"{q_start} – {q_end}, window: that quarter · best of {args.repeat}")
+    base, counts = best(scan, repeat)
+    print(f"{label}: {counts[0][0]:,} deals, {counts[1][0]:,} history rows · quarter "
+          f"{q_start} – {q_end}, window: that quarter · best of {repeat}")
     print(f"{'baseline: bare scan of both tables':44} {base:7.3f} s")
-    for label, options in (("waterfall (whole organisation)", {}),
-                           ("waterfall --by team", {"by": "team"}),
-                           ("waterfall --deals (with the deal list)", {"deals": True})):
-        seconds, result = best(waterfall(**options), args.repeat)
+    for name, options in (("waterfall (whole organisation)", {}),
+                          ("waterfall --by team", {"by": "team"}),
+                          ("waterfall --deals (with the deal list)", {"deals": True})):
+        seconds, result = best(waterfall(**options), repeat)
         lines = {line["category"]: line for line in result["total"]}
         moved = sum(line["deals"] for k, line in lines.items() if k not in ("start", "end"))
-        print(f"{label:44} {seconds:7.3f} s  {seconds / base:6.1f}× baseline  "
+        print(f"{name:44} {seconds:7.3f} s  {seconds / base:6.1f}× baseline  "
               f"{'OK' if seconds < 2 else 'over'} (goal < 2 s) · start "
               f"{lines['start']['deals']:,}, end {lines['end']['deals']:,}, "
-              f"{moved:,} deal changes")
+              f"{moved:,} deal changes", flush=True)
     store.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", default="large", choices=("small", "medium", "large"))
+    parser.add_argument("--workdir", type=Path,
+                        default=Path(tempfile.gettempdir()) / "crmsync-bench-pipeline-changes")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--pg", nargs="?", const="", default=None,
+                        help="Also PostgreSQL (default: the tests' server).")
+    args = parser.parse_args()
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    db = args.workdir / f"demo-{args.size}.db"
+    marker = db.with_suffix(".complete")
+    if not marker.exists():
+        db.unlink(missing_ok=True)
+        print(f"synced demo '{args.size}' in {sync_demo(f'sqlite:///{db}', args.size):.1f} s")
+        marker.write_text("ok")
+    url = f"sqlite:///{db}"
+    today = demo_today()
+    print(f"history rows (synthetic): {write_history(url, today):,}")
+    measure(url, today, args.repeat, "SQLite")
+    if args.pg is not None:
+        from crmsync.testing.postgres import fresh_schema, server_url
+
+        with fresh_schema(args.pg or server_url()) as pg_url:
+            start = time.perf_counter()
+            copy_to_pg(url, pg_url)
+            print(f"copied to PostgreSQL in {time.perf_counter() - start:.1f} s")
+            measure(pg_url, today, args.repeat, "PostgreSQL")
 
 
 if __name__ == "__main__":
