@@ -168,3 +168,14 @@ def test_to_before_from_is_refused(sqlite_store: Store) -> None:
     with pytest.raises(MetricError, match="before"):
         api.pipeline_changes(make_config(sqlite_store.url), store=sqlite_store,
                              date_from=dt.date(2026, 7, 2), date_to=dt.date(2026, 7, 1))
+
+
+@pytest.mark.parametrize("by", [None, "owner", "team"])
+def test_the_lines_summed_from_the_deal_list_equal_the_sql_sums(synthetic_store: Store,
+                                                                by: str | None) -> None:
+    for window in ("quarter", "2026-06-15..2026-08-15"):
+        plain = report(synthetic_store, by=by, window=window)
+        listed = report(synthetic_store, by=by, window=window, deals=True)
+        assert listed["total"] == plain["total"]
+        assert listed["groups"] == plain["groups"]
+        assert listed["unpriced"] == plain["unpriced"]

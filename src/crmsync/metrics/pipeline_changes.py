@@ -13,6 +13,7 @@ the ``pipeline_value`` KPI: the CRM's base amount, else the latest rate), summed
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ from crmsync.plugin.history import opportunities_as_of
 from crmsync.plugin.slippage import close_date_pushes
 
 __all__ = ["Window", "ChangesSpec", "CATEGORIES", "GROUPINGS", "deal_changes",
-           "category_sums", "deal_rows"]
+           "category_sums", "deal_rows", "deal_categories", "sums_of_rows"]
 
 #: The report's lines in order: (key, label, sign of its count). ``start`` and ``end`` are the
 #: two pipelines; the count of every other line adds ``sign × deals`` to the start's count.
@@ -242,18 +243,19 @@ def category_sums(dialect: str, spec: ChangesSpec) -> Select[Any]:
 
 
 def deal_rows(dialect: str, spec: ChangesSpec) -> Select[Any]:
-    """The deals behind the categories other than ``start`` and ``end`` — the rows of
-    :func:`deal_changes` that moved, entered, left, changed amount or were created into the
-    pipeline — with their owners' names and their close-date pushes up to the end
-    (``pushes``, ``push_days``) and within the period (``pushes_in_period``)."""
+    """The deals in the pipeline at either end or behind a change — the rows of
+    :func:`deal_changes` in the pipeline in A or E, or that moved, entered, left, changed
+    amount or were created into the pipeline — with their owners' names and their close-date
+    pushes up to the end (``pushes``, ``push_days``) and within the period
+    (``pushes_in_period``). Enough to list the deals of each change and to sum every
+    category (:func:`sums_of_rows`)."""
     d = deal_changes(dialect, spec)
     users = SYNCED_TABLES["users"]
     ua, ue = users.alias("owner_a"), users.alias("owner_e")
     total = close_date_pushes(dialect, spec.end).alias("pushes_total")
     period = close_date_pushes(dialect, spec.end, since=spec.start).alias("pushes_period")
-    changed = sa.or_(d.c.moved == 1, d.c.entry.is_not(None), d.c.exit.is_not(None),
-                     sa.and_(d.c.in_a == 1, d.c.created == 1),
-                     sa.and_(sa.or_(d.c.in_a == 1, d.c.in_e == 1), d.c.cents_a != d.c.cents_e))
+    changed = sa.or_(d.c.in_a == 1, d.c.in_e == 1, d.c.entry.is_not(None),
+                     d.c.exit.is_not(None))
     return (
         sa.select(d, ua.c.name.label("owner_name_a"), ue.c.name.label("owner_name_e"),
                   sa.func.coalesce(total.c.pushes, 0).label("pushes"),
@@ -271,3 +273,44 @@ def deal_rows(dialect: str, spec: ChangesSpec) -> Select[Any]:
         .where(changed)
         .order_by(d.c.connection, d.c.deal_id)
     )
+
+
+def deal_categories(row: Mapping[str, Any]) -> list[tuple[str, bool, int, int]]:
+    """One row of :func:`deal_rows` as its lines: (category, start side, signed count,
+    signed cents) — the rules of :func:`category_sums`, per deal."""
+    a, e = int(row["cents_a"]), int(row["cents_e"])
+    lines: list[tuple[str, bool, int, int]] = []
+    if row["in_a"]:
+        lines.append(("created" if row["created"] else "start", True, 1, a))
+    if row["moved"]:
+        lines += [("moved_out", True, -1, -a), ("moved_in", False, 1, a)]
+    if row["entry"]:
+        lines.append((row["entry"], False, 1, a))
+    if (row["in_a"] or row["in_e"]) and a != e:
+        lines.append(("amount_change", False, 0, e - a))
+    if row["exit"]:
+        lines.append((row["exit"], False, -1, -e))
+    if row["in_e"]:
+        lines.append(("end", False, 1, e))
+    return lines
+
+
+def sums_of_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`category_sums`'s rows computed from :func:`deal_rows`' rows (integer cents:
+    the same exact sums; one query serves the lines and the deal lists)."""
+    groups: dict[Any, dict[str, Any]] = {}
+
+    def group(key: Any) -> dict[str, Any]:
+        if key not in groups:
+            groups[key] = {"grp": key, "unpriced": 0, **{
+                f"{k}_{c}": 0 for k, _, _ in CATEGORIES for c in ("deals", "count", "cents")}}
+        return groups[key]
+
+    for row in rows:
+        for category, start_side, count, cents in deal_categories(row):
+            g = group(row["group_a"] if start_side else row["group_e"])
+            g[f"{category}_deals"] += 1
+            g[f"{category}_count"] += count
+            g[f"{category}_cents"] += cents
+        group(row["group_e"])["unpriced"] += int(row["unpriced"])
+    return list(groups.values())

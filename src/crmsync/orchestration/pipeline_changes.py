@@ -26,7 +26,9 @@ from crmsync.metrics.pipeline_changes import (
     ChangesSpec,
     Window,
     category_sums,
+    deal_categories,
     deal_rows,
+    sums_of_rows,
 )
 from crmsync.metrics.report import today_in
 from crmsync.orchestration.connections import open_store
@@ -119,24 +121,13 @@ def _total(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _deal(row: Mapping[str, Any]) -> dict[str, Any]:
-    categories = []
-    if row["in_a"] and row["created"]:
-        categories.append("created")
-    if row["moved"]:
-        categories += ["moved_out", "moved_in"]
-    if row["entry"]:
-        categories.append(row["entry"])
-    if (row["in_a"] or row["in_e"]) and row["cents_a"] != row["cents_e"]:
-        categories.append("amount_change")
-    if row["exit"]:
-        categories.append(row["exit"])
     return {
         "deal_id": row["deal_id"], "connection": row["connection"],
         "name": row["name"] or row["deal_id"],
         "owner": row["owner_name_e"] or row["owner_e"],
         "owner_at_start": row["owner_name_a"] or row["owner_a"],
         "group_at_start": row["group_a"], "group": row["group_e"],
-        "categories": categories,
+        "categories": [c for c, _, _, _ in deal_categories(row) if c not in ("start", "end")],
         "amount_start": _money(int(row["cents_a"])), "amount_end": _money(int(row["cents_e"])),
         "close_start": str(row["close_a"])[:10] if row["close_a"] else None,
         "close_end": str(row["close_e"])[:10] if row["close_e"] else None,
@@ -185,9 +176,14 @@ def pipeline_changes(config: Config, *, date_from: dt.date, date_to: dt.date,
     store = store or open_store(config)
     try:
         with store.engine.connect() as conn:
-            rows = [dict(r) for r in conn.execute(category_sums(store.dialect, spec)).mappings()]
-            listed = ([dict(r) for r in conn.execute(deal_rows(store.dialect, spec)).mappings()]
-                      if deals else [])
+            if deals:  # one query: the deals, and the lines summed from them
+                listed = [dict(r) for r in conn.execute(deal_rows(store.dialect, spec))
+                          .mappings()]
+                rows = sums_of_rows(listed)
+            else:
+                listed = []
+                rows = [dict(r) for r in conn.execute(category_sums(store.dialect, spec))
+                        .mappings()]
         names = _groups(store, by, {r["grp"] for r in rows})
     finally:
         if own:
@@ -206,7 +202,7 @@ def pipeline_changes(config: Config, *, date_from: dt.date, date_to: dt.date,
         "unpriced": sum(int(r["unpriced"] or 0) for r in rows),
         "groups": groups if by else [], "total": _total(groups or [nothing])}
     if deals:
-        out["deals"] = [_deal(r) for r in listed]
+        out["deals"] = [d for d in map(_deal, listed) if d["categories"]]
     return out
 
 
