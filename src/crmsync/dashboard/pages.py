@@ -45,6 +45,8 @@ class Page:
     preferred_period: str | None = None
     #: ``build`` also gets the query string (for the page's own parameters).
     reads_query: bool = False
+    #: A section of the HTML report too.
+    in_report: bool = True
 
 
 PAGES = (
@@ -59,7 +61,7 @@ PAGES = (
     Page("sync", "/sync", "Sync health", operations.sync_health),
     Page("coaching", "/coaching", "Coaching", coaching_page),
     Page("pipeline-changes", "/pipeline/changes", "Pipeline changes", changes_page,
-         reads_query=True),
+         reads_query=True, in_report=False),
 )
 _BY_SLUG = {p.slug: p for p in PAGES}
 
