@@ -19,6 +19,7 @@ from crmsync_kpis import (
     leads,
     pipeline,
     records,
+    slippage,
     stages,
 )
 
@@ -27,7 +28,7 @@ __all__ = ["BUILTIN_METRICS", "FAMILIES", "crmsync_register_dimensions",
 
 #: The metric families, in catalogue order.
 FAMILIES = (deals, pipeline, stages, leads, activity, customers, feedback, data_quality,
-            records)
+            records, slippage)
 BUILTIN_METRICS: tuple[type[Metric], ...] = tuple(cls for f in FAMILIES for cls in f.METRICS)
 
 

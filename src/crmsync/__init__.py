@@ -80,6 +80,7 @@ from crmsync.plugin.paging import (
 )
 from crmsync.plugin.panel import DashboardPanel, PanelContext
 from crmsync.plugin.results import RunResults
+from crmsync.plugin.slippage import close_date_pushes
 
 __version__ = "0.1.0"
 
@@ -137,6 +138,7 @@ __all__ = [
     "opportunities_as_of",
     "table_as_of",
     "field_changes_at",
+    "close_date_pushes",
     "ENTITIES",
     "BOOK_KEEPING_COLUMNS",
     # errors

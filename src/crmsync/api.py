@@ -25,6 +25,7 @@ from crmsync.orchestration.connections import (
     redactor_for,
 )
 from crmsync.orchestration.demo import DemoResult, demo
+from crmsync.orchestration.pipeline_changes import pipeline_changes
 from crmsync.orchestration.reading import metric_report, metric_values, status
 from crmsync.orchestration.runs import compute_metrics, compute_standard_metrics, sync
 from crmsync.orchestration.scorecards import scorecard
@@ -40,4 +41,5 @@ __all__ = [
     "CheckResult", "writeback_plan", "writeback_apply", "run", "scorecard",
     "coach", "coaching_findings", "coaching_rules", "coach_writeback",
     "metric_trends", "why_changed",
+    "pipeline_changes",
 ]

@@ -21,6 +21,7 @@ from crmsync.cli.dashboard import dashboard, report
 from crmsync.cli.metrics import demo, metrics
 from crmsync.cli.names import check_connections
 from crmsync.cli.new import new
+from crmsync.cli.pipeline import pipeline
 from crmsync.cli.progress import meter, mode_for, sync_progress
 from crmsync.cli.scorecard import scorecard
 from crmsync.cli.state import (
@@ -320,6 +321,7 @@ cli.add_command(report)
 cli.add_command(writeback)
 cli.add_command(run)
 cli.add_command(new)
+cli.add_command(pipeline)
 
 
 def _configure_logging() -> None:

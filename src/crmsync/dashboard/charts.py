@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["sparkline", "lines", "bars", "band", "Series"]
+__all__ = ["sparkline", "lines", "bars", "band", "waterfall", "Series"]
 
 _LAYOUT: dict[str, Any] = {"margin": {"l": 48, "r": 12, "t": 28, "b": 40},
                            "font": {"family": "system-ui, sans-serif", "size": 12},
@@ -112,3 +112,19 @@ def bars(series: Sequence[Series], unit: str, title: str, *, horizontal: bool = 
             line.update(x0=0, x1=1, y0=target, y1=target)
         layout["shapes"] = [line]
     return _figure(data, layout)
+
+
+def waterfall(labels: Sequence[str], values: Sequence[float], title: str) -> dict[str, Any]:
+    """A waterfall: the first value a total bar, each next one a step up or down, and the
+    last the closing total (plotly's ``waterfall`` trace: ``absolute``, ``relative``…,
+    ``total``)."""
+    measure = ["absolute", *(["relative"] * (len(values) - 2)), "total"]
+    trace = {"type": "waterfall", "x": list(labels), "y": list(values), "measure": measure,
+             "name": title, "connector": {"line": {"color": "#94a3b8"}},
+             "increasing": {"marker": {"color": "#15803d"}},
+             "decreasing": {"marker": {"color": "#b91c1c"}},
+             "totals": {"marker": {"color": "#2563eb"}},
+             "hovertemplate": "%{x}: %{y:,.2f}<extra></extra>"}
+    return _figure([trace], {"title": {"text": title}, "height": 400, "showlegend": False,
+                             "yaxis": {"tickformat": _TICKS["currency"], "automargin": True},
+                             "xaxis": {"type": "category", "automargin": True}})

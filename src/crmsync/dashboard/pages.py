@@ -19,6 +19,7 @@ from crmsync.dashboard import operations, sales
 from crmsync.dashboard.coaching import coaching_page
 from crmsync.dashboard.data import DashboardData
 from crmsync.dashboard.filters import PERIODS, Filters, parse_filters
+from crmsync.dashboard.pipeline_changes import changes_page
 from crmsync.plugin.panel import PANEL_PAGES, DashboardPanel, PanelContext
 
 __all__ = ["Page", "PAGES", "Renderer", "NotFound"]
@@ -42,6 +43,10 @@ class Page:
     uses_metric: bool = False
     #: The period the page shows when none is chosen, if values exist for it.
     preferred_period: str | None = None
+    #: ``build`` also gets the query string (for the page's own parameters).
+    reads_query: bool = False
+    #: A section of the HTML report too.
+    in_report: bool = True
 
 
 PAGES = (
@@ -55,6 +60,8 @@ PAGES = (
     Page("data-quality", "/data-quality", "Data quality", operations.data_quality),
     Page("sync", "/sync", "Sync health", operations.sync_health),
     Page("coaching", "/coaching", "Coaching", coaching_page),
+    Page("pipeline-changes", "/pipeline/changes", "Pipeline changes", changes_page,
+         reads_query=True, in_report=False),
 )
 _BY_SLUG = {p.slug: p for p in PAGES}
 
@@ -178,8 +185,8 @@ class Renderer:
             return replace(f, period=wanted)
         return f
 
-    def content(self, slug: str, f: Filters, subject: str | None = None
-                ) -> tuple[str, Markup]:
+    def content(self, slug: str, f: Filters, subject: str | None = None,
+                query: Mapping[str, str] | None = None) -> tuple[str, Markup]:
         """A page's title and its rendered content (without the surrounding layout)."""
         cat = self.data.catalogue()
         if slug == "rep":
@@ -194,7 +201,9 @@ class Renderer:
             title, template = f"Team: {subject}", "team.html"
         elif slug in _BY_SLUG:
             page = _BY_SLUG[slug]
-            d, title, template = page.build(self.data, f), page.title, f"{slug}.html"
+            d = page.build(self.data, f, query or {}) if page.reads_query \
+                else page.build(self.data, f)
+            title, template = page.title, f"{slug}.html"
         elif slug in self.extra_pages():
             d, title, template = {}, slug.replace("-", " ").capitalize(), "plugin_page.html"
         else:
@@ -245,7 +254,7 @@ class Renderer:
                 version: Mapping[str, Any]) -> str:
         f, messages = self.filters(query)
         f = self.preferred(slug, f, chosen=bool(query.get("period")))
-        title, content = self.content(slug, f, subject)
+        title, content = self.content(slug, f, subject, query)
         ctx = self.common(slug, title, f, messages, version)
         ctx["content"] = content
         return self.env.get_template("layout.html").render(ctx)

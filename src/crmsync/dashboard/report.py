@@ -87,7 +87,7 @@ def write_report(config: Config, registry: Registry, path: str | Path, *,
         included = {("team", t) for t in teams} | {("rep", r) for r in reps}
         renderer = Renderer(data, static=True, included=included)
         sections = []
-        for page in PAGES:
+        for page in (p for p in PAGES if p.in_report):
             title, content = renderer.content(page.slug,
                                               renderer.preferred(page.slug, f, period is not None))
             sections.append({"id": anchor(page.slug), "title": title, "content": content})

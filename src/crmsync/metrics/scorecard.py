@@ -38,7 +38,7 @@ HEADINGS = ("outcomes", "pipeline", "activity", "lead handling", "customers")
 FAMILY_HEADINGS: dict[str, str | None] = {
     "deals": "outcomes", "pipeline": "pipeline", "stages": "pipeline",
     "activity": "activity", "leads": "lead handling", "customers": "customers",
-    "feedback": "customers", "data_quality": None, "records": None,
+    "feedback": "customers", "data_quality": None, "records": None, "slippage": "pipeline",
 }
 
 
