@@ -35,6 +35,7 @@ from crmsync.cli.state import (
     say,
 )
 from crmsync.cli.syncing import print_runs, print_sync, stopped_alone, sync_entities
+from crmsync.cli.themes import themes
 from crmsync.cli.writeback import print_status as print_writeback_status
 from crmsync.cli.writeback import run, writeback
 from crmsync.core import logs
@@ -314,6 +315,7 @@ cli.add_command(metrics)
 cli.add_command(demo)
 cli.add_command(scorecard)
 cli.add_command(coach)
+cli.add_command(themes)
 cli.add_command(dashboard)
 cli.add_command(report)
 cli.add_command(writeback)

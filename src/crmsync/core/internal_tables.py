@@ -24,7 +24,7 @@ from sqlalchemy import (
 from crmsync.core.schema_types import CODE, ID, NAME, Id, Json, metadata
 
 __all__ = ["sync_state", "sync_runs", "run_locks", "sync_rejects", "metric_values",
-           "writeback_state", "coaching_findings"]
+           "writeback_state", "coaching_findings", "text_themes"]
 
 sync_state = Table(
     "sync_state",
@@ -168,4 +168,27 @@ coaching_findings = Table(
     Column("last_run_at", DateTime(), nullable=False),
     UniqueConstraint("rule_id", "rep_id"),
     Index(None, "status", "rep_id"),
+)
+
+#: Themes of the texts customers and deals leave (docs/themes.md): one row per analysed text
+#: and theme, or one row with ``theme`` NULL for a text in no theme. ``fingerprint`` hashes
+#: the text with the analyser, its version, options and taxonomy: a text is analysed again
+#: only when it changes.
+text_themes = Table(
+    "text_themes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("connection", String(NAME), nullable=False),
+    Column("entity", String(CODE), nullable=False),
+    Column("remote_id", String(ID), nullable=False),
+    Column("field", String(CODE), nullable=False),
+    Column("theme", String(CODE)),
+    Column("sentiment", Float()),
+    Column("matched", String(NAME)),
+    Column("analyser", String(CODE), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("occurred_at", DateTime()),
+    Column("analysed_at", DateTime(), nullable=False),
+    Index(None, "connection", "entity", "remote_id", "field"),
+    Index(None, "theme", "occurred_at"),
 )

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crmsync.core.errors import ConfigError, DuplicateNameError, MetricError, PluginError
+from crmsync.plugin.analyser import TextAnalyser
 from crmsync.plugin.connector import Connector
 from crmsync.plugin.context import DIMENSIONS
 from crmsync.plugin.dimensions import Dimension, collect_dimensions
@@ -69,6 +70,7 @@ class Registry:
         self._panels: list[DashboardPanel] | None = None
         self._failures: list[BrokenPlugin] = []
         self._dimensions: dict[str, tuple[str, Dimension]] | None = None
+        self._analysers: dict[str, type[TextAnalyser]] | None = None
 
     # -- registration hooks -----------------------------------------------------------------
 
@@ -234,6 +236,22 @@ class Registry:
         """The rule tables each plugin adds (``crmsync_coaching_rules``), by plugin name."""
         return self._collect("crmsync_coaching_rules", lambda r: isinstance(r, Mapping),
                              "a rule table (a mapping)")
+
+    def analysers(self) -> dict[str, type[TextAnalyser]]:
+        """Text analyser classes by name (``crmsync_register_analysers``)."""
+        if self._analysers is None:
+            found: dict[str, tuple[str, type[TextAnalyser]]] = {}
+            for plugin, classes in self._collect(
+                    "crmsync_register_analysers",
+                    lambda c: isinstance(c, type) and issubclass(c, TextAnalyser) and bool(c.NAME),
+                    "a TextAnalyser subclass with a NAME"):
+                for cls in classes:
+                    if cls.NAME in found:
+                        raise DuplicateNameError("text analyser", cls.NAME, found[cls.NAME][0],
+                                                 plugin)
+                    found[cls.NAME] = (plugin, cls)
+            self._analysers = {name: cls for name, (_, cls) in found.items()}
+        return dict(self._analysers)
 
     # -- commands and run hooks -----------------------------------------------------------------
 
