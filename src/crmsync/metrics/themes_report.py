@@ -89,6 +89,11 @@ def _frame(entities: Sequence[str], by: str | None, texts: Any) -> tuple[Any, An
     return frm, at, a.c.segment
 
 
+def _keys(by: str | None, group: Any) -> tuple[Any, ...]:
+    """The group's GROUP BY key: none without ``by`` (PostgreSQL refuses ``GROUP BY NULL``)."""
+    return () if by is None else (group,)
+
+
 def _scope(query: sa.Select[Any], texts: Any, start: Any, sources: Sequence[str],
            starts: tuple[dt.date, dt.date] | None) -> sa.Select[Any]:
     pairs = [s.split(".") for s in sources]
@@ -118,7 +123,7 @@ def theme_counts(conn: sa.Connection, *, period: str, sources: Sequence[str],
                        sa.func.sum(sa.case((nps <= 6, 1), else_=0)).label("detractors"),
                        sa.func.count(nps).label("nps_n"))
              .select_from(frm).where(tt.c.theme.is_not(None))
-             .group_by(start, group, tt.c.entity, tt.c.field, tt.c.theme))
+             .group_by(start, *_keys(by, group), tt.c.entity, tt.c.field, tt.c.theme))
     query = _scope(query, tt, start, sources, window)
     return [dict(r._mapping) for r in conn.execute(query)]
 
@@ -142,7 +147,8 @@ def populations(conn: sa.Connection, *, period: str, sources: Sequence[str],
                        sa.func.sum(sa.case((nps >= 9, 1), else_=0)).label("promoters"),
                        sa.func.sum(sa.case((nps <= 6, 1), else_=0)).label("detractors"),
                        sa.func.count(nps).label("nps_n"))
-             .select_from(frm).group_by(start, group, texts.c.entity, texts.c.field))
+             .select_from(frm).group_by(start, *_keys(by, group), texts.c.entity,
+                                        texts.c.field))
     query = _scope(query, texts, start, sources, window)
     return [dict(r._mapping) for r in conn.execute(query)]
 
