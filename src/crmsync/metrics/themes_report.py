@@ -94,22 +94,32 @@ def _keys(by: str | None, group: Any) -> tuple[Any, ...]:
     return () if by is None else (group,)
 
 
-def _scope(query: sa.Select[Any], texts: Any, start: Any, sources: Sequence[str],
-           starts: tuple[dt.date, dt.date] | None) -> sa.Select[Any]:
+def _scope(query: sa.Select[Any], texts: Any, at: Any, sources: Sequence[str],
+           window: tuple[dt.date, dt.date] | None, owner: str | None) -> sa.Select[Any]:
+    """Only the texts of ``sources``, in ``window`` if given, of ``owner`` if given."""
     pairs = [s.split(".") for s in sources]
     query = query.where(sa.or_(*(sa.and_(texts.c.entity == e, texts.c.field == f)
                                  for e, f in pairs)))
-    if starts is not None:
-        query = query.where(texts.c.occurred_at >= starts[0], texts.c.occurred_at < starts[1])
+    if window is not None:
+        query = query.where(texts.c.occurred_at >= _moment(window[0]),
+                            texts.c.occurred_at < _moment(window[1]))
+    if owner is not None:
+        query = query.where(at.c.owner_id == owner)
     return query
+
+
+def _moment(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day)
 
 
 def theme_counts(conn: sa.Connection, *, period: str, sources: Sequence[str],
                  by: str | None = None, window: tuple[dt.date, dt.date] | None = None,
-                 fiscal_year_start_month: int = 1) -> list[dict[str, Any]]:
+                 fiscal_year_start_month: int = 1, owner: str | None = None
+                 ) -> list[dict[str, Any]]:
     """Per period start, group, source and theme: ``count``, ``sentiment`` (mean),
     ``promoters``, ``detractors`` and ``nps_n`` (module docstring). ``window``: only texts
-    from its first day up to (not including) its second."""
+    from its first day up to (not including) its second; ``owner``: only texts attributed
+    to that rep (remote id)."""
     tt = text_themes
     entities = sorted({s.split(".")[0] for s in sources})
     frm, at, group = _frame(entities, by, tt)
@@ -124,13 +134,14 @@ def theme_counts(conn: sa.Connection, *, period: str, sources: Sequence[str],
                        sa.func.count(nps).label("nps_n"))
              .select_from(frm).where(tt.c.theme.is_not(None))
              .group_by(start, *_keys(by, group), tt.c.entity, tt.c.field, tt.c.theme))
-    query = _scope(query, tt, start, sources, window)
+    query = _scope(query, tt, at, sources, window, owner)
     return [dict(r._mapping) for r in conn.execute(query)]
 
 
 def populations(conn: sa.Connection, *, period: str, sources: Sequence[str],
                 by: str | None = None, window: tuple[dt.date, dt.date] | None = None,
-                fiscal_year_start_month: int = 1) -> list[dict[str, Any]]:
+                fiscal_year_start_month: int = 1, owner: str | None = None
+                ) -> list[dict[str, Any]]:
     """Per period start, group and source: ``n`` (analysed texts, whether in a theme or
     not), ``sentiment`` (their mean), and ``nps_n`` with its promoters and detractors."""
     tt = text_themes
@@ -149,7 +160,7 @@ def populations(conn: sa.Connection, *, period: str, sources: Sequence[str],
                        sa.func.count(nps).label("nps_n"))
              .select_from(frm).group_by(start, *_keys(by, group), texts.c.entity,
                                         texts.c.field))
-    query = _scope(query, texts, start, sources, window)
+    query = _scope(query, texts, at, sources, window, owner)
     return [dict(r._mapping) for r in conn.execute(query)]
 
 
@@ -171,7 +182,8 @@ def quotes(conn: sa.Connection, *, theme: str, source: str, limit: int,
                     t.c.is_deleted == sa.false())
              .order_by(tt.c.occurred_at.desc(), tt.c.remote_id))
     if window is not None:
-        query = query.where(tt.c.occurred_at >= window[0], tt.c.occurred_at < window[1])
+        query = query.where(tt.c.occurred_at >= _moment(window[0]),
+                            tt.c.occurred_at < _moment(window[1]))
     if owners is not None:
         at = attribution([entity])
         query = query.join(at, sa.and_(at.c.connection == tt.c.connection,

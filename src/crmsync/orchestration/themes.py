@@ -189,9 +189,7 @@ def _report(config: Config, registry: Registry, store: Store, period: str, by: s
     fy = config.metrics.fiscal_year_start_month
     scope: dict[str, Any] = {"period": period, "sources": sources, "fiscal_year_start_month": fy}
     with store.engine.connect() as conn:
-        overall = populations(conn, by="owner" if rep else None, **scope)
-    if rep:
-        overall = [p for p in overall if p["grp"] == rep]
+        overall = populations(conn, owner=rep, **scope)
     start = _period_start(overall, as_of)
     out: dict[str, Any] = {"period": period, "as_of": as_of.isoformat(), "by": by,
                            "rep": rep, "period_start": None, "period_end": None,
@@ -203,17 +201,14 @@ def _report(config: Config, registry: Registry, store: Store, period: str, by: s
     window = (start, end)
     out.update(period_start=start.isoformat(), period_end=end.isoformat(), partial=as_of < end)
     with store.engine.connect() as conn:
-        main_by = "owner" if rep else None
-        pops = [p for p in populations(conn, by=main_by, window=window, **scope)
-                if not rep or p["grp"] == rep]
-        counts = [c for c in theme_counts(conn, by=main_by, window=window, **scope)
-                  if not rep or c["grp"] == rep]
+        pops = populations(conn, window=window, owner=rep, **scope)
+        counts = theme_counts(conn, window=window, owner=rep, **scope)
         out["sources"] = _source_lines(pops, counts, taxonomy, None)
         if by is not None:
             names = ({k: r.name for k, r in store_reps(store).items()} if by == "owner"
                      else {})
-            gp = populations(conn, by=by, window=window, **scope)
-            gc = theme_counts(conn, by=by, window=window, **scope)
+            gp = populations(conn, by=by, window=window, owner=rep, **scope)
+            gc = theme_counts(conn, by=by, window=window, owner=rep, **scope)
             out["groups"] = _source_lines(gp, gc, taxonomy, names)
     redactor = redactor_for(config, registry)
     if examples:
