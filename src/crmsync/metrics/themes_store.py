@@ -113,7 +113,7 @@ def _rows(t: SourceText, a: Analysis, analyser: str, fp: str, now: dt.datetime
             "fingerprint": fp, "occurred_at": t.occurred_at, "analysed_at": now}
     if not a.themes:
         return [{**base, "theme": None, "matched": None}]
-    return [{**base, "theme": theme[:64], "matched": (a.matched.get(theme) or None)}
+    return [{**base, "theme": theme[:64], "matched": (a.matched.get(theme) or "")[:255] or None}
             for theme in dict.fromkeys(a.themes)]
 
 
