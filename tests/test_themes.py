@@ -305,3 +305,9 @@ def test_an_analyser_name_registered_twice_is_an_error_naming_both(shouting_regi
             shouting_registry.analysers()
     finally:
         shouting_registry.pm.unregister(name="twin")
+
+
+def test_crmsync_plugins_lists_the_analysers_of_each_plugin(shouting_registry):
+    infos = {i.name: i for i in shouting_registry.plugins()}
+    assert infos["shouting"].analysers == ["shouting"]
+    assert infos["themes"].analysers == ["embeddings", "keywords"]

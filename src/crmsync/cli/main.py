@@ -194,20 +194,22 @@ def plugins(state: State, as_json: bool) -> None:
     if as_json:
         emit_json([i.as_dict() for i in infos])
         return
-    rows = [dict(i.as_dict(), registers=_registers(i.connectors, i.metrics, i.dimensions),
+    rows = [dict(i.as_dict(), registers=_registers(i.connectors, i.metrics, i.dimensions,
+                                                   i.analysers),
                  version=i.version or "", reason=i.reason or "") for i in infos]
     render.records(render.console(), rows, ("name", "status", "distribution", "version",
                                             "registers", "reason"), key=("name",))
 
 
 def _registers(connectors: Sequence[str], metrics: Sequence[str],
-               dimensions: Sequence[str] = ()) -> str:
+               dimensions: Sequence[str] = (), analysers: Sequence[str] = ()) -> str:
     """What a plugin registers: names, or a count of metrics (of dimensions) past three
-    (--json lists them); declared dimensions as ``--by NAME``."""
+    (--json lists them); declared dimensions as ``--by NAME``; text analysers as
+    ``analyser NAME``."""
     shown = list(metrics) if len(metrics) <= 3 else [f"{len(metrics)} metrics"]
     by = ([f"--by {d}" for d in dimensions] if len(dimensions) <= 3
           else [f"{len(dimensions)} dimensions"])
-    return ", ".join([*connectors, *shown, *by])
+    return ", ".join([*connectors, *shown, *by, *(f"analyser {a}" for a in analysers)])
 
 
 @cli.command()

@@ -49,6 +49,8 @@ class PluginInfo:
     #: The dimensions it declares (``crmsync_register_dimensions`` and its metrics'
     #: ``declared_dimensions``; docs/writing-a-metric.md, "Declaring a dimension").
     dimensions: list[str] = field(default_factory=list)
+    #: The text analysers it registers (``crmsync_register_analysers``; docs/themes.md).
+    analysers: list[str] = field(default_factory=list)
     hooks: list[str] = field(default_factory=list)
     reason: str | None = None
 
@@ -70,7 +72,7 @@ class Registry:
         self._panels: list[DashboardPanel] | None = None
         self._failures: list[BrokenPlugin] = []
         self._dimensions: dict[str, tuple[str, Dimension]] | None = None
-        self._analysers: dict[str, type[TextAnalyser]] | None = None
+        self._analysers: dict[str, tuple[str, type[TextAnalyser]]] | None = None
 
     # -- registration hooks -----------------------------------------------------------------
 
@@ -250,8 +252,8 @@ class Registry:
                         raise DuplicateNameError("text analyser", cls.NAME, found[cls.NAME][0],
                                                  plugin)
                     found[cls.NAME] = (plugin, cls)
-            self._analysers = {name: cls for name, (_, cls) in found.items()}
-        return dict(self._analysers)
+            self._analysers = found
+        return {name: cls for name, (_, cls) in self._analysers.items()}
 
     # -- commands and run hooks -----------------------------------------------------------------
 
@@ -317,6 +319,13 @@ class Registry:
         """Every plugin: loaded (``ok``), ``broken`` (with the reason: it failed to load or a
         registration hook of it failed), in ``conflict`` with another or ``disabled``."""
         connectors, metrics, dimensions, conflicts = self._provided()
+        analysers: dict[str, list[str]] = {}
+        try:
+            self.analysers()
+            for item, (owner, _) in (self._analysers or {}).items():
+                analysers.setdefault(owner, []).append(item)
+        except DuplicateNameError as exc:
+            conflicts.update((culprit, str(exc)) for culprit in exc.plugins)
         failures: dict[str, list[str]] = {}
         for f in self._failures:
             failures.setdefault(f.name, []).append(f"{f.hook}: {f.reason}")
@@ -335,7 +344,8 @@ class Registry:
                 version=src.version if src else None,
                 connectors=sorted(connectors.get(name, [])),
                 metrics=sorted(metrics.get(name, [])),
-                dimensions=sorted(dimensions.get(name, [])), hooks=hooks))
+                dimensions=sorted(dimensions.get(name, [])),
+                analysers=sorted(analysers.get(name, [])), hooks=hooks))
         for b in self.pm.broken:
             infos.append(PluginInfo(name=b.name, status="broken", source=b.entry_point,
                                     distribution=b.distribution, version=b.version,
