@@ -71,12 +71,13 @@ def config_for(store: Any, **settings: Any) -> Config:
 
 
 def analysed(store: Any) -> dict[tuple[str, str], set[str | None]]:
-    """(remote id, field) → its stored themes."""
+    """(remote id, field) → its stored themes ({None} for a text in no theme)."""
     out: dict[tuple[str, str], set[str | None]] = {}
     with store.engine.connect() as conn:
         for r in conn.execute(sa.select(text_themes)):
             out.setdefault((r.remote_id, r.field), set()).add(r.theme)
-    return out
+    assert all(None in themes for themes in out.values())   # one text row each
+    return {k: (v - {None}) or {None} for k, v in out.items()}
 
 
 def source(result: dict[str, Any], name: str) -> dict[str, Any]:
@@ -311,3 +312,15 @@ def test_crmsync_plugins_lists_the_analysers_of_each_plugin(shouting_registry):
     infos = {i.name: i for i in shouting_registry.plugins()}
     assert infos["shouting"].analysers == ["shouting"]
     assert infos["themes"].analysers == ["embeddings", "keywords"]
+
+
+def test_a_new_owner_moves_the_text_to_that_rep(sqlite_store, registry):
+    load_records(sqlite_store, DATA)
+    config = config_for(sqlite_store)
+    analyse_texts(config, registry, store=sqlite_store)
+    with sqlite_store.engine.begin() as conn:
+        conn.execute(sa.text("update opportunities set owner_id = 'U2' where remote_id = 'O1'"))
+    assert analyse_texts(config, registry, store=sqlite_store)["analysed"] == 1
+    result = themes(config, registry, period="quarter", rep="U2", as_of=dt.date(2026, 3, 31),
+                    examples=0, store=sqlite_store)
+    assert source(result, "opportunities.lost_reason")["n"] == 3

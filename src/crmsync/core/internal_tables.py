@@ -170,10 +170,10 @@ coaching_findings = Table(
     Index(None, "status", "rep_id"),
 )
 
-#: Themes of the texts customers and deals leave (docs/themes.md): one row per analysed text
-#: and theme, or one row with ``theme`` NULL for a text in no theme. ``fingerprint`` hashes
-#: the text with the analyser, its version, options and taxonomy: a text is analysed again
-#: only when it changes.
+#: Themes of the texts customers and deals leave (docs/themes.md): per analysed text one row
+#: with ``theme`` NULL (the text: its sentiment, time and attribution), plus one row per theme
+#: it is in. ``fingerprint`` hashes the text, its time and attribution with the analyser, its
+#: version, options and taxonomy: a text is analysed again only when one of them changes.
 text_themes = Table(
     "text_themes",
     metadata,
@@ -185,10 +185,14 @@ text_themes = Table(
     Column("theme", String(CODE)),
     Column("sentiment", Float()),
     Column("matched", String(NAME)),
+    Column("occurred_at", DateTime()),
+    Column("owner_id", String(ID)),
+    Column("account_id", String(ID)),
+    Column("nps_score", Float()),
     Column("analyser", String(CODE), nullable=False),
     Column("fingerprint", String(64), nullable=False),
-    Column("occurred_at", DateTime()),
     Column("analysed_at", DateTime(), nullable=False),
     Index(None, "connection", "entity", "remote_id", "field"),
     Index(None, "theme", "occurred_at"),
+    Index(None, "owner_id", "occurred_at"),
 )

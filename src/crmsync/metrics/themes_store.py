@@ -3,13 +3,18 @@
 
 The texts are the live records' non-empty values of the sources asked for
 (:data:`~crmsync.metrics.themes_config.SOURCES`; call outcomes and subjects of calls only).
-Each text's *fingerprint* hashes the analyser's fingerprint (name, version, options,
-taxonomy), the source, the text and its time. A run:
+Each text is read with its time and attribution — its record's owner and account; a survey
+response without an owner is its contact's, else its account's (as for the ``nps`` metric)
+— and, for a survey response of type ``nps``, its score; these are stored on its rows, so
+the theme metrics read ``text_themes`` alone. Each text's *fingerprint* hashes the
+analyser's fingerprint (name, version, options, taxonomy), the source, the text, its time,
+attribution and score. A run:
 
 * analyses the texts whose fingerprint is not stored (new, edited, re-dated, or analysed
   under another analyser or taxonomy) — every text when the analyser is not incremental and
   anything changed — each distinct (source, text) once;
-* replaces their rows (one per theme, or one with ``theme`` NULL), one transaction per batch;
+* replaces their rows (one with ``theme`` NULL for the text, one per theme it is in), one
+  transaction per batch;
 * deletes the rows of texts that are gone (record deleted, text emptied, source dropped).
 """
 
@@ -42,12 +47,23 @@ Key = tuple[str, str, str, str]
 
 @dataclass(frozen=True)
 class SourceText:
-    """One text of the store with its record's key and time."""
+    """One text of the store with its record's key, time (as the store returns it, text)
+    and attribution."""
 
     key: Key
     source: str
     text: str
-    occurred_at: dt.datetime | None
+    occurred_at: str | None
+    owner_id: str | None = None
+    account_id: str | None = None
+    nps_score: float | None = None
+
+    @property
+    def moment(self) -> dt.datetime | None:
+        """:attr:`occurred_at` as a naive datetime."""
+        if self.occurred_at is None:
+            return None
+        return dt.datetime.fromisoformat(self.occurred_at.replace(" ", "T")[:26])
 
 
 @dataclass
@@ -67,13 +83,32 @@ class AnalysisCounts:
 
 
 def source_query(source: str) -> sa.Select[Any]:
-    """``connection, remote_id, text, occurred_at`` of the live records of ``source``
+    """``connection, remote_id, text, occurred_at`` (as text), ``owner_id``, ``account_id``
+    (attributed: module docstring) and ``nps_score`` of the live records of ``source``
     (``entity.field``) with a non-empty text."""
     entity, field = source.split(".")
     t = SYNCED_TABLES[entity]
     text = t.c[field]
-    query = (sa.select(t.c.connection, t.c.remote_id, text.label("text"),
-                       t.c[_WHEN[entity]].label("occurred_at"))
+    when = sa.cast(t.c[_WHEN[entity]], sa.String).label("occurred_at")
+    if entity == "feedback":
+        c = SYNCED_TABLES["contacts"].alias("th_contact")
+        a = SYNCED_TABLES["accounts"].alias("th_account")
+        account_id: Any = sa.func.coalesce(t.c.account_id, c.c.account_id)
+        frm: Any = (t.outerjoin(c, sa.and_(c.c.connection == t.c.connection,
+                                           c.c.remote_id == t.c.contact_id,
+                                           c.c.is_deleted == sa.false()))
+                    .outerjoin(a, sa.and_(a.c.connection == t.c.connection,
+                                          a.c.remote_id == account_id,
+                                          a.c.is_deleted == sa.false())))
+        owner: Any = sa.func.coalesce(t.c.owner_id, c.c.owner_id, a.c.owner_id)
+        score: Any = sa.case((t.c.type == "nps", t.c.score), else_=sa.null())
+    else:
+        frm, owner, account_id = t, t.c.owner_id, t.c.account_id
+        score = sa.cast(sa.null(), sa.Float)
+    query = (sa.select(t.c.connection, t.c.remote_id, text.label("text"), when,
+                       owner.label("owner_id"), account_id.label("account_id"),
+                       score.label("nps_score"))
+             .select_from(frm)
              .where(t.c.is_deleted == sa.false(), text.is_not(None),
                     sa.func.length(sa.func.trim(text)) > 0))
     if entity == "activities":
@@ -86,35 +121,36 @@ def read_texts(conn: sa.Connection, sources: Sequence[str]) -> Iterator[SourceTe
     for source in sources:
         entity, field = source.split(".")
         for row in conn.execute(source_query(source)).yield_per(5000):
-            yield SourceText((row.connection, entity, row.remote_id, field), source,
-                             str(row.text).strip(), row.occurred_at)
+            yield SourceText((row[0], entity, row[1], field), source, str(row[2]).strip(),
+                             row[3], row[4], row[5], row[6])
 
 
 def fingerprint(analyser_fp: str, t: SourceText) -> str:
     """What a stored result depends on (module docstring)."""
-    when = t.occurred_at.isoformat() if t.occurred_at is not None else ""
-    raw = "\x1f".join((analyser_fp, t.source, when, t.text))
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+    raw = "\x1f".join((analyser_fp, t.source, t.occurred_at or "", t.owner_id or "",
+                       t.account_id or "", "" if t.nps_score is None else repr(t.nps_score),
+                       t.text))
+    return hashlib.blake2b(raw.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def _stored(conn: sa.Connection) -> dict[Key, str]:
     """The fingerprint of each analysed text."""
     t = text_themes
     rows = conn.execute(sa.select(t.c.connection, t.c.entity, t.c.remote_id, t.c.field,
-                                  t.c.fingerprint).distinct())
+                                  t.c.fingerprint).where(t.c.theme.is_(None)))
     return {(r[0], r[1], r[2], r[3]): r[4] for r in rows}
 
 
 def _rows(t: SourceText, a: Analysis, analyser: str, fp: str, now: dt.datetime
           ) -> list[dict[str, Any]]:
-    """The ``text_themes`` rows of one analysed text."""
+    """The ``text_themes`` rows of one analysed text: the text's, then one per theme."""
     base = {"connection": t.key[0], "entity": t.key[1], "remote_id": t.key[2],
             "field": t.key[3], "sentiment": a.sentiment, "analyser": analyser,
-            "fingerprint": fp, "occurred_at": t.occurred_at, "analysed_at": now}
-    if not a.themes:
-        return [{**base, "theme": None, "matched": None}]
-    return [{**base, "theme": theme[:64], "matched": (a.matched.get(theme) or "")[:255] or None}
-            for theme in dict.fromkeys(a.themes)]
+            "fingerprint": fp, "occurred_at": t.moment, "owner_id": t.owner_id,
+            "account_id": t.account_id, "nps_score": t.nps_score, "analysed_at": now}
+    return [{**base, "theme": None, "matched": None},
+            *({**base, "theme": theme[:64], "matched": (a.matched.get(theme) or "")[:255] or None}
+              for theme in dict.fromkeys(a.themes))]
 
 
 def _delete(conn: sa.Connection, keys: Sequence[Key]) -> None:

@@ -13,11 +13,11 @@ from typing import Any
 
 from crmsync.core.config import Config
 from crmsync.core.errors import ConfigError
-from crmsync.core.periods import is_period, period_end
+from crmsync.core.periods import period_end
 from crmsync.core.pii import redact_quote
 from crmsync.metrics.report import today_in
 from crmsync.metrics.themes_config import SOURCES, THEMES, taxonomy_of
-from crmsync.metrics.themes_report import BY, populations, quotes, theme_counts
+from crmsync.metrics.themes_report import BY, latest_start, populations, quotes, theme_counts
 from crmsync.metrics.themes_store import analyse_store
 from crmsync.orchestration.connections import now_utc, open_store, redactor_for
 from crmsync.orchestration.scorecards import store_reps
@@ -67,17 +67,6 @@ def analyse_texts(config: Config, registry: Registry, *, store: Store | None = N
     return {"analyser": analyser.NAME, "sources": list(settings.sources), **counts.as_dict()}
 
 
-def _period_start(rows: Sequence[Mapping[str, Any]], as_of: dt.date) -> dt.date | None:
-    """The latest period start with texts, not after ``as_of``."""
-    starts = sorted({_date(r["period_start"]) for r in rows if r["period_start"] is not None})
-    starts = [s for s in starts if s <= as_of]
-    return starts[-1] if starts else None
-
-
-def _date(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
-
-
 def _theme_line(r: Mapping[str, Any], n: int, taxonomy: Taxonomy) -> dict[str, Any]:
     """One theme of one source (and group) with its share, sentiment and NPS."""
     nps_n = int(r["nps_n"] or 0)
@@ -101,7 +90,7 @@ def _source_lines(pops: Sequence[Mapping[str, Any]], counts: Sequence[Mapping[st
     for p in sorted(pops, key=lambda p: (str(p["grp"] or ""),
                                          order.index(f"{p['entity']}.{p['field']}"))):
         source = f"{p['entity']}.{p['field']}"
-        n = int(p["n"])
+        n = int(p["count"])
         lines = [_theme_line(r, n, taxonomy) for r in counts
                  if r["grp"] == p["grp"] and (r["entity"], r["field"]) ==
                  (p["entity"], p["field"])]
@@ -120,14 +109,13 @@ def _source_lines(pops: Sequence[Mapping[str, Any]], counts: Sequence[Mapping[st
 
 
 def _add_quotes(store: Store, lines: list[dict[str, Any]], window: tuple[dt.date, dt.date],
-                limit: int, redact: Callable[[str], str],
-                owners: Sequence[str] | None = None) -> None:
+                limit: int, redact: Callable[[str], str], owner: str | None = None) -> None:
     """Put up to ``limit`` redacted example quotes on each theme of ``lines``."""
     with store.engine.connect() as conn:
         for entry in lines:
             for theme in entry["themes"]:
                 found = quotes(conn, theme=theme["theme"], source=entry["source"],
-                               limit=limit, window=window, owners=owners)
+                               limit=limit, window=window, owner=owner)
                 theme["quotes"] = [{"text": redact(q["text"]),
                                     "sentiment": _round(q["sentiment"]),
                                     "matched": q["matched"],
@@ -137,9 +125,9 @@ def _add_quotes(store: Store, lines: list[dict[str, Any]], window: tuple[dt.date
 
 
 def _check(period: str, by: str | None) -> None:
-    if not is_period(period) or period == "all":
-        raise ConfigError(f"unknown period '{period}' (day, week, month, quarter, year or "
-                          "last_Nd)", key="period")
+    if period not in ("day", "week", "month", "quarter", "year"):
+        raise ConfigError(f"themes are by day, week, month, quarter or year, not '{period}'",
+                          key="period")
     if by is not None and by not in BY:
         raise ConfigError(f"--by must be one of {', '.join(BY)}, not '{by}'", key="by")
 
@@ -186,32 +174,29 @@ def _report(config: Config, registry: Registry, store: Store, period: str, by: s
             ) -> dict[str, Any]:
     """The metrics of the chosen period (see :func:`themes`)."""
     sources = THEMES.get(config).sources
-    fy = config.metrics.fiscal_year_start_month
-    scope: dict[str, Any] = {"period": period, "sources": sources, "fiscal_year_start_month": fy}
-    with store.engine.connect() as conn:
-        overall = populations(conn, owner=rep, **scope)
-    start = _period_start(overall, as_of)
     out: dict[str, Any] = {"period": period, "as_of": as_of.isoformat(), "by": by,
                            "rep": rep, "period_start": None, "period_end": None,
                            "partial": False, "sources": [], "groups": []}
-    if start is None:
-        return out
-    end = period_end(period, start)
-    assert end is not None
-    window = (start, end)
-    out.update(period_start=start.isoformat(), period_end=end.isoformat(), partial=as_of < end)
     with store.engine.connect() as conn:
-        pops = populations(conn, window=window, owner=rep, **scope)
-        counts = theme_counts(conn, window=window, owner=rep, **scope)
-        out["sources"] = _source_lines(pops, counts, taxonomy, None)
+        start = latest_start(conn, period=period, sources=sources, as_of=as_of, owner=rep,
+                             fiscal_year_start_month=config.metrics.fiscal_year_start_month)
+        if start is None:
+            return out
+        end = period_end(period, start)
+        assert end is not None
+        window = (start, end)
+        out.update(period_start=start.isoformat(), period_end=end.isoformat(),
+                   partial=as_of < end)
+        scope: dict[str, Any] = {"sources": sources, "window": window, "owner": rep}
+        out["sources"] = _source_lines(populations(conn, **scope),
+                                       theme_counts(conn, **scope), taxonomy, None)
         if by is not None:
             names = ({k: r.name for k, r in store_reps(store).items()} if by == "owner"
                      else {})
-            gp = populations(conn, by=by, window=window, owner=rep, **scope)
-            gc = theme_counts(conn, by=by, window=window, owner=rep, **scope)
-            out["groups"] = _source_lines(gp, gc, taxonomy, names)
+            out["groups"] = _source_lines(populations(conn, by=by, **scope),
+                                          theme_counts(conn, by=by, **scope), taxonomy, names)
     redactor = redactor_for(config, registry)
     if examples:
         _add_quotes(store, out["sources"], window, examples,
-                    lambda text: redact_quote(text, redactor), [rep] if rep else None)
+                    lambda text: redact_quote(text, redactor), rep)
     return out

@@ -30,9 +30,12 @@ def upgrade() -> None:
         sa.Column('theme', sa.String(length=64), nullable=True),
         sa.Column('sentiment', sa.Float(), nullable=True),
         sa.Column('matched', sa.String(length=255), nullable=True),
+        sa.Column('occurred_at', sa.DateTime(), nullable=True),
+        sa.Column('owner_id', sa.String(length=255), nullable=True),
+        sa.Column('account_id', sa.String(length=255), nullable=True),
+        sa.Column('nps_score', sa.Float(), nullable=True),
         sa.Column('analyser', sa.String(length=64), nullable=False),
         sa.Column('fingerprint', sa.String(length=64), nullable=False),
-        sa.Column('occurred_at', sa.DateTime(), nullable=True),
         sa.Column('analysed_at', sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_text_themes')),
     )
@@ -40,9 +43,12 @@ def upgrade() -> None:
                     ['connection', 'entity', 'remote_id', 'field'], unique=False)
     op.create_index(op.f('ix_text_themes_theme_occurred_at'), TABLE,
                     ['theme', 'occurred_at'], unique=False)
+    op.create_index(op.f('ix_text_themes_owner_id_occurred_at'), TABLE,
+                    ['owner_id', 'occurred_at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_text_themes_owner_id_occurred_at'), table_name=TABLE)
     op.drop_index(op.f('ix_text_themes_theme_occurred_at'), table_name=TABLE)
     op.drop_index(op.f('ix_text_themes_connection_entity_remote_id_field'), table_name=TABLE)
     op.drop_table(TABLE)
