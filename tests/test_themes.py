@@ -324,3 +324,16 @@ def test_a_new_owner_moves_the_text_to_that_rep(sqlite_store, registry):
     result = themes(config, registry, period="quarter", rep="U2", as_of=dt.date(2026, 3, 31),
                     examples=0, store=sqlite_store)
     assert source(result, "opportunities.lost_reason")["n"] == 3
+
+
+def test_a_clustering_analyser_sees_every_text_again_when_one_changes(sqlite_store, registry):
+    load_records(sqlite_store, DATA)
+    config = config_for(sqlite_store, analyser="embeddings", options={"clusters": 2},
+                        sources=("feedback.comment",))
+    assert analyse_texts(config, registry, store=sqlite_store)["analysed"] == 5
+    assert analyse_texts(config, registry, store=sqlite_store)["analysed"] == 0
+    with sqlite_store.engine.begin() as conn:
+        conn.execute(sa.text("update feedback set comment = 'Slow' where remote_id = 'F4'"))
+    again = analyse_texts(config, registry, store=sqlite_store)
+    assert (again["analysed"], again["unchanged"]) == (5, 0)
+    assert len({t for themes in analysed(sqlite_store).values() for t in themes}) <= 2

@@ -175,41 +175,74 @@ def _analyse(analyser: TextAnalyser, batch: Sequence[SourceText]) -> list[Analys
     return [by_text[(t.source, t.text)] for t in batch]
 
 
+class _Writer:
+    """Analyses and writes batches of changed texts (:data:`BATCH` a transaction)."""
+
+    def __init__(self, store: Store, analyser: TextAnalyser, now: dt.datetime,
+                 counts: AnalysisCounts, progress: Callable[[int], None] | None) -> None:
+        self.store, self.analyser, self.now = store, analyser, now
+        self.counts, self.progress = counts, progress
+
+    def write(self, chunk: Sequence[tuple[SourceText, str, bool]],
+              found: Sequence[Analysis] | None = None) -> None:
+        """Analyse ``chunk`` (text, fingerprint, whether it has rows) unless ``found`` says
+        what it holds, and replace its rows."""
+        if not chunk:
+            return
+        found = found if found is not None else _analyse(self.analyser, [c[0] for c in chunk])
+        rows = [r for (t, fp, _), a in zip(chunk, found, strict=True)
+                for r in _rows(t, a, self.analyser.NAME, fp, self.now)]
+        with self.store.engine.begin() as conn:
+            _delete(conn, [t.key for t, _, had in chunk if had])
+            conn.execute(text_themes.insert(), rows)
+        self.counts.analysed += len(chunk)
+        self.counts.distinct += len({(t.source, t.text) for t, _, _ in chunk})
+        if self.progress is not None:
+            self.progress(len(chunk))
+
+
 def analyse_store(store: Store, analyser: TextAnalyser, sources: Sequence[str],
                   now: dt.datetime, *, full: bool = False,
                   progress: Callable[[int], None] | None = None) -> AnalysisCounts:
-    """Analyse what is new or changed (module docstring); ``full`` analyses every text."""
+    """Analyse what is new or changed (module docstring); ``full`` analyses every text.
+
+    An incremental analyser's texts are streamed: only the stored fingerprints and one batch
+    of changed texts are held in memory. A non-incremental one is given every text at once
+    when any changed."""
     afp = analyser.fingerprint
+    counts = AnalysisCounts()
+    writer = _Writer(store, analyser, now, counts, progress)
     with store.engine.connect() as conn:
         stored = {} if full else _stored(conn)
-        current = [(t, fingerprint(afp, t)) for t in read_texts(conn, sources)]
-    counts = AnalysisCounts(texts=len(current))
-    keys = {t.key for t, _ in current}
-    changed = [(t, fp) for t, fp in current if stored.get(t.key) != fp]
-    gone = [k for k in stored if k not in keys]
-    if changed and not analyser.incremental:
-        changed = current
-    counts.unchanged = len(current) - len(changed)
-    with store.engine.begin() as conn:
-        if full:
-            conn.execute(text_themes.delete())
-        _delete(conn, gone)
-    counts.removed = len(gone)
-    # A non-incremental analyser sees every text at once; the others a batch at a time.
-    results = (_analyse(analyser, [t for t, _ in changed])
-               if changed and not analyser.incremental else None)
-    batches: list[tuple[list[tuple[SourceText, str]], list[Analysis] | None]] = [
-        (changed[i:i + BATCH], results[i:i + BATCH] if results is not None else None)
-        for i in range(0, len(changed), BATCH)]
-    for chunk, given in batches:
-        found = given if given is not None else _analyse(analyser, [t for t, _ in chunk])
-        rows = [r for (t, fp), a in zip(chunk, found, strict=True)
-                for r in _rows(t, a, analyser.NAME, fp, now)]
+    if full:
         with store.engine.begin() as conn:
-            _delete(conn, [t.key for t, _ in chunk if t.key in stored])
-            conn.execute(text_themes.insert(), rows)
-        counts.analysed += len(chunk)
-        counts.distinct += len({(t.source, t.text) for t, _ in chunk})
-        if progress is not None:
-            progress(len(chunk))
+            conn.execute(text_themes.delete())
+    everything: list[tuple[SourceText, str, bool]] = []
+    pending: list[tuple[SourceText, str, bool]] = []
+    with store.engine.connect() as conn:
+        for t in read_texts(conn, sources):
+            counts.texts += 1
+            fp = fingerprint(afp, t)
+            old = stored.pop(t.key, None)
+            item = (t, fp, old is not None)
+            if not analyser.incremental:
+                everything.append(item)
+                if old != fp:
+                    pending.append(item)
+            elif old != fp:
+                pending.append(item)
+                if len(pending) >= BATCH:
+                    writer.write(pending)
+                    pending = []
+    if not analyser.incremental and (pending or stored):
+        pending = everything  # the clusters depend on every text
+        results = _analyse(analyser, [t for t, _, _ in pending])
+        for i in range(0, len(pending), BATCH):
+            writer.write(pending[i:i + BATCH], results[i:i + BATCH])
+    else:
+        writer.write(pending)
+    with store.engine.begin() as conn:
+        _delete(conn, list(stored))  # what is left was not found: gone
+    counts.removed = len(stored)
+    counts.unchanged = counts.texts - counts.analysed
     return counts
