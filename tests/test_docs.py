@@ -254,7 +254,7 @@ _BLOCK = re.compile(r"^([ \t]*)(```|~~~)([^\n]*)\n(.*?)^\1\2[ \t]*$", re.MULTILI
 _MARK = re.compile(r"<!--\s*docs-test:\s*([\w-]+)\s*-->\s*$")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 CONFIG_SECTIONS = {"store", "connections", "metrics", "targets", "writeback", "schedule", "notify",
-                   "sync", "celery", "coach", "trends"}
+                   "sync", "celery", "coach", "trends", "themes"}
 DOC_FILES = [*sorted(DOCS.rglob("*.md")), REPO / "README.md"]
 
 

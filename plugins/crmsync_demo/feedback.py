@@ -21,14 +21,29 @@ _SCORE = {
 }
 #: Responses per customer account over the window, (fewest, most), by segment.
 _RESPONSES = {"SMB": (0, 3), "Mid-Market": (1, 5), "Enterprise": (2, 8)}
+#: Comments by mood: what customers write about support, performance, price, onboarding,
+#: features and value, some in German, French and Spanish (the demo sells in DACH, France
+#: and Latin America), so that theme analysis (docs/themes.md) has something to find.
 _COMMENTS = {
     "bad": ("Support took too long to answer.", "Dashboards are slow on large datasets.",
-            "Pricing went up at renewal."),
-    "fine": ("Does the job.", "Onboarding could be smoother.", "Would like more connectors."),
+            "Pricing went up at renewal.", "Too expensive for what we use.",
+            "The tool crashes when we export big reports.",
+            "Onboarding took months and the training was thin.",
+            "Der Support antwortet zu langsam.", "Le prix a beaucoup augmenté au renouvellement.",
+            "Missing an integration with our ERP.", "Hard to use for our sales team."),
+    "fine": ("Does the job.", "Onboarding could be smoother.", "Would like more connectors.",
+             "Good product, but the price is high for a small team.",
+             "Support is friendly but slow.", "We wish the mobile app had more features.",
+             "Funktioniert, aber die Einarbeitung dauerte lange.",
+             "Correct, mais il manque des fonctionnalités.", "Cumple, pero el soporte tarda.",
+             "Fine overall; the contract terms were a pain with our legal team."),
     "good": ("Great product and great people.", "Our analysts love it.",
-             "Saved us weeks of reporting work."),
+             "Saved us weeks of reporting work.", "Easy to use and quick to set up.",
+             "Our account manager is always responsive.",
+             "Support solved our issue the same day.", "Sehr einfach zu bedienen, tolles Team.",
+             "Excellent support, très réactif.", "Un vrai gain de temps pour nos analystes.",
+             "Muy fácil de usar y gran relación con el equipo."),
 }
-
 
 class FeedbackRecords:
     """The ``feedback`` records: responses per customer account, in account order."""
@@ -64,7 +79,7 @@ class FeedbackRecords:
             if rng.random() < 0.3:
                 top = {"nps": 10, "csat": 5, "ces": 7}[kind]
                 mood = "good" if score >= top - 1 else "bad" if score <= top / 2 else "fine"
-                comment = _COMMENTS[mood][below(rng, 3)]
+                comment = _COMMENTS[mood][below(rng, len(_COMMENTS[mood]))]
             at = to_datetime(responded)
             records.append({
                 "remote_id": f"FB{account:06d}{k:02d}",

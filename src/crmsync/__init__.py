@@ -35,6 +35,7 @@ from crmsync.core.schema import (
     SYNCED_TABLES,
 )
 from crmsync.core.timeparse import TimestampError, parse_date, parse_datetime
+from crmsync.plugin.analyser import Analysis, Taxonomy, Text, TextAnalyser, Theme  # themes
 from crmsync.plugin.connector import (
     FIELD_PREFIX,
     FIELD_TYPES,
@@ -176,4 +177,10 @@ __all__ = [
     "SETTLE_SECONDS",
     "map_records",
     "record_errors",
+    # text analysers (docs/themes.md)
+    "TextAnalyser",
+    "Text",
+    "Theme",
+    "Taxonomy",
+    "Analysis",
 ]

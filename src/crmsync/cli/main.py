@@ -36,6 +36,7 @@ from crmsync.cli.state import (
     say,
 )
 from crmsync.cli.syncing import print_runs, print_sync, stopped_alone, sync_entities
+from crmsync.cli.themes import themes
 from crmsync.cli.trends import metrics_trends, metrics_why  # noqa: F401 - registers commands
 from crmsync.cli.writeback import print_status as print_writeback_status
 from crmsync.cli.writeback import run, writeback
@@ -195,20 +196,22 @@ def plugins(state: State, as_json: bool) -> None:
     if as_json:
         emit_json([i.as_dict() for i in infos])
         return
-    rows = [dict(i.as_dict(), registers=_registers(i.connectors, i.metrics, i.dimensions),
+    rows = [dict(i.as_dict(), registers=_registers(i.connectors, i.metrics, i.dimensions,
+                                                   i.analysers),
                  version=i.version or "", reason=i.reason or "") for i in infos]
     render.records(render.console(), rows, ("name", "status", "distribution", "version",
                                             "registers", "reason"), key=("name",))
 
 
 def _registers(connectors: Sequence[str], metrics: Sequence[str],
-               dimensions: Sequence[str] = ()) -> str:
+               dimensions: Sequence[str] = (), analysers: Sequence[str] = ()) -> str:
     """What a plugin registers: names, or a count of metrics (of dimensions) past three
-    (--json lists them); declared dimensions as ``--by NAME``."""
+    (--json lists them); declared dimensions as ``--by NAME``; text analysers as
+    ``analyser NAME``."""
     shown = list(metrics) if len(metrics) <= 3 else [f"{len(metrics)} metrics"]
     by = ([f"--by {d}" for d in dimensions] if len(dimensions) <= 3
           else [f"{len(dimensions)} dimensions"])
-    return ", ".join([*connectors, *shown, *by])
+    return ", ".join([*connectors, *shown, *by, *(f"analyser {a}" for a in analysers)])
 
 
 @cli.command()
@@ -316,6 +319,7 @@ cli.add_command(metrics)
 cli.add_command(demo)
 cli.add_command(scorecard)
 cli.add_command(coach)
+cli.add_command(themes)
 cli.add_command(dashboard)
 cli.add_command(report)
 cli.add_command(writeback)

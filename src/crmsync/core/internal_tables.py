@@ -24,7 +24,7 @@ from sqlalchemy import (
 from crmsync.core.schema_types import CODE, ID, NAME, Id, Json, metadata
 
 __all__ = ["sync_state", "sync_runs", "run_locks", "sync_rejects", "metric_values",
-           "writeback_state", "coaching_findings", "notifications_sent"]
+           "writeback_state", "coaching_findings", "notifications_sent", "text_themes"]
 
 sync_state = Table(
     "sync_state",
@@ -188,4 +188,31 @@ notifications_sent = Table(
     Column("value", Float()),
     Column("target", Float()),
     Column("sent_at", DateTime(), nullable=False),
+)
+
+#: Themes of the texts customers and deals leave (docs/themes.md): per analysed text one row
+#: with ``theme`` NULL (the text: its sentiment, time and attribution), plus one row per theme
+#: it is in. ``fingerprint`` hashes the text, its time and attribution with the analyser, its
+#: version, options and taxonomy: a text is analysed again only when one of them changes.
+text_themes = Table(
+    "text_themes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("connection", String(NAME), nullable=False),
+    Column("entity", String(CODE), nullable=False),
+    Column("remote_id", String(ID), nullable=False),
+    Column("field", String(CODE), nullable=False),
+    Column("theme", String(CODE)),
+    Column("sentiment", Float()),
+    Column("matched", String(NAME)),
+    Column("occurred_at", DateTime()),
+    Column("owner_id", String(ID)),
+    Column("account_id", String(ID)),
+    Column("nps_score", Float()),
+    Column("analyser", String(CODE), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("analysed_at", DateTime(), nullable=False),
+    Index(None, "connection", "entity", "remote_id", "field"),
+    Index(None, "theme", "occurred_at"),
+    Index(None, "owner_id", "occurred_at"),
 )

@@ -20,6 +20,7 @@ from crmsync.dashboard.coaching import coaching_page
 from crmsync.dashboard.data import DashboardData
 from crmsync.dashboard.filters import PERIODS, Filters, parse_filters
 from crmsync.dashboard.pipeline_changes import changes_page
+from crmsync.dashboard.themes import customers_page
 from crmsync.plugin.panel import PANEL_PAGES, DashboardPanel, PanelContext
 
 __all__ = ["Page", "PAGES", "Renderer", "NotFound"]
@@ -28,8 +29,9 @@ log = logging.getLogger(__name__)
 
 #: Rendered live pages kept (the most recently used), per change token, filters and day.
 PAGE_CACHE = 32
-#: Pages never kept: they show the time (the sync page's next scheduled runs).
-UNCACHED = frozenset({"sync", "coaching"})
+#: Pages never kept: they show the time (the sync page's next scheduled runs) or what a
+#: command outside the change token stored (coaching findings, text themes).
+UNCACHED = frozenset({"sync", "coaching", "customers"})
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ PAGES = (
     Page("funnel", "/funnel", "Funnel", operations.funnel),
     Page("pipeline", "/pipeline", "Pipeline", operations.pipeline),
     Page("activity", "/activity", "Activity", operations.activity, preferred_period="week"),
-    Page("customers", "/customers", "Customers", operations.customers),
+    Page("customers", "/customers", "Customers", customers_page),
     Page("data-quality", "/data-quality", "Data quality", operations.data_quality),
     Page("sync", "/sync", "Sync health", operations.sync_health),
     Page("coaching", "/coaching", "Coaching", coaching_page),

@@ -20,8 +20,10 @@ from crmsync.core.reports import (
     RunReport,
 )
 from crmsync.metrics.engine import ComputeResult
+from crmsync.metrics.themes_config import THEMES
 from crmsync.orchestration.connections import open_store
 from crmsync.orchestration.runs import compute_metrics, sync
+from crmsync.orchestration.themes import analyse_texts
 from crmsync.plugin.registry import Registry
 from crmsync.store import Store
 from crmsync.sync.engine import ProgressCallback
@@ -59,8 +61,9 @@ DEMO_STAGE_METRICS = ("pipeline_value", "weighted_pipeline_value")
 
 def _dashboard_extras(config: Config, registry: Registry, store: Store, period: str,
                       as_of: dt.datetime) -> None:
-    """The open pipeline per stage and pipeline (the dashboard's pipeline page) and the
-    activity counts per rep and week (its activity page)."""
+    """The open pipeline per stage and pipeline (the dashboard's pipeline page), the
+    activity counts per rep and week (its activity page) and the themes of the texts (its
+    customers page; docs/themes.md)."""
     by_stage = [n for n in DEMO_STAGE_METRICS if n in registry.metrics()]
     if by_stage:
         compute_metrics(config, registry, by_stage, period=period,
@@ -70,6 +73,8 @@ def _dashboard_extras(config: Config, registry: Registry, store: Store, period: 
     if weekly and period != "week":
         compute_metrics(config, registry, weekly, period="week", dimensions=(None, "owner"),
                         store=store, as_of=as_of, keep_values=False)
+    if THEMES.get(config).analyser in registry.analysers():  # the default one is installed
+        analyse_texts(config, registry, store=store, now=as_of)
 
 
 def demo(registry: Registry, *, store_url: str | None = None, size: str = "small",

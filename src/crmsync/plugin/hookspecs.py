@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from crmsync.core.config import Config
     from crmsync.core.reports import RunReport
+    from crmsync.plugin.analyser import TextAnalyser
     from crmsync.plugin.connector import Connector
     from crmsync.plugin.dimensions import Dimension
     from crmsync.plugin.metric import Metric
@@ -37,6 +38,7 @@ __all__ = [
     "crmsync_dashboard_panels",
     "crmsync_after_run",
     "crmsync_coaching_rules",
+    "crmsync_register_analysers",
 ]
 
 hookspec = pluggy.HookspecMarker("crmsync")
@@ -161,6 +163,28 @@ def crmsync_coaching_rules() -> list[dict[str, Any]]:
         ``advice``, ``enabled``; docs/coaching.md). A plugin's rule replaces a built-in rule
         of the same id, and a rule of crmsync.toml replaces a plugin's. An invalid rule is a
         ``ConfigError`` naming the plugin, the rule and the key.
+
+    .. versionadded:: 0.2
+    """
+
+
+# -- themes -------------------------------------------------------------------------------------
+
+
+@hookspec
+def crmsync_register_analysers() -> list[type[TextAnalyser]]:
+    """Register text analysers: what turns survey comments, won and lost reasons and call
+    outcomes into themes and a sentiment.
+
+    Called once per registry, the first time it is asked for analysers (``crmsync themes``,
+    ``crmsync.api.analyse_texts``).
+
+    :return: a list of :class:`crmsync.TextAnalyser` subclasses, each with a unique ``NAME``
+        (what users pick in ``[themes] analyser``). crmsync builds the class with the
+        taxonomy in force and ``[themes.options]``, and calls ``analyse(texts)`` with the
+        texts that are new or changed (every text for an analyser that is not
+        ``incremental``); it returns one :class:`crmsync.Analysis` per text, in order. A name
+        registered by two plugins is an error naming both.
 
     .. versionadded:: 0.2
     """

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crmsync.core.errors import ConfigError, DuplicateNameError, MetricError, PluginError
+from crmsync.plugin.analyser import TextAnalyser
 from crmsync.plugin.connector import Connector
 from crmsync.plugin.context import DIMENSIONS
 from crmsync.plugin.dimensions import Dimension, collect_dimensions
@@ -48,6 +49,8 @@ class PluginInfo:
     #: The dimensions it declares (``crmsync_register_dimensions`` and its metrics'
     #: ``declared_dimensions``; docs/writing-a-metric.md, "Declaring a dimension").
     dimensions: list[str] = field(default_factory=list)
+    #: The text analysers it registers (``crmsync_register_analysers``; docs/themes.md).
+    analysers: list[str] = field(default_factory=list)
     hooks: list[str] = field(default_factory=list)
     reason: str | None = None
 
@@ -69,6 +72,7 @@ class Registry:
         self._panels: list[DashboardPanel] | None = None
         self._failures: list[BrokenPlugin] = []
         self._dimensions: dict[str, tuple[str, Dimension]] | None = None
+        self._analysers: dict[str, tuple[str, type[TextAnalyser]]] | None = None
 
     # -- registration hooks -----------------------------------------------------------------
 
@@ -235,6 +239,22 @@ class Registry:
         return self._collect("crmsync_coaching_rules", lambda r: isinstance(r, Mapping),
                              "a rule table (a mapping)")
 
+    def analysers(self) -> dict[str, type[TextAnalyser]]:
+        """Text analyser classes by name (``crmsync_register_analysers``)."""
+        if self._analysers is None:
+            found: dict[str, tuple[str, type[TextAnalyser]]] = {}
+            for plugin, classes in self._collect(
+                    "crmsync_register_analysers",
+                    lambda c: isinstance(c, type) and issubclass(c, TextAnalyser) and bool(c.NAME),
+                    "a TextAnalyser subclass with a NAME"):
+                for cls in classes:
+                    if cls.NAME in found:
+                        raise DuplicateNameError("text analyser", cls.NAME, found[cls.NAME][0],
+                                                 plugin)
+                    found[cls.NAME] = (plugin, cls)
+            self._analysers = found
+        return {name: cls for name, (_, cls) in self._analysers.items()}
+
     # -- commands and run hooks -----------------------------------------------------------------
 
     def register_commands(self, cli: click.Group) -> None:
@@ -299,6 +319,13 @@ class Registry:
         """Every plugin: loaded (``ok``), ``broken`` (with the reason: it failed to load or a
         registration hook of it failed), in ``conflict`` with another or ``disabled``."""
         connectors, metrics, dimensions, conflicts = self._provided()
+        analysers: dict[str, list[str]] = {}
+        try:
+            self.analysers()
+            for item, (owner, _) in (self._analysers or {}).items():
+                analysers.setdefault(owner, []).append(item)
+        except DuplicateNameError as exc:
+            conflicts.update((culprit, str(exc)) for culprit in exc.plugins)
         failures: dict[str, list[str]] = {}
         for f in self._failures:
             failures.setdefault(f.name, []).append(f"{f.hook}: {f.reason}")
@@ -317,7 +344,8 @@ class Registry:
                 version=src.version if src else None,
                 connectors=sorted(connectors.get(name, [])),
                 metrics=sorted(metrics.get(name, [])),
-                dimensions=sorted(dimensions.get(name, [])), hooks=hooks))
+                dimensions=sorted(dimensions.get(name, [])),
+                analysers=sorted(analysers.get(name, [])), hooks=hooks))
         for b in self.pm.broken:
             infos.append(PluginInfo(name=b.name, status="broken", source=b.entry_point,
                                     distribution=b.distribution, version=b.version,
