@@ -29,8 +29,8 @@ from crmsync.orchestration.pipeline_changes import pipeline_changes
 from crmsync.orchestration.reading import metric_report, metric_values, status
 from crmsync.orchestration.runs import compute_metrics, compute_standard_metrics, sync
 from crmsync.orchestration.scorecards import scorecard
-from crmsync.orchestration.trends import metric_trends, why_changed
 from crmsync.orchestration.themes import analyse_texts, text_analyser, theme_taxonomy, themes
+from crmsync.orchestration.trends import metric_trends, why_changed
 from crmsync.orchestration.writeback import apply as writeback_apply
 from crmsync.orchestration.writeback import plan as writeback_plan
 from crmsync.orchestration.writeback import run

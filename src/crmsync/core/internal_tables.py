@@ -190,6 +190,7 @@ notifications_sent = Table(
     Column("sent_at", DateTime(), nullable=False),
 )
 
+
 #: Themes of the texts customers and deals leave (docs/themes.md): per analysed text one row
 #: with ``theme`` NULL (the text: its sentiment, time and attribution), plus one row per theme
 #: it is in. ``fingerprint`` hashes the text, its time and attribution with the analyser, its
