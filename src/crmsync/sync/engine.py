@@ -190,7 +190,8 @@ class SyncEngine:
             with first_load(engine, SYNCED_TABLES[entity]) as empty:
                 self._observer = observer_for(
                     entity, self.connector.history_fields() if entity == "opportunities"
-                    else (), validator_for(entity, self.store.dialect).columns, empty)
+                    else (), validator_for(entity, self.store.dialect).columns,
+                    self.store.dialect, empty)
                 self._read_all(entity, state, result, calls_before)
         except QuotaExhausted as exc:
             # Not a failure: the budget stops the run cleanly; committed batches and their

@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crmsync.core.schema import HISTORY_FIELDS, SYNCED_TABLES
-from crmsync.store.upsert import upsert_rows
+from crmsync.store.adapt import value_adapter
+from crmsync.store.upsert import upsert_prepared
 
 __all__ = ["history_text", "observed_id", "FieldObserver", "observer_for"]
 
@@ -35,15 +36,18 @@ _LONGEST_ID = 180
 def history_text(value: Any) -> str | None:
     """``value`` in the history's one text encoding: numbers as Python float text
     (``12500.0``), dates as ``YYYY-MM-DD``, text as is; ``None`` and ``""`` as ``None``."""
-    if value is None or value == "":
+    kind = type(value)
+    if kind is str:
+        return value or None
+    if value is None:
         return None
+    if kind is float or kind is int:
+        return repr(float(value))
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(float(value))
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dt.date):
+    if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     return str(value)
 
@@ -59,49 +63,81 @@ def observed_id(opportunity_id: str, field: str, changed_at: dt.datetime) -> str
 class FieldObserver:
     """Compares a batch of ``opportunities`` rows with the stored ones and records the changes.
 
+    The stored values are read as the driver returns them, which is how the batch's rows
+    hold theirs (adapted for the dialect: a date is ISO text on SQLite, a ``date`` on
+    PostgreSQL), so unchanged values compare equal without being encoded; only differing
+    ones are encoded, and compared again as text (``100`` and ``100.0`` are no change).
+
     :param fields: the tracked fields to observe.
     :param columns: the batch rows' columns, in order.
+    :param dialect: the store's dialect.
     """
 
-    def __init__(self, fields: Iterable[str], columns: Sequence[str]) -> None:
+    def __init__(self, fields: Iterable[str], columns: Sequence[str], dialect: str) -> None:
         wanted = set(fields)
         self.fields = tuple(f for f in HISTORY_FIELDS if f in wanted)
         self._at = [columns.index(f) for f in self.fields]
+        raw = sa.types.NullType()
         self._select = sa.select(OPPORTUNITIES.c.remote_id,
-                                 *(OPPORTUNITIES.c[f] for f in self.fields)).where(
+                                 *(sa.type_coerce(OPPORTUNITIES.c[f], raw)
+                                   for f in self.fields)).where(
             OPPORTUNITIES.c.connection == sa.bindparam("connection"),
-            OPPORTUNITIES.c.is_deleted.is_(False),
+            OPPORTUNITIES.c.is_deleted == sa.false(),
             OPPORTUNITIES.c.remote_id.in_(sa.bindparam("ids", expanding=True)))
+        self._chunk = _CHUNK.get(dialect, 900)
+        self._columns = [c for c in FIELD_HISTORY.columns if c.name != "id"]
+        self._adapters = {c.name: value_adapter(dialect, c) for c in self._columns}
 
     def stored(self, conn: Connection, connection: str, ids: Sequence[str]
-               ) -> dict[str, tuple[str | None, ...]]:
-        """The stored, non-deleted deals among ``ids``: their tracked values as text."""
-        chunk = _CHUNK.get(conn.dialect.name, 900)
-        out: dict[str, tuple[str | None, ...]] = {}
+               ) -> list[tuple[Any, ...]]:
+        """``(remote_id, value…)`` of the stored, non-deleted deals among ``ids``, values as
+        the driver returns them."""
+        out: list[tuple[Any, ...]] = []
+        chunk = self._chunk
         for start in range(0, len(ids), chunk):
             params = {"connection": connection, "ids": list(ids[start:start + chunk])}
-            for rid, *values in conn.execute(self._select, params):
-                out[rid] = tuple(history_text(v) for v in values)
+            out.extend(map(tuple, conn.execute(self._select, params).fetchall()))
         return out
 
-    def changes(self, stored: Mapping[str, tuple[str | None, ...]],
-                rows: Mapping[str, Sequence[Any]], connection: str,
-                at: dt.datetime) -> list[dict[str, Any]]:
-        """The ``opportunity_field_history`` rows of the values of ``rows`` (by remote id)
+    def changes(self, stored: Iterable[tuple[Any, ...]],
+                rows: Mapping[str, Sequence[Any]]) -> list[tuple[str, str, Any, Any]]:
+        """``(remote_id, field, old text, new text)`` of the values of ``rows`` (by remote id)
         that differ from ``stored``."""
         out = []
-        fields, positions = self.fields, self._at
-        for rid, old_values in stored.items():
+        pairs = list(zip(self.fields, self._at, strict=True))
+        for rid, *old_values in stored:
             row = rows[rid]
-            for field, i, old in zip(fields, positions, old_values, strict=True):
-                new = history_text(row[i])
+            for (field, i), old in zip(pairs, old_values, strict=True):
+                new = row[i]
                 if new != old:
-                    out.append({
-                        "connection": connection, "remote_id": observed_id(rid, field, at),
-                        "remote_created_at": at, "remote_updated_at": at,
-                        "is_deleted": False, "synced_at": at, "opportunity_id": rid,
-                        "field": field, "changed_at": at, "old_value": old, "new_value": new,
-                        "source": "observed"})
+                    old_text, new_text = history_text(old), history_text(new)
+                    if old_text != new_text:
+                        out.append((rid, field, old_text, new_text))
+        return out
+
+    def history_rows(self, changes: Iterable[tuple[str, str, Any, Any]], connection: str,
+                     at: dt.datetime) -> list[list[Any]]:
+        """``opportunity_field_history`` rows of ``changes`` at ``at``, as value lists in
+        table order adapted for the dialect."""
+        constants = {"connection": connection, "remote_created_at": at,
+                     "remote_updated_at": at, "is_deleted": False, "synced_at": at,
+                     "changed_at": at, "source": "observed"}
+        base = []
+        for column in self._columns:
+            value, adapter = constants.get(column.name), self._adapters[column.name]
+            base.append(value if adapter is None or value is None else adapter(value))
+        names = [c.name for c in self._columns]
+        positions = [names.index(n) for n in ("remote_id", "opportunity_id", "field",
+                                              "old_value", "new_value")]
+        stamp = at.isoformat()
+        out = []
+        for rid, field, old, new in changes:
+            row = base.copy()
+            key = f"observed:{rid}:{field}:{stamp}" if len(rid) <= _LONGEST_ID else \
+                observed_id(rid, field, at)
+            for position, value in zip(positions, (key, rid, field, old, new), strict=True):
+                row[position] = value
+            out.append(row)
         return out
 
     def observe(self, conn: Connection, connection: str, rows: Mapping[str, Sequence[Any]],
@@ -111,12 +147,15 @@ class FieldObserver:
         if not rows:
             return 0
         stored = self.stored(conn, connection, list(rows))
-        changes = self.changes(stored, rows, connection, at) if stored else []
-        return upsert_rows(conn, FIELD_HISTORY, changes)
+        changes = self.changes(stored, rows) if stored else []
+        if not changes:
+            return 0
+        return upsert_prepared(conn, FIELD_HISTORY, [c.name for c in self._columns],
+                               self.history_rows(changes, connection, at))
 
 
 def observer_for(entity: str, history_fields: Iterable[str], columns: Sequence[str],
-                 first_load: bool) -> FieldObserver | None:
+                 dialect: str, first_load: bool) -> FieldObserver | None:
     """The observer of a sync of ``entity``, or ``None`` when there is nothing to observe:
     another entity than ``opportunities``, a first load into an empty table, or a connector
     that reads the history of every tracked field.
@@ -126,4 +165,4 @@ def observer_for(entity: str, history_fields: Iterable[str], columns: Sequence[s
     if entity != "opportunities" or first_load:
         return None
     observed = set(HISTORY_FIELDS) - set(history_fields)
-    return FieldObserver(observed, columns) if observed else None
+    return FieldObserver(observed, columns, dialect) if observed else None

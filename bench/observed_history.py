@@ -1,0 +1,145 @@
+"""Benchmark: the cost of observed field history (docs/history.md) on an incremental sync of
+deals, SQLite and PostgreSQL, against the same sync with observation off, in the same run.
+
+A CSV of ``--rows`` deals is loaded (a first load), then a second version in which
+``--changed`` of them have a new amount and close date (and a later ``remote_updated_at``) is
+synced: by one connection that observes every tracked field (the files connector without a
+history file) and by one that observes none (``history_fields`` naming every tracked field:
+the strongest baseline, the very same sync without the observation's query and rows). Each
+measurement starts from a fresh store; the two alternate, best of ``--repeat``.
+
+Prints, per dialect, the second sync's seconds with and without observation, their ratio, and
+the observed rows written.
+
+Usage::
+
+    python bench/observed_history.py                 # 200k deals, 10% changed
+    python bench/observed_history.py --quick         # 20k deals
+    python bench/observed_history.py --pg none       # SQLite only
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from crmsync import HISTORY_FIELDS
+from crmsync.api import sync
+from crmsync.core.config import Config, ConnectionConfig
+from crmsync.core.schema import SYNCED_TABLES
+from crmsync.plugin.manager import get_plugin_manager
+from crmsync.plugin.registry import Registry
+from crmsync.store import Store
+
+PG = os.environ.get("CRMSYNC_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+HEADER = ("remote_id,name,stage_id,status,amount,currency,expected_close_date,owner_id,"
+          "probability,account_id,remote_updated_at\n")
+
+
+def write_deals(path: Path, rows: int, changed: set[int], version: int) -> None:
+    """``rows`` deals; in version 2 the ``changed`` ones have a new amount and close date."""
+    rng = random.Random(7)
+    with path.open("w", encoding="utf-8") as f:
+        f.write(HEADER)
+        for i in range(rows):
+            amount = 1000 + rng.randrange(100_000)
+            day = 1 + rng.randrange(28)
+            updated = "2026-01-01T00:00:00Z"
+            if version == 2 and i in changed:
+                amount, day, updated = amount + 500, day % 28 + 1, "2026-02-01T00:00:00Z"
+            f.write(f"o{i:08d},Deal {i},s{i % 6},open,{amount}.0,EUR,2026-03-{day:02d},"
+                    f"u{i % 50},0.{1 + i % 8},a{i % 5000},{updated}\n")
+
+
+@contextlib.contextmanager
+def fresh_store(dialect: str, workdir: Path, n: int) -> Iterator[Store]:
+    """An empty store: a new SQLite file, or a new PostgreSQL schema."""
+    if dialect == "sqlite":
+        store = Store(f"sqlite:///{workdir / f'store-{n}.db'}")
+        try:
+            yield store
+        finally:
+            store.dispose()
+        return
+    from crmsync.testing.postgres import fresh_schema
+
+    with fresh_schema(PG) as url:
+        store = Store(url)
+        try:
+            yield store
+        finally:
+            store.dispose()
+
+
+def config(store: Store, folder: Path, observe: bool) -> Config:
+    """One files connection over ``folder`` that observes every field, or none."""
+    raw: dict[str, object] = {"type": "files", "path": str(folder), "batch_size": 5000}
+    if not observe:
+        raw["history_fields"] = list(HISTORY_FIELDS)
+    return Config(store_url=store.url,
+                  connections={"crm": ConnectionConfig(name="crm", type="files", raw=raw)})
+
+
+def measure(dialect: str, workdir: Path, v1: Path, v2: Path, observe: bool, n: int
+            ) -> tuple[float, int]:
+    """Seconds of the second sync, and the observed rows it wrote."""
+    registry = Registry(get_plugin_manager())
+    with fresh_store(dialect, workdir, n) as store:
+        report = sync(config(store, v1, observe), registry, store=store,
+                      entities=["opportunities"])
+        assert report.ok, report
+        start = time.perf_counter()
+        report = sync(config(store, v2, observe), registry, store=store,
+                      entities=["opportunities"])
+        seconds = time.perf_counter() - start
+        assert report.ok, report
+        table = SYNCED_TABLES["opportunity_field_history"]
+        with store.engine.connect() as conn:
+            written = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+    return seconds, written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--changed", type=float, default=0.10, help="share of deals changed")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--pg", default="yes", help="'none' for SQLite only")
+    args = parser.parse_args()
+    rows = 20_000 if args.quick or os.environ.get("CRMSYNC_BENCH_QUICK") else args.rows
+    changed = set(random.Random(1).sample(range(rows), int(rows * args.changed)))
+    dialects = ["sqlite"] + ([] if args.pg == "none" else ["postgresql"])
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        v1, v2 = workdir / "v1", workdir / "v2"
+        for version, folder in ((1, v1), (2, v2)):
+            folder.mkdir()
+            write_deals(folder / "opportunities.csv", rows, changed, version)
+        print(f"{rows:,} deals, {len(changed):,} changed (amount and close date), "
+              f"batches of 5,000; best of {args.repeat}")
+        n = 0
+        for dialect in dialects:
+            best = {True: float("inf"), False: float("inf")}
+            written = {True: 0, False: 0}
+            for _ in range(args.repeat):
+                for observe in (True, False) if n % 2 == 0 else (False, True):
+                    n += 1
+                    seconds, count = measure(dialect, workdir, v1, v2, observe, n)
+                    best[observe] = min(best[observe], seconds)
+                    written[observe] = count
+            print(f"{dialect:<10} second sync: observed {best[True]:.2f} s "
+                  f"({written[True]:,} rows), not observed {best[False]:.2f} s "
+                  f"({written[False]:,} rows): ratio {best[True] / best[False]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
