@@ -75,7 +75,7 @@ class DealRecords:
             return None
         shown, won_reason, lost_reason = self._shown(plan)
         history = self.histories.build(plan, shown)
-        values = history.values_at(until)
+        values, changes, pushes = history.state_at(until)
         visits = [v for v in plan.visits if v[1] <= until]
         stage, entered = visits[-1]
         status = "open" if not stage.is_closed else "won" if stage.is_won else "lost"
@@ -84,7 +84,6 @@ class DealRecords:
             lost_reason = _LOST_REASON.pick(rng_for(self.book.seed, DEAL, plan.index
                                                     + _REOPENED_SALT)) \
                 if status == "lost" else None
-        changes = history.count_until(until)
         updated = max(entered, history.changes[changes - 1][0] if changes else entered)
         name, _ = self.accounts.name_of(plan.account)
         title = f"{name} - {plan.product_line}"
@@ -98,7 +97,7 @@ class DealRecords:
             "remote_created_at": to_datetime(plan.created),
             "remote_updated_at": to_datetime(updated),
             "custom": {"product_line": plan.product_line,
-                       "push_count": history.pushes_until(until)},
+                       "push_count": pushes},
             "name": title,
             "type": plan.kind,
             "pipeline_id": plan.pipeline.remote_id,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import operator
 from typing import Any
 
 from crmsync_demo.accounts import AccountBook
@@ -42,7 +43,7 @@ __all__ = ["FIELDS", "DealHistory", "HistoryBuilder", "field_history_id", "histo
 #: The tracked fields (``crmsync.HISTORY_FIELDS``), in the order same-instant changes are listed.
 FIELDS = ("stage_id", "amount", "currency", "expected_close_date", "owner_id", "probability",
           "forecast_category")
-_ORDER = {field: n for n, field in enumerate(FIELDS)}
+_first = operator.itemgetter(0)
 #: A salt giving a deal's history its own random stream.
 _HISTORY_SALT = 3 << 40
 #: A rep's override of the stage's forecast category, by the stage's category.
@@ -93,6 +94,22 @@ class DealHistory:
             values[change[1]] = change[3]
         return values
 
+    def state_at(self, t: int) -> tuple[dict[str, Text], int, int]:
+        """:meth:`values_at`, :meth:`count_until` and :meth:`pushes_until` of ``t`` in one
+        pass."""
+        values = dict(self.initial)
+        n = pushes = 0
+        for change in self.changes:
+            if change[0] > t:
+                break
+            n += 1
+            field, old, new = change[1], change[2], change[3]
+            values[field] = new
+            if field == "expected_close_date" and old is not None and new is not None \
+                    and new > old:
+                pushes += 1
+        return values, n, pushes
+
     def count_until(self, t: int) -> int:
         """How many changes happened at or before epoch second ``t``."""
         return sum(1 for change in self.changes if change[0] <= t)
@@ -108,7 +125,7 @@ def _changes(field: str, points: list[Point]) -> tuple[Text, list[Change]]:
 
     Points at the same second collapse to the last; a point repeating the value is no change.
     """
-    points.sort(key=lambda p: p[0])
+    points.sort(key=_first)
     initial = points[0][1]
     merged: list[Point] = [points[0]]
     for point in points[1:]:
@@ -152,12 +169,11 @@ class HistoryBuilder:
             end = closed_at
         else:
             end = max(min(plan.active_until, self.now - 1), visits[-1][1])
-        owner_at = self.accounts.owner_at
-        account = plan.account
+        owner_at = self.accounts.seat_of(plan.account).at
         stage_points: list[Point] = []
         probability_points: list[Point] = []
         for stage, entered in visits:
-            by = owner_at(account, entered)
+            by = owner_at(entered)
             stage_points.append((entered, stage.remote_id, by))
             probability_points.append((entered, repr(stage.probability), by))
         amounts, currencies = self._amounts(plan, end, r)
@@ -175,7 +191,7 @@ class HistoryBuilder:
         for field in FIELDS:
             initial[field], field_changes = _changes(field, points[field])
             changes.extend(field_changes)
-        changes.sort(key=lambda c: (c[0], _ORDER[c[1]]))
+        changes.sort(key=_first)  # stable: same-instant changes stay in FIELDS order
         return DealHistory(initial, changes)
 
     def amounts(self, plan: DealPlan) -> tuple[Text, list[Change]]:
@@ -194,7 +210,7 @@ class HistoryBuilder:
 
     def _amounts(self, plan: DealPlan, end: int, r: Any) -> tuple[list[Point], list[Point]]:
         visits, created = plan.visits, plan.created
-        owner_at, account = self.accounts.owner_at, plan.account
+        owner_at = self.accounts.seat_of(plan.account).at
         late = next((entered for stage, entered in visits if not is_early(stage)), None)
         early = plan.early_amount
         points: list[Point] = [(created, _amount_text(early if late != created else
@@ -203,26 +219,26 @@ class HistoryBuilder:
         if late != created and early_until - created > 2 * DAY and r() < 0.2:
             t = created + int((early_until - created) * (0.2 + 0.6 * r()))
             resized = _rounded(early * (0.75 + 0.55 * r()), plan.currency)
-            points.append((t, _amount_text(resized), owner_at(account, t)))
+            points.append((t, _amount_text(resized), owner_at(t)))
         if late is None:
             # Still early at "now": sized within the current stage.
             last = visits[-1][1]
             t = last + max(1, int((end - last) * (0.3 + 0.6 * r())))
-            points.append((min(t, end), _amount_text(plan.amount), owner_at(account, t)))
+            points.append((min(t, end), _amount_text(plan.amount), owner_at(t)))
         elif late != created:
             before = plan.amount
             if end - late > 2 * DAY and r() < 0.15:
                 before = _rounded(plan.amount * (0.85 + 0.35 * r()), plan.currency)
                 t = late + int((end - late) * (0.2 + 0.7 * r()))
-                points.append((t, _amount_text(plan.amount), owner_at(account, t)))
-            points.append((late, _amount_text(before), owner_at(account, late)))
+                points.append((t, _amount_text(plan.amount), owner_at(t)))
+            points.append((late, _amount_text(before), owner_at(late)))
         currencies: list[Point] = [(created, plan.currency, None)]
         if plan.currency != "USD" and r() < 0.05:
             # Entered in USD by mistake, corrected (and converted) soon after.
             following = min([p[0] for p in points[1:] if p[0] > created] + [end])
             if following - created > 60:
                 t = created + max(1, int((following - created) * (0.05 + 0.4 * r())))
-                by = owner_at(account, t)
+                by = owner_at(t)
                 first = float(points[0][1] or 0.0)
                 usd = _rounded(first * FX_BASE_RATES.get(plan.currency, 1.0), "USD")
                 points.append((t, points[0][1], by))
@@ -232,18 +248,18 @@ class HistoryBuilder:
 
     def _close_dates(self, plan: DealPlan, shown: dt.date, end: int, r: Any) -> list[Point]:
         visits, created = plan.visits, plan.created
-        owner_at, account = self.accounts.owner_at, plan.account
+        owner_at = self.accounts.seat_of(plan.account).at
         first = to_date(plan.planned)
         points: list[Point] = [(created, first.isoformat(), None)]
         start = created
         for (stage, entered), following in itertools.pairwise(visits):
             if stage.is_closed:
                 # Closed, then reopened: the close date, then a new estimate.
-                by = owner_at(account, entered)
+                by = owner_at(entered)
                 points.append((entered, to_date(entered).isoformat(), by))
                 reopened = following[1]
                 points.append((reopened, (to_date(reopened) + dt.timedelta(days=45)).isoformat(),
-                               owner_at(account, reopened)))
+                               owner_at(reopened)))
                 start = reopened
         closed = plan.closed_at is not None
         target = shown
@@ -258,21 +274,20 @@ class HistoryBuilder:
                            for _ in range(pushes))
             for i, t in enumerate(times, 1):
                 day = base + dt.timedelta(days=span * i // pushes)
-                points.append((t, day.isoformat(), owner_at(account, t)))
+                points.append((t, day.isoformat(), owner_at(t)))
         elif not closed and end > start:
             t = start + 1 + int((end - start - 1) * r())
-            points.append((t, shown.isoformat(), owner_at(account, t)))
+            points.append((t, shown.isoformat(), owner_at(t)))
         if closed:
-            points.append((end, shown.isoformat(), owner_at(account, end)))
+            points.append((end, shown.isoformat(), owner_at(end)))
         return points
 
     def _owners(self, plan: DealPlan) -> list[Point]:
-        account = plan.account
-        owner_at = self.accounts.owner_at
-        points: list[Point] = [(plan.created, owner_at(account, plan.created), None)]
+        seat = self.accounts.seat_of(plan.account)
+        owner_at = seat.at
+        points: list[Point] = [(plan.created, owner_at(plan.created), None)]
         for _, entered in plan.visits[1:]:
-            points.append((entered, owner_at(account, entered), None))
-        seat = self.accounts.seat_of(account)
+            points.append((entered, owner_at(entered), None))
         handover = seat.handover
         if seat.successor is not None and plan.created < handover < self.now:
             current = next((s for s, entered in reversed(plan.visits) if entered <= handover),
@@ -296,10 +311,10 @@ class HistoryBuilder:
         t = entered + 1 + int((leaves - entered - 1) * (0.2 + 0.6 * r()))
         choices = _OVERRIDES[stage.forecast_category]
         override = choices[0] if r() < 0.75 else choices[1]
-        by = self.accounts.owner_at(plan.account, t)
-        points.append((t, override, by))
+        owner_at = self.accounts.seat_of(plan.account).at
+        points.append((t, override, owner_at(t)))
         if v + 1 < len(visits):
-            points.append((leaves, None, self.accounts.owner_at(plan.account, leaves)))
+            points.append((leaves, None, owner_at(leaves)))
         return points
 
 
