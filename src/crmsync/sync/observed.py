@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -76,7 +77,10 @@ class FieldObserver:
     def __init__(self, fields: Iterable[str], columns: Sequence[str], dialect: str) -> None:
         wanted = set(fields)
         self.fields = tuple(f for f in HISTORY_FIELDS if f in wanted)
-        self._at = [columns.index(f) for f in self.fields]
+        at = [columns.index(f) for f in self.fields]
+        getter = operator.itemgetter(*at)
+        self._new_values: Callable[[Sequence[Any]], tuple[Any, ...]] = \
+            getter if len(at) > 1 else lambda row: (getter(row),)
         raw = sa.types.NullType()
         self._select = sa.select(OPPORTUNITIES.c.remote_id,
                                  *(sa.type_coerce(OPPORTUNITIES.c[f], raw)
@@ -96,7 +100,7 @@ class FieldObserver:
         chunk = self._chunk
         for start in range(0, len(ids), chunk):
             params = {"connection": connection, "ids": list(ids[start:start + chunk])}
-            out.extend(map(tuple, conn.execute(self._select, params).fetchall()))
+            out.extend(conn.execute(self._select, params).fetchall())
         return out
 
     def changes(self, stored: Iterable[tuple[Any, ...]],
@@ -104,11 +108,13 @@ class FieldObserver:
         """``(remote_id, field, old text, new text)`` of the values of ``rows`` (by remote id)
         that differ from ``stored``."""
         out = []
-        pairs = list(zip(self.fields, self._at, strict=True))
-        for rid, *old_values in stored:
-            row = rows[rid]
-            for (field, i), old in zip(pairs, old_values, strict=True):
-                new = row[i]
+        fields, new_values = self.fields, self._new_values
+        for found in stored:
+            rid, old_values = found[0], found[1:]
+            values = new_values(rows[rid])
+            if values == old_values:  # the common case, compared in C
+                continue
+            for field, old, new in zip(fields, old_values, values, strict=True):
                 if new != old:
                     old_text, new_text = history_text(old), history_text(new)
                     if old_text != new_text:
