@@ -17,7 +17,6 @@ import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crmsync.core.schema import HISTORY_FIELDS, SYNCED_TABLES
@@ -81,13 +80,10 @@ class FieldObserver:
         getter = operator.itemgetter(*at)
         self._new_values: Callable[[Sequence[Any]], tuple[Any, ...]] = \
             getter if len(at) > 1 else lambda row: (getter(row),)
-        raw = sa.types.NullType()
-        self._select = sa.select(OPPORTUNITIES.c.remote_id,
-                                 *(sa.type_coerce(OPPORTUNITIES.c[f], raw)
-                                   for f in self.fields)).where(
-            OPPORTUNITIES.c.connection == sa.bindparam("connection"),
-            OPPORTUNITIES.c.is_deleted == sa.false(),
-            OPPORTUNITIES.c.remote_id.in_(sa.bindparam("ids", expanding=True)))
+        mark = "%s" if dialect == "postgresql" else "?"
+        names = ", ".join(f'"{f}"' for f in ("remote_id", *self.fields))
+        self._sql = (f'SELECT {names} FROM "{OPPORTUNITIES.name}" WHERE "connection" = {mark} '
+                     f'AND NOT "is_deleted" AND "remote_id" ')
         self._chunk = _CHUNK.get(dialect, 900)
         self._columns = [c for c in FIELD_HISTORY.columns if c.name != "id"]
         self._adapters = {c.name: value_adapter(dialect, c) for c in self._columns}
@@ -95,12 +91,21 @@ class FieldObserver:
     def stored(self, conn: Connection, connection: str, ids: Sequence[str]
                ) -> list[tuple[Any, ...]]:
         """``(remote_id, value…)`` of the stored, non-deleted deals among ``ids``, values as
-        the driver returns them."""
+        the driver returns them (read with the driver's cursor: no per-row work above it)."""
         out: list[tuple[Any, ...]] = []
         chunk = self._chunk
-        for start in range(0, len(ids), chunk):
-            params = {"connection": connection, "ids": list(ids[start:start + chunk])}
-            out.extend(conn.execute(self._select, params).fetchall())
+        cursor = conn.connection.cursor()
+        try:
+            for start in range(0, len(ids), chunk):
+                part = list(ids[start:start + chunk])
+                if conn.dialect.name == "postgresql":
+                    cursor.execute(self._sql + "= ANY(%s)", (connection, part))
+                else:
+                    marks = ", ".join("?" * len(part))
+                    cursor.execute(f"{self._sql}IN ({marks})", (connection, *part))
+                out.extend(cursor.fetchall())
+        finally:
+            cursor.close()
         return out
 
     def changes(self, stored: Iterable[tuple[Any, ...]],
