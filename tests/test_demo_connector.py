@@ -44,6 +44,8 @@ REFERENCES = {
     ("opportunity_stage_history", "opportunity_id"): "opportunities",
     ("opportunity_stage_history", "stage_id"): "stages",
     ("opportunity_stage_history", "changed_by"): "users",
+    ("opportunity_field_history", "opportunity_id"): "opportunities",
+    ("opportunity_field_history", "changed_by"): "users",
     ("opportunity_contacts", "opportunity_id"): "opportunities",
     ("opportunity_contacts", "contact_id"): "contacts",
     ("activities", "owner_id"): "users",
@@ -115,11 +117,13 @@ def test_connector_reads_every_schema_table() -> None:
 
 def test_settings_default_to_a_small_fixed_dataset() -> None:
     assert DemoConnector.validate_settings({}) == {
-        "size": "small", "seed": 42, "as_of": "2026-09-30", "batch_size": 2000}
+        "size": "small", "seed": 42, "as_of": "2026-09-30", "batch_size": 2000,
+        "cut_at": None}
 
 
 @pytest.mark.parametrize("raw", [{"size": "huge"}, {"as_of": "30/09/2026"}, {"seed": "7"},
-                                 {"batch_size": 0}])
+                                 {"batch_size": 0}, {"cut_at": "July"},
+                                 {"cut_at": "2026-07-01T00:00:00+02:00"}])
 def test_invalid_settings_raise_config_errors(raw: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
         DemoConnector.validate_settings(raw)

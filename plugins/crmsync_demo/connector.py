@@ -6,7 +6,8 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from crmsync import Batch, ConfigError, Connector, ConnectorError, Setting
+from crmsync import HISTORY_FIELDS, Batch, ConfigError, Connector, ConnectorError, Setting
+from crmsync_demo.cut import parse_cut
 from crmsync_demo.dataset import ENTITIES, SIZES, DemoDataset
 
 __all__ = ["DemoConnector"]
@@ -32,6 +33,9 @@ class DemoConnector(Connector):
         "as_of": Setting(str, "the dataset's today (ISO date); history covers the two years "
                               "before it", default=DEMO_AS_OF),
         "batch_size": Setting(int, "records per batch", default=2000),
+        "cut_at": Setting(str, "give the dataset as it stood at this instant (ISO date or "
+                               "date and time, UTC) instead of as of as_of",
+                          default=None),
     }
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
@@ -49,6 +53,13 @@ class DemoConnector(Connector):
             raise ConfigError(f"expected an ISO date such as 2026-09-30, got "
                               f"{settings['as_of']!r}", file=file, section=section,
                               key="as_of") from None
+        if settings["cut_at"] is not None:
+            try:
+                parse_cut(settings["cut_at"])
+            except ValueError:
+                raise ConfigError(f"expected an ISO date or date and time in UTC such as "
+                                  f"2026-07-01, got {settings['cut_at']!r}", file=file,
+                                  section=section, key="cut_at") from None
         if settings["batch_size"] < 1:
             raise ConfigError(f"expected a positive number, got {settings['batch_size']}",
                               file=file, section=section, key="batch_size")
@@ -58,14 +69,21 @@ class DemoConnector(Connector):
     def dataset(self) -> DemoDataset:
         """The generated CRM, set up on first use."""
         if self._dataset is None:
+            cut_at = self.settings.get("cut_at")
             self._dataset = DemoDataset(self.settings["size"], self.settings["seed"],
-                                        dt.date.fromisoformat(self.settings["as_of"]))
+                                        dt.date.fromisoformat(self.settings["as_of"]),
+                                        parse_cut(cut_at) if cut_at else None)
         return self._dataset
 
     def check(self) -> str:
         """Describe the dataset; there is nothing to authenticate against."""
         s = self.settings
-        return f"demo CRM (size {s['size']}, seed {s['seed']}, as of {s['as_of']})"
+        cut = f", cut at {s['cut_at']}" if s.get("cut_at") else ""
+        return f"demo CRM (size {s['size']}, seed {s['seed']}, as of {s['as_of']}{cut})"
+
+    def history_fields(self) -> frozenset[str]:
+        """Every tracked field: the demo CRM keeps the history of them all."""
+        return frozenset(HISTORY_FIELDS)
 
     def read(self, entity: str, cursor: Any) -> Iterator[Batch]:
         """Yield ``entity``'s records after ``cursor`` in batches of ``batch_size``.
@@ -95,6 +113,7 @@ class DemoConnector(Connector):
 
     @property
     def fingerprint(self) -> str:
-        """Identifies the generated dataset: ``size:seed:as_of``."""
+        """Identifies the generated dataset: ``size:seed:as_of``, then ``:cut_at`` if set."""
         s = self.settings
-        return f"{s['size']}:{s['seed']}:{s['as_of']}"
+        cut = f":{s['cut_at']}" if s.get("cut_at") else ""
+        return f"{s['size']}:{s['seed']}:{s['as_of']}{cut}"

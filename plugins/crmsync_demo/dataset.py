@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from crmsync_demo.accounts import AccountBook
 from crmsync_demo.activities import ActivityRecords
+from crmsync_demo.cut import CutStreams
 from crmsync_demo.deal_plan import DealBook, DealPlan
 from crmsync_demo.deals import DealRecords
 from crmsync_demo.feedback import FeedbackRecords
@@ -24,7 +25,7 @@ from crmsync_demo.finance import currency_rate_records, spend_records, target_re
 from crmsync_demo.leads import LeadBook, LeadPlan
 from crmsync_demo.pipelines import pipeline_records, stage_records
 from crmsync_demo.sales_team import SalesTeam
-from crmsync_demo.timeline import DAY, Timeline, to_datetime
+from crmsync_demo.timeline import DAY, Timeline, epoch_of_instant, to_datetime
 
 __all__ = ["SizeProfile", "SIZES", "ENTITIES", "DemoDataset"]
 
@@ -34,7 +35,8 @@ Record = dict[str, Any]
 #: Every table of the unified schema, parents first.
 ENTITIES = (
     "users", "accounts", "contacts", "leads", "pipelines", "stages", "opportunities",
-    "opportunity_stage_history", "opportunity_contacts", "activities", "currency_rates",
+    "opportunity_stage_history", "opportunity_field_history", "opportunity_contacts",
+    "activities", "currency_rates",
     "quotas", "spend", "feedback", "targets",
 )
 
@@ -79,9 +81,12 @@ class DemoDataset:
     :param size: a key of :data:`SIZES`.
     :param seed: the random seed; the same seed and settings give the same records, always.
     :param as_of: the dataset's "today"; all history lies in the two years before it.
+    :param cut_at: give the dataset as it stood at this instant (naive UTC) instead of
+        today: :mod:`crmsync_demo.cut`. An instant at or after ``as_of`` changes nothing.
     """
 
-    def __init__(self, size: str, seed: int, as_of: dt.date) -> None:
+    def __init__(self, size: str, seed: int, as_of: dt.date,
+                 cut_at: dt.datetime | None = None) -> None:
         self.profile = SIZES[size]
         self.seed = seed
         self.timeline = Timeline(as_of)
@@ -103,6 +108,7 @@ class DemoDataset:
             "stages": lambda o: iter(stage_records(self._configured_at)[o:]),
             "opportunities": self._opportunities,
             "opportunity_stage_history": self._stage_history,
+            "opportunity_field_history": self._field_history,
             "opportunity_contacts": self._opportunity_contacts,
             "activities": self._activities,
             "currency_rates": lambda o: itertools.islice(
@@ -113,6 +119,9 @@ class DemoDataset:
             "feedback": self.feedback.records_from,
             "targets": lambda o: iter(target_records(self.timeline)[o:]),
         }
+        self.cut: CutStreams | None = None
+        if cut_at is not None and epoch_of_instant(cut_at) < self.timeline.now:
+            self.cut = CutStreams(self, epoch_of_instant(cut_at))
 
     @property
     def _configured_at(self) -> dt.datetime:
@@ -124,14 +133,25 @@ class DemoDataset:
 
         :raises KeyError: for an entity the dataset does not have.
         """
+        if self.cut is not None:
+            if entity not in self._streams:
+                raise KeyError(entity)
+            return itertools.islice(self.cut.records(entity), max(0, offset), None)
         return self._streams[entity](max(0, offset))
+
+    def full_records(self, entity: str) -> Iterator[Record]:
+        """Records of ``entity`` as of the dataset's today, whatever the cut."""
+        return self._streams[entity](0)
 
     def fixed_count(self, entity: str) -> int | None:
         """The number of records of ``entity`` when it follows from the size alone.
 
         ``None`` for entities whose count is only known by generating them (contact roles,
-        stage history, activities, feedback); contacts are counted from per-account facts.
+        stage and field history, activities, feedback, and every entity of a cut dataset);
+        contacts are counted from per-account facts.
         """
+        if self.cut is not None:
+            return None
         if entity in ("currency_rates", "spend"):
             return sum(1 for _ in self.records(entity))  # a few hundred rows at most
         counts = {
@@ -159,11 +179,18 @@ class DemoDataset:
 
     def _opportunities(self, offset: int) -> Iterator[Record]:
         for plan in self.deals.plans_from(offset):
-            yield self.deal_records.opportunity(plan)
+            record = self.deal_records.opportunity(plan)
+            assert record is not None
+            yield record
 
     def _stage_history(self, offset: int) -> Iterator[Record]:
         return _children(self.deals.plans_from(0), lambda p: len(p.visits),
                          self.deal_records.stage_history, offset)
+
+    def _field_history(self, offset: int) -> Iterator[Record]:
+        return _children(self.deals.plans_from(0),
+                         lambda p: len(self.deal_records.history(p).changes),
+                         self.deal_records.field_history, offset)
 
     def _opportunity_contacts(self, offset: int) -> Iterator[Record]:
         return _children(self.deals.plans_from(0),

@@ -58,6 +58,7 @@ class DealPlan:
         "kind",
         "lead",
         "pipeline",
+        "planned",
         "product_line",
         "push_count",
         "source",
@@ -84,6 +85,8 @@ class DealPlan:
     #: The close date the CRM shows, as an epoch second: the actual close of a closed deal,
     #: the rep's current estimate of an open one (which may have passed, on a neglected deal).
     expected_close: int
+    #: The rep's first estimate of the close, as an epoch second: the segment's typical cycle.
+    planned: int
     #: How many times the expected close date was pushed out.
     push_count: int
     #: When work on the deal stopped: its close, "now", or when it went stale.
@@ -222,6 +225,7 @@ class DealBook:
         """
         tl, closed_at = self.timeline, plan.closed_at
         planned = plan.created + int(segment.cycle_days * _KIND_CYCLE[plan.kind] * DAY)
+        plan.planned = planned
         if closed_at is not None:
             expected = closed_at
         elif planned < tl.now and (zombie or rng.random() < 0.12):
@@ -254,8 +258,10 @@ def _stage_path(pipeline: Pipeline, segment: Segment, rng: random.Random, win_ra
 
     def go(stages: range, end: Stage) -> None:
         for s in stages:
-            # Small deals skip middle stages now and then.
-            if path and segment.name == "SMB" and 0 < s < n_open - 1 and r() < 0.25:
+            # Small deals skip middle stages now and then (never the stage a reopened deal
+            # resumes in: a deal lost twice in a row was never reopened).
+            if path and not path[-1].is_closed and segment.name == "SMB" \
+                    and 0 < s < n_open - 1 and r() < 0.25:
                 continue
             path.append(pipeline.open_stages[s])
             durations.append(stage_time * (0.4 + 1.2 * r()))

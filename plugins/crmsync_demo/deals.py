@@ -1,4 +1,4 @@
-"""Records of opportunities, their stage history and their contact roles."""
+"""Records of opportunities, their stage and field history and their contact roles."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from crmsync_demo.accounts import account_id, contact_id
 from crmsync_demo.deal_plan import DealBook, DealPlan
+from crmsync_demo.field_history import DealHistory, HistoryBuilder, history_records
 from crmsync_demo.leads import opportunity_id
 from crmsync_demo.seeding import DEAL, Weighted, rng_for
 from crmsync_demo.timeline import HOUR, to_date, to_datetime
@@ -24,6 +25,7 @@ _BUYING_GROUP = {"SMB": (1, 2), "Mid-Market": (1, 3), "Enterprise": (2, 4)}
 # apart from the stream its plan draws from.
 _RECORD_SALT = 1 << 40
 _CONTACTS_SALT = 2 << 40
+_REOPENED_SALT = 4 << 40
 
 
 def stage_history_id(deal: int, visit: int) -> str:
@@ -48,55 +50,90 @@ class DealRecords:
         self.accounts = book.accounts
         self.now = book.timeline.now
         self.today = book.timeline.as_of
+        self.histories = HistoryBuilder(book.seed, book.accounts, self.now)
 
-    def opportunity(self, plan: DealPlan) -> dict[str, Any]:
-        """The ``opportunities`` record of ``plan``."""
+    def _shown(self, plan: DealPlan) -> tuple[dt.date, str | None, str | None]:
+        """The close date the record shows today, and its won or lost reason."""
         rng = rng_for(self.book.seed, DEAL, plan.index + _RECORD_SALT)
-        stage = plan.stage
-        closed_at = plan.closed_at
-        status = plan.status
         expected = to_date(plan.expected_close)
-        if closed_at is None and expected > self.today and rng.random() < 0.35:
+        if plan.closed_at is None and expected > self.today and rng.random() < 0.35:
             expected = _month_end(expected)  # many reps forecast to the end of a month
+        status = plan.status
+        won = _WON_REASON.pick(rng) if status == "won" else None
+        lost = _LOST_REASON.pick(rng) if status == "lost" else None
+        return expected, won, lost
+
+    def history(self, plan: DealPlan) -> DealHistory:
+        """The field history of ``plan``, ending in the values its record shows today."""
+        return self.histories.build(plan, self._shown(plan)[0])
+
+    def opportunity(self, plan: DealPlan, until: int | None = None) -> dict[str, Any] | None:
+        """The ``opportunities`` record of ``plan`` as it stood at epoch second ``until``
+        (default: today), or ``None`` if it did not exist yet."""
+        until = self.now - 1 if until is None else until
+        if plan.created > until:
+            return None
+        shown, won_reason, lost_reason = self._shown(plan)
+        history = self.histories.build(plan, shown)
+        values, changes, pushes = history.state_at(until)
+        visits = [v for v in plan.visits if v[1] <= until]
+        stage, entered = visits[-1]
+        status = "open" if not stage.is_closed else "won" if stage.is_won else "lost"
+        if status != plan.status:
+            won_reason = None
+            lost_reason = _LOST_REASON.pick(rng_for(self.book.seed, DEAL, plan.index
+                                                    + _REOPENED_SALT)) \
+                if status == "lost" else None
+        updated = max(entered, history.changes[changes - 1][0] if changes else entered)
         name, _ = self.accounts.name_of(plan.account)
         title = f"{name} - {plan.product_line}"
         if plan.kind == "Renewal":
-            title += f" Renewal {expected.year}"
+            title += f" Renewal {shown.year}"
         elif plan.kind == "Expansion":
             title += " Expansion"
+        close_text, amount_text = values["expected_close_date"], values["amount"]
         return {
             "remote_id": opportunity_id(plan.index),
             "remote_created_at": to_datetime(plan.created),
-            "remote_updated_at": to_datetime(plan.visits[-1][1]),
-            "custom": {"product_line": plan.product_line, "push_count": plan.push_count},
+            "remote_updated_at": to_datetime(updated),
+            "custom": {"product_line": plan.product_line,
+                       "push_count": pushes},
             "name": title,
             "type": plan.kind,
             "pipeline_id": plan.pipeline.remote_id,
-            "stage_id": stage.remote_id,
+            "stage_id": values["stage_id"],
             "status": status,
-            "amount": plan.amount,
-            "currency": plan.currency,
+            "amount": float(amount_text) if amount_text is not None else None,
+            "currency": values["currency"],
             "amount_base": None,
-            "probability": stage.probability,
-            "expected_close_date": expected,
-            "closed_at": to_datetime(closed_at) if closed_at is not None else None,
-            "owner_id": self.accounts.owner_at(plan.account, closed_at or self.now),
+            "probability": float(values["probability"] or 0.0),
+            "expected_close_date": dt.date.fromisoformat(close_text) if close_text else None,
+            "closed_at": to_datetime(entered) if stage.is_closed else None,
+            "owner_id": values["owner_id"],
             "account_id": account_id(plan.account),
             "lead_source": plan.source,
-            "won_reason": _WON_REASON.pick(rng) if status == "won" else None,
-            "lost_reason": _LOST_REASON.pick(rng) if status == "lost" else None,
+            "won_reason": won_reason if status == "won" else None,
+            "lost_reason": lost_reason if status == "lost" else None,
+            "forecast_category": values["forecast_category"],
         }
 
-    def stage_history(self, plan: DealPlan) -> list[dict[str, Any]]:
-        """The ``opportunity_stage_history`` records of ``plan``: one per stage visit."""
+    def stage_history(self, plan: DealPlan, until: int | None = None) -> list[dict[str, Any]]:
+        """The ``opportunity_stage_history`` records of ``plan``: one per stage visit entered
+        at or before epoch second ``until`` (default: today)."""
+        until = self.now - 1 if until is None else until
         deal = opportunity_id(plan.index)
-        visits = plan.visits
+        visits = [v for v in plan.visits if v[1] <= until]
+        amount, changes = self.histories.amounts(plan)
+        following = iter(changes)
+        change = next(following, None)
         records = []
         for v, (stage, entered) in enumerate(visits):
             exited = visits[v + 1][1] if v + 1 < len(visits) else None
-            early = not stage.is_closed and stage.probability < 0.6
             entered_at = to_datetime(entered)
             exited_at = to_datetime(exited) if exited is not None else None
+            while change is not None and change[0] <= entered:
+                amount = change[3]
+                change = next(following, None)
             records.append({
                 "remote_id": stage_history_id(plan.index, v),
                 "remote_created_at": entered_at,
@@ -105,10 +142,16 @@ class DealRecords:
                 "stage_id": stage.remote_id,
                 "entered_at": entered_at,
                 "exited_at": exited_at,
-                "amount": plan.early_amount if early else plan.amount,
+                "amount": float(amount) if amount is not None else None,
                 "changed_by": self.accounts.owner_at(plan.account, entered),
             })
         return records
+
+    def field_history(self, plan: DealPlan, until: int | None = None) -> list[dict[str, Any]]:
+        """The ``opportunity_field_history`` records of ``plan``: its changes at or before
+        epoch second ``until`` (default: today)."""
+        until = self.now - 1 if until is None else until
+        return history_records(plan, self.history(plan), until)
 
     def buying_group(self, plan: DealPlan) -> list[tuple[int, str]]:
         """(contact ordinal, role) of the account's contacts on the deal; the primary first."""

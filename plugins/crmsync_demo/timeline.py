@@ -12,7 +12,8 @@ import math
 from collections.abc import Iterator
 
 __all__ = ["DAY", "HOUR", "MINUTE", "GROWTH_PER_YEAR", "OPEN", "CLOSE", "HISTORY_DAYS",
-           "REPORTING_QUARTERS", "Timeline", "to_datetime", "to_date", "epoch_of", "next_month"]
+           "REPORTING_QUARTERS", "Timeline", "to_datetime", "to_date", "epoch_of",
+           "epoch_of_instant", "next_month"]
 
 MINUTE = 60
 HOUR = 3600
@@ -43,6 +44,11 @@ def to_datetime(t: int) -> dt.datetime:
 def to_date(t: int) -> dt.date:
     """The UTC calendar date of epoch second ``t``."""
     return dt.date.fromordinal(_EPOCH_ORDINAL + t // DAY)
+
+
+def epoch_of_instant(instant: dt.datetime) -> int:
+    """Epoch second of the naive UTC datetime ``instant`` (fractions of a second dropped)."""
+    return (instant - _EPOCH) // _SECONDS
 
 
 def epoch_of(day: dt.date) -> int:

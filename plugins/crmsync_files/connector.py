@@ -16,6 +16,7 @@ from typing import Any, ClassVar, overload
 
 from crmsync import (
     BOOK_KEEPING_COLUMNS,
+    HISTORY_FIELDS,
     SYNCED_TABLES,
     Batch,
     ConfigError,
@@ -28,6 +29,7 @@ from crmsync import (
 from crmsync_files.cursor import FileCursor, Resume, file_signature, parse_timestamp
 from crmsync_files.date_formats import DateColumns
 from crmsync_files.file_checks import encoding_hint, undecodable
+from crmsync_files.history_values import normalised_history
 from crmsync_files.jsonl_rows import read_jsonl_rows
 from crmsync_files.row_readers import ReadOptions, SourceRow, read_csv_header, read_csv_rows
 
@@ -80,6 +82,10 @@ class FilesConnector(Connector):
         "max_row_lines": Setting(int, "the most lines one CSV row may span (quoted cells "
                                       "holding line breaks); a quote still open after that "
                                       "is unbalanced", default=100),
+        "history_fields": Setting(list, "the tracked opportunity fields the "
+                                        "opportunity_field_history file has every change "
+                                        "of; default: all of them when the file is there",
+                                  default=None),
     }
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
@@ -96,6 +102,11 @@ class FilesConnector(Connector):
             value = self.settings[key]
             for table, one in (value.items() if isinstance(value, dict) else [(None, value)]):
                 self._check_per_file(key, table, one)
+        unknown = set(self.settings["history_fields"] or ()) - set(HISTORY_FIELDS)
+        if unknown:
+            raise ConfigError(f"not tracked fields: {', '.join(sorted(map(str, unknown)))} "
+                              f"(tracked: {', '.join(HISTORY_FIELDS)})",
+                              section=self._section, key="history_fields")
         self._standing: dict[str, StandingRejects] = {}
 
     def _check_per_file(self, key: str, table: str | None, value: Any) -> None:
@@ -201,6 +212,14 @@ class FilesConnector(Connector):
             summary += f"; ignored (no such table or format): {', '.join(ignored)}"
         return summary
 
+    def history_fields(self) -> frozenset[str]:
+        """The ``history_fields`` setting, else every tracked field when the folder has an
+        ``opportunity_field_history`` file, else none (the engine observes the rest)."""
+        if self.settings["history_fields"] is not None:
+            return frozenset(self.settings["history_fields"])
+        has_file = self.folder.is_dir() and self.table_file("opportunity_field_history")
+        return frozenset(HISTORY_FIELDS) if has_file else frozenset()
+
     # -- reading ----------------------------------------------------------------------------
 
     def retry_rejects(self, entity: str, standing: StandingRejects) -> None:
@@ -223,7 +242,10 @@ class FilesConnector(Connector):
         state = FileCursor.from_json(cursor)
         if path is None:
             return iter([Batch(cursor=FileCursor(state.since).to_json())])
-        return self._read_file(entity, path, state)
+        batches = self._read_file(entity, path, state)
+        if entity == "opportunity_field_history":
+            return normalised_history(batches)
+        return batches
 
     def _read_file(self, entity: str, path: Path, state: FileCursor) -> Iterator[Batch]:
         """One pass over ``path``, resumed from ``state.resume`` if the file is unchanged."""

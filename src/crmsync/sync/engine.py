@@ -31,6 +31,7 @@ from crmsync.sync.batch import PendingBatch, deletions_of, replace_rejects, save
 from crmsync.sync.checks import checked_read
 from crmsync.sync.limits import storable
 from crmsync.sync.merges import repoint_references
+from crmsync.sync.observed import FieldObserver, observer_for
 from crmsync.sync.refusals import describe_refusal, is_data_error, refused_rows
 from crmsync.sync.reject_log import RejectLog, describe_reject
 from crmsync.sync.standing_rejects import load_standing, resolve
@@ -91,6 +92,7 @@ class SyncEngine:
         self._reject_log = RejectLog(log, "")
         self._records_seen = 0
         self._run_started = dt.datetime.min
+        self._observer: FieldObserver | None = None
 
     def run(self, entities: Sequence[str] | None = None, *, full: bool = False
             ) -> list[EntityResult]:
@@ -186,7 +188,11 @@ class SyncEngine:
         try:  # into an empty table, secondary indexes are built after (crmsync.store.bulk)
             # inside the try: a connector raising here still closes its run row as failed
             self.connector.retry_rejects(entity, self._standing)
-            with first_load(engine, SYNCED_TABLES[entity]):
+            with first_load(engine, SYNCED_TABLES[entity]) as empty:
+                self._observer = observer_for(
+                    entity, self.connector.history_fields() if entity == "opportunities"
+                    else (), validator_for(entity, self.store.dialect).columns,
+                    self.store.dialect, empty)
                 self._read_all(entity, state, result, calls_before)
         except QuotaExhausted as exc:
             # Not a failure: the budget stops the run cleanly; committed batches and their
@@ -314,6 +320,8 @@ class SyncEngine:
         transaction; ``result`` counts them once it committed."""
         connection = self.connector.name
         with self.store.engine.begin() as conn:
+            if self._observer is not None:  # before the upsert: it compares the stored rows
+                self._observer.observe(conn, connection, rows, now)
             upserted = upsert_prepared(conn, table, columns, list(rows.values()))
             deleted = mark_deleted(conn, table, connection, deletions, now)
             if merges:
