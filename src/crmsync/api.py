@@ -25,6 +25,8 @@ from crmsync.orchestration.connections import (
     redactor_for,
 )
 from crmsync.orchestration.demo import DemoResult, demo
+from crmsync.orchestration.forecast import forecast
+from crmsync.orchestration.forecast_accuracy import forecast_accuracy
 from crmsync.orchestration.reading import metric_report, metric_values, status
 from crmsync.orchestration.runs import compute_metrics, compute_standard_metrics, sync
 from crmsync.orchestration.scorecards import scorecard
@@ -38,4 +40,5 @@ __all__ = [
     "upgrade", "show_config", "init_config", "demo", "DemoResult", "serve_schedule",
     "CheckResult", "writeback_plan", "writeback_apply", "run", "scorecard",
     "coach", "coaching_findings", "coaching_rules", "coach_writeback",
+    "forecast", "forecast_accuracy",
 ]

@@ -1,0 +1,198 @@
+"""The forecast roll-up in SQL: every deal of a period's forecast with its category, base
+amount, weight and history-based chance, and the sums per rep or team (docs/forecast.md).
+
+A deal is in the forecast of the period ``[start, end)`` seen at instant ``at`` when it was
+won in the period by ``at`` (category ``closed``), or is open at ``at`` with an expected close
+date in the period (category: the deal's own ``forecast_category``, else its stage's, each
+normalised by :func:`category_sql`; ``pipeline`` when neither is known). Deals are the
+stored ones (``at`` is now) or, for a past instant, :func:`crmsync.opportunities_as_of`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import FromClause, Select
+
+from crmsync.core.schema import SYNCED_TABLES
+from crmsync.metrics.forecast_history import MIN_SAMPLE, chances
+from crmsync.plugin.context import MetricContext
+from crmsync.plugin.history import opportunities_as_of
+
+__all__ = ["CATEGORIES", "ForecastScope", "category_sql", "forecast_deals", "rollup",
+           "quota_totals", "won_totals"]
+
+#: The forecast categories, from the most to the least certain.
+CATEGORIES = ("closed", "commit", "best_case", "pipeline", "omitted")
+#: Spellings CRMs use (lower case, without spaces, ``_`` or ``-``) → category. Salesforce's
+#: ``ForecastCategoryName`` (``BestCase``, ``Closed``, ``Omitted``), HubSpot's
+#: ``hs_manual_forecast_category`` (``BEST_CASE``, ``OMIT``) and the stages' labels.
+SPELLINGS = {
+    "closed": "closed", "closedwon": "closed", "won": "closed",
+    "commit": "commit", "committed": "commit",
+    "bestcase": "best_case", "best": "best_case", "upside": "best_case",
+    "pipeline": "pipeline", "open": "pipeline",
+    "omitted": "omitted", "omit": "omitted", "closedlost": "omitted", "lost": "omitted",
+}
+
+
+@dataclass(frozen=True)
+class ForecastScope:
+    """What a forecast query describes.
+
+    :param dialect: ``sqlite`` or ``postgresql``.
+    :param start: the period's first day; ``end``: the first day after it.
+    :param at: the instant the forecast is seen at (naive UTC).
+    :param dimension: ``owner``, ``team`` or ``None`` (the organisation).
+    :param as_of: rebuild the deals as they stood at ``at`` from history (else the stored
+        deals, which describe now).
+    :param min_sample: past stage entries a history-based chance needs (else the stage's
+        probability stands in).
+    """
+
+    dialect: str
+    start: dt.date
+    end: dt.date
+    at: dt.datetime
+    dimension: str | None = None
+    base_currency: str = "USD"
+    as_of: bool = False
+    min_sample: int = MIN_SAMPLE
+
+    def context(self) -> MetricContext:
+        """The metric context whose SQL helpers the queries use."""
+        return MetricContext(dialect=self.dialect, base_currency=self.base_currency,
+                             as_of=self.at)
+
+
+def category_sql(value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A CRM's forecast category text as one of :data:`CATEGORIES`, ``NULL`` when empty or
+    not a known spelling (:data:`SPELLINGS`)."""
+    key: ColumnElement[Any] = sa.func.lower(sa.func.coalesce(value, ""))
+    for char in (" ", "_", "-"):
+        key = sa.func.replace(key, char, "")
+    return sa.case(*((key == spelling, sa.literal(category))
+                     for spelling, category in SPELLINGS.items()), else_=sa.null())
+
+
+def _deals(scope: ForecastScope) -> FromClause:
+    if scope.as_of:
+        return opportunities_as_of(scope.dialect, scope.at).subquery("deal")
+    return SYNCED_TABLES["opportunities"].alias("deal")
+
+
+def _instant(value: dt.datetime | dt.date) -> ColumnElement[Any]:
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime.combine(value, dt.time())
+    return sa.literal(value, sa.DateTime())
+
+
+def _dimension(scope: ForecastScope, frm: FromClause, owner: ColumnElement[Any],
+               connection: ColumnElement[Any]) -> tuple[FromClause, ColumnElement[Any]]:
+    """The dimension's value (the owner's remote id, the owner's team, or ``NULL``)."""
+    if scope.dimension == "owner":
+        return frm, owner
+    if scope.dimension == "team":
+        users = SYNCED_TABLES["users"].alias("owner_user")
+        return frm.outerjoin(users, sa.and_(users.c.connection == connection,
+                                            users.c.remote_id == owner,
+                                            users.c.is_deleted == sa.false())), users.c.team
+    return frm, sa.null()
+
+
+def forecast_deals(scope: ForecastScope) -> Select[Any]:
+    """One row per deal in the forecast: ``dimension_value``, ``remote_id``, ``category``,
+    ``amount`` (base currency: won deals at the close date's rate, open ones at the latest),
+    ``weighted`` (amount × stage probability, else the deal's; closed at 100 %) and
+    ``history`` (amount × the history-based chance, closed at 100 %), ``chance_n`` (the
+    sample behind the chance; ``NULL`` when the stage probability stood in)."""
+    ctx = scope.context()
+    deal = _deals(scope)
+    stage = SYNCED_TABLES["stages"].alias("deal_stage")
+    odds = chances(scope.dialect, deal, at=scope.at, end=scope.end)
+    start, end, at = _instant(scope.start), _instant(scope.end), _instant(scope.at)
+    frm: FromClause = odds.join(deal.outerjoin(
+        stage, sa.and_(stage.c.connection == deal.c.connection,
+                       stage.c.remote_id == deal.c.stage_id, stage.c.is_deleted == sa.false())))
+    frm, dim = _dimension(scope, frm, deal.c.owner_id, deal.c.connection)
+    won = sa.and_(deal.c.status == "won", deal.c.closed_at >= start, deal.c.closed_at < end,
+                  deal.c.closed_at <= at)
+    open_in_period = sa.and_(deal.c.status == "open",
+                             deal.c.expected_close_date >= sa.literal(scope.start, sa.Date()),
+                             deal.c.expected_close_date < sa.literal(scope.end, sa.Date()))
+    own = category_sql(deal.c.forecast_category)
+    stage_category = category_sql(stage.c.forecast_category)
+    # an open deal filed as closed is not closed yet: the firmest open category
+    open_category = sa.case((sa.func.coalesce(own, stage_category) == "closed", "commit"),
+                            else_=sa.func.coalesce(own, stage_category, "pipeline"))
+    category = sa.case((won, "closed"), else_=open_category)
+    amount = sa.case((won, ctx.amount_in_base(deal, deal.c.closed_at)),
+                     else_=ctx.amount_in_base(deal))
+    weight = sa.func.coalesce(stage.c.probability, deal.c.probability, 0.0)
+    chance = sa.case((odds.n >= scope.min_sample, odds.rate), else_=weight)
+    return (
+        sa.select(dim.label("dimension_value"), deal.c.remote_id.label("remote_id"),
+                  deal.c.connection.label("connection"), category.label("category"),
+                  amount.label("amount"),
+                  (amount * sa.case((won, 1.0), else_=weight)).label("weighted"),
+                  (amount * sa.case((won, 1.0), else_=chance)).label("history"),
+                  sa.case((won, None), (odds.n >= scope.min_sample, odds.n),
+                          else_=None).label("chance_n"))
+        .select_from(frm)
+        .where(deal.c.is_deleted == sa.false(), sa.or_(won, open_in_period))
+    )
+
+
+def rollup(scope: ForecastScope) -> Select[Any]:
+    """Per (``dimension_value``, ``category``): ``n`` deals, ``amount``, ``weighted``,
+    ``history`` (sums, base currency), ``unconverted`` (deals whose amount has no rate) and
+    ``history_n`` (open deals whose chance came from history)."""
+    d = forecast_deals(scope).subquery("forecast_deal")
+    return (
+        sa.select(d.c.dimension_value, d.c.category, sa.func.count().label("n"),
+                  sa.func.sum(d.c.amount).label("amount"),
+                  sa.func.sum(d.c.weighted).label("weighted"),
+                  sa.func.sum(d.c.history).label("history"),
+                  sa.func.sum(sa.case((d.c.amount.is_(None), 1), else_=0)).label("unconverted"),
+                  sa.func.count(d.c.chance_n).label("history_n"))
+        .group_by(d.c.dimension_value, d.c.category)
+    )
+
+
+def quota_totals(scope: ForecastScope) -> Select[Any]:
+    """Rep quotas (base currency) starting in the period, summed per ``dimension_value``
+    (a team's quota is its reps' quotas summed, as ``quota_attainment`` does): ``quota``."""
+    q = SYNCED_TABLES["quotas"]
+    frm, dim = _dimension(scope, q, q.c.owner_id, q.c.connection)
+    return (
+        sa.select(dim.label("dimension_value"), sa.func.sum(q.c.amount).label("quota"))
+        .select_from(frm)
+        .where(q.c.is_deleted == sa.false(), q.c.owner_id.is_not(None),
+               sa.or_(q.c.currency.is_(None), q.c.currency == scope.base_currency),
+               q.c.period_start >= sa.literal(scope.start, sa.Date()),
+               q.c.period_start < sa.literal(scope.end, sa.Date()))
+        .group_by(*([dim] if scope.dimension else []))
+    )
+
+
+def won_totals(scope: ForecastScope) -> Select[Any]:
+    """What actually closed won in the period, by the deal's owner now (the stored deals,
+    whatever ``at``): ``dimension_value``, ``n``, ``amount`` (base currency, close-date
+    rate)."""
+    ctx = scope.context()
+    deal = SYNCED_TABLES["opportunities"].alias("won_deal")
+    frm, dim = _dimension(scope, deal, deal.c.owner_id, deal.c.connection)
+    amount = ctx.amount_in_base(deal, deal.c.closed_at)
+    return (
+        sa.select(dim.label("dimension_value"), sa.func.count().label("n"),
+                  sa.func.sum(amount).label("amount"))
+        .select_from(frm)
+        .where(deal.c.is_deleted == sa.false(), deal.c.status == "won",
+               deal.c.closed_at >= _instant(scope.start), deal.c.closed_at < _instant(scope.end))
+        .group_by(*([dim] if scope.dimension else []))
+    )
+

@@ -1,0 +1,118 @@
+"""The history-based forecast's chances, in SQL: for an open deal at instant ``T`` in stage
+``S`` for ``d`` days, the share of the org's past entries into ``S`` that, having stayed
+``lo`` days (the lower bound of ``d``'s age bucket), were won within the ``r`` days the
+period has left after ``T`` (docs/forecast.md, "History-based forecast").
+
+Only past entries whose whole window ``[entered + lo, entered + lo + r]`` ended by ``T``
+count, so a forecast rebuilt for a past instant uses only what was known then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import FromClause, Subquery
+
+from crmsync.core.schema import SYNCED_TABLES
+
+__all__ = ["BUCKETS", "MIN_SAMPLE", "Chances", "chances", "day_number", "age_bucket",
+           "stage_rates"]
+
+#: Lower bounds (days in the stage) of the age buckets: [0, 7), [7, 30), [30, 90), 90+.
+BUCKETS = (0, 7, 30, 90)
+#: Past stage entries a bucket needs before its won share replaces the stage probability.
+MIN_SAMPLE = 20
+
+
+def day_number(dialect: str, column: Any) -> ColumnElement[float]:
+    """A timestamp as a number of days (fractional), for differences and offsets."""
+    if dialect == "sqlite":
+        return cast("ColumnElement[float]", sa.func.julianday(column))
+    return cast("ColumnElement[float]", sa.extract("epoch", column) / 86400.0)
+
+
+def age_bucket(age: ColumnElement[float]) -> ColumnElement[int]:
+    """The lower bound of the bucket (:data:`BUCKETS`) holding ``age`` days."""
+    whens = [(age < upper, sa.literal(lower))
+             for lower, upper in itertools.pairwise(BUCKETS)]
+    return sa.case(*whens, else_=sa.literal(BUCKETS[-1]))
+
+
+def _remaining(at: dt.datetime, end: dt.date) -> float:
+    """Days from ``at`` to the end of the period (0 once it has ended)."""
+    return max((dt.datetime.combine(end, dt.time()) - at).total_seconds() / 86400.0, 0.0)
+
+
+def stage_rates(dialect: str, at: dt.datetime, end: dt.date) -> Subquery:
+    """Per (``connection``, ``stage_id``, ``lo``): ``n`` past entries into the stage that
+    stayed ``lo`` days and whose window of the period's remaining days ended by ``at``, and
+    ``won``, those of them won within that window. One scan of the stage history."""
+    h = SYNCED_TABLES["opportunity_stage_history"].alias("past_entry")
+    o = SYNCED_TABLES["opportunities"].alias("past_deal")
+    bucket = sa.union_all(*(sa.select(sa.literal(lo).label("lo")) for lo in BUCKETS)
+                          ).subquery("bucket")
+    t = day_number(dialect, sa.literal(at, sa.DateTime()))
+    r = _remaining(at, end)
+    ref = day_number(dialect, h.c.entered_at) + bucket.c.lo
+    closed = day_number(dialect, o.c.closed_at)
+    won = sa.and_(o.c.status == "won", closed > ref, closed <= ref + r)
+    return (
+        sa.select(h.c.connection, h.c.stage_id, bucket.c.lo, sa.func.count().label("n"),
+                  sa.func.sum(sa.case((won, 1), else_=0)).label("won"))
+        .select_from(h.join(bucket, sa.true())
+                     .outerjoin(o, sa.and_(o.c.connection == h.c.connection,
+                                           o.c.remote_id == h.c.opportunity_id,
+                                           o.c.is_deleted == sa.false())))
+        .where(h.c.is_deleted == sa.false(), ref + r <= t,
+               sa.or_(h.c.exited_at.is_(None), day_number(dialect, h.c.exited_at) > ref))
+        .group_by(h.c.connection, h.c.stage_id, bucket.c.lo)
+        .subquery("stage_rate")
+    )
+
+
+@dataclass(frozen=True)
+class Chances:
+    """How a deal query reaches its history-based chance: ``join`` adds what it needs to a
+    FROM holding the deal; ``n`` is the sample and ``rate`` the won share (``NULL`` without
+    a sample)."""
+
+    join: Callable[[FromClause], FromClause]
+    n: ColumnElement[Any]
+    rate: ColumnElement[Any]
+    age: ColumnElement[Any]
+
+
+def chances(dialect: str, deal: FromClause, *, at: dt.datetime, end: dt.date) -> Chances:
+    """The chance of each open ``deal`` (a FROM with the columns of ``opportunities``) to
+    be won by ``end``, seen at ``at``: its days in its stage at ``at`` (since its latest
+    entry into the stage by then, from the stage history; since its creation when the
+    history has none) pick the bucket of :func:`stage_rates`."""
+    h = SYNCED_TABLES["opportunity_stage_history"].alias("entry")
+    at_sql = sa.literal(at, sa.DateTime())
+    entered = (
+        sa.select(h.c.connection, h.c.opportunity_id, h.c.stage_id,
+                  sa.func.max(h.c.entered_at).label("entered_at"))
+        .where(h.c.is_deleted == sa.false(), h.c.entered_at <= at_sql)
+        .group_by(h.c.connection, h.c.opportunity_id, h.c.stage_id)
+        .subquery("stage_entry")
+    )
+    rates = stage_rates(dialect, at, end)
+    since = sa.func.coalesce(entered.c.entered_at, deal.c.remote_created_at, at_sql)
+    age = day_number(dialect, at_sql) - day_number(dialect, since)
+
+    def join(frm: FromClause) -> FromClause:
+        return (frm.outerjoin(entered, sa.and_(entered.c.connection == deal.c.connection,
+                                               entered.c.opportunity_id == deal.c.remote_id,
+                                               entered.c.stage_id == deal.c.stage_id))
+                .outerjoin(rates, sa.and_(rates.c.connection == deal.c.connection,
+                                          rates.c.stage_id == deal.c.stage_id,
+                                          rates.c.lo == age_bucket(age))))
+
+    return Chances(join=join, n=sa.func.coalesce(rates.c.n, 0),
+                   rate=rates.c.won * 1.0 / sa.func.nullif(rates.c.n, 0), age=age)
