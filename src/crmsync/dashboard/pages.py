@@ -19,6 +19,7 @@ from crmsync.dashboard import operations, sales
 from crmsync.dashboard.coaching import coaching_page
 from crmsync.dashboard.data import DashboardData
 from crmsync.dashboard.filters import PERIODS, Filters, parse_filters
+from crmsync.dashboard.forecast import forecast_page
 from crmsync.plugin.panel import PANEL_PAGES, DashboardPanel, PanelContext
 
 __all__ = ["Page", "PAGES", "Renderer", "NotFound"]
@@ -55,6 +56,7 @@ PAGES = (
     Page("data-quality", "/data-quality", "Data quality", operations.data_quality),
     Page("sync", "/sync", "Sync health", operations.sync_health),
     Page("coaching", "/coaching", "Coaching", coaching_page),
+    Page("forecast", "/forecast", "Forecast", forecast_page, preferred_period="quarter"),
 )
 _BY_SLUG = {p.slug: p for p in PAGES}
 

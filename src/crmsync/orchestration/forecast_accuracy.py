@@ -62,8 +62,8 @@ def _summed(groups: dict[Any, dict[str, Any]]) -> dict[str, float]:
 
 def forecast_accuracy(config: Config, *, period: str = "quarter", by: str | None = None,
                       as_of: dt.date | None = None, min_sample: int = MIN_SAMPLE,
-                      store: Store | None = None, now: dt.datetime | None = None
-                      ) -> dict[str, Any]:
+                      store: Store | None = None, now: dt.datetime | None = None,
+                      weekly: bool = True) -> dict[str, Any]:
     """How the forecast of a period compared with what closed won in it: the period
     containing ``as_of``, by default the last ended one (before today's)::
 
@@ -76,7 +76,8 @@ def forecast_accuracy(config: Config, *, period: str = "quarter", by: str | None
     Kinds: ``commit`` (closed + commit), ``best_case`` (closed + commit + best case),
     ``weighted``, ``history``; the forecast is the one rebuilt for the period's first
     instant, ``weeks`` the rebuilt totals at the start of each week. ``ended`` is false for
-    a period not over yet: its errors are not final.
+    a period not over yet: its errors are not final. ``weekly=False`` rebuilds the start
+    only (``weeks`` holds it alone).
     """
     check_by(by)
     now = now or utc_now()
@@ -94,7 +95,8 @@ def forecast_accuracy(config: Config, *, period: str = "quarter", by: str | None
                                  dimension=by, base_currency=config.metrics.base_currency,
                                  as_of=True, min_sample=min_sample)
 
-        snapshots = [(at, run_rollup(store, scope(at))) for at in _instants(start, end, now)]
+        instants = _instants(start, end, now)[:None if weekly else 1]
+        snapshots = [(at, run_rollup(store, scope(at))) for at in instants]
         with store.engine.connect() as conn:
             actual = {r["dimension_value"]: {"n": int(r["n"]), "amount": float(r["amount"] or 0)}
                       for r in conn.execute(won_totals(scope(now))).mappings()}
