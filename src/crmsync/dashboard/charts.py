@@ -103,6 +103,6 @@ def stacked_with_marks(series: Sequence[Series], marks: Series, unit: str, title
     figure = bars(series, unit, title, stacked=True, height=height)
     name, x, y = marks
     figure["data"].append({"type": "scatter", "mode": "markers", "name": name, "x": list(x),
-                           "y": list(y), "marker": {"symbol": "line-ew-open", "size": 36,
+                           "y": list(y), "marker": {"symbol": "line-ew-open", "size": 60,
                                                     "line": {"width": 3, "color": "#b91c1c"}}})
     return figure

@@ -25,6 +25,8 @@ CATEGORIES = (("closed", "Closed"), ("commit", "Commit"), ("best_case", "Best ca
 KINDS = (("commit", "Closed + commit"), ("best_case", "+ best case"),
          ("weighted", "Weighted"), ("history", "History-based"))
 _PERIODS = ("month", "quarter", "year")
+#: Bar colours, from the firmest category to the least (the quota dash is red).
+_COLOURS = ("#166534", "#22c55e", "#60a5fa", "#cbd5e1", "#e5e7eb")
 
 
 def _money(value: float | None, currency: str) -> str:
@@ -65,8 +67,11 @@ def _figure(rows: Sequence[Mapping[str, Any]], title: str) -> dict[str, Any] | N
     names = [str(r["name"]) for r in rows]
     series = [(label, names, [r["cells"][i]["value"] for r in rows])
               for i, (_, label) in enumerate(CATEGORIES)]
-    return charts.stacked_with_marks(series, ("quota", names, [r["quota_value"] for r in rows]),
-                                     "currency", title)
+    figure = charts.stacked_with_marks(
+        series, ("quota", names, [r["quota_value"] for r in rows]), "currency", title)
+    for trace, colour in zip(figure["data"], _COLOURS, strict=False):
+        trace["marker"] = {"color": colour}
+    return figure
 
 
 def _section(result: Mapping[str, Any], f: Filters, by: str, currency: str

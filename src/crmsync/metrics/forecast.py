@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import FromClause, Select
+from sqlalchemy.sql.selectable import FromClause, Select, Subquery
 
 from crmsync.core.schema import SYNCED_TABLES
 from crmsync.metrics.forecast_history import MIN_SAMPLE, chances
@@ -111,19 +111,14 @@ def forecast_deals(scope: ForecastScope) -> Select[Any]:
     ``history`` (amount × the history-based chance, closed at 100 %), ``chance_n`` (the
     sample behind the chance; ``NULL`` when the stage probability stood in)."""
     ctx = scope.context()
-    deal = _deals(scope)
+    deal = _population(scope)
     stage = SYNCED_TABLES["stages"].alias("deal_stage")
     odds = chances(scope.dialect, deal, at=scope.at, end=scope.end)
-    start, end, at = _instant(scope.start), _instant(scope.end), _instant(scope.at)
     frm: FromClause = odds.join(deal.outerjoin(
         stage, sa.and_(stage.c.connection == deal.c.connection,
                        stage.c.remote_id == deal.c.stage_id, stage.c.is_deleted == sa.false())))
     frm, dim = _dimension(scope, frm, deal.c.owner_id, deal.c.connection)
-    won = sa.and_(deal.c.status == "won", deal.c.closed_at >= start, deal.c.closed_at < end,
-                  deal.c.closed_at <= at)
-    open_in_period = sa.and_(deal.c.status == "open",
-                             deal.c.expected_close_date >= sa.literal(scope.start, sa.Date()),
-                             deal.c.expected_close_date < sa.literal(scope.end, sa.Date()))
+    won = deal.c.won == 1
     own = category_sql(deal.c.forecast_category)
     stage_category = category_sql(stage.c.forecast_category)
     # an open deal filed as closed is not closed yet: the firmest open category
@@ -143,7 +138,28 @@ def forecast_deals(scope: ForecastScope) -> Select[Any]:
                   sa.case((won, None), (odds.n >= scope.min_sample, odds.n),
                           else_=None).label("chance_n"))
         .select_from(frm)
+    )
+
+
+def _population(scope: ForecastScope) -> Subquery:
+    """The deals of the forecast (won in the period by ``at``, or open at ``at`` and
+    expected to close in it) with the columns the roll-up reads and ``won`` (1 or 0): the
+    stage, rate and history look-ups then run on these deals only."""
+    deal = _deals(scope)
+    start, end, at = _instant(scope.start), _instant(scope.end), _instant(scope.at)
+    won = sa.and_(deal.c.status == "won", deal.c.closed_at >= start, deal.c.closed_at < end,
+                  deal.c.closed_at <= at)
+    open_in_period = sa.and_(deal.c.status == "open",
+                             deal.c.expected_close_date >= sa.literal(scope.start, sa.Date()),
+                             deal.c.expected_close_date < sa.literal(scope.end, sa.Date()))
+    columns = ("connection", "remote_id", "owner_id", "stage_id", "amount", "amount_base",
+               "currency", "probability", "forecast_category", "closed_at",
+               "remote_created_at")
+    return (
+        sa.select(*(deal.c[c] for c in columns),
+                  sa.case((won, 1), else_=0).label("won"))
         .where(deal.c.is_deleted == sa.false(), sa.or_(won, open_in_period))
+        .subquery("forecast_population")
     )
 
 

@@ -50,28 +50,31 @@ def _remaining(at: dt.datetime, end: dt.date) -> float:
 
 
 def stage_rates(dialect: str, at: dt.datetime, end: dt.date) -> Subquery:
-    """Per (``connection``, ``stage_id``, ``lo``): ``n`` past entries into the stage that
-    stayed ``lo`` days and whose window of the period's remaining days ended by ``at``, and
-    ``won``, those of them won within that window. One scan of the stage history."""
+    """Per (``connection``, ``stage_id``) and age bucket ``lo`` (:data:`BUCKETS`):
+    ``n_<lo>``, the past entries into the stage that stayed ``lo`` days and whose window of
+    the period's remaining days ended by ``at``, and ``won_<lo>``, those of them won within
+    that window. One pass over the stage history (each bucket is a conditional sum)."""
     h = SYNCED_TABLES["opportunity_stage_history"].alias("past_entry")
     o = SYNCED_TABLES["opportunities"].alias("past_deal")
-    bucket = sa.union_all(*(sa.select(sa.literal(lo).label("lo")) for lo in BUCKETS)
-                          ).subquery("bucket")
     t = day_number(dialect, sa.literal(at, sa.DateTime()))
     r = _remaining(at, end)
-    ref = day_number(dialect, h.c.entered_at) + bucket.c.lo
+    entered = day_number(dialect, h.c.entered_at)
+    exited = day_number(dialect, h.c.exited_at)
     closed = day_number(dialect, o.c.closed_at)
-    won = sa.and_(o.c.status == "won", closed > ref, closed <= ref + r)
+    columns: list[ColumnElement[Any]] = []
+    for lo in BUCKETS:
+        ref = entered + lo
+        counted = sa.and_(ref + r <= t, sa.or_(h.c.exited_at.is_(None), exited > ref))
+        won = sa.and_(counted, o.c.status == "won", closed > ref, closed <= ref + r)
+        columns += [sa.func.sum(sa.case((counted, 1), else_=0)).label(f"n_{lo}"),
+                    sa.func.sum(sa.case((won, 1), else_=0)).label(f"won_{lo}")]
     return (
-        sa.select(h.c.connection, h.c.stage_id, bucket.c.lo, sa.func.count().label("n"),
-                  sa.func.sum(sa.case((won, 1), else_=0)).label("won"))
-        .select_from(h.join(bucket, sa.true())
-                     .outerjoin(o, sa.and_(o.c.connection == h.c.connection,
-                                           o.c.remote_id == h.c.opportunity_id,
-                                           o.c.is_deleted == sa.false())))
-        .where(h.c.is_deleted == sa.false(), ref + r <= t,
-               sa.or_(h.c.exited_at.is_(None), day_number(dialect, h.c.exited_at) > ref))
-        .group_by(h.c.connection, h.c.stage_id, bucket.c.lo)
+        sa.select(h.c.connection, h.c.stage_id, *columns)
+        .select_from(h.outerjoin(o, sa.and_(o.c.connection == h.c.connection,
+                                            o.c.remote_id == h.c.opportunity_id,
+                                            o.c.is_deleted == sa.false())))
+        .where(h.c.is_deleted == sa.false(), entered + r <= t)
+        .group_by(h.c.connection, h.c.stage_id)
         .subquery("stage_rate")
     )
 
@@ -96,23 +99,25 @@ def chances(dialect: str, deal: FromClause, *, at: dt.datetime, end: dt.date) ->
     h = SYNCED_TABLES["opportunity_stage_history"].alias("entry")
     at_sql = sa.literal(at, sa.DateTime())
     entered = (
-        sa.select(h.c.connection, h.c.opportunity_id, h.c.stage_id,
-                  sa.func.max(h.c.entered_at).label("entered_at"))
-        .where(h.c.is_deleted == sa.false(), h.c.entered_at <= at_sql)
-        .group_by(h.c.connection, h.c.opportunity_id, h.c.stage_id)
-        .subquery("stage_entry")
+        sa.select(sa.func.max(h.c.entered_at))
+        .where(h.c.connection == deal.c.connection, h.c.opportunity_id == deal.c.remote_id,
+               h.c.stage_id == deal.c.stage_id, h.c.is_deleted == sa.false(),
+               h.c.entered_at <= at_sql)
+        .scalar_subquery()
     )
     rates = stage_rates(dialect, at, end)
-    since = sa.func.coalesce(entered.c.entered_at, deal.c.remote_created_at, at_sql)
+    since = sa.func.coalesce(entered, deal.c.remote_created_at, at_sql)
     age = day_number(dialect, at_sql) - day_number(dialect, since)
+    bucket = age_bucket(age)
+
+    def pick(prefix: str) -> ColumnElement[Any]:
+        return sa.case(*((bucket == lo, rates.c[f"{prefix}_{lo}"]) for lo in BUCKETS[:-1]),
+                       else_=rates.c[f"{prefix}_{BUCKETS[-1]}"])
 
     def join(frm: FromClause) -> FromClause:
-        return (frm.outerjoin(entered, sa.and_(entered.c.connection == deal.c.connection,
-                                               entered.c.opportunity_id == deal.c.remote_id,
-                                               entered.c.stage_id == deal.c.stage_id))
-                .outerjoin(rates, sa.and_(rates.c.connection == deal.c.connection,
-                                          rates.c.stage_id == deal.c.stage_id,
-                                          rates.c.lo == age_bucket(age))))
+        return frm.outerjoin(rates, sa.and_(rates.c.connection == deal.c.connection,
+                                            rates.c.stage_id == deal.c.stage_id))
 
-    return Chances(join=join, n=sa.func.coalesce(rates.c.n, 0),
-                   rate=rates.c.won * 1.0 / sa.func.nullif(rates.c.n, 0), age=age)
+    n = pick("n")
+    return Chances(join=join, n=sa.func.coalesce(n, 0),
+                   rate=pick("won") * 1.0 / sa.func.nullif(n, 0), age=age)
