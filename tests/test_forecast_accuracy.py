@@ -28,7 +28,8 @@ CREATED = {"remote_created_at": "2025-12-01T00:00:00"}
 #   Ann: B1 commit 1000 (won 20 Feb), B2 commit 400 (pushed to May on 10 Feb)
 #   Bob: B4 best case 300 (lost 12 March); B3 (600) expected in May, pulled into March on
 #        1 March and won 25 March
-# Actual Q1: Ann 1000 (B1), Bob 600 (B3).
+#   <script>: B5 best case 200 (its stage history says S2; won 1 March)
+# Actual Q1: Ann 1000 (B1), Bob 600 (B3), <script> 200 (B5).
 DATA: dict[str, list[dict[str, Any]]] = {
     "users": USERS,
     "pipelines": [{"remote_id": "PL", "label": "Sales"}],
@@ -41,6 +42,15 @@ DATA: dict[str, list[dict[str, Any]]] = {
              expected_close_date="2026-03-20", **CREATED),
         deal("B4", "U2", "L", 300.0, closed_at="2026-03-12T00:00:00",
              expected_close_date="2026-03-10", **CREATED),
+        # stage history only (no field history): in S2 (best case) at the start, won 1 March
+        deal("B5", "U3", "W", 200.0, closed_at="2026-03-01T00:00:00",
+             expected_close_date="2026-03-01", **CREATED),
+    ],
+    "opportunity_stage_history": [
+        {"remote_id": "e1", "opportunity_id": "B5", "stage_id": "S2",
+         "entered_at": "2025-12-01T00:00:00", "exited_at": "2026-03-01T00:00:00"},
+        {"remote_id": "e2", "opportunity_id": "B5", "stage_id": "W",
+         "entered_at": "2026-03-01T00:00:00"},
     ],
     "opportunity_field_history": [
         change("h1", "B1", "stage_id", "2026-02-20", "S3", "W"),
@@ -88,17 +98,26 @@ def test_a_pulled_in_deal_is_missing_from_the_forecast_at_the_start(
 
 def test_the_organisations_errors_net_the_reps(accuracy_store: Store) -> None:
     kinds = run(accuracy_store)["total"]["kinds"]
-    assert (kinds["commit"]["error"], kinds["commit"]["ape"]) == (-200.0, 0.125)
-    assert (kinds["best_case"]["error"], kinds["best_case"]["ape"]) == (100.0, 0.0625)
-    assert kinds["weighted"]["forecast"] == pytest.approx(1400 * 0.8 + 300 * 0.4)
+    assert (kinds["commit"]["error"], kinds["commit"]["ape"]) == (-400.0, pytest.approx(2 / 9))
+    assert (kinds["best_case"]["error"], kinds["best_case"]["ape"]) == (
+        100.0, pytest.approx(1 / 18))
+    assert kinds["weighted"]["forecast"] == pytest.approx(1400 * 0.8 + 500 * 0.4)
+
+
+def test_without_field_history_the_stage_history_places_the_deal(
+        accuracy_store: Store) -> None:
+    rep = {g["name"]: g for g in run(accuracy_store, by="owner")["groups"]}["<script>x</script>"]
+    assert (rep["kinds"]["best_case"]["forecast"], rep["kinds"]["commit"]["forecast"]) == (
+        200.0, 0.0)
 
 
 def test_each_week_rebuilds_the_forecast_as_it_stood(accuracy_store: Store) -> None:
     weeks = {w["at"][:10]: w["total"] for w in run(accuracy_store)["weeks"]}
     assert len(weeks) == 13  # 1 January, then every 7 days up to 26 March
-    # 5 March: B1 won (1000), B2 pushed out, B3 pulled in (best case 600), B4 best case 300
-    assert (weeks["2026-03-05"]["commit"], weeks["2026-03-05"]["best_case"]) == (1000.0,
-                                                                                   1900.0)
+    # 5 March: B1 and B5 won (1200), B2 pushed out, B3 pulled in (best case 600), B4 best
+    # case 300
+    assert (weeks["2026-03-05"]["commit"], weeks["2026-03-05"]["best_case"]) == (1200.0,
+                                                                                   2100.0)
     assert weeks["2026-01-01"]["commit"] == 1400.0
 
 

@@ -141,6 +141,25 @@ def forecast_deals(scope: ForecastScope) -> Select[Any]:
     )
 
 
+def _stage_at(scope: ForecastScope, deal: FromClause) -> ColumnElement[Any]:
+    """The deal's stage: for a rebuilt forecast the stage its stage history places it in at
+    ``at`` (the latest entry by then), else the rebuilt one. A store whose CRM keeps stage
+    history but no field history would otherwise leave a deal closed after ``at`` in its
+    closed stage while it was open."""
+    if not scope.as_of:
+        return deal.c.stage_id
+    h = SYNCED_TABLES["opportunity_stage_history"].alias("stage_then")
+    entry = (
+        sa.select(h.c.stage_id)
+        .where(h.c.connection == deal.c.connection, h.c.opportunity_id == deal.c.remote_id,
+               h.c.is_deleted == sa.false(), h.c.entered_at <= _instant(scope.at))
+        .order_by(h.c.entered_at.desc(), h.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return sa.func.coalesce(entry, deal.c.stage_id)
+
+
 def _population(scope: ForecastScope) -> Subquery:
     """The deals of the forecast (won in the period by ``at``, or open at ``at`` and
     expected to close in it) with the columns the roll-up reads and ``won`` (1 or 0): the
@@ -152,11 +171,11 @@ def _population(scope: ForecastScope) -> Subquery:
     open_in_period = sa.and_(deal.c.status == "open",
                              deal.c.expected_close_date >= sa.literal(scope.start, sa.Date()),
                              deal.c.expected_close_date < sa.literal(scope.end, sa.Date()))
-    columns = ("connection", "remote_id", "owner_id", "stage_id", "amount", "amount_base",
+    columns = ("connection", "remote_id", "owner_id", "amount", "amount_base",
                "currency", "probability", "forecast_category", "closed_at",
                "remote_created_at")
     return (
-        sa.select(*(deal.c[c] for c in columns),
+        sa.select(*(deal.c[c] for c in columns), _stage_at(scope, deal).label("stage_id"),
                   sa.case((won, 1), else_=0).label("won"))
         .where(deal.c.is_deleted == sa.false(), sa.or_(won, open_in_period))
         .subquery("forecast_population")
