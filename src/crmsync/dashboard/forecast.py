@@ -103,8 +103,10 @@ def _weekly(result: Mapping[str, Any]) -> dict[str, Any] | None:
     x = [w["at"][:10] for w in weeks]
     series = [(label, x, [w["total"][k] for w in weeks]) for k, label in KINDS]
     won = result["total"]["actual"]["amount"]
-    return charts.lines(series, "currency", f"The forecast of {result['label']} week by "
-                        "week (dashed: what closed won)", target=won)
+    figure = charts.lines(series, "currency", f"The forecast of {result['label']} week by "
+                          "week (dashed: what closed won)", target=won)
+    figure["data"][-1]["name"] = "won"
+    return figure
 
 
 def _build(data: DashboardData, period: str, day: dt.date) -> dict[str, Any]:
@@ -143,8 +145,9 @@ def forecast_page(data: DashboardData, f: Filters) -> dict[str, Any]:
         "result": result["team"], "total": total,
         "sections": [_section(result[b], f, b, currency) for b in ("team", "owner")],
         "categories": CATEGORIES, "kinds": KINDS,
-        "accuracy": accuracy["owner"], "accuracy_total": acc_total[0],
-        "accuracy_sections": [{"by": b, "rows": _accuracy_rows(accuracy[b], f, b, currency)}
-                              for b in ("team", "owner")],
+        "accuracy": accuracy["owner"],
+        "accuracy_sections": [{"by": "organisation", "rows": acc_total}] + [
+            {"by": b, "rows": _accuracy_rows(accuracy[b], f, b, currency)}
+            for b in ("team", "owner")],
         "weekly": _weekly(accuracy["owner"]),
     }

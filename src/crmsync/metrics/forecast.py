@@ -16,10 +16,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import FromClause, Select, Subquery
+from sqlalchemy.sql.selectable import FromClause, Select
 
 from crmsync.core.schema import SYNCED_TABLES
-from crmsync.metrics.forecast_history import MIN_SAMPLE, chances
+from crmsync.metrics.forecast_history import MIN_SAMPLE, chances, stage_age_bucket
 from crmsync.plugin.context import MetricContext
 from crmsync.plugin.history import opportunities_as_of
 
@@ -110,35 +110,53 @@ def forecast_deals(scope: ForecastScope) -> Select[Any]:
     ``weighted`` (amount × stage probability, else the deal's; closed at 100 %) and
     ``history`` (amount × the history-based chance, closed at 100 %), ``chance_n`` (the
     sample behind the chance; ``NULL`` when the stage probability stood in)."""
+    fact = _facts(scope)
+    odds = chances(scope.dialect, fact, at=scope.at, end=scope.end)
+    frm, dim = _dimension(scope, odds.join(fact), fact.c.owner_id, fact.c.connection)
+    won = fact.c.won == 1
+    sampled = odds.n >= scope.min_sample
+    chance = sa.case((sampled, odds.rate), else_=fact.c.weight)
+    return (
+        sa.select(dim.label("dimension_value"), fact.c.remote_id, fact.c.connection,
+                  fact.c.category, fact.c.amount,
+                  (fact.c.amount * sa.case((won, 1.0), else_=fact.c.weight)).label("weighted"),
+                  (fact.c.amount * sa.case((won, 1.0), else_=chance)).label("history"),
+                  sa.case((won, None), (sampled, odds.n), else_=None).label("chance_n"))
+        .select_from(frm)
+    )
+
+
+def _materialized(select: Select[Any], name: str) -> FromClause:
+    """``select`` as a CTE computed once (``AS MATERIALIZED``: SQLite and PostgreSQL would
+    otherwise inline it and repeat its correlated look-ups wherever a column is used)."""
+    return select.cte(name).prefix_with("MATERIALIZED")
+
+
+def _facts(scope: ForecastScope) -> FromClause:
+    """Each deal of the forecast with its ``category``, base ``amount``, ``weight`` (the
+    stage probability, else the deal's, else 0) and age ``bucket`` in its stage."""
     ctx = scope.context()
     deal = _population(scope)
     stage = SYNCED_TABLES["stages"].alias("deal_stage")
-    odds = chances(scope.dialect, deal, at=scope.at, end=scope.end)
-    frm: FromClause = odds.join(deal.outerjoin(
-        stage, sa.and_(stage.c.connection == deal.c.connection,
-                       stage.c.remote_id == deal.c.stage_id, stage.c.is_deleted == sa.false())))
-    frm, dim = _dimension(scope, frm, deal.c.owner_id, deal.c.connection)
     won = deal.c.won == 1
     own = category_sql(deal.c.forecast_category)
     stage_category = category_sql(stage.c.forecast_category)
     # an open deal filed as closed is not closed yet: the firmest open category
     open_category = sa.case((sa.func.coalesce(own, stage_category) == "closed", "commit"),
                             else_=sa.func.coalesce(own, stage_category, "pipeline"))
-    category = sa.case((won, "closed"), else_=open_category)
     amount = sa.case((won, ctx.amount_in_base(deal, deal.c.closed_at)),
                      else_=ctx.amount_in_base(deal))
-    weight = sa.func.coalesce(stage.c.probability, deal.c.probability, 0.0)
-    chance = sa.case((odds.n >= scope.min_sample, odds.rate), else_=weight)
-    return (
-        sa.select(dim.label("dimension_value"), deal.c.remote_id.label("remote_id"),
-                  deal.c.connection.label("connection"), category.label("category"),
+    return _materialized(
+        sa.select(deal.c.connection, deal.c.remote_id, deal.c.owner_id, deal.c.stage_id,
+                  deal.c.won, sa.case((won, "closed"), else_=open_category).label("category"),
                   amount.label("amount"),
-                  (amount * sa.case((won, 1.0), else_=weight)).label("weighted"),
-                  (amount * sa.case((won, 1.0), else_=chance)).label("history"),
-                  sa.case((won, None), (odds.n >= scope.min_sample, odds.n),
-                          else_=None).label("chance_n"))
-        .select_from(frm)
-    )
+                  sa.func.coalesce(stage.c.probability, deal.c.probability, 0.0)
+                  .label("weight"),
+                  stage_age_bucket(scope.dialect, deal, scope.at).label("bucket"))
+        .select_from(deal.outerjoin(stage, sa.and_(stage.c.connection == deal.c.connection,
+                                                   stage.c.remote_id == deal.c.stage_id,
+                                                   stage.c.is_deleted == sa.false()))),
+        "forecast_fact")
 
 
 def _stage_at(scope: ForecastScope, deal: FromClause) -> ColumnElement[Any]:
@@ -160,7 +178,7 @@ def _stage_at(scope: ForecastScope, deal: FromClause) -> ColumnElement[Any]:
     return sa.func.coalesce(entry, deal.c.stage_id)
 
 
-def _population(scope: ForecastScope) -> Subquery:
+def _population(scope: ForecastScope) -> FromClause:
     """The deals of the forecast (won in the period by ``at``, or open at ``at`` and
     expected to close in it) with the columns the roll-up reads and ``won`` (1 or 0): the
     stage, rate and history look-ups then run on these deals only."""
@@ -174,12 +192,11 @@ def _population(scope: ForecastScope) -> Subquery:
     columns = ("connection", "remote_id", "owner_id", "amount", "amount_base",
                "currency", "probability", "forecast_category", "closed_at",
                "remote_created_at")
-    return (
+    return _materialized(
         sa.select(*(deal.c[c] for c in columns), _stage_at(scope, deal).label("stage_id"),
                   sa.case((won, 1), else_=0).label("won"))
-        .where(deal.c.is_deleted == sa.false(), sa.or_(won, open_in_period))
-        .subquery("forecast_population")
-    )
+        .where(deal.c.is_deleted == sa.false(), sa.or_(won, open_in_period)),
+        "forecast_population")
 
 
 def rollup(scope: ForecastScope) -> Select[Any]:

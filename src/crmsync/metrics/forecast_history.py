@@ -22,7 +22,7 @@ from sqlalchemy.sql.selectable import FromClause, Subquery
 from crmsync.core.schema import SYNCED_TABLES
 
 __all__ = ["BUCKETS", "MIN_SAMPLE", "Chances", "chances", "day_number", "age_bucket",
-           "stage_rates"]
+           "stage_rates", "stage_age_bucket"]
 
 #: Lower bounds (days in the stage) of the age buckets: [0, 7), [7, 30), [30, 90), 90+.
 BUCKETS = (0, 7, 30, 90)
@@ -81,21 +81,19 @@ def stage_rates(dialect: str, at: dt.datetime, end: dt.date) -> Subquery:
 
 @dataclass(frozen=True)
 class Chances:
-    """How a deal query reaches its history-based chance: ``join`` adds what it needs to a
-    FROM holding the deal; ``n`` is the sample and ``rate`` the won share (``NULL`` without
-    a sample)."""
+    """How a deal query reaches its history-based chance: ``join`` adds the rates to a FROM
+    holding the deal; ``n`` is the sample and ``rate`` the won share (``NULL`` without a
+    sample)."""
 
     join: Callable[[FromClause], FromClause]
     n: ColumnElement[Any]
     rate: ColumnElement[Any]
-    age: ColumnElement[Any]
 
 
-def chances(dialect: str, deal: FromClause, *, at: dt.datetime, end: dt.date) -> Chances:
-    """The chance of each open ``deal`` (a FROM with the columns of ``opportunities``) to
-    be won by ``end``, seen at ``at``: its days in its stage at ``at`` (since its latest
-    entry into the stage by then, from the stage history; since its creation when the
-    history has none) pick the bucket of :func:`stage_rates`."""
+def stage_age_bucket(dialect: str, deal: FromClause, at: dt.datetime) -> ColumnElement[int]:
+    """The age bucket (:data:`BUCKETS`) of ``deal`` (a FROM with ``connection``,
+    ``remote_id``, ``stage_id``, ``remote_created_at``) at ``at``: its days in its stage
+    since its latest entry into it by then (stage history), else since its creation."""
     h = SYNCED_TABLES["opportunity_stage_history"].alias("entry")
     at_sql = sa.literal(at, sa.DateTime())
     entered = (
@@ -105,19 +103,25 @@ def chances(dialect: str, deal: FromClause, *, at: dt.datetime, end: dt.date) ->
                h.c.entered_at <= at_sql)
         .scalar_subquery()
     )
-    rates = stage_rates(dialect, at, end)
     since = sa.func.coalesce(entered, deal.c.remote_created_at, at_sql)
-    age = day_number(dialect, at_sql) - day_number(dialect, since)
-    bucket = age_bucket(age)
+    return age_bucket(day_number(dialect, at_sql) - day_number(dialect, since))
+
+
+def chances(dialect: str, fact: FromClause, *, at: dt.datetime, end: dt.date) -> Chances:
+    """The chance of each open deal of ``fact`` (a FROM with ``connection``, ``stage_id``
+    and its age ``bucket``: :func:`stage_age_bucket`) to be won by ``end``, seen at ``at``:
+    the won share of :func:`stage_rates` for its stage and bucket."""
+    rates = stage_rates(dialect, at, end)
 
     def pick(prefix: str) -> ColumnElement[Any]:
-        return sa.case(*((bucket == lo, rates.c[f"{prefix}_{lo}"]) for lo in BUCKETS[:-1]),
+        return sa.case(*((fact.c.bucket == lo, rates.c[f"{prefix}_{lo}"])
+                         for lo in BUCKETS[:-1]),
                        else_=rates.c[f"{prefix}_{BUCKETS[-1]}"])
 
     def join(frm: FromClause) -> FromClause:
-        return frm.outerjoin(rates, sa.and_(rates.c.connection == deal.c.connection,
-                                            rates.c.stage_id == deal.c.stage_id))
+        return frm.outerjoin(rates, sa.and_(rates.c.connection == fact.c.connection,
+                                            rates.c.stage_id == fact.c.stage_id))
 
     n = pick("n")
     return Chances(join=join, n=sa.func.coalesce(n, 0),
-                   rate=pick("won") * 1.0 / sa.func.nullif(n, 0), age=age)
+                   rate=pick("won") * 1.0 / sa.func.nullif(n, 0))
