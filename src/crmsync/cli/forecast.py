@@ -135,6 +135,8 @@ def forecast(state: State, period: str, by: str | None, as_of: dt.datetime | Non
         result = api.forecast_accuracy(state.config, period=period, by=by, as_of=day,
                                        min_sample=min_sample)
     else:
+        if not as_json:
+            say(f"computing the {period}'s forecast…")
         result = api.forecast(state.config, period=period, by=by, as_of=day,
                               min_sample=min_sample)
     if as_json:
