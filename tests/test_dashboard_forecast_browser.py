@@ -72,6 +72,9 @@ def test_the_accuracy_table_covers_the_last_ended_period(page, dashboard_server,
     assert heading.startswith("Accuracy: ") and label not in heading
     rows = page.page.locator("table.accuracy[data-by=owner] tbody tr").count()
     assert rows >= 1
+    past = page.page.eval_on_selector_all("table.past-accuracy tbody tr",
+                                          "rows => rows.map(r => r.dataset.period)")
+    assert past == ["2026-Q2", "2026-Q1", "2025-Q4", "2025-Q3"]
     page.assert_clean()
 
 

@@ -240,3 +240,11 @@ def test_below_the_minimum_sample_the_stage_probability_stands_in(
     assert (reps["Ann"]["history"], reps["Ann"]["history_n"]) == (pytest.approx(400.0), 0)
     assert reps["<script>x</script>"]["history"] == pytest.approx(500.0)  # 6 entries: enough
 
+
+
+def test_regrouping_the_reps_by_team_equals_the_team_forecast(rollup_store: Store) -> None:
+    from crmsync.orchestration.forecast import teams_of
+
+    by_team = run(rollup_store, by="team")
+    regrouped = teams_of(run(rollup_store, by="owner"))
+    assert regrouped["groups"] == by_team["groups"]

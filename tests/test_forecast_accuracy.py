@@ -124,3 +124,11 @@ def test_each_week_rebuilds_the_forecast_as_it_stood(accuracy_store: Store) -> N
 def test_a_period_not_over_is_marked_unfinished(accuracy_store: Store) -> None:
     result = run(accuracy_store, as_of=dt.date(2026, 4, 15))
     assert (result["label"], result["ended"], len(result["weeks"])) == ("2026-Q2", False, 5)
+
+
+def test_regrouping_the_reps_accuracy_by_team_equals_the_teams(accuracy_store: Store) -> None:
+    from crmsync.orchestration.forecast_accuracy import accuracy_teams_of
+
+    by_team = run(accuracy_store, by="team", weekly=False)["groups"]
+    regrouped = accuracy_teams_of(run(accuracy_store, by="owner", weekly=False))["groups"]
+    assert regrouped == by_team

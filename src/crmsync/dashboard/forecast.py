@@ -15,6 +15,8 @@ from crmsync.dashboard import charts
 from crmsync.dashboard.data import DashboardData
 from crmsync.dashboard.filters import Filters
 from crmsync.metrics.formatting import format_value
+from crmsync.orchestration.forecast import teams_of
+from crmsync.orchestration.forecast_accuracy import accuracy_teams_of
 
 __all__ = ["forecast_page", "CATEGORIES", "KINDS"]
 
@@ -96,34 +98,38 @@ def _accuracy_rows(result: Mapping[str, Any], f: Filters, by: str, currency: str
     return out
 
 
-def _weekly(result: Mapping[str, Any]) -> dict[str, Any] | None:
-    weeks = result["weeks"]
-    if not weeks:
-        return None
-    x = [w["at"][:10] for w in weeks]
-    series = [(label, x, [w["total"][k] for w in weeks]) for k, label in KINDS]
-    won = result["total"]["actual"]["amount"]
-    figure = charts.lines(series, "currency", f"The forecast of {result['label']} week by "
-                          "week (dashed: what closed won)", target=won)
-    figure["data"][-1]["name"] = "won"
-    return figure
+#: Ended periods whose accuracy (the organisation's) the page lists.
+PAST_PERIODS = 4
 
 
 def _build(data: DashboardData, period: str, day: dt.date) -> dict[str, Any]:
-    """The forecasts and accuracy behind the page (cached per change token)."""
+    """The forecasts and accuracy behind the page (cached per change token): the reps'
+    forecast and accuracy rebuilt once each (teams are regrouped from them), and the
+    organisation's accuracy at the start of the ended periods before."""
     def build() -> dict[str, Any]:
-        by = {b: api.forecast(data.config, period=period, by=b, as_of=day, store=data.store)
-              for b in ("team", "owner")}
-        start = dt.date.fromisoformat(by["team"]["period_start"])
-        previous = start - dt.timedelta(days=1)
-        accuracy = {"owner": api.forecast_accuracy(data.config, period=period, by="owner",
-                                                   as_of=previous, store=data.store),
-                    "team": api.forecast_accuracy(data.config, period=period, by="team",
-                                                  as_of=previous, store=data.store,
-                                                  weekly=False)}
-        return {"forecast": by, "accuracy": accuracy}
+        owner = api.forecast(data.config, period=period, by="owner", as_of=day,
+                             store=data.store)
+        start = dt.date.fromisoformat(owner["period_start"])
+        accuracy: list[dict[str, Any]] = []
+        for _ in range(PAST_PERIODS):
+            start -= dt.timedelta(days=1)
+            result = api.forecast_accuracy(data.config, period=period,
+                                           by="owner" if not accuracy else None,
+                                           as_of=start, store=data.store, weekly=False)
+            accuracy.append(result)
+            start = dt.date.fromisoformat(result["period_start"])
+        return {"forecast": {"owner": owner, "team": teams_of(owner)},
+                "accuracy": {"owner": accuracy[0], "team": accuracy_teams_of(accuracy[0])},
+                "past": accuracy}
 
     return data.cached(("forecast-page", period, day), build)
+
+
+def _past(results: Sequence[Mapping[str, Any]], currency: str) -> list[dict[str, Any]]:
+    """The organisation's accuracy per ended period, most recent first."""
+    return [{**_accuracy_rows({"groups": [r["total"] | {"key": None, "name": r["label"]}]},
+                              Filters(), "org", currency)[0], "ended": r["ended"]}
+            for r in results]
 
 
 def forecast_page(data: DashboardData, f: Filters) -> dict[str, Any]:
@@ -149,5 +155,5 @@ def forecast_page(data: DashboardData, f: Filters) -> dict[str, Any]:
         "accuracy_sections": [{"by": "organisation", "rows": acc_total}] + [
             {"by": b, "rows": _accuracy_rows(accuracy[b], f, b, currency)}
             for b in ("team", "owner")],
-        "weekly": _weekly(accuracy["owner"]),
+        "past": _past(built["past"], currency),
     }

@@ -24,7 +24,7 @@ from crmsync.store import Store
 
 __all__ = ["forecast", "FORECAST_PERIODS", "FORECAST_BY", "period_bounds", "utc_now",
            "group_names", "add_kinds", "check_by", "previous_bounds", "run_rollup", "KINDS",
-           "NO_TEAM", "NO_OWNER"]
+           "NO_TEAM", "NO_OWNER", "teams_of"]
 
 #: The periods a forecast covers.
 FORECAST_PERIODS = ("month", "quarter", "year")
@@ -197,3 +197,16 @@ def forecast(config: Config, *, period: str = "quarter", by: str | None = None,
             "at": at.isoformat(timespec="seconds"), "rebuilt": rebuilt, "ended": end <= today,
             "by": by, "currency": config.metrics.base_currency, "min_sample": min_sample,
             "groups": listed, "total": _attainment(_total(groups.values()))}
+
+
+def teams_of(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``by="owner"`` forecast regrouped by the reps' teams: the ``by="team"`` forecast
+    without another query (a team's quota is its reps' quotas; reps without a team make
+    the group :data:`NO_TEAM`)."""
+    members: dict[Any, list[dict[str, Any]]] = {}
+    for g in result["groups"]:
+        members.setdefault(g["team"], []).append(g)
+    groups = [_attainment({"key": team, "name": team or NO_TEAM, "team": None,
+                           **_total(rows)}) for team, rows in members.items()]
+    groups.sort(key=lambda g: (-(g["kinds"]["best_case"] or 0.0), g["name"]))
+    return {**result, "by": "team", "groups": groups}
