@@ -49,32 +49,45 @@ def _remaining(at: dt.datetime, end: dt.date) -> float:
     return max((dt.datetime.combine(end, dt.time()) - at).total_seconds() / 86400.0, 0.0)
 
 
+def _day_literal(dialect: str, at: dt.datetime) -> float:
+    """``day_number`` of the instant ``at``, computed here (a constant, not per row)."""
+    days = (at - dt.datetime(1970, 1, 1)).total_seconds() / 86400.0
+    return days + 2440587.5 if dialect == "sqlite" else days
+
+
 def stage_rates(dialect: str, at: dt.datetime, end: dt.date) -> Subquery:
     """Per (``connection``, ``stage_id``) and age bucket ``lo`` (:data:`BUCKETS`):
     ``n_<lo>``, the past entries into the stage that stayed ``lo`` days and whose window of
     the period's remaining days ended by ``at``, and ``won_<lo>``, those of them won within
-    that window. One pass over the stage history (each bucket is a conditional sum)."""
+    that window. One pass over the stage history (each bucket is a conditional sum over
+    each entry's day numbers, computed once)."""
     h = SYNCED_TABLES["opportunity_stage_history"].alias("past_entry")
     o = SYNCED_TABLES["opportunities"].alias("past_deal")
-    t = day_number(dialect, sa.literal(at, sa.DateTime()))
+    t = _day_literal(dialect, at)
     r = _remaining(at, end)
-    entered = day_number(dialect, h.c.entered_at)
-    exited = day_number(dialect, h.c.exited_at)
-    closed = day_number(dialect, o.c.closed_at)
-    columns: list[ColumnElement[Any]] = []
-    for lo in BUCKETS:
-        ref = entered + lo
-        counted = sa.and_(ref + r <= t, sa.or_(h.c.exited_at.is_(None), exited > ref))
-        won = sa.and_(counted, o.c.status == "won", closed > ref, closed <= ref + r)
-        columns += [sa.func.sum(sa.case((counted, 1), else_=0)).label(f"n_{lo}"),
-                    sa.func.sum(sa.case((won, 1), else_=0)).label(f"won_{lo}")]
-    return (
-        sa.select(h.c.connection, h.c.stage_id, *columns)
+    entries = (
+        sa.select(h.c.connection, h.c.stage_id,
+                  day_number(dialect, h.c.entered_at).label("entered"),
+                  day_number(dialect, h.c.exited_at).label("exited"),
+                  sa.case((o.c.status == "won", day_number(dialect, o.c.closed_at)),
+                          else_=None).label("won_at"))
         .select_from(h.outerjoin(o, sa.and_(o.c.connection == h.c.connection,
                                             o.c.remote_id == h.c.opportunity_id,
                                             o.c.is_deleted == sa.false())))
-        .where(h.c.is_deleted == sa.false(), entered + r <= t)
-        .group_by(h.c.connection, h.c.stage_id)
+        .where(h.c.is_deleted == sa.false(), day_number(dialect, h.c.entered_at) + r <= t)
+        .cte("past_entries").prefix_with("MATERIALIZED")
+    )
+    e = entries.c
+    columns: list[ColumnElement[Any]] = []
+    for lo in BUCKETS:
+        ref = e.entered + lo
+        counted = sa.and_(ref + r <= t, sa.or_(e.exited.is_(None), e.exited > ref))
+        won = sa.and_(counted, e.won_at > ref, e.won_at <= ref + r)
+        columns += [sa.func.sum(sa.case((counted, 1), else_=0)).label(f"n_{lo}"),
+                    sa.func.sum(sa.case((won, 1), else_=0)).label(f"won_{lo}")]
+    return (
+        sa.select(e.connection, e.stage_id, *columns)
+        .group_by(e.connection, e.stage_id)
         .subquery("stage_rate")
     )
 
