@@ -379,9 +379,9 @@ class _PagePlugin:
         def broken(ctx):
             raise RuntimeError("boom")
 
-        return [DashboardPanel(name="forecast", title="Forecast", page="forecast",
+        return [DashboardPanel(name="forecast", title="Forecast", page="deal-desk",
                                rows=lambda ctx: [{"quarter": "2026-Q3", "calls": 12}]),
-                DashboardPanel(name="broken", title="Broken", page="forecast", rows=broken)]
+                DashboardPanel(name="broken", title="Broken", page="deal-desk", rows=broken)]
 
 
 def test_a_panel_on_a_new_page_gets_a_page_and_a_failing_one_says_so(store_file: str) -> None:
@@ -390,9 +390,9 @@ def test_a_panel_on_a_new_page_gets_a_page_and_a_failing_one_says_so(store_file:
     client = TestClient(create_app(make_config(store_file), Registry(pm)))
 
     overview = client.get("/").text
-    page = client.get("/page/forecast")
+    page = client.get("/page/deal-desk")
 
-    assert 'href="/page/forecast' in overview
+    assert 'href="/page/deal-desk' in overview
     assert page.status_code == 200
     assert "<td>2026-Q3</td><td>12</td>" in page.text
     assert "This panel failed: RuntimeError: boom" in page.text
@@ -407,8 +407,8 @@ def test_the_report_lists_a_plugin_page_in_its_nav(store_file: str, tmp_path: Pa
                           as_of=AS_OF.date())
 
     html = result.path.read_text(encoding="utf-8")
-    assert '<a href="#forecast">Forecast</a>' in html
-    assert '<section class="page tab" id="forecast">' in html
+    assert '<a href="#deal-desk">Deal desk</a>' in html
+    assert '<section class="page tab" id="deal-desk">' in html
 
 
 def test_concurrent_requests_share_one_build(data) -> None:

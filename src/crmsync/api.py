@@ -26,6 +26,8 @@ from crmsync.orchestration.connections import (
 )
 from crmsync.orchestration.demo import DemoResult, demo
 from crmsync.orchestration.pipeline_changes import pipeline_changes
+from crmsync.orchestration.forecast import forecast
+from crmsync.orchestration.forecast_accuracy import forecast_accuracy
 from crmsync.orchestration.reading import metric_report, metric_values, status
 from crmsync.orchestration.runs import compute_metrics, compute_standard_metrics, sync
 from crmsync.orchestration.scorecards import scorecard
@@ -44,4 +46,5 @@ __all__ = [
     "metric_trends", "why_changed",
     "pipeline_changes",
     "themes", "analyse_texts", "text_analyser", "theme_taxonomy",
+    "forecast", "forecast_accuracy",
 ]

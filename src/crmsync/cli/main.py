@@ -18,6 +18,7 @@ from crmsync import api
 from crmsync.cli import render
 from crmsync.cli.coach import coach
 from crmsync.cli.dashboard import dashboard, report
+from crmsync.cli.forecast import forecast
 from crmsync.cli.metrics import demo, metrics
 from crmsync.cli.names import check_connections
 from crmsync.cli.new import new
@@ -326,6 +327,7 @@ cli.add_command(writeback)
 cli.add_command(run)
 cli.add_command(new)
 cli.add_command(pipeline)
+cli.add_command(forecast)
 
 
 def _configure_logging() -> None:

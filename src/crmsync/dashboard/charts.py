@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["sparkline", "lines", "bars", "band", "waterfall", "Series"]
+__all__ = ["sparkline", "lines", "bars", "band", "waterfall", "Series", "stacked_with_marks"]
 
 _LAYOUT: dict[str, Any] = {"margin": {"l": 48, "r": 12, "t": 28, "b": 40},
                            "font": {"family": "system-ui, sans-serif", "size": 12},
@@ -128,3 +128,15 @@ def waterfall(labels: Sequence[str], values: Sequence[float], title: str) -> dic
     return _figure([trace], {"title": {"text": title}, "height": 400, "showlegend": False,
                              "yaxis": {"tickformat": _TICKS["currency"], "automargin": True},
                              "xaxis": {"type": "category", "automargin": True}})
+
+
+def stacked_with_marks(series: Sequence[Series], marks: Series, unit: str, title: str, *,
+                       height: int = 360) -> dict[str, Any]:
+    """Stacked bars per category with one mark per category (e.g. each rep's quota) drawn
+    as a dash across its bar; a category without a mark (``None``) has none."""
+    figure = bars(series, unit, title, stacked=True, height=height)
+    name, x, y = marks
+    figure["data"].append({"type": "scatter", "mode": "markers", "name": name, "x": list(x),
+                           "y": list(y), "marker": {"symbol": "line-ew-open", "size": 60,
+                                                    "line": {"width": 3, "color": "#b91c1c"}}})
+    return figure

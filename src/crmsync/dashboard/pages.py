@@ -21,6 +21,7 @@ from crmsync.dashboard.data import DashboardData
 from crmsync.dashboard.filters import PERIODS, Filters, parse_filters
 from crmsync.dashboard.pipeline_changes import changes_page
 from crmsync.dashboard.themes import customers_page
+from crmsync.dashboard.forecast import forecast_page
 from crmsync.plugin.panel import PANEL_PAGES, DashboardPanel, PanelContext
 
 __all__ = ["Page", "PAGES", "Renderer", "NotFound"]
@@ -64,6 +65,7 @@ PAGES = (
     Page("coaching", "/coaching", "Coaching", coaching_page),
     Page("pipeline-changes", "/pipeline/changes", "Pipeline changes", changes_page,
          reads_query=True, in_report=False),
+    Page("forecast", "/forecast", "Forecast", forecast_page, preferred_period="quarter"),
 )
 _BY_SLUG = {p.slug: p for p in PAGES}
 
