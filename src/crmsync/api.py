@@ -25,9 +25,9 @@ from crmsync.orchestration.connections import (
     redactor_for,
 )
 from crmsync.orchestration.demo import DemoResult, demo
-from crmsync.orchestration.pipeline_changes import pipeline_changes
 from crmsync.orchestration.forecast import forecast
 from crmsync.orchestration.forecast_accuracy import forecast_accuracy
+from crmsync.orchestration.pipeline_changes import pipeline_changes
 from crmsync.orchestration.reading import metric_report, metric_values, status
 from crmsync.orchestration.runs import compute_metrics, compute_standard_metrics, sync
 from crmsync.orchestration.scorecards import scorecard

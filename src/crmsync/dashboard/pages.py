@@ -19,9 +19,9 @@ from crmsync.dashboard import operations, sales
 from crmsync.dashboard.coaching import coaching_page
 from crmsync.dashboard.data import DashboardData
 from crmsync.dashboard.filters import PERIODS, Filters, parse_filters
+from crmsync.dashboard.forecast import forecast_page
 from crmsync.dashboard.pipeline_changes import changes_page
 from crmsync.dashboard.themes import customers_page
-from crmsync.dashboard.forecast import forecast_page
 from crmsync.plugin.panel import PANEL_PAGES, DashboardPanel, PanelContext
 
 __all__ = ["Page", "PAGES", "Renderer", "NotFound"]
