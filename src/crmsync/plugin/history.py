@@ -6,13 +6,11 @@
 ``at`` (the opportunities rebuilt, the others cut at ``at``). Both are plain SQL, on SQLite and
 PostgreSQL alike; a metric gets them through ``ctx.table`` when the run is as of a date.
 
-The value of a tracked field F of deal O at instant T:
-
-1. the ``new_value`` of O's latest F change at or before T; else
-2. the ``old_value`` of O's earliest F change after T; else
-3. O's current value (the field never changed).
-
-Where a deal has changes of F from the CRM (``source = 'crm'``), its *observed* changes of F
+The value of a tracked field F of deal O at instant T is the ``old_value`` of O's earliest F
+change after T, or O's current value when F has not changed since T. (The history's chain of
+values makes this the ``new_value`` of the last change at or before T too; reading only what
+happened after T lets the recent past cost little however long the history is.) Where a
+deal has changes of F after T from the CRM (``source = 'crm'``), its *observed* changes of F
 (seen between two syncs) are ignored. Ties at one instant are broken by the store's row id
 (the order the rows arrived). ``status`` and ``closed_at`` follow the stage at T
 (``stages.is_closed`` / ``is_won``); ``amount_base`` is kept only while amount and currency
@@ -51,37 +49,25 @@ def _instant(at: dt.datetime) -> ColumnElement[dt.datetime]:
 
 
 def field_changes_at(at: dt.datetime) -> Subquery:
-    """For each (connection, deal, field) with history: the value the field held at ``at``
-    (text, in the history encoding) and when it took it (``NULL`` when it was set before the
-    earliest change known). One scan of ``opportunity_field_history``.
+    """For each (connection, deal, field) changed after ``at``: the value the field held at
+    ``at`` (text, in the history encoding), the ``old_value`` of its earliest change after
+    ``at``. A field not in it held its current value. Reads only the changes after ``at``
+    (the ``changed_at`` index), so the recent past costs little however long the history.
 
-    Columns: ``connection``, ``opportunity_id``, ``field``, ``value``, ``since``.
+    Columns: ``connection``, ``opportunity_id``, ``field``, ``value``.
     """
     h = SYNCED_TABLES["opportunity_field_history"]
-    t = _instant(at)
     keys = (h.c.connection, h.c.opportunity_id, h.c.field)
-    ranked_src = sa.select(
-        *keys, h.c.changed_at, h.c.old_value, h.c.new_value, h.c.source, h.c.id,
-        sa.func.max(sa.case((h.c.source == "crm", 1), else_=0))
-        .over(partition_by=keys).label("has_crm"),
-    ).where(h.c.is_deleted == sa.false()).subquery("changes")
-    c = ranked_src.c
-    before = c.changed_at <= t
-    ranked = sa.select(
-        c.connection, c.opportunity_id, c.field,
-        sa.case((before, c.new_value), else_=c.old_value).label("value"),
-        sa.case((before, c.changed_at), else_=sa.null()).label("since"),
+    after = sa.select(
+        *keys, h.c.old_value,
         sa.func.row_number().over(
-            partition_by=(c.connection, c.opportunity_id, c.field),
-            order_by=(sa.case((before, 0), else_=1),
-                      sa.case((before, c.changed_at)).desc(),
-                      c.changed_at.asc(),
-                      sa.case((before, c.id)).desc(), c.id.asc()),
+            partition_by=keys,
+            order_by=(sa.case((h.c.source == "observed", 1), else_=0), h.c.changed_at, h.c.id),
         ).label("rn"),
-    ).where(sa.or_(c.source == "crm", c.source.is_(None), c.has_crm == 0)).subquery("ranked")
-    return (sa.select(ranked.c.connection, ranked.c.opportunity_id, ranked.c.field,
-                      ranked.c.value, ranked.c.since)
-            .where(ranked.c.rn == 1).subquery("field_at"))
+    ).where(h.c.is_deleted == sa.false(), h.c.changed_at > _instant(at)).subquery("changes")
+    c = after.c
+    return (sa.select(c.connection, c.opportunity_id, c.field, c.old_value.label("value"))
+            .where(c.rn == 1).subquery("field_at"))
 
 
 def _decode(dialect: str, field: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -93,6 +79,19 @@ def _decode(dialect: str, field: str, text: ColumnElement[Any]) -> ColumnElement
         # SQLite stores dates as ISO text (a CAST would make a number of it).
         return sa.type_coerce(text, sa.Date()) if dialect == "sqlite" else sa.cast(text, sa.Date)
     return text
+
+
+def _last_change(o: Any, t: ColumnElement[dt.datetime], field: str | None = None
+                 ) -> ColumnElement[dt.datetime]:
+    """When deal ``o`` last changed (``field``, or any tracked field) at or before ``t``: a
+    lookup on the deal's own history, asked only for the few deals that need it (a deal
+    closed then but closed again since; a deal updated since)."""
+    h = SYNCED_TABLES["opportunity_field_history"].alias("last_change")
+    cond = [h.c.connection == o.c.connection, h.c.opportunity_id == o.c.remote_id,
+            h.c.changed_at <= t, h.c.is_deleted == sa.false()]
+    if field is not None:
+        cond.append(h.c.field == field)
+    return sa.select(sa.func.max(h.c.changed_at)).where(*cond).scalar_subquery()
 
 
 def opportunities_as_of(dialect: str, at: dt.datetime) -> Select[Any]:
@@ -111,9 +110,6 @@ def opportunities_as_of(dialect: str, at: dt.datetime) -> Select[Any]:
     for name in HISTORY_FIELDS:
         pivot_cols.append(sa.func.max(sa.case((f.c.field == name, 1))).label(f"has_{name}"))
         pivot_cols.append(sa.func.max(sa.case((f.c.field == name, f.c.value))).label(f"v_{name}"))
-    pivot_cols.append(sa.func.max(sa.case((f.c.field == "stage_id", f.c.since)))
-                      .label("stage_since"))
-    pivot_cols.append(sa.func.max(f.c.since).label("changed_last"))
     p = (sa.select(f.c.connection, f.c.opportunity_id, *pivot_cols)
          .group_by(f.c.connection, f.c.opportunity_id).subquery("deal_at"))
 
@@ -136,7 +132,7 @@ def opportunities_as_of(dialect: str, at: dt.datetime) -> Select[Any]:
     closed_at = sa.case(
         (status == "open", sa.null()),
         (o.c.closed_at <= t, o.c.closed_at),
-        else_=sa.func.coalesce(p.c.stage_since, o.c.remote_created_at),
+        else_=sa.func.coalesce(_last_change(o, t, "stage_id"), o.c.remote_created_at),
     )
     amount, currency = at_t("amount"), at_t("currency")
     same_money = sa.and_(sa.func.coalesce(p.c.has_amount, 0) == 0,
@@ -147,7 +143,7 @@ def opportunities_as_of(dialect: str, at: dt.datetime) -> Select[Any]:
                       sa.or_(o.c.deleted_at.is_(None), o.c.deleted_at <= t))
     updated = sa.case(
         (o.c.remote_updated_at <= t, o.c.remote_updated_at),
-        else_=sa.func.coalesce(p.c.changed_last, o.c.remote_created_at),
+        else_=sa.func.coalesce(_last_change(o, t), o.c.remote_created_at),
     )
     columns: dict[str, ColumnElement[Any]] = {c.name: c for c in o.c}
     columns.update({
