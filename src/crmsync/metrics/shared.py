@@ -64,6 +64,20 @@ def materialise(conn: sa.Connection, ctx: MetricContext, created: dict[str, str]
                 kind, statement = "TABLE", _CreateTempAs("TABLE", name, facts)
             conn.execute(statement)
             created[name] = kind
+            if kind == "TABLE":
+                _index(conn, name, ctx.shared_indexes.get(name, []))
+
+
+def _index(conn: sa.Connection, name: str, lookups: list[tuple[str, ...]]) -> None:
+    """Index a temporary table that stands for a synced table (``ctx.table`` in a rebuilt
+    run) as the table is indexed, so the metrics' lookups by connection and remote id stay
+    probes; on PostgreSQL, gather its statistics (autovacuum never sees temp tables)."""
+    quote = conn.dialect.identifier_preparer.quote
+    for i, columns in enumerate(lookups):
+        conn.exec_driver_sql(f"CREATE INDEX {quote(f'{name}_i{i}')} ON {quote(name)} "
+                             f"({', '.join(quote(c) for c in columns)})")
+    if lookups and conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"ANALYZE {quote(name)}")
 
 
 def drop_shared(conn: sa.Connection, created: dict[str, str]) -> None:
