@@ -28,6 +28,13 @@ from crmsync.orchestration.demo import DemoResult, demo
 from crmsync.orchestration.reading import metric_report, metric_values, status
 from crmsync.orchestration.runs import compute_metrics, compute_standard_metrics, sync
 from crmsync.orchestration.scorecards import scorecard
+from crmsync.orchestration.snapshots import (
+    SnapshotResult,
+    compute_as_of,
+    compute_standard_as_of,
+    record_snapshots,
+    snapshot_report,
+)
 from crmsync.orchestration.writeback import apply as writeback_apply
 from crmsync.orchestration.writeback import plan as writeback_plan
 from crmsync.orchestration.writeback import run
@@ -38,4 +45,6 @@ __all__ = [
     "upgrade", "show_config", "init_config", "demo", "DemoResult", "serve_schedule",
     "CheckResult", "writeback_plan", "writeback_apply", "run", "scorecard",
     "coach", "coaching_findings", "coaching_rules", "coach_writeback",
+    "compute_as_of", "compute_standard_as_of", "record_snapshots", "snapshot_report",
+    "SnapshotResult",
 ]
