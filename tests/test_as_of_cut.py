@@ -12,6 +12,7 @@ demo connector's ``cut_at`` setting is added there at merge).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,7 @@ def catalogue(store: Store, registry: Registry, at: dt.datetime, *, rebuilt: boo
         result = compute(store, metrics, MetricsConfig(options=options or {}), period=period,
                          dimensions=(None, "owner"), as_of=at, rebuilt=rebuilt)
         for v in result.values:
-            out[_key(v)] = (_round(v.value), _round(v.numerator), _round(v.denominator))
+            out[_key(v)] = (v.value, v.numerator, v.denominator)
     return out
 
 
@@ -76,15 +77,20 @@ def _key(v: MetricValue) -> Key:
     return (v.metric, v.period, v.period_start, v.dimension, v.dimension_value, v.subject_id)
 
 
-def _round(x: float | None) -> float | None:
-    return None if x is None else round(x, 6)
+def _same(a: tuple[Any, ...] | None, b: tuple[Any, ...] | None) -> bool:
+    """Equal values (floats to 1e-9 relative: sums may run in another order)."""
+    if a is None or b is None:
+        return a is b
+    return all(x is y or (x is not None and y is not None
+                          and math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9))
+               for x, y in zip(a, b, strict=True))
 
 
 def differences(cut: dict[Key, Any], rebuilt: dict[Key, Any]) -> dict[str, list[Any]]:
     """Per metric: the keys whose values differ (or exist on one side only)."""
     out: dict[str, list[Any]] = {}
     for key in sorted(set(cut) | set(rebuilt), key=repr):
-        if cut.get(key) != rebuilt.get(key):
+        if not _same(cut.get(key), rebuilt.get(key)):
             out.setdefault(key[0], []).append((key[1:], cut.get(key), rebuilt.get(key)))
     return out
 

@@ -216,3 +216,12 @@ def test_cli_names_a_bad_date(cli_config: Path) -> None:
                                       "--as-of", "yesterday"])
     assert result.exit_code != 0
     assert "--as-of 'yesterday' is not a date" in result.output
+
+
+def test_a_snapshot_job_records_the_headline_kpis(loaded: Store, registry: Registry) -> None:
+    from crmsync.orchestration.jobs import Job
+    from crmsync.orchestration.scheduler import run_job
+
+    job = Job(name="weekly", cron="0 6 * * 1", task="snapshot", metrics=("pipeline_value",))
+    assert run_job(_config(loaded), registry, job, store=loaded) == "success"
+    assert snapshot_series(loaded, "pipeline_value", period="quarter")
