@@ -29,7 +29,10 @@ from crmsync.store import Store
 
 Dataset = Callable[[dt.datetime | None], dict[str, list[dict[str, Any]]]]
 
-#: name → the dataset now (``None``) or cut at an instant. The hook for other generators.
+#: name → the dataset (entity → records) now (``None``) or as a sync at the instant left it.
+#: THE HOOK FOR OTHER DATASETS: the demo connector's ``cut_at`` setting plugs in here at merge,
+#: e.g. ``"demo": lambda cut: demo_records("small", cut_at=cut)`` (its records read through
+#: the connector with ``cut_at`` unset for the full store).
 DATASETS: dict[str, Dataset] = {"generated": lambda cut: world(cut)}
 
 #: The instants compared: mid-quarter, and the last instant of a quarter.

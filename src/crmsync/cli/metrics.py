@@ -229,8 +229,9 @@ def metrics_show(state: State, metric: str | None, period: str | None, dimension
         check_metric(state.registry, metric)
     period = period or cfg.metrics.period
     if not as_json:
-        say(f"reading the {'latest' if as_of is None else as_of} {metric or 'metric'} "
-            f"values by {period}" + (f" by {dimension}" if dimension else "") + "…")
+        say(f"reading the {'latest ' if as_of is None else ''}{metric or 'metric'} values "
+            + (f"as of {as_of} " if as_of else "") + f"by {period}"
+            + (f" by {dimension}" if dimension else "") + "…")
     if as_of is None:
         rows = api.metric_report(cfg, state.registry, metric=metric, period=period,
                                  dimension=dimension, below_target=below_target)
