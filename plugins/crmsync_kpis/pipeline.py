@@ -124,6 +124,9 @@ def _same(ctx: MetricContext, a: sa.ColumnElement[Any], b: sa.ColumnElement[Any]
     the join but not the ``coalesce`` form (0.1 s against 10 s)."""
     if ctx.dialect != "postgresql":
         return a.is_not_distinct_from(b)
+    # typed: for period ``all`` the period columns are a bare NULL, which PostgreSQL takes as
+    # text (COALESCE of text and date fails)
+    a, b = sa.cast(a, filler.type), sa.cast(b, filler.type)
     return sa.and_(sa.func.coalesce(a, filler) == sa.func.coalesce(b, filler),
                    a.is_(None) == b.is_(None))
 

@@ -55,7 +55,12 @@ from crmsync.plugin.connector import (
 )
 from crmsync.plugin.context import DIMENSIONS, METRIC_OPTIONS  # schema and metric inputs
 from crmsync.plugin.dimensions import Dimension
-from crmsync.plugin.history import field_changes_at, opportunities_as_of, table_as_of
+from crmsync.plugin.history import (
+    field_changes_at,
+    opportunities_as_of,
+    owner_at_close,
+    table_as_of,
+)
 from crmsync.plugin.http import ApiClient
 from crmsync.plugin.http_auth import Auth, BearerAuth, HeaderAuth, QueryAuth, RefreshingAuth
 from crmsync.plugin.http_errors import (
@@ -140,6 +145,7 @@ __all__ = [
     "table_as_of",
     "field_changes_at",
     "close_date_pushes",
+    "owner_at_close",
     "ENTITIES",
     "BOOK_KEEPING_COLUMNS",
     # errors

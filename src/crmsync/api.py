@@ -31,6 +31,13 @@ from crmsync.orchestration.pipeline_changes import pipeline_changes
 from crmsync.orchestration.reading import metric_report, metric_values, status
 from crmsync.orchestration.runs import compute_metrics, compute_standard_metrics, sync
 from crmsync.orchestration.scorecards import scorecard
+from crmsync.orchestration.snapshots import (
+    SnapshotResult,
+    compute_as_of,
+    compute_standard_as_of,
+    record_snapshots,
+    snapshot_report,
+)
 from crmsync.orchestration.themes import analyse_texts, text_analyser, theme_taxonomy, themes
 from crmsync.orchestration.trends import metric_trends, why_changed
 from crmsync.orchestration.writeback import apply as writeback_apply
@@ -47,4 +54,6 @@ __all__ = [
     "pipeline_changes",
     "themes", "analyse_texts", "text_analyser", "theme_taxonomy",
     "forecast", "forecast_accuracy",
+    "compute_as_of", "compute_standard_as_of", "record_snapshots", "snapshot_report",
+    "SnapshotResult",
 ]

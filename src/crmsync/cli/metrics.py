@@ -15,6 +15,7 @@ from rich.padding import Padding
 
 from crmsync import api
 from crmsync.api import DemoResult
+from crmsync.cli import as_of as as_of_cli
 from crmsync.cli import render
 from crmsync.cli.names import check_metric
 from crmsync.cli.progress import Meter, meter, mode_for, sync_progress
@@ -108,11 +109,13 @@ def metrics_list(state: State, as_json: bool) -> None:
               help="Only deals of this pipeline (remote id; repeatable).")
 @click.option("--deal-type", "deal_types", multiple=True,
               help="Only deals of this type (repeatable).")
+@as_of_cli.as_of_option("Compute as the store stood at the end of DATE ([metrics] timezone) "
+                        "into metric_snapshots (docs/as-of.md).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def metrics_compute(state: State, names: Sequence[str], period: str | None,
                     dimensions: Sequence[str], pipelines: Sequence[str],
-                    deal_types: Sequence[str], as_json: bool) -> None:
+                    deal_types: Sequence[str], as_of: str | None, as_json: bool) -> None:
     """Compute metrics over the store and save the values.
 
     Without --metric, --by, --pipeline or --deal-type: everything the other commands read —
@@ -120,6 +123,10 @@ def metrics_compute(state: State, names: Sequence[str], period: str | None,
     metrics, and the metrics the [[writeback]] mappings send."""
     for name in names:
         check_metric(state.registry, name)
+    if as_of is not None:
+        as_of_cli.compute_as_of(state, as_of_cli.instant(state, as_of), names, period,
+                                dimensions, pipelines, deal_types, as_json, _queries)
+        return
     shown_period = period or state.config.metrics.period
     if not (names or dimensions or pipelines or deal_types):
         if not as_json:
@@ -144,6 +151,24 @@ def metrics_compute(state: State, names: Sequence[str], period: str | None,
         for s in result.skipped:
             click.echo(f"skipped {s}")
         _warn_findings(result.findings)
+
+
+@metrics.command("snapshot")
+@click.option("--metric", "names", multiple=True, help="These metrics instead of the headline "
+                                                        "KPIs (repeatable).")
+@click.option("--period", type=_PERIOD, help="Default: [metrics] period.")
+@as_of_cli.as_of_option("As of the end of DATE instead of now.")
+@click.option("--backfill", metavar="Nw", help="As of the end of each of the last N weeks.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_state
+def metrics_snapshot(state: State, names: Sequence[str], period: str | None,
+                     as_of: str | None, backfill: str | None, as_json: bool) -> None:
+    """Record the headline KPIs as they stand (or stood) in metric_snapshots, for trend
+    lines: pipeline value as it stood each week."""
+    for name in names:
+        check_metric(state.registry, name)
+    at = as_of_cli.instant(state, as_of) if as_of else None
+    as_of_cli.snapshot(state, at, backfill, names, period, as_json)
 
 
 def _queries(m: Meter, unit: str = "queries") -> Callable[[int, int], None]:
@@ -207,10 +232,12 @@ SHOW_LEGEND = ("* period not ended · vs prev: change against the previous perio
 @click.option("--below-target", is_flag=True, help="Only values that miss their [targets].")
 @click.option("--explain", is_flag=True,
               help="Also print each shown metric's definition and where it is documented.")
+@as_of_cli.as_of_option("The values computed as of DATE (metrics compute --as-of, metrics "
+                        "snapshot).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_state
 def metrics_show(state: State, metric: str | None, period: str | None, dimension: str | None,
-                 below_target: bool, explain: bool, as_json: bool) -> None:
+                 below_target: bool, explain: bool, as_of: str | None, as_json: bool) -> None:
     """Show the latest computed values with the change against the previous period and the
     target, if one is set."""
     cfg = state.config
@@ -218,15 +245,23 @@ def metrics_show(state: State, metric: str | None, period: str | None, dimension
         check_metric(state.registry, metric)
     period = period or cfg.metrics.period
     if not as_json:
-        say(f"reading the latest {metric or 'metric'} values by {period}"
+        say(f"reading the {'latest ' if as_of is None else ''}{metric or 'metric'} values "
+            + (f"as of {as_of} " if as_of else "") + f"by {period}"
             + (f" by {dimension}" if dimension else "") + "…")
-    rows = api.metric_report(cfg, state.registry, metric=metric, period=period,
-                             dimension=dimension, below_target=below_target)
+    if as_of is None:
+        rows = api.metric_report(cfg, state.registry, metric=metric, period=period,
+                                 dimension=dimension, below_target=below_target)
+    else:
+        rows = api.snapshot_report(cfg, state.registry, as_of_cli.instant(state, as_of),
+                                   metric=metric, period=period, dimension=dimension,
+                                   below_target=below_target)
     if as_json:
         emit_json(rows)
     elif not rows:
         click.echo("nothing below target" if below_target
-                   else "no values yet: run `crmsync metrics compute` first")
+                   else f"no values as of {as_of}: run `crmsync metrics compute --as-of "
+                        f"{as_of}`" if as_of else "no values yet: run `crmsync metrics "
+                        "compute` first")
     else:
         _print_report(state, rows, period, explain)
 

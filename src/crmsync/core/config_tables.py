@@ -30,7 +30,10 @@ METRIC_OPTIONS: dict[str, Any] = {
     "retention_window_months": 12,
     "business_hours": None,
     "business_days": (1, 2, 3, 4, 5),
+    "closed_deal_owner": "current",
 }
+#: The values of ``[metrics] closed_deal_owner`` (docs/as-of.md, "Owner at close").
+CLOSED_DEAL_OWNERS = ("current", "at_close")
 
 @dataclass
 class MetricsConfig:
@@ -120,6 +123,13 @@ def _business_days(m: MetricsConfig, value: Any, file: str | None, key: str) -> 
     m.options[key] = tuple(sorted(set(days)))
 
 
+def _closed_deal_owner(m: MetricsConfig, value: Any, file: str | None, key: str) -> None:
+    if value not in CLOSED_DEAL_OWNERS:
+        raise ConfigError(f"expected one of {', '.join(CLOSED_DEAL_OWNERS)}, got {value!r}",
+                          file=file, section="metrics", key=key)
+    m.options[key] = value
+
+
 def _option(m: MetricsConfig, value: Any, file: str | None, key: str) -> None:
     expected = (int, float) if key == "margin" else int
     m.options[key] = _expect(value, expected, file=file, section="metrics", key=key)
@@ -129,6 +139,7 @@ _METRICS_KEYS: dict[str, Callable[[MetricsConfig, Any, str | None, str], None]] 
     "period": _period, "timezone": _timezone, "base_currency": _currency,
     "fiscal_year_start_month": _fiscal_start, "definitions": _definitions,
     "business_hours": _business_hours, "business_days": _business_days,
+    "closed_deal_owner": _closed_deal_owner,
 }
 
 

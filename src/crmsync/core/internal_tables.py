@@ -24,7 +24,8 @@ from sqlalchemy import (
 from crmsync.core.schema_types import CODE, ID, NAME, Id, Json, metadata
 
 __all__ = ["sync_state", "sync_runs", "run_locks", "sync_rejects", "metric_values",
-           "writeback_state", "coaching_findings", "notifications_sent", "text_themes"]
+           "writeback_state", "coaching_findings", "notifications_sent", "text_themes",
+           "metric_snapshots"]
 
 sync_state = Table(
     "sync_state",
@@ -216,4 +217,31 @@ text_themes = Table(
     Index(None, "connection", "entity", "remote_id", "field"),
     Index(None, "theme", "occurred_at"),
     Index(None, "owner_id", "occurred_at"),
+)
+
+
+#: Metric values *as of* a past instant (``crmsync metrics compute --as-of``, ``crmsync metrics
+#: snapshot``): the columns of ``metric_values`` plus the instant they describe. Kept apart so an
+#: as-of computation never replaces the current values (docs/as-of.md).
+metric_snapshots = Table(
+    "metric_snapshots",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", String(36), nullable=False),
+    Column("snapshot_at", DateTime(), nullable=False),
+    Column("metric", String(CODE), nullable=False),
+    Column("version", Integer(), nullable=False, server_default="1"),
+    Column("variant", String(CODE)),
+    Column("period", String(16), nullable=False),
+    Column("period_start", Date()),
+    Column("period_end", Date()),
+    Column("dimension", String(CODE)),
+    Column("dimension_value", String(NAME)),
+    Column("subject_id", String(ID)),
+    Column("value", Float()),
+    Column("numerator", Float()),
+    Column("denominator", Float()),
+    Column("computed_at", DateTime(), nullable=False),
+    Index(None, "metric", "period", "dimension", "snapshot_at"),
+    Index(None, "run_id"),
 )

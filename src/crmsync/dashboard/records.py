@@ -53,7 +53,11 @@ def _context(data: DashboardData, metric: Metric, period: str) -> MetricContext:
     return MetricContext(dialect=data.store.dialect, period=period,
                          base_currency=cfg.base_currency, timezone=cfg.timezone,
                          fiscal_year_start_month=cfg.fiscal_year_start_month,
-                         variant=cfg.definitions.get(metric.NAME), options=dict(cfg.options),
+                         variant=cfg.definitions.get(metric.NAME),
+                         # the records as they are, with their current owner: owner at close
+                         # is a temporary table only the metric engine builds
+                         options={k: v for k, v in cfg.options.items()
+                                  if k != "closed_deal_owner"},
                          as_of=as_of)
 
 

@@ -16,6 +16,7 @@ from crmsync.dashboard import charts
 from crmsync.dashboard.data import Catalogue, DashboardData, Kpi, family_of, kpi
 from crmsync.dashboard.filters import Filters
 from crmsync.dashboard.records import ATTENTION, records_of
+from crmsync.dashboard.snapshot_trends import snapshot_lines
 from crmsync.metrics.formatting import period_label
 from crmsync.metrics.scorecard import percentile_in_team, team_median
 
@@ -192,6 +193,10 @@ def trends(data: DashboardData, f: Filters) -> dict[str, Any]:
     table: list[Kpi] = []
     main: list[dict[str, Any]] = []  # the scope's own line: its band and target
     for group in _trend_groups(data.catalogue(), *f.scope):
+        as_stood = snapshot_lines(data, f, metric, group.dimension, group.values, group.label)
+        if as_stood is not None:  # snapshots: the value as it stood at each (docs/as-of.md)
+            lines.extend(as_stood)
+            continue
         for label, rs in _group_lines(data, f, metric, group):
             lines.append((label, [period_label(f.period, _start(r)) for r in rs],
                           [r["value"] for r in rs]))

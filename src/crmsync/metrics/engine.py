@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from crmsync.core.errors import MetricError
+from crmsync.core.internal_tables import metric_snapshots
 from crmsync.core.periods import (
     as_date,
     is_period,
@@ -111,8 +112,9 @@ def _value(row: Any, period: str) -> MetricValue:
 
 def _store(conn: Any, metric: Metric, ctx: MetricContext, select: sa.Select[Any], run_id: str,
            variant: str | None, now: dt.datetime) -> int:
-    """``INSERT INTO metric_values … SELECT`` the metric's rows: values never pass through
-    Python, so memory stays flat however many subjects a metric has."""
+    """``INSERT INTO metric_values … SELECT`` the metric's rows (``metric_snapshots`` in a run
+    as of a past instant, ``ctx.rebuilt``): values never pass through Python, so memory stays
+    flat however many subjects a metric has."""
     m = select.subquery("q")
     dim_value = m.c.dimension_value if ctx.dimension is not None else sa.null()
 
@@ -129,12 +131,14 @@ def _store(conn: Any, metric: Metric, ctx: MetricContext, select: sa.Select[Any]
         sa.literal(ctx.dimension, sa.String()), sa.cast(dim_value, sa.String()),
         sa.cast(m.c.subject_id, sa.String()), typed(m.c.value, sa.Float()),
         typed(m.c.numerator, sa.Float()), typed(m.c.denominator, sa.Float()),
-        sa.literal(now, sa.DateTime()))
+        sa.literal(now, sa.DateTime()),
+        *([sa.literal(ctx.as_of, sa.DateTime())] if ctx.rebuilt else []))
     columns = ["run_id", "metric", "version", "variant", "period", "period_start", "period_end",
                "dimension", "dimension_value", "subject_id", "value", "numerator",
-               "denominator", "computed_at"]
+               "denominator", "computed_at", *(["snapshot_at"] if ctx.rebuilt else [])]
+    target = metric_snapshots if ctx.rebuilt else metric_values
     # SQLAlchemy keeps an INSERT's row count only when asked (psycopg would report -1)
-    result = conn.execute(sa.insert(metric_values).from_select(columns, source)
+    result = conn.execute(sa.insert(target).from_select(columns, source)
                           .execution_options(preserve_rowcount=True))
     return max(result.rowcount or 0, 0)
 
@@ -237,7 +241,8 @@ def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
             pipelines: Sequence[str] = (), deal_types: Sequence[str] = (),
             keep_values: bool = True,
             progress: Callable[[int, int], None] | None = None,
-            declared: Mapping[str, Dimension] | None = None) -> ComputeResult:
+            declared: Mapping[str, Dimension] | None = None,
+            rebuilt: bool = False) -> ComputeResult:
     """Compute ``metrics`` for ``period`` (default: the configured one) and each dimension
     (``None`` = the whole organisation), store them under a new run id and return them
     (``keep_values=False`` returns only the count, for runs too large to hold in memory).
@@ -246,7 +251,13 @@ def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
     A metric that does not support the period or a dimension is skipped and named in
     ``skipped``; an unknown dimension is an error. ``declared`` are the dimensions metrics
     and plugins declare (``Registry.dimensions()``); default: those of ``metrics``.
+
+    ``rebuilt``: compute as the store stood at ``as_of`` (required), every table rebuilt from
+    history (``MetricContext.table``), and store the values in ``metric_snapshots`` with
+    ``snapshot_at = as_of``, leaving ``metric_values`` as it is (docs/as-of.md).
     """
+    if rebuilt and as_of is None:
+        raise MetricError("a computation as of a past instant needs the instant (as_of)")
     period = period or config.period
     declared = {**declared_dimensions(metrics), **(declared or {})}
     _check_request(period, dimensions, declared)
@@ -258,7 +269,7 @@ def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
         dialect=store.dialect, period=period, base_currency=config.base_currency,
         timezone=config.timezone, fiscal_year_start_month=config.fiscal_year_start_month,
         connection=connection, options=dict(config.options), pipelines=tuple(pipelines),
-        deal_types=tuple(deal_types), declared=declared)
+        deal_types=tuple(deal_types), declared=declared, rebuilt=rebuilt)
     if as_of:
         settings["as_of"] = as_of
     plan = _plan(metrics, config, period, dimensions, settings, skipped)
@@ -275,14 +286,15 @@ def compute(store: Store, metrics: Sequence[Metric], config: MetricsConfig, *,
             drop_shared(conn, created)
     money = any(m.unit == "currency" for m in metrics)
     findings = unconverted_deals(store, config) if money else []
-    values = run_values(store, run_id) if keep_values else []
+    values = run_values(store, run_id, snapshots=rebuilt) if keep_values else []
     return ComputeResult(run_id=run_id, values=values, skipped=skipped, findings=findings,
                          stored=stored)
 
 
-def run_values(store: Store, run_id: str) -> list[MetricValue]:
-    """The values one :func:`compute` run stored."""
-    mv = metric_values
+def run_values(store: Store, run_id: str, *, snapshots: bool = False) -> list[MetricValue]:
+    """The values one :func:`compute` run stored (``snapshots``: a rebuilt run's, in
+    ``metric_snapshots``)."""
+    mv = metric_snapshots if snapshots else metric_values
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(mv).where(mv.c.run_id == run_id)
                             .order_by(mv.c.metric, mv.c.dimension, mv.c.period_start,

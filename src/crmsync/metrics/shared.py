@@ -56,7 +56,10 @@ def materialise(conn: sa.Connection, ctx: MetricContext, created: dict[str, str]
             # (date_trunc(unknown, unknown)); SQLite compares timestamps as text, so a view is
             # exact and free.
             single = uses is None or uses.get(name, 0) <= 1
-            kind = "VIEW" if single and conn.dialect.name == "sqlite" else "TABLE"
+            # a rebuilt table (as of a past instant) is always a table, indexed: as a view,
+            # every probe of it (``ctx.has_data``, a lookup by remote id) would rebuild it
+            view = single and conn.dialect.name == "sqlite" and name not in ctx.shared_indexes
+            kind = "VIEW" if view else "TABLE"
             try:
                 statement = _CreateTempAs(kind, name, facts)
                 statement.compile(dialect=conn.dialect)
@@ -64,6 +67,20 @@ def materialise(conn: sa.Connection, ctx: MetricContext, created: dict[str, str]
                 kind, statement = "TABLE", _CreateTempAs("TABLE", name, facts)
             conn.execute(statement)
             created[name] = kind
+            if kind == "TABLE":
+                _index(conn, name, ctx.shared_indexes.get(name, []))
+
+
+def _index(conn: sa.Connection, name: str, lookups: list[tuple[str, ...]]) -> None:
+    """Index a temporary table that stands for a synced table (``ctx.table`` in a rebuilt
+    run) as the table is indexed, so the metrics' lookups by connection and remote id stay
+    probes; and gather its statistics for the planner (autovacuum never sees temp tables)."""
+    quote = conn.dialect.identifier_preparer.quote
+    for i, columns in enumerate(lookups):
+        conn.exec_driver_sql(f"CREATE INDEX {quote(f'{name}_i{i}')} ON {quote(name)} "
+                             f"({', '.join(quote(c) for c in columns)})")
+    if lookups:
+        conn.exec_driver_sql(f"ANALYZE {quote(name)}")
 
 
 def drop_shared(conn: sa.Connection, created: dict[str, str]) -> None:

@@ -31,7 +31,7 @@ __all__ = ["SCHEDULE", "Job", "TASKS", "STATE_CONNECTION", "parse_schedule", "ne
            "is_due", "last_runs", "record_run", "covers"]
 
 #: What a job can run.
-TASKS = ("sync", "compute", "writeback", "run", "coach")
+TASKS = ("sync", "compute", "writeback", "run", "coach", "snapshot")
 #: ``sync_state.connection`` of the scheduler's rows: ``#`` is never in a connection name.
 STATE_CONNECTION = "#schedule"
 _KEYS = ("cron", "task", "connections", "entities", "metrics", "period", "timezone")
@@ -120,6 +120,9 @@ _REFUSED: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("coach", ("connections", "entities", "metrics"),
      "a coach job evaluates the coaching rules over the stored per-rep values and sends the "
      "digest (docs/coaching.md); it takes only a period"),
+    ("snapshot", ("connections", "entities"),
+     "a snapshot job records the headline KPIs as they stand (docs/as-of.md); it takes "
+     "metrics and a period"),
 )
 
 

@@ -23,7 +23,7 @@ from types import FrameType
 from crmsync.core.config import Config
 from crmsync.core.errors import CrmsyncError
 from crmsync.core.reports import LOCKED, STOPPED_QUOTA, RunReport, job_scope
-from crmsync.orchestration import runs, writeback
+from crmsync.orchestration import runs, snapshots, writeback
 from crmsync.orchestration.coaching import coach
 from crmsync.orchestration.jobs import SCHEDULE, Job, is_due, last_runs, next_due, record_run
 from crmsync.orchestration.reading import StoredResults
@@ -99,6 +99,10 @@ def _run_task(config: Config, registry: Registry, job: Job, *, store: Store | No
                         progress=progress, store=store).status
     if job.task == "coach":
         coach(config, registry, period=job.period, store=store, notify=True)
+        return "success"
+    if job.task == "snapshot":
+        snapshots.record_snapshots(config, registry, metrics=job.metrics, period=job.period,
+                                   store=store)
         return "success"
     if job.task == "compute":
         runs.compute_metrics(config, registry, job.metrics, period=job.period, store=store,

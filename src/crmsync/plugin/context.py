@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 from collections.abc import Collection, Mapping
@@ -21,6 +22,7 @@ from crmsync.core.hours import parse_hours
 from crmsync.core.periods import period_end_sql, period_start_sql, rolling_days
 from crmsync.core.schema import SYNCED_TABLES
 from crmsync.plugin.dimensions import CUSTOM_PREFIX, Dimension, custom_key, custom_value, reach
+from crmsync.plugin.history import STRUCTURE_TABLES, owner_at_close, table_as_of
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -96,6 +98,9 @@ class MetricContext:
     :param pipelines: only deals of these pipelines (remote ids); empty = all.
     :param deal_types: only deals of these types; empty = all.
     :param as_of: "now" for the metrics (naive UTC); tests pin it.
+    :param rebuilt: the run is *as of* ``as_of`` (``crmsync metrics compute --as-of``):
+        :meth:`table` gives each table as it stood then, rebuilt from history
+        (docs/as-of.md).
     :param declared: the dimensions metrics and plugins declare, by name
         (:class:`~crmsync.Dimension`).
     """
@@ -117,6 +122,12 @@ class MetricContext:
     #: engine materialises each once per run (see :meth:`shared`).
     shared_facts: dict[str, MetricSelect] = field(default_factory=dict)
     declared: Mapping[str, Dimension] = field(default_factory=dict)
+    rebuilt: bool = False
+    #: Indexes the engine builds on shared fact sets that stand for a table (temp table name
+    #: → column lists): the rebuilt tables keep their table's lookups fast.
+    shared_indexes: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
+    #: The rebuilt tables handed out, by name: one object per table, as ``SYNCED_TABLES``.
+    _rebuilt_tables: dict[str, sa.TableClause] = field(default_factory=dict, repr=False)
 
     def shared(self, name: str, facts: MetricSelect) -> sa.TableClause:
         """A fact set several metrics of one run need (e.g. per-lead activity facts), as a
@@ -129,12 +140,15 @@ class MetricContext:
         """
         if not re.fullmatch(r"[A-Za-z0-9_]{1,40}", name):
             raise MetricError(f"shared fact set names use letters, digits and _: {name!r}")
+        table_name = self._shared_name(name, facts)
+        self.shared_facts[table_name] = facts
+        return sa.table(table_name, *(sa.column(_key(c), c.type) for c in facts.selected_columns))
+
+    def _shared_name(self, name: str, facts: MetricSelect) -> str:
         compiled = facts.compile(dialect=_DIALECTS[self.dialect]())
         key = f"{compiled}|{sorted(compiled.params.items(), key=lambda kv: kv[0])!r}"
         digest = hashlib.sha1(key.encode()).hexdigest()[:10]
-        table_name = f"crmsync_tmp_{name}_{digest}"
-        self.shared_facts[table_name] = facts
-        return sa.table(table_name, *(sa.column(_key(c), c.type) for c in facts.selected_columns))
+        return f"crmsync_tmp_{name}_{digest}"
 
     def has_data(self, table: str, fact: FromClause) -> ColumnElement[bool]:
         """Whether the connection of ``fact``'s row has synced any row of ``table`` (deleted
@@ -146,7 +160,7 @@ class MetricContext:
         :param table: a synced table's name (``activities``, ``opportunities``…).
         :param fact: the table (or alias, subquery) whose ``connection`` column is tested.
         """
-        other = SYNCED_TABLES[table].alias(f"any_{table}")
+        other = self.table(table).alias(f"any_{table}")
         return sa.exists().where(other.c.connection == fact.c.connection)
 
     def option(self, name: str) -> Any:
@@ -158,9 +172,30 @@ class MetricContext:
         "days since" metrics measure up to it."""
         return sa.literal(self.as_of, sa.DateTime())
 
-    def table(self, name: str) -> sa.Table:
-        """A schema table by name (``opportunities``, ``activities``…)."""
-        return SYNCED_TABLES[name]
+    def table(self, name: str) -> sa.TableClause:
+        """A schema table by name (``opportunities``, ``activities``…), with its columns.
+
+        In a run *as of* a past instant (:attr:`rebuilt`) it is the table as it stood at
+        :attr:`as_of` (:func:`~crmsync.table_as_of`), and with ``[metrics] closed_deal_owner
+        = "at_close"`` closed deals carry their owner at close
+        (:func:`~crmsync.owner_at_close`): a shared fact set the engine materialises once a
+        run (docs/as-of.md). A metric reads every table through here, never
+        ``SYNCED_TABLES`` directly, to compute as of any instant unchanged.
+        """
+        base = SYNCED_TABLES[name]
+        if name in self._rebuilt_tables:
+            return self._rebuilt_tables[name]
+        at_close = name == "opportunities" and self.option("closed_deal_owner") == "at_close"
+        if name in STRUCTURE_TABLES or not (self.rebuilt or at_close):
+            return base
+        key = (self.dialect, name, self.as_of if self.rebuilt else None, at_close)
+        digest = hashlib.sha1(repr(key).encode()).hexdigest()[:10]
+        table_name = f"crmsync_tmp_{'asof' if self.rebuilt else 'now'}_{name}_{digest}"
+        self.shared_facts[table_name] = _rebuilt_rows(*key)
+        self.shared_indexes[table_name] = _lookups(base)
+        table = sa.table(table_name, *(sa.column(c.name, c.type) for c in base.c))
+        self._rebuilt_tables[name] = table
+        return table
 
     def live(self, table: FromClause) -> ColumnElement[bool]:
         """Rows that count: not deleted, of the selected connection if one is set, and — for
@@ -254,7 +289,7 @@ class MetricContext:
         """A deal's amount in the base currency: ``amount_base`` when the CRM gave it, else
         ``amount`` converted at the rate valid at ``at`` (a timestamp column; ``None`` = the
         latest rate, for open deals); ``NULL`` when no rate is known (never silently 1:1)."""
-        rates = SYNCED_TABLES["currency_rates"].alias("fx")
+        rates = self.table("currency_rates").alias("fx")
         conditions = [rates.c.connection == fact.c.connection,
                       rates.c.currency == fact.c.currency,
                       rates.c.is_deleted == sa.false(),
@@ -323,3 +358,22 @@ def _key(column: ColumnElement[Any]) -> str:
     if column.key is None:
         raise MetricError(f"a shared fact set's columns must be labelled: {column}")
     return column.key
+
+
+@functools.lru_cache(maxsize=64)
+def _rebuilt_rows(dialect: str, name: str, at: dt.datetime | None, at_close: bool
+                  ) -> MetricSelect:
+    """The rows of a table :meth:`MetricContext.table` rebuilds: as of ``at`` (``None``: now),
+    with closed deals' owners at close when ``at_close``. Built once for all the contexts of
+    a run (a run plans hundreds of queries over the same few tables)."""
+    rows: MetricSelect = (table_as_of(dialect, name, at) if at is not None
+                          else sa.select(SYNCED_TABLES[name]))
+    return owner_at_close(rows) if at_close else rows
+
+
+def _lookups(table: sa.Table) -> list[tuple[str, ...]]:
+    """The column lists of ``table``'s unique constraints and indexes."""
+    out = [tuple(c.name for c in con.columns) for con in table.constraints
+           if isinstance(con, sa.UniqueConstraint)]
+    out += [tuple(c.name for c in ix.columns) for ix in table.indexes]
+    return list(dict.fromkeys(out))

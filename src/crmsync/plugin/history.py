@@ -29,7 +29,8 @@ from sqlalchemy.sql.selectable import Select, Subquery
 
 from crmsync.core.schema import HISTORY_FIELDS, SYNCED_TABLES
 
-__all__ = ["opportunities_as_of", "table_as_of", "field_changes_at"]
+__all__ = ["opportunities_as_of", "table_as_of", "field_changes_at", "owner_at_close",
+           "STRUCTURE_TABLES"]
 
 _NUMBERS = ("amount", "probability")
 _DATES = ("expected_close_date",)
@@ -41,7 +42,8 @@ _BORN = {
     "opportunity_field_history": "changed_at",
 }
 #: Tables describing the organisation's structure, not events: kept whole.
-_STRUCTURE = ("users", "pipelines", "stages", "targets", "quotas", "spend")
+STRUCTURE_TABLES = ("users", "pipelines", "stages", "targets", "quotas", "spend")
+_STRUCTURE = STRUCTURE_TABLES
 
 
 def _instant(at: dt.datetime) -> ColumnElement[dt.datetime]:
@@ -215,3 +217,47 @@ def table_as_of(dialect: str, name: str, at: dt.datetime) -> Select[Any]:
                     "converted_opportunity_id"):
             columns[col] = sa.case((later, sa.null()), else_=table.c[col])
     return sa.select(*(expr.label(col) for col, expr in columns.items())).where(*where)
+
+
+def owner_at_close(deals: Select[Any]) -> Select[Any]:
+    """``deals`` (a select with the columns of ``opportunities``: the table, or
+    :func:`opportunities_as_of`) with each closed deal's ``owner_id`` the owner who held it at
+    its ``closed_at``, by the reconstruction rule of the module docstring; open deals keep
+    theirs. One scan of the owner changes of closed deals (``[metrics] closed_deal_owner =
+    "at_close"``, docs/as-of.md).
+    """
+    d = deals.subquery("deals")
+    h = SYNCED_TABLES["opportunity_field_history"]
+    keys = (h.c.connection, h.c.opportunity_id)
+    src = sa.select(
+        *keys, h.c.changed_at, h.c.old_value, h.c.new_value, h.c.id,
+        sa.func.max(sa.case((h.c.source == "crm", 1), else_=0)).over(partition_by=keys)
+        .label("has_crm"),
+        sa.case((h.c.source == "crm", 1), (h.c.source.is_(None), 1), else_=0).label("trusted"),
+    ).where(h.c.is_deleted == sa.false(), h.c.field == "owner_id").subquery("owner_changes")
+    c = src.c
+    before = c.changed_at <= d.c.closed_at
+    ranked = (
+        sa.select(c.connection, c.opportunity_id,
+                  sa.func.nullif(sa.case((before, c.new_value), else_=c.old_value), "")
+                  .label("owner"),
+                  sa.func.row_number().over(
+                      partition_by=(c.connection, c.opportunity_id),
+                      order_by=(sa.case((before, 0), else_=1),
+                                sa.case((before, c.changed_at)).desc(), c.changed_at.asc(),
+                                sa.case((before, c.id)).desc(), c.id.asc())).label("rn"))
+        .select_from(src.join(d, sa.and_(d.c.connection == c.connection,
+                                         d.c.remote_id == c.opportunity_id)))
+        .where(d.c.status != "open", d.c.closed_at.is_not(None),
+               sa.or_(c.trusted == 1, c.has_crm == 0))
+        .subquery("owner_ranked")
+    )
+    at_close = (sa.select(ranked.c.connection, ranked.c.opportunity_id, ranked.c.owner)
+                .where(ranked.c.rn == 1).subquery("owner_at_close"))
+    owner = sa.case((at_close.c.opportunity_id.is_not(None), at_close.c.owner),
+                    else_=d.c.owner_id)
+    return (
+        sa.select(*(owner.label("owner_id") if col.name == "owner_id" else col for col in d.c))
+        .select_from(d.outerjoin(at_close, sa.and_(at_close.c.connection == d.c.connection,
+                                                   at_close.c.opportunity_id == d.c.remote_id)))
+    )
