@@ -29,6 +29,8 @@ ENTITY_OBJECTS: Mapping[str, tuple[str, ...]] = {
     "opportunity_contacts": ("OpportunityContactRole",),
     "activities": ("Task", "Event"),
     "currency_rates": ("DatedConversionRate", "CurrencyType"),
+    "products": ("Product2",),  # crmsync_salesforce.line_items
+    "opportunity_line_items": ("OpportunityLineItem",),
 }
 
 #: Schema table → the objects its mapping looks up once per run (stage ids, conversion rates).

@@ -19,6 +19,7 @@ from typing import Any
 from .sf_data_sales import CURRENCIES, SOURCES, STAGES, WORDS, SalesObjects, standard_fields
 from .sf_field_history import FieldHistoryObjects
 from .sf_ids import DAY, PREFIXES, fmt_date, fmt_datetime, make_id, mix, parse_id
+from .sf_products import ProductObjects
 from .sf_record_types import RecordTypeObjects
 from .sf_schema import F, Field, ObjectSpec
 
@@ -54,6 +55,9 @@ class Dataset:
     multi_currency: bool = True
     record_types: bool = False
     field_history: bool = False
+    #: Product2 records (0: no Product2 or OpportunityLineItem objects; sf_products.py)
+    products: int = 0
+    line_items_per_opportunity: int = 2
     end: int = int(dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc).timestamp())
     seed: int = 7
 
@@ -75,7 +79,7 @@ def master_record(obj: str) -> Field:
              updateable=False)
 
 
-class _Builder(SalesObjects, RecordTypeObjects, FieldHistoryObjects):
+class _Builder(SalesObjects, RecordTypeObjects, FieldHistoryObjects, ProductObjects):
     def __init__(self, ds: Dataset) -> None:
         self.ds = ds
         self.n_acc = ds.accounts or max(5, ds.opportunities // 5)
@@ -127,6 +131,8 @@ class _Builder(SalesObjects, RecordTypeObjects, FieldHistoryObjects):
         specs += [self.business_process(), self.record_type()]
         if self.ds.field_history:
             specs.append(self.field_history())
+        if self.ds.products:
+            specs += [self.product2(), self.line_item()]
         return specs
 
     def user_name(self, i: int) -> str:
