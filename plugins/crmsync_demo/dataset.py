@@ -22,6 +22,7 @@ from crmsync_demo.deals import DealRecords
 from crmsync_demo.feedback import FeedbackRecords
 from crmsync_demo.finance import currency_rate_records, spend_records, target_records
 from crmsync_demo.leads import LeadBook, LeadPlan
+from crmsync_demo.line_items import LineItemRecords, product_records
 from crmsync_demo.pipelines import pipeline_records, stage_records
 from crmsync_demo.sales_team import SalesTeam
 from crmsync_demo.timeline import DAY, Timeline, to_datetime
@@ -36,6 +37,7 @@ ENTITIES = (
     "users", "accounts", "contacts", "leads", "pipelines", "stages", "opportunities",
     "opportunity_stage_history", "opportunity_contacts", "activities", "currency_rates",
     "quotas", "spend", "feedback", "targets",
+    "products", "opportunity_line_items",
 )
 
 
@@ -93,6 +95,7 @@ class DemoDataset:
         self.deal_records = DealRecords(self.deals)
         self.activities = ActivityRecords(self.leads, self.deal_records)
         self.feedback = FeedbackRecords(self.accounts)
+        self.line_items = LineItemRecords(seed)
         self._quota_rows = self.team.quota_rows()
         self._streams: dict[str, Callable[[int], Iterator[Record]]] = {
             "users": lambda o: iter(self.team.users[o:]),
@@ -112,6 +115,9 @@ class DemoDataset:
                 spend_records(seed, self.timeline, self.team), o, None),
             "feedback": self.feedback.records_from,
             "targets": lambda o: iter(target_records(self.timeline)[o:]),
+            "products": lambda o: iter(product_records(self._configured_at)[o:]),
+            "opportunity_line_items": lambda o: _children(
+                self.deals.plans_from(0), self.line_items.count, self.line_items.for_deal, o),
         }
 
     @property
@@ -144,6 +150,7 @@ class DemoDataset:
             "opportunities": self.deals.count,
             "quotas": len(self._quota_rows),
             "targets": len(target_records(self.timeline)),
+            "products": len(product_records(self._configured_at)),
         }
         return counts.get(entity)
 
