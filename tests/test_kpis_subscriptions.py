@@ -176,3 +176,18 @@ def test_no_recurring_line_items_give_no_value(store) -> None:
 
     for metric in subscriptions.METRICS:
         assert values(store, metric.NAME) == {}, metric.NAME
+
+
+def test_movements_add_up_for_each_segment_too(loaded) -> None:
+    def by_segment(name):
+        return {k: v[0] for k, v in values(loaded, name, dimension="segment").items()}
+
+    end, new, exp = by_segment("mrr"), by_segment("new_mrr"), by_segment("expansion_mrr")
+    con, churn = by_segment("contraction_mrr"), by_segment("churned_mrr")
+    for segment in ("SMB", "ENT"):
+        months = sorted(p for d, p in end if d == segment)
+        previous = 0.0
+        for p in months:
+            k = (segment, p)
+            assert previous + new[k] + exp[k] - con[k] - churn[k] == pytest.approx(end[k])
+            previous = end[k]

@@ -43,6 +43,8 @@ PRODUCTS: tuple[tuple[str, str, str, str, int | None, float], ...] = (
     ("PR-32", "Premium Support", "Services", "annually", 12, 6_000.0),
 )
 _BY_FAMILY = {(p[2], p[1].rsplit(" ", 1)[-1]): p for p in PRODUCTS}
+#: (product, amount per billing period, billing frequency, term months) of one line.
+Line = tuple[tuple[str, str, str, str, int | None, float], float, str, int | None]
 
 
 def product_records(created: dt.datetime) -> list[dict[str, Any]]:
@@ -74,14 +76,13 @@ class LineItemRecords:
     def __init__(self, seed: int) -> None:
         self.seed = seed
 
-    def _lines(self, plan: DealPlan) -> list[tuple[tuple[str, str, str, str, int | None, float],
-                                                   float, str, int | None]]:
+    def _lines(self, plan: DealPlan) -> list[Line]:
         """(product, amount per billing period, frequency, term) of each line of ``plan``."""
         rng = rng_for(self.seed, _LINE_ITEM, plan.index)
         family, amount = plan.product_line, plan.amount
         if plan.kind == "Expansion":
             return [(_product(family, "Seats"), round(amount / 12, 2), "monthly", 12)]
-        lines = []
+        lines: list[Line] = []
         if plan.kind == "New Business" and rng.random() < 1 / 3:
             onboarding = _product("Services", "Onboarding")
             services = round(amount * 0.15, 2)
