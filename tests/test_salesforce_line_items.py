@@ -12,7 +12,7 @@ import pytest
 
 from crmsync.plugin.connector import Batch
 from crmsync_salesforce import SalesforceConnector
-from crmsync_salesforce.line_items import frequency_of, line_item, product
+from crmsync_salesforce.line_items import SCHEDULE_KEY, frequency_of, line_item, product
 from crmsync_salesforce.mapping import MappingContext
 from fakes.salesforce_org import FakeSalesforceOrg
 from fakes.sf_data import Dataset
@@ -112,6 +112,42 @@ def test_field_map_sets_a_lines_frequency_and_term_normalised() -> None:
                     ctx)
 
     assert (got["billing_frequency"], got["term_months"]) == ("annually", 24)
+
+
+def test_a_revenue_schedule_gives_frequency_term_start_and_amount_per_period() -> None:
+    monthly = [(f"2026-{m:02d}-15", 100.0) for m in range(1, 13)]
+    got = line_item({"Id": "00k1", "OpportunityId": "006A", "TotalPrice": 1200.0,
+                     "ServiceDate": "2026-01-01", SCHEDULE_KEY: monthly}, MappingContext())
+
+    assert (got["billing_frequency"], got["term_months"], got["billing_start_date"],
+            got["amount"]) == ("monthly", 12, "2026-01-15", 100.0)
+
+
+def test_yearly_installments_are_annual_billing() -> None:
+    got = line_item({"Id": "00k1", "OpportunityId": "006A", "TotalPrice": 3000.0,
+                     SCHEDULE_KEY: [("2026-01-01", 1000.0), ("2027-01-01", 1000.0),
+                                    ("2028-01-01", 1000.0)]}, MappingContext())
+
+    assert (got["billing_frequency"], got["term_months"], got["amount"]) == \
+        ("annually", 36, 1000.0)
+
+
+def test_scheduled_lines_read_their_installments_150_lines_a_query(
+        org: FakeSalesforceOrg) -> None:
+    connector = connector_on(org)
+    lines = records(list(connector.read("opportunity_line_items", None)))
+
+    by_product = {}
+    for line in lines.values():
+        by_product.setdefault(line["name"], set()).add(
+            (line.get("billing_frequency"), line.get("term_months")))
+    assert by_product["Analytics Pro"] == {("monthly", 12)}          # Repeat, 12 × Monthly
+    assert by_product["Analytics Enterprise"] == {("annually", 36)}  # Repeat, 3 × Yearly
+    assert by_product["Onboarding"] == {(None, None)}                # no schedule
+    scheduled = sum(1 for line in lines.values() if line.get("billing_frequency"))
+    asked = [r.query.get("q", "") for r in org.requests
+             if "FROM OpportunityLineItemSchedule" in r.query.get("q", "")]
+    assert len(asked) == -(-scheduled // 150)
 
 
 def test_an_org_without_products_is_skipped_with_one_note(caplog) -> None:

@@ -284,6 +284,8 @@ class SalesforceConnector(Connector):
         if obj == "Opportunity" and describe is not None and \
                 not describe.has("LastStageChangeDate"):
             ctx.closed_at = self._closed_at([r for r in page.rows if r.get("IsClosed")])
+        if obj == "OpportunityLineItem" and self.describe(line_items.SCHEDULE) is not None:
+            line_items.attach_schedules(self.client, page.rows)
         records, rejects = [], []
         for raw in page.rows:
             try:

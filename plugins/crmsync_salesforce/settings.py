@@ -40,6 +40,7 @@ ENTITY_LOOKUPS: Mapping[str, tuple[str, ...]] = {
     "opportunities": ("OpportunityStage", "CurrencyType", "DatedConversionRate"),
     "opportunity_stage_history": ("OpportunityStage", "Opportunity"),
     "currency_rates": ("CurrencyType",),
+    "opportunity_line_items": ("OpportunityLineItemSchedule",),  # revenue schedules
 }
 
 SETTINGS: Mapping[str, Setting] = {

@@ -132,7 +132,7 @@ class _Builder(SalesObjects, RecordTypeObjects, FieldHistoryObjects, ProductObje
         if self.ds.field_history:
             specs.append(self.field_history())
         if self.ds.products:
-            specs += [self.product2(), self.line_item()]
+            specs += [self.product2(), self.line_item(), self.line_item_schedule()]
         return specs
 
     def user_name(self, i: int) -> str:

@@ -13,12 +13,18 @@ and is looked up by ``OpportunityId``.
 
 from __future__ import annotations
 
+import bisect
+import datetime as dt
+import functools
+from array import array
 from typing import Any
 
 from .sf_data_sales import standard_fields
 from .sf_schema import F, ObjectSpec
 
-__all__ = ["ProductObjects", "FAMILIES", "CATALOGUE"]
+__all__ = ["ProductObjects", "FAMILIES", "CATALOGUE", "PERIOD_MONTHS"]
+
+PERIOD_MONTHS = {"Monthly": 1, "Quarterly": 3, "Yearly": 12}
 
 FAMILIES = ("Analytics", "Platform", "Services")
 #: (name, family, list price, revenue schedule: (type, period, installments) or None)
@@ -77,11 +83,14 @@ class ProductObjects:
             name, _, price, _ = CATALOGUE[p % len(CATALOGUE)]
             quantity = 1 + (h >> 8) % 20
             discount = ((h >> 16) % 3) * 5.0
+            installments = self.installments(i)
+            total = round(quantity * price * (1 - discount / 100), 2)
             rec = {"Id": self.ref("OpportunityLineItem", i), "IsDeleted": False,
                    "OpportunityId": self.ref("Opportunity", i // per),
                    "Product2Id": self.ref("Product2", p), "Name": name,
                    "Quantity": float(quantity), "UnitPrice": price, "Discount": discount,
-                   "TotalPrice": round(quantity * price * (1 - discount / 100), 2),
+                   "TotalPrice": round(sum(r for _, r in installments), 2) if installments
+                   else total, "HasRevenueSchedule": bool(installments),
                    "ServiceDate": self._day(created), **self._dates(created, stamp)}
             if self.ds.multi_currency:
                 rec["CurrencyIsoCode"] = self.cur(h >> 40)
@@ -99,10 +108,69 @@ class ProductObjects:
             F("Product2Id", "reference", reference_to=("Product2",), updateable=False),
             F("Name", "string", updateable=False), F("Quantity", "double"),
             F("UnitPrice", "currency"), F("Discount", "percent"),
-            F("TotalPrice", "currency"), F("ServiceDate", "date")))
+            F("TotalPrice", "currency"), F("ServiceDate", "date"),
+            F("HasRevenueSchedule", "boolean", updateable=False)))
         return ObjectSpec("OpportunityLineItem", "00k", "Opportunity Product",
                           "Opportunity Product", fields, n if self.ds.products else 0, make,
                           lambda i: self.born(41, i)[2], {"OpportunityId": children})
+
+    def installments(self, i: int) -> list[tuple[str, float]]:
+        """``(ScheduleDate, Revenue)`` of line item ``i``'s revenue schedule (its product's:
+        ``Repeat`` installments of the line's price, ``Divide`` ones splitting it)."""
+        h, created, _ = self.born(41, i)
+        _, _, price, schedule = CATALOGUE[(h % self.ds.products) % len(CATALOGUE)]
+        if schedule is None:
+            return []
+        kind, period, count = schedule
+        quantity, discount = 1 + (h >> 8) % 20, ((h >> 16) % 3) * 5.0
+        line = round(quantity * price * (1 - discount / 100), 2)
+        each = line if kind == "Repeat" else round(line / count, 2)
+        start = dt.date.fromisoformat(self._day(created))
+        out = []
+        for k in range(count):
+            m = start.month - 1 + k * PERIOD_MONTHS[period]
+            out.append((dt.date(start.year + m // 12, m % 12 + 1, min(start.day, 28))
+                        .isoformat(), each))
+        return out
+
+    def line_item_schedule(self) -> ObjectSpec:
+        per = max(1, self.ds.line_items_per_opportunity)
+        n_lines = self.ds.opportunities * per
+        rows_of = functools.lru_cache(maxsize=8192)(self.installments)
+        starts = array("I", [0])
+        for j in range(n_lines):
+            starts.append(starts[-1] + len(rows_of(j)))
+
+        def locate(i: int) -> tuple[int, int]:
+            j = bisect.bisect_right(starts, i) - 1
+            return j, i - starts[j]
+
+        def make(i: int) -> dict[str, Any]:
+            j, k = locate(i)
+            day, revenue = rows_of(j)[k]
+            _, created, stamp = self.born(41, j)
+            return {"Id": self.ref("OpportunityLineItemSchedule", i), "IsDeleted": False,
+                    "OpportunityLineItemId": self.ref("OpportunityLineItem", j),
+                    "Type": "Revenue", "ScheduleDate": day, "Revenue": revenue,
+                    "Quantity": None, **self._dates(created, stamp)}
+
+        def children(line_id: str) -> list[int]:
+            from .sf_ids import parse_id
+
+            parsed = parse_id(line_id)
+            if not parsed or parsed[0] != "00k" or parsed[1] >= n_lines:
+                return []
+            return list(range(starts[parsed[1]], starts[parsed[1] + 1]))
+        fields = standard_fields(
+            F("OpportunityLineItemId", "reference", reference_to=("OpportunityLineItem",),
+              updateable=False),
+            F("Type", "picklist", picklist=("Quantity", "Revenue", "Both")),
+            F("ScheduleDate", "date"), F("Revenue", "currency"), F("Quantity", "double"))
+        return ObjectSpec("OpportunityLineItemSchedule", "00o", "Opportunity Product Schedule",
+                          "Opportunity Product Schedules", fields,
+                          starts[-1] if self.ds.products else 0, make,
+                          lambda i: self.born(41, locate(i)[0])[2],
+                          {"OpportunityLineItemId": children})
 
     def _dates(self, created: int, stamp: int) -> dict[str, Any]:
         return self.dates(created, stamp)  # type: ignore[attr-defined,no-any-return]
