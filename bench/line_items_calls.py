@@ -6,7 +6,9 @@ records changed (an incremental read), counting the calls the connector made
 (``connector.api_calls``), and prints them next to the fewest calls the API allows:
 
 * **Salesforce**: ``ceil(rows / 2000)`` queryAll pages per object (2,000 rows is the most a REST
-  page holds) plus one describe; an incremental read also needs one getDeleted call.
+  page holds) plus one describe; for line items also ``ceil(installments / 2000)`` pages of
+  their revenue schedules (``OpportunityLineItemSchedule`` read whole); an incremental read
+  also needs one getDeleted call.
 * **HubSpot**: ``ceil(rows / 200)`` search pages (200 is the search API's most per page) plus,
   for line items, ``ceil(rows / 1000)`` v4 association batch reads (search returns no
   associations; 1,000 ids per call), plus one archived-list page for deletions.
@@ -63,6 +65,8 @@ def salesforce(scale: float) -> None:
     """Product2 and OpportunityLineItem on the fake org."""
     ds = SfDataset(opportunities=int(5000 * scale), activities=10, contacts=10, leads=10,
                    products=int(1000 * scale), multi_currency=False)
+    installments = next(spec.count for spec in ds.build()
+                        if spec.name == "OpportunityLineItemSchedule")
     with FakeSalesforceOrg.start(dataset=ds) as fake:
         def make() -> SalesforceConnector:
             return SalesforceConnector("sf", SalesforceConnector.validate_settings(
@@ -72,8 +76,10 @@ def salesforce(scale: float) -> None:
         for entity, obj in (("products", "Product2"),
                             ("opportunity_line_items", "OpportunityLineItem")):
             rows, calls, cursor = _read(make, entity, None)
-            # describe (one composite call) + the record counts + the pages
-            _line("salesforce", entity, "full", rows, calls, 1 + math.ceil(rows / SF_PAGE))
+            # describe (one composite call) + the pages (+ the schedules' pages)
+            schedules = math.ceil(installments / SF_PAGE) if obj == "OpportunityLineItem" else 0
+            _line("salesforce", entity, "full", rows, calls,
+                  1 + math.ceil(rows / SF_PAGE) + schedules)
             for i in range(max(1, rows // 100)):
                 values = {"Description": "changed"} if obj == "Product2" else {"Quantity": 7.0}
                 fake.org.update(obj, make_id(PREFIXES[obj], i), **values)
