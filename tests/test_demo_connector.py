@@ -57,6 +57,8 @@ REFERENCES = {
     ("feedback", "contact_id"): "contacts",
     ("feedback", "account_id"): "accounts",
     ("feedback", "owner_id"): "users",
+    ("opportunity_line_items", "opportunity_id"): "opportunities",
+    ("opportunity_line_items", "product_id"): "products",
 }
 
 
@@ -507,3 +509,19 @@ def test_fixed_counts_match_the_streams(data: Records) -> None:
     for entity, rows in data.items():
         expected = dataset.fixed_count(entity)
         assert expected in (None, len(rows)), entity
+
+
+def test_won_deals_carry_recurring_line_items_of_their_product_line(data: Records) -> None:
+    products = by_id(data["products"])
+    deals = by_id(data["opportunities"])
+    lines = data["opportunity_line_items"]
+    recurring = [li for li in lines if li["billing_frequency"] != "one_time"
+                 and deals[li["opportunity_id"]]["status"] == "won"]
+
+    assert {li["billing_frequency"] for li in recurring} >= {"monthly", "annually"}
+    assert {li["term_months"] for li in recurring} >= {12, 24}
+    assert all(products[li["product_id"]]["family"] ==
+               deals[li["opportunity_id"]]["custom"]["product_line"] or
+               products[li["product_id"]]["family"] == "Services" for li in lines)
+    assert {deals[li["opportunity_id"]]["type"] for li in recurring} == \
+        {"New Business", "Renewal", "Expansion"}

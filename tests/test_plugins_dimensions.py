@@ -67,7 +67,7 @@ def listed(registry: Registry) -> dict[str, dict[str, object]]:
 
 def test_plugins_json_lists_the_dimensions_each_plugin_declares():
     plugins = listed(registry_with(band=BandPlugin(), terr=MetricPlugin()))
-    assert plugins["kpis"]["dimensions"] == ["currency"]
+    assert plugins["kpis"]["dimensions"] == ["currency", "product_line"]
     assert plugins["band"]["dimensions"] == ["size_band"]
     assert plugins["terr"]["dimensions"] == ["account_territory"]
     assert plugins["terr"]["metrics"] == ["territory_deals_test"]

@@ -205,6 +205,22 @@ def test_field_history_replays_the_stage_history_pass(make_connector: Any) -> No
     assert len({c["remote_id"] for c in changes}) == len(changes)
 
 
+def test_products_and_line_items_are_read_with_their_family_and_deal(make_connector: Any
+                                                                      ) -> None:
+    connector = make_connector(objects=["products", "opportunity_line_items"])
+    products = {p["remote_id"]: p for p in _records(connector, "products")}
+    lines = _records(connector, "opportunity_line_items")
+
+    assert products and all(p["family"] for p in products.values())
+    assert lines and all(line["opportunity_id"] and line["product_id"] in products
+                         for line in lines)
+    for entity, rows in (("products", list(products.values())),
+                         ("opportunity_line_items", lines)):
+        assert all(not validator_for(entity).validate(r)[1] for r in rows)
+    # both objects described in one composite call; one query each
+    assert connector.api_calls.by_endpoint["GET /queryAll"] == 2
+
+
 # -- what the scrubbers keep out of cassettes -----------------------------------------------------
 
 def test_login_credentials_never_reach_a_cassette() -> None:

@@ -23,6 +23,7 @@ from crmsync_demo.deals import DealRecords
 from crmsync_demo.feedback import FeedbackRecords
 from crmsync_demo.finance import currency_rate_records, spend_records, target_records
 from crmsync_demo.leads import LeadBook, LeadPlan
+from crmsync_demo.line_items import LineItemRecords, product_records
 from crmsync_demo.pipelines import pipeline_records, stage_records
 from crmsync_demo.sales_team import SalesTeam
 from crmsync_demo.timeline import DAY, Timeline, epoch_of_instant, to_datetime
@@ -38,6 +39,7 @@ ENTITIES = (
     "opportunity_stage_history", "opportunity_field_history", "opportunity_contacts",
     "activities", "currency_rates",
     "quotas", "spend", "feedback", "targets",
+    "products", "opportunity_line_items",
 )
 
 
@@ -98,6 +100,7 @@ class DemoDataset:
         self.deal_records = DealRecords(self.deals)
         self.activities = ActivityRecords(self.leads, self.deal_records)
         self.feedback = FeedbackRecords(self.accounts)
+        self.line_items = LineItemRecords(seed)
         self._quota_rows = self.team.quota_rows()
         self._streams: dict[str, Callable[[int], Iterator[Record]]] = {
             "users": lambda o: iter(self.team.users[o:]),
@@ -118,6 +121,9 @@ class DemoDataset:
                 spend_records(seed, self.timeline, self.team), o, None),
             "feedback": self.feedback.records_from,
             "targets": lambda o: iter(target_records(self.timeline)[o:]),
+            "products": lambda o: iter(product_records(self._configured_at)[o:]),
+            "opportunity_line_items": lambda o: _children(
+                self.deals.plans_from(0), self.line_items.count, self.line_items.for_deal, o),
         }
         self.cut: CutStreams | None = None
         if cut_at is not None and epoch_of_instant(cut_at) < self.timeline.now:
@@ -164,6 +170,7 @@ class DemoDataset:
             "opportunities": self.deals.count,
             "quotas": len(self._quota_rows),
             "targets": len(target_records(self.timeline)),
+            "products": len(product_records(self._configured_at)),
         }
         return counts.get(entity)
 

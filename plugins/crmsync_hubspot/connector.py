@@ -34,6 +34,8 @@ from crmsync_hubspot.deal_spool import DealSpool
 from crmsync_hubspot.deal_tables import DealTables, spooled_deals
 from crmsync_hubspot.field_history import HISTORY_PROPERTIES, owners_by_user
 from crmsync_hubspot.lead_spool import LeadSpool
+from crmsync_hubspot.line_items import OBJECT_TYPES as _ECOMMERCE
+from crmsync_hubspot.line_items import line_item_to_line_item, product_to_product, without_scope
 from crmsync_hubspot.paging import follow
 from crmsync_hubspot.properties import ENGAGEMENT_TYPES, MODIFIED_PROPERTY, OBJECT_PROPERTIES
 from crmsync_hubspot.sdk import client_class
@@ -55,7 +57,7 @@ OBJECT_OF = {"accounts": "companies", "contacts": "contacts", "opportunities": "
 WRITABLE = {"accounts": "companies", "contacts": "contacts", "opportunities": "deals",
             "leads": "contacts", "users": None}
 #: Associations each object type is read with (engagements: all three).
-ASSOCIATIONS = {"contacts": ("companies",), "deals": ("companies",),
+ASSOCIATIONS = {"contacts": ("companies",), "deals": ("companies",), "line_items": ("deals",),
                 "leads": ("contacts",), **{t: ("contacts", "companies", "deals")
                                            for t in ENGAGEMENT_TYPES}}
 #: Records per batch (one transaction): five search pages, one v4 association call.
@@ -76,7 +78,7 @@ class HubSpotConnector(Connector):
     ENTITIES: ClassVar[tuple[str, ...]] = (
         "users", "pipelines", "stages", "accounts", "contacts", "leads", "opportunities",
         "opportunity_field_history", "opportunity_stage_history", "opportunity_contacts",
-        "activities")
+        "activities", "products", "opportunity_line_items")
     SETTINGS = SETTINGS
 
     def __init__(self, name: str, settings: Mapping[str, Any], *,
@@ -183,6 +185,11 @@ class HubSpotConnector(Connector):
             stages = self.stage_index()
             return self._read_objects("deals", cursor,
                                       lambda r: m.deal_to_opportunity(r, stages))
+        if entity in _ECOMMERCE:  # crmsync_hubspot.line_items
+            to_record = product_to_product if entity == "products" else line_item_to_line_item
+            return without_scope(lambda: self._read_objects(_ECOMMERCE[entity], cursor,
+                                                            to_record, entity=entity),
+                                 connection=self.name, entity=entity)
         raise ConfigError(f"the hubspot connector does not read {entity!r}")
 
     def _read_users(self, cursor: Any) -> Iterator[Batch]:

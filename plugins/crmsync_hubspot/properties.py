@@ -48,4 +48,11 @@ OBJECT_PROPERTIES: dict[str, tuple[str, ...]] = {
               "hs_task_type", "hs_lastmodifieddate", "hs_createdate"),
     "notes": ("hs_timestamp", "hubspot_owner_id", "hs_note_body", "hs_lastmodifieddate",
               "hs_createdate"),
+    # crmsync_hubspot.line_items
+    "products": ("name", "hs_sku", "description", "price", "recurringbillingfrequency",
+                 "hs_recurring_billing_period", "createdate", "hs_lastmodifieddate"),
+    "line_items": ("name", "hs_product_id", "quantity", "price", "discount",
+                   "hs_total_discount", "amount", "hs_line_item_currency_code",
+                   "recurringbillingfrequency", "hs_recurring_billing_period",
+                   "hs_recurring_billing_start_date", "createdate", "hs_lastmodifieddate"),
 }

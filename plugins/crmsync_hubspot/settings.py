@@ -58,6 +58,7 @@ SETTINGS: dict[str, Setting] = {
 #: The schema tables each object type's properties may be mapped into (``field_map``).
 FIELD_MAP_TABLES = {"companies": ("accounts",), "contacts": ("contacts", "leads"),
                     "deals": ("opportunities",), "leads": ("leads",),
+                    "products": ("products",), "line_items": ("opportunity_line_items",),
                     **{t: ("activities",) for t in ENGAGEMENT_TYPES}}
 
 

@@ -21,6 +21,7 @@ from crmsync_kpis import (
     records,
     slippage,
     stages,
+    subscriptions,
 )
 
 __all__ = ["BUILTIN_METRICS", "FAMILIES", "crmsync_register_dimensions",
@@ -28,7 +29,7 @@ __all__ = ["BUILTIN_METRICS", "FAMILIES", "crmsync_register_dimensions",
 
 #: The metric families, in catalogue order.
 FAMILIES = (deals, pipeline, stages, leads, activity, customers, feedback, data_quality,
-            records, slippage)
+            records, slippage, subscriptions)
 BUILTIN_METRICS: tuple[type[Metric], ...] = tuple(cls for f in FAMILIES for cls in f.METRICS)
 
 
@@ -47,5 +48,5 @@ def crmsync_register_metrics() -> list[Metric]:
 
 @hookimpl
 def crmsync_register_dimensions() -> list[Dimension]:
-    """``currency`` for the deal metrics (:mod:`crmsync_kpis.dimensions`)."""
+    """``currency`` and ``product_line`` for the deal metrics (:mod:`crmsync_kpis.dimensions`)."""
     return list(dimensions.DIMENSIONS)

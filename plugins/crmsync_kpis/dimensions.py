@@ -7,13 +7,17 @@ docs/metrics/deals.md, open pipeline and slippage. Money stays in the base curre
 converted at its rate), so ``revenue --by currency`` is how much of the base-currency revenue
 came from deals in each currency. Not offered by the stage-history metrics (their fact rows
 are stage visits), the quota metrics (quotas are in the base currency) or sales velocity.
+
+``product_line``: the family of the deal's largest line item
+(:mod:`crmsync_kpis.product_lines`), for the same metrics.
 """
 
 from __future__ import annotations
 
 from crmsync import Dimension
+from crmsync_kpis.product_lines import PRODUCT_LINE
 
-__all__ = ["CURRENCY", "DIMENSIONS"]
+__all__ = ["CURRENCY", "PRODUCT_LINE", "DIMENSIONS"]
 
 #: ``--by currency``: the deal's currency.
 CURRENCY = Dimension(
@@ -23,4 +27,4 @@ CURRENCY = Dimension(
                 "pipeline_value", "weighted_pipeline_value", "deal_slippage_rate"))
 
 #: The dimensions ``crmsync_register_dimensions`` of the built-in KPIs returns.
-DIMENSIONS: tuple[Dimension, ...] = (CURRENCY,)
+DIMENSIONS: tuple[Dimension, ...] = (CURRENCY, PRODUCT_LINE)

@@ -40,7 +40,7 @@ from crmsync import (
     WriteResult,
     WriteUpdate,
 )
-from crmsync_salesforce import lookups, mapping
+from crmsync_salesforce import line_items, lookups, mapping
 from crmsync_salesforce import write as writing
 from crmsync_salesforce.catalog import Catalog
 from crmsync_salesforce.describe import ObjectDescription
@@ -67,6 +67,10 @@ __all__ = ["SalesforceConnector"]
 log = logging.getLogger(__name__)
 
 _COLUMNS = {t: {c.name for c in table.columns} for t, table in SYNCED_TABLES.items()}
+#: Every object's mapper and fields: mapping's and products and line items'.
+_MAPPERS = {**mapping.MAPPERS, **line_items.MAPPERS}
+_STANDARD = {**mapping.STANDARD_FIELDS, **line_items.STANDARD_FIELDS}
+_OPTIONAL = {**mapping.OPTIONAL_FIELDS, **line_items.OPTIONAL_FIELDS}
 
 
 def _instance_host(settings: Mapping[str, Any]) -> str | None:
@@ -247,8 +251,7 @@ class SalesforceConnector(Connector):
         user can read, optional ones the org has, ``field_map`` sources and custom fields."""
         obj = describe.name
         standard = [f for f in mapping.SYSTEM_FIELDS if describe.has(f)] + \
-            list(mapping.STANDARD_FIELDS.get(obj, ())) + \
-            [f for f in mapping.OPTIONAL_FIELDS.get(obj, ()) if describe.has(f)]
+            list(_STANDARD.get(obj, ())) + [f for f in _OPTIONAL.get(obj, ()) if describe.has(f)]
         return describe.select_list(standard, extra=list(self.field_map.get(obj, {})))
 
     def _object_reader(self) -> ObjectReader:
@@ -271,6 +274,8 @@ class SalesforceConnector(Connector):
                  ) -> mapping.MappingContext:
         ctx = mapping.MappingContext(field_map=field_map,
                                      custom_fields=tuple(describe.custom_fields))
+        if obj in line_items.MAPPERS:
+            ctx.multi_currency = describe.multi_currency
         if obj == "Opportunity":
             ctx.pipelines = self._run_lookups().pipelines
             ctx.multi_currency = describe.multi_currency
@@ -284,11 +289,13 @@ class SalesforceConnector(Connector):
 
     def _batch(self, obj: str, page: Page, ctx: mapping.MappingContext,
                cursor: dict[str, Any]) -> Batch:
-        mapper = mapping.MAPPERS[obj]
+        mapper = _MAPPERS[obj]
         describe = self.describe(obj)
         if obj == "Opportunity" and describe is not None and \
                 not describe.has("LastStageChangeDate"):
             ctx.closed_at = self._closed_at([r for r in page.rows if r.get("IsClosed")])
+        if obj == "OpportunityLineItem" and self.describe(line_items.SCHEDULE) is not None:
+            line_items.attach_schedules(self.client, page.rows)
         records, rejects = [], []
         for raw in page.rows:
             try:

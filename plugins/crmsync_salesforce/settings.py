@@ -30,6 +30,8 @@ ENTITY_OBJECTS: Mapping[str, tuple[str, ...]] = {
     "opportunity_contacts": ("OpportunityContactRole",),
     "activities": ("Task", "Event"),
     "currency_rates": ("DatedConversionRate", "CurrencyType"),
+    "products": ("Product2",),  # crmsync_salesforce.line_items
+    "opportunity_line_items": ("OpportunityLineItem",),
 }
 
 #: Schema table → the objects its mapping looks up once per run (stage ids, conversion rates).
@@ -40,6 +42,7 @@ ENTITY_LOOKUPS: Mapping[str, tuple[str, ...]] = {
     "opportunity_stage_history": ("OpportunityStage", "Opportunity"),
     "opportunity_field_history": ("OpportunityStage", "Opportunity"),
     "currency_rates": ("CurrencyType",),
+    "opportunity_line_items": ("OpportunityLineItemSchedule",),  # revenue schedules
 }
 
 SETTINGS: Mapping[str, Setting] = {

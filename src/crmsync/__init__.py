@@ -28,6 +28,8 @@ from crmsync.core.retry import parse_retry_after
 
 # the unified schema, for connectors (docs/writing-a-connector.md)
 from crmsync.core.schema import (
+    BILLING_FREQUENCIES,
+    BILLING_MONTHS,
     BOOK_KEEPING_COLUMNS,
     ENTITIES,
     HISTORY_FIELDS,
@@ -141,6 +143,8 @@ __all__ = [
     "SYNCED_TABLES",
     "HISTORY_FIELDS",
     "HISTORY_SOURCES",
+    "BILLING_FREQUENCIES",
+    "BILLING_MONTHS",
     "opportunities_as_of",
     "table_as_of",
     "field_changes_at",

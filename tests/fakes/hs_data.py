@@ -19,7 +19,8 @@ __all__ = ["Dataset", "Generator", "iso", "parse_ms", "mix", "ENGAGEMENTS", "OBJ
 M64 = (1 << 64) - 1
 #: Engagement object types and their share of ``Dataset.engagements``.
 ENGAGEMENTS = {"calls": 0.3, "emails": 0.3, "meetings": 0.15, "tasks": 0.15, "notes": 0.1}
-OBJECT_TYPES = ("companies", "contacts", "deals", *ENGAGEMENTS, "leads")
+OBJECT_TYPES = ("companies", "contacts", "deals", *ENGAGEMENTS, "leads", "products",
+                "line_items")
 #: HubSpot quirk: contacts keep their modification time in ``lastmodifieddate``.
 TS_PROPERTY = {t: ("lastmodifieddate" if t == "contacts" else "hs_lastmodifieddate")
                for t in OBJECT_TYPES}
@@ -125,6 +126,9 @@ class Dataset:
     owners: int = 12
     teams: int = 3
     leads: int = 0
+    #: products and line items (fakes.hs_products)
+    products: int = 6
+    line_items: int = 240
     tied: int = 0
     tied_object: str = "deals"
     field_changes: bool = False
@@ -146,7 +150,8 @@ class Dataset:
         if object_type in ENGAGEMENTS:
             return int(self.engagements * ENGAGEMENTS[object_type])
         return {"deals": self.deals, "contacts": self.contacts, "companies": self.companies,
-                "leads": self.leads}[object_type]
+                "leads": self.leads, "products": self.products,
+                "line_items": self.line_items}[object_type]
 
 
 class Generator:
@@ -356,6 +361,11 @@ class Generator:
             return self.contact(i)
         if object_type == "leads":
             return self.lead(i)
+        if object_type in ("products", "line_items"):
+            from fakes import hs_products
+
+            make = hs_products.product if object_type == "products" else hs_products.line_item
+            return make(self, i)
         return self.engagement(object_type, i)
 
     # -- associations (by index; the portal maps indexes to ids) ---------------------------------
@@ -388,6 +398,10 @@ class Generator:
                 return [] if c is None else [c]
             if to_type == "deals" and ds.deals and (h >> 32) % 2:
                 return [(h >> 33) % ds.deals]
+        if object_type == "line_items" and to_type == "deals":
+            from fakes.hs_products import line_item_deal
+
+            return line_item_deal(self, i)
         if object_type == "leads" and to_type == "contacts" and ds.contacts:
             return [mix(i, self.salt + 95) % ds.contacts]
         return []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fakes import hs_products
 from fakes.hs_data import FIRST, LAST, LIFECYCLE, PIPELINES, START_MS, Dataset, iso
 
 __all__ = ["definition", "property_catalogue", "default_groups", "pipelines_json", "owners",
@@ -123,10 +124,12 @@ def property_catalogue(object_type: str) -> dict[str, dict[str, Any]]:
     common = dict(COMMON)
     if object_type == "contacts":
         common.pop("hs_lastmodifieddate")
-    for name, (ptype, group, ro) in {**common, **SPECIFIC.get(object_type, {})}.items():
+    specific = {**SPECIFIC.get(object_type, {}), **hs_products.PROPERTIES.get(object_type, {})}
+    for name, (ptype, group, ro) in {**common, **specific}.items():
         out[name] = definition(name, ptype, group, calculated=ro,
                                 options=ENUM_OPTIONS.get(name, ()))
-    for name, (ptype, group, options, unique) in CUSTOM.get(object_type, {}).items():
+    custom = {**CUSTOM.get(object_type, {}), **hs_products.CUSTOM.get(object_type, {})}
+    for name, (ptype, group, options, unique) in custom.items():
         out[name] = definition(name, ptype, group, custom=True, options=options, unique=unique)
     if object_type == "deals":
         for _, _, stages in PIPELINES:

@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from fakes import hs_api, hs_api_meta
+from fakes import hs_api, hs_api_meta, hs_products
 from fakes.hs_api import Request, error
 from fakes.hs_data import Dataset
 from fakes.hs_limits import Fault, rate_limit_body, retry_after_header
@@ -172,6 +172,10 @@ class _Handler(BaseHTTPRequestHandler):
                 args["object_type"] = args.pop("type")
             if handler is hs_api_meta.properties:
                 args.setdefault("name", None)
+            refusal = hs_products.missing_scope(portal, {**args, "type": args.get("object_type")})
+            if refusal is not None:
+                self._send(*refusal, headers)
+                return
             with portal.lock:
                 status, payload = handler(portal, req, **args)
             self._send(status, payload, portal.limits.headers())

@@ -22,8 +22,9 @@ __all__ = ["fake_sf_org", "sf_jwt_key", "register_jwt_app"]
 
 @pytest.fixture
 def fake_sf_org() -> Iterator[FakeSalesforceOrg]:
-    """A fake Salesforce org on https://127.0.0.1:PORT (small dataset, multi-currency)."""
-    fake = FakeSalesforceOrg.start(dataset=Dataset())
+    """A fake Salesforce org on https://127.0.0.1:PORT (small dataset, multi-currency, six
+    products)."""
+    fake = FakeSalesforceOrg.start(dataset=Dataset(products=6))
     try:
         yield fake
     finally:

@@ -19,6 +19,7 @@ from typing import Any
 from .sf_data_sales import CURRENCIES, SOURCES, STAGES, WORDS, SalesObjects, standard_fields
 from .sf_field_history import TRACKED_FIELDS, FieldHistoryObjects
 from .sf_ids import DAY, PREFIXES, fmt_date, fmt_datetime, make_id, mix, parse_id
+from .sf_products import ProductObjects
 from .sf_record_types import RecordTypeObjects
 from .sf_schema import F, Field, ObjectSpec
 
@@ -58,6 +59,9 @@ class Dataset:
     field_history: bool = False
     field_changes: bool = False
     tracked_fields: tuple[str, ...] = TRACKED_FIELDS
+    #: Product2 records (0: no Product2 or OpportunityLineItem objects; sf_products.py)
+    products: int = 0
+    line_items_per_opportunity: int = 2
     end: int = int(dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc).timestamp())
     seed: int = 7
 
@@ -79,7 +83,7 @@ def master_record(obj: str) -> Field:
              updateable=False)
 
 
-class _Builder(SalesObjects, RecordTypeObjects, FieldHistoryObjects):
+class _Builder(SalesObjects, RecordTypeObjects, FieldHistoryObjects, ProductObjects):
     def __init__(self, ds: Dataset) -> None:
         self.ds = ds
         self.n_acc = ds.accounts or max(5, ds.opportunities // 5)
@@ -131,6 +135,8 @@ class _Builder(SalesObjects, RecordTypeObjects, FieldHistoryObjects):
         specs += [self.business_process(), self.record_type()]
         if self.ds.field_history:
             specs.append(self.field_history())
+        if self.ds.products:
+            specs += [self.product2(), self.line_item(), self.line_item_schedule()]
         return specs
 
     def user_name(self, i: int) -> str:

@@ -21,7 +21,8 @@ PREFIXES = {"User": "005", "UserRole": "00E", "Account": "001", "Contact": "003"
             "Opportunity": "006", "OpportunityHistory": "008", "OpportunityContactRole": "00K",
             "Task": "00T", "Event": "00U", "OpportunityStage": "01J", "CurrencyType": "02c",
             "DatedConversionRate": "04w", "RecordType": "012", "BusinessProcess": "019",
-            "OpportunityFieldHistory": "017"}
+            "OpportunityFieldHistory": "017", "Product2": "01t", "OpportunityLineItem": "00k",
+            "OpportunityLineItemSchedule": "00o"}
 
 def mix(x: int) -> int:
     """splitmix64: a cheap, well-spread hash of an integer."""

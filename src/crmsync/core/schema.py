@@ -46,6 +46,8 @@ __all__ = [
     "SYNCED_TABLES",
     "HISTORY_FIELDS",
     "HISTORY_SOURCES",
+    "BILLING_FREQUENCIES",
+    "BILLING_MONTHS",
     "ENTITIES",
     "SYSTEM_COLUMNS",
     "BOOK_KEEPING_COLUMNS",
@@ -299,12 +301,56 @@ targets = synced_table(
     Column("dimension_value", String(NAME)),
 )
 
+#: How often a recurring line item bills (HubSpot's ``recurringbillingfrequency`` values, plus
+#: ``one_time``); :data:`BILLING_MONTHS` gives the months each period covers.
+BILLING_FREQUENCIES = ("one_time", "weekly", "biweekly", "monthly", "quarterly",
+                       "per_six_months", "annually", "per_two_years", "per_three_years",
+                       "per_four_years", "per_five_years")
+#: Months one billing period covers, for each recurring :data:`BILLING_FREQUENCIES` value
+#: (a line item's monthly recurring revenue is its amount ÷ these months).
+BILLING_MONTHS: dict[str, float] = {
+    "weekly": 12 / 52, "biweekly": 12 / 26, "monthly": 1.0, "quarterly": 3.0,
+    "per_six_months": 6.0, "annually": 12.0, "per_two_years": 24.0, "per_three_years": 36.0,
+    "per_four_years": 48.0, "per_five_years": 60.0,
+}
+
+products = synced_table(
+    "products",
+    Column("name", String(NAME)),
+    Column("code", String(NAME)),
+    Column("family", String(NAME)),
+    Column("description", Text()),
+    Column("is_active", Boolean()),
+    Column("unit_price", Float()),
+    Column("currency", String(8)),
+    Column("billing_frequency", String(16), info={"choices": BILLING_FREQUENCIES}),
+    Column("term_months", Integer(), info={"min": 0}),
+)
+
+opportunity_line_items = synced_table(
+    "opportunity_line_items",
+    ref("opportunity_id", info={"required": True}),
+    ref("product_id"),
+    Column("name", String(NAME)),
+    Column("quantity", Float()),
+    Column("unit_price", Float()),
+    Column("discount", Float()),
+    Column("amount", Float()),
+    Column("currency", String(8)),
+    Column("amount_base", Float()),
+    Column("billing_frequency", String(16), info={"choices": BILLING_FREQUENCIES}),
+    Column("term_months", Integer(), info={"min": 0}),
+    Column("billing_start_date", Date()),
+    indexes=(("opportunity_id",), ("product_id",)),
+)
+
 #: Synced tables by name, in a natural load order (parents first, though any order works).
 SYNCED_TABLES: dict[str, Table] = {
     t.name: t for t in (
         users, accounts, contacts, leads, pipelines, stages, opportunities,
         opportunity_stage_history, opportunity_field_history, opportunity_contacts, activities,
         currency_rates, quotas, spend, feedback, targets,
+        products, opportunity_line_items,
     )
 }
 #: The entity names connectors read: the synced tables' names.
