@@ -33,7 +33,20 @@ Dataset = Callable[[dt.datetime | None], dict[str, list[dict[str, Any]]]]
 #: THE HOOK FOR OTHER DATASETS: the demo connector's ``cut_at`` setting plugs in here at merge,
 #: e.g. ``"demo": lambda cut: demo_records("small", cut_at=cut)`` (its records read through
 #: the connector with ``cut_at`` unset for the full store).
-DATASETS: dict[str, Dataset] = {"generated": lambda cut: world(cut)}
+def demo_records(cut: dt.datetime | None) -> dict[str, list[dict[str, Any]]]:
+    """The small demo dataset read through its connector: whole, or with ``cut_at`` as it
+    stood at ``cut`` (the demo replays its own plans: an oracle independent of the SQL)."""
+    from crmsync_demo.connector import DemoConnector
+
+    raw: dict[str, Any] = {"size": "small"}
+    if cut is not None:
+        raw["cut_at"] = cut.isoformat()
+    connector = DemoConnector("demo", DemoConnector.validate_settings(raw))
+    return {e: [r for b in connector.read(e, None) for r in b.records]
+            for e in connector.ENTITIES}
+
+
+DATASETS: dict[str, Dataset] = {"generated": lambda cut: world(cut), "demo": demo_records}
 
 #: The instants compared: mid-quarter, and the last instant of a quarter.
 CUTS = (dt.datetime(2026, 2, 14, 12, 0), dt.datetime(2026, 3, 31, 23, 59, 59))

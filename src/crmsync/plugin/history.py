@@ -41,8 +41,9 @@ _BORN = {
     "opportunity_stage_history": "entered_at",
     "opportunity_field_history": "changed_at",
 }
-#: Tables describing the organisation's structure, not events: kept whole.
-STRUCTURE_TABLES = ("users", "pipelines", "stages", "targets", "quotas", "spend")
+#: Tables describing the organisation's structure, not events: kept whole. Quotas, spend and
+#: targets are cut like other records, by when they were created (when the CRM says).
+STRUCTURE_TABLES = ("users", "pipelines", "stages")
 _STRUCTURE = STRUCTURE_TABLES
 
 
@@ -182,9 +183,9 @@ def table_as_of(dialect: str, name: str, at: dt.datetime) -> Select[Any]:
     ``opportunities`` is rebuilt (:func:`opportunities_as_of`). Event tables keep the rows
     that happened by ``at`` (activities by ``occurred_at``, feedback by ``responded_at``,
     stage and field history by when they happened; a stage still occupied at ``at`` has no
-    ``exited_at``). Leads and other records keep those created by ``at``; a lead converted
-    after ``at`` is not converted. The organisation's structure (users, pipelines, stages,
-    quotas, spend, targets) is kept whole; exchange rates are those valid from ``at`` or
+    ``exited_at``). Leads and other records (quotas, spend and targets included) keep those
+    created by ``at`` (or with no creation time); a lead converted after ``at`` is not
+    converted. The organisation's structure (users, pipelines, stages) is kept whole; exchange rates are those valid from ``at`` or
     before. A row deleted after ``at`` is not deleted.
     """
     if name == "opportunities":
