@@ -185,8 +185,9 @@ def table_as_of(dialect: str, name: str, at: dt.datetime) -> Select[Any]:
     stage and field history by when they happened; a stage still occupied at ``at`` has no
     ``exited_at``). Leads and other records (quotas, spend and targets included) keep those
     created by ``at`` (or with no creation time); a lead converted after ``at`` is not
-    converted. The organisation's structure (users, pipelines, stages) is kept whole; exchange rates are those valid from ``at`` or
-    before. A row deleted after ``at`` is not deleted.
+    converted. The organisation's structure (users, pipelines, stages) is kept whole;
+    exchange rates are those valid from ``at`` or before. A row deleted after ``at`` is not
+    deleted.
     """
     if name == "opportunities":
         return opportunities_as_of(dialect, at)
