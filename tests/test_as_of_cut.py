@@ -26,6 +26,7 @@ from crmsync.metrics import compute
 from crmsync.metrics.engine import MetricValue
 from crmsync.plugin.registry import Registry
 from crmsync.store import Store
+from crmsync_kpis import subscriptions
 
 Dataset = Callable[[dt.datetime | None], dict[str, list[dict[str, Any]]]]
 
@@ -56,6 +57,10 @@ PERIODS = ("last_30d", "quarter", "all")
 #: Metrics that cannot be equal, with the reason (docs/as-of.md, "Caveats"). Empty: every
 #: built-in metric reads only what history rebuilds.
 EXCLUDED: dict[str, str] = {}
+
+#: Metrics a dataset gives no input: the generated world has no line items (the demo's
+#: subscriptions cover those metrics).
+NO_INPUT: dict[str, set[str]] = {"generated": {m.NAME for m in subscriptions.METRICS}}
 
 Key = tuple[str, str, Any, Any, Any, Any]
 
@@ -111,8 +116,14 @@ def differences(cut: dict[Key, Any], rebuilt: dict[Key, Any]) -> dict[str, list[
     return out
 
 
-@pytest.mark.parametrize("at", CUTS, ids=["mid_quarter", "quarter_end"])
-@pytest.mark.parametrize("dataset", sorted(DATASETS))
+#: (dataset, instant) pairs compared: the generated world at both instants, the demo (3,000
+#: deals, the slow one) at the quarter's end.
+CASES = [pytest.param("generated", CUTS[0], id="generated-mid_quarter"),
+         pytest.param("generated", CUTS[1], id="generated-quarter_end"),
+         pytest.param("demo", CUTS[1], id="demo-quarter_end")]
+
+
+@pytest.mark.parametrize(("dataset", "at"), CASES)
 def test_as_of_values_equal_a_store_synced_at_that_date(
         two_stores: tuple[Store, Store], registry: Registry, dataset: str,
         at: dt.datetime) -> None:
@@ -122,7 +133,8 @@ def test_as_of_values_equal_a_store_synced_at_that_date(
     expected = catalogue(cut_store, registry, at, rebuilt=False)
     got = catalogue(full_store, registry, at, rebuilt=True)
     assert len(expected) > 500  # the comparison covers real values, not empty results
-    assert {k[0] for k in expected} == set(registry.metrics()) - set(EXCLUDED)
+    assert {k[0] for k in expected} == set(registry.metrics()) - set(EXCLUDED) - NO_INPUT.get(
+        dataset, set())
     assert differences(expected, got) == {}
 
 

@@ -42,7 +42,7 @@ from crmsync_hubspot.sdk import client_class
 from crmsync_hubspot.search import SearchCursor, anchored_search, grouped
 from crmsync_hubspot.settings import SETTINGS, check_settings
 from crmsync_hubspot.throttle import Throttle
-from crmsync_hubspot.write import PropertyWriter
+from crmsync_hubspot.write import PropertyWriter, writable_object
 
 if TYPE_CHECKING:  # the client needs the SDK (crmsync_hubspot.sdk)
     from crmsync_hubspot.client import HubSpotClient
@@ -53,9 +53,6 @@ __all__ = ["HubSpotConnector"]
 OBJECT_OF = {"accounts": "companies", "contacts": "contacts", "opportunities": "deals",
              "opportunity_contacts": "deals", "opportunity_stage_history": "deals",
              "opportunity_field_history": "deals"}
-#: Object types crmsync can write back to, by schema table.
-WRITABLE = {"accounts": "companies", "contacts": "contacts", "opportunities": "deals",
-            "leads": "contacts", "users": None}
 #: Associations each object type is read with (engagements: all three).
 ASSOCIATIONS = {"contacts": ("companies",), "deals": ("companies",), "line_items": ("deals",),
                 "leads": ("contacts",), **{t: ("contacts", "companies", "deals")
@@ -380,13 +377,7 @@ class HubSpotConnector(Connector):
     # -- write-back ---------------------------------------------------------------------------
 
     def _writable(self, entity: str) -> str:
-        object_type = WRITABLE.get(entity)
-        if entity == "leads" and self.settings["lead_definition"] == "leads_object":
-            object_type = "leads"
-        if not object_type:
-            raise ConfigError(f"the hubspot connector cannot write to {entity!r} "
-                              f"(it writes: accounts, contacts, opportunities)")
-        return object_type
+        return writable_object(entity, self.settings["lead_definition"])
 
     def fields(self, entity: str) -> list[FieldInfo]:
         """The properties of ``entity``'s object type (calculated and read-only flagged)."""

@@ -22,12 +22,29 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from crmsync import ConnectorError, FieldInfo, FieldSpec, WriteResult, WriteUpdate
+from crmsync import ConfigError, ConnectorError, FieldInfo, FieldSpec, WriteResult, WriteUpdate
 
 if TYPE_CHECKING:
     from crmsync_hubspot.client import HubSpotClient
 
-__all__ = ["PropertyWriter", "PROPERTY_TYPES", "GROUP", "WRITE_BATCH", "property_value"]
+__all__ = ["PropertyWriter", "PROPERTY_TYPES", "GROUP", "WRITE_BATCH", "property_value",
+           "WRITABLE", "writable_object"]
+
+#: Object types crmsync can write back to, by schema table.
+WRITABLE = {"accounts": "companies", "contacts": "contacts", "opportunities": "deals",
+            "leads": "contacts", "users": None}
+
+
+def writable_object(entity: str, lead_definition: str) -> str:
+    """The object type write-back writes ``entity`` to (leads: the leads object when they are
+    read from it, else contacts)."""
+    object_type = WRITABLE.get(entity)
+    if entity == "leads" and lead_definition == "leads_object":
+        object_type = "leads"
+    if not object_type:
+        raise ConfigError(f"the hubspot connector cannot write to {entity!r} "
+                          f"(it writes: accounts, contacts, opportunities)")
+    return object_type
 
 #: The property group crmsync's properties are created in.
 GROUP = "crmsync"

@@ -57,6 +57,7 @@ from crmsync_salesforce.settings import (
     check_field_map,
     check_login_domain,
     check_timeouts,
+    instance_host,
 )
 
 if TYPE_CHECKING:  # the client needs the SDK (crmsync_salesforce.sdk)
@@ -71,17 +72,6 @@ _COLUMNS = {t: {c.name for c in table.columns} for t, table in SYNCED_TABLES.ite
 _MAPPERS = {**mapping.MAPPERS, **line_items.MAPPERS}
 _STANDARD = {**mapping.STANDARD_FIELDS, **line_items.STANDARD_FIELDS}
 _OPTIONAL = {**mapping.OPTIONAL_FIELDS, **line_items.OPTIONAL_FIELDS}
-
-
-def _instance_host(settings: Mapping[str, Any]) -> str | None:
-    """The org's host name from the settings alone (no login), or ``None``."""
-    url = str(settings.get("instance_url") or "")
-    if url:
-        return urllib.parse.urlsplit(url if "//" in url else f"https://{url}").hostname
-    domain = str(settings.get("domain") or "")
-    if domain and domain not in ("login", "test"):
-        return f"{domain}.salesforce.com"
-    return None
 
 
 class SalesforceConnector(Connector):
@@ -187,7 +177,7 @@ class SalesforceConnector(Connector):
         """The Lightning record page, when the instance is known without logging in: the
         ``instance_url`` setting (session auth) or a My Domain ``domain``."""
         objects = [o for o in ENTITY_OBJECTS.get(entity, ()) if o != "OpportunityStage"]
-        host = _instance_host(self.settings)
+        host = instance_host(self.settings)
         if not objects or host is None or entity in ("activities", "opportunity_field_history"):
             return None
         quoted = urllib.parse.quote(remote_id, safe="")

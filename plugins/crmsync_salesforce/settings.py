@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 import re
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
 from crmsync import ConfigError, Setting
 
 __all__ = ["SETTINGS", "DEFAULT_TIMEOUT", "auth_mode", "ENTITY_OBJECTS", "ENTITY_LOOKUPS",
-           "check_field_map", "check_login_domain", "check_api_version", "check_timeouts"]
+           "check_field_map", "check_login_domain", "check_api_version", "check_timeouts",
+           "instance_host"]
 
 #: (connect, read) seconds, the defaults of ``connect_timeout`` and ``read_timeout``;
 #: Salesforce lets a query run for up to 120 s before QUERY_TIMEOUT.
@@ -193,3 +195,14 @@ def auth_mode(settings: Mapping[str, Any]) -> str:
     raise ConfigError("no complete credentials: set instance_url + session_id, or username + "
                       "password (+ security_token), or username + consumer_key + "
                       "private_key_file (JWT bearer)", key="session_id")
+
+
+def instance_host(settings: Mapping[str, Any]) -> str | None:
+    """The org's host name from the settings alone (no login), or ``None``."""
+    url = str(settings.get("instance_url") or "")
+    if url:
+        return urllib.parse.urlsplit(url if "//" in url else f"https://{url}").hostname
+    domain = str(settings.get("domain") or "")
+    if domain and domain not in ("login", "test"):
+        return f"{domain}.salesforce.com"
+    return None

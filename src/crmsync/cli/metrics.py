@@ -17,6 +17,8 @@ from crmsync import api
 from crmsync.api import DemoResult
 from crmsync.cli import as_of as as_of_cli
 from crmsync.cli import render
+from crmsync.cli.compute_notes import print_anomalies as _print_anomalies
+from crmsync.cli.compute_notes import warn_findings as _warn_findings
 from crmsync.cli.names import check_metric
 from crmsync.cli.progress import Meter, meter, mode_for, sync_progress
 from crmsync.cli.state import State, emit_json, pass_state, say
@@ -196,27 +198,6 @@ def _compute_standard(state: State, period: str | None, as_json: bool) -> None:
         click.echo(f"skipped {s}")
     _print_anomalies(state, period or state.config.metrics.period)
     _warn_findings(result.findings)
-
-
-def _print_anomalies(state: State, period: str) -> None:
-    """The organisation's anomalies of the latest period judged (docs/trends.md)."""
-    rows = api.metric_trends(state.config, state.registry, period=period, anomalies=True)
-    if not rows:
-        return
-    latest = max(r["period_start"] for r in rows)
-    titles = [r["title"] for r in rows if r["period_start"] == latest]
-    label = period_label(period, dt.date.fromisoformat(latest))
-    render.console().print(render.cell(
-        f"anomalies in {label} (outside the trailing-4 band): {', '.join(titles)} — "
-        "crmsync metrics trends --anomalies"))
-
-
-def _warn_findings(findings: Sequence[Any]) -> None:
-    for f in findings[:20]:
-        click.echo(f"warning: {f}", err=True)
-    if len(findings) > 20:
-        click.echo(f"warning: … and {len(findings) - 20} more records left out of money "
-                   "metrics (see --json)", err=True)
 
 
 #: The legend under ``metrics show``.
