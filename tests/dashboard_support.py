@@ -416,7 +416,7 @@ def browser(playwright_session: Any) -> Iterator[Any]:
 def _watched(browser: Any, request: pytest.FixtureRequest,
              viewport: dict[str, int]) -> Iterator[PageWatch]:
     context = browser.new_context(viewport=viewport, service_workers="block")
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(60_000)
     watch = PageWatch(context)
     yield watch
     call = getattr(request.node, "rep_call", None)

@@ -278,7 +278,7 @@ def test_an_open_page_offers_the_values_of_a_new_computation(page, browser, live
     engine.dispose()
     api.compute_metrics(store.config, Registry(), ["avg_deal_size"], period="quarter",
                         as_of=store.as_of)
-    page.page.wait_for_selector("#new-data", state="visible", timeout=30_000)
+    page.page.wait_for_selector("#new-data", state="visible", timeout=60_000)
     with page.page.expect_navigation(wait_until="load"):
         page.page.click("#reload")
     after = {row_key(f): f["value"] for f in _shown(page) if f["metric"] == "avg_deal_size"}
