@@ -187,6 +187,21 @@ def test_an_edited_text_is_analysed_again_and_a_deleted_one_removed(sqlite_store
     assert ("O3", "lost_reason") not in stored
 
 
+def test_an_emptied_text_and_a_dropped_source_are_removed(store, registry):
+    load_records(store, DATA)
+    analyse_texts(config_for(store), registry, store=store)
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("update feedback set comment = '   ' where remote_id = 'F4'"))
+    again = analyse_texts(config_for(store), registry, store=store)
+    assert (again["analysed"], again["removed"], again["unchanged"]) == (0, 1, 8)
+    assert ("F4", "comment") not in analysed(store)
+    comments_only = config_for(store, sources=("feedback.comment",))
+    dropped = analyse_texts(comments_only, registry, store=store)
+    # the 4 deal reasons leave with their sources; the 4 comments stay as they were
+    assert (dropped["removed"], dropped["unchanged"]) == (4, 4)
+    assert {field for _, field in analysed(store)} == {"comment"}
+
+
 def test_a_taxonomy_change_analyses_every_text_again(sqlite_store, registry):
     load_records(sqlite_store, DATA)
     analyse_texts(config_for(sqlite_store), registry, store=sqlite_store)

@@ -82,10 +82,11 @@ class AnalysisCounts:
         return dict(self.__dict__)
 
 
-def source_query(source: str) -> sa.Select[Any]:
+def source_query(source: str, *, stored: bool = False) -> sa.Select[Any]:
     """``connection, remote_id, text, occurred_at`` (as text), ``owner_id``, ``account_id``
     (attributed: module docstring) and ``nps_score`` of the live records of ``source``
-    (``entity.field``) with a non-empty text."""
+    (``entity.field``) with a non-empty text; with ``stored``, also the fingerprint stored
+    for the text (``stored``, NULL when it was never analysed)."""
     entity, field = source.split(".")
     t = SYNCED_TABLES[entity]
     text = t.c[field]
@@ -105,9 +106,16 @@ def source_query(source: str) -> sa.Select[Any]:
     else:
         frm, owner, account_id = t, t.c.owner_id, t.c.account_id
         score = sa.cast(sa.null(), sa.Float)
-    query = (sa.select(t.c.connection, t.c.remote_id, text.label("text"), when,
-                       owner.label("owner_id"), account_id.label("account_id"),
-                       score.label("nps_score"))
+    columns = [t.c.connection, t.c.remote_id, text.label("text"), when,
+               owner.label("owner_id"), account_id.label("account_id"),
+               score.label("nps_score")]
+    if stored:
+        tt = text_themes
+        frm = frm.outerjoin(tt, sa.and_(tt.c.connection == t.c.connection,
+                                        tt.c.entity == entity, tt.c.remote_id == t.c.remote_id,
+                                        tt.c.field == field, tt.c.theme.is_(None)))
+        columns.append(tt.c.fingerprint.label("stored"))
+    query = (sa.select(*columns)
              .select_from(frm)
              .where(t.c.is_deleted == sa.false(), text.is_not(None),
                     sa.func.length(sa.func.trim(text)) > 0))
@@ -118,11 +126,19 @@ def source_query(source: str) -> sa.Select[Any]:
 
 def read_texts(conn: sa.Connection, sources: Sequence[str]) -> Iterator[SourceText]:
     """Every text of ``sources`` in the store."""
+    for text, _ in _read(conn, sources, stored=False):
+        yield text
+
+
+def _read(conn: sa.Connection, sources: Sequence[str], *, stored: bool
+          ) -> Iterator[tuple[SourceText, str | None]]:
+    """Every text of ``sources`` with its stored fingerprint (``stored``; else None)."""
     for source in sources:
         entity, field = source.split(".")
-        for row in conn.execute(source_query(source)).yield_per(5000):
-            yield SourceText((row[0], entity, row[1], field), source, str(row[2]).strip(),
-                             row[3], row[4], row[5], row[6])
+        for row in conn.execute(source_query(source, stored=stored)).yield_per(5000):
+            yield (SourceText((row[0], entity, row[1], field), source, str(row[2]).strip(),
+                              row[3], row[4], row[5], row[6]),
+                   row[7] if stored else None)
 
 
 def fingerprint(analyser_fp: str, t: SourceText) -> str:
@@ -133,12 +149,24 @@ def fingerprint(analyser_fp: str, t: SourceText) -> str:
     return hashlib.blake2b(raw.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def _stored(conn: sa.Connection) -> dict[Key, str]:
-    """The fingerprint of each analysed text."""
-    t = text_themes
-    rows = conn.execute(sa.select(t.c.connection, t.c.entity, t.c.remote_id, t.c.field,
-                                  t.c.fingerprint).where(t.c.theme.is_(None)))
-    return {(r[0], r[1], r[2], r[3]): r[4] for r in rows}
+def _gone(conn: sa.Connection, sources: Sequence[str]) -> list[Key]:
+    """The analysed texts no longer in the store: record deleted, text emptied, or source
+    no longer analysed (an anti-join, so nothing per text is held in memory)."""
+    tt = text_themes
+    keys = (tt.c.connection, tt.c.entity, tt.c.remote_id, tt.c.field)
+    kept = [s.split(".") for s in sources]
+    query = sa.select(*keys).where(tt.c.theme.is_(None), sa.not_(sa.or_(
+        sa.false(), *(sa.and_(tt.c.entity == e, tt.c.field == f) for e, f in kept))))
+    gone = [(r[0], r[1], r[2], r[3]) for r in conn.execute(query)]
+    for source in sources:
+        entity, field = source.split(".")
+        live = source_query(source).subquery("live")
+        query = sa.select(*keys).where(
+            tt.c.theme.is_(None), tt.c.entity == entity, tt.c.field == field,
+            ~sa.exists().where(live.c.connection == tt.c.connection,
+                               live.c.remote_id == tt.c.remote_id))
+        gone += [(r[0], r[1], r[2], r[3]) for r in conn.execute(query)]
+    return gone
 
 
 def _rows(t: SourceText, a: Analysis, analyser: str, fp: str, now: dt.datetime
@@ -206,43 +234,41 @@ def analyse_store(store: Store, analyser: TextAnalyser, sources: Sequence[str],
                   progress: Callable[[int], None] | None = None) -> AnalysisCounts:
     """Analyse what is new or changed (module docstring); ``full`` analyses every text.
 
-    An incremental analyser's texts are streamed: only the stored fingerprints and one batch
-    of changed texts are held in memory. A non-incremental one is given every text at once
-    when any changed."""
+    An incremental analyser's texts are streamed: each text is read with its stored
+    fingerprint (a join in the database), so only one batch of changed texts is held in
+    memory, however many texts the store has. A non-incremental one is given every text at
+    once when any changed."""
     afp = analyser.fingerprint
     counts = AnalysisCounts()
     writer = _Writer(store, analyser, now, counts, progress)
-    with store.engine.connect() as conn:
-        stored = {} if full else _stored(conn)
     if full:
         with store.engine.begin() as conn:
             conn.execute(text_themes.delete())
+    with store.engine.connect() as conn:
+        gone = [] if full else _gone(conn, sources)
     everything: list[tuple[SourceText, str, bool]] = []
     pending: list[tuple[SourceText, str, bool]] = []
     with store.engine.connect() as conn:
-        for t in read_texts(conn, sources):
+        for t, old in _read(conn, sources, stored=not full):
             counts.texts += 1
             fp = fingerprint(afp, t)
-            old = stored.pop(t.key, None)
             item = (t, fp, old is not None)
             if not analyser.incremental:
                 everything.append(item)
-                if old != fp:
-                    pending.append(item)
-            elif old != fp:
+            if old != fp:
                 pending.append(item)
-                if len(pending) >= BATCH:
+                if analyser.incremental and len(pending) >= BATCH:
                     writer.write(pending)
                     pending = []
-    if not analyser.incremental and (pending or stored):
+    if not analyser.incremental and (pending or gone):
         pending = everything  # the clusters depend on every text
         results = _analyse(analyser, [t for t, _, _ in pending])
         for i in range(0, len(pending), BATCH):
             writer.write(pending[i:i + BATCH], results[i:i + BATCH])
-    else:
+    elif analyser.incremental:
         writer.write(pending)
     with store.engine.begin() as conn:
-        _delete(conn, list(stored))  # what is left was not found: gone
-    counts.removed = len(stored)
+        _delete(conn, gone)
+    counts.removed = len(gone)
     counts.unchanged = counts.texts - counts.analysed
     return counts
