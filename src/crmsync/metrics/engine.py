@@ -375,3 +375,17 @@ def latest_periods(store: Store, *, metric: str | Collection[str] | None = None,
         mv.c.period_start, mv.c.period_end)
     with store.engine.connect() as conn:
         return [(as_date(a), as_date(b)) for a, b in conn.execute(stmt)]
+
+
+def metrics_per_period(store: Store, *, period: str, dimension: str | None = None,
+                       subjects: bool = False
+                       ) -> dict[tuple[dt.date | None, dt.date | None], int]:
+    """How many metrics have a value (not NULL) in the latest stored values (same filters as
+    :func:`latest_values`) of each period: counted in the database, not read value by value."""
+    mv = metric_values
+    stmt = (_latest([mv.c.period_start, mv.c.period_end, sa.func.count(sa.distinct(mv.c.metric))],
+                    metric=None, period=period, dimension=dimension, dimension_values=None,
+                    subjects=subjects, period_starts=None)
+            .where(mv.c.value.is_not(None)).group_by(mv.c.period_start, mv.c.period_end))
+    with store.engine.connect() as conn:
+        return {(as_date(a), as_date(b)): int(n) for a, b, n in conn.execute(stmt)}

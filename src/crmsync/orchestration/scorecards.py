@@ -13,10 +13,11 @@ import sqlalchemy as sa
 
 from crmsync.core.config import Config
 from crmsync.core.schema import users
+from crmsync.metrics.engine import metrics_per_period
 from crmsync.metrics.report import today_in
 from crmsync.metrics.scorecard import Rep, choose_period, scorecards
 from crmsync.orchestration.connections import open_store
-from crmsync.orchestration.reading import metric_report, metric_values
+from crmsync.orchestration.reading import metric_report
 from crmsync.plugin.registry import Registry
 from crmsync.store import Store
 
@@ -34,15 +35,10 @@ def store_reps(store: Store) -> dict[str, Rep]:
     return reps
 
 
-def _metric_counts(config: Config, store: Store, period: str
-                   ) -> dict[tuple[dt.date, dt.date | None], int]:
+def _metric_counts(store: Store, period: str) -> dict[tuple[dt.date, dt.date | None], int]:
     """How many metrics have a per-rep value in each stored period of ``period``."""
-    names: dict[tuple[dt.date, dt.date | None], set[str]] = {}
-    for v in metric_values(config, period=period, dimension="owner", subjects=False,
-                           store=store):
-        if v.period_start is not None and v.value is not None:
-            names.setdefault((v.period_start, v.period_end), set()).add(v.metric)
-    return {p: len(n) for p, n in names.items()}
+    counts = metrics_per_period(store, period=period, dimension="owner")
+    return {(start, end): n for (start, end), n in counts.items() if start is not None}
 
 
 def scorecard(config: Config, registry: Registry, *, rep: str | None = None,
@@ -69,7 +65,7 @@ def scorecard(config: Config, registry: Registry, *, rep: str | None = None,
     own = store is None
     store = store or open_store(config)
     try:
-        chosen = choose_period(_metric_counts(config, store, period), as_of)
+        chosen = choose_period(_metric_counts(store, period), as_of)
         if chosen is None:
             return out
         start, end = chosen

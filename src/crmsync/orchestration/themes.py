@@ -87,13 +87,15 @@ def _source_lines(pops: Sequence[Mapping[str, Any]], counts: Sequence[Mapping[st
     """One entry per (group,) source: n, sentiment, NPS and the themes, largest first."""
     out = []
     order = list(SOURCES)
+    by_key: dict[tuple[Any, Any, Any], list[Mapping[str, Any]]] = {}
+    for r in counts:
+        by_key.setdefault((r["grp"], r["entity"], r["field"]), []).append(r)
     for p in sorted(pops, key=lambda p: (str(p["grp"] or ""),
                                          order.index(f"{p['entity']}.{p['field']}"))):
         source = f"{p['entity']}.{p['field']}"
         n = int(p["count"])
-        lines = [_theme_line(r, n, taxonomy) for r in counts
-                 if r["grp"] == p["grp"] and (r["entity"], r["field"]) ==
-                 (p["entity"], p["field"])]
+        lines = [_theme_line(r, n, taxonomy)
+                 for r in by_key.get((p["grp"], p["entity"], p["field"]), ())]
         lines.sort(key=lambda x: (-x["count"], x["title"].lower()))
         nps_n = int(p["nps_n"] or 0)
         entry = {"source": source, "title": SOURCES.get(source, source), "n": n,
