@@ -17,42 +17,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from childproc import peak_rss_kib  # bench/ is the script dir
-
-
-def build(workdir: Path, size: str) -> tuple[str, Any]:
-    """The demo store of ``size`` in ``workdir`` (built once) and its demo result's as-of."""
-    from crmsync import api
-    from crmsync.plugin.registry import Registry
-
-    path = workdir / f"coach-{size}.db"
-    url = f"sqlite:///{path}"
-    marker = workdir / f"coach-{size}.asof"
-    if not marker.exists():
-        start = time.perf_counter()
-        demo = api.demo(Registry(), store_url=url, size=size, period="quarter")
-        marker.write_text(demo.as_of.date().isoformat(), encoding="utf-8")
-        print(f"demo store ({size}) built in {time.perf_counter() - start:.1f} s")
-    import datetime as dt
-
-    return url, dt.date.fromisoformat(marker.read_text(encoding="utf-8"))
-
-
-def timed(runs: int, work: Callable[[], Any]) -> tuple[float, Any]:
-    """The median seconds of ``runs`` calls of ``work`` and its last result."""
-    seconds, result = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = work()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), result
+from demo_stores import demo_store, timed
 
 
 def main() -> None:
@@ -68,16 +37,16 @@ def main() -> None:
     from crmsync.core.config import Config
     from crmsync.plugin.registry import Registry
 
-    url, as_of = build(workdir, args.size)
+    url, as_of = demo_store(workdir, "coach", args.size)
     config, registry = Config(store_url=url), Registry()
     store = api.open_store(config)
     try:
         rss_before = peak_rss_kib()
-        base, cards = timed(args.runs, lambda: api.scorecard(
+        (base, _), cards = timed(args.runs, lambda: api.scorecard(
             config, registry, period="quarter", as_of=as_of, store=store))
-        recorded, result = timed(args.runs, lambda: api.coach(
+        (recorded, _), result = timed(args.runs, lambda: api.coach(
             config, registry, period="quarter", as_of=as_of, store=store))
-        dry, _ = timed(args.runs, lambda: api.coach(
+        (dry, _), _ = timed(args.runs, lambda: api.coach(
             config, registry, period="quarter", as_of=as_of, store=store, record=False))
         rss_after = peak_rss_kib()
     finally:

@@ -26,47 +26,15 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from childproc import peak_rss_kib, report_rss  # bench/ is the script dir
-
-
-def build(workdir: Path, size: str) -> tuple[str, Any]:
-    """The demo store of ``size`` in ``workdir`` (built once) and its demo result's as-of."""
-    import datetime as dt
-
-    from crmsync import api
-    from crmsync.plugin.registry import Registry
-
-    path = workdir / f"manager-{size}.db"
-    url = f"sqlite:///{path}"
-    marker = workdir / f"manager-{size}.asof"
-    if not marker.exists():
-        start = time.perf_counter()
-        demo = api.demo(Registry(), store_url=url, size=size, period="quarter")
-        marker.write_text(demo.as_of.date().isoformat(), encoding="utf-8")
-        print(f"demo store ({size}) built in {time.perf_counter() - start:.1f} s")
-    return url, dt.date.fromisoformat(marker.read_text(encoding="utf-8"))
-
-
-def timed(runs: int, work: Callable[[], Any]) -> tuple[tuple[float, float], Any]:
-    """The median wall and CPU seconds (this process's: the database is SQLite, in-process)
-    of ``runs`` calls of ``work``, and its last result."""
-    wall, cpu, result = [], [], None
-    for _ in range(runs):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        result = work()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return (statistics.median(wall), statistics.median(cpu)), result
+from demo_stores import demo_store, timed
 
 
 def bare_scan(engine: sa.Engine) -> int:
@@ -119,7 +87,7 @@ def main() -> None:
     from crmsync.core.config import Config
     from crmsync.plugin.registry import Registry
 
-    url, as_of = build(workdir, args.size)
+    url, as_of = demo_store(workdir, "manager", args.size)
     config, registry = Config(store_url=url), Registry()
     store = api.open_store(config)
 
@@ -158,7 +126,7 @@ def main() -> None:
           f"{rss_after / 1024:.0f} MiB")
     sizes = ["small"] if args.size == "small" else ["small", args.size]
     for size in sizes:
-        texts, kib = analysis_rss(build(workdir, size)[0])
+        texts, kib = analysis_rss(demo_store(workdir, "manager", size)[0])
         print(f"incremental analysis, nothing new, {size:<6} {texts:>9,} texts: "
               f"peak RSS {kib / 1024:.0f} MiB")
 

@@ -25,43 +25,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from childproc import peak_rss_kib  # bench/ is the script dir
-
-
-def build(workdir: Path, size: str) -> tuple[str, Any]:
-    """The demo store of ``size`` in ``workdir`` (built once) and its demo result's as-of."""
-    import datetime as dt
-
-    from crmsync import api
-    from crmsync.plugin.registry import Registry
-
-    path = workdir / f"themes-{size}.db"
-    url = f"sqlite:///{path}"
-    marker = workdir / f"themes-{size}.asof"
-    if not marker.exists():
-        start = time.perf_counter()
-        demo = api.demo(Registry(), store_url=url, size=size, period="quarter")
-        marker.write_text(demo.as_of.date().isoformat(), encoding="utf-8")
-        print(f"demo store ({size}) built in {time.perf_counter() - start:.1f} s")
-    return url, dt.date.fromisoformat(marker.read_text(encoding="utf-8"))
-
-
-def timed(runs: int, work: Callable[[], Any]) -> tuple[float, Any]:
-    """The median seconds of ``runs`` calls of ``work`` and its last result."""
-    seconds, result = [], None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = work()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), result
+from demo_stores import demo_store, timed
 
 
 def main() -> None:
@@ -81,7 +51,7 @@ def main() -> None:
     from crmsync.orchestration.scorecards import store_reps
     from crmsync.plugin.registry import Registry
 
-    url, as_of = build(workdir, args.size)
+    url, as_of = demo_store(workdir, "themes", args.size)
     config, registry = Config(store_url=url), Registry()
     store = api.open_store(config)
 
@@ -106,15 +76,15 @@ def main() -> None:
                 "union select distinct owner_id from activities where owner_id is not null")))
         users = len(store_reps(store))
         rss_before = peak_rss_kib()
-        base, texts = timed(args.runs, select_texts)
-        full, counts = timed(args.runs, lambda: api.analyse_texts(
+        (base, _), texts = timed(args.runs, select_texts)
+        (full, _), counts = timed(args.runs, lambda: api.analyse_texts(
             config, registry, store=store, full=True))
-        incremental, again = timed(args.runs, lambda: api.analyse_texts(
+        (incremental, _), again = timed(args.runs, lambda: api.analyse_texts(
             config, registry, store=store))
-        by_owner, result = timed(args.runs, lambda: api.themes(
+        (by_owner, _), result = timed(args.runs, lambda: api.themes(
             config, registry, period="quarter", as_of=as_of, by="owner", analyse=False,
             store=store))
-        per_rep, n_reps = timed(args.runs, some_reps)
+        (per_rep, _), n_reps = timed(args.runs, some_reps)
         rss_after = peak_rss_kib()
     finally:
         store.dispose()
