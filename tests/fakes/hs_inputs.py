@@ -124,7 +124,7 @@ class Campaigns:
         self.records: dict[str, dict[str, Any]] = {}
         for i in range(getattr(dataset, "campaigns", 0)):
             h = mix(i, dataset.seed * 1000 + 420)
-            guid = str(uuid.UUID(int=(h << 64) | i))
+            guid = str(uuid.UUID(int=(h << 64) | mix(i, dataset.seed * 1000 + 421), version=4))
             month = 1 + i % 12
             spend = None if i % 5 == 4 else f"{2_000 + h % 30 * 250}"
             at = 1_735_689_600_000 + i * 86_400_000  # 2025-01-01 + i days
