@@ -124,7 +124,10 @@ def read_campaigns(connector: HubSpotConnector, cursor: Any,
             try:
                 budget = (None if "hs_spend_items_sum_amount" in (raw.get("properties") or {})
                           else _budget(client, str(raw["id"])))
-                record = campaign_to_spend(raw, channel, budget, company_currency())
+                own = _text(raw.get("properties") or {}, "hs_currency_code") or (
+                    _text(budget, "currencyCode") if budget else None)
+                record = campaign_to_spend(raw, channel, budget,
+                                           None if own else company_currency())
             except Unmappable as exc:
                 rejects.append(Reject(str(exc), remote_id=str(raw["id"]), field=exc.field,
                                       source="HubSpot campaigns", payload=raw))
