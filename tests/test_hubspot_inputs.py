@@ -7,15 +7,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import vcr
 
 from conftest import make_config, table_rows
 from crmsync import api
 from crmsync.store import Store
+from crmsync_hubspot import HubSpotConnector
 from crmsync_hubspot.campaigns import campaign_to_spend
 from crmsync_hubspot.inputs import Directory, goal_to_quota, period_end, submission_to_feedback
+from crmsync_hubspot.throttle import Throttle
 from crmsync_hubspot.values import Unmappable
 from fakes.hs_data import Dataset
 from fakes.hs_inputs import SCOPES
@@ -254,3 +258,35 @@ def test_without_its_scope_an_input_is_skipped_with_a_one_line_note(
     assert len(notes) == 1 and "\n" not in notes[0]
     others = [e for e in ENTITIES if e != entity]
     assert all(rows(sqlite_store, e) for e in others)
+
+
+# -- cassettes: a portal without the scopes ----------------------------------------------------
+
+CASSETTES = Path(__file__).resolve().parent.parent / "cassettes" / "hubspot" / Path(__file__).stem
+
+
+def replay(name: str, *, record: bool = False) -> Any:
+    """Replay ``name`` (hand-made from the fake portal's answers: a portal without the scope;
+    ``record`` only to make it again)."""
+    return vcr.VCR(cassette_library_dir=str(CASSETTES), record_mode="all" if record else "none",
+                   match_on=("method", "path", "query"),
+                   filter_headers=["authorization", "cookie", "set-cookie"],
+                   decode_compressed_response=True).use_cassette(name)
+
+
+def connector(base_url: str = "https://api.hubapi.com", token: str = "test-token"
+              ) -> HubSpotConnector:
+    return HubSpotConnector("hs", HubSpotConnector.validate_settings(
+        {"base_url": base_url, "access_token": token}), throttle=Throttle(10_000, 10_000))
+
+
+@pytest.mark.parametrize("entity", ENTITIES)
+def test_scripted_missing_scope_ends_the_entity_with_one_note(entity: str, caplog) -> None:
+    conn = connector()
+    with replay(f"missing_scope_{entity}.yaml"), caplog.at_level(logging.WARNING):
+        batches = list(conn.read(entity, None))
+    conn.close()
+
+    assert batches == []
+    assert [r.getMessage().count("MISSING_SCOPES") for r in caplog.records] == [1]
+    assert conn.api_calls.total == 1
