@@ -100,6 +100,13 @@ def test_a_goal_that_is_not_revenue_is_no_quota() -> None:
                          DIRECTORY) is None
 
 
+def test_the_goal_types_setting_chooses_which_goals_are_quotas() -> None:
+    got = goal_to_quota(goal(hs_goal_type="closed_revenue", hubspot_owner_id="101"),
+                        DIRECTORY, ("sales_quota", "closed_revenue"))
+
+    assert got is not None and got["amount"] == 2000.0
+
+
 def test_a_goal_without_amount_is_refused_naming_the_property() -> None:
     with pytest.raises(Unmappable) as info:
         goal_to_quota(goal(hs_target_amount="", hubspot_owner_id="101"), DIRECTORY)
@@ -157,6 +164,19 @@ def test_sync_reads_revenue_goals_as_quotas_by_owner_or_team(sync, fake, sqlite_
     assert all(o in owners for o, _, _, _ in quotas.values() if o is not None)
     assert {t for _, t, _, _ in quotas.values()} >= {"Team 1", None}
     assert {c for *_, c in quotas.values()} == {"USD"}
+
+
+def test_a_goal_with_a_bad_amount_is_rejected_and_the_others_stored(sync, fake, sqlite_store
+                                                                    ) -> None:
+    bad = next(rid for rid in fake.portal.ids("goal_targets")
+               if fake.portal.record("goal_targets", rid)["hubspot_owner_id"])
+    fake.portal.update("goal_targets", bad, {"hs_target_amount": "lots"})
+
+    results = sync(("quotas",))
+
+    assert [r.rejects for r in results.details] == [1]
+    quotas = rows(sqlite_store, "quotas")
+    assert bad not in quotas and len(quotas) > 1
 
 
 def test_quotas_feed_quota_attainment(sync, sqlite_store, registry) -> None:
