@@ -196,14 +196,18 @@ SEARCH_PAGE, ASSOCIATION_BATCH, LIST_PAGE = 200, 1000, 100
 #: their lives need their property history, 50 a call; a record with more associations than a
 #: batch answer holds pages through them): counted in the floor as crmsync made them.
 DATA_DEPENDENT = ("POST /crm/v3/objects/deals/batch/read", "GET /crm/v4/objects/")
+#: The KPI inputs' object types (crmsync_hubspot.inputs): goal targets, feedback submissions.
+INPUT_OBJECTS = ("goal_targets", "feedback_submissions")
 
 
 def minimum_calls(portal: Any, totals: dict[str, int]) -> int:
     """The fewest calls that read the portal once: per object type, its records in search
     pages of 200, each association the schema needs in batches of 1,000, one custom-properties
-    read and one archived-list page; the owners (active and archived) in list pages; the
-    pipelines in one call; ``leads`` (lifecycle) are contacts, already read. Plus the
-    :data:`DATA_DEPENDENT` calls as made (``totals``: calls per endpoint of the sync)."""
+    read and one archived-list page (goal targets and feedback submissions too); the owners
+    (active and archived) in list pages; the pipelines in one call; ``leads`` (lifecycle) are
+    contacts, already read; the portal's currency in one call and the campaigns in list pages
+    of 100. Plus the :data:`DATA_DEPENDENT` calls as made (``totals``: calls per endpoint of
+    the sync)."""
     from crmsync_hubspot.connector import ASSOCIATIONS
 
     def pages(n: int, size: int) -> int:
@@ -218,6 +222,12 @@ def minimum_calls(portal: Any, totals: dict[str, int]) -> int:
         associations = (*ASSOCIATIONS.get(object_type, ()),
                         *(("contacts",) if object_type == "deals" else ()))
         floor += len(associations) * pages(n, ASSOCIATION_BATCH)
+    for object_type in INPUT_OBJECTS:  # quotas and feedback: read like the objects above
+        n = len(portal.ids(object_type))
+        floor += pages(n, SEARCH_PAGE) + 1 + 1
+        floor += len(ASSOCIATIONS.get(object_type, ())) * pages(n, ASSOCIATION_BATCH)
+    # the portal's currency (goal amounts), and the campaigns (spend) in list pages of 100
+    floor += 1 + pages(len(portal.campaigns.records), LIST_PAGE)
     return floor + sum(n for k, n in totals.items() if k.startswith(DATA_DEPENDENT))
 
 

@@ -241,6 +241,23 @@ def test_field_history_batch_reads_the_history_of_the_synced_deals(synced: FullS
     assert calls["opportunity_field_history"] == -(-len(deals) // 50)
 
 
+def test_goals_campaigns_and_surveys_feed_quotas_spend_and_feedback(synced: FullSync) -> None:
+    users = {u for (u,) in synced.rows("select remote_id from users")}
+    contacts = {c for (c,) in synced.rows("select remote_id from contacts")}
+    quotas = synced.rows("select owner_id, team, period_start <= period_end, currency "
+                         "from quotas")
+    calls = {r.entity: r.api_calls for r in synced.results}
+
+    assert quotas and all((o in users) != (t is not None) for o, t, _, _ in quotas)
+    assert {(ok, c) for _, _, ok, c in quotas} == {(1, "USD")}
+    # search, properties, archived page, the portal's currency: the owners came with users
+    assert calls["quotas"] == 4
+    assert synced.rows("select distinct category from spend") == [("marketing",)]
+    feedback = synced.rows("select type, contact_id from feedback")
+    assert feedback and {t for t, _ in feedback} <= {"nps", "csat", "ces"}
+    assert all(c in contacts for _, c in feedback)
+
+
 def test_second_sync_reads_only_what_changed(synced: FullSync) -> None:
     assert synced.second[0].status == "success" and synced.second[0].rows_read <= 1
 

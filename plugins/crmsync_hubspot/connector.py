@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from crmsync import (
@@ -33,6 +34,7 @@ from crmsync_hubspot.associations import attach
 from crmsync_hubspot.deal_spool import DealSpool
 from crmsync_hubspot.deal_tables import DealTables, spooled_deals
 from crmsync_hubspot.field_history import HISTORY_PROPERTIES, owners_by_user
+from crmsync_hubspot.inputs import INPUT_ENTITIES, Inputs
 from crmsync_hubspot.lead_spool import LeadSpool
 from crmsync_hubspot.line_items import OBJECT_TYPES as _ECOMMERCE
 from crmsync_hubspot.line_items import line_item_to_line_item, product_to_product, without_scope
@@ -55,27 +57,25 @@ OBJECT_OF = {"accounts": "companies", "contacts": "contacts", "opportunities": "
              "opportunity_field_history": "deals"}
 #: Associations each object type is read with (engagements: all three).
 ASSOCIATIONS = {"contacts": ("companies",), "deals": ("companies",), "line_items": ("deals",),
-                "leads": ("contacts",), **{t: ("contacts", "companies", "deals")
-                                           for t in ENGAGEMENT_TYPES}}
+                "leads": ("contacts",), "feedback_submissions": ("contacts",),
+                **{t: ("contacts", "companies", "deals") for t in ENGAGEMENT_TYPES}}
 #: Records per batch (one transaction): five search pages, one v4 association call.
 BATCH_RECORDS = 1000
 
-
-#: Schema table → HubSpot's object type id in record URLs (contacts 0-1, companies 0-2,
-#: deals 0-3).
+#: Schema table → HubSpot's object type id in record URLs (contacts 0-1, companies 0-2…).
 _RECORD_TYPES = {"contacts": "0-1", "leads": "0-1", "accounts": "0-2", "opportunities": "0-3"}
 
 
 class HubSpotConnector(Connector):
     """Reads owners, pipelines, companies, contacts, leads, deals (with contacts and stage
-    history) and engagements from HubSpot; writes values into deal/company/contact properties.
-    """
+    history), engagements, products, goals, campaigns and surveys from HubSpot; writes values
+    into deal/company/contact properties."""
 
     NAME = "hubspot"
     ENTITIES: ClassVar[tuple[str, ...]] = (
         "users", "pipelines", "stages", "accounts", "contacts", "leads", "opportunities",
         "opportunity_field_history", "opportunity_stage_history", "opportunity_contacts",
-        "activities", "products", "opportunity_line_items")
+        "activities", "products", "opportunity_line_items", "quotas", "spend", "feedback")
     SETTINGS = SETTINGS
 
     def __init__(self, name: str, settings: Mapping[str, Any], *,
@@ -96,6 +96,7 @@ class HubSpotConnector(Connector):
         self.spool: DealSpool | None = None
         self.lead_spool: LeadSpool | None = None
         self.deal_tables = DealTables(self)
+        self.inputs = Inputs(self)  # quotas, spend, feedback (crmsync_hubspot.inputs)
         self._pipeline_list: list[dict[str, Any]] | None = None
         self._custom: dict[str, list[str]] = {}
 
@@ -155,6 +156,7 @@ class HubSpotConnector(Connector):
                 spool.close()
         self.spool = self.lead_spool = None
         self.deal_tables.close()
+        self.inputs.forget()
         self._pipeline_list, self._stages, self._custom = None, None, {}
         if self._writer is not None:
             self._writer.forget()
@@ -171,6 +173,7 @@ class HubSpotConnector(Connector):
             "leads": self._read_leads, "opportunity_contacts": self.deal_tables.read_contacts,
             "opportunity_stage_history": self.deal_tables.read_history,
             "opportunity_field_history": self.deal_tables.read_field_history,
+            **{e: partial(self.inputs.read, e) for e in INPUT_ENTITIES},  # quotas, spend…
         }
         if entity in readers:
             return readers[entity](cursor)
@@ -180,8 +183,7 @@ class HubSpotConnector(Connector):
             return self._read_objects("contacts", cursor, m.contact_to_contact)
         if entity == "opportunities":
             stages = self.stage_index()
-            return self._read_objects("deals", cursor,
-                                      lambda r: m.deal_to_opportunity(r, stages))
+            return self._read_objects("deals", cursor, lambda r: m.deal_to_opportunity(r, stages))
         if entity in _ECOMMERCE:  # crmsync_hubspot.line_items
             to_record = product_to_product if entity == "products" else line_item_to_line_item
             return without_scope(lambda: self._read_objects(_ECOMMERCE[entity], cursor,
@@ -191,7 +193,7 @@ class HubSpotConnector(Connector):
 
     def _read_users(self, cursor: Any) -> Iterator[Batch]:
         """Owners, active then archived (archived owners become inactive users)."""
-        seen: list[dict[str, Any]] = []
+        seen = self.inputs.owners = list[dict[str, Any]]()  # goals' assignees too
         for archived in (False, True):
             def owners(after: str | None, archived: bool = archived) -> dict[str, Any]:
                 return self.client.call(f"GET /crm/v3/owners?archived={_flag(archived)}",

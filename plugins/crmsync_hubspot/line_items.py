@@ -32,7 +32,7 @@ from crmsync import Batch, ConnectorError
 from crmsync_hubspot.values import _text, associated_ids, number, when
 
 __all__ = ["product_to_product", "line_item_to_line_item", "term_months", "without_scope",
-           "SCOPE", "OBJECT_TYPES"]
+           "SCOPE", "OBJECT_TYPES", "FORBIDDEN"]
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,8 @@ SCOPE = "e-commerce"
 #: Schema table → HubSpot object type.
 OBJECT_TYPES = {"products": "products", "opportunity_line_items": "line_items"}
 _DURATION = re.compile(r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?", re.IGNORECASE)
-_FORBIDDEN = re.compile(r"\bHTTP 403\b")
+#: A mapped error of a 403 answer (a missing scope, or a hub without the feature).
+FORBIDDEN = re.compile(r"\bHTTP 403\b")
 
 
 def term_months(props: Mapping[str, Any], name: str = "hs_recurring_billing_period"
@@ -107,17 +108,17 @@ def line_item_to_line_item(record: Mapping[str, Any]) -> dict[str, Any] | None:
                                    if frequency else None)}
 
 
-def without_scope(read: Callable[[], Iterator[Batch]], *, connection: str, entity: str
-                  ) -> Iterator[Batch]:
-    """``read()``'s batches; a 403 (the app lacks the ``e-commerce`` scope) before the first
-    batch ends the entity with one log line instead of an error."""
+def without_scope(read: Callable[[], Iterator[Batch]], *, connection: str, entity: str,
+                  scope: str = SCOPE) -> Iterator[Batch]:
+    """``read()``'s batches; a 403 (the app lacks ``scope``, by default ``e-commerce``) before
+    the first batch ends the entity with one log line instead of an error."""
     first = True
     try:
         for batch in read():
             first = False
             yield batch
     except ConnectorError as exc:
-        if not (first and _FORBIDDEN.search(str(exc))):
+        if not (first and FORBIDDEN.search(str(exc))):
             raise
         log.warning("%s: skipping %s: the HubSpot app lacks the %r scope (%s)", connection,
-                    entity, SCOPE, exc)
+                    entity, scope, exc)

@@ -55,4 +55,13 @@ OBJECT_PROPERTIES: dict[str, tuple[str, ...]] = {
                    "hs_total_discount", "amount", "hs_line_item_currency_code",
                    "recurringbillingfrequency", "hs_recurring_billing_period",
                    "hs_recurring_billing_start_date", "createdate", "hs_lastmodifieddate"),
+    # crmsync_hubspot.inputs
+    "goal_targets": ("hs_goal_name", "hs_goal_type", "hs_target_amount", "hs_start_datetime",
+                     "hs_end_datetime", "hubspot_owner_id", "hs_assignee_user_id",
+                     "hs_assignee_team_id", "hubspot_team_id", "hs_createdate",
+                     "hs_lastmodifieddate"),
+    "feedback_submissions": ("hs_survey_type", "hs_survey_name", "hs_value",
+                             "hs_response_value", "hs_content", "hs_submission_timestamp",
+                             "hs_contact_id", "hubspot_owner_id", "hs_createdate",
+                             "hs_lastmodifieddate"),
 }

@@ -53,12 +53,16 @@ SETTINGS: dict[str, Setting] = {
     "lead_definition": Setting(str, "what a lead is: contacts by lifecycle stage, or the "
                                     "Leads object", default="lifecycle",
                                choices=("lifecycle", "leads_object")),
+    "goal_types": Setting(list, "the goal types (hs_goal_type) that are revenue quotas",
+                          default=["sales_quota"]),
 }
 
 #: The schema tables each object type's properties may be mapped into (``field_map``).
 FIELD_MAP_TABLES = {"companies": ("accounts",), "contacts": ("contacts", "leads"),
                     "deals": ("opportunities",), "leads": ("leads",),
                     "products": ("products",), "line_items": ("opportunity_line_items",),
+                    "goal_targets": ("quotas",), "feedback_submissions": ("feedback",),
+                    "campaigns": ("spend",),
                     **{t: ("activities",) for t in ENGAGEMENT_TYPES}}
 
 

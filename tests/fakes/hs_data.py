@@ -20,7 +20,7 @@ M64 = (1 << 64) - 1
 #: Engagement object types and their share of ``Dataset.engagements``.
 ENGAGEMENTS = {"calls": 0.3, "emails": 0.3, "meetings": 0.15, "tasks": 0.15, "notes": 0.1}
 OBJECT_TYPES = ("companies", "contacts", "deals", *ENGAGEMENTS, "leads", "products",
-                "line_items")
+                "line_items", "goal_targets", "feedback_submissions")
 #: HubSpot quirk: contacts keep their modification time in ``lastmodifieddate``.
 TS_PROPERTY = {t: ("lastmodifieddate" if t == "contacts" else "hs_lastmodifieddate")
                for t in OBJECT_TYPES}
@@ -129,6 +129,10 @@ class Dataset:
     #: products and line items (fakes.hs_products)
     products: int = 6
     line_items: int = 240
+    #: goal targets, feedback submissions and marketing campaigns (fakes.hs_inputs)
+    goal_targets: int = 72
+    feedback_submissions: int = 80
+    campaigns: int = 10
     tied: int = 0
     tied_object: str = "deals"
     field_changes: bool = False
@@ -151,7 +155,8 @@ class Dataset:
             return int(self.engagements * ENGAGEMENTS[object_type])
         return {"deals": self.deals, "contacts": self.contacts, "companies": self.companies,
                 "leads": self.leads, "products": self.products,
-                "line_items": self.line_items}[object_type]
+                "line_items": self.line_items, "goal_targets": self.goal_targets,
+                "feedback_submissions": self.feedback_submissions}[object_type]
 
 
 class Generator:
@@ -366,6 +371,11 @@ class Generator:
 
             make = hs_products.product if object_type == "products" else hs_products.line_item
             return make(self, i)
+        if object_type in ("goal_targets", "feedback_submissions"):
+            from fakes import hs_inputs
+
+            return (hs_inputs.goal_target if object_type == "goal_targets"
+                    else hs_inputs.feedback_submission)(self, i)
         return self.engagement(object_type, i)
 
     # -- associations (by index; the portal maps indexes to ids) ---------------------------------
@@ -402,6 +412,10 @@ class Generator:
             from fakes.hs_products import line_item_deal
 
             return line_item_deal(self, i)
+        if object_type == "feedback_submissions" and to_type == "contacts":
+            from fakes.hs_inputs import submission_contact
+
+            return submission_contact(self, i)
         if object_type == "leads" and to_type == "contacts" and ds.contacts:
             return [mix(i, self.salt + 95) % ds.contacts]
         return []

@@ -23,11 +23,13 @@ IDX_MASK = (1 << IDX_BITS) - 1
 LIVE, ARCHIVED, MERGED = 0, 1, 2
 SINGULAR = {"deals": "deal", "companies": "company", "contacts": "contact", "calls": "call",
             "emails": "email", "meetings": "meeting", "tasks": "task", "notes": "note",
-            "leads": "lead", "products": "product", "line_items": "line_item"}
+            "leads": "lead", "products": "product", "line_items": "line_item",
+            "goal_targets": "goal_target", "feedback_submissions": "feedback_submission"}
 #: (first id, stride): HubSpot ids are numeric strings; contacts' are small, others large.
 ID_BASE = {"contacts": (51, 50), "companies": (8_000_000_011, 3), "deals": (9_000_000_007, 3),
            "leads": (12_000_000_001, 3), "products": (1_500_000_001, 3),
-           "line_items": (2_600_000_003, 5),
+           "line_items": (2_600_000_003, 5), "goal_targets": (44_027_423_340, 7),
+           "feedback_submissions": (512, 3),
            **{t: (40_000_000_000 + k * 5_000_000_000, 7) for k, t in enumerate(ENGAGEMENTS)}}
 STAGES = {s[0]: (pid, s) for pid, _, stages in PIPELINES for s in stages}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fakes import hs_products
+from fakes import hs_inputs, hs_products
 from fakes.hs_data import FIRST, LAST, LIFECYCLE, PIPELINES, START_MS, Dataset, iso
 
 __all__ = ["definition", "property_catalogue", "default_groups", "pipelines_json", "owners",
@@ -124,7 +124,8 @@ def property_catalogue(object_type: str) -> dict[str, dict[str, Any]]:
     common = dict(COMMON)
     if object_type == "contacts":
         common.pop("hs_lastmodifieddate")
-    specific = {**SPECIFIC.get(object_type, {}), **hs_products.PROPERTIES.get(object_type, {})}
+    specific = {**SPECIFIC.get(object_type, {}), **hs_products.PROPERTIES.get(object_type, {}),
+                **hs_inputs.PROPERTIES.get(object_type, {})}
     for name, (ptype, group, ro) in {**common, **specific}.items():
         out[name] = definition(name, ptype, group, calculated=ro,
                                 options=ENUM_OPTIONS.get(name, ()))

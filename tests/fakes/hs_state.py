@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from fakes import hs_products
+from fakes import hs_inputs, hs_products
 from fakes.hs_data import ENGAGEMENTS, Dataset, Generator, iso
 from fakes.hs_limits import Faults, RateLimits
 from fakes.hs_objects import LIVE, SINGULAR, ObjectTable
@@ -26,6 +26,7 @@ ASSOCIATION_TYPES: dict[tuple[str, str], tuple[int, int | None]] = {
     ("deals", "contacts"): (3, None), ("contacts", "deals"): (4, None),
     ("leads", "contacts"): (578, None), ("contacts", "leads"): (579, None),
     ("line_items", "deals"): (20, None), ("deals", "line_items"): (19, None),
+    **hs_inputs.ASSOCIATION_TYPES,
 }
 _ENGAGEMENT_TYPE_IDS = {"calls": (194, 182, 206), "emails": (198, 186, 210),
                         "meetings": (200, 188, 212), "tasks": (204, 192, 216),
@@ -36,7 +37,8 @@ for _t, _ids in _ENGAGEMENT_TYPE_IDS.items():  # e.g. call→contact 194, contac
         ASSOCIATION_TYPES[(_other, _t)] = (_id - 1, None)
 #: (from, to) pairs whose links the generator defines; the reverse ones are derived.
 FORWARD = {("deals", "companies"), ("deals", "contacts"), ("contacts", "companies"),
-           ("leads", "contacts"), ("line_items", "deals"), *((t, o) for t in ENGAGEMENTS
+           ("leads", "contacts"), ("line_items", "deals"), ("feedback_submissions", "contacts"),
+           *((t, o) for t in ENGAGEMENTS
                                     for o in ("contacts", "companies", "deals"))}
 
 
@@ -52,7 +54,8 @@ class Portal:
         self.portal_id = portal_id
         self.gen = Generator(self.dataset)
         self.lock = threading.RLock()
-        types = [t for t in ("companies", "contacts", "deals", *ENGAGEMENTS, *hs_products.TYPES)]
+        types = [t for t in ("companies", "contacts", "deals", *ENGAGEMENTS, *hs_products.TYPES,
+                             *hs_inputs.TYPES)]
         if self.dataset.leads:
             types.append("leads")
         self.tables = {t: ObjectTable(t, self.gen, self.dataset.count(t)) for t in types}
@@ -66,7 +69,10 @@ class Portal:
         #: ``objects`` (list), ``search``, ``owners``, ``associations`` (v4 rows and pages)
         self.page_caps: dict[str, int] = {}
         #: scopes granted to the app; remove ``crm.schemas.<type>.write`` for a 403
-        self.scopes = {f"crm.schemas.{t}.write" for t in types} | {hs_products.SCOPE}
+        self.scopes = ({f"crm.schemas.{t}.write" for t in types} | {hs_products.SCOPE}
+                       | set(hs_inputs.SCOPES.values()))
+        #: marketing campaigns (not CRM objects: fakes.hs_inputs.Campaigns)
+        self.campaigns = hs_inputs.Campaigns(self.dataset, self.now_ms)
         #: type → id → message: batch updates of these records fail (207 errors)
         self.write_rejections: dict[str, dict[str, str]] = {}
         self.access_tokens: dict[str, float] = {}

@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from fakes import hs_api, hs_api_meta, hs_products
+from fakes import hs_api, hs_api_meta, hs_inputs, hs_products
 from fakes.hs_api import Request, error
 from fakes.hs_data import Dataset
 from fakes.hs_limits import Fault, rate_limit_body, retry_after_header
@@ -56,6 +56,9 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler, bool]] = [
         ("GET", r"/crm/v4/objects/(?P<from_type>[\w-]+)/(?P<record_id>\d+)/associations/"
                 r"(?P<to_type>[\w-]+)", hs_api_meta.associations_page, False),
         ("GET", r"/account-info/v3/details", hs_api_meta.account_details, False),
+        ("GET", r"/marketing/v3/campaigns/?", hs_inputs.list_campaigns, False),
+        ("GET", r"/marketing/v3/campaigns/(?P<guid>[\w-]+)/budget/totals",
+         hs_inputs.budget_totals, False),
     )]
 
 
@@ -172,7 +175,9 @@ class _Handler(BaseHTTPRequestHandler):
                 args["object_type"] = args.pop("type")
             if handler is hs_api_meta.properties:
                 args.setdefault("name", None)
-            refusal = hs_products.missing_scope(portal, {**args, "type": args.get("object_type")})
+            typed = {**args, "type": args.get("object_type")}
+            refusal = (hs_products.missing_scope(portal, typed)
+                       or hs_inputs.missing_scope(portal, typed, parts.path))
             if refusal is not None:
                 self._send(*refusal, headers)
                 return

@@ -3,7 +3,8 @@ tests/fakes/record_hubspot_cassettes.py [pytest args, e.g. -k full_sync]``.
 
 Starts :class:`~fakes.hubspot_portal.FakeHubSpotPortal` with the data the cassette tests need
 (deals in every pipeline with property histories holding changes, companies, contacts, all
-five engagement types, the custom ``deal_region`` property) and runs
+five engagement types, the custom ``deal_region`` property, goal targets, feedback submissions
+and marketing campaigns) and runs
 ``tests/test_hubspot_connector.py --record-cassettes`` against it. Tests named
 ``test_scripted_*`` replay hand-written cassettes and are never re-recorded: deselect them.
 """
@@ -23,7 +24,7 @@ from fakes.hubspot_portal import FakeHubSpotPortal  # noqa: E402
 
 #: The recorded portal.
 DATASET = Dataset(deals=10, contacts=40, companies=10, engagements=30, owners=6,
-                  field_changes=True)
+                  field_changes=True, goal_targets=24, feedback_submissions=12, campaigns=4)
 
 
 def main(args: list[str]) -> int:
