@@ -122,7 +122,8 @@ def forecasting_quota(raw: Mapping[str, Any], ctx: MappingContext) -> dict[str, 
                                 "no forecast Period (PeriodId) to end the quota period"),
         "amount": amount,
         "currency": raw.get("CurrencyIsoCode") if ctx.multi_currency and not quantity else None,
-    }, {"quota_unit": "quantity"} if quantity else {})
+    }, {**({"quota_unit": "quantity"} if quantity else {}),
+        **({"ProductFamily": raw["ProductFamily"]} if raw.get("ProductFamily") else {})})
 
 
 def campaign(raw: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
