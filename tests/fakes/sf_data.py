@@ -73,7 +73,9 @@ class Dataset:
     @classmethod
     def bench(cls, scale: float = 1.0, **kw: Any) -> Dataset:
         """The benchmark org (scale 1: 100k opportunities, 400k history rows, 300k
-        activities, 50k contacts, 50k leads)."""
+        activities, 50k contacts, 50k leads, 5k campaigns and eight quarters of quotas)."""
+        kw.setdefault("campaigns", int(5_000 * scale))
+        kw.setdefault("forecast_quarters", 8)
         return cls(opportunities=int(100_000 * scale), activities=int(300_000 * scale),
                    contacts=int(50_000 * scale), leads=int(50_000 * scale), **kw)
 
