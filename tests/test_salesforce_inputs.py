@@ -10,7 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from conftest import table_rows
+from crmsync import SYNCED_TABLES
 from crmsync.core.errors import ConnectorError
 from crmsync.plugin.connector import Batch
 from crmsync.sync.validate import validator_for
@@ -225,3 +228,39 @@ def test_another_query_error_is_still_an_error(org: FakeSalesforceOrg) -> None:
 
     with pytest.raises(ConnectorError, match="MALFORMED_QUERY"):
         read(org, "spend")
+
+
+def test_a_synced_org_gives_cac_by_campaign_type(org: FakeSalesforceOrg, sqlite_store) -> None:
+    from crmsync.core.config import MetricsConfig
+    from crmsync.metrics import compute
+    from crmsync.sync import SyncEngine
+    from crmsync_kpis.customers import Cac
+
+    connector = connector_on(org)
+    results = SyncEngine(sqlite_store, connector).run(
+        ["accounts", "leads", "opportunities", "spend", "quotas", "currency_rates"])
+    connector.close()
+    assert all(r.status == "success" and not r.rejects for r in results), results
+
+    got = compute(sqlite_store, [Cac()], MetricsConfig(), period="all",
+                  dimensions=("channel",)).values
+    channels = {v.dimension_value: v for v in got}
+    # each customer's first won deal, and the campaign type of its costed primary campaign
+    spend = dict(table_rows(sqlite_store, "spend", "remote_id", "channel"))
+    o = SYNCED_TABLES["opportunities"]
+    with sqlite_store.engine.connect() as conn:
+        wins = conn.execute(sa.select(o.c.account_id, o.c.campaign_id)
+                            .where(o.c.status == "won", o.c.closed_at.is_not(None),
+                                   o.c.account_id.is_not(None))
+                            .order_by(o.c.closed_at, o.c.remote_id)).all()
+    first: dict[str, str | None] = {}
+    for account, campaign_id in wins:
+        first.setdefault(account, campaign_id)
+    via_campaign = [spend[k] for k in first.values() if k in spend]
+    assert via_campaign  # the dataset has customers won through a costed campaign
+    for channel in set(via_campaign):
+        assert channels[channel].denominator >= via_campaign.count(channel)
+        assert channels[channel].value == pytest.approx(
+            channels[channel].numerator / channels[channel].denominator)
+    # lead sources without spend: no value, never 0
+    assert all(v.value is None for k, v in channels.items() if k not in spend.values())
