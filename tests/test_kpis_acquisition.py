@@ -52,6 +52,7 @@ DATA = {
     "currency_rates": [{"remote_id": "EUR", "currency": "EUR", "rate_to_base": 1.10,
                         "valid_from": "2026-01-01"}],
     "leads": [{"remote_id": "L1", "lead_source": "Partner Referral",
+               "remote_created_at": "2025-11-02T00:00:00", "converted_at": "2026-03-15T00:00:00",
                "converted_opportunity_id": "O4"}],
     "opportunities": [
         won("O1", "A1", "2026-01-20", 1000, campaign_id="C1", lead_source="Web"),
@@ -140,3 +141,15 @@ def test_channel_is_offered_by_cac_and_ltv_to_cac_only():
     assert [d.name for d in customers.Cac.declared_dimensions] == ["channel"]
     assert customers.LtvToCac.declared_dimensions == customers.Cac.declared_dimensions
     assert not customers.CustomerLifetimeValue.declared_dimensions
+
+
+def test_cac_by_channel_as_of_an_instant_reads_the_tables_as_they_stood(loaded):
+    metric = customers.Cac()
+    got = compute(loaded, [metric], MetricsConfig(), period="quarter", dimensions=("channel",),
+                  as_of=AS_OF, rebuilt=True)
+    now = compute(loaded, [metric], MetricsConfig(), period="quarter", dimensions=("channel",),
+                  as_of=AS_OF)
+
+    assert got.skipped == [] and got.values
+    assert {(v.dimension_value, v.period_start, v.value) for v in got.values} == \
+        {(v.dimension_value, v.period_start, v.value) for v in now.values}
