@@ -264,3 +264,12 @@ def test_a_synced_org_gives_cac_by_campaign_type(org: FakeSalesforceOrg, sqlite_
             channels[channel].numerator / channels[channel].denominator)
     # lead sources without spend: no value, never 0
     assert all(v.value is None for k, v in channels.items() if k not in spend.values())
+
+
+def test_campaigns_link_to_their_record_page_and_quotas_to_none() -> None:
+    connector = SalesforceConnector("sf", SalesforceConnector.validate_settings(
+        {"instance_url": "https://acme.my.salesforce.com", "session_id": "00D!x"}))
+
+    assert connector.record_url("spend", "701A") == \
+        "https://acme.my.salesforce.com/lightning/r/Campaign/701A/view"
+    assert connector.record_url("quotas", "0J9A") is None

@@ -175,10 +175,12 @@ class SalesforceConnector(Connector):
 
     def record_url(self, entity: str, remote_id: str) -> str | None:
         """The Lightning record page, when the instance is known without logging in: the
-        ``instance_url`` setting (session auth) or a My Domain ``domain``."""
+        ``instance_url`` setting (session auth) or a My Domain ``domain``. Quotas have no
+        record page (they live in the forecasts' quota view)."""
         objects = [o for o in ENTITY_OBJECTS.get(entity, ()) if o != "OpportunityStage"]
         host = instance_host(self.settings)
-        if not objects or host is None or entity in ("activities", "opportunity_field_history"):
+        if not objects or host is None or entity in ("activities", "opportunity_field_history",
+                                                     "quotas"):
             return None
         quoted = urllib.parse.quote(remote_id, safe="")
         return f"https://{host}/lightning/r/{objects[0]}/{quoted}/view"
