@@ -9,8 +9,9 @@ Cassettes live in ``cassettes/salesforce/test_salesforce_cassettes/<test>.yaml``
     pytest tests/test_salesforce_cassettes.py --record-cassettes
 
 The org needs accounts, contacts, more than 200 leads and opportunities with stage history
-and field changes (the fake org: ``Dataset(leads=250, field_history=True,
-field_changes=True)``, ``python tests/fakes/record_salesforce_cassettes.py``), and — for the
+and field changes, products, forecast quotas and campaigns (the fake org: ``Dataset(leads=250,
+field_history=True, field_changes=True, products=6, forecast_quarters=2, campaigns=12)``,
+``python tests/fakes/record_salesforce_cassettes.py``), and — for the
 write-back test — the right to create a custom field on Opportunity. The assertions hold for
 any such data. Before anything is written: the ``Authorization`` header is dropped, session ids
 become ``00D000000000000!SESSION``, e-mail addresses ``someone@example.com`` and the org's host
@@ -219,6 +220,22 @@ def test_products_and_line_items_are_read_with_their_family_and_deal(make_connec
         assert all(not validator_for(entity).validate(r)[1] for r in rows)
     # both objects described in one composite call; one query each
     assert connector.api_calls.by_endpoint["GET /queryAll"] == 2
+
+
+def test_quotas_and_campaign_spend_are_read_with_their_periods(make_connector: Any) -> None:
+    connector = make_connector(objects=["quotas", "spend"])
+    quotas = _records(connector, "quotas")
+    spend = _records(connector, "spend")
+
+    assert quotas and all(q["owner_id"] and q["period_end"] > q["period_start"]
+                          for q in quotas)
+    assert spend and all(s["category"] == "marketing" and s["channel"] for s in spend)
+    for entity, rows in (("quotas", quotas), ("spend", spend)):
+        assert all(not validator_for(entity).validate(r)[1] for r in rows)
+    # both objects described in one composite call; one query each (the period's end and the
+    # owner's role come along as relationship fields)
+    assert connector.api_calls.by_endpoint["GET /queryAll"] == 2
+    assert connector.api_calls.by_endpoint["POST /composite"] == 1
 
 
 # -- what the scrubbers keep out of cassettes -----------------------------------------------------

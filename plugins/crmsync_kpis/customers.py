@@ -13,18 +13,14 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from crmsync import Metric, MetricContext, MetricError
+from crmsync_kpis.acquisition import BY, CHANNEL, acquisition_facts, attributed_ltv
+from crmsync_kpis.acquisition import won as _won
 from crmsync_kpis.results import result, share
 
 __all__ = ["RetentionRate", "ChurnRate", "RepeatPurchaseRate", "CustomerLifetimeValue", "Cac",
            "LtvToCac", "METRICS"]
 
 _ACCOUNT_DIMENSIONS = ("segment", "region", "territory", "industry")
-
-
-def _won(ctx: MetricContext, o: Any) -> ColumnElement[bool]:
-    """Live won deals with a close time and an account."""
-    return sa.and_(ctx.live(o), o.c.status == "won", o.c.closed_at.is_not(None),
-                   o.c.account_id.is_not(None))
 
 
 def _month_plus(ctx: MetricContext, column: Any, months: Any) -> ColumnElement[Any]:
@@ -250,28 +246,17 @@ class CustomerLifetimeValue(Metric):
 
 
 def _cac(ctx: MetricContext) -> sa.Select[Any]:
-    """Contract columns of cac (organisation only)."""
-    o = ctx.table("opportunities")
-    s = ctx.table("spend")
-    first = (sa.select(sa.func.min(o.c.closed_at).label("first_won"))
-             .where(_won(ctx, o)).group_by(o.c.connection, o.c.account_id).subquery("first"))
-    new_period = ctx.period_start(first.c.first_won)
-    spend_period = ctx.period_start(s.c.period_start)
-    # a period without spend rows has no spend (NULL), never a spend of 0: the customers'
-    # side carries NULL, which SUM skips
-    parts = sa.union_all(
-        sa.select(spend_period.label("p"), s.c.amount.label("spend"),
-                  sa.literal(0, sa.Integer).label("new")).where(ctx.live(s)),
-        sa.select(new_period.label("p"), sa.cast(sa.null(), sa.Float).label("spend"),
-                  sa.literal(1, sa.Integer).label("new")).select_from(first),
-    ).subquery("parts")
+    """Contract columns of cac, for the organisation or by ``channel`` or ``segment``
+    (:mod:`crmsync_kpis.acquisition`)."""
+    parts = acquisition_facts(ctx)
+    dim: Any = parts.c[ctx.dimension] if ctx.dimension in BY else sa.null()
     period: Any = sa.null() if ctx.period == "all" else parts.c.p
     spend = sa.func.sum(parts.c.spend)
     new = sa.func.sum(parts.c.new)
     return (
         result(value=spend / sa.func.nullif(new, 0), numerator=spend, denominator=new,
-               period=period)
-        .group_by(*ctx.group_keys(period))
+               dimension=dim, period=period)
+        .group_by(*ctx.group_keys(dim, period))
     )
 
 
@@ -280,14 +265,17 @@ class Cac(Metric):
 
     NAME = "cac"
     title = "Customer acquisition cost"
-    description = ("Spend (all categories, amounts taken as base currency) whose period starts "
-                   "in the period ÷ accounts whose first won deal closed in the period; no value "
-                   "for a period without spend rows.")
+    description = ("Spend (all categories, in the base currency) whose period starts in the "
+                   "period ÷ accounts whose first won deal closed in the period; by channel "
+                   "or segment, the spend of that channel or segment ÷ the new customers "
+                   "acquired through it; no value for a period without spend rows.")
     unit = "currency"
     direction = "lower_is_better"
-    dimensions = ()
-    #: 2: no spend rows → NULL (version 1 printed a CAC of 0).
-    version = 2
+    dimensions = ("segment",)
+    declared_dimensions = (CHANNEL,)
+    #: 3: by channel and segment; spend converted to the base currency (version 2: the
+    #: organisation only, spend amounts summed as given).
+    version = 3
 
     def query(self, ctx: MetricContext) -> sa.Select[Any]:
         return _cac(ctx)
@@ -298,23 +286,31 @@ class LtvToCac(Metric):
 
     NAME = "ltv_to_cac"
     title = "LTV : CAC"
-    description = ("customer_lifetime_value ÷ cac, for the same period (organisation only), a "
-                   "multiple such as 3.0×.")
+    description = ("customer_lifetime_value ÷ cac, for the same period, a multiple such as "
+                   "3.0×; by channel or segment, both sides for the customers acquired "
+                   "through it (and its spend).")
     unit = "multiple"
     direction = "higher_is_better"
-    dimensions = ()
-    #: 2: unit ``multiple``; NULL where cac has no spend (version 1: NULL by division by 0).
-    version = 2
+    dimensions = ("segment",)
+    declared_dimensions = (CHANNEL,)
+    #: 3: by channel and segment (version 2: the organisation only).
+    version = 3
     denominator_is_n = False  # an amount or a metric value, not a count
 
     def query(self, ctx: MetricContext) -> sa.Select[Any]:
-        org = MetricContext(**{**ctx.__dict__, "dimension": None})
-        ltv = _lifetime_values(org)
-        cac = _cac(org).subquery("cac")
-        on = sa.true() if ctx.period == "all" else ltv.c.period_start == cac.c.period_start
+        if ctx.dimension is None:
+            ltv = _lifetime_values(ctx)
+        else:
+            ltv = attributed_ltv(ctx).subquery("ltv")
+        cac = _cac(ctx).subquery("cac")
+        same_value = sa.func.coalesce(ltv.c.dimension_value, "") == \
+            sa.func.coalesce(cac.c.dimension_value, "")
+        on = same_value if ctx.period == "all" else \
+            sa.and_(same_value, ltv.c.period_start == cac.c.period_start)
         return (
             result(value=ltv.c.value / sa.func.nullif(cac.c.value, 0), numerator=ltv.c.value,
-                   denominator=cac.c.value, period=cac.c.period_start)
+                   denominator=cac.c.value, dimension=cac.c.dimension_value,
+                   period=cac.c.period_start)
             .select_from(cac.join(ltv, on))
         )
 

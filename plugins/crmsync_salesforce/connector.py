@@ -40,7 +40,7 @@ from crmsync import (
     WriteResult,
     WriteUpdate,
 )
-from crmsync_salesforce import line_items, lookups, mapping
+from crmsync_salesforce import inputs, line_items, lookups, mapping
 from crmsync_salesforce import write as writing
 from crmsync_salesforce.catalog import Catalog
 from crmsync_salesforce.describe import ObjectDescription
@@ -68,10 +68,10 @@ __all__ = ["SalesforceConnector"]
 log = logging.getLogger(__name__)
 
 _COLUMNS = {t: {c.name for c in table.columns} for t, table in SYNCED_TABLES.items()}
-#: Every object's mapper and fields: mapping's and products and line items'.
-_MAPPERS = {**mapping.MAPPERS, **line_items.MAPPERS}
-_STANDARD = {**mapping.STANDARD_FIELDS, **line_items.STANDARD_FIELDS}
-_OPTIONAL = {**mapping.OPTIONAL_FIELDS, **line_items.OPTIONAL_FIELDS}
+#: Every object's mapper and fields: mapping's, products and line items', quotas and spend's.
+_MAPPERS = {**mapping.MAPPERS, **line_items.MAPPERS, **inputs.MAPPERS}
+_STANDARD = {**mapping.STANDARD_FIELDS, **line_items.STANDARD_FIELDS, **inputs.STANDARD_FIELDS}
+_OPTIONAL = {**mapping.OPTIONAL_FIELDS, **line_items.OPTIONAL_FIELDS, **inputs.OPTIONAL_FIELDS}
 
 
 class SalesforceConnector(Connector):
@@ -175,10 +175,12 @@ class SalesforceConnector(Connector):
 
     def record_url(self, entity: str, remote_id: str) -> str | None:
         """The Lightning record page, when the instance is known without logging in: the
-        ``instance_url`` setting (session auth) or a My Domain ``domain``."""
+        ``instance_url`` setting (session auth) or a My Domain ``domain``. Quotas have no
+        record page (they live in the forecasts' quota view)."""
         objects = [o for o in ENTITY_OBJECTS.get(entity, ()) if o != "OpportunityStage"]
         host = instance_host(self.settings)
-        if not objects or host is None or entity in ("activities", "opportunity_field_history"):
+        if not objects or host is None or entity in ("activities", "opportunity_field_history",
+                                                     "quotas"):
             return None
         quoted = urllib.parse.quote(remote_id, safe="")
         return f"https://{host}/lightning/r/{objects[0]}/{quoted}/view"
@@ -211,7 +213,7 @@ class SalesforceConnector(Connector):
             return
         self.client.entity = entity
         if entity == "pipelines":
-            yield _whole(self._run_lookups().pipelines.pipeline_records(), [], cursor)
+            yield lookups.whole_batch(self._run_lookups().pipelines.pipeline_records(), [], cursor)
             return
         if entity == "stages":
             yield self._stages_batch(cursor)
@@ -224,11 +226,17 @@ class SalesforceConnector(Connector):
         if entity == "currency_rates":
             objects = self._rate_objects()
         for obj in objects:
-            describe = self.describe(obj)
-            if describe is None:
-                log.info("%s: this org has no %s; skipping", self.name, obj)
-                continue
-            yield from self._read_object(entity, describe, state)
+            pages = self._read_named(entity, obj, state)
+            # quotas and spend need a feature or a permission many users lack: skipped
+            yield from inputs.unless_unreadable(self.name, obj, pages) \
+                if obj in inputs.MAPPERS else pages
+
+    def _read_named(self, entity: str, obj: str, state: dict[str, Any]) -> Iterator[Batch]:
+        describe = self.describe(obj)
+        if describe is None:
+            log.info("%s: this org has no %s; skipping", self.name, obj)
+            return
+        yield from self._read_object(entity, describe, state)
 
     def _rate_objects(self) -> tuple[str, ...]:
         if self.describe("CurrencyType") is None:
@@ -262,9 +270,9 @@ class SalesforceConnector(Connector):
 
     def _context(self, obj: str, describe: ObjectDescription, field_map: Mapping[str, str]
                  ) -> mapping.MappingContext:
-        ctx = mapping.MappingContext(field_map=field_map,
-                                     custom_fields=tuple(describe.custom_fields))
-        if obj in line_items.MAPPERS:
+        ctx = inputs.InputContext(field_map=field_map, custom_fields=tuple(describe.custom_fields),
+                                  forecast_type=str(self.settings["forecast_type"]))
+        if obj in line_items.MAPPERS or obj in inputs.MAPPERS:
             ctx.multi_currency = describe.multi_currency
         if obj == "Opportunity":
             ctx.pipelines = self._run_lookups().pipelines
@@ -286,10 +294,13 @@ class SalesforceConnector(Connector):
             ctx.closed_at = self._closed_at([r for r in page.rows if r.get("IsClosed")])
         if obj == "OpportunityLineItem" and self.describe(line_items.SCHEDULE) is not None:
             line_items.attach_schedules(self.client, page.rows)
-        records, rejects = [], []
+        records, rejects, skipped = [], [], []
         for raw in page.rows:
             try:
                 records.append(mapper(raw, ctx))
+            except inputs.NotAnInput:  # not a row of the table: gone if it was one before
+                skipped.append(Deletion(remote_id=str(raw["Id"]), deleted_at=mapping
+                                        .to_datetime(raw.get("SystemModstamp"))))
             except (mapping.Unmappable, ValueError, TypeError) as exc:
                 field_name = getattr(exc, "field", None) or None
                 rejects.append(Reject(f"{obj}: {exc}", remote_id=raw.get("Id"),
@@ -300,7 +311,8 @@ class SalesforceConnector(Connector):
             r.get("SystemModstamp")), merged_into=str(r["MasterRecordId"]))
             for r in page.rows if r.get("IsDeleted") and r.get("MasterRecordId")]
         return Batch(records=records, rejects=rejects, cursor=cursor,
-                     deleted=[*page.deleted, *merged], sources=[page.source] * len(records))
+                     deleted=[*page.deleted, *merged, *skipped],
+                     sources=[page.source] * len(records))
 
     # -- lookups loaded once per run, and the small entities built from them ------------------
 
@@ -335,7 +347,7 @@ class SalesforceConnector(Connector):
                 return None
 
         run = self._run_lookups()
-        return _whole(run.pipelines.stage_records(run.stages, mapper), rejects, cursor)
+        return lookups.whole_batch(run.pipelines.stage_records(run.stages, mapper), rejects, cursor)
 
     def _closed_at(self, closed: list[dict[str, Any]]) -> dict[str, dt.datetime]:
         """closed_at of a page's closed deals from their stage history (fallback)."""
@@ -383,11 +395,3 @@ class SalesforceConnector(Connector):
         yield from writing.write(self.client, obj, updates,
                                  bulk_threshold=int(self.settings["bulk_threshold"]))
 
-
-def _whole(records: list[dict[str, Any]], rejects: list[Reject], cursor: Any) -> Batch:
-    """A small entity read whole: its records, and a deletion for each record the previous
-    run stored that is gone now (the cursor keeps the ids stored)."""
-    ids = sorted(str(r["remote_id"]) for r in records)
-    gone = sorted(set((cursor or {}).get("ids") or ()) - set(ids))
-    return Batch(records=records, rejects=rejects, cursor={"ids": ids},
-                 deleted=[Deletion(remote_id=i) for i in gone])

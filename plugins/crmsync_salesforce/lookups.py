@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from crmsync import Batch, Deletion, Reject
 from crmsync_salesforce import composite, pipelines, soql
 from crmsync_salesforce.describe import ObjectDescription
 from crmsync_salesforce.pipelines import Pipelines
@@ -20,7 +21,7 @@ from crmsync_salesforce.pipelines import Pipelines
 if TYPE_CHECKING:  # the client needs the SDK (crmsync_salesforce.sdk)
     from crmsync_salesforce.client import SalesforceClient
 
-__all__ = ["Lookups", "Rates", "load", "stage_ids", "OBJECTS"]
+__all__ = ["Lookups", "Rates", "load", "stage_ids", "OBJECTS", "whole_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -139,3 +140,12 @@ def load(client: SalesforceClient, describes: Mapping[str, ObjectDescription | N
         pipelines=Pipelines.from_org(
             ids, rows.get("RecordType", ()), rows.get("BusinessProcess", ()),
             layouts.body if layouts is not None and layouts.ok else None))
+
+
+def whole_batch(records: list[dict[str, Any]], rejects: list[Reject], cursor: Any) -> Batch:
+    """A small entity read whole: its records, and a deletion for each record the previous
+    run stored that is gone now (the cursor keeps the ids stored)."""
+    ids = sorted(str(r["remote_id"]) for r in records)
+    gone = sorted(set((cursor or {}).get("ids") or ()) - set(ids))
+    return Batch(records=records, rejects=rejects, cursor={"ids": ids},
+                 deleted=[Deletion(remote_id=i) for i in gone])

@@ -73,7 +73,7 @@ STANDARD_FIELDS: Mapping[str, tuple[str, ...]] = {
 #: Fields selected only where the org has them, without a warning when it does not (an org
 #: without Opportunity record types has no RecordTypeId).
 OPTIONAL_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "Opportunity": ("RecordTypeId", "ForecastCategoryName"),
+    "Opportunity": ("RecordTypeId", "ForecastCategoryName", "CampaignId"),
     # Merged-away accounts, contacts and leads sit in the recycle bin pointing at the survivor.
     "Account": ("MasterRecordId",), "Contact": ("MasterRecordId",), "Lead": ("MasterRecordId",),
 }
@@ -283,7 +283,7 @@ def opportunity(raw: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
         "probability": _percent(raw.get("Probability")),
         "expected_close_date": raw.get("CloseDate"), "closed_at": closed_at,
         "owner_id": raw.get("OwnerId"), "account_id": raw.get("AccountId"),
-        "lead_source": raw.get("LeadSource"),
+        "lead_source": raw.get("LeadSource"), "campaign_id": raw.get("CampaignId"),
         "forecast_category": forecast_code(raw.get("ForecastCategoryName")),
     })
 

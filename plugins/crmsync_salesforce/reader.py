@@ -56,6 +56,8 @@ GET_DELETED_DAYS = 29
 GET_DELETED_MIN_WINDOW = dt.timedelta(minutes=1)
 #: The smallest time window tried after QUERY_TIMEOUT.
 MIN_WINDOW = dt.timedelta(minutes=1)
+#: Objects without ``IsDeleted`` (no recycle bin) whose deletions getDeleted still reports.
+DELETED_WITHOUT_FLAG = frozenset({"ForecastingQuota"})
 
 
 def utcnow() -> dt.datetime:
@@ -180,7 +182,8 @@ class ObjectReader:
                    state: dict[str, Any], started: dt.datetime) -> Iterator[Page]:
         """After the rows: the deletions since the cursor, or (after a full read) the start
         of the next read's deletions."""
-        if not (describe.replicateable and describe.has("IsDeleted")):
+        if not (describe.replicateable and (describe.has("IsDeleted")
+                                            or describe.name in DELETED_WITHOUT_FLAG)):
             return
         if cursor:
             yield self._deleted(describe, state, started)

@@ -34,6 +34,8 @@ ENTITY_OBJECTS: Mapping[str, tuple[str, ...]] = {
     "currency_rates": ("DatedConversionRate", "CurrencyType"),
     "products": ("Product2",),  # crmsync_salesforce.line_items
     "opportunity_line_items": ("OpportunityLineItem",),
+    "quotas": ("ForecastingQuota",),  # crmsync_salesforce.inputs
+    "spend": ("Campaign",),
 }
 
 #: Schema table → the objects its mapping looks up once per run (stage ids, conversion rates).
@@ -79,6 +81,8 @@ SETTINGS: Mapping[str, Setting] = {
                                                  "this share (%)", default=90),
     "field_map": Setting(dict, "custom field → schema column, e.g. "
                                "{\"Account.Segment__c\" = \"accounts.segment\"}", default={}),
+    "forecast_type": Setting(str, "the forecast type (ForecastingType.DeveloperName) whose "
+                                  "quotas are read into quotas", default="OpportunityRevenue"),
     "connect_timeout": Setting(float, "seconds to wait for a connection to Salesforce",
                                default=DEFAULT_TIMEOUT[0]),
     "read_timeout": Setting(float, "seconds to wait for each answer (Salesforce runs a query "

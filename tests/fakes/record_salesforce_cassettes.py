@@ -3,7 +3,8 @@ tests/fakes/record_salesforce_cassettes.py [pytest args]``.
 
 Starts :class:`~fakes.salesforce_org.FakeSalesforceOrg` with the data the cassette tests need
 (more than 200 leads; opportunities with stage history and field changes, field history
-tracking on) and runs ``tests/test_salesforce_cassettes.py --record-cassettes`` against it.
+tracking on; products, forecast quotas and campaigns) and runs
+``tests/test_salesforce_cassettes.py --record-cassettes`` against it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from fakes.salesforce_org import FakeSalesforceOrg  # noqa: E402
 from fakes.sf_data import Dataset  # noqa: E402
 
 #: The recorded org.
-DATASET = Dataset(opportunities=40, leads=250, field_history=True, field_changes=True)
+DATASET = Dataset(opportunities=40, leads=250, field_history=True, field_changes=True,
+                  products=6, forecast_quarters=2, campaigns=12)
 
 
 def main(args: list[str]) -> int:

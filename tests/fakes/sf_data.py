@@ -19,6 +19,7 @@ from typing import Any
 from .sf_data_sales import CURRENCIES, SOURCES, STAGES, WORDS, SalesObjects, standard_fields
 from .sf_field_history import TRACKED_FIELDS, FieldHistoryObjects
 from .sf_ids import DAY, PREFIXES, fmt_date, fmt_datetime, make_id, mix, parse_id
+from .sf_inputs import InputObjects
 from .sf_products import ProductObjects
 from .sf_record_types import RecordTypeObjects
 from .sf_schema import F, Field, ObjectSpec
@@ -62,13 +63,19 @@ class Dataset:
     #: Product2 records (0: no Product2 or OpportunityLineItem objects; sf_products.py)
     products: int = 0
     line_items_per_opportunity: int = 2
+    #: quarterly forecast periods with quotas (0: no Collaborative Forecasts; sf_inputs.py)
+    forecast_quarters: int = 0
+    #: Campaign records (0: no campaigns, and no Opportunity.CampaignId; sf_inputs.py)
+    campaigns: int = 0
     end: int = int(dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc).timestamp())
     seed: int = 7
 
     @classmethod
     def bench(cls, scale: float = 1.0, **kw: Any) -> Dataset:
         """The benchmark org (scale 1: 100k opportunities, 400k history rows, 300k
-        activities, 50k contacts, 50k leads)."""
+        activities, 50k contacts, 50k leads, 5k campaigns and eight quarters of quotas)."""
+        kw.setdefault("campaigns", int(5_000 * scale))
+        kw.setdefault("forecast_quarters", 8)
         return cls(opportunities=int(100_000 * scale), activities=int(300_000 * scale),
                    contacts=int(50_000 * scale), leads=int(50_000 * scale), **kw)
 
@@ -83,7 +90,8 @@ def master_record(obj: str) -> Field:
              updateable=False)
 
 
-class _Builder(SalesObjects, RecordTypeObjects, FieldHistoryObjects, ProductObjects):
+class _Builder(SalesObjects, RecordTypeObjects, FieldHistoryObjects, ProductObjects,
+               InputObjects):
     def __init__(self, ds: Dataset) -> None:
         self.ds = ds
         self.n_acc = ds.accounts or max(5, ds.opportunities // 5)
@@ -137,7 +145,7 @@ class _Builder(SalesObjects, RecordTypeObjects, FieldHistoryObjects, ProductObje
             specs.append(self.field_history())
         if self.ds.products:
             specs += [self.product2(), self.line_item(), self.line_item_schedule()]
-        return specs
+        return specs + self.input_specs()
 
     def user_name(self, i: int) -> str:
         """The Name of user ``i``."""

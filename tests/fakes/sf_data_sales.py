@@ -64,6 +64,8 @@ class SalesObjects:
     process_stages: Any
     opp_record_type: Any
     record_type_field: Any
+    opportunity_campaign: Any
+    opportunity_campaign_field: Any
 
     def _opp_plan(self, j: int) -> tuple[int, list[int], list[int], int]:
         """(hash, step times, stage indexes, amount) of opportunity ``j``."""
@@ -126,7 +128,7 @@ class SalesObjects:
                    "OwnerId": self.owner(h >> 54), "LastStageChangeDate": fmt_datetime(times[-1]),
                    "Product_Line__c": _PRODUCTS[(h >> 4) % 4],
                    "Loss_Reason__c": ("Price", "Competitor", "No Budget")[h % 3]
-                   if closed and not won else None,
+                   if closed and not won else None, **self.opportunity_campaign(j),
                    **self.dates(times[0], stamp(j))}
             if self.ds.multi_currency:
                 rec["CurrencyIsoCode"] = self.cur(h >> 58)
@@ -146,7 +148,7 @@ class SalesObjects:
             F("OwnerId", "reference", reference_to=("User",)),
             F("LastStageChangeDate", "datetime", updateable=False),
             F("Product_Line__c", "picklist", picklist=_PRODUCTS),
-            F("Loss_Reason__c", "string")))
+            F("Loss_Reason__c", "string"), *self.opportunity_campaign_field()))
         return ObjectSpec("Opportunity", "006", "Opportunity", "Opportunities", fields,
                           self.ds.opportunities, make, stamp)
 

@@ -22,7 +22,9 @@ PREFIXES = {"User": "005", "UserRole": "00E", "Account": "001", "Contact": "003"
             "Task": "00T", "Event": "00U", "OpportunityStage": "01J", "CurrencyType": "02c",
             "DatedConversionRate": "04w", "RecordType": "012", "BusinessProcess": "019",
             "OpportunityFieldHistory": "017", "Product2": "01t", "OpportunityLineItem": "00k",
-            "OpportunityLineItemSchedule": "00o"}
+            "OpportunityLineItemSchedule": "00o",
+            "Period": "026", "ForecastingType": "0Db", "ForecastingQuota": "0J9",  # sf_inputs
+            "Campaign": "701"}
 
 def mix(x: int) -> int:
     """splitmix64: a cheap, well-spread hash of an integer."""

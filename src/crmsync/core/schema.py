@@ -187,6 +187,7 @@ opportunities = synced_table(
     Column("won_reason", Text()),
     Column("lost_reason", Text()),
     Column("forecast_category", String(CODE)),
+    ref("campaign_id"),
     indexes=(("closed_at",), ("owner_id",), ("account_id",)),
 )
 
