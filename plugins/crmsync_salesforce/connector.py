@@ -40,7 +40,7 @@ from crmsync import (
     WriteResult,
     WriteUpdate,
 )
-from crmsync_salesforce import line_items, lookups, mapping
+from crmsync_salesforce import extras, line_items, lookups, mapping, surveys
 from crmsync_salesforce import write as writing
 from crmsync_salesforce.catalog import Catalog
 from crmsync_salesforce.describe import ObjectDescription
@@ -69,8 +69,9 @@ log = logging.getLogger(__name__)
 
 _COLUMNS = {t: {c.name for c in table.columns} for t, table in SYNCED_TABLES.items()}
 #: Every object's mapper and fields: mapping's and products and line items'.
-_MAPPERS = {**mapping.MAPPERS, **line_items.MAPPERS}
-_STANDARD = {**mapping.STANDARD_FIELDS, **line_items.STANDARD_FIELDS}
+_MAPPERS = {**mapping.MAPPERS, **line_items.MAPPERS, **extras.MAPPERS}
+_STANDARD = {**mapping.STANDARD_FIELDS, **line_items.STANDARD_FIELDS,
+             **extras.STANDARD_FIELDS}
 _OPTIONAL = {**mapping.OPTIONAL_FIELDS, **line_items.OPTIONAL_FIELDS}
 
 
@@ -97,6 +98,7 @@ class SalesforceConnector(Connector):
         self._lookups: lookups.Lookups | None = None
         #: The clock windows and getDeleted ranges end at (tests pin it).
         self.clock: Callable[[], dt.datetime] = utcnow
+        self.extras = extras.Extras(self)  # survey responses and territories
 
     @classmethod
     def validate_settings(cls, raw: Mapping[str, Any], *, file: str | None = None,
@@ -122,6 +124,7 @@ class SalesforceConnector(Connector):
                 out["domain"], allow_custom=bool(out["allow_custom_login_host"]))
             out["api_version"] = check_api_version(out["api_version"])
             check_timeouts(out)
+            surveys.check_survey_types(out["survey_types"])
         except ConfigError as exc:
             raise ConfigError(str(exc).split(": ", 1)[-1], file=file, section=section,
                               key=exc.key) from None
@@ -229,6 +232,8 @@ class SalesforceConnector(Connector):
                 log.info("%s: this org has no %s; skipping", self.name, obj)
                 continue
             yield from self._read_object(entity, describe, state)
+        if entity == "accounts":
+            yield from self.extras.territory_changes(state)
 
     def _rate_objects(self) -> tuple[str, ...]:
         if self.describe("CurrencyType") is None:
@@ -286,6 +291,7 @@ class SalesforceConnector(Connector):
             ctx.closed_at = self._closed_at([r for r in page.rows if r.get("IsClosed")])
         if obj == "OpportunityLineItem" and self.describe(line_items.SCHEDULE) is not None:
             line_items.attach_schedules(self.client, page.rows)
+        self.extras.prepare(obj, page.rows)
         records, rejects = [], []
         for raw in page.rows:
             try:

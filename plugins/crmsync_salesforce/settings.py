@@ -34,6 +34,7 @@ ENTITY_OBJECTS: Mapping[str, tuple[str, ...]] = {
     "currency_rates": ("DatedConversionRate", "CurrencyType"),
     "products": ("Product2",),  # crmsync_salesforce.line_items
     "opportunity_line_items": ("OpportunityLineItem",),
+    "feedback": ("SurveyQuestionResponse",),  # crmsync_salesforce.surveys
 }
 
 #: Schema table → the objects its mapping looks up once per run (stage ids, conversion rates).
@@ -45,6 +46,8 @@ ENTITY_LOOKUPS: Mapping[str, tuple[str, ...]] = {
     "opportunity_field_history": ("OpportunityStage", "Opportunity"),
     "currency_rates": ("CurrencyType",),
     "opportunity_line_items": ("OpportunityLineItemSchedule",),  # revenue schedules
+    "feedback": ("SurveySubject",),  # crmsync_salesforce.surveys
+    "accounts": ("Territory2Model", "Territory2", "ObjectTerritory2Association"),  # territories
 }
 
 SETTINGS: Mapping[str, Setting] = {
@@ -83,6 +86,9 @@ SETTINGS: Mapping[str, Setting] = {
                                default=DEFAULT_TIMEOUT[0]),
     "read_timeout": Setting(float, "seconds to wait for each answer (Salesforce runs a query "
                                    "for up to 120 s)", default=DEFAULT_TIMEOUT[1]),
+    "survey_types": Setting(dict, "survey Name or DeveloperName → nps, csat or ces, for its "
+                                  "Rating, Slider, Score and Number answers, e.g. "
+                                  "{\"Support effort\" = \"ces\"}", default={}),
     "ca_bundle": Setting(str, "CA bundle (PEM) to verify TLS with, e.g. behind a corporate "
                               "proxy; REQUESTS_CA_BUNDLE is honoured too", default="", path=True),
 }

@@ -22,6 +22,7 @@ from .sf_ids import DAY, PREFIXES, fmt_date, fmt_datetime, make_id, mix, parse_i
 from .sf_products import ProductObjects
 from .sf_record_types import RecordTypeObjects
 from .sf_schema import F, Field, ObjectSpec
+from .sf_surveys import SurveyObjects, TerritoryObjects
 
 __all__ = ["Dataset", "make_id", "parse_id", "fmt_datetime", "fmt_date", "STAGES", "PREFIXES"]
 
@@ -62,6 +63,10 @@ class Dataset:
     #: Product2 records (0: no Product2 or OpportunityLineItem objects; sf_products.py)
     products: int = 0
     line_items_per_opportunity: int = 2
+    #: survey responses (0: no Feedback Management objects; sf_surveys.py)
+    surveys: int = 0
+    #: Enterprise Territory Management objects (sf_surveys.py)
+    territories: bool = False
     end: int = int(dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc).timestamp())
     seed: int = 7
 
@@ -83,7 +88,8 @@ def master_record(obj: str) -> Field:
              updateable=False)
 
 
-class _Builder(SalesObjects, RecordTypeObjects, FieldHistoryObjects, ProductObjects):
+class _Builder(SalesObjects, RecordTypeObjects, FieldHistoryObjects, ProductObjects,
+               SurveyObjects, TerritoryObjects):
     def __init__(self, ds: Dataset) -> None:
         self.ds = ds
         self.n_acc = ds.accounts or max(5, ds.opportunities // 5)
@@ -137,7 +143,7 @@ class _Builder(SalesObjects, RecordTypeObjects, FieldHistoryObjects, ProductObje
             specs.append(self.field_history())
         if self.ds.products:
             specs += [self.product2(), self.line_item(), self.line_item_schedule()]
-        return specs
+        return specs + self.survey_specs() + self.territory_specs()
 
     def user_name(self, i: int) -> str:
         """The Name of user ``i``."""

@@ -22,7 +22,12 @@ PREFIXES = {"User": "005", "UserRole": "00E", "Account": "001", "Contact": "003"
             "Task": "00T", "Event": "00U", "OpportunityStage": "01J", "CurrencyType": "02c",
             "DatedConversionRate": "04w", "RecordType": "012", "BusinessProcess": "019",
             "OpportunityFieldHistory": "017", "Product2": "01t", "OpportunityLineItem": "00k",
-            "OpportunityLineItemSchedule": "00o"}
+            "OpportunityLineItemSchedule": "00o",
+            # sf_surveys.py
+            "Survey": "0Kd", "SurveyVersion": "0Kc", "SurveyQuestion": "0Kb",
+            "SurveyInvitation": "0Ki", "SurveyResponse": "0Kf", "SurveyQuestionResponse": "0Kh",
+            "SurveySubject": "0XS", "Territory2Model": "0MA", "Territory2": "0MI",
+            "ObjectTerritory2Association": "0R0"}
 
 def mix(x: int) -> int:
     """splitmix64: a cheap, well-spread hash of an integer."""
