@@ -34,8 +34,8 @@ class Extras:
         self.connector = connector
         self.survey_types = surveys.check_survey_types(
             connector.settings.get("survey_types") or {})
-        self.territories = territories.Territories(lambda: connector.client,
-                                                   connector.describe)
+        self.territories = territories.Territories(
+            lambda: connector.client, connector.describe, lambda: connector.clock())
 
     def prepare(self, obj: str, rows: list[dict[str, Any]]) -> None:
         """Before a page of ``obj`` is mapped: keep the answers that are feedback, find

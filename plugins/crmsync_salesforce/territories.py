@@ -68,12 +68,15 @@ class Territories:
 
     :param client: returns the logged-in client.
     :param describe: an object's describe, ``None`` when the org lacks it.
+    :param now: the connector's clock.
     """
 
     def __init__(self, client: Callable[[], SalesforceClient],
-                 describe: Callable[[str], ObjectDescription | None]) -> None:
+                 describe: Callable[[str], ObjectDescription | None],
+                 now: Callable[[], dt.datetime]) -> None:
         self._client = client
         self._describe = describe
+        self._now = now
         self._loaded = False
         self.model: str | None = None
         #: Account Id → its territory's name.
@@ -89,10 +92,12 @@ class Territories:
         if self._loaded:
             return self.model is not None
         self._loaded = True
-        if any(self._describe(o) is None for o in OBJECTS):
-            return False
         client = self._client()
-        self.started = soql.datetime_literal(dt.datetime.now(dt.timezone.utc))
+        if any(self._describe(o) is None for o in OBJECTS):
+            log.info("%s: this org has no Enterprise Territory Management; skipping "
+                     "territories", client.connection)
+            return False
+        self.started = soql.datetime_literal(self._now())
         models = self._query(client, "Territory2Model", ["Id"], "State = 'Active'")
         if not models:
             log.info("%s: no active territory model; skipping territories", client.connection)

@@ -23,8 +23,8 @@ __all__ = ["fake_sf_org", "sf_jwt_key", "register_jwt_app"]
 @pytest.fixture
 def fake_sf_org() -> Iterator[FakeSalesforceOrg]:
     """A fake Salesforce org on https://127.0.0.1:PORT (small dataset, multi-currency, six
-    products)."""
-    fake = FakeSalesforceOrg.start(dataset=Dataset(products=6))
+    products, 30 survey responses, territories)."""
+    fake = FakeSalesforceOrg.start(dataset=Dataset(products=6, surveys=30, territories=True))
     try:
         yield fake
     finally:
