@@ -279,6 +279,7 @@ class Cac(Metric):
     """Spend in the period ÷ accounts whose first won deal closed in it."""
 
     NAME = "cac"
+    inputs = ("spend",)
     title = "Customer acquisition cost"
     description = ("Spend (all categories, amounts taken as base currency) whose period starts "
                    "in the period ÷ accounts whose first won deal closed in the period; no value "
@@ -297,6 +298,7 @@ class LtvToCac(Metric):
     """customer_lifetime_value ÷ cac of the same period."""
 
     NAME = "ltv_to_cac"
+    inputs = ("spend",)
     title = "LTV : CAC"
     description = ("customer_lifetime_value ÷ cac, for the same period (organisation only), a "
                    "multiple such as 3.0×.")

@@ -51,6 +51,7 @@ from crmsync_salesforce.sdk import client_class
 from crmsync_salesforce.settings import (
     ENTITY_LOOKUPS,
     ENTITY_OBJECTS,
+    INPUT_SOURCES,
     SETTINGS,
     auth_mode,
     check_api_version,
@@ -70,8 +71,7 @@ log = logging.getLogger(__name__)
 _COLUMNS = {t: {c.name for c in table.columns} for t, table in SYNCED_TABLES.items()}
 #: Every object's mapper and fields: mapping's and products and line items'.
 _MAPPERS = {**mapping.MAPPERS, **line_items.MAPPERS, **extras.MAPPERS}
-_STANDARD = {**mapping.STANDARD_FIELDS, **line_items.STANDARD_FIELDS,
-             **extras.STANDARD_FIELDS}
+_STANDARD = {**mapping.STANDARD_FIELDS, **line_items.STANDARD_FIELDS, **extras.STANDARD_FIELDS}
 _OPTIONAL = {**mapping.OPTIONAL_FIELDS, **line_items.OPTIONAL_FIELDS}
 
 
@@ -81,6 +81,7 @@ class SalesforceConnector(Connector):
     NAME: ClassVar[str] = "salesforce"
     ENTITIES: ClassVar[tuple[str, ...]] = tuple(ENTITY_OBJECTS)
     SETTINGS = SETTINGS
+    INPUT_SOURCES = INPUT_SOURCES
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         super().__init__(name, settings)

@@ -11,8 +11,8 @@ from typing import Any
 from crmsync import ConfigError, Setting
 
 __all__ = ["SETTINGS", "DEFAULT_TIMEOUT", "auth_mode", "ENTITY_OBJECTS", "ENTITY_LOOKUPS",
-           "check_field_map", "check_login_domain", "check_api_version", "check_timeouts",
-           "instance_host"]
+           "INPUT_SOURCES", "check_field_map", "check_login_domain", "check_api_version",
+           "check_timeouts", "instance_host"]
 
 #: (connect, read) seconds, the defaults of ``connect_timeout`` and ``read_timeout``;
 #: Salesforce lets a query run for up to 120 s before QUERY_TIMEOUT.
@@ -35,6 +35,13 @@ ENTITY_OBJECTS: Mapping[str, tuple[str, ...]] = {
     "products": ("Product2",),  # crmsync_salesforce.line_items
     "opportunity_line_items": ("OpportunityLineItem",),
     "feedback": ("SurveyQuestionResponse",),  # crmsync_salesforce.surveys
+}
+
+#: Where the connector reads the tables KPIs need beyond deals (``crmsync status``).
+INPUT_SOURCES: Mapping[str, str] = {
+    "feedback": "Salesforce survey responses (Feedback Management)",
+    "products": "Salesforce products (Product2)",
+    "opportunity_line_items": "Salesforce opportunity products (OpportunityLineItem)",
 }
 
 #: Schema table → the objects its mapping looks up once per run (stage ids, conversion rates).
