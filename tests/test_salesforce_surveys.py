@@ -100,6 +100,16 @@ def test_a_full_read_yields_each_scored_answer_with_its_type_and_person(
     assert len(flagged) == 6  # every tenth response is unfinished
 
 
+def test_the_bulk_api_path_reads_the_same_feedback(org: FakeSalesforceOrg) -> None:
+    rest = records(list(connector_on(org, survey_types=EFFORT).read("feedback", None)))
+
+    bulk = records(list(connector_on(org, survey_types=EFFORT, bulk_threshold=10)
+                        .read("feedback", None)))
+
+    assert any("/jobs/query" in r.path for r in org.requests)
+    assert bulk == rest
+
+
 def test_without_the_setting_rating_answers_are_not_feedback(org: FakeSalesforceOrg) -> None:
     got = records(list(connector_on(org).read("feedback", None)))
 
