@@ -3,7 +3,8 @@ tests/fakes/record_salesforce_cassettes.py [pytest args]``.
 
 Starts :class:`~fakes.salesforce_org.FakeSalesforceOrg` with the data the cassette tests need
 (more than 200 leads; opportunities with stage history and field changes, field history
-tracking on; products; survey responses; territories) and runs ``tests/test_salesforce_cassettes.py --record-cassettes`` against it.
+tracking on; products; survey responses; territories) and runs
+``tests/test_salesforce_cassettes.py --record-cassettes`` against it.
 """
 
 from __future__ import annotations
