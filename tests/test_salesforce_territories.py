@@ -103,6 +103,17 @@ def test_another_active_model_reads_every_account_again(org: FakeSalesforceOrg) 
     assert got == {make_id("001", a): "Draft West" if a % 3 == 0 else None for a in range(12)}
 
 
+def test_accounts_read_before_territories_existed_are_all_read_again(
+        org: FakeSalesforceOrg) -> None:
+    first = list(connector_on(org).read("accounts", None))
+    before = {k: v for k, v in first[-1].cursor.items() if k != "ObjectTerritory2Association"}
+
+    again = list(connector_on(org).read("accounts", before))
+
+    assert territories(again) == {make_id("001", a): expected(a) for a in range(12)}
+    assert "ObjectTerritory2Association" in again[-1].cursor
+
+
 def test_territories_cost_three_queries_a_run(org: FakeSalesforceOrg) -> None:
     connector = connector_on(org)
     list(connector.read("accounts", None))

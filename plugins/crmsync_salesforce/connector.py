@@ -234,7 +234,7 @@ class SalesforceConnector(Connector):
                 continue
             yield from self._read_object(entity, describe, state)
         if entity == "accounts":
-            yield from self.extras.territory_changes(state)
+            yield from self.extras.territory_changes(state, cursor)
 
     def _rate_objects(self) -> tuple[str, ...]:
         if self.describe("CurrencyType") is None:

@@ -46,16 +46,18 @@ class Extras:
         elif obj == "Account":
             self.territories.prepare(rows)
 
-    def territory_changes(self, state: dict[str, Any]) -> Iterator[Batch]:
-        """After the accounts' own read: the accounts whose territory assignments changed,
-        read again (every account when the active model changed), then the cursor."""
+    def territory_changes(self, state: dict[str, Any], cursor: Any) -> Iterator[Batch]:
+        """After the accounts' own read from ``cursor``: the accounts whose territory
+        assignments changed, read again (every account when the active model changed, or when
+        accounts were read before without territories), then the cursor."""
         c = self.connector
         describe = c.describe("Account")
         if describe is None:
             return
         lookback = dt.timedelta(seconds=int(c.settings["lookback_seconds"]))
-        for ids, cursor in self.territories.rereads(state, lookback):
-            if ids is None:  # another active model: every account again
+        before = dict(cursor or {})
+        for ids, after in self.territories.rereads(before, lookback):
+            if ids is None:  # a new active model, or territories new: every account again
                 state.pop("Account", None)
                 yield from c._read_object("accounts", describe, state)
             else:
@@ -67,5 +69,5 @@ class Extras:
                                                                 ("Id",)):
                         page = Page(rows=rows, cursor=dict(state), source=source)
                         yield c._batch("Account", page, ctx, dict(state))
-            state[territories.CURSOR] = cursor[territories.CURSOR]
+            state[territories.CURSOR] = after[territories.CURSOR]
             yield Batch(cursor=dict(state))

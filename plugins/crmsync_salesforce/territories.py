@@ -17,7 +17,8 @@ active model, is skipped with one log line and ``territory`` is left as before (
 * **Incremental.** An assignment changes neither the account nor its ``SystemModstamp``, so
   after the accounts' own incremental read the accounts whose assignments changed since the
   last run (an association added, changed or deleted, or its territory renamed) are read again
-  by Id (one query per 150). A different active model re-reads every account.
+  by Id (one query per 150). A different active model re-reads every account, and so does
+  the first read with territories of accounts read before without them.
   An association deleted more than about 12 hours before the next run is no longer visible:
   its account keeps the old territory until the account changes or a ``--full`` sync.
 """
@@ -136,12 +137,14 @@ class Territories:
             for row in rows:
                 row[KEY] = self.names.get(str(row.get("Id")))
 
-    def changed(self, cursor: Mapping[str, Any] | None, lookback: dt.timedelta
-                ) -> list[str] | None:
-        """The accounts whose assignments changed since ``cursor`` (``None``: every
-        account, the active model changed)."""
-        if not self._load() or not cursor or not cursor.get("ts"):
+    def changed(self, cursor: Mapping[str, Any] | None, lookback: dt.timedelta, *,
+                accounts_read: bool = False) -> list[str] | None:
+        """The accounts whose assignments changed since ``cursor`` (``None``: every account
+        — the active model changed, or ``accounts_read`` before without territories)."""
+        if not self._load():
             return []
+        if not cursor or not cursor.get("ts"):
+            return None if accounts_read else []
         if cursor.get("model") != self.model:
             return None
         since = soql.datetime_literal(soql.parse_datetime(cursor["ts"]) - lookback)
@@ -153,13 +156,14 @@ class Territories:
         """What the accounts cursor keeps of this run's read."""
         return {"ts": self.started, "model": self.model} if self._load() else {}
 
-    def rereads(self, state: Mapping[str, Any], lookback: dt.timedelta
+    def rereads(self, before: Mapping[str, Any], lookback: dt.timedelta
                 ) -> Iterator[tuple[list[str] | None, dict[str, Any]]]:
-        """``(accounts to read again or None for all, the cursor after them)``."""
+        """``(accounts to read again or None for all, the cursor after them)``, from the
+        accounts cursor ``before`` this read."""
         if not self._load():
             return
-        ids = self.changed(state.get(CURSOR), lookback)
-        yield ids, {**state, CURSOR: self.cursor()}
+        ids = self.changed(before.get(CURSOR), lookback, accounts_read=bool(before.get("Account")))
+        yield ids, {**before, CURSOR: self.cursor()}
 
 
 def _after(stamp: str, since: str) -> bool:
