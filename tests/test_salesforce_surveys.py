@@ -15,7 +15,7 @@ from crmsync import FLAGS_KEY, ConfigError
 from crmsync.plugin.connector import Batch
 from crmsync_salesforce import SalesforceConnector
 from crmsync_salesforce.mapping import MappingContext, Unmappable
-from crmsync_salesforce.surveys import TYPE_KEY, feedback, feedback_type
+from crmsync_salesforce.surveys import TYPE_KEY, feedback, feedback_type, prepare
 from fakes.salesforce_org import FakeSalesforceOrg
 from fakes.sf_data import Dataset, make_id
 
@@ -63,6 +63,35 @@ def test_a_csat_answer_on_a_choice_scale_scores_its_choice() -> None:
     assert (got["type"], got["score"], got["contact_id"], got["responded_at"]) == (
         "csat", 4.0, make_id("003", 7), "2026-03-01T10:05:00.000+0000")
     assert "custom" not in got
+
+
+class _Subjects:
+    """A client answering the SurveySubject query with ``rows``."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows, self.asked = rows, []
+
+    def query_pages(self, text: str, **_: Any) -> Iterator[list[dict[str, Any]]]:
+        self.asked.append(text)
+        yield self.rows
+
+
+def test_survey_subjects_of_the_invitation_or_response_name_the_person() -> None:
+    lead = {"Invitation": {"ParticipantId": make_id("00Q", 1)}}
+    rows = [{**answer("NPS", NumberValue=8), **lead, "Id": f"0Kh{i}",
+             "InvitationId": f"0Ki{i}", "ResponseId": f"0Kf{i}"} for i in range(3)]
+    client = _Subjects([
+        {"ParentId": "0Ki0", "SubjectId": make_id("003", 5), "SubjectEntityType": "Contact"},
+        {"ParentId": "0Kf0", "SubjectId": make_id("003", 6), "SubjectEntityType": "Contact"},
+        {"ParentId": "0Kf1", "SubjectId": make_id("001", 2), "SubjectEntityType": "Account"}])
+
+    prepare(client, rows, {}, lambda obj: object())  # type: ignore[arg-type]
+
+    got = [feedback(r, MappingContext()) for r in rows]
+    assert [(g["contact_id"], g["account_id"]) for g in got] == [
+        (make_id("003", 5), None), (None, make_id("001", 2)), (None, None)]
+    assert len(client.asked) == 1 and "SubjectEntityType IN ('Account', 'Contact')" in \
+        client.asked[0]
 
 
 def test_an_answer_without_a_number_is_rejected_naming_the_field() -> None:

@@ -128,13 +128,10 @@ def _attach_subjects(client: SalesforceClient, rows: Sequence[dict[str, Any]]) -
         for s in page:
             kind = str(s.get("SubjectEntityType"))
             found.setdefault(str(s["ParentId"]), {}).setdefault(kind, str(s["SubjectId"]))
-    for r in rows:
-        for parent in (r.get("InvitationId"), r.get("ResponseId")):
-            subjects = found.get(str(parent), {})
-            r.setdefault(CONTACT_KEY, subjects.get("Contact"))
-            r.setdefault(ACCOUNT_KEY, subjects.get("Account"))
-            if subjects:
-                break
+    for r in rows:  # the invitation's subjects before the response's
+        subjects = {**found.get(str(r.get("ResponseId")), {}),
+                    **found.get(str(r.get("InvitationId")), {})}
+        r[CONTACT_KEY], r[ACCOUNT_KEY] = subjects.get("Contact"), subjects.get("Account")
 
 
 def _score(raw: Mapping[str, Any]) -> float:
