@@ -2,7 +2,8 @@
 
 Dataset (``--scale 1``): 100k opportunities, 400k stage-history rows, 300k activities (Task +
 Event), 50k contacts, 50k leads, 5k campaigns, eight quarters of forecast quotas (two forecast
-types), plus accounts, users, contact roles, stages and rates.
+types), 20k survey responses (40k answers), plus accounts (with their territory assignments),
+users, contact roles, stages and rates.
 Prints, each measured in the same run:
 
 * full-sync rows/s on the REST path (queryAll pages of 2000) and on the Bulk API 2.0 path
@@ -55,6 +56,12 @@ REST_PAGE = 2000
 API_BULK_PAGE = 100_000
 CRMSYNC_BULK_PAGE = 50_000  # crmsync_salesforce.reader.BULK_PAGE_SIZE, for the raw ceiling
 BULK_THRESHOLD = 10_000  # the connector's default bulk_threshold
+#: Survey responses in the org at scale 1 (two SurveyQuestionResponse rows each), and the
+#: objects the floor counts without the raw ceiling storing them: answers (feedback), survey
+#: subjects, and the territory model, territories and account assignments.
+SURVEYS = 20_000
+FLOOR_ONLY = ("SurveyQuestionResponse", "SurveySubject", "Territory2Model", "Territory2",
+              "ObjectTerritory2Association")
 
 #: table → [(object, {Salesforce field: column})], for the raw ceiling's inserts.
 RAW_MAP: dict[str, list[tuple[str, dict[str, str]]]] = {
@@ -254,10 +261,12 @@ def start_org(scale: float) -> tuple[Any, dict[str, int]]:
     from fakes.sf_data import Dataset
 
     t0 = time.perf_counter()
-    fake = FakeSalesforceOrg.start(dataset=Dataset.bench(scale), api_max=100_000_000)
+    fake = FakeSalesforceOrg.start(dataset=Dataset.bench(
+        scale, surveys=int(SURVEYS * scale), territories=True), api_max=100_000_000)
     fake.org.ahead.enabled = True
     counts = {obj: fake.org.tables[obj].spec.count for _, sources in RAW_MAP.items()
               for obj, _ in sources}
+    counts.update({obj: fake.org.tables[obj].spec.count for obj in FLOOR_ONLY})
     print(f"\n== scale {scale:g}: {sum(counts.values()):,} records in {len(counts)} objects "
           f"(org built in {time.perf_counter() - t0:.1f} s)")
     return fake, counts

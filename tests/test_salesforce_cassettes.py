@@ -140,9 +140,12 @@ def test_accounts_are_read_with_one_describe_and_the_query_pages(make_connector:
 
     assert accounts and all(not validator.validate(a)[1] for a in accounts)
     calls = connector.api_calls.by_endpoint
-    # one object read: one describe; the record counts size the full read
-    assert (calls["GET /sobjects/Account/describe"], calls["GET /limits/recordCount"]) == (1, 1)
-    assert calls["GET /queryAll"] == 1 and "GET /limits" not in calls
+    # Account and the territory objects described in one composite call; the record counts
+    # size the full read; one page of accounts, then the active model, its territories and
+    # the assignments
+    assert (calls["POST /composite"], calls["GET /limits/recordCount"]) == (1, 1)
+    assert "GET /sobjects/Account/describe" not in calls and "GET /limits" not in calls
+    assert (calls["GET /queryAll"], calls["GET /query"]) == (2, 2)
 
 
 def test_an_incremental_read_asks_get_deleted_for_hard_deletes(make_connector: Any) -> None:
@@ -236,6 +239,25 @@ def test_quotas_and_campaign_spend_are_read_with_their_periods(make_connector: A
     # owner's role come along as relationship fields)
     assert connector.api_calls.by_endpoint["GET /queryAll"] == 2
     assert connector.api_calls.by_endpoint["POST /composite"] == 1
+def test_survey_responses_are_read_as_feedback_with_their_person(make_connector: Any) -> None:
+    connector = make_connector(objects=["feedback"], survey_types={"Effort Check": "ces"})
+    rows = _records(connector, "feedback")
+
+    assert rows and all(not validator_for("feedback").validate(r)[1] for r in rows)
+    assert {r["type"] for r in rows} == {"nps", "csat", "ces"}
+    assert all(r["contact_id"] or r["account_id"] for r in rows)
+    calls = connector.api_calls.by_endpoint
+    # one page of answers (question, invitation, response and survey as relationship
+    # fields), one SurveySubject query for the answers sent to leads
+    assert (calls["GET /queryAll"], calls["GET /query"]) == (1, 1)
+
+
+def test_accounts_get_their_territory_in_the_active_model(make_connector: Any) -> None:
+    accounts = _records(make_connector(objects=["accounts"]), "accounts")
+
+    names = {a["territory"] for a in accounts}
+    assert {"East", "EMEA", "APAC"} <= names  # "Draft West" is a planning model's
+    assert "Draft West" not in names and None in names
 
 
 # -- what the scrubbers keep out of cassettes -----------------------------------------------------

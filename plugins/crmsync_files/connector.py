@@ -62,6 +62,8 @@ class FilesConnector(Connector):
 
     NAME = "files"
     ENTITIES = tuple(SYNCED_TABLES)
+    INPUT_SOURCES: ClassVar[Mapping[str, str]] = {
+        t: f"{t}.csv through the files connector" for t in SYNCED_TABLES}
     SETTINGS: ClassVar[Mapping[str, Setting]] = {
         "path": Setting(str, "the folder holding one <table>.csv or <table>.jsonl per table "
                              "(relative to the config file)", path=True),

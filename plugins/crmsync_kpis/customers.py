@@ -264,6 +264,7 @@ class Cac(Metric):
     """Spend in the period ÷ accounts whose first won deal closed in it."""
 
     NAME = "cac"
+    inputs = ("spend",)
     title = "Customer acquisition cost"
     description = ("Spend (all categories, in the base currency) whose period starts in the "
                    "period ÷ accounts whose first won deal closed in the period; by channel "
@@ -285,6 +286,7 @@ class LtvToCac(Metric):
     """customer_lifetime_value ÷ cac of the same period."""
 
     NAME = "ltv_to_cac"
+    inputs = ("spend",)
     title = "LTV : CAC"
     description = ("customer_lifetime_value ÷ cac, for the same period, a multiple such as "
                    "3.0×; by channel or segment, both sides for the customers acquired "

@@ -68,6 +68,7 @@ class Nps(Metric):
     """Net promoter score: % promoters (9–10) − % detractors (0–6), on 0–10 scores."""
 
     NAME = "nps"
+    inputs = ("feedback",)
     title = "Net promoter score"
     description = ("(promoters (9–10) − detractors (0–6)) ÷ responses × 100, over feedback of "
                    "type 'nps' scored 0–10, by responded_at period; by owner: the response's "
@@ -87,6 +88,7 @@ class Csat(Metric):
     """Share of 1–5 CSAT scores that are 4 or 5."""
 
     NAME = "csat"
+    inputs = ("feedback",)
     title = "Customer satisfaction (CSAT)"
     description = ("Responses scored 4–5 ÷ responses scored 1–5, over feedback of type 'csat', "
                    "by responded_at period; by owner: the response's owner, else its "
@@ -105,6 +107,7 @@ class Ces(Metric):
     """Mean customer effort score."""
 
     NAME = "ces"
+    inputs = ("feedback",)
     title = "Customer effort score (CES)"
     description = ("Mean score of feedback of type 'ces', by responded_at period; by owner: the "
                    "response's owner, else its contact's, else its account's.")

@@ -142,6 +142,7 @@ class QuotaAttainment(Metric):
     """Won revenue in the period ÷ quota for the period."""
 
     NAME = "quota_attainment"
+    inputs = ("quotas",)
     title = "Quota attainment"
     description = ("Won revenue (base currency) in the period ÷ the sum of the rep quotas "
                    "starting in the period; no value without a quota, or when the won "
@@ -168,6 +169,7 @@ class PipelineCoverage(Metric):
     """Pipeline value ÷ quota still to win (quota − won revenue) in the period."""
 
     NAME = "pipeline_coverage"
+    inputs = ("quotas",)
     title = "Pipeline coverage"
     description = ("Open pipeline expected to close in the period ÷ (quota − revenue already "
                    "won in the period), a multiple such as 3.0×; NULL once the quota is met.")

@@ -194,6 +194,7 @@ class _SubscriptionMetric(Metric):
     unit = "currency"
     dimensions = _ACCOUNT_DIMENSIONS
     periods = _PERIODS
+    inputs = ("opportunity_line_items",)
 
     def contract(self, f: Any) -> tuple[Any, Any, Any]:
         """``(value, numerator, denominator)`` over the movements ``f``."""

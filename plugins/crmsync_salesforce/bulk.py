@@ -34,19 +34,22 @@ POLL_SECONDS = 0.2
 
 
 def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"A.B.C": v}`` → ``{"A": {"B": {"C": v}}}`` at any depth (an empty relationship is
+    ``None``)."""
     out: dict[str, Any] = {}
     for key, value in flat.items():
-        if "." not in key:
-            out[key] = value
-            continue
-        head, rest = key.split(".", 1)
-        if value is None:
-            out.setdefault(head, None)
-            continue
-        node = out.get(head)
-        if not isinstance(node, dict):
-            node = out[head] = {}
-        node[rest] = value
+        node = out
+        *heads, last = key.split(".")
+        for head in heads:
+            child = node.get(head)
+            if not isinstance(child, dict):
+                if value is None:
+                    node.setdefault(head, None)
+                    break
+                child = node[head] = {}
+            node = child
+        else:
+            node[last] = value
     return out
 
 

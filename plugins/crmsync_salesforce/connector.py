@@ -40,7 +40,7 @@ from crmsync import (
     WriteResult,
     WriteUpdate,
 )
-from crmsync_salesforce import inputs, line_items, lookups, mapping
+from crmsync_salesforce import extras, inputs, line_items, lookups, mapping, surveys
 from crmsync_salesforce import write as writing
 from crmsync_salesforce.catalog import Catalog
 from crmsync_salesforce.describe import ObjectDescription
@@ -51,6 +51,7 @@ from crmsync_salesforce.sdk import client_class
 from crmsync_salesforce.settings import (
     ENTITY_LOOKUPS,
     ENTITY_OBJECTS,
+    INPUT_SOURCES,
     SETTINGS,
     auth_mode,
     check_api_version,
@@ -68,10 +69,7 @@ __all__ = ["SalesforceConnector"]
 log = logging.getLogger(__name__)
 
 _COLUMNS = {t: {c.name for c in table.columns} for t, table in SYNCED_TABLES.items()}
-#: Every object's mapper and fields: mapping's, products and line items', quotas and spend's.
-_MAPPERS = {**mapping.MAPPERS, **line_items.MAPPERS, **inputs.MAPPERS}
-_STANDARD = {**mapping.STANDARD_FIELDS, **line_items.STANDARD_FIELDS, **inputs.STANDARD_FIELDS}
-_OPTIONAL = {**mapping.OPTIONAL_FIELDS, **line_items.OPTIONAL_FIELDS, **inputs.OPTIONAL_FIELDS}
+_MAPPERS, _STANDARD, _OPTIONAL = extras.ALL_MAPPERS, extras.ALL_STANDARD, extras.ALL_OPTIONAL
 
 
 class SalesforceConnector(Connector):
@@ -80,6 +78,7 @@ class SalesforceConnector(Connector):
     NAME: ClassVar[str] = "salesforce"
     ENTITIES: ClassVar[tuple[str, ...]] = tuple(ENTITY_OBJECTS)
     SETTINGS = SETTINGS
+    INPUT_SOURCES = INPUT_SOURCES
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         super().__init__(name, settings)
@@ -97,6 +96,7 @@ class SalesforceConnector(Connector):
         self._lookups: lookups.Lookups | None = None
         #: The clock windows and getDeleted ranges end at (tests pin it).
         self.clock: Callable[[], dt.datetime] = utcnow
+        self.extras = extras.Extras(self)  # survey responses and territories
 
     @classmethod
     def validate_settings(cls, raw: Mapping[str, Any], *, file: str | None = None,
@@ -122,6 +122,7 @@ class SalesforceConnector(Connector):
                 out["domain"], allow_custom=bool(out["allow_custom_login_host"]))
             out["api_version"] = check_api_version(out["api_version"])
             check_timeouts(out)
+            surveys.check_survey_types(out["survey_types"])
         except ConfigError as exc:
             raise ConfigError(str(exc).split(": ", 1)[-1], file=file, section=section,
                               key=exc.key) from None
@@ -226,10 +227,11 @@ class SalesforceConnector(Connector):
         if entity == "currency_rates":
             objects = self._rate_objects()
         for obj in objects:
-            pages = self._read_named(entity, obj, state)
-            # quotas and spend need a feature or a permission many users lack: skipped
+            pages = self._read_named(entity, obj, state)  # quotas and spend may be unreadable
             yield from inputs.unless_unreadable(self.name, obj, pages) \
                 if obj in inputs.MAPPERS else pages
+        if entity == "accounts":
+            yield from self.extras.territory_changes(state, cursor)
 
     def _read_named(self, entity: str, obj: str, state: dict[str, Any]) -> Iterator[Batch]:
         describe = self.describe(obj)
@@ -294,6 +296,7 @@ class SalesforceConnector(Connector):
             ctx.closed_at = self._closed_at([r for r in page.rows if r.get("IsClosed")])
         if obj == "OpportunityLineItem" and self.describe(line_items.SCHEDULE) is not None:
             line_items.attach_schedules(self.client, page.rows)
+        self.extras.prepare(obj, page.rows)
         records, rejects, skipped = [], [], []
         for raw in page.rows:
             try:

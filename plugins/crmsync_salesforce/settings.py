@@ -11,8 +11,8 @@ from typing import Any
 from crmsync import ConfigError, Setting
 
 __all__ = ["SETTINGS", "DEFAULT_TIMEOUT", "auth_mode", "ENTITY_OBJECTS", "ENTITY_LOOKUPS",
-           "check_field_map", "check_login_domain", "check_api_version", "check_timeouts",
-           "instance_host"]
+           "INPUT_SOURCES", "check_field_map", "check_login_domain", "check_api_version",
+           "check_timeouts", "instance_host"]
 
 #: (connect, read) seconds, the defaults of ``connect_timeout`` and ``read_timeout``;
 #: Salesforce lets a query run for up to 120 s before QUERY_TIMEOUT.
@@ -36,6 +36,16 @@ ENTITY_OBJECTS: Mapping[str, tuple[str, ...]] = {
     "opportunity_line_items": ("OpportunityLineItem",),
     "quotas": ("ForecastingQuota",),  # crmsync_salesforce.inputs
     "spend": ("Campaign",),
+    "feedback": ("SurveyQuestionResponse",),  # crmsync_salesforce.surveys
+}
+
+#: Where the connector reads the tables KPIs need beyond deals (``crmsync status``).
+INPUT_SOURCES: Mapping[str, str] = {
+    "quotas": "Salesforce forecast quotas (ForecastingQuota, Collaborative Forecasts)",
+    "spend": "Salesforce campaigns with an actual cost (Campaign)",
+    "feedback": "Salesforce survey responses (Feedback Management)",
+    "products": "Salesforce products (Product2)",
+    "opportunity_line_items": "Salesforce opportunity products (OpportunityLineItem)",
 }
 
 #: Schema table → the objects its mapping looks up once per run (stage ids, conversion rates).
@@ -47,6 +57,8 @@ ENTITY_LOOKUPS: Mapping[str, tuple[str, ...]] = {
     "opportunity_field_history": ("OpportunityStage", "Opportunity"),
     "currency_rates": ("CurrencyType",),
     "opportunity_line_items": ("OpportunityLineItemSchedule",),  # revenue schedules
+    "feedback": ("SurveySubject",),  # crmsync_salesforce.surveys
+    "accounts": ("Territory2Model", "Territory2", "ObjectTerritory2Association"),  # territories
 }
 
 SETTINGS: Mapping[str, Setting] = {
@@ -87,6 +99,9 @@ SETTINGS: Mapping[str, Setting] = {
                                default=DEFAULT_TIMEOUT[0]),
     "read_timeout": Setting(float, "seconds to wait for each answer (Salesforce runs a query "
                                    "for up to 120 s)", default=DEFAULT_TIMEOUT[1]),
+    "survey_types": Setting(dict, "survey Name or DeveloperName → nps, csat or ces, for its "
+                                  "Rating, Slider, Score and Number answers, e.g. "
+                                  "{\"Support effort\" = \"ces\"}", default={}),
     "ca_bundle": Setting(str, "CA bundle (PEM) to verify TLS with, e.g. behind a corporate "
                               "proxy; REQUESTS_CA_BUNDLE is honoured too", default="", path=True),
 }

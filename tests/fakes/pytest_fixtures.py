@@ -23,9 +23,9 @@ __all__ = ["fake_sf_org", "sf_jwt_key", "register_jwt_app"]
 @pytest.fixture
 def fake_sf_org() -> Iterator[FakeSalesforceOrg]:
     """A fake Salesforce org on https://127.0.0.1:PORT (small dataset, multi-currency, six
-    products, four quarters of quotas, ten campaigns)."""
+    products, four quarters of quotas, ten campaigns, 30 survey responses, territories)."""
     fake = FakeSalesforceOrg.start(dataset=Dataset(products=6, forecast_quarters=4,
-                                                   campaigns=10))
+                                                   campaigns=10, surveys=30, territories=True))
     try:
         yield fake
     finally:

@@ -3,7 +3,7 @@ tests/fakes/record_salesforce_cassettes.py [pytest args]``.
 
 Starts :class:`~fakes.salesforce_org.FakeSalesforceOrg` with the data the cassette tests need
 (more than 200 leads; opportunities with stage history and field changes, field history
-tracking on; products, forecast quotas and campaigns) and runs
+tracking on; products, forecast quotas and campaigns; survey responses; territories) and runs
 ``tests/test_salesforce_cassettes.py --record-cassettes`` against it.
 """
 
@@ -22,7 +22,7 @@ from fakes.sf_data import Dataset  # noqa: E402
 
 #: The recorded org.
 DATASET = Dataset(opportunities=40, leads=250, field_history=True, field_changes=True,
-                  products=6, forecast_quarters=2, campaigns=12)
+                  products=6, forecast_quarters=2, campaigns=12, surveys=30, territories=True)
 
 
 def main(args: list[str]) -> int:

@@ -23,6 +23,7 @@ from .sf_inputs import InputObjects
 from .sf_products import ProductObjects
 from .sf_record_types import RecordTypeObjects
 from .sf_schema import F, Field, ObjectSpec
+from .sf_surveys import SurveyObjects, TerritoryObjects
 
 __all__ = ["Dataset", "make_id", "parse_id", "fmt_datetime", "fmt_date", "STAGES", "PREFIXES"]
 
@@ -67,6 +68,10 @@ class Dataset:
     forecast_quarters: int = 0
     #: Campaign records (0: no campaigns, and no Opportunity.CampaignId; sf_inputs.py)
     campaigns: int = 0
+    #: survey responses (0: no Feedback Management objects; sf_surveys.py)
+    surveys: int = 0
+    #: Enterprise Territory Management objects (sf_surveys.py)
+    territories: bool = False
     end: int = int(dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc).timestamp())
     seed: int = 7
 
@@ -91,7 +96,7 @@ def master_record(obj: str) -> Field:
 
 
 class _Builder(SalesObjects, RecordTypeObjects, FieldHistoryObjects, ProductObjects,
-               InputObjects):
+               InputObjects, SurveyObjects, TerritoryObjects):
     def __init__(self, ds: Dataset) -> None:
         self.ds = ds
         self.n_acc = ds.accounts or max(5, ds.opportunities // 5)
@@ -145,7 +150,7 @@ class _Builder(SalesObjects, RecordTypeObjects, FieldHistoryObjects, ProductObje
             specs.append(self.field_history())
         if self.ds.products:
             specs += [self.product2(), self.line_item(), self.line_item_schedule()]
-        return specs + self.input_specs()
+        return specs + self.input_specs() + self.survey_specs() + self.territory_specs()
 
     def user_name(self, i: int) -> str:
         """The Name of user ``i``."""

@@ -24,7 +24,12 @@ PREFIXES = {"User": "005", "UserRole": "00E", "Account": "001", "Contact": "003"
             "OpportunityFieldHistory": "017", "Product2": "01t", "OpportunityLineItem": "00k",
             "OpportunityLineItemSchedule": "00o",
             "Period": "026", "ForecastingType": "0Db", "ForecastingQuota": "0J9",  # sf_inputs
-            "Campaign": "701"}
+            "Campaign": "701",
+            # sf_surveys.py
+            "Survey": "0Kd", "SurveyVersion": "0Kc", "SurveyQuestion": "0Kb",
+            "SurveyInvitation": "0Ki", "SurveyResponse": "0Kf", "SurveyQuestionResponse": "0Kh",
+            "SurveySubject": "0XS", "Territory2Model": "0MA", "Territory2": "0MI",
+            "ObjectTerritory2Association": "0R0"}
 
 def mix(x: int) -> int:
     """splitmix64: a cheap, well-spread hash of an integer."""

@@ -36,7 +36,13 @@ from crmsync.cli.state import (
     pass_state,
     say,
 )
-from crmsync.cli.syncing import print_runs, print_sync, stopped_alone, sync_entities
+from crmsync.cli.syncing import (
+    print_missing_inputs,
+    print_runs,
+    print_sync,
+    stopped_alone,
+    sync_entities,
+)
 from crmsync.cli.themes import themes
 from crmsync.cli.trends import metrics_trends, metrics_why  # noqa: F401 - registers commands
 from crmsync.cli.writeback import print_status as print_writeback_status
@@ -186,6 +192,7 @@ def status(state: State, as_json: bool) -> None:
                        title="recent rejects", key=("connection", "entity", "remote_id"),
                        headers={"connection": "conn", "remote_id": "record"})
     print_writeback_status(out, data["writeback"])
+    print_missing_inputs(out, data["missing_inputs"])
 
 
 @cli.command()

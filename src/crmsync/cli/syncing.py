@@ -1,8 +1,10 @@
-"""The human output of ``crmsync sync`` and of the runs in ``crmsync status`` (docs/cli.md)."""
+"""The human output of ``crmsync sync``, and of the runs and missing inputs in ``crmsync status``
+(docs/cli.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import click
@@ -14,7 +16,7 @@ from crmsync.core.errors import CrmsyncError
 from crmsync.core.reports import LOCKED, STOPPED_QUOTA, RunReport
 from crmsync.plugin.registry import Registry
 
-__all__ = ["sync_entities", "print_sync", "stopped_alone", "print_runs"]
+__all__ = ["sync_entities", "print_sync", "stopped_alone", "print_runs", "print_missing_inputs"]
 
 #: ``sync`` result columns and their short headers.
 _SYNC_HEADERS = {"connection": "conn", "rows_read": "read", "rows_upserted": "upserts",
@@ -97,3 +99,26 @@ def print_runs(out: Console, runs: Sequence[dict[str, Any]]) -> None:
             notes.append(f"next scheduled sync: {min(nexts)}")
         for note in notes:
             out.print(render.cell(note))
+
+
+def _or(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
+
+
+def print_missing_inputs(out: Console, missing: Sequence[Mapping[str, Any]]) -> None:
+    """Each input table without rows: where it could come from, the KPIs it leaves empty
+    (wrapped to the console, at most 80 columns)."""
+    if not missing:
+        return
+    width = min(out.width, 80)
+    out.print(render.cell("missing inputs (their KPIs show no value):"))
+    for m in missing:
+        where = _or(list(m["sources"])) if m["sources"] else "no installed connector reads it"
+        lines = textwrap.wrap(f"{m['input']}: none synced — {where}", width,
+                              subsequent_indent="    ", break_long_words=False,
+                              break_on_hyphens=False)
+        lines += textwrap.wrap(f"empty KPIs: {', '.join(m['metrics'])}", width,
+                               initial_indent="  ", subsequent_indent="    ",
+                               break_long_words=False, break_on_hyphens=False)
+        for line in lines:
+            out.print(render.cell(line), soft_wrap=True)

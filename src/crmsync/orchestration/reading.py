@@ -22,6 +22,7 @@ from crmsync.metrics.report import report_rows
 from crmsync.metrics.targets import TARGETS, stored_targets
 from crmsync.orchestration.alerts import mark_sent, run_alerts
 from crmsync.orchestration.connections import now_utc, open_store, redactor_for
+from crmsync.orchestration.inputs import missing_inputs
 from crmsync.orchestration.jobs import SCHEDULE, covers, last_runs, next_due
 from crmsync.plugin.registry import Registry
 from crmsync.store import Store
@@ -97,7 +98,8 @@ def status(config: Config, *, rejects_limit: int = 20, now: dt.datetime | None =
            registry: Registry | None = None, store: Store | None = None) -> dict[str, Any]:
     """Latest run per connection and entity (with its duration and next scheduled time),
     cursors, counts and the most recent of the rejects still standing (not resolved by a later
-    sync), and the ``[schedule]`` jobs' last and next runs.
+    sync), the ``[schedule]`` jobs' last and next runs, and the inputs KPIs lack
+    (:func:`crmsync.orchestration.inputs.missing_inputs`).
 
     Every configured secret (:func:`redactor_for`, the connectors of ``registry``, default the
     installed plugins) is scrubbed from what is shown, rows stored before it was known
@@ -107,12 +109,14 @@ def status(config: Config, *, rejects_limit: int = 20, now: dt.datetime | None =
         configured store.
     """
     now = now or now_utc()
-    scrub = redactor_for(config, registry or Registry())
+    registry = registry or Registry()
+    scrub = redactor_for(config, registry)
     own = store is None
     store = store or open_store(config)
     try:
         job_runs = last_runs(store)
         writeback = _writeback_summary(store)
+        missing = missing_inputs(store, registry)
         with store.engine.connect() as conn:
             last = (sa.select(sync_runs.c.connection, sync_runs.c.entity,
                               sa.func.max(sync_runs.c.id).label("id"))
@@ -162,6 +166,7 @@ def status(config: Config, *, rejects_limit: int = 20, now: dt.datetime | None =
         "reject_totals": totals,
         "recent_rejects": [{k: iso(v) for k, v in r.items()} for r in recent],
         "writeback": writeback,
+        "missing_inputs": missing,
     })
     return out
 

@@ -187,6 +187,11 @@ class Connector:
     #: A connector that generates a fixed demo dataset (no CRM account needed) names the
     #: dataset's "today" here (ISO date); ``crmsync demo`` uses the first such connector.
     DEMO_AS_OF: ClassVar[str | None] = None
+    #: Where this connector reads a table from, in a few words for people, e.g.
+    #: ``{"feedback": "Salesforce survey responses (Feedback Management)"}``: ``crmsync
+    #: status`` names it when the table is empty. A table in :attr:`ENTITIES` without an entry
+    #: reads "a NAME connection".
+    INPUT_SOURCES: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, name: str, settings: Mapping[str, Any]) -> None:
         self.name = name

@@ -69,6 +69,10 @@ class Metric:
     denominator_is_n: ClassVar[bool] = True
     #: Alternative definitions selectable in ``[metrics.definitions]`` (``ctx.variant``).
     variants: ClassVar[tuple[str, ...]] = ()
+    #: Tables the metric has no value without, besides the deals, leads and activities every
+    #: sync brings (``("quotas",)``, ``("feedback",)``): ``crmsync status`` names each empty
+    #: one with the metrics it leaves empty (docs/cli.md, "crmsync status").
+    inputs: ClassVar[tuple[str, ...]] = ()
     #: Where the full definition (formula, population, pitfalls) is documented: a URL or a
     #: path such as ``docs/metrics/deals.md#win_rate``; ``metrics show --explain`` prints it.
     docs: str = ""

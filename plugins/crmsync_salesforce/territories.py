@@ -1,0 +1,170 @@
+"""Enterprise Territory Management → ``accounts.territory`` (docs/connectors/salesforce.md,
+"Territories").
+
+Where the org has ``Territory2Model``, ``Territory2`` and ``ObjectTerritory2Association`` and
+a model is ``Active``, an account's ``territory`` is the name of its territory in that model.
+The assignments are read once per run, when accounts are read: the active model (one query),
+its territories (one query per 2,000) and every account association (``queryAll``, one query
+per 2,000 — including those deleted in the last hours, which Salesforce keeps queryable for
+about 12 hours and never puts in the recycle bin). An org without the objects, or without an
+active model, is skipped with one log line and ``territory`` is left as before (a
+``field_map`` target may fill it).
+
+* **Several territories.** An account can be in several territories of the model. The
+  ``territory`` is the one assigned by hand (``AssociationCause = Territory2Manual``) before
+  one assigned by a rule, then the most recently assigned (latest ``SystemModstamp``), then the
+  first by name.
+* **Incremental.** An assignment changes neither the account nor its ``SystemModstamp``, so
+  after the accounts' own incremental read the accounts whose assignments changed since the
+  last run (an association added, changed or deleted, or its territory renamed) are read again
+  by Id (one query per 150). A different active model re-reads every account, and so does
+  the first read with territories of accounts read before without them.
+  An association deleted more than about 12 hours before the next run is no longer visible:
+  its account keeps the old territory until the account changes or a ``--full`` sync.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from crmsync_salesforce import soql
+from crmsync_salesforce.describe import ObjectDescription
+from crmsync_salesforce.mapping import MappingContext, account
+
+if TYPE_CHECKING:  # the client needs the SDK (crmsync_salesforce.sdk)
+    from crmsync_salesforce.client import SalesforceClient
+
+__all__ = ["Territories", "OBJECTS", "KEY", "account_with_territory", "pick"]
+
+log = logging.getLogger(__name__)
+
+OBJECTS = ("Territory2Model", "Territory2", "ObjectTerritory2Association")
+#: Where :meth:`Territories.prepare` puts an account's territory in its raw row.
+KEY = "_crmsync_territory"
+#: The accounts cursor's key for the assignments read.
+CURSOR = "ObjectTerritory2Association"
+
+
+def pick(rows: list[tuple[str, str, str]]) -> str:
+    """The territory of an account in several: ``(cause, stamp, name)`` rows, manual first,
+    then the latest, then the first name."""
+    manual = [r for r in rows if r[0] == "Territory2Manual"] or rows
+    latest = max(r[1] for r in manual)
+    return min(r[2] for r in manual if r[1] == latest)
+
+
+def account_with_territory(raw: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
+    """Account → accounts, with the territory :meth:`Territories.prepare` found."""
+    record = account(raw, ctx)
+    if KEY in raw:
+        record.setdefault("territory", raw[KEY])  # a field_map target wins
+    return record
+
+
+class Territories:
+    """The run's territory assignments (read on first use).
+
+    :param client: returns the logged-in client.
+    :param describe: an object's describe, ``None`` when the org lacks it.
+    :param now: the connector's clock.
+    """
+
+    def __init__(self, client: Callable[[], SalesforceClient],
+                 describe: Callable[[str], ObjectDescription | None],
+                 now: Callable[[], dt.datetime]) -> None:
+        self._client = client
+        self._describe = describe
+        self._now = now
+        self._loaded = False
+        self.model: str | None = None
+        #: Account Id → its territory's name.
+        self.names: dict[str, str] = {}
+        #: (account Id, association SystemModstamp, deleted, territory Id) of every
+        #: association read.
+        self._rows: list[tuple[str, str, bool, str]] = []
+        self._renamed: dict[str, str] = {}  # territory Id → its SystemModstamp
+        self.started = ""
+
+    def _load(self) -> bool:
+        """Read the assignments once; ``False`` where the org has no active model."""
+        if self._loaded:
+            return self.model is not None
+        self._loaded = True
+        client = self._client()
+        if any(self._describe(o) is None for o in OBJECTS):
+            log.info("%s: this org has no Enterprise Territory Management; skipping "
+                     "territories", client.connection)
+            return False
+        self.started = soql.datetime_literal(self._now())
+        models = self._query(client, "Territory2Model", ["Id"], "State = 'Active'")
+        if not models:
+            log.info("%s: no active territory model; skipping territories", client.connection)
+            return False
+        self.model = str(models[0]["Id"])
+        territories = {str(t["Id"]): t for t in self._query(
+            client, "Territory2", ["Id", "Name", "SystemModstamp"],
+            f"Territory2ModelId = {soql.quote(self.model)}")}
+        self._renamed = {i: str(t["SystemModstamp"]) for i, t in territories.items()}
+        found: dict[str, list[tuple[str, str, str]]] = {}
+        for a in self._query(client, CURSOR, ["Id", "ObjectId", "Territory2Id",
+                                              "AssociationCause", "SystemModstamp", "IsDeleted"],
+                             "SobjectType = 'Account'", deleted=True):
+            territory = territories.get(str(a["Territory2Id"]))
+            if territory is None:  # another model's
+                continue
+            self._rows.append((str(a["ObjectId"]), str(a["SystemModstamp"]),
+                               bool(a.get("IsDeleted")), str(a["Territory2Id"])))
+            if not a.get("IsDeleted"):
+                found.setdefault(str(a["ObjectId"]), []).append(
+                    (str(a["AssociationCause"]), str(a["SystemModstamp"]),
+                     str(territory["Name"])))
+        self.names = {acc: pick(rows) for acc, rows in found.items()}
+        return True
+
+    @staticmethod
+    def _query(client: SalesforceClient, obj: str, fields: list[str], where: str, *,
+               deleted: bool = False) -> list[dict[str, Any]]:
+        text = soql.select(obj, fields, where=where, order_by=("Id",))
+        return [r for page in client.query_pages(text, what=f"query {obj}",
+                                                 include_deleted=deleted) for r in page]
+
+    def prepare(self, rows: list[dict[str, Any]]) -> None:
+        """Put each account's territory (``None``: in no territory) under :data:`KEY`."""
+        if self._load():
+            for row in rows:
+                row[KEY] = self.names.get(str(row.get("Id")))
+
+    def changed(self, cursor: Mapping[str, Any] | None, lookback: dt.timedelta, *,
+                accounts_read: bool = False) -> list[str] | None:
+        """The accounts whose assignments changed since ``cursor`` (``None``: every account
+        — the active model changed, or ``accounts_read`` before without territories)."""
+        if not self._load():
+            return []
+        if not cursor or not cursor.get("ts"):
+            return None if accounts_read else []
+        if cursor.get("model") != self.model:
+            return None
+        since = soql.datetime_literal(soql.parse_datetime(cursor["ts"]) - lookback)
+        renamed = {t for t, stamp in self._renamed.items() if _after(stamp, since)}
+        return sorted({acc for acc, stamp, _, territory in self._rows
+                       if _after(stamp, since) or territory in renamed})
+
+    def cursor(self) -> dict[str, Any]:
+        """What the accounts cursor keeps of this run's read."""
+        return {"ts": self.started, "model": self.model} if self._load() else {}
+
+    def rereads(self, before: Mapping[str, Any], lookback: dt.timedelta
+                ) -> Iterator[tuple[list[str] | None, dict[str, Any]]]:
+        """``(accounts to read again or None for all, the cursor after them)``, from the
+        accounts cursor ``before`` this read."""
+        if not self._load():
+            return
+        ids = self.changed(before.get(CURSOR), lookback, accounts_read=bool(before.get("Account")))
+        yield ids, {**before, CURSOR: self.cursor()}
+
+
+def _after(stamp: str, since: str) -> bool:
+    return soql.parse_datetime(stamp) >= soql.parse_datetime(since)
