@@ -47,8 +47,12 @@ def test_each_empty_input_is_named_with_its_kpis_and_sources(sqlite_store: Store
     assert {"quotas", "spend", "feedback", "opportunity_line_items"} <= set(got)
     assert got["quotas"]["metrics"] == ["pipeline_coverage", "quota_attainment"]
     assert got["feedback"]["metrics"] == ["ces", "csat", "nps"]
-    assert got["feedback"]["sources"][0] == "Salesforce survey responses (Feedback Management)"
-    assert got["feedback"]["sources"][-1] == "feedback.csv through the files connector"
+    assert got["feedback"]["sources"] == ["HubSpot feedback surveys (NPS, CSAT, CES)",
+                                          "Salesforce survey responses (Feedback Management)",
+                                          "feedback.csv through the files connector"]
+    assert got["quotas"]["sources"][:2] == [
+        "HubSpot goals (sales quota goals)",
+        "Salesforce forecast quotas (ForecastingQuota, Collaborative Forecasts)"]
     assert not any("demo" in s for m in got.values() for s in m["sources"])
 
 
@@ -75,10 +79,12 @@ def test_status_prints_missing_inputs_within_80_columns_piped(sqlite_store: Stor
     assert "…" not in result.output
     assert "missing inputs (their KPIs show no value):" in lines
     text = " ".join(line.strip() for line in lines)
-    assert ("quotas: none synced — quotas.csv through the files connector empty KPIs: "
-            "pipeline_coverage, quota_attainment") in text
-    assert ("feedback: none synced — Salesforce survey responses (Feedback Management) or "
-            "feedback.csv through the files connector") in text
+    assert ("quotas: none synced — HubSpot goals (sales quota goals), Salesforce forecast "
+            "quotas (ForecastingQuota, Collaborative Forecasts) or quotas.csv through the "
+            "files connector empty KPIs: pipeline_coverage, quota_attainment") in text
+    assert ("feedback: none synced — HubSpot feedback surveys (NPS, CSAT, CES), Salesforce "
+            "survey responses (Feedback Management) or feedback.csv through the files "
+            "connector") in text
 
 
 def test_status_json_has_the_missing_inputs(sqlite_store: Store, tmp_path: Path) -> None:

@@ -19,11 +19,13 @@ SPEND_LINES = (
     ("sales", "Salaries & commissions", 1.0),
     ("sales", "Sales tools", 0.06),
     ("sales", "Travel & entertainment", 0.05),
-    ("marketing", "Paid Search", 0.16),
+    # Marketing channels are named like the lead sources they feed (vocabulary.LEAD_SOURCES),
+    # so CAC by channel finds the customers each one brought.
+    ("marketing", "Web", 0.16),
     ("marketing", "Paid Social", 0.10),
-    ("marketing", "Events", 0.14),
-    ("marketing", "Content", 0.06),
-    ("marketing", "Partners", 0.07),
+    ("marketing", "Event", 0.14),
+    ("marketing", "Webinar", 0.06),
+    ("marketing", "Partner", 0.07),
 )
 #: Fully loaded monthly cost of each role, in USD.
 _MONTHLY_COST = {"rep": 17_000.0, "sdr": 8_500.0, "manager": 22_000.0}
@@ -70,7 +72,7 @@ def spend_records(seed: int, timeline: Timeline, team: SalesTeam) -> Iterator[di
         booked = to_datetime(min(epoch_of(end), timeline.now - DAY))
         for n, (category, channel, share) in enumerate(SPEND_LINES):
             # Events are lumpy: a big quarter-opening conference, quiet months between.
-            lumpiness = 2.5 if channel == "Events" and month.month % 3 == 1 else 1.0
+            lumpiness = 2.5 if channel == "Event" and month.month % 3 == 1 else 1.0
             amount = payroll * share * lumpiness * uniform(rng, 0.85, 1.15)
             yield {
                 "remote_id": f"SP-{month:%Y-%m}-{n}",

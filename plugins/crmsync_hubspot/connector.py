@@ -42,7 +42,7 @@ from crmsync_hubspot.paging import follow
 from crmsync_hubspot.properties import ENGAGEMENT_TYPES, MODIFIED_PROPERTY, OBJECT_PROPERTIES
 from crmsync_hubspot.sdk import client_class
 from crmsync_hubspot.search import SearchCursor, anchored_search, grouped
-from crmsync_hubspot.settings import SETTINGS, check_settings
+from crmsync_hubspot.settings import INPUT_SOURCES, SETTINGS, check_settings
 from crmsync_hubspot.throttle import Throttle
 from crmsync_hubspot.write import PropertyWriter, writable_object
 
@@ -76,7 +76,7 @@ class HubSpotConnector(Connector):
         "users", "pipelines", "stages", "accounts", "contacts", "leads", "opportunities",
         "opportunity_field_history", "opportunity_stage_history", "opportunity_contacts",
         "activities", "products", "opportunity_line_items", "quotas", "spend", "feedback")
-    SETTINGS = SETTINGS
+    SETTINGS, INPUT_SOURCES = SETTINGS, INPUT_SOURCES
 
     def __init__(self, name: str, settings: Mapping[str, Any], *,
                  throttle: Throttle | None = None) -> None:

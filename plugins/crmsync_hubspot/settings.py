@@ -10,7 +10,7 @@ from typing import Any
 from crmsync import BOOK_KEEPING_COLUMNS, SYNCED_TABLES, ConfigError, Setting
 from crmsync_hubspot.properties import ENGAGEMENT_TYPES
 
-__all__ = ["SETTINGS", "check_settings", "TIMEOUT", "OAuthCredentials"]
+__all__ = ["SETTINGS", "INPUT_SOURCES", "check_settings", "TIMEOUT", "OAuthCredentials"]
 
 #: (connect, read) timeouts of every call: the defaults of ``connect_timeout`` and
 #: ``read_timeout``.
@@ -110,3 +110,13 @@ def _check_field_map(field_map: Mapping[str, Any], section: str) -> None:
                 raise ConfigError(f"field_map.{object_type}.{prop}: {column!r} is not a "
                                   f"column of {' or '.join(tables)}",
                                   section=section, key="field_map")
+
+
+#: Where the connector reads the tables KPIs need beyond deals (``crmsync status``).
+INPUT_SOURCES: Mapping[str, str] = {
+    "quotas": "HubSpot goals (sales quota goals)",
+    "spend": "HubSpot marketing campaigns with spend",
+    "feedback": "HubSpot feedback surveys (NPS, CSAT, CES)",
+    "products": "HubSpot products",
+    "opportunity_line_items": "HubSpot line items",
+}
