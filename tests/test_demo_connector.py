@@ -41,6 +41,7 @@ REFERENCES = {
     ("opportunities", "stage_id"): "stages",
     ("opportunities", "owner_id"): "users",
     ("opportunities", "account_id"): "accounts",
+    ("opportunities", "campaign_id"): "spend",  # a campaign is a spend row (Salesforce)
     ("opportunity_stage_history", "opportunity_id"): "opportunities",
     ("opportunity_stage_history", "stage_id"): "stages",
     ("opportunity_stage_history", "changed_by"): "users",
