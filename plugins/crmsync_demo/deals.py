@@ -9,6 +9,7 @@ from typing import Any
 from crmsync_demo.accounts import account_id, contact_id
 from crmsync_demo.deal_plan import DealBook, DealPlan
 from crmsync_demo.field_history import DealHistory, HistoryBuilder, history_records
+from crmsync_demo.finance import campaign_id
 from crmsync_demo.leads import opportunity_id
 from crmsync_demo.seeding import DEAL, Weighted, rng_for
 from crmsync_demo.timeline import HOUR, to_date, to_datetime
@@ -112,6 +113,7 @@ class DealRecords:
             "owner_id": values["owner_id"],
             "account_id": account_id(plan.account),
             "lead_source": plan.source,
+            "campaign_id": campaign_id(plan.source, to_date(plan.created), self.book.timeline),
             "won_reason": won_reason if status == "won" else None,
             "lost_reason": lost_reason if status == "lost" else None,
             "forecast_category": values["forecast_category"],

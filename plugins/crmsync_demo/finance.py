@@ -12,7 +12,7 @@ from crmsync_demo.seeding import FX, SPEND, approx_normal, rng_for, uniform
 from crmsync_demo.timeline import DAY, GROWTH_PER_YEAR, Timeline, epoch_of, next_month, to_datetime
 from crmsync_demo.vocabulary import FX_BASE_RATES
 
-__all__ = ["currency_rate_records", "spend_records", "SPEND_LINES"]
+__all__ = ["currency_rate_records", "spend_records", "campaign_id", "SPEND_LINES"]
 
 #: Monthly spend lines: (category, channel, share of the month's sales payroll).
 SPEND_LINES = (
@@ -55,6 +55,20 @@ def currency_rate_records(seed: int, timeline: Timeline) -> Iterator[dict[str, A
                 "valid_from": month,
                 "valid_to": next_month(month),
             }
+
+
+def campaign_id(source: str | None, created: dt.date, timeline: Timeline) -> str | None:
+    """The spend row a deal of lead source ``source`` created on ``created`` came from — its
+    *primary campaign source*, as Salesforce keeps it: the previous month's campaign of that
+    marketing channel (booked by the time the deal is created) — or None (a source no campaign
+    pays for, or a month before the spend)."""
+    month = (created.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    if month < timeline.reporting_start:
+        return None
+    for n, (category, channel, _) in enumerate(SPEND_LINES):
+        if category == "marketing" and channel == source:
+            return f"SP-{month:%Y-%m}-{n}"
+    return None
 
 
 def spend_records(seed: int, timeline: Timeline, team: SalesTeam) -> Iterator[dict[str, Any]]:
