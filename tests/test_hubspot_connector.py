@@ -39,6 +39,7 @@ from crmsync.sync import SyncEngine
 from crmsync.testing import ConnectorContract
 from crmsync_hubspot import HubSpotConnector
 from crmsync_hubspot.throttle import Throttle
+from fakes.hs_web import LAST_DAY as WEB_LAST_DAY
 
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes" / "hubspot" / Path(__file__).stem
 REPLAY_URL = "https://api.hubapi.com"
@@ -162,6 +163,7 @@ def synced(record_cassettes: bool, tmp_path_factory: pytest.TempPathFactory
     """The full sync shared by the read tests (one cassette: ``full_sync.yaml``)."""
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('hs') / 'hs.db'}")
     conn = HubSpotConnector("hs", settings(), throttle=NoWait())
+    conn.web_traffic.today = lambda: WEB_LAST_DAY  # the recorded portal's last day of traffic
     with use_cassette("full_sync.yaml", record_cassettes):
         run = FullSync(store, conn)
     yield run

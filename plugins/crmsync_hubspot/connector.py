@@ -42,6 +42,7 @@ from crmsync_hubspot.sdk import client_class
 from crmsync_hubspot.search import SearchCursor, anchored_search, grouped
 from crmsync_hubspot.settings import SETTINGS, check_settings
 from crmsync_hubspot.throttle import Throttle
+from crmsync_hubspot.web_analytics import WebTrafficReader
 from crmsync_hubspot.write import PropertyWriter, writable_object
 
 if TYPE_CHECKING:  # the client needs the SDK (crmsync_hubspot.sdk)
@@ -61,21 +62,20 @@ ASSOCIATIONS = {"contacts": ("companies",), "deals": ("companies",), "line_items
 BATCH_RECORDS = 1000
 
 
-#: Schema table → HubSpot's object type id in record URLs (contacts 0-1, companies 0-2,
-#: deals 0-3).
+#: Schema table → HubSpot's object type id in record URLs (contacts 0-1, companies 0-2, deals 0-3).
 _RECORD_TYPES = {"contacts": "0-1", "leads": "0-1", "accounts": "0-2", "opportunities": "0-3"}
 
 
 class HubSpotConnector(Connector):
     """Reads owners, pipelines, companies, contacts, leads, deals (with contacts and stage
-    history) and engagements from HubSpot; writes values into deal/company/contact properties.
+    history), engagements and web traffic; writes values into deal/company/contact properties.
     """
 
     NAME = "hubspot"
     ENTITIES: ClassVar[tuple[str, ...]] = (
         "users", "pipelines", "stages", "accounts", "contacts", "leads", "opportunities",
         "opportunity_field_history", "opportunity_stage_history", "opportunity_contacts",
-        "activities", "products", "opportunity_line_items")
+        "activities", "products", "opportunity_line_items", "web_traffic")
     SETTINGS = SETTINGS
 
     def __init__(self, name: str, settings: Mapping[str, Any], *,
@@ -98,6 +98,7 @@ class HubSpotConnector(Connector):
         self.deal_tables = DealTables(self)
         self._pipeline_list: list[dict[str, Any]] | None = None
         self._custom: dict[str, list[str]] = {}
+        self.web_traffic = WebTrafficReader(lambda: self.client, name)  # tests pin .today
 
     @property
     def client(self) -> HubSpotClient:
@@ -171,6 +172,7 @@ class HubSpotConnector(Connector):
             "leads": self._read_leads, "opportunity_contacts": self.deal_tables.read_contacts,
             "opportunity_stage_history": self.deal_tables.read_history,
             "opportunity_field_history": self.deal_tables.read_field_history,
+            "web_traffic": self.web_traffic.read,  # crmsync_hubspot.web_analytics
         }
         if entity in readers:
             return readers[entity](cursor)

@@ -107,10 +107,10 @@ def line_item_to_line_item(record: Mapping[str, Any]) -> dict[str, Any] | None:
                                    if frequency else None)}
 
 
-def without_scope(read: Callable[[], Iterator[Batch]], *, connection: str, entity: str
-                  ) -> Iterator[Batch]:
-    """``read()``'s batches; a 403 (the app lacks the ``e-commerce`` scope) before the first
-    batch ends the entity with one log line instead of an error."""
+def without_scope(read: Callable[[], Iterator[Batch]], *, connection: str, entity: str,
+                  scope: str = SCOPE) -> Iterator[Batch]:
+    """``read()``'s batches; a 403 (the app lacks ``scope``, by default ``e-commerce``)
+    before the first batch ends the entity with one log line instead of an error."""
     first = True
     try:
         for batch in read():
@@ -120,4 +120,4 @@ def without_scope(read: Callable[[], Iterator[Batch]], *, connection: str, entit
         if not (first and _FORBIDDEN.search(str(exc))):
             raise
         log.warning("%s: skipping %s: the HubSpot app lacks the %r scope (%s)", connection,
-                    entity, SCOPE, exc)
+                    entity, scope, exc)

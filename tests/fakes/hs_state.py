@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from fakes import hs_products
+from fakes import hs_products, hs_web
 from fakes.hs_data import ENGAGEMENTS, Dataset, Generator, iso
 from fakes.hs_limits import Faults, RateLimits
 from fakes.hs_objects import LIVE, SINGULAR, ObjectTable
@@ -66,7 +66,10 @@ class Portal:
         #: ``objects`` (list), ``search``, ``owners``, ``associations`` (v4 rows and pages)
         self.page_caps: dict[str, int] = {}
         #: scopes granted to the app; remove ``crm.schemas.<type>.write`` for a 403
-        self.scopes = {f"crm.schemas.{t}.write" for t in types} | {hs_products.SCOPE}
+        self.scopes = {f"crm.schemas.{t}.write" for t in types} | {hs_products.SCOPE,
+                                                                     hs_web.SCOPE}
+        #: website analytics (the sources report, fakes.hs_web)
+        self.web = hs_web.WebTraffic(self.dataset.seed)
         #: type → id → message: batch updates of these records fail (207 errors)
         self.write_rejections: dict[str, dict[str, str]] = {}
         self.access_tokens: dict[str, float] = {}

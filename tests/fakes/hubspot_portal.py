@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from fakes import hs_api, hs_api_meta, hs_products
+from fakes import hs_api, hs_api_meta, hs_products, hs_web
 from fakes.hs_api import Request, error
 from fakes.hs_data import Dataset
 from fakes.hs_limits import Fault, rate_limit_body, retry_after_header
@@ -56,6 +56,8 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler, bool]] = [
         ("GET", r"/crm/v4/objects/(?P<from_type>[\w-]+)/(?P<record_id>\d+)/associations/"
                 r"(?P<to_type>[\w-]+)", hs_api_meta.associations_page, False),
         ("GET", r"/account-info/v3/details", hs_api_meta.account_details, False),
+        ("GET", r"/analytics/v2/reports/sources/(?P<time_period>\w+)", hs_web.sources_report,
+         False),
     )]
 
 
