@@ -63,7 +63,6 @@ class VisitToLeadRate(_WebTrafficMetric):
                    "whose first session came from the channel, not the leads table).")
     unit = "ratio"
     direction = "higher_is_better"
-    denominator_is_n = False  # sessions, not the number of rows
 
     def query(self, ctx: MetricContext) -> sa.Select[Any]:
         w = ctx.table("web_traffic")
@@ -90,7 +89,7 @@ class TrafficGrowth(_WebTrafficMetric):
     unit = "ratio"
     direction = "higher_is_better"
     periods = ("day", "week", "month", "quarter", "year")
-    denominator_is_n = False  # sessions, not a count of rows
+    denominator_is_n = False  # the previous period's sessions, not this value's population
 
     def query(self, ctx: MetricContext) -> sa.Select[Any]:
         return period_over_period(ctx, Sessions().query(ctx).subquery("sessions"))
