@@ -9,6 +9,7 @@ from conftest import load_records
 from crmsync.core.config import MetricsConfig
 from crmsync.metrics import compute
 from crmsync_kpis import web_traffic
+from crmsync_kpis.dimensions import CHANNEL
 
 Q126, Q326, Q426 = dt.date(2026, 1, 1), dt.date(2026, 7, 1), dt.date(2026, 10, 1)
 AS_OF = dt.datetime(2026, 12, 31)
@@ -36,7 +37,7 @@ DATA = {"web_traffic": [
 def values(store, name, period="quarter", dimension=None):
     metric = next(cls() for cls in web_traffic.METRICS if name == cls.NAME)
     result = compute(store, [metric], MetricsConfig(), period=period,
-                     dimensions=(dimension,), as_of=AS_OF)
+                     dimensions=(dimension,), as_of=AS_OF, declared={"channel": CHANNEL})
     return {(v.dimension_value, v.period_start): (v.value, v.numerator, v.denominator)
             for v in result.values}
 

@@ -49,5 +49,6 @@ def crmsync_register_metrics() -> list[Metric]:
 
 @hookimpl
 def crmsync_register_dimensions() -> list[Dimension]:
-    """``currency`` and ``product_line`` for the deal metrics (:mod:`crmsync_kpis.dimensions`)."""
+    """``currency`` and ``product_line`` for the deal metrics, ``channel`` for the web traffic
+    metrics (:mod:`crmsync_kpis.dimensions`)."""
     return list(dimensions.DIMENSIONS)

@@ -13,21 +13,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crmsync import Dimension, Metric, MetricContext
+from crmsync import Metric, MetricContext
 from crmsync_kpis.growth import period_over_period
 from crmsync_kpis.results import result, share
 
-__all__ = ["CHANNEL", "Sessions", "VisitToLeadRate", "TrafficGrowth", "METRICS"]
-
-#: ``--by channel``: the traffic source of a ``web_traffic`` row.
-CHANNEL = Dimension("channel", "Traffic channel", column="channel")
-
+__all__ = ["Sessions", "VisitToLeadRate", "TrafficGrowth", "METRICS"]
 
 class _WebTrafficMetric(Metric):
-    """Common settings of the web traffic metrics."""
+    """Common settings of the web traffic metrics: their one breakdown is ``channel``
+    (:data:`crmsync_kpis.dimensions.CHANNEL`), declared for them by the plugin."""
 
     dimensions = ()
-    declared_dimensions = (CHANNEL,)
 
 
 class Sessions(_WebTrafficMetric):
