@@ -195,6 +195,16 @@ def test_deal_status_agrees_with_its_stage(synced: FullSync) -> None:
     assert mismatched == []
 
 
+def test_web_traffic_is_stored_per_day_and_channel_from_the_sources_report(
+        synced: FullSync) -> None:
+    assert synced.calls.get("GET /analytics/v2/reports/sources/daily") == 2  # two 366-day asks
+    rows = synced.rows("select remote_id, date, channel, sessions, page_views, new_contacts "
+                       "from web_traffic order by remote_id")
+    assert len(rows) > 100
+    assert all(r[0] == f"{r[1]}:{r[2]}" and r[3] >= 0 and r[4] >= 0 for r in rows)
+    assert {r[2] for r in rows} >= {"organic_search", "direct", "paid_search", "email"}
+
+
 def test_deal_contacts_are_stored_once_per_pair(synced: FullSync) -> None:
     assert synced.rows("select count(*) from opportunity_contacts") == \
         synced.rows("select count(distinct opportunity_id || ':' || contact_id) "
