@@ -82,10 +82,12 @@ def test_a_bad_number_rejects_its_breakdown_naming_the_field_and_keeps_the_day()
     records, rejects = day_records("2026-11-03", [
         {"breakdown": "email", "visits": -3, "rawViews": 5, "contacts": 0},
         {"breakdown": "paid", "visits": 10, "rawViews": 1.5, "contacts": 0},
+        {"breakdown": "social", "visits": 10, "rawViews": 4, "contacts": {"n": 1}},
         {"breakdown": "direct", "visits": 7, "rawViews": 9, "contacts": 0}])
     assert [r["remote_id"] for r in records] == ["2026-11-03:direct"]
     assert [(r.remote_id, r.field) for r in rejects] == [("2026-11-03:email", "visits"),
-                                                         ("2026-11-03:paid_search", "rawViews")]
+                                                         ("2026-11-03:paid_search", "rawViews"),
+                                                         ("2026-11-03:organic_social", "contacts")]
 
 
 def test_first_read_goes_back_two_years_in_two_calls_and_stores_every_day(

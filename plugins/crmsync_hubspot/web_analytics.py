@@ -75,7 +75,8 @@ def channel_of(breakdown: str) -> str:
 def _count(value: Any) -> int | None:
     """A whole number ≥ 0 from a JSON number or numeric string; ``None`` when absent.
 
-    :raises ValueError: anything else.
+    :raises ValueError: a negative, fractional or non-numeric value (``TypeError``: one that
+        is not a number or a string at all).
     """
     if value is None or value == "":
         return None
@@ -101,7 +102,7 @@ def day_records(day: str, breakdowns: Any) -> tuple[list[dict[str, Any]], list[R
             continue
         try:
             counts = {col: _count(raw.get(key)) for col, key in _NUMBERS.items()}
-        except ValueError:
+        except (ValueError, TypeError):
             bad = next(k for k in _NUMBERS.values() if not _is_count(raw.get(k)))
             rejects.append(Reject(f"{bad} is not a whole number >= 0: {raw.get(bad)!r}",
                                   remote_id=remote_id, field=bad,
