@@ -206,14 +206,17 @@ def minimum_calls(portal: Any, totals: dict[str, int]) -> int:
     read and one archived-list page (goal targets and feedback submissions too); the owners
     (active and archived) in list pages; the pipelines in one call; ``leads`` (lifecycle) are
     contacts, already read; the portal's currency in one call and the campaigns in list pages
-    of 100. Plus the :data:`DATA_DEPENDENT` calls as made (``totals``: calls per endpoint of
-    the sync)."""
+    of 100; web traffic in one sources-report call per ``WINDOW_DAYS`` of the two years a
+    first read asks (bench/web_traffic_calls.py). Plus the :data:`DATA_DEPENDENT` calls as made
+    (``totals``: calls per endpoint of the sync)."""
     from crmsync_hubspot.connector import ASSOCIATIONS
+    from crmsync_hubspot.web_analytics import HISTORY_DAYS, calls_for_days
 
     def pages(n: int, size: int) -> int:
         return max(1, -(-n // size))
 
     floor = 1 + pages(len(portal.owners), LIST_PAGE) + 1  # pipelines, owners, archived owners
+    floor += calls_for_days(HISTORY_DAYS + 1)  # web_traffic: the daily sources report
     for object_type in portal.tables:
         if object_type not in RAW_TABLES:  # read only as associations (e.g. the Leads object)
             continue

@@ -59,8 +59,10 @@ PERIODS = ("last_30d", "quarter", "all")
 EXCLUDED: dict[str, str] = {}
 
 #: Metrics a dataset gives no input: the generated world has no line items (the demo's
-#: subscriptions cover those metrics).
-NO_INPUT: dict[str, set[str]] = {"generated": {m.NAME for m in subscriptions.METRICS}}
+#: subscriptions cover those metrics) and no web traffic (sessions and visit-to-lead still
+#: give their empty whole-history row; traffic growth, which has no such period, nothing).
+NO_INPUT: dict[str, set[str]] = {"generated": {*(m.NAME for m in subscriptions.METRICS),
+                                               "traffic_growth"}}
 
 Key = tuple[str, str, Any, Any, Any, Any]
 

@@ -124,7 +124,7 @@ def test_an_unknown_dimension_error_lists_builtin_and_declared_ones(deals, tmp_p
     registry = registry_with(CurrencyPlugin())
     with pytest.raises(MetricError, match=r"unknown dimension 'colour' \(known: owner, team, "
                                           r".*industry, territory, stage, currency, "
-                                          r"product_line, deal_currency, or custom"):
+                                          r"product_line, channel, deal_currency, or custom"):
         compute(deals, [registry.metric("win_rate")], MetricsConfig(), period="all",
                 dimensions=("colour",), declared=registry.dimensions())
     result = CliRunner().invoke(cli, ["--config", _config_file(tmp_path, deals), "metrics",

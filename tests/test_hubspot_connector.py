@@ -39,6 +39,7 @@ from crmsync.sync import SyncEngine
 from crmsync.testing import ConnectorContract
 from crmsync_hubspot import HubSpotConnector
 from crmsync_hubspot.throttle import Throttle
+from fakes.hs_web import LAST_DAY as WEB_LAST_DAY
 
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes" / "hubspot" / Path(__file__).stem
 REPLAY_URL = "https://api.hubapi.com"
@@ -162,6 +163,7 @@ def synced(record_cassettes: bool, tmp_path_factory: pytest.TempPathFactory
     """The full sync shared by the read tests (one cassette: ``full_sync.yaml``)."""
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('hs') / 'hs.db'}")
     conn = HubSpotConnector("hs", settings(), throttle=NoWait())
+    conn.web_traffic.today = lambda: WEB_LAST_DAY  # the recorded portal's last day of traffic
     with use_cassette("full_sync.yaml", record_cassettes):
         run = FullSync(store, conn)
     yield run
@@ -191,6 +193,16 @@ def test_deal_status_agrees_with_its_stage(synced: FullSync) -> None:
         select o.remote_id from opportunities o join stages s on s.remote_id = o.stage_id
         where (o.status = 'won') != s.is_won or (o.status = 'open') = s.is_closed""")
     assert mismatched == []
+
+
+def test_web_traffic_is_stored_per_day_and_channel_from_the_sources_report(
+        synced: FullSync) -> None:
+    assert synced.calls.get("GET /analytics/v2/reports/sources/daily") == 2  # two 366-day asks
+    rows = synced.rows("select remote_id, date, channel, sessions, page_views, new_contacts "
+                       "from web_traffic order by remote_id")
+    assert len(rows) > 100
+    assert all(r[0] == f"{r[1]}:{r[2]}" and r[3] >= 0 and r[4] >= 0 for r in rows)
+    assert {r[2] for r in rows} >= {"organic_search", "direct", "paid_search", "email"}
 
 
 def test_deal_contacts_are_stored_once_per_pair(synced: FullSync) -> None:

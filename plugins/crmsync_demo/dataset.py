@@ -27,6 +27,7 @@ from crmsync_demo.line_items import LineItemRecords, product_records
 from crmsync_demo.pipelines import pipeline_records, stage_records
 from crmsync_demo.sales_team import SalesTeam
 from crmsync_demo.timeline import DAY, Timeline, epoch_of_instant, to_datetime
+from crmsync_demo.web_traffic import WebTraffic
 
 __all__ = ["SizeProfile", "SIZES", "ENTITIES", "DemoDataset"]
 
@@ -39,7 +40,7 @@ ENTITIES = (
     "opportunity_stage_history", "opportunity_field_history", "opportunity_contacts",
     "activities", "currency_rates",
     "quotas", "spend", "feedback", "targets",
-    "products", "opportunity_line_items",
+    "products", "opportunity_line_items", "web_traffic",
 )
 
 
@@ -101,6 +102,7 @@ class DemoDataset:
         self.activities = ActivityRecords(self.leads, self.deal_records)
         self.feedback = FeedbackRecords(self.accounts)
         self.line_items = LineItemRecords(seed)
+        self.web_traffic = WebTraffic(seed, self.timeline, self.leads.count)
         self._quota_rows = self.team.quota_rows()
         self._streams: dict[str, Callable[[int], Iterator[Record]]] = {
             "users": lambda o: iter(self.team.users[o:]),
@@ -124,6 +126,7 @@ class DemoDataset:
             "products": lambda o: iter(product_records(self._configured_at)[o:]),
             "opportunity_line_items": lambda o: _children(
                 self.deals.plans_from(0), self.line_items.count, self.line_items.for_deal, o),
+            "web_traffic": self.web_traffic.records_from,
         }
         self.cut: CutStreams | None = None
         if cut_at is not None and epoch_of_instant(cut_at) < self.timeline.now:

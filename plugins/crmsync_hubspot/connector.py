@@ -8,7 +8,6 @@ Owners and pipelines are small and re-read whole. See docs/connectors/hubspot.md
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -26,6 +25,7 @@ from crmsync import (
     WriteResult,
     WriteUpdate,
 )
+from crmsync_hubspot import links
 from crmsync_hubspot import mapping as m
 from crmsync_hubspot.archived import LIST_LIMIT as _LIST_LIMIT
 from crmsync_hubspot.archived import archived_pass
@@ -44,6 +44,7 @@ from crmsync_hubspot.sdk import client_class
 from crmsync_hubspot.search import SearchCursor, anchored_search, grouped
 from crmsync_hubspot.settings import INPUT_SOURCES, SETTINGS, check_settings
 from crmsync_hubspot.throttle import Throttle
+from crmsync_hubspot.web_analytics import WebTrafficReader
 from crmsync_hubspot.write import PropertyWriter, writable_object
 
 if TYPE_CHECKING:  # the client needs the SDK (crmsync_hubspot.sdk)
@@ -62,20 +63,18 @@ ASSOCIATIONS = {"contacts": ("companies",), "deals": ("companies",), "line_items
 #: Records per batch (one transaction): five search pages, one v4 association call.
 BATCH_RECORDS = 1000
 
-#: Schema table → HubSpot's object type id in record URLs (contacts 0-1, companies 0-2…).
-_RECORD_TYPES = {"contacts": "0-1", "leads": "0-1", "accounts": "0-2", "opportunities": "0-3"}
-
 
 class HubSpotConnector(Connector):
     """Reads owners, pipelines, companies, contacts, leads, deals (with contacts and stage
-    history), engagements, products, goals, campaigns and surveys from HubSpot; writes values
-    into deal/company/contact properties."""
+    history), engagements, products, goals, campaigns, surveys and web traffic from HubSpot;
+    writes values into deal/company/contact properties."""
 
     NAME = "hubspot"
     ENTITIES: ClassVar[tuple[str, ...]] = (
         "users", "pipelines", "stages", "accounts", "contacts", "leads", "opportunities",
         "opportunity_field_history", "opportunity_stage_history", "opportunity_contacts",
-        "activities", "products", "opportunity_line_items", "quotas", "spend", "feedback")
+        "activities", "products", "opportunity_line_items", "quotas", "spend", "feedback",
+        "web_traffic")
     SETTINGS, INPUT_SOURCES = SETTINGS, INPUT_SOURCES
 
     def __init__(self, name: str, settings: Mapping[str, Any], *,
@@ -99,6 +98,7 @@ class HubSpotConnector(Connector):
         self.inputs = Inputs(self)  # quotas, spend, feedback (crmsync_hubspot.inputs)
         self._pipeline_list: list[dict[str, Any]] | None = None
         self._custom: dict[str, list[str]] = {}
+        self.web_traffic = WebTrafficReader(lambda: self.client, name)  # tests pin .today
 
     @property
     def client(self) -> HubSpotClient:
@@ -130,14 +130,7 @@ class HubSpotConnector(Connector):
 
     def record_url(self, entity: str, remote_id: str) -> str | None:
         """The record page in app.hubspot.com when the ``portal_id`` setting is given."""
-        portal = str(self.settings.get("portal_id") or "")
-        object_type = _RECORD_TYPES.get(entity)
-        if entity == "leads" and self.settings.get("lead_definition") == "leads_object":
-            object_type = "0-136"  # the Leads object
-        if not portal or object_type is None:
-            return None
-        quoted = urllib.parse.quote(remote_id, safe="")
-        return f"https://app.hubspot.com/contacts/{portal}/record/{object_type}/{quoted}"
+        return links.record_url(self.settings, entity, remote_id)
 
     def history_fields(self) -> frozenset[str]:
         """Every history column when the table is read (:mod:`crmsync_hubspot.field_history`)."""
@@ -174,6 +167,7 @@ class HubSpotConnector(Connector):
             "opportunity_stage_history": self.deal_tables.read_history,
             "opportunity_field_history": self.deal_tables.read_field_history,
             **{e: partial(self.inputs.read, e) for e in INPUT_ENTITIES},  # quotas, spend…
+            "web_traffic": self.web_traffic.read,  # crmsync_hubspot.web_analytics
         }
         if entity in readers:
             return readers[entity](cursor)

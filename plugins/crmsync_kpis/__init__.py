@@ -22,6 +22,7 @@ from crmsync_kpis import (
     slippage,
     stages,
     subscriptions,
+    web_traffic,
 )
 
 __all__ = ["BUILTIN_METRICS", "FAMILIES", "crmsync_register_dimensions",
@@ -29,7 +30,7 @@ __all__ = ["BUILTIN_METRICS", "FAMILIES", "crmsync_register_dimensions",
 
 #: The metric families, in catalogue order.
 FAMILIES = (deals, pipeline, stages, leads, activity, customers, feedback, data_quality,
-            records, slippage, subscriptions)
+            records, slippage, subscriptions, web_traffic)
 BUILTIN_METRICS: tuple[type[Metric], ...] = tuple(cls for f in FAMILIES for cls in f.METRICS)
 
 
@@ -48,5 +49,6 @@ def crmsync_register_metrics() -> list[Metric]:
 
 @hookimpl
 def crmsync_register_dimensions() -> list[Dimension]:
-    """``currency`` and ``product_line`` for the deal metrics (:mod:`crmsync_kpis.dimensions`)."""
+    """``currency`` and ``product_line`` for the deal metrics, ``channel`` for the web traffic
+    metrics (:mod:`crmsync_kpis.dimensions`)."""
     return list(dimensions.DIMENSIONS)

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crmsync import Metric, MetricContext
+from crmsync_kpis.growth import period_over_period
 from crmsync_kpis.results import observations, result, share
 
 __all__ = ["WinRate", "CloseRate", "DecisionRate", "AvgDealSize", "MedianDealSize", "Revenue",
@@ -226,28 +227,7 @@ class RevenueGrowth(Metric):
     denominator_is_n = False  # an amount or a metric value, not a count
 
     def query(self, ctx: MetricContext) -> sa.Select[Any]:
-        revenue = Revenue().query(ctx).subquery("revenue")
-        by, order = revenue.c.dimension_value, revenue.c.period_start
-        lagged = sa.select(
-            revenue.c.dimension_value, revenue.c.period_start, revenue.c.value,
-            sa.func.lag(revenue.c.period_start).over(partition_by=by, order_by=order)
-            .label("prev_start"),
-            sa.func.lag(revenue.c.value).over(partition_by=by, order_by=order)
-            .label("prev_value"),
-        ).subquery("lagged")
-        # the lagged row only counts when it is the immediately preceding period: the
-        # period containing the day before this period's start
-        day_before: sa.ColumnElement[Any]
-        if ctx.dialect == "sqlite":
-            day_before = sa.func.date(lagged.c.period_start, "-1 day")
-        else:
-            day_before = lagged.c.period_start - sa.literal(1)
-        previous = sa.case((lagged.c.prev_start == ctx.period_start(day_before),
-                            lagged.c.prev_value), else_=None)
-        change = lagged.c.value - previous
-        return result(value=change / sa.func.nullif(previous, 0), numerator=change,
-                      denominator=previous, dimension=lagged.c.dimension_value,
-                      period=lagged.c.period_start)
+        return period_over_period(ctx, Revenue().query(ctx).subquery("revenue"))
 
 
 class SalesCycleDaysMean(Metric):

@@ -10,6 +10,9 @@ are stage visits), the quota metrics (quotas are in the base currency) or sales 
 
 ``product_line``: the family of the deal's largest line item
 (:mod:`crmsync_kpis.product_lines`), for the same metrics.
+
+``channel``: the traffic source of a ``web_traffic`` row, for the web traffic metrics
+(:mod:`crmsync_kpis.web_traffic`): their only breakdown, as traffic has no owner or account.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 from crmsync import Dimension
 from crmsync_kpis.product_lines import PRODUCT_LINE
 
-__all__ = ["CURRENCY", "PRODUCT_LINE", "DIMENSIONS"]
+__all__ = ["CURRENCY", "PRODUCT_LINE", "CHANNEL", "DIMENSIONS"]
 
 #: ``--by currency``: the deal's currency.
 CURRENCY = Dimension(
@@ -26,5 +29,9 @@ CURRENCY = Dimension(
                 "revenue", "revenue_growth", "sales_cycle_days", "sales_cycle_days_mean",
                 "pipeline_value", "weighted_pipeline_value", "deal_slippage_rate"))
 
+#: ``--by channel``: the traffic source of a ``web_traffic`` row.
+CHANNEL = Dimension("channel", "Traffic channel", column="channel",
+                    applies_to=("sessions", "visit_to_lead_rate", "traffic_growth"))
+
 #: The dimensions ``crmsync_register_dimensions`` of the built-in KPIs returns.
-DIMENSIONS: tuple[Dimension, ...] = (CURRENCY, PRODUCT_LINE)
+DIMENSIONS: tuple[Dimension, ...] = (CURRENCY, PRODUCT_LINE, CHANNEL)

@@ -18,12 +18,14 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 
 from crmsync import Metric, MetricContext
+from crmsync_kpis.lead_accounts import ACCOUNT_DIMENSIONS, lead_account
 from crmsync_kpis.results import observations, result, share
 
 __all__ = ["lead_activities", "LeadResponseMinutes", "LeadResponseSlaRate", "LeadToOpportunityRate",
            "LeadConversionRate", "FollowUpRate", "AppointmentRate", "METRICS"]
 
-_LEAD_DIMENSIONS = ("owner", "team", "lead_source")
+#: The account dimensions reach the lead's account (:mod:`crmsync_kpis.lead_accounts`).
+_LEAD_DIMENSIONS = ("owner", "team", "lead_source", *ACCOUNT_DIMENSIONS)
 
 
 def _touch(a: sa.FromClause) -> ColumnElement[bool]:
@@ -69,7 +71,8 @@ def lead_activities(ctx: MetricContext) -> Subquery:
 def _leads(ctx: MetricContext) -> sa.FromClause:
     """Live leads with a creation time, their dimension columns and, from one pass over their
     activities: ``first_touch``, ``early_touches`` (touches within ``follow_up_days``),
-    ``touched`` and ``met`` (1 when any touch / any meeting), ``won`` (the converted
+    ``touched`` and ``met`` (1 when any touch / any meeting), ``account_id`` (the lead's
+    account, :mod:`crmsync_kpis.lead_accounts`), ``won`` (the converted
     opportunity is live and won) and ``tracked`` (1 when the lead's connection syncs activities
     at all: without them a lead is not "never touched", its touches are unknown)."""
     lead = ctx.table("leads")
@@ -93,8 +96,10 @@ def _leads(ctx: MetricContext) -> sa.FromClause:
            .where(ctx.live(o), o.c.connection == lead.c.connection,
                   o.c.remote_id == lead.c.converted_opportunity_id, o.c.status == "won")
            .exists())
+    with_account, account_id = lead_account(ctx, lead)
     facts = (
         sa.select(lead.c.connection, lead.c.remote_id, lead.c.owner_id, lead.c.lead_source,
+                  account_id.label("account_id"),
                   lead.c.converted_opportunity_id, lead.c.remote_created_at.label("created_at"),
                   per_lead.c.first_touch,
                   sa.func.coalesce(per_lead.c.early_touches, 0).label("early_touches"),
@@ -102,7 +107,7 @@ def _leads(ctx: MetricContext) -> sa.FromClause:
                   sa.func.coalesce(per_lead.c.met, 0).label("met"),
                   sa.case((won, 1), else_=0).label("won"),
                   sa.case((ctx.has_data("activities", lead), 1), else_=0).label("tracked"))
-        .select_from(lead.outerjoin(per_lead, sa.and_(
+        .select_from(with_account.outerjoin(per_lead, sa.and_(
             per_lead.c.connection == lead.c.connection,
             per_lead.c.lead_id == lead.c.remote_id)))
         .where(ctx.live(lead), lead.c.remote_created_at.is_not(None))

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from fakes import hs_inputs, hs_products
+from fakes import hs_inputs, hs_products, hs_web
 from fakes.hs_data import ENGAGEMENTS, Dataset, Generator, iso
 from fakes.hs_limits import Faults, RateLimits
 from fakes.hs_objects import LIVE, SINGULAR, ObjectTable
@@ -70,9 +70,11 @@ class Portal:
         self.page_caps: dict[str, int] = {}
         #: scopes granted to the app; remove ``crm.schemas.<type>.write`` for a 403
         self.scopes = ({f"crm.schemas.{t}.write" for t in types} | {hs_products.SCOPE}
-                       | set(hs_inputs.SCOPES.values()))
+                       | set(hs_inputs.SCOPES.values()) | {hs_web.SCOPE})
         #: marketing campaigns (not CRM objects: fakes.hs_inputs.Campaigns)
         self.campaigns = hs_inputs.Campaigns(self.dataset, self.now_ms)
+        #: website analytics (the sources report, fakes.hs_web)
+        self.web = hs_web.WebTraffic(self.dataset.seed)
         #: type → id → message: batch updates of these records fail (207 errors)
         self.write_rejections: dict[str, dict[str, str]] = {}
         self.access_tokens: dict[str, float] = {}

@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
-from fakes import hs_api, hs_api_meta, hs_inputs, hs_products
+from fakes import hs_api, hs_api_meta, hs_inputs, hs_products, hs_web
 from fakes.hs_api import Request, error
 from fakes.hs_data import Dataset
 from fakes.hs_limits import Fault, rate_limit_body, retry_after_header
@@ -59,6 +59,8 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler, bool]] = [
         ("GET", r"/marketing/v3/campaigns/?", hs_inputs.list_campaigns, False),
         ("GET", r"/marketing/v3/campaigns/(?P<guid>[\w-]+)/budget/totals",
          hs_inputs.budget_totals, False),
+        ("GET", r"/analytics/v2/reports/sources/(?P<time_period>\w+)", hs_web.sources_report,
+         False),
     )]
 
 

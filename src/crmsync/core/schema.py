@@ -345,13 +345,23 @@ opportunity_line_items = synced_table(
     indexes=(("opportunity_id",), ("product_id",)),
 )
 
+web_traffic = synced_table(
+    "web_traffic",
+    Column("date", Date(), info={"required": True}),
+    Column("channel", String(NAME), info={"required": True}),
+    Column("sessions", Integer(), info={"min": 0}),
+    Column("page_views", Integer(), info={"min": 0}),
+    Column("new_contacts", Integer(), info={"min": 0}),
+    indexes=(("date",),),
+)
+
 #: Synced tables by name, in a natural load order (parents first, though any order works).
 SYNCED_TABLES: dict[str, Table] = {
     t.name: t for t in (
         users, accounts, contacts, leads, pipelines, stages, opportunities,
         opportunity_stage_history, opportunity_field_history, opportunity_contacts, activities,
         currency_rates, quotas, spend, feedback, targets,
-        products, opportunity_line_items,
+        products, opportunity_line_items, web_traffic,
     )
 }
 #: The entity names connectors read: the synced tables' names.
