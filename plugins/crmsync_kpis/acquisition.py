@@ -23,14 +23,12 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 
-from crmsync import Dimension, MetricContext
+from crmsync import MetricContext
+from crmsync_kpis.dimensions import CHANNEL
 from crmsync_kpis.results import result
 
 __all__ = ["CHANNEL", "BY", "won", "new_customers", "acquisition_facts", "attributed_ltv"]
 
-#: ``--by channel`` of the acquisition metrics: the campaign type or lead source a new
-#: customer came from, and the channel of each spend row (module doc).
-CHANNEL = Dimension("channel", "Acquisition channel", column="channel")
 #: The breakdowns the acquisition facts carry, besides the organisation.
 BY = ("channel", "segment")
 

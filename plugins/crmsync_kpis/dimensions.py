@@ -29,8 +29,10 @@ CURRENCY = Dimension(
                 "revenue", "revenue_growth", "sales_cycle_days", "sales_cycle_days_mean",
                 "pipeline_value", "weighted_pipeline_value", "deal_slippage_rate"))
 
-#: ``--by channel``: the traffic source of a ``web_traffic`` row.
-CHANNEL = Dimension("channel", "Traffic channel", column="channel",
+#: ``--by channel``: the traffic source of a ``web_traffic`` row; ``cac`` and ``ltv_to_cac``
+#: declare it too (crmsync_kpis.acquisition): the campaign type or lead source a new customer
+#: came from, and the channel of each spend row.
+CHANNEL = Dimension("channel", "Channel", column="channel",
                     applies_to=("sessions", "visit_to_lead_rate", "traffic_growth"))
 
 #: The dimensions ``crmsync_register_dimensions`` of the built-in KPIs returns.
