@@ -44,7 +44,8 @@ def test_each_empty_input_is_named_with_its_kpis_and_sources(sqlite_store: Store
 
     got = missing(sqlite_store)
 
-    assert {"quotas", "spend", "feedback", "opportunity_line_items"} <= set(got)
+    assert {"quotas", "spend", "feedback", "opportunity_line_items", "web_traffic"} <= set(got)
+    assert got["web_traffic"]["metrics"] == ["sessions", "traffic_growth", "visit_to_lead_rate"]
     assert got["quotas"]["metrics"] == ["pipeline_coverage", "quota_attainment"]
     assert got["feedback"]["metrics"] == ["ces", "csat", "nps"]
     assert got["feedback"]["sources"] == ["HubSpot feedback surveys (NPS, CSAT, CES)",
@@ -122,5 +123,5 @@ def test_every_metric_reading_an_input_table_declares_it(read_tables) -> None:
     inputs = {t for declared, _ in read_tables.values() for t in declared}
     undeclared = {n: sorted((read & inputs) - set(declared))
                   for n, (declared, read) in read_tables.items() if (read & inputs) - set(declared)}
-    assert inputs >= {"quotas", "spend", "feedback", "opportunity_line_items"}
+    assert inputs >= {"quotas", "spend", "feedback", "opportunity_line_items", "web_traffic"}
     assert not undeclared

@@ -119,4 +119,5 @@ INPUT_SOURCES: Mapping[str, str] = {
     "feedback": "HubSpot feedback surveys (NPS, CSAT, CES)",
     "products": "HubSpot products",
     "opportunity_line_items": "HubSpot line items",
+    "web_traffic": "HubSpot website analytics (sources report)",
 }

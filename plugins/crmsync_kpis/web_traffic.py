@@ -24,6 +24,7 @@ class _WebTrafficMetric(Metric):
     (:data:`crmsync_kpis.dimensions.CHANNEL`), declared for them by the plugin."""
 
     dimensions = ()
+    inputs = ("web_traffic",)
 
 
 class Sessions(_WebTrafficMetric):
