@@ -97,3 +97,19 @@ def test_median_sql_partitions_only_by_the_keys_the_facts_vary():
     assert "PARTITION BY facts.dimension_value, facts.period_start ORDER BY facts.x" in sql
     assert "facts.subject_id," not in sql.split("PARTITION BY", 1)[1]
     assert sql.rstrip().endswith("GROUP BY ranked.dimension_value, ranked.period_start")
+
+
+@pytest.mark.parametrize("period, start, end", [
+    ("day", dt.date(2026, 1, 21), dt.date(2026, 1, 22)),
+    ("week", dt.date(2026, 1, 19), dt.date(2026, 1, 26)),
+    ("quarter", JAN, dt.date(2026, 4, 1)),
+    ("year", JAN, dt.date(2027, 1, 1)),
+    ("last_30d", dt.date(2026, 1, 2), dt.date(2026, 2, 1)),
+])
+def test_values_compute_returns_carry_the_stored_period_end(store, period, start, end):
+    load_records(store, {"opportunities": [won("D3", "U1", "2026-01-01",
+                                                "2026-01-21T00:00:00")]})
+    result = compute(store, [DealDays()], MetricsConfig(), period=period,
+                     as_of=dt.datetime(2026, 2, 1))
+    assert [(v.period, v.period_start, v.period_end, v.value) for v in result.values] == \
+        [(period, start, end, pytest.approx(20.0))]
