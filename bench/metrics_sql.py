@@ -16,10 +16,10 @@ seconds (CPU of every thread: DuckDB runs its scans in parallel):
 * ``DuckDB over the SQLite file``: the same three metrics in DuckDB, reading the SQLite file
   through its ``sqlite_scanner`` extension (attached read-only; attaching is timed apart).
 
-Then whole processes, start-up included (``--cli``): ``crmsync metrics compute --metric …
---period month --by owner`` (which also computes the organisation's values), a Python process
-that imports DuckDB, attaches the file and runs the same three queries, and ``import
-crmsync.cli.main`` alone (the start-up every command pays).
+Then whole processes, start-up included (left out with ``--no-cli``): ``crmsync metrics
+compute --metric … --period month --by owner`` (which also computes the organisation's
+values), a Python process that imports DuckDB, attaches the file and runs the same three
+queries, and ``import crmsync.cli.main`` alone (the start-up every command pays).
 
 Every value of the three is checked: crmsync's stored values against the hand-written SQLite
 ones and DuckDB's (value, numerator, denominator; |Δ| ≤ 1e-9 × max(1, |v|)); mismatches are
@@ -150,7 +150,7 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
     return min(walls), min(cpus), out
 
 
-# -- the three ways ----------------------------------------------------------------------------
+# -- the ways measured ------------------------------------------------------------------------
 
 def hand_sqlite(db: Path) -> Callable[[], Values]:
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
