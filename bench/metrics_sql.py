@@ -67,7 +67,7 @@ SQLITE = {
         WHERE is_deleted = 0 AND status IN ('won', 'lost') AND closed_at IS NOT NULL
         GROUP BY 1, 2""",
     "avg_deal_size": """
-        WITH won AS (
+        WITH won AS MATERIALIZED (  -- each deal converted once (else once per aggregate)
           SELECT o.owner_id AS d, date(o.closed_at, 'start of month') AS p,
                  CASE WHEN o.amount_base IS NOT NULL THEN o.amount_base
                       WHEN o.currency IS NULL OR o.currency = 'USD' THEN o.amount
