@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from crmsync import Metric, MetricContext
 from crmsync_kpis.growth import period_over_period
-from crmsync_kpis.results import observations, result, share
+from crmsync_kpis.results import observations, once, result, share
 
 __all__ = ["WinRate", "CloseRate", "DecisionRate", "AvgDealSize", "MedianDealSize", "Revenue",
            "RevenueGrowth", "SalesCycleDays", "SalesCycleDaysMean", "METRICS"]
@@ -123,18 +123,13 @@ class AvgDealSize(Metric):
     dimensions = _DEAL_DIMENSIONS
 
     def query(self, ctx: MetricContext) -> sa.Select[Any]:
-        o = ctx.table("opportunities")
-        frm, dim = ctx.dimension_of(o)
-        period = ctx.period_start(o.c.closed_at)
-        amount = ctx.amount_in_base(o, o.c.closed_at)
-        total = sa.func.sum(amount)
-        count = sa.func.count(amount)
+        won = once(_won_amounts(ctx), "won")  # each deal converted once, not per aggregate
+        total = sa.func.sum(won.c.x)
+        count = sa.func.count(won.c.x)
         return (
             result(value=total / sa.func.nullif(count, 0), numerator=total, denominator=count,
-                   dimension=dim, period=period)
-            .select_from(frm)
-            .where(ctx.live(o), o.c.status == "won", o.c.closed_at.is_not(None))
-            .group_by(*ctx.group_keys(dim, period))
+                   dimension=won.c.dimension_value, period=won.c.period_start)
+            .group_by(won.c.dimension_value, won.c.period_start)
         )
 
 
@@ -203,7 +198,7 @@ class Revenue(Metric):
     dimensions = _DEAL_DIMENSIONS
 
     def query(self, ctx: MetricContext) -> sa.Select[Any]:
-        won = _won_amounts(ctx).subquery("won")
+        won = once(_won_amounts(ctx), "won")  # each deal converted once, not per aggregate
         total = sa.func.sum(won.c.x)
         return (
             result(value=total, numerator=total, denominator=sa.func.count(won.c.x),

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.selectable import Subquery
 
 from crmsync import Metric, MetricContext
-from crmsync_kpis.results import result
+from crmsync_kpis.results import observations, once, result
 
 __all__ = ["PipelineValue", "WeightedPipelineValue", "QuotaAttainment", "PipelineCoverage",
            "SalesVelocity", "METRICS"]
@@ -36,13 +36,15 @@ def _open_pipeline(ctx: MetricContext, weighted: bool) -> sa.Select[Any]:
                                            ctx.live(stage)))
         amount = amount * sa.func.coalesce(stage.c.probability, o.c.probability)
     period = ctx.period_start(o.c.expected_close_date)
-    total = sa.func.sum(amount)
+    deals = once(observations(amount, dimension=dim, period=period)  # each converted once
+                 .select_from(frm)
+                 .where(ctx.live(o), o.c.status == "open", o.c.expected_close_date.is_not(None)),
+                 "open_deals")
+    total = sa.func.sum(deals.c.x)
     return (
-        result(value=total, numerator=total, denominator=sa.func.count(amount),
-               dimension=dim, period=period)
-        .select_from(frm)
-        .where(ctx.live(o), o.c.status == "open", o.c.expected_close_date.is_not(None))
-        .group_by(*ctx.group_keys(dim, period))
+        result(value=total, numerator=total, denominator=sa.func.count(deals.c.x),
+               dimension=deals.c.dimension_value, period=deals.c.period_start)
+        .group_by(deals.c.dimension_value, deals.c.period_start)
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
-__all__ = ["CONTRACT", "observations", "result", "result_columns", "share"]
+__all__ = ["CONTRACT", "observations", "once", "result", "result_columns", "share"]
 
 #: The contract's columns, in the order the built-in metrics select them.
 CONTRACT = ("subject_id", "dimension_value", "period_start", "value", "numerator",
@@ -57,3 +57,12 @@ def share(top: Any, bottom: Any) -> ColumnElement[Any]:
     ``NULL`` when ``bottom`` is 0 (never a division by zero)."""
     ratio: ColumnElement[Any] = top * 1.0 / sa.func.nullif(bottom, 0)
     return ratio
+
+
+def once(facts: sa.Select[Any], name: str) -> sa.CTE:
+    """``facts`` as a named table whose rows are each computed once, for queries that
+    aggregate a costly column several times (a deal's base amount, with its rate lookup, in
+    a sum and a count). SQLite inlines a plain subquery into its outer aggregate query and
+    evaluates such a column once per aggregate naming it; a ``MATERIALIZED`` common table
+    expression keeps it to once per row (SQLite only: PostgreSQL plans it as before)."""
+    return facts.cte(name).prefix_with("MATERIALIZED", dialect="sqlite")

@@ -16,7 +16,6 @@ from crmsync.core.internal_tables import metric_snapshots
 from crmsync.core.periods import (
     as_date,
     is_period,
-    period_end,
     period_end_sql,
     rolling_days,
 )
@@ -95,19 +94,6 @@ def metric_select(metric: Metric, ctx: MetricContext) -> sa.Select[Any]:
     if rolling_days(ctx.period) is not None:  # rows outside the window have no period
         stmt = stmt.where(sub.c.period_start.is_not(None))
     return stmt
-
-
-def _value(row: Any, period: str) -> MetricValue:
-    start = as_date(row.period_start)
-    return MetricValue(
-        metric=row.metric, period=period, period_start=start,
-        period_end=period_end(period, start) if period != "all" else None,
-        dimension=row.dimension,
-        dimension_value=None if row.dimension is None or row.dimension_value is None
-        else str(row.dimension_value),
-        value=_float(row.value), numerator=_float(row.numerator),
-        denominator=_float(row.denominator),
-        subject_id=None if row.subject_id is None else str(row.subject_id))
 
 
 def _store(conn: Any, metric: Metric, ctx: MetricContext, select: sa.Select[Any], run_id: str,
@@ -295,11 +281,20 @@ def run_values(store: Store, run_id: str, *, snapshots: bool = False) -> list[Me
     """The values one :func:`compute` run stored (``snapshots``: a rebuilt run's, in
     ``metric_snapshots``)."""
     mv = metric_snapshots if snapshots else metric_values
+    # the stored period_end (the SQL twin of period_end() wrote it), not recomputed per row:
+    # a run can hold hundreds of thousands of values
+    columns = (mv.c.metric, mv.c.period, mv.c.period_start, mv.c.period_end, mv.c.dimension,
+               mv.c.dimension_value, mv.c.value, mv.c.numerator, mv.c.denominator,
+               mv.c.subject_id)
     with store.engine.connect() as conn:
-        rows = conn.execute(sa.select(mv).where(mv.c.run_id == run_id)
+        rows = conn.execute(sa.select(*columns).where(mv.c.run_id == run_id)
                             .order_by(mv.c.metric, mv.c.dimension, mv.c.period_start,
                                       mv.c.dimension_value, mv.c.subject_id)).all()
-    return [_value(r, r.period) for r in rows]
+    return [MetricValue(metric=m, period=p, period_start=as_date(start),
+                        period_end=as_date(end), dimension=d, dimension_value=dv,
+                        value=_float(v), numerator=_float(n), denominator=_float(den),
+                        subject_id=subject)
+            for m, p, start, end, d, dv, v, n, den, subject in rows]
 
 
 def _latest(columns: Sequence[Any], *, metric: str | Collection[str] | None,

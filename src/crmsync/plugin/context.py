@@ -332,25 +332,35 @@ class MetricContext:
                 .where(s.c.x.is_not(None))
                 .group_by(*keys)
             )
+        # A key the facts leave NULL (no subject; the organisation) is one group: partitioning
+        # and grouping by it only costs comparisons (~10% of a median by month x owner).
+        names = ["subject_id", "dimension_value", "period_start"]
+        varying = [n for n in names if not _is_null(facts.selected_columns[n])] or names
         ranked = sa.select(
             s.c.subject_id, s.c.dimension_value, s.c.period_start, s.c.x,
-            sa.func.row_number().over(partition_by=keys, order_by=s.c.x).label("rn"),
-            sa.func.count().over(partition_by=keys).label("cnt"),
+            sa.func.row_number().over(partition_by=[s.c[n] for n in varying],
+                                      order_by=s.c.x).label("rn"),
+            sa.func.count().over(partition_by=[s.c[n] for n in varying]).label("cnt"),
         ).where(s.c.x.is_not(None)).subquery("ranked")
         middle = sa.and_(ranked.c.rn >= (ranked.c.cnt + 1) // 2,
                          ranked.c.rn <= (ranked.c.cnt + 2) // 2)
         return (
-            sa.select(ranked.c.subject_id, ranked.c.dimension_value, ranked.c.period_start,
+            sa.select(*(ranked.c[n] if n in varying else sa.null().label(n) for n in names),
                       sa.func.avg(ranked.c.x).label("value"),
                       sa.null().label("numerator"),
                       sa.func.max(ranked.c.cnt).label("denominator"))
             .where(middle)
-            .group_by(ranked.c.subject_id, ranked.c.dimension_value, ranked.c.period_start)
+            .group_by(*(ranked.c[n] for n in varying))
         )
 
     def group_keys(self, *exprs: Any) -> list[Any]:
         """The non-constant expressions among ``exprs`` (for ``GROUP BY``)."""
         return [e for e in exprs if not isinstance(e, sa.sql.elements.Null)]
+
+
+def _is_null(column: Any) -> bool:
+    """Whether a selected column is the constant ``NULL`` (labelled or not)."""
+    return isinstance(getattr(column, "element", column), sa.sql.elements.Null)
 
 
 def _key(column: ColumnElement[Any]) -> str:
