@@ -1,0 +1,254 @@
+"""The line index: which physical lines of a CSV file the last complete pass needs no more.
+
+A CSV has no index, so without one an incremental sync of a changed file re-reads, re-parses
+and re-validates every row only to skip the old ones. The cursor of a complete pass therefore
+keeps, for every *settled* line (a one-line row the connector took as a record, whose
+``remote_updated_at`` is older than the cursor's new ``since``), a 64-bit digest of its bytes
+and of its ``remote_id``. The next pass over a changed file hashes its lines in C and parses
+only the lines whose digest is not in the index (``docs/connectors/files.md``).
+
+Why skipping a known line changes nothing: the same bytes under the same header and settings,
+at the start of a row, make the same row; its timestamp is older than ``since`` (which only
+grows), so the full read would have skipped it too. What the full read still learns from such
+a row, its ``remote_id`` for the duplicate check, comes from the index. Whenever a pass cannot
+show that every known line starts a row (a changed line leaves a quote open, a broken row, a
+carriage return that ends a line alone, bytes that are not UTF-8, too many changed lines), it
+is not used and the file is read whole as before.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import operator
+import re
+from array import array
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+__all__ = ["LineIndex", "IndexBuilder", "Scan", "scan_file", "line_digest", "id_hash",
+           "index_key", "MAX_NEW_SHARE"]
+
+_DIGEST: Callable[[bytes], Any] = partial(hashlib.blake2b, digest_size=8)
+_VALUE = operator.methodcaller("digest")
+_CHUNK = 1 << 22
+#: The most changed lines a pass parses on its own, as a share of the index (above it the
+#: whole file is read, which then costs about the same).
+MAX_NEW_SHARE = 0.2
+_MIN_NEW = 10_000
+
+
+def line_digest(text: str) -> int:
+    """The digest of one physical line (its text without the line feed), as stored."""
+    if text.endswith("\n"):
+        text = text[:-1]
+    return int.from_bytes(_DIGEST(text.encode("utf-8")).digest(), "little")
+
+
+def id_hash(remote_id: Any) -> int:
+    """A stable 64-bit hash of a remote id (0 for none)."""
+    if remote_id is None or remote_id == "":
+        return 0
+    return int.from_bytes(_DIGEST(str(remote_id).encode("utf-8")).digest(), "little")
+
+
+def index_key(header_line: str, *settings: Any) -> str:
+    """What the index is valid for: the header line and the settings that change parsing."""
+    text = "\x1f".join([header_line.rstrip("\r\n"), *map(repr, settings)])
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+@dataclass(frozen=True)
+class LineIndex:
+    """The settled lines of the last complete pass: parallel digests of the line and of its
+    row's ``remote_id``."""
+
+    key: str
+    digests: array[int]
+    ids: array[int]
+
+    @classmethod
+    def from_json(cls, value: Any) -> LineIndex | None:
+        """Parse the cursor's ``lines``; anything unrecognisable means no index."""
+        if not isinstance(value, dict) or not isinstance(value.get("key"), str):
+            return None
+        try:
+            digests, ids = array("Q"), array("Q")
+            digests.frombytes(base64.b64decode(value["digests"], validate=True))
+            ids.frombytes(base64.b64decode(value["ids"], validate=True))
+        except (KeyError, TypeError, ValueError):
+            return None
+        return cls(value["key"], digests, ids) if len(digests) == len(ids) else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "rows": len(self.digests),
+                "digests": base64.b64encode(self.digests.tobytes()).decode("ascii"),
+                "ids": base64.b64encode(self.ids.tobytes()).decode("ascii")}
+
+
+@dataclass
+class IndexBuilder:
+    """Collects the settled lines of a pass: a line counts when its row's timestamp ends up
+    older than the pass's final ``since`` (rows at the greatest timestamp are read again)."""
+
+    key: str
+    digests: array[int] = field(default_factory=lambda: array("Q"))
+    ids: array[int] = field(default_factory=lambda: array("Q"))
+    _top: dt.datetime | None = None
+    _at_top: list[tuple[int, int]] = field(default_factory=list)
+
+    def add(self, digest: int, rid: int, updated_at: dt.datetime) -> None:
+        top = self._top
+        if top is not None and updated_at < top:
+            self.digests.append(digest)
+            self.ids.append(rid)
+            return
+        if top is None or updated_at > top:
+            self._settle()
+            self._top = updated_at
+        self._at_top.append((digest, rid))
+
+    def extend(self, digests: Iterable[int], ids: Iterable[int]) -> None:
+        """Lines known to be older than any ``since`` this pass can end with."""
+        self.digests.extend(digests)
+        self.ids.extend(ids)
+
+    def _settle(self) -> None:
+        for digest, rid in self._at_top:
+            self.digests.append(digest)
+            self.ids.append(rid)
+        self._at_top.clear()
+
+    def finish(self, since: dt.datetime | None) -> LineIndex:
+        """The index for a pass ending with cursor ``since``."""
+        if since is not None and self._top is not None and self._top < since:
+            self._settle()
+        return LineIndex(self.key, self.digests, self.ids)
+
+
+@dataclass
+class Scan:
+    """A changed file hashed line by line against the index.
+
+    :param changed: the lines to parse, ``(line number, bytes)`` in file order.
+    :param digests: every line's digest after the header, in file order (line ``n`` at
+        ``n - 2``).
+    :param present: the digests of the lines not to parse.
+    """
+
+    changed: list[tuple[int, bytes]]
+    digests: array[int]
+    present: set[int]
+
+
+def _fresh(lines: list[bytes], values: array[int], known: set[int], present: set[int],
+           first: int) -> list[tuple[int, bytes]]:
+    """The lines of a chunk not in ``known``, numbered (the chunk starts at line ``first``);
+    adds the chunk's digests to ``present``."""
+    where = dict(zip(values, range(len(values)), strict=True))  # in C
+    present.update(where)
+    fresh = where.keys() - known
+    if len(where) == len(values):  # no line twice in the chunk: the common case
+        return sorted((first + where[digest], lines[where[digest]]) for digest in fresh)
+    return [(first + i, lines[i]) for i, digest in enumerate(values) if digest in fresh]
+
+
+def _line_digests(lines: list[bytes]) -> array[int]:
+    values = array("Q")
+    values.frombytes(b"".join(map(_VALUE, map(_DIGEST, lines))))
+    if values.itemsize != 8:  # pragma: no cover - 'Q' is 8 bytes on every supported platform
+        raise ValueError("array 'Q' is not 64-bit")
+    return values
+
+
+class _LoneReturn(Exception):
+    """A carriage return ending a line alone: the CSV reader numbers such lines otherwise."""
+
+
+def _chunks(path: Path) -> Iterator[list[bytes]]:
+    """The file's physical lines after the header, without their line feeds, a few MB at a
+    time; a final line without a line feed too.
+
+    :raises _LoneReturn: for a carriage return not followed by a line feed.
+    """
+    with open(path, "rb") as stream:
+        stream.readline()  # the header
+        rest = b""
+        while True:
+            data = stream.read(_CHUNK)
+            if not data:
+                if b"\r" in rest:
+                    raise _LoneReturn
+                if rest:
+                    yield [rest]
+                return
+            buffer = rest + data
+            cut = buffer.rfind(b"\n") + 1
+            body, rest = buffer[:cut], buffer[cut:]
+            if b"\r" in body and body.count(b"\r") != body.count(b"\r\n"):
+                raise _LoneReturn
+            if body:
+                lines = body.split(b"\n")
+                lines.pop()  # empty: the body ends with a line feed
+                yield lines
+
+
+def scan_file(path: Path, index: LineIndex, retry_lines: set[int],
+              retry_ids: frozenset[str], delimiter: str) -> Scan | None:
+    """Hash ``path``'s lines and pick the ones to parse: those not in ``index``, and the lines
+    rejected before (by number, or holding a rejected ``remote_id``); ``None`` when the file
+    cannot be read this way (see the module docstring)."""
+    try:
+        pattern = _ids_pattern(retry_ids, delimiter)
+    except ValueError:
+        return None
+    known = set(index.digests)
+    limit = max(_MIN_NEW, int(len(index.digests) * MAX_NEW_SHARE))
+    changed: list[tuple[int, bytes]] = []
+    digests = array("Q")
+    present: set[int] = set()
+    first = 2  # the line number of the chunk's first line
+    try:
+        for lines in _chunks(path):
+            values = _line_digests(lines)
+            digests.extend(values)
+            changed.extend(_fresh(lines, values, known, present, first))
+            if retry_lines or pattern is not None:
+                _add_retried(changed, lines, values, known, first, retry_lines, pattern)
+            if len(changed) > limit:
+                return None
+            first += len(lines)
+    except _LoneReturn:
+        return None
+    changed.sort(key=operator.itemgetter(0))
+    present.difference_update(digests[n - 2] for n, _ in changed)
+    return Scan(changed, digests, present)
+
+
+def _ids_pattern(ids: frozenset[str], delimiter: str) -> re.Pattern[bytes] | None:
+    """A pattern finding the lines that may hold one of ``ids``.
+
+    :raises ValueError: when an id could be written otherwise in a CSV cell (quoted), so
+        lines cannot be searched for it.
+    """
+    if not ids:
+        return None
+    if any(c in rid for rid in ids for c in ('"', delimiter, "\n", "\r")):
+        raise ValueError("a remote id a CSV cell would quote")
+    return re.compile(b"|".join(re.escape(rid.encode("utf-8")) for rid in sorted(ids)))
+
+
+def _add_retried(changed: list[tuple[int, bytes]], lines: list[bytes], values: array[int],
+                 known: set[int], first: int, retry_lines: set[int],
+                 pattern: re.Pattern[bytes] | None) -> None:
+    """Add the known lines of a chunk that an earlier sync rejected."""
+    end = first + len(lines)
+    picked = {n for n in retry_lines if first <= n < end and values[n - first] in known}
+    if pattern is not None:
+        picked.update(first + i for i, line in enumerate(lines)
+                      if pattern.search(line) and values[i] in known)
+    changed.extend((n, lines[n - first]) for n in sorted(picked))
