@@ -248,3 +248,13 @@ def test_json_lines_files_keep_no_index(tmp_path: Path) -> None:
                                                               "ids": ""}])
 def test_an_unreadable_index_is_no_index(value: Any) -> None:
     assert LineIndex.from_json(value) is None
+
+
+def test_a_retried_line_repeating_an_identical_skipped_line_is_rejected(check: Check) -> None:
+    old = [*OLD, OLD[2]]  # a3 twice: line 22 rejected as a duplicate
+    standing = StandingRejects(sources=frozenset({"accounts.csv line 22"}))
+    got = check([*old[:5], edited(6), *old[6:]], old=old, standing=standing)
+
+    assert [r["remote_id"] for r in got["records"]] == ["a6", "a20"]
+    ((reason, remote_id, source),) = got["rejects"]
+    assert (remote_id, source) == ("a3", "accounts.csv line 22") and "appears again" in reason

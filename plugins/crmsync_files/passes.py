@@ -128,18 +128,18 @@ def known_ids(index: LineIndex, scan: Scan, rows: Sequence[SourceRow]
     """The duplicate check of a pass that parses only ``rows``, the changed lines of
     ``scan``: a row's id is seen when an earlier changed row has it, or an earlier line the
     pass skipped (known to ``index``, with the id it had)."""
-    present = scan.present
     wanted = {id_hash(row.values.get("remote_id")) for row in rows if row.problem is None}
     wanted.discard(0)
+    parsed = {number for number, _ in scan.changed}
     first_known: dict[int, int] = {}  # id hash -> the first skipped line holding it
     # the skipped lines holding a wanted id: rare (an edited row's old line is gone)
     mask = bytes(map(wanted.__contains__, index.ids))
-    if present.intersection(compress(index.digests, mask)):
-        targets = {d: h for d, h in zip(compress(index.digests, mask), compress(index.ids, mask),
-                                        strict=True) if d in present}
+    targets = dict(zip(compress(index.digests, mask), compress(index.ids, mask), strict=True))
+    if not scan.present.isdisjoint(targets) or any(scan.digests[n - 2] in targets
+                                                   for n in parsed):
         for offset, digest in enumerate(scan.digests):
             h = targets.get(digest)
-            if h is not None and h not in first_known and digest in present:
+            if h is not None and h not in first_known and offset + 2 not in parsed:
                 first_known[h] = offset + 2
     seen: set[int] = set()
 
