@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from crmsync import Batch, StandingRejects
-from crmsync_files import FilesConnector
+from crmsync_files import FilesConnector, line_index
 from crmsync_files import connector as files_connector
 from crmsync_files.line_index import LineIndex
 
@@ -258,3 +258,34 @@ def test_a_retried_line_repeating_an_identical_skipped_line_is_rejected(check: C
     assert [r["remote_id"] for r in got["records"]] == ["a6", "a20"]
     ((reason, remote_id, source),) = got["rejects"]
     assert (remote_id, source) == ("a3", "accounts.csv line 22") and "appears again" in reason
+
+
+def test_a_file_with_more_lines_than_an_index_holds_keeps_none(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, whole_reads: list[str]) -> None:
+    monkeypatch.setattr(line_index, "MAX_INDEX_ROWS", 10)
+    path = tmp_path / "accounts.csv"
+    write(path, OLD)
+    cursor = list(connector(tmp_path).read("accounts", None))[-1].cursor
+    assert "lines" not in cursor
+    write(path, [edited(1), *OLD[1:]])
+    whole_reads.clear()
+
+    got = outcome(list(connector(tmp_path).read("accounts", cursor)))
+
+    assert whole_reads == ["accounts"]
+    assert [r["remote_id"] for r in got["records"]] == ["a1", "a20"]
+
+
+def test_an_index_that_would_grow_over_the_limit_is_dropped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "accounts.csv"
+    write(path, OLD)
+    cursor = list(connector(tmp_path).read("accounts", None))[-1].cursor
+    assert cursor["lines"]["rows"] == 19
+    monkeypatch.setattr(line_index, "MAX_INDEX_ROWS", 18)
+    write(path, [*OLD, "a21,New,2024-03-01T00:00:00Z\n"])
+
+    batches = list(connector(tmp_path).read("accounts", cursor))
+
+    assert [r["remote_id"] for b in batches for r in b.records] == ["a20", "a21"]
+    assert "lines" not in batches[-1].cursor

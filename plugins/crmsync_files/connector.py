@@ -24,6 +24,7 @@ from crmsync import (
     Setting,
     StandingRejects,
 )
+from crmsync_files import line_index
 from crmsync_files.cursor import FileCursor, file_signature
 from crmsync_files.date_formats import DateColumns
 from crmsync_files.file_checks import encoding_hint, undecodable
@@ -269,7 +270,8 @@ class FilesConnector(Connector):
         one = Pass(path.name, signature, state.since, resume.max_seen if resume else None,
                    self.batch_size, Retry(standing, path.name),
                    DateColumns(entity, date_format) if date_format else None,
-                   IndexBuilder(key) if key is not None else None)
+                   IndexBuilder(key, limit=line_index.MAX_INDEX_ROWS) if key is not None
+                   else None)
         index = LineIndex.from_json(state.lines) if state.lines and not resume else None
         if index is not None and index.key == key and one.builder is not None:
             changed = self._changed_rows(entity, path, index, one.retry, options)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["LineIndex", "IndexBuilder", "Scan", "scan_file", "line_digest", "id_hash",
-           "index_key", "MAX_NEW_SHARE"]
+           "index_key", "MAX_NEW_SHARE", "MAX_INDEX_ROWS"]
 
 _DIGEST: Callable[[bytes], Any] = partial(hashlib.blake2b, digest_size=8)
 _VALUE = operator.methodcaller("digest")
@@ -40,6 +40,9 @@ _CHUNK = 1 << 22
 #: whole file is read, which then costs about the same).
 MAX_NEW_SHARE = 0.2
 _MIN_NEW = 10_000
+#: The most lines an index holds (16 bytes each, about 21 in the cursor's JSON): a file with
+#: more settled lines keeps none, so a sync's memory stays flat however large the file.
+MAX_INDEX_ROWS = 1 << 19
 
 
 def line_digest(text: str) -> int:
@@ -98,10 +101,20 @@ class IndexBuilder:
     key: str
     digests: array[int] = field(default_factory=lambda: array("Q"))
     ids: array[int] = field(default_factory=lambda: array("Q"))
+    limit: int = MAX_INDEX_ROWS
+    #: set once the pass has more settled lines than ``limit``: it keeps no index
+    over: bool = False
     _top: dt.datetime | None = None
     _at_top: list[tuple[int, int]] = field(default_factory=list)
 
+    def _check_size(self) -> None:
+        if len(self.digests) + len(self._at_top) > self.limit:
+            self.over = True
+            self.digests, self.ids, self._at_top = array("Q"), array("Q"), []
+
     def add(self, digest: int, rid: int, updated_at: dt.datetime) -> None:
+        if len(self.digests) >= self.limit:
+            self._check_size()
         top = self._top
         if top is not None and updated_at < top:
             self.digests.append(digest)
@@ -116,6 +129,7 @@ class IndexBuilder:
         """Lines known to be older than any ``since`` this pass can end with."""
         self.digests.extend(digests)
         self.ids.extend(ids)
+        self._check_size()
 
     def _settle(self) -> None:
         for digest, rid in self._at_top:
@@ -123,11 +137,13 @@ class IndexBuilder:
             self.ids.append(rid)
         self._at_top.clear()
 
-    def finish(self, since: dt.datetime | None) -> LineIndex:
-        """The index for a pass ending with cursor ``since``."""
+    def finish(self, since: dt.datetime | None) -> LineIndex | None:
+        """The index for a pass ending with cursor ``since`` (``None`` when it is over
+        ``limit`` lines)."""
         if since is not None and self._top is not None and self._top < since:
             self._settle()
-        return LineIndex(self.key, self.digests, self.ids)
+        self._check_size()
+        return None if self.over else LineIndex(self.key, self.digests, self.ids)
 
 
 @dataclass

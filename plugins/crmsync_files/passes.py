@@ -69,13 +69,16 @@ class Pass:
         lines: list[int] = []
         rejects: list[Reject] = []
         since, max_seen, retry = self.since, self.max_seen, self.retry
-        file_name, builder = self.file_name, self.builder
+        file_name = self.file_name
+        builder = self.builder if self.builder is not None and not self.builder.over else None
         for row in self._prepared(rows, duplicate):
             updated_at = _updated_at(row)
             if builder is not None and row.text is not None and row.problem is None \
                     and updated_at is not None:
                 builder.add(line_digest(row.text), id_hash(row.values.get("remote_id")),
                             updated_at)
+                if builder.over:
+                    builder = None  # too many lines for an index: stop hashing them
             if since is not None and updated_at is not None and updated_at < since \
                     and not retry.wants(row):
                 continue
@@ -92,9 +95,10 @@ class Pass:
                             rejects=rejects, cursor=cursor.to_json())
                 records, lines, rejects = [], [], []
         final = _later(since, max_seen)
-        index = builder.finish(final).to_json() if builder is not None else None
+        index = builder.finish(final) if builder is not None else None
+        kept = index.to_json() if index is not None else None
         yield Batch(records=records, sources=LineSources(file_name, lines), rejects=rejects,
-                    cursor=FileCursor(final, read=self.signature, lines=index).to_json())
+                    cursor=FileCursor(final, read=self.signature, lines=kept).to_json())
 
     def _prepared(self, rows: Iterator[SourceRow], duplicate: Callable[[SourceRow, str], bool]
                   ) -> Iterator[SourceRow]:
