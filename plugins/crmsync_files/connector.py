@@ -310,7 +310,7 @@ class FilesConnector(Connector):
         rows: list[SourceRow] = []
         for first, run in _runs(scan.changed):
             try:
-                lines = [line.decode("utf-8") + "\n" for line in run]
+                lines = [line.decode("utf-8") for line in run]
             except UnicodeDecodeError:
                 return None
             found = read_csv_lines(header, header_line, entity, allowed, options, lines, first)

@@ -25,12 +25,12 @@ import operator
 import re
 from array import array
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LineIndex", "IndexBuilder", "Scan", "scan_file", "line_digest", "id_hash",
+__all__ = ["LineIndex", "IndexBuilder", "Scan", "scan_file", "id_hash",
            "index_key", "MAX_NEW_SHARE", "MAX_INDEX_ROWS"]
 
 _DIGEST: Callable[[bytes], Any] = partial(hashlib.blake2b, digest_size=8)
@@ -45,15 +45,20 @@ _MIN_NEW = 10_000
 MAX_INDEX_ROWS = 1 << 19
 
 
-def line_digest(text: str) -> int:
-    """The digest of one physical line (its text without the line feed), as stored."""
-    if text.endswith("\n"):
-        text = text[:-1]
-    return int.from_bytes(_DIGEST(text.encode("utf-8")).digest(), "little")
+def _digests(items: Iterable[bytes]) -> bytes:
+    """The 8-byte digests of ``items``, concatenated (hashed in C, no Python loop)."""
+    return b"".join(map(_VALUE, map(_DIGEST, items)))
+
+
+_ENCODE = operator.methodcaller("encode", "utf-8")
+
+
+def _text_digests(texts: Iterable[str]) -> bytes:
+    return _digests(map(_ENCODE, texts))
 
 
 def id_hash(remote_id: Any) -> int:
-    """A stable 64-bit hash of a remote id (0 for none)."""
+    """A stable 64-bit hash of a remote id (0 for none), as the index holds it."""
     if remote_id is None or remote_id == "":
         return 0
     return int.from_bytes(_DIGEST(str(remote_id).encode("utf-8")).digest(), "little")
@@ -93,57 +98,86 @@ class LineIndex:
                 "ids": base64.b64encode(self.ids.tobytes()).decode("ascii")}
 
 
-@dataclass
+class _Lines:
+    """Lines and their rows' remote ids, hashed into arrays a few thousand at a time (in C)."""
+
+    def __init__(self) -> None:
+        self.digests: array[int] = array("Q")
+        self.ids: array[int] = array("Q")
+        self.texts: list[str] = []
+        self.rids: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self.digests) + len(self.texts)
+
+    def hash(self) -> None:
+        self.digests.frombytes(_text_digests(self.texts))
+        self.ids.frombytes(_text_digests(self.rids))
+        self.texts.clear()
+        self.rids.clear()
+
+    def move_to(self, other: _Lines) -> None:
+        """Add these lines to ``other`` and forget them."""
+        self.hash()
+        other.hash()
+        other.digests.extend(self.digests)
+        other.ids.extend(self.ids)
+        self.digests, self.ids = array("Q"), array("Q")
+
+
 class IndexBuilder:
     """Collects the settled lines of a pass: a line counts when its row's timestamp ends up
-    older than the pass's final ``since`` (rows at the greatest timestamp are read again)."""
+    older than the pass's final ``since`` (rows at the greatest timestamp so far wait, as
+    they are read again if it stays the greatest).
 
-    key: str
-    digests: array[int] = field(default_factory=lambda: array("Q"))
-    ids: array[int] = field(default_factory=lambda: array("Q"))
-    limit: int = MAX_INDEX_ROWS
-    #: set once the pass has more settled lines than ``limit``: it keeps no index
-    over: bool = False
-    _top: dt.datetime | None = None
-    _at_top: list[tuple[int, int]] = field(default_factory=list)
+    :param limit: the most lines; a pass with more keeps no index (:attr:`over`).
+    """
 
-    def _check_size(self) -> None:
-        if len(self.digests) + len(self._at_top) > self.limit:
-            self.over = True
-            self.digests, self.ids, self._at_top = array("Q"), array("Q"), []
+    def __init__(self, key: str, limit: int = MAX_INDEX_ROWS) -> None:
+        self.key = key
+        self.limit = limit
+        self.over = False
+        self._settled = _Lines()
+        self._at_top = _Lines()
+        self._top: dt.datetime | None = None
 
-    def add(self, digest: int, rid: int, updated_at: dt.datetime) -> None:
-        if len(self.digests) >= self.limit:
-            self._check_size()
+    def add(self, text: str, remote_id: str | None, updated_at: dt.datetime) -> None:
+        """A row on one line (``text``, with its line break) whose timestamp is
+        ``updated_at``."""
         top = self._top
-        if top is not None and updated_at < top:
-            self.digests.append(digest)
-            self.ids.append(rid)
-            return
-        if top is None or updated_at > top:
-            self._settle()
-            self._top = updated_at
-        self._at_top.append((digest, rid))
+        lines = self._settled
+        if top is None or updated_at >= top:
+            if top is None or updated_at > top:
+                self._at_top.move_to(lines)
+                self._top = updated_at
+            lines = self._at_top
+        lines.texts.append(text)
+        lines.rids.append(remote_id or "")
+        if len(lines.texts) >= 4096:
+            lines.hash()
+            self._check_size()
 
     def extend(self, digests: Iterable[int], ids: Iterable[int]) -> None:
         """Lines known to be older than any ``since`` this pass can end with."""
-        self.digests.extend(digests)
-        self.ids.extend(ids)
+        self._settled.digests.extend(digests)
+        self._settled.ids.extend(ids)
         self._check_size()
 
-    def _settle(self) -> None:
-        for digest, rid in self._at_top:
-            self.digests.append(digest)
-            self.ids.append(rid)
-        self._at_top.clear()
+    def _check_size(self) -> None:
+        if len(self._settled) + len(self._at_top) > self.limit:
+            self.over = True
+            self._settled, self._at_top = _Lines(), _Lines()
 
     def finish(self, since: dt.datetime | None) -> LineIndex | None:
         """The index for a pass ending with cursor ``since`` (``None`` when it is over
         ``limit`` lines)."""
         if since is not None and self._top is not None and self._top < since:
-            self._settle()
+            self._at_top.move_to(self._settled)
+        self._settled.hash()
         self._check_size()
-        return None if self.over else LineIndex(self.key, self.digests, self.ids)
+        if self.over:
+            return None
+        return LineIndex(self.key, self._settled.digests, self._settled.ids)
 
 
 @dataclass
@@ -175,7 +209,7 @@ def _fresh(lines: list[bytes], values: array[int], known: set[int], present: set
 
 def _line_digests(lines: list[bytes]) -> array[int]:
     values = array("Q")
-    values.frombytes(b"".join(map(_VALUE, map(_DIGEST, lines))))
+    values.frombytes(_digests(lines))
     if values.itemsize != 8:  # pragma: no cover - 'Q' is 8 bytes on every supported platform
         raise ValueError("array 'Q' is not 64-bit")
     return values
@@ -186,8 +220,8 @@ class _LoneReturn(Exception):
 
 
 def _chunks(path: Path) -> Iterator[list[bytes]]:
-    """The file's physical lines after the header, without their line feeds, a few MB at a
-    time; a final line without a line feed too.
+    """The file's physical lines after the header, each with its line break, a few MB at a
+    time; a final line without one too.
 
     :raises _LoneReturn: for a carriage return not followed by a line feed.
     """
@@ -207,10 +241,8 @@ def _chunks(path: Path) -> Iterator[list[bytes]]:
             body, rest = buffer[:cut], buffer[cut:]
             if b"\r" in body and body.count(b"\r") != body.count(b"\r\n"):
                 raise _LoneReturn
-            if body:
-                lines = body.split(b"\n")
-                lines.pop()  # empty: the body ends with a line feed
-                yield lines
+            if body:  # no lone carriage return: split at line feeds, as the CSV reader does
+                yield body.splitlines(keepends=True)
 
 
 def scan_file(path: Path, index: LineIndex, retry_lines: set[int],

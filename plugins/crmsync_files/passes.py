@@ -18,7 +18,7 @@ from typing import Any, overload
 from crmsync import Batch, Reject, StandingRejects
 from crmsync_files.cursor import FileCursor, Resume, parse_timestamp
 from crmsync_files.date_formats import DateColumns
-from crmsync_files.line_index import IndexBuilder, LineIndex, Scan, id_hash, line_digest
+from crmsync_files.line_index import IndexBuilder, LineIndex, Scan, id_hash
 from crmsync_files.row_readers import SourceRow
 
 __all__ = ["Pass", "Retry", "LineSources", "first_of_its_id", "seen_ids", "known_ids",
@@ -75,8 +75,7 @@ class Pass:
             updated_at = _updated_at(row)
             if builder is not None and row.text is not None and row.problem is None \
                     and updated_at is not None:
-                builder.add(line_digest(row.text), id_hash(row.values.get("remote_id")),
-                            updated_at)
+                builder.add(row.text, row.values.get("remote_id"), updated_at)
                 if builder.over:
                     builder = None  # too many lines for an index: stop hashing them
             if since is not None and updated_at is not None and updated_at < since \

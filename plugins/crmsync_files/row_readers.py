@@ -237,7 +237,7 @@ def read_csv_lines(header: list[str], header_line: str, table: str, allowed: Seq
                    options: ReadOptions, lines: list[str], first_line: int
                    ) -> list[SourceRow] | None:
     """The rows of ``lines``, consecutive lines of a CSV file of ``header`` (each with its
-    line feed) starting at line ``first_line``; ``None`` unless they make complete rows,
+    line break) starting at line ``first_line``; ``None`` unless they make complete rows,
     none of them broken (a quote left open at the end, an unbalanced quote)."""
     rows = _CsvRows(header, table, allowed, options, iter([header_line, *lines]), None)
     found = list(rows.rows(0, first_line))
