@@ -289,3 +289,17 @@ def test_an_index_that_would_grow_over_the_limit_is_dropped(
 
     assert [r["remote_id"] for b in batches for r in b.records] == ["a20", "a21"]
     assert "lines" not in batches[-1].cursor
+
+
+def test_a_file_far_larger_than_an_index_holds_builds_none(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(line_index, "MAX_INDEX_ROWS", 5)  # the file has 20 lines: over 2 × 5
+    write(tmp_path / "accounts.csv", OLD)
+    built: list[str] = []
+    monkeypatch.setattr(line_index.IndexBuilder, "finish",
+                        lambda self, since: built.append(self.key))
+
+    cursor = list(connector(tmp_path).read("accounts", None))[-1].cursor
+
+    assert "lines" not in cursor and built == []
+    assert line_index.estimated_lines(tmp_path / "accounts.csv") == pytest.approx(21)

@@ -287,8 +287,9 @@ class FilesConnector(Connector):
     def _index_key(self, entity: str, path: Path, options: ReadOptions,
                    date_format: str) -> str | None:
         """What a line index of ``path`` is valid for; ``None`` for a file that keeps none (a
-        JSON Lines file, one not in UTF-8)."""
-        if path.suffix != ".csv" or options.encoding is not None:
+        JSON Lines file, one not in UTF-8, one with far more lines than an index holds)."""
+        if path.suffix != ".csv" or options.encoding is not None \
+                or line_index.estimated_lines(path) > 2 * line_index.MAX_INDEX_ROWS:
             return None
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as stream:
             header_line = stream.readline()

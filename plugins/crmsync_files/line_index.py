@@ -30,7 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LineIndex", "IndexBuilder", "Scan", "scan_file", "id_hash",
+__all__ = ["LineIndex", "IndexBuilder", "Scan", "scan_file", "id_hash", "estimated_lines",
            "index_key", "MAX_NEW_SHARE", "MAX_INDEX_ROWS"]
 
 _DIGEST: Callable[[bytes], Any] = partial(hashlib.blake2b, digest_size=8)
@@ -62,6 +62,15 @@ def id_hash(remote_id: Any) -> int:
     if remote_id is None or remote_id == "":
         return 0
     return int.from_bytes(_DIGEST(str(remote_id).encode("utf-8")).digest(), "little")
+
+
+def estimated_lines(path: Path, sample: int = 1 << 20) -> float:
+    """About how many lines ``path`` has, from the line breaks in its first ``sample``
+    bytes (a file larger than an index can hold then builds none)."""
+    size = path.stat().st_size
+    with open(path, "rb") as stream:
+        head = stream.read(sample)
+    return size * max(head.count(b"\n"), 1) / max(len(head), 1)
 
 
 def index_key(header_line: str, *settings: Any) -> str:
