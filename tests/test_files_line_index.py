@@ -263,6 +263,7 @@ def test_a_retried_line_repeating_an_identical_skipped_line_is_rejected(check: C
 def test_a_file_with_more_lines_than_an_index_holds_keeps_none(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, whole_reads: list[str]) -> None:
     monkeypatch.setattr(line_index, "MAX_INDEX_ROWS", 10)
+    monkeypatch.setattr(line_index, "estimated_lines", lambda path: 0)  # found while reading
     path = tmp_path / "accounts.csv"
     write(path, OLD)
     cursor = list(connector(tmp_path).read("accounts", None))[-1].cursor
@@ -283,6 +284,7 @@ def test_an_index_that_would_grow_over_the_limit_is_dropped(
     cursor = list(connector(tmp_path).read("accounts", None))[-1].cursor
     assert cursor["lines"]["rows"] == 19
     monkeypatch.setattr(line_index, "MAX_INDEX_ROWS", 18)
+    monkeypatch.setattr(line_index, "estimated_lines", lambda path: 0)
     write(path, [*OLD, "a21,New,2024-03-01T00:00:00Z\n"])
 
     batches = list(connector(tmp_path).read("accounts", cursor))
@@ -293,7 +295,7 @@ def test_an_index_that_would_grow_over_the_limit_is_dropped(
 
 def test_a_file_far_larger_than_an_index_holds_builds_none(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(line_index, "MAX_INDEX_ROWS", 5)  # the file has 20 lines: over 2 × 5
+    monkeypatch.setattr(line_index, "MAX_INDEX_ROWS", 5)  # the file has 21 lines
     write(tmp_path / "accounts.csv", OLD)
     built: list[str] = []
     monkeypatch.setattr(line_index.IndexBuilder, "finish",

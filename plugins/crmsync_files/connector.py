@@ -289,7 +289,7 @@ class FilesConnector(Connector):
         """What a line index of ``path`` is valid for; ``None`` for a file that keeps none (a
         JSON Lines file, one not in UTF-8, one with far more lines than an index holds)."""
         if path.suffix != ".csv" or options.encoding is not None \
-                or line_index.estimated_lines(path) > 2 * line_index.MAX_INDEX_ROWS:
+                or line_index.estimated_lines(path) > line_index.MAX_INDEX_ROWS:
             return None
         with open(path, encoding="utf-8-sig", errors="replace", newline="") as stream:
             header_line = stream.readline()
