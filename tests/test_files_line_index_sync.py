@@ -77,6 +77,8 @@ def test_status_shows_the_index_by_its_size(config: Config, store: Store, tmp_pa
     path.write_text(HEADER + "".join(account(n, 1 + n % 28) for n in range(1, 61)),
                     encoding="utf-8")
     assert api.sync(config, registry, ["crm"], entities=["accounts"], store=store).ok
+    # nothing new: the file is not opened, the stored cursor and its index are kept
+    assert api.sync(config, registry, ["crm"], entities=["accounts"], store=store).ok
 
     (run,) = api.status(config, store=store)["runs"]
 

@@ -260,8 +260,9 @@ class FilesConnector(Connector):
         signature = file_signature(path)
         standing = self._standing.get(entity, StandingRejects())
         if state.read == signature and not standing:
-            # read completely by the last sync and unchanged since: nothing new to read
-            yield Batch(cursor=state.to_json())
+            # read completely by the last sync and unchanged since: nothing new to read, and
+            # the stored cursor (its line index: megabytes) is kept, not written again
+            yield Batch()
             return
         resume = state.resume if state.resume and state.resume.signature == signature else None
         options = self.options(entity)
