@@ -23,6 +23,7 @@ import datetime as dt
 import hashlib
 import operator
 import re
+import sys
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -55,6 +56,22 @@ _ENCODE = operator.methodcaller("encode", "utf-8")
 
 def _text_digests(texts: Iterable[str]) -> bytes:
     return _digests(map(_ENCODE, texts))
+
+
+def _extend(values: array[int], raw: bytes) -> None:
+    """Add little-endian 8-byte values to ``values`` (whatever this machine's byte order)."""
+    more = array("Q", raw)
+    if sys.byteorder == "big":  # pragma: no cover - every machine this runs on is little-endian
+        more.byteswap()
+    values.extend(more)
+
+
+def _little(values: array[int]) -> bytes:
+    """``values`` as little-endian 8-byte values."""
+    if sys.byteorder == "big":  # pragma: no cover - as above
+        values = array("Q", values)
+        values.byteswap()
+    return values.tobytes()
 
 
 def id_hash(remote_id: Any) -> int:
@@ -95,16 +112,16 @@ class LineIndex:
             return None
         try:
             digests, ids = array("Q"), array("Q")
-            digests.frombytes(base64.b64decode(value["digests"], validate=True))
-            ids.frombytes(base64.b64decode(value["ids"], validate=True))
+            _extend(digests, base64.b64decode(value["digests"], validate=True))
+            _extend(ids, base64.b64decode(value["ids"], validate=True))
         except (KeyError, TypeError, ValueError):
             return None
         return cls(value["key"], digests, ids) if len(digests) == len(ids) else None
 
     def to_json(self) -> dict[str, Any]:
         return {"key": self.key, "rows": len(self.digests),
-                "digests": base64.b64encode(self.digests.tobytes()).decode("ascii"),
-                "ids": base64.b64encode(self.ids.tobytes()).decode("ascii")}
+                "digests": base64.b64encode(_little(self.digests)).decode("ascii"),
+                "ids": base64.b64encode(_little(self.ids)).decode("ascii")}
 
 
 class _Lines:
@@ -120,8 +137,8 @@ class _Lines:
         return len(self.digests) + len(self.texts)
 
     def hash(self) -> None:
-        self.digests.frombytes(_text_digests(self.texts))
-        self.ids.frombytes(_text_digests(self.rids))
+        _extend(self.digests, _text_digests(self.texts))
+        _extend(self.ids, _text_digests(self.rids))
         self.texts.clear()
         self.rids.clear()
 
@@ -218,7 +235,7 @@ def _fresh(lines: list[bytes], values: array[int], known: set[int], present: set
 
 def _line_digests(lines: list[bytes]) -> array[int]:
     values = array("Q")
-    values.frombytes(_digests(lines))
+    _extend(values, _digests(lines))
     if values.itemsize != 8:  # pragma: no cover - 'Q' is 8 bytes on every supported platform
         raise ValueError("array 'Q' is not 64-bit")
     return values
