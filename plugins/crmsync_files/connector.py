@@ -9,10 +9,9 @@ mid-file after a crash; see :mod:`crmsync_files.cursor`.
 from __future__ import annotations
 
 import codecs
-import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, overload
+from typing import Any, ClassVar
 
 from crmsync import (
     BOOK_KEEPING_COLUMNS,
@@ -22,16 +21,24 @@ from crmsync import (
     ConfigError,
     Connector,
     ConnectorError,
-    Reject,
     Setting,
     StandingRejects,
 )
-from crmsync_files.cursor import FileCursor, Resume, file_signature, parse_timestamp
+from crmsync_files import line_index
+from crmsync_files.cursor import FileCursor, file_signature
 from crmsync_files.date_formats import DateColumns
 from crmsync_files.file_checks import encoding_hint, undecodable
 from crmsync_files.history_values import normalised_history
 from crmsync_files.jsonl_rows import read_jsonl_rows
-from crmsync_files.row_readers import ReadOptions, SourceRow, read_csv_header, read_csv_rows
+from crmsync_files.line_index import IndexBuilder, LineIndex, Scan, index_key, scan_file
+from crmsync_files.passes import Pass, Retry, known_ids, present_entries, seen_ids
+from crmsync_files.row_readers import (
+    ReadOptions,
+    SourceRow,
+    read_csv_header,
+    read_csv_lines,
+    read_csv_rows,
+)
 
 __all__ = ["FilesConnector", "ALLOWED_COLUMNS"]
 
@@ -250,148 +257,82 @@ class FilesConnector(Connector):
         return batches
 
     def _read_file(self, entity: str, path: Path, state: FileCursor) -> Iterator[Batch]:
-        """One pass over ``path``, resumed from ``state.resume`` if the file is unchanged."""
+        """One pass over ``path``, resumed from ``state.resume`` if the file is unchanged;
+        of its changed lines only when the last complete pass left a line index."""
         signature = file_signature(path)
-        if state.read == signature and not self._standing.get(entity):
-            # read completely by the last sync and unchanged since: nothing new to read
-            yield Batch(cursor=state.to_json())
+        standing = self._standing.get(entity, StandingRejects())
+        if state.read == signature and not standing:
+            # read completely by the last sync and unchanged since: nothing new to read, and
+            # the stored cursor (its line index: megabytes) is kept, not written again
+            yield Batch()
             return
         resume = state.resume if state.resume and state.resume.signature == signature else None
-        since = state.since
-        max_seen = resume.max_seen if resume else None
-        rows = ROW_READERS[path.suffix.lstrip(".")](
-            path, entity, ALLOWED_COLUMNS[entity], resume.line if resume else 0,
-            self.options(entity))
-
-        records: list[dict[str, Any]] = []
-        lines: list[int] = []
-        rejects: list[Reject] = []
-        file_name = path.name
-        retry = _Retry(self._standing.get(entity, StandingRejects()), file_name)
+        options = self.options(entity)
         date_format = self._per_file("date_format", entity)
-        dates = DateColumns(entity, date_format) if date_format else None
-        for row in _prepared(rows, dates, file_name):
-            updated_at = _updated_at(row)
-            if since is not None and updated_at is not None and updated_at < since \
-                    and not retry.wants(row):
-                continue
-            if row.problem is not None:
-                rejects.append(_reject(row, f"{file_name} line {row.first_line}"))
-            else:
-                records.append(row.values)
-                lines.append(row.first_line)
-                if updated_at is not None and (max_seen is None or updated_at > max_seen):
-                    max_seen = updated_at
-            if len(records) + len(rejects) >= self.batch_size:
-                cursor = FileCursor(since, Resume(signature, row.last_line, max_seen))
-                yield Batch(records=records, sources=LineSources(file_name, lines),
-                            rejects=rejects, cursor=cursor.to_json())
-                records, lines, rejects = [], [], []
-        yield Batch(records=records, sources=LineSources(file_name, lines), rejects=rejects,
-                    cursor=FileCursor(_later(since, max_seen), read=signature).to_json())
+        key = self._index_key(entity, path, options, date_format)
+        one = Pass(path.name, signature, state.since, resume.max_seen if resume else None,
+                   self.batch_size, Retry(standing, path.name),
+                   DateColumns(entity, date_format) if date_format else None,
+                   IndexBuilder(key, limit=line_index.MAX_INDEX_ROWS) if key is not None
+                   else None)
+        index = LineIndex.from_json(state.lines) if state.lines and not resume else None
+        if index is not None and index.key == key and one.builder is not None:
+            changed = self._changed_rows(entity, path, index, one.retry, options)
+            if changed is not None:
+                scan, rows = changed
+                one.builder.extend(*present_entries(index, scan))
+                yield from one.batches(iter(rows), known_ids(index, scan, rows))
+                return
+        yield from one.batches(ROW_READERS[path.suffix.lstrip(".")](
+            path, entity, ALLOWED_COLUMNS[entity], resume.line if resume else 0, options),
+            seen_ids())
+
+    def _index_key(self, entity: str, path: Path, options: ReadOptions,
+                   date_format: str) -> str | None:
+        """What a line index of ``path`` is valid for; ``None`` for a file that keeps none (a
+        JSON Lines file, one not in UTF-8, one with far more lines than an index holds)."""
+        if path.suffix != ".csv" or options.encoding is not None \
+                or line_index.estimated_lines(path) > line_index.MAX_INDEX_ROWS:
+            return None
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as stream:
+            header_line = stream.readline()
+        return index_key(header_line, entity, ALLOWED_COLUMNS[entity], options, date_format)
+
+    def _changed_rows(self, entity: str, path: Path, index: LineIndex, retry: Retry,
+                      options: ReadOptions) -> tuple[Scan, list[SourceRow]] | None:
+        """The rows of the lines of ``path`` not in ``index`` (and of those rejected before),
+        or ``None`` when the file must be read whole (``crmsync_files.line_index``)."""
+        allowed = ALLOWED_COLUMNS[entity]
+        header, problems = read_csv_header(path, entity, allowed, options)
+        if problems:
+            raise ConnectorError(f"{path.name}: {'; '.join(problems)}", entity=entity)
+        scan = scan_file(path, index, retry.lines, retry.remote_ids, options.delimiter)
+        if scan is None:
+            return None
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as stream:
+            header_line = stream.readline()
+        rows: list[SourceRow] = []
+        for first, run in _runs(scan.changed):
+            try:
+                lines = [line.decode("utf-8") for line in run]
+            except UnicodeDecodeError:
+                return None
+            found = read_csv_lines(header, header_line, entity, allowed, options, lines, first)
+            if found is None:
+                return None
+            rows.extend(found)
+        return scan, rows
 
 
-def _prepared(rows: Iterator[SourceRow], dates: DateColumns | None, file_name: str
-              ) -> Iterator[SourceRow]:
-    """``rows`` with their dates in ISO 8601 (``date_format``), and a row whose remote id an
-    earlier row of the file has rejected (one row per record; the first is kept)."""
-    seen_ids: set[int] = set()  # hashes of the remote ids read in this pass
-    for row in rows:
-        if dates is not None and row.problem is None:
-            row = dates.convert(row)
-        if row.problem is None:
-            row = _first_of_its_id(row, seen_ids, file_name)
-        yield row
-
-
-def _first_of_its_id(row: SourceRow, seen_ids: set[int], file_name: str) -> SourceRow:
-    """``row``, or its reject when an earlier row of the pass has its remote id."""
-    rid = row.values.get("remote_id")
-    if rid is None or rid == "":
-        return row
-    key = hash(str(rid))
-    if key in seen_ids:
-        return row._replace(raw=row.values, field="remote_id", problem=(
-            f"remote_id {rid!r} appears again: an earlier line of {file_name} "
-            f"has it already (one row per record; the first is kept)"))
-    seen_ids.add(key)
-    return row
-
-
-def _updated_at(row: SourceRow) -> dt.datetime | None:
-    """The row's ``remote_updated_at`` as naive UTC, if it has one that parses."""
-    value = (row.raw or row.values).get("remote_updated_at")
-    if type(value) is str and value[-1:] == "Z" and value[10:11] == "T":
-        try:  # what exports write, ``2024-09-08T12:40:48Z``: UTC already
-            parsed = dt.datetime.fromisoformat(value[:-1])
-            if parsed.tzinfo is None:
-                return parsed
-        except ValueError:
-            pass
-    try:  # the common forms in C (``Z`` too, from Python 3.11); the tolerant parser for the rest
-        updated_at = dt.datetime.fromisoformat(value) if type(value) is str else None
-    except ValueError:
-        return parse_timestamp(value)
-    if updated_at is not None and updated_at.tzinfo is not None:
-        return updated_at.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    return updated_at
-
-
-class _Retry:
-    """The rows of the file rejected by an earlier sync, read again even when older than the
-    cursor (by first line, or by remote id)."""
-
-    def __init__(self, standing: StandingRejects, file_name: str) -> None:
-        prefix = f"{file_name} line "
-        self.lines = {int(s[len(prefix):]) for s in standing.sources
-                      if s.startswith(prefix) and s[len(prefix):].isdigit()}
-        self.remote_ids = standing.remote_ids
-
-    def wants(self, row: SourceRow) -> bool:
-        """True for a row an earlier sync rejected."""
-        return bool(self.lines or self.remote_ids) and _retry(row, self.lines, self.remote_ids)
-
-
-class LineSources(Sequence[str]):
-    """``Batch.sources`` for one file, made on demand: the engine reads them only for the
-    records it rejects, so good rows never pay for a string."""
-
-    def __init__(self, file_name: str, lines: list[int]) -> None:
-        self.file_name = file_name
-        self.lines = lines
-
-    def __len__(self) -> int:
-        return len(self.lines)
-
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-    @overload
-    def __getitem__(self, i: slice) -> list[str]: ...
-
-    def __getitem__(self, i: int | slice) -> str | list[str]:
-        if isinstance(i, slice):
-            return [f"{self.file_name} line {n}" for n in self.lines[i]]
-        return f"{self.file_name} line {self.lines[i]}"
-
-
-def _reject(row: SourceRow, source: str) -> Reject:
-    """The reject for a row a reader could not turn into a record."""
-    remote_id = (row.raw or {}).get("remote_id")
-    return Reject(reason=row.problem or "invalid row", field=row.field, source=source,
-                  remote_id=str(remote_id) if remote_id not in (None, "") else None,
-                  payload=row.raw)
-
-
-def _retry(row: SourceRow, lines: set[int], remote_ids: frozenset[str]) -> bool:
-    """True for a row rejected by an earlier sync (same first line, or same remote id)."""
-    if row.first_line in lines:
-        return True
-    rid = (row.raw or row.values).get("remote_id")
-    return rid is not None and str(rid) in remote_ids
-
-
-def _later(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
-    """The later of two optional timestamps."""
-    if a is None or b is None:
-        return a or b
-    return max(a, b)
+def _runs(changed: list[tuple[int, bytes]]) -> Iterator[tuple[int, list[bytes]]]:
+    """Consecutive lines grouped: ``(first line number, lines)``."""
+    first, run = 0, list[bytes]()
+    for number, line in changed:
+        if run and number != first + len(run):
+            yield first, run
+            run = []
+        if not run:
+            first = number
+        run.append(line)
+    if run:
+        yield first, run

@@ -14,6 +14,8 @@ A cursor is a JSON-able mapping::
 * ``read``: the signature of the file the last complete pass read. While the file keeps it
   (and no earlier reject is to be read again), the next sync has nothing to read and skips
   the file without opening it (``docs/performance.md``).
+* ``lines``: with ``read``, the :mod:`crmsync_files.line_index` of that pass (CSV files),
+  which lets the next pass over a changed file parse only the lines that changed.
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ class FileCursor:
     since: dt.datetime | None = None
     resume: Resume | None = None
     read: str | None = None
+    lines: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, value: Any) -> FileCursor:
@@ -125,7 +128,8 @@ class FileCursor:
                 and isinstance(resume.get("line"), int) and resume["line"] >= 0):
             return cls(since, Resume(resume["signature"], resume["line"],
                                      parse_timestamp(resume.get("max_seen"))))
-        return cls(since, read=read)
+        lines = value.get("lines") if read is not None else None
+        return cls(since, read=read, lines=lines if isinstance(lines, dict) else None)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON-able form the engine persists."""
@@ -136,4 +140,6 @@ class FileCursor:
         value: dict[str, Any] = {"since": format_timestamp(self.since), "resume": resume}
         if self.read is not None:
             value["read"] = self.read
+        if self.lines is not None:
+            value["lines"] = self.lines
         return value

@@ -16,7 +16,8 @@ from typing import Any, BinaryIO, NamedTuple
 from crmsync import ConnectorError
 from crmsync_files.file_checks import delimiter_hint, encoding_hint, header_problems, undecodable
 
-__all__ = ["SourceRow", "ReadOptions", "read_csv_header", "read_csv_rows", "is_empty",
+__all__ = ["SourceRow", "ReadOptions", "read_csv_header", "read_csv_rows", "read_csv_lines",
+           "is_empty",
            "unknown_column_problem", "BOM", "MAX_PAYLOAD_TEXT"]
 
 BOM = b"\xef\xbb\xbf"
@@ -33,6 +34,7 @@ class SourceRow(NamedTuple):
     :param raw: the row as read, for a reject's payload.
     :param problem: why the row cannot become a record, or ``None`` when it can.
     :param field: the column to blame for ``problem``, when one is.
+    :param text: the row's line, for a complete row of one line (the line index's digest).
     """
 
     first_line: int
@@ -41,6 +43,7 @@ class SourceRow(NamedTuple):
     raw: dict[str, Any] | None = None
     problem: str | None = None
     field: str | None = None
+    text: str | None = None
 
 
 def is_empty(value: Any) -> bool:
@@ -230,6 +233,17 @@ def read_csv_rows(path: Path, table: str, allowed: Sequence[str], skip_through: 
                                 decoded).rows(skip_through)
 
 
+def read_csv_lines(header: list[str], header_line: str, table: str, allowed: Sequence[str],
+                   options: ReadOptions, lines: list[str], first_line: int
+                   ) -> list[SourceRow] | None:
+    """The rows of ``lines``, consecutive lines of a CSV file of ``header`` (each with its
+    line break) starting at line ``first_line``; ``None`` unless they make complete rows,
+    none of them broken (a quote left open at the end, an unbalanced quote)."""
+    rows = _CsvRows(header, table, allowed, options, iter([header_line, *lines]), None)
+    found = list(rows.rows(0, first_line))
+    return None if rows.broke else found
+
+
 class _CsvRows:
     """One pass over the rows of a CSV file after its header (see :func:`read_csv_rows`).
 
@@ -249,6 +263,7 @@ class _CsvRows:
         self.unknown = [(i, name) for i, name in enumerate(header) if name not in allowed_set]
         self.width_ok = len(header)
         self.suspect = 0  # the line of the last broken row, until a complete row follows it
+        self.broke = False  # whether any row was broken
 
     @property
     def fast(self) -> bool:
@@ -256,11 +271,13 @@ class _CsvRows:
         undecodable byte in the file, no broken row just before."""
         return not self.unknown and self.decoded is None and not self.suspect
 
-    def rows(self, skip_through: int) -> Iterator[SourceRow]:
-        """Every row ending after line ``skip_through``, good or rejected."""
+    def rows(self, skip_through: int, first_line: int = 2) -> Iterator[SourceRow]:
+        """Every row ending after line ``skip_through``, good or rejected; the line after the
+        header is numbered ``first_line``."""
         feed = self.feed
         reader = feed.reader()
         next(reader)  # the header, checked by read_csv_header
+        feed.line = first_line - 1
         kept = feed.kept
         while True:
             kept.clear()  # the previous row's lines
@@ -270,6 +287,7 @@ class _CsvRows:
                 return
             cells, broken = read
             if broken is not None:
+                self.broke = True
                 if first > skip_through:
                     yield self._broken(first, broken)
                 self.suspect = first
@@ -321,7 +339,8 @@ class _CsvRows:
         if width == width_ok and self.fast:  # the common case: a complete row, nothing odd
             return SourceRow(first, last, values=dict(zip(self.header,
                                                           [cell or None for cell in cells],
-                                                          strict=True)))
+                                                          strict=True)),
+                             text=self.feed.kept[0] if first == last else None)
         if self.suspect:
             if width != width_ok:
                 # maybe text of the quoted cell that broke: only a complete row is trusted

@@ -94,6 +94,23 @@ def metric_report(config: Config, registry: Registry, *, metric: str | None = No
             store.dispose()
 
 
+#: A cursor's text longer than this is shown by its length (e.g. the files connector's line
+#: index: megabytes of digests, of no use to a reader and costly to scrub).
+SHOWN_CURSOR_TEXT = 256
+
+
+def _shown(value: Any) -> Any:
+    """A cursor as ``status`` shows it: text over :data:`SHOWN_CURSOR_TEXT` characters as
+    ``"<N characters>"``."""
+    if isinstance(value, str) and len(value) > SHOWN_CURSOR_TEXT:
+        return f"<{len(value):,} characters>"
+    if isinstance(value, dict):
+        return {k: _shown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shown(v) for v in value]
+    return value
+
+
 def status(config: Config, *, rejects_limit: int = 20, now: dt.datetime | None = None,
            registry: Registry | None = None, store: Store | None = None) -> dict[str, Any]:
     """Latest run per connection and entity (with its duration and next scheduled time),
@@ -147,6 +164,7 @@ def status(config: Config, *, rejects_limit: int = 20, now: dt.datetime | None =
 
     def run_row(r: Any) -> dict[str, Any]:
         row = {k: iso(v) for k, v in r.items()}
+        row["cursor"] = _shown(row.get("cursor"))
         row["duration_s"] = (round((r["ended_at"] - r["started_at"]).total_seconds(), 3)
                              if r["ended_at"] and r["started_at"] else None)
         row["quota_left"] = (max(r["quota_limit"] - r["quota_used"], 0)
