@@ -37,18 +37,23 @@ Convert = Callable[[list[Any]], list[Any]]
 
 def _naive_utc(v: Any) -> dt.datetime | None:
     """``v`` as ``crmsync.core.timeparse`` parses it, as naive UTC; ``None`` for anything
-    else (the slow path then decides). ``Z`` is read in C, on Python 3.10 too."""
-    if type(v) is not str:
+    else (the slow path then decides). ``Z`` is read in C, on Python 3.10 too. A ``datetime``
+    (what connectors that parse times themselves give, e.g. Salesforce's) is taken as it is:
+    naive means UTC."""
+    if type(v) is dt.datetime:
+        parsed = v
+    elif type(v) is not str:
         return None
-    try:
-        parsed = _fromisoformat(v)
-    except ValueError:
-        if v[-1:] not in ("Z", "z"):
-            return None
+    else:
         try:
-            parsed = _fromisoformat(v[:-1] + "+00:00")
+            parsed = _fromisoformat(v)
         except ValueError:
-            return None
+            if v[-1:] not in ("Z", "z"):
+                return None
+            try:
+                parsed = _fromisoformat(v[:-1] + "+00:00")
+            except ValueError:
+                return None
     if parsed.tzinfo is None:
         return parsed
     if parsed.utcoffset() == dt.timedelta(0):
