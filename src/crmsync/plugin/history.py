@@ -74,8 +74,11 @@ def field_changes_at(at: dt.datetime) -> Subquery:
 def _earliest(h: Any) -> tuple[ColumnElement[Any], ...]:
     """The order of a deal's changes of a field after an instant that puts first the one
     whose ``old_value`` is the value at the instant: the CRM's before observed ones, then
-    the earliest, ties by row id."""
-    return (sa.case((h.c.source == "observed", 1), else_=0), h.c.changed_at, h.c.id)
+    the earliest, ties by row id. Its constants are SQL literals, not parameters: two
+    windows ordered by it are then the same window to SQLite, which sorts once for both."""
+    observed = sa.case((h.c.source == sa.literal_column("'observed'"), sa.literal_column("1")),
+                       else_=sa.literal_column("0"))
+    return (observed, h.c.changed_at, h.c.id)
 
 
 def fields_at(instants: Sequence[dt.datetime], fields: Sequence[str] = HISTORY_FIELDS
