@@ -63,8 +63,11 @@ def test_a_day_without_values_says_which_command_computes_them(
     _, data = _data(store, registry)
     assert as_of_messages(data, "overview", Filters(as_of=DAY)) == []
     assert as_of_messages(data, "overview", Filters(as_of=dt.date(2026, 3, 2))) == [
-        "no values computed as of 2026-03-02: run `crmsync metrics compute --as-of "
-        "2026-03-02` (add --period P for another period)"]
+        "no values computed as of 2026-03-02 by quarter: run `crmsync metrics compute "
+        "--as-of 2026-03-02 --period quarter`"]
+    assert as_of_messages(data, "overview", Filters(period="month", as_of=DAY)) == [
+        "no values computed as of 2026-03-01 by month: run `crmsync metrics compute "
+        "--as-of 2026-03-01 --period month`"]
     assert "shows the store as it is now" in as_of_messages(
         data, "sync", Filters(as_of=DAY))[0]
 

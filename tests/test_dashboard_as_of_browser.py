@@ -136,8 +136,8 @@ def test_a_day_without_values_says_which_command_computes_them(
         page: PageWatch, as_of_server: ServedApp) -> None:
     page.goto(as_of_server.url("/?period=quarter&as_of=2026-05-15"))
     message = page.page.inner_text("ul.messages")
-    assert "no values computed as of 2026-05-15" in message
-    assert "crmsync metrics compute --as-of 2026-05-15" in message
+    assert "no values computed as of 2026-05-15 by quarter" in message
+    assert "crmsync metrics compute --as-of 2026-05-15 --period quarter" in message
     assert figures(page.page, ".card .value [data-metric]") == []
     page.assert_clean()
 
@@ -180,7 +180,7 @@ def test_report_as_of_a_day_without_values_is_a_clear_error(
     out = tmp_path / "none.html"
     done = crmsync_cli("report", "--html", str(out), "--as-of", "2026-05-15", env=env)
     assert done.returncode != 0
-    assert "no values computed as of 2026-05-15" in done.stderr
+    assert "no values computed as of 2026-05-15 by month" in done.stderr
     assert "Traceback" not in done.stderr and not out.exists()
 
 

@@ -15,12 +15,15 @@ import datetime as dt
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
+
 from crmsync import api
+from crmsync.core.internal_tables import metric_snapshots
 from crmsync.dashboard.data import DashboardData
 from crmsync.dashboard.filters import Filters
-from crmsync.metrics.snapshots import end_of_day, snapshot_instants
+from crmsync.metrics.snapshots import end_of_day
 
-__all__ = ["AsOfData", "AS_OF_PAGES", "STORED_PAGES", "view", "as_of_messages"]
+__all__ = ["AsOfData", "AS_OF_PAGES", "STORED_PAGES", "view", "as_of_messages", "missing"]
 
 T = TypeVar("T")
 
@@ -59,10 +62,17 @@ class AsOfData(DashboardData):
         """The base's cache (keys of as-of rows name the instant)."""
         return self.base.cached(key, build)
 
-    def has_values(self) -> bool:
-        """Whether values were computed as of this day's instant."""
-        return self.at in self.cached("snapshot-instants",
-                                      lambda: set(snapshot_instants(self.store)))
+    def has_values(self, period: str | None = None) -> bool:
+        """Whether values were computed as of this day's instant (for ``period`` if
+        given)."""
+        def load() -> set[tuple[dt.datetime, str]]:
+            ms = metric_snapshots
+            with self.store.engine.connect() as conn:
+                return {(at, p) for at, p in conn.execute(
+                    sa.select(ms.c.snapshot_at, ms.c.period).distinct())}
+
+        computed = self.cached("snapshot-instants", load)
+        return any(at == self.at and (period is None or p == period) for at, p in computed)
 
     def _all_rows(self, period: str, dimension: str | None) -> list[dict[str, Any]]:
         return self.cached(("as-of rows", self.at, period, dimension), lambda: api.snapshot_report(
@@ -116,7 +126,12 @@ def as_of_messages(data: DashboardData, slug: str, f: Filters) -> list[str]:
     if slug not in AS_OF_PAGES:
         return [f"this page shows the store as it is now: 'as of {f.as_of}' applies to the "
                 "KPI pages"]
-    if slug in STORED_PAGES and not AsOfData(data, f.as_of).has_values():
-        return [f"no values computed as of {f.as_of}: run `crmsync metrics compute --as-of "
-                f"{f.as_of}` (add --period P for another period)"]
+    if slug in STORED_PAGES and not AsOfData(data, f.as_of).has_values(f.period):
+        return [missing(f.as_of, f.period)]
     return []
+
+
+def missing(day: dt.date, period: str) -> str:
+    """The message for a day and period nothing was computed for."""
+    return (f"no values computed as of {day} by {period}: run `crmsync metrics compute "
+            f"--as-of {day} --period {period}`")

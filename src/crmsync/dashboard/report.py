@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from crmsync.core.config import Config
 from crmsync.core.errors import CrmsyncError
-from crmsync.dashboard.as_of import AsOfData
+from crmsync.dashboard.as_of import AsOfData, missing
 from crmsync.dashboard.assets import own_asset, plotly_js_packed
 from crmsync.dashboard.data import DashboardData
 from crmsync.dashboard.filters import PERIODS, Filters
@@ -85,12 +85,11 @@ def write_report(config: Config, registry: Registry, path: str | Path, *,
     data.record_limit = REPORT_RECORDS
     try:
         version = data.refresh()
-        if values_as_of is not None and not AsOfData(data, values_as_of).has_values():
-            raise CrmsyncError(f"no values computed as of {values_as_of}: run `crmsync "
-                               f"metrics compute --as-of {values_as_of}` first")
         teams, reps = _choose(data, team, rep)
         f = Filters(period=period or data.default_period(), team=team, rep=rep,
                     as_of=values_as_of)
+        if values_as_of is not None and not AsOfData(data, values_as_of).has_values(f.period):
+            raise CrmsyncError(missing(values_as_of, f.period))
         if len(teams) + len(reps) > 3 and values_as_of is None:  # every rep's rows at once
             data.rows(f.period, "owner")
         included = {("team", t) for t in teams} | {("rep", r) for r in reps}
