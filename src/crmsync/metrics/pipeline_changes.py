@@ -2,7 +2,8 @@
 docs/pipeline-changes.md).
 
 The pipeline at an instant is the open, not deleted deals as of that instant
-(:func:`crmsync.opportunities_as_of`) whose expected close date lies in the target window.
+(:func:`crmsync.opportunities_as_of`'s rule; both instants are rebuilt from one read of the
+history by :func:`crmsync.deal_states`) whose expected close date lies in the target window.
 Each deal is compared in two states: *A*, as it stood at the start (or, for a deal created in
 the period, as it was created) and *E*, as it stood at the end. Its categories follow from
 those two states alone (docs/pipeline-changes.md, "Per deal"), so that for every deal
@@ -157,8 +158,8 @@ def deal_changes(dialect: str, spec: ChangesSpec) -> Subquery:
 
 
 def _deal_changes(dialect: str, spec: ChangesSpec) -> Select[Any]:
-    """One row per deal in the pipeline at either end (the others are in no category):
-its two states and its categories.
+    """One row per deal in the pipeline at either end (the others are in no category): its
+    two states and its categories.
 
     Columns: ``connection``, ``deal_id``, ``name``, ``created`` (1 when created in the
     period), ``in_a``/``in_e`` (1 when in the pipeline), ``cents_a``/``cents_e``,
