@@ -66,7 +66,8 @@ def test_the_doc_shows_the_main_commands() -> None:
 
 @pytest.fixture(scope="module")
 def demo_workdir(tmp_path_factory):
-    """A folder with a crmsync.toml over a demo store (``crmsync demo --store``)."""
+    """A folder with a crmsync.toml over a demo store (``crmsync demo --store``) with the
+    values as of 2026-06-30 the ``report --as-of`` example reads."""
     folder = tmp_path_factory.mktemp("docs80")
     url = "sqlite:///crmsync.db"  # relative: the commands run in ``folder``
     (folder / "crmsync.toml").write_text(
@@ -74,6 +75,8 @@ def demo_workdir(tmp_path_factory):
         '[metrics]\nperiod = "quarter"\n', encoding="utf-8")
     result = run_in(folder, ["demo", "--store", url, "--report", "r.html"])
     assert result.exit_code == 0, result.output
+    as_of = run_in(folder, ["metrics", "compute", "--as-of", "2026-06-30"])
+    assert as_of.exit_code == 0, as_of.output
     return folder, result
 
 

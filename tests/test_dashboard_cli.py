@@ -62,7 +62,7 @@ def _loads_nothing(html: str) -> None:
 def test_report_html_writes_one_file_and_says_where_in_80_columns(env, tmp_path,
                                                                   dashboard_store):
     out = tmp_path / "sales report.html"
-    result = crmsync_cli("report", "--html", str(out), "--as-of",
+    result = crmsync_cli("report", "--html", str(out), "--today",
                          dashboard_store.as_of.date().isoformat(), env=env)
     assert result.returncode == 0, result.stderr
     _fits(result.stdout + result.stderr, out)
@@ -73,7 +73,7 @@ def test_report_html_writes_one_file_and_says_where_in_80_columns(env, tmp_path,
 
 def test_report_figures_equal_metrics_show_json(env, tmp_path, dashboard_store):
     out = tmp_path / "q.html"
-    result = crmsync_cli("report", "--html", str(out), "--period", "quarter", "--as-of",
+    result = crmsync_cli("report", "--html", str(out), "--period", "quarter", "--today",
                          dashboard_store.as_of.date().isoformat(), env=env)
     assert result.returncode == 0, result.stderr
     shown = [dict(zip(("metric", "period_start", "dimension", "dimension_value", "value"),
@@ -94,7 +94,7 @@ def test_report_html_for_one_team_holds_only_that_team(env, tmp_path, dashboard_
     team, other = dashboard_store.teams[0], dashboard_store.teams[1]
     out = tmp_path / "team.html"
     result = crmsync_cli("report", "--html", str(out), "--period", "quarter", "--team", team,
-                         "--as-of", dashboard_store.as_of.date().isoformat(), env=env)
+                         "--today", dashboard_store.as_of.date().isoformat(), env=env)
     assert result.returncode == 0, result.stderr
     html = out.read_text(encoding="utf-8")
     values = set(re.findall(r'data-dimension="team" data-dimension-value="([^"]*)"', html))

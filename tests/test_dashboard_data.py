@@ -319,7 +319,7 @@ def test_cli_report_writes_the_file_and_names_an_unknown_team(tmp_path: Path,
     config = _config_file(tmp_path, store_file)
 
     ok = _cli("report", "--html", str(tmp_path / "out.html"), "--period", "quarter",
-              "--as-of", "2026-06-15", "--json", config=config)
+              "--today", "2026-06-15", "--json", config=config)
     bad = _cli("report", "--html", str(tmp_path / "bad.html"), "--team", "Nowhere",
                config=config)
 

@@ -58,7 +58,9 @@ from crmsync.plugin.connector import (
 from crmsync.plugin.context import DIMENSIONS, METRIC_OPTIONS  # schema and metric inputs
 from crmsync.plugin.dimensions import Dimension
 from crmsync.plugin.history import (
+    deal_states,
     field_changes_at,
+    fields_at,
     opportunities_as_of,
     owner_at_close,
     table_as_of,
@@ -148,6 +150,8 @@ __all__ = [
     "opportunities_as_of",
     "table_as_of",
     "field_changes_at",
+    "fields_at",
+    "deal_states",
     "close_date_pushes",
     "owner_at_close",
     "ENTITIES",

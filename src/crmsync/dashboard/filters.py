@@ -36,6 +36,9 @@ class Filters:
     region: str | None = None
     industry: str | None = None
     metric: str | None = None
+    #: Show the values as they read at the end of this day (docs/dashboard.md, "As of a
+    #: past date"), not the latest ones.
+    as_of: dt.date | None = None
 
     @property
     def scope(self) -> tuple[str | None, str | None]:
@@ -116,6 +119,9 @@ def parse_filters(query: Mapping[str, str], *, default_period: str,
     messages: list[str] = []
     values: dict[str, Any] = {"period": _period(query, default_period, messages),
                               **_date_range(query, messages)}
+    raw_as_of = (query.get("as_of") or "").strip()
+    if raw_as_of:
+        values["as_of"] = _date(raw_as_of, "as_of", messages)
     for key in ("team", "rep", "pipeline", "segment", "region", "industry", "metric"):
         raw = (query.get(key) or "").strip()
         if not raw:

@@ -16,6 +16,7 @@ import jinja2
 from markupsafe import Markup
 
 from crmsync.dashboard import operations, sales
+from crmsync.dashboard.as_of import AS_OF_PAGES, as_of_messages, view
 from crmsync.dashboard.coaching import coaching_page
 from crmsync.dashboard.data import DashboardData
 from crmsync.dashboard.filters import PERIODS, Filters, parse_filters
@@ -174,7 +175,8 @@ class Renderer:
                 "uses_metric": slug in ("trends", "leaderboard"),
                 "href": lambda kind, value=None: self.href(f, kind, value),
                 "uid": lambda: f"c{next(self._ids)}", "currency": self.data.currency,
-                "as_of": self.data.as_of()}
+                "as_of": self.data.as_of(), "values_as_of": (
+                    f.as_of if slug in AS_OF_PAGES or slug == "report" else None)}
 
     # -- pages ---------------------------------------------------------------------------
 
@@ -193,20 +195,21 @@ class Renderer:
                 query: Mapping[str, str] | None = None) -> tuple[str, Markup]:
         """A page's title and its rendered content (without the surrounding layout)."""
         cat = self.data.catalogue()
+        data = view(self.data, slug, f)
         if slug == "rep":
             if subject not in cat.reps:
                 raise NotFound(f"no rep with id '{subject}' in the store")
-            d = sales.rep_page(self.data, f, subject or "")
+            d = sales.rep_page(data, f, subject or "")
             title, template = f"Rep: {d['name']}", "rep.html"
         elif slug == "team":
             if subject not in cat.teams:
                 raise NotFound(f"no team named '{subject}' in the store")
-            d = sales.team_page(self.data, f, subject or "")
+            d = sales.team_page(data, f, subject or "")
             title, template = f"Team: {subject}", "team.html"
         elif slug in _BY_SLUG:
             page = _BY_SLUG[slug]
-            d = page.build(self.data, f, query or {}) if page.reads_query \
-                else page.build(self.data, f)
+            d = page.build(data, f, query or {}) if page.reads_query \
+                else page.build(data, f)
             title, template = page.title, f"{slug}.html"
         elif slug in self.extra_pages():
             d, title, template = {}, slug.replace("-", " ").capitalize(), "plugin_page.html"
@@ -258,6 +261,7 @@ class Renderer:
                 version: Mapping[str, Any]) -> str:
         f, messages = self.filters(query)
         f = self.preferred(slug, f, chosen=bool(query.get("period")))
+        messages += as_of_messages(self.data, slug, f)
         title, content = self.content(slug, f, subject, query)
         ctx = self.common(slug, title, f, messages, version)
         ctx["content"] = content

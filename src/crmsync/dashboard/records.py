@@ -81,6 +81,7 @@ def records_of(data: DashboardData, metric_name: str, *, period: str,
     """The records behind ``metric_name`` (only those of ``owners`` if given), at most
     ``data.record_limit``, and how many there are; ``([], 0)`` if the metric lists none.
     Cached per change token."""
+    data = getattr(data, "base", data)  # as of a past day too: the records as they are now
     key = ("records", metric_name, period, None if owners is None else tuple(owners),
            data.record_limit)
     return data.cached(key, lambda: _records_of(data, metric_name, period, owners))

@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from crmsync.core.config import Config
 from crmsync.core.errors import CrmsyncError
+from crmsync.dashboard.as_of import AsOfData, missing
 from crmsync.dashboard.assets import own_asset, plotly_js_packed
 from crmsync.dashboard.data import DashboardData
 from crmsync.dashboard.filters import PERIODS, Filters
@@ -64,11 +65,15 @@ def _choose(data: DashboardData, team: str | None, rep: str | None
 def write_report(config: Config, registry: Registry, path: str | Path, *,
                  period: str | None = None, as_of: dt.date | None = None,
                  team: str | None = None, rep: str | None = None,
-                 store: Store | None = None) -> ReportResult:
+                 store: Store | None = None, values_as_of: dt.date | None = None
+                 ) -> ReportResult:
     """Write the self-contained report.
 
     :param period: the period granularity (default: the configured one, if computed).
-    :param as_of: the day the current period contains (default today).
+    :param as_of: the day the current period contains (default ``values_as_of``, else
+        today).
+    :param values_as_of: show the figures as they read at the end of this day: the values
+        ``crmsync metrics compute --as-of`` stored for it (an error when there are none).
     :param team: only this team (its page, its reps' pages, the other pages filtered to it).
     :param rep: only this rep (their page, their team's page, the pages filtered to them).
     :param store: the store to read (default: the configured one, read-only).
@@ -76,13 +81,16 @@ def write_report(config: Config, registry: Registry, path: str | Path, *,
     started = time.perf_counter()
     if period is not None and period not in PERIODS:
         raise CrmsyncError(f"unknown period '{period}' (one of {', '.join(PERIODS)})")
-    data = DashboardData(config, registry, as_of=as_of, store=store)
+    data = DashboardData(config, registry, as_of=as_of or values_as_of, store=store)
     data.record_limit = REPORT_RECORDS
     try:
         version = data.refresh()
         teams, reps = _choose(data, team, rep)
-        f = Filters(period=period or data.default_period(), team=team, rep=rep)
-        if len(teams) + len(reps) > 3:  # many team pages: every rep's rows at once
+        f = Filters(period=period or data.default_period(), team=team, rep=rep,
+                    as_of=values_as_of)
+        if values_as_of is not None and not AsOfData(data, values_as_of).has_values(f.period):
+            raise CrmsyncError(missing(values_as_of, f.period))
+        if len(teams) + len(reps) > 3 and values_as_of is None:  # every rep's rows at once
             data.rows(f.period, "owner")
         included = {("team", t) for t in teams} | {("rep", r) for r in reps}
         renderer = Renderer(data, static=True, included=included)

@@ -34,14 +34,17 @@ def snapshot_lines(data: DashboardData, f: Filters, metric: str, dimension: str 
                    values: Collection[str | None] | None, label: str | None
                    ) -> list[tuple[str, list[str], list[float | None]]] | None:
     """``(label, snapshot days, values)`` per dimension value (of ``values`` if given) from
-    the snapshots of ``metric`` for the page's period in its date range; ``None`` when there
-    are none (the caller draws the computed periods)."""
+    the snapshots of ``metric`` for the page's period in its date range (and taken by the
+    ``as_of`` day, if set); ``None`` when there are none (the caller draws the computed
+    periods)."""
     series = data.cached(("snapshots", metric, f.period, dimension),
                          lambda: snapshot_series(data.store, metric, period=f.period,
                                                  dimension=dimension))
     per: dict[str | None, tuple[list[str], list[float | None]]] = {}
     for at, v in series:
         if not _current(at, v) or not f.in_range(at.date()):
+            continue
+        if f.as_of is not None and at.date() > f.as_of:  # not yet taken on the as-of day
             continue
         if values is not None and v.dimension_value not in values:
             continue

@@ -2,7 +2,8 @@
 docs/pipeline-changes.md).
 
 The pipeline at an instant is the open, not deleted deals as of that instant
-(:func:`crmsync.opportunities_as_of`) whose expected close date lies in the target window.
+(:func:`crmsync.opportunities_as_of`'s rule; both instants are rebuilt from one read of the
+history by :func:`crmsync.deal_states`) whose expected close date lies in the target window.
 Each deal is compared in two states: *A*, as it stood at the start (or, for a deal created in
 the period, as it was created) and *E*, as it stood at the end. Its categories follow from
 those two states alone (docs/pipeline-changes.md, "Per deal"), so that for every deal
@@ -22,7 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select, Subquery
 
 from crmsync.core.schema import SYNCED_TABLES
-from crmsync.plugin.history import opportunities_as_of
+from crmsync.plugin.history import deal_states
 from crmsync.plugin.slippage import close_date_pushes
 
 __all__ = ["Window", "ChangesSpec", "CATEGORIES", "GROUPINGS", "deal_changes",
@@ -79,17 +80,45 @@ class ChangesSpec:
     base_currency: str = "USD"
 
 
-def _entry_state(dialect: str, at: dt.datetime) -> Select[Any]:
-    """Every deal as it stood at ``at``, and a deal created after ``at`` as it was created:
-    the as-of select without its creation cut (before its first change, a tracked field holds
-    the old value of that change: its value at creation)."""
-    q = opportunities_as_of(dialect, at)
-    return sa.select(*q.selected_columns).select_from(*q.get_final_froms())
+#: The columns of a deal's state the report reads.
+_STATE_COLUMNS = ("connection", "remote_id", "name", "remote_created_at", "is_deleted",
+                  "status", "expected_close_date", "amount", "amount_base", "currency",
+                  "owner_id")
 
 
-def _latest_rates(base_currency: str) -> Subquery:
+class _State:
+    """One of the two states in the row of :func:`crmsync.deal_states`: ``state.c.amount``
+    is its column ``s{k}_amount``."""
+
+    def __init__(self, states: Subquery, k: int) -> None:
+        self.c = _Columns(states, k)
+
+
+class _Columns:
+    def __init__(self, states: Subquery, k: int) -> None:
+        self._states, self._k = states, k
+
+    def __getattr__(self, name: str) -> Any:
+        return self._states.c[f"s{self._k}_{name}"]
+
+
+def _states(dialect: str, spec: ChangesSpec) -> tuple[Subquery, Any, Any]:
+    """The deals created by the end in their two states, one row each, from one read of
+    the history after the start (:func:`crmsync.deal_states`): *A* as the deal stood at
+    the start, or as it was created when created after it (before its first change, a
+    tracked field holds the old value of that change: its value at creation); *E* as it
+    stood at the end. Returns the rows and the two states' columns."""
+    q = deal_states(dialect, (spec.start, spec.end), _STATE_COLUMNS)
+    created = q.selected_columns.s1_remote_created_at
+    rows = q.where(sa.or_(created.is_(None), created <= sa.literal(spec.end, sa.DateTime()))
+                   ).subquery("states")
+    return rows, _State(rows, 0), _State(rows, 1)
+
+
+def _latest_rates(base_currency: str) -> Any:
     """The latest rate of each (connection, currency): ``MetricContext.amount_in_base``'s rule
-    for open deals, as a join."""
+    for open deals, as a join: a materialised CTE of a few rows (a subquery would be ranked
+    again, or scanned whole, for every deal)."""
     r = SYNCED_TABLES["currency_rates"]
     ranked = sa.select(
         r.c.connection, r.c.currency, r.c.rate_to_base,
@@ -99,7 +128,7 @@ def _latest_rates(base_currency: str) -> Subquery:
             sa.or_(r.c.base_currency.is_(None), r.c.base_currency == base_currency)
             ).subquery("ranked_rates")
     return (sa.select(ranked.c.connection, ranked.c.currency, ranked.c.rate_to_base)
-            .where(ranked.c.rn == 1).subquery())
+            .where(ranked.c.rn == 1).cte("latest_rates").prefix_with("MATERIALIZED"))
 
 
 def _base(state: Any, rate: Any, base_currency: str) -> ColumnElement[Any]:
@@ -129,7 +158,8 @@ def deal_changes(dialect: str, spec: ChangesSpec) -> Subquery:
 
 
 def _deal_changes(dialect: str, spec: ChangesSpec) -> Select[Any]:
-    """One row per deal that existed by the end: its two states and its categories.
+    """One row per deal in the pipeline at either end (the others are in no category): its
+    two states and its categories.
 
     Columns: ``connection``, ``deal_id``, ``name``, ``created`` (1 when created in the
     period), ``in_a``/``in_e`` (1 when in the pipeline), ``cents_a``/``cents_e``,
@@ -139,11 +169,10 @@ def _deal_changes(dialect: str, spec: ChangesSpec) -> Select[Any]:
     or ``pulled_out`` for a deal leaving), ``close_a``/``close_e``, ``status_a``/``status_e``,
     ``unpriced`` (1 when in the pipeline at either end with an amount but no rate).
     """
-    a = _entry_state(dialect, spec.start).subquery("a")
-    e = opportunities_as_of(dialect, spec.end).subquery("e")
+    states, a, e = _states(dialect, spec)
     rates = _latest_rates(spec.base_currency)
     ra, re_ = rates.alias("rate_a"), rates.alias("rate_e")
-    frm = (a.join(e, sa.and_(e.c.connection == a.c.connection, e.c.remote_id == a.c.remote_id))
+    frm = (states
            .outerjoin(ra, sa.and_(ra.c.connection == a.c.connection,
                                   ra.c.currency == a.c.currency))
            .outerjoin(re_, sa.and_(re_.c.connection == e.c.connection,
@@ -177,7 +206,8 @@ def _deal_changes(dialect: str, spec: ChangesSpec) -> Select[Any]:
     priced_e = sa.or_(e.c.amount.is_(None), base_e.is_not(None))
     return (
         sa.select(
-            a.c.connection, a.c.remote_id.label("deal_id"), e.c.name,
+            a.c.connection.label("connection"), a.c.remote_id.label("deal_id"),
+            e.c.name.label("name"),
             sa.case((a.c.remote_created_at > sa.literal(spec.start, sa.DateTime()), 1),
                     else_=0).label("created"),
             in_a.label("in_a"), in_e.label("in_e"),
@@ -195,6 +225,7 @@ def _deal_changes(dialect: str, spec: ChangesSpec) -> Select[Any]:
                     else_=0).label("unpriced"),
         )
         .select_from(frm)
+        .where(sa.or_(in_a == 1, in_e == 1))
     )
 
 
@@ -248,28 +279,31 @@ def deal_rows(dialect: str, spec: ChangesSpec) -> Select[Any]:
     amount or were created into the pipeline — with their owners' names and their close-date
     pushes up to the end (``pushes``, ``push_days``) and within the period
     (``pushes_in_period``). Enough to list the deals of each change and to sum every
-    category (:func:`sums_of_rows`)."""
-    d = deal_changes(dialect, spec)
+    category (:func:`sums_of_rows`). The pushes are counted from the history of these
+    deals only (a materialised CTE of them), not the whole history."""
+    d: Any = _deal_changes(dialect, spec).cte("deal_changes").prefix_with("MATERIALIZED")
     users = SYNCED_TABLES["users"]
     ua, ue = users.alias("owner_a"), users.alias("owner_e")
-    total = close_date_pushes(dialect, spec.end).alias("pushes_total")
-    period = close_date_pushes(dialect, spec.end, since=spec.start).alias("pushes_period")
+    h = SYNCED_TABLES["opportunity_field_history"]
+    theirs = (sa.select(h).where(h.c.field == "expected_close_date",
+                                 h.c.opportunity_id.in_(sa.select(d.c.deal_id)))
+              .subquery("listed_history"))
+    total = close_date_pushes(dialect, spec.end, split=spec.start,
+                              history=theirs).alias("pushes_total")
     changed = sa.or_(d.c.in_a == 1, d.c.in_e == 1, d.c.entry.is_not(None),
                      d.c.exit.is_not(None))
     return (
         sa.select(d, ua.c.name.label("owner_name_a"), ue.c.name.label("owner_name_e"),
                   sa.func.coalesce(total.c.pushes, 0).label("pushes"),
                   sa.func.coalesce(total.c.push_days, 0).label("push_days"),
-                  sa.func.coalesce(period.c.pushes, 0).label("pushes_in_period"))
+                  sa.func.coalesce(total.c.pushes_after, 0).label("pushes_in_period"))
         .select_from(
             d.outerjoin(ua, sa.and_(ua.c.connection == d.c.connection,
                                     ua.c.remote_id == d.c.owner_a))
             .outerjoin(ue, sa.and_(ue.c.connection == d.c.connection,
                                    ue.c.remote_id == d.c.owner_e))
             .outerjoin(total, sa.and_(total.c.connection == d.c.connection,
-                                      total.c.opportunity_id == d.c.deal_id))
-            .outerjoin(period, sa.and_(period.c.connection == d.c.connection,
-                                       period.c.opportunity_id == d.c.deal_id)))
+                                      total.c.opportunity_id == d.c.deal_id)))
         .where(changed)
         .order_by(d.c.connection, d.c.deal_id)
     )

@@ -21,6 +21,7 @@ the won or lost reason shows while the deal is closed that way or as it is now.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,8 +30,8 @@ from sqlalchemy.sql.selectable import Select, Subquery
 
 from crmsync.core.schema import HISTORY_FIELDS, SYNCED_TABLES
 
-__all__ = ["opportunities_as_of", "table_as_of", "field_changes_at", "owner_at_close",
-           "STRUCTURE_TABLES"]
+__all__ = ["opportunities_as_of", "table_as_of", "field_changes_at", "fields_at",
+           "deal_states", "owner_at_close", "STRUCTURE_TABLES"]
 
 _NUMBERS = ("amount", "probability")
 _DATES = ("expected_close_date",)
@@ -63,14 +64,61 @@ def field_changes_at(at: dt.datetime) -> Subquery:
     keys = (h.c.connection, h.c.opportunity_id, h.c.field)
     after = sa.select(
         *keys, h.c.old_value,
-        sa.func.row_number().over(
-            partition_by=keys,
-            order_by=(sa.case((h.c.source == "observed", 1), else_=0), h.c.changed_at, h.c.id),
-        ).label("rn"),
+        sa.func.row_number().over(partition_by=keys, order_by=_earliest(h)).label("rn"),
     ).where(h.c.is_deleted == sa.false(), h.c.changed_at > _instant(at)).subquery("changes")
     c = after.c
     return (sa.select(c.connection, c.opportunity_id, c.field, c.old_value.label("value"))
             .where(c.rn == 1).subquery("field_at"))
+
+
+def _earliest(h: Any) -> tuple[ColumnElement[Any], ...]:
+    """The order of a deal's changes of a field after an instant that puts first the one
+    whose ``old_value`` is the value at the instant: the CRM's before observed ones, then
+    the earliest, ties by row id. Its constants are SQL literals, not parameters: two
+    windows ordered by it are then the same window to SQLite, which sorts once for both."""
+    observed = sa.case((h.c.source == sa.literal_column("'observed'"), sa.literal_column("1")),
+                       else_=sa.literal_column("0"))
+    return (observed, h.c.changed_at, h.c.id)
+
+
+def fields_at(instants: Sequence[dt.datetime], fields: Sequence[str] = HISTORY_FIELDS
+              ) -> Select[Any]:
+    """The values of ``fields`` at each of ``instants``, per deal with a change of one of
+    them after the earliest instant, in ONE read of those changes: for instant number ``k``
+    and field ``F``, ``has{k}_{F}`` is 1 when F changed after that instant and ``v{k}_{F}``
+    is then the value it held (text); otherwise F held its current value. The rule of
+    :func:`field_changes_at` for each instant.
+
+    Columns: ``connection``, ``opportunity_id``, ``has{k}_{F}``, ``v{k}_{F}``.
+    """
+    h = SYNCED_TABLES["opportunity_field_history"]
+    keys = (h.c.connection, h.c.opportunity_id, h.c.field)
+    first = min(instants)
+    # In the order of the changes after the first instant, the change of a later instant
+    # is the first one after it: where the changes after it counted so far are one. One
+    # window, so one sort, serves every instant; a ROWS frame (the order has no ties) is a
+    # running count, where the default RANGE frame costs SQLite as much as the sort.
+    ranks = [sa.func.row_number().over(partition_by=keys, order_by=_earliest(h))
+             .label(f"rn{k}") if t == first else
+             sa.func.sum(sa.case((h.c.changed_at > _instant(t), 1), else_=0))
+             .over(partition_by=keys, order_by=_earliest(h), rows=(None, 0)).label(f"rn{k}")
+             for k, t in enumerate(instants)]
+    where = [h.c.is_deleted == sa.false(), h.c.changed_at > _instant(first)]
+    if tuple(fields) != HISTORY_FIELDS:
+        where.append(h.c.field.in_(list(fields)))
+    c = sa.select(*keys, h.c.old_value, h.c.changed_at, *ranks).where(*where).subquery(
+        "changes").c
+    columns: list[ColumnElement[Any]] = []
+    for k, t in enumerate(instants):
+        held = c[f"rn{k}"] == 1 if t == first else sa.and_(c[f"rn{k}"] == 1,
+                                                              c.changed_at > _instant(t))
+        for name in fields:
+            mine = sa.and_(held, c.field == name)
+            columns.append(sa.func.max(sa.case((mine, 1))).label(f"has{k}_{name}"))
+            columns.append(sa.func.max(sa.case((mine, c.old_value))).label(f"v{k}_{name}"))
+    return (sa.select(c.connection, c.opportunity_id, *columns)
+            .where(sa.or_(*(c[f"rn{k}"] == 1 for k in range(len(instants)))))
+            .group_by(c.connection, c.opportunity_id))
 
 
 def _decode(dialect: str, field: str, text: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -108,20 +156,81 @@ def opportunities_as_of(dialect: str, at: dt.datetime) -> Select[Any]:
     o = SYNCED_TABLES["opportunities"]
     stages = SYNCED_TABLES["stages"].alias("stage_at")
     f = field_changes_at(at)
-    t = _instant(at)
     pivot_cols: list[ColumnElement[Any]] = []
     for name in HISTORY_FIELDS:
         pivot_cols.append(sa.func.max(sa.case((f.c.field == name, 1))).label(f"has_{name}"))
         pivot_cols.append(sa.func.max(sa.case((f.c.field == name, f.c.value))).label(f"v_{name}"))
     p = (sa.select(f.c.connection, f.c.opportunity_id, *pivot_cols)
          .group_by(f.c.connection, f.c.opportunity_id).subquery("deal_at"))
+    columns, stage_id = _state(dialect, o, p, "", at, stages)
+    joined = (
+        o.outerjoin(p, sa.and_(p.c.connection == o.c.connection,
+                               p.c.opportunity_id == o.c.remote_id))
+        .outerjoin(stages, sa.and_(stages.c.connection == o.c.connection,
+                                   stages.c.remote_id == stage_id,
+                                   stages.c.is_deleted == sa.false()))
+    )
+    return (
+        sa.select(*(expr.label(name) for name, expr in columns.items()))
+        .select_from(joined)
+        .where(sa.or_(o.c.remote_created_at.is_(None), o.c.remote_created_at <= _instant(at)))
+    )
+
+
+#: The columns of a rebuilt deal that read the stage at the instant.
+_BY_STAGE = ("stage_id", "status", "closed_at", "won_reason", "lost_reason")
+
+
+def deal_states(dialect: str, instants: Sequence[dt.datetime], columns: Collection[str]
+                ) -> Select[Any]:
+    """Every deal as it stood at each of ``instants`` — and a deal created after one as it
+    was created —, in ONE row per deal: ``s{k}_{C}`` is column ``C`` of ``columns`` (those
+    of :func:`opportunities_as_of`) at instant number ``k``. No creation cut (filter on
+    ``s{k}_remote_created_at``). One read of the history after the earliest instant
+    (:func:`fields_at`, for the tracked fields the columns need), one join of it with the
+    deals: what a report comparing instants (``crmsync pipeline changes``) reads.
+    """
+    o = SYNCED_TABLES["opportunities"]
+    needed = {c for c in columns if c in HISTORY_FIELDS}
+    if set(columns).intersection(_BY_STAGE):
+        needed.add("stage_id")
+    if "amount_base" in columns:
+        needed.update(("amount", "currency"))
+    fields = [name for name in HISTORY_FIELDS if name in needed]
+    p = fields_at(instants, fields).subquery("fields_at")
+    joined = o.outerjoin(p, sa.and_(p.c.connection == o.c.connection,
+                                    p.c.opportunity_id == o.c.remote_id))
+    selected: list[ColumnElement[Any]] = []
+    for k, at in enumerate(instants):
+        stages = SYNCED_TABLES["stages"].alias(f"stage_at_{k}")
+        state, stage_id = _state(dialect, o, p, str(k), at, stages, fields)
+        if "stage_id" in fields:
+            joined = joined.outerjoin(stages, sa.and_(stages.c.connection == o.c.connection,
+                                                      stages.c.remote_id == stage_id,
+                                                      stages.c.is_deleted == sa.false()))
+        selected += [state[name].label(f"s{k}_{name}") for name in columns]
+    return sa.select(*selected).select_from(joined)
+
+
+def _state(dialect: str, o: Any, p: Any, k: str, at: dt.datetime, stages: Any,
+           fields: Sequence[str] = HISTORY_FIELDS
+           ) -> tuple[dict[str, ColumnElement[Any]], ColumnElement[Any]]:
+    """The columns of deal ``o`` at ``at`` from the pivot ``p`` (``has{k}_{F}``,
+    ``v{k}_{F}`` of the ``fields``; the others hold their current values) and ``stages``
+    (the stage at ``at``, joined by the caller on the returned stage id)."""
+    t = _instant(at)
+
+    def has(name: str) -> ColumnElement[Any]:
+        return p.c[f"has{k}_{name}"] if name in fields else sa.null()
 
     def at_t(name: str) -> ColumnElement[Any]:
-        return sa.case((p.c[f"has_{name}"] == 1, _decode(dialect, name, p.c[f"v_{name}"])),
+        if name not in fields:
+            return o.c[name]  # type: ignore[no-any-return]
+        return sa.case((has(name) == 1, _decode(dialect, name, p.c[f"v{k}_{name}"])),
                        else_=o.c[name])
 
     stage_id = at_t("stage_id")
-    changed_stage = p.c.has_stage_id == 1
+    changed_stage = has("stage_id") == 1
     closed_now_before = sa.and_(o.c.status != "open", o.c.closed_at <= t)
     status = sa.case(
         (sa.and_(changed_stage, stages.c.is_closed == sa.true(), stages.c.is_won == sa.true()),
@@ -138,8 +247,8 @@ def opportunities_as_of(dialect: str, at: dt.datetime) -> Select[Any]:
         else_=sa.func.coalesce(_last_change(o, t, "stage_id"), o.c.remote_created_at),
     )
     amount, currency = at_t("amount"), at_t("currency")
-    same_money = sa.and_(sa.func.coalesce(p.c.has_amount, 0) == 0,
-                         sa.func.coalesce(p.c.has_currency, 0) == 0)
+    same_money = sa.and_(sa.func.coalesce(has("amount"), 0) == 0,
+                         sa.func.coalesce(has("currency"), 0) == 0)
     unchanged_money = sa.or_(same_money, sa.and_(
         amount == o.c.amount, sa.func.coalesce(currency, "") == sa.func.coalesce(o.c.currency, "")))
     deleted = sa.and_(o.c.is_deleted == sa.true(),
@@ -163,18 +272,7 @@ def opportunities_as_of(dialect: str, at: dt.datetime) -> Select[Any]:
     })
     for name in HISTORY_FIELDS:
         columns[name] = stage_id if name == "stage_id" else at_t(name)
-    joined = (
-        o.outerjoin(p, sa.and_(p.c.connection == o.c.connection,
-                               p.c.opportunity_id == o.c.remote_id))
-        .outerjoin(stages, sa.and_(stages.c.connection == o.c.connection,
-                                   stages.c.remote_id == stage_id,
-                                   stages.c.is_deleted == sa.false()))
-    )
-    return (
-        sa.select(*(expr.label(name) for name, expr in columns.items()))
-        .select_from(joined)
-        .where(sa.or_(o.c.remote_created_at.is_(None), o.c.remote_created_at <= t))
-    )
+    return columns, stage_id
 
 
 def table_as_of(dialect: str, name: str, at: dt.datetime) -> Select[Any]:

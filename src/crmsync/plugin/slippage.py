@@ -33,12 +33,14 @@ def _days(dialect: str, old: ColumnElement[Any], new: ColumnElement[Any]
 
 def close_date_pushes(dialect: str, until: dt.datetime | ColumnElement[Any] | None = None, *,
                       since: dt.datetime | None = None,
-                      history: FromClause | None = None) -> Subquery:
+                      history: FromClause | None = None,
+                      split: dt.datetime | None = None) -> Subquery:
     """Per deal with at least one push: the pushes of its expected close date made in
     ``(since, until]`` (naive UTC; ``None``: no bound).
 
     Columns: ``connection``, ``opportunity_id``, ``pushes`` (how many), ``push_days`` (the days
-    they added up to).
+    they added up to); with ``split``, also ``pushes_after`` and ``push_days_after``: those
+    made after ``split`` (in the same read of the history).
 
     :param dialect: ``sqlite`` or ``postgresql``.
     :param history: the history table to read (default ``opportunity_field_history``; a
@@ -63,10 +65,16 @@ def close_date_pushes(dialect: str, until: dt.datetime | ColumnElement[Any] | No
         where.append(c.changed_at <= bound)
     if since is not None:
         where.append(c.changed_at > sa.literal(since, sa.DateTime()))
+    days = _days(dialect, c.old_value, c.new_value)
+    after: list[ColumnElement[Any]] = []
+    if split is not None:
+        later = c.changed_at > sa.literal(split, sa.DateTime())
+        after = [sa.func.count(sa.case((later, 1))).label("pushes_after"),
+                 sa.func.sum(sa.case((later, days))).label("push_days_after")]
     return (
         sa.select(c.connection, c.opportunity_id,
                   sa.func.count().label("pushes"),
-                  sa.func.sum(_days(dialect, c.old_value, c.new_value)).label("push_days"))
+                  sa.func.sum(days).label("push_days"), *after)
         .where(*where)
         .group_by(c.connection, c.opportunity_id)
         .subquery("pushes")
