@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crmsync import Batch, ConnectorError
+from crmsync_salesforce.line_items import number
 from crmsync_salesforce.mapping import MappingContext, Unmappable, base_record, related
 
 __all__ = ["MAPPERS", "STANDARD_FIELDS", "OPTIONAL_FIELDS", "NOT_READABLE", "NotAnInput",
@@ -78,16 +79,6 @@ class InputContext(MappingContext):
     forecast_type: str = DEFAULT_FORECAST_TYPE
 
 
-def _float(raw: Mapping[str, Any], name: str) -> float | None:
-    value = raw.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise Unmappable(name, f"expected a number, got {value!r}") from None
-
-
 def _required(raw: Mapping[str, Any], name: str, what: str) -> Any:
     value = related(raw, name) if "." in name else raw.get(name)
     if value in (None, ""):
@@ -112,9 +103,10 @@ def forecasting_quota(raw: Mapping[str, Any], ctx: MappingContext) -> dict[str, 
     if kind is not None and kind != forecast_type:
         raise NotAnInput(f"a quota of forecast type {kind!r}, not {forecast_type!r}")
     quantity = bool(raw.get("IsQuantity")) and not raw.get("IsAmount")
-    amount = _float(raw, "QuotaQuantity" if quantity else "QuotaAmount")
+    field = "QuotaQuantity" if quantity else "QuotaAmount"
+    amount = number(raw.get(field), field)
     if amount is None:
-        raise Unmappable("QuotaQuantity" if quantity else "QuotaAmount", "the quota is empty")
+        raise Unmappable(field, "the quota is empty")
     return _with(raw, ctx, {
         "owner_id": raw.get("QuotaOwnerId"), "team": related(raw, "QuotaOwner.UserRole.Name"),
         "period_start": _required(raw, "StartDate", "a quota needs its StartDate"),
@@ -131,7 +123,7 @@ def campaign(raw: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
     category ``marketing``; ``segment`` only through ``field_map`` (no standard field)."""
     if raw.get("IsDeleted"):
         raise NotAnInput("in the recycle bin")
-    cost = _float(raw, "ActualCost")
+    cost = number(raw.get("ActualCost"), "ActualCost")
     if cost is None:
         raise NotAnInput("a campaign without ActualCost")
     kept = {k: raw[k] for k in ("Name", "BudgetedCost", "Status") if raw.get(k) is not None}

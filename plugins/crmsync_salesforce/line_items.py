@@ -42,7 +42,7 @@ from crmsync_salesforce.mapping import MappingContext, Unmappable, base_record
 if TYPE_CHECKING:  # the client needs the SDK (crmsync_salesforce.sdk)
     from crmsync_salesforce.client import SalesforceClient
 
-__all__ = ["MAPPERS", "STANDARD_FIELDS", "OPTIONAL_FIELDS", "product", "line_item",
+__all__ = ["MAPPERS", "STANDARD_FIELDS", "OPTIONAL_FIELDS", "number", "product", "line_item",
            "frequency_of", "attach_schedules", "SCHEDULE", "SCHEDULE_KEY"]
 
 #: The object holding revenue-schedule installments.
@@ -86,7 +86,9 @@ def frequency_of(value: Any) -> str | None:
     return _SYNONYMS.get(text, text.replace(" ", "_"))
 
 
-def _float(value: Any, name: str) -> float | None:
+def number(value: Any, name: str) -> float | None:
+    """``value`` as a number; None when empty; a value that is no number is rejected naming
+    ``name``."""
     if value in (None, ""):
         return None
     try:
@@ -112,7 +114,7 @@ def _schedule(raw: Mapping[str, Any]) -> tuple[str | None, int | None]:
     period = _INSTALLMENTS.get(str(raw.get("RevenueInstallmentPeriod") or ""))
     if period is None:  # Daily installments: no monthly equivalent worth guessing
         return None, None
-    count = _float(raw.get("NumberOfRevenueInstallments"), "NumberOfRevenueInstallments")
+    count = number(raw.get("NumberOfRevenueInstallments"), "NumberOfRevenueInstallments")
     return period[0], round(count * period[1]) if count else None
 
 
@@ -169,16 +171,16 @@ def _from_schedule(raw: Mapping[str, Any]) -> dict[str, Any]:
 def line_item(raw: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
     """OpportunityLineItem → opportunity_line_items (``TotalPrice`` is the net amount; a
     revenue schedule's installments give the billing columns)."""
-    quantity = _float(raw.get("Quantity"), "Quantity")
-    price = _float(raw.get("UnitPrice"), "UnitPrice")
-    percent = _float(raw.get("Discount"), "Discount")
+    quantity = number(raw.get("Quantity"), "Quantity")
+    price = number(raw.get("UnitPrice"), "UnitPrice")
+    percent = number(raw.get("Discount"), "Discount")
     discount = None
     if percent is not None and price is not None and quantity is not None:
         discount = price * quantity * percent / 100.0
     return _with(raw, ctx, {
         "opportunity_id": raw.get("OpportunityId"), "product_id": raw.get("Product2Id"),
         "name": raw.get("Name"), "quantity": quantity, "unit_price": price,
-        "discount": discount, "amount": _float(raw.get("TotalPrice"), "TotalPrice"),
+        "discount": discount, "amount": number(raw.get("TotalPrice"), "TotalPrice"),
         "currency": raw.get("CurrencyIsoCode") if ctx.multi_currency else None,
         "billing_start_date": raw.get("ServiceDate"), **_from_schedule(raw),
     })
