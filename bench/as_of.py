@@ -29,36 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from demo_stores import synced_store  # bench/ is the script dir
 
 HERE = Path(__file__).resolve()
 DEMO_TODAY = dt.datetime(2026, 9, 30, 23, 59, 59)
-
-
-def sync_demo(url: str, size: str) -> float:
-    """Sync the demo CRM of ``size`` into ``url``; return seconds."""
-    from crmsync import api
-    from crmsync.core.config import Config, ConnectionConfig
-    from crmsync.plugin.registry import Registry
-
-    config = Config(store_url=url, connections={
-        "demo": ConnectionConfig(name="demo", type="demo", raw={"type": "demo", "size": size})})
-    start = time.perf_counter()
-    report = api.sync(config, Registry(), ["demo"])
-    if not report.ok:
-        raise SystemExit(f"demo sync failed: {report.error}")
-    return time.perf_counter() - start
-
-
-def demo_store(workdir: Path, size: str) -> Path:
-    """The cached SQLite demo store (synced on first use)."""
-    db = workdir / f"demo-{size}.db"
-    marker = db.with_suffix(".complete")
-    if not marker.exists():
-        db.unlink(missing_ok=True)
-        seconds = sync_demo(f"sqlite:///{db}", size)
-        marker.write_text(f"{seconds:.1f}")
-        print(f"synced demo '{size}' into {db} in {seconds:.1f} s")
-    return db
 
 
 def _changes(rng: random.Random, deal: Any, users: list[str], stages: list[str]
@@ -159,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     at = dt.datetime.combine(dt.date.fromisoformat(args.at), dt.time.max)
-    demo = demo_store(workdir, args.size)
+    demo = synced_store(workdir, args.size)
     synthetic = workdir / f"demo-{args.size}-history.db"
     if not synthetic.exists():
         shutil.copy(demo, synthetic)

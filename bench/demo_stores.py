@@ -1,4 +1,5 @@
-"""What the benchmarks over a demo store share: the store, built once per workdir, and the
+"""What the benchmarks over a demo store share: the store, built once per workdir (by
+``crmsync demo --store`` with its computed values, or by a bare sync of the demo CRM), and the
 median timing of repeated runs."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-__all__ = ["Timing", "demo_store", "timed"]
+__all__ = ["Timing", "demo_store", "sync_demo", "synced_store", "timed"]
 
 
 def demo_store(workdir: Path, name: str, size: str) -> tuple[str, dt.date]:
@@ -28,6 +29,36 @@ def demo_store(workdir: Path, name: str, size: str) -> tuple[str, dt.date]:
         marker.write_text(demo.as_of.date().isoformat(), encoding="utf-8")
         print(f"demo store ({size}) built in {time.perf_counter() - start:.1f} s")
     return url, dt.date.fromisoformat(marker.read_text(encoding="utf-8"))
+
+
+def sync_demo(url: str, size: str) -> float:
+    """Sync the demo CRM of ``size`` into ``url`` (nothing computed); return seconds."""
+    from crmsync import api
+    from crmsync.core.config import Config, ConnectionConfig
+    from crmsync.plugin.registry import Registry
+
+    config = Config(store_url=url, connections={
+        "demo": ConnectionConfig(name="demo", type="demo", raw={"type": "demo", "size": size})})
+    start = time.perf_counter()
+    report = api.sync(config, Registry(), ["demo"])
+    if not report.ok:
+        raise SystemExit(f"demo sync failed: {report.error}")
+    return time.perf_counter() - start
+
+
+def synced_store(workdir: Path, size: str) -> Path:
+    """The SQLite file ``demo-size.db`` in ``workdir`` holding a bare sync of the demo CRM
+    (:func:`sync_demo` on first use, a marker file once complete; reused after)."""
+    db = workdir / f"demo-{size}.db"
+    marker = db.with_suffix(".complete")
+    if not marker.exists():
+        db.unlink(missing_ok=True)
+        seconds = sync_demo(f"sqlite:///{db}", size)
+        marker.write_text(f"{seconds:.1f}")
+        print(f"synced demo '{size}' into {db} in {seconds:.1f} s")
+    else:
+        print(f"reusing {db}")
+    return db
 
 
 class Timing(NamedTuple):

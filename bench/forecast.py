@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from demo_stores import synced_store  # bench/ is the script dir
 
 AS_OF = dt.date(2026, 9, 29)  # the demo dataset's today
 NOW = dt.datetime(2026, 9, 30)
@@ -74,27 +75,8 @@ SYNTHETIC = (
 
 
 def sqlite_store(workdir: Path, size: str) -> str:
-    """The cached SQLite store of the demo dataset (synced on first use)."""
-    from crmsync import api
-    from crmsync.core.config import Config, ConnectionConfig
-    from crmsync.plugin.registry import Registry
-
-    db = workdir / f"demo-{size}.db"
-    marker = db.with_suffix(".complete")
-    url = f"sqlite:///{db}"
-    if not marker.exists():
-        db.unlink(missing_ok=True)
-        config = Config(store_url=url, connections={"demo": ConnectionConfig(
-            name="demo", type="demo", raw={"type": "demo", "size": size})})
-        start = time.perf_counter()
-        report = api.sync(config, Registry(), ["demo"])
-        if not report.ok:
-            raise SystemExit(f"demo sync failed: {report.error}")
-        marker.write_text(f"{time.perf_counter() - start:.1f}")
-        print(f"synced demo '{size}' into {db}")
-    else:
-        print(f"reusing {db}")
-    return url
+    """The cached SQLite store of the demo dataset (synced on first use), as a URL."""
+    return f"sqlite:///{synced_store(workdir, size)}"
 
 
 def ensure_history(engine: sa.Engine) -> int:

@@ -39,6 +39,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve()
 from childproc import peak_rss_kib  # noqa: E402 (bench/ is the script dir)
+from demo_stores import sync_demo, synced_store  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CORE = ("win_rate", "avg_deal_size", "sales_cycle_days", "lead_response_minutes", "calls")
@@ -47,33 +48,9 @@ PERIOD, DIMENSION = "month", "owner"
 
 # -- filling the store -------------------------------------------------------------------------
 
-def sync_demo(url: str, size: str) -> float:
-    """Sync the demo CRM of ``size`` into ``url``; return seconds."""
-    from crmsync import api
-    from crmsync.core.config import Config, ConnectionConfig
-    from crmsync.plugin.registry import Registry
-
-    config = Config(store_url=url, connections={
-        "demo": ConnectionConfig(name="demo", type="demo", raw={"type": "demo", "size": size})})
-    start = time.perf_counter()
-    report = api.sync(config, Registry(), ["demo"])
-    if not report.ok:
-        raise SystemExit(f"demo sync failed: {report.error}")
-    return time.perf_counter() - start
-
-
 def sqlite_store(workdir: Path, size: str) -> str:
-    """The cached SQLite store of the demo dataset (synced on first use)."""
-    db = workdir / f"demo-{size}.db"
-    marker = db.with_suffix(".complete")
-    if not marker.exists():
-        db.unlink(missing_ok=True)
-        seconds = sync_demo(f"sqlite:///{db}", size)
-        marker.write_text(f"{seconds:.1f}")
-        print(f"synced demo '{size}' into {db} in {seconds:.1f} s")
-    else:
-        print(f"reusing {db}")
-    return f"sqlite:///{db}"
+    """The cached SQLite store of the demo dataset (synced on first use), as a URL."""
+    return f"sqlite:///{synced_store(workdir, size)}"
 
 
 # -- children ----------------------------------------------------------------------------------

@@ -39,21 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-
-
-def sync_demo(url: str, size: str) -> float:
-    """Sync the demo CRM of ``size`` into ``url``; return seconds."""
-    from crmsync import api
-    from crmsync.core.config import Config, ConnectionConfig
-    from crmsync.plugin.registry import Registry
-
-    config = Config(store_url=url, connections={
-        "demo": ConnectionConfig(name="demo", type="demo", raw={"type": "demo", "size": size})})
-    start = time.perf_counter()
-    report = api.sync(config, Registry(), ["demo"])
-    if not report.ok:
-        raise SystemExit(f"demo sync failed: {report.error}")
-    return time.perf_counter() - start
+from demo_stores import sync_demo  # bench/ is the script dir
 
 
 def demo_today() -> dt.datetime:
