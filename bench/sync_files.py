@@ -40,10 +40,14 @@ PG = os.environ.get("CRMSYNC_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:
 # -- children: each measures itself and prints one JSON line last ----------------------------
 
 def _self_io() -> int:
+    """Bytes the process made the kernel write to storage: ``write_bytes`` less
+    ``cancelled_write_bytes`` (pages of files deleted before they were written out, such as
+    SQLite's sorter spilling while it builds an index: counted when dirtied, never written)."""
     try:
         with open("/proc/self/io", encoding="ascii") as f:
-            return next(int(r.split()[1]) for r in f if r.startswith("write_bytes:"))
-    except (OSError, StopIteration):
+            io = dict(r.split(":", 1) for r in f)
+        return int(io["write_bytes"]) - int(io["cancelled_write_bytes"])
+    except (OSError, KeyError, ValueError):
         return 0
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from crmsync import RowRecords
 from crmsync.core.schema import BOOK_KEEPING_COLUMNS, SYNCED_TABLES
 from crmsync.store.adapt import column_kind
 from crmsync.sync.validate import RecordValidator
@@ -79,3 +80,39 @@ def test_a_batch_of_export_shaped_records_is_validated_column_wise():
     assert all(row is not None for row in rows)
     assert rows == [validator.validate(r, template)[0] for r in batch]
     assert rows[0][validator.columns.index("occurred_at")] == "2024-09-08 12:40:48.000000"
+
+
+def _as_rows(batch: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """``batch`` as rows of cells under one header (the union of its fields), a missing field
+    and ``None`` as the empty cell, as a CSV reader gives them."""
+    names = list(dict.fromkeys(name for record in batch for name in record))
+    return names, [["" if record.get(n) is None else record[n] for n in names]
+                   for record in batch]
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("table", ["activities", "opportunities", "accounts"])
+def test_row_records_validate_as_their_dicts(table, dialect):
+    """Records given as rows of cells (RowRecords, the files connector's batches) give the
+    rows and problems of the same records given as dicts, empty cells being missing values."""
+    validator = RecordValidator(SYNCED_TABLES[table], dialect)
+    template = validator.template(connection="c", synced_at=dt.datetime(2026, 1, 1))
+    names, rows = _as_rows(records(SYNCED_TABLES[table], random.Random(f"rows{table}"), 1500))
+    given = RowRecords(names, rows)
+    dicts = [given[i] for i in range(len(given))]
+    assert any(row is None for row, _ in validator.validate_many(given, template))
+    assert repr(validator.validate_many(given, template)) == \
+        repr([validator.validate(r, template) for r in dicts])
+
+
+def test_row_records_are_dicts_made_on_demand():
+    given = RowRecords(["remote_id", "subject"], [["A1", ""], ["A2", "hi"]])
+    assert len(given) == 2
+    assert given[0] == {"remote_id": "A1", "subject": None}
+    assert given[1:] == [{"remote_id": "A2", "subject": "hi"}]
+    assert list(given) == [{"remote_id": "A1", "subject": None},
+                           {"remote_id": "A2", "subject": "hi"}]
+    assert given.columns() == [("A1", "A2"), ("", "hi")]
+    assert RowRecords(["remote_id"], []).columns() == [()]
+    with pytest.raises(ValueError):  # a row of another width
+        RowRecords(["remote_id", "subject"], [["A1"]])[0]

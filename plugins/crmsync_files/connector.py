@@ -25,6 +25,7 @@ from crmsync import (
     StandingRejects,
 )
 from crmsync_files import line_index
+from crmsync_files.chunks import read_csv_chunks
 from crmsync_files.cursor import FileCursor, file_signature
 from crmsync_files.date_formats import DateColumns
 from crmsync_files.file_checks import encoding_hint, undecodable
@@ -37,7 +38,6 @@ from crmsync_files.row_readers import (
     SourceRow,
     read_csv_header,
     read_csv_lines,
-    read_csv_rows,
 )
 
 __all__ = ["FilesConnector", "ALLOWED_COLUMNS"]
@@ -55,7 +55,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     for name, table in SYNCED_TABLES.items()
 }
 #: The reader for each file extension.
-ROW_READERS = {"csv": read_csv_rows, "jsonl": read_jsonl_rows}
+ROW_READERS = {"csv": read_csv_chunks, "jsonl": read_jsonl_rows}
 _PER_FILE = ("encoding", "delimiter", "date_format")
 
 

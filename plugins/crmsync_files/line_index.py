@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["LineIndex", "IndexBuilder", "Scan", "scan_file", "id_hash", "estimated_lines",
            "index_key", "MAX_NEW_SHARE", "MAX_INDEX_ROWS"]
@@ -182,6 +182,24 @@ class IndexBuilder:
         if len(lines.texts) >= 4096:
             lines.hash()
             self._check_size()
+
+    def add_many(self, texts: list[str], remote_ids: list[str],
+                 updated: list[dt.datetime | None]) -> None:
+        """:meth:`add` for each row on one line with a timestamp (in file order); a block
+        of rows all older than the greatest timestamp so far is added in one step."""
+        top = self._top
+        if top is not None and None not in updated \
+                and max(cast("list[dt.datetime]", updated)) < top:
+            lines = self._settled
+            lines.texts.extend(texts)
+            lines.rids.extend(remote_ids)
+            if len(lines.texts) >= 4096:
+                lines.hash()
+                self._check_size()
+            return
+        for text, rid, at in zip(texts, remote_ids, updated, strict=True):
+            if at is not None:
+                self.add(text, rid, at)
 
     def extend(self, digests: Iterable[int], ids: Iterable[int]) -> None:
         """Lines known to be older than any ``since`` this pass can end with."""

@@ -10,12 +10,13 @@ each batch.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress
 from typing import Any, overload
 
-from crmsync import Batch, Reject, StandingRejects
+from crmsync import Batch, Reject, RowRecords, StandingRejects
+from crmsync_files.chunks import Chunk
 from crmsync_files.cursor import FileCursor, Resume, parse_timestamp
 from crmsync_files.date_formats import DateColumns
 from crmsync_files.line_index import IndexBuilder, LineIndex, Scan, id_hash
@@ -61,45 +62,112 @@ class Pass:
     dates: DateColumns | None
     builder: IndexBuilder | None
 
-    def batches(self, rows: Iterator[SourceRow],
+    def batches(self, items: Iterator[SourceRow | Chunk],
                 duplicate: Callable[[SourceRow, str], bool]) -> Iterator[Batch]:
-        """The batches of ``rows`` (in file order); ``duplicate(row, remote_id)`` says
-        whether an earlier row of the file has the row's remote id (and notes it)."""
-        records: list[dict[str, Any]] = []
-        lines: list[int] = []
-        rejects: list[Reject] = []
-        since, max_seen, retry = self.since, self.max_seen, self.retry
-        file_name = self.file_name
-        builder = self.builder if self.builder is not None and not self.builder.over else None
-        for row in self._prepared(rows, duplicate):
-            updated_at = _updated_at(row)
-            if builder is not None and row.text is not None and row.problem is None \
-                    and updated_at is not None:
-                builder.add(row.text, row.values.get("remote_id"), updated_at)
-                if builder.over:
-                    builder = None  # too many lines for an index: stop hashing them
-            if since is not None and updated_at is not None and updated_at < since \
-                    and not retry.wants(row):
-                continue
-            if row.problem is not None:
-                rejects.append(_reject(row, f"{file_name} line {row.first_line}"))
+        """The batches of ``items``, rows and blocks of rows (in file order);
+        ``duplicate(row, remote_id)`` says whether an earlier row of the file has the row's
+        remote id (and notes it)."""
+        self._open = _Open()
+        self._max_seen = self.max_seen
+        self._builder = self.builder if self.builder is not None and not self.builder.over \
+            else None
+        for item in items:
+            if isinstance(item, Chunk):
+                taken = self._plain_chunk(item, duplicate)
+                if taken is not None:
+                    yield from self._take(item.names, *taken)
+                    continue
+                rows: Sequence[SourceRow] = item.source_rows()
             else:
-                records.append(row.values)
-                lines.append(row.first_line)
-                if updated_at is not None and (max_seen is None or updated_at > max_seen):
-                    max_seen = updated_at
-            if len(records) + len(rejects) >= self.batch_size:
-                cursor = FileCursor(since, Resume(self.signature, row.last_line, max_seen))
-                yield Batch(records=records, sources=LineSources(file_name, lines),
-                            rejects=rejects, cursor=cursor.to_json())
-                records, lines, rejects = [], [], []
-        final = _later(since, max_seen)
-        index = builder.finish(final) if builder is not None else None
+                rows = (item,)
+            for row in self._prepared(rows, duplicate):
+                if self._add(row):
+                    yield self._batch(row.last_line)
+        final = _later(self.since, self._max_seen)
+        index = self._builder.finish(final) if self._builder is not None else None
         kept = index.to_json() if index is not None else None
-        yield Batch(records=records, sources=LineSources(file_name, lines), rejects=rejects,
+        open_ = self._open
+        yield Batch(records=open_.made(), sources=LineSources(self.file_name, open_.lines),
+                    rejects=open_.rejects,
                     cursor=FileCursor(final, read=self.signature, lines=kept).to_json())
 
-    def _prepared(self, rows: Iterator[SourceRow], duplicate: Callable[[SourceRow, str], bool]
+    def _add(self, row: SourceRow) -> bool:
+        """Add ``row`` to the open batch (unless the cursor skips it); true when the batch
+        is full."""
+        updated_at = _updated_at(row)
+        builder = self._builder
+        if builder is not None and row.text is not None and row.problem is None \
+                and updated_at is not None:
+            builder.add(row.text, row.values.get("remote_id"), updated_at)
+            if builder.over:
+                self._builder = None  # too many lines for an index: stop hashing them
+        since = self.since
+        if since is not None and updated_at is not None and updated_at < since \
+                and not self.retry.wants(row):
+            return False
+        open_ = self._open
+        if row.problem is not None:
+            open_.rejects.append(_reject(row, f"{self.file_name} line {row.first_line}"))
+        else:
+            open_.records.append(row.values)
+            open_.lines.append(row.first_line)
+            if updated_at is not None and (self._max_seen is None
+                                           or updated_at > self._max_seen):
+                self._max_seen = updated_at
+        return len(open_.records) + len(open_.rejects) >= self.batch_size
+
+    def _batch(self, last_line: int) -> Batch:
+        """The open batch, full, with the cursor that resumes after ``last_line``."""
+        open_, self._open = self._open, _Open()
+        cursor = FileCursor(self.since, Resume(self.signature, last_line, self._max_seen))
+        return Batch(records=open_.made(), sources=LineSources(self.file_name, open_.lines),
+                     rejects=open_.rejects, cursor=cursor.to_json())
+
+    def _plain_chunk(self, chunk: Chunk, duplicate: Callable[[SourceRow, str], bool]
+                     ) -> tuple[list[list[str]], list[int], list[dt.datetime | None]] | None:
+        """The rows of ``chunk`` the cursor keeps, their lines and timestamps, taken a
+        column at a time; ``None`` when a row needs the row-by-row path (a date format to
+        convert, rejects to read again, a remote id seen before)."""
+        names, rows = chunk.names, chunk.rows
+        all_new = getattr(duplicate, "all_new", None)
+        if self.dates is not None or self.retry.lines or self.retry.remote_ids or all_new is None \
+                or "remote_id" not in names:
+            return None
+        at = names.index("remote_updated_at") if "remote_updated_at" in names else None
+        updated: list[dt.datetime | None] = [None] * len(rows) if at is None \
+            else [_updated_at_value(r[at] or None) for r in rows]
+        key = names.index("remote_id")
+        ids = [r[key] for r in rows]
+        if not all_new(ids):
+            return None
+        builder = self._builder
+        if builder is not None:
+            builder.add_many(chunk.texts, ids, updated)
+            if builder.over:
+                self._builder = None
+        first, since = chunk.first_line, self.since
+        numbers = list(range(first, first + len(rows)))
+        if since is None:
+            return rows, numbers, updated
+        keep = [u is None or u >= since for u in updated]
+        return (list(compress(rows, keep)), list(compress(numbers, keep)),
+                list(compress(updated, keep)))
+
+    def _take(self, names: tuple[str, ...], rows: list[list[str]], numbers: list[int],
+              updated: list[dt.datetime | None]) -> Iterator[Batch]:
+        """Add ``rows`` to the open batch, yielding each batch they fill."""
+        start, size = 0, len(rows)
+        while start < size:
+            open_ = self._open
+            end = min(size, start + self.batch_size - len(open_.records) - len(open_.rejects))
+            open_.add_cells(names, rows[start:end], numbers[start:end])
+            top = max(filter(None, updated[start:end]), default=None)
+            self._max_seen = _later(self._max_seen, top)
+            start = end
+            if len(open_.records) + len(open_.rejects) >= self.batch_size:
+                yield self._batch(numbers[end - 1])
+
+    def _prepared(self, rows: Iterable[SourceRow], duplicate: Callable[[SourceRow, str], bool]
                   ) -> Iterator[SourceRow]:
         """``rows`` with their dates in ISO 8601 (``date_format``), and a row whose remote id
         an earlier row of the file has rejected (one row per record; the first is kept)."""
@@ -112,18 +180,62 @@ class Pass:
             yield row
 
 
-def seen_ids() -> Callable[[SourceRow, str], bool]:
-    """The duplicate check of a pass that reads every row: the hashes of the ids read."""
-    seen: set[int] = set()
+class _Open:
+    """The batch being filled: records (dicts, or rows of cells under ``names``), their
+    lines, and rejects."""
 
-    def duplicate(row: SourceRow, rid: str) -> bool:
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+        self.lines: list[int] = []
+        self.rejects: list[Reject] = []
+        self.names: tuple[str, ...] | None = None  # set while records hold rows of cells
+        self.cells = 0  # how many of them
+
+    def add_cells(self, names: tuple[str, ...], rows: list[list[str]], lines: list[int]
+                  ) -> None:
+        self.names = names
+        self.cells += len(rows)
+        self.records.extend(rows)
+        self.lines.extend(lines)
+
+    def made(self) -> Sequence[Mapping[str, Any]]:
+        """The records for the batch: :class:`~crmsync.RowRecords` when all are cells."""
+        names, records = self.names, self.records
+        if names is None:
+            return records
+        if self.cells == len(records):
+            return RowRecords(names, records)
+        return [dict(zip(names, [c or None for c in r], strict=True)) if type(r) is list
+                else r for r in records]
+
+
+class SeenIds:
+    """The duplicate check of a pass that reads every row: the hashes of the ids read."""
+
+    def __init__(self) -> None:
+        self.seen: set[int] = set()
+
+    def __call__(self, row: SourceRow, rid: str) -> bool:
         key = hash(rid)
-        if key in seen:
+        if key in self.seen:
             return True
-        seen.add(key)
+        self.seen.add(key)
         return False
 
-    return duplicate
+    def all_new(self, ids: list[str]) -> bool:
+        """Note ``ids`` (empty ones aside) and return true when none was seen before, nor
+        twice among them; else note nothing and return false."""
+        hashes = [hash(i) for i in ids if i]
+        new = set(hashes)
+        if len(new) != len(hashes) or not self.seen.isdisjoint(new):
+            return False
+        self.seen |= new
+        return True
+
+
+def seen_ids() -> SeenIds:
+    """The duplicate check of a pass that reads every row."""
+    return SeenIds()
 
 
 def known_ids(index: LineIndex, scan: Scan, rows: Sequence[SourceRow]
@@ -177,7 +289,11 @@ def first_of_its_id(row: SourceRow, duplicate: Callable[[SourceRow, str], bool],
 
 def _updated_at(row: SourceRow) -> dt.datetime | None:
     """The row's ``remote_updated_at`` as naive UTC, if it has one that parses."""
-    value = (row.raw or row.values).get("remote_updated_at")
+    return _updated_at_value((row.raw or row.values).get("remote_updated_at"))
+
+
+def _updated_at_value(value: Any) -> dt.datetime | None:
+    """``value`` (a ``remote_updated_at``) as naive UTC, if it parses."""
     if type(value) is str and value[-1:] == "Z" and value[10:11] == "T":
         try:  # what exports write, ``2024-09-08T12:40:48Z``: UTC already
             parsed = dt.datetime.fromisoformat(value[:-1])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
@@ -17,8 +18,7 @@ from crmsync import ConnectorError
 from crmsync_files.file_checks import delimiter_hint, encoding_hint, header_problems, undecodable
 
 __all__ = ["SourceRow", "ReadOptions", "read_csv_header", "read_csv_rows", "read_csv_lines",
-           "is_empty",
-           "unknown_column_problem", "BOM", "MAX_PAYLOAD_TEXT"]
+           "read_csv_from", "is_empty", "unknown_column_problem", "BOM", "MAX_PAYLOAD_TEXT"]
 
 BOM = b"\xef\xbb\xbf"
 MAX_PAYLOAD_TEXT = 2000
@@ -231,6 +231,14 @@ def read_csv_rows(path: Path, table: str, allowed: Sequence[str], skip_through: 
             decoded = _DecodedLines(binary, encoding)
             yield from _CsvRows(header, table, allowed, options, decoded,
                                 decoded).rows(skip_through)
+
+
+def read_csv_from(header: list[str], header_line: str, table: str, allowed: Sequence[str],
+                  options: ReadOptions, lines: Iterator[str], first_line: int
+                  ) -> Iterator[SourceRow]:
+    """The rows of ``lines``, the rest of a CSV file from line ``first_line``."""
+    return _CsvRows(header, table, allowed, options, chain([header_line], lines),
+                    None).rows(0, first_line)
 
 
 def read_csv_lines(header: list[str], header_line: str, table: str, allowed: Sequence[str],

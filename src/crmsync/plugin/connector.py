@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from crmsync.core.errors import ConfigError
-from crmsync.plugin.records import Batch, Deletion, Reject, StandingRejects
+from crmsync.plugin.records import Batch, Deletion, Reject, RowRecords, StandingRejects
 
 __all__ = [
     "Setting",
     "Batch",
     "Deletion",
     "Reject",
+    "RowRecords",
     "StandingRejects",
     "FieldInfo",
     "FieldSpec",

@@ -8,11 +8,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from crmsync.core.errors import RecordError
 
-__all__ = ["Batch", "Deletion", "Reject", "StandingRejects"]
+__all__ = ["Batch", "Deletion", "Reject", "RowRecords", "StandingRejects"]
 
 #: A raw record as a connector receives it from its CRM (usually a mapping).
 _Raw = TypeVar("_Raw")
@@ -47,6 +47,46 @@ class Reject:
     field: str | None = None
     source: str | None = None
     payload: Mapping[str, Any] | None = None
+
+
+class RowRecords(Sequence[dict[str, Any]]):
+    """A batch's records as rows of cells under one header, for a connector that reads rows
+    (a CSV file): ``Batch(records=RowRecords(names, rows))``.
+
+    Each row is a sequence parallel to ``names``; an empty cell (``""``) or ``None`` is a
+    missing value. Indexing gives the record as a dict (empty cells as ``None``), made on
+    demand: the engine validates the rows a column at a time (:meth:`columns`) and makes the
+    dict of a record only to reject it, so a large load never builds one per row
+    (docs/performance.md).
+    """
+
+    __slots__ = ("names", "rows")
+
+    def __init__(self, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self.names = tuple(names)
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self._record(row) for row in self.rows[i]]
+        return self._record(self.rows[i])
+
+    def _record(self, row: Sequence[Any]) -> dict[str, Any]:
+        return dict(zip(self.names, [None if v == "" else v for v in row], strict=True))
+
+    def columns(self) -> list[tuple[Any, ...]]:
+        """The cells a column at a time, in the order of :attr:`names`."""
+        if not self.rows:
+            return [() for _ in self.names]
+        return list(zip(*self.rows, strict=True))
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from typing import Any
 
 from crmsync.core.errors import CrmsyncError, PluginError
 from crmsync.core.timeparse import TimestampError, parse_datetime
-from crmsync.plugin.connector import Batch, Connector, Deletion, Reject
+from crmsync.plugin.connector import Batch, Connector, Deletion, Reject, RowRecords
 from crmsync.plugin.manager import ENTRY_POINT_GROUP, one_line
 
 __all__ = ["ConnectorFault", "checked_read", "checked_batch", "plugin_label"]
@@ -122,7 +122,7 @@ def checked_batch(connector: Connector, entity: str, batch: Any) -> Batch:
     _check_cursor(connector, entity, batch.cursor)
     extra: list[Reject] = []
     sources = batch.sources
-    if not all(type(r) is dict for r in records):
+    if type(records) is not RowRecords and not all(type(r) is dict for r in records):
         records, sources = _mappings(records, sources, extra)
     deleted = batch.deleted
     if deleted and not all(_good_deletion(d) for d in deleted):
@@ -141,7 +141,7 @@ def _records(connector: Connector, entity: str, batch: Batch) -> Sequence[Any]:
     """The batch's records as a sequence (an iterator of them is made a list)."""
     raw: object = batch.records
     records: Sequence[Any]
-    if isinstance(raw, (list, tuple)):
+    if isinstance(raw, (list, tuple, RowRecords)):  # RowRecords: dicts, made on demand
         records = raw
     elif isinstance(raw, (str, bytes, Mapping)) or not isinstance(raw, Iterable):
         raise _fault(connector, entity, f"yielded a Batch whose records are a "

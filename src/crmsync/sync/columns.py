@@ -22,6 +22,7 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
+from crmsync.plugin.records import RowRecords
 from crmsync.sync.coerce import Invalid
 
 __all__ = ["BatchValidator", "Column"]
@@ -204,16 +205,11 @@ class BatchValidator:
         """One entry per record: its row, or ``None`` for the record-by-record path."""
         if not records:
             return []
-        fields = records[0].keys()
-        same = [r.keys() == fields for r in records]
-        group = [r for r, ok in zip(records, same, strict=True) if ok]
+        names, values, same = _transposed(records)
+        size = len(records) if same is None else sum(same)
         slow: set[int] = set()
         columns: list[Any] = [repeat(v) for v in template]
         finite = False
-        names = list(fields)
-        # the batch's values a column at a time, in C: one tuple per record, transposed
-        values = zip(*map(itemgetter(*names), group), strict=True) if len(names) > 1 \
-            else ([r[names[0]] for r in group],)
         for name, col in zip(names, values, strict=False):
             spec = self.columns.get(name)
             if spec is None:  # not a column: fine only while empty
@@ -221,11 +217,15 @@ class BatchValidator:
                 continue
             columns[spec.index] = spec.values(list(col), slow)
             finite = True
-        if any(name not in fields for name in self.required):  # missing from every record
-            slow.update(range(len(group)))
+        if any(name not in names for name in self.required):  # missing from every record
+            slow.update(range(size))
         # (zip over constants alone would never end)
         made = ([list(row) for row in zip(*columns, strict=False)] if finite
-                else [template.copy() for _ in group])
+                else [template.copy() for _ in range(size)])
+        if same is None:  # every record in the group
+            every: list[list[Any] | None] = [None if j in slow else row
+                                             for j, row in enumerate(made)] if slow else [*made]
+            return every
         rows: list[list[Any] | None] = []
         it = iter(enumerate(made))
         for ok in same:
@@ -235,3 +235,20 @@ class BatchValidator:
             j, row = next(it)
             rows.append(None if j in slow else row)
         return rows
+
+
+def _transposed(records: Sequence[Mapping[str, Any]]
+                ) -> tuple[list[str], Any, list[bool] | None]:
+    """The names of the first record's fields, the values of the records that have exactly
+    those fields a column at a time, and which records do (``None``: all of them, as in
+    :class:`~crmsync.RowRecords`, whose rows are transposed as they are)."""
+    if type(records) is RowRecords:
+        return list(records.names), records.columns(), None
+    fields = records[0].keys()
+    same = [r.keys() == fields for r in records]
+    group = [r for r, ok in zip(records, same, strict=True) if ok]
+    names = list(fields)
+    # the batch's values a column at a time, in C: one tuple per record, transposed
+    values = zip(*map(itemgetter(*names), group), strict=True) if len(names) > 1 \
+        else ([r[names[0]] for r in group],)
+    return names, values, same

@@ -29,6 +29,7 @@ from crmsync.store.bulk import first_load
 from crmsync.store.locks import RunLocked
 from crmsync.sync.batch import PendingBatch, deletions_of, replace_rejects, save_cursor, source_of
 from crmsync.sync.checks import checked_read
+from crmsync.sync.collector import fewer_collections
 from crmsync.sync.limits import storable
 from crmsync.sync.merges import repoint_references
 from crmsync.sync.observed import FieldObserver, observer_for
@@ -233,7 +234,7 @@ class SyncEngine:
         connection = self.connector.name
         for attempt in retrying(self.retry, lambda: result.batches, sleep=self.sleep,
                                 describe=f"{connection}/{entity}"):
-            with attempt:  # a retry reads again from the last committed cursor
+            with attempt, fewer_collections():  # a retry reads again from the last cursor
                 for batch in checked_read(self.connector, entity, state["cursor"]):
                     self._commit_batch(entity, batch, result, calls_before)
                     if batch.cursor is not None:
@@ -290,9 +291,10 @@ class SyncEngine:
         pending = PendingBatch(result.run_id, connection, entity, self.store.dialect,
                                self.redactor, now,
                                sources=batch.sources if self._standing.sources else None)
-        for i, (record, (row, problems)) in enumerate(zip(
-                batch.records, validator.validate_many(batch.records, template), strict=True)):
+        records = batch.records  # by index: a record of RowRecords is made only to reject it
+        for i, (row, problems) in enumerate(validator.validate_many(records, template)):
             if row is None:
+                record = records[i]
                 pending.reject(record.get("remote_id"), source_of(batch, i),
                                [(p.field, p.reason) for p in problems], record)
             else:

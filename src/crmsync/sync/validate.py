@@ -188,8 +188,8 @@ class RecordValidator:
         (:mod:`crmsync.sync.columns`): the same rows and problems, faster."""
         rows = self._batch.rows(records, template)
         none: list[FieldProblem] = []  # shared: a valid record's problems are never added to
-        return [(row, none) if row is not None else self.validate(record, template)
-                for record, row in zip(records, rows, strict=True)]
+        return [(row, none) if row is not None else self.validate(records[i], template)
+                for i, row in enumerate(rows)]
 
     def _coerce_fields(self, record: Mapping[str, Any], row: list[Any],
                        problems: list[FieldProblem]) -> None:
