@@ -4,6 +4,7 @@ secondary indexes built after a first load and back after a killed one, COPY ups
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -156,3 +157,35 @@ def test_syncs_of_different_connections_into_one_empty_table_at_once_all_succeed
         assert missing(store) == []
     finally:
         store.dispose()
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("name", ["activities", "opportunities", "accounts", "quotas", "spend",
+                                  "opportunity_line_items", "feedback", "web_traffic"])
+def test_binary_copy_of_validated_rows_stores_what_text_copy_stores(pg_url, name):
+    """The engine's rows (the validator's, every value of its column's one Python type)
+    go through COPY in binary; the stored rows are those of a text COPY, value for value."""
+    from test_validate_batch import records
+
+    from crmsync.sync.validate import RecordValidator
+
+    table = SYNCED_TABLES[name]
+    validator = RecordValidator(table, "postgresql")
+    assert upsert_module._binary_types(table, tuple(validator.columns)) is not None
+    made = []
+    for connection in ("binary", "text"):
+        template = validator.template(connection=connection, synced_at=T0)
+        batch = records(table, random.Random(name), 8000)
+        rows = {row[validator.remote_id_index]: row
+                for row, _ in validator.validate_many(batch, template) if row is not None}
+        made.append(len(rows))
+        store = Store(pg_url)
+        with store.engine.begin() as conn:
+            upsert_module.upsert_prepared(conn, table, validator.columns, list(rows.values()),
+                                          typed=connection == "binary")
+    assert made[0] >= upsert_module.COPY_THRESHOLD
+    stored = table_rows(store, name)
+    by_connection = {c: [r[1:] for r in stored if r[0] == c] for c in ("binary", "text")}
+    assert by_connection["binary"] == by_connection["text"]
+    assert len(by_connection["binary"]) == made[0]
+    store.dispose()

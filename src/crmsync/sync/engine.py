@@ -324,7 +324,7 @@ class SyncEngine:
         with self.store.engine.begin() as conn:
             if self._observer is not None:  # before the upsert: it compares the stored rows
                 self._observer.observe(conn, connection, rows, now)
-            upserted = upsert_prepared(conn, table, columns, list(rows.values()))
+            upserted = upsert_prepared(conn, table, columns, list(rows.values()), typed=True)
             deleted = mark_deleted(conn, table, connection, deletions, now)
             if merges:
                 repointed = repoint_references(conn, entity, connection, merges, now)
