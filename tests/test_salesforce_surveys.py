@@ -236,8 +236,10 @@ def test_an_incremental_read_of_a_few_answers_still_looks_their_subjects_up() ->
             "feedback", first[-1].cursor)))
 
         queries = _subject_queries(fake)
+        paths = [r.path for r in fake.requests]
 
     assert again and len(queries) == 1 and "ParentId IN" in queries[0]
+    assert not any(p.endswith("/limits/recordCount") for p in paths)  # not asked for this
 
 
 @pytest.mark.parametrize(("count", "expected", "anonymous", "whole"), [

@@ -46,7 +46,7 @@ class Extras:
             connector.settings.get("survey_types") or {})
         self.territories = territories.Territories(
             lambda: connector.client, connector.describe, lambda: connector.clock())
-        self.subjects = Subjects(lambda: connector.catalog.record_count(SUBJECTS))
+        self.subjects = Subjects(lambda: connector.catalog.known_count(SUBJECTS))
 
     def expect(self, obj: str, expected: int | None) -> None:
         """A read of ``obj`` starts; ``expected``: the rows a full read expects (``None``: an

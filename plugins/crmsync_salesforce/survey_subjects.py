@@ -13,7 +13,9 @@ Whichever costs fewer API calls is used: the whole read when its pages (from the
 count, :mod:`crmsync_salesforce.catalog`) are fewer than the lookups the read would make — this
 page's lookups, and as many for every page a full read still expects (the answers' record
 count). An incremental read (its size unknown) weighs this page's lookups only, so a few
-changed answers are still looked up; so is every read when the record counts are unknown. A
+changed answers are still looked up. The counts are used only when the run has read them
+already (a full read of any object does): they are never asked for just for this, so a run
+without them — an incremental one, or an org that refuses them — looks the subjects up. A
 tie goes to the lookups (fewer rows sent). The whole read is kept for the rest of that read
 of the answers only: the next read asks again.
 """
@@ -58,7 +60,8 @@ def _parents(rows: Sequence[dict[str, Any]]) -> list[str]:
 class Subjects:
     """Finds the survey subjects of the answers of one connector's reads.
 
-    :param count: about how many ``SurveySubject`` records the org holds (``None``: unknown).
+    :param count: about how many ``SurveySubject`` records the org holds (``None``: unknown;
+        called only when the whole read could be cheaper).
     """
 
     def __init__(self, count: Callable[[], int | None] = lambda: None) -> None:
