@@ -8,6 +8,7 @@ write-back. The fake answers like Salesforce's documented REST API.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -94,6 +95,25 @@ def test_one_composite_call_describes_every_object_the_run_reads(
                          "CurrencyType", "DatedConversionRate"}
     assert not any(path.endswith("/describe") for _, path in fake_sf_org.calls)
     assert connector.api_calls.by_endpoint["POST /composite"] == 1
+
+
+def test_a_run_of_every_entity_sends_its_describes_in_the_first_composite_call(
+        make_connector: Factory, fake_sf_org: FakeSalesforceOrg) -> None:
+    # the second composite call is the lookups' queries (stages, rates, record types): they
+    # select OpportunityStage's fields from its describe, and every describe plus the three
+    # lookup queries would be more than the 25 subrequests one composite call carries
+    connector = make_connector()
+    fake_sf_org.reset_calls()
+    for entity in connector.ENTITIES:
+        _records(connector, entity)
+
+    composites = [json.loads(r.body)["compositeRequest"] for r in fake_sf_org.requests
+                  if r.path.endswith("/composite")]
+    describes = [[s["url"].split("/")[-2] for s in c if s["url"].endswith("/describe")]
+                 for c in composites]
+    assert [len(d) for d in describes] == [len(connector._objects_to_read()), 0]
+    assert set(describes[0]) == set(connector._objects_to_read())
+    assert not any(path.endswith("/describe") for _, path in fake_sf_org.calls)
 
 
 def test_rest_pages_follow_next_records_url() -> None:

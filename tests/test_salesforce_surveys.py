@@ -198,3 +198,69 @@ def test_an_org_without_feedback_management_is_skipped_with_one_note(caplog) -> 
     assert not any(b.records or b.rejects for b in batches)
     notes = [r.getMessage() for r in caplog.records if "skipping" in r.getMessage()]
     assert notes == ["sf: this org has no SurveyQuestionResponse; skipping"]
+
+
+def _subject_queries(fake: FakeSalesforceOrg) -> list[str]:
+    return [r.query.get("q", "") for r in fake.requests
+            if "FROM SurveySubject" in r.query.get("q", "")]
+
+
+def test_a_full_read_reads_the_survey_subjects_whole_when_that_takes_fewer_calls() -> None:
+    # 6,000 answers (three REST pages), each page with answers sent to leads; 429 survey
+    # subjects: one page read whole instead of one lookup (or more) per page of answers
+    with FakeSalesforceOrg.start(dataset=Dataset(**{**DATASET, "surveys": 3000})) as fake:
+        whole = records(list(connector_on(fake, survey_types=EFFORT).read("feedback", None)))
+        calls = [r.path for r in fake.requests]
+        queries = _subject_queries(fake)
+        fake.reset_calls()
+        fake.org.record_count_access = False  # the counts unknown: looked up page by page
+        looked_up = records(list(connector_on(fake, survey_types=EFFORT).read("feedback",
+                                                                               None)))
+        lookups = _subject_queries(fake)
+
+    assert len(queries) == 1 and "ParentId IN" not in queries[0]
+    # describe (one composite), record counts, three pages of answers, the subjects
+    assert len(calls) == 6, calls
+    assert len(lookups) >= 3 and all("ParentId IN" in q for q in lookups)
+    assert whole == looked_up  # the same rows stored either way
+    assert sum(1 for r in whole.values() if r["account_id"]) > 100
+
+
+def test_an_incremental_read_of_a_few_answers_still_looks_their_subjects_up() -> None:
+    with FakeSalesforceOrg.start(dataset=Dataset(**{**DATASET, "surveys": 3000})) as fake:
+        first = list(connector_on(fake, survey_types=EFFORT).read("feedback", None))
+        for j in range(0, 6000, 500):  # a few answers of invitations with subjects too
+            fake.org.update("SurveyQuestionResponse", make_id("0Kh", j))
+        fake.reset_calls()
+        again = records(list(connector_on(fake, survey_types=EFFORT).read(
+            "feedback", first[-1].cursor)))
+
+        queries = _subject_queries(fake)
+        paths = [r.path for r in fake.requests]
+
+    assert again and len(queries) == 1 and "ParentId IN" in queries[0]
+    assert not any(p.endswith("/limits/recordCount") for p in paths)  # not asked for this
+
+
+@pytest.mark.parametrize(("count", "expected", "anonymous", "whole"), [
+    (None, 10_000, 150, False),   # the subjects' count unknown: look up
+    (2000, None, 150, False),     # incremental: one lookup against one page, a tie
+    (2000, None, 151, True),      # incremental: two lookups against one page
+    (4001, 4000, 150, False),     # three pages against two lookups (this page and the next)
+    (4000, 6000, 150, True),      # two pages against three lookups
+])
+def test_the_subjects_are_read_whole_only_when_that_takes_fewer_calls(
+        count: int | None, expected: int | None, anonymous: int, whole: bool) -> None:
+    from crmsync_salesforce.survey_subjects import Subjects
+
+    subjects = Subjects(lambda: count)
+    subjects.expect(expected)
+    rows = [{"Id": f"0Kh{i}", "InvitationId": f"0Ki{i}"} for i in range(anonymous)]
+    client = _Subjects([{"ParentId": "0Ki1", "SubjectId": make_id("001", 2),
+                        "SubjectEntityType": "Account"}])
+
+    subjects.attach(client, rows, page_rows=2000, key=("c", "a"))  # type: ignore[arg-type]
+
+    read_whole = [True] if whole else [False] * -(-anonymous // 150)
+    assert [("ParentId IN" not in q) for q in client.asked] == read_whole
+    assert rows[1]["a"] == make_id("001", 2) and rows[0]["a"] is None

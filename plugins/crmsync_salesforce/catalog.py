@@ -94,6 +94,11 @@ class Catalog:
             self._counts = self._read_counts()
         return self._counts.get(obj)
 
+    def known_count(self, obj: str) -> int | None:
+        """``obj``'s record count if the run has read the counts already (a full read
+        does), without asking for them; ``None`` otherwise."""
+        return None if self._counts is None else self._counts.get(obj)
+
     def _read_counts(self) -> dict[str, int]:
         names = [o for o in self._objects() if self.describe(o) is not None]
         if not names:

@@ -96,7 +96,7 @@ class SalesforceConnector(Connector):
         self._lookups: lookups.Lookups | None = None
         #: The clock windows and getDeleted ranges end at (tests pin it).
         self.clock: Callable[[], dt.datetime] = utcnow
-        self.extras = extras.Extras(self)  # survey responses and territories
+        self.extras = extras.Extras(self)  # surveys, territories, revenue schedules
 
     @classmethod
     def validate_settings(cls, raw: Mapping[str, Any], *, file: str | None = None,
@@ -265,6 +265,7 @@ class SalesforceConnector(Connector):
         fields = self._select_fields(describe)
         ctx = self._context(obj, describe, self.field_map.get(obj, {}))
         expected = None if state.get(obj) else self.catalog.record_count(obj)
+        self.extras.expect(obj, expected)
         for page in self._object_reader().pages(describe, fields, state.get(obj),
                                                 expected=expected):
             state[obj] = page.cursor
@@ -294,9 +295,7 @@ class SalesforceConnector(Connector):
         if obj == "Opportunity" and describe is not None and \
                 not describe.has("LastStageChangeDate"):
             ctx.closed_at = self._closed_at([r for r in page.rows if r.get("IsClosed")])
-        if obj == "OpportunityLineItem" and self.describe(line_items.SCHEDULE) is not None:
-            line_items.attach_schedules(self.client, page.rows)
-        self.extras.prepare(obj, page.rows)
+        self.extras.prepare(obj, page.rows)  # surveys, territories, revenue schedules
         records, rejects, skipped = [], [], []
         for raw in page.rows:
             try:

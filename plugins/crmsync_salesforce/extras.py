@@ -1,6 +1,7 @@
-"""What the connector does for survey responses and territories, besides the plain object
-read: the page preparation both need before mapping (:mod:`crmsync_salesforce.surveys`,
-:mod:`crmsync_salesforce.territories`) and the accounts read again when their territory
+"""What the connector does for survey responses, territories and revenue schedules, besides
+the plain object read: the page preparation they need before mapping
+(:mod:`crmsync_salesforce.surveys`, :mod:`crmsync_salesforce.territories`,
+:mod:`crmsync_salesforce.line_items`) and the accounts read again when their territory
 assignments changed.
 """
 
@@ -14,6 +15,7 @@ from crmsync import Batch
 from crmsync_salesforce import inputs, line_items, mapping, soql, surveys, territories
 from crmsync_salesforce.mapping import MappingContext
 from crmsync_salesforce.reader import Page
+from crmsync_salesforce.survey_subjects import SUBJECTS, Subjects
 
 if TYPE_CHECKING:  # the connector needs the SDK (crmsync_salesforce.sdk)
     from crmsync_salesforce.connector import SalesforceConnector
@@ -44,15 +46,25 @@ class Extras:
             connector.settings.get("survey_types") or {})
         self.territories = territories.Territories(
             lambda: connector.client, connector.describe, lambda: connector.clock())
+        self.subjects = Subjects(lambda: connector.catalog.known_count(SUBJECTS))
+
+    def expect(self, obj: str, expected: int | None) -> None:
+        """A read of ``obj`` starts; ``expected``: the rows a full read expects (``None``: an
+        incremental read)."""
+        if obj == surveys.OBJECT:
+            self.subjects.expect(expected)
 
     def prepare(self, obj: str, rows: list[dict[str, Any]]) -> None:
         """Before a page of ``obj`` is mapped: keep the answers that are feedback, find
-        survey subjects; put each account's territory in its row."""
+        survey subjects; put each account's territory in its row; attach line items'
+        revenue schedules."""
         c = self.connector
         if obj == surveys.OBJECT:
-            surveys.prepare(c.client, rows, self.survey_types, c.describe)
+            surveys.prepare(c.client, rows, self.survey_types, c.describe, self.subjects)
         elif obj == "Account":
             self.territories.prepare(rows)
+        elif obj == "OpportunityLineItem" and c.describe(line_items.SCHEDULE) is not None:
+            line_items.attach_schedules(c.client, rows)
 
     def territory_changes(self, state: dict[str, Any], cursor: Any) -> Iterator[Batch]:
         """After the accounts' own read from ``cursor``: the accounts whose territory

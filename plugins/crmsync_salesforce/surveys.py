@@ -18,22 +18,23 @@ cannot read it) is skipped with one log line, as every object the org lacks is.
   answer with neither is rejected naming ``NumberValue``.
 * **Contact and account.** The invitation's ``ParticipantId`` when it is a contact. Otherwise
   (a lead, a user, an anonymous link) the ``SurveySubject`` rows of the invitation or response
-  name the contact or account the survey is about: one query per 150 such answers, only where
-  the org has ``SurveySubject``. ``crmsync_kpis`` falls back from the contact to its account
-  and owner.
+  name the contact or account the survey is about: one query per 150 such answers, or the
+  object read whole when that takes fewer calls (:mod:`crmsync_salesforce.survey_subjects`),
+  only where the org has ``SurveySubject``. ``crmsync_kpis`` falls back from the contact to
+  its account and owner.
 * **Time.** The response's ``CompletionDateTime``; an unfinished response has none, and its
   answer's ``CreatedDate`` is used, flagged in ``custom`` (docs/schema.md, "Flags").
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from crmsync import FLAGS_KEY, ConfigError
-from crmsync_salesforce import soql
 from crmsync_salesforce.describe import ObjectDescription, object_for_id
 from crmsync_salesforce.mapping import MappingContext, Unmappable, base_record, related
+from crmsync_salesforce.survey_subjects import SUBJECTS, Subjects
 
 if TYPE_CHECKING:  # the client needs the SDK (crmsync_salesforce.sdk)
     from crmsync_salesforce.client import SalesforceClient
@@ -42,7 +43,6 @@ __all__ = ["OBJECT", "SUBJECTS", "MAPPERS", "STANDARD_FIELDS", "feedback", "feed
            "prepare", "check_survey_types", "TYPES"]
 
 OBJECT = "SurveyQuestionResponse"
-SUBJECTS = "SurveySubject"
 #: The schema's feedback types.
 TYPES = ("nps", "csat", "ces")
 #: Question types that say which KPI they feed.
@@ -96,10 +96,13 @@ def _contact(raw: Mapping[str, Any]) -> str | None:
 
 def prepare(client: SalesforceClient, rows: list[dict[str, Any]],
             survey_types: Mapping[str, str],
-            describe: Callable[[str], ObjectDescription | None]) -> None:
+            describe: Callable[[str], ObjectDescription | None],
+            subjects: Subjects | None = None) -> None:
     """Keep the answers that are feedback (in place), each with its type under
     :data:`TYPE_KEY`; name the contact and account of those sent to no contact from their
-    survey subjects (one query per 150 answers)."""
+    survey subjects (:mod:`crmsync_salesforce.survey_subjects`: one query per 150 answers, or
+    the object read whole when that takes fewer calls)."""
+    page_rows = len(rows)
     kept = []
     for row in rows:
         kind = feedback_type(row, survey_types)
@@ -110,28 +113,8 @@ def prepare(client: SalesforceClient, rows: list[dict[str, Any]],
     if describe(SUBJECTS) is None:
         return
     anonymous = [r for r in kept if not r.get("IsDeleted") and _contact(r) is None]
-    for start in range(0, len(anonymous), soql.IDS_PER_QUERY):
-        _attach_subjects(client, anonymous[start:start + soql.IDS_PER_QUERY])
-
-
-def _attach_subjects(client: SalesforceClient, rows: Sequence[dict[str, Any]]) -> None:
-    parents = sorted({str(r[k]) for r in rows for k in ("InvitationId", "ResponseId")
-                      if r.get(k)})
-    if not parents:
-        return
-    where = (f"{soql.in_ids('ParentId', parents)} AND "
-             "SubjectEntityType IN ('Account', 'Contact')")
-    text = soql.select(SUBJECTS, ["ParentId", "SubjectId", "SubjectEntityType"], where=where,
-                       order_by=("ParentId", "SubjectId"))
-    found: dict[str, dict[str, str]] = {}
-    for page in client.query_pages(text, what=f"query {SUBJECTS}", include_deleted=False):
-        for s in page:
-            kind = str(s.get("SubjectEntityType"))
-            found.setdefault(str(s["ParentId"]), {}).setdefault(kind, str(s["SubjectId"]))
-    for r in rows:  # the invitation's subjects before the response's
-        subjects = {**found.get(str(r.get("ResponseId")), {}),
-                    **found.get(str(r.get("InvitationId")), {})}
-        r[CONTACT_KEY], r[ACCOUNT_KEY] = subjects.get("Contact"), subjects.get("Account")
+    (subjects or Subjects()).attach(client, anonymous, page_rows=page_rows,
+                                    key=(CONTACT_KEY, ACCOUNT_KEY))
 
 
 def _score(raw: Mapping[str, Any]) -> float:
