@@ -330,10 +330,12 @@ def test_a_daily_429_stops_the_run_cleanly_and_the_next_run_resumes(
         store, fake_hubspot_factory, hub):
     fake = fake_hubspot_factory(SMALL)
     sync = hub(store, fake)
-    spend = StopAfter("opportunities", 1, fake.portal.limits.exhaust_daily)
-    stopped = sync(("opportunities", "activities"), progress=spend)
+    # the daily allowance runs out while the second batch of deals (pages of 200, five
+    # pages a batch) is read
+    daily = fake.throttle_next("DAILY", pattern="deals/search", after=6, retry_after=None)
+    stopped = sync(("opportunities", "activities"))
     kept = count(store, "opportunities")
-    assert fake.portal.limits.refused.get("DAILY") == 1
+    assert daily.hits == 1
     assert stopped.status == STOPPED_QUOTA
     assert [d.status for d in stopped.details] == [STOPPED_QUOTA, STOPPED_QUOTA]
     assert 0 < kept < DEALS  # committed pages are kept

@@ -250,14 +250,16 @@ def _contact_ids(store: Store, table: str) -> set[str | None]:
 # -- the API quota ---------------------------------------------------------------------------
 
 def test_a_spent_quota_stops_cleanly_and_the_next_run_resumes(run_sync, store, fake):
-    spent: list[int] = []
-
-    def others_use_the_quota(connection: str, entity: str, read: int) -> None:
-        if entity == "opportunity_stage_history" and read and not spent:
-            spent.append(read)
+    def others_use_the_quota(req: Any) -> bool:
+        """Other clients spend the quota while the first stage-history page is served:
+        its answer reports it (a predicate that never answers with a fault)."""
+        if "FROM OpportunityHistory" in req.query.get("q", ""):
             fake.org.api_used = int(fake.org.api_max * 0.95)  # past quota_total_percent (90)
+        return False
 
-    stopped = run_sync(progress=others_use_the_quota)
+    fake.org.faults.add(others_use_the_quota, times=None)
+    stopped = run_sync()
+    fake.org.faults.clear()
     fake.org.api_used = 0  # the next day
     resumed = run_sync()
 

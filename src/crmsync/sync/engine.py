@@ -33,6 +33,7 @@ from crmsync.sync.collector import fewer_collections
 from crmsync.sync.limits import storable
 from crmsync.sync.merges import repoint_references
 from crmsync.sync.observed import FieldObserver, observer_for
+from crmsync.sync.pipeline import WriteBehind
 from crmsync.sync.refusals import describe_refusal, is_data_error, refused_rows
 from crmsync.sync.reject_log import RejectLog, describe_reject
 from crmsync.sync.standing_rejects import load_standing, resolve
@@ -94,6 +95,8 @@ class SyncEngine:
         self._records_seen = 0
         self._run_started = dt.datetime.min
         self._observer: FieldObserver | None = None
+        # batches written behind the reads: PostgreSQL only (crmsync.sync.pipeline)
+        self._threaded = store.dialect == "postgresql"
 
     def run(self, entities: Sequence[str] | None = None, *, full: bool = False
             ) -> list[EntityResult]:
@@ -231,16 +234,13 @@ class SyncEngine:
     def _read_all(self, entity: str, state: dict[str, Any], result: EntityResult,
                   calls_before: int) -> None:
         """Read and commit every batch, retried from the last committed cursor."""
-        connection = self.connector.name
         for attempt in retrying(self.retry, lambda: result.batches, sleep=self.sleep,
-                                describe=f"{connection}/{entity}"):
-            with attempt, fewer_collections():  # a retry reads again from the last cursor
+                                describe=f"{self.connector.name}/{entity}"):
+            # a retry reads again from the last committed cursor
+            with attempt, fewer_collections(), WriteBehind(self._threaded) as writes:
                 for batch in checked_read(self.connector, entity, state["cursor"]):
-                    self._commit_batch(entity, batch, result, calls_before)
-                    if batch.cursor is not None:
-                        state["cursor"] = batch.cursor
-                    if self.progress is not None:
-                        self.progress(connection, entity, result.rows_read)
+                    writes.submit(self._prepare_batch(entity, batch, result, calls_before,
+                                                      state))
 
     def _too_many_rejects(self, result: EntityResult) -> str | None:
         """The error of a sync whose share of rejected records passes ``max_reject_ratio``
@@ -256,8 +256,10 @@ class SyncEngine:
                 f"{self.max_reject_ratio:g} allows; the good ones are stored, see "
                 f"`crmsync status` for the rejects")
 
-    def _commit_batch(self, entity: str, batch: Batch, result: EntityResult,
-                      calls_before: int) -> None:
+    def _prepare_batch(self, entity: str, batch: Batch, result: EntityResult,
+                       calls_before: int, state: dict[str, Any]) -> Callable[[], None]:
+        """Validate ``batch``; returns what commits it and moves the cursor on, to run once
+        the batch before it has committed (:mod:`crmsync.sync.pipeline`)."""
         table = SYNCED_TABLES[entity]
         validator = validator_for(entity, self.store.dialect)
         now = _now()
@@ -269,16 +271,24 @@ class SyncEngine:
         write = (entity, table, validator.columns, pending.rows, pending.rejects,
                  deletions_of(batch), merges, pending.stored_sources, batch, result,
                  calls_before, now)
-        try:
-            self._write_batch(*write, pending.rejected)
-        except Exception as exc:
-            if not pending.rows or not is_data_error(exc, self.store.engine):
-                raise
-            # One value the database refuses must not block the table run after run: find
-            # the refused rows, reject them, and commit the rest as one batch again.
-            if not self._reject_refused(table, batch, validator.columns, pending):
-                raise
-            self._write_batch(*write, pending.rejected)
+
+        def commit() -> None:
+            try:
+                self._write_batch(*write, pending.rejected)
+            except Exception as exc:
+                if not pending.rows or not is_data_error(exc, self.store.engine):
+                    raise
+                # One value the database refuses must not block the table run after run:
+                # find the refused rows, reject them, and commit the rest as one batch again.
+                if not self._reject_refused(table, batch, validator.columns, pending):
+                    raise
+                self._write_batch(*write, pending.rejected)
+            if batch.cursor is not None:
+                state["cursor"] = batch.cursor
+            if self.progress is not None:
+                self.progress(self.connector.name, entity, result.rows_read)
+
+        return commit
 
     def _validated(self, entity: str, batch: Batch, result: EntityResult,
                    validator: RecordValidator, now: dt.datetime) -> PendingBatch:
