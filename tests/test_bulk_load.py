@@ -165,9 +165,8 @@ def test_syncs_of_different_connections_into_one_empty_table_at_once_all_succeed
 def test_binary_copy_of_validated_rows_stores_what_text_copy_stores(pg_url, name):
     """The engine's rows (the validator's, every value of its column's one Python type)
     go through COPY in binary; the stored rows are those of a text COPY, value for value."""
-    from test_validate_batch import records
-
     from crmsync.sync.validate import RecordValidator
+    from test_validate_batch import records
 
     table = SYNCED_TABLES[name]
     validator = RecordValidator(table, "postgresql")

@@ -2,8 +2,7 @@
 
 Per connection and entity: read batches from the connector, validate every record, and commit
 the rows, the deletes, the rejects, the cursor and the run counters in ONE transaction per
-batch. A crash between batches loses nothing; a crash inside one loses that batch only, and
-the next run resumes from the last committed cursor.
+batch. A crash loses the batch in flight only; the next run resumes from the last cursor.
 """
 
 from __future__ import annotations
@@ -47,7 +46,7 @@ log = logging.getLogger(__name__)
 #: syncing begins.
 NOT_STARTED = "not started: the connection's"
 
-#: ``progress(connection, entity, rows_read_so_far)``, called after every committed batch.
+#: ``progress(connection, entity, rows_read_so_far)``, after every committed batch.
 ProgressCallback = Callable[[str, str, int], None]
 
 
@@ -61,7 +60,8 @@ class SyncEngine:
     :param store: the open store.
     :param connector: the connection's connector instance.
     :param redactor: scrubs the connection's secrets from errors and reject payloads.
-    :param progress: called after each committed batch.
+    :param progress: called after each committed batch (on PostgreSQL from the thread that
+        commits, :mod:`crmsync.sync.pipeline`).
     :param retry: how rate limits and transient errors are retried (:mod:`crmsync.core.retry`).
     :param sleep: how to wait between attempts (tests pass a recorder).
     :param lock: ``lock(entity)`` returns a context manager held while the entity syncs
