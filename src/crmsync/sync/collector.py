@@ -19,7 +19,7 @@ from contextlib import contextmanager
 __all__ = ["fewer_collections", "LOAD_THRESHOLD"]
 
 #: The first generation's threshold during a load (allocations net of deallocations).
-LOAD_THRESHOLD = 20_000
+LOAD_THRESHOLD = 10_000
 
 
 _lock = threading.Lock()
