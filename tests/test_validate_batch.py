@@ -116,3 +116,28 @@ def test_row_records_are_dicts_made_on_demand():
     assert RowRecords(["remote_id"], []).columns() == [()]
     with pytest.raises(ValueError):  # a row of another width
         RowRecords(["remote_id", "subject"], [["A1"]])[0]
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql", None])
+def test_columns_of_datetimes_validate_as_record_by_record(dialect):
+    """Connectors that parse times themselves (Salesforce) give columns of datetime values:
+    naive, in UTC, in another zone, missing; taken a column at a time, the rows are those of
+    record-by-record validation."""
+    validator = RecordValidator(SYNCED_TABLES["activities"], dialect)
+    template = validator.template(connection="c", synced_at=dt.datetime(2026, 1, 1))
+    utc, plus2 = dt.timezone.utc, dt.timezone(dt.timedelta(hours=2))
+    times = [dt.datetime(2024, 9, 8, 12, 40, 48, tzinfo=utc),
+             dt.datetime(2024, 9, 8, 12, 40, 48, 123456),
+             dt.datetime(999, 1, 2, 3, 4, 5, tzinfo=utc), None]
+    for extra in ([], [dt.datetime(2024, 9, 8, 14, 40, tzinfo=plus2)], ["2024-09-08T12:40Z"]):
+        column = times + extra
+        batch = [{"remote_id": f"T{i}", "type": "call", "occurred_at": t or column[0],
+                  "remote_created_at": t, "remote_updated_at": column[-1 - i % 2]}
+                 for i, t in enumerate(column * 3)]
+        made = validator.validate_many(batch, template)
+        assert all(row is not None for row, _ in made)
+        assert repr(made) == repr([validator.validate(r, template) for r in batch])
+    at = validator.columns.index("remote_created_at")
+    text = validator.validate_many(batch[:1], template)[0][0][at]
+    assert text == ("2024-09-08 12:40:48.000000" if dialect == "sqlite"
+                    else dt.datetime(2024, 9, 8, 12, 40, 48))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from itertools import repeat
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from crmsync.plugin.records import RowRecords
@@ -74,6 +74,10 @@ def _zulu(v: Any) -> dt.datetime | None:
     return parsed if parsed.tzinfo is None else None
 
 
+_DATETIME_KINDS = frozenset({dt.datetime, type(None)})
+_NAIVE_OR_UTC = frozenset({None, dt.timezone.utc})
+_TZINFO = attrgetter("tzinfo")
+
 #: The SQLite text of a canonical ``Z`` timestamp by its length: seconds, milliseconds,
 #: microseconds (SQLAlchemy's form, ``isoformat(" ", "microseconds")``, cut and pasted).
 _PASTE = {20: (19, ".000000"), 24: (23, "000"), 27: (26, "")}
@@ -102,10 +106,30 @@ def _blank(v: Any) -> Any:
     return None if v is None or v == "" else _SLOW
 
 
+def _datetimes(col: list[Any], sqlite: bool) -> list[Any] | None:
+    """A column of ``datetime`` values (and ``None``), naive or in UTC, as the store keeps
+    them (what ``_naive_utc`` makes of each, without a Python call per value: the form of
+    connectors that parse times themselves); ``None`` for any other column."""
+    kinds = set(map(type, col))
+    if dt.datetime not in kinds or not kinds <= _DATETIME_KINDS:
+        return None
+    if not set(map(_TZINFO, filter(None, col))) <= _NAIVE_OR_UTC:
+        return None
+    if sqlite:  # the text of the time in UTC: an aware one's ends "+00:00", cut off
+        return [None if v is None else v.isoformat(" ", "microseconds")[:26] for v in col]
+    return [None if v is None else v.replace(tzinfo=None) for v in col]
+
+
 def timestamps(dialect: str | None) -> Convert:
     """Timestamps: SQLite keeps SQLAlchemy's text form, the others ``datetime``."""
-    one = _sqlite_timestamp if dialect == "sqlite" else _timestamp
-    return lambda col: [None if v is None or v == "" else one(v) for v in col]
+    sqlite = dialect == "sqlite"
+    one = _sqlite_timestamp if sqlite else _timestamp
+
+    def convert(col: list[Any]) -> list[Any]:
+        made = _datetimes(col, sqlite)
+        return made if made is not None else [None if v is None or v == "" else one(v)
+                                              for v in col]
+    return convert
 
 
 def texts(limit: int, nul_ok: bool) -> Convert:
