@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import table_rows
-from crmsync import Batch, Connector, Deletion, Reject
+from crmsync import Batch, Connector, Deletion, Reject, RowRecords
 from crmsync.core.reports import EntityResult
 from crmsync.core.schema import sync_rejects, sync_state
 from crmsync.store import Store
@@ -126,6 +126,10 @@ def test_a_reject_that_is_not_a_reject_is_stored_as_one(store: Store) -> None:
     ({"records": [GOOD]}, "yielded a dict from read(), not a crmsync.Batch"),
     (Batch(records={"remote_id": "A1"}), "whose records are a dict, not a list"),
     (Batch(records=[GOOD], sources=["a", "b"]), "2 sources for 1 records"),
+    (Batch(records=RowRecords(["remote_id", "name"], [["A1", "Acme"], ["A2"]])),
+     "RowRecords whose row #2 has 1 cells for 2 names"),
+    (Batch(records=RowRecords(["remote_id", "remote_id"], [["A1", "A1"]])),
+     "RowRecords whose names ['remote_id', 'remote_id'] are not distinct"),
     (Batch(records=[GOOD], cursor={"since": dt.datetime(2026, 1, 1)}),
      "a cursor crmsync cannot save: TypeError: Object of type datetime is not JSON"),
     (Batch(records=[GOOD], cursor={"offset": float("nan")}), "a cursor crmsync cannot save"),
@@ -147,3 +151,17 @@ def test_a_page_before_a_bad_one_is_kept(store: Store) -> None:
     assert result.status == "failed" and result.rows_upserted == 1
     with store.engine.connect() as c:
         assert c.execute(sa.select(sync_state.c.cursor)).scalar_one() == {"page": 1}
+
+
+def test_row_records_are_stored_and_their_bad_records_rejected(store: Store) -> None:
+    rows = RowRecords(["remote_id", "name", "employee_count"],
+                      [["A1", "Acme", "12"], ["A2", "", "lots"], ["A3", "Beta", ""]])
+    result = sync(store, Batch(records=rows, sources=["r1", "r2", "r3"]))
+    assert result.status == "success" and result.rows_upserted == 2 and result.rejects == 1
+    assert table_rows(store, "accounts", "remote_id", "name", "employee_count") == [
+        ("A1", "Acme", 12), ("A3", "Beta", None)]
+    with store.engine.connect() as c:
+        reject = c.execute(sa.select(sync_rejects.c.remote_id, sync_rejects.c.source,
+                                     sync_rejects.c.payload)).one()
+    assert reject.remote_id == "A2" and reject.source == "r2"
+    assert reject.payload == {"remote_id": "A2", "name": None, "employee_count": "lots"}

@@ -148,10 +148,25 @@ def _records(connector: Connector, entity: str, batch: Batch) -> Sequence[Any]:
                                         f"{type(raw).__name__}, not a list of records; {_BUG}")
     else:
         records = list(raw)
+    if type(records) is RowRecords:
+        _check_rows(connector, entity, records)
     if batch.sources is not None and len(batch.sources) != len(records):
         raise _fault(connector, entity, f"yielded a Batch with {len(batch.sources)} sources for "
                                         f"{len(records)} records (they must be parallel); {_BUG}")
     return records
+
+
+def _check_rows(connector: Connector, entity: str, records: RowRecords) -> None:
+    """Rows of cells under distinct names, each as long as the names."""
+    names, width = records.names, len(records.names)
+    if len(set(names)) != width or not all(type(n) is str for n in names):
+        raise _fault(connector, entity, f"yielded RowRecords whose names {list(names)!r} are not "
+                                        f"distinct column names; {_BUG}")
+    short = next((i for i, row in enumerate(records.rows) if len(row) != width), None)
+    if short is not None:
+        raise _fault(connector, entity, f"yielded RowRecords whose row #{short + 1} has "
+                                        f"{len(records.rows[short])} cells for {width} names; "
+                                        f"{_BUG}")
 
 
 def _check_cursor(connector: Connector, entity: str, cursor: Any) -> None:
