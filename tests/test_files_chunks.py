@@ -104,6 +104,16 @@ def test_random_files_read_as_row_by_row(both: Any, seed: int) -> None:
     both(lines, block=r.choice([1, 40, 200, 1 << 16]), bom=r.random() < 0.3)
 
 
+def test_a_batch_of_plain_and_odd_rows_has_the_records_of_both(both: Any) -> None:
+    """A plain block then an odd one within one batch: the batch is plain dicts, empty cells
+    as missing values, as the row-by-row reader gives them."""
+    lines = [f"a{n},Account {n},,2024-01-0{n}T00:00:00Z\n" for n in range(1, 3)]
+    fast, _ = both([*lines, "\n", "a9,Nine,,2024-01-09T00:00:00Z\n"], block=60)
+    records = [r for b in fast for r in b.records]
+    assert type(fast[0].records) is list
+    assert [r["industry"] for r in records] == [None, None, None]
+
+
 def test_a_cursor_skips_older_rows_the_same(both: Any) -> None:
     lines = [good(n, n % 28 + 1) for n in range(1, 40)]
     fast, _ = both(lines, cursor={"since": "2024-01-15T00:00:00", "resume": None})

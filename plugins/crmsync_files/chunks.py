@@ -24,6 +24,7 @@ from itertools import chain
 from pathlib import Path
 from typing import NamedTuple
 
+from crmsync import RowRecords
 from crmsync_files.file_checks import undecodable
 from crmsync_files.row_readers import (
     ReadOptions,
@@ -56,10 +57,9 @@ class Chunk(NamedTuple):
 
     def source_rows(self) -> list[SourceRow]:
         """The rows as the row-by-row reader gives them."""
-        names, first = self.names, self.first_line
-        return [SourceRow(first + i, first + i, dict(zip(names, [c or None for c in cells],
-                                                         strict=True)), text=text)
-                for i, (cells, text) in enumerate(zip(self.rows, self.texts, strict=True))]
+        records, first = RowRecords(self.names, self.rows), self.first_line
+        return [SourceRow(first + i, first + i, records[i], text=text)
+                for i, text in enumerate(self.texts)]
 
 
 def _line_for_line(lines: list[str], delimiter: str) -> list[list[str]] | None:

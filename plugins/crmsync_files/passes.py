@@ -205,8 +205,8 @@ class _Open:
             return records
         if self.cells == len(records):
             return RowRecords(names, records)
-        return [dict(zip(names, [c or None for c in r], strict=True)) if type(r) is list
-                else r for r in records]
+        as_rows = RowRecords(names, records)  # a row of cells as the record it stands for
+        return [as_rows[i] if type(r) is list else r for i, r in enumerate(records)]
 
 
 class SeenIds:
