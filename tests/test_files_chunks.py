@@ -10,15 +10,17 @@ equal.
 from __future__ import annotations
 
 import random
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from crmsync import Batch, RowRecords, StandingRejects
+from crmsync import Batch, ConnectorError, RowRecords, StandingRejects
 from crmsync_files import FilesConnector, chunks
 from crmsync_files import connector as files_connector
 from crmsync_files.row_readers import read_csv_rows
+from crmsync_files.seen import SeenIds
 
 HEADER = "remote_id,name,industry,remote_updated_at\n"
 
@@ -137,3 +139,44 @@ def test_a_file_with_an_unknown_column_reads_row_by_row(both: Any, tmp_path: Pat
     finally:
         HEADER = header
     assert [len(b.rejects) for b in fast] == [1]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ids_kept_on_disk_past_the_threshold_give_the_same_batches(
+        both: Any, monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """Past ``SPILL_AT`` ids the duplicate check moves to a database on disk: the same
+    records and rejects (duplicates on either side of the move included), and the database
+    is gone when the pass ends."""
+    r = random.Random(seed)
+    lines = [good(r.randint(1, 90), r.randint(1, 28)) if r.random() < 0.2
+             else r.choice(ODD).format(n=300 + n) if r.random() < 0.1 else good(100 + n)
+             for n in range(150)]
+    in_memory, _ = both(lines, block=r.choice([60, 400, 1 << 16]))
+    made: list[SeenIds] = []
+
+    def kept(file_name: str) -> SeenIds:
+        made.append(SeenIds(file_name, spill_at=r.randint(1, 40)))
+        return made[-1]
+
+    monkeypatch.setattr(files_connector, "seen_ids", kept)
+    spilled, _ = both(lines, block=r.choice([60, 400, 1 << 16]))
+    # (each read writes the file again: the cursors differ by its modification time)
+    assert [s[:3] for s in seen(spilled)] == [s[:3] for s in seen(in_memory)]
+    assert any("appears again" in j.reason for b in spilled for j in b.rejects)
+    assert made and all(s.disk is None and not s.seen for s in made)
+    assert any(s.spilled for s in made)
+
+
+def test_a_temporary_file_that_fails_names_the_file_and_what_to_do(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "accounts.csv").write_text(HEADER + "".join(good(n) for n in range(1, 30)))
+
+    def full(*args: Any, **kwargs: Any) -> Any:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(files_connector, "seen_ids",
+                        lambda file_name: SeenIds(file_name, spill_at=10))
+    monkeypatch.setattr("crmsync_files.seen.sqlite3.connect", full)
+    with pytest.raises(ConnectorError, match=r"accounts.csv: past 10 rows .*disk is full.*"
+                                             r"TMPDIR"):
+        list(connector(tmp_path).read("accounts", None))

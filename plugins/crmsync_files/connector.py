@@ -283,9 +283,13 @@ class FilesConnector(Connector):
                 one.builder.extend(*present_entries(index, scan))
                 yield from one.batches(iter(rows), known_ids(index, scan, rows))
                 return
-        yield from one.batches(ROW_READERS[path.suffix.lstrip(".")](
-            path, entity, ALLOWED_COLUMNS[entity], resume.line if resume else 0, options),
-            seen_ids())
+        seen = seen_ids(path.name)
+        try:
+            yield from one.batches(ROW_READERS[path.suffix.lstrip(".")](
+                path, entity, ALLOWED_COLUMNS[entity], resume.line if resume else 0, options),
+                seen)
+        finally:
+            seen.close()  # its database on disk, for a file past SPILL_AT ids
 
     def _index_key(self, entity: str, path: Path, options: ReadOptions,
                    date_format: str) -> str | None:

@@ -21,6 +21,7 @@ from crmsync_files.cursor import FileCursor, Resume, parse_timestamp
 from crmsync_files.date_formats import DateColumns
 from crmsync_files.line_index import IndexBuilder, LineIndex, Scan, id_hash
 from crmsync_files.row_readers import SourceRow
+from crmsync_files.seen import SeenIds
 
 __all__ = ["Pass", "Retry", "LineSources", "first_of_its_id", "seen_ids", "known_ids",
            "present_entries"]
@@ -209,33 +210,9 @@ class _Open:
         return [as_rows[i] if type(r) is list else r for i, r in enumerate(records)]
 
 
-class SeenIds:
-    """The duplicate check of a pass that reads every row: the hashes of the ids read."""
-
-    def __init__(self) -> None:
-        self.seen: set[int] = set()
-
-    def __call__(self, row: SourceRow, rid: str) -> bool:
-        key = hash(rid)
-        if key in self.seen:
-            return True
-        self.seen.add(key)
-        return False
-
-    def all_new(self, ids: list[str]) -> bool:
-        """Note ``ids`` (empty ones aside) and return true when none was seen before, nor
-        twice among them; else note nothing and return false."""
-        hashes = [hash(i) for i in ids if i]
-        new = set(hashes)
-        if len(new) != len(hashes) or not self.seen.isdisjoint(new):
-            return False
-        self.seen |= new
-        return True
-
-
-def seen_ids() -> SeenIds:
-    """The duplicate check of a pass that reads every row."""
-    return SeenIds()
+def seen_ids(file_name: str) -> SeenIds:
+    """The duplicate check of a pass over ``file_name`` that reads every row."""
+    return SeenIds(file_name)
 
 
 def known_ids(index: LineIndex, scan: Scan, rows: Sequence[SourceRow]
