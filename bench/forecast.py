@@ -11,7 +11,8 @@ Timed (best of ``--repeat``), through the API functions the CLI calls, by owner:
 
 - ``forecast`` of the demo's current quarter from the stored deals;
 - ``forecast --as-of`` a day mid-quarter, the deals rebuilt from history;
-- ``forecast --accuracy`` of the last ended quarter (rebuilt at its start and each week);
+- ``forecast --accuracy`` of the last ended quarter (rebuilt at its start and each week),
+  its instants rebuilt at once (``READERS`` at a time) and one after the other;
 - the CLI end to end (``crmsync forecast --by owner --as-of …`` and ``--accuracy``), once.
 
 Baselines: a bare scan of the deals and both histories (``count``/``sum``), and one full
@@ -119,6 +120,19 @@ def cli_seconds(url: str, *args: str) -> float:
     return seconds
 
 
+def one_at_a_time(fn: Callable[[], Any]) -> Any:
+    """``fn()`` with the accuracy's instants rebuilt one after the other (``READERS = 1``),
+    as before they ran at once."""
+    from crmsync.orchestration import forecast_accuracy
+
+    readers = forecast_accuracy.READERS
+    forecast_accuracy.READERS = 1
+    try:
+        return fn()
+    finally:
+        forecast_accuracy.READERS = readers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="large", choices=("small", "medium", "large"))
@@ -164,6 +178,8 @@ def main() -> None:
             config, by="owner", as_of=dt.date(2026, 8, 15), store=store, now=NOW)),
         ("forecast --accuracy --by owner (2026-Q2)", lambda: api.forecast_accuracy(
             config, by="owner", store=store, now=NOW)),
+        ("  the same, one instant at a time", lambda: one_at_a_time(
+            lambda: api.forecast_accuracy(config, by="owner", store=store, now=NOW))),
     ]
     seconds: dict[str, float] = {}
     for name, fn in runs:

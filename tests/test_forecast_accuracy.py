@@ -5,12 +5,14 @@ closed won in it, with a deal pushed out of the quarter and one pulled into it."
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 import pytest
 
 from conftest import load_records, make_config
 from crmsync import api
+from crmsync.orchestration import forecast_accuracy
 from crmsync.store import Store
 from test_forecast import STAGES, USERS, deal
 
@@ -132,3 +134,23 @@ def test_regrouping_the_reps_accuracy_by_team_equals_the_teams(accuracy_store: S
     by_team = run(accuracy_store, by="team", weekly=False)["groups"]
     regrouped = accuracy_teams_of(run(accuracy_store, by="owner", weekly=False))["groups"]
     assert regrouped == by_team
+
+
+def test_instants_rebuilt_at_once_give_the_serial_result(accuracy_store: Store,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The weekly instants rebuilt on several connections at once (``READERS``) give
+    exactly what rebuilding them one after the other gives, in the same order."""
+    monkeypatch.setattr(forecast_accuracy, "READERS", 1)
+    serial = run(accuracy_store, by="owner")
+    monkeypatch.setattr(forecast_accuracy, "READERS", 3)
+    threads: set[str] = set()
+    rollup = forecast_accuracy.run_rollup
+
+    def watched(store: Store, scope: Any) -> Any:
+        threads.add(threading.current_thread().name)
+        return rollup(store, scope)
+
+    monkeypatch.setattr(forecast_accuracy, "run_rollup", watched)
+    assert run(accuracy_store, by="owner") == serial
+    assert len(serial["weeks"]) > 3
+    assert len(threads) > 1 and all(t.startswith("crmsync-forecast") for t in threads)
