@@ -13,6 +13,8 @@ Timed (best of ``--repeat``), through the API functions the CLI calls, by owner:
 - ``forecast --as-of`` a day mid-quarter, the deals rebuilt from history;
 - ``forecast --accuracy`` of the last ended quarter (rebuilt at its start and each week),
   its instants rebuilt at once (``READERS`` at a time) and one after the other;
+- the dashboard's forecast page built from nothing, its five reads at once and one after
+  the other;
 - the CLI end to end (``crmsync forecast --by owner --as-of …`` and ``--accuracy``), once.
 
 Baselines: a bare scan of the deals and both histories (``count``/``sum``), and one full
@@ -123,14 +125,30 @@ def cli_seconds(url: str, *args: str) -> float:
 def one_at_a_time(fn: Callable[[], Any]) -> Any:
     """``fn()`` with the accuracy's instants rebuilt one after the other (``READERS = 1``),
     as before they ran at once."""
-    from crmsync.orchestration import forecast_accuracy
+    from crmsync.orchestration import readers
 
-    readers = forecast_accuracy.READERS
-    forecast_accuracy.READERS = 1
+    before = readers.READERS
+    readers.READERS = 1
     try:
         return fn()
     finally:
-        forecast_accuracy.READERS = readers
+        readers.READERS = before
+
+
+def dashboard_page(config: Any) -> Any:
+    """The dashboard's forecast page built from nothing (a new :class:`DashboardData`, so
+    nothing cached): the forecast and four ended periods' accuracy at their starts."""
+    from crmsync.dashboard.data import DashboardData
+    from crmsync.dashboard.filters import Filters
+    from crmsync.dashboard.forecast import forecast_page
+    from crmsync.plugin.manager import get_plugin_manager
+    from crmsync.plugin.registry import Registry
+
+    data = DashboardData(config, Registry(get_plugin_manager()), as_of=AS_OF)
+    try:
+        return forecast_page(data, Filters())
+    finally:
+        data.close()
 
 
 def main() -> None:
@@ -180,6 +198,9 @@ def main() -> None:
             config, by="owner", store=store, now=NOW)),
         ("  the same, one instant at a time", lambda: one_at_a_time(
             lambda: api.forecast_accuracy(config, by="owner", store=store, now=NOW))),
+        ("dashboard /forecast, first build (5 reads)", lambda: dashboard_page(config)),
+        ("  the same, one read at a time", lambda: one_at_a_time(
+            lambda: dashboard_page(config))),
     ]
     seconds: dict[str, float] = {}
     for name, fn in runs:

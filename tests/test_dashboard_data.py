@@ -24,11 +24,13 @@ from crmsync.core.schema import metric_values
 from crmsync.dashboard.app import COOKIE, create_app
 from crmsync.dashboard.data import DashboardData, kpi, raw_value
 from crmsync.dashboard.filters import Filters, parse_filters
+from crmsync.dashboard.forecast import forecast_page
 from crmsync.dashboard.records import records_of
 from crmsync.dashboard.report import write_report
 from crmsync.dashboard.sales import MIN_N, leaderboard
 from crmsync.dashboard.serve import check_bind
 from crmsync.metrics import compute
+from crmsync.orchestration import readers
 from crmsync.plugin.manager import get_plugin_manager
 from crmsync.plugin.registry import Registry
 from crmsync.store import Store
@@ -533,3 +535,20 @@ def test_requests_for_a_page_being_rendered_wait_for_it(data, monkeypatch) -> No
 
     assert built == ["leaderboard"]
     assert len(pages) == 4 and len(set(pages)) == 1
+
+
+def test_the_forecast_page_reads_its_periods_at_once_as_one_after_the_other(
+        store_file: str, registry: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The forecast page's five reads (the forecast, four ended periods' accuracy) on
+    several connections give what one after the other gives: the same periods, in order."""
+    pages = {}
+    for n in (1, 3):
+        monkeypatch.setattr(readers, "READERS", n)
+        source = DashboardData(make_config(store_file), registry, as_of=AS_OF.date())
+        try:
+            pages[n] = forecast_page(source, Filters())
+        finally:
+            source.close()
+    assert pages[3] == pages[1]
+    assert [p["name"] for p in pages[1]["past"]] == ["2026-Q1", "2025-Q4", "2025-Q3",
+                                                     "2025-Q2"]

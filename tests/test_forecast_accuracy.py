@@ -12,7 +12,7 @@ import pytest
 
 from conftest import load_records, make_config
 from crmsync import api
-from crmsync.orchestration import forecast_accuracy
+from crmsync.orchestration import forecast_accuracy, readers
 from crmsync.store import Store
 from test_forecast import STAGES, USERS, deal
 
@@ -140,9 +140,9 @@ def test_instants_rebuilt_at_once_give_the_serial_result(accuracy_store: Store,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """The weekly instants rebuilt on several connections at once (``READERS``) give
     exactly what rebuilding them one after the other gives, in the same order."""
-    monkeypatch.setattr(forecast_accuracy, "READERS", 1)
+    monkeypatch.setattr(readers, "READERS", 1)
     serial = run(accuracy_store, by="owner")
-    monkeypatch.setattr(forecast_accuracy, "READERS", 3)
+    monkeypatch.setattr(readers, "READERS", 3)
     threads: set[str] = set()
     rollup = forecast_accuracy.run_rollup
 
@@ -153,4 +153,4 @@ def test_instants_rebuilt_at_once_give_the_serial_result(accuracy_store: Store,
     monkeypatch.setattr(forecast_accuracy, "run_rollup", watched)
     assert run(accuracy_store, by="owner") == serial
     assert len(serial["weeks"]) > 3
-    assert len(threads) > 1 and all(t.startswith("crmsync-forecast") for t in threads)
+    assert len(threads) > 1 and all(t.startswith("crmsync-read") for t in threads)

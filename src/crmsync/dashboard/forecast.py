@@ -7,7 +7,8 @@ of the last ended period (docs/dashboard.md, docs/forecast.md). Figures come fro
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from crmsync import api
@@ -15,8 +16,9 @@ from crmsync.dashboard import charts
 from crmsync.dashboard.data import DashboardData
 from crmsync.dashboard.filters import Filters
 from crmsync.metrics.formatting import format_value
-from crmsync.orchestration.forecast import teams_of
+from crmsync.orchestration.forecast import period_bounds, teams_of
 from crmsync.orchestration.forecast_accuracy import accuracy_teams_of
+from crmsync.orchestration.readers import at_once
 
 __all__ = ["forecast_page", "CATEGORIES", "KINDS"]
 
@@ -107,17 +109,18 @@ def _build(data: DashboardData, period: str, day: dt.date) -> dict[str, Any]:
     forecast and accuracy rebuilt once each (teams are regrouped from them), and the
     organisation's accuracy at the start of the ended periods before."""
     def build() -> dict[str, Any]:
-        owner = api.forecast(data.config, period=period, by="owner", as_of=day,
-                             store=data.store)
-        start = dt.date.fromisoformat(owner["period_start"])
-        accuracy: list[dict[str, Any]] = []
-        for _ in range(PAST_PERIODS):
-            start -= dt.timedelta(days=1)
-            result = api.forecast_accuracy(data.config, period=period,
-                                           by="owner" if not accuracy else None,
-                                           as_of=start, store=data.store, weekly=False)
-            accuracy.append(result)
-            start = dt.date.fromisoformat(result["period_start"])
+        fiscal = data.config.metrics.fiscal_year_start_month
+        start, days = period_bounds(period, day, fiscal)[0], []
+        for _ in range(PAST_PERIODS):  # a day in each of the ended periods before
+            days.append(start - dt.timedelta(days=1))
+            start = period_bounds(period, days[-1], fiscal)[0]
+        calls: list[Callable[[], dict[str, Any]]] = [partial(
+            api.forecast, data.config, period=period, by="owner", as_of=day, store=data.store)]
+        calls += [partial(api.forecast_accuracy, data.config, period=period,
+                          by=None if i else "owner", as_of=d, store=data.store, weekly=False)
+                  for i, d in enumerate(days)]
+        # five independent queries: on several connections at once (orchestration.readers)
+        owner, *accuracy = at_once(data.store, calls)
         return {"forecast": {"owner": owner, "team": teams_of(owner)},
                 "accuracy": {"owner": accuracy[0], "team": accuracy_teams_of(accuracy[0])},
                 "past": accuracy}

@@ -7,11 +7,8 @@ stood at the period's start and at the start of each of its weeks, rebuilt from 
 from __future__ import annotations
 
 import datetime as dt
-import os
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
-
-from sqlalchemy import pool
 
 from crmsync.core.config import Config
 from crmsync.metrics.forecast import ForecastScope, won_totals
@@ -29,13 +26,11 @@ from crmsync.orchestration.forecast import (
     run_rollup,
     utc_now,
 )
+from crmsync.orchestration.readers import at_once
 from crmsync.orchestration.scorecards import store_reps
 from crmsync.store import Store
 
-__all__ = ["forecast_accuracy", "errors", "accuracy_teams_of", "READERS"]
-
-#: Instants rebuilt at once (one query each, on its own connection): the machine's cores.
-READERS = max(1, min(4, os.cpu_count() or 1))
+__all__ = ["forecast_accuracy", "errors", "accuracy_teams_of"]
 
 
 def errors(forecast: dict[str, float], actual: float) -> dict[str, Any]:
@@ -66,18 +61,6 @@ def _kinds(groups: dict[Any, dict[str, Any]], key: Any) -> dict[str, float]:
 
 def _summed(groups: dict[Any, dict[str, Any]]) -> dict[str, float]:
     return {k: sum(float(g["kinds"][k] or 0.0) for g in groups.values()) for k in KINDS}
-
-
-def _rolled_up(store: Store, scopes: list[ForecastScope]) -> list[dict[Any, dict[str, Any]]]:
-    """:func:`run_rollup` of each scope, in order; a store with a pool of connections runs
-    them on :data:`READERS` at once (each is one query, which the database runs without
-    Python's lock: SQLite in the process, PostgreSQL in its server)."""
-    shared = isinstance(store.engine.pool, (pool.StaticPool, pool.SingletonThreadPool))
-    if shared or len(scopes) < 2 or READERS < 2:
-        return [run_rollup(store, s) for s in scopes]
-    with ThreadPoolExecutor(min(READERS, len(scopes)),
-                            thread_name_prefix="crmsync-forecast") as readers:
-        return list(readers.map(lambda s: run_rollup(store, s), scopes))
 
 
 def forecast_accuracy(config: Config, *, period: str = "quarter", by: str | None = None,
@@ -116,8 +99,9 @@ def forecast_accuracy(config: Config, *, period: str = "quarter", by: str | None
                                  as_of=True, min_sample=min_sample)
 
         instants = _instants(start, end, now)[:None if weekly else 1]
-        snapshots = list(zip(instants, _rolled_up(store, [scope(at) for at in instants]),
-                             strict=True))
+        # each instant is one query: several at once (crmsync.orchestration.readers)
+        rolled = at_once(store, [partial(run_rollup, store, scope(at)) for at in instants])
+        snapshots = list(zip(instants, rolled, strict=True))
         with store.engine.connect() as conn:
             actual = {r["dimension_value"]: {"n": int(r["n"]), "amount": float(r["amount"] or 0)}
                       for r in conn.execute(won_totals(scope(now))).mappings()}
