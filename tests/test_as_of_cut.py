@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from as_of_support import world
-from conftest import fresh_pg_schema, load_records
+from conftest import load_records, migrated_pg_database
 from crmsync.core.config import MetricsConfig
 from crmsync.metrics import compute
 from crmsync.metrics.engine import MetricValue
@@ -75,8 +75,9 @@ def two_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple
                   Store(f"sqlite:///{tmp_path / 'full.db'}"))
         yield stores
     else:
-        server = request.getfixturevalue("pg_server")
-        with fresh_pg_schema(server) as a, fresh_pg_schema(server) as b:
+        server, template = (request.getfixturevalue(f) for f in ("pg_server", "pg_template"))
+        with migrated_pg_database(server, template) as a, \
+                migrated_pg_database(server, template) as b:
             stores = (Store(a), Store(b))
             yield stores
     for s in stores:

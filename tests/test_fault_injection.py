@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from conftest import fresh_pg_schema, make_config, table_rows
+from conftest import make_config, migrated_pg_database, table_rows
 from crmsync import AuthError, api
 from crmsync.core.config import Config
 from crmsync.core.reports import EntityResult
@@ -52,8 +52,9 @@ def stores(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[tuple[Stor
         if request.param == "sqlite":
             urls = [f"sqlite:///{tmp_path / name}.db" for name in ("clean", "faulty")]
         else:
-            server = request.getfixturevalue("pg_server")
-            urls = [stack.enter_context(fresh_pg_schema(server)) for _ in range(2)]
+            server, template = (request.getfixturevalue(f) for f in ("pg_server", "pg_template"))
+            urls = [stack.enter_context(migrated_pg_database(server, template))
+                    for _ in range(2)]
         pair = (Store(urls[0]), Store(urls[1]))
         try:
             yield pair
@@ -101,6 +102,9 @@ def portal(fake_hubspot_factory: Callable[..., FakeHubSpotPortal],
     fake = fake_hubspot_factory(HS_DATA)
     # small pages: more requests for the schedule to hit, and paging under faults
     fake.portal.page_caps.update(search=40, owners=3, objects=5)
+    # the portal's window as large as the connector's ``rate_limit``: its headers never say
+    # "none left", so the connector never holds for real (the faults' waits are recorded)
+    fake.portal.limits.max_per_interval = 100_000
     for deal in fake.portal.ids("deals")[:6]:
         fake.portal.archive("deals", deal)
     monkeypatch.setenv("HS_SECRET", fake.portal.client_secret)

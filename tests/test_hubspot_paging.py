@@ -28,8 +28,11 @@ DATA = Dataset(deals=150, contacts=80, companies=20, engagements=40, owners=23)
 
 @pytest.fixture
 def portal(fake_hubspot_factory: Callable[..., FakeHubSpotPortal]) -> FakeHubSpotPortal:
-    """A portal with 23 owners (three archived)."""
-    return fake_hubspot_factory(DATA)
+    """A portal with 23 owners (three archived), whose window is as large as the connector's
+    ``rate_limit`` (its headers never say "none left": nothing here waits for real)."""
+    fake = fake_hubspot_factory(DATA)
+    fake.portal.limits.max_per_interval = 100_000
+    return fake
 
 
 @pytest.fixture

@@ -25,9 +25,9 @@ def test_migrations_create_exactly_the_schema(store):
     assert store.current_revision() == head()
 
 
-def test_opening_a_current_store_applies_nothing(store_url):
-    Store(store_url).dispose()
-    again = Store(store_url, upgrade=False)
+def test_opening_a_current_store_applies_nothing(empty_store_url):
+    Store(empty_store_url).dispose()
+    again = Store(empty_store_url, upgrade=False)
     assert again.upgrade() == []
     again.dispose()
 
