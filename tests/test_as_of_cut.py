@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from as_of_support import world
-from conftest import load_records, migrated_pg_database
+from conftest import load_records, migrated_pg_schema
 from crmsync.core.config import MetricsConfig
 from crmsync.metrics import compute
 from crmsync.metrics.engine import MetricValue
@@ -76,8 +76,8 @@ def two_stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple
         yield stores
     else:
         server, template = (request.getfixturevalue(f) for f in ("pg_server", "pg_template"))
-        with migrated_pg_database(server, template) as a, \
-                migrated_pg_database(server, template) as b:
+        with migrated_pg_schema(server, template) as a, \
+                migrated_pg_schema(server, template) as b:
             stores = (Store(a), Store(b))
             yield stores
     for s in stores:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from conftest import make_config, migrated_pg_database, table_rows
+from conftest import make_config, migrated_pg_schema, table_rows
 from crmsync import AuthError, api
 from crmsync.core.config import Config
 from crmsync.core.reports import EntityResult
@@ -53,7 +53,7 @@ def stores(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[tuple[Stor
             urls = [f"sqlite:///{tmp_path / name}.db" for name in ("clean", "faulty")]
         else:
             server, template = (request.getfixturevalue(f) for f in ("pg_server", "pg_template"))
-            urls = [stack.enter_context(migrated_pg_database(server, template))
+            urls = [stack.enter_context(migrated_pg_schema(server, template))
                     for _ in range(2)]
         pair = (Store(urls[0]), Store(urls[1]))
         try:
