@@ -22,6 +22,7 @@ pytest loads it as a plugin).
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import re
@@ -384,9 +385,27 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
 
 
 @pytest.fixture(scope="session")
-def dashboard_store(tmp_path_factory: pytest.TempPathFactory) -> DemoStore:
-    """The session's demo store (see the module docstring)."""
-    return build_demo_store(tmp_path_factory.mktemp("dashboard-store"))
+def dashboard_store(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> DemoStore:
+    """The session's demo store (see the module docstring). Under xdist the first worker to
+    ask builds it once for the run, under a lock; each worker gets its own copy."""
+    if worker_id == "master":
+        return build_demo_store(tmp_path_factory.mktemp("dashboard-store"))
+    shared = tmp_path_factory.getbasetemp().parent / "dashboard-store"  # the run's
+    shared.mkdir(exist_ok=True)
+    described = shared / "store.json"
+    with (shared / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not described.exists():
+            built = build_demo_store(shared)
+            described.write_text(json.dumps({
+                "as_of": built.as_of.isoformat(), "xss_rep": built.xss_rep,
+                "xss_account": built.xss_account, "xss_deal": built.xss_deal,
+                "teams": built.teams}), encoding="utf-8")
+    known = json.loads(described.read_text(encoding="utf-8"))
+    path = shared / "dashboard.db"
+    store = DemoStore(config=demo_config(f"sqlite:///{path}"), path=path,
+                      as_of=dt.datetime.fromisoformat(known.pop("as_of")), **known)
+    return copy_store(store, tmp_path_factory.mktemp("dashboard-store"))
 
 
 @pytest.fixture(scope="session")
