@@ -31,9 +31,6 @@ from dashboard_support import (
 )
 
 pytest_plugins = ("dashboard_support",)
-#: One worker runs the module: its store, computed as of DAY, is built once (pyproject's
-#: ``--dist loadgroup``).
-pytestmark = pytest.mark.xdist_group("dashboard_as_of_browser")
 
 DAY = "2026-06-30"
 #: A figure's data attributes in the report's HTML (the attributes' order of ``Kpi.data``).
