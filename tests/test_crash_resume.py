@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from conftest import fresh_pg_schema, table_rows
 from crmsync.core.schema import sync_runs
 from crmsync.store import Store
+from test_rollback_journal import header_mode
 
 ROWS = 30_000
 BATCH = 250
@@ -108,6 +109,49 @@ def test_sigkill_mid_load_then_rerun_gives_the_rows_of_an_uninterrupted_run(
         assert [r.status for r in runs] == ["abandoned", "success"]
         # the rerun resumed from the cursor instead of starting over
         assert runs[1].rows_read <= ROWS - killed_at + BATCH
+    finally:
+        clean_store.dispose()
+        victim_store.dispose()
+
+
+@pytest.mark.slow
+def test_sigkill_mid_load_under_a_rollback_journal_then_rerun_gives_the_same_rows(
+        tmp_path: Path) -> None:
+    """The SQLite first load with the file to itself runs under a rollback journal
+    (crmsync.store.journal); killed there, the next connection rolls the hot journal back.
+    Watched from the file's bytes only: opening the store would set WAL again."""
+    data = tmp_path / "data"
+    write_dataset(data)
+    clean_url, victim_db = f"sqlite:///{tmp_path / 'clean.db'}", tmp_path / "victim.db"
+    victim_url = f"sqlite:///{victim_db}"
+    for url in (clean_url, victim_url):
+        Store(url).dispose()  # migrated, so the victim's start-up is quick
+    clean = crmsync(config(tmp_path, "clean", data, clean_url))
+    assert clean.wait(timeout=300) == 0, clean.stderr.read()
+    empty = victim_db.stat().st_size
+
+    victim_cfg = config(tmp_path, "victim", data, victim_url)
+    victim = crmsync(victim_cfg)
+    deadline = time.monotonic() + 120
+    while not (victim_db.stat().st_size > empty + 1_000_000 and header_mode(victim_db) == 1
+               and Path(f"{victim_db}-journal").exists()):
+        assert victim.poll() is None, "the sync finished before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait()
+    assert header_mode(victim_db) == 1  # killed under the rollback journal
+    killed_at = committed_rows(victim_url)
+    assert 0 < killed_at < ROWS
+    assert header_mode(victim_db) == 2  # the next connection set WAL again
+
+    resumed = crmsync(victim_cfg)
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read()
+    clean_store, victim_store = Store(clean_url), Store(victim_url)
+    try:
+        assert table_rows(victim_store, "activities") == table_rows(clean_store, "activities")
+        with victim_store.engine.connect() as c:
+            assert c.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
     finally:
         clean_store.dispose()
         victim_store.dispose()

@@ -4,7 +4,8 @@ Maintaining an index row by row during a large load writes each of its pages man
 SQLite, 27× the final database size for 500k activities; ``docs/performance.md``). Into an
 empty table, :func:`first_load` drops the table's secondary indexes (those of the schema:
 the unique key on ``(connection, remote_id)`` stays, the upserts need it) and creates them
-again when the load ends, sorted in one pass.
+again when the load ends, sorted in one pass. On SQLite the load and the index builds run
+under a rollback journal when nothing else has the file open (:mod:`crmsync.store.journal`).
 
 Crash-safe: a process killed mid-load leaves the rows it committed and a table without some
 of its indexes — usable, only slower to query. The next sync of the table creates the
@@ -23,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateIndex, DropIndex
 
+from crmsync.store.journal import rollback_journal
 from crmsync.store.migrate import advisory_key
 
 __all__ = ["first_load", "restore_indexes", "missing_indexes"]
@@ -102,9 +104,14 @@ def first_load(engine: Engine, table: sa.Table) -> Iterator[bool]:
                     conn.execute(DropIndex(index, if_exists=True))
         else:
             restore_indexes(conn, table)
-    try:
-        yield empty
-    finally:
-        if empty:
+    if not empty:
+        yield False
+        return
+    # SQLite: the rows and the indexes built after them are new pages, written once under
+    # a rollback journal instead of twice under WAL (crmsync.store.journal)
+    with rollback_journal(engine):
+        try:
+            yield True
+        finally:
             with engine.begin() as conn:
                 restore_indexes(conn, table)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from crmsync.core.errors import StoreError
 from crmsync.store import migrate
 from crmsync.store.business_hours import business_minutes
+from crmsync.store.journal import BUSY_TIMEOUT_MS, appending, file_key
 
 __all__ = ["DEFAULT_URL", "Store", "open_store", "redact_url", "ANALYZE_FRACTION"]
 
@@ -48,16 +49,18 @@ def _local_time(value: str | None, zone: str) -> str | None:
     return utc.astimezone(_zone(zone)).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, key: str | None) -> None:
     dbapi_conn.create_function("crmsync_local_time", 2, _local_time, deterministic=True)
     dbapi_conn.create_function("crmsync_business_minutes", 6, business_minutes,
                                deterministic=True)
     cur = dbapi_conn.cursor()
     # First: switching a fresh file to WAL needs its lock, and other processes may hold it.
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     # WAL lets readers (status, metrics) work while a sync writes; NORMAL is durable in WAL
     # for everything but a power cut, and a power cut loses at most the batch in flight.
-    cur.execute("PRAGMA journal_mode=WAL")
+    # Not while this process makes a first load with a rollback journal (store.journal).
+    if not appending(key):
+        cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     # 32 MB of page cache: index maintenance during large syncs stays in memory.
     cur.execute("PRAGMA cache_size=-32768")
@@ -92,7 +95,12 @@ def _create_engine(url: str) -> Engine:
         raise StoreError(f"no database driver for {redact_url(url)}: {exc}; "
                          "for PostgreSQL install 'crmsync[postgresql]'") from exc
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        key = file_key(parsed.database)
+
+        def pragmas(dbapi_conn: Any, _record: Any) -> None:
+            _sqlite_pragmas(dbapi_conn, key)
+
+        event.listen(engine, "connect", pragmas)
     return engine
 
 
