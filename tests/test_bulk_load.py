@@ -63,6 +63,20 @@ def test_a_first_load_runs_without_secondary_indexes_and_ends_with_all_of_them(s
     assert missing(store) == []
 
 
+def test_a_load_that_writes_nothing_changes_no_index(store):
+    ddl: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute",
+                    lambda conn, cur, sql, *_: ddl.append(sql.strip().split(" ON ")[0])
+                    if sql.lstrip().upper().startswith(("DROP INDEX", "CREATE INDEX")) else None)
+    [result] = SyncEngine(store, Pages("crm", [[], []])).run()
+    assert result.status == "success" and ddl == []
+    [result] = SyncEngine(store, Pages("crm", [[activity(1)]])).run(full=True)
+    assert result.rows_upserted == 1
+    drops = [d for d in ddl if d.upper().startswith("DROP")]
+    assert len(drops) == len(ACTIVITIES.indexes) == len(ddl) - len(drops)
+    assert missing(store) == []
+
+
 def test_a_load_into_a_table_with_rows_keeps_its_indexes(store):
     SyncEngine(store, Pages("crm", [[activity(1)]])).run()
     during: list[list[str]] = []
@@ -74,7 +88,10 @@ def test_a_load_into_a_table_with_rows_keeps_its_indexes(store):
 def test_indexes_a_killed_first_load_left_out_come_back_with_the_next_sync(store):
     # a first load "killed" mid-way: its context never exits, some rows are committed
     killed = first_load(store.engine, ACTIVITIES)
-    assert killed.__enter__() is True
+    load = killed.__enter__()
+    assert load.empty
+    assert missing(store) == []  # nothing is dropped before the first write
+    load.start()
     with store.engine.begin() as conn:
         upsert_rows(conn, ACTIVITIES, [{**activity(1), "connection": "crm",
                                         "synced_at": T0, "is_deleted": False}])

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import table_rows
 from crmsync import Batch, Connector, Setting
-from crmsync.store import Store
+from crmsync.store import Store, journal
 from crmsync.store.journal import appending, file_key
 from crmsync.sync import SyncEngine
 from test_bulk_load import activity, missing
@@ -86,7 +86,7 @@ def test_a_first_load_with_the_file_to_itself_runs_under_a_rollback_journal(tmp_
     Store(f"sqlite:///{db}").dispose()
     modes: list[int] = []
     store = load(db, lambda n: modes.append(header_mode(db)))
-    assert modes == [ROLLBACK] * 4
+    assert modes == [WAL] + [ROLLBACK] * 3  # switched as the first page was written
     ends_in_wal(store, db)
     assert table_rows(store, "activities") == plain_rows(tmp_path)
     store.dispose()
@@ -127,7 +127,7 @@ def test_another_process_opening_the_store_mid_load_sets_wal_and_the_load_goes_o
         modes.append(header_mode(db))
 
     store = load(db, before)
-    assert modes == [ROLLBACK, ROLLBACK, WAL, WAL]
+    assert modes == [WAL, ROLLBACK, WAL, WAL]
     ends_in_wal(store, db)
     assert table_rows(store, "activities") == plain_rows(tmp_path)
     store.dispose()
@@ -149,8 +149,28 @@ def test_this_process_opening_the_store_mid_load_leaves_the_journal_alone(tmp_pa
 
     store = load(db, before)
     assert counts == [80]
-    assert modes == [ROLLBACK] * 4
+    assert modes == [WAL] + [ROLLBACK] * 3
     ends_in_wal(store, db)
+    store.dispose()
+
+
+def test_a_first_load_with_nothing_to_write_leaves_the_journal_alone(tmp_path, monkeypatch):
+    db = tmp_path / "store.db"
+    Store(f"sqlite:///{db}").dispose()
+    switches: list[str] = []
+    real = journal._switch
+
+    def switch(engine: Any, mode: str, **kw: Any) -> str:
+        switches.append(mode)
+        return real(engine, mode, **kw)
+
+    monkeypatch.setattr(journal, "_switch", switch)
+    store = Store(f"sqlite:///{db}")
+    [result] = SyncEngine(store, Watched([[], []], lambda n: None)).run()
+    assert result.status == "success" and result.rows_upserted == 0
+    assert switches == []  # an empty table that stays empty: no switch, no WAL checkpoint
+    SyncEngine(store, Watched(PAGES, lambda n: None)).run()
+    assert switches == ["delete", "wal"]
     store.dispose()
 
 

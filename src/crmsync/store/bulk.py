@@ -3,9 +3,10 @@
 Maintaining an index row by row during a large load writes each of its pages many times (on
 SQLite, 27× the final database size for 500k activities; ``docs/performance.md``). Into an
 empty table, :func:`first_load` drops the table's secondary indexes (those of the schema:
-the unique key on ``(connection, remote_id)`` stays, the upserts need it) and creates them
-again when the load ends, sorted in one pass. On SQLite the load and the index builds run
-under a rollback journal when nothing else has the file open (:mod:`crmsync.store.journal`).
+the unique key on ``(connection, remote_id)`` stays, the upserts need it) before the first
+write and creates them again when the load ends, sorted in one pass. On SQLite the load and
+its index builds run under a rollback journal when nothing else has the file open
+(:mod:`crmsync.store.journal`). A load that writes nothing touches neither.
 
 Crash-safe: a process killed mid-load leaves the rows it committed and a table without some
 of its indexes — usable, only slower to query. The next sync of the table creates the
@@ -24,10 +25,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateIndex, DropIndex
 
-from crmsync.store.journal import rollback_journal
+from crmsync.store.journal import RollbackJournal
 from crmsync.store.migrate import advisory_key
 
-__all__ = ["first_load", "restore_indexes", "missing_indexes"]
+__all__ = ["FirstLoad", "first_load", "restore_indexes", "missing_indexes"]
 
 
 def _existing(conn: Connection, table: sa.Table) -> set[str]:
@@ -85,33 +86,60 @@ def restore_indexes(conn: Connection, table: sa.Table) -> list[str]:
     return [str(i.name) for i in missing]
 
 
-@contextmanager
-def first_load(engine: Engine, table: sa.Table) -> Iterator[bool]:
-    """Hold ``table``'s secondary indexes off while it is loaded, when it is empty.
+class FirstLoad:
+    """A load into ``table``; :attr:`empty` whether the table held no rows when it began.
 
-    Yields whether it was empty (the load then runs without the secondary indexes, which are
-    created when the block ends, however it ends). On a table that holds rows, the indexes a
-    killed first load left out are created before the block runs.
-    """
-    with engine.begin() as conn:
-        _serialise_ddl(conn, table)  # first: holding a lock on the table while waiting deadlocks
-        empty = conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() \
-            is None
-        if empty:
-            existing = _existing(conn, table)
-            for index in _secondary(table):
+    :meth:`start` runs before the load's first write: into a table still empty, it switches
+    an SQLite file to a rollback journal (:mod:`crmsync.store.journal`) and drops the
+    secondary indexes, to be built when the load ends. A load that writes nothing (most
+    entities of most syncs) changes nothing."""
+
+    def __init__(self, engine: Engine, table: sa.Table, empty: bool) -> None:
+        self.engine, self.table, self.empty = engine, table, empty
+        self.journal = RollbackJournal(engine)
+        self.started = False
+        self.dropped = False
+
+    def start(self) -> None:
+        """Before the first write (once): hold the secondary indexes off, if still empty."""
+        if self.started or not self.empty:
+            return
+        self.started = True
+        self.journal.start()  # first: it needs this process's connections closed
+        with self.engine.begin() as conn:
+            _serialise_ddl(conn, self.table)  # first: a lock on the table while waiting deadlocks
+            if conn.execute(sa.select(sa.literal(1)).select_from(self.table).limit(1)).first():
+                return  # another connection's sync loaded the table meanwhile
+            existing = _existing(conn, self.table)
+            for index in _secondary(self.table):
                 if index.name in existing:
                     conn.execute(DropIndex(index, if_exists=True))
-        else:
-            restore_indexes(conn, table)
-    if not empty:
-        yield False
-        return
-    # SQLite: the rows and the indexes built after them are new pages, written once under
-    # a rollback journal instead of twice under WAL (crmsync.store.journal)
-    with rollback_journal(engine):
+            self.dropped = True
+
+    def end(self) -> None:
+        """Build the indexes :meth:`start` dropped, then leave the rollback journal."""
         try:
-            yield True
+            if self.dropped:
+                with self.engine.begin() as conn:
+                    restore_indexes(conn, self.table)
         finally:
-            with engine.begin() as conn:
-                restore_indexes(conn, table)
+            self.journal.end()
+
+
+@contextmanager
+def first_load(engine: Engine, table: sa.Table) -> Iterator[FirstLoad]:
+    """A load into ``table``: yields its :class:`FirstLoad`, whose ``start()`` the writer
+    calls before its first write. When the table is empty, its secondary indexes are held off
+    from then on and created when the block ends, however it ends. Indexes a killed first
+    load left out are created before the block runs.
+    """
+    with engine.begin() as conn:  # its own transaction: the DDL lock comes first
+        restore_indexes(conn, table)
+    with engine.begin() as conn:
+        empty = conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() \
+            is None
+    load = FirstLoad(engine, table, empty)
+    try:
+        yield load
+    finally:
+        load.end()

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-__all__ = ["rollback_journal", "appending", "file_key"]
+__all__ = ["RollbackJournal", "rollback_journal", "appending", "file_key"]
 
 log = logging.getLogger(__name__)
 
@@ -64,24 +64,45 @@ def _switch(engine: Engine, mode: str, *, wait: bool) -> str:
             cur.close()
 
 
-@contextmanager
-def rollback_journal(engine: Engine) -> Iterator[bool]:
-    """Run the block with the SQLite file in rollback-journal mode when nothing else has it
-    open; yields whether it is. Anything but a file on SQLite yields ``False``."""
-    key = file_key(engine.url.database) if engine.dialect.name == "sqlite" else None
-    if key is None or key in _APPENDING:
-        yield False
-        return
-    engine.dispose()  # this process's idle connections hold the WAL open: close them
-    _APPENDING.add(key)
-    switched = False
-    try:
-        switched = _switch(engine, "delete", wait=False) == "delete"
-        if not switched:
-            _APPENDING.discard(key)
-        yield switched
-    finally:
-        _APPENDING.discard(key)
-        if switched and _switch(engine, "wal", wait=True) != "wal":
+class RollbackJournal:
+    """The rollback-journal mode of one load: :meth:`start` before its first write, then
+    :meth:`end` (see :func:`rollback_journal`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.key = file_key(engine.url.database) if engine.dialect.name == "sqlite" else None
+        self.on: bool | None = None  # None: not tried yet
+
+    def start(self) -> bool:
+        """Switch the file to a rollback journal, once, if nothing else has it open; returns
+        whether it is in that mode. Anything but a file on SQLite stays as it is."""
+        if self.on is None:
+            self.on = False
+            if self.key is not None and self.key not in _APPENDING:
+                self.engine.dispose()  # this process's idle connections hold the WAL open
+                _APPENDING.add(self.key)
+                self.on = _switch(self.engine, "delete", wait=False) == "delete"
+                if not self.on:
+                    _APPENDING.discard(self.key)
+        return self.on
+
+    def end(self) -> None:
+        """Back to WAL, if :meth:`start` left it."""
+        if not self.on or self.key is None:
+            return
+        self.on = False
+        _APPENDING.discard(self.key)
+        if _switch(self.engine, "wal", wait=True) != "wal":
             log.warning("%s: still in rollback-journal mode after a first load; the next "
-                        "connection sets WAL again", key)
+                        "connection sets WAL again", self.key)
+
+
+@contextmanager
+def rollback_journal(engine: Engine) -> Iterator[RollbackJournal]:
+    """A first load's journal: the block calls ``start()`` before its first write (a load
+    with nothing to write leaves the file alone); WAL comes back when the block ends."""
+    journal = RollbackJournal(engine)
+    try:
+        yield journal
+    finally:
+        journal.end()

@@ -24,7 +24,7 @@ from crmsync.core.retry import RetryPolicy, retrying
 from crmsync.core.schema import SYNCED_TABLES, sync_runs, sync_state
 from crmsync.plugin.connector import Batch, Connector, StandingRejects
 from crmsync.store import Store, mark_deleted, upsert_prepared
-from crmsync.store.bulk import first_load
+from crmsync.store.bulk import FirstLoad, first_load
 from crmsync.store.locks import RunLocked
 from crmsync.sync.batch import PendingBatch, deletions_of, replace_rejects, save_cursor, source_of
 from crmsync.sync.checks import checked_read
@@ -34,7 +34,7 @@ from crmsync.sync.merges import repoint_references
 from crmsync.sync.observed import FieldObserver, observer_for
 from crmsync.sync.pipeline import WriteBehind
 from crmsync.sync.refusals import describe_refusal, is_data_error, refused_rows
-from crmsync.sync.reject_log import RejectLog, describe_reject
+from crmsync.sync.reject_log import RejectLog, describe_reject, too_many_rejects
 from crmsync.sync.standing_rejects import load_standing, resolve
 from crmsync.sync.validate import RecordValidator, validator_for
 
@@ -95,6 +95,7 @@ class SyncEngine:
         self._records_seen = 0
         self._run_started = dt.datetime.min
         self._observer: FieldObserver | None = None
+        self._load: FirstLoad | None = None
         # batches written behind the reads: PostgreSQL only (crmsync.sync.pipeline)
         self._threaded = store.dialect == "postgresql"
 
@@ -192,11 +193,11 @@ class SyncEngine:
         try:  # into an empty table, secondary indexes are built after (crmsync.store.bulk)
             # inside the try: a connector raising here still closes its run row as failed
             self.connector.retry_rejects(entity, self._standing)
-            with first_load(engine, SYNCED_TABLES[entity]) as empty:
+            with first_load(engine, SYNCED_TABLES[entity]) as self._load:
                 self._observer = observer_for(
                     entity, self.connector.history_fields() if entity == "opportunities"
                     else (), validator_for(entity, self.store.dialect).columns,
-                    self.store.dialect, empty)
+                    self.store.dialect, self._load.empty)
                 self._read_all(entity, state, result, calls_before)
         except QuotaExhausted as exc:
             # Not a failure: the budget stops the run cleanly; committed batches and their
@@ -224,7 +225,8 @@ class SyncEngine:
             self._reject_log.close()
         result.status = "success"
         result.api_calls = self.connector.api_calls.total - calls_before
-        too_many = self._too_many_rejects(result)
+        too_many = too_many_rejects(result.connection, result.entity, result.rejects,
+                                    self._records_seen, self.max_reject_ratio)
         if too_many:
             result.status, result.error = "failed", too_many
             log.error("%s/%s failed: %s", connection, entity, too_many)
@@ -241,20 +243,6 @@ class SyncEngine:
                 for batch in checked_read(self.connector, entity, state["cursor"]):
                     writes.submit(self._prepare_batch(entity, batch, result, calls_before,
                                                       state))
-
-    def _too_many_rejects(self, result: EntityResult) -> str | None:
-        """The error of a sync whose share of rejected records passes ``max_reject_ratio``
-        (``[sync]`` in ``docs/configuration.md``), or ``None``."""
-        seen = self._records_seen
-        if self.max_reject_ratio is None or not seen or not result.rejects:
-            return None
-        ratio = result.rejects / seen
-        if ratio <= self.max_reject_ratio:
-            return None
-        return (f"{result.connection}/{result.entity}: {result.rejects} of {seen} records "
-                f"rejected ({ratio:.0%}), more than [sync] max_reject_ratio = "
-                f"{self.max_reject_ratio:g} allows; the good ones are stored, see "
-                f"`crmsync status` for the rejects")
 
     def _prepare_batch(self, entity: str, batch: Batch, result: EntityResult,
                        calls_before: int, state: dict[str, Any]) -> Callable[[], None]:
@@ -273,6 +261,8 @@ class SyncEngine:
                  calls_before, now)
 
         def commit() -> None:
+            if pending.rows and self._load is not None:
+                self._load.start()  # into an empty table: indexes off (crmsync.store.bulk)
             try:
                 self._write_batch(*write, pending.rejected)
             except Exception as exc:

@@ -16,7 +16,7 @@ from typing import Any
 
 from crmsync.sync.value_rules import bound_text
 
-__all__ = ["RejectLog", "FULL_REJECTS", "describe_reject"]
+__all__ = ["RejectLog", "FULL_REJECTS", "describe_reject", "too_many_rejects"]
 
 #: Rejects of one sync logged one line each; the rest are counted.
 FULL_REJECTS = 5
@@ -72,3 +72,18 @@ class RejectLog:
         self.logger.warning("%s: %d rejects (%d more than shown); by field and reason: %s; "
                             "see `crmsync status` (table sync_rejects)", self.label, self.count,
                             self.count - FULL_REJECTS, ", ".join(parts))
+
+
+def too_many_rejects(connection: str, entity: str, rejects: int, seen: int,
+                     max_ratio: float | None) -> str | None:
+    """The error of a sync whose share of rejected records (``rejects`` of the ``seen`` it
+    read) passes ``max_ratio`` (``[sync] max_reject_ratio`` in ``docs/configuration.md``), or
+    ``None``."""
+    if max_ratio is None or not seen or not rejects:
+        return None
+    ratio = rejects / seen
+    if ratio <= max_ratio:
+        return None
+    return (f"{connection}/{entity}: {rejects} of {seen} records rejected ({ratio:.0%}), more "
+            f"than [sync] max_reject_ratio = {max_ratio:g} allows; the good ones are stored, "
+            f"see `crmsync status` for the rejects")
