@@ -6,7 +6,8 @@ and column set (cached, positional parameters); the batch goes to the driver's
 pipelined for psycopg), not as Python round trips. Values arrive already adapted for the
 dialect (:mod:`crmsync.store.adapt`), because SQLAlchemy's per-row bind processing would
 otherwise cost more than the database work itself (``bench/sync_files.py``).
-SQLite and PostgreSQL share the syntax; other dialects are refused clearly.
+SQLite and PostgreSQL share the syntax; other dialects are refused clearly. On SQLite a stored
+row re-sent with its indexed columns unchanged leaves the indexes alone (:func:`_sqlite_pair`).
 
 On PostgreSQL a batch of at least :data:`COPY_THRESHOLD` rows is sent with ``COPY`` into a
 temporary table and merged with one ``INSERT … SELECT … ON CONFLICT``: per-row statement
@@ -54,9 +55,8 @@ def upsert_statement(dialect: str, table: sa.Table, columns: tuple[str, ...],
     return stmt.on_conflict_do_update(index_elements=list(key), set_=updates)
 
 
-@lru_cache(maxsize=128)
-def _compiled(dialect_name: str, table: sa.Table, columns: tuple[str, ...]) -> str:
-    """The upsert's SQL with positional parameters in ``columns`` order."""
+def _positional(stmt: Any, dialect_name: str, table: sa.Table, columns: tuple[str, ...]) -> str:
+    """``stmt``'s SQL with positional parameters in ``columns`` order."""
     dialect: Dialect
     if dialect_name == "postgresql":
         from sqlalchemy.dialects.postgresql import psycopg
@@ -65,11 +65,44 @@ def _compiled(dialect_name: str, table: sa.Table, columns: tuple[str, ...]) -> s
         dialect = psycopg.dialect(paramstyle="format")  # type: ignore[no-untyped-call]
     else:
         dialect = sqlite.dialect()
-    compiled = upsert_statement(dialect_name, table, columns).compile(
-        dialect=dialect, column_keys=list(columns))
+    compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
     if list(compiled.positiontup or ()) != list(columns):
         raise StoreError(f"upsert of {table.name}: columns must be in table order")
     return str(compiled)
+
+
+@lru_cache(maxsize=128)
+def _compiled(dialect_name: str, table: sa.Table, columns: tuple[str, ...]) -> str:
+    """The upsert's SQL with positional parameters in ``columns`` order."""
+    return _positional(upsert_statement(dialect_name, table, columns), dialect_name, table,
+                       columns)
+
+
+@lru_cache(maxsize=128)
+def _sqlite_pair(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, str] | None:
+    """SQLite: the upsert in two statements that leave the secondary indexes alone when a
+    stored row's indexed columns keep their values; ``None`` when no column sent is indexed.
+
+    SQLite rewrites the entry of every index holding a column an ``UPDATE`` sets, whether its
+    value changed or not: re-sending a row costs a page of each index. The first statement
+    sets only the columns no secondary index holds, for the stored rows whose indexed
+    columns are the same (``IS``: NULL is NULL) — and inserts the new rows; the second, run
+    only when the first left rows out (``rowcount``), sets every column of those."""
+    indexed = {c.name for i in table.indexes for c in i.columns} - set(_KEY)
+    sent = [c for c in columns if c in indexed]
+    if not sent:
+        return None
+    stmt = sqlite.insert(table)
+    same = sa.and_(*(table.c[c].is_not_distinct_from(stmt.excluded[c]) for c in sent))
+    rest = {c: stmt.excluded[c] for c in columns if c not in _KEY and c not in indexed
+            and c != "id"}
+    every = {c: stmt.excluded[c] for c in columns if c not in _KEY and c != "id"}
+    alike = (stmt.on_conflict_do_update(index_elements=list(_KEY), set_=rest, where=same)
+             if rest else stmt.on_conflict_do_nothing(index_elements=list(_KEY)))
+    changed = stmt.on_conflict_do_update(index_elements=list(_KEY), set_=every,
+                                         where=sa.not_(same))
+    return (_positional(alike, "sqlite", table, columns),
+            _positional(changed, "sqlite", table, columns))
 
 
 def upsert_prepared(conn: Connection, table: sa.Table, columns: Sequence[str],
@@ -89,8 +122,13 @@ def upsert_prepared(conn: Connection, table: sa.Table, columns: Sequence[str],
     dialect = conn.dialect.name
     cursor = conn.connection.cursor()
     try:
+        pair = _sqlite_pair(table, tuple(columns)) if dialect == "sqlite" else None
         if dialect == "postgresql" and len(rows) >= COPY_THRESHOLD:
             _copy_upsert(cursor, table, tuple(columns), rows, typed)
+        elif pair is not None:
+            cursor.executemany(pair[0], rows)
+            if cursor.rowcount != len(rows):  # stored rows whose indexed columns changed
+                cursor.executemany(pair[1], rows)
         else:
             cursor.executemany(_compiled(dialect, table, tuple(columns)), rows)
     finally:
