@@ -145,6 +145,40 @@ def test_copy_upserts_store_what_executemany_stores(pg_url, monkeypatch):
     store.dispose()
 
 
+@pytest.mark.postgresql
+def test_appended_copies_store_what_the_merge_stores(pg_url):
+    """``append``: a batch expected new goes straight into the table; a key stored already
+    (a record sent again in a later page) rolls it back to the merge, with the same rows."""
+    store = Store(pg_url)
+    n = upsert_module.COPY_THRESHOLD + 20
+    first = [activity(i, subject=f"s{i}", is_deleted=False) for i in range(n)]
+    first.append(activity(3, subject="again", is_deleted=False))  # twice in one batch
+    second = [activity(i, subject=f"edited {i}", is_deleted=False) for i in range(n, 2 * n)]
+    third = [activity(i, subject=f"third {i}", is_deleted=False) for i in range(0, 3 * n, 3)]
+
+    def load(connection: str, append: bool) -> list[bool]:
+        merged = []
+        for batch in (first, second, third):
+            with store.engine.begin() as conn:
+                upsert_rows(conn, ACTIVITIES, [{**r, "connection": connection,
+                                                "synced_at": T0} for r in batch],
+                            append=append)
+                # the merge's staging table exists in a session once a merge ran in it
+                merged.append(conn.exec_driver_sql(
+                    "SELECT to_regclass('pg_temp.crmsync_stage_activities_' || %(n)s)",
+                    {"n": str(len(ACTIVITIES.columns) - 1)}).scalar() is not None)
+            store.dispose()  # a new session for the next batch
+        return merged
+
+    assert load("appended", True) == [False, False, True]  # the third sends stored keys
+    assert load("merged", False) == [True, True, True]
+    rows = table_rows(store, "activities")
+    by_connection = {c: [r[1:] for r in rows if r[0] == c] for c in ("appended", "merged")}
+    assert by_connection["appended"] == by_connection["merged"]
+    assert len(by_connection["appended"]) == 2 * n + len(range(2 * n, 3 * n, 3))
+    store.dispose()
+
+
 def test_syncs_of_different_connections_into_one_empty_table_at_once_all_succeed(pg_url):
     """Celery workers sync different connections into one shared table: their first loads
     drop and create the same indexes at once, which PostgreSQL's catalog refuses unless the

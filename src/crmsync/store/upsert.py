@@ -106,7 +106,8 @@ def _sqlite_pair(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, str] |
 
 
 def upsert_prepared(conn: Connection, table: sa.Table, columns: Sequence[str],
-                    rows: Sequence[Sequence[Any]], *, typed: bool = False) -> int:
+                    rows: Sequence[Sequence[Any]], *, typed: bool = False,
+                    append: bool = False) -> int:
     """Insert or update rows given as value lists in ``columns`` order (table order, every
     column but ``id``), with values already adapted for the dialect
     (:class:`crmsync.sync.validate.RecordValidator` makes them), in one ``executemany``.
@@ -115,6 +116,10 @@ def upsert_prepared(conn: Connection, table: sa.Table, columns: Sequence[str],
         (``str``, naive ``datetime``, ``int``, ``float``, ``bool``, ``date``, ``Jsonb``) or
         ``None``: on PostgreSQL, ``COPY`` then sends the binary form, which psycopg writes
         in C several times faster than text (``docs/performance.md``).
+    :param append: the rows are expected to be new (a first load into an empty table): on
+        PostgreSQL a ``COPY`` batch then goes straight into the table, without the staging
+        table and its merge, in a savepoint; a key already stored rolls it back to the merge.
+        The rows stored are the same either way.
     :return: the number of rows sent.
     """
     if not rows:
@@ -124,7 +129,7 @@ def upsert_prepared(conn: Connection, table: sa.Table, columns: Sequence[str],
     try:
         pair = _sqlite_pair(table, tuple(columns)) if dialect == "sqlite" else None
         if dialect == "postgresql" and len(rows) >= COPY_THRESHOLD:
-            _copy_upsert(cursor, table, tuple(columns), rows, typed)
+            _copy_upsert(cursor, table, tuple(columns), rows, typed, append)
         elif pair is not None:
             cursor.executemany(pair[0], rows)
             if cursor.rowcount != len(rows):  # stored rows whose indexed columns changed
@@ -171,28 +176,49 @@ def _binary_types(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, ...] 
     return tuple(_BINARY[n] for n in names) if all(n in _BINARY for n in names) else None
 
 
-def _copy_upsert(cursor: Any, table: sa.Table, columns: tuple[str, ...],
-                 rows: Sequence[Sequence[Any]], typed: bool = False) -> None:
-    """Upsert ``rows`` through ``COPY`` and a staging table (PostgreSQL)."""
-    create, copy_sql, merge = _merge_sql(table, columns)
-    types = _binary_types(table, columns) if typed else None
-    if all(k in columns for k in _KEY):  # one row per key, the last, as executemany leaves
-        at = [columns.index(k) for k in _KEY]
-        last = {(row[at[0]], row[at[1]]): row for row in rows}
-        if len(last) < len(rows):
-            rows = list(last.values())
-    cursor.execute(create)
+def _copy_rows(cursor: Any, copy_sql: str, types: tuple[str, ...] | None,
+               rows: Sequence[Sequence[Any]]) -> None:
     with cursor.copy(copy_sql if types is None else f"{copy_sql} (FORMAT BINARY)") as copy:
         if types is not None:
             copy.set_types(types)
         for row in rows:
             copy.write_row(row)
+
+
+def _copy_upsert(cursor: Any, table: sa.Table, columns: tuple[str, ...],
+                 rows: Sequence[Sequence[Any]], typed: bool = False,
+                 append: bool = False) -> None:
+    """Upsert ``rows`` through ``COPY`` and a staging table (PostgreSQL); with ``append``,
+    ``COPY`` straight into the table first (see :func:`upsert_prepared`)."""
+    import psycopg
+
+    create, copy_sql, merge = _merge_sql(table, columns)
+    types = _binary_types(table, columns) if typed else None
+    keyed = all(k in columns for k in _KEY)
+    if keyed:  # one row per key, the last, as executemany leaves
+        at = [columns.index(k) for k in _KEY]
+        last = {(row[at[0]], row[at[1]]): row for row in rows}
+        if len(last) < len(rows):
+            rows = list(last.values())
+    if append and keyed:
+        cursor.execute("SAVEPOINT crmsync_append")
+        try:
+            names = ", ".join(f'"{c}"' for c in columns)
+            _copy_rows(cursor, f'COPY "{table.name}" ({names}) FROM STDIN', types, rows)
+        except psycopg.errors.UniqueViolation:  # a key stored already: merge instead
+            cursor.execute("ROLLBACK TO SAVEPOINT crmsync_append")
+        else:
+            cursor.execute("RELEASE SAVEPOINT crmsync_append")
+            return
+    cursor.execute(create)
+    _copy_rows(cursor, copy_sql, types, rows)
     cursor.execute(merge)
 
 
-def upsert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> int:
+def upsert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], *,
+                append: bool = False) -> int:
     """Insert or update ``rows`` given as mappings of Python values (a missing column is
-    NULL); a convenience over :func:`upsert_prepared`.
+    NULL); a convenience over :func:`upsert_prepared` (``append`` as there).
 
     :return: the number of rows sent.
     """
@@ -205,7 +231,7 @@ def upsert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, A
         values = [row.get(c.name) for c in columns]
         prepared.append([v if v is None or a is None else a(v)
                          for v, a in zip(values, adapters, strict=True)])
-    return upsert_prepared(conn, table, [c.name for c in columns], prepared)
+    return upsert_prepared(conn, table, [c.name for c in columns], prepared, append=append)
 
 
 def mark_deleted(conn: Connection, table: sa.Table, connection: str,

@@ -324,7 +324,8 @@ class SyncEngine:
         with self.store.engine.begin() as conn:
             if self._observer is not None:  # before the upsert: it compares the stored rows
                 self._observer.observe(conn, connection, rows, now)
-            upserted = upsert_prepared(conn, table, columns, list(rows.values()), typed=True)
+            upserted = upsert_prepared(conn, table, columns, list(rows.values()), typed=True,
+                                       append=self._load is not None and self._load.dropped)
             deleted = mark_deleted(conn, table, connection, deletions, now)
             if merges:
                 repointed = repoint_references(conn, entity, connection, merges, now)
