@@ -11,7 +11,8 @@ Prints, in one run (``docs/performance.md`` explains the figures):
   table after the load (the fastest loader of the table crmsync produces);
 * bytes the sync wrote (``/proc/self/io`` of the process) against the final database size;
 * the peak RSS of the sync at two sizes (``--rss-sizes``);
-* a sync with nothing new (no-op) and one with 1% of the rows edited, against the full sync.
+* a sync with nothing new (no-op), one with 1% of the rows edited, and a ``--full`` one that
+  sends every stored row again unchanged, against the full sync.
 
 Usage::
 
@@ -61,7 +62,7 @@ def _peak_rss_kib() -> int:
 def child(mode: str, target: str, folder: str, batch: int) -> None:
     start = time.perf_counter()
     figures: dict[str, Any] = {}
-    if mode == "crmsync":
+    if mode.startswith("crmsync"):
         from crmsync.cli import main
 
         figures["import_s"] = time.perf_counter() - start
@@ -70,7 +71,8 @@ def child(mode: str, target: str, folder: str, batch: int) -> None:
                           f'path = "{folder}"\nbatch_size = {batch}\n')
         t0 = time.perf_counter()
         try:
-            main(["--config", str(config), "sync", "--json"])
+            main(["--config", str(config), "sync", "--json",
+                  *(["--full"] if mode == "crmsync-full" else [])])
         except SystemExit as exc:
             if exc.code not in (0, None):
                 raise
@@ -208,13 +210,16 @@ def bench_incremental(work: Path, rows: int, batch: int, full: dict[str, Any]) -
     changed_folder = work / f"rows-{rows}-changed"
     write_activities(changed_folder, rows, changed=0.01)
     changed = measured("crmsync", target, changed_folder, batch)
-    for label, f in (("no-op (nothing new)", noop), ("1% of the rows edited", changed)):
+    again = measured("crmsync-full", target, changed_folder, batch)
+    for label, f in (("no-op (nothing new)", noop), ("1% of the rows edited", changed),
+                     ("--full, nothing new", again)):
         print(f"  {label:<24} process {f['wall_s']:5.2f} s (imports {f['import_s']:.2f} s, "
               f"sync {f['sync_s']:.2f} s) = {f['wall_s'] / full['full_s']:.3f} of the full "
               f"sync")
     print("  targets: no-op < 1 s; 1% edited <= 0.05 of the full sync")
     return {"noop_s": noop["wall_s"], "noop_sync_s": noop["sync_s"],
-            "changed_ratio": changed["wall_s"] / full["full_s"]}
+            "changed_ratio": changed["wall_s"] / full["full_s"],
+            "full_again_ratio": again["wall_s"] / full["full_s"]}
 
 
 def bench_rss(work: Path, sizes: list[int], batch: int) -> dict[str, float]:
