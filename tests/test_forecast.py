@@ -121,11 +121,19 @@ def test_the_deals_own_category_overrides_its_stages(rollup_store: Store) -> Non
 
 def test_rep_quotas_of_the_period_roll_up_to_teams(rollup_store: Store) -> None:
     reps = by_name(run(rollup_store, by="owner"))
+    # the rep with a EUR quota and no EUR rate: unknown, never the base-currency part alone
     assert (reps["Ann"]["quota"], reps["Bob"]["quota"],
-            reps["<script>x</script>"]["quota"]) == (2000.0, 1500.0, 800.0)
+            reps["<script>x</script>"]["quota"]) == (2000.0, 1500.0, None)
+    assert reps["<script>x</script>"]["quota_unconverted"]
     teams = by_name(run(rollup_store, by="team"))
-    assert (teams["East"]["quota"], teams["West"]["quota"]) == (3500.0, 800.0)
-    assert run(rollup_store)["total"]["quota"] == 4300.0
+    assert (teams["East"]["quota"], teams["West"]["quota"]) == (3500.0, None)
+    assert run(rollup_store)["total"]["quota"] is None
+    load_records(rollup_store, {"currency_rates": [
+        {"remote_id": "EUR", "currency": "EUR", "rate_to_base": 1.1,
+         "valid_from": "2026-01-01"}]})
+    reps = by_name(run(rollup_store, by="owner"))
+    assert reps["<script>x</script>"]["quota"] == pytest.approx(800.0 + 5500.0)
+    assert run(rollup_store)["total"]["quota"] == pytest.approx(3500.0 + 6300.0)
 
 
 def test_forecast_against_quota_uses_the_usual_rollups(rollup_store: Store) -> None:

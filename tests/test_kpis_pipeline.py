@@ -72,7 +72,8 @@ DATA = {
         quota("QU5", "U3", "2026-04-01", "2026-06-30", 4000),
         quota("QU6", None, "2026-01-01", "2026-03-31", 100000, team="East"),  # team-level
         quota("QU7", "U2", "2026-04-01", "2026-06-30", 5000, is_deleted=True),
-        quota("QU8", "U1", "2026-01-01", "2026-03-31", 500, currency="EUR"),  # not base
+        # not the base currency: 500 EUR at Q1's 1.10 = 550 USD
+        quota("QU8", "U1", "2026-01-01", "2026-03-31", 500, currency="EUR"),
     ],
 }
 
@@ -124,7 +125,7 @@ def test_weighted_pipeline_value_uses_stage_then_deal_probability(loaded):
 
 def test_quota_attainment_by_owner(loaded):
     assert approx(values(loaded, "quota_attainment", dimension="owner")) == approx(
-        {("U1", Q1): (1100 / 4000, 1100, 4000), ("U2", Q1): (1.0, 2000, 2000),
+        {("U1", Q1): (1100 / 4550, 1100, 4550), ("U2", Q1): (1.0, 2000, 2000),
          ("U3", Q1): (0.0, 0, 1000),  # a quota and no revenue
          ("U1", Q2): (0.0, 0, 1000), ("U3", Q2): (1.25, 5000, 4000)})
 
@@ -132,21 +133,32 @@ def test_quota_attainment_by_owner(loaded):
 def test_quota_attainment_team_and_org_roll_up_from_reps(loaded):
     by_team = values(loaded, "quota_attainment", dimension="team")
     assert approx(by_team) == approx(
-        {("East", Q1): (3100 / 6000, 3100, 6000), ("West", Q1): (0.0, 0, 1000),
+        {("East", Q1): (3100 / 6550, 3100, 6550), ("West", Q1): (0.0, 0, 1000),
          ("East", Q2): (0.0, 0, 1000), ("West", Q2): (1.25, 5000, 4000)})
     assert_rolls_up(by_team, values(loaded, "quota_attainment", dimension="owner"))
     assert approx(values(loaded, "quota_attainment")) == approx(
-        {(None, Q1): (3100 / 7000, 3100, 7000), (None, Q2): (1.0, 5000, 5000)})
+        {(None, Q1): (3100 / 7550, 3100, 7550), (None, Q2): (1.0, 5000, 5000)})
 
 
 def test_quota_attainment_sums_quotas_starting_in_a_longer_period(loaded):
     assert approx(values(loaded, "quota_attainment", period="year")) == approx(
-        {(None, dt.date(2026, 1, 1)): (8100 / 12000, 8100, 12000)})
+        {(None, dt.date(2026, 1, 1)): (8100 / 12550, 8100, 12550)})
+
+
+def test_a_quota_without_a_rate_makes_its_totals_unknown_not_smaller(loaded):
+    load_records(loaded, {"quotas": [quota("QU9", "U3", "2026-04-01", "2026-06-30", 100,
+                                           currency="GBP")]})  # no GBP rate
+    by_owner = values(loaded, "quota_attainment", dimension="owner")
+    assert by_owner[("U3", Q2)] == (None, 5000, None)
+    assert by_owner[("U1", Q2)] == pytest.approx((0.0, 0, 1000))  # other reps unchanged
+    assert values(loaded, "quota_attainment", dimension="team")[("West", Q2)] == \
+        (None, 5000, None)
+    assert values(loaded, "quota_attainment")[(None, Q2)] == (None, 5000, None)
 
 
 def test_pipeline_coverage_by_owner_is_null_once_the_quota_is_met(loaded):
     assert approx(values(loaded, "pipeline_coverage", dimension="owner")) == approx(
-        {("U1", Q1): (1000 / 2900, 1000, 2900), ("U2", Q1): (None, 1200, 0),
+        {("U1", Q1): (1000 / 3450, 1000, 3450), ("U2", Q1): (None, 1200, 0),
          ("U3", Q1): (0.0, 0, 1000), ("U1", Q2): (0.3, 300, 1000),
          ("U3", Q2): (None, 2000, -1000)})
 
@@ -154,11 +166,11 @@ def test_pipeline_coverage_by_owner_is_null_once_the_quota_is_met(loaded):
 def test_pipeline_coverage_team_and_org(loaded):
     by_team = values(loaded, "pipeline_coverage", dimension="team")
     assert approx(by_team) == approx(
-        {("East", Q1): (2200 / 2900, 2200, 2900), ("West", Q1): (0.0, 0, 1000),
+        {("East", Q1): (2200 / 3450, 2200, 3450), ("West", Q1): (0.0, 0, 1000),
          ("East", Q2): (0.3, 300, 1000), ("West", Q2): (None, 2000, -1000)})
     assert_rolls_up(by_team, values(loaded, "pipeline_coverage", dimension="owner"))
     assert approx(values(loaded, "pipeline_coverage")) == approx(
-        {(None, Q1): (2200 / 3900, 2200, 3900), (None, Q2): (None, 2300, 0)})
+        {(None, Q1): (2200 / 4450, 2200, 4450), (None, Q2): (None, 2300, 0)})
 
 
 def test_sales_velocity_over_the_trailing_window(loaded):

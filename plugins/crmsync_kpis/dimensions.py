@@ -6,7 +6,7 @@ applies to the metrics whose fact table is ``opportunities`` — the deal outcom
 docs/metrics/deals.md, open pipeline and slippage. Money stays in the base currency (each deal
 converted at its rate), so ``revenue --by currency`` is how much of the base-currency revenue
 came from deals in each currency. Not offered by the stage-history metrics (their fact rows
-are stage visits), the quota metrics (quotas are in the base currency) or sales velocity.
+are stage visits), the quota metrics (quotas are converted to the base currency) or sales velocity.
 
 ``product_line``: the family of the deal's largest line item
 (:mod:`crmsync_kpis.product_lines`), for the same metrics.

@@ -102,17 +102,17 @@ def _won_or_zero(revenue: Subquery) -> sa.ColumnElement[float]:
 
 
 def _quota_totals(ctx: MetricContext) -> Subquery:
-    """Rep quotas (``owner_id`` set, in the base currency) per (dimension, period of the
-    quota's ``period_start``); a team's quota is the sum of its reps' quotas."""
+    """Rep quotas (``owner_id`` set) in the base currency per (dimension, period of the
+    quota's ``period_start``); a team's quota is the sum of its reps' quotas; unknown
+    (``NULL``) when one of them has no rate to the base currency."""
     q = ctx.table("quotas")
     frm, dim = ctx.dimension_of(q)
     period = ctx.period_start(q.c.period_start)
     return (
         sa.select(dim.label("dimension_value"), period.label("period_start"),
-                  sa.func.sum(q.c.amount).label("quota"))
+                  ctx.quota_total(q).label("quota"))
         .select_from(frm)
-        .where(ctx.live(q), q.c.owner_id.is_not(None),
-               sa.or_(q.c.currency.is_(None), q.c.currency == ctx.base_currency))
+        .where(ctx.live(q), q.c.owner_id.is_not(None))
         .group_by(*ctx.group_keys(dim, period))
         .subquery("quota")
     )
@@ -152,8 +152,9 @@ class QuotaAttainment(Metric):
     unit = "ratio"
     direction = "higher_is_better"
     dimensions = _QUOTA_DIMENSIONS
-    #: 2: unconvertible won amounts give no value (version 1: attainment 0).
-    version = 2
+    #: 2: unconvertible won amounts give no value (version 1: attainment 0). 3: quotas in
+    #: another currency are converted (version 2 left them out).
+    version = 3
     denominator_is_n = False  # an amount or a metric value, not a count
 
     def query(self, ctx: MetricContext) -> sa.Select[Any]:
@@ -178,8 +179,9 @@ class PipelineCoverage(Metric):
     unit = "multiple"
     direction = "higher_is_better"
     dimensions = _QUOTA_DIMENSIONS
-    #: 2: unit ``multiple`` (3.0×); version 1 printed it as a percent.
-    version = 2
+    #: 2: unit ``multiple`` (3.0×); version 1 printed it as a percent. 3: quotas in another
+    #: currency are converted (version 2 left them out).
+    version = 3
     denominator_is_n = False  # an amount or a metric value, not a count
 
     def query(self, ctx: MetricContext) -> sa.Select[Any]:

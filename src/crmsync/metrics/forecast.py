@@ -216,15 +216,15 @@ def rollup(scope: ForecastScope) -> Select[Any]:
 
 
 def quota_totals(scope: ForecastScope) -> Select[Any]:
-    """Rep quotas (base currency) starting in the period, summed per ``dimension_value``
-    (a team's quota is its reps' quotas summed, as ``quota_attainment`` does): ``quota``."""
+    """Rep quotas starting in the period in the base currency, summed per
+    ``dimension_value`` (a team's quota is its reps' quotas summed, as ``quota_attainment``
+    does; unknown when one has no rate): ``quota``."""
     q = SYNCED_TABLES["quotas"]
     frm, dim = _dimension(scope, q, q.c.owner_id, q.c.connection)
     return (
-        sa.select(dim.label("dimension_value"), sa.func.sum(q.c.amount).label("quota"))
+        sa.select(dim.label("dimension_value"), scope.context().quota_total(q).label("quota"))
         .select_from(frm)
         .where(q.c.is_deleted == sa.false(), q.c.owner_id.is_not(None),
-               sa.or_(q.c.currency.is_(None), q.c.currency == scope.base_currency),
                q.c.period_start >= sa.literal(scope.start, sa.Date()),
                q.c.period_start < sa.literal(scope.end, sa.Date()))
         .group_by(*([dim] if scope.dimension else []))

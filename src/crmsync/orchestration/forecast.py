@@ -100,7 +100,8 @@ def add_kinds(g: dict[str, Any]) -> dict[str, Any]:
 
 def _empty_group() -> dict[str, Any]:
     return {**{c: {"n": 0, "amount": 0.0} for c in CATEGORIES}, "weighted": 0.0,
-            "history": 0.0, "history_n": 0, "open_n": 0, "unconverted": 0, "quota": None}
+            "history": 0.0, "history_n": 0, "open_n": 0, "unconverted": 0, "quota": None,
+            "quota_unconverted": False}
 
 
 def _collect(rows: Iterable[Any]) -> dict[Any, dict[str, Any]]:
@@ -134,9 +135,11 @@ def _total(groups: Iterable[dict[str, Any]]) -> dict[str, Any]:
                         "amount": total[c]["amount"] + g[c]["amount"]}
         for k in ("weighted", "history", "history_n", "open_n", "unconverted"):
             total[k] += g[k]
-        if g["quota"] is not None:
+        if g["quota"] is not None or g["quota_unconverted"]:
             quotas.append(g["quota"])
-    total["quota"] = sum(quotas) if quotas else None
+    # unknown when a group's quota is (no rate to the base currency): never a partial sum
+    total["quota_unconverted"] = None in quotas
+    total["quota"] = sum(quotas) if quotas and None not in quotas else None
     return add_kinds(total)
 
 
@@ -155,7 +158,8 @@ def forecast(config: Config, *, period: str = "quarter", by: str | None = None,
         {"period", "label", "period_start", "period_end", "at", "rebuilt", "ended", "by",
          "currency", "min_sample",
          "groups": [{"key", "name", "team", "closed": {"n", "amount"}, "commit", "best_case",
-                     "pipeline", "omitted", "quota", "weighted", "history", "history_n",
+                     "pipeline", "omitted", "quota", "quota_unconverted", "weighted",
+                     "history", "history_n",
                      "open_n", "unconverted",
                      "kinds": {"commit", "best_case", "weighted", "history"},
                      "attainment": {"closed", "commit", "best_case", "weighted", "history"}}],
@@ -183,7 +187,9 @@ def forecast(config: Config, *, period: str = "quarter", by: str | None = None,
         with store.engine.connect() as conn:
             for r in conn.execute(quota_totals(scope)).mappings():
                 groups.setdefault(r["dimension_value"], add_kinds(_empty_group()))
-                groups[r["dimension_value"]]["quota"] = float(r["quota"])
+                group = groups[r["dimension_value"]]
+                group["quota"] = None if r["quota"] is None else float(r["quota"])
+                group["quota_unconverted"] = r["quota"] is None
         reps = store_reps(store) if by == "owner" else {}
     finally:
         if own:

@@ -286,9 +286,10 @@ class MetricContext:
         return cast("ColumnElement[float]", sa.extract("epoch", end - start) / 86400.0)
 
     def amount_in_base(self, fact: FromClause, at: Any = None) -> ColumnElement[float]:
-        """A deal's amount in the base currency: ``amount_base`` when the CRM gave it, else
-        ``amount`` converted at the rate valid at ``at`` (a timestamp column; ``None`` = the
-        latest rate, for open deals); ``NULL`` when no rate is known (never silently 1:1)."""
+        """A deal's (or quota's) amount in the base currency: ``amount_base`` when the CRM gave
+        it (a table with that column), else ``amount`` converted at the rate valid at ``at``
+        (a timestamp or date column; ``None`` = the latest rate, for open deals); ``NULL``
+        when no rate is known (never silently 1:1)."""
         rates = self.table("currency_rates").alias("fx")
         conditions = [rates.c.connection == fact.c.connection,
                       rates.c.currency == fact.c.currency,
@@ -306,12 +307,21 @@ class MetricContext:
             .limit(1)
             .scalar_subquery()
         )
+        given = [(fact.c.amount_base.is_not(None), fact.c.amount_base)] \
+            if "amount_base" in fact.c else []
         return sa.case(
-            (fact.c.amount_base.is_not(None), fact.c.amount_base),
+            *given,
             (sa.or_(fact.c.currency.is_(None), fact.c.currency == self.base_currency),
              fact.c.amount),
             else_=fact.c.amount * rate,
         )
+
+    def quota_total(self, quotas: FromClause) -> ColumnElement[float]:
+        """The sum of ``quotas``' amounts in the base currency, each converted at the rate
+        valid at its ``period_start``; ``NULL`` when one of them cannot be converted (a
+        total that leaves a quota out would overstate attainment)."""
+        amount = self.amount_in_base(quotas, quotas.c.period_start)
+        return sa.case((sa.func.count(amount) == sa.func.count(), sa.func.sum(amount)))
 
     def median(self, facts: MetricSelect) -> MetricSelect:
         """The contract columns for the median of ``x`` per (``subject_id``,
