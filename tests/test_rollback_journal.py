@@ -81,62 +81,58 @@ def ends_in_wal(store: Store, db: Path) -> None:
     assert not appending(file_key(str(db)))
 
 
-def test_a_first_load_with_the_file_to_itself_runs_under_a_rollback_journal(tmp_path):
-    db = tmp_path / "store.db"
-    Store(f"sqlite:///{db}").dispose()
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """A migrated store file whose tables are empty, closed."""
+    path = tmp_path / "store.db"
+    Store(f"sqlite:///{path}").dispose()
+    return path
+
+
+def modes_of_load(db: Path, before: Callable[[int], None] = lambda n: None) -> list[int]:
+    """The file's journal mode as the load reads each page (after ``before(n)``); the load
+    must end in WAL with the rows of a plain load."""
     modes: list[int] = []
-    store = load(db, lambda n: modes.append(header_mode(db)))
-    assert modes == [WAL] + [ROLLBACK] * 3  # switched as the first page was written
+
+    def watch(n: int) -> None:
+        before(n)
+        modes.append(header_mode(db))
+
+    store = load(db, watch)
     ends_in_wal(store, db)
-    assert table_rows(store, "activities") == plain_rows(tmp_path)
+    assert table_rows(store, "activities") == plain_rows(db.parent)
     store.dispose()
+    return modes
 
 
-def test_another_connection_holding_the_file_open_keeps_the_load_in_wal(tmp_path):
-    db = tmp_path / "store.db"
-    Store(f"sqlite:///{db}").dispose()
+def test_a_first_load_with_the_file_to_itself_runs_under_a_rollback_journal(db):
+    # switched as the first page was written
+    assert modes_of_load(db) == [WAL] + [ROLLBACK] * 3
+
+
+def test_another_connection_holding_the_file_open_keeps_the_load_in_wal(db):
     reader = sqlite3.connect(db)  # a dashboard, say, with the store open
     reader.execute("SELECT count(*) FROM activities").fetchone()
-    modes: list[int] = []
     seen: list[int] = []
-
-    def before(n: int) -> None:
-        modes.append(header_mode(db))
-        seen.append(reader.execute("SELECT count(*) FROM activities").fetchone()[0])
-
-    store = load(db, before)
+    modes = modes_of_load(db, lambda n: seen.append(
+        reader.execute("SELECT count(*) FROM activities").fetchone()[0]))
     assert modes == [WAL] * 4
     assert seen == [0, 40, 80, 120]  # the reader saw every batch as it committed
     reader.close()
-    ends_in_wal(store, db)
-    assert table_rows(store, "activities") == plain_rows(tmp_path)
-    store.dispose()
 
 
-def test_another_process_opening_the_store_mid_load_sets_wal_and_the_load_goes_on(tmp_path):
-    db = tmp_path / "store.db"
-    Store(f"sqlite:///{db}").dispose()
-    modes: list[int] = []
-
+def test_another_process_opening_the_store_mid_load_sets_wal_and_the_load_goes_on(db):
     def before(n: int) -> None:
         if n == 2:  # what a store connection of another process does as it opens
             other = sqlite3.connect(db, timeout=30)
             assert other.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
             assert other.execute("SELECT count(*) FROM activities").fetchone()[0] == 80
             other.close()
-        modes.append(header_mode(db))
 
-    store = load(db, before)
-    assert modes == [WAL, ROLLBACK, WAL, WAL]
-    ends_in_wal(store, db)
-    assert table_rows(store, "activities") == plain_rows(tmp_path)
-    store.dispose()
+    assert modes_of_load(db, before) == [WAL, ROLLBACK, WAL, WAL]
 
 
-def test_this_process_opening_the_store_mid_load_leaves_the_journal_alone(tmp_path):
-    db = tmp_path / "store.db"
-    Store(f"sqlite:///{db}").dispose()
-    modes: list[int] = []
+def test_this_process_opening_the_store_mid_load_leaves_the_journal_alone(db):
     counts: list[int] = []
 
     def before(n: int) -> None:
@@ -145,18 +141,12 @@ def test_this_process_opening_the_store_mid_load_leaves_the_journal_alone(tmp_pa
             with other.engine.connect() as conn:
                 counts.append(conn.exec_driver_sql("SELECT count(*) FROM activities").scalar())
             other.dispose()
-        modes.append(header_mode(db))
 
-    store = load(db, before)
+    assert modes_of_load(db, before) == [WAL] + [ROLLBACK] * 3
     assert counts == [80]
-    assert modes == [WAL] + [ROLLBACK] * 3
-    ends_in_wal(store, db)
-    store.dispose()
 
 
-def test_a_first_load_with_nothing_to_write_leaves_the_journal_alone(tmp_path, monkeypatch):
-    db = tmp_path / "store.db"
-    Store(f"sqlite:///{db}").dispose()
+def test_a_first_load_with_nothing_to_write_leaves_the_journal_alone(db, monkeypatch):
     switches: list[str] = []
     real = journal._switch
 
