@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-__all__ = ["RollbackJournal", "rollback_journal", "appending", "file_key"]
+__all__ = ["RollbackJournal", "appending", "file_key"]
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +63,9 @@ def _switch(engine: Engine, mode: str, *, wait: bool) -> str:
 
 
 class RollbackJournal:
-    """The rollback-journal mode of one load: :meth:`start` before its first write, then
-    :meth:`end` (see :func:`rollback_journal`)."""
+    """The rollback-journal mode of one load (``crmsync.store.bulk.FirstLoad``): :meth:`start`
+    before its first write (a load with nothing to write leaves the file alone), then
+    :meth:`end`, however the load ended."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -95,14 +94,3 @@ class RollbackJournal:
         if _switch(self.engine, "wal", wait=True) != "wal":
             log.warning("%s: still in rollback-journal mode after a first load; the next "
                         "connection sets WAL again", self.key)
-
-
-@contextmanager
-def rollback_journal(engine: Engine) -> Iterator[RollbackJournal]:
-    """A first load's journal: the block calls ``start()`` before its first write (a load
-    with nothing to write leaves the file alone); WAL comes back when the block ends."""
-    journal = RollbackJournal(engine)
-    try:
-        yield journal
-    finally:
-        journal.end()
