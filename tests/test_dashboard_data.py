@@ -552,3 +552,27 @@ def test_the_forecast_page_reads_its_periods_at_once_as_one_after_the_other(
     assert pages[3] == pages[1]
     assert [p["name"] for p in pages[1]["past"]] == ["2026-Q1", "2025-Q4", "2025-Q3",
                                                      "2025-Q2"]
+
+
+def test_the_forecast_page_says_no_rate_for_a_quota_it_cannot_convert(tmp_path: Path,
+                                                                     registry: Registry
+                                                                     ) -> None:
+    """The rep with a EUR quota and no EUR rate (``test_forecast.ROLLUP``): ``no rate``
+    where the quota goes, not the dash of a rep without a quota, and no bar drawn for it."""
+    from conftest import load_records
+    from test_forecast import ROLLUP
+
+    store = Store(f"sqlite:///{tmp_path / 'rollup.db'}")
+    load_records(store, ROLLUP)
+    store.dispose()
+    source = DashboardData(make_config(store.url), registry, as_of=dt.date(2026, 4, 30))
+    try:
+        page = forecast_page(source, Filters())
+    finally:
+        source.close()
+    rows = {r["name"]: r for section in page["sections"] for r in section["rows"]
+            if r["kind"] == "rep"}
+    assert rows["<script>x</script>"]["quota"] == "no rate"
+    assert rows["<script>x</script>"]["quota_value"] is None
+    assert rows["Ann"]["quota"] != "no rate" and rows["Ann"]["quota_value"] == 2000.0
+    assert page["total"]["quota"] == "no rate"  # the organisation's total holds that quota

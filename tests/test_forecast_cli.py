@@ -81,3 +81,16 @@ def test_accuracy_json_per_rep(config_file: Path) -> None:
 def test_an_unknown_period_is_a_usage_error(config_file: Path) -> None:
     result = invoke(config_file, "--period", "week")
     assert result.exit_code == 2
+
+
+def test_a_quota_with_no_rate_says_so_instead_of_a_dash(config_file: Path) -> None:
+    # ROLLUP has a EUR quota for the rep "<script>x</script>" and no EUR rate
+    result = invoke(config_file, "--by", "owner", "--as-of", "2026-04-30")
+    assert result.exit_code == 0, result.output
+    assert_fits(result.stdout)
+    rep = next(line for line in result.stdout.splitlines()
+               if line.startswith("<script>x</script>") and "no rate" in line)
+    assert rep.split()[1:3] == ["no", "rate"]
+    assert "no rate: a quota in a currency with no rate to USD" in " ".join(
+        result.stdout.split())
+    assert "no rate" not in invoke(config_file, "--by", "owner", "--as-of", "2025-04-30").stdout

@@ -70,7 +70,8 @@ def print_forecast(out: Console, result: Mapping[str, Any]) -> None:
                                       for c, label in _CATEGORIES}} for g in rows]
     render.records(out, by_category, (who, *(label for _, label in _CATEGORIES)),
                    title="by forecast category", key=(who,))
-    quota = [{who: g["name"], "quota": money(g["quota"]),
+    quota = [{who: g["name"],
+              "quota": "no rate" if g.get("quota_unconverted") else money(g["quota"]),
               "c+c att.": f"{money(g['kinds']['commit'])} {_pct(g['attainment']['commit'])}",
               "c+c+bc att.": (f"{money(g['kinds']['best_case'])} "
                               f"{_pct(g['attainment']['best_case'])}"),
@@ -84,6 +85,10 @@ def print_forecast(out: Console, result: Mapping[str, Any]) -> None:
         "weighted: Σ amount × stage probability · history: Σ amount × the won share of "
         f"like past deals, n of open deals with a sample of {result['min_sample']}+ "
         "(else the stage probability) · docs/forecast.md"), style="dim")
+    if any(g.get("quota_unconverted") for g in rows):
+        out.print(render.cell(f"no rate: a quota in a currency with no rate to "
+                              f"{result['currency']} on its start date (currency_rates); "
+                              "the totals it is part of are unknown"), style="dim")
 
 
 def print_accuracy(out: Console, result: Mapping[str, Any]) -> None:
