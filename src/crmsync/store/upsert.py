@@ -142,9 +142,9 @@ def upsert_prepared(conn: Connection, table: sa.Table, columns: Sequence[str],
 
 
 @lru_cache(maxsize=128)
-def _merge_sql(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, str, str]:
+def _merge_sql(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, str, str, str]:
     """The SQL of a ``COPY`` upsert: create the session's staging table, ``COPY`` into it,
-    and merge it into ``table``."""
+    and merge it into ``table``; and ``COPY`` straight into ``table`` (``append``)."""
     from sqlalchemy.dialects.postgresql import psycopg
 
     stage = f"crmsync_stage_{table.name}_{len(columns)}"
@@ -158,7 +158,8 @@ def _merge_sql(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, str, str
         set_={c: stmt.excluded[c] for c in columns if c not in _KEY and c != "id"})
     # SQLAlchemy leaves this dialect's __init__ unannotated.
     merge = str(stmt.compile(dialect=psycopg.dialect()))  # type: ignore[no-untyped-call]
-    return create, f'COPY "{stage}" ({names}) FROM STDIN', f'{merge}; DELETE FROM "{stage}"'
+    return (create, f'COPY "{stage}" ({names}) FROM STDIN', f'{merge}; DELETE FROM "{stage}"',
+            f'COPY "{table.name}" ({names}) FROM STDIN')
 
 
 #: PostgreSQL types whose binary ``COPY`` form psycopg makes from the validator's values.
@@ -192,7 +193,7 @@ def _copy_upsert(cursor: Any, table: sa.Table, columns: tuple[str, ...],
     ``COPY`` straight into the table first (see :func:`upsert_prepared`)."""
     import psycopg
 
-    create, copy_sql, merge = _merge_sql(table, columns)
+    create, copy_sql, merge, direct = _merge_sql(table, columns)
     types = _binary_types(table, columns) if typed else None
     keyed = all(k in columns for k in _KEY)
     if keyed:  # one row per key, the last, as executemany leaves
@@ -203,8 +204,7 @@ def _copy_upsert(cursor: Any, table: sa.Table, columns: tuple[str, ...],
     if append and keyed:
         cursor.execute("SAVEPOINT crmsync_append")
         try:
-            names = ", ".join(f'"{c}"' for c in columns)
-            _copy_rows(cursor, f'COPY "{table.name}" ({names}) FROM STDIN', types, rows)
+            _copy_rows(cursor, direct, types, rows)
         except psycopg.errors.UniqueViolation:  # a key stored already: merge instead
             cursor.execute("ROLLBACK TO SAVEPOINT crmsync_append")
         else:
