@@ -54,7 +54,7 @@ REST_PAGE = 2000
 #: Rows of a Bulk API result page when the client sends no ``maxRecords`` (the fake org's
 #: default, tests/fakes/sf_bulk.py): the floor's page size, whatever crmsync asks for.
 API_BULK_PAGE = 100_000
-CRMSYNC_BULK_PAGE = 50_000  # crmsync_salesforce.reader.BULK_PAGE_SIZE, for the raw ceiling
+CRMSYNC_BULK_PAGE: int | None = None  # crmsync_salesforce.reader.BULK_PAGE_SIZE (the API's size)
 BULK_THRESHOLD = 10_000  # the connector's default bulk_threshold
 #: Survey responses in the org at scale 1 (two SurveyQuestionResponse rows each), and the
 #: objects the floor counts without the raw ceiling storing them: answers (feedback), survey
@@ -179,6 +179,7 @@ def child_raw(queries_file: str, instance_url: str, ca_bundle: str, db: str) -> 
             locator = ""
             while locator != "null":
                 params: dict[str, Any] = {"maxRecords": CRMSYNC_BULK_PAGE}  # the same pages
+                params = {k: v for k, v in params.items() if v is not None}
                 if locator:
                     params["locator"] = locator
                 resp = http.get(f"{base}/jobs/query/{job['id']}/results", params=params,

@@ -5,11 +5,17 @@ Quirks (docs/connectors/salesforce.md#client-library-quirks):
 * Results are CSV: every value is a string, ``""`` is null, booleans are ``true``/``false``;
   relationship fields are dotted column names (``UserRole.Name``). :func:`parse_rows` turns a
   page into the same dicts the REST API returns, typed from describe, so one mapper serves both.
-* simple-salesforce yields one CSV string per result page (``Sforce-Locator`` chains them);
-  only one page is held in memory at a time.
+* Result pages are chained by ``Sforce-Locator``. simple-salesforce's ``query_all`` holds a
+  page in memory three times over (the bytes, the text, the text without NULs), and its
+  ``download`` runs ``query`` (no recycle bin) and fetches every page before it returns. So the
+  job is driven here with the handler's own calls (``create_job``, ``wait_for_job``,
+  ``download_job_data``): each page streams into a temporary file, is parsed from there and
+  removed, and memory does not grow with the page. Pages are left to Salesforce's own size
+  (no ``maxRecords``): the fewest calls.
 * The Bulk 2.0 handler captures the session id when ``sf.bulk2`` is first touched and never
-  refreshes it: a 401 mid-job becomes a :class:`crmsync.TransientError` (the client logs in
-  again on its next call) and the engine's retry starts a new job from the last committed page.
+  refreshes it. Every step here goes through :meth:`SalesforceClient.call` with a handler of
+  the current session, so after a 401 the client logs in again and the same job goes on
+  from the same page.
 * Ingest results are not per record: failures are fetched afterwards (``sf__Id``,
   ``sf__Error`` = ``CODE:message``).
 """
@@ -18,9 +24,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Mapping, Sequence
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from crmsync import ConnectorError, TransientError
 from crmsync_salesforce.describe import ObjectDescription
 
 if TYPE_CHECKING:  # the client needs the SDK (crmsync_salesforce.sdk)
@@ -53,11 +62,12 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def parse_rows(text: str, describe: ObjectDescription, *, chunk: int = 2000
+def parse_rows(lines: Iterable[str], describe: ObjectDescription, *, chunk: int = 2000
                ) -> Iterator[list[dict[str, Any]]]:
-    """One Bulk API CSV page as REST-shaped records (typed values, nested relationships), in
-    lists of at most ``chunk`` rows (a page is never held parsed all at once)."""
-    reader = csv.reader(io.StringIO(text))
+    """One Bulk API CSV page (its lines, a file opened with ``newline=""``) as REST-shaped
+    records (typed values, nested relationships), in lists of at most ``chunk`` rows (a page
+    is never held parsed all at once)."""
+    reader = csv.reader(lines)
     header = next(reader, None)
     if header is None:
         return
@@ -78,15 +88,78 @@ def parse_rows(text: str, describe: ObjectDescription, *, chunk: int = 2000
 def query_pages(client: SalesforceClient, obj: str, soql: str, describe: ObjectDescription,
                 *, page_size: int | None, chunk: int = 2000) -> Iterator[list[dict[str, Any]]]:
     """Run ``soql`` as a Bulk API 2.0 ``queryAll`` job; yield its rows parsed, ``chunk`` at a
-    time (a result page of ``page_size`` rows, or of Salesforce's own size for None, is
-    fetched when the previous one is used up)."""
-    pages = client.call(f"bulk query {obj}", lambda sf: iter(
-        getattr(sf.bulk2, obj).query_all(soql, max_records=page_size, wait=POLL_SECONDS)))
-    while True:
-        text = client.call(f"bulk query {obj}", lambda sf: next(pages, None), resumable=False)
-        if text is None:
-            return
-        yield from parse_rows(text, describe, chunk=chunk)
+    time. A result page (``page_size`` rows, or Salesforce's own size for None) is fetched
+    into a temporary file when the previous one is used up, and removed once read."""
+    what = f"bulk query {obj}"
+    job_id = client.call(what, lambda sf: _start(sf, obj, soql))
+    client.call(what, lambda sf: _jobs(sf, obj).wait_for_job(job_id, True, POLL_SECONDS))
+    with tempfile.TemporaryDirectory(prefix="crmsync-bulk-") as spool:
+        locator = ""
+        while True:
+
+            def fetch(sf: Any, at: str = locator) -> dict[str, Any]:
+                return _download(client, sf, obj, spool, job_id, at, page_size)
+
+            page = client.call(what, fetch)
+            try:
+                yield from _read_page(client, what, page, describe, chunk)
+            finally:
+                os.unlink(page["file"])
+            locator = page["locator"]
+            if not locator:
+                return
+
+
+def _jobs(sf: Any, obj: str) -> Any:
+    """The Bulk 2.0 job calls of ``obj`` with ``sf``'s session (a new handler each time)."""
+    return getattr(sf.bulk2, obj)._client
+
+
+def _start(sf: Any, obj: str, soql: str) -> str:
+    from simple_salesforce.bulk2 import Operation
+
+    return str(_jobs(sf, obj).create_job(Operation.query_all, soql)["id"])
+
+
+def _download(client: SalesforceClient, sf: Any, obj: str, spool: str, job_id: str,
+              locator: str, page_size: int | None) -> dict[str, Any]:
+    """One result page streamed into a file under ``spool``: ``{"file", "locator",
+    "number_of_records"}``."""
+    import requests
+
+    try:
+        return dict(_jobs(sf, obj).download_job_data(spool, job_id, locator, page_size))
+    except requests.RequestException:
+        raise
+    except OSError as exc:  # the temporary file: a full disk, no permission
+        raise ConnectorError(
+            f"bulk query {obj}: cannot write a result page to the temporary directory "
+            f"{os.path.dirname(spool)} ({exc.strerror or exc}); free space there or point "
+            "TMPDIR at a directory with room for one page", connection=client.connection,
+            entity=client.entity) from None
+
+
+def _read_page(client: SalesforceClient, what: str, page: Mapping[str, Any],
+               describe: ObjectDescription, chunk: int) -> Iterator[list[dict[str, Any]]]:
+    """The rows of a downloaded page. Its last ``chunk`` is held back until the row count is
+    checked against ``Sforce-NumberOfRecords``: a page cut short raises
+    :class:`crmsync.TransientError` (the engine reads again from the last committed page)
+    and its tail is never stored."""
+    expected = int(page["number_of_records"])
+    seen = 0
+    held: list[dict[str, Any]] | None = None
+    with open(page["file"], encoding="utf-8", newline="") as lines:
+        for rows in parse_rows(lines, describe, chunk=chunk):
+            seen += len(rows)
+            if held is not None:
+                yield held
+            held = rows
+    if seen != expected:
+        raise TransientError(f"{what}: a result page held {seen} of its {expected} rows "
+                             "(cut short); reading again from the last committed page",
+                             connection=client.connection, entity=client.entity)
+    if held is not None:
+        yield held
 
 
 def _cell(value: Any) -> str:

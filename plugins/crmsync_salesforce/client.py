@@ -49,7 +49,6 @@ from crmsync import (
     AuthError,
     ConnectorError,
     RateLimited,
-    TransientError,
     parse_retry_after,
 )
 from crmsync_salesforce.errors import error_code, translate
@@ -200,25 +199,16 @@ class SalesforceClient:
 
     # -- calls --------------------------------------------------------------------------------
 
-    def call(self, what: str, fn: Callable[[Salesforce], T], *, resumable: bool = True) -> T:
-        """Run ``fn(sf)``; map failures to crmsync errors; log in again once if expired.
+    def call(self, what: str, fn: Callable[[Salesforce], T]) -> T:
+        """Run ``fn(sf)``; map failures to crmsync errors; log in again once if expired
+        (``fn`` then runs again with the new session).
 
         :param what: named in error messages (``query Opportunity``).
-        :param resumable: ``False`` when ``fn`` cannot simply run again after a new login (the
-            next page of a Bulk API job fetched through a generator bound to the old session):
-            an expired session then raises :class:`crmsync.TransientError`, the next call logs
-            in again, and the engine's retry restarts the read from the last committed page.
         """
         for attempt in (1, 2):
             try:
                 return fn(self.sf)
             except SalesforceExpiredSession as exc:
-                if not resumable and self.can_reauthenticate:
-                    self._sf = None
-                    raise TransientError(f"{what}: the session expired during a Bulk API job; "
-                                         "logging in again and resuming from the last "
-                                         "committed page", connection=self.connection,
-                                         entity=self.entity) from None
                 if attempt == 1 and self.can_reauthenticate and \
                         error_code(exc) in (None, "INVALID_SESSION_ID"):
                     log.info("%s: session expired; logging in again", self.connection)

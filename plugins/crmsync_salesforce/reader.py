@@ -45,11 +45,11 @@ log = logging.getLogger(__name__)
 
 #: Rows a REST query page asks for (Salesforce's maximum; it may send fewer).
 REST_BATCH_SIZE = 2000
-#: Rows a Bulk API result page asks for (``maxRecords``): large pages cost fewer calls, but a
-#: page is held in memory whole, and without ``maxRecords`` Salesforce sizes pages by bytes,
-#: not rows (docs/connectors/salesforce.md, "REST or Bulk"). 50,000 is simple-salesforce's
-#: default. A page is parsed and committed REST_BATCH_SIZE rows at a time.
-BULK_PAGE_SIZE: int | None = 50_000
+#: Rows a Bulk API result page asks for (``maxRecords``); None leaves the size to Salesforce,
+#: which makes pages as large as it can (the fewest calls). A page streams into a temporary
+#: file and is parsed and committed REST_BATCH_SIZE rows at a time, so memory does not grow
+#: with it (crmsync_salesforce.bulk).
+BULK_PAGE_SIZE: int | None = None
 #: getDeleted only reaches this many days back.
 GET_DELETED_DAYS = 29
 #: getDeleted refuses windows shorter than this.
@@ -90,6 +90,12 @@ class _Position:
     window: dt.timedelta | None = None
 
 
+def _tracks_deletions(describe: ObjectDescription) -> bool:
+    """Whether getDeleted reports the object's hard deletes."""
+    return describe.replicateable and (describe.has("IsDeleted")
+                                       or describe.name in DELETED_WITHOUT_FLAG)
+
+
 def _both(where: str, condition: str) -> str:
     """Two SOQL conditions, either of which may be empty, joined by ``AND``."""
     return f"({where}) AND ({condition})" if where and condition else where or condition
@@ -122,6 +128,10 @@ class ObjectReader:
         stamp = describe.stamp_field
         state = dict(cursor or {})
         started = self.now()
+        if not cursor and _tracks_deletions(describe):
+            # every page's cursor holds it, so a full read resumed after a failure asks
+            # getDeleted from when the read began, not from the rows it stored
+            state["deleted_since"] = soql.datetime_literal(started)
         pos = self._start(state)
         while True:
             until = None if pos.window is None or pos.time is None else pos.time + pos.window
@@ -182,14 +192,11 @@ class ObjectReader:
                    state: dict[str, Any], started: dt.datetime) -> Iterator[Page]:
         """After the rows: the deletions since the cursor, or (after a full read) the start
         of the next read's deletions."""
-        if not (describe.replicateable and (describe.has("IsDeleted")
-                                            or describe.name in DELETED_WITHOUT_FLAG)):
+        if not _tracks_deletions(describe):
             return
         if cursor:
             yield self._deleted(describe, state, started)
-        elif not state.get("deleted_since"):
-            # a full queryAll saw every soft delete until now: getDeleted starts here next time
-            state["deleted_since"] = soql.datetime_literal(started)
+        else:  # a full queryAll saw every soft delete: getDeleted starts at its start next time
             yield Page(cursor=dict(state), source=f"queryAll {describe.name}")
 
     # -- one window -------------------------------------------------------------------------
