@@ -5,6 +5,7 @@ territory change, the API calls, and an org without territories skipped with a n
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -120,6 +121,30 @@ def test_territories_cost_three_queries_a_run(org: FakeSalesforceOrg) -> None:
 
     asked = [r.query.get("q", "") for r in org.requests if r.query.get("q")]
     assert sum(1 for q in asked if "Territory2" in q) == 3  # model, territories, assignments
+
+
+def test_many_assignments_go_on_through_a_bulk_job_after_the_first_page(
+        org: FakeSalesforceOrg) -> None:
+    org.org.page_cap = 5  # REST pages of five rows
+
+    got = territories(list(connector_on(org, bulk_threshold=3).read("accounts", None)))
+
+    assert got == {make_id("001", a): expected(a) for a in range(12)}
+    first = [r for r in org.requests if "FROM ObjectTerritory2Association" in
+             r.query.get("q", "")]
+    jobs = [json.loads(r.body)["query"] for r in org.requests
+            if r.method == "POST" and r.path.endswith("/jobs/query")]
+    assert len(first) == 1 and [q for q in jobs if "ObjectTerritory2Association" in q] == [
+        "SELECT Id, ObjectId, Territory2Id, AssociationCause, SystemModstamp, IsDeleted FROM "
+        f"ObjectTerritory2Association WHERE (SobjectType = 'Account') AND Id > "
+        f"'{org_fifth_association(org)}' ORDER BY Id"]
+
+
+def org_fifth_association(fake: FakeSalesforceOrg) -> str:
+    """The Id the first REST page of five account associations ends with."""
+    table = fake.org.tables["ObjectTerritory2Association"]
+    rows = [table.record(ref) for _, ref in table.scan(None, None)]
+    return sorted(str(r["Id"]) for r in rows)[4]
 
 
 def test_an_org_without_territories_is_skipped_with_one_note(caplog) -> None:

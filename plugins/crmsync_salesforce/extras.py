@@ -45,7 +45,8 @@ class Extras:
         self.survey_types = surveys.check_survey_types(
             connector.settings.get("survey_types") or {})
         self.territories = territories.Territories(
-            lambda: connector.client, connector.describe, lambda: connector.clock())
+            lambda: connector.client, connector.describe, lambda: connector.clock(),
+            connector._object_reader)
         self.subjects = Subjects(lambda: connector.catalog.known_count(SUBJECTS))
 
     def expect(self, obj: str, expected: int | None) -> None:

@@ -4,9 +4,10 @@
 Where the org has ``Territory2Model``, ``Territory2`` and ``ObjectTerritory2Association`` and
 a model is ``Active``, an account's ``territory`` is the name of its territory in that model.
 The assignments are read once per run, when accounts are read: the active model (one query),
-its territories (one query per 2,000) and every account association (``queryAll``, one query
-per 2,000 — including those deleted in the last hours, which Salesforce keeps queryable for
-about 12 hours and never puts in the recycle bin). An org without the objects, or without an
+its territories (one query per 2,000) and every account association (``queryAll``: pages of
+2,000, or a Bulk API 2.0 job after the first page when more than ``bulk_threshold`` remain —
+including those deleted in the last hours, which Salesforce keeps queryable for about 12 hours
+and never puts in the recycle bin). An org without the objects, or without an
 active model, is skipped with one log line and ``territory`` is left as before (a
 ``field_map`` target may fill it).
 
@@ -36,6 +37,7 @@ from crmsync_salesforce.mapping import MappingContext, account
 
 if TYPE_CHECKING:  # the client needs the SDK (crmsync_salesforce.sdk)
     from crmsync_salesforce.client import SalesforceClient
+    from crmsync_salesforce.reader import ObjectReader
 
 __all__ = ["Territories", "OBJECTS", "KEY", "account_with_territory", "pick"]
 
@@ -70,12 +72,14 @@ class Territories:
     :param client: returns the logged-in client.
     :param describe: an object's describe, ``None`` when the org lacks it.
     :param now: the connector's clock.
+    :param reader: returns the connector's reader (REST pages or Bulk, by count).
     """
 
     def __init__(self, client: Callable[[], SalesforceClient],
                  describe: Callable[[str], ObjectDescription | None],
-                 now: Callable[[], dt.datetime]) -> None:
+                 now: Callable[[], dt.datetime], reader: Callable[[], ObjectReader]) -> None:
         self._client = client
+        self._reader = reader
         self._describe = describe
         self._now = now
         self._loaded = False
@@ -109,9 +113,7 @@ class Territories:
             f"Territory2ModelId = {soql.quote(self.model)}")}
         self._renamed = {i: str(t["SystemModstamp"]) for i, t in territories.items()}
         found: dict[str, list[tuple[str, str, str]]] = {}
-        for a in self._query(client, CURSOR, ["Id", "ObjectId", "Territory2Id",
-                                              "AssociationCause", "SystemModstamp", "IsDeleted"],
-                             "SobjectType = 'Account'", deleted=True):
+        for a in self._associations():
             territory = territories.get(str(a["Territory2Id"]))
             if territory is None:  # another model's
                 continue
@@ -125,11 +127,22 @@ class Territories:
         return True
 
     @staticmethod
-    def _query(client: SalesforceClient, obj: str, fields: list[str], where: str, *,
-               deleted: bool = False) -> list[dict[str, Any]]:
+    def _query(client: SalesforceClient, obj: str, fields: list[str], where: str
+               ) -> list[dict[str, Any]]:
         text = soql.select(obj, fields, where=where, order_by=("Id",))
         return [r for page in client.query_pages(text, what=f"query {obj}",
-                                                 include_deleted=deleted) for r in page]
+                                                 include_deleted=False) for r in page]
+
+    def _associations(self) -> Iterator[dict[str, Any]]:
+        """Every account association, deleted ones too (``queryAll``): as many as there are
+        accounts, so a large org's go through Bulk API 2.0 after the first page."""
+        describe = self._describe(CURSOR)
+        assert describe is not None  # _load checked
+        fields = ["Id", "ObjectId", "Territory2Id", "AssociationCause", "SystemModstamp",
+                  "IsDeleted"]
+        for rows, _ in self._reader().rows(describe, fields, "SobjectType = 'Account'",
+                                           ("Id",)):
+            yield from rows
 
     def prepare(self, rows: list[dict[str, Any]]) -> None:
         """Put each account's territory (``None``: in no territory) under :data:`KEY`."""
