@@ -16,7 +16,7 @@ from crmsync import Batch, Connector, Setting
 from crmsync.core.schema import SYNCED_TABLES
 from crmsync.store import Store, upsert_rows
 from crmsync.store import upsert as upsert_module
-from crmsync.store.bulk import first_load, missing_indexes
+from crmsync.store.bulk import PAGE_CACHE_KIB, SORT_CACHE_KIB, first_load, missing_indexes
 from crmsync.sync import SyncEngine
 
 T0 = dt.datetime(2026, 1, 1, 9, 0)
@@ -113,6 +113,22 @@ def test_the_same_records_give_the_same_rows_into_an_empty_table_or_not(tmp_path
         table_rows(fast, "activities")
     fast.dispose()
     plain.dispose()
+
+
+def test_sqlite_sorts_the_index_builds_in_a_smaller_cache_then_gives_the_cache_back(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'sorted'}.db")
+    sql: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute",
+                    lambda conn, cur, statement, *_: sql.append(statement.strip()))
+    [result] = SyncEngine(store, Pages("crm", [[activity(i) for i in range(50)]])).run()
+    assert result.status == "success" and missing(store) == []
+    builds = [i for i, s in enumerate(sql) if s.upper().startswith("CREATE INDEX")]
+    assert len(builds) == len(ACTIVITIES.indexes)
+    assert sql[builds[0] - 1] == f"PRAGMA cache_size=-{SORT_CACHE_KIB}"
+    assert sql[builds[-1] + 1] == f"PRAGMA cache_size=-{PAGE_CACHE_KIB}"
+    with store.engine.connect() as conn:  # every pooled connection has its page cache back
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -PAGE_CACHE_KIB
+    store.dispose()
 
 
 @pytest.mark.postgresql

@@ -28,7 +28,8 @@ from sqlalchemy.schema import CreateIndex, DropIndex
 from crmsync.store.journal import RollbackJournal
 from crmsync.store.migrate import advisory_key
 
-__all__ = ["FirstLoad", "first_load", "restore_indexes", "missing_indexes"]
+__all__ = ["FirstLoad", "first_load", "restore_indexes", "missing_indexes", "PAGE_CACHE_KIB",
+           "SORT_CACHE_KIB"]
 
 
 def _existing(conn: Connection, table: sa.Table) -> set[str]:
@@ -57,6 +58,13 @@ def _serialise_ddl(conn: Connection, table: sa.Table) -> None:
                      {"k": advisory_key("crmsync-index", f"{schema}.{table.name}")})
 
 
+#: The page cache of every SQLite connection of a store (``crmsync.store.database``), in KiB:
+#: index maintenance during large syncs stays in memory.
+PAGE_CACHE_KIB = 32_768
+#: The page cache, and so the sorter's memory, while SQLite builds indexes after a first load.
+SORT_CACHE_KIB = 8_192
+
+
 def _secondary(table: sa.Table) -> list[sa.Index]:
     """The table's secondary indexes in the schema, by name."""
     return sorted((i for i in table.indexes if i.name), key=lambda i: str(i.name))
@@ -71,18 +79,26 @@ def missing_indexes(conn: Connection, table: sa.Table) -> list[sa.Index]:
 def restore_indexes(conn: Connection, table: sa.Table) -> list[str]:
     """Create the schema's indexes of ``table`` that the database lacks; returns their names.
 
-    SQLite sorts within the page cache the store sets (32 MB; a larger cache or sorter
-    threads cut the spill to temporary files but raise peak memory: docs/performance.md);
-    PostgreSQL gets more ``maintenance_work_mem`` for the build.
+    SQLite's sorter keeps as much in memory as the page cache holds: the build runs with
+    :data:`SORT_CACHE_KIB` and spills the rest into temporary files, which is no slower and
+    keeps the build from adding the whole page cache to a sync's peak memory
+    (docs/performance.md). PostgreSQL gets more ``maintenance_work_mem`` for the build.
     """
     if not missing_indexes(conn, table):
         return []
     _serialise_ddl(conn, table)
     missing = missing_indexes(conn, table)  # again: another sync may have made them meanwhile
+    sqlite = conn.dialect.name == "sqlite"
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '128MB'")
-    for index in missing:  # IF NOT EXISTS: another sync of the table may race this one
-        conn.execute(CreateIndex(index, if_not_exists=True))
+    elif sqlite:
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{SORT_CACHE_KIB}")
+    try:
+        for index in missing:  # IF NOT EXISTS: another sync of the table may race this one
+            conn.execute(CreateIndex(index, if_not_exists=True))
+    finally:
+        if sqlite:
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
     return [str(i.name) for i in missing]
 
 

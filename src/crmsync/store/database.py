@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from crmsync.core.errors import StoreError
 from crmsync.store import migrate
+from crmsync.store.bulk import PAGE_CACHE_KIB
 from crmsync.store.business_hours import business_minutes
 from crmsync.store.journal import BUSY_TIMEOUT_MS, appending, file_key
 
@@ -62,8 +63,8 @@ def _sqlite_pragmas(dbapi_conn: Any, key: str | None) -> None:
     if not appending(key):
         cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    # 32 MB of page cache: index maintenance during large syncs stays in memory.
-    cur.execute("PRAGMA cache_size=-32768")
+    # the page cache (32 MB): index maintenance during large syncs stays in memory
+    cur.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
     cur.close()
 
 
