@@ -94,6 +94,32 @@ def test_a_renamed_territory_reads_its_accounts_again(org: FakeSalesforceOrg) ->
     assert apac and {a for a, t in got.items() if t == "Asia Pacific"} == apac
 
 
+def test_a_territory_edited_but_not_renamed_reads_no_account_again(
+        org: FakeSalesforceOrg) -> None:
+    first = list(connector_on(org).read("accounts", None))
+    org.org.update("Territory2", make_id("0MI", 3))  # a new SystemModstamp, the same name
+    last = first[-1].cursor["Account"]["id"]  # read again by the lookback
+
+    got = territories(list(connector_on(org).read("accounts", first[-1].cursor)))
+
+    assert set(got) <= {last}
+    assert first[-1].cursor["ObjectTerritory2Association"]["names"][make_id("0MI", 3)] == "APAC"
+
+
+def test_a_cursor_without_names_reads_an_edited_territorys_accounts_again(
+        org: FakeSalesforceOrg) -> None:
+    first = list(connector_on(org).read("accounts", None))
+    org.org.update("Territory2", make_id("0MI", 3))
+    cursor = first[-1].cursor
+    old = {**cursor, "ObjectTerritory2Association": {
+        k: v for k, v in cursor["ObjectTerritory2Association"].items() if k != "names"}}
+
+    got = territories(list(connector_on(org).read("accounts", old)))
+
+    apac = {make_id("001", a) for a in range(12) if expected(a) == "APAC"}
+    assert apac and apac <= set(got)
+
+
 def test_another_active_model_reads_every_account_again(org: FakeSalesforceOrg) -> None:
     first = list(connector_on(org).read("accounts", None))
     org.org.update("Territory2Model", make_id("0MA", 0), State="Archived")

@@ -18,7 +18,9 @@ active model, is skipped with one log line and ``territory`` is left as before (
 * **Incremental.** An assignment changes neither the account nor its ``SystemModstamp``, so
   after the accounts' own incremental read the accounts whose assignments changed since the
   last run (an association added, changed or deleted, or its territory renamed) are read again
-  by Id (one query per 150). A different active model re-reads every account, and so does
+  by Id (one query per 150). The cursor keeps the active model's territory names, so a
+  territory edited without a new name (its ``SystemModstamp`` moves on any edit) reads none of
+  its accounts again. A different active model re-reads every account, and so does
   the first read with territories of accounts read before without them.
   An association deleted more than about 12 hours before the next run is no longer visible:
   its account keeps the old territory until the account changes or a ``--full`` sync.
@@ -90,6 +92,7 @@ class Territories:
         #: association read.
         self._rows: list[tuple[str, str, bool, str]] = []
         self._renamed: dict[str, str] = {}  # territory Id → its SystemModstamp
+        self._territories: dict[str, str] = {}  # territory Id → its name
         self.started = ""
 
     def _load(self) -> bool:
@@ -111,6 +114,7 @@ class Territories:
         territories = {str(t["Id"]): t for t in self._query(
             client, "Territory2", ["Id", "Name", "SystemModstamp"],
             f"Territory2ModelId = {soql.quote(self.model)}")}
+        self._territories = {i: str(t["Name"]) for i, t in territories.items()}
         self._renamed = {i: str(t["SystemModstamp"]) for i, t in territories.items()}
         found: dict[str, list[tuple[str, str, str]]] = {}
         for a in self._associations():
@@ -161,13 +165,18 @@ class Territories:
         if cursor.get("model") != self.model:
             return None
         since = soql.datetime_literal(soql.parse_datetime(cursor["ts"]) - lookback)
-        renamed = {t for t, stamp in self._renamed.items() if _after(stamp, since)}
+        before = cursor.get("names")
+        if isinstance(before, dict):  # a territory edited but not renamed changes no account
+            renamed = {t for t, name in self._territories.items() if before.get(t) != name}
+        else:  # a cursor from before the names were kept: every territory edited since
+            renamed = {t for t, stamp in self._renamed.items() if _after(stamp, since)}
         return sorted({acc for acc, stamp, _, territory in self._rows
                        if _after(stamp, since) or territory in renamed})
 
     def cursor(self) -> dict[str, Any]:
         """What the accounts cursor keeps of this run's read."""
-        return {"ts": self.started, "model": self.model} if self._load() else {}
+        return {"ts": self.started, "model": self.model, "names": dict(self._territories)} \
+            if self._load() else {}
 
     def rereads(self, before: Mapping[str, Any], lookback: dt.timedelta
                 ) -> Iterator[tuple[list[str] | None, dict[str, Any]]]:
