@@ -4,13 +4,16 @@ org (tests/fakes/sf_surveys.py).
 
 * **Survey responses**: a full read of ``feedback`` and an incremental one after 1 % of the
   answers changed, counting the connector's calls (``connector.api_calls``). The minimum is
-  ``ceil(answers / 2000)`` queryAll pages of ``SurveyQuestionResponse`` (every answer is read:
-  which are scores is known from their question) plus ``ceil(subjects / 2000)`` pages of
+  the fewer of ``ceil(answers / 2000)`` queryAll pages of ``SurveyQuestionResponse`` and a
+  Bulk API job (below) — every answer is read: which are scores is known from their
+  question — plus ``ceil(subjects / 2000)`` pages of
   ``SurveySubject`` read whole, plus the describe; an incremental read also needs getDeleted.
 * **Territories**: the calls a read of ``accounts`` makes with Enterprise Territory Management
   on, less those without it; the minimum is one query for the active model plus
-  ``ceil(rows / 2000)`` pages of its territories and of the assignments. Then an incremental
-  read after 1 % of the assignments moved: the accounts read again by Id (150 a query).
+  ``ceil(rows / 2000)`` pages of its territories and the fewer of ``ceil(rows / 2000)`` pages
+  and a Bulk API job (create, the fake's two status reads, ``ceil(rows / 100,000)`` result
+  pages) for the assignments. Then an incremental read after 1 % of the assignments moved:
+  the accounts read again by Id (150 a query).
 
 Usage::
 
@@ -34,6 +37,15 @@ from fakes.salesforce_org import FakeSalesforceOrg  # noqa: E402
 from fakes.sf_data import Dataset, make_id  # noqa: E402
 
 PAGE = 2000
+#: A Bulk API query job at the least: create, two status reads (the fake answers InProgress
+#: once), one result page per 100,000 rows.
+BULK_CALLS = 3
+BULK_PAGE = 100_000
+
+
+def pages_or_bulk(rows: int) -> int:
+    """The fewest calls that read ``rows`` rows of one query: REST pages or a Bulk job."""
+    return min(max(1, math.ceil(rows / PAGE)), BULK_CALLS + math.ceil(rows / BULK_PAGE))
 
 
 def _connector(fake: FakeSalesforceOrg) -> SalesforceConnector:
@@ -67,7 +79,7 @@ def surveys(responses: int) -> None:
         subjects = fake.org.tables["SurveySubject"].spec.count
         rows, calls, cursor = _read(fake, "feedback", None)
         _line("feedback (answers)", "full", rows, calls,
-              math.ceil(answers / PAGE) + math.ceil(subjects / PAGE) + 1)
+              pages_or_bulk(answers) + math.ceil(subjects / PAGE) + 1)
         for j in range(0, answers, 100):
             fake.org.update("SurveyQuestionResponse", make_id("0Kh", j))
         rows, calls, _ = _read(fake, "feedback", cursor)
@@ -86,7 +98,7 @@ def territories(accounts: int) -> None:
                 continue
             assoc = fake.org.tables["ObjectTerritory2Association"].spec.count
             terr = fake.org.tables["Territory2"].spec.count
-            minimum = 1 + math.ceil(terr / PAGE) + math.ceil(assoc / PAGE)
+            minimum = 1 + math.ceil(terr / PAGE) + pages_or_bulk(assoc)
             _line("accounts.territory", "full", rows, counts[True] - counts[False], minimum)
             table = fake.org.tables["ObjectTerritory2Association"]
             moved = 0
