@@ -150,8 +150,9 @@ def test_territories_cost_three_queries_a_run(org: FakeSalesforceOrg) -> None:
 
 
 def test_many_assignments_go_on_through_a_bulk_job_after_the_first_page(
-        org: FakeSalesforceOrg) -> None:
+        org: FakeSalesforceOrg, monkeypatch: pytest.MonkeyPatch) -> None:
     org.org.page_cap = 5  # REST pages of five rows
+    monkeypatch.setattr("crmsync_salesforce.territories.LOOKUP_MAX", 3)  # read them all
 
     got = territories(list(connector_on(org, bulk_threshold=3).read("accounts", None)))
 
@@ -171,6 +172,58 @@ def org_fifth_association(fake: FakeSalesforceOrg) -> str:
     table = fake.org.tables["ObjectTerritory2Association"]
     rows = [table.record(ref) for _, ref in table.scan(None, None)]
     return sorted(str(r["Id"]) for r in rows)[4]
+
+
+def assignment_queries(fake: FakeSalesforceOrg) -> list[str]:
+    return [r.query["q"] for r in fake.requests
+            if "FROM ObjectTerritory2Association" in r.query.get("q", "")]
+
+
+def test_an_incremental_read_looks_up_its_own_accounts_assignments_only(
+        org: FakeSalesforceOrg) -> None:
+    first = list(connector_on(org).read("accounts", None))
+    for a in (4, 6):
+        org.org.update("Account", make_id("001", a))
+    org.reset_calls()
+
+    got = territories(list(connector_on(org).read("accounts", first[-1].cursor)))
+
+    assert {make_id("001", 4), make_id("001", 6)} <= set(got)
+    everyone = {make_id("001", a): expected(a) for a in range(12)}
+    assert got == {a: everyone[a] for a in got}
+    asked = assignment_queries(org)
+    assert asked and all("ObjectId IN" in q or "SystemModstamp >=" in q for q in asked)
+
+
+def test_a_page_of_many_accounts_reads_every_assignment_once(
+        org: FakeSalesforceOrg, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("crmsync_salesforce.territories.LOOKUP_MAX", 5)
+
+    got = territories(list(connector_on(org).read("accounts", None)))
+
+    assert got == {make_id("001", a): expected(a) for a in range(12)}
+    assert [q for q in assignment_queries(org)] == [
+        "SELECT Id, ObjectId, Territory2Id, AssociationCause, SystemModstamp, IsDeleted FROM "
+        "ObjectTerritory2Association WHERE SobjectType = 'Account' ORDER BY Id"]
+
+
+def test_many_accounts_to_read_again_read_every_assignment_once(
+        org: FakeSalesforceOrg, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = list(connector_on(org).read("accounts", None))
+    table = org.org.tables["ObjectTerritory2Association"]
+    rows = [table.record(ref) for _, ref in table.scan(None, None)]
+    for a in (1, 3):
+        moved = next(r for r in rows if r["ObjectId"] == make_id("001", a))
+        org.org.update("ObjectTerritory2Association", moved["Id"],
+                       Territory2Id=make_id("0MI", 2), AssociationCause="Territory2Manual")
+    monkeypatch.setattr("crmsync_salesforce.territories.LOOKUP_MAX", 1)
+    org.reset_calls()
+
+    got = territories(list(connector_on(org).read("accounts", first[-1].cursor)))
+
+    assert got[make_id("001", 1)] == got[make_id("001", 3)] == "EMEA"
+    whole = [q for q in assignment_queries(org) if q.endswith("'Account' ORDER BY Id")]
+    assert len(whole) == 1
 
 
 def test_an_org_without_territories_is_skipped_with_one_note(caplog) -> None:
