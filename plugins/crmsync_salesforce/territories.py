@@ -20,10 +20,10 @@ log line and ``territory`` is left as before (a ``field_map`` target may fill it
   last run (an association added, changed or deleted — ``queryAll`` of the associations whose
   ``SystemModstamp`` is since the cursor, deleted ones included: Salesforce keeps them
   queryable for about 12 hours and never puts them in the recycle bin — or its territory
-  renamed) are read again by Id (one query per 150). The cursor keeps the active model's territory names, so a
-  territory edited without a new name (its ``SystemModstamp`` moves on any edit) reads none of
-  its accounts again. A different active model re-reads every account, and so does
-  the first read with territories of accounts read before without them.
+  renamed) are read again by Id (one query per 150). The cursor keeps the active model's
+  territory names, so a territory edited without a new name (its ``SystemModstamp`` moves on
+  any edit) reads none of its accounts again. A different active model re-reads every
+  account, and so does the first read with territories of accounts read before without them.
   An association deleted more than about 12 hours before the next run is no longer visible:
   its account keeps the old territory until the account changes or a ``--full`` sync.
 """
