@@ -93,9 +93,8 @@ class Territories:
         self.model: str | None = None
         #: Account Id → its territory's name, once every assignment is read (None before).
         self.names: dict[str, str] | None = None
-        #: (account Id, association SystemModstamp, deleted, territory Id) of every
-        #: association read.
-        self._rows: list[tuple[str, str, bool, str]] = []
+        #: (account Id, association SystemModstamp, territory Id) of every association read.
+        self._rows: list[tuple[str, str, str]] = []
         self._renamed: dict[str, str] = {}  # territory Id → its SystemModstamp
         self._territories: dict[str, str] = {}  # territory Id → its name
         self.started = ""
@@ -132,7 +131,7 @@ class Territories:
                 if territory is None:  # another model's
                     continue
                 self._rows.append((str(a["ObjectId"]), str(a["SystemModstamp"]),
-                                   bool(a.get("IsDeleted")), str(a["Territory2Id"])))
+                                   str(a["Territory2Id"])))
                 if not a.get("IsDeleted"):
                     found.setdefault(str(a["ObjectId"]), []).append(
                         (str(a["AssociationCause"]), str(a["SystemModstamp"]), territory))
@@ -202,7 +201,7 @@ class Territories:
         else:  # a cursor from before the names were kept: every territory edited since
             renamed = {t for t, stamp in self._renamed.items() if _after(stamp, since)}
         if self.names is not None:  # every assignment read already
-            return sorted({acc for acc, stamp, _, territory in self._rows
+            return sorted({acc for acc, stamp, territory in self._rows
                            if _after(stamp, since) or territory in renamed})
         accounts = self._changed_since(since, sorted(renamed))
         if len(accounts) > LOOKUP_MAX:
