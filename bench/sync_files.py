@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve()
-from files_data import raw_pg, raw_sqlite, write_activities  # noqa: E402 (bench/ is the path)
+from childproc import compile_crmsync  # noqa: E402 (bench/ is the path)
+from files_data import raw_pg, raw_sqlite, write_activities  # noqa: E402
 
 PG = os.environ.get("CRMSYNC_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -267,6 +268,7 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, {rows:,} activities "
           f"(CSV, Z timestamps; {time.perf_counter() - t0:.1f} s to write), batch size "
           f"{args.batch_size}, work dir {work}")
+    print(compile_crmsync())
     parts = args.parts.split(",")
     summary: dict[str, Any] = {}
     if "sqlite" in parts:

@@ -40,7 +40,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent.parent / "tests"))
-from childproc import peak_rss_kib, report_rss, run_cli_sync  # noqa: E402
+from childproc import compile_crmsync, peak_rss_kib, report_rss, run_cli_sync  # noqa: E402
 
 DEAL_ENTITIES = ("opportunities", "opportunity_stage_history", "opportunity_contacts")
 FIELD_HISTORY = "opportunity_field_history"
@@ -296,6 +296,7 @@ def main() -> None:
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="crmsync-hs-"))
     work.mkdir(parents=True, exist_ok=True)
     dataset = Dataset.bench(args.scale)
+    print(compile_crmsync())
     t0 = time.perf_counter()
     calls_file = work / "calls.jsonl"
     # the connector's requests, for the replay

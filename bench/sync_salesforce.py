@@ -47,7 +47,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent.parent / "tests"))  # the fake org lives with the tests
-from childproc import report_rss, run_cli_sync, status_kib  # noqa: E402
+from childproc import compile_crmsync, report_rss, run_cli_sync, status_kib  # noqa: E402
 
 SESSION_ENV = "SF_BENCH_SESSION_ID"
 REST_PAGE = 2000
@@ -399,6 +399,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, REST pages of "
           f"{REST_PAGE}, Bulk pages of the API's size ({API_BULK_PAGE:,}), work dir {work}")
+    print(compile_crmsync())
     small = bench_rss_only(args.scale * args.small, work)
     full = bench_full(args.scale, work)
     print(f"\npeak RSS of crmsync sync (REST): {small['rest']['rss']:.0f} MB at "
