@@ -48,9 +48,11 @@ DATA = {"users": [{"remote_id": "U1", "name": "Ada Lovelace", "team": "East"}],
         "opportunities": [deal(f"O{b}", b, a) for b, a in AMOUNTS.items()]}
 
 
-def write_config(tmp_path: Any, store: Any, *, on: str, digest: bool = False) -> Any:
+def write_config(tmp_path: Any, store: Any, *, on: str, digest: bool = False,
+                 currency: str = "USD") -> Any:
     path = tmp_path / "crmsync.toml"
     path.write_text(f'[store]\nurl = "{store.url}"\n[metrics]\nperiod = "quarter"\n'
+                    f'base_currency = "{currency}"\n'
                     "[targets]\nrevenue = 6000\n[trends]\nmin_n = 1\n"
                     f'[notify]\nwebhook_url = "${{TREND_HOOK}}"\non = {on}\n'
                     f"digest = {'true' if digest else 'false'}\n")
@@ -81,15 +83,40 @@ def test_alerts_cover_the_latest_ended_period_and_name_everything(alerting):
     assert body["events"] == ["below_target", "anomaly"]
     lines = body["text"].splitlines()
     assert "2 value(s) below target:" in lines
-    assert (f"• Revenue (won), {LAST_LABEL}, whole organisation: 5,000 vs target 6,000 (n 1)"
-            in lines)
-    assert (f"• Revenue (won), {LAST_LABEL}, Ada Lovelace (owner): 5,000 vs target 6,000 "
-            "(n 1)") in lines
-    assert (f"• Revenue (won), {LAST_LABEL}, Ada Lovelace (owner): 5,000 outside 650–1,350, "
-            "trailing median 1,000 (n 1)") in lines
+    assert (f"• Revenue (won), {LAST_LABEL}, whole organisation: 5,000 USD vs target "
+            "6,000 USD (n 1)") in lines
+    assert (f"• Revenue (won), {LAST_LABEL}, Ada Lovelace (owner): 5,000 USD vs target "
+            "6,000 USD (n 1)") in lines
+    assert (f"• Revenue (won), {LAST_LABEL}, Ada Lovelace (owner): 5,000 USD outside "
+            "650–1,350 USD, trailing median 1,000 USD (n 1)") in lines
+    assert {a["currency"] for a in body["alerts"]} == {"USD"}
     # older quarters are below target too, but not the run's news
     assert all(LAST_LABEL in line for line in lines if line.startswith("•"))
     assert body["summary"]["alerts"] == {"below_target": 2, "anomaly": 2}
+
+
+def test_amounts_are_said_in_the_base_currency(store, tmp_path, server, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("TREND_HOOK", hook_url(server))
+    load_records(store, {**DATA, "opportunities": [{**deal(f"O{b}", b, a), "currency": "EUR"}
+                                                   for b, a in AMOUNTS.items()]})
+    config = write_config(tmp_path, store, on='["below_target"]', currency="EUR")
+    compute(store, config)
+    (body,) = [b for _, _, b in server.received]
+    assert (f"• Revenue (won), {LAST_LABEL}, whole organisation: 5,000 EUR vs target "
+            "6,000 EUR (n 1)") in body["text"].splitlines()
+    assert [a["currency"] for a in body["alerts"]] == ["EUR"]
+
+
+def test_alert_lines_without_a_currency_say_the_amount_alone():
+    from crmsync_webhook.alerts import alert_lines
+
+    alert = {"kind": "below_target", "metric": "revenue", "title": "Revenue (won)",
+             "unit": "currency", "period_label": "2026-Q2", "value": 1234.4, "target": 2000,
+             "n": 3}
+    assert alert_lines([alert])[1] == ("• Revenue (won), 2026-Q2, whole organisation: 1,234 "
+                                       "vs target 2,000 (n 3)")
+    assert alert_lines([{**alert, "currency": "GBP"}])[1] == (
+        "• Revenue (won), 2026-Q2, whole organisation: 1,234 GBP vs target 2,000 GBP (n 3)")
 
 
 def test_an_alert_is_not_sent_again_until_it_changes(alerting):
@@ -100,7 +127,8 @@ def test_an_alert_is_not_sent_again_until_it_changes(alerting):
     load_records(store, {"opportunities": [deal("O1b", 1, 250)]})  # the quarter changed
     compute(store, config)
     assert len(srv.received) == 2
-    assert f"{LAST_LABEL}, whole organisation: 5,250 vs target 6,000 (n 2)" in texts(srv)[1]
+    assert f"{LAST_LABEL}, whole organisation: 5,250 USD vs target 6,000 USD (n 2)" \
+        in texts(srv)[1]
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(notifications_sent.c.kind, notifications_sent.c.value)
                             .order_by(notifications_sent.c.kind)).all()
@@ -140,8 +168,8 @@ def test_digest_mode_sends_one_message_per_job(alerting, tmp_path):
     lines = body["text"].splitlines()
     assert lines[0] == ":white_check_mark: crmsync job nightly: success"
     assert lines[1] == "metrics computation: success"
-    assert f"• Revenue (won), {LAST_LABEL}, whole organisation: 5,000 vs target 6,000 (n 1)" \
-        in lines
+    assert (f"• Revenue (won), {LAST_LABEL}, whole organisation: 5,000 USD vs target "
+            "6,000 USD (n 1)") in lines
 
 
 def test_without_digest_a_job_sends_one_message_per_run(alerting, tmp_path):

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from crmsync import RunResults
+from crmsync import RunResults, format_value
 
-__all__ = ["ALERT_EVENTS", "LIMIT", "run_ids_of", "gather", "alert_lines", "format_number"]
+__all__ = ["ALERT_EVENTS", "LIMIT", "run_ids_of", "gather", "alert_lines"]
 
 #: The events that are alerts about values.
 ALERT_EVENTS = ("below_target", "anomaly")
@@ -43,36 +43,19 @@ def gather(details: Sequence[Any], results: RunResults | None, wanted: Sequence[
     return results.alerts(ids, kinds)
 
 
-def format_number(value: float | None, unit: str) -> str:
-    """A value for its unit: ``18.2%``, ``1,015,244``, ``38.5 d``, ``1.3×``…"""
-    if value is None:
-        return "–"
-    if unit == "ratio":
-        return f"{value:.1%}"
-    if unit == "days":
-        return f"{value:,.1f} d"
-    if unit == "minutes":
-        return f"{value:,.0f} min"
-    if unit == "multiple":
-        return f"{value:,.1f}×"
-    if unit == "currency" or float(value).is_integer():
-        return f"{value:,.0f}"
-    return f"{value:,.2f}"
-
-
 def _line(a: Mapping[str, Any]) -> str:
     """``• Win rate, 2026-Q2, Grace Hopper (owner): 18.2% vs target 25.0% (n 22)``."""
-    unit = str(a.get("unit") or "count")
+    unit, currency = str(a.get("unit") or "count"), a.get("currency")
     who = (f"{a.get('label') or a.get('dimension_value')} ({a['dimension']})"
            if a.get("dimension") else "whole organisation")
     head = f"• {a.get('title') or a.get('metric')}, {a.get('period_label')}, {who}: " \
-           f"{format_number(a.get('value'), unit)}"
+           f"{format_value(a.get('value'), unit, currency)}"
     if a.get("kind") == "anomaly":
-        body = (f" outside {format_number(a.get('band_low'), unit)}–"
-                f"{format_number(a.get('band_high'), unit)}, trailing median "
-                f"{format_number(a.get('baseline_trailing'), unit)}")
+        body = (f" outside {format_value(a.get('band_low'), unit, None)}–"
+                f"{format_value(a.get('band_high'), unit, currency)}, trailing median "
+                f"{format_value(a.get('baseline_trailing'), unit, currency)}")
     else:
-        body = f" vs target {format_number(a.get('target'), unit)}"
+        body = f" vs target {format_value(a.get('target'), unit, currency)}"
     n = f" (n {a['n']:,.0f})" if a.get("n") is not None else ""
     return head + body + n
 

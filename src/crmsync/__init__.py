@@ -37,6 +37,7 @@ from crmsync.core.schema import (
     SYNCED_TABLES,
 )
 from crmsync.core.timeparse import TimestampError, parse_date, parse_datetime
+from crmsync.metrics.formatting import format_value
 from crmsync.plugin.analyser import Analysis, Taxonomy, Text, TextAnalyser, Theme  # themes
 from crmsync.plugin.connector import (
     FIELD_PREFIX,
@@ -131,6 +132,7 @@ __all__ = [
     "Section",
     "SectionContext",
     "RunResults",
+    "format_value",
     "LOCKED",
     "PARTIAL",
     "STOPPED_QUOTA",

@@ -21,14 +21,15 @@ def period_label(period: str, start: dt.date | None) -> str:
         return f"{y}-W{w:02d}"
     return start.isoformat()
 
-def format_value(value: float | None, unit: str, currency: str = "USD") -> str:
-    """A value formatted for its unit."""
+def format_value(value: float | None, unit: str, currency: str | None = "USD") -> str:
+    """A value formatted for its unit: ``18.2%``, ``1,015,244 USD``, ``38.5 d``, ``1.3×``…
+    (``currency`` ``None``: an amount without its currency code)."""
     if value is None:
         return "–"
     if unit == "ratio":
         return f"{value:.1%}"
     if unit == "currency":
-        return f"{value:,.0f} {currency}"
+        return f"{value:,.0f} {currency}" if currency else f"{value:,.0f}"
     if unit == "days":
         return f"{value:,.1f} d"
     if unit == "minutes":

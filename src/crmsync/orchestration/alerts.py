@@ -63,13 +63,15 @@ def alert_key(alert: Mapping[str, Any]) -> str:
                     ("kind", "metric", "period", "period_start", "dimension", "dimension_value"))
 
 
-def _alert(kind: str, r: Mapping[str, Any]) -> dict[str, Any]:
+def _alert(kind: str, r: Mapping[str, Any], currency: str) -> dict[str, Any]:
     start = dt.date.fromisoformat(r["period_start"]) if r["period_start"] else None
     out = {k: r.get(k) for k in (
         "metric", "title", "unit", "direction", "period", "period_start", "period_end",
         "dimension", "dimension_value", "label", "value", "target", "attainment", "n",
         "baseline_trailing", "baseline_last_year", "band_low", "band_high")}
     out.update(kind=kind, period_label=period_label(r["period"], start))
+    if out["unit"] == "currency":  # amounts are converted into the base currency
+        out["currency"] = currency
     if kind == "anomaly":  # an anomaly is measured against its trailing median
         out["target"] = r.get("baseline_trailing")
     out["key"] = alert_key(out)
@@ -105,7 +107,8 @@ def run_alerts(config: Config, registry: Registry, run_ids: Sequence[str], *,
     (``anomaly``). Each alert is a report row's ``metric``, ``title``, ``unit``, ``period``,
     ``period_start``, ``period_label``, ``dimension``, ``dimension_value``, ``label`` (the
     rep's or team's name), ``value``, ``target`` (the trailing median for an anomaly),
-    ``n``, the baselines and band, ``kind`` and ``key``."""
+    ``n``, the baselines and band, ``kind`` and ``key``; an amount's also ``currency`` (the
+    ``[metrics] base_currency`` every amount is converted into)."""
     if not run_ids:
         return []
     own = store is None
@@ -119,9 +122,11 @@ def run_alerts(config: Config, registry: Registry, run_ids: Sequence[str], *,
         current = _latest_ended(rows, today_in(config.metrics.timezone, now))
         rows = [r for r in rows
                 if (r["metric"], r["period"], r["dimension"], r["period_start"]) in current]
-        alerts = [_alert("below_target", r) for r in rows
+        currency = config.metrics.base_currency
+        alerts = [_alert("below_target", r, currency) for r in rows
                   if "below_target" in kinds and r["below_target"]]
-        alerts += [_alert("anomaly", r) for r in rows if "anomaly" in kinds and r["anomaly"]]
+        alerts += [_alert("anomaly", r, currency) for r in rows
+                   if "anomaly" in kinds and r["anomaly"]]
         return _unsent(store, alerts)
     finally:
         if own:
