@@ -14,8 +14,8 @@ from rich.console import Console
 from conftest import load_records
 from crmsync.cli import cli
 from crmsync.cli.render import kpi_table
+from crmsync.core.formatting import format_value
 from crmsync.metrics.engine import MetricValue
-from crmsync.metrics.formatting import format_value
 from crmsync.plugin.registry import Registry
 from test_metrics import DATA
 

@@ -21,6 +21,7 @@ from crmsync.core.errors import (
     TransientError,
     WritebackError,
 )
+from crmsync.core.formatting import format_value
 from crmsync.core.logs import redact, register_secrets
 from crmsync.core.redact import Redactor
 from crmsync.core.reports import LOCKED, PARTIAL, STOPPED_QUOTA, EntityResult, RunReport
@@ -37,7 +38,6 @@ from crmsync.core.schema import (
     SYNCED_TABLES,
 )
 from crmsync.core.timeparse import TimestampError, parse_date, parse_datetime
-from crmsync.metrics.formatting import format_value
 from crmsync.plugin.analyser import Analysis, Taxonomy, Text, TextAnalyser, Theme  # themes
 from crmsync.plugin.connector import (
     FIELD_PREFIX,

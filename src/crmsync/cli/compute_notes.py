@@ -12,7 +12,7 @@ import click
 from crmsync import api
 from crmsync.cli import render
 from crmsync.cli.state import State
-from crmsync.metrics.formatting import period_label
+from crmsync.core.formatting import period_label
 
 __all__ = ["print_anomalies", "warn_findings"]
 

@@ -24,10 +24,10 @@ from crmsync.cli.progress import Meter, meter, mode_for, sync_progress
 from crmsync.cli.state import State, emit_json, pass_state, say
 from crmsync.core.config import PERIODS, Config
 from crmsync.core.errors import CrmsyncError
+from crmsync.core.formatting import format_value, period_label
 from crmsync.core.periods import is_period
 from crmsync.metrics import DIMENSIONS
 from crmsync.metrics.engine import MetricValue
-from crmsync.metrics.formatting import format_value, period_label
 from crmsync.plugin.context import is_dimension
 from crmsync.plugin.dimensions import Dimension, custom_key, offered_dimensions
 from crmsync.plugin.registry import Registry

@@ -1,4 +1,4 @@
-"""Human output for the CLI (values are formatted by :mod:`crmsync.metrics.formatting`).
+"""Human output for the CLI (values are formatted by :mod:`crmsync.core.formatting`).
 
 Everything fits the console's width (80 columns when piped) without cutting a word: a table
 that does not fit is printed as stacked ``key value`` blocks instead (:func:`records`), or
@@ -19,9 +19,9 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from crmsync.core.formatting import format_change, format_value, period_label
 from crmsync.metrics.baselines import baselines
 from crmsync.metrics.engine import MetricValue
-from crmsync.metrics.formatting import format_change, format_value, period_label
 from crmsync.plugin.metric import Metric
 
 __all__ = ["kpi_table", "fitting", "matrix", "records", "report_rows", "explain", "console",

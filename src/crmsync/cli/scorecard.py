@@ -14,7 +14,7 @@ from crmsync.cli import render
 from crmsync.cli.metrics import PERIOD
 from crmsync.cli.names import check_rep, check_team
 from crmsync.cli.state import Finished, State, emit_json, pass_state, say
-from crmsync.metrics.formatting import format_value, period_label
+from crmsync.core.formatting import format_value, period_label
 
 __all__ = ["scorecard", "print_scorecards", "COLUMNS", "LEGEND"]
 

@@ -16,7 +16,7 @@ from crmsync.cli import render
 from crmsync.cli.metrics import PERIOD
 from crmsync.cli.names import check_rep
 from crmsync.cli.state import Finished, State, emit_json, pass_state, say
-from crmsync.metrics.formatting import period_label
+from crmsync.core.formatting import period_label
 
 __all__ = ["themes", "print_themes", "COLUMNS", "LEGEND"]
 

@@ -13,7 +13,7 @@ from crmsync.cli import render
 from crmsync.cli.metrics import DIMENSION, PERIOD, metrics
 from crmsync.cli.names import check_metric
 from crmsync.cli.state import State, emit_json, pass_state, say
-from crmsync.metrics.formatting import format_value, period_label
+from crmsync.core.formatting import format_value, period_label
 
 __all__ = ["metrics_trends", "metrics_why", "TRENDS_COLUMNS", "TRENDS_LEGEND", "WHY_LEGEND"]
 

@@ -9,9 +9,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from crmsync import api
+from crmsync.core.formatting import format_value
 from crmsync.dashboard.data import DashboardData
 from crmsync.dashboard.filters import Filters
-from crmsync.metrics.formatting import format_value
 
 __all__ = ["coaching_page"]
 

@@ -12,10 +12,10 @@ from functools import partial
 from typing import Any
 
 from crmsync import api
+from crmsync.core.formatting import format_value
 from crmsync.dashboard import charts
 from crmsync.dashboard.data import DashboardData
 from crmsync.dashboard.filters import Filters
-from crmsync.metrics.formatting import format_value
 from crmsync.orchestration.forecast import period_bounds, teams_of
 from crmsync.orchestration.forecast_accuracy import accuracy_teams_of
 from crmsync.orchestration.readers import at_once

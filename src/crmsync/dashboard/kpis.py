@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from crmsync.metrics.formatting import format_change, format_value, period_label
+from crmsync.core.formatting import format_change, format_value, period_label
 from crmsync.plugin.metric import Metric
 
 __all__ = ["Kpi", "kpi", "family_of", "raw_value"]

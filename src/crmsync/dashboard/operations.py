@@ -8,13 +8,13 @@ import datetime as dt
 from typing import Any
 
 from crmsync import api
+from crmsync.core.formatting import period_label
 from crmsync.core.periods import previous_period_start
 from crmsync.dashboard import charts
 from crmsync.dashboard.data import Catalogue, DashboardData, family_of, kpi
 from crmsync.dashboard.filters import Filters
 from crmsync.dashboard.records import owner_counts, records_of
 from crmsync.dashboard.sales import cards, current_start, series_rows
-from crmsync.metrics.formatting import period_label
 
 __all__ = ["funnel", "pipeline", "activity", "customers", "data_quality", "sync_health",
            "ACTIVITY_METRICS", "CUSTOMER_METRICS"]

@@ -11,13 +11,13 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
+from crmsync.core.formatting import period_label
 from crmsync.core.periods import previous_period_start
 from crmsync.dashboard import charts
 from crmsync.dashboard.data import Catalogue, DashboardData, Kpi, family_of, kpi
 from crmsync.dashboard.filters import Filters
 from crmsync.dashboard.records import ATTENTION, records_of
 from crmsync.dashboard.snapshot_trends import snapshot_lines
-from crmsync.metrics.formatting import period_label
 from crmsync.metrics.scorecard import percentile_in_team, team_median
 
 __all__ = ["overview", "trends", "leaderboard", "rep_page", "team_page", "HEADLINE",

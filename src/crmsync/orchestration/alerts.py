@@ -14,11 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from crmsync.core.config import Config
+from crmsync.core.formatting import period_label
 from crmsync.core.internal_tables import metric_values, notifications_sent
 from crmsync.core.periods import as_date
 from crmsync.metrics.baselines import TRENDS
 from crmsync.metrics.engine import MetricValue
-from crmsync.metrics.formatting import period_label
 from crmsync.metrics.report import report_rows, today_in
 from crmsync.metrics.targets import TARGETS, stored_targets
 from crmsync.orchestration.connections import open_store

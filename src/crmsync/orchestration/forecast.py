@@ -12,10 +12,10 @@ from typing import Any
 
 from crmsync.core.config import Config
 from crmsync.core.errors import ConfigError
+from crmsync.core.formatting import period_label
 from crmsync.core.periods import period_end, previous_period_start
 from crmsync.metrics.forecast import CATEGORIES, ForecastScope, quota_totals, rollup
 from crmsync.metrics.forecast_history import MIN_SAMPLE
-from crmsync.metrics.formatting import period_label
 from crmsync.metrics.report import today_in
 from crmsync.metrics.scorecard import Rep
 from crmsync.orchestration.connections import open_store

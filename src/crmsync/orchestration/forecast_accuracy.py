@@ -11,9 +11,9 @@ from functools import partial
 from typing import Any
 
 from crmsync.core.config import Config
+from crmsync.core.formatting import period_label
 from crmsync.metrics.forecast import ForecastScope, won_totals
 from crmsync.metrics.forecast_history import MIN_SAMPLE
-from crmsync.metrics.formatting import period_label
 from crmsync.metrics.report import today_in
 from crmsync.orchestration.connections import open_store
 from crmsync.orchestration.forecast import (

@@ -14,11 +14,11 @@ from typing import Any
 
 from crmsync.core.config import Config
 from crmsync.core.errors import MetricError
+from crmsync.core.formatting import period_label
 from crmsync.core.periods import period_end
 from crmsync.metrics import engine as metric_engine
 from crmsync.metrics.decompose import FACTORS, Cell, decompose
 from crmsync.metrics.engine import MetricValue
-from crmsync.metrics.formatting import period_label
 from crmsync.metrics.labels import dimension_tables, load_labels
 from crmsync.orchestration.connections import open_store
 from crmsync.orchestration.reading import metric_report, metric_values
@@ -54,7 +54,7 @@ def infer_period(label: str) -> str | None:
 
 def find_period(label: str, period: str, starts: Sequence[dt.date]) -> dt.date:
     """The start, among ``starts``, of the period ``label`` names: its label
-    (:func:`crmsync.metrics.formatting.period_label`), its first day or any day in it."""
+    (:func:`crmsync.core.formatting.period_label`), its first day or any day in it."""
     text = label.strip()
     for s in starts:
         if period_label(period, s) == text or s.isoformat() == text:
