@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,6 +30,7 @@ from fakes.hs_api import Request, error
 from fakes.hs_data import Dataset
 from fakes.hs_limits import Fault, rate_limit_body, retry_after_header
 from fakes.hs_state import Portal
+from fakes.serving import QuietServer
 
 __all__ = ["FakeHubSpotPortal", "Call", "Dataset", "Fault"]
 
@@ -208,18 +209,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(*error(fault.status, "INTERNAL_ERROR", "Internal error"), headers)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(QuietServer):
     fake: FakeHubSpotPortal
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Clients closing pooled connections (or timing out) are normal; other errors
-        are bugs of the fake and keep their traceback."""
-        import sys
-
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            return
-        super().handle_error(request, client_address)
 
 
 class FakeHubSpotPortal:

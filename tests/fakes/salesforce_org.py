@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .serving import QuietServer
 from .sf_bulk import BulkJobs
 from .sf_data import Dataset
 from .sf_faults import Request
@@ -81,7 +82,7 @@ class FakeSalesforceOrg:
     def start(cls, dataset: Dataset | None = None, *, tls: bool = True, org: Org | None = None,
               api_max: int = 15_000) -> FakeSalesforceOrg:
         """Build an org from ``dataset`` (or use ``org``) and serve it on 127.0.0.1."""
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = QuietServer(("127.0.0.1", 0), _Handler)
         bundle = None
         if tls:
             bundle, ctx = _tls_material()
@@ -114,20 +115,6 @@ class FakeSalesforceOrg:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client gone mid-answer (a timeout, a closed pooled connection, TLS cut short) is
-        normal for the fault tests; other errors are bugs of the fake and keep their
-        traceback."""
-        import sys
-
-        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, ssl.SSLEOFError)):
-            return
-        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
