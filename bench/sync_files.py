@@ -12,7 +12,8 @@ Prints, in one run (``docs/performance.md`` explains the figures):
 * bytes the sync wrote (``/proc/self/io`` of the process) against the final database size;
 * the peak RSS of the sync at two sizes (``--rss-sizes``);
 * a sync with nothing new (no-op), one with 1% of the rows edited, and a ``--full`` one that
-  sends every stored row again unchanged, against the full sync.
+  sends every stored row again unchanged, against the full sync, with the bytes each wrote;
+  on PostgreSQL the same ``--full`` with the WAL it made and what it did to the table's size.
 
 Usage::
 
@@ -185,6 +186,8 @@ def bench_pg(url: str, folder: Path, rows: int, batch: int) -> dict[str, Any]:
         target = sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
         figures[mode] = measured(mode, target.render_as_string(hide_password=False), folder,
                                  batch)
+        if mode == "crmsync":
+            figures["crmsync-full"] = _pg_full_again(admin, schema, target, folder, batch)
         with admin.begin() as conn:
             stored = conn.execute(sa.text(f"SELECT count(*) FROM {schema}.activities")).scalar()
             conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
@@ -196,12 +199,38 @@ def bench_pg(url: str, folder: Path, rows: int, batch: int) -> dict[str, Any]:
     _line(f"raw COPY into a bare table, {batch}/tx", rows, figures["raw-copy"])
     ratio = figures["raw-merge"]["wall_s"] / figures["crmsync"]["wall_s"]
     same = figures["raw-merge-indexed"]["wall_s"] / figures["crmsync"]["wall_s"]
+    again = figures["crmsync-full"]
+    print(f"  --full again, nothing new: {again['wall_s']:.1f} s "
+          f"({again['wall_s'] / figures['crmsync']['wall_s']:.2f} of the full sync); "
+          f"WAL {again['wal'] / 1e6:,.0f} MB; activities {again['size_before'] / 1e6:,.0f}"
+          f" -> {again['size_after'] / 1e6:,.0f} MB")
     print(f"  ratio crmsync / raw COPY + INSERT ON CONFLICT: {ratio:.2f} (target >= 0.8); "
           f"/ raw COPY bare: "
           f"{figures['raw-copy']['wall_s'] / figures['crmsync']['wall_s']:.2f}; "
           f"/ the merge building crmsync's indexes: {same:.2f}")
     return {"crmsync_rows_s": rows / figures["crmsync"]["wall_s"], "ratio": ratio,
-            "indexed_ratio": same}
+            "indexed_ratio": same, "full_again_wal_mb": again["wal"] / 1e6,
+            "full_again_growth": again["size_after"] / again["size_before"]}
+
+
+def _pg_full_again(admin: Any, schema: str, target: Any, folder: Path,
+                   batch: int) -> dict[str, Any]:
+    """``crmsync sync --full`` over the store the full sync left, with nothing new: its time,
+    the WAL it made the server write, and the size of ``activities`` (indexes and TOAST
+    included) before and after: a row rewritten unchanged leaves a dead version behind."""
+    import sqlalchemy as sa
+
+    size = sa.text(f"SELECT pg_current_wal_lsn(), "
+                   f"pg_total_relation_size('{schema}.activities')")
+    with admin.connect() as conn:
+        lsn, before = conn.execute(size).one()
+    f = measured("crmsync-full", target.render_as_string(hide_password=False), folder, batch)
+    with admin.connect() as conn:
+        after_lsn, after = conn.execute(size).one()
+        wal = conn.execute(sa.text("SELECT pg_wal_lsn_diff(:a, :b)"),
+                           {"a": after_lsn, "b": lsn}).scalar()
+    f.update(wal=float(wal), size_before=before, size_after=after)
+    return f
 
 
 def bench_incremental(work: Path, rows: int, batch: int, full: dict[str, Any]) -> dict[str, Any]:
@@ -216,7 +245,7 @@ def bench_incremental(work: Path, rows: int, batch: int, full: dict[str, Any]) -
                      ("--full, nothing new", again)):
         print(f"  {label:<24} process {f['wall_s']:5.2f} s (imports {f['import_s']:.2f} s, "
               f"sync {f['sync_s']:.2f} s) = {f['wall_s'] / full['full_s']:.3f} of the full "
-              f"sync")
+              f"sync; wrote {f['written'] / 1e6:,.0f} MB")
     print("  targets: no-op < 1 s; 1% edited <= 0.05 of the full sync")
     return {"noop_s": noop["wall_s"], "noop_sync_s": noop["sync_s"],
             "changed_ratio": changed["wall_s"] / full["full_s"],
