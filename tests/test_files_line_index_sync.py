@@ -65,9 +65,12 @@ def test_edits_and_fixed_rejects_land_as_a_full_sync_stores_them(
         cursor = conn.execute(sa.select(sync_state.c.cursor)).scalar_one()
     assert cursor["lines"]["rows"] == 29  # every row but a40 and a12 (the cursor), and a3's copy
 
+    written = table_rows(store, "accounts", "remote_id", "synced_at")
     report = api.sync(config, registry, ["crm"], entities=["accounts"], store=store, full=True)
     assert report.ok
     assert table_rows(store, "accounts", "remote_id", "name", "employee_count") == stored
+    # every record read again as it is stored: none written again (docs/performance.md)
+    assert table_rows(store, "accounts", "remote_id", "synced_at") == written
     assert standing(store) == [("a3", "accounts.csv line 33")]
 
 

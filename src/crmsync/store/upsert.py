@@ -8,6 +8,9 @@ dialect (:mod:`crmsync.store.adapt`), because SQLAlchemy's per-row bind processi
 otherwise cost more than the database work itself (``bench/sync_files.py``).
 SQLite and PostgreSQL share the syntax; other dialects are refused clearly. On SQLite a stored
 row re-sent with its indexed columns unchanged leaves the indexes alone (:func:`_sqlite_pair`).
+A record re-sent with every column as stored (``synced_at`` aside) is not written at all
+(:func:`_unchanged`): a ``--full`` sync of an unchanged source writes no rows, and on
+PostgreSQL leaves no dead row versions behind (``docs/performance.md``).
 
 On PostgreSQL a batch of at least :data:`COPY_THRESHOLD` rows is sent with ``COPY`` into a
 temporary table and merged with one ``INSERT … SELECT … ON CONFLICT``: per-row statement
@@ -41,10 +44,16 @@ _INSERTS: dict[str, Callable[[sa.Table], sqlite.Insert | postgresql.Insert]] = {
 _KEY = ("connection", "remote_id")
 
 
+#: Columns the engine sets on every write of a record; the others say whether it changed.
+_STAMPS = ("synced_at",)
+
+
 @lru_cache(maxsize=128)
 def upsert_statement(dialect: str, table: sa.Table, columns: tuple[str, ...],
-                     key: tuple[str, ...] = _KEY) -> Any:
-    """``INSERT … ON CONFLICT (key) DO UPDATE`` setting ``columns`` (cached per shape)."""
+                     key: tuple[str, ...] = _KEY, *, skip_unchanged: bool = False) -> Any:
+    """``INSERT … ON CONFLICT (key) DO UPDATE`` setting ``columns`` (cached per shape); with
+    ``skip_unchanged``, a stored row whose columns other than the engine's stamps already
+    hold the values sent is left as it is (:func:`_unchanged`)."""
     try:
         insert = _INSERTS[dialect]
     except KeyError:
@@ -52,7 +61,24 @@ def upsert_statement(dialect: str, table: sa.Table, columns: tuple[str, ...],
                          "use SQLite or PostgreSQL") from None
     stmt = insert(table)
     updates = {c: stmt.excluded[c] for c in columns if c not in key and c != "id"}
-    return stmt.on_conflict_do_update(index_elements=list(key), set_=updates)
+    same = _unchanged(table, stmt, columns) if skip_unchanged else None
+    return stmt.on_conflict_do_update(index_elements=list(key), set_=updates,
+                                      where=None if same is None else sa.not_(same))
+
+
+def _unchanged(table: sa.Table, stmt: Any, columns: Sequence[str]) -> Any:
+    """True where the stored row holds every value sent (``IS``: NULL is NULL) but the
+    engine's stamps (:data:`_STAMPS`), which change on every write and say nothing of the
+    record; ``None`` when no such column is sent.
+
+    Writing a row again with its own values is not free: SQLite journals and writes its pages,
+    PostgreSQL writes a new version of it (and of its index entries) to the table and the WAL
+    and leaves the old one for ``VACUUM``. ``synced_at`` then tells when the record last
+    changed in the store."""
+    compared = [c for c in columns if c not in _KEY and c != "id" and c not in _STAMPS]
+    if not compared:
+        return None
+    return sa.and_(*(table.c[c].is_not_distinct_from(stmt.excluded[c]) for c in compared))
 
 
 def _positional(stmt: Any, dialect_name: str, table: sa.Table, columns: tuple[str, ...]) -> str:
@@ -65,7 +91,8 @@ def _positional(stmt: Any, dialect_name: str, table: sa.Table, columns: tuple[st
         dialect = psycopg.dialect(paramstyle="format")  # type: ignore[no-untyped-call]
     else:
         dialect = sqlite.dialect()
-    compiled = stmt.compile(dialect=dialect, column_keys=list(columns))
+    # for_executemany: no implicit ``RETURNING id``, whose rows executemany would discard.
+    compiled = stmt.compile(dialect=dialect, column_keys=list(columns), for_executemany=True)
     if list(compiled.positiontup or ()) != list(columns):
         raise StoreError(f"upsert of {table.name}: columns must be in table order")
     return str(compiled)
@@ -74,35 +101,68 @@ def _positional(stmt: Any, dialect_name: str, table: sa.Table, columns: tuple[st
 @lru_cache(maxsize=128)
 def _compiled(dialect_name: str, table: sa.Table, columns: tuple[str, ...]) -> str:
     """The upsert's SQL with positional parameters in ``columns`` order."""
-    return _positional(upsert_statement(dialect_name, table, columns), dialect_name, table,
-                       columns)
+    return _positional(upsert_statement(dialect_name, table, columns, skip_unchanged=True),
+                       dialect_name, table, columns)
+
+
+#: The SQL function through which SQLite's first statement names the rows the second one
+#: must write (:func:`_sqlite_pair`).
+_MOVED = "crmsync_moved"
 
 
 @lru_cache(maxsize=128)
 def _sqlite_pair(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, str] | None:
     """SQLite: the upsert in two statements that leave the secondary indexes alone when a
-    stored row's indexed columns keep their values; ``None`` when no column sent is indexed.
+    stored row's indexed columns keep their values; ``None`` when no column sent is indexed
+    or every column sent but the key is.
 
     SQLite rewrites the entry of every index holding a column an ``UPDATE`` sets, whether its
     value changed or not: re-sending a row costs a page of each index. The first statement
-    sets only the columns no secondary index holds, for the stored rows whose indexed
-    columns are the same (``IS``: NULL is NULL) — and inserts the new rows; the second, run
-    only when the first left rows out (``rowcount``), sets every column of those."""
+    inserts the new rows and, for a stored row whose indexed columns are the same (``IS``:
+    NULL is NULL), sets only the columns no secondary index holds — unless those already
+    hold the values sent too (:func:`_unchanged`): that row is not written at all. A stored
+    row whose indexed columns changed is not written either; the first statement passes its
+    key to :data:`_MOVED`, and the second statement, which sets every column, is run for
+    those rows only. Telling them apart any other way (the first statement's ``rowcount``)
+    would cost a second pass over every row an unchanged source sends again: binding a
+    row's values costs more than writing it (``docs/performance.md``)."""
     indexed = {c.name for i in table.indexes for c in i.columns} - set(_KEY)
     sent = [c for c in columns if c in indexed]
-    if not sent:
-        return None
     stmt = sqlite.insert(table)
-    same = sa.and_(*(table.c[c].is_not_distinct_from(stmt.excluded[c]) for c in sent))
     rest = {c: stmt.excluded[c] for c in columns if c not in _KEY and c not in indexed
             and c != "id"}
+    if not sent or not rest:
+        return None
+    same = sa.and_(*(table.c[c].is_not_distinct_from(stmt.excluded[c]) for c in sent))
     every = {c: stmt.excluded[c] for c in columns if c not in _KEY and c != "id"}
-    alike = (stmt.on_conflict_do_update(index_elements=list(_KEY), set_=rest, where=same)
-             if rest else stmt.on_conflict_do_nothing(index_elements=list(_KEY)))
+    kept = _unchanged(table, stmt, [c for c in columns if c not in indexed])
+    moved = sa.and_(sa.not_(same), getattr(sa.func, _MOVED)(
+        *(stmt.excluded[k] for k in _KEY)) == sa.literal_column("1"))  # 0: the call counts
+    alike = stmt.on_conflict_do_update(
+        index_elements=list(_KEY), set_=rest,
+        where=sa.or_(same if kept is None else sa.and_(same, sa.not_(kept)), moved))
     changed = stmt.on_conflict_do_update(index_elements=list(_KEY), set_=every,
                                          where=sa.not_(same))
     return (_positional(alike, "sqlite", table, columns),
             _positional(changed, "sqlite", table, columns))
+
+
+def _sqlite_upsert(conn: Connection, cursor: Any, pair: tuple[str, str],
+                   columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Run :func:`_sqlite_pair`'s statements: the first for every row, the second for the
+    rows the first found with an indexed column changed."""
+    moved: set[tuple[Any, Any]] = set()
+
+    def found(connection: Any, remote_id: Any) -> int:
+        moved.add((connection, remote_id))
+        return 0
+
+    raw = conn.connection.dbapi_connection
+    raw.create_function(_MOVED, 2, found)  # type: ignore[union-attr]
+    cursor.executemany(pair[0], rows)
+    if moved:
+        at = [list(columns).index(k) for k in _KEY]
+        cursor.executemany(pair[1], [r for r in rows if (r[at[0]], r[at[1]]) in moved])
 
 
 def upsert_prepared(conn: Connection, table: sa.Table, columns: Sequence[str],
@@ -131,9 +191,7 @@ def upsert_prepared(conn: Connection, table: sa.Table, columns: Sequence[str],
         if dialect == "postgresql" and len(rows) >= COPY_THRESHOLD:
             _copy_upsert(cursor, table, tuple(columns), rows, typed, append)
         elif pair is not None:
-            cursor.executemany(pair[0], rows)
-            if cursor.rowcount != len(rows):  # stored rows whose indexed columns changed
-                cursor.executemany(pair[1], rows)
+            _sqlite_upsert(conn, cursor, pair, columns, rows)
         else:
             cursor.executemany(_compiled(dialect, table, tuple(columns)), rows)
     finally:
@@ -153,9 +211,11 @@ def _merge_sql(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, str, str
               f'SELECT {names} FROM "{table.name}" WITH NO DATA')
     staged = sa.table(stage, *(sa.column(c) for c in columns))
     stmt = postgresql.insert(table).from_select(list(columns), sa.select(*staged.c))
+    same = _unchanged(table, stmt, columns)
     stmt = stmt.on_conflict_do_update(
         index_elements=list(_KEY),
-        set_={c: stmt.excluded[c] for c in columns if c not in _KEY and c != "id"})
+        set_={c: stmt.excluded[c] for c in columns if c not in _KEY and c != "id"},
+        where=None if same is None else sa.not_(same))
     # SQLAlchemy leaves this dialect's __init__ unannotated.
     merge = str(stmt.compile(dialect=psycopg.dialect()))  # type: ignore[no-untyped-call]
     return (create, f'COPY "{stage}" ({names}) FROM STDIN', f'{merge}; DELETE FROM "{stage}"',
