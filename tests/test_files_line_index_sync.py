@@ -71,6 +71,7 @@ def test_edits_and_fixed_rejects_land_as_a_full_sync_stores_them(
     assert table_rows(store, "accounts", "remote_id", "name", "employee_count") == stored
     # every record read again as it is stored: none written again (docs/performance.md)
     assert table_rows(store, "accounts", "remote_id", "synced_at") == written
+    assert [(d.rows_read, d.rows_upserted) for d in report.details] == [(len(stored), 0)]
     assert standing(store) == [("a3", "accounts.csv line 33")]
 
 

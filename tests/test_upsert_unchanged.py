@@ -56,14 +56,14 @@ def stored(store: Store) -> dict[str, dict[str, Any]]:
 def test_rows_sent_again_unchanged_are_not_written(store: Store, size: int) -> None:
     first = [activity(i) for i in range(size)]
     with store.engine.begin() as conn:
-        upsert_rows(conn, ACTIVITIES, first)
+        assert upsert_rows(conn, ACTIVITIES, first) == size  # rows written
     before = stored(store)
 
     again = [{**row, "synced_at": LATER} for row in first]
     for i, edit in EDITS.items():
         again[i].update(edit)
     with store.engine.begin() as conn:
-        upsert_rows(conn, ACTIVITIES, again)
+        assert upsert_rows(conn, ACTIVITIES, again) == len(EDITS)
     after = stored(store)
 
     assert len(after) == size
@@ -91,8 +91,9 @@ def test_only_the_stamp_changed_is_not_a_change(store: Store) -> None:
     with store.engine.begin() as conn:
         upsert_rows(conn, ACTIVITIES, [activity(1)])
     with store.engine.begin() as conn:
-        upsert_rows(conn, ACTIVITIES, [{**activity(1), "synced_at": LATER}])
+        assert upsert_rows(conn, ACTIVITIES, [{**activity(1), "synced_at": LATER}]) == 0
     assert read() == ("call 1", T0)
     with store.engine.begin() as conn:
-        upsert_rows(conn, ACTIVITIES, [{**activity(1), "subject": None, "synced_at": LATER}])
+        assert upsert_rows(conn, ACTIVITIES, [{**activity(1), "subject": None,
+                                               "synced_at": LATER}]) == 1
     assert read() == (None, LATER)

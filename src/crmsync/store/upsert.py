@@ -148,9 +148,9 @@ def _sqlite_pair(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, str] |
 
 
 def _sqlite_upsert(conn: Connection, cursor: Any, pair: tuple[str, str],
-                   columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+                   columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
     """Run :func:`_sqlite_pair`'s statements: the first for every row, the second for the
-    rows the first found with an indexed column changed."""
+    rows the first found with an indexed column changed; the rows they wrote."""
     moved: set[tuple[Any, Any]] = set()
 
     def found(connection: Any, remote_id: Any) -> int:
@@ -160,9 +160,12 @@ def _sqlite_upsert(conn: Connection, cursor: Any, pair: tuple[str, str],
     raw = conn.connection.dbapi_connection
     raw.create_function(_MOVED, 2, found)  # type: ignore[union-attr]
     cursor.executemany(pair[0], rows)
+    written: int = max(cursor.rowcount, 0)
     if moved:
         at = [list(columns).index(k) for k in _KEY]
         cursor.executemany(pair[1], [r for r in rows if (r[at[0]], r[at[1]]) in moved])
+        written += max(cursor.rowcount, 0)
+    return written
 
 
 def upsert_prepared(conn: Connection, table: sa.Table, columns: Sequence[str],
@@ -180,7 +183,9 @@ def upsert_prepared(conn: Connection, table: sa.Table, columns: Sequence[str],
         PostgreSQL a ``COPY`` batch then goes straight into the table, without the staging
         table and its merge, in a savepoint; a key already stored rolls it back to the merge.
         The rows stored are the same either way.
-    :return: the number of rows sent.
+    :return: the number of rows written: inserted, or stored with a value changed. A row that
+        already held every value sent (:func:`_unchanged`) is not counted, nor is the earlier
+        of two rows of one key in the batch where the later one replaces it.
     """
     if not rows:
         return 0
@@ -189,20 +194,21 @@ def upsert_prepared(conn: Connection, table: sa.Table, columns: Sequence[str],
     try:
         pair = _sqlite_pair(table, tuple(columns)) if dialect == "sqlite" else None
         if dialect == "postgresql" and len(rows) >= COPY_THRESHOLD:
-            _copy_upsert(cursor, table, tuple(columns), rows, typed, append)
-        elif pair is not None:
-            _sqlite_upsert(conn, cursor, pair, columns, rows)
-        else:
-            cursor.executemany(_compiled(dialect, table, tuple(columns)), rows)
+            return _copy_upsert(cursor, table, tuple(columns), rows, typed, append)
+        if pair is not None:
+            return _sqlite_upsert(conn, cursor, pair, columns, rows)
+        # both drivers sum the rows each execution changed
+        cursor.executemany(_compiled(dialect, table, tuple(columns)), rows)
+        return int(max(cursor.rowcount, 0))
     finally:
         cursor.close()
-    return len(rows)
 
 
 @lru_cache(maxsize=128)
-def _merge_sql(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, str, str, str]:
+def _merge_sql(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, str, str, str, str]:
     """The SQL of a ``COPY`` upsert: create the session's staging table, ``COPY`` into it,
-    and merge it into ``table``; and ``COPY`` straight into ``table`` (``append``)."""
+    merge it into ``table`` (its own statement, for its row count), empty it; and ``COPY``
+    straight into ``table`` (``append``)."""
     from sqlalchemy.dialects.postgresql import psycopg
 
     stage = f"crmsync_stage_{table.name}_{len(columns)}"
@@ -218,7 +224,7 @@ def _merge_sql(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, str, str
         where=None if same is None else sa.not_(same))
     # SQLAlchemy leaves this dialect's __init__ unannotated.
     merge = str(stmt.compile(dialect=psycopg.dialect()))  # type: ignore[no-untyped-call]
-    return (create, f'COPY "{stage}" ({names}) FROM STDIN', f'{merge}; DELETE FROM "{stage}"',
+    return (create, f'COPY "{stage}" ({names}) FROM STDIN', merge, f'DELETE FROM "{stage}"',
             f'COPY "{table.name}" ({names}) FROM STDIN')
 
 
@@ -248,12 +254,12 @@ def _copy_rows(cursor: Any, copy_sql: str, types: tuple[str, ...] | None,
 
 def _copy_upsert(cursor: Any, table: sa.Table, columns: tuple[str, ...],
                  rows: Sequence[Sequence[Any]], typed: bool = False,
-                 append: bool = False) -> None:
+                 append: bool = False) -> int:
     """Upsert ``rows`` through ``COPY`` and a staging table (PostgreSQL); with ``append``,
     ``COPY`` straight into the table first (see :func:`upsert_prepared`)."""
     import psycopg
 
-    create, copy_sql, merge, direct = _merge_sql(table, columns)
+    create, copy_sql, merge, clear, direct = _merge_sql(table, columns)
     types = _binary_types(table, columns) if typed else None
     keyed = all(k in columns for k in _KEY)
     if keyed:  # one row per key, the last, as executemany leaves
@@ -269,10 +275,13 @@ def _copy_upsert(cursor: Any, table: sa.Table, columns: tuple[str, ...],
             cursor.execute("ROLLBACK TO SAVEPOINT crmsync_append")
         else:
             cursor.execute("RELEASE SAVEPOINT crmsync_append")
-            return
+            return len(rows)
     cursor.execute(create)
     _copy_rows(cursor, copy_sql, types, rows)
     cursor.execute(merge)
+    written: int = max(cursor.rowcount, 0)
+    cursor.execute(clear)
+    return written
 
 
 def upsert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], *,
