@@ -4,6 +4,7 @@ status``, against an in-memory connector registered in a fixture."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -171,3 +172,15 @@ def test_run_skips_write_back_for_a_connection_whose_sync_failed(tmp_path, crm):
     result = api.run(load_config(path), registry_with(connector_class(crm)))
 
     assert (result.skipped_connections, result.writeback, crm.writes) == (["crm"], None, [])
+
+
+def test_run_says_how_many_records_it_read_and_how_many_changed(setup, crm):
+    first = invoke(setup, "run", "--yes")
+    again = invoke(setup, "run", "--yes")
+
+    assert first.exit_code == 0 and again.exit_code == 0, (first.output, again.output)
+    read = re.search(r"synced ([\d,]+) records, ([\d,]+) new or changed \(success\)",
+                     first.output)
+    assert read and read[1] == read[2] and read[1] != "0", first.output
+    # the same records again, as they are stored: read, not written
+    assert f"synced {read[1]} records, 0 new or changed (success)" in again.output, again.output

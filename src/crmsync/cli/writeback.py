@@ -229,9 +229,10 @@ def run(state: State, dry_run: bool, yes: bool, as_json: bool) -> None:
                    "writeback": result.writeback.as_dict() if result.writeback else None,
                    "skipped_connections": result.skipped_connections})
     else:
-        rows = sum(d.rows_upserted for d in result.sync.details)
-        out.print(f"synced {rows:,} records ({result.sync.status}); computed "
-                  f"{result.computed:,} metric values")
+        read = sum(d.rows_read for d in result.sync.details)
+        written = sum(d.rows_upserted for d in result.sync.details)
+        out.print(f"synced {read:,} records, {written:,} new or changed "
+                  f"({result.sync.status}); computed {result.computed:,} metric values")
         if result.sync.error:
             click.echo(f"sync error: {result.sync.error}", err=True)
         for name in result.skipped_connections:
