@@ -136,8 +136,9 @@ def _sqlite_pair(table: sa.Table, columns: tuple[str, ...]) -> tuple[str, str] |
     same = sa.and_(*(table.c[c].is_not_distinct_from(stmt.excluded[c]) for c in sent))
     every = {c: stmt.excluded[c] for c in columns if c not in _KEY and c != "id"}
     kept = _unchanged(table, stmt, [c for c in columns if c not in indexed])
+    # the function returns 0, so such a row is not written here: the call notes its key
     moved = sa.and_(sa.not_(same), getattr(sa.func, _MOVED)(
-        *(stmt.excluded[k] for k in _KEY)) == sa.literal_column("1"))  # 0: the call counts
+        *(stmt.excluded[k] for k in _KEY)) == sa.literal_column("1"))
     alike = stmt.on_conflict_do_update(
         index_elements=list(_KEY), set_=rest,
         where=sa.or_(same if kept is None else sa.and_(same, sa.not_(kept)), moved))
@@ -184,8 +185,7 @@ def upsert_prepared(conn: Connection, table: sa.Table, columns: Sequence[str],
         table and its merge, in a savepoint; a key already stored rolls it back to the merge.
         The rows stored are the same either way.
     :return: the number of rows written: inserted, or stored with a value changed. A row that
-        already held every value sent (:func:`_unchanged`) is not counted, nor is the earlier
-        of two rows of one key in the batch where the later one replaces it.
+        already held every value sent (:func:`_unchanged`) is not counted.
     """
     if not rows:
         return 0
