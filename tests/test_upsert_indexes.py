@@ -105,5 +105,5 @@ def test_rows_sent_again_run_only_the_statement_that_sets_no_indexed_column(tmp_
     assert ran.count("changed") == 2
     with store.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM activities WHERE subject = 'again'"
-                                    ).scalar() == 489  # rows 0-10 sent again as they were
+                                    ).scalar() == 489  # rows 0-10 got their first subject back
     store.dispose()
